@@ -1,0 +1,38 @@
+//! Failure Cause vocabulary (SPEC.md §4.13, project profile).
+
+/// Credential or policy check failed.
+pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+/// UE unknown to the server.
+pub const UNKNOWN_UE: &str = "UNKNOWN_UE";
+/// UE not registered.
+pub const NOT_REGISTERED: &str = "NOT_REGISTERED";
+/// Recipient cannot be reached.
+pub const RECIPIENT_UNREACHABLE: &str = "RECIPIENT_UNREACHABLE";
+/// The request's deadline (waitTime) passed before an answer.
+pub const EXPIRED: &str = "EXPIRED";
+/// The server did not answer the bulk in time.
+pub const SERVER_TIMEOUT: &str = "SERVER_TIMEOUT";
+/// The gateway is overloaded.
+pub const GATEWAY_OVERLOAD: &str = "GATEWAY_OVERLOAD";
+/// The request was malformed.
+pub const MALFORMED: &str = "MALFORMED";
+/// Payload too large.
+pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+/// Rejected by policy.
+pub const POLICY_REJECT: &str = "POLICY_REJECT";
+/// Rejected by the AS.
+pub const AS_REJECT: &str = "AS_REJECT";
+/// Store-and-forward storage full.
+pub const STORE_FULL: &str = "STORE_FULL";
+/// Segment reassembly timed out.
+pub const SEGMENT_TIMEOUT: &str = "SEGMENT_TIMEOUT";
+/// The bulk response had no element for this UE.
+pub const NO_RESPONSE_IN_BULK: &str = "NO_RESPONSE_IN_BULK";
+/// Unknown Application ID.
+pub const UNKNOWN_APPLICATION: &str = "UNKNOWN_APPLICATION";
+/// The server rejected the whole bulk as malformed (4.00) or with another error code.
+pub const SERVER_ERROR: &str = "SERVER_ERROR";
+/// Superseded by a newer request from the same UE Service ID.
+pub const SUPERSEDED: &str = "SUPERSEDED";
+/// The gateway is shutting down.
+pub const SHUTTING_DOWN: &str = "SHUTTING_DOWN";

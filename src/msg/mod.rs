@@ -1,0 +1,16 @@
+//! MSGin5G payloads on MSGin5G-1/-6 (TS 24.538 §7.1, project JSON profile SPEC.md §3.3):
+//! Message Type values, the registration IEs, bulk requests/responses, failure causes, and a
+//! JSON codec built on simd-json (Content-Format 50).
+//!
+//! Keys are lowerCamelCase (`messageType`, `ueServiceId`, ...); the spec's literal IE names
+//! (`"Message Type"`, `"UE Service ID"`, ...) are accepted as aliases on input.
+
+pub mod cause;
+pub mod codec;
+pub mod types;
+
+pub use codec::{bulk_envelope_len, decode, encode, write_bulk, write_element, BulkKind, MsgError};
+pub use types::*;
+
+/// Default MSGin5G service identifier (SPEC.md §3.1, [PROPOSED]; configurable).
+pub const DEFAULT_SERVICE_ID: &str = "org.3gpp.msgin5g";

@@ -1,0 +1,233 @@
+//! Message Type values (TS 24.538 §7.1 + SPEC.md §3.2) and the registration information
+//! elements (23.554 Tables 8.2.1-1, 8.2.7-x; SPEC.md §4.2–4.5).
+
+use serde::{Deserialize, Serialize};
+
+/// The "Message Type" IE (TS 24.538 §7.1); unknown values are kept as `Other`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MessageType {
+    /// `REG` registration request.
+    Reg,
+    /// `DEREG` de-registration request.
+    Dereg,
+    /// `REGRESP` registration response (Rel-18).
+    RegResp,
+    /// `DEREGRESP` de-registration response (Rel-18).
+    DeregResp,
+    /// `BULKREG` bulk registration request [PROPOSED].
+    BulkReg,
+    /// `BULKREGRESP` bulk registration response [PROPOSED].
+    BulkRegResp,
+    /// `BULKDEREG` bulk de-registration request [PROPOSED].
+    BulkDereg,
+    /// `BULKDEREGRESP` bulk de-registration response [PROPOSED].
+    BulkDeregResp,
+    /// `MSG` MSGin5G message.
+    Msg,
+    /// `MSGRESP` message response.
+    MsgResp,
+    /// `IMDN` delivery status report.
+    Imdn,
+    /// `SEGREC` segment recovery.
+    SegRec,
+    /// `SEGCONFIR` segments received confirmation.
+    SegConfir,
+    /// `AGGMSG` aggregated message [PROPOSED].
+    AggMsg,
+    /// `AGGIMDN` aggregated delivery report [PROPOSED].
+    AggImdn,
+    /// Any other value.
+    Other(String),
+}
+
+impl MessageType {
+    /// The wire string.
+    pub fn as_str(&self) -> &str {
+        todo!()
+    }
+    /// From the wire string (never fails: unknown values become `Other`).
+    pub fn parse(s: &str) -> MessageType {
+        todo!("{s}")
+    }
+}
+
+/// `registrationUrgentDegree` (23.554 Table 8.2.7-1): `"URGENT"`/`"NORMAL"`, or a boolean
+/// (`true` = URGENT) on input (SPEC.md A9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UrgentDegree {
+    /// Must not be bulked.
+    Urgent,
+    /// May be bulked.
+    #[default]
+    Normal,
+}
+
+/// Registration / de-registration result: `"SUCCESS"` or `"FAILURE"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RegResult {
+    /// Success.
+    #[serde(rename = "SUCCESS")]
+    Success,
+    /// Failure (a `failureCause` accompanies it).
+    #[serde(rename = "FAILURE")]
+    Failure,
+}
+
+/// UE Credential Information (SPEC.md F1): authentication type and credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialInfo {
+    /// e.g. `NONE`, `TOKEN`, `AKMA`.
+    #[serde(alias = "Authentication type", alias = "authenticationType")]
+    pub auth_type: String,
+    /// The credential data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// Registration request IEs (`REG`, and each element of `BULKREG`) (SPEC.md §4.2).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RegistrationRequest {
+    /// MSGin5G service identifier.
+    pub msgin5g_service_id: Option<String>,
+    /// UE Service ID (M).
+    pub ue_service_id: String,
+    /// UE Credential Information (O on receipt).
+    pub ue_credential_info: Option<CredentialInfo>,
+    /// MSGin5G Client address (O).
+    pub client_address: Option<String>,
+    /// MSGin5G Client Profile (O), kept as raw JSON text.
+    pub client_profile: Option<String>,
+    /// Registration urgent degree (O).
+    pub registration_urgent_degree: Option<UrgentDegree>,
+    /// Wait time in seconds (O; alias `registrationRequestExpirationTime`).
+    pub wait_time: Option<u32>,
+}
+
+/// De-registration request IEs (`DEREG`, and each element of `BULKDEREG`) (SPEC.md §4.3).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeregistrationRequest {
+    /// MSGin5G service identifier.
+    pub msgin5g_service_id: Option<String>,
+    /// UE Service ID (M).
+    pub ue_service_id: String,
+    /// UE Credential Information (O on receipt).
+    pub ue_credential_info: Option<CredentialInfo>,
+    /// MSGin5G Client address (O).
+    pub client_address: Option<String>,
+    /// Urgent degree (O, project extension mirroring registration).
+    pub registration_urgent_degree: Option<UrgentDegree>,
+    /// Wait time in seconds (O).
+    pub wait_time: Option<u32>,
+}
+
+/// Registration response IEs (`REGRESP`, and each element of `BULKREGRESP`) (SEED 003).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegistrationResponse {
+    /// MSGin5G service identifier.
+    pub msgin5g_service_id: Option<String>,
+    /// UE Service ID (M).
+    pub ue_service_id: String,
+    /// Registration result (M).
+    pub registration_result: RegResult,
+    /// Failure Cause (C: only on failure).
+    pub failure_cause: Option<String>,
+}
+
+/// De-registration response IEs (`DEREGRESP`, and each element of `BULKDEREGRESP`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeregistrationResponse {
+    /// MSGin5G service identifier.
+    pub msgin5g_service_id: Option<String>,
+    /// UE Service ID (M).
+    pub ue_service_id: String,
+    /// De-registration result (M).
+    pub deregistration_result: RegResult,
+    /// Failure Cause (C: only on failure).
+    pub failure_cause: Option<String>,
+}
+
+/// `BULKREG` (23.554 §8.2.7; SPEC.md §4.4).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BulkRegistration {
+    /// MSGin5G service identifier.
+    pub msgin5g_service_id: Option<String>,
+    /// The Gateway UE's own UE Service ID.
+    pub gateway_ue_service_id: Option<String>,
+    /// Number of individual MSGin5G UE registration requests (M).
+    pub number_of_registration_requests: Option<u32>,
+    /// List of individual MSGin5G UE registration request (M).
+    pub registration_requests: Vec<RegistrationRequest>,
+}
+
+/// `BULKREGRESP` (SPEC.md §4.4).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BulkRegistrationResponse {
+    /// MSGin5G service identifier.
+    pub msgin5g_service_id: Option<String>,
+    /// Number of individual MSGin5G UE registration responses (M).
+    pub number_of_registration_responses: Option<u32>,
+    /// List of individual MSGin5G UE registration response (M).
+    pub registration_responses: Vec<RegistrationResponse>,
+}
+
+/// `BULKDEREG` (SPEC.md §4.5).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BulkDeregistration {
+    /// MSGin5G service identifier.
+    pub msgin5g_service_id: Option<String>,
+    /// The Gateway UE's own UE Service ID.
+    pub gateway_ue_service_id: Option<String>,
+    /// Number of individual MSGin5G UE de-registration requests (M).
+    pub number_of_deregistration_requests: Option<u32>,
+    /// List of individual MSGin5G UE de-registration request (M).
+    pub deregistration_requests: Vec<DeregistrationRequest>,
+}
+
+/// `BULKDEREGRESP` (SPEC.md §4.5).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BulkDeregistrationResponse {
+    /// MSGin5G service identifier.
+    pub msgin5g_service_id: Option<String>,
+    /// Number of individual MSGin5G UE de-registration responses (M).
+    pub number_of_deregistration_responses: Option<u32>,
+    /// List of individual MSGin5G UE de-registration response (M).
+    pub deregistration_responses: Vec<DeregistrationResponse>,
+}
+
+/// A decoded MSGin5G payload.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// `REG`.
+    Reg(RegistrationRequest),
+    /// `DEREG`.
+    Dereg(DeregistrationRequest),
+    /// `REGRESP`.
+    RegResp(RegistrationResponse),
+    /// `DEREGRESP`.
+    DeregResp(DeregistrationResponse),
+    /// `BULKREG`.
+    BulkReg(BulkRegistration),
+    /// `BULKREGRESP`.
+    BulkRegResp(BulkRegistrationResponse),
+    /// `BULKDEREG`.
+    BulkDereg(BulkDeregistration),
+    /// `BULKDEREGRESP`.
+    BulkDeregResp(BulkDeregistrationResponse),
+}
+
+impl Payload {
+    /// This payload's Message Type.
+    pub fn message_type(&self) -> MessageType {
+        match self {
+            Payload::Reg(_) => MessageType::Reg,
+            Payload::Dereg(_) => MessageType::Dereg,
+            Payload::RegResp(_) => MessageType::RegResp,
+            Payload::DeregResp(_) => MessageType::DeregResp,
+            Payload::BulkReg(_) => MessageType::BulkReg,
+            Payload::BulkRegResp(_) => MessageType::BulkRegResp,
+            Payload::BulkDereg(_) => MessageType::BulkDereg,
+            Payload::BulkDeregResp(_) => MessageType::BulkDeregResp,
+        }
+    }
+}
