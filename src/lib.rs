@@ -3,7 +3,15 @@
 //! Crate map:
 //! - [`coap`]: CoAP (RFC 7252) codec, deduplication, Message IDs, retransmission.
 //! - [`msg`]: MSGin5G payloads (TS 24.538 §7.1) and their JSON profile.
+//! - [`server`]: the reference MSGin5G Server core (sans-IO).
+//! - [`gateway`]: the Gateway UE core (sans-IO, one per shard).
+//! - [`net`]: sockets, shard run loops, shutdown: the thin drivers around the cores.
+//! - [`config`]: the one configuration (TOML file + flags), validated once.
 #![warn(missing_docs)]
 
 pub mod coap;
+pub mod config;
+pub mod gateway;
 pub mod msg;
+pub mod net;
+pub mod server;

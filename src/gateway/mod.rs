@@ -1,0 +1,184 @@
+//! Gateway UE core (TS 24.538 §6.3.4, 23.554 §8.2.7; SPEC.md §7.1–7.4; DESIGN.md §1, §3):
+//! sans-IO, one instance per shard.
+//!
+//! Constrained UEs' `REG`/`DEREG` are deduplicated, cached with their Message ID, Token, type and
+//! address, batched per kind, flushed as `BULKREG`/`BULKDEREG` on size, bytes, hold time or the
+//! earliest `waitTime` deadline, and each bulk answer is split back into one answer per device.
+//! Feed it with `handle_device_datagram`, `handle_upstream_datagram` and `handle_timeout`, drain it
+//! with `poll_transmit`, and sleep until `poll_timeout`.
+
+use crate::coap::{Transmit, TransmissionParams};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a device learns the outcome of a bulked request (DESIGN.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AnswerMode {
+    /// RFC 7252 response: piggybacked on the ACK when the bulk answer is back within the
+    /// piggyback window, otherwise empty ACK then a separate CON response with the same Token.
+    #[default]
+    Response,
+    /// The spec-literal form (24.538 §6.3.4.3.3): empty ACK at once, then a CON POST reusing the
+    /// device's Message ID and Token carrying `REGRESP`/`DEREGRESP`.
+    SpecPost,
+}
+
+/// Gateway bounds and timers (SPEC.md §7.4). Every bound has a metric for when it is hit.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// MSGin5G service identifier put in every payload.
+    pub service_id: String,
+    /// The Gateway UE's own UE Service ID (`gatewayUeServiceId` in bulks).
+    pub gateway_ue_service_id: String,
+    /// Uri-Path of the MSGin5G Server resource.
+    pub server_uri_path: String,
+    /// Service policy allows bulking (23.554 §8.2.7); when false every request goes singly.
+    pub bulking_enabled: bool,
+    /// Most entries in one bulk.
+    pub max_batch_entries: usize,
+    /// Most bytes of one bulk's JSON payload (RFC 7252 §4.6: fit one datagram).
+    pub max_bulk_bytes: usize,
+    /// T_hold_max: longest a non-urgent request waits for batching.
+    pub hold_time: Duration,
+    /// T_margin: safety margin before a request's `waitTime` deadline.
+    pub deadline_margin: Duration,
+    /// How long a CON's ACK is held hoping to piggyback the answer (Response mode).
+    pub piggyback_window: Duration,
+    /// How devices get their answer.
+    pub answer_mode: AnswerMode,
+    /// Most pending device requests per shard; beyond it new requests get 5.03.
+    pub max_pending: usize,
+    /// Most bulks in flight toward the server per shard (NSTART deviation, SPEC.md §2.4).
+    pub max_in_flight: usize,
+    /// Give up on a bulk's answer after this long (MAX_TRANSMIT_WAIT by default).
+    pub bulk_response_timeout: Duration,
+    /// Max-Age (seconds) on 5.03 overload answers.
+    pub overload_max_age: u32,
+    /// Bound on the deduplication cache.
+    pub dedup_max_entries: usize,
+    /// Bound on tracked Message IDs toward devices and the server.
+    pub mid_max_entries: usize,
+    /// When set, only these UE Service IDs may use the gateway (others get 4.03).
+    pub allow_list: Option<HashSet<String>>,
+    /// CoAP transmission parameters.
+    pub params: TransmissionParams,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            service_id: crate::msg::DEFAULT_SERVICE_ID.to_string(),
+            gateway_ue_service_id: "msgin5g-gateway".to_string(),
+            server_uri_path: "msgin5g".to_string(),
+            bulking_enabled: true,
+            max_batch_entries: 100,
+            max_bulk_bytes: 1024,
+            hold_time: Duration::from_millis(500),
+            deadline_margin: Duration::from_millis(200),
+            piggyback_window: Duration::from_millis(1000),
+            answer_mode: AnswerMode::Response,
+            max_pending: 1 << 20,
+            max_in_flight: 64,
+            bulk_response_timeout: Duration::from_secs(93),
+            overload_max_age: 5,
+            dedup_max_entries: 1 << 20,
+            mid_max_entries: 1 << 20,
+            allow_list: None,
+            params: TransmissionParams::default(),
+        }
+    }
+}
+
+/// Which socket a datagram belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The device-facing socket (MSGin5G-6).
+    Device,
+    /// The uplink socket toward the MSGin5G Server (MSGin5G-1).
+    Upstream,
+}
+
+/// Gateway counters, shared with the driver and tests.
+#[derive(Debug, Default)]
+pub struct GatewayStats {
+    /// Device requests accepted for processing (duplicates excluded).
+    pub requests: AtomicU64,
+    /// Final answers sent to devices with SUCCESS.
+    pub answers_success: AtomicU64,
+    /// Final answers sent to devices with FAILURE or an error code.
+    pub answers_failure: AtomicU64,
+    /// Duplicate CONs absorbed or replayed.
+    pub duplicates: AtomicU64,
+    /// Datagrams that were not CoAP, dropped.
+    pub dropped: AtomicU64,
+    /// Requests refused with 4.00/4.02/4.15.
+    pub bad_requests: AtomicU64,
+    /// Requests refused with 5.03 (overload).
+    pub shed: AtomicU64,
+    /// Bulks sent (first transmissions).
+    pub bulks_sent: AtomicU64,
+    /// Entries carried in bulks.
+    pub bulk_entries: AtomicU64,
+    /// Single (urgent or non-bulked) requests sent upstream.
+    pub singles_sent: AtomicU64,
+    /// Upstream retransmissions.
+    pub upstream_retransmissions: AtomicU64,
+    /// Bulks that got no answer in time.
+    pub upstream_timeouts: AtomicU64,
+    /// Pending requests replaced by a newer one from the same UE Service ID.
+    pub superseded: AtomicU64,
+    /// Bulk response elements naming no pending request.
+    pub unknown_entries: AtomicU64,
+    /// Bulk members missing from the response.
+    pub missing_entries: AtomicU64,
+    /// Bulk responses whose count field differed from the list length.
+    pub count_mismatches: AtomicU64,
+}
+
+/// The Gateway UE state machine for one shard.
+#[derive(Debug)]
+pub struct GatewayCore {
+    _private: (),
+}
+
+impl GatewayCore {
+    /// A shard core sending upstream to `upstream`; `seed` drives Tokens/MIDs/jitter.
+    pub fn new(config: GatewayConfig, upstream: SocketAddr, seed: u64) -> GatewayCore {
+        todo!("{config:?}{upstream}{seed}")
+    }
+    /// Feed a datagram received on the device socket.
+    pub fn handle_device_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        todo!("{now:?}{from}{data:?}")
+    }
+    /// Feed a datagram received on the uplink socket.
+    pub fn handle_upstream_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        todo!("{now:?}{from}{data:?}")
+    }
+    /// Advance timers to `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        todo!("{now:?}")
+    }
+    /// Next datagram to send and the socket to send it on.
+    pub fn poll_transmit(&mut self) -> Option<(Side, Transmit)> {
+        todo!()
+    }
+    /// When `handle_timeout` must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        todo!()
+    }
+    /// Start draining (Ctrl-C): flush every batch now, refuse new requests with 5.03.
+    pub fn begin_drain(&mut self, now: Instant) {
+        todo!("{now:?}")
+    }
+    /// True when every accepted request has had its final answer and nothing is in flight.
+    pub fn is_drained(&self) -> bool {
+        todo!()
+    }
+    /// Shared counters.
+    pub fn stats(&self) -> Arc<GatewayStats> {
+        todo!()
+    }
+}
