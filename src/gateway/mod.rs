@@ -7,12 +7,19 @@
 //! Feed it with `handle_device_datagram`, `handle_upstream_datagram` and `handle_timeout`, drain it
 //! with `poll_transmit`, and sleep until `poll_timeout`.
 
-use crate::coap::{Transmit, TransmissionParams};
+mod answer;
+mod batch;
+mod core;
+mod pending;
+
+pub use self::core::GatewayCore;
+pub use answer::{failure_code, Outcome};
+pub use pending::Kind;
+
+use crate::coap::TransmissionParams;
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How a device learns the outcome of a bulked request (DESIGN.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -136,49 +143,4 @@ pub struct GatewayStats {
     pub missing_entries: AtomicU64,
     /// Bulk responses whose count field differed from the list length.
     pub count_mismatches: AtomicU64,
-}
-
-/// The Gateway UE state machine for one shard.
-#[derive(Debug)]
-pub struct GatewayCore {
-    _private: (),
-}
-
-impl GatewayCore {
-    /// A shard core sending upstream to `upstream`; `seed` drives Tokens/MIDs/jitter.
-    pub fn new(config: GatewayConfig, upstream: SocketAddr, seed: u64) -> GatewayCore {
-        todo!("{config:?}{upstream}{seed}")
-    }
-    /// Feed a datagram received on the device socket.
-    pub fn handle_device_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        todo!("{now:?}{from}{data:?}")
-    }
-    /// Feed a datagram received on the uplink socket.
-    pub fn handle_upstream_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        todo!("{now:?}{from}{data:?}")
-    }
-    /// Advance timers to `now`.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        todo!("{now:?}")
-    }
-    /// Next datagram to send and the socket to send it on.
-    pub fn poll_transmit(&mut self) -> Option<(Side, Transmit)> {
-        todo!()
-    }
-    /// When `handle_timeout` must next be called.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
-    }
-    /// Start draining (Ctrl-C): flush every batch now, refuse new requests with 5.03.
-    pub fn begin_drain(&mut self, now: Instant) {
-        todo!("{now:?}")
-    }
-    /// True when every accepted request has had its final answer and nothing is in flight.
-    pub fn is_drained(&self) -> bool {
-        todo!()
-    }
-    /// Shared counters.
-    pub fn stats(&self) -> Arc<GatewayStats> {
-        todo!()
-    }
 }

@@ -6,7 +6,7 @@
 //! Drive it with `handle_datagram`/`handle_timeout`, drain it with `poll_transmit`, and sleep
 //! until `poll_timeout`.
 
-use crate::coap::{Transmit, TransmissionParams};
+use crate::coap::{TransmissionParams, Transmit};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;

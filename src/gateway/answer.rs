@@ -1,0 +1,107 @@
+//! The final answer to one device (24.538 §6.3.4.3.3 / §6.3.4.3.6; DESIGN.md §3): the outcome
+//! of its request and the CoAP code that carries it.
+
+use super::pending::Kind;
+use crate::coap::Code;
+use crate::msg::{self, cause, DeregistrationResponse, Payload, RegResult, RegistrationResponse};
+
+/// The outcome of one device request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// CoAP response code of the answer.
+    pub code: Code,
+    /// Registration / de-registration result.
+    pub result: RegResult,
+    /// Failure Cause (only with `Failure`).
+    pub cause: Option<String>,
+    /// Max-Age option (seconds) to add, e.g. on 5.03.
+    pub max_age: Option<u32>,
+}
+
+impl Outcome {
+    /// Success: 2.01 for registration, 2.04 for de-registration.
+    pub fn success(kind: Kind) -> Outcome {
+        Outcome {
+            code: match kind {
+                Kind::Reg => Code::CREATED,
+                Kind::Dereg => Code::CHANGED,
+            },
+            result: RegResult::Success,
+            cause: None,
+            max_age: None,
+        }
+    }
+
+    /// Failure with `cause`, carried by the code [`failure_code`] maps it to.
+    pub fn failure(cause: &str) -> Outcome {
+        Outcome {
+            code: failure_code(cause),
+            result: RegResult::Failure,
+            cause: Some(cause.to_string()),
+            max_age: None,
+        }
+    }
+
+    /// Add a Max-Age.
+    pub fn with_max_age(mut self, seconds: u32) -> Outcome {
+        self.max_age = Some(seconds);
+        self
+    }
+}
+
+/// CoAP code for a failure answer (project profile, README "Answers"):
+/// UNAUTHORIZED/POLICY_REJECT → 4.03, MALFORMED → 4.00, PAYLOAD_TOO_LARGE → 4.13,
+/// SUPERSEDED → 4.09 (RFC 8132 Conflict), GATEWAY_OVERLOAD/SHUTTING_DOWN/STORE_FULL → 5.03,
+/// SERVER_TIMEOUT/EXPIRED → 5.04, anything else (NO_RESPONSE_IN_BULK, SERVER_ERROR, …) → 5.02.
+pub fn failure_code(failure_cause: &str) -> Code {
+    match failure_cause {
+        cause::UNAUTHORIZED | cause::POLICY_REJECT => Code::FORBIDDEN,
+        cause::MALFORMED => Code::BAD_REQUEST,
+        cause::PAYLOAD_TOO_LARGE => Code::REQUEST_ENTITY_TOO_LARGE,
+        cause::SUPERSEDED => Code::new(4, 9),
+        cause::GATEWAY_OVERLOAD | cause::SHUTTING_DOWN | cause::STORE_FULL => {
+            Code::SERVICE_UNAVAILABLE
+        }
+        cause::SERVER_TIMEOUT | cause::EXPIRED => Code::GATEWAY_TIMEOUT,
+        _ => Code::new(5, 2),
+    }
+}
+
+/// Encode the `REGRESP`/`DEREGRESP` body for `ue` with `outcome`.
+pub fn encode_body(kind: Kind, service_id: &str, ue: &str, outcome: &Outcome, out: &mut Vec<u8>) {
+    let payload = match kind {
+        Kind::Reg => Payload::RegResp(RegistrationResponse {
+            msgin5g_service_id: Some(service_id.to_string()),
+            ue_service_id: ue.to_string(),
+            registration_result: outcome.result,
+            failure_cause: outcome.cause.clone(),
+        }),
+        Kind::Dereg => Payload::DeregResp(DeregistrationResponse {
+            msgin5g_service_id: Some(service_id.to_string()),
+            ue_service_id: ue.to_string(),
+            deregistration_result: outcome.result,
+            failure_cause: outcome.cause.clone(),
+        }),
+    };
+    msg::encode(&payload, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_codes_follow_the_profile() {
+        assert_eq!(failure_code(cause::UNAUTHORIZED), Code::FORBIDDEN);
+        assert_eq!(failure_code(cause::SERVER_TIMEOUT), Code::GATEWAY_TIMEOUT);
+        assert_eq!(failure_code(cause::EXPIRED), Code::GATEWAY_TIMEOUT);
+        assert_eq!(
+            failure_code(cause::GATEWAY_OVERLOAD),
+            Code::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(failure_code(cause::SUPERSEDED).to_string(), "4.09");
+        assert_eq!(failure_code(cause::NO_RESPONSE_IN_BULK).to_string(), "5.02");
+        assert_eq!(Outcome::success(Kind::Reg).code, Code::CREATED);
+        assert_eq!(Outcome::success(Kind::Dereg).code, Code::CHANGED);
+    }
+}

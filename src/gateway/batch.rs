@@ -1,0 +1,78 @@
+//! Batch queue of one kind (SPEC.md §7.2 step 7): FIFO of pending UE Service IDs with the counters
+//! that drive the flush triggers (entries, bytes, oldest entry's hold time, earliest deadline).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::rc::Rc;
+use std::time::Instant;
+
+/// One queued member: UE Service ID and the pending entry's sequence number.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    /// UE Service ID.
+    pub ue: Rc<str>,
+    /// Sequence number of the pending entry when queued (stale when it differs).
+    pub seq: u64,
+    /// When the request was received.
+    pub received_at: Instant,
+}
+
+/// The batch queue of one kind.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Queued members in arrival order (may contain stale items, skipped at flush).
+    pub queue: VecDeque<Queued>,
+    /// Live members.
+    pub count: usize,
+    /// Sum of live members' element lengths plus one separator each.
+    pub bytes: usize,
+    /// Member deadlines, earliest first (stale items are skipped by the caller).
+    pub deadlines: BinaryHeap<Reverse<(Instant, u64, Rc<str>)>>,
+    /// No flush before this instant (server 5.03 Max-Age, Message IDs exhausted).
+    pub blocked_until: Option<Instant>,
+}
+
+impl Batch {
+    /// Add a live member.
+    pub fn push(&mut self, item: Queued, element_len: usize, deadline: Option<Instant>) {
+        self.queue.push_back(item);
+        self.count += 1;
+        self.bytes += element_len + 1;
+        if let Some(d) = deadline {
+            let ue = self
+                .queue
+                .back()
+                .map(|q| q.ue.clone())
+                .unwrap_or_else(|| Rc::from(""));
+            let seq = self.queue.back().map_or(0, |q| q.seq);
+            self.deadlines.push(Reverse((d, seq, ue)));
+        }
+    }
+
+    /// A live member left the queue (answered early); its queue item becomes stale.
+    pub fn forget(&mut self, element_len: usize) {
+        self.count = self.count.saturating_sub(1);
+        self.bytes = self.bytes.saturating_sub(element_len + 1);
+        if self.count == 0 {
+            self.queue.clear();
+            self.bytes = 0;
+            self.deadlines.clear();
+        }
+    }
+
+    /// A live member's element changed size (replaced by a newer request).
+    pub fn resize(&mut self, old_len: usize, new_len: usize) {
+        self.bytes = (self.bytes + new_len).saturating_sub(old_len);
+    }
+
+    /// Arrival time of the oldest live member, given a liveness check.
+    pub fn oldest(&mut self, is_live: impl Fn(&Queued) -> bool) -> Option<Instant> {
+        while let Some(front) = self.queue.front() {
+            if is_live(front) {
+                return Some(front.received_at);
+            }
+            self.queue.pop_front();
+        }
+        None
+    }
+}
