@@ -1,0 +1,691 @@
+//! Deterministic gateway-core scenarios in simulated time, against the reference server core
+//! (or a scripted upstream) with no sockets and no clock.
+
+use super::*;
+use crate::coap::types::option;
+use crate::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
+use crate::msg::{self, cause, Payload, RegResult};
+use crate::server::{ServerConfig, ServerCore};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+const GW_UPLINK: &str = "127.0.0.1:40000";
+const SERVER: &str = "127.0.0.1:5683";
+
+fn dev(n: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 10_000 + n))
+}
+
+fn tok(n: u16) -> Token {
+    Token::from_slice(&[0xA0, (n >> 8) as u8, n as u8]).unwrap()
+}
+
+/// A device request: CON/NON POST to the server path with a JSON body.
+fn request(mtype: MsgType, mid: u16, token: Token, json: &str) -> Vec<u8> {
+    MessageBuilder::new(mtype, Code::POST, mid, token)
+        .uri_path("msgin5g")
+        .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+        .payload(json.as_bytes())
+}
+
+fn reg(mid: u16, token: Token, ue: &str) -> Vec<u8> {
+    request(
+        MsgType::Con,
+        mid,
+        token,
+        &format!(r#"{{"messageType":"REG","ueServiceId":"{ue}"}}"#),
+    )
+}
+
+fn dereg(mid: u16, token: Token, ue: &str) -> Vec<u8> {
+    request(
+        MsgType::Con,
+        mid,
+        token,
+        &format!(r#"{{"messageType":"DEREG","ueServiceId":"{ue}"}}"#),
+    )
+}
+
+/// A device answer as seen on the wire.
+#[derive(Debug, Clone)]
+struct Seen {
+    to: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+impl Seen {
+    fn view(&self) -> MessageView<'_> {
+        MessageView::parse(&self.bytes).expect("gateway sent valid CoAP")
+    }
+    fn body(&self) -> Payload {
+        msg::decode(self.view().payload()).expect("REGRESP/DEREGRESP body")
+    }
+    fn result(&self) -> (RegResult, Option<String>) {
+        match self.body() {
+            Payload::RegResp(r) => (r.registration_result, r.failure_cause),
+            Payload::DeregResp(r) => (r.deregistration_result, r.failure_cause),
+            other => panic!("unexpected body {other:?}"),
+        }
+    }
+}
+
+/// Gateway + optional reference server wired in simulated time.
+struct Sim {
+    now: Instant,
+    gw: GatewayCore,
+    server: Option<ServerCore>,
+    /// Datagrams to devices, in order.
+    to_devices: Vec<Seen>,
+    /// Datagrams the gateway sent upstream (always recorded, also when a server consumes them).
+    upstream: Vec<Vec<u8>>,
+    /// Drop upstream datagrams instead of delivering them to the server.
+    cut_upstream: bool,
+}
+
+impl Sim {
+    fn new(config: GatewayConfig, server: Option<ServerConfig>) -> Sim {
+        let upstream: SocketAddr = SERVER.parse().unwrap();
+        Sim {
+            now: Instant::now(),
+            gw: GatewayCore::new(config, upstream, 7),
+            server: server.map(|c| ServerCore::new(c, 11)),
+            to_devices: Vec::new(),
+            upstream: Vec::new(),
+            cut_upstream: false,
+        }
+    }
+
+    fn with_server(config: GatewayConfig) -> Sim {
+        Sim::new(config, Some(ServerConfig::default()))
+    }
+
+    /// Move every queued datagram to its destination until quiet.
+    fn pump(&mut self) {
+        for _ in 0..10_000 {
+            let mut moved = false;
+            while let Some((side, t)) = self.gw.poll_transmit() {
+                moved = true;
+                match side {
+                    Side::Device => self.to_devices.push(Seen {
+                        to: t.destination,
+                        bytes: t.payload,
+                    }),
+                    Side::Upstream => {
+                        assert_eq!(t.destination, SERVER.parse::<SocketAddr>().unwrap());
+                        self.upstream.push(t.payload.clone());
+                        if let (Some(s), false) = (&mut self.server, self.cut_upstream) {
+                            s.handle_datagram(self.now, GW_UPLINK.parse().unwrap(), &t.payload);
+                        }
+                    }
+                }
+            }
+            if let Some(s) = &mut self.server {
+                while let Some(t) = s.poll_transmit() {
+                    moved = true;
+                    assert_eq!(t.destination, GW_UPLINK.parse::<SocketAddr>().unwrap());
+                    self.gw.handle_upstream_datagram(
+                        self.now,
+                        SERVER.parse().unwrap(),
+                        &t.payload,
+                    );
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+        panic!("simulation did not settle");
+    }
+
+    fn device(&mut self, from: SocketAddr, bytes: &[u8]) {
+        self.gw.handle_device_datagram(self.now, from, bytes);
+        self.pump();
+    }
+
+    /// Deliver a datagram from the (scripted) server.
+    fn from_server(&mut self, bytes: &[u8]) {
+        self.gw
+            .handle_upstream_datagram(self.now, SERVER.parse().unwrap(), bytes);
+        self.pump();
+    }
+
+    /// Advance simulated time by `d`, firing every timer on the way.
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        loop {
+            let next = [
+                self.gw.poll_timeout(),
+                self.server.as_ref().and_then(|s| s.poll_timeout()),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            match next {
+                Some(t) if t <= end => {
+                    self.now = self.now.max(t);
+                    self.gw.handle_timeout(self.now);
+                    if let Some(s) = &mut self.server {
+                        s.handle_timeout(self.now);
+                    }
+                    self.pump();
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+        self.gw.handle_timeout(self.now);
+        self.pump();
+    }
+
+    /// Answers (non-empty messages) sent to `to`.
+    fn answers_to(&self, to: SocketAddr) -> Vec<Seen> {
+        self.to_devices
+            .iter()
+            .filter(|s| s.to == to && !s.view().header.code.is_empty())
+            .cloned()
+            .collect()
+    }
+
+    fn bulks(&self) -> Vec<Payload> {
+        self.upstream
+            .iter()
+            .filter_map(|b| {
+                let v = MessageView::parse(b).ok()?;
+                if v.header.mtype != MsgType::Con || v.header.code != Code::POST {
+                    return None;
+                }
+                msg::decode(v.payload()).ok()
+            })
+            .collect()
+    }
+}
+
+fn bulk_size(p: &Payload) -> usize {
+    match p {
+        Payload::BulkReg(b) => b.registration_requests.len(),
+        Payload::BulkDereg(b) => b.deregistration_requests.len(),
+        _ => 0,
+    }
+}
+
+fn config() -> GatewayConfig {
+    GatewayConfig {
+        hold_time: Duration::from_millis(100),
+        piggyback_window: Duration::from_millis(500),
+        ..GatewayConfig::default()
+    }
+}
+
+#[test]
+fn flushes_when_batch_is_full_and_each_device_gets_its_own_piggybacked_answer() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        max_batch_entries: 3,
+        hold_time: Duration::from_secs(10),
+        ..config()
+    });
+    for i in 0..3u16 {
+        sim.device(dev(i), &reg(100 + i, tok(i), &format!("ue-{i}")));
+    }
+    let bulks = sim.bulks();
+    assert_eq!(bulks.len(), 1, "one bulk for three devices");
+    assert_eq!(bulk_size(&bulks[0]), 3);
+    for i in 0..3u16 {
+        let a = sim.answers_to(dev(i));
+        assert_eq!(a.len(), 1, "exactly one answer for device {i}");
+        let v = a[0].view();
+        assert_eq!(v.header.mtype, MsgType::Ack);
+        assert_eq!(v.header.mid, 100 + i);
+        assert_eq!(v.header.token, tok(i));
+        assert_eq!(v.header.code, Code::CREATED);
+        assert_eq!(v.content_format(), Some(CONTENT_FORMAT_JSON));
+        assert_eq!(a[0].result(), (RegResult::Success, None));
+        match a[0].body() {
+            Payload::RegResp(r) => {
+                assert_eq!(r.ue_service_id, format!("ue-{i}"));
+                assert_eq!(r.msgin5g_service_id.as_deref(), Some(msg::DEFAULT_SERVICE_ID));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(sim.server.as_ref().unwrap().is_registered("ue-2"));
+    assert!(sim.gw.is_drained());
+}
+
+#[test]
+fn holds_until_hold_time_then_flushes() {
+    let mut sim = Sim::with_server(config());
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.device(dev(2), &reg(2, tok(2), "ue-2"));
+    sim.advance(Duration::from_millis(99));
+    assert!(sim.bulks().is_empty(), "nothing before T_hold_max");
+    assert!(sim.answers_to(dev(1)).is_empty());
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.bulks().len(), 1);
+    assert_eq!(bulk_size(&sim.bulks()[0]), 2);
+    assert_eq!(sim.answers_to(dev(1)).len(), 1);
+    assert_eq!(sim.answers_to(dev(2)).len(), 1);
+}
+
+#[test]
+fn flushes_on_byte_budget_and_never_exceeds_it() {
+    let budget = 300;
+    let mut sim = Sim::with_server(GatewayConfig {
+        max_bulk_bytes: budget,
+        hold_time: Duration::from_secs(10),
+        ..config()
+    });
+    for i in 0..40u16 {
+        sim.device(dev(i), &reg(i, tok(i), &format!("ue-with-a-longer-name-{i:04}")));
+    }
+    let sent: Vec<&Vec<u8>> = sim.upstream.iter().collect();
+    assert!(sent.len() >= 4, "byte budget split the 40 requests");
+    for b in sent {
+        let v = MessageView::parse(b).unwrap();
+        assert!(v.payload().len() <= budget, "bulk payload {} > {budget}", v.payload().len());
+    }
+    sim.advance(Duration::from_secs(11));
+    for i in 0..40u16 {
+        assert_eq!(sim.answers_to(dev(i)).len(), 1);
+    }
+}
+
+#[test]
+fn flushes_ahead_of_the_earliest_wait_time_deadline() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        hold_time: Duration::from_secs(30),
+        ..config()
+    });
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    let json = r#"{"messageType":"REG","ueServiceId":"ue-2","waitTime":2}"#;
+    sim.device(dev(2), &request(MsgType::Con, 2, tok(2), json));
+    sim.advance(Duration::from_millis(1700));
+    assert!(sim.bulks().is_empty());
+    sim.advance(Duration::from_millis(150));
+    assert_eq!(sim.bulks().len(), 1, "flushed at deadline - T_margin");
+    assert_eq!(bulk_size(&sim.bulks()[0]), 2);
+    // Both answered well before ue-2's 2 s deadline (the ACK was already sent empty).
+    assert_eq!(sim.answers_to(dev(2)).len(), 1);
+    assert_eq!(sim.answers_to(dev(2))[0].result().0, RegResult::Success);
+}
+
+#[test]
+fn urgent_requests_bypass_the_batch() {
+    let mut sim = Sim::with_server(config());
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    let json = r#"{"messageType":"REG","ueServiceId":"ue-u","registrationUrgentDegree":"URGENT"}"#;
+    sim.device(dev(2), &request(MsgType::Con, 2, tok(2), json));
+    assert_eq!(sim.bulks().len(), 1, "the urgent request went at once");
+    assert!(matches!(sim.bulks()[0], Payload::Reg(_)), "as a single REG");
+    let a = sim.answers_to(dev(2));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].view().header.code, Code::CREATED);
+    assert_eq!(a[0].view().header.token, tok(2));
+    assert!(sim.answers_to(dev(1)).is_empty(), "the normal one still waits");
+    assert_eq!(sim.gw.stats().singles_sent.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn retransmitted_con_is_absorbed_then_replayed_identically() {
+    let mut sim = Sim::with_server(config());
+    let r = reg(7, tok(7), "ue-7");
+    sim.device(dev(7), &r);
+    sim.device(dev(7), &r);
+    assert!(sim.to_devices.is_empty(), "pending duplicate is absorbed");
+    sim.advance(Duration::from_millis(100));
+    assert_eq!(bulk_size(&sim.bulks()[0]), 1, "never enters a batch twice");
+    let first = sim.answers_to(dev(7));
+    assert_eq!(first.len(), 1);
+    sim.device(dev(7), &r);
+    let all = sim.answers_to(dev(7));
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].bytes, all[1].bytes, "identical answer replayed");
+    assert_eq!(sim.bulks().len(), 1, "no second upstream request");
+    assert_eq!(sim.gw.stats().duplicates.load(Ordering::Relaxed), 2);
+}
+
+#[test]
+fn newer_request_from_same_ue_replaces_the_pending_one() {
+    let mut sim = Sim::with_server(config());
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    // Same UE from a new source port (NAT rebinding) with a new MID/Token.
+    sim.device(dev(2), &reg(2, tok(2), "ue-1"));
+    let old = sim.answers_to(dev(1));
+    assert_eq!(old.len(), 1, "superseded exchange gets its one final answer");
+    assert_eq!(old[0].view().header.mid, 1);
+    assert_eq!(old[0].result(), (RegResult::Failure, Some(cause::SUPERSEDED.into())));
+    sim.advance(Duration::from_millis(100));
+    assert_eq!(sim.bulks().len(), 1);
+    assert_eq!(bulk_size(&sim.bulks()[0]), 1, "the UE is in the batch once");
+    let new = sim.answers_to(dev(2));
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].view().header.token, tok(2));
+    assert_eq!(new[0].result().0, RegResult::Success);
+}
+
+#[test]
+fn late_answer_goes_as_separate_confirmable_response_after_empty_ack() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        hold_time: Duration::from_secs(1),
+        piggyback_window: Duration::from_millis(300),
+        ..config()
+    });
+    sim.device(dev(1), &reg(40, tok(1), "ue-1"));
+    sim.advance(Duration::from_millis(300));
+    assert_eq!(sim.to_devices.len(), 1);
+    let ack = sim.to_devices[0].view();
+    assert_eq!((ack.header.mtype, ack.header.code, ack.header.mid), (MsgType::Ack, Code::EMPTY, 40));
+    // A retransmission now gets the empty ACK again.
+    sim.device(dev(1), &reg(40, tok(1), "ue-1"));
+    assert_eq!(sim.to_devices.len(), 2);
+    assert_eq!(sim.to_devices[1].bytes, sim.to_devices[0].bytes);
+    sim.advance(Duration::from_millis(700));
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 1);
+    let v = a[0].view();
+    assert_eq!(v.header.mtype, MsgType::Con);
+    assert_eq!(v.header.token, tok(1));
+    assert_eq!(v.header.code, Code::CREATED);
+    let mid = v.header.mid;
+    // Unacknowledged: retransmitted.
+    sim.advance(Duration::from_secs(4));
+    assert!(sim.answers_to(dev(1)).len() >= 2);
+    // ACKed: no more.
+    sim.device(dev(1), &crate::coap::build::empty_ack(mid));
+    let n = sim.answers_to(dev(1)).len();
+    sim.advance(Duration::from_secs(60));
+    assert_eq!(sim.answers_to(dev(1)).len(), n);
+}
+
+#[test]
+fn spec_post_mode_acks_at_once_and_posts_with_the_devices_mid_and_token() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        answer_mode: AnswerMode::SpecPost,
+        ..config()
+    });
+    sim.device(dev(1), &reg(0x1A01, tok(1), "ue-a"));
+    assert_eq!(sim.to_devices.len(), 1);
+    let ack = sim.to_devices[0].view();
+    assert_eq!((ack.header.mtype, ack.header.code), (MsgType::Ack, Code::EMPTY));
+    sim.advance(Duration::from_millis(100));
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 1);
+    let v = a[0].view();
+    assert_eq!(v.header.mtype, MsgType::Con);
+    assert_eq!(v.header.code, Code::POST);
+    assert_eq!(v.header.mid, 0x1A01);
+    assert_eq!(v.header.token, tok(1));
+    assert_eq!(a[0].result(), (RegResult::Success, None));
+}
+
+#[test]
+fn per_entry_failures_from_the_server_reach_the_right_devices() {
+    let mut server = ServerConfig::default();
+    server.policy.denied_ue_service_ids.insert("ue-bad".into());
+    let mut sim = Sim::new(config(), Some(server));
+    sim.device(dev(1), &reg(1, tok(1), "ue-good"));
+    sim.device(dev(2), &reg(2, tok(2), "ue-bad"));
+    sim.advance(Duration::from_millis(100));
+    assert_eq!(sim.answers_to(dev(1))[0].result().0, RegResult::Success);
+    let bad = &sim.answers_to(dev(2))[0];
+    assert_eq!(bad.view().header.code, Code::FORBIDDEN);
+    assert_eq!(bad.result(), (RegResult::Failure, Some(cause::UNAUTHORIZED.into())));
+}
+
+#[test]
+fn missing_entries_and_count_mismatch_end_in_failure_answers() {
+    let mut server = ServerConfig::default();
+    server.hooks.drop_entry_every = Some(2);
+    server.hooks.count_mismatch = true;
+    let mut sim = Sim::new(config(), Some(server));
+    for i in 0..4u16 {
+        sim.device(dev(i), &reg(i, tok(i), &format!("ue-{i}")));
+    }
+    sim.advance(Duration::from_millis(100));
+    for i in 0..4u16 {
+        let a = sim.answers_to(dev(i));
+        assert_eq!(a.len(), 1);
+        if i % 2 == 1 {
+            assert_eq!(a[0].result(), (RegResult::Failure, Some(cause::NO_RESPONSE_IN_BULK.into())));
+        } else {
+            assert_eq!(a[0].result().0, RegResult::Success);
+        }
+    }
+    let st = sim.gw.stats();
+    assert_eq!(st.missing_entries.load(Ordering::Relaxed), 2);
+    assert_eq!(st.count_mismatches.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn too_large_splits_the_batch_and_resends() {
+    let server = ServerConfig {
+        max_bulk_entries: 2,
+        ..ServerConfig::default()
+    };
+    let mut sim = Sim::new(config(), Some(server));
+    for i in 0..5u16 {
+        sim.device(dev(i), &reg(i, tok(i), &format!("ue-{i}")));
+    }
+    sim.advance(Duration::from_millis(100));
+    for i in 0..5u16 {
+        let a = sim.answers_to(dev(i));
+        assert_eq!(a.len(), 1, "device {i}");
+        assert_eq!(a[0].result().0, RegResult::Success);
+    }
+    let sizes: Vec<usize> = sim.bulks().iter().map(bulk_size).collect();
+    assert_eq!(sizes[0], 5);
+    assert!(sizes[1..].iter().all(|&n| n <= 3));
+    // Learned: the next batch respects the smaller bound without a 4.13 first.
+    let before = sim.bulks().len();
+    for i in 10..12u16 {
+        sim.device(dev(i), &reg(i, tok(i), &format!("ue-{i}")));
+    }
+    sim.advance(Duration::from_millis(100));
+    assert_eq!(sim.bulks().len(), before + 1);
+}
+
+#[test]
+fn forbidden_bulk_fails_every_member() {
+    let mut server = ServerConfig::default();
+    server.policy.allowed_gateways = Some(["other-gw".to_string()].into_iter().collect());
+    let mut sim = Sim::new(config(), Some(server));
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.device(dev(2), &reg(2, tok(2), "ue-2"));
+    sim.advance(Duration::from_millis(100));
+    for d in [dev(1), dev(2)] {
+        let a = sim.answers_to(d);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].result(), (RegResult::Failure, Some(cause::UNAUTHORIZED.into())));
+        assert_eq!(a[0].view().header.code, Code::FORBIDDEN);
+    }
+}
+
+#[test]
+fn service_unavailable_is_retried_after_max_age() {
+    let mut sim = Sim::new(config(), None);
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.advance(Duration::from_millis(100));
+    assert_eq!(sim.upstream.len(), 1);
+    let req = MessageView::parse(&sim.upstream[0]).unwrap().header;
+    let busy = MessageBuilder::new(MsgType::Ack, Code::SERVICE_UNAVAILABLE, req.mid, req.token)
+        .uint_option(option::MAX_AGE, 3)
+        .build();
+    sim.from_server(&busy);
+    sim.advance(Duration::from_millis(2900));
+    assert_eq!(sim.upstream.len(), 1, "Max-Age honoured");
+    sim.advance(Duration::from_millis(200));
+    assert_eq!(sim.upstream.len(), 2, "retried after Max-Age");
+    assert!(sim.answers_to(dev(1)).is_empty());
+    // Now the server answers properly.
+    let req = MessageView::parse(&sim.upstream[1]).unwrap().header;
+    let body = br#"{"messageType":"BULKREGRESP","numberOfRegistrationResponses":1,"registrationResponses":[{"ueServiceId":"ue-1","registrationResult":"SUCCESS"}]}"#;
+    let ok = MessageBuilder::new(MsgType::Ack, Code::CREATED, req.mid, req.token)
+        .uint_option(option::CONTENT_FORMAT, 50)
+        .payload(body);
+    sim.from_server(&ok);
+    assert_eq!(sim.answers_to(dev(1))[0].result().0, RegResult::Success);
+}
+
+#[test]
+fn silent_server_ends_in_server_timeout_and_wait_time_in_expired() {
+    let mut sim = Sim::new(config(), None);
+    sim.cut_upstream = true;
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    let json = r#"{"messageType":"REG","ueServiceId":"ue-2","waitTime":5}"#;
+    sim.device(dev(2), &request(MsgType::Con, 2, tok(2), json));
+    sim.advance(Duration::from_secs(5));
+    let a2 = sim.answers_to(dev(2));
+    assert_eq!(a2.len(), 1, "answered before its 5 s deadline");
+    assert_eq!(a2[0].result(), (RegResult::Failure, Some(cause::EXPIRED.into())));
+    assert!(sim.answers_to(dev(1)).is_empty());
+    assert!(sim.upstream.len() >= 3, "bulk retransmitted");
+    sim.advance(Duration::from_secs(100));
+    let a1 = sim.answers_to(dev(1));
+    assert_eq!(a1.len(), 1);
+    assert_eq!(a1[0].result(), (RegResult::Failure, Some(cause::SERVER_TIMEOUT.into())));
+    assert_eq!(a1[0].view().header.code, Code::GATEWAY_TIMEOUT);
+    assert!(sim.gw.is_drained());
+}
+
+#[test]
+fn separate_response_from_the_server_is_acknowledged_and_split() {
+    let mut server = ServerConfig::default();
+    server.hooks.separate_response = true;
+    let mut sim = Sim::new(config(), Some(server));
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.advance(Duration::from_millis(100));
+    assert_eq!(sim.answers_to(dev(1))[0].result().0, RegResult::Success);
+    // The gateway ACKed the server's CON response: the server stops retransmitting.
+    let acks = sim
+        .upstream
+        .iter()
+        .filter(|b| MessageView::parse(b).unwrap().header.mtype == MsgType::Ack)
+        .count();
+    assert_eq!(acks, 1);
+    sim.advance(Duration::from_secs(30));
+    assert_eq!(sim.answers_to(dev(1)).len(), 1);
+}
+
+#[test]
+fn deregistration_is_bulked_too() {
+    let mut sim = Sim::with_server(config());
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.advance(Duration::from_millis(100));
+    sim.device(dev(1), &dereg(2, tok(2), "ue-1"));
+    sim.device(dev(3), &dereg(3, tok(3), "ue-3"));
+    sim.advance(Duration::from_millis(100));
+    assert!(matches!(sim.bulks()[1], Payload::BulkDereg(_)));
+    assert_eq!(bulk_size(&sim.bulks()[1]), 2);
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[1].view().header.code, Code::CHANGED);
+    assert!(matches!(a[1].body(), Payload::DeregResp(_)));
+    assert!(!sim.server.as_ref().unwrap().is_registered("ue-1"));
+}
+
+#[test]
+fn non_request_gets_a_non_response_with_its_token() {
+    let mut sim = Sim::with_server(config());
+    let json = r#"{"messageType":"REG","ueServiceId":"ue-n"}"#;
+    sim.device(dev(1), &request(MsgType::Non, 9, tok(9), json));
+    sim.advance(Duration::from_millis(100));
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].view().header.mtype, MsgType::Non);
+    assert_eq!(a[0].view().header.token, tok(9));
+    assert_eq!(a[0].result().0, RegResult::Success);
+}
+
+#[test]
+fn bad_input_gets_diagnostics_or_silence() {
+    let mut sim = Sim::with_server(config());
+    // Garbage: silence.
+    sim.device(dev(1), &[0xff, 0x00]);
+    sim.device(dev(1), b"hello world");
+    assert!(sim.to_devices.is_empty());
+    assert_eq!(sim.gw.stats().dropped.load(Ordering::Relaxed), 2);
+    // Bad JSON in a CON: 4.00 with a diagnostic.
+    sim.device(dev(1), &request(MsgType::Con, 1, tok(1), "{not json"));
+    let v = sim.to_devices[0].view();
+    assert_eq!((v.header.code, v.header.mid, v.header.token), (Code::BAD_REQUEST, 1, tok(1)));
+    assert!(!v.payload().is_empty() && v.payload().len() <= 64);
+    // Missing mandatory IE.
+    sim.device(dev(1), &request(MsgType::Con, 2, tok(2), r#"{"messageType":"REG"}"#));
+    let v = sim.to_devices[1].view();
+    assert_eq!(v.header.code, Code::BAD_REQUEST);
+    assert!(std::str::from_utf8(v.payload()).unwrap().contains("ueServiceId"));
+    // Unknown messageType.
+    sim.device(dev(1), &request(MsgType::Con, 3, tok(3), r#"{"messageType":"NOPE","ueServiceId":"x"}"#));
+    assert_eq!(sim.to_devices[2].view().header.code, Code::BAD_REQUEST);
+    // Wrong Content-Format.
+    let wrong_cf = MessageBuilder::new(MsgType::Con, Code::POST, 4, tok(4))
+        .uint_option(option::CONTENT_FORMAT, 0)
+        .payload(br#"{"messageType":"REG","ueServiceId":"x"}"#);
+    sim.device(dev(1), &wrong_cf);
+    assert_eq!(sim.to_devices[3].view().header.code, Code::UNSUPPORTED_CONTENT_FORMAT);
+    // GET.
+    let get = MessageBuilder::new(MsgType::Con, Code::GET, 5, tok(5)).build();
+    sim.device(dev(1), &get);
+    assert_eq!(sim.to_devices[4].view().header.code, Code::METHOD_NOT_ALLOWED);
+    // A NON with a bad payload: silence.
+    sim.device(dev(1), &request(MsgType::Non, 6, tok(6), "{"));
+    assert_eq!(sim.to_devices.len(), 5);
+    // CoAP ping: RST.
+    sim.device(dev(1), &crate::coap::build::empty_ack(7)[..].iter().map(|b| b & 0xCF).collect::<Vec<u8>>());
+    assert_eq!(sim.to_devices[5].view().header.mtype, MsgType::Rst);
+    assert_eq!(sim.gw.stats().bad_requests.load(Ordering::Relaxed), 6);
+    assert!(sim.bulks().is_empty());
+}
+
+#[test]
+fn overload_and_drain_get_503_with_max_age() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        max_pending: 2,
+        hold_time: Duration::from_secs(10),
+        ..config()
+    });
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.device(dev(2), &reg(2, tok(2), "ue-2"));
+    sim.device(dev(3), &reg(3, tok(3), "ue-3"));
+    let a = sim.answers_to(dev(3));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].view().header.code, Code::SERVICE_UNAVAILABLE);
+    assert_eq!(a[0].view().max_age(), Some(5));
+    assert_eq!(a[0].result(), (RegResult::Failure, Some(cause::GATEWAY_OVERLOAD.into())));
+    // Drain: the held batch goes at once and both are answered; new requests are refused.
+    sim.gw.begin_drain(sim.now);
+    sim.pump();
+    assert_eq!(sim.answers_to(dev(1)).len(), 1);
+    assert_eq!(sim.answers_to(dev(2)).len(), 1);
+    assert!(sim.gw.is_drained());
+    sim.device(dev(4), &reg(4, tok(4), "ue-4"));
+    let a = sim.answers_to(dev(4));
+    assert_eq!(a[0].view().header.code, Code::SERVICE_UNAVAILABLE);
+    assert!(a[0].view().max_age().is_some());
+}
+
+#[test]
+fn allow_list_refuses_unknown_ues_with_403() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        allow_list: Some(["ue-ok".to_string()].into_iter().collect()),
+        ..config()
+    });
+    sim.device(dev(1), &reg(1, tok(1), "ue-nope"));
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a[0].view().header.code, Code::FORBIDDEN);
+    assert_eq!(a[0].result(), (RegResult::Failure, Some(cause::UNAUTHORIZED.into())));
+    assert!(sim.upstream.is_empty());
+}
+
+#[test]
+fn bulking_disabled_sends_every_request_singly() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        bulking_enabled: false,
+        ..config()
+    });
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.device(dev(2), &reg(2, tok(2), "ue-2"));
+    assert_eq!(sim.upstream.len(), 2);
+    assert!(sim.bulks().iter().all(|p| matches!(p, Payload::Reg(_))));
+    assert_eq!(sim.answers_to(dev(2))[0].result().0, RegResult::Success);
+}
