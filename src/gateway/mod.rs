@@ -144,3 +144,6 @@ pub struct GatewayStats {
     /// Bulk responses whose count field differed from the list length.
     pub count_mismatches: AtomicU64,
 }
+
+#[cfg(test)]
+mod tests;
