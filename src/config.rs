@@ -1,1 +1,812 @@
 //! The one configuration: TOML file + CLI flags, validated once into typed core configs.
+//!
+//! Load with [`Config::load`] (or [`Config::from_toml_str`]), apply flag overrides, call
+//! [`Config::validate`] once, then hand [`Config::gateway_config`] / [`Config::server_config`] to
+//! the cores. Every key, its default and its meaning are listed in [`EXAMPLE_TOML`]
+//! (`msgin5g print-config`). Unknown keys are rejected; a missing key keeps its default.
+
+use crate::coap::TransmissionParams;
+use crate::gateway::{AnswerMode, GatewayConfig};
+use crate::net::{SocketOptions, DEFAULT_SOCKET_BUFFER, MAX_SHARDS};
+use crate::server::{ServerConfig, ServerPolicy, ServerTestHooks};
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+/// A commented configuration file listing every key with its default (`msgin5g print-config`).
+///
+/// Keys without a default value (optional) are shown commented out. Parsing this text yields
+/// [`Config::default()`].
+pub const EXAMPLE_TOML: &str = r#"# msgin5g configuration. Every key is optional; the values shown are the defaults.
+
+[gateway]
+# Device-facing UDP address (MSGin5G-6), shared by all shards with SO_REUSEPORT.
+listen = "0.0.0.0:5683"
+# MSGin5G Server address; when absent the reference server runs in-process on 127.0.0.1.
+# upstream = "192.0.2.10:5683"
+# Number of shards (one thread and socket pair each), 1..=256; default: number of CPUs.
+# shards = 2
+# MSGin5G service identifier put in every payload.
+service_id = "org.3gpp.msgin5g"
+# The Gateway UE's own UE Service ID (gatewayUeServiceId in bulks).
+gateway_ue_service_id = "msgin5g-gateway"
+# Uri-Path of the MSGin5G Server resource.
+server_uri_path = "msgin5g"
+# Service policy allows bulking; when false every request is forwarded singly.
+bulking_enabled = true
+# Most entries in one bulk (>= 1).
+max_batch_entries = 100
+# Most bytes of one bulk's JSON payload, 64..=65000 (keep a bulk inside one datagram).
+max_bulk_bytes = 1024
+# Longest a non-urgent request waits for batching (> 0).
+hold_time_ms = 500
+# Safety margin before a request's waitTime deadline.
+deadline_margin_ms = 200
+# How long a CON's ACK is held hoping to piggyback the answer (< coap.ack_timeout_ms).
+piggyback_window_ms = 1000
+# How devices get their answer: "response" (RFC 7252 response) or "spec-post" (TS 24.538 POST).
+answer_mode = "response"
+# Most pending device requests per shard; beyond it new requests get 5.03.
+max_pending = 1048576
+# Most bulks in flight toward the server per shard.
+max_in_flight = 64
+# Give up on a bulk's answer after this long (MAX_TRANSMIT_WAIT).
+bulk_response_timeout_ms = 93000
+# Max-Age in seconds on 5.03 overload answers.
+overload_max_age_s = 5
+# Bound on the deduplication cache (entries per shard).
+dedup_max_entries = 1048576
+# Bound on tracked Message IDs toward devices and the server (per shard).
+mid_max_entries = 1048576
+# When set, only these UE Service IDs may use the gateway (others get 4.03).
+# allow_list = ["ue-1", "ue-2"]
+# On Ctrl-C, how long to wait for pending requests to get their answers.
+drain_timeout_ms = 10000
+# Requested SO_RCVBUF/SO_SNDBUF per socket (0 = system default); small buffers drop bursts.
+recv_buffer_bytes = 4194304
+
+[server]
+# UDP address of the standalone reference server (`msgin5g server`).
+listen = "0.0.0.0:5683"
+# MSGin5G service identifier put in every payload.
+service_id = "org.3gpp.msgin5g"
+# The resource path requests must carry (Uri-Path).
+uri_path = "msgin5g"
+# Largest bulk accepted; larger bulks get 4.13.
+max_bulk_entries = 1000
+# Bound on the registration table; entries beyond it fail with STORE_FULL.
+max_registrations = 10000000
+# Bound on the deduplication cache.
+dedup_max_entries = 1048576
+# UE Service IDs that are always refused (FAILURE, UNAUTHORIZED).
+denied_ue_service_ids = []
+# When set, a TOKEN ueCredentialInfo must carry this credential, and requests without one fail.
+# required_token = "secret"
+# When set, only these gateway UE Service IDs may send bulks (others get 4.03).
+# allowed_gateways = ["msgin5g-gateway"]
+
+[coap]
+# ACK_TIMEOUT (RFC 7252 §4.8), 1..=300000.
+ack_timeout_ms = 2000
+# ACK_RANDOM_FACTOR (>= 1.0).
+ack_random_factor = 1.5
+# MAX_RETRANSMIT, 0..=20.
+max_retransmit = 4
+"#;
+
+/// Why a configuration was refused; the message names the file or the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed, has an unknown key or a value of the wrong type.
+    #[error("{origin}: {source}")]
+    Parse {
+        /// The file name, or "configuration" for a string.
+        origin: String,
+        /// The parser's error (names the key and shows the line).
+        source: toml::de::Error,
+    },
+    /// A value is outside its allowed range.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// `section.key` of the offending value.
+        field: &'static str,
+        /// What is required of it.
+        reason: String,
+    },
+}
+
+/// The whole configuration: `[gateway]`, `[server]` and `[coap]` sections.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Gateway UE settings.
+    pub gateway: GatewaySection,
+    /// Reference server settings (standalone, or embedded when the gateway has no upstream).
+    pub server: ServerSection,
+    /// CoAP transmission parameters shared by gateway and server.
+    pub coap: CoapSection,
+}
+
+/// How devices learn the outcome of a bulked request (maps to [`AnswerMode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnswerModeSetting {
+    /// RFC 7252 response (piggybacked or separate).
+    #[default]
+    Response,
+    /// The spec-literal POST reusing the device's Message ID and Token.
+    SpecPost,
+}
+
+impl From<AnswerModeSetting> for AnswerMode {
+    fn from(setting: AnswerModeSetting) -> AnswerMode {
+        match setting {
+            AnswerModeSetting::Response => AnswerMode::Response,
+            AnswerModeSetting::SpecPost => AnswerMode::SpecPost,
+        }
+    }
+}
+
+/// `[gateway]`: see [`EXAMPLE_TOML`] for each key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewaySection {
+    /// Device-facing UDP address.
+    pub listen: SocketAddr,
+    /// MSGin5G Server address; `None` runs the reference server in-process.
+    pub upstream: Option<SocketAddr>,
+    /// Number of shards; `None` means the number of CPUs.
+    pub shards: Option<usize>,
+    /// MSGin5G service identifier.
+    pub service_id: String,
+    /// The Gateway UE's own UE Service ID.
+    pub gateway_ue_service_id: String,
+    /// Uri-Path of the server resource.
+    pub server_uri_path: String,
+    /// Whether bulking is allowed.
+    pub bulking_enabled: bool,
+    /// Most entries in one bulk.
+    pub max_batch_entries: usize,
+    /// Most bytes of one bulk's JSON payload.
+    pub max_bulk_bytes: usize,
+    /// Longest hold for batching, in milliseconds.
+    pub hold_time_ms: u64,
+    /// Margin before a `waitTime` deadline, in milliseconds.
+    pub deadline_margin_ms: u64,
+    /// Piggyback window for held ACKs, in milliseconds.
+    pub piggyback_window_ms: u64,
+    /// How devices get their answer.
+    pub answer_mode: AnswerModeSetting,
+    /// Most pending device requests per shard.
+    pub max_pending: usize,
+    /// Most bulks in flight per shard.
+    pub max_in_flight: usize,
+    /// Bulk answer timeout, in milliseconds.
+    pub bulk_response_timeout_ms: u64,
+    /// Max-Age on 5.03 answers, in seconds.
+    pub overload_max_age_s: u32,
+    /// Deduplication cache bound.
+    pub dedup_max_entries: usize,
+    /// Message ID tracking bound.
+    pub mid_max_entries: usize,
+    /// UE Service IDs allowed to use the gateway; `None` allows all.
+    pub allow_list: Option<Vec<String>>,
+    /// Drain time on shutdown, in milliseconds.
+    pub drain_timeout_ms: u64,
+    /// Requested socket buffer sizes in bytes (0 = system default).
+    pub recv_buffer_bytes: usize,
+}
+
+impl Default for GatewaySection {
+    fn default() -> Self {
+        let core = GatewayConfig::default();
+        GatewaySection {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5683),
+            upstream: None,
+            shards: None,
+            service_id: core.service_id,
+            gateway_ue_service_id: core.gateway_ue_service_id,
+            server_uri_path: core.server_uri_path,
+            bulking_enabled: core.bulking_enabled,
+            max_batch_entries: core.max_batch_entries,
+            max_bulk_bytes: core.max_bulk_bytes,
+            hold_time_ms: millis(core.hold_time),
+            deadline_margin_ms: millis(core.deadline_margin),
+            piggyback_window_ms: millis(core.piggyback_window),
+            answer_mode: match core.answer_mode {
+                AnswerMode::Response => AnswerModeSetting::Response,
+                AnswerMode::SpecPost => AnswerModeSetting::SpecPost,
+            },
+            max_pending: core.max_pending,
+            max_in_flight: core.max_in_flight,
+            bulk_response_timeout_ms: millis(core.bulk_response_timeout),
+            overload_max_age_s: core.overload_max_age,
+            dedup_max_entries: core.dedup_max_entries,
+            mid_max_entries: core.mid_max_entries,
+            allow_list: None,
+            drain_timeout_ms: 10_000,
+            recv_buffer_bytes: DEFAULT_SOCKET_BUFFER,
+        }
+    }
+}
+
+/// `[server]`: see [`EXAMPLE_TOML`] for each key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSection {
+    /// UDP address of the standalone server.
+    pub listen: SocketAddr,
+    /// MSGin5G service identifier.
+    pub service_id: String,
+    /// Uri-Path requests must carry.
+    pub uri_path: String,
+    /// Largest bulk accepted.
+    pub max_bulk_entries: usize,
+    /// Registration table bound.
+    pub max_registrations: usize,
+    /// Deduplication cache bound.
+    pub dedup_max_entries: usize,
+    /// UE Service IDs always refused.
+    pub denied_ue_service_ids: Vec<String>,
+    /// Token credential required of every request, if any.
+    pub required_token: Option<String>,
+    /// Gateways allowed to send bulks; `None` allows all.
+    pub allowed_gateways: Option<Vec<String>>,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        let core = ServerConfig::default();
+        ServerSection {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5683),
+            service_id: core.service_id,
+            uri_path: core.uri_path,
+            max_bulk_entries: core.max_bulk_entries,
+            max_registrations: core.max_registrations,
+            dedup_max_entries: core.dedup_max_entries,
+            denied_ue_service_ids: Vec::new(),
+            required_token: None,
+            allowed_gateways: None,
+        }
+    }
+}
+
+/// `[coap]`: RFC 7252 §4.8 transmission parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoapSection {
+    /// ACK_TIMEOUT in milliseconds.
+    pub ack_timeout_ms: u64,
+    /// ACK_RANDOM_FACTOR.
+    pub ack_random_factor: f64,
+    /// MAX_RETRANSMIT.
+    pub max_retransmit: u32,
+}
+
+impl Default for CoapSection {
+    fn default() -> Self {
+        let params = TransmissionParams::default();
+        CoapSection {
+            ack_timeout_ms: millis(params.ack_timeout),
+            ack_random_factor: params.ack_random_factor,
+            max_retransmit: params.max_retransmit,
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn at_least_one(field: &'static str, value: usize) -> Result<(), ConfigError> {
+    if value == 0 {
+        return Err(invalid(field, "must be at least 1"));
+    }
+    Ok(())
+}
+
+fn not_empty(field: &'static str, value: &str) -> Result<(), ConfigError> {
+    if value.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    Ok(())
+}
+
+fn no_empty_entries(field: &'static str, values: Option<&Vec<String>>) -> Result<(), ConfigError> {
+    if values.is_some_and(|list| list.iter().any(String::is_empty)) {
+        return Err(invalid(field, "entries must not be empty"));
+    }
+    Ok(())
+}
+
+/// Largest `max_bulk_bytes`: a bulk must fit one UDP datagram with its CoAP header.
+pub const MAX_BULK_BYTES: usize = 65_000;
+/// Smallest `max_bulk_bytes`: room for a bulk header and one entry.
+pub const MIN_BULK_BYTES: usize = 64;
+/// Largest `coap.max_retransmit` (2^(n+1) stays far from overflow).
+pub const MAX_RETRANSMIT: u32 = 20;
+/// Largest `coap.ack_timeout_ms` (5 minutes).
+pub const MAX_ACK_TIMEOUT_MS: u64 = 300_000;
+/// Smallest non-zero `gateway.recv_buffer_bytes`.
+pub const MIN_SOCKET_BUFFER: usize = 4096;
+/// Largest `gateway.recv_buffer_bytes` (1 GiB).
+pub const MAX_SOCKET_BUFFER: usize = 1 << 30;
+
+impl Config {
+    /// Parse TOML text (no validation; call [`Config::validate`] after applying overrides).
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|source| ConfigError::Parse {
+            origin: "configuration".to_string(),
+            source,
+        })
+    }
+
+    /// Read and parse a TOML file (no validation).
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            origin: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Check every value against its allowed range; the first offending field is reported.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let g = &self.gateway;
+        let s = &self.server;
+        let c = &self.coap;
+
+        // [coap] first: gateway checks compare against it.
+        if c.ack_timeout_ms == 0 || c.ack_timeout_ms > MAX_ACK_TIMEOUT_MS {
+            return Err(invalid(
+                "coap.ack_timeout_ms",
+                format!("must be between 1 and {MAX_ACK_TIMEOUT_MS}"),
+            ));
+        }
+        if !(c.ack_random_factor.is_finite() && c.ack_random_factor >= 1.0) {
+            return Err(invalid("coap.ack_random_factor", "must be at least 1.0"));
+        }
+        if c.max_retransmit > MAX_RETRANSMIT {
+            return Err(invalid(
+                "coap.max_retransmit",
+                format!("must be at most {MAX_RETRANSMIT}"),
+            ));
+        }
+
+        if let Some(upstream) = g.upstream {
+            if upstream.port() == 0 {
+                return Err(invalid("gateway.upstream", "port must not be 0"));
+            }
+            if upstream.ip().is_unspecified() {
+                return Err(invalid(
+                    "gateway.upstream",
+                    "must not be an unspecified address",
+                ));
+            }
+        }
+        if let Some(shards) = g.shards {
+            if !(1..=MAX_SHARDS).contains(&shards) {
+                return Err(invalid(
+                    "gateway.shards",
+                    format!("must be between 1 and {MAX_SHARDS}"),
+                ));
+            }
+        }
+        not_empty("gateway.service_id", &g.service_id)?;
+        not_empty("gateway.gateway_ue_service_id", &g.gateway_ue_service_id)?;
+        not_empty("gateway.server_uri_path", &g.server_uri_path)?;
+        at_least_one("gateway.max_batch_entries", g.max_batch_entries)?;
+        if !(MIN_BULK_BYTES..=MAX_BULK_BYTES).contains(&g.max_bulk_bytes) {
+            return Err(invalid(
+                "gateway.max_bulk_bytes",
+                format!("must be between {MIN_BULK_BYTES} and {MAX_BULK_BYTES}"),
+            ));
+        }
+        if g.hold_time_ms == 0 {
+            return Err(invalid("gateway.hold_time_ms", "must be greater than 0"));
+        }
+        if g.piggyback_window_ms >= c.ack_timeout_ms {
+            return Err(invalid(
+                "gateway.piggyback_window_ms",
+                format!(
+                    "must be less than coap.ack_timeout_ms ({})",
+                    c.ack_timeout_ms
+                ),
+            ));
+        }
+        at_least_one("gateway.max_pending", g.max_pending)?;
+        at_least_one("gateway.max_in_flight", g.max_in_flight)?;
+        if g.bulk_response_timeout_ms == 0 {
+            return Err(invalid(
+                "gateway.bulk_response_timeout_ms",
+                "must be greater than 0",
+            ));
+        }
+        at_least_one("gateway.dedup_max_entries", g.dedup_max_entries)?;
+        at_least_one("gateway.mid_max_entries", g.mid_max_entries)?;
+        no_empty_entries("gateway.allow_list", g.allow_list.as_ref())?;
+        if g.recv_buffer_bytes != 0
+            && !(MIN_SOCKET_BUFFER..=MAX_SOCKET_BUFFER).contains(&g.recv_buffer_bytes)
+        {
+            return Err(invalid(
+                "gateway.recv_buffer_bytes",
+                format!(
+                    "must be 0 (system default) or between {MIN_SOCKET_BUFFER} and {MAX_SOCKET_BUFFER}"
+                ),
+            ));
+        }
+
+        not_empty("server.service_id", &s.service_id)?;
+        not_empty("server.uri_path", &s.uri_path)?;
+        at_least_one("server.max_bulk_entries", s.max_bulk_entries)?;
+        at_least_one("server.max_registrations", s.max_registrations)?;
+        at_least_one("server.dedup_max_entries", s.dedup_max_entries)?;
+        no_empty_entries(
+            "server.denied_ue_service_ids",
+            Some(&s.denied_ue_service_ids),
+        )?;
+        if s.required_token.as_deref() == Some("") {
+            return Err(invalid("server.required_token", "must not be empty"));
+        }
+        no_empty_entries("server.allowed_gateways", s.allowed_gateways.as_ref())?;
+        Ok(())
+    }
+
+    /// RFC 7252 transmission parameters from `[coap]` (PROCESSING_DELAY = ACK_TIMEOUT).
+    pub fn transmission_params(&self) -> TransmissionParams {
+        let ack_timeout = Duration::from_millis(self.coap.ack_timeout_ms);
+        TransmissionParams {
+            ack_timeout,
+            ack_random_factor: self.coap.ack_random_factor,
+            max_retransmit: self.coap.max_retransmit,
+            processing_delay: ack_timeout,
+            ..TransmissionParams::default()
+        }
+    }
+
+    /// The gateway core configuration from `[gateway]` and `[coap]`.
+    pub fn gateway_config(&self) -> GatewayConfig {
+        let g = &self.gateway;
+        GatewayConfig {
+            service_id: g.service_id.clone(),
+            gateway_ue_service_id: g.gateway_ue_service_id.clone(),
+            server_uri_path: g.server_uri_path.clone(),
+            bulking_enabled: g.bulking_enabled,
+            max_batch_entries: g.max_batch_entries,
+            max_bulk_bytes: g.max_bulk_bytes,
+            hold_time: Duration::from_millis(g.hold_time_ms),
+            deadline_margin: Duration::from_millis(g.deadline_margin_ms),
+            piggyback_window: Duration::from_millis(g.piggyback_window_ms),
+            answer_mode: g.answer_mode.into(),
+            max_pending: g.max_pending,
+            max_in_flight: g.max_in_flight,
+            bulk_response_timeout: Duration::from_millis(g.bulk_response_timeout_ms),
+            overload_max_age: g.overload_max_age_s,
+            dedup_max_entries: g.dedup_max_entries,
+            mid_max_entries: g.mid_max_entries,
+            allow_list: g
+                .allow_list
+                .as_ref()
+                .map(|list| list.iter().cloned().collect()),
+            params: self.transmission_params(),
+        }
+    }
+
+    /// The reference server configuration from `[server]` and `[coap]` (no test hooks).
+    pub fn server_config(&self) -> ServerConfig {
+        let s = &self.server;
+        ServerConfig {
+            service_id: s.service_id.clone(),
+            uri_path: s.uri_path.clone(),
+            max_bulk_entries: s.max_bulk_entries,
+            max_registrations: s.max_registrations,
+            dedup_max_entries: s.dedup_max_entries,
+            policy: ServerPolicy {
+                denied_ue_service_ids: s.denied_ue_service_ids.iter().cloned().collect(),
+                required_token: s.required_token.clone(),
+                allowed_gateways: s
+                    .allowed_gateways
+                    .as_ref()
+                    .map(|list| list.iter().cloned().collect()),
+            },
+            hooks: ServerTestHooks::default(),
+            params: self.transmission_params(),
+        }
+    }
+
+    /// Number of gateway shards: `gateway.shards`, or the number of CPUs (at most 256).
+    pub fn gateway_shards(&self) -> usize {
+        self.gateway.shards.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(MAX_SHARDS)
+        })
+    }
+
+    /// How long shutdown waits for the gateway to drain.
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.gateway.drain_timeout_ms)
+    }
+
+    /// Socket buffer sizes for the gateway's sockets.
+    pub fn socket_options(&self) -> SocketOptions {
+        SocketOptions {
+            recv_buffer: self.gateway.recv_buffer_bytes,
+            send_buffer: self.gateway.recv_buffer_bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid_field(text: &str) -> String {
+        let config = Config::from_toml_str(text).expect("parses");
+        match config.validate() {
+            Err(ConfigError::Invalid { field, .. }) => field.to_string(),
+            other => panic!("expected an invalid field for {text:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn example_parses_to_the_defaults() {
+        let config = Config::from_toml_str(EXAMPLE_TOML).unwrap();
+        assert_eq!(config, Config::default());
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn example_lists_every_key() {
+        let mut config = Config::default();
+        // Give the optional keys a value so they are serialized too.
+        config.gateway.upstream = Some("127.0.0.1:5683".parse().unwrap());
+        config.gateway.shards = Some(2);
+        config.gateway.allow_list = Some(vec!["a".into()]);
+        config.server.required_token = Some("t".into());
+        config.server.allowed_gateways = Some(vec!["g".into()]);
+        let value = toml::Table::try_from(&config).unwrap();
+        for (section, table) in &value {
+            assert!(
+                EXAMPLE_TOML.contains(&format!("[{section}]\n")),
+                "{section}"
+            );
+            for key in table.as_table().unwrap().keys() {
+                let present = EXAMPLE_TOML.contains(&format!("\n{key} = "))
+                    || EXAMPLE_TOML.contains(&format!("\n# {key} = "));
+                assert!(present, "EXAMPLE_TOML misses {section}.{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_text_is_the_default() {
+        assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn defaults_match_the_core_defaults() {
+        let config = Config::default();
+        let gateway = config.gateway_config();
+        let core = GatewayConfig::default();
+        assert_eq!(gateway.max_batch_entries, core.max_batch_entries);
+        assert_eq!(gateway.hold_time, core.hold_time);
+        assert_eq!(gateway.piggyback_window, core.piggyback_window);
+        assert_eq!(gateway.bulk_response_timeout, core.bulk_response_timeout);
+        assert_eq!(gateway.answer_mode, core.answer_mode);
+        assert_eq!(gateway.allow_list, core.allow_list);
+        assert_eq!(gateway.params, core.params);
+        let server = config.server_config();
+        assert_eq!(
+            server.max_bulk_entries,
+            ServerConfig::default().max_bulk_entries
+        );
+        assert_eq!(server.params, TransmissionParams::default());
+        assert_eq!(config.transmission_params(), TransmissionParams::default());
+        assert_eq!(config.gateway.listen.port(), 5683);
+        assert_eq!(config.server.listen.port(), 5683);
+        assert!(config.gateway_shards() >= 1);
+    }
+
+    #[test]
+    fn values_are_carried_into_the_core_configs() {
+        let config = Config::from_toml_str(
+            r#"
+            [gateway]
+            upstream = "[::1]:5684"
+            shards = 3
+            hold_time_ms = 20
+            answer_mode = "spec-post"
+            allow_list = ["ue-1", "ue-2"]
+            [server]
+            denied_ue_service_ids = ["bad"]
+            required_token = "secret"
+            [coap]
+            ack_timeout_ms = 3000
+            max_retransmit = 2
+            "#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.gateway.upstream, Some("[::1]:5684".parse().unwrap()));
+        assert_eq!(config.gateway_shards(), 3);
+        let gateway = config.gateway_config();
+        assert_eq!(gateway.hold_time, Duration::from_millis(20));
+        assert_eq!(gateway.answer_mode, AnswerMode::SpecPost);
+        assert_eq!(gateway.allow_list.unwrap().len(), 2);
+        assert_eq!(gateway.params.ack_timeout, Duration::from_secs(3));
+        assert_eq!(gateway.params.processing_delay, Duration::from_secs(3));
+        assert_eq!(gateway.params.max_retransmit, 2);
+        let server = config.server_config();
+        assert!(server.policy.denied_ue_service_ids.contains("bad"));
+        assert_eq!(server.policy.required_token.as_deref(), Some("secret"));
+        assert!(server.policy.allowed_gateways.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        for (text, name) in [
+            ("[gateway]\nmax_batch_entriez = 3\n", "max_batch_entriez"),
+            ("[server]\nlisten_addr = \"127.0.0.1:1\"\n", "listen_addr"),
+            ("[coap]\nnstart = 2\n", "nstart"),
+            ("[metrics]\nport = 9100\n", "metrics"),
+        ] {
+            let error = Config::from_toml_str(text).unwrap_err();
+            assert!(matches!(error, ConfigError::Parse { .. }));
+            let message = error.to_string();
+            assert!(message.contains(name), "{message}");
+        }
+    }
+
+    #[test]
+    fn wrong_types_and_bad_enums_name_the_key() {
+        for (text, name) in [
+            ("[gateway]\nanswer_mode = \"post\"\n", "answer_mode"),
+            ("[gateway]\nhold_time_ms = \"fast\"\n", "hold_time_ms"),
+            ("[gateway]\nlisten = \"nowhere\"\n", "listen"),
+        ] {
+            let message = Config::from_toml_str(text).unwrap_err().to_string();
+            assert!(message.contains(name), "{message}");
+        }
+    }
+
+    #[test]
+    fn each_invalid_value_names_its_field() {
+        let cases = [
+            (
+                "[gateway]\nmax_batch_entries = 0",
+                "gateway.max_batch_entries",
+            ),
+            ("[gateway]\nmax_bulk_bytes = 63", "gateway.max_bulk_bytes"),
+            (
+                "[gateway]\nmax_bulk_bytes = 65001",
+                "gateway.max_bulk_bytes",
+            ),
+            ("[gateway]\nhold_time_ms = 0", "gateway.hold_time_ms"),
+            (
+                "[gateway]\npiggyback_window_ms = 2000",
+                "gateway.piggyback_window_ms",
+            ),
+            ("[gateway]\nshards = 0", "gateway.shards"),
+            ("[gateway]\nshards = 257", "gateway.shards"),
+            ("[gateway]\nupstream = \"127.0.0.1:0\"", "gateway.upstream"),
+            ("[gateway]\nupstream = \"0.0.0.0:5683\"", "gateway.upstream"),
+            ("[gateway]\nservice_id = \"\"", "gateway.service_id"),
+            (
+                "[gateway]\ngateway_ue_service_id = \"\"",
+                "gateway.gateway_ue_service_id",
+            ),
+            (
+                "[gateway]\nserver_uri_path = \"\"",
+                "gateway.server_uri_path",
+            ),
+            ("[gateway]\nmax_pending = 0", "gateway.max_pending"),
+            ("[gateway]\nmax_in_flight = 0", "gateway.max_in_flight"),
+            (
+                "[gateway]\nbulk_response_timeout_ms = 0",
+                "gateway.bulk_response_timeout_ms",
+            ),
+            (
+                "[gateway]\ndedup_max_entries = 0",
+                "gateway.dedup_max_entries",
+            ),
+            ("[gateway]\nmid_max_entries = 0", "gateway.mid_max_entries"),
+            ("[gateway]\nallow_list = [\"\"]", "gateway.allow_list"),
+            (
+                "[gateway]\nrecv_buffer_bytes = 100",
+                "gateway.recv_buffer_bytes",
+            ),
+            ("[server]\nservice_id = \"\"", "server.service_id"),
+            ("[server]\nuri_path = \"\"", "server.uri_path"),
+            ("[server]\nmax_bulk_entries = 0", "server.max_bulk_entries"),
+            (
+                "[server]\nmax_registrations = 0",
+                "server.max_registrations",
+            ),
+            (
+                "[server]\ndedup_max_entries = 0",
+                "server.dedup_max_entries",
+            ),
+            (
+                "[server]\ndenied_ue_service_ids = [\"\"]",
+                "server.denied_ue_service_ids",
+            ),
+            ("[server]\nrequired_token = \"\"", "server.required_token"),
+            (
+                "[server]\nallowed_gateways = [\"\"]",
+                "server.allowed_gateways",
+            ),
+            ("[coap]\nack_timeout_ms = 0", "coap.ack_timeout_ms"),
+            ("[coap]\nack_random_factor = 0.5", "coap.ack_random_factor"),
+            ("[coap]\nack_random_factor = nan", "coap.ack_random_factor"),
+            ("[coap]\nmax_retransmit = 21", "coap.max_retransmit"),
+        ];
+        for (text, field) in cases {
+            assert_eq!(invalid_field(text), field, "{text}");
+            let message = Config::from_toml_str(text)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(message.starts_with(&format!("{field}: ")), "{message}");
+        }
+    }
+
+    #[test]
+    fn message_format_matches_the_documented_one() {
+        let message = Config::from_toml_str("[gateway]\nmax_batch_entries = 0")
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(message, "gateway.max_batch_entries: must be at least 1");
+    }
+
+    #[test]
+    fn piggyback_window_is_checked_against_the_configured_ack_timeout() {
+        let text = "[gateway]\npiggyback_window_ms = 2500\n[coap]\nack_timeout_ms = 3000";
+        Config::from_toml_str(text).unwrap().validate().unwrap();
+    }
+
+    #[test]
+    fn load_reads_a_file_and_names_it_in_errors() {
+        let dir = std::env::temp_dir().join(format!("msgin5g-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "[gateway]\nmax_batch_entries = 7\n").unwrap();
+        assert_eq!(Config::load(&good).unwrap().gateway.max_batch_entries, 7);
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[gateway]\nbogus = 1\n").unwrap();
+        let message = Config::load(&bad).unwrap_err().to_string();
+        assert!(
+            message.contains("bad.toml") && message.contains("bogus"),
+            "{message}"
+        );
+        let missing = dir.join("missing.toml");
+        assert!(matches!(
+            Config::load(&missing),
+            Err(ConfigError::Read { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,1 +1,264 @@
-fn main() {}
+//! `msgin5g`: the MSGin5G Gateway UE aggregator and reference MSGin5G Server.
+//!
+//! ```text
+//! msgin5g server  [--listen ADDR] [--config FILE]
+//! msgin5g gateway [--listen ADDR] [--upstream ADDR] [--shards N] [--config FILE] [overrides]
+//! msgin5g print-config
+//! ```
+//!
+//! Flags override the file; the merged configuration is validated once (exit code 2 with the
+//! offending field on error). Ctrl-C (or SIGTERM) drains the gateway, then stops the server.
+
+use clap::{Args, Parser, Subcommand};
+use msgin5g::config::{AnswerModeSetting, Config, EXAMPLE_TOML};
+use msgin5g::net::{spawn_gateway_with, spawn_server};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "msgin5g",
+    version,
+    about = "MSGin5G Gateway UE aggregator and reference server over CoAP/UDP"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the reference MSGin5G Server.
+    Server(ServerArgs),
+    /// Run the Gateway UE aggregator (with an in-process server when no upstream is given).
+    Gateway(GatewayArgs),
+    /// Print a commented configuration file with every key and its default.
+    PrintConfig,
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// UDP address to listen on [config: server.listen, default 0.0.0.0:5683].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct GatewayArgs {
+    /// Device-facing UDP address [config: gateway.listen, default 0.0.0.0:5683].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// MSGin5G Server address; without it the reference server runs in-process.
+    #[arg(long, value_name = "ADDR")]
+    upstream: Option<SocketAddr>,
+    /// Number of shards [default: number of CPUs].
+    #[arg(long, value_name = "N")]
+    shards: Option<usize>,
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Longest a non-urgent request waits for batching, in ms.
+    #[arg(long, value_name = "N")]
+    hold_time_ms: Option<u64>,
+    /// Most entries in one bulk.
+    #[arg(long, value_name = "N")]
+    max_batch_entries: Option<usize>,
+    /// Most bytes of one bulk's JSON payload.
+    #[arg(long, value_name = "N")]
+    max_bulk_bytes: Option<usize>,
+    /// How long a CON's ACK is held hoping to piggyback the answer, in ms.
+    #[arg(long, value_name = "N")]
+    piggyback_window_ms: Option<u64>,
+    /// How devices get their answer.
+    #[arg(long, value_enum, value_name = "MODE")]
+    answer_mode: Option<AnswerModeSetting>,
+}
+
+/// Exit code for an invalid configuration (same as clap's usage errors).
+const EXIT_CONFIG: u8 = 2;
+/// Exit code for a runtime failure (bind error, thread failure).
+const EXIT_RUNTIME: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::PrintConfig = cli.command {
+        print!("{EXAMPLE_TOML}");
+        return ExitCode::SUCCESS;
+    }
+    init_logging();
+    let result = match cli.command {
+        Command::Server(args) => {
+            let config = match load_config(args.config.as_ref(), |config| {
+                if let Some(listen) = args.listen {
+                    config.server.listen = listen;
+                }
+            }) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            run_server(&config)
+        }
+        Command::Gateway(args) => {
+            let config = match load_config(args.config.as_ref(), |config| {
+                apply_gateway_flags(config, &args)
+            }) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            run_gateway(&config)
+        }
+        Command::PrintConfig => unreachable!("handled above"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "msgin5g failed");
+            eprintln!("msgin5g: {error}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Load the file (or the defaults), apply the flags, validate; on error print it and give the
+/// exit code.
+fn load_config(
+    path: Option<&PathBuf>,
+    overrides: impl FnOnce(&mut Config),
+) -> Result<Config, ExitCode> {
+    let loaded = match path {
+        Some(path) => Config::load(path),
+        None => Ok(Config::default()),
+    };
+    let mut config = loaded.map_err(config_error)?;
+    overrides(&mut config);
+    config.validate().map_err(config_error)?;
+    Ok(config)
+}
+
+fn config_error(error: msgin5g::config::ConfigError) -> ExitCode {
+    eprintln!("msgin5g: invalid configuration: {error}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+fn apply_gateway_flags(config: &mut Config, args: &GatewayArgs) {
+    let g = &mut config.gateway;
+    if let Some(listen) = args.listen {
+        g.listen = listen;
+    }
+    if let Some(upstream) = args.upstream {
+        g.upstream = Some(upstream);
+    }
+    if let Some(shards) = args.shards {
+        g.shards = Some(shards);
+    }
+    if let Some(hold_time_ms) = args.hold_time_ms {
+        g.hold_time_ms = hold_time_ms;
+    }
+    if let Some(max_batch_entries) = args.max_batch_entries {
+        g.max_batch_entries = max_batch_entries;
+    }
+    if let Some(max_bulk_bytes) = args.max_bulk_bytes {
+        g.max_bulk_bytes = max_bulk_bytes;
+    }
+    if let Some(piggyback_window_ms) = args.piggyback_window_ms {
+        g.piggyback_window_ms = piggyback_window_ms;
+    }
+    if let Some(answer_mode) = args.answer_mode {
+        g.answer_mode = answer_mode;
+    }
+}
+
+fn run_server(config: &Config) -> std::io::Result<()> {
+    let server = spawn_server(config.server.listen, config.server_config())?;
+    signal_runtime()?.block_on(shutdown_signal());
+    tracing::info!("shutting down the server");
+    server.shutdown()?;
+    Ok(())
+}
+
+fn run_gateway(config: &Config) -> std::io::Result<()> {
+    let (server, upstream) = match config.gateway.upstream {
+        Some(upstream) => (None, upstream),
+        None => {
+            let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+            let server = spawn_server(bind, config.server_config())?;
+            let upstream = server.local_addr();
+            tracing::info!(%upstream, "no upstream given: embedded reference server");
+            (Some(server), upstream)
+        }
+    };
+    let gateway = spawn_gateway_with(
+        config.gateway.listen,
+        upstream,
+        config.gateway_shards(),
+        config.gateway_config(),
+        config.drain_timeout(),
+        config.socket_options(),
+    )?;
+    let runtime = signal_runtime()?;
+    runtime.block_on(shutdown_signal());
+    tracing::info!(
+        drain_timeout = ?config.drain_timeout(),
+        "draining the gateway (signal again to exit at once)"
+    );
+    runtime.block_on(async {
+        let mut drain = tokio::task::spawn_blocking(move || gateway.shutdown());
+        tokio::select! {
+            joined = &mut drain => match joined {
+                Ok(result) => result.map(drop),
+                Err(error) => Err(std::io::Error::other(error)),
+            },
+            _ = shutdown_signal() => {
+                tracing::warn!("second signal: exiting without waiting for the drain");
+                std::process::exit(130);
+            }
+        }
+    })?;
+    if let Some(server) = server {
+        tracing::info!("stopping the embedded server");
+        server.shutdown()?;
+    }
+    tracing::info!("bye");
+    Ok(())
+}
+
+/// A small runtime for the main thread: it only waits for signals and the drain.
+fn signal_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// Complete on Ctrl-C (or SIGTERM on Unix).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+                return;
+            }
+            Err(error) => tracing::warn!(%error, "cannot listen for SIGTERM"),
+        }
+    }
+    if let Err(error) = tokio::signal::ctrl_c().await {
+        tracing::error!(%error, "cannot listen for Ctrl-C; stopping");
+    }
+}

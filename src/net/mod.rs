@@ -1,1 +1,28 @@
 //! Socket layer: binds sockets (socket2), runs the sans-IO cores, handles shutdown.
+//!
+//! The drivers are thin: each owns its sockets, one reused 64 KiB receive buffer per socket, one
+//! OS thread with a current-thread tokio runtime, and a core. They read the clock
+//! (`Instant::now()`), feed datagrams and time into the core, send what it yields, and sleep until
+//! its next timeout; the protocol lives entirely in the cores.
+//!
+//! - [`socket`]: [`bind_udp`] with `SO_REUSEPORT` and large kernel buffers.
+//! - [`server`]: [`run_server`] (the loop, given a bound socket and a shutdown future) and
+//!   [`spawn_server`] / [`ServerHandle`] (bind, thread, shutdown).
+//! - [`gateway`]: [`run_gateway_shard`] (one shard's loop with drain on shutdown) and
+//!   [`spawn_gateway`] / [`GatewayHandle`] (N shards sharing the device port).
+//!
+//! Like mini-redis, the loops take already-bound sockets and a shutdown future, so tests bind
+//! port 0 and stop them without sleeping.
+
+mod driver;
+pub mod gateway;
+pub mod server;
+pub mod socket;
+
+pub use gateway::{
+    run_gateway_shard, spawn_gateway, spawn_gateway_with, GatewayHandle, MAX_SHARDS,
+};
+pub use server::{run_server, spawn_server, ServerHandle};
+pub use socket::{
+    bind_udp, local_bind_addr_for, SocketOptions, DEFAULT_SOCKET_BUFFER, RECV_BUFFER_LEN,
+};

@@ -1,0 +1,336 @@
+//! Driver for the Gateway UE: `shards` share-nothing shards, each with its own device socket
+//! (`SO_REUSEPORT`, same port), its own uplink socket, thread, current-thread runtime and
+//! [`GatewayCore`] (DESIGN.md §1).
+
+use super::driver::{self, DRAIN_BATCH};
+use super::socket::{bind_udp, local_bind_addr_for, random_seed, SocketOptions, RECV_BUFFER_LEN};
+use crate::gateway::{GatewayConfig, GatewayCore, GatewayStats, Side};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
+
+/// Most shards one gateway runs (one per core is the intent; this only stops typos).
+pub const MAX_SHARDS: usize = 256;
+
+enum Event {
+    Shutdown,
+    Device(io::Result<(usize, SocketAddr)>),
+    Uplink(io::Result<(usize, SocketAddr)>),
+    Timer,
+}
+
+/// Run one gateway shard until `shutdown` completes and the core has drained.
+///
+/// `device` faces the constrained UEs, `uplink` talks to the MSGin5G Server at `upstream`;
+/// datagrams arriving on `uplink` from any other source are dropped. Each turn waits for either
+/// socket, the core's next timeout or shutdown; after a wake it reads up to 64 more datagrams per
+/// socket without waiting, calls `handle_timeout` when due, and sends everything `poll_transmit`
+/// yields on the socket of its [`Side`]. On shutdown it calls `begin_drain` and keeps running until
+/// `is_drained()` or `drain_timeout` has passed, then returns the core. This is the only place
+/// the shard's time is read (`Instant::now()`).
+pub async fn run_gateway_shard(
+    device: UdpSocket,
+    uplink: UdpSocket,
+    upstream: SocketAddr,
+    mut core: GatewayCore,
+    shutdown: impl Future<Output = ()>,
+    drain_timeout: Duration,
+) -> io::Result<GatewayCore> {
+    tokio::pin!(shutdown);
+    let sleep = tokio::time::sleep_until(driver::far_future());
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
+    let mut drain_deadline: Option<Instant> = None;
+    let mut device_buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
+    let mut uplink_buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
+
+    loop {
+        let want = match (core.poll_timeout(), drain_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timer_on = driver::rearm(sleep.as_mut(), &mut armed, want);
+        let event = tokio::select! {
+            biased;
+            _ = &mut shutdown, if drain_deadline.is_none() => Event::Shutdown,
+            received = device.recv_from(&mut device_buf) => Event::Device(received),
+            received = uplink.recv_from(&mut uplink_buf) => Event::Uplink(received),
+            _ = &mut sleep, if timer_on => Event::Timer,
+        };
+        let now = Instant::now();
+        match event {
+            Event::Shutdown => {
+                tracing::debug!("shard draining");
+                core.begin_drain(now);
+                drain_deadline = Some(now + drain_timeout);
+            }
+            Event::Timer => armed = None,
+            Event::Device(received) => feed_device(&mut core, now, &device_buf, received)?,
+            Event::Uplink(received) => {
+                feed_uplink(&mut core, now, upstream, &uplink_buf, received)?
+            }
+        }
+        for _ in 0..DRAIN_BATCH {
+            match device.try_recv_from(&mut device_buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                received => feed_device(&mut core, now, &device_buf, received)?,
+            }
+        }
+        for _ in 0..DRAIN_BATCH {
+            match uplink.try_recv_from(&mut uplink_buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                received => feed_uplink(&mut core, now, upstream, &uplink_buf, received)?,
+            }
+        }
+        if core.poll_timeout().is_some_and(|deadline| deadline <= now) {
+            core.handle_timeout(now);
+        }
+        while let Some((side, transmit)) = core.poll_transmit() {
+            let socket = match side {
+                Side::Device => &device,
+                Side::Upstream => &uplink,
+            };
+            driver::send_datagram(socket, transmit.destination, &transmit.payload).await;
+        }
+        if let Some(deadline) = drain_deadline {
+            if core.is_drained() {
+                tracing::debug!("shard drained");
+                break;
+            }
+            if now >= deadline {
+                tracing::warn!(
+                    ?drain_timeout,
+                    "drain timeout passed with requests still pending"
+                );
+                break;
+            }
+        }
+    }
+    Ok(core)
+}
+
+fn feed_device(
+    core: &mut GatewayCore,
+    now: Instant,
+    buf: &[u8],
+    received: io::Result<(usize, SocketAddr)>,
+) -> io::Result<()> {
+    match received {
+        Ok((len, from)) => core.handle_device_datagram(now, from, &buf[..len]),
+        Err(error) if driver::is_transient(&error) => {
+            tracing::debug!(%error, "device socket receive error ignored");
+        }
+        Err(error) => return Err(error),
+    }
+    Ok(())
+}
+
+fn feed_uplink(
+    core: &mut GatewayCore,
+    now: Instant,
+    upstream: SocketAddr,
+    buf: &[u8],
+    received: io::Result<(usize, SocketAddr)>,
+) -> io::Result<()> {
+    match received {
+        Ok((len, from)) if from == upstream => {
+            core.handle_upstream_datagram(now, from, &buf[..len])
+        }
+        Ok((len, from)) => {
+            tracing::debug!(%from, %upstream, len, "uplink datagram not from the upstream, dropped");
+        }
+        Err(error) if driver::is_transient(&error) => {
+            tracing::debug!(%error, "uplink socket receive error ignored");
+        }
+        Err(error) => return Err(error),
+    }
+    Ok(())
+}
+
+#[derive(Debug)]
+struct Shard {
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<io::Result<GatewayCore>>>,
+}
+
+/// A running gateway (all its shards); dropping it shuts it down.
+#[derive(Debug)]
+pub struct GatewayHandle {
+    local_addr: SocketAddr,
+    upstream: SocketAddr,
+    stats: Vec<Arc<GatewayStats>>,
+    shards: Vec<Shard>,
+}
+
+/// Start a gateway on `listen` with `shards` shards toward `upstream`, with 4 MiB socket buffers.
+///
+/// See [`spawn_gateway_with`].
+pub fn spawn_gateway(
+    listen: SocketAddr,
+    upstream: SocketAddr,
+    shards: usize,
+    config: GatewayConfig,
+    drain_timeout: Duration,
+) -> io::Result<GatewayHandle> {
+    spawn_gateway_with(
+        listen,
+        upstream,
+        shards,
+        config,
+        drain_timeout,
+        SocketOptions::default(),
+    )
+}
+
+/// Start a gateway on `listen` with `shards` shards toward `upstream`, with the given socket
+/// buffer sizes.
+///
+/// Binds `shards` device sockets to the same address with `SO_REUSEPORT` (when `listen` has port
+/// 0, the first socket picks the port and the others join it) and one uplink socket per shard
+/// (loopback when `upstream` is loopback, otherwise the unspecified address of its family; port
+/// 0). Each shard runs [`run_gateway_shard`] on a thread named `msgin5g-gw-<i>` with its own
+/// current-thread runtime and its own [`GatewayCore`] (seed differs per shard).
+pub fn spawn_gateway_with(
+    listen: SocketAddr,
+    upstream: SocketAddr,
+    shards: usize,
+    config: GatewayConfig,
+    drain_timeout: Duration,
+    sockets: SocketOptions,
+) -> io::Result<GatewayHandle> {
+    if !(1..=MAX_SHARDS).contains(&shards) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("shards must be between 1 and {MAX_SHARDS}, got {shards}"),
+        ));
+    }
+    let reuse_port = shards > 1;
+    let mut device_sockets = Vec::with_capacity(shards);
+    let first = bind_udp(listen, reuse_port, sockets.recv_buffer, sockets.send_buffer)?;
+    let local_addr = first.local_addr()?;
+    device_sockets.push(first);
+    for _ in 1..shards {
+        device_sockets.push(bind_udp(
+            local_addr,
+            reuse_port,
+            sockets.recv_buffer,
+            sockets.send_buffer,
+        )?);
+    }
+
+    let base_seed = random_seed();
+    let uplink_bind = local_bind_addr_for(upstream);
+    let mut handle = GatewayHandle {
+        local_addr,
+        upstream,
+        stats: Vec::with_capacity(shards),
+        shards: Vec::with_capacity(shards),
+    };
+    for (index, device_std) in device_sockets.into_iter().enumerate() {
+        let uplink_std = bind_udp(uplink_bind, false, sockets.recv_buffer, sockets.send_buffer)?;
+        tracing::debug!(shard = index, uplink = %uplink_std.local_addr()?, "shard sockets bound");
+        let runtime = driver::runtime()?;
+        let (device, uplink) = {
+            let _guard = runtime.enter();
+            (
+                UdpSocket::from_std(device_std)?,
+                UdpSocket::from_std(uplink_std)?,
+            )
+        };
+        let seed = base_seed.wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let core = GatewayCore::new(config.clone(), upstream, seed);
+        handle.stats.push(core.stats());
+        let (tx, rx) = oneshot::channel::<()>();
+        // On a failed spawn, dropping `handle` stops the shards already started.
+        let thread = std::thread::Builder::new()
+            .name(format!("msgin5g-gw-{index}"))
+            .spawn(move || {
+                let shutdown = async {
+                    let _ = rx.await;
+                };
+                let result = runtime.block_on(run_gateway_shard(
+                    device,
+                    uplink,
+                    upstream,
+                    core,
+                    shutdown,
+                    drain_timeout,
+                ));
+                if let Err(error) = &result {
+                    tracing::error!(shard = index, %error, "gateway shard ended with an error");
+                }
+                result
+            })?;
+        handle.shards.push(Shard {
+            shutdown: Some(tx),
+            thread: Some(thread),
+        });
+    }
+    tracing::info!(%local_addr, %upstream, shards, "MSGin5G gateway listening");
+    Ok(handle)
+}
+
+impl GatewayHandle {
+    /// The device-facing address (the real port when `listen` had port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The MSGin5G Server the shards send to.
+    pub fn upstream(&self) -> SocketAddr {
+        self.upstream
+    }
+
+    /// Each shard's counters, in shard order.
+    pub fn stats(&self) -> Vec<Arc<GatewayStats>> {
+        self.stats.clone()
+    }
+
+    /// Signal every shard to drain, wait for all of them, and hand back their cores. Returns the
+    /// first shard error (after joining every shard).
+    pub fn shutdown(mut self) -> io::Result<Vec<GatewayCore>> {
+        let mut cores = Vec::with_capacity(self.shards.len());
+        let mut first_error = None;
+        for result in self.stop() {
+            match result {
+                Ok(core) => cores.push(core),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(cores),
+        }
+    }
+
+    fn stop(&mut self) -> Vec<io::Result<GatewayCore>> {
+        // Signal all first so the shards drain in parallel, then join.
+        for shard in &mut self.shards {
+            if let Some(tx) = shard.shutdown.take() {
+                let _ = tx.send(());
+            }
+        }
+        self.shards
+            .iter_mut()
+            .filter_map(|shard| shard.thread.take())
+            .map(driver::join)
+            .collect()
+    }
+}
+
+impl Drop for GatewayHandle {
+    fn drop(&mut self) {
+        for result in self.stop() {
+            if let Err(error) = result {
+                tracing::warn!(%error, "gateway shard stopped with an error");
+            }
+        }
+    }
+}
