@@ -3,14 +3,14 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// One queued member: UE Service ID and the pending entry's sequence number.
 #[derive(Debug, Clone)]
 pub struct Queued {
     /// UE Service ID.
-    pub ue: Rc<str>,
+    pub ue: Arc<str>,
     /// Sequence number of the pending entry when queued (stale when it differs).
     pub seq: u64,
     /// When the request was received.
@@ -27,7 +27,7 @@ pub struct Batch {
     /// Sum of live members' element lengths plus one separator each.
     pub bytes: usize,
     /// Member deadlines, earliest first (stale items are skipped by the caller).
-    pub deadlines: BinaryHeap<Reverse<(Instant, u64, Rc<str>)>>,
+    pub deadlines: BinaryHeap<Reverse<(Instant, u64, Arc<str>)>>,
     /// No flush before this instant (server 5.03 Max-Age, Message IDs exhausted).
     pub blocked_until: Option<Instant>,
 }
@@ -43,7 +43,7 @@ impl Batch {
                 .queue
                 .back()
                 .map(|q| q.ue.clone())
-                .unwrap_or_else(|| Rc::from(""));
+                .unwrap_or_else(|| Arc::from(""));
             let seq = self.queue.back().map_or(0, |q| q.seq);
             self.deadlines.push(Reverse((d, seq, ue)));
         }

@@ -17,7 +17,6 @@ use crate::msg::{self, cause, BulkKind, Payload, RegResult, UrgentDegree};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,9 +28,9 @@ const DEFAULT_MAX_AGE: u32 = 60;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     /// End of the piggyback window of a held CON.
-    Piggyback { kind: u8, ue: Rc<str>, seq: u64 },
+    Piggyback { kind: u8, ue: Arc<str>, seq: u64 },
     /// A request's `waitTime` deadline.
-    Deadline { kind: u8, ue: Rc<str>, seq: u64 },
+    Deadline { kind: u8, ue: Arc<str>, seq: u64 },
     /// The answer wait of an upstream exchange.
     Upstream { token: u64 },
 }
@@ -41,7 +40,7 @@ enum Timer {
 struct InFlight {
     kind: Kind,
     single: bool,
-    members: Vec<(Rc<str>, u64)>,
+    members: Vec<(Arc<str>, u64)>,
     sent_at: Instant,
     deadline: Instant,
 }
@@ -365,7 +364,7 @@ impl GatewayCore {
             self.answer(now, kind, &ue, exchange, outcome);
             return;
         }
-        let ue: Rc<str> = Rc::from(ue);
+        let ue: Arc<str> = Arc::from(ue);
         let bulk = self.config.bulking_enabled
             && !urgent
             && deadline.is_none_or(|d| {
@@ -434,7 +433,7 @@ impl GatewayCore {
     fn schedule_exchange_timers(
         &mut self,
         kind: Kind,
-        ue: &Rc<str>,
+        ue: &Arc<str>,
         seq: u64,
         exchange: &Exchange,
         deadline: Option<Instant>,
@@ -726,7 +725,7 @@ impl GatewayCore {
     fn send_bulk(&mut self, kind: Kind, now: Instant) -> bool {
         let max_entries = self.max_entries();
         let budget = self.config.max_bulk_bytes;
-        let mut members: Vec<(Rc<str>, u64)> = Vec::new();
+        let mut members: Vec<(Arc<str>, u64)> = Vec::new();
         let mut bytes = self.envelope_len[kind.index()];
         {
             let batch = &mut self.batches[kind.index()];
@@ -808,7 +807,7 @@ impl GatewayCore {
     }
 
     /// Send a request on its own (urgent, bulking off, deadline too close, or too big).
-    fn send_single(&mut self, kind: Kind, ue: Rc<str>, now: Instant) {
+    fn send_single(&mut self, kind: Kind, ue: Arc<str>, now: Instant) {
         let Some(entry) = self.pending.get(kind, &ue) else {
             return;
         };
@@ -854,7 +853,7 @@ impl GatewayCore {
         now: Instant,
         kind: Kind,
         single: bool,
-        members: Vec<(Rc<str>, u64)>,
+        members: Vec<(Arc<str>, u64)>,
         mid: u16,
         token: u64,
         payload: &[u8],
@@ -1039,7 +1038,7 @@ impl GatewayCore {
     /// 4.13: halve the bulk and resend both halves; learn the smaller bound.
     fn split_and_resend(&mut self, now: Instant, flight: InFlight) {
         let kind = flight.kind;
-        let live: Vec<(Rc<str>, u64)> = flight
+        let live: Vec<(Arc<str>, u64)> = flight
             .members
             .into_iter()
             .filter(|(ue, seq)| self.pending.get(kind, ue).is_some_and(|p| p.seq == *seq))

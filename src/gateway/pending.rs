@@ -4,7 +4,7 @@
 use crate::coap::Token;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The procedure a pending request belongs to; batches are kept per kind (SPEC.md §7.1).
@@ -79,7 +79,7 @@ pub struct Pending {
 /// The pending-request cache of one shard: per kind, UE Service ID → entry.
 #[derive(Debug, Default)]
 pub struct PendingTable {
-    maps: [HashMap<Rc<str>, Pending>; 2],
+    maps: [HashMap<Arc<str>, Pending>; 2],
     next_seq: u64,
 }
 
@@ -111,14 +111,14 @@ impl PendingTable {
     }
 
     /// The shared key for `ue` if an entry exists.
-    pub fn key(&self, kind: Kind, ue: &str) -> Option<Rc<str>> {
+    pub fn key(&self, kind: Kind, ue: &str) -> Option<Arc<str>> {
         self.maps[kind.index()]
             .get_key_value(ue)
             .map(|(k, _)| k.clone())
     }
 
     /// Insert a new entry.
-    pub fn insert(&mut self, kind: Kind, ue: Rc<str>, entry: Pending) {
+    pub fn insert(&mut self, kind: Kind, ue: Arc<str>, entry: Pending) {
         self.maps[kind.index()].insert(ue, entry);
     }
 
