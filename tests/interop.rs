@@ -59,12 +59,28 @@ fn coap_client_registers_through_the_gateway_piggybacked() {
     );
     assert!(ok, "coap-client failed: {stdout}");
     assert!(stdout.contains(r#""messageType":"REGRESP""#), "{stdout}");
-    assert!(stdout.contains(r#""ueServiceId":"ue-interop-1""#), "{stdout}");
-    assert!(stdout.contains(r#""registrationResult":"SUCCESS""#), "{stdout}");
+    assert!(
+        stdout.contains(r#""ueServiceId":"ue-interop-1""#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#""registrationResult":"SUCCESS""#),
+        "{stdout}"
+    );
     // It went to the server inside a bulk, not as a single REG.
     let stats = server.stats();
-    assert_eq!(stats.bulk_requests.load(std::sync::atomic::Ordering::Relaxed), 1);
-    assert_eq!(stats.single_requests.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        stats
+            .bulk_requests
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(
+        stats
+            .single_requests
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     gateway.shutdown().unwrap();
     let core = server.shutdown().unwrap();
     assert!(core.is_registered("ue-interop-1"));
@@ -83,7 +99,10 @@ fn coap_client_gets_a_separate_response_when_the_batch_outlasts_the_piggyback_wi
         &[],
     );
     assert!(ok, "coap-client failed: {stdout}");
-    assert!(stdout.contains(r#""registrationResult":"SUCCESS""#), "{stdout}");
+    assert!(
+        stdout.contains(r#""registrationResult":"SUCCESS""#),
+        "{stdout}"
+    );
     // De-registration through the same path.
     let (ok, stdout) = post(
         &gateway,

@@ -38,6 +38,8 @@ enum Timer {
 /// An upstream exchange (bulk or single request) awaiting the server's answer.
 #[derive(Debug)]
 struct InFlight {
+    /// Message ID of the request (its retransmissions are keyed by it).
+    mid: u16,
     kind: Kind,
     single: bool,
     members: Vec<(Arc<str>, u64)>,
@@ -392,12 +394,7 @@ impl GatewayCore {
         if bulk && !too_big {
             let len = entry.element.len();
             self.pending.insert(kind, ue.clone(), entry);
-            // Make room first if this element would overflow the batch's byte budget.
-            if self.batches[kind.index()].count > 0
-                && self.batch_bytes(kind) + len + 1 > self.config.max_bulk_bytes
-            {
-                self.send_bulk(kind, now);
-            }
+            // A batch may hold more than one bulk's worth; `flush` sends budget-sized bulks.
             self.batches[kind.index()].push(
                 Queued {
                     ue: ue.clone(),
@@ -866,6 +863,7 @@ impl GatewayCore {
         self.in_flight.insert(
             token,
             InFlight {
+                mid,
                 kind,
                 single,
                 members,
@@ -930,7 +928,8 @@ impl GatewayCore {
         let Some(flight) = self.in_flight.remove(&token) else {
             return; // late or duplicate response
         };
-        self.upstream_retx.acknowledge(from, h.mid);
+        // A separate response whose empty ACK was lost also ends the request's retransmission.
+        self.upstream_retx.acknowledge(from, flight.mid);
         let rtt = now.saturating_duration_since(flight.sent_at);
         self.rtt_estimate = (self.rtt_estimate * 7 + rtt) / 8;
         self.on_response(now, flight, &view);
@@ -1126,6 +1125,7 @@ impl GatewayCore {
 
     fn fail_exchange(&mut self, now: Instant, token: u64, failure_cause: &str) {
         if let Some(flight) = self.in_flight.remove(&token) {
+            self.upstream_retx.acknowledge(self.upstream, flight.mid);
             self.fail_members(now, flight, failure_cause);
         }
     }
