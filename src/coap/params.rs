@@ -32,18 +32,66 @@ impl Default for TransmissionParams {
 impl TransmissionParams {
     /// MAX_TRANSMIT_SPAN = ACK_TIMEOUT * (2^MAX_RETRANSMIT - 1) * ACK_RANDOM_FACTOR (45 s).
     pub fn max_transmit_span(&self) -> Duration {
-        todo!()
+        self.backoff_span(self.max_retransmit)
     }
     /// MAX_TRANSMIT_WAIT = ACK_TIMEOUT * (2^(MAX_RETRANSMIT + 1) - 1) * ACK_RANDOM_FACTOR (93 s).
     pub fn max_transmit_wait(&self) -> Duration {
-        todo!()
+        self.backoff_span(self.max_retransmit.saturating_add(1))
     }
     /// EXCHANGE_LIFETIME = MAX_TRANSMIT_SPAN + 2 * MAX_LATENCY + PROCESSING_DELAY (247 s).
     pub fn exchange_lifetime(&self) -> Duration {
-        todo!()
+        self.max_transmit_span()
+            .saturating_add(self.max_latency.saturating_mul(2))
+            .saturating_add(self.processing_delay)
     }
     /// NON_LIFETIME = MAX_TRANSMIT_SPAN + MAX_LATENCY (145 s).
     pub fn non_lifetime(&self) -> Duration {
-        todo!()
+        self.max_transmit_span().saturating_add(self.max_latency)
+    }
+
+    /// ACK_TIMEOUT * (2^n - 1) * ACK_RANDOM_FACTOR, saturating at `Duration::MAX`.
+    fn backoff_span(&self, n: u32) -> Duration {
+        let factor = (2f64.powi(n.min(1024) as i32) - 1.0) * self.ack_random_factor;
+        let secs = self.ack_timeout.as_secs_f64() * factor;
+        Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7252_default_derived_values() {
+        let p = TransmissionParams::default();
+        assert_eq!(p.max_transmit_span(), Duration::from_secs(45));
+        assert_eq!(p.max_transmit_wait(), Duration::from_secs(93));
+        assert_eq!(p.exchange_lifetime(), Duration::from_secs(247));
+        assert_eq!(p.non_lifetime(), Duration::from_secs(145));
+    }
+
+    #[test]
+    fn custom_params_scale() {
+        let p = TransmissionParams {
+            ack_timeout: Duration::from_secs(1),
+            ack_random_factor: 1.0,
+            max_retransmit: 2,
+            max_latency: Duration::from_secs(10),
+            processing_delay: Duration::from_secs(1),
+        };
+        assert_eq!(p.max_transmit_span(), Duration::from_secs(3));
+        assert_eq!(p.max_transmit_wait(), Duration::from_secs(7));
+        assert_eq!(p.exchange_lifetime(), Duration::from_secs(24));
+        assert_eq!(p.non_lifetime(), Duration::from_secs(13));
+    }
+
+    #[test]
+    fn absurd_params_saturate_instead_of_panicking() {
+        let p = TransmissionParams {
+            max_retransmit: u32::MAX,
+            ..TransmissionParams::default()
+        };
+        assert_eq!(p.max_transmit_span(), Duration::MAX);
+        assert_eq!(p.exchange_lifetime(), Duration::MAX);
     }
 }
