@@ -9,7 +9,10 @@ pub mod cause;
 pub mod codec;
 pub mod types;
 
-pub use codec::{bulk_envelope_len, decode, encode, write_bulk, write_element, BulkKind, MsgError};
+pub use codec::{
+    bulk_envelope_len, decode, encode, json_string_len, write_bulk, write_element,
+    write_json_string, BulkKind, MsgError, DIAGNOSTIC_MAX, MAX_UE_SERVICE_ID_LEN,
+};
 pub use types::*;
 
 /// Default MSGin5G service identifier (SPEC.md §3.1, [PROPOSED]; configurable).

@@ -43,11 +43,70 @@ pub enum MessageType {
 impl MessageType {
     /// The wire string.
     pub fn as_str(&self) -> &str {
-        todo!()
+        match self {
+            MessageType::Reg => "REG",
+            MessageType::Dereg => "DEREG",
+            MessageType::RegResp => "REGRESP",
+            MessageType::DeregResp => "DEREGRESP",
+            MessageType::BulkReg => "BULKREG",
+            MessageType::BulkRegResp => "BULKREGRESP",
+            MessageType::BulkDereg => "BULKDEREG",
+            MessageType::BulkDeregResp => "BULKDEREGRESP",
+            MessageType::Msg => "MSG",
+            MessageType::MsgResp => "MSGRESP",
+            MessageType::Imdn => "IMDN",
+            MessageType::SegRec => "SEGREC",
+            MessageType::SegConfir => "SEGCONFIR",
+            MessageType::AggMsg => "AGGMSG",
+            MessageType::AggImdn => "AGGIMDN",
+            MessageType::Other(s) => s,
+        }
     }
     /// From the wire string (never fails: unknown values become `Other`).
+    ///
+    /// Known values match exactly or ASCII-case-insensitively (`"reg"` is `Reg`).
     pub fn parse(s: &str) -> MessageType {
-        todo!("{s}")
+        MessageType::parse_known(s).unwrap_or_else(|| MessageType::Other(s.to_owned()))
+    }
+
+    /// The known variant for `s` (exact or ASCII-case-insensitive), `None` for `Other` values;
+    /// never allocates.
+    pub fn parse_known(s: &str) -> Option<MessageType> {
+        if let Some(t) = MessageType::parse_exact(s) {
+            return Some(t);
+        }
+        if s.len() > 16 || !s.bytes().any(|b| b.is_ascii_lowercase()) {
+            return None;
+        }
+        let mut buf = [0u8; 16];
+        let up = &mut buf[..s.len()];
+        up.copy_from_slice(s.as_bytes());
+        up.make_ascii_uppercase();
+        // Only ASCII bytes changed, so `up` is still valid UTF-8.
+        std::str::from_utf8(up)
+            .ok()
+            .and_then(MessageType::parse_exact)
+    }
+
+    fn parse_exact(s: &str) -> Option<MessageType> {
+        Some(match s {
+            "REG" => MessageType::Reg,
+            "DEREG" => MessageType::Dereg,
+            "REGRESP" => MessageType::RegResp,
+            "DEREGRESP" => MessageType::DeregResp,
+            "BULKREG" => MessageType::BulkReg,
+            "BULKREGRESP" => MessageType::BulkRegResp,
+            "BULKDEREG" => MessageType::BulkDereg,
+            "BULKDEREGRESP" => MessageType::BulkDeregResp,
+            "MSG" => MessageType::Msg,
+            "MSGRESP" => MessageType::MsgResp,
+            "IMDN" => MessageType::Imdn,
+            "SEGREC" => MessageType::SegRec,
+            "SEGCONFIR" => MessageType::SegConfir,
+            "AGGMSG" => MessageType::AggMsg,
+            "AGGIMDN" => MessageType::AggImdn,
+            _ => return None,
+        })
     }
 }
 
@@ -62,6 +121,16 @@ pub enum UrgentDegree {
     Normal,
 }
 
+impl UrgentDegree {
+    /// The wire string: `"URGENT"` or `"NORMAL"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UrgentDegree::Urgent => "URGENT",
+            UrgentDegree::Normal => "NORMAL",
+        }
+    }
+}
+
 /// Registration / de-registration result: `"SUCCESS"` or `"FAILURE"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RegResult {
@@ -71,6 +140,16 @@ pub enum RegResult {
     /// Failure (a `failureCause` accompanies it).
     #[serde(rename = "FAILURE")]
     Failure,
+}
+
+impl RegResult {
+    /// The wire string: `"SUCCESS"` or `"FAILURE"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegResult::Success => "SUCCESS",
+            RegResult::Failure => "FAILURE",
+        }
+    }
 }
 
 /// UE Credential Information (SPEC.md F1): authentication type and credential.
@@ -229,5 +308,54 @@ impl Payload {
             Payload::BulkDereg(_) => MessageType::BulkDereg,
             Payload::BulkDeregResp(_) => MessageType::BulkDeregResp,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_type_strings_round_trip() {
+        let all = [
+            MessageType::Reg,
+            MessageType::Dereg,
+            MessageType::RegResp,
+            MessageType::DeregResp,
+            MessageType::BulkReg,
+            MessageType::BulkRegResp,
+            MessageType::BulkDereg,
+            MessageType::BulkDeregResp,
+            MessageType::Msg,
+            MessageType::MsgResp,
+            MessageType::Imdn,
+            MessageType::SegRec,
+            MessageType::SegConfir,
+            MessageType::AggMsg,
+            MessageType::AggImdn,
+        ];
+        for t in all {
+            assert_eq!(MessageType::parse(t.as_str()), t);
+            assert_eq!(MessageType::parse_known(t.as_str()), Some(t.clone()));
+            assert_eq!(
+                MessageType::parse(&t.as_str().to_ascii_lowercase()),
+                t,
+                "case-insensitive"
+            );
+        }
+        assert_eq!(MessageType::parse("FOO"), MessageType::Other("FOO".into()));
+        assert_eq!(MessageType::Other("FOO".into()).as_str(), "FOO");
+        assert_eq!(MessageType::parse_known("BULKREGRESPX"), None);
+        assert_eq!(MessageType::parse_known("bulkderegrespxx"), None);
+        assert_eq!(MessageType::parse_known(""), None);
+        assert_eq!(MessageType::parse_known("régé"), None);
+    }
+
+    #[test]
+    fn enum_wire_strings() {
+        assert_eq!(UrgentDegree::Urgent.as_str(), "URGENT");
+        assert_eq!(UrgentDegree::default().as_str(), "NORMAL");
+        assert_eq!(RegResult::Success.as_str(), "SUCCESS");
+        assert_eq!(RegResult::Failure.as_str(), "FAILURE");
     }
 }
