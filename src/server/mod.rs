@@ -51,7 +51,8 @@
 //! `service_unavailable` (5.03 with Max-Age, no processing), then normal processing with
 //! `drop_entry_every` / `count_mismatch` applied to the response body, and `separate_response`
 //! (empty ACK at once, then the answer as a CON with a fresh Message ID and the request's Token,
-//! retransmitted until ACK/RST or MAX_RETRANSMIT; a duplicate request gets the empty ACK again).
+//! retransmitted until ACK/RST or MAX_RETRANSMIT; a duplicate request gets the empty ACK again;
+//! CON bulks only, a NON bulk still gets a NON response).
 //!
 //! # Bounds
 //! The dedup cache holds `dedup_max_entries`; the Message ID allocator (for NON and separate
@@ -167,11 +168,12 @@ impl Default for ServerConfig {
 pub struct ServerStats {
     /// Single `REG`/`DEREG` requests processed.
     pub single_requests: AtomicU64,
-    /// Bulk requests processed (`BULKREG`/`BULKDEREG`), duplicates excluded.
+    /// Bulk requests (`BULKREG`/`BULKDEREG`) decoded, duplicates excluded (refused and hooked
+    /// bulks included).
     pub bulk_requests: AtomicU64,
     /// Elements in processed bulk requests.
     pub bulk_entries: AtomicU64,
-    /// Requests answered 4.00/4.02/4.04/4.05/4.15.
+    /// Requests answered 4.00/4.02/4.04/4.05/4.15 (NON requests: dropped for those reasons).
     pub bad_requests: AtomicU64,
     /// Bulks answered 4.13.
     pub too_large: AtomicU64,
