@@ -5,13 +5,100 @@
 //! above the configured bulk size, and applies credential/policy checks per entry.
 //! Drive it with `handle_datagram`/`handle_timeout`, drain it with `poll_transmit`, and sleep
 //! until `poll_timeout`.
+//!
+//! # Message layer
+//! - A datagram whose CoAP header does not parse is dropped (`dropped`). ACK and RST are never
+//!   answered; they only stop the retransmission of the server's own separate CON responses.
+//!   Responses and reserved code classes are ignored (`ignored`), never answered (no reflection).
+//!   An Empty CON (CoAP ping, RFC 7252 §4.3) gets a RST.
+//! - Requests are deduplicated per (peer, Message ID) (RFC 7252 §4.5): a retransmitted CON gets
+//!   the identical reply bytes, a duplicate NON is ignored; neither is processed twice
+//!   (`duplicates`).
+//! - A CON request gets a piggybacked response (ACK, same Message ID and Token). A NON request
+//!   gets a NON response with a fresh Message ID and the same Token (RFC 7252 §5.2.3), except
+//!   that a NON request refused as a bad request (4.00/4.02/4.04/4.05/4.15) is dropped without an
+//!   answer and only counted (`bad_requests`).
+//!
+//! # Request checks, in order
+//! unknown critical option 4.02; Uri-Path not `uri_path` 4.04; not POST 4.05; Content-Format not
+//! 50 4.15; Block1 other than one complete block 4.13; JSON refused by [`crate::msg::decode`] or a
+//! Message Type that is not a request the server serves 4.00 (diagnostic payload, no
+//! Content-Format).
+//!
+//! # Procedures
+//! - `REG`: 2.01 `REGRESP SUCCESS` when new, 2.04 when already registered (entry replaced).
+//!   Denied UE Service ID or credential failure: 4.03 `REGRESP FAILURE UNAUTHORIZED`.
+//!   **Registration table full** (`max_registrations`, new UE only): **5.03 Service Unavailable
+//!   with Max-Age 60** and `REGRESP FAILURE STORE_FULL`; it is a server capacity condition, not
+//!   the client's fault, and 5.03 tells the client when to retry. Inside a bulk the element is
+//!   `FAILURE STORE_FULL` and the bulk code follows the usual rule.
+//! - `DEREG`: 2.04 `DEREGRESP SUCCESS`, also for an unknown UE (idempotent); denied UE Service
+//!   ID or credential failure: 4.03 `DEREGRESP FAILURE UNAUTHORIZED`.
+//! - Credentials: with `policy.required_token` set, `ueCredentialInfo.credential` must equal the
+//!   token (any `authType`); a missing `ueCredentialInfo` fails, except inside a bulk from a
+//!   gateway listed in `policy.allowed_gateways` (SPEC.md A26 / TS 33.501 Y.6: the authorised
+//!   gateway vouches for its UEs; credentials it forwards are still checked).
+//! - `BULKREG`/`BULKDEREG`: gateway not in `allowed_gateways` 4.03; more than
+//!   `max_bulk_entries` elements 4.13; empty list or `numberOf...Requests` different from the list
+//!   length 4.00 (bulk-level errors carry a diagnostic payload). Otherwise every element is
+//!   processed on its own (same rules as the single procedures) and the answer has one element
+//!   per request element, in order: `BULKREGRESP` 2.01 when at least one UE was created, else
+//!   2.04; `BULKDEREGRESP` 2.04. Bulk registrations record the gateway as the downlink path.
+//!
+//! # Test hooks ([`ServerTestHooks`], bulks only)
+//! Applied after the bulk is decoded and counted (`bulk_requests`, `bulk_entries`):
+//! `silent` (no processing, no answer, no ACK; retransmissions are absorbed as duplicates),
+//! `service_unavailable` (5.03 with Max-Age, no processing), then normal processing with
+//! `drop_entry_every` / `count_mismatch` applied to the response body, and `separate_response`
+//! (empty ACK at once, then the answer as a CON with a fresh Message ID and the request's Token,
+//! retransmitted until ACK/RST or MAX_RETRANSMIT; a duplicate request gets the empty ACK again;
+//! CON bulks only, a NON bulk still gets a NON response).
+//!
+//! # Bounds
+//! The dedup cache holds `dedup_max_entries`; the Message ID allocator (for NON and separate
+//! responses) tracks at most `dedup_max_entries` (peer, MID) pairs; the outgoing queue holds
+//! [`MAX_QUEUED_TRANSMITS`] datagrams (oldest dropped first, counted in `transmit_dropped`).
 
-use crate::coap::{TransmissionParams, Transmit};
-use std::collections::HashSet;
+mod error;
+mod registry;
+#[cfg(test)]
+mod tests;
+
+pub use error::RequestError;
+pub use registry::{DownlinkPath, Registration};
+
+use crate::coap::build::{empty_ack, reset};
+use crate::coap::dedup::{DedupCache, DedupOutcome};
+use crate::coap::mid::MidAllocator;
+use crate::coap::retransmit::{RetransmitEvent, Retransmitter};
+use crate::coap::rng::Rng;
+use crate::coap::types::option;
+use crate::coap::{
+    Code, Header, MessageBuilder, MessageView, MsgType, Token, TransmissionParams, Transmit,
+    CONTENT_FORMAT_JSON,
+};
+use crate::msg::{
+    cause, BulkDeregistration, BulkDeregistrationResponse, BulkRegistration,
+    BulkRegistrationResponse, CredentialInfo, DeregistrationRequest, DeregistrationResponse,
+    Payload, RegResult, RegistrationRequest, RegistrationResponse,
+};
+use registry::{Inserted, Registry};
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Bound on datagrams queued for `poll_transmit`. The driver drains the queue after every
+/// `handle_*` call, so it only fills when the driver stops draining; past it the oldest datagram
+/// is dropped (and counted in `ServerStats::transmit_dropped`) so memory stays bounded.
+pub const MAX_QUEUED_TRANSMITS: usize = 65_536;
+
+/// Max-Age (seconds) sent with 5.03 when the registration table is full.
+pub const STORE_FULL_MAX_AGE: u32 = 60;
+
+/// Longest accepted UE Service ID in bytes (SPEC.md §3.1).
+const MAX_UE_SERVICE_ID_LEN: usize = 255;
 
 /// Per-entry policy of the reference server (TS 33.501 Y.6: trust the gateway, check per UE).
 #[derive(Debug, Clone, Default)]
@@ -81,11 +168,12 @@ impl Default for ServerConfig {
 pub struct ServerStats {
     /// Single `REG`/`DEREG` requests processed.
     pub single_requests: AtomicU64,
-    /// Bulk requests processed (`BULKREG`/`BULKDEREG`), duplicates excluded.
+    /// Bulk requests (`BULKREG`/`BULKDEREG`) decoded, duplicates excluded (refused and hooked
+    /// bulks included).
     pub bulk_requests: AtomicU64,
     /// Elements in processed bulk requests.
     pub bulk_entries: AtomicU64,
-    /// Requests answered 4.00/4.02/4.04/4.05/4.15.
+    /// Requests answered 4.00/4.02/4.04/4.05/4.15 (NON requests: dropped for those reasons).
     pub bad_requests: AtomicU64,
     /// Bulks answered 4.13.
     pub too_large: AtomicU64,
@@ -95,45 +183,649 @@ pub struct ServerStats {
     pub dropped: AtomicU64,
     /// Current registrations.
     pub registrations: AtomicU64,
+    /// CoAP messages ignored: responses, reserved codes, ACK/RST matching nothing outstanding.
+    pub ignored: AtomicU64,
+    /// Datagrams not sent: outgoing queue overflow, or no free Message ID toward the peer.
+    pub transmit_dropped: AtomicU64,
+    /// Separate CON responses never acknowledged (MAX_RETRANSMIT exhausted).
+    pub gave_up: AtomicU64,
 }
 
 /// The reference MSGin5G Server state machine.
 #[derive(Debug)]
 pub struct ServerCore {
-    _private: (),
+    config: ServerConfig,
+    rng: Rng,
+    dedup: DedupCache,
+    mids: MidAllocator,
+    /// Outstanding separate CON responses; the key is the request's Message ID.
+    retx: Retransmitter<u16>,
+    out: VecDeque<Transmit>,
+    registry: Registry,
+    stats: Arc<ServerStats>,
+}
+
+/// Body of an answer.
+#[derive(Debug)]
+enum Body {
+    /// No payload.
+    Empty,
+    /// A JSON payload (Content-Format 50).
+    Json(Vec<u8>),
+    /// A diagnostic payload (no Content-Format).
+    Diagnostic(String),
+}
+
+/// An answer to one request.
+#[derive(Debug)]
+struct Reply {
+    code: Code,
+    max_age: Option<u32>,
+    body: Body,
+}
+
+impl Reply {
+    fn error(e: &RequestError) -> Reply {
+        Reply {
+            code: e.code(),
+            max_age: None,
+            body: Body::Diagnostic(e.diagnostic()),
+        }
+    }
+}
+
+/// What processing decided.
+#[derive(Debug)]
+enum Outcome {
+    /// Send this answer.
+    Reply(Reply),
+    /// Send nothing (hook `silent`).
+    Silent,
+}
+
+/// Result of checking one element's authorisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    Ok,
+    Unauthorized,
 }
 
 impl ServerCore {
     /// A server with `config`; `seed` drives Tokens/MIDs/jitter.
     pub fn new(config: ServerConfig, seed: u64) -> ServerCore {
-        todo!("{config:?}{seed}")
+        let mut rng = Rng::new(seed);
+        let params = config.params;
+        let dedup = DedupCache::new(
+            config.dedup_max_entries,
+            params.exchange_lifetime(),
+            params.non_lifetime(),
+        );
+        let mids = MidAllocator::new(
+            params.exchange_lifetime(),
+            config.dedup_max_entries,
+            rng.next_u64(),
+        );
+        ServerCore {
+            registry: Registry::new(config.max_registrations),
+            retx: Retransmitter::new(params),
+            config,
+            rng,
+            dedup,
+            mids,
+            out: VecDeque::new(),
+            stats: Arc::new(ServerStats::default()),
+        }
     }
+
     /// Feed one received datagram.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        todo!("{now:?}{from}{data:?}")
+        let header = match MessageView::parse_header(data) {
+            Ok(h) => h,
+            Err(_) => {
+                bump(&self.stats.dropped);
+                return;
+            }
+        };
+        match header.mtype {
+            MsgType::Ack | MsgType::Rst => {
+                // Only our own outstanding separate responses are matched; never answered.
+                if self.retx.acknowledge(from, header.mid).is_none() {
+                    bump(&self.stats.ignored);
+                }
+                return;
+            }
+            MsgType::Con | MsgType::Non => {}
+        }
+        if header.code.is_empty() {
+            // CoAP ping (RFC 7252 §4.3): an Empty CON is answered with a RST; an Empty NON is a
+            // format error and ignored.
+            if header.mtype == MsgType::Con && MessageView::parse(data).is_ok() {
+                self.push(from, reset(header.mid));
+            } else {
+                bump(&self.stats.ignored);
+            }
+            return;
+        }
+        if !header.code.is_request() {
+            // Responses (we send no requests) and reserved classes: never answered.
+            bump(&self.stats.ignored);
+            return;
+        }
+        let con = header.mtype == MsgType::Con;
+        let duplicate = match self.dedup.check(now, from, header.mid, con) {
+            DedupOutcome::New => None,
+            DedupOutcome::Pending => Some(None),
+            DedupOutcome::Replay(bytes) => Some(Some(bytes.to_vec())),
+        };
+        if let Some(replay) = duplicate {
+            bump(&self.stats.duplicates);
+            if let (true, Some(bytes)) = (con, replay) {
+                self.push(from, bytes);
+            }
+            return;
+        }
+        let (result, is_bulk) = match MessageView::parse(data) {
+            Ok(view) => self.process(from, &view),
+            Err(_) => (Err(RequestError::Malformed), false),
+        };
+        match result {
+            Ok(Outcome::Silent) => {}
+            Ok(Outcome::Reply(reply)) => {
+                let separate = is_bulk && self.config.hooks.separate_response;
+                self.respond(now, from, &header, reply, separate);
+            }
+            Err(e) => {
+                if e.is_bad_request() {
+                    bump(&self.stats.bad_requests);
+                    if !con {
+                        return;
+                    }
+                }
+                if e.is_too_large() {
+                    bump(&self.stats.too_large);
+                }
+                let separate = is_bulk && self.config.hooks.separate_response;
+                self.respond(now, from, &header, Reply::error(&e), separate);
+            }
+        }
     }
+
     /// Advance timers to `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        todo!("{now:?}")
+        self.dedup.expire(now);
+        self.mids.expire(now);
+        while let Some(event) = self.retx.poll_event(now) {
+            match event {
+                RetransmitEvent::Resend(t) => self.push_transmit(t),
+                RetransmitEvent::GaveUp { .. } => bump(&self.stats.gave_up),
+            }
+        }
     }
+
     /// Next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        todo!()
+        self.out.pop_front()
     }
+
     /// When `handle_timeout` must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        todo!()
+        [
+            self.retx.next_timeout(),
+            self.dedup.next_expiry(),
+            self.mids.next_expiry(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
+
     /// Shared counters.
     pub fn stats(&self) -> Arc<ServerStats> {
-        todo!()
+        Arc::clone(&self.stats)
     }
+
     /// Whether a UE Service ID is registered.
     pub fn is_registered(&self, ue_service_id: &str) -> bool {
-        todo!("{ue_service_id}")
+        self.registry.get(ue_service_id).is_some()
     }
+
     /// Number of registrations.
     pub fn registration_count(&self) -> usize {
-        todo!()
+        self.registry.len()
+    }
+
+    /// The stored registration of a UE Service ID (downlink path, client address, profile).
+    pub fn registration(&self, ue_service_id: &str) -> Option<&Registration> {
+        self.registry.get(ue_service_id)
+    }
+
+    /// The configuration this server runs with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Separate CON responses still awaiting an ACK.
+    pub fn outstanding_responses(&self) -> usize {
+        self.retx.len()
+    }
+
+    // ---- message layer -------------------------------------------------------------------
+
+    fn push(&mut self, destination: SocketAddr, payload: Vec<u8>) {
+        self.push_transmit(Transmit {
+            destination,
+            payload,
+        });
+    }
+
+    fn push_transmit(&mut self, t: Transmit) {
+        if self.out.len() >= MAX_QUEUED_TRANSMITS {
+            self.out.pop_front();
+            bump(&self.stats.transmit_dropped);
+        }
+        self.out.push_back(t);
+    }
+
+    /// Send `reply` to the request with `header` from `from`.
+    fn respond(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        header: &Header,
+        reply: Reply,
+        separate: bool,
+    ) {
+        if header.mtype == MsgType::Con {
+            if separate {
+                if let Some(mid) = self.mids.allocate(now, from) {
+                    let ack = empty_ack(header.mid);
+                    self.dedup.set_reply(from, header.mid, &ack);
+                    self.push(from, ack);
+                    let bytes = encode_reply(MsgType::Con, mid, header.token, &reply);
+                    self.push(from, bytes.clone());
+                    self.retx
+                        .start(now, &mut self.rng, from, mid, bytes, header.mid);
+                    return;
+                }
+                // No free Message ID toward this peer: fall back to a piggybacked response.
+            }
+            let bytes = encode_reply(MsgType::Ack, header.mid, header.token, &reply);
+            self.dedup.set_reply(from, header.mid, &bytes);
+            self.push(from, bytes);
+        } else {
+            match self.mids.allocate(now, from) {
+                Some(mid) => {
+                    let bytes = encode_reply(MsgType::Non, mid, header.token, &reply);
+                    self.push(from, bytes);
+                }
+                None => bump(&self.stats.transmit_dropped),
+            }
+        }
+    }
+
+    // ---- request layer -------------------------------------------------------------------
+
+    /// Check and process one request; the flag says whether it was a bulk (for the hooks).
+    fn process(
+        &mut self,
+        from: SocketAddr,
+        view: &MessageView<'_>,
+    ) -> (Result<Outcome, RequestError>, bool) {
+        if let Some(number) = view.unknown_critical_option() {
+            return (Err(RequestError::BadOption(number)), false);
+        }
+        if !view.uri_path_is(&self.config.uri_path) {
+            return (Err(RequestError::NotFound), false);
+        }
+        if view.header.code != Code::POST {
+            return (Err(RequestError::MethodNotAllowed), false);
+        }
+        if view.content_format() != Some(CONTENT_FORMAT_JSON) {
+            return (Err(RequestError::UnsupportedContentFormat), false);
+        }
+        if let Some(block) = view.block1() {
+            if block.more || block.num != 0 {
+                return (Err(RequestError::BlockwiseUnsupported), false);
+            }
+        }
+        let payload = match crate::msg::decode(view.payload()) {
+            Ok(p) => p,
+            Err(e) => return (Err(RequestError::Payload(e)), false),
+        };
+        match payload {
+            Payload::Reg(req) => {
+                bump(&self.stats.single_requests);
+                (self.single_reg(from, req), false)
+            }
+            Payload::Dereg(req) => {
+                bump(&self.stats.single_requests);
+                (self.single_dereg(req), false)
+            }
+            Payload::BulkReg(bulk) => (self.bulk_reg(from, bulk), true),
+            Payload::BulkDereg(bulk) => (self.bulk_dereg(bulk), true),
+            other => (
+                Err(RequestError::UnexpectedMessageType(
+                    other.message_type().as_str().to_owned(),
+                )),
+                false,
+            ),
+        }
+    }
+
+    /// Authorise one UE: denied list, then the token check. `vouched` is true inside a bulk
+    /// from an explicitly allowed gateway (a missing credential is then accepted).
+    fn authorize(&self, ue_service_id: &str, cred: Option<&CredentialInfo>, vouched: bool) -> Auth {
+        let policy = &self.config.policy;
+        if policy.denied_ue_service_ids.contains(ue_service_id) {
+            return Auth::Unauthorized;
+        }
+        match (&policy.required_token, cred) {
+            (None, _) => Auth::Ok,
+            (Some(_), None) if vouched => Auth::Ok,
+            (Some(_), None) => Auth::Unauthorized,
+            (Some(token), Some(c)) => {
+                if c.credential.as_deref() == Some(token.as_str()) {
+                    Auth::Ok
+                } else {
+                    Auth::Unauthorized
+                }
+            }
+        }
+    }
+
+    /// Register one UE; returns the per-UE result and what happened in the table.
+    fn register(
+        &mut self,
+        path: DownlinkPath,
+        req: RegistrationRequest,
+        vouched: bool,
+    ) -> (RegistrationResponse, Option<Inserted>, Auth) {
+        let auth = if valid_id(&req.ue_service_id) {
+            self.authorize(&req.ue_service_id, req.ue_credential_info.as_ref(), vouched)
+        } else {
+            Auth::Ok
+        };
+        let mut resp = RegistrationResponse {
+            msgin5g_service_id: None,
+            ue_service_id: req.ue_service_id,
+            registration_result: RegResult::Failure,
+            failure_cause: None,
+        };
+        if !valid_id(&resp.ue_service_id) {
+            resp.failure_cause = Some(cause::MALFORMED.to_owned());
+            return (resp, None, auth);
+        }
+        if auth == Auth::Unauthorized {
+            resp.failure_cause = Some(cause::UNAUTHORIZED.to_owned());
+            return (resp, None, auth);
+        }
+        let reg = Registration {
+            path,
+            client_address: req.client_address,
+            client_profile: req.client_profile,
+        };
+        let inserted = self.registry.insert(&resp.ue_service_id, reg);
+        self.sync_gauge();
+        if inserted == Inserted::Full {
+            resp.failure_cause = Some(cause::STORE_FULL.to_owned());
+        } else {
+            resp.registration_result = RegResult::Success;
+        }
+        (resp, Some(inserted), auth)
+    }
+
+    /// De-register one UE (idempotent).
+    fn deregister(
+        &mut self,
+        req: DeregistrationRequest,
+        vouched: bool,
+    ) -> (DeregistrationResponse, Auth) {
+        let mut resp = DeregistrationResponse {
+            msgin5g_service_id: None,
+            ue_service_id: req.ue_service_id,
+            deregistration_result: RegResult::Failure,
+            failure_cause: None,
+        };
+        if !valid_id(&resp.ue_service_id) {
+            resp.failure_cause = Some(cause::MALFORMED.to_owned());
+            return (resp, Auth::Ok);
+        }
+        let auth = self.authorize(
+            &resp.ue_service_id,
+            req.ue_credential_info.as_ref(),
+            vouched,
+        );
+        if auth == Auth::Unauthorized {
+            resp.failure_cause = Some(cause::UNAUTHORIZED.to_owned());
+            return (resp, auth);
+        }
+        self.registry.remove(&resp.ue_service_id);
+        self.sync_gauge();
+        resp.deregistration_result = RegResult::Success;
+        (resp, auth)
+    }
+
+    fn single_reg(
+        &mut self,
+        from: SocketAddr,
+        req: RegistrationRequest,
+    ) -> Result<Outcome, RequestError> {
+        if !valid_id(&req.ue_service_id) {
+            return Err(RequestError::InvalidUeServiceId);
+        }
+        let (mut resp, inserted, auth) = self.register(DownlinkPath::Direct(from), req, false);
+        resp.msgin5g_service_id = Some(self.config.service_id.clone());
+        let (code, max_age) = match (auth, inserted) {
+            (Auth::Unauthorized, _) => (Code::FORBIDDEN, None),
+            (_, Some(Inserted::Created)) => (Code::CREATED, None),
+            (_, Some(Inserted::Updated)) => (Code::CHANGED, None),
+            (_, Some(Inserted::Full)) | (_, None) => {
+                (Code::SERVICE_UNAVAILABLE, Some(STORE_FULL_MAX_AGE))
+            }
+        };
+        Ok(Outcome::Reply(Reply {
+            code,
+            max_age,
+            body: json(&Payload::RegResp(resp)),
+        }))
+    }
+
+    fn single_dereg(&mut self, req: DeregistrationRequest) -> Result<Outcome, RequestError> {
+        if !valid_id(&req.ue_service_id) {
+            return Err(RequestError::InvalidUeServiceId);
+        }
+        let (mut resp, auth) = self.deregister(req, false);
+        resp.msgin5g_service_id = Some(self.config.service_id.clone());
+        let code = match auth {
+            Auth::Ok => Code::CHANGED,
+            Auth::Unauthorized => Code::FORBIDDEN,
+        };
+        Ok(Outcome::Reply(Reply {
+            code,
+            max_age: None,
+            body: json(&Payload::DeregResp(resp)),
+        }))
+    }
+
+    /// Bulk-level checks shared by both bulk kinds: counts, hooks, gateway, size, count.
+    /// `Ok(Some(outcome))` short-circuits (hooks); `Ok(None)` means process the elements.
+    fn bulk_precheck(
+        &self,
+        gateway: Option<&str>,
+        declared: Option<u32>,
+        len: usize,
+    ) -> Result<Option<Outcome>, RequestError> {
+        bump(&self.stats.bulk_requests);
+        self.stats
+            .bulk_entries
+            .fetch_add(len as u64, Ordering::Relaxed);
+        let hooks = &self.config.hooks;
+        if hooks.silent {
+            return Ok(Some(Outcome::Silent));
+        }
+        if let Some(max_age) = hooks.service_unavailable {
+            return Ok(Some(Outcome::Reply(Reply {
+                code: Code::SERVICE_UNAVAILABLE,
+                max_age: Some(max_age),
+                body: Body::Empty,
+            })));
+        }
+        if let Some(allowed) = &self.config.policy.allowed_gateways {
+            if !gateway.is_some_and(|g| allowed.contains(g)) {
+                return Err(RequestError::GatewayNotAuthorized);
+            }
+        }
+        if len > self.config.max_bulk_entries {
+            return Err(RequestError::TooManyEntries(self.config.max_bulk_entries));
+        }
+        if len == 0 {
+            return Err(RequestError::EmptyBulk);
+        }
+        if declared.is_some_and(|n| u64::from(n) != len as u64) {
+            return Err(RequestError::CountMismatch);
+        }
+        Ok(None)
+    }
+
+    /// Whether the bulk's gateway vouches for UEs without credentials (SPEC.md A26).
+    fn gateway_vouches(&self, gateway: Option<&str>) -> bool {
+        match (&self.config.policy.allowed_gateways, gateway) {
+            (Some(allowed), Some(g)) => allowed.contains(g),
+            _ => false,
+        }
+    }
+
+    fn bulk_reg(
+        &mut self,
+        from: SocketAddr,
+        bulk: BulkRegistration,
+    ) -> Result<Outcome, RequestError> {
+        let gateway = bulk.gateway_ue_service_id;
+        if let Some(outcome) = self.bulk_precheck(
+            gateway.as_deref(),
+            bulk.number_of_registration_requests,
+            bulk.registration_requests.len(),
+        )? {
+            return Ok(outcome);
+        }
+        let vouched = self.gateway_vouches(gateway.as_deref());
+        let mut created = false;
+        let mut responses = Vec::with_capacity(bulk.registration_requests.len());
+        for req in bulk.registration_requests {
+            let path = DownlinkPath::Gateway {
+                address: from,
+                gateway_ue_service_id: gateway.clone(),
+            };
+            let (resp, inserted, _) = self.register(path, req, vouched);
+            created |= inserted == Some(Inserted::Created);
+            responses.push(resp);
+        }
+        let responses = self.apply_drop_hook(responses);
+        let count = self.hooked_count(responses.len());
+        let body = json(&Payload::BulkRegResp(BulkRegistrationResponse {
+            msgin5g_service_id: Some(self.config.service_id.clone()),
+            number_of_registration_responses: Some(count),
+            registration_responses: responses,
+        }));
+        Ok(Outcome::Reply(Reply {
+            code: if created {
+                Code::CREATED
+            } else {
+                Code::CHANGED
+            },
+            max_age: None,
+            body,
+        }))
+    }
+
+    fn bulk_dereg(&mut self, bulk: BulkDeregistration) -> Result<Outcome, RequestError> {
+        let gateway = bulk.gateway_ue_service_id;
+        if let Some(outcome) = self.bulk_precheck(
+            gateway.as_deref(),
+            bulk.number_of_deregistration_requests,
+            bulk.deregistration_requests.len(),
+        )? {
+            return Ok(outcome);
+        }
+        let vouched = self.gateway_vouches(gateway.as_deref());
+        let mut responses = Vec::with_capacity(bulk.deregistration_requests.len());
+        for req in bulk.deregistration_requests {
+            responses.push(self.deregister(req, vouched).0);
+        }
+        let responses = self.apply_drop_hook(responses);
+        let count = self.hooked_count(responses.len());
+        let body = json(&Payload::BulkDeregResp(BulkDeregistrationResponse {
+            msgin5g_service_id: Some(self.config.service_id.clone()),
+            number_of_deregistration_responses: Some(count),
+            deregistration_responses: responses,
+        }));
+        Ok(Outcome::Reply(Reply {
+            code: Code::CHANGED,
+            max_age: None,
+            body,
+        }))
+    }
+
+    /// Hook `drop_entry_every`: omit elements whose 1-based position is a multiple of n
+    /// (n = 0 disables it).
+    fn apply_drop_hook<T>(&self, elements: Vec<T>) -> Vec<T> {
+        match self.config.hooks.drop_entry_every {
+            Some(n) if n > 0 => elements
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| (i + 1) % n != 0)
+                .map(|(_, e)| e)
+                .collect(),
+            _ => elements,
+        }
+    }
+
+    /// The `numberOf...Responses` value: the list length, or one more with `count_mismatch`.
+    fn hooked_count(&self, len: usize) -> u32 {
+        let n = u32::try_from(len).unwrap_or(u32::MAX);
+        if self.config.hooks.count_mismatch {
+            n.wrapping_add(1)
+        } else {
+            n
+        }
+    }
+
+    fn sync_gauge(&self) {
+        self.stats
+            .registrations
+            .store(self.registry.len() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Increment a counter.
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A UE Service ID is 1 to 255 bytes (SPEC.md §3.1).
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_UE_SERVICE_ID_LEN
+}
+
+/// Encode a JSON body.
+fn json(payload: &Payload) -> Body {
+    let mut out = Vec::with_capacity(160);
+    crate::msg::encode(payload, &mut out);
+    Body::Json(out)
+}
+
+/// Encode an answer as one CoAP message.
+fn encode_reply(mtype: MsgType, mid: u16, token: Token, reply: &Reply) -> Vec<u8> {
+    let mut b = MessageBuilder::new(mtype, reply.code, mid, token);
+    if let Body::Json(_) = reply.body {
+        b = b.uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
+    }
+    if let Some(max_age) = reply.max_age {
+        b = b.uint_option(option::MAX_AGE, max_age);
+    }
+    match &reply.body {
+        Body::Empty => b.build(),
+        Body::Json(bytes) => b.payload(bytes),
+        Body::Diagnostic(text) => b.payload(text.as_bytes()),
     }
 }

@@ -1,0 +1,98 @@
+//! Why the server refused a request as a whole; each reason maps to one CoAP response code and
+//! one counter.
+
+use crate::coap::Code;
+use crate::msg::MsgError;
+use thiserror::Error;
+
+/// A request-level refusal (the MSGin5G procedure did not run, or a bulk was refused as a whole).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RequestError {
+    /// The option chain or payload marker is malformed (the header parsed): 4.00.
+    #[error("malformed CoAP message")]
+    Malformed,
+    /// An unrecognised critical option (RFC 7252 §5.4.1): 4.02.
+    #[error("unknown critical option {0}")]
+    BadOption(u16),
+    /// The Uri-Path is not the server's resource: 4.04.
+    #[error("unknown resource")]
+    NotFound,
+    /// Not a POST: 4.05.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// Content-Format absent or not 50: 4.15.
+    #[error("content-format must be 50")]
+    UnsupportedContentFormat,
+    /// The JSON payload was refused by the MSGin5G codec: 4.00.
+    #[error("{0}")]
+    Payload(MsgError),
+    /// A decodable payload whose Message Type the server does not accept as a request: 4.00.
+    #[error("unexpected messageType {0}")]
+    UnexpectedMessageType(String),
+    /// `ueServiceId` empty or longer than 255 bytes (SPEC.md §3.1): 4.00.
+    #[error("invalid ueServiceId")]
+    InvalidUeServiceId,
+    /// `numberOf...Requests` differs from the list length: 4.00.
+    #[error("count mismatch")]
+    CountMismatch,
+    /// A bulk with no elements: 4.00.
+    #[error("empty bulk")]
+    EmptyBulk,
+    /// The bulk's gateway is not in `allowed_gateways`: 4.03.
+    #[error("gateway not authorized")]
+    GatewayNotAuthorized,
+    /// More elements than `max_bulk_entries` (SPEC.md A28): 4.13.
+    #[error("too many entries (max {0})")]
+    TooManyEntries(usize),
+    /// A Block1 request that is not a single complete block (RFC 7959 is not implemented): 4.13.
+    #[error("block-wise transfer not supported")]
+    BlockwiseUnsupported,
+}
+
+impl RequestError {
+    /// The CoAP response code for this refusal.
+    pub fn code(&self) -> Code {
+        match self {
+            RequestError::Malformed
+            | RequestError::Payload(_)
+            | RequestError::UnexpectedMessageType(_)
+            | RequestError::InvalidUeServiceId
+            | RequestError::CountMismatch
+            | RequestError::EmptyBulk => Code::BAD_REQUEST,
+            RequestError::BadOption(_) => Code::BAD_OPTION,
+            RequestError::NotFound => Code::NOT_FOUND,
+            RequestError::MethodNotAllowed => Code::METHOD_NOT_ALLOWED,
+            RequestError::UnsupportedContentFormat => Code::UNSUPPORTED_CONTENT_FORMAT,
+            RequestError::GatewayNotAuthorized => Code::FORBIDDEN,
+            RequestError::TooManyEntries(_) | RequestError::BlockwiseUnsupported => {
+                Code::REQUEST_ENTITY_TOO_LARGE
+            }
+        }
+    }
+
+    /// Short diagnostic text for the response payload (RFC 7252 §5.5.2).
+    pub fn diagnostic(&self) -> String {
+        match self {
+            RequestError::Payload(e) => e.diagnostic(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether this is counted in `ServerStats::bad_requests` (4.00/4.02/4.04/4.05/4.15); such
+    /// refusals of NON requests are dropped without an answer.
+    pub fn is_bad_request(&self) -> bool {
+        matches!(
+            self.code(),
+            Code::BAD_REQUEST
+                | Code::BAD_OPTION
+                | Code::NOT_FOUND
+                | Code::METHOD_NOT_ALLOWED
+                | Code::UNSUPPORTED_CONTENT_FORMAT
+        )
+    }
+
+    /// Whether this is counted in `ServerStats::too_large` (4.13).
+    pub fn is_too_large(&self) -> bool {
+        self.code() == Code::REQUEST_ENTITY_TOO_LARGE
+    }
+}

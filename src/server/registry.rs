@@ -1,0 +1,100 @@
+//! The registration table (SPEC.md §4.2, §9): one entry per UE Service ID, bounded.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// How downlink traffic reaches a registered UE (SPEC.md §9 "Store the downlink path per UE").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownlinkPath {
+    /// Registered with a single `REG`: the source transport address of that request.
+    Direct(SocketAddr),
+    /// Registered inside a `BULKREG`: through the Gateway UE that sent the bulk.
+    Gateway {
+        /// The gateway's transport address (source of the bulk).
+        address: SocketAddr,
+        /// The gateway's own UE Service ID, when the bulk carried one.
+        gateway_ue_service_id: Option<String>,
+    },
+}
+
+impl DownlinkPath {
+    /// The transport address downlink datagrams go to.
+    pub fn address(&self) -> SocketAddr {
+        match self {
+            DownlinkPath::Direct(a) => *a,
+            DownlinkPath::Gateway { address, .. } => *address,
+        }
+    }
+
+    /// Whether the UE was registered through a gateway bulk.
+    pub fn via_gateway(&self) -> bool {
+        matches!(self, DownlinkPath::Gateway { .. })
+    }
+}
+
+/// What the server stores for one registered UE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// Downlink path (direct source address or the gateway).
+    pub path: DownlinkPath,
+    /// `clientAddress` from the request, if any.
+    pub client_address: Option<String>,
+    /// `clientProfile` from the request, kept as raw JSON text.
+    pub client_profile: Option<String>,
+}
+
+/// Result of an insert into the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inserted {
+    /// A new entry was created.
+    Created,
+    /// An existing entry was replaced (re-registration).
+    Updated,
+    /// The table is at its bound and the UE was not registered.
+    Full,
+}
+
+/// Registration table keyed by UE Service ID, bounded by `max` entries.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    map: HashMap<String, Registration>,
+    max: usize,
+}
+
+impl Registry {
+    /// An empty table holding at most `max` entries.
+    pub(crate) fn new(max: usize) -> Registry {
+        Registry {
+            map: HashMap::new(),
+            max,
+        }
+    }
+
+    /// Insert or replace; a new key beyond the bound is refused.
+    pub(crate) fn insert(&mut self, ue_service_id: &str, reg: Registration) -> Inserted {
+        if let Some(slot) = self.map.get_mut(ue_service_id) {
+            *slot = reg;
+            return Inserted::Updated;
+        }
+        if self.map.len() >= self.max {
+            return Inserted::Full;
+        }
+        self.map.insert(ue_service_id.to_owned(), reg);
+        Inserted::Created
+    }
+
+    /// Remove; true when an entry existed.
+    pub(crate) fn remove(&mut self, ue_service_id: &str) -> bool {
+        self.map.remove(ue_service_id).is_some()
+    }
+
+    /// Look up one entry.
+    pub(crate) fn get(&self, ue_service_id: &str) -> Option<&Registration> {
+        self.map.get(ue_service_id)
+    }
+
+    /// Number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+}
