@@ -31,7 +31,7 @@ fn start(config: GatewayConfig) -> (ServerHandle, GatewayHandle) {
     (server, gateway)
 }
 
-/// Run `coap-client` and return (exit success, stdout).
+/// Run `coap-client` and return (exit success, stdout followed by stderr).
 fn post(gateway: &GatewayHandle, json: &str, extra: &[&str]) -> (bool, String) {
     let uri = format!("coap://{}/msgin5g", gateway.local_addr());
     let out = Command::new(coap_client())
@@ -40,10 +40,9 @@ fn post(gateway: &GatewayHandle, json: &str, extra: &[&str]) -> (bool, String) {
         .args(["-e", json, &uri])
         .output()
         .expect("run coap-client");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
 }
 
 #[test]
@@ -120,8 +119,8 @@ fn coap_client_gets_a_separate_response_when_the_batch_outlasts_the_piggyback_wi
 fn coap_client_gets_a_diagnostic_for_a_bad_payload() {
     let (server, gateway) = start(GatewayConfig::default());
     let (_, stdout) = post(&gateway, r#"{"messageType":"REG"}"#, &["-v", "4"]);
-    // libcoap prints the 4.00 diagnostic payload.
-    assert!(stdout.contains("ueServiceId"), "{stdout}");
+    // libcoap prints the error code and the diagnostic payload.
+    assert!(stdout.contains("4.00 missing ueServiceId"), "{stdout}");
     gateway.shutdown().unwrap();
     server.shutdown().unwrap();
 }
