@@ -190,7 +190,7 @@ pub struct Device {
 }
 
 impl Device {
-    /// Bind a socket on loopback (127.0.0.1:0 or [::1]:0, matching `target`'s family).
+    /// Bind a socket on loopback (`127.0.0.1:0` or `[::1]:0`, matching `target`'s family).
     pub async fn bind(target: SocketAddr) -> io::Result<Device> {
         let local: SocketAddr = match target {
             SocketAddr::V4(_) => (Ipv4Addr::LOCALHOST, 0).into(),
