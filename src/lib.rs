@@ -7,10 +7,12 @@
 //! - [`gateway`]: the Gateway UE core (sans-IO, one per shard).
 //! - [`net`]: sockets, shard run loops, shutdown: the thin drivers around the cores.
 //! - [`config`]: the one configuration (TOML file + flags), validated once.
+//! - [`device`]: an async constrained-UE client (REG/DEREG over CoAP) for tests and `loadgen`.
 #![warn(missing_docs)]
 
 pub mod coap;
 pub mod config;
+pub mod device;
 pub mod gateway;
 pub mod msg;
 pub mod net;

@@ -1,0 +1,869 @@
+//! An async constrained-UE MSGin5G client over CoAP/UDP, used by integration tests and `loadgen`.
+//!
+//! A [`Device`] owns one UDP socket (its own source port) and talks to one target (a Gateway UE,
+//! Relay UE or Server). [`Device::register`] / [`Device::deregister`] send a `REG` / `DEREG`
+//! POST (Uri-Path `msgin5g` by default, Content-Format 50) and wait for the answer in any of the
+//! forms a gateway may use (DESIGN.md §3):
+//!
+//! - **Piggybacked**: an ACK with the request's Message ID, a response code and the Token.
+//! - **Separate**: an empty ACK first (for a CON request), then a CON or NON response carrying
+//!   the Token; a CON response is acknowledged with an empty ACK carrying its Message ID.
+//! - **Spec POST** (24.538 §6.3.4.3.3): a CON or NON POST from the target with the Token and a
+//!   `REGRESP`/`DEREGRESP` body; a CON one is acknowledged with an empty ACK.
+//! - Error codes (4.xx/5.xx) in either response form, with or without a body.
+//!
+//! A CON request is retransmitted with the RFC 7252 §4.2 back-off (ACK_TIMEOUT × random
+//! [1, ACK_RANDOM_FACTOR], doubling, at most MAX_RETRANSMIT times) until an ACK or the answer
+//! arrives; the whole exchange gives up after [`RequestOptions::timeout`].
+//!
+//! Datagrams from other addresses are ignored, as are messages carrying another Token. A CON
+//! from the target that belongs to no exchange of ours is still answered with an empty ACK (a
+//! CON Empty message, a CoAP ping, with a Reset), so a gateway stops retransmitting it: this is
+//! simpler than RFC 7252's Reset for unknown responses and harmless for a test client. If the
+//! final answer of an earlier exchange arrives again (a retransmitted separate response whose
+//! ACK was lost), it is acknowledged again and counted in [`Device::duplicates`], but never
+//! returned a second time. This module is an I/O driver: it reads the (tokio) clock, and every
+//! wait is bounded by a deadline.
+
+use crate::coap::build::{empty_ack, reset};
+use crate::coap::rng::Rng;
+use crate::coap::types::option;
+use crate::coap::{
+    Code, MessageBuilder, MessageView, MsgType, Token, TransmissionParams, CONTENT_FORMAT_JSON,
+};
+use crate::msg::{self, Payload, RegResult, UrgentDegree};
+use std::collections::hash_map::RandomState;
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+use thiserror::Error;
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+/// Default overall time to wait for an answer: MAX_TRANSMIT_WAIT (93 s) plus a margin.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(95);
+
+/// Default Uri-Path of MSGin5G requests (DESIGN.md §3).
+pub const DEFAULT_URI_PATH: &str = "msgin5g";
+
+/// Receive buffer size: larger than any answer a gateway sends to a constrained UE.
+const RECV_BUFFER: usize = 65_536;
+
+/// How many finished exchanges' Tokens are remembered to recognise duplicate answers.
+const RECENT_TOKENS: usize = 32;
+
+/// Why an exchange produced no answer.
+#[derive(Debug, Error)]
+pub enum DeviceError {
+    /// A socket error.
+    #[error("socket error: {0}")]
+    Io(#[from] io::Error),
+    /// No answer within [`RequestOptions::timeout`].
+    #[error("no answer in time")]
+    Timeout,
+    /// The target answered in a way no legal exchange allows (e.g. a Reset, a wrong body).
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+/// Per-request options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestOptions {
+    /// Send `registrationUrgentDegree: "URGENT"`.
+    pub urgent: bool,
+    /// Send `waitTime` (seconds).
+    pub wait_time: Option<u32>,
+    /// CON (default) or NON.
+    pub confirmable: bool,
+    /// Token to use instead of a fresh random 4..8-byte one.
+    pub token: Option<Token>,
+    /// Message ID to use instead of the next one.
+    pub mid: Option<u16>,
+    /// Give up after this long (default [`DEFAULT_TIMEOUT`]).
+    pub timeout: Duration,
+}
+
+impl Default for RequestOptions {
+    fn default() -> Self {
+        RequestOptions {
+            urgent: false,
+            wait_time: None,
+            confirmable: true,
+            token: None,
+            mid: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// How the final answer reached the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AnswerForm {
+    /// A response on the ACK of the request.
+    Piggybacked,
+    /// A separate CON/NON response carrying the request's Token.
+    Separate,
+    /// A spec-literal POST (24.538 §6.3.4.3.3) carrying the request's Token.
+    SpecPost,
+}
+
+impl AnswerForm {
+    /// Lower-case label: `piggybacked`, `separate`, `spec-post`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerForm::Piggybacked => "piggybacked",
+            AnswerForm::Separate => "separate",
+            AnswerForm::SpecPost => "spec-post",
+        }
+    }
+}
+
+/// The final answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// CoAP code of the answering message (a response code, or 0.02 POST for [`AnswerForm::SpecPost`]).
+    pub code: Code,
+    /// Message ID of the answering message (the request's for a piggybacked answer).
+    pub mid: u16,
+    /// Token of the answering message (always the request's Token).
+    pub token: Token,
+    /// How the answer arrived.
+    pub form: AnswerForm,
+    /// `registrationResult` / `deregistrationResult`, when a body carried one.
+    pub result: Option<RegResult>,
+    /// `failureCause`, when present.
+    pub failure_cause: Option<String>,
+    /// `ueServiceId` of the body, when present.
+    pub ue_service_id: Option<String>,
+    /// Max-Age option (seconds), when present.
+    pub max_age: Option<u32>,
+}
+
+impl Answer {
+    /// Success: the body says SUCCESS, or (without a result) the code is 2.xx.
+    pub fn is_success(&self) -> bool {
+        match self.result {
+            Some(r) => r == RegResult::Success && self.code.class() < 4,
+            None => self.code.is_success(),
+        }
+    }
+}
+
+/// Which body an exchange expects back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    RegResp,
+    DeregResp,
+    Any,
+}
+
+/// The parts of a `REGRESP`/`DEREGRESP` body an [`Answer`] reports.
+type Body = (Option<RegResult>, Option<String>, Option<String>);
+
+/// What one received datagram means for the exchange in progress.
+enum Step {
+    /// Nothing for us (or already handled).
+    Ignore,
+    /// Our CON request was acknowledged (stop retransmitting).
+    Acked,
+    /// The final answer.
+    Done(Answer),
+    /// The exchange failed.
+    Fail(DeviceError),
+}
+
+/// A simulated constrained UE: one UDP socket, one target.
+#[derive(Debug)]
+pub struct Device {
+    socket: UdpSocket,
+    target: SocketAddr,
+    uri_path: String,
+    next_mid: u16,
+    rng: Rng,
+    params: TransmissionParams,
+    buf: Vec<u8>,
+    recent: VecDeque<Token>,
+    duplicates: u64,
+    retransmissions: u64,
+}
+
+impl Device {
+    /// Bind a socket on loopback (`127.0.0.1:0` or `[::1]:0`, matching `target`'s family).
+    pub async fn bind(target: SocketAddr) -> io::Result<Device> {
+        let local: SocketAddr = match target {
+            SocketAddr::V4(_) => (Ipv4Addr::LOCALHOST, 0).into(),
+            SocketAddr::V6(_) => (Ipv6Addr::LOCALHOST, 0).into(),
+        };
+        Device::bind_on(local, target).await
+    }
+
+    /// Bind a socket on `local` (e.g. `0.0.0.0:0` for a remote target).
+    pub async fn bind_on(local: SocketAddr, target: SocketAddr) -> io::Result<Device> {
+        let socket = UdpSocket::bind(local).await?;
+        let port = socket.local_addr()?.port();
+        let mut h = RandomState::new().build_hasher();
+        h.write_u16(port);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        let mut rng = Rng::new(h.finish());
+        let next_mid = rng.next_u64() as u16;
+        Ok(Device {
+            socket,
+            target,
+            uri_path: DEFAULT_URI_PATH.to_string(),
+            next_mid,
+            rng,
+            params: TransmissionParams::default(),
+            buf: vec![0; RECV_BUFFER],
+            recent: VecDeque::with_capacity(RECENT_TOKENS),
+            duplicates: 0,
+            retransmissions: 0,
+        })
+    }
+
+    /// The local address of the socket.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// The target address.
+    pub fn target(&self) -> SocketAddr {
+        self.target
+    }
+
+    /// Use another Uri-Path (segments separated by '/').
+    pub fn set_uri_path(&mut self, path: &str) {
+        self.uri_path = path.to_string();
+    }
+
+    /// Use other transmission parameters (e.g. a short ACK_TIMEOUT in tests).
+    pub fn set_params(&mut self, params: TransmissionParams) {
+        self.params = params;
+    }
+
+    /// Retransmissions of answers already returned that were acknowledged again.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    /// CON request retransmissions sent so far.
+    pub fn retransmissions(&self) -> u64 {
+        self.retransmissions
+    }
+
+    /// Register `ue_service_id` (`REG`) and wait for the answer.
+    pub async fn register(
+        &mut self,
+        ue_service_id: &str,
+        options: &RequestOptions,
+    ) -> Result<Answer, DeviceError> {
+        let payload = Payload::Reg(msg::RegistrationRequest {
+            ue_service_id: ue_service_id.to_string(),
+            registration_urgent_degree: options.urgent.then_some(UrgentDegree::Urgent),
+            wait_time: options.wait_time,
+            ..Default::default()
+        });
+        let mut json = Vec::with_capacity(96);
+        msg::encode(&payload, &mut json);
+        self.exchange(&json, options, Expect::RegResp).await
+    }
+
+    /// De-register `ue_service_id` (`DEREG`) and wait for the answer.
+    pub async fn deregister(
+        &mut self,
+        ue_service_id: &str,
+        options: &RequestOptions,
+    ) -> Result<Answer, DeviceError> {
+        let payload = Payload::Dereg(msg::DeregistrationRequest {
+            ue_service_id: ue_service_id.to_string(),
+            registration_urgent_degree: options.urgent.then_some(UrgentDegree::Urgent),
+            wait_time: options.wait_time,
+            ..Default::default()
+        });
+        let mut json = Vec::with_capacity(96);
+        msg::encode(&payload, &mut json);
+        self.exchange(&json, options, Expect::DeregResp).await
+    }
+
+    /// POST an arbitrary JSON body (e.g. a malformed one) and wait for the answer as for
+    /// [`Device::register`]; `options.urgent`/`wait_time` are ignored.
+    pub async fn request_json(
+        &mut self,
+        json: &[u8],
+        options: &RequestOptions,
+    ) -> Result<Answer, DeviceError> {
+        self.exchange(json, options, Expect::Any).await
+    }
+
+    /// Send raw bytes to the target.
+    pub async fn send_raw(&self, bytes: &[u8]) -> io::Result<()> {
+        self.socket.send_to(bytes, self.target).await.map(|_| ())
+    }
+
+    /// The next datagram from the target within `timeout`, unprocessed; `None` on timeout or error.
+    pub async fn recv_raw(&mut self, timeout: Duration) -> Option<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.recv_from(&mut self.buf)).await {
+                Ok(Ok((n, from))) if from == self.target => return Some(self.buf[..n].to_vec()),
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) if transient(&e) => continue,
+                Ok(Err(_)) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// Handle incoming datagrams for `duration` (acknowledging retransmitted answers of earlier
+    /// exchanges and stray CONs); returns how many duplicates were acknowledged meanwhile.
+    pub async fn drain(&mut self, duration: Duration) -> u64 {
+        let before = self.duplicates;
+        let deadline = Instant::now() + duration;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.recv_from(&mut self.buf)).await {
+                Ok(Ok((n, from))) if from == self.target => {
+                    let bytes = self.buf[..n].to_vec();
+                    if let Ok(v) = MessageView::parse(&bytes) {
+                        // No exchange in progress: everything is stray or a duplicate.
+                        let _ = self.stray(&v).await;
+                    }
+                }
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) if transient(&e) => continue,
+                Ok(Err(_)) | Err(_) => break,
+            }
+        }
+        self.duplicates - before
+    }
+
+    fn alloc_mid(&mut self) -> u16 {
+        let m = self.next_mid;
+        self.next_mid = self.next_mid.wrapping_add(1);
+        m
+    }
+
+    fn random_token(&mut self) -> Token {
+        let len = 4 + (self.rng.next_u64() % 5) as usize;
+        let bytes = self.rng.next_u64().to_be_bytes();
+        Token::from_slice(&bytes[..len]).unwrap_or(Token::EMPTY)
+    }
+
+    /// First retransmission timeout: ACK_TIMEOUT × random [1, ACK_RANDOM_FACTOR].
+    fn initial_timeout(&mut self) -> Duration {
+        let factor = 1.0 + (self.params.ack_random_factor - 1.0).max(0.0) * self.rng.next_f64();
+        Duration::try_from_secs_f64(self.params.ack_timeout.as_secs_f64() * factor)
+            .unwrap_or(self.params.ack_timeout)
+    }
+
+    async fn exchange(
+        &mut self,
+        json: &[u8],
+        options: &RequestOptions,
+        expect: Expect,
+    ) -> Result<Answer, DeviceError> {
+        let mid = options.mid.unwrap_or_else(|| self.alloc_mid());
+        let token = options.token.unwrap_or_else(|| self.random_token());
+        let mtype = if options.confirmable {
+            MsgType::Con
+        } else {
+            MsgType::Non
+        };
+        let request = MessageBuilder::new(mtype, Code::POST, mid, token)
+            .uri_path(&self.uri_path)
+            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+            .payload(json);
+        let start = Instant::now();
+        let deadline = start + options.timeout;
+        self.socket.send_to(&request, self.target).await?;
+
+        let mut acked = !options.confirmable;
+        let mut retransmitted = 0u32;
+        let mut rto = self.initial_timeout();
+        let mut next_retx = start + rto;
+        let result = loop {
+            let wake = if !acked && retransmitted < self.params.max_retransmit {
+                next_retx.min(deadline)
+            } else {
+                deadline
+            };
+            let received =
+                tokio::time::timeout_at(wake, self.socket.recv_from(&mut self.buf)).await;
+            let (n, from) = match received {
+                Err(_elapsed) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break Err(DeviceError::Timeout);
+                    }
+                    if !acked && retransmitted < self.params.max_retransmit && now >= next_retx {
+                        self.socket.send_to(&request, self.target).await?;
+                        retransmitted += 1;
+                        self.retransmissions += 1;
+                        rto = rto.saturating_mul(2);
+                        next_retx = now + rto;
+                    }
+                    continue;
+                }
+                Ok(Err(e)) if transient(&e) => continue,
+                Ok(Err(e)) => break Err(DeviceError::Io(e)),
+                Ok(Ok(r)) => r,
+            };
+            if from != self.target {
+                continue;
+            }
+            // Copy out so the receive buffer is free for the ACKs we may send.
+            let bytes = self.buf[..n].to_vec();
+            let Ok(view) = MessageView::parse(&bytes) else {
+                continue;
+            };
+            match self.classify(&view, mid, token, expect).await {
+                Ok(Step::Ignore) => {}
+                Ok(Step::Acked) => acked = true,
+                Ok(Step::Done(answer)) => break Ok(answer),
+                Ok(Step::Fail(e)) => break Err(e),
+                Err(e) => break Err(DeviceError::Io(e)),
+            }
+        };
+        if !token.is_empty() {
+            if self.recent.len() == RECENT_TOKENS {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(token);
+        }
+        result
+    }
+
+    /// What `v` means for the exchange (`mid`, `token`); sends the ACKs it calls for.
+    async fn classify(
+        &mut self,
+        v: &MessageView<'_>,
+        mid: u16,
+        token: Token,
+        expect: Expect,
+    ) -> io::Result<Step> {
+        let h = v.header;
+        match h.mtype {
+            MsgType::Ack | MsgType::Rst if h.mid != mid => Ok(Step::Ignore),
+            MsgType::Rst => Ok(Step::Fail(DeviceError::Protocol(
+                "request answered with a Reset".into(),
+            ))),
+            MsgType::Ack if h.code.is_empty() => Ok(Step::Acked),
+            MsgType::Ack if h.code.is_response() && h.token == token => {
+                Ok(finish(v, AnswerForm::Piggybacked, expect))
+            }
+            // An ACK with our MID but another Token or a request code: not an answer to us.
+            MsgType::Ack => Ok(Step::Ignore),
+            MsgType::Con | MsgType::Non if h.token == token && !h.code.is_empty() => {
+                let form = if h.code.is_response() {
+                    AnswerForm::Separate
+                } else if h.code == Code::POST {
+                    AnswerForm::SpecPost
+                } else {
+                    // Another method with our Token: not an answer; treat as stray.
+                    return self.stray(v).await.map(|_| Step::Ignore);
+                };
+                if h.mtype == MsgType::Con {
+                    self.socket.send_to(&empty_ack(h.mid), self.target).await?;
+                }
+                Ok(finish(v, form, expect))
+            }
+            MsgType::Con | MsgType::Non => self.stray(v).await.map(|_| Step::Ignore),
+        }
+    }
+
+    /// Handle a message that belongs to no exchange in progress: ACK a CON (Reset a CON ping)
+    /// and count a repeated answer of a finished exchange.
+    async fn stray(&mut self, v: &MessageView<'_>) -> io::Result<()> {
+        let h = v.header;
+        if matches!(h.mtype, MsgType::Ack | MsgType::Rst) {
+            return Ok(());
+        }
+        if !h.token.is_empty() && !h.code.is_empty() && self.recent.contains(&h.token) {
+            self.duplicates += 1;
+        }
+        if h.mtype == MsgType::Con {
+            let reply = if h.code.is_empty() {
+                reset(h.mid)
+            } else {
+                empty_ack(h.mid)
+            };
+            self.socket.send_to(&reply, self.target).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Build the final [`Answer`] from an answering message, checking its body.
+fn finish(v: &MessageView<'_>, form: AnswerForm, expect: Expect) -> Step {
+    let h = v.header;
+    let body = match parse_body(v.payload(), expect) {
+        Ok(b) => b,
+        Err(why) => {
+            // A spec POST is only an answer with a REGRESP/DEREGRESP; a response may carry a
+            // diagnostic text or nothing (error codes), but not a wrong MSGin5G body.
+            if form == AnswerForm::SpecPost || why.is_some() {
+                return Step::Fail(DeviceError::Protocol(why.unwrap_or_else(|| {
+                    "spec-literal POST without a REGRESP/DEREGRESP body".into()
+                })));
+            }
+            (None, None, None)
+        }
+    };
+    let (result, failure_cause, ue_service_id) = body;
+    Step::Done(Answer {
+        code: h.code,
+        mid: h.mid,
+        token: h.token,
+        form,
+        result,
+        failure_cause,
+        ue_service_id,
+        max_age: v.max_age(),
+    })
+}
+
+/// Decode a `REGRESP`/`DEREGRESP` body. `Err(None)`: no MSGin5G body (empty, not JSON, a
+/// diagnostic); `Err(Some(why))`: an MSGin5G body of the wrong kind.
+fn parse_body(payload: &[u8], expect: Expect) -> Result<Body, Option<String>> {
+    if payload.is_empty() {
+        return Err(None);
+    }
+    match msg::decode(payload) {
+        Ok(Payload::RegResp(r)) if expect != Expect::DeregResp => Ok((
+            Some(r.registration_result),
+            r.failure_cause,
+            Some(r.ue_service_id),
+        )),
+        Ok(Payload::DeregResp(r)) if expect != Expect::RegResp => Ok((
+            Some(r.deregistration_result),
+            r.failure_cause,
+            Some(r.ue_service_id),
+        )),
+        Ok(other) => Err(Some(format!(
+            "unexpected {} body in the answer",
+            other.message_type().as_str()
+        ))),
+        Err(_) => Err(None),
+    }
+}
+
+/// Receive errors that say nothing about our socket (ICMP reports on some platforms).
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coap::build::empty_ack;
+    use crate::msg::{cause, DeregistrationResponse, RegistrationResponse};
+
+    /// A scripted fake gateway on 127.0.0.1.
+    struct Fake {
+        socket: UdpSocket,
+        buf: Vec<u8>,
+    }
+
+    impl Fake {
+        async fn new() -> Fake {
+            Fake {
+                socket: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+                buf: vec![0; 4096],
+            }
+        }
+        fn addr(&self) -> SocketAddr {
+            self.socket.local_addr().unwrap()
+        }
+        async fn recv(&mut self) -> (Vec<u8>, SocketAddr) {
+            let (n, from) =
+                tokio::time::timeout(Duration::from_secs(5), self.socket.recv_from(&mut self.buf))
+                    .await
+                    .expect("fake gateway got nothing")
+                    .unwrap();
+            (self.buf[..n].to_vec(), from)
+        }
+        async fn send(&self, bytes: &[u8], to: SocketAddr) {
+            self.socket.send_to(bytes, to).await.unwrap();
+        }
+    }
+
+    fn regresp(ue: &str, result: RegResult, cause: Option<&str>) -> Vec<u8> {
+        let mut out = Vec::new();
+        msg::encode(
+            &Payload::RegResp(RegistrationResponse {
+                msgin5g_service_id: Some(msg::DEFAULT_SERVICE_ID.into()),
+                ue_service_id: ue.into(),
+                registration_result: result,
+                failure_cause: cause.map(str::to_string),
+            }),
+            &mut out,
+        );
+        out
+    }
+
+    fn answer(mtype: MsgType, code: Code, mid: u16, token: Token, body: &[u8]) -> Vec<u8> {
+        MessageBuilder::new(mtype, code, mid, token)
+            .uint_option(option::CONTENT_FORMAT, 50)
+            .payload(body)
+    }
+
+    fn fast() -> TransmissionParams {
+        TransmissionParams {
+            ack_timeout: Duration::from_millis(40),
+            ..TransmissionParams::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn piggybacked_answer_and_request_format() {
+        let mut gw = Fake::new().await;
+        let mut dev = Device::bind(gw.addr()).await.unwrap();
+        let server = tokio::spawn(async move {
+            let (req, from) = gw.recv().await;
+            let v = MessageView::parse(&req).unwrap();
+            assert_eq!(v.header.mtype, MsgType::Con);
+            assert_eq!(v.header.code, Code::POST);
+            assert!((4..=8).contains(&v.header.token.len()));
+            assert!(v.uri_path_is("msgin5g"));
+            assert_eq!(v.content_format(), Some(50));
+            let Ok(Payload::Reg(r)) = msg::decode(v.payload()) else {
+                panic!("not a REG body");
+            };
+            assert_eq!(r.ue_service_id, "ue-1");
+            assert_eq!(r.registration_urgent_degree, Some(UrgentDegree::Urgent));
+            assert_eq!(r.wait_time, Some(7));
+            let body = regresp("ue-1", RegResult::Success, None);
+            let a = answer(
+                MsgType::Ack,
+                Code::CREATED,
+                v.header.mid,
+                v.header.token,
+                &body,
+            );
+            gw.send(&a, from).await;
+            v.header
+        });
+        let opts = RequestOptions {
+            urgent: true,
+            wait_time: Some(7),
+            ..Default::default()
+        };
+        let a = dev.register("ue-1", &opts).await.unwrap();
+        let req = server.await.unwrap();
+        assert_eq!(a.form, AnswerForm::Piggybacked);
+        assert_eq!(a.code, Code::CREATED);
+        assert_eq!((a.mid, a.token), (req.mid, req.token));
+        assert_eq!(a.result, Some(RegResult::Success));
+        assert_eq!(a.ue_service_id.as_deref(), Some("ue-1"));
+        assert!(a.is_success());
+        assert_eq!(dev.retransmissions(), 0);
+    }
+
+    #[tokio::test]
+    async fn empty_ack_then_separate_con_response_is_acked_and_duplicates_counted() {
+        let mut gw = Fake::new().await;
+        let mut dev = Device::bind(gw.addr()).await.unwrap();
+        let server = tokio::spawn(async move {
+            let (req, from) = gw.recv().await;
+            let v = MessageView::parse(&req).unwrap();
+            gw.send(&empty_ack(v.header.mid), from).await;
+            // Noise first: a stranger's datagram and an answer with another Token.
+            let stranger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let body = regresp("ue-2", RegResult::Success, None);
+            let fake = answer(MsgType::Non, Code::CREATED, 1, v.header.token, &body);
+            stranger.send_to(&fake, from).await.unwrap();
+            let other = Token::from_slice(&[9, 9, 9, 9]).unwrap();
+            gw.send(&answer(MsgType::Non, Code::CREATED, 2, other, &body), from)
+                .await;
+            let resp = answer(MsgType::Con, Code::CREATED, 0x5555, v.header.token, &body);
+            gw.send(&resp, from).await;
+            let (ack, _) = gw.recv().await;
+            assert_eq!(ack, empty_ack(0x5555), "device ACKs the separate response");
+            // The ACK "was lost": retransmit the response; it is ACKed again.
+            gw.send(&resp, from).await;
+            let (ack, _) = gw.recv().await;
+            assert_eq!(ack, empty_ack(0x5555));
+        });
+        let a = dev
+            .register("ue-2", &RequestOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(a.form, AnswerForm::Separate);
+        assert_eq!(a.mid, 0x5555);
+        assert_eq!(a.code, Code::CREATED);
+        assert_eq!(a.result, Some(RegResult::Success));
+        let dups = dev.drain(Duration::from_millis(300)).await;
+        server.await.unwrap();
+        assert_eq!(dups, 1);
+        assert_eq!(dev.duplicates(), 1);
+    }
+
+    #[tokio::test]
+    async fn spec_post_form_is_acked_with_an_empty_ack() {
+        let mut gw = Fake::new().await;
+        let mut dev = Device::bind(gw.addr()).await.unwrap();
+        let server = tokio::spawn(async move {
+            let (req, from) = gw.recv().await;
+            let v = MessageView::parse(&req).unwrap();
+            assert!(matches!(msg::decode(v.payload()), Ok(Payload::Dereg(_))));
+            gw.send(&empty_ack(v.header.mid), from).await;
+            let mut out = Vec::new();
+            msg::encode(
+                &Payload::DeregResp(DeregistrationResponse {
+                    msgin5g_service_id: None,
+                    ue_service_id: "ue-3".into(),
+                    deregistration_result: RegResult::Success,
+                    failure_cause: None,
+                }),
+                &mut out,
+            );
+            let post = MessageBuilder::new(MsgType::Con, Code::POST, v.header.mid, v.header.token)
+                .uri_path("msgin5g")
+                .uint_option(option::CONTENT_FORMAT, 50)
+                .payload(&out);
+            gw.send(&post, from).await;
+            let (ack, _) = gw.recv().await;
+            assert_eq!(ack, empty_ack(v.header.mid));
+            v.header.mid
+        });
+        let a = dev
+            .deregister("ue-3", &RequestOptions::default())
+            .await
+            .unwrap();
+        let mid = server.await.unwrap();
+        assert_eq!(a.form, AnswerForm::SpecPost);
+        assert_eq!(a.code, Code::POST);
+        assert_eq!(a.mid, mid);
+        assert_eq!(a.result, Some(RegResult::Success));
+        assert!(a.is_success());
+    }
+
+    #[tokio::test]
+    async fn lost_first_transmission_is_retransmitted_with_the_same_mid() {
+        let mut gw = Fake::new().await;
+        let mut dev = Device::bind(gw.addr()).await.unwrap();
+        dev.set_params(fast());
+        let server = tokio::spawn(async move {
+            let (first, _) = gw.recv().await;
+            let (second, from) = gw.recv().await;
+            assert_eq!(first, second, "a retransmission is byte-identical");
+            let v = MessageView::parse(&second).unwrap();
+            let body = regresp("ue-4", RegResult::Success, None);
+            gw.send(
+                &answer(
+                    MsgType::Ack,
+                    Code::CREATED,
+                    v.header.mid,
+                    v.header.token,
+                    &body,
+                ),
+                from,
+            )
+            .await;
+        });
+        let a = dev
+            .register("ue-4", &RequestOptions::default())
+            .await
+            .unwrap();
+        server.await.unwrap();
+        assert_eq!(a.form, AnswerForm::Piggybacked);
+        assert_eq!(dev.retransmissions(), 1);
+    }
+
+    #[tokio::test]
+    async fn error_codes_with_and_without_body() {
+        let mut gw = Fake::new().await;
+        let mut dev = Device::bind(gw.addr()).await.unwrap();
+        let server = tokio::spawn(async move {
+            // 5.03 piggybacked with a failure body and Max-Age.
+            let (req, from) = gw.recv().await;
+            let v = MessageView::parse(&req).unwrap();
+            let body = regresp("ue-5", RegResult::Failure, Some(cause::GATEWAY_OVERLOAD));
+            let a = MessageBuilder::new(
+                MsgType::Ack,
+                Code::SERVICE_UNAVAILABLE,
+                v.header.mid,
+                v.header.token,
+            )
+            .uint_option(option::CONTENT_FORMAT, 50)
+            .uint_option(option::MAX_AGE, 5)
+            .payload(&body);
+            gw.send(&a, from).await;
+            // 4.00 separate NON with a diagnostic text only.
+            let (req, from) = gw.recv().await;
+            let v = MessageView::parse(&req).unwrap();
+            assert_eq!(v.header.mtype, MsgType::Non);
+            let a = MessageBuilder::new(MsgType::Non, Code::BAD_REQUEST, 77, v.header.token)
+                .payload(b"invalid JSON");
+            gw.send(&a, from).await;
+        });
+        let a = dev
+            .register("ue-5", &RequestOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(a.code, Code::SERVICE_UNAVAILABLE);
+        assert_eq!(a.result, Some(RegResult::Failure));
+        assert_eq!(a.failure_cause.as_deref(), Some(cause::GATEWAY_OVERLOAD));
+        assert_eq!(a.max_age, Some(5));
+        assert!(!a.is_success());
+        let opts = RequestOptions {
+            confirmable: false,
+            ..Default::default()
+        };
+        let a = dev.request_json(b"{nope", &opts).await.unwrap();
+        server.await.unwrap();
+        assert_eq!(
+            (a.code, a.form, a.mid),
+            (Code::BAD_REQUEST, AnswerForm::Separate, 77)
+        );
+        assert_eq!(a.result, None);
+        assert!(!a.is_success());
+    }
+
+    #[tokio::test]
+    async fn silence_ends_in_timeout_after_bounded_retransmissions() {
+        let mut gw = Fake::new().await;
+        let mut dev = Device::bind(gw.addr()).await.unwrap();
+        dev.set_params(TransmissionParams {
+            ack_timeout: Duration::from_millis(10),
+            ack_random_factor: 1.0,
+            ..TransmissionParams::default()
+        });
+        let opts = RequestOptions {
+            timeout: Duration::from_millis(400),
+            ..Default::default()
+        };
+        let err = dev.register("ue-6", &opts).await.unwrap_err();
+        assert!(matches!(err, DeviceError::Timeout), "{err:?}");
+        assert_eq!(dev.retransmissions(), 4, "MAX_RETRANSMIT");
+        for _ in 0..5 {
+            gw.recv().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn reset_is_a_protocol_error() {
+        let mut gw = Fake::new().await;
+        let mut dev = Device::bind(gw.addr()).await.unwrap();
+        let server = tokio::spawn(async move {
+            let (req, from) = gw.recv().await;
+            let v = MessageView::parse(&req).unwrap();
+            gw.send(&reset(v.header.mid), from).await;
+        });
+        let err = dev
+            .register("ue-7", &RequestOptions::default())
+            .await
+            .unwrap_err();
+        server.await.unwrap();
+        assert!(matches!(err, DeviceError::Protocol(_)), "{err:?}");
+    }
+}
