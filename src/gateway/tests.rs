@@ -141,7 +141,7 @@ impl Sim {
     }
 
     /// Deliver a datagram from the (scripted) server.
-    fn from_server(&mut self, bytes: &[u8]) {
+    fn deliver_from_server(&mut self, bytes: &[u8]) {
         self.gw
             .handle_upstream_datagram(self.now, SERVER.parse().unwrap(), bytes);
         self.pump();
@@ -553,7 +553,7 @@ fn service_unavailable_is_retried_after_max_age() {
     let busy = MessageBuilder::new(MsgType::Ack, Code::SERVICE_UNAVAILABLE, req.mid, req.token)
         .uint_option(option::MAX_AGE, 3)
         .build();
-    sim.from_server(&busy);
+    sim.deliver_from_server(&busy);
     sim.advance(Duration::from_millis(2900));
     assert_eq!(sim.upstream.len(), 1, "Max-Age honoured");
     sim.advance(Duration::from_millis(200));
@@ -565,7 +565,7 @@ fn service_unavailable_is_retried_after_max_age() {
     let ok = MessageBuilder::new(MsgType::Ack, Code::CREATED, req.mid, req.token)
         .uint_option(option::CONTENT_FORMAT, 50)
         .payload(body);
-    sim.from_server(&ok);
+    sim.deliver_from_server(&ok);
     assert_eq!(sim.answers_to(dev(1))[0].result().0, RegResult::Success);
 }
 
