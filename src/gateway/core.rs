@@ -351,7 +351,10 @@ impl GatewayCore {
             self.answer(now, kind, &ue, exchange, outcome);
             return;
         }
-        let deadline = wait_time.map(|w| now + Duration::from_secs(u64::from(w)));
+        // A waitTime beyond EXCHANGE_LIFETIME cannot matter (the exchange is over by then).
+        let deadline = wait_time.map(|w| {
+            now + Duration::from_secs(u64::from(w)).min(self.config.params.exchange_lifetime())
+        });
         // Replacement: a newer request from the same UE Service ID takes over the pending entry.
         if self.pending.get(kind, ue).is_some() {
             let ue = ue.to_string();
@@ -395,6 +398,7 @@ impl GatewayCore {
             let len = entry.element.len();
             self.pending.insert(kind, ue.clone(), entry);
             // A batch may hold more than one bulk's worth; `flush` sends budget-sized bulks.
+            let relevant = deadline.filter(|d| self.deadline_may_trigger(now, *d));
             self.batches[kind.index()].push(
                 Queued {
                     ue: ue.clone(),
@@ -402,7 +406,7 @@ impl GatewayCore {
                     received_at: now,
                 },
                 len,
-                deadline,
+                relevant,
             );
             self.flush(kind, now);
         } else {
@@ -425,6 +429,13 @@ impl GatewayCore {
         self.dedup.set_reply(exchange.peer, exchange.mid, &ack);
         self.push(Side::Device, exchange.peer, ack);
         exchange.ack = AckState::Acked;
+    }
+
+    /// Whether a member's deadline can make its batch flush before the hold time does; only such
+    /// deadlines enter the batch's deadline heap (keeps it small: they leave within the hold time).
+    fn deadline_may_trigger(&self, received_at: Instant, deadline: Instant) -> bool {
+        let lead = self.config.deadline_margin + self.rtt_estimate + Duration::from_secs(1);
+        deadline < received_at + self.config.hold_time + lead
     }
 
     fn schedule_exchange_timers(
@@ -490,7 +501,8 @@ impl GatewayCore {
         let new_deadline = entry.deadline;
         let stage = entry.stage;
         self.schedule_exchange_timers(kind, &key, seq, &exchange, new_deadline);
-        if let (Some(d), Stage::Queued) = (new_deadline, stage) {
+        let relevant = new_deadline.filter(|d| self.deadline_may_trigger(now, *d));
+        if let (Some(d), Stage::Queued) = (relevant, stage) {
             self.batches[kind.index()]
                 .deadlines
                 .push(Reverse((d, seq, key.clone())));
@@ -958,7 +970,10 @@ impl GatewayCore {
             Code::FORBIDDEN => self.fail_members(now, flight, cause::UNAUTHORIZED),
             Code::SERVICE_UNAVAILABLE => {
                 let max_age = view.max_age().unwrap_or(DEFAULT_MAX_AGE);
-                self.requeue_after(now, flight, Duration::from_secs(u64::from(max_age)));
+                // A Max-Age beyond the answer timeout means: not in time for these members.
+                let wait = Duration::from_secs(u64::from(max_age))
+                    .min(self.config.bulk_response_timeout + Duration::from_secs(1));
+                self.requeue_after(now, flight, wait);
             }
             _ => self.fail_members(now, flight, cause::SERVER_ERROR),
         }

@@ -772,3 +772,25 @@ fn bulking_disabled_sends_every_request_singly() {
     assert!(sim.bulks().iter().all(|p| matches!(p, Payload::Reg(_))));
     assert_eq!(sim.answers_to(dev(2))[0].result().0, RegResult::Success);
 }
+
+#[test]
+fn huge_wait_time_and_max_age_do_not_overflow() {
+    let mut sim = Sim::new(config(), None);
+    let json = r#"{"messageType":"REG","ueServiceId":"ue-1","waitTime":4294967295}"#;
+    sim.device(dev(1), &request(MsgType::Con, 1, tok(1), json));
+    sim.advance(Duration::from_millis(100));
+    assert_eq!(sim.upstream.len(), 1);
+    let req = MessageView::parse(&sim.upstream[0]).unwrap().header;
+    let busy = MessageBuilder::new(MsgType::Ack, Code::SERVICE_UNAVAILABLE, req.mid, req.token)
+        .uint_option(option::MAX_AGE, u32::MAX)
+        .build();
+    sim.deliver_from_server(&busy);
+    // Max-Age beyond the answer timeout: the member cannot be retried in time.
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        a[0].result(),
+        (RegResult::Failure, Some(cause::GATEWAY_OVERLOAD.into()))
+    );
+    assert!(sim.gw.is_drained());
+}
