@@ -81,6 +81,9 @@ struct Sim {
     upstream: Vec<Vec<u8>>,
     /// Drop upstream datagrams instead of delivering them to the server.
     cut_upstream: bool,
+    /// Drop each upstream datagram (both directions) with this probability.
+    upstream_loss: f64,
+    rng: crate::coap::rng::Rng,
 }
 
 impl Sim {
@@ -93,6 +96,8 @@ impl Sim {
             to_devices: Vec::new(),
             upstream: Vec::new(),
             cut_upstream: false,
+            upstream_loss: 0.0,
+            rng: crate::coap::rng::Rng::new(99),
         }
     }
 
@@ -114,7 +119,8 @@ impl Sim {
                     Side::Upstream => {
                         assert_eq!(t.destination, SERVER.parse::<SocketAddr>().unwrap());
                         self.upstream.push(t.payload.clone());
-                        if let (Some(s), false) = (&mut self.server, self.cut_upstream) {
+                        let lost = self.rng.next_f64() < self.upstream_loss;
+                        if let (Some(s), false) = (&mut self.server, self.cut_upstream || lost) {
                             s.handle_datagram(self.now, GW_UPLINK.parse().unwrap(), &t.payload);
                         }
                     }
@@ -793,4 +799,81 @@ fn huge_wait_time_and_max_age_do_not_overflow() {
         (RegResult::Failure, Some(cause::GATEWAY_OVERLOAD.into()))
     );
     assert!(sim.gw.is_drained());
+}
+
+#[test]
+fn lossy_upstream_still_gives_every_device_exactly_one_answer() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        max_batch_entries: 10,
+        ..config()
+    });
+    sim.upstream_loss = 0.3;
+    for i in 0..200u16 {
+        let req = if i % 3 == 0 {
+            dereg(i, tok(i), &format!("ue-{i}"))
+        } else {
+            reg(i, tok(i), &format!("ue-{i}"))
+        };
+        sim.device(dev(i), &req);
+        if i % 7 == 0 {
+            sim.advance(Duration::from_millis(30));
+        }
+    }
+    sim.advance(Duration::from_secs(120));
+    let mut success = 0;
+    for i in 0..200u16 {
+        let a = sim.distinct_answers_to(dev(i));
+        assert_eq!(a.len(), 1, "device {i} got {} distinct answers", a.len());
+        assert_eq!(a[0].view().header.token, tok(i));
+        match a[0].result() {
+            (RegResult::Success, _) => success += 1,
+            (RegResult::Failure, Some(c)) => assert_eq!(c, cause::SERVER_TIMEOUT),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        success > 150,
+        "retransmission recovered most bulks ({success})"
+    );
+    assert!(
+        sim.gw
+            .stats()
+            .upstream_retransmissions
+            .load(Ordering::Relaxed)
+            > 0
+    );
+    assert!(sim.gw.is_drained());
+}
+
+#[test]
+fn random_datagrams_never_panic_and_never_leak() {
+    let mut sim = Sim::with_server(config());
+    let mut rng = crate::coap::rng::Rng::new(1234);
+    let valid = reg(1, tok(1), "ue-fuzz");
+    for round in 0..3000u32 {
+        let mut bytes = if round % 2 == 0 {
+            valid.clone()
+        } else {
+            let n = (rng.next_u64() % 64) as usize;
+            (0..n).map(|_| rng.next_u64() as u8).collect()
+        };
+        for _ in 0..(rng.next_u64() % 4) {
+            if !bytes.is_empty() {
+                let i = (rng.next_u64() as usize) % bytes.len();
+                bytes[i] = rng.next_u64() as u8;
+            }
+        }
+        let from = dev((rng.next_u64() % 50) as u16);
+        if round % 3 == 0 {
+            sim.deliver_from_server(&bytes);
+        } else {
+            sim.device(from, &bytes);
+        }
+        if round % 100 == 0 {
+            sim.advance(Duration::from_millis(200));
+        }
+    }
+    sim.advance(Duration::from_secs(400));
+    assert!(sim.gw.is_drained(), "every accepted request was finished");
+    assert_eq!(sim.gw.dedup_len(), 0, "dedup entries expired");
 }
