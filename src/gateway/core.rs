@@ -544,99 +544,53 @@ impl GatewayCore {
         body.clear();
         answer::encode_body(kind, &self.config.service_id, ue, &outcome, &mut body);
         let peer = exchange.peer;
-        match (self.config.answer_mode, exchange.ack) {
-            (_, AckState::Held) => {
-                let bytes = self.encode_answer(
-                    MsgType::Ack,
-                    outcome.code,
-                    exchange.mid,
-                    exchange.token,
-                    &outcome,
-                    &body,
-                    false,
-                );
-                self.dedup.set_reply(peer, exchange.mid, &bytes);
-                self.push(Side::Device, peer, bytes);
-            }
-            (AnswerMode::Response, AckState::Acked) => {
+        // (message type, code, Message ID) of the answer, by answer mode and ACK state.
+        let (mtype, code, mid) = match (self.config.answer_mode, exchange.ack) {
+            // Still within the piggyback window (or answered at once): ride on the ACK.
+            (_, AckState::Held) => (MsgType::Ack, outcome.code, exchange.mid),
+            // RFC 7252 §5.2.2 separate response / §5.2.3 NON response, same Token, fresh MID.
+            (AnswerMode::Response, ack) => {
                 let mid = self.device_mid(now, peer, exchange.mid ^ 0x8000);
-                let bytes = self.encode_answer(
-                    MsgType::Con,
-                    outcome.code,
-                    mid,
-                    exchange.token,
-                    &outcome,
-                    &body,
-                    false,
-                );
-                self.device_retx
-                    .start(now, &mut self.rng, peer, mid, bytes.clone(), ());
-                self.push(Side::Device, peer, bytes);
+                let mtype = if ack == AckState::Acked {
+                    MsgType::Con
+                } else {
+                    MsgType::Non
+                };
+                (mtype, outcome.code, mid)
             }
-            (AnswerMode::Response, AckState::NotCon) => {
-                let mid = self.device_mid(now, peer, exchange.mid ^ 0x8000);
-                let bytes = self.encode_answer(
-                    MsgType::Non,
-                    outcome.code,
-                    mid,
-                    exchange.token,
-                    &outcome,
-                    &body,
-                    false,
-                );
-                self.push(Side::Device, peer, bytes);
-            }
+            // 24.538 §6.3.4.3.3: a POST reusing the device's Message ID and Token. The MID is
+            // reserved toward the device so this gateway never reuses it within
+            // EXCHANGE_LIFETIME (SPEC.md A1).
             (AnswerMode::SpecPost, ack) => {
-                // Only Acked (CON) or NotCon reach here: Held answers were piggybacked above.
-                // 24.538 §6.3.4.3.3: a POST reusing the device's Message ID and Token. The MID is
-                // reserved toward the device so this gateway never reuses it within
-                // EXCHANGE_LIFETIME (SPEC.md A1).
                 let mid = if self.mids.reserve(now, peer, exchange.mid) {
                     exchange.mid
                 } else {
                     self.device_mid(now, peer, exchange.mid ^ 0x8000)
                 };
-                let mtype = if ack == AckState::NotCon {
-                    MsgType::Non
-                } else {
+                let mtype = if ack == AckState::Acked {
                     MsgType::Con
+                } else {
+                    MsgType::Non
                 };
-                let bytes = self.encode_answer(
-                    mtype,
-                    Code::POST,
-                    mid,
-                    exchange.token,
-                    &outcome,
-                    &body,
-                    true,
-                );
-                if mtype == MsgType::Con {
-                    self.device_retx
-                        .start(now, &mut self.rng, peer, mid, bytes.clone(), ());
-                }
-                self.push(Side::Device, peer, bytes);
+                (mtype, Code::POST, mid)
             }
-        }
-        self.scratch = body;
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn encode_answer(
-        &self,
-        mtype: MsgType,
-        code: Code,
-        mid: u16,
-        token: Token,
-        outcome: &Outcome,
-        body: &[u8],
-        request: bool,
-    ) -> Vec<u8> {
-        let mut b = MessageBuilder::new(mtype, code, mid, token);
-        b = b.uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
-        if let (Some(age), false) = (outcome.max_age, request) {
+        };
+        let mut b = MessageBuilder::new(mtype, code, mid, exchange.token)
+            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
+        if let (Some(age), true) = (outcome.max_age, code.is_response()) {
             b = b.uint_option(option::MAX_AGE, age);
         }
-        b.payload(body)
+        let bytes = b.payload(&body);
+        match mtype {
+            MsgType::Ack => self.dedup.set_reply(peer, exchange.mid, &bytes),
+            MsgType::Con => {
+                self.device_retx
+                    .start(now, &mut self.rng, peer, mid, bytes.clone(), ())
+            }
+            _ => {}
+        }
+        self.push(Side::Device, peer, bytes);
+        self.scratch = body;
     }
 
     /// A fresh MID toward a device; when none is free (65 536 in EXCHANGE_LIFETIME toward one
