@@ -65,7 +65,7 @@ async fn gateway_runs_out_of_the_box_and_drains_on_sigint() {
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args([
             "gateway",
             "--listen",
