@@ -208,16 +208,25 @@ async fn worker(plan: Arc<Plan>) -> Stats {
             }
         };
         let ue = format!("loadgen-{}-{n}", plan.run_id);
+        // Message IDs come from the device index: the OS reuses the source ports of finished
+        // devices, and a (port, MID) pair repeated within EXCHANGE_LIFETIME is a duplicate to the
+        // target (RFC 7252 §4.4). Unique for up to 32 768 devices per run.
+        let mid = (n as u16).wrapping_mul(2);
         let options = RequestOptions {
             urgent: plan.urgent(n),
             wait_time: plan.wait_time,
             timeout: plan.timeout,
+            mid: Some(mid),
             ..RequestOptions::default()
         };
         let t0 = Instant::now();
         let r = dev.register(&ue, &options).await;
         let ok = stats.record(r, t0.elapsed());
         if ok && plan.scenario == Scenario::RegisterDeregister {
+            let options = RequestOptions {
+                mid: Some(mid.wrapping_add(1)),
+                ..options
+            };
             let t0 = Instant::now();
             let r = dev.deregister(&ue, &options).await;
             stats.record(r, t0.elapsed());

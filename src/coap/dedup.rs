@@ -2,6 +2,7 @@
 //! never processed twice; a duplicate NON is ignored. Entries live EXCHANGE_LIFETIME (CON) or
 //! NON_LIFETIME (NON) and the table is bounded by entry count (oldest evicted first).
 
+use super::types::Token;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -23,6 +24,8 @@ type Key = (SocketAddr, u16);
 #[derive(Debug)]
 struct Entry {
     expiry: Instant,
+    /// Token of the recorded message: a retransmission repeats it (RFC 7252 §4.2).
+    token: Token,
     generation: u64,
     reply: Option<Vec<u8>>,
 }
@@ -69,17 +72,21 @@ impl DedupCache {
         }
     }
 
-    /// Look up and, when new, record (peer, mid). Expired entries count as absent.
+    /// Look up and, when new, record (peer, mid) with its Token. Expired entries count as absent,
+    /// and so does an entry with another Token (a new message on a recycled address, not a copy).
     pub fn check(
         &mut self,
         now: Instant,
         peer: SocketAddr,
         mid: u16,
         con: bool,
+        token: Token,
     ) -> DedupOutcome<'_> {
         let key = (peer, mid);
+        // A copy has the same Token; the same (peer, MID) with another Token is a new message
+        // from an endpoint that recycled the address (NAT or port reuse) and replaces the entry.
         let live = match self.map.get(&key) {
-            Some(e) => e.expiry > now,
+            Some(e) => e.expiry > now && e.token == token,
             None => false,
         };
         if live {
@@ -110,6 +117,7 @@ impl DedupCache {
             key,
             Entry {
                 expiry,
+                token,
                 generation,
                 reply: None,
             },
@@ -268,23 +276,32 @@ mod tests {
     fn new_pending_replay() {
         let t0 = Instant::now();
         let mut c = DedupCache::new(16, CON, NON);
-        assert_eq!(c.check(t0, peer(0), 1, true), DedupOutcome::New);
         assert_eq!(
-            c.check(t0 + secs(1), peer(0), 1, true),
+            c.check(t0, peer(0), 1, true, Token::EMPTY),
+            DedupOutcome::New
+        );
+        assert_eq!(
+            c.check(t0 + secs(1), peer(0), 1, true, Token::EMPTY),
             DedupOutcome::Pending
         );
         // Same MID from another peer, other MID from the same peer: independent.
-        assert_eq!(c.check(t0, peer(1), 1, true), DedupOutcome::New);
-        assert_eq!(c.check(t0, peer(0), 2, true), DedupOutcome::New);
+        assert_eq!(
+            c.check(t0, peer(1), 1, true, Token::EMPTY),
+            DedupOutcome::New
+        );
+        assert_eq!(
+            c.check(t0, peer(0), 2, true, Token::EMPTY),
+            DedupOutcome::New
+        );
         c.set_reply(peer(0), 1, &[0x60, 0, 0, 1]);
         assert_eq!(
-            c.check(t0 + secs(2), peer(0), 1, true),
+            c.check(t0 + secs(2), peer(0), 1, true, Token::EMPTY),
             DedupOutcome::Replay(&[0x60, 0, 0, 1])
         );
         // A later reply replaces the earlier one.
         c.set_reply(peer(0), 1, &[0x60, 0x45, 0, 1, 0xff, b'x']);
         assert_eq!(
-            c.check(t0 + secs(3), peer(0), 1, true),
+            c.check(t0 + secs(3), peer(0), 1, true, Token::EMPTY),
             DedupOutcome::Replay(&[0x60, 0x45, 0, 1, 0xff, b'x'])
         );
         // set_reply for an unknown key is ignored.
@@ -297,33 +314,48 @@ mod tests {
     fn con_and_non_lifetimes_and_lazy_expiry() {
         let t0 = Instant::now();
         let mut c = DedupCache::new(16, CON, NON);
-        assert_eq!(c.check(t0, peer(0), 1, true), DedupOutcome::New);
-        assert_eq!(c.check(t0 + secs(1), peer(0), 2, false), DedupOutcome::New);
+        assert_eq!(
+            c.check(t0, peer(0), 1, true, Token::EMPTY),
+            DedupOutcome::New
+        );
+        assert_eq!(
+            c.check(t0 + secs(1), peer(0), 2, false, Token::EMPTY),
+            DedupOutcome::New
+        );
         // NON entry expires first even though it was inserted later.
         assert_eq!(c.next_expiry(), Some(t0 + secs(146)));
         // Just before / at expiry (without calling expire()).
         assert_eq!(
-            c.check(t0 + secs(146) - Duration::from_nanos(1), peer(0), 2, false),
+            c.check(
+                t0 + secs(146) - Duration::from_nanos(1),
+                peer(0),
+                2,
+                false,
+                Token::EMPTY
+            ),
             DedupOutcome::Pending
         );
         assert_eq!(
-            c.check(t0 + secs(146), peer(0), 2, false),
+            c.check(t0 + secs(146), peer(0), 2, false, Token::EMPTY),
             DedupOutcome::New
         );
         assert_eq!(
-            c.check(t0 + secs(246), peer(0), 1, true),
+            c.check(t0 + secs(246), peer(0), 1, true, Token::EMPTY),
             DedupOutcome::Pending
         );
-        assert_eq!(c.check(t0 + secs(247), peer(0), 1, true), DedupOutcome::New);
+        assert_eq!(
+            c.check(t0 + secs(247), peer(0), 1, true, Token::EMPTY),
+            DedupOutcome::New
+        );
         // Both re-recorded; the stale queue items must not remove the fresh entries.
         c.expire(t0 + secs(250));
         assert_eq!(c.len(), 2);
         assert_eq!(
-            c.check(t0 + secs(250), peer(0), 2, false),
+            c.check(t0 + secs(250), peer(0), 2, false, Token::EMPTY),
             DedupOutcome::Pending
         );
         assert_eq!(
-            c.check(t0 + secs(250), peer(0), 1, true),
+            c.check(t0 + secs(250), peer(0), 1, true, Token::EMPTY),
             DedupOutcome::Pending
         );
         assert_eq!(c.next_expiry(), Some(t0 + secs(146 + 145)));
@@ -337,14 +369,14 @@ mod tests {
         let t0 = Instant::now();
         let mut c = DedupCache::new(100, CON, NON);
         for i in 0..10u16 {
-            c.check(t0 + secs(i as u64), peer(0), i, true);
+            c.check(t0 + secs(i as u64), peer(0), i, true, Token::EMPTY);
         }
         assert_eq!(c.next_expiry(), Some(t0 + CON));
         c.expire(t0 + CON + secs(4));
         assert_eq!(c.len(), 5);
         assert_eq!(c.next_expiry(), Some(t0 + CON + secs(5)));
         assert_eq!(
-            c.check(t0 + CON + secs(4), peer(0), 5, true),
+            c.check(t0 + CON + secs(4), peer(0), 5, true, Token::EMPTY),
             DedupOutcome::Pending
         );
     }
@@ -353,36 +385,36 @@ mod tests {
     fn bounded_with_oldest_eviction() {
         let t0 = Instant::now();
         let mut c = DedupCache::new(3, CON, NON);
-        c.check(t0, peer(0), 1, true);
-        c.check(t0 + secs(1), peer(0), 2, false);
-        c.check(t0 + secs(2), peer(0), 3, true);
+        c.check(t0, peer(0), 1, true, Token::EMPTY);
+        c.check(t0 + secs(1), peer(0), 2, false, Token::EMPTY);
+        c.check(t0 + secs(2), peer(0), 3, true, Token::EMPTY);
         assert_eq!(c.evictions(), 0);
         // Full: the oldest (MID 1, CON) goes even though the NON entry expires sooner.
-        c.check(t0 + secs(3), peer(0), 4, false);
+        c.check(t0 + secs(3), peer(0), 4, false, Token::EMPTY);
         assert_eq!(c.len(), 3);
         assert_eq!(c.evictions(), 1);
         assert_eq!(
-            c.check(t0 + secs(3), peer(0), 2, false),
+            c.check(t0 + secs(3), peer(0), 2, false, Token::EMPTY),
             DedupOutcome::Pending
         );
         // Next oldest is MID 2 (NON).
-        c.check(t0 + secs(4), peer(0), 5, true);
+        c.check(t0 + secs(4), peer(0), 5, true, Token::EMPTY);
         assert_eq!(c.evictions(), 2);
         assert_eq!(c.len(), 3);
         assert_eq!(
-            c.check(t0 + secs(4), peer(0), 3, true),
+            c.check(t0 + secs(4), peer(0), 3, true, Token::EMPTY),
             DedupOutcome::Pending
         );
         assert_eq!(
-            c.check(t0 + secs(4), peer(0), 4, false),
+            c.check(t0 + secs(4), peer(0), 4, false, Token::EMPTY),
             DedupOutcome::Pending
         );
         assert_eq!(
-            c.check(t0 + secs(4), peer(0), 5, true),
+            c.check(t0 + secs(4), peer(0), 5, true, Token::EMPTY),
             DedupOutcome::Pending
         );
         // Expired entries are reclaimed before evicting live ones.
-        c.check(t0 + secs(1000), peer(0), 6, true);
+        c.check(t0 + secs(1000), peer(0), 6, true, Token::EMPTY);
         assert_eq!(c.evictions(), 2);
         assert_eq!(c.len(), 1);
     }
@@ -391,42 +423,45 @@ mod tests {
     fn remove_keeps_queues_consistent() {
         let t0 = Instant::now();
         let mut c = DedupCache::new(4, CON, NON);
-        c.check(t0, peer(0), 1, true);
-        c.check(t0 + secs(1), peer(0), 2, true);
+        c.check(t0, peer(0), 1, true, Token::EMPTY);
+        c.check(t0 + secs(1), peer(0), 2, true, Token::EMPTY);
         c.remove(peer(0), 1);
         c.remove(peer(0), 77); // absent: no-op
         assert_eq!(c.len(), 1);
         assert_eq!(c.next_expiry(), Some(t0 + secs(1) + CON));
         // Re-recorded after removal: new generation, the old queue item is stale.
-        assert_eq!(c.check(t0 + secs(2), peer(0), 1, true), DedupOutcome::New);
+        assert_eq!(
+            c.check(t0 + secs(2), peer(0), 1, true, Token::EMPTY),
+            DedupOutcome::New
+        );
         c.expire(t0 + CON + secs(1));
         assert_eq!(c.len(), 1, "only MID 2 expired");
         assert_eq!(
-            c.check(t0 + CON + secs(1), peer(0), 1, true),
+            c.check(t0 + CON + secs(1), peer(0), 1, true, Token::EMPTY),
             DedupOutcome::Pending
         );
         // Eviction skips stale items: fill, remove, refill.
         for m in 10..13 {
-            c.check(t0 + secs(300), peer(1), m, false);
+            c.check(t0 + secs(300), peer(1), m, false, Token::EMPTY);
         }
         assert_eq!(c.len(), 4);
         c.remove(peer(1), 10);
-        c.check(t0 + secs(301), peer(1), 20, false);
+        c.check(t0 + secs(301), peer(1), 20, false, Token::EMPTY);
         assert_eq!(c.evictions(), 0);
         // Full, but MID 1 (peer 0) has expired: reclaimed without an eviction.
-        c.check(t0 + secs(302), peer(1), 21, false);
+        c.check(t0 + secs(302), peer(1), 21, false, Token::EMPTY);
         assert_eq!(c.evictions(), 0);
         assert_eq!(c.len(), 4);
         // Now a live entry must go: the oldest live one is MID 11 (10 was removed).
-        c.check(t0 + secs(303), peer(1), 22, false);
+        c.check(t0 + secs(303), peer(1), 22, false, Token::EMPTY);
         assert_eq!(c.evictions(), 1);
         assert_eq!(c.len(), 4);
         assert_eq!(
-            c.check(t0 + secs(303), peer(1), 12, false),
+            c.check(t0 + secs(303), peer(1), 12, false, Token::EMPTY),
             DedupOutcome::Pending
         );
         assert_eq!(
-            c.check(t0 + secs(303), peer(1), 11, false),
+            c.check(t0 + secs(303), peer(1), 11, false, Token::EMPTY),
             DedupOutcome::New
         );
     }
@@ -437,15 +472,38 @@ mod tests {
         let mut c = DedupCache::new(8, CON, NON);
         for i in 0..10_000u32 {
             let mid = (i % 50) as u16;
-            c.check(t0, peer(0), mid, i % 2 == 0);
+            c.check(t0, peer(0), mid, i % 2 == 0, Token::EMPTY);
             c.remove(peer(0), mid);
         }
         assert!(c.is_empty());
         assert!(c.con_fifo.len() + c.non_fifo.len() <= 2 * 8 + 64 + 1);
         for i in 0..10_000u64 {
-            c.check(t0 + Duration::from_millis(i), peer(0), i as u16, true);
+            c.check(
+                t0 + Duration::from_millis(i),
+                peer(0),
+                i as u16,
+                true,
+                Token::EMPTY,
+            );
             assert!(c.len() <= 8);
         }
         assert_eq!(c.evictions(), 10_000 - 8);
+    }
+
+    #[test]
+    fn same_mid_with_another_token_is_a_new_message() {
+        let t0 = Instant::now();
+        let mut c = DedupCache::new(8, secs(247), secs(145));
+        let a = Token::from_slice(&[1]).unwrap();
+        let b = Token::from_slice(&[2]).unwrap();
+        assert_eq!(c.check(t0, peer(0), 9, true, a), DedupOutcome::New);
+        c.set_reply(peer(0), 9, b"first");
+        assert_eq!(
+            c.check(t0, peer(0), 9, true, a),
+            DedupOutcome::Replay(b"first")
+        );
+        assert_eq!(c.check(t0, peer(0), 9, true, b), DedupOutcome::New);
+        assert_eq!(c.check(t0, peer(0), 9, true, b), DedupOutcome::Pending);
+        assert_eq!(c.len(), 1);
     }
 }

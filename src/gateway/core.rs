@@ -224,7 +224,7 @@ impl GatewayCore {
             inc(&self.stats.dropped);
             return;
         }
-        match self.dedup.check(now, from, header.mid, con) {
+        match self.dedup.check(now, from, header.mid, con, header.token) {
             DedupOutcome::New => {}
             DedupOutcome::Pending => {
                 inc(&self.stats.duplicates);

@@ -1771,5 +1771,4 @@ mod tests {
         // And the thread-local path still works afterwards.
         round_trip(Payload::Reg(full_reg("after")));
     }
-
 }

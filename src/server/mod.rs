@@ -312,7 +312,7 @@ impl ServerCore {
             return;
         }
         let con = header.mtype == MsgType::Con;
-        let duplicate = match self.dedup.check(now, from, header.mid, con) {
+        let duplicate = match self.dedup.check(now, from, header.mid, con, header.token) {
             DedupOutcome::New => None,
             DedupOutcome::Pending => Some(None),
             DedupOutcome::Replay(bytes) => Some(Some(bytes.to_vec())),
