@@ -414,6 +414,15 @@ impl Config {
         }
         not_empty("gateway.service_id", &g.service_id)?;
         not_empty("gateway.gateway_ue_service_id", &g.gateway_ue_service_id)?;
+        if g.gateway_ue_service_id.len() > crate::msg::MAX_UE_SERVICE_ID_LEN {
+            return Err(invalid(
+                "gateway.gateway_ue_service_id",
+                format!(
+                    "must be at most {} bytes (a UE Service ID)",
+                    crate::msg::MAX_UE_SERVICE_ID_LEN
+                ),
+            ));
+        }
         not_empty("gateway.server_uri_path", &g.server_uri_path)?;
         at_least_one("gateway.max_batch_entries", g.max_batch_entries)?;
         if !(MIN_BULK_BYTES..=MAX_BULK_BYTES).contains(&g.max_bulk_bytes) {
@@ -808,5 +817,21 @@ mod tests {
             Err(ConfigError::Read { .. })
         ));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn overlong_gateway_ue_service_id_is_refused() {
+        let text = format!(
+            "[gateway]\ngateway_ue_service_id = \"{}\"\n",
+            "g".repeat(256)
+        );
+        let err = Config::from_toml_str(&text)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("gateway.gateway_ue_service_id"),
+            "{err}"
+        );
     }
 }
