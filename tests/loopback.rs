@@ -310,3 +310,50 @@ async fn denied_ue_gets_its_failure_cause() {
     gateway.shutdown().unwrap();
     server.shutdown().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_timeout_with_a_dead_server_still_answers_every_device() {
+    // An upstream that never answers.
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let gateway = spawn_gateway(
+        "127.0.0.1:0".parse().unwrap(),
+        dead.local_addr().unwrap(),
+        2,
+        GatewayConfig {
+            hold_time: Duration::from_millis(20),
+            ..GatewayConfig::default()
+        },
+        Duration::from_millis(300),
+    )
+    .unwrap();
+    let target = gateway.local_addr();
+    let mut set = JoinSet::new();
+    for i in 0..20u32 {
+        set.spawn(async move {
+            let mut dev = Device::bind(target).await.unwrap();
+            dev.register(&format!("ue-dead-{i}"), &RequestOptions::default())
+                .await
+                .unwrap()
+        });
+    }
+    let stats = gateway.stats();
+    for _ in 0..500 {
+        if total(&stats, |s| s.bulk_entries.load(Ordering::Relaxed)) == 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        total(&stats, |s| s.bulk_entries.load(Ordering::Relaxed)),
+        20
+    );
+    let cores = tokio::task::spawn_blocking(move || gateway.shutdown().unwrap())
+        .await
+        .unwrap();
+    assert!(cores.iter().all(|c| c.is_drained()));
+    while let Some(r) = set.join_next().await {
+        let a = r.unwrap();
+        assert_eq!(a.code, Code::SERVICE_UNAVAILABLE, "{a:?}");
+        assert_eq!(a.failure_cause.as_deref(), Some(cause::SHUTTING_DOWN));
+    }
+}

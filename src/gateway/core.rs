@@ -168,6 +168,22 @@ impl GatewayCore {
         }
     }
 
+    /// End of a drain that ran out of time: every request still pending (queued or awaiting the
+    /// server) gets its final answer now, `FAILURE`/`SHUTTING_DOWN` (5.03).
+    pub fn abort(&mut self, now: Instant) {
+        let tokens: Vec<u64> = self.in_flight.keys().copied().collect();
+        for token in tokens {
+            self.fail_exchange(now, token, cause::SHUTTING_DOWN);
+        }
+        for kind in Kind::ALL {
+            for (ue, seq) in self.pending.entries(kind) {
+                let outcome = Outcome::failure(cause::SHUTTING_DOWN)
+                    .with_max_age(self.config.overload_max_age);
+                self.finish(now, kind, &ue, seq, outcome);
+            }
+        }
+    }
+
     /// True when every accepted request has had its final answer and nothing is in flight.
     pub fn is_drained(&self) -> bool {
         self.pending.is_empty() && self.in_flight.is_empty()
@@ -355,6 +371,18 @@ impl GatewayCore {
         let deadline = wait_time.map(|w| {
             now + Duration::from_secs(u64::from(w)).min(self.config.params.exchange_lifetime())
         });
+        // A queued request of the other kind for this UE (REG then DEREG, or back) is superseded:
+        // the newest intent wins and the two can never reach the server out of order.
+        let other = kind.other();
+        if let Some(p) = self
+            .pending
+            .get(other, ue)
+            .filter(|p| p.stage == Stage::Queued)
+        {
+            let (seq, ue) = (p.seq, ue.to_string());
+            inc(&self.stats.superseded);
+            self.finish(now, other, &ue, seq, Outcome::failure(cause::SUPERSEDED));
+        }
         // Replacement: a newer request from the same UE Service ID takes over the pending entry.
         if self.pending.get(kind, ue).is_some() {
             let ue = ue.to_string();

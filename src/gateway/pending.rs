@@ -24,6 +24,14 @@ impl Kind {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// The opposite procedure.
+    pub fn other(self) -> Kind {
+        match self {
+            Kind::Reg => Kind::Dereg,
+            Kind::Dereg => Kind::Reg,
+        }
+    }
 }
 
 /// Whether the device's CON has been acknowledged yet.
@@ -120,6 +128,14 @@ impl PendingTable {
     /// Insert a new entry.
     pub fn insert(&mut self, kind: Kind, ue: Arc<str>, entry: Pending) {
         self.maps[kind.index()].insert(ue, entry);
+    }
+
+    /// Every entry of `kind` as (UE Service ID, sequence number).
+    pub fn entries(&self, kind: Kind) -> Vec<(Arc<str>, u64)> {
+        self.maps[kind.index()]
+            .iter()
+            .map(|(ue, p)| (ue.clone(), p.seq))
+            .collect()
     }
 
     /// Remove an entry if it still has sequence number `seq`.

@@ -877,3 +877,65 @@ fn random_datagrams_never_panic_and_never_leak() {
     assert!(sim.gw.is_drained(), "every accepted request was finished");
     assert_eq!(sim.gw.dedup_len(), 0, "dedup entries expired");
 }
+
+#[test]
+fn a_queued_request_of_the_other_kind_is_superseded() {
+    let mut sim = Sim::with_server(config());
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.device(dev(1), &dereg(2, tok(2), "ue-1"));
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].view().header.token, tok(1));
+    assert_eq!(
+        a[0].result(),
+        (RegResult::Failure, Some(cause::SUPERSEDED.into()))
+    );
+    sim.advance(Duration::from_millis(100));
+    assert_eq!(
+        sim.bulks().len(),
+        1,
+        "only the de-registration went upstream"
+    );
+    assert!(matches!(sim.bulks()[0], Payload::BulkDereg(_)));
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[1].view().header.token, tok(2));
+    assert_eq!(a[1].result().0, RegResult::Success);
+}
+
+#[test]
+fn abort_answers_everything_still_pending_with_shutting_down() {
+    let mut sim = Sim::new(
+        GatewayConfig {
+            max_batch_entries: 2,
+            ..config()
+        },
+        None,
+    );
+    sim.cut_upstream = true;
+    for i in 0..3u16 {
+        sim.device(dev(i), &reg(i, tok(i), &format!("ue-{i}")));
+    }
+    // Two are in flight (batch full), one is still queued.
+    assert_eq!(sim.gw.in_flight_len(), 1);
+    assert_eq!(sim.gw.pending_len(), 3);
+    sim.gw.begin_drain(sim.now);
+    sim.pump();
+    assert!(!sim.gw.is_drained(), "the server never answers");
+    sim.gw.abort(sim.now);
+    sim.pump();
+    assert!(sim.gw.is_drained());
+    for i in 0..3u16 {
+        let a = sim.answers_to(dev(i));
+        assert_eq!(a.len(), 1, "device {i}");
+        assert_eq!(a[0].view().header.code, Code::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            a[0].result(),
+            (RegResult::Failure, Some(cause::SHUTTING_DOWN.into()))
+        );
+    }
+    // The abandoned bulks are no longer retransmitted.
+    let sent = sim.upstream.len();
+    sim.advance(Duration::from_secs(100));
+    assert_eq!(sim.upstream.len(), sent);
+}

@@ -90,13 +90,7 @@ pub async fn run_gateway_shard(
         if core.poll_timeout().is_some_and(|deadline| deadline <= now) {
             core.handle_timeout(now);
         }
-        while let Some((side, transmit)) = core.poll_transmit() {
-            let socket = match side {
-                Side::Device => &device,
-                Side::Upstream => &uplink,
-            };
-            driver::send_datagram(socket, transmit.destination, &transmit.payload).await;
-        }
+        send_transmits(&mut core, &device, &uplink).await;
         if let Some(deadline) = drain_deadline {
             if core.is_drained() {
                 tracing::debug!("shard drained");
@@ -105,13 +99,26 @@ pub async fn run_gateway_shard(
             if now >= deadline {
                 tracing::warn!(
                     ?drain_timeout,
-                    "drain timeout passed with requests still pending"
+                    "drain timeout passed with requests still pending: answering SHUTTING_DOWN"
                 );
+                core.abort(now);
+                send_transmits(&mut core, &device, &uplink).await;
                 break;
             }
         }
     }
     Ok(core)
+}
+
+/// Send everything the core has queued, each on the socket of its [`Side`].
+async fn send_transmits(core: &mut GatewayCore, device: &UdpSocket, uplink: &UdpSocket) {
+    while let Some((side, transmit)) = core.poll_transmit() {
+        let socket = match side {
+            Side::Device => device,
+            Side::Upstream => uplink,
+        };
+        driver::send_datagram(socket, transmit.destination, &transmit.payload).await;
+    }
 }
 
 fn feed_device(
