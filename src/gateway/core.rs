@@ -745,16 +745,23 @@ impl GatewayCore {
             return false;
         }
         let Some(mid) = self.mids.allocate(now, self.upstream) else {
-            // Message IDs toward the server exhausted (RFC 7252 §4.4): hold the batch.
+            // Message IDs toward the server exhausted (RFC 7252 §4.4): hold the batch until the
+            // oldest reservation ends; never reuse one early.
+            inc(&self.stats.upstream_mid_exhausted);
             let batch = &mut self.batches[kind.index()];
             for (ue, seq) in members.into_iter().rev() {
+                let received_at = self
+                    .pending
+                    .get(kind, &ue)
+                    .map_or(now, |p| p.exchange.received_at);
                 batch.queue.push_front(Queued {
                     ue,
                     seq,
-                    received_at: now,
+                    received_at,
                 });
             }
-            batch.blocked_until = Some(now + Duration::from_millis(100));
+            let retry = self.mids.next_expiry().unwrap_or(now).max(now);
+            batch.blocked_until = Some(retry.max(now + Duration::from_millis(1)));
             return false;
         };
         let mut payload = Vec::with_capacity(bytes);

@@ -143,6 +143,8 @@ pub struct GatewayStats {
     pub missing_entries: AtomicU64,
     /// Bulk responses whose count field differed from the list length.
     pub count_mismatches: AtomicU64,
+    /// Times a bulk waited because every Message ID toward the server was in use (RFC 7252 §4.4).
+    pub upstream_mid_exhausted: AtomicU64,
 }
 
 #[cfg(test)]

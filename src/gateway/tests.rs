@@ -939,3 +939,32 @@ fn abort_answers_everything_still_pending_with_shutting_down() {
     sim.advance(Duration::from_secs(100));
     assert_eq!(sim.upstream.len(), sent);
 }
+
+#[test]
+fn message_ids_toward_the_server_are_never_reused_early() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        max_batch_entries: 1,
+        mid_max_entries: 1,
+        ..config()
+    });
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.device(dev(2), &reg(2, tok(2), "ue-2"));
+    assert_eq!(
+        sim.bulks().len(),
+        1,
+        "the second bulk waits for a free Message ID"
+    );
+    assert_eq!(sim.answers_to(dev(1)).len(), 1);
+    assert!(
+        sim.gw
+            .stats()
+            .upstream_mid_exhausted
+            .load(Ordering::Relaxed)
+            >= 1
+    );
+    sim.advance(Duration::from_secs(200));
+    assert_eq!(sim.bulks().len(), 1, "not within EXCHANGE_LIFETIME");
+    sim.advance(Duration::from_secs(48));
+    assert_eq!(sim.bulks().len(), 2, "after EXCHANGE_LIFETIME (247 s)");
+    assert_eq!(sim.distinct_answers_to(dev(2)).len(), 1);
+}
