@@ -51,6 +51,9 @@ answer_mode = "response"
 max_pending = 1048576
 # Most bulks in flight toward the server per shard.
 max_in_flight = 64
+# Uplink sockets per shard, 1..=64: each is its own endpoint (and Message ID space) at the
+# server, good for ~265 bulks/s under RFC 7252's no-reuse rule.
+uplinks_per_shard = 8
 # Give up on a bulk's answer after this long (MAX_TRANSMIT_WAIT).
 bulk_response_timeout_ms = 93000
 # Max-Age in seconds on 5.03 overload answers.
@@ -190,6 +193,8 @@ pub struct GatewaySection {
     pub max_pending: usize,
     /// Most bulks in flight per shard.
     pub max_in_flight: usize,
+    /// Uplink sockets per shard.
+    pub uplinks_per_shard: usize,
     /// Bulk answer timeout, in milliseconds.
     pub bulk_response_timeout_ms: u64,
     /// Max-Age on 5.03 answers, in seconds.
@@ -228,6 +233,7 @@ impl Default for GatewaySection {
             },
             max_pending: core.max_pending,
             max_in_flight: core.max_in_flight,
+            uplinks_per_shard: core.uplinks_per_shard,
             bulk_response_timeout_ms: millis(core.bulk_response_timeout),
             overload_max_age_s: core.overload_max_age,
             dedup_max_entries: core.dedup_max_entries,
@@ -306,6 +312,9 @@ impl Default for CoapSection {
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
+
+/// Most uplink sockets one shard opens.
+pub const MAX_UPLINKS_PER_SHARD: usize = 64;
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
@@ -445,6 +454,12 @@ impl Config {
         }
         at_least_one("gateway.max_pending", g.max_pending)?;
         at_least_one("gateway.max_in_flight", g.max_in_flight)?;
+        if !(1..=MAX_UPLINKS_PER_SHARD).contains(&g.uplinks_per_shard) {
+            return Err(invalid(
+                "gateway.uplinks_per_shard",
+                format!("must be between 1 and {MAX_UPLINKS_PER_SHARD}"),
+            ));
+        }
         if g.bulk_response_timeout_ms == 0 {
             return Err(invalid(
                 "gateway.bulk_response_timeout_ms",
@@ -509,6 +524,7 @@ impl Config {
             answer_mode: g.answer_mode.into(),
             max_pending: g.max_pending,
             max_in_flight: g.max_in_flight,
+            uplinks_per_shard: g.uplinks_per_shard,
             bulk_response_timeout: Duration::from_millis(g.bulk_response_timeout_ms),
             overload_max_age: g.overload_max_age_s,
             dedup_max_entries: g.dedup_max_entries,
@@ -731,6 +747,14 @@ mod tests {
             ),
             ("[gateway]\nmax_pending = 0", "gateway.max_pending"),
             ("[gateway]\nmax_in_flight = 0", "gateway.max_in_flight"),
+            (
+                "[gateway]\nuplinks_per_shard = 0",
+                "gateway.uplinks_per_shard",
+            ),
+            (
+                "[gateway]\nuplinks_per_shard = 65",
+                "gateway.uplinks_per_shard",
+            ),
             (
                 "[gateway]\nbulk_response_timeout_ms = 0",
                 "gateway.bulk_response_timeout_ms",

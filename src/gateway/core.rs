@@ -38,7 +38,9 @@ enum Timer {
 /// An upstream exchange (bulk or single request) awaiting the server's answer.
 #[derive(Debug)]
 struct InFlight {
-    /// Message ID of the request (its retransmissions are keyed by it).
+    /// The uplink (local endpoint) the request went out on.
+    uplink: usize,
+    /// Message ID of the request in that uplink's Message ID space.
     mid: u16,
     kind: Kind,
     single: bool,
@@ -59,6 +61,14 @@ fn inc(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// One uplink endpoint toward the server: the server sees each as a separate peer, so each has its
+/// own Message ID space (RFC 7252 §4.4 allows ~265 CON/s per endpoint over EXCHANGE_LIFETIME).
+#[derive(Debug)]
+struct Uplink {
+    mids: MidAllocator,
+    retx: Retransmitter<u64>,
+}
+
 /// The Gateway UE state machine for one shard.
 #[derive(Debug)]
 pub struct GatewayCore {
@@ -73,7 +83,10 @@ pub struct GatewayCore {
     batches: [Batch; 2],
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     in_flight: HashMap<u64, InFlight>,
-    upstream_retx: Retransmitter<u64>,
+    /// Per uplink: its own Message ID space toward the server and its retransmissions.
+    uplinks: Vec<Uplink>,
+    /// Round-robin cursor over `uplinks`.
+    next_uplink: usize,
     device_retx: Retransmitter<()>,
     /// Largest bulk the server accepted without 4.13 (learned; starts at the configured bound).
     learned_max_entries: usize,
@@ -97,7 +110,17 @@ impl GatewayCore {
                 config.params.non_lifetime(),
             ),
             mids: MidAllocator::new(lifetime, config.mid_max_entries, seed ^ 0x5bd1_e995),
-            upstream_retx: Retransmitter::new(config.params),
+            uplinks: (0..config.uplinks_per_shard.max(1))
+                .map(|i| Uplink {
+                    mids: MidAllocator::new(
+                        lifetime,
+                        config.mid_max_entries.min(1 << 16),
+                        seed ^ (0x9e37 + i as u64),
+                    ),
+                    retx: Retransmitter::new(config.params),
+                })
+                .collect(),
+            next_uplink: 0,
             device_retx: Retransmitter::new(config.params),
             learned_max_entries: config.max_batch_entries,
             rng: Rng::new(seed),
@@ -150,7 +173,10 @@ impl GatewayCore {
             }
         };
         consider(self.timers.peek().map(|Reverse((at, _))| *at));
-        consider(self.upstream_retx.next_timeout());
+        for u in &self.uplinks {
+            consider(u.retx.next_timeout());
+            consider(u.mids.next_expiry());
+        }
         consider(self.device_retx.next_timeout());
         consider(self.dedup.next_expiry());
         consider(self.mids.next_expiry());
@@ -744,10 +770,11 @@ impl GatewayCore {
         if members.is_empty() {
             return false;
         }
-        let Some(mid) = self.mids.allocate(now, self.upstream) else {
+        let Some((uplink, mid)) = self.allocate_upstream_mid(now) else {
             // Message IDs toward the server exhausted (RFC 7252 §4.4): hold the batch until the
             // oldest reservation ends; never reuse one early.
             inc(&self.stats.upstream_mid_exhausted);
+            let retry = self.upstream_mid_expiry().unwrap_or(now).max(now);
             let batch = &mut self.batches[kind.index()];
             for (ue, seq) in members.into_iter().rev() {
                 let received_at = self
@@ -760,7 +787,6 @@ impl GatewayCore {
                     received_at,
                 });
             }
-            let retry = self.mids.next_expiry().unwrap_or(now).max(now);
             batch.blocked_until = Some(retry.max(now + Duration::from_millis(1)));
             return false;
         };
@@ -800,7 +826,7 @@ impl GatewayCore {
             .bulk_entries
             .fetch_add(members.len() as u64, Ordering::Relaxed);
         inc(&self.stats.bulks_sent);
-        self.send_upstream(now, kind, false, members, mid, token, &payload);
+        self.send_upstream(now, kind, false, members, (uplink, mid), token, &payload);
         true
     }
 
@@ -810,7 +836,7 @@ impl GatewayCore {
             return;
         };
         let seq = entry.seq;
-        let Some(mid) = self.mids.allocate(now, self.upstream) else {
+        let Some((uplink, mid)) = self.allocate_upstream_mid(now) else {
             let outcome = Outcome::failure(cause::GATEWAY_OVERLOAD)
                 .with_max_age(self.config.overload_max_age);
             inc(&self.stats.shed);
@@ -827,13 +853,34 @@ impl GatewayCore {
             kind,
             true,
             vec![(ue.clone(), seq)],
-            mid,
+            (uplink, mid),
             token,
             &payload,
         );
         if let Some(entry) = self.pending.get_mut(kind, &ue) {
             entry.element = payload;
         }
+    }
+
+    /// A fresh Message ID toward the server on the next uplink that has one (round robin).
+    fn allocate_upstream_mid(&mut self, now: Instant) -> Option<(usize, u16)> {
+        let n = self.uplinks.len();
+        for k in 0..n {
+            let i = (self.next_uplink + k) % n;
+            if let Some(mid) = self.uplinks[i].mids.allocate(now, self.upstream) {
+                self.next_uplink = (i + 1) % n;
+                return Some((i, mid));
+            }
+        }
+        None
+    }
+
+    /// When the earliest upstream Message ID reservation ends.
+    fn upstream_mid_expiry(&self) -> Option<Instant> {
+        self.uplinks
+            .iter()
+            .filter_map(|u| u.mids.next_expiry())
+            .min()
     }
 
     fn fresh_token(&mut self) -> u64 {
@@ -852,7 +899,7 @@ impl GatewayCore {
         kind: Kind,
         single: bool,
         members: Vec<(Arc<str>, u64)>,
-        mid: u16,
+        (uplink, mid): (usize, u16),
         token: u64,
         payload: &[u8],
     ) {
@@ -864,6 +911,7 @@ impl GatewayCore {
         self.in_flight.insert(
             token,
             InFlight {
+                uplink,
                 mid,
                 kind,
                 single,
@@ -874,14 +922,27 @@ impl GatewayCore {
         );
         self.timers
             .push(Reverse((deadline, Timer::Upstream { token })));
-        self.upstream_retx
-            .start(now, &mut self.rng, self.upstream, mid, bytes.clone(), token);
-        self.push(Side::Upstream, self.upstream, bytes);
+        self.uplinks[uplink].retx.start(
+            now,
+            &mut self.rng,
+            self.upstream,
+            mid,
+            bytes.clone(),
+            token,
+        );
+        self.push(Side::Upstream(uplink), self.upstream, bytes);
     }
 
-    /// Feed a datagram received on the uplink socket.
-    pub fn handle_upstream_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        if from != self.upstream {
+    /// Feed a datagram received on uplink socket `uplink` (an index below
+    /// [`GatewayConfig::uplinks_per_shard`]).
+    pub fn handle_upstream_datagram(
+        &mut self,
+        now: Instant,
+        uplink: usize,
+        from: SocketAddr,
+        data: &[u8],
+    ) {
+        if from != self.upstream || uplink >= self.uplinks.len() {
             inc(&self.stats.dropped);
             return;
         }
@@ -895,13 +956,13 @@ impl GatewayCore {
         let h = view.header;
         match h.mtype {
             MsgType::Rst => {
-                if let Some(token) = self.upstream_retx.acknowledge(from, h.mid) {
+                if let Some(token) = self.uplinks[uplink].retx.acknowledge(from, h.mid) {
                     self.fail_exchange(now, token, cause::SERVER_ERROR);
                 }
                 return;
             }
             MsgType::Ack => {
-                self.upstream_retx.acknowledge(from, h.mid);
+                self.uplinks[uplink].retx.acknowledge(from, h.mid);
                 if h.code.is_empty() {
                     return; // separate response follows (RFC 7252 §5.2.2)
                 }
@@ -912,11 +973,11 @@ impl GatewayCore {
                     // without a PC5 link (24.538 §6.4.2.4.1).
                     let bytes = MessageBuilder::new(MsgType::Ack, Code::NOT_FOUND, h.mid, h.token)
                         .payload(b"no downlink route");
-                    self.push(Side::Upstream, from, bytes);
+                    self.push(Side::Upstream(uplink), from, bytes);
                     return;
                 }
                 // Separate response: acknowledge it (again, if it is a retransmission).
-                self.push(Side::Upstream, from, empty_ack(h.mid));
+                self.push(Side::Upstream(uplink), from, empty_ack(h.mid));
             }
             MsgType::Non => {}
         }
@@ -930,7 +991,9 @@ impl GatewayCore {
             return; // late or duplicate response
         };
         // A separate response whose empty ACK was lost also ends the request's retransmission.
-        self.upstream_retx.acknowledge(from, flight.mid);
+        self.uplinks[flight.uplink]
+            .retx
+            .acknowledge(from, flight.mid);
         let rtt = now.saturating_duration_since(flight.sent_at);
         self.rtt_estimate = (self.rtt_estimate * 7 + rtt) / 8;
         self.on_response(now, flight, &view);
@@ -1129,7 +1192,9 @@ impl GatewayCore {
 
     fn fail_exchange(&mut self, now: Instant, token: u64, failure_cause: &str) {
         if let Some(flight) = self.in_flight.remove(&token) {
-            self.upstream_retx.acknowledge(self.upstream, flight.mid);
+            self.uplinks[flight.uplink]
+                .retx
+                .acknowledge(self.upstream, flight.mid);
             self.fail_members(now, flight, failure_cause);
         }
     }
@@ -1147,15 +1212,18 @@ impl GatewayCore {
             let Reverse((_, timer)) = self.timers.pop().expect("peeked");
             self.on_timer(now, timer);
         }
-        while let Some(ev) = self.upstream_retx.poll_event(now) {
-            match ev {
-                RetransmitEvent::Resend(t) => {
-                    inc(&self.stats.upstream_retransmissions);
-                    self.transmits.push_back((Side::Upstream, t));
-                }
-                RetransmitEvent::GaveUp { key, .. } => {
-                    inc(&self.stats.upstream_timeouts);
-                    self.fail_exchange(now, key, cause::SERVER_TIMEOUT);
+        for i in 0..self.uplinks.len() {
+            self.uplinks[i].mids.expire(now);
+            while let Some(ev) = self.uplinks[i].retx.poll_event(now) {
+                match ev {
+                    RetransmitEvent::Resend(t) => {
+                        inc(&self.stats.upstream_retransmissions);
+                        self.transmits.push_back((Side::Upstream(i), t));
+                    }
+                    RetransmitEvent::GaveUp { key, .. } => {
+                        inc(&self.stats.upstream_timeouts);
+                        self.fail_exchange(now, key, cause::SERVER_TIMEOUT);
+                    }
                 }
             }
         }

@@ -60,13 +60,17 @@ pub struct GatewayConfig {
     pub max_pending: usize,
     /// Most bulks in flight toward the server per shard (NSTART deviation, SPEC.md §2.4).
     pub max_in_flight: usize,
+    /// Uplink sockets per shard; each is its own endpoint and Message ID space at the server,
+    /// good for ~265 CON/s under the RFC 7252 §4.4 rule (DESIGN.md §3).
+    pub uplinks_per_shard: usize,
     /// Give up on a bulk's answer after this long (MAX_TRANSMIT_WAIT by default).
     pub bulk_response_timeout: Duration,
     /// Max-Age (seconds) on 5.03 overload answers.
     pub overload_max_age: u32,
     /// Bound on the deduplication cache.
     pub dedup_max_entries: usize,
-    /// Bound on tracked Message IDs toward devices and the server.
+    /// Bound on tracked Message IDs toward devices, and per uplink toward the server (at most
+    /// 65 536 there: one Message ID space).
     pub mid_max_entries: usize,
     /// When set, only these UE Service IDs may use the gateway (others get 4.03).
     pub allow_list: Option<HashSet<String>>,
@@ -89,6 +93,7 @@ impl Default for GatewayConfig {
             answer_mode: AnswerMode::Response,
             max_pending: 1 << 20,
             max_in_flight: 64,
+            uplinks_per_shard: 8,
             bulk_response_timeout: Duration::from_secs(93),
             overload_max_age: 5,
             dedup_max_entries: 1 << 20,
@@ -104,8 +109,8 @@ impl Default for GatewayConfig {
 pub enum Side {
     /// The device-facing socket (MSGin5G-6).
     Device,
-    /// The uplink socket toward the MSGin5G Server (MSGin5G-1).
-    Upstream,
+    /// Uplink socket number n toward the MSGin5G Server (MSGin5G-1).
+    Upstream(usize),
 }
 
 /// Gateway counters, shared with the driver and tests.

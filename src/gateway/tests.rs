@@ -10,7 +10,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-const GW_UPLINK: &str = "127.0.0.1:40000";
+/// The gateway's uplink number `i` as the server sees it.
+fn gw_uplink(i: usize) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 40_000 + i as u16))
+}
 const SERVER: &str = "127.0.0.1:5683";
 
 fn dev(n: u16) -> SocketAddr {
@@ -84,6 +87,8 @@ struct Sim {
     /// Drop each upstream datagram (both directions) with this probability.
     upstream_loss: f64,
     rng: crate::coap::rng::Rng,
+    /// The uplink of the latest upstream datagram (scripted answers go back on it).
+    last_uplink: usize,
 }
 
 impl Sim {
@@ -98,6 +103,7 @@ impl Sim {
             cut_upstream: false,
             upstream_loss: 0.0,
             rng: crate::coap::rng::Rng::new(99),
+            last_uplink: 0,
         }
     }
 
@@ -116,12 +122,13 @@ impl Sim {
                         to: t.destination,
                         bytes: t.payload,
                     }),
-                    Side::Upstream => {
+                    Side::Upstream(i) => {
                         assert_eq!(t.destination, SERVER.parse::<SocketAddr>().unwrap());
                         self.upstream.push(t.payload.clone());
+                        self.last_uplink = i;
                         let lost = self.rng.next_f64() < self.upstream_loss;
                         if let (Some(s), false) = (&mut self.server, self.cut_upstream || lost) {
-                            s.handle_datagram(self.now, GW_UPLINK.parse().unwrap(), &t.payload);
+                            s.handle_datagram(self.now, gw_uplink(i), &t.payload);
                         }
                     }
                 }
@@ -129,9 +136,17 @@ impl Sim {
             if let Some(s) = &mut self.server {
                 while let Some(t) = s.poll_transmit() {
                     moved = true;
-                    assert_eq!(t.destination, GW_UPLINK.parse::<SocketAddr>().unwrap());
-                    self.gw
-                        .handle_upstream_datagram(self.now, SERVER.parse().unwrap(), &t.payload);
+                    let uplink = usize::from(t.destination.port() - 40_000);
+                    assert_eq!(t.destination, gw_uplink(uplink));
+                    if self.rng.next_f64() < self.upstream_loss {
+                        continue;
+                    }
+                    self.gw.handle_upstream_datagram(
+                        self.now,
+                        uplink,
+                        SERVER.parse().unwrap(),
+                        &t.payload,
+                    );
                 }
             }
             if !moved {
@@ -148,8 +163,12 @@ impl Sim {
 
     /// Deliver a datagram from the (scripted) server.
     fn deliver_from_server(&mut self, bytes: &[u8]) {
-        self.gw
-            .handle_upstream_datagram(self.now, SERVER.parse().unwrap(), bytes);
+        self.gw.handle_upstream_datagram(
+            self.now,
+            self.last_uplink,
+            SERVER.parse().unwrap(),
+            bytes,
+        );
         self.pump();
     }
 
@@ -945,6 +964,7 @@ fn message_ids_toward_the_server_are_never_reused_early() {
     let mut sim = Sim::with_server(GatewayConfig {
         max_batch_entries: 1,
         mid_max_entries: 1,
+        uplinks_per_shard: 1,
         ..config()
     });
     sim.device(dev(1), &reg(1, tok(1), "ue-1"));
@@ -967,4 +987,32 @@ fn message_ids_toward_the_server_are_never_reused_early() {
     sim.advance(Duration::from_secs(48));
     assert_eq!(sim.bulks().len(), 2, "after EXCHANGE_LIFETIME (247 s)");
     assert_eq!(sim.distinct_answers_to(dev(2)).len(), 1);
+}
+
+#[test]
+fn bulks_spread_over_the_uplinks_each_with_its_own_message_ids() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        max_batch_entries: 1,
+        uplinks_per_shard: 3,
+        mid_max_entries: 1 << 10,
+        ..config()
+    });
+    for i in 0..6u16 {
+        sim.device(dev(i), &reg(i, tok(i), &format!("ue-{i}")));
+    }
+    assert_eq!(sim.bulks().len(), 6);
+    for i in 0..6u16 {
+        assert_eq!(sim.answers_to(dev(i))[0].result().0, RegResult::Success);
+    }
+    let server = sim.server.as_ref().unwrap();
+    assert_eq!(server.stats().bulk_requests.load(Ordering::Relaxed), 6);
+    // Each uplink is its own endpoint at the server: ue-0 and ue-3 went over uplink 0, etc.
+    for i in 0..6u16 {
+        match &server.registration(&format!("ue-{i}")).unwrap().path {
+            crate::server::DownlinkPath::Gateway { address, .. } => {
+                assert_eq!(*address, gw_uplink(usize::from(i % 3)))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
@@ -20,14 +21,28 @@ pub const MAX_SHARDS: usize = 256;
 enum Event {
     Shutdown,
     Device(io::Result<(usize, SocketAddr)>),
-    Uplink(io::Result<(usize, SocketAddr)>),
+    /// Some uplink socket is readable (they are all drained below).
+    UplinkReady,
     Timer,
+}
+
+/// Resolves when any of `uplinks` is readable (registers the waker with each of them).
+fn any_readable(uplinks: &[UdpSocket]) -> impl Future<Output = ()> + '_ {
+    std::future::poll_fn(move |cx| {
+        for uplink in uplinks {
+            if uplink.poll_recv_ready(cx).is_ready() {
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    })
 }
 
 /// Run one gateway shard until `shutdown` completes and the core has drained.
 ///
-/// `device` faces the constrained UEs, `uplink` talks to the MSGin5G Server at `upstream`;
-/// datagrams arriving on `uplink` from any other source are dropped. Each turn waits for either
+/// `device` faces the constrained UEs; `uplinks` (one per
+/// [`GatewayConfig::uplinks_per_shard`], in order) talk to the MSGin5G Server at `upstream`;
+/// datagrams arriving on an uplink from any other source are dropped. Each turn waits for either
 /// socket, the core's next timeout or shutdown; after a wake it reads up to 64 more datagrams per
 /// socket without waiting, calls `handle_timeout` when due, and sends everything `poll_transmit`
 /// yields on the socket of its [`Side`]. On shutdown it calls `begin_drain` and keeps running until
@@ -35,7 +50,7 @@ enum Event {
 /// the shard's time is read (`Instant::now()`).
 pub async fn run_gateway_shard(
     device: UdpSocket,
-    uplink: UdpSocket,
+    uplinks: Vec<UdpSocket>,
     upstream: SocketAddr,
     mut core: GatewayCore,
     shutdown: impl Future<Output = ()>,
@@ -59,7 +74,7 @@ pub async fn run_gateway_shard(
             biased;
             _ = &mut shutdown, if drain_deadline.is_none() => Event::Shutdown,
             received = device.recv_from(&mut device_buf) => Event::Device(received),
-            received = uplink.recv_from(&mut uplink_buf) => Event::Uplink(received),
+            _ = any_readable(&uplinks) => Event::UplinkReady,
             _ = &mut sleep, if timer_on => Event::Timer,
         };
         let now = Instant::now();
@@ -71,9 +86,7 @@ pub async fn run_gateway_shard(
             }
             Event::Timer => armed = None,
             Event::Device(received) => feed_device(&mut core, now, &device_buf, received)?,
-            Event::Uplink(received) => {
-                feed_uplink(&mut core, now, upstream, &uplink_buf, received)?
-            }
+            Event::UplinkReady => {}
         }
         for _ in 0..DRAIN_BATCH {
             match device.try_recv_from(&mut device_buf) {
@@ -81,16 +94,21 @@ pub async fn run_gateway_shard(
                 received => feed_device(&mut core, now, &device_buf, received)?,
             }
         }
-        for _ in 0..DRAIN_BATCH {
-            match uplink.try_recv_from(&mut uplink_buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                received => feed_uplink(&mut core, now, upstream, &uplink_buf, received)?,
+        // tokio answers WouldBlock without a system call for sockets not marked readable.
+        for (index, uplink) in uplinks.iter().enumerate() {
+            for _ in 0..DRAIN_BATCH {
+                match uplink.try_recv_from(&mut uplink_buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    received => {
+                        feed_uplink(&mut core, now, upstream, index, &uplink_buf, received)?
+                    }
+                }
             }
         }
         if core.poll_timeout().is_some_and(|deadline| deadline <= now) {
             core.handle_timeout(now);
         }
-        send_transmits(&mut core, &device, &uplink).await;
+        send_transmits(&mut core, &device, &uplinks).await;
         if let Some(deadline) = drain_deadline {
             if core.is_drained() {
                 tracing::debug!("shard drained");
@@ -102,7 +120,7 @@ pub async fn run_gateway_shard(
                     "drain timeout passed with requests still pending: answering SHUTTING_DOWN"
                 );
                 core.abort(now);
-                send_transmits(&mut core, &device, &uplink).await;
+                send_transmits(&mut core, &device, &uplinks).await;
                 break;
             }
         }
@@ -111,11 +129,14 @@ pub async fn run_gateway_shard(
 }
 
 /// Send everything the core has queued, each on the socket of its [`Side`].
-async fn send_transmits(core: &mut GatewayCore, device: &UdpSocket, uplink: &UdpSocket) {
+async fn send_transmits(core: &mut GatewayCore, device: &UdpSocket, uplinks: &[UdpSocket]) {
     while let Some((side, transmit)) = core.poll_transmit() {
         let socket = match side {
             Side::Device => device,
-            Side::Upstream => uplink,
+            Side::Upstream(index) => match uplinks.get(index) {
+                Some(uplink) => uplink,
+                None => continue,
+            },
         };
         driver::send_datagram(socket, transmit.destination, &transmit.payload).await;
     }
@@ -141,12 +162,13 @@ fn feed_uplink(
     core: &mut GatewayCore,
     now: Instant,
     upstream: SocketAddr,
+    index: usize,
     buf: &[u8],
     received: io::Result<(usize, SocketAddr)>,
 ) -> io::Result<()> {
     match received {
         Ok((len, from)) if from == upstream => {
-            core.handle_upstream_datagram(now, from, &buf[..len])
+            core.handle_upstream_datagram(now, index, from, &buf[..len])
         }
         Ok((len, from)) => {
             tracing::debug!(%from, %upstream, len, "uplink datagram not from the upstream, dropped");
@@ -198,9 +220,9 @@ pub fn spawn_gateway(
 /// buffer sizes.
 ///
 /// Binds `shards` device sockets to the same address with `SO_REUSEPORT` (when `listen` has port
-/// 0, the first socket picks the port and the others join it) and one uplink socket per shard
-/// (loopback when `upstream` is loopback, otherwise the unspecified address of its family; port
-/// 0). Each shard runs [`run_gateway_shard`] on a thread named `msgin5g-gw-<i>` with its own
+/// 0, the first socket picks the port and the others join it) and
+/// [`GatewayConfig::uplinks_per_shard`] uplink sockets per shard (loopback when `upstream` is
+/// loopback, otherwise the unspecified address of its family; port 0). Each shard runs [`run_gateway_shard`] on a thread named `msgin5g-gw-<i>` with its own
 /// current-thread runtime and its own [`GatewayCore`] (seed differs per shard).
 pub fn spawn_gateway_with(
     listen: SocketAddr,
@@ -239,15 +261,20 @@ pub fn spawn_gateway_with(
         shards: Vec::with_capacity(shards),
     };
     for (index, device_std) in device_sockets.into_iter().enumerate() {
-        let uplink_std = bind_udp(uplink_bind, false, sockets.recv_buffer, sockets.send_buffer)?;
-        tracing::debug!(shard = index, uplink = %uplink_std.local_addr()?, "shard sockets bound");
+        let mut uplinks_std = Vec::with_capacity(config.uplinks_per_shard);
+        for _ in 0..config.uplinks_per_shard.max(1) {
+            let uplink = bind_udp(uplink_bind, false, sockets.recv_buffer, sockets.send_buffer)?;
+            tracing::debug!(shard = index, uplink = %uplink.local_addr()?, "uplink bound");
+            uplinks_std.push(uplink);
+        }
         let runtime = driver::runtime()?;
-        let (device, uplink) = {
+        let (device, uplinks) = {
             let _guard = runtime.enter();
-            (
-                UdpSocket::from_std(device_std)?,
-                UdpSocket::from_std(uplink_std)?,
-            )
+            let uplinks = uplinks_std
+                .into_iter()
+                .map(UdpSocket::from_std)
+                .collect::<io::Result<Vec<_>>>()?;
+            (UdpSocket::from_std(device_std)?, uplinks)
         };
         let seed = base_seed.wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let core = GatewayCore::new(config.clone(), upstream, seed);
@@ -262,7 +289,7 @@ pub fn spawn_gateway_with(
                 };
                 let result = runtime.block_on(run_gateway_shard(
                     device,
-                    uplink,
+                    uplinks,
                     upstream,
                     core,
                     shutdown,
