@@ -49,6 +49,16 @@ impl Batch {
         }
     }
 
+    /// Put a live member back at the head (4.13 split, 5.03 retry): it keeps its place in line.
+    pub fn push_front(&mut self, item: Queued, element_len: usize, deadline: Option<Instant>) {
+        if let Some(d) = deadline {
+            self.deadlines.push(Reverse((d, item.seq, item.ue.clone())));
+        }
+        self.queue.push_front(item);
+        self.count += 1;
+        self.bytes += element_len + 1;
+    }
+
     /// A live member left the queue (answered early); its queue item becomes stale.
     pub fn forget(&mut self, element_len: usize) {
         self.count = self.count.saturating_sub(1);

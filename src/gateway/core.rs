@@ -1123,21 +1123,8 @@ impl GatewayCore {
         }
         self.learned_max_entries = live.len().div_ceil(2).min(self.learned_max_entries);
         // Put the members back at the head of the queue, in order, and flush at once.
-        let batch = &mut self.batches[kind.index()];
         for (ue, seq) in live.into_iter().rev() {
-            if let Some(p) = self.pending.get_mut(kind, &ue) {
-                p.stage = Stage::Queued;
-                batch.count += 1;
-                batch.bytes += p.element.len() + 1;
-                if let Some(d) = p.deadline {
-                    batch.deadlines.push(Reverse((d, seq, ue.clone())));
-                }
-                batch.queue.push_front(Queued {
-                    ue,
-                    seq,
-                    received_at: p.exchange.received_at,
-                });
-            }
+            self.requeue_front(kind, ue, seq);
         }
         while self.batches[kind.index()].count > 0
             && self.in_flight.len() < self.config.max_in_flight
@@ -1152,36 +1139,43 @@ impl GatewayCore {
     fn requeue_after(&mut self, now: Instant, flight: InFlight, wait: Duration) {
         let kind = flight.kind;
         let retry_at = now + wait;
-        let batch = &mut self.batches[kind.index()];
         let mut expired = Vec::new();
         for (ue, seq) in flight.members.into_iter().rev() {
-            let Some(p) = self.pending.get_mut(kind, &ue).filter(|p| p.seq == seq) else {
+            let Some(p) = self.pending.get(kind, &ue).filter(|p| p.seq == seq) else {
                 continue;
             };
             let too_late = p.deadline.is_some_and(|d| d <= retry_at)
                 || retry_at >= p.exchange.received_at + self.config.bulk_response_timeout;
             if too_late {
                 expired.push((ue, seq));
-                continue;
+            } else {
+                self.requeue_front(kind, ue, seq);
             }
-            p.stage = Stage::Queued;
-            batch.count += 1;
-            batch.bytes += p.element.len() + 1;
-            if let Some(d) = p.deadline {
-                batch.deadlines.push(Reverse((d, seq, ue.clone())));
-            }
-            batch.queue.push_front(Queued {
-                ue,
-                seq,
-                received_at: p.exchange.received_at,
-            });
         }
-        batch.blocked_until = Some(retry_at);
+        self.batches[kind.index()].blocked_until = Some(retry_at);
         for (ue, seq) in expired {
             let outcome =
                 Outcome::failure(cause::GATEWAY_OVERLOAD).with_max_age(wait.as_secs() as u32);
             self.finish(now, kind, &ue, seq, outcome);
         }
+    }
+
+    /// Put an in-flight member back at the head of its batch.
+    fn requeue_front(&mut self, kind: Kind, ue: Arc<str>, seq: u64) {
+        let Some(p) = self.pending.get_mut(kind, &ue).filter(|p| p.seq == seq) else {
+            return;
+        };
+        p.stage = Stage::Queued;
+        let (len, deadline, received_at) = (p.element.len(), p.deadline, p.exchange.received_at);
+        self.batches[kind.index()].push_front(
+            Queued {
+                ue,
+                seq,
+                received_at,
+            },
+            len,
+            deadline,
+        );
     }
 
     fn fail_members(&mut self, now: Instant, flight: InFlight, failure_cause: &str) {
