@@ -1,0 +1,460 @@
+//! Device requests (MSGin5G-6): validate, deduplicate (RFC 7252 §4.5), accept, replace, and
+//! send each request its one final answer (DESIGN.md §3).
+
+use super::*;
+
+impl GatewayCore {
+    /// Feed a datagram received on the device socket.
+    pub fn handle_device_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        let header = match MessageView::parse_header(data) {
+            Ok(h) => h,
+            Err(_) => {
+                inc(&self.stats.dropped);
+                return;
+            }
+        };
+        match header.mtype {
+            MsgType::Ack | MsgType::Rst => {
+                // ACK/RST for our separate responses or spec-literal POSTs; anything else ignored.
+                if self.device_retx.acknowledge(from, header.mid).is_none() {
+                    inc(&self.stats.dropped);
+                }
+                return;
+            }
+            MsgType::Con | MsgType::Non => {}
+        }
+        let con = header.mtype == MsgType::Con;
+        if header.code.is_empty() {
+            // CoAP ping (RFC 7252 §4.3): answer a CON with RST; a NON empty is ignored.
+            if con && data.len() == 4 {
+                self.push(Side::Device, from, reset(header.mid));
+            } else {
+                inc(&self.stats.dropped);
+            }
+            return;
+        }
+        if !header.code.is_request() {
+            // A response in a CON/NON: not expected from a device (RFC 7252 §4.2: reject).
+            if con {
+                self.push(Side::Device, from, reset(header.mid));
+            }
+            inc(&self.stats.dropped);
+            return;
+        }
+        match self.dedup.check(now, from, header.mid, con, header.token) {
+            DedupOutcome::New => {}
+            DedupOutcome::Pending => {
+                inc(&self.stats.duplicates);
+                return;
+            }
+            DedupOutcome::Replay(bytes) => {
+                let bytes = bytes.to_vec();
+                inc(&self.stats.duplicates);
+                self.push(Side::Device, from, bytes);
+                return;
+            }
+        }
+        let view = match MessageView::parse(data) {
+            Ok(v) => v,
+            Err(e) => {
+                self.reject(
+                    from,
+                    header.mid,
+                    header.token,
+                    con,
+                    Code::BAD_REQUEST,
+                    &e.to_string(),
+                );
+                return;
+            }
+        };
+        if header.code != Code::POST {
+            self.reject(
+                from,
+                header.mid,
+                header.token,
+                con,
+                Code::METHOD_NOT_ALLOWED,
+                "POST only",
+            );
+            return;
+        }
+        if let Some(n) = view.unknown_critical_option() {
+            let text = format!("unknown critical option {n}");
+            self.reject(from, header.mid, header.token, con, Code::BAD_OPTION, &text);
+            return;
+        }
+        if view.content_format() != Some(CONTENT_FORMAT_JSON) {
+            self.reject(
+                from,
+                header.mid,
+                header.token,
+                con,
+                Code::UNSUPPORTED_CONTENT_FORMAT,
+                "Content-Format must be 50",
+            );
+            return;
+        }
+        let payload = match msg::decode(view.payload()) {
+            Ok(p) => p,
+            Err(e) => {
+                self.reject(
+                    from,
+                    header.mid,
+                    header.token,
+                    con,
+                    Code::BAD_REQUEST,
+                    &e.diagnostic(),
+                );
+                return;
+            }
+        };
+        let (kind, ue, urgent, wait_time) = match &payload {
+            Payload::Reg(r) => (
+                Kind::Reg,
+                r.ue_service_id.as_str(),
+                r.registration_urgent_degree == Some(UrgentDegree::Urgent),
+                r.wait_time,
+            ),
+            Payload::Dereg(r) => (
+                Kind::Dereg,
+                r.ue_service_id.as_str(),
+                r.registration_urgent_degree == Some(UrgentDegree::Urgent),
+                r.wait_time,
+            ),
+            other => {
+                let text = format!("unsupported messageType {}", other.message_type().as_str());
+                self.reject(
+                    from,
+                    header.mid,
+                    header.token,
+                    con,
+                    Code::BAD_REQUEST,
+                    &text,
+                );
+                return;
+            }
+        };
+        let exchange = Exchange {
+            peer: from,
+            mid: header.mid,
+            token: header.token,
+            ack: if con {
+                AckState::Held
+            } else {
+                AckState::NotCon
+            },
+            received_at: now,
+        };
+        inc(&self.stats.requests);
+        if let Some(allow) = &self.config.allow_list {
+            if !allow.contains(ue) {
+                let ue = ue.to_string();
+                self.answer(
+                    now,
+                    kind,
+                    &ue,
+                    exchange,
+                    Outcome::failure(cause::UNAUTHORIZED),
+                );
+                return;
+            }
+        }
+        if self.draining {
+            let ue = ue.to_string();
+            let outcome =
+                Outcome::failure(cause::SHUTTING_DOWN).with_max_age(self.config.overload_max_age);
+            inc(&self.stats.shed);
+            self.answer(now, kind, &ue, exchange, outcome);
+            return;
+        }
+        // A waitTime beyond EXCHANGE_LIFETIME cannot matter (the exchange is over by then).
+        let deadline = wait_time.map(|w| {
+            now + Duration::from_secs(u64::from(w)).min(self.config.params.exchange_lifetime())
+        });
+        // A queued request of the other kind for this UE (REG then DEREG, or back) is superseded:
+        // the newest intent wins and the two can never reach the server out of order.
+        let other = kind.other();
+        if let Some(p) = self
+            .pending
+            .get(other, ue)
+            .filter(|p| p.stage == Stage::Queued)
+        {
+            let (seq, ue) = (p.seq, ue.to_string());
+            inc(&self.stats.superseded);
+            self.finish(now, other, &ue, seq, Outcome::failure(cause::SUPERSEDED));
+        }
+        // Replacement: a newer request from the same UE Service ID takes over the pending entry.
+        if self.pending.get(kind, ue).is_some() {
+            let ue = ue.to_string();
+            self.replace(now, kind, &ue, exchange, deadline, &payload);
+            return;
+        }
+        if self.pending.len() >= self.config.max_pending {
+            let ue = ue.to_string();
+            let outcome = Outcome::failure(cause::GATEWAY_OVERLOAD)
+                .with_max_age(self.config.overload_max_age);
+            inc(&self.stats.shed);
+            self.answer(now, kind, &ue, exchange, outcome);
+            return;
+        }
+        let ue: Arc<str> = Arc::from(ue);
+        let bulk = self.config.bulking_enabled
+            && !urgent
+            && deadline.is_none_or(|d| {
+                d > now + self.config.deadline_margin + self.rtt_estimate + Duration::from_millis(1)
+            });
+        let mut element = Vec::new();
+        if bulk {
+            msg::write_element(&payload, &mut element);
+        } else {
+            element.extend_from_slice(view.payload());
+        }
+        let seq = self.pending.next_seq();
+        let too_big =
+            bulk && self.envelope_len[kind.index()] + element.len() > self.config.max_bulk_bytes;
+        let entry = Pending {
+            seq,
+            exchange,
+            deadline,
+            stage: Stage::Queued,
+            element,
+        };
+        let mut entry = entry;
+        self.ack_spec_post(&mut entry.exchange);
+        self.schedule_exchange_timers(kind, &ue, seq, &entry.exchange, deadline);
+        if bulk && !too_big {
+            let len = entry.element.len();
+            self.pending.insert(kind, ue.clone(), entry);
+            // A batch may hold more than one bulk's worth; `flush` sends budget-sized bulks.
+            let relevant = deadline.filter(|d| self.deadline_may_trigger(now, *d));
+            self.batches[kind.index()].push(
+                Queued {
+                    ue: ue.clone(),
+                    seq,
+                    received_at: now,
+                },
+                len,
+                relevant,
+            );
+            self.flush(kind, now);
+        } else {
+            if too_big {
+                // An element that can never fit a bulk goes on its own, as the original request.
+                entry.element = view.payload().to_vec();
+            }
+            self.pending.insert(kind, ue.clone(), entry);
+            self.send_single(kind, ue, now);
+        }
+    }
+
+    /// In spec-literal mode a CON is acknowledged at once with an empty ACK (24.538 §6.3.4;
+    /// SPEC.md §7.2 step 6); the answer follows as a POST.
+    pub(super) fn ack_spec_post(&mut self, exchange: &mut Exchange) {
+        if self.config.answer_mode != AnswerMode::SpecPost || exchange.ack != AckState::Held {
+            return;
+        }
+        let ack = empty_ack(exchange.mid);
+        self.dedup.set_reply(exchange.peer, exchange.mid, &ack);
+        self.push(Side::Device, exchange.peer, ack);
+        exchange.ack = AckState::Acked;
+    }
+
+    /// Whether a member's deadline can make its batch flush before the hold time does; only such
+    /// deadlines enter the batch's deadline heap (keeps it small: they leave within the hold time).
+    pub(super) fn deadline_may_trigger(&self, received_at: Instant, deadline: Instant) -> bool {
+        let lead = self.config.deadline_margin + self.rtt_estimate + Duration::from_secs(1);
+        deadline < received_at + self.config.hold_time + lead
+    }
+
+    pub(super) fn schedule_exchange_timers(
+        &mut self,
+        kind: Kind,
+        ue: &Arc<str>,
+        seq: u64,
+        exchange: &Exchange,
+        deadline: Option<Instant>,
+    ) {
+        if exchange.ack == AckState::Held && self.config.answer_mode == AnswerMode::Response {
+            self.timers.push(Reverse((
+                exchange.received_at + self.config.piggyback_window,
+                Timer::Piggyback {
+                    kind: kind as u8,
+                    ue: ue.clone(),
+                    seq,
+                },
+            )));
+        }
+        if let Some(d) = deadline {
+            self.timers.push(Reverse((
+                d.checked_sub(self.config.deadline_margin / 4).unwrap_or(d),
+                Timer::Deadline {
+                    kind: kind as u8,
+                    ue: ue.clone(),
+                    seq,
+                },
+            )));
+        }
+    }
+
+    pub(super) fn replace(
+        &mut self,
+        now: Instant,
+        kind: Kind,
+        ue: &str,
+        exchange: Exchange,
+        deadline: Option<Instant>,
+        payload: &Payload,
+    ) {
+        inc(&self.stats.superseded);
+        let mut exchange = exchange;
+        self.ack_spec_post(&mut exchange);
+        let key = self.pending.key(kind, ue).expect("entry exists");
+        let entry = self.pending.get_mut(kind, ue).expect("entry exists");
+        let old = std::mem::replace(&mut entry.exchange, exchange);
+        let seq = entry.seq;
+        // Queued: the newer request's element replaces the old one in the batch. In flight: the
+        // server's answer goes to the newest exchange.
+        if entry.stage == Stage::Queued {
+            let mut element = Vec::new();
+            msg::write_element(payload, &mut element);
+            let old_len = entry.element.len();
+            let new_len = element.len();
+            entry.element = element;
+            self.batches[kind.index()].resize(old_len, new_len);
+        }
+        entry.deadline = match (entry.deadline, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let new_deadline = entry.deadline;
+        let stage = entry.stage;
+        self.schedule_exchange_timers(kind, &key, seq, &exchange, new_deadline);
+        let relevant = new_deadline.filter(|d| self.deadline_may_trigger(now, *d));
+        if let (Some(d), Stage::Queued) = (relevant, stage) {
+            self.batches[kind.index()]
+                .deadlines
+                .push(Reverse((d, seq, key.clone())));
+        }
+        // The superseded exchange gets its one final answer now.
+        self.answer(now, kind, ue, old, Outcome::failure(cause::SUPERSEDED));
+        self.flush(kind, now);
+    }
+
+    /// Answer a request refused before it was accepted: CON gets a piggybacked error with a short
+    /// diagnostic payload (RFC 7252 §5.5.2); NON gets nothing.
+    pub(super) fn reject(
+        &mut self,
+        peer: SocketAddr,
+        mid: u16,
+        token: Token,
+        con: bool,
+        code: Code,
+        diagnostic: &str,
+    ) {
+        inc(&self.stats.bad_requests);
+        if !con {
+            return;
+        }
+        let text = &diagnostic.as_bytes()[..diagnostic.len().min(64)];
+        let bytes = MessageBuilder::new(MsgType::Ack, code, mid, token).payload(text);
+        self.dedup.set_reply(peer, mid, &bytes);
+        self.push(Side::Device, peer, bytes);
+    }
+
+    /// Send the one final answer for `exchange` (DESIGN.md §3).
+    pub(super) fn answer(
+        &mut self,
+        now: Instant,
+        kind: Kind,
+        ue: &str,
+        exchange: Exchange,
+        outcome: Outcome,
+    ) {
+        if outcome.result == RegResult::Success {
+            inc(&self.stats.answers_success);
+        } else {
+            inc(&self.stats.answers_failure);
+        }
+        let mut body = std::mem::take(&mut self.scratch);
+        body.clear();
+        answer::encode_body(kind, &self.config.service_id, ue, &outcome, &mut body);
+        let peer = exchange.peer;
+        // (message type, code, Message ID) of the answer, by answer mode and ACK state.
+        let (mtype, code, mid) = match (self.config.answer_mode, exchange.ack) {
+            // Still within the piggyback window (or answered at once): ride on the ACK.
+            (_, AckState::Held) => (MsgType::Ack, outcome.code, exchange.mid),
+            // RFC 7252 §5.2.2 separate response / §5.2.3 NON response, same Token, fresh MID.
+            (AnswerMode::Response, ack) => {
+                let mid = self.device_mid(now, peer, exchange.mid ^ 0x8000);
+                let mtype = if ack == AckState::Acked {
+                    MsgType::Con
+                } else {
+                    MsgType::Non
+                };
+                (mtype, outcome.code, mid)
+            }
+            // 24.538 §6.3.4.3.3: a POST reusing the device's Message ID and Token. The MID is
+            // reserved toward the device so this gateway never reuses it within
+            // EXCHANGE_LIFETIME (SPEC.md A1).
+            (AnswerMode::SpecPost, ack) => {
+                let mid = if self.mids.reserve(now, peer, exchange.mid) {
+                    exchange.mid
+                } else {
+                    self.device_mid(now, peer, exchange.mid ^ 0x8000)
+                };
+                let mtype = if ack == AckState::Acked {
+                    MsgType::Con
+                } else {
+                    MsgType::Non
+                };
+                (mtype, Code::POST, mid)
+            }
+        };
+        let mut b = MessageBuilder::new(mtype, code, mid, exchange.token)
+            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
+        if let (Some(age), true) = (outcome.max_age, code.is_response()) {
+            b = b.uint_option(option::MAX_AGE, age);
+        }
+        let bytes = b.payload(&body);
+        match mtype {
+            MsgType::Ack => self.dedup.set_reply(peer, exchange.mid, &bytes),
+            MsgType::Con => {
+                self.device_retx
+                    .start(now, &mut self.rng, peer, mid, bytes.clone(), ())
+            }
+            _ => {}
+        }
+        self.push(Side::Device, peer, bytes);
+        self.scratch = body;
+    }
+
+    /// A fresh MID toward a device; when none is free (65 536 in EXCHANGE_LIFETIME toward one
+    /// address), `fallback` is used and the exhaustion is counted as a shed answer.
+    pub(super) fn device_mid(&mut self, now: Instant, peer: SocketAddr, fallback: u16) -> u16 {
+        match self.mids.allocate(now, peer) {
+            Some(m) => m,
+            None => {
+                inc(&self.stats.shed);
+                fallback
+            }
+        }
+    }
+
+    /// Finish a pending entry with `outcome` (if it still has sequence `seq`).
+    pub(super) fn finish(
+        &mut self,
+        now: Instant,
+        kind: Kind,
+        ue: &str,
+        seq: u64,
+        outcome: Outcome,
+    ) {
+        if let Some(entry) = self.pending.remove_if(kind, ue, seq) {
+            if entry.stage == Stage::Queued {
+                self.batches[kind.index()].forget(entry.element.len());
+            }
+            self.answer(now, kind, ue, entry.exchange, outcome);
+        }
+    }
+}

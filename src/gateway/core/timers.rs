@@ -1,0 +1,92 @@
+//! Timers: piggyback windows, `waitTime` deadlines, upstream answer waits, retransmissions and
+//! cache expiry.
+
+use super::*;
+
+impl GatewayCore {
+    /// Advance timers to `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            let Reverse((_, timer)) = self.timers.pop().expect("peeked");
+            self.on_timer(now, timer);
+        }
+        for i in 0..self.uplinks.len() {
+            self.uplinks[i].mids.expire(now);
+            while let Some(ev) = self.uplinks[i].retx.poll_event(now) {
+                match ev {
+                    RetransmitEvent::Resend(t) => {
+                        inc(&self.stats.upstream_retransmissions);
+                        self.transmits.push_back((Side::Upstream(i), t));
+                    }
+                    RetransmitEvent::GaveUp { key, .. } => {
+                        inc(&self.stats.upstream_timeouts);
+                        self.fail_exchange(now, key, cause::SERVER_TIMEOUT);
+                    }
+                }
+            }
+        }
+        while let Some(ev) = self.device_retx.poll_event(now) {
+            match ev {
+                RetransmitEvent::Resend(t) => self.transmits.push_back((Side::Device, t)),
+                // SPEC.md A29: the device slept or left; the server-side state stays.
+                RetransmitEvent::GaveUp { .. } => {}
+            }
+        }
+        self.dedup.expire(now);
+        self.mids.expire(now);
+        for kind in Kind::ALL {
+            let batch = &mut self.batches[kind.index()];
+            if batch.blocked_until.is_some_and(|b| b <= now) {
+                batch.blocked_until = None;
+            }
+            self.flush(kind, now);
+        }
+    }
+
+    pub(super) fn on_timer(&mut self, now: Instant, timer: Timer) {
+        match timer {
+            Timer::Piggyback { kind, ue, seq } => {
+                let kind = kind_of(kind);
+                let window = self.config.piggyback_window;
+                let Some(p) = self.pending.get_mut(kind, &ue) else {
+                    return;
+                };
+                if p.seq != seq
+                    || p.exchange.ack != AckState::Held
+                    || p.exchange.received_at + window > now
+                {
+                    return;
+                }
+                p.exchange.ack = AckState::Acked;
+                let (peer, mid) = (p.exchange.peer, p.exchange.mid);
+                let ack = empty_ack(mid);
+                self.dedup.set_reply(peer, mid, &ack);
+                self.push(Side::Device, peer, ack);
+            }
+            Timer::Deadline { kind, ue, seq } => {
+                let kind = kind_of(kind);
+                let due = self.pending.get(kind, &ue).is_some_and(|p| {
+                    p.seq == seq
+                        && p.deadline
+                            .is_some_and(|d| d <= now + self.config.deadline_margin / 4)
+                });
+                if due {
+                    self.finish(now, kind, &ue, seq, Outcome::failure(cause::EXPIRED));
+                }
+            }
+            Timer::Upstream { token } => {
+                if self
+                    .in_flight
+                    .get(&token)
+                    .is_some_and(|f| f.deadline <= now)
+                {
+                    inc(&self.stats.upstream_timeouts);
+                    self.fail_exchange(now, token, cause::SERVER_TIMEOUT);
+                }
+            }
+        }
+    }
+}

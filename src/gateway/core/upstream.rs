@@ -1,0 +1,553 @@
+//! Toward the server: flush triggers, bulk and single requests over the uplinks, and splitting
+//! the answers (24.538 §6.3.4.3.3 / §6.3.4.3.6; SPEC.md §7.3).
+
+use super::*;
+
+impl GatewayCore {
+    pub(super) fn batch_bytes(&self, kind: Kind) -> usize {
+        self.envelope_len[kind.index()] + self.batches[kind.index()].bytes
+    }
+
+    pub(super) fn max_entries(&self) -> usize {
+        self.learned_max_entries.max(1)
+    }
+
+    /// When the batch of `kind` must be flushed (None when empty or blocked on in-flight slots).
+    pub(super) fn flush_time(&self, kind: Kind) -> Option<Instant> {
+        let batch = &self.batches[kind.index()];
+        if batch.count == 0 || self.in_flight.len() >= self.config.max_in_flight {
+            return None;
+        }
+        let oldest = batch.queue.front().map(|q| q.received_at)?;
+        let mut t = oldest + self.config.hold_time;
+        if self.draining
+            || batch.count >= self.max_entries()
+            || self.batch_bytes(kind) >= self.config.max_bulk_bytes
+        {
+            t = oldest;
+        }
+        if let Some(Reverse((d, _, _))) = batch.deadlines.peek() {
+            let lead = self.config.deadline_margin + self.rtt_estimate;
+            t = t.min(d.checked_sub(lead).unwrap_or(*d));
+        }
+        if let Some(b) = batch.blocked_until {
+            t = t.max(b);
+        }
+        Some(t)
+    }
+
+    /// Drop stale queue heads and deadline items so `flush_time` sees live members only.
+    pub(super) fn clean_batch(&mut self, kind: Kind) {
+        let pending = &self.pending;
+        let live = |ue: &str, seq: u64| {
+            pending
+                .get(kind, ue)
+                .is_some_and(|p| p.seq == seq && p.stage == Stage::Queued)
+        };
+        let batch = &mut self.batches[kind.index()];
+        batch.oldest(|q| live(&q.ue, q.seq));
+        while let Some(Reverse((_, seq, ue))) = batch.deadlines.peek() {
+            if live(ue, *seq) {
+                break;
+            }
+            batch.deadlines.pop();
+        }
+    }
+
+    /// Send bulks of `kind` while a flush trigger holds.
+    pub(super) fn flush(&mut self, kind: Kind, now: Instant) {
+        loop {
+            self.clean_batch(kind);
+            match self.flush_time(kind) {
+                Some(t) if t <= now => {
+                    if !self.send_bulk(kind, now) {
+                        return;
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Take up to one bulk's worth of members from the batch and send it. False if nothing sent.
+    pub(super) fn send_bulk(&mut self, kind: Kind, now: Instant) -> bool {
+        let max_entries = self.max_entries();
+        let budget = self.config.max_bulk_bytes;
+        let mut members: Vec<(Arc<str>, u64)> = Vec::new();
+        let mut bytes = self.envelope_len[kind.index()];
+        {
+            let batch = &mut self.batches[kind.index()];
+            while members.len() < max_entries {
+                let Some(front) = batch.queue.front() else {
+                    break;
+                };
+                let live = self
+                    .pending
+                    .get(kind, &front.ue)
+                    .filter(|p| p.seq == front.seq && p.stage == Stage::Queued);
+                let Some(p) = live else {
+                    batch.queue.pop_front();
+                    continue;
+                };
+                let add = p.element.len() + usize::from(!members.is_empty());
+                if !members.is_empty() && bytes + add > budget {
+                    break;
+                }
+                bytes += add;
+                let q = batch.queue.pop_front().expect("front exists");
+                members.push((q.ue, q.seq));
+            }
+        }
+        if members.is_empty() {
+            return false;
+        }
+        let Some((uplink, mid)) = self.allocate_upstream_mid(now) else {
+            // Message IDs toward the server exhausted (RFC 7252 §4.4): hold the batch until the
+            // oldest reservation ends; never reuse one early.
+            inc(&self.stats.upstream_mid_exhausted);
+            let retry = self.upstream_mid_expiry().unwrap_or(now).max(now);
+            let batch = &mut self.batches[kind.index()];
+            for (ue, seq) in members.into_iter().rev() {
+                let received_at = self
+                    .pending
+                    .get(kind, &ue)
+                    .map_or(now, |p| p.exchange.received_at);
+                batch.queue.push_front(Queued {
+                    ue,
+                    seq,
+                    received_at,
+                });
+            }
+            batch.blocked_until = Some(retry.max(now + Duration::from_millis(1)));
+            return false;
+        };
+        let mut payload = Vec::with_capacity(bytes);
+        {
+            let elements: Vec<&[u8]> = members
+                .iter()
+                .filter_map(|(ue, _)| self.pending.get(kind, ue).map(|p| p.element.as_slice()))
+                .collect();
+            let bulk_kind = match kind {
+                Kind::Reg => BulkKind::Registration,
+                Kind::Dereg => BulkKind::Deregistration,
+            };
+            msg::write_bulk(
+                &mut payload,
+                bulk_kind,
+                &self.config.service_id,
+                &self.config.gateway_ue_service_id,
+                &elements,
+            );
+        }
+        let token = self.fresh_token();
+        let batch = &mut self.batches[kind.index()];
+        for (ue, _) in &members {
+            if let Some(p) = self.pending.get_mut(kind, ue) {
+                p.stage = Stage::InFlight(token);
+                batch.count = batch.count.saturating_sub(1);
+                batch.bytes = batch.bytes.saturating_sub(p.element.len() + 1);
+            }
+        }
+        if batch.count == 0 {
+            batch.queue.clear();
+            batch.deadlines.clear();
+            batch.bytes = 0;
+        }
+        self.stats
+            .bulk_entries
+            .fetch_add(members.len() as u64, Ordering::Relaxed);
+        inc(&self.stats.bulks_sent);
+        self.send_upstream(now, kind, false, members, (uplink, mid), token, &payload);
+        true
+    }
+
+    /// Send a request on its own (urgent, bulking off, deadline too close, or too big).
+    pub(super) fn send_single(&mut self, kind: Kind, ue: Arc<str>, now: Instant) {
+        let Some(entry) = self.pending.get(kind, &ue) else {
+            return;
+        };
+        let seq = entry.seq;
+        let Some((uplink, mid)) = self.allocate_upstream_mid(now) else {
+            let outcome = Outcome::failure(cause::GATEWAY_OVERLOAD)
+                .with_max_age(self.config.overload_max_age);
+            inc(&self.stats.shed);
+            self.finish(now, kind, &ue, seq, outcome);
+            return;
+        };
+        let token = self.fresh_token();
+        let entry = self.pending.get_mut(kind, &ue).expect("checked above");
+        entry.stage = Stage::InFlight(token);
+        let payload = std::mem::take(&mut entry.element);
+        inc(&self.stats.singles_sent);
+        self.send_upstream(
+            now,
+            kind,
+            true,
+            vec![(ue.clone(), seq)],
+            (uplink, mid),
+            token,
+            &payload,
+        );
+        if let Some(entry) = self.pending.get_mut(kind, &ue) {
+            entry.element = payload;
+        }
+    }
+
+    /// A fresh Message ID toward the server on the next uplink that has one (round robin).
+    pub(super) fn allocate_upstream_mid(&mut self, now: Instant) -> Option<(usize, u16)> {
+        let n = self.uplinks.len();
+        for k in 0..n {
+            let i = (self.next_uplink + k) % n;
+            if let Some(mid) = self.uplinks[i].mids.allocate(now, self.upstream) {
+                self.next_uplink = (i + 1) % n;
+                return Some((i, mid));
+            }
+        }
+        None
+    }
+
+    /// When the earliest upstream Message ID reservation ends.
+    pub(super) fn upstream_mid_expiry(&self) -> Option<Instant> {
+        self.uplinks
+            .iter()
+            .filter_map(|u| u.mids.next_expiry())
+            .min()
+    }
+
+    pub(super) fn fresh_token(&mut self) -> u64 {
+        loop {
+            let t = self.rng.next_u64();
+            if !self.in_flight.contains_key(&t) {
+                return t;
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn send_upstream(
+        &mut self,
+        now: Instant,
+        kind: Kind,
+        single: bool,
+        members: Vec<(Arc<str>, u64)>,
+        (uplink, mid): (usize, u16),
+        token: u64,
+        payload: &[u8],
+    ) {
+        let bytes = MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(token))
+            .uri_path(&self.config.server_uri_path)
+            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+            .payload(payload);
+        let deadline = now + self.config.bulk_response_timeout;
+        self.in_flight.insert(
+            token,
+            InFlight {
+                uplink,
+                mid,
+                kind,
+                single,
+                members,
+                sent_at: now,
+                deadline,
+            },
+        );
+        self.timers
+            .push(Reverse((deadline, Timer::Upstream { token })));
+        self.uplinks[uplink].retx.start(
+            now,
+            &mut self.rng,
+            self.upstream,
+            mid,
+            bytes.clone(),
+            token,
+        );
+        self.push(Side::Upstream(uplink), self.upstream, bytes);
+    }
+
+    /// Feed a datagram received on uplink socket `uplink` (an index below
+    /// [`GatewayConfig::uplinks_per_shard`]).
+    pub fn handle_upstream_datagram(
+        &mut self,
+        now: Instant,
+        uplink: usize,
+        from: SocketAddr,
+        data: &[u8],
+    ) {
+        if from != self.upstream || uplink >= self.uplinks.len() {
+            inc(&self.stats.dropped);
+            return;
+        }
+        let view = match MessageView::parse(data) {
+            Ok(v) => v,
+            Err(_) => {
+                inc(&self.stats.dropped);
+                return;
+            }
+        };
+        let h = view.header;
+        match h.mtype {
+            MsgType::Rst => {
+                if let Some(token) = self.uplinks[uplink].retx.acknowledge(from, h.mid) {
+                    self.fail_exchange(now, token, cause::SERVER_ERROR);
+                }
+                return;
+            }
+            MsgType::Ack => {
+                self.uplinks[uplink].retx.acknowledge(from, h.mid);
+                if h.code.is_empty() {
+                    return; // separate response follows (RFC 7252 §5.2.2)
+                }
+            }
+            MsgType::Con => {
+                if h.code.is_request() {
+                    // Downlink requests are not routed by this gateway (yet): 4.04 like a relay
+                    // without a PC5 link (24.538 §6.4.2.4.1).
+                    let bytes = MessageBuilder::new(MsgType::Ack, Code::NOT_FOUND, h.mid, h.token)
+                        .payload(b"no downlink route");
+                    self.push(Side::Upstream(uplink), from, bytes);
+                    return;
+                }
+                // Separate response: acknowledge it (again, if it is a retransmission).
+                self.push(Side::Upstream(uplink), from, empty_ack(h.mid));
+            }
+            MsgType::Non => {}
+        }
+        if !h.code.is_response() || h.token.len() != 8 {
+            return;
+        }
+        let mut t = [0u8; 8];
+        t.copy_from_slice(h.token.as_slice());
+        let token = u64::from_be_bytes(t);
+        let Some(flight) = self.in_flight.remove(&token) else {
+            return; // late or duplicate response
+        };
+        // A separate response whose empty ACK was lost also ends the request's retransmission.
+        self.uplinks[flight.uplink]
+            .retx
+            .acknowledge(from, flight.mid);
+        let rtt = now.saturating_duration_since(flight.sent_at);
+        self.rtt_estimate = (self.rtt_estimate * 7 + rtt) / 8;
+        self.on_response(now, flight, &view);
+        // A slot toward the server is free again.
+        for kind in Kind::ALL {
+            self.flush(kind, now);
+        }
+    }
+
+    pub(super) fn on_response(&mut self, now: Instant, flight: InFlight, view: &MessageView<'_>) {
+        let code = view.header.code;
+        let kind = flight.kind;
+        if flight.single {
+            let outcome = single_outcome(kind, code, view);
+            for (ue, seq) in flight.members {
+                self.finish(now, kind, &ue, seq, outcome.clone());
+            }
+            return;
+        }
+        if code.is_success() {
+            self.split(now, flight, view.payload());
+            return;
+        }
+        match code {
+            Code::REQUEST_ENTITY_TOO_LARGE => self.split_and_resend(now, flight),
+            Code::FORBIDDEN => self.fail_members(now, flight, cause::UNAUTHORIZED),
+            Code::SERVICE_UNAVAILABLE => {
+                let max_age = view.max_age().unwrap_or(DEFAULT_MAX_AGE);
+                // A Max-Age beyond the answer timeout means: not in time for these members.
+                let wait = Duration::from_secs(u64::from(max_age))
+                    .min(self.config.bulk_response_timeout + Duration::from_secs(1));
+                self.requeue_after(now, flight, wait);
+            }
+            _ => self.fail_members(now, flight, cause::SERVER_ERROR),
+        }
+    }
+
+    /// Split a bulk response into one answer per member (24.538 §6.3.4.3.3 / §6.3.4.3.6).
+    pub(super) fn split(&mut self, now: Instant, flight: InFlight, payload: &[u8]) {
+        let kind = flight.kind;
+        let results: Vec<(String, RegResult, Option<String>)>;
+        let count: Option<u32>;
+        match (kind, msg::decode(payload)) {
+            (Kind::Reg, Ok(Payload::BulkRegResp(r))) => {
+                count = r.number_of_registration_responses;
+                results = r
+                    .registration_responses
+                    .into_iter()
+                    .map(|e| (e.ue_service_id, e.registration_result, e.failure_cause))
+                    .collect();
+            }
+            (Kind::Dereg, Ok(Payload::BulkDeregResp(r))) => {
+                count = r.number_of_deregistration_responses;
+                results = r
+                    .deregistration_responses
+                    .into_iter()
+                    .map(|e| (e.ue_service_id, e.deregistration_result, e.failure_cause))
+                    .collect();
+            }
+            _ => {
+                self.fail_members(now, flight, cause::SERVER_ERROR);
+                return;
+            }
+        }
+        if count.is_some_and(|c| c as usize != results.len()) {
+            inc(&self.stats.count_mismatches);
+        }
+        let mut answered = vec![false; flight.members.len()];
+        for (i, (ue, result, failure_cause)) in results.into_iter().enumerate() {
+            // Fast path: the server answers in request order; otherwise search the members.
+            let idx = match flight.members.get(i) {
+                Some((m, _)) if **m == *ue && !answered[i] => Some(i),
+                _ => flight
+                    .members
+                    .iter()
+                    .enumerate()
+                    .position(|(j, (m, _))| **m == *ue && !answered[j]),
+            };
+            let Some(idx) = idx else {
+                inc(&self.stats.unknown_entries);
+                continue;
+            };
+            answered[idx] = true;
+            let outcome = match result {
+                RegResult::Success => Outcome::success(kind),
+                RegResult::Failure => {
+                    let c = failure_cause.unwrap_or_else(|| cause::SERVER_ERROR.to_string());
+                    Outcome::failure(&c)
+                }
+            };
+            let (m, seq) = &flight.members[idx];
+            self.finish(now, kind, m, *seq, outcome);
+        }
+        for (idx, (ue, seq)) in flight.members.iter().enumerate() {
+            if !answered[idx] {
+                inc(&self.stats.missing_entries);
+                self.finish(
+                    now,
+                    kind,
+                    ue,
+                    *seq,
+                    Outcome::failure(cause::NO_RESPONSE_IN_BULK),
+                );
+            }
+        }
+    }
+
+    /// 4.13: halve the bulk and resend both halves; learn the smaller bound.
+    pub(super) fn split_and_resend(&mut self, now: Instant, flight: InFlight) {
+        let kind = flight.kind;
+        let live: Vec<(Arc<str>, u64)> = flight
+            .members
+            .into_iter()
+            .filter(|(ue, seq)| self.pending.get(kind, ue).is_some_and(|p| p.seq == *seq))
+            .collect();
+        if live.len() <= 1 {
+            for (ue, seq) in live {
+                self.finish(
+                    now,
+                    kind,
+                    &ue,
+                    seq,
+                    Outcome::failure(cause::PAYLOAD_TOO_LARGE),
+                );
+            }
+            return;
+        }
+        self.learned_max_entries = live.len().div_ceil(2).min(self.learned_max_entries);
+        // Put the members back at the head of the queue, in order, and flush at once.
+        for (ue, seq) in live.into_iter().rev() {
+            self.requeue_front(kind, ue, seq);
+        }
+        while self.batches[kind.index()].count > 0
+            && self.in_flight.len() < self.config.max_in_flight
+        {
+            if !self.send_bulk(kind, now) {
+                break;
+            }
+        }
+    }
+
+    /// 5.03 from the server: retry after Max-Age where the members' deadlines allow.
+    pub(super) fn requeue_after(&mut self, now: Instant, flight: InFlight, wait: Duration) {
+        let kind = flight.kind;
+        let retry_at = now + wait;
+        let mut expired = Vec::new();
+        for (ue, seq) in flight.members.into_iter().rev() {
+            let Some(p) = self.pending.get(kind, &ue).filter(|p| p.seq == seq) else {
+                continue;
+            };
+            let too_late = p.deadline.is_some_and(|d| d <= retry_at)
+                || retry_at >= p.exchange.received_at + self.config.bulk_response_timeout;
+            if too_late {
+                expired.push((ue, seq));
+            } else {
+                self.requeue_front(kind, ue, seq);
+            }
+        }
+        self.batches[kind.index()].blocked_until = Some(retry_at);
+        for (ue, seq) in expired {
+            let outcome =
+                Outcome::failure(cause::GATEWAY_OVERLOAD).with_max_age(wait.as_secs() as u32);
+            self.finish(now, kind, &ue, seq, outcome);
+        }
+    }
+
+    /// Put an in-flight member back at the head of its batch.
+    pub(super) fn requeue_front(&mut self, kind: Kind, ue: Arc<str>, seq: u64) {
+        let Some(p) = self.pending.get_mut(kind, &ue).filter(|p| p.seq == seq) else {
+            return;
+        };
+        p.stage = Stage::Queued;
+        let (len, deadline, received_at) = (p.element.len(), p.deadline, p.exchange.received_at);
+        self.batches[kind.index()].push_front(
+            Queued {
+                ue,
+                seq,
+                received_at,
+            },
+            len,
+            deadline,
+        );
+    }
+
+    pub(super) fn fail_members(&mut self, now: Instant, flight: InFlight, failure_cause: &str) {
+        for (ue, seq) in flight.members {
+            self.finish(now, flight.kind, &ue, seq, Outcome::failure(failure_cause));
+        }
+    }
+
+    pub(super) fn fail_exchange(&mut self, now: Instant, token: u64, failure_cause: &str) {
+        if let Some(flight) = self.in_flight.remove(&token) {
+            self.uplinks[flight.uplink]
+                .retx
+                .acknowledge(self.upstream, flight.mid);
+            self.fail_members(now, flight, failure_cause);
+        }
+    }
+}
+
+/// The outcome of a single (non-bulked) request from the server's code and REGRESP/DEREGRESP.
+fn single_outcome(kind: Kind, code: Code, view: &MessageView<'_>) -> Outcome {
+    let body = msg::decode(view.payload()).ok();
+    let (result, failure_cause) = match body {
+        Some(Payload::RegResp(r)) => (r.registration_result, r.failure_cause),
+        Some(Payload::DeregResp(r)) => (r.deregistration_result, r.failure_cause),
+        _ if code.is_success() => (RegResult::Success, None),
+        _ => (RegResult::Failure, None),
+    };
+    if code.is_success() && result == RegResult::Success {
+        let mut o = Outcome::success(kind);
+        o.code = code;
+        return o;
+    }
+    let c = failure_cause.unwrap_or_else(|| match code {
+        Code::FORBIDDEN => cause::UNAUTHORIZED.to_string(),
+        Code::SERVICE_UNAVAILABLE => cause::GATEWAY_OVERLOAD.to_string(),
+        _ => cause::SERVER_ERROR.to_string(),
+    });
+    let mut o = Outcome::failure(&c);
+    if !code.is_success() {
+        o.code = code;
+    }
+    o.max_age = view.max_age();
+    o
+}
