@@ -358,3 +358,33 @@ async fn drain_timeout_with_a_dead_server_still_answers_every_device() {
         assert_eq!(a.failure_cause.as_deref(), Some(cause::SHUTTING_DOWN));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_loopback_works_end_to_end() {
+    let server = spawn_server("[::1]:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let gateway = spawn_gateway(
+        "[::1]:0".parse().unwrap(),
+        server.local_addr(),
+        2,
+        GatewayConfig {
+            hold_time: Duration::from_millis(20),
+            ..GatewayConfig::default()
+        },
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    assert!(gateway.local_addr().is_ipv6());
+    let devices: Vec<(u32, Device)> = {
+        let mut v = Vec::new();
+        for i in 0..50u32 {
+            v.push((i, Device::bind(gateway.local_addr()).await.unwrap()));
+        }
+        v
+    };
+    for (i, _, a) in run_all(devices, false).await {
+        assert_eq!(a.result, Some(RegResult::Success), "device {i}");
+    }
+    assert!(server.stats().bulk_requests.load(Ordering::Relaxed) < 50);
+    gateway.shutdown().unwrap();
+    assert_eq!(server.shutdown().unwrap().registration_count(), 50);
+}

@@ -1016,3 +1016,27 @@ fn bulks_spread_over_the_uplinks_each_with_its_own_message_ids() {
         }
     }
 }
+
+#[test]
+fn block_wise_device_requests_get_413() {
+    let mut sim = Sim::with_server(config());
+    let bytes = MessageBuilder::new(MsgType::Con, Code::POST, 5, tok(5))
+        .uri_path("msgin5g")
+        .uint_option(option::CONTENT_FORMAT, 50)
+        .uint_option(option::BLOCK1, 0b1000 | 2) // NUM 0, M=1, SZX 2 (64 bytes)
+        .payload(&[b'{'; 64]);
+    sim.device(dev(1), &bytes);
+    let v = sim.to_devices[0].view();
+    assert_eq!(v.header.code, Code::REQUEST_ENTITY_TOO_LARGE);
+    assert_eq!(v.header.mid, 5);
+    assert!(sim.upstream.is_empty());
+    // A single complete block (NUM 0, M=0) is an ordinary request.
+    let whole = MessageBuilder::new(MsgType::Con, Code::POST, 6, tok(6))
+        .uri_path("msgin5g")
+        .uint_option(option::CONTENT_FORMAT, 50)
+        .uint_option(option::BLOCK1, 6)
+        .payload(br#"{"messageType":"REG","ueServiceId":"ue-b"}"#);
+    sim.device(dev(2), &whole);
+    sim.advance(Duration::from_millis(100));
+    assert_eq!(sim.answers_to(dev(2))[0].result().0, RegResult::Success);
+}

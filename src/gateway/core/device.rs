@@ -84,6 +84,19 @@ impl GatewayCore {
             self.reject(from, header.mid, header.token, con, Code::BAD_OPTION, &text);
             return;
         }
+        if view.block1().is_some_and(|b| b.more || b.num > 0) {
+            // RFC 7959 §2.9.3: a request body this endpoint will not reassemble. Device requests
+            // fit one datagram; 4.13 tells the device so.
+            self.reject(
+                from,
+                header.mid,
+                header.token,
+                con,
+                Code::REQUEST_ENTITY_TOO_LARGE,
+                "block-wise requests not supported",
+            );
+            return;
+        }
         if view.content_format() != Some(CONTENT_FORMAT_JSON) {
             self.reject(
                 from,
