@@ -1,6 +1,6 @@
-//! Interop: libcoap's `coap-client` (Debian `libcoap3-bin`, binary `coap-client-notls`) registers a
-//! UE through the real gateway (2 shards) and the reference server over UDP on 127.0.0.1, and
-//! prints the REGRESP. Both answer forms a stock client must handle are covered: the answer
+//! Interop: libcoap's `coap-client` (Debian `libcoap3-bin`, binary `coap-client-notls`) and
+//! aiocoap's `aiocoap-client` (PyPI `aiocoap`) register UEs through the real gateway (2 shards)
+//! and the reference server over UDP on 127.0.0.1, and print the REGRESP. Both answer forms a stock client must handle are covered: the answer
 //! piggybacked on the ACK, and the empty ACK followed by a separate confirmable response.
 
 use msgin5g::gateway::GatewayConfig;
@@ -123,4 +123,43 @@ fn coap_client_gets_a_diagnostic_for_a_bad_payload() {
     assert!(stdout.contains("4.00 missing ueServiceId"), "{stdout}");
     gateway.shutdown().unwrap();
     server.shutdown().unwrap();
+}
+
+/// Run aiocoap's `aiocoap-client` (PyPI `aiocoap`) and return (exit success, stdout + stderr).
+fn aiocoap_post(gateway: &GatewayHandle, json: &str) -> (bool, String) {
+    let uri = format!("coap://{}/msgin5g", gateway.local_addr());
+    let out = Command::new("aiocoap-client")
+        .args(["-m", "POST", "--content-format", "application/json"])
+        .args(["--payload", json, &uri])
+        .output()
+        .expect("aiocoap-client is not installed: pip install aiocoap");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn aiocoap_client_registers_with_piggybacked_and_separate_answers() {
+    for (hold_ms, piggyback_ms) in [(50, 1000), (1200, 200)] {
+        let (server, gateway) = start(GatewayConfig {
+            hold_time: Duration::from_millis(hold_ms),
+            piggyback_window: Duration::from_millis(piggyback_ms),
+            ..GatewayConfig::default()
+        });
+        let ue = format!("ue-aiocoap-{hold_ms}");
+        let (ok, out) = aiocoap_post(
+            &gateway,
+            &format!(r#"{{"messageType":"REG","ueServiceId":"{ue}"}}"#),
+        );
+        assert!(ok, "aiocoap-client failed: {out}");
+        assert!(out.contains(r#""registrationResult":"SUCCESS""#), "{out}");
+        assert!(out.contains(&format!(r#""ueServiceId":"{ue}""#)), "{out}");
+        let (_, out) = aiocoap_post(&gateway, r#"{"messageType":"DEREG"}"#);
+        assert!(
+            out.contains("4.00") && out.contains("missing ueServiceId"),
+            "{out}"
+        );
+        gateway.shutdown().unwrap();
+        assert!(server.shutdown().unwrap().is_registered(&ue));
+    }
 }
