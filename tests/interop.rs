@@ -1,7 +1,8 @@
 //! Interop: libcoap's `coap-client` (Debian `libcoap3-bin`, binary `coap-client-notls`) and
 //! aiocoap's `aiocoap-client` (PyPI `aiocoap`) register UEs through the real gateway (2 shards)
-//! and the reference server over UDP on 127.0.0.1, and print the REGRESP. Both answer forms a stock client must handle are covered: the answer
-//! piggybacked on the ACK, and the empty ACK followed by a separate confirmable response.
+//! and the reference server over UDP on 127.0.0.1, and print the REGRESP. Both answer forms a
+//! stock client must handle are covered: the answer piggybacked on the ACK, and the empty ACK
+//! followed by a separate confirmable response.
 
 use msgin5g::gateway::GatewayConfig;
 use msgin5g::net::{spawn_gateway, spawn_server, GatewayHandle, ServerHandle};
@@ -128,11 +129,30 @@ fn coap_client_gets_a_diagnostic_for_a_bad_payload() {
 /// Run aiocoap's `aiocoap-client` (PyPI `aiocoap`) and return (exit success, stdout + stderr).
 fn aiocoap_post(gateway: &GatewayHandle, json: &str) -> (bool, String) {
     let uri = format!("coap://{}/msgin5g", gateway.local_addr());
+    let args = [
+        "-m",
+        "POST",
+        "--content-format",
+        "application/json",
+        "--payload",
+        json,
+        &uri,
+    ];
+    // The console script, or the module when the script is not on PATH.
     let out = Command::new("aiocoap-client")
-        .args(["-m", "POST", "--content-format", "application/json"])
-        .args(["--payload", json, &uri])
+        .args(args)
         .output()
-        .expect("aiocoap-client is not installed: pip install aiocoap");
+        .or_else(|_| {
+            Command::new("python3")
+                .args(["-m", "aiocoap.cli.client"])
+                .args(args)
+                .output()
+        })
+        .expect("run aiocoap-client");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("No module named"),
+        "aiocoap is not installed: pip install aiocoap"
+    );
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
