@@ -1,4 +1,4 @@
-//! # msgin5g: MSGin5G Gateway UE aggregator, Relay UE and reference Server
+//! # msgin5g: MSGin5G Gateway UE aggregator and reference Server
 //!
 //! Crate map:
 //! - [`coap`]: CoAP (RFC 7252) codec, deduplication, Message IDs, retransmission.

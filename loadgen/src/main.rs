@@ -1,5 +1,5 @@
 //! `loadgen`: simulated constrained UEs that register (and de-register) through an MSGin5G
-//! Gateway UE, Relay UE or Server over CoAP/UDP, and a report of what came back.
+//! Gateway UE or Server over CoAP/UDP, and a report of what came back.
 //!
 //! Every simulated device is a [`msgin5g::device::Device`] with its own UDP source port. At most
 //! `--concurrency` devices are in flight; each runs its scenario once with one request
@@ -39,7 +39,7 @@ impl Scenario {
     }
 }
 
-/// Simulated constrained UEs against an MSGin5G Gateway UE, Relay UE or Server.
+/// Simulated constrained UEs against an MSGin5G Gateway UE or Server.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {

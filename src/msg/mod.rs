@@ -15,5 +15,5 @@ pub use codec::{
 };
 pub use types::*;
 
-/// Default MSGin5G service identifier (SPEC.md §3.1, [PROPOSED]; configurable).
+/// Default MSGin5G service identifier (SPEC.md §3.1, (project profile, SPEC.md: PROPOSED); configurable).
 pub const DEFAULT_SERVICE_ID: &str = "org.3gpp.msgin5g";

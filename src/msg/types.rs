@@ -14,13 +14,13 @@ pub enum MessageType {
     RegResp,
     /// `DEREGRESP` de-registration response (Rel-18).
     DeregResp,
-    /// `BULKREG` bulk registration request [PROPOSED].
+    /// `BULKREG` bulk registration request (project profile, SPEC.md: PROPOSED).
     BulkReg,
-    /// `BULKREGRESP` bulk registration response [PROPOSED].
+    /// `BULKREGRESP` bulk registration response (project profile, SPEC.md: PROPOSED).
     BulkRegResp,
-    /// `BULKDEREG` bulk de-registration request [PROPOSED].
+    /// `BULKDEREG` bulk de-registration request (project profile, SPEC.md: PROPOSED).
     BulkDereg,
-    /// `BULKDEREGRESP` bulk de-registration response [PROPOSED].
+    /// `BULKDEREGRESP` bulk de-registration response (project profile, SPEC.md: PROPOSED).
     BulkDeregResp,
     /// `MSG` MSGin5G message.
     Msg,
@@ -32,9 +32,9 @@ pub enum MessageType {
     SegRec,
     /// `SEGCONFIR` segments received confirmation.
     SegConfir,
-    /// `AGGMSG` aggregated message [PROPOSED].
+    /// `AGGMSG` aggregated message (project profile, SPEC.md: PROPOSED).
     AggMsg,
-    /// `AGGIMDN` aggregated delivery report [PROPOSED].
+    /// `AGGIMDN` aggregated delivery report (project profile, SPEC.md: PROPOSED).
     AggImdn,
     /// Any other value.
     Other(String),
