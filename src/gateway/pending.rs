@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// The procedure a pending request belongs to; batches are kept per kind (SPEC.md §7.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     /// Registration (`REG` → `BULKREG`).
     Reg = 0,

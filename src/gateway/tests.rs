@@ -1040,3 +1040,30 @@ fn block_wise_device_requests_get_413() {
     sim.advance(Duration::from_millis(100));
     assert_eq!(sim.answers_to(dev(2))[0].result().0, RegResult::Success);
 }
+
+#[test]
+fn an_urgent_retry_of_a_queued_request_goes_at_once() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        hold_time: Duration::from_secs(10),
+        ..config()
+    });
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    assert!(sim.upstream.is_empty());
+    let json = r#"{"messageType":"REG","ueServiceId":"ue-1","registrationUrgentDegree":"URGENT"}"#;
+    sim.device(dev(1), &request(MsgType::Con, 2, tok(2), json));
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[0].view().header.token, tok(1));
+    assert_eq!(
+        a[0].result(),
+        (RegResult::Failure, Some(cause::SUPERSEDED.into()))
+    );
+    assert_eq!(a[1].view().header.token, tok(2));
+    assert_eq!(a[1].result().0, RegResult::Success);
+    assert!(
+        matches!(sim.bulks()[..], [Payload::Reg(_)]),
+        "sent singly, no bulk"
+    );
+    sim.advance(Duration::from_secs(11));
+    assert_eq!(sim.upstream.len(), 1, "nothing left in the batch");
+}

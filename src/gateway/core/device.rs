@@ -197,11 +197,24 @@ impl GatewayCore {
             inc(&self.stats.superseded);
             self.finish(now, other, &ue, seq, Outcome::failure(cause::SUPERSEDED));
         }
-        // Replacement: a newer request from the same UE Service ID takes over the pending entry.
-        if self.pending.get(kind, ue).is_some() {
-            let ue = ue.to_string();
-            self.replace(now, kind, &ue, exchange, deadline, &payload);
-            return;
+        let bulk = self.config.bulking_enabled
+            && !urgent
+            && deadline.is_none_or(|d| {
+                d > now + self.config.deadline_margin + self.rtt_estimate + Duration::from_millis(1)
+            });
+        // Replacement: a newer request from the same UE Service ID takes over the pending entry
+        // (the UE is in a batch once, the newest exchange gets the answer). A queued entry whose
+        // newer request must go singly (urgent, tight deadline) is superseded instead, and the
+        // newer request goes on as a new one.
+        if let Some(p) = self.pending.get(kind, ue) {
+            if bulk || p.stage != Stage::Queued {
+                let ue = ue.to_string();
+                self.replace(now, kind, &ue, exchange, deadline, &payload);
+                return;
+            }
+            let (seq, ue) = (p.seq, ue.to_string());
+            inc(&self.stats.superseded);
+            self.finish(now, kind, &ue, seq, Outcome::failure(cause::SUPERSEDED));
         }
         if self.pending.len() >= self.config.max_pending {
             let ue = ue.to_string();
@@ -212,11 +225,6 @@ impl GatewayCore {
             return;
         }
         let ue: Arc<str> = Arc::from(ue);
-        let bulk = self.config.bulking_enabled
-            && !urgent
-            && deadline.is_none_or(|d| {
-                d > now + self.config.deadline_margin + self.rtt_estimate + Duration::from_millis(1)
-            });
         let mut element = Vec::new();
         if bulk {
             msg::write_element(&payload, &mut element);
@@ -226,14 +234,13 @@ impl GatewayCore {
         let seq = self.pending.next_seq();
         let too_big =
             bulk && self.envelope_len[kind.index()] + element.len() > self.config.max_bulk_bytes;
-        let entry = Pending {
+        let mut entry = Pending {
             seq,
             exchange,
             deadline,
             stage: Stage::Queued,
             element,
         };
-        let mut entry = entry;
         self.ack_spec_post(&mut entry.exchange);
         self.schedule_exchange_timers(kind, &ue, seq, &entry.exchange, deadline);
         if bulk && !too_big {
@@ -292,7 +299,7 @@ impl GatewayCore {
             self.timers.push(Reverse((
                 exchange.received_at + self.config.piggyback_window,
                 Timer::Piggyback {
-                    kind: kind as u8,
+                    kind,
                     ue: ue.clone(),
                     seq,
                 },
@@ -302,7 +309,7 @@ impl GatewayCore {
             self.timers.push(Reverse((
                 d.checked_sub(self.config.deadline_margin / 4).unwrap_or(d),
                 Timer::Deadline {
-                    kind: kind as u8,
+                    kind,
                     ue: ue.clone(),
                     seq,
                 },

@@ -37,9 +37,9 @@ const DEFAULT_MAX_AGE: u32 = 60;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     /// End of the piggyback window of a held CON.
-    Piggyback { kind: u8, ue: Arc<str>, seq: u64 },
+    Piggyback { kind: Kind, ue: Arc<str>, seq: u64 },
     /// A request's `waitTime` deadline.
-    Deadline { kind: u8, ue: Arc<str>, seq: u64 },
+    Deadline { kind: Kind, ue: Arc<str>, seq: u64 },
     /// The answer wait of an upstream exchange.
     Upstream { token: u64 },
 }
@@ -56,14 +56,6 @@ struct InFlight {
     members: Vec<(Arc<str>, u64)>,
     sent_at: Instant,
     deadline: Instant,
-}
-
-pub(super) fn kind_of(k: u8) -> Kind {
-    if k == 0 {
-        Kind::Reg
-    } else {
-        Kind::Dereg
-    }
 }
 
 pub(super) fn inc(counter: &AtomicU64) {

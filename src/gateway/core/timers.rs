@@ -49,7 +49,6 @@ impl GatewayCore {
     pub(super) fn on_timer(&mut self, now: Instant, timer: Timer) {
         match timer {
             Timer::Piggyback { kind, ue, seq } => {
-                let kind = kind_of(kind);
                 let window = self.config.piggyback_window;
                 let Some(p) = self.pending.get_mut(kind, &ue) else {
                     return;
@@ -67,7 +66,6 @@ impl GatewayCore {
                 self.push(Side::Device, peer, ack);
             }
             Timer::Deadline { kind, ue, seq } => {
-                let kind = kind_of(kind);
                 let due = self.pending.get(kind, &ue).is_some_and(|p| {
                     p.seq == seq
                         && p.deadline
