@@ -113,9 +113,10 @@ fn set_reuse_port(_socket: &Socket) -> io::Result<()> {
 }
 
 /// Linux reports twice the requested size (bookkeeping overhead); anything below the request
-/// means the kernel capped it.
+/// means the kernel capped it. Warned once per process: every socket hits the same system limit.
 fn check_buffer(name: &str, requested: usize, effective: usize, addr: SocketAddr) {
-    if effective < requested {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if effective < requested && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
         tracing::warn!(
             %addr,
             requested,
