@@ -14,7 +14,24 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 
+/// Raise the open-file soft limit toward the hard limit: the 2 000-device test opens one socket
+/// per device (a common default soft limit is 1 024).
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit with a valid, initialised struct; failure leaves the limit as is.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max.min(16_384).max(limit.rlim_cur);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 fn start(shards: usize, config: GatewayConfig) -> (ServerHandle, GatewayHandle) {
+    raise_fd_limit();
     let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
     let gateway = spawn_gateway(
         "127.0.0.1:0".parse().unwrap(),
