@@ -253,8 +253,25 @@ fn run_id() -> String {
     format!("{:x}{:04x}", t, std::process::id() & 0xffff)
 }
 
+/// Raise the open-file soft limit to the hard limit: every device in flight holds a socket.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit with a valid, initialised struct; failure leaves the limit as is.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    raise_fd_limit();
     let target = match resolve(&args.target) {
         Ok(t) => t,
         Err(e) => {
