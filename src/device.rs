@@ -269,9 +269,7 @@ impl Device {
             wait_time: options.wait_time,
             ..Default::default()
         });
-        let mut json = Vec::with_capacity(96);
-        msg::encode(&payload, &mut json);
-        self.exchange(&json, options, Expect::RegResp).await
+        self.send_payload(&payload, options, Expect::RegResp).await
     }
 
     /// De-register `ue_service_id` (`DEREG`) and wait for the answer.
@@ -286,9 +284,19 @@ impl Device {
             wait_time: options.wait_time,
             ..Default::default()
         });
+        self.send_payload(&payload, options, Expect::DeregResp)
+            .await
+    }
+
+    async fn send_payload(
+        &mut self,
+        payload: &Payload,
+        options: &RequestOptions,
+        expect: Expect,
+    ) -> Result<Answer, DeviceError> {
         let mut json = Vec::with_capacity(96);
-        msg::encode(&payload, &mut json);
-        self.exchange(&json, options, Expect::DeregResp).await
+        msg::encode(payload, &mut json);
+        self.exchange(&json, options, expect).await
     }
 
     /// POST an arbitrary JSON body (e.g. a malformed one) and wait for the answer as for

@@ -2,6 +2,7 @@
 //! send each request its one final answer (DESIGN.md §3).
 
 use super::*;
+use crate::coap::Header;
 
 impl GatewayCore {
     /// Feed a datagram received on the device socket.
@@ -57,31 +58,17 @@ impl GatewayCore {
         let view = match MessageView::parse(data) {
             Ok(v) => v,
             Err(e) => {
-                self.reject(
-                    from,
-                    header.mid,
-                    header.token,
-                    con,
-                    Code::BAD_REQUEST,
-                    &e.to_string(),
-                );
+                self.reject(from, &header, Code::BAD_REQUEST, &e.to_string());
                 return;
             }
         };
         if header.code != Code::POST {
-            self.reject(
-                from,
-                header.mid,
-                header.token,
-                con,
-                Code::METHOD_NOT_ALLOWED,
-                "POST only",
-            );
+            self.reject(from, &header, Code::METHOD_NOT_ALLOWED, "POST only");
             return;
         }
         if let Some(n) = view.unknown_critical_option() {
             let text = format!("unknown critical option {n}");
-            self.reject(from, header.mid, header.token, con, Code::BAD_OPTION, &text);
+            self.reject(from, &header, Code::BAD_OPTION, &text);
             return;
         }
         if view.block1().is_some_and(|b| b.more || b.num > 0) {
@@ -89,9 +76,7 @@ impl GatewayCore {
             // fit one datagram; 4.13 tells the device so.
             self.reject(
                 from,
-                header.mid,
-                header.token,
-                con,
+                &header,
                 Code::REQUEST_ENTITY_TOO_LARGE,
                 "block-wise requests not supported",
             );
@@ -100,9 +85,7 @@ impl GatewayCore {
         if view.content_format() != Some(CONTENT_FORMAT_JSON) {
             self.reject(
                 from,
-                header.mid,
-                header.token,
-                con,
+                &header,
                 Code::UNSUPPORTED_CONTENT_FORMAT,
                 "Content-Format must be 50",
             );
@@ -111,14 +94,7 @@ impl GatewayCore {
         let payload = match msg::decode(view.payload()) {
             Ok(p) => p,
             Err(e) => {
-                self.reject(
-                    from,
-                    header.mid,
-                    header.token,
-                    con,
-                    Code::BAD_REQUEST,
-                    &e.diagnostic(),
-                );
+                self.reject(from, &header, Code::BAD_REQUEST, &e.diagnostic());
                 return;
             }
         };
@@ -137,14 +113,7 @@ impl GatewayCore {
             ),
             other => {
                 let text = format!("unsupported messageType {}", other.message_type().as_str());
-                self.reject(
-                    from,
-                    header.mid,
-                    header.token,
-                    con,
-                    Code::BAD_REQUEST,
-                    &text,
-                );
+                self.reject(from, &header, Code::BAD_REQUEST, &text);
                 return;
             }
         };
@@ -366,19 +335,18 @@ impl GatewayCore {
     pub(super) fn reject(
         &mut self,
         peer: SocketAddr,
-        mid: u16,
-        token: Token,
-        con: bool,
+        request: &Header,
         code: Code,
         diagnostic: &str,
     ) {
         inc(&self.stats.bad_requests);
-        if !con {
+        if request.mtype != MsgType::Con {
             return;
         }
         let text = &diagnostic.as_bytes()[..diagnostic.len().min(64)];
-        let bytes = MessageBuilder::new(MsgType::Ack, code, mid, token).payload(text);
-        self.dedup.set_reply(peer, mid, &bytes);
+        let bytes =
+            MessageBuilder::new(MsgType::Ack, code, request.mid, request.token).payload(text);
+        self.dedup.set_reply(peer, request.mid, &bytes);
         self.push(Side::Device, peer, bytes);
     }
 
