@@ -81,9 +81,25 @@ fn coap_client_registers_through_the_gateway_piggybacked() {
             .load(std::sync::atomic::Ordering::Relaxed),
         0
     );
+    // A non-confirmable request gets a NON response with its Token.
+    let (ok, stdout) = post(
+        &gateway,
+        r#"{"messageType":"REG","ueServiceId":"ue-interop-non"}"#,
+        &["-N"],
+    );
+    assert!(ok, "coap-client failed: {stdout}");
+    assert!(
+        stdout.contains(r#""ueServiceId":"ue-interop-non""#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#""registrationResult":"SUCCESS""#),
+        "{stdout}"
+    );
     gateway.shutdown().unwrap();
     let core = server.shutdown().unwrap();
     assert!(core.is_registered("ue-interop-1"));
+    assert!(core.is_registered("ue-interop-non"));
 }
 
 #[test]
