@@ -3,7 +3,7 @@
 
 use super::pending::Kind;
 use crate::coap::Code;
-use crate::msg::{self, cause, DeregistrationResponse, Payload, RegResult, RegistrationResponse};
+use crate::msg::{self, cause, RegResult};
 
 /// The outcome of one device request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,28 +67,42 @@ pub fn failure_code(failure_cause: &str) -> Code {
     }
 }
 
-/// Encode the `REGRESP`/`DEREGRESP` body for `ue` with `outcome`.
+/// Encode the `REGRESP`/`DEREGRESP` body for `ue` with `outcome` (no owned payload is built:
+/// this runs once per device answer).
 pub fn encode_body(kind: Kind, service_id: &str, ue: &str, outcome: &Outcome, out: &mut Vec<u8>) {
-    let payload = match kind {
-        Kind::Reg => Payload::RegResp(RegistrationResponse {
-            msgin5g_service_id: Some(service_id.to_string()),
-            ue_service_id: ue.to_string(),
-            registration_result: outcome.result,
-            failure_cause: outcome.cause.clone(),
-        }),
-        Kind::Dereg => Payload::DeregResp(DeregistrationResponse {
-            msgin5g_service_id: Some(service_id.to_string()),
-            ue_service_id: ue.to_string(),
-            deregistration_result: outcome.result,
-            failure_cause: outcome.cause.clone(),
-        }),
-    };
-    msg::encode(&payload, out);
+    msg::write_registration_response(
+        out,
+        kind == Kind::Dereg,
+        Some(service_id),
+        ue,
+        outcome.result,
+        outcome.cause.as_deref(),
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::msg::{Payload, RegistrationResponse};
+
+    #[test]
+    fn body_is_the_encoded_regresp() {
+        let outcome = Outcome::failure(cause::UNAUTHORIZED);
+        let mut direct = Vec::new();
+        encode_body(Kind::Reg, "svc", "ue-\"1", &outcome, &mut direct);
+        let mut encoded = Vec::new();
+        msg::encode(
+            &Payload::RegResp(RegistrationResponse {
+                msgin5g_service_id: Some("svc".into()),
+                ue_service_id: "ue-\"1".into(),
+                registration_result: RegResult::Failure,
+                failure_cause: Some(cause::UNAUTHORIZED.into()),
+            }),
+            &mut encoded,
+        );
+        assert_eq!(direct, encoded);
+        assert!(matches!(msg::decode(&direct), Ok(Payload::RegResp(_))));
+    }
 
     #[test]
     fn failure_codes_follow_the_profile() {

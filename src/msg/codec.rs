@@ -715,6 +715,28 @@ fn write_resp_body(
     write_opt_str(out, "failureCause", cause);
 }
 
+/// Write a `REGRESP` (or, with `deregistration`, `DEREGRESP`) into `out` from borrowed fields:
+/// exactly what [`encode`] writes for [`Payload::RegResp`] / [`Payload::DeregResp`], without
+/// building the owned payload first (the gateway's per-device answer path).
+pub fn write_registration_response(
+    out: &mut Vec<u8>,
+    deregistration: bool,
+    service_id: Option<&str>,
+    ue_service_id: &str,
+    result: RegResult,
+    failure_cause: Option<&str>,
+) {
+    let (mt, result_key) = if deregistration {
+        (MessageType::DeregResp, "deregistrationResult")
+    } else {
+        (MessageType::RegResp, "registrationResult")
+    };
+    write_head(out, service_id, mt);
+    out.push(b',');
+    write_resp_body(out, ue_service_id, result_key, result, failure_cause);
+    out.push(b'}');
+}
+
 /// `,"numberOfX":N,"x":[` + elements + `]`.
 fn write_list<T>(
     out: &mut Vec<u8>,
@@ -761,27 +783,26 @@ pub fn encode(payload: &Payload, out: &mut Vec<u8>) {
             out.push(b',');
             write_dereg_body(out, r, false);
         }
+        // Complete objects (closing brace included).
         Payload::RegResp(r) => {
-            write_head(out, r.msgin5g_service_id.as_deref(), mt);
-            out.push(b',');
-            write_resp_body(
+            return write_registration_response(
                 out,
+                false,
+                r.msgin5g_service_id.as_deref(),
                 &r.ue_service_id,
-                "registrationResult",
                 r.registration_result,
                 r.failure_cause.as_deref(),
-            );
+            )
         }
         Payload::DeregResp(r) => {
-            write_head(out, r.msgin5g_service_id.as_deref(), mt);
-            out.push(b',');
-            write_resp_body(
+            return write_registration_response(
                 out,
+                true,
+                r.msgin5g_service_id.as_deref(),
                 &r.ue_service_id,
-                "deregistrationResult",
                 r.deregistration_result,
                 r.failure_cause.as_deref(),
-            );
+            )
         }
         Payload::BulkReg(b) => {
             write_head(out, b.msgin5g_service_id.as_deref(), mt);

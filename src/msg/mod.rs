@@ -11,7 +11,8 @@ pub mod types;
 
 pub use codec::{
     bulk_envelope_len, decode, encode, json_string_len, write_bulk, write_element,
-    write_json_string, BulkKind, MsgError, DIAGNOSTIC_MAX, MAX_UE_SERVICE_ID_LEN,
+    write_json_string, write_registration_response, BulkKind, MsgError, DIAGNOSTIC_MAX,
+    MAX_UE_SERVICE_ID_LEN,
 };
 pub use types::*;
 
