@@ -48,6 +48,34 @@ fn total(stats: &[Arc<GatewayStats>], f: impl Fn(&GatewayStats) -> u64) -> u64 {
     stats.iter().map(|s| f(s)).sum()
 }
 
+/// `n` devices, each on its own socket, register `<prefix>-<i>` concurrently.
+fn spawn_registrations(
+    target: SocketAddr,
+    prefix: &str,
+    n: u32,
+) -> JoinSet<msgin5g::device::Answer> {
+    let mut set = JoinSet::new();
+    for i in 0..n {
+        let ue = format!("{prefix}-{i}");
+        set.spawn(async move {
+            let mut dev = Device::bind(target).await.unwrap();
+            dev.register(&ue, &RequestOptions::default()).await.unwrap()
+        });
+    }
+    set
+}
+
+/// Wait (bounded: 5 s) until a summed gateway counter reaches `want`; assert it did.
+async fn wait_for_total(stats: &[Arc<GatewayStats>], f: fn(&GatewayStats) -> u64, want: u64) {
+    for _ in 0..500 {
+        if total(stats, f) == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(total(stats, f), want);
+}
+
 fn token_for(i: u32) -> Token {
     Token::from_slice(&[0x5A, (i >> 16) as u8, (i >> 8) as u8, i as u8]).unwrap()
 }
@@ -264,26 +292,10 @@ async fn shutdown_drains_pending_batches_and_answers_every_device() {
             ..GatewayConfig::default()
         },
     );
-    let target: SocketAddr = gateway.local_addr();
-    let mut set = JoinSet::new();
     // Few enough that one shard's batch stays under max_bulk_bytes (no flush on bytes).
-    for i in 0..20u32 {
-        set.spawn(async move {
-            let mut dev = Device::bind(target).await.unwrap();
-            dev.register(&format!("ue-drain-{i}"), &RequestOptions::default())
-                .await
-                .unwrap()
-        });
-    }
-    // Wait (bounded) until all 20 are pending in the gateway.
-    let stats = gateway.stats();
-    for _ in 0..500 {
-        if total(&stats, |s| s.requests.load(Ordering::Relaxed)) == 20 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(total(&stats, |s| s.requests.load(Ordering::Relaxed)), 20);
+    let mut set = spawn_registrations(gateway.local_addr(), "ue-drain", 20);
+    // All 20 pending in the gateway.
+    wait_for_total(&gateway.stats(), |s| s.requests.load(Ordering::Relaxed), 20).await;
     assert_eq!(
         server.stats().bulk_requests.load(Ordering::Relaxed),
         0,
@@ -344,27 +356,13 @@ async fn drain_timeout_with_a_dead_server_still_answers_every_device() {
         Duration::from_millis(300),
     )
     .unwrap();
-    let target = gateway.local_addr();
-    let mut set = JoinSet::new();
-    for i in 0..20u32 {
-        set.spawn(async move {
-            let mut dev = Device::bind(target).await.unwrap();
-            dev.register(&format!("ue-dead-{i}"), &RequestOptions::default())
-                .await
-                .unwrap()
-        });
-    }
-    let stats = gateway.stats();
-    for _ in 0..500 {
-        if total(&stats, |s| s.bulk_entries.load(Ordering::Relaxed)) == 20 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(
-        total(&stats, |s| s.bulk_entries.load(Ordering::Relaxed)),
-        20
-    );
+    let mut set = spawn_registrations(gateway.local_addr(), "ue-dead", 20);
+    wait_for_total(
+        &gateway.stats(),
+        |s| s.bulk_entries.load(Ordering::Relaxed),
+        20,
+    )
+    .await;
     let cores = tokio::task::spawn_blocking(move || gateway.shutdown().unwrap())
         .await
         .unwrap();
