@@ -41,6 +41,11 @@ fn post(gateway: &GatewayHandle, json: &str, extra: &[&str]) -> (bool, String) {
         .args(["-e", json, &uri])
         .output()
         .expect("run coap-client");
+    outcome(&out)
+}
+
+/// (exit success, stdout followed by stderr) of a finished client.
+fn outcome(out: &std::process::Output) -> (bool, String) {
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
@@ -169,9 +174,7 @@ fn aiocoap_post(gateway: &GatewayHandle, json: &str) -> (bool, String) {
         !String::from_utf8_lossy(&out.stderr).contains("No module named"),
         "aiocoap is not installed: pip install aiocoap"
     );
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    outcome(&out)
 }
 
 #[test]
