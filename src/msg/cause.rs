@@ -36,3 +36,13 @@ pub const SERVER_ERROR: &str = "SERVER_ERROR";
 pub const SUPERSEDED: &str = "SUPERSEDED";
 /// The gateway is shutting down.
 pub const SHUTTING_DOWN: &str = "SHUTTING_DOWN";
+/// The registration (Annex A Registration ID) is unknown to the gateway.
+pub const UNKNOWN_REGISTRATION: &str = "UNKNOWN_REGISTRATION";
+/// The gateway cannot take more Application Client registrations.
+pub const GATEWAY_FULL: &str = "GATEWAY_FULL";
+/// A message with this Message ID is already in progress or was already processed.
+pub const DUPLICATE_MESSAGE_ID: &str = "DUPLICATE_MESSAGE_ID";
+/// The addressed group is unknown to the server.
+pub const UNKNOWN_GROUP: &str = "UNKNOWN_GROUP";
+/// The reported (original) message is unknown.
+pub const UNKNOWN_MESSAGE: &str = "UNKNOWN_MESSAGE";

@@ -425,6 +425,12 @@ fn decode_root(root: Value<'_, '_>) -> Result<Payload, MsgError> {
         .as_str()
         .ok_or(MsgError::InvalidIe(K::MessageType.name()))?;
     let kind = MessageType::parse_known(mt).ok_or_else(|| unknown_type(mt))?;
+    if let Some(r) = super::messaging::decode_object(&kind, &obj) {
+        return r;
+    }
+    if let Some(r) = super::annex_a::decode_object(&kind, &obj) {
+        return r;
+    }
     // Check the type before anything is allocated for the service identifier.
     if !matches!(
         kind,
@@ -513,10 +519,13 @@ thread_local! {
 /// Decode a JSON payload into a [`Payload`]. Accepts the SPEC.md §3.3 keys and the spec's literal
 /// IE names as aliases; ignores unknown keys.
 ///
-/// `messageType`, the results and the urgent degree are matched ASCII-case-insensitively;
-/// only the eight [`Payload`] kinds are accepted. A `null` value counts as an absent IE. Elements of bulk lists never carry the envelope keys,
-/// so their `msgin5g_service_id` is always `None`. Count fields are returned as sent; comparing
-/// them with the list lengths is up to the caller. Parsing reuses thread-local buffers.
+/// `messageType`, the results and the enumerated values are matched ASCII-case-insensitively;
+/// every [`Payload`] kind is accepted (`SEGREC`/`SEGCONFIR` and unknown types are
+/// `UnknownMessageType`). A `null` value counts as an absent IE. Elements of bulk and aggregate
+/// lists never carry the envelope keys, so their `msgin5g_service_id` is always `None`. Bulk
+/// count fields are returned as sent (comparing them with the list lengths is up to the
+/// caller); the messaging counts are checked here (see [`super::messaging`]). Parsing reuses
+/// thread-local buffers.
 pub fn decode(json: &[u8]) -> Result<Payload, MsgError> {
     if json.len() > SCRATCH_MAX {
         return Scratch::new(json.len()).decode(json);
@@ -592,7 +601,7 @@ pub fn json_string_len(s: &str) -> usize {
         .sum::<usize>()
 }
 
-fn write_uint(out: &mut Vec<u8>, mut n: u64) {
+pub(super) fn write_uint(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -607,7 +616,7 @@ fn write_uint(out: &mut Vec<u8>, mut n: u64) {
 }
 
 /// `{` + `"msgin5gServiceId":S,`? + `"messageType":"MT"`.
-fn write_head(out: &mut Vec<u8>, sid: Option<&str>, mt: MessageType) {
+pub(super) fn write_head(out: &mut Vec<u8>, sid: Option<&str>, mt: MessageType) {
     out.push(b'{');
     if let Some(s) = sid {
         out.extend_from_slice(b"\"msgin5gServiceId\":");
@@ -620,13 +629,13 @@ fn write_head(out: &mut Vec<u8>, sid: Option<&str>, mt: MessageType) {
 }
 
 /// `,"key":`
-fn write_key(out: &mut Vec<u8>, key: &str) {
+pub(super) fn write_key(out: &mut Vec<u8>, key: &str) {
     out.extend_from_slice(b",\"");
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(b"\":");
 }
 
-fn write_opt_str(out: &mut Vec<u8>, key: &str, v: Option<&str>) {
+pub(super) fn write_opt_str(out: &mut Vec<u8>, key: &str, v: Option<&str>) {
     if let Some(v) = v {
         write_key(out, key);
         write_json_string(out, v);
@@ -767,10 +776,14 @@ fn write_list<T>(
 /// Encode a payload as JSON (with `messageType` and, when set, `msgin5gServiceId`) into `out`.
 ///
 /// Appends compact JSON: `msgin5gServiceId` (if set), `messageType`, then the set IEs in
-/// declaration order. Bulk list elements are written as by [`write_element`] (so a bulk
+/// declaration order (false flags are left out; aggregate and results counts are the list
+/// lengths). Bulk list elements are written as by [`write_element`] (so a bulk
 /// element's `msgin5g_service_id` and urgent degree are not sent); an absent count is written as
 /// the list length. `client_profile` is copied verbatim and must hold a JSON object.
 pub fn encode(payload: &Payload, out: &mut Vec<u8>) {
+    if super::messaging::encode(payload, out) || super::annex_a::encode(payload, out) {
+        return;
+    }
     let mt = payload.message_type();
     match payload {
         Payload::Reg(r) => {
@@ -874,6 +887,8 @@ pub fn encode(payload: &Payload, out: &mut Vec<u8>) {
                 },
             );
         }
+        // Written by `messaging::encode` / `annex_a::encode` above.
+        _ => return,
     }
     out.push(b'}');
 }
@@ -1335,12 +1350,17 @@ mod tests {
             Err(UnknownMessageType("FOO".into()))
         );
         assert_eq!(
-            dec(r#"{"messageType":"MSG"}"#),
-            Err(UnknownMessageType("MSG".into()))
+            dec(r#"{"messageType":"SEGREC"}"#),
+            Err(UnknownMessageType("SEGREC".into()))
         );
         assert_eq!(
+            dec(r#"{"messageType":"segconfir"}"#),
+            Err(UnknownMessageType("segconfir".into()))
+        );
+        // Messaging types are decoded (see messaging.rs for their vectors).
+        assert_eq!(
             dec(r#"{"messageType":"imdn"}"#),
-            Err(UnknownMessageType("imdn".into()))
+            Err(MissingIe("messageId"))
         );
         let long = "é".repeat(100);
         match dec(&format!(r#"{{"messageType":"{long}"}}"#)) {

@@ -1,19 +1,26 @@
 //! MSGin5G payloads on MSGin5G-1/-6 (TS 24.538 §7.1, project JSON profile SPEC.md §3.3):
-//! Message Type values, the registration IEs, bulk requests/responses, failure causes, and a
-//! JSON codec built on simd-json (Content-Format 50).
+//! Message Type values, the registration IEs, bulk requests/responses, the messaging payloads
+//! (`MSG`/`MSGRESP`/`IMDN`/`AGGMSG`/`AGGIMDN`), the Annex A.3 (MSGin5G-5) payloads, failure
+//! causes, and a JSON codec built on simd-json (Content-Format 50).
 //!
 //! Keys are lowerCamelCase (`messageType`, `ueServiceId`, ...); the spec's literal IE names
 //! (`"Message Type"`, `"UE Service ID"`, ...) are accepted as aliases on input.
 
+pub mod annex_a;
 pub mod cause;
 pub mod codec;
+mod ie;
+pub mod messaging;
 pub mod types;
 
+pub use annex_a::*;
 pub use codec::{
     bulk_envelope_len, decode, encode, json_string_len, write_bulk, write_element,
     write_json_string, write_registration_response, BulkKind, MsgError, DIAGNOSTIC_MAX,
     MAX_UE_SERVICE_ID_LEN,
 };
+pub use ie::{MAX_APPLICATION_ID_LEN, MAX_MESSAGE_ID_LEN};
+pub use messaging::*;
 pub use types::*;
 
 /// Default MSGin5G service identifier (SPEC.md §3.1, (project profile, SPEC.md: PROPOSED); configurable).

@@ -1,6 +1,8 @@
 //! Message Type values (TS 24.538 §7.1 + SPEC.md §3.2) and the registration information
 //! elements (23.554 Tables 8.2.1-1, 8.2.7-x; SPEC.md §4.2–4.5).
 
+use super::annex_a::*;
+use super::messaging::*;
 use serde::{Deserialize, Serialize};
 
 /// The "Message Type" IE (TS 24.538 §7.1); unknown values are kept as `Other`.
@@ -36,6 +38,28 @@ pub enum MessageType {
     AggMsg,
     /// `AGGIMDN` aggregated delivery report (project profile, SPEC.md: PROPOSED).
     AggImdn,
+    /// `REGISTRATION REQUEST` (Annex A.3, MSGin5G-5: AC -> gateway).
+    RegistrationRequest,
+    /// `REGISTRATION RESPONSE` (Annex A.3: gateway -> AC).
+    RegistrationResponse,
+    /// `DE-REGISTRATION REQUEST` (Annex A.3: AC -> gateway).
+    DeregistrationRequest,
+    /// `DE-REGISTRATION RESPONSE` (Annex A.3: gateway -> AC).
+    DeregistrationResponse,
+    /// `MESSAGE SENDING REQUEST` (Annex A.2.1.1 / A.3: AC -> gateway).
+    MessageSendingRequest,
+    /// `MESSAGE SENDING RESPONSE` (Annex A.3, project profile: gateway -> AC).
+    MessageSendingResponse,
+    /// `DELIVERY REPORT SENDING REQUEST` (Annex A.2.1.2 / A.3: AC -> gateway).
+    DeliveryReportSendingRequest,
+    /// `DELIVERY REPORT SENDING RESPONSE` (Annex A.3, project profile: gateway -> AC).
+    DeliveryReportSendingResponse,
+    /// `MESSAGE DELIVERY REQUEST` (Annex A.3, project profile: gateway -> AC).
+    MessageDeliveryRequest,
+    /// `MESSAGE RECEIVED RESPONSE` (Annex A 6.4.2.3.3: AC -> gateway).
+    MessageReceivedResponse,
+    /// `DELIVERY REPORT DELIVERY REQUEST` (Annex A.3, project profile: gateway -> AC).
+    DeliveryReportDeliveryRequest,
     /// Any other value.
     Other(String),
 }
@@ -59,6 +83,17 @@ impl MessageType {
             MessageType::SegConfir => "SEGCONFIR",
             MessageType::AggMsg => "AGGMSG",
             MessageType::AggImdn => "AGGIMDN",
+            MessageType::RegistrationRequest => "REGISTRATION REQUEST",
+            MessageType::RegistrationResponse => "REGISTRATION RESPONSE",
+            MessageType::DeregistrationRequest => "DE-REGISTRATION REQUEST",
+            MessageType::DeregistrationResponse => "DE-REGISTRATION RESPONSE",
+            MessageType::MessageSendingRequest => "MESSAGE SENDING REQUEST",
+            MessageType::MessageSendingResponse => "MESSAGE SENDING RESPONSE",
+            MessageType::DeliveryReportSendingRequest => "DELIVERY REPORT SENDING REQUEST",
+            MessageType::DeliveryReportSendingResponse => "DELIVERY REPORT SENDING RESPONSE",
+            MessageType::MessageDeliveryRequest => "MESSAGE DELIVERY REQUEST",
+            MessageType::MessageReceivedResponse => "MESSAGE RECEIVED RESPONSE",
+            MessageType::DeliveryReportDeliveryRequest => "DELIVERY REPORT DELIVERY REQUEST",
             MessageType::Other(s) => s,
         }
     }
@@ -70,15 +105,16 @@ impl MessageType {
     }
 
     /// The known variant for `s` (exact or ASCII-case-insensitive), `None` for `Other` values;
-    /// never allocates.
+    /// never allocates. `"DEREGISTRATION REQUEST"`/`"DEREGISTRATION RESPONSE"` (no hyphen) are
+    /// accepted for the Annex A de-registration types.
     pub fn parse_known(s: &str) -> Option<MessageType> {
         if let Some(t) = MessageType::parse_exact(s) {
             return Some(t);
         }
-        if s.len() > 16 || !s.bytes().any(|b| b.is_ascii_lowercase()) {
+        if s.len() > MAX_KNOWN_LEN || !s.bytes().any(|b| b.is_ascii_lowercase()) {
             return None;
         }
-        let mut buf = [0u8; 16];
+        let mut buf = [0u8; MAX_KNOWN_LEN];
         let up = &mut buf[..s.len()];
         up.copy_from_slice(s.as_bytes());
         up.make_ascii_uppercase();
@@ -105,10 +141,28 @@ impl MessageType {
             "SEGCONFIR" => MessageType::SegConfir,
             "AGGMSG" => MessageType::AggMsg,
             "AGGIMDN" => MessageType::AggImdn,
+            "REGISTRATION REQUEST" => MessageType::RegistrationRequest,
+            "REGISTRATION RESPONSE" => MessageType::RegistrationResponse,
+            "DE-REGISTRATION REQUEST" | "DEREGISTRATION REQUEST" => {
+                MessageType::DeregistrationRequest
+            }
+            "DE-REGISTRATION RESPONSE" | "DEREGISTRATION RESPONSE" => {
+                MessageType::DeregistrationResponse
+            }
+            "MESSAGE SENDING REQUEST" => MessageType::MessageSendingRequest,
+            "MESSAGE SENDING RESPONSE" => MessageType::MessageSendingResponse,
+            "DELIVERY REPORT SENDING REQUEST" => MessageType::DeliveryReportSendingRequest,
+            "DELIVERY REPORT SENDING RESPONSE" => MessageType::DeliveryReportSendingResponse,
+            "MESSAGE DELIVERY REQUEST" => MessageType::MessageDeliveryRequest,
+            "MESSAGE RECEIVED RESPONSE" => MessageType::MessageReceivedResponse,
+            "DELIVERY REPORT DELIVERY REQUEST" => MessageType::DeliveryReportDeliveryRequest,
             _ => return None,
         })
     }
 }
+
+/// Longest known Message Type string (`"DELIVERY REPORT DELIVERY REQUEST"`, 32 bytes).
+const MAX_KNOWN_LEN: usize = 32;
 
 /// `registrationUrgentDegree` (23.554 Table 8.2.7-1): `"URGENT"`/`"NORMAL"`, or a boolean
 /// (`true` = URGENT) on input (SPEC.md A9).
@@ -293,6 +347,38 @@ pub enum Payload {
     BulkDereg(BulkDeregistration),
     /// `BULKDEREGRESP`.
     BulkDeregResp(BulkDeregistrationResponse),
+    /// `MSG` (SPEC.md §4.6).
+    Msg(Message),
+    /// `MSGRESP` (SPEC.md §4.6, §4.8).
+    MsgResp(MessageResponse),
+    /// `IMDN` (SPEC.md §4.7).
+    Imdn(DeliveryReport),
+    /// `AGGMSG` (SPEC.md §4.8).
+    AggMsg(AggregatedMessage),
+    /// `AGGIMDN` (SPEC.md §4.8).
+    AggImdn(AggregatedReport),
+    /// `REGISTRATION REQUEST` (Annex A.3).
+    AppReg(AppRegistrationRequest),
+    /// `REGISTRATION RESPONSE` (Annex A.3).
+    AppRegResp(AppRegistrationResponse),
+    /// `DE-REGISTRATION REQUEST` (Annex A.3).
+    AppDereg(AppDeregistrationRequest),
+    /// `DE-REGISTRATION RESPONSE` (Annex A.3).
+    AppDeregResp(AppDeregistrationResponse),
+    /// `MESSAGE SENDING REQUEST` (Annex A.3).
+    MsgSending(MessageSendingRequest),
+    /// `MESSAGE SENDING RESPONSE` (Annex A.3).
+    MsgSendingResp(MessageSendingResponse),
+    /// `DELIVERY REPORT SENDING REQUEST` (Annex A.3).
+    ReportSending(DeliveryReportSendingRequest),
+    /// `DELIVERY REPORT SENDING RESPONSE` (Annex A.3).
+    ReportSendingResp(DeliveryReportSendingResponse),
+    /// `MESSAGE DELIVERY REQUEST` (Annex A.3).
+    MsgDelivery(MessageDeliveryRequest),
+    /// `MESSAGE RECEIVED RESPONSE` (Annex A.3).
+    MsgReceivedResp(MessageReceivedResponse),
+    /// `DELIVERY REPORT DELIVERY REQUEST` (Annex A.3).
+    ReportDelivery(DeliveryReportDeliveryRequest),
 }
 
 impl Payload {
@@ -307,6 +393,22 @@ impl Payload {
             Payload::BulkRegResp(_) => MessageType::BulkRegResp,
             Payload::BulkDereg(_) => MessageType::BulkDereg,
             Payload::BulkDeregResp(_) => MessageType::BulkDeregResp,
+            Payload::Msg(_) => MessageType::Msg,
+            Payload::MsgResp(_) => MessageType::MsgResp,
+            Payload::Imdn(_) => MessageType::Imdn,
+            Payload::AggMsg(_) => MessageType::AggMsg,
+            Payload::AggImdn(_) => MessageType::AggImdn,
+            Payload::AppReg(_) => MessageType::RegistrationRequest,
+            Payload::AppRegResp(_) => MessageType::RegistrationResponse,
+            Payload::AppDereg(_) => MessageType::DeregistrationRequest,
+            Payload::AppDeregResp(_) => MessageType::DeregistrationResponse,
+            Payload::MsgSending(_) => MessageType::MessageSendingRequest,
+            Payload::MsgSendingResp(_) => MessageType::MessageSendingResponse,
+            Payload::ReportSending(_) => MessageType::DeliveryReportSendingRequest,
+            Payload::ReportSendingResp(_) => MessageType::DeliveryReportSendingResponse,
+            Payload::MsgDelivery(_) => MessageType::MessageDeliveryRequest,
+            Payload::MsgReceivedResp(_) => MessageType::MessageReceivedResponse,
+            Payload::ReportDelivery(_) => MessageType::DeliveryReportDeliveryRequest,
         }
     }
 }
@@ -333,8 +435,20 @@ mod tests {
             MessageType::SegConfir,
             MessageType::AggMsg,
             MessageType::AggImdn,
+            MessageType::RegistrationRequest,
+            MessageType::RegistrationResponse,
+            MessageType::DeregistrationRequest,
+            MessageType::DeregistrationResponse,
+            MessageType::MessageSendingRequest,
+            MessageType::MessageSendingResponse,
+            MessageType::DeliveryReportSendingRequest,
+            MessageType::DeliveryReportSendingResponse,
+            MessageType::MessageDeliveryRequest,
+            MessageType::MessageReceivedResponse,
+            MessageType::DeliveryReportDeliveryRequest,
         ];
         for t in all {
+            assert!(t.as_str().len() <= MAX_KNOWN_LEN);
             assert_eq!(MessageType::parse(t.as_str()), t);
             assert_eq!(MessageType::parse_known(t.as_str()), Some(t.clone()));
             assert_eq!(
@@ -349,6 +463,20 @@ mod tests {
         assert_eq!(MessageType::parse_known("bulkderegrespxx"), None);
         assert_eq!(MessageType::parse_known(""), None);
         assert_eq!(MessageType::parse_known("régé"), None);
+        // Annex A strings: exact, with spaces; case-folded up to 32 bytes.
+        assert_eq!(
+            MessageType::parse("Delivery Report Delivery Request"),
+            MessageType::DeliveryReportDeliveryRequest
+        );
+        assert_eq!(
+            MessageType::parse("deregistration response"),
+            MessageType::DeregistrationResponse
+        );
+        assert_eq!(MessageType::parse_known("MESSAGE_SENDING_REQUEST"), None);
+        assert_eq!(
+            MessageType::parse_known("delivery report delivery requests"),
+            None
+        );
     }
 
     #[test]
