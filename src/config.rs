@@ -64,6 +64,20 @@ dedup_max_entries = 1048576
 mid_max_entries = 1048576
 # When set, only these UE Service IDs may use the gateway (others get 4.03).
 # allow_list = ["ue-1", "ue-2"]
+# When set, only these Application IDs may register over MSGin5G-5 (others: NOT_ACCEPTED).
+# app_allow_list = ["7", "weather"]
+# Most Application Client registrations (MSGin5G-5) per gateway; beyond: GATEWAY_FULL.
+max_app_registrations = 100000
+# Most MSGin5G-6 UEs remembered for downlink routing per gateway.
+max_clients = 2000000
+# Most messages remembered to route their delivery reports back to the sending AC.
+max_report_routes = 100000
+# Most delivered messages remembered per shard to address an AC's delivery report.
+max_delivered = 65536
+# How long a downlink delivery waits for the device before the server hears 5.03.
+delivery_timeout_ms = 60000
+# Register the gateway's own UE Service ID with the server at start (23.554 8.2.7).
+register_self = true
 # On Ctrl-C, how long to wait for pending requests to get their answers.
 drain_timeout_ms = 10000
 # Requested SO_RCVBUF/SO_SNDBUF per socket (0 = system default); small buffers drop bursts.
@@ -205,6 +219,20 @@ pub struct GatewaySection {
     pub mid_max_entries: usize,
     /// UE Service IDs allowed to use the gateway; `None` allows all.
     pub allow_list: Option<Vec<String>>,
+    /// Application IDs allowed to register over MSGin5G-5; `None` allows all.
+    pub app_allow_list: Option<Vec<String>>,
+    /// Most Application Client registrations per gateway.
+    pub max_app_registrations: usize,
+    /// Most MSGin5G-6 UEs remembered for downlink routing.
+    pub max_clients: usize,
+    /// Most report routes remembered.
+    pub max_report_routes: usize,
+    /// Most delivered messages remembered per shard for AC reports.
+    pub max_delivered: usize,
+    /// Downlink delivery timeout, in milliseconds.
+    pub delivery_timeout_ms: u64,
+    /// Register the gateway itself with the server at start.
+    pub register_self: bool,
     /// Drain time on shutdown, in milliseconds.
     pub drain_timeout_ms: u64,
     /// Requested socket buffer sizes in bytes (0 = system default).
@@ -239,6 +267,13 @@ impl Default for GatewaySection {
             dedup_max_entries: core.dedup_max_entries,
             mid_max_entries: core.mid_max_entries,
             allow_list: None,
+            app_allow_list: None,
+            max_app_registrations: core.max_app_registrations,
+            max_clients: core.max_clients,
+            max_report_routes: core.max_report_routes,
+            max_delivered: core.max_delivered,
+            delivery_timeout_ms: millis(core.delivery_timeout),
+            register_self: core.register_self,
             drain_timeout_ms: 10_000,
             recv_buffer_bytes: DEFAULT_SOCKET_BUFFER,
         }
@@ -454,6 +489,16 @@ impl Config {
         }
         at_least_one("gateway.max_pending", g.max_pending)?;
         at_least_one("gateway.max_in_flight", g.max_in_flight)?;
+        at_least_one("gateway.max_app_registrations", g.max_app_registrations)?;
+        at_least_one("gateway.max_clients", g.max_clients)?;
+        at_least_one("gateway.max_report_routes", g.max_report_routes)?;
+        at_least_one("gateway.max_delivered", g.max_delivered)?;
+        if g.delivery_timeout_ms == 0 {
+            return Err(invalid(
+                "gateway.delivery_timeout_ms",
+                "must be greater than 0",
+            ));
+        }
         if !(1..=MAX_UPLINKS_PER_SHARD).contains(&g.uplinks_per_shard) {
             return Err(invalid(
                 "gateway.uplinks_per_shard",
@@ -469,6 +514,7 @@ impl Config {
         at_least_one("gateway.dedup_max_entries", g.dedup_max_entries)?;
         at_least_one("gateway.mid_max_entries", g.mid_max_entries)?;
         no_empty_entries("gateway.allow_list", g.allow_list.as_ref())?;
+        no_empty_entries("gateway.app_allow_list", g.app_allow_list.as_ref())?;
         if g.recv_buffer_bytes != 0
             && !(MIN_SOCKET_BUFFER..=MAX_SOCKET_BUFFER).contains(&g.recv_buffer_bytes)
         {
@@ -533,6 +579,16 @@ impl Config {
                 .allow_list
                 .as_ref()
                 .map(|list| list.iter().cloned().collect()),
+            app_allow_list: g
+                .app_allow_list
+                .as_ref()
+                .map(|list| list.iter().cloned().collect()),
+            max_app_registrations: g.max_app_registrations,
+            max_clients: g.max_clients,
+            max_report_routes: g.max_report_routes,
+            max_delivered: g.max_delivered,
+            delivery_timeout: Duration::from_millis(g.delivery_timeout_ms),
+            register_self: g.register_self,
             params: self.transmission_params(),
         }
     }

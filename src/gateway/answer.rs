@@ -1,9 +1,9 @@
 //! The final answer to one device (24.538 §6.3.4.3.3 / §6.3.4.3.6; DESIGN.md §3): the outcome
 //! of its request and the CoAP code that carries it.
 
-use super::pending::Kind;
+use super::pending::{Dialect, Kind};
 use crate::coap::Code;
-use crate::msg::{self, cause, RegResult};
+use crate::msg::{self, cause, MsgDeliveryStatus, RegResult, ReportStatus};
 
 /// The outcome of one device request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,19 +16,23 @@ pub struct Outcome {
     pub cause: Option<String>,
     /// Max-Age option (seconds) to add, e.g. on 5.03.
     pub max_age: Option<u32>,
+    /// The server's verdict on a message or report (`MSGRESP deliveryStatus`), when known.
+    pub status: Option<MsgDeliveryStatus>,
 }
 
 impl Outcome {
-    /// Success: 2.01 for registration, 2.04 for de-registration.
+    /// Success: 2.01 for registration, 2.04 for de-registration, messages and reports
+    /// (messages: `ACCEPTED`).
     pub fn success(kind: Kind) -> Outcome {
         Outcome {
             code: match kind {
                 Kind::Reg => Code::CREATED,
-                Kind::Dereg => Code::CHANGED,
+                Kind::Dereg | Kind::Msg | Kind::Imdn => Code::CHANGED,
             },
             result: RegResult::Success,
             cause: None,
             max_age: None,
+            status: kind.is_message().then_some(MsgDeliveryStatus::Accepted),
         }
     }
 
@@ -39,7 +43,36 @@ impl Outcome {
             result: RegResult::Failure,
             cause: Some(cause.to_string()),
             max_age: None,
+            status: None,
         }
+    }
+
+    /// The server's verdict on one message or report (SPEC.md §4.6): `ACCEPTED`/`STORED` are
+    /// 2.04; `REJECTED` 4.03 and `FAILED` 4.04 unless the cause has a code of its own
+    /// ([`failure_code`], e.g. `PAYLOAD_TOO_LARGE` 4.13).
+    pub fn verdict(status: MsgDeliveryStatus, failure_cause: Option<&str>) -> Outcome {
+        if status.is_success() {
+            return Outcome {
+                code: Code::CHANGED,
+                result: RegResult::Success,
+                cause: None,
+                max_age: None,
+                status: Some(status),
+            };
+        }
+        let c = failure_cause.unwrap_or(match status {
+            MsgDeliveryStatus::Rejected => cause::POLICY_REJECT,
+            _ => cause::RECIPIENT_UNREACHABLE,
+        });
+        let mut o = Outcome::failure(c);
+        o.status = Some(status);
+        if o.code == Code::new(5, 2) {
+            o.code = match status {
+                MsgDeliveryStatus::Rejected => Code::FORBIDDEN,
+                _ => Code::NOT_FOUND,
+            };
+        }
+        o
     }
 
     /// Add a Max-Age.
@@ -50,12 +83,24 @@ impl Outcome {
 }
 
 /// CoAP code for a failure answer (project profile, README "Answers"):
-/// UNAUTHORIZED/POLICY_REJECT → 4.03, MALFORMED → 4.00, PAYLOAD_TOO_LARGE → 4.13,
+/// UNAUTHORIZED/POLICY_REJECT/AS_REJECT/NOT_REGISTERED/GATEWAY_FULL → 4.03,
+/// UNKNOWN_UE/UNKNOWN_APPLICATION/UNKNOWN_REGISTRATION/UNKNOWN_MESSAGE/UNKNOWN_GROUP → 4.04,
+/// DUPLICATE_MESSAGE_ID → 4.09, MALFORMED → 4.00, PAYLOAD_TOO_LARGE → 4.13,
 /// SUPERSEDED → 4.09 (RFC 8132 Conflict), GATEWAY_OVERLOAD/SHUTTING_DOWN/STORE_FULL → 5.03,
 /// SERVER_TIMEOUT/EXPIRED → 5.04, anything else (NO_RESPONSE_IN_BULK, SERVER_ERROR, …) → 5.02.
 pub fn failure_code(failure_cause: &str) -> Code {
     match failure_cause {
-        cause::UNAUTHORIZED | cause::POLICY_REJECT => Code::FORBIDDEN,
+        cause::UNAUTHORIZED
+        | cause::POLICY_REJECT
+        | cause::AS_REJECT
+        | cause::NOT_REGISTERED
+        | cause::GATEWAY_FULL => Code::FORBIDDEN,
+        cause::UNKNOWN_UE
+        | cause::UNKNOWN_APPLICATION
+        | cause::UNKNOWN_REGISTRATION
+        | cause::UNKNOWN_MESSAGE
+        | cause::UNKNOWN_GROUP => Code::NOT_FOUND,
+        cause::DUPLICATE_MESSAGE_ID => Code::new(4, 9),
         cause::MALFORMED => Code::BAD_REQUEST,
         cause::PAYLOAD_TOO_LARGE => Code::REQUEST_ENTITY_TOO_LARGE,
         cause::SUPERSEDED => Code::new(4, 9),
@@ -67,17 +112,57 @@ pub fn failure_code(failure_cause: &str) -> Code {
     }
 }
 
-/// Encode the `REGRESP`/`DEREGRESP` body for `ue` with `outcome` (no owned payload is built:
-/// this runs once per device answer).
-pub fn encode_body(kind: Kind, service_id: &str, ue: &str, outcome: &Outcome, out: &mut Vec<u8>) {
-    msg::write_registration_response(
-        out,
-        kind == Kind::Dereg,
-        Some(service_id),
-        ue,
-        outcome.result,
-        outcome.cause.as_deref(),
-    );
+/// Encode the answer body for the request keyed `key` (UE Service ID or Message ID) with
+/// `outcome`, in the request's dialect: `REGRESP`/`DEREGRESP`/`MSGRESP` for MSGin5G-6 clients,
+/// `MESSAGE SENDING RESPONSE`/`DELIVERY REPORT SENDING RESPONSE` for Application Clients
+/// (SPEC.md §6.3). No owned payload is built: this runs once per device answer.
+pub fn encode_body(
+    kind: Kind,
+    dialect: Dialect,
+    service_id: &str,
+    key: &str,
+    outcome: &Outcome,
+    out: &mut Vec<u8>,
+) {
+    let status = outcome
+        .status
+        .or(Some(if outcome.result == RegResult::Success {
+            MsgDeliveryStatus::Accepted
+        } else {
+            MsgDeliveryStatus::Failed
+        }));
+    match (kind, dialect) {
+        (Kind::Reg | Kind::Dereg, _) => msg::write_registration_response(
+            out,
+            kind == Kind::Dereg,
+            Some(service_id),
+            key,
+            outcome.result,
+            outcome.cause.as_deref(),
+        ),
+        (Kind::Msg | Kind::Imdn, Dialect::Client) => msg::write_message_response(
+            out,
+            Some(service_id),
+            Some(key),
+            status,
+            outcome.cause.as_deref(),
+        ),
+        (Kind::Msg | Kind::Imdn, Dialect::App) => {
+            let success = outcome.result == RegResult::Success;
+            msg::write_sending_response(
+                out,
+                kind == Kind::Imdn,
+                Some(key),
+                if success {
+                    ReportStatus::Success
+                } else {
+                    ReportStatus::Failure
+                },
+                status.filter(|_| success),
+                outcome.cause.as_deref(),
+            )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -89,7 +174,14 @@ mod tests {
     fn body_is_the_encoded_regresp() {
         let outcome = Outcome::failure(cause::UNAUTHORIZED);
         let mut direct = Vec::new();
-        encode_body(Kind::Reg, "svc", "ue-\"1", &outcome, &mut direct);
+        encode_body(
+            Kind::Reg,
+            Dialect::Client,
+            "svc",
+            "ue-\"1",
+            &outcome,
+            &mut direct,
+        );
         let mut encoded = Vec::new();
         msg::encode(
             &Payload::RegResp(RegistrationResponse {

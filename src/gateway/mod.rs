@@ -10,11 +10,18 @@
 mod answer;
 mod batch;
 mod core;
+mod directory;
+mod handoff;
 mod pending;
 
 pub use self::core::GatewayCore;
 pub use answer::{failure_code, Outcome};
-pub use pending::Kind;
+pub use directory::{
+    AppDeregistrationError, AppRegistration, AppRegistrationError, ClientRoute, Directory,
+    ReportRoute,
+};
+pub use handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
+pub use pending::{Dialect, Kind};
 
 use crate::coap::TransmissionParams;
 use std::collections::HashSet;
@@ -74,6 +81,23 @@ pub struct GatewayConfig {
     pub mid_max_entries: usize,
     /// When set, only these UE Service IDs may use the gateway (others get 4.03).
     pub allow_list: Option<HashSet<String>>,
+    /// When set, only these Application IDs may register with the gateway (24.538 §6.3.2.1.1
+    /// "local conditions"; others get `NOT_ACCEPTED`/`UNAUTHORIZED`).
+    pub app_allow_list: Option<HashSet<String>>,
+    /// Most Application Client registrations per gateway (beyond: `GATEWAY_FULL`).
+    pub max_app_registrations: usize,
+    /// Most MSGin5G-6 UEs remembered for downlink routing per gateway.
+    pub max_clients: usize,
+    /// Most messages remembered for routing their delivery reports back to the sending AC.
+    pub max_report_routes: usize,
+    /// Most messages remembered per shard for addressing an AC's delivery report.
+    pub max_delivered: usize,
+    /// How long a downlink delivery waits for the device's answer before the server is told
+    /// `RECIPIENT_UNREACHABLE` (5.03).
+    pub delivery_timeout: Duration,
+    /// Register the gateway's own UE Service ID with the server at start (23.554 §8.2.7
+    /// pre-condition 1), so the server can reach the ACs behind it.
+    pub register_self: bool,
     /// CoAP transmission parameters.
     pub params: TransmissionParams,
 }
@@ -99,6 +123,13 @@ impl Default for GatewayConfig {
             dedup_max_entries: 1 << 20,
             mid_max_entries: 1 << 20,
             allow_list: None,
+            app_allow_list: None,
+            max_app_registrations: directory::DEFAULT_MAX_APP_REGISTRATIONS,
+            max_clients: directory::DEFAULT_MAX_CLIENTS,
+            max_report_routes: directory::DEFAULT_MAX_REPORT_ROUTES,
+            max_delivered: 65_536,
+            delivery_timeout: Duration::from_secs(60),
+            register_self: true,
             params: TransmissionParams::default(),
         }
     }
@@ -150,6 +181,29 @@ pub struct GatewayStats {
     pub count_mismatches: AtomicU64,
     /// Times a bulk waited because every Message ID toward the server was in use (RFC 7252 §4.4).
     pub upstream_mid_exhausted: AtomicU64,
+    /// Accepted registrations of the gateway's own UE Service ID (23.554 §8.2.7).
+    pub self_registrations: AtomicU64,
+    /// Downlink requests received from the server (`MSG`, `IMDN`; SPEC.md §7.5).
+    pub downlink_requests: AtomicU64,
+    /// Downlink deliveries sent to devices.
+    pub downlink_deliveries: AtomicU64,
+    /// Downlink deliveries the device accepted.
+    pub downlink_delivered: AtomicU64,
+    /// Downlink requests not delivered (no such target, refused, unreachable).
+    pub downlink_failed: AtomicU64,
+    /// Application Client registrations accepted (MSGin5G-5, 24.538 §6.3.2).
+    pub app_registrations: AtomicU64,
+    /// Application Client registrations refused (capacity, allow-list, Application ID in use).
+    pub app_registrations_refused: AtomicU64,
+    /// Application Client de-registrations accepted.
+    pub app_deregistrations: AtomicU64,
+    /// Requests naming a Registration ID owned by another address, or sent by an address that
+    /// does not own the registration / UE Service ID it uses (spoofing attempts; answered 4.03).
+    pub spoofed: AtomicU64,
+    /// Messages (`MSG` + A.3 `MESSAGE SENDING REQUEST`) accepted for aggregation.
+    pub messages: AtomicU64,
+    /// Delivery reports (`IMDN` + A.3 `DELIVERY REPORT SENDING REQUEST`) accepted.
+    pub reports: AtomicU64,
 }
 
 #[cfg(test)]

@@ -14,23 +14,37 @@ pub enum Kind {
     Reg = 0,
     /// De-registration (`DEREG` → `BULKDEREG`).
     Dereg = 1,
+    /// Message (`MSG` / A.3 `MESSAGE SENDING REQUEST` → `AGGMSG`), keyed by Message ID.
+    Msg = 2,
+    /// Delivery report (`IMDN` / A.3 `DELIVERY REPORT SENDING REQUEST` → `AGGIMDN`), keyed by
+    /// the report's Message ID.
+    Imdn = 3,
 }
 
 impl Kind {
-    /// Both kinds, in index order.
-    pub const ALL: [Kind; 2] = [Kind::Reg, Kind::Dereg];
+    /// Number of kinds.
+    pub const COUNT: usize = 4;
+
+    /// Every kind, in index order.
+    pub const ALL: [Kind; Kind::COUNT] = [Kind::Reg, Kind::Dereg, Kind::Msg, Kind::Imdn];
 
     /// Array index.
     pub fn index(self) -> usize {
         self as usize
     }
 
-    /// The opposite procedure.
-    pub fn other(self) -> Kind {
+    /// The opposite procedure of a registration kind (REG ↔ DEREG); messages have none.
+    pub fn opposite(self) -> Option<Kind> {
         match self {
-            Kind::Reg => Kind::Dereg,
-            Kind::Dereg => Kind::Reg,
+            Kind::Reg => Some(Kind::Dereg),
+            Kind::Dereg => Some(Kind::Reg),
+            Kind::Msg | Kind::Imdn => None,
         }
+    }
+
+    /// Whether this kind is keyed by Message ID (messages and reports) rather than UE Service ID.
+    pub fn is_message(self) -> bool {
+        matches!(self, Kind::Msg | Kind::Imdn)
     }
 }
 
@@ -43,6 +57,17 @@ pub enum AckState {
     Acked,
     /// NON request: nothing to acknowledge.
     NotCon,
+}
+
+/// Which vocabulary a device request speaks, and so which answer body it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// A UE with its own MSGin5G Client (MSGin5G-6): `REGRESP`/`DEREGRESP`/`MSGRESP` bodies,
+    /// as the server would answer (24.538 §6.3.4.3.3, SPEC.md §4.6).
+    Client,
+    /// An Application Client without one (MSGin5G-5, Annex A.3): `MESSAGE SENDING RESPONSE` /
+    /// `DELIVERY REPORT SENDING RESPONSE` bodies (SPEC.md §6.3).
+    App,
 }
 
 /// One device CoAP exchange awaiting its final answer.
@@ -58,6 +83,8 @@ pub struct Exchange {
     pub ack: AckState,
     /// When the request arrived.
     pub received_at: Instant,
+    /// The answer vocabulary.
+    pub dialect: Dialect,
 }
 
 /// Where a pending request is in its life.
@@ -84,17 +111,17 @@ pub struct Pending {
     pub element: Vec<u8>,
 }
 
-/// The pending-request cache of one shard: per kind, UE Service ID → entry.
+/// The pending-request cache of one shard: per kind, key (UE Service ID or Message ID) → entry.
 #[derive(Debug, Default)]
 pub struct PendingTable {
-    maps: [HashMap<Arc<str>, Pending>; 2],
+    maps: [HashMap<Arc<str>, Pending>; Kind::COUNT],
     next_seq: u64,
 }
 
 impl PendingTable {
     /// Entries over both kinds.
     pub fn len(&self) -> usize {
-        self.maps[0].len() + self.maps[1].len()
+        self.maps.iter().map(HashMap::len).sum()
     }
 
     /// Whether empty.

@@ -4,7 +4,8 @@
 
 use super::driver::{self, DRAIN_BATCH};
 use super::socket::{bind_udp, local_bind_addr_for, random_seed, SocketOptions, RECV_BUFFER_LEN};
-use crate::gateway::{GatewayConfig, GatewayCore, GatewayStats, Side};
+use crate::gateway::{Directory, GatewayConfig, GatewayCore, GatewayStats, Handoff, Side};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -13,16 +14,54 @@ use std::task::Poll;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 /// Most shards one gateway runs (one per core is the intent; this only stops typos).
 pub const MAX_SHARDS: usize = 256;
+
+/// Capacity of each shard's handoff channel (cross-shard downlink deliveries; DESIGN.md §1).
+/// When full, the sending shard answers the server 5.03 at once.
+pub const HANDOFF_CHANNEL_CAPACITY: usize = 4096;
+
+/// One shard's end of the cross-shard channels: its inbox and every shard's outbox, each with
+/// the `Notify` that wakes the receiving shard.
+#[derive(Debug, Clone)]
+pub struct ShardMesh {
+    inbox: Receiver<Handoff>,
+    wake: Arc<Notify>,
+    peers: Vec<(Sender<Handoff>, Arc<Notify>)>,
+}
+
+impl ShardMesh {
+    /// Channels for `shards` shards, in shard order.
+    pub fn build(shards: usize) -> Vec<ShardMesh> {
+        let ends: Vec<(Sender<Handoff>, Receiver<Handoff>, Arc<Notify>)> = (0..shards)
+            .map(|_| {
+                let (tx, rx) = crossbeam_channel::bounded(HANDOFF_CHANNEL_CAPACITY);
+                (tx, rx, Arc::new(Notify::new()))
+            })
+            .collect();
+        let peers: Vec<(Sender<Handoff>, Arc<Notify>)> = ends
+            .iter()
+            .map(|(tx, _, wake)| (tx.clone(), wake.clone()))
+            .collect();
+        ends.into_iter()
+            .map(|(_, inbox, wake)| ShardMesh {
+                inbox,
+                wake,
+                peers: peers.clone(),
+            })
+            .collect()
+    }
+}
 
 enum Event {
     Shutdown,
     Device(io::Result<(usize, SocketAddr)>),
     /// Some uplink socket is readable (they are all drained below).
     UplinkReady,
+    /// Another shard handed work over.
+    Handoff,
     Timer,
 }
 
@@ -48,15 +87,18 @@ fn any_readable(uplinks: &[UdpSocket]) -> impl Future<Output = ()> + '_ {
 /// yields on the socket of its [`Side`]. On shutdown it calls `begin_drain` and keeps running until
 /// `is_drained()` or `drain_timeout` has passed, then returns the core. This is the only place
 /// the shard's time is read (`Instant::now()`).
+#[allow(clippy::too_many_arguments)]
 pub async fn run_gateway_shard(
     device: UdpSocket,
     uplinks: Vec<UdpSocket>,
     upstream: SocketAddr,
     mut core: GatewayCore,
+    mesh: ShardMesh,
     shutdown: impl Future<Output = ()>,
     drain_timeout: Duration,
 ) -> io::Result<GatewayCore> {
     tokio::pin!(shutdown);
+    core.start(Instant::now());
     let sleep = tokio::time::sleep_until(driver::far_future());
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
@@ -75,6 +117,7 @@ pub async fn run_gateway_shard(
             _ = &mut shutdown, if drain_deadline.is_none() => Event::Shutdown,
             received = device.recv_from(&mut device_buf) => Event::Device(received),
             _ = any_readable(&uplinks) => Event::UplinkReady,
+            _ = mesh.wake.notified() => Event::Handoff,
             _ = &mut sleep, if timer_on => Event::Timer,
         };
         let now = Instant::now();
@@ -86,7 +129,13 @@ pub async fn run_gateway_shard(
             }
             Event::Timer => armed = None,
             Event::Device(received) => feed_device(&mut core, now, &device_buf, received)?,
-            Event::UplinkReady => {}
+            Event::UplinkReady | Event::Handoff => {}
+        }
+        for _ in 0..DRAIN_BATCH {
+            match mesh.inbox.try_recv() {
+                Ok(handoff) => core.handle_handoff(now, handoff),
+                Err(_) => break,
+            }
         }
         for _ in 0..DRAIN_BATCH {
             match device.try_recv_from(&mut device_buf) {
@@ -108,7 +157,12 @@ pub async fn run_gateway_shard(
         if core.poll_timeout().is_some_and(|deadline| deadline <= now) {
             core.handle_timeout(now);
         }
+        pass_handoffs(&mut core, now, &mesh);
         send_transmits(&mut core, &device, &uplinks).await;
+        if !mesh.inbox.is_empty() {
+            // More than one batch waiting: come back at once.
+            mesh.wake.notify_one();
+        }
         if let Some(deadline) = drain_deadline {
             if core.is_drained() {
                 tracing::debug!("shard drained");
@@ -126,6 +180,24 @@ pub async fn run_gateway_shard(
         }
     }
     Ok(core)
+}
+
+/// Hand the core's cross-shard work to the target shards; a full channel is reported back to the
+/// core (which answers the server at once).
+fn pass_handoffs(core: &mut GatewayCore, now: Instant, mesh: &ShardMesh) {
+    while let Some((shard, handoff)) = core.poll_handoff() {
+        let Some((tx, wake)) = mesh.peers.get(shard) else {
+            core.handoff_failed(now, handoff);
+            continue;
+        };
+        match tx.try_send(handoff) {
+            Ok(()) => wake.notify_one(),
+            Err(TrySendError::Full(h) | TrySendError::Disconnected(h)) => {
+                core.handoff_failed(now, h);
+            }
+        }
+    }
+    // Failures may have produced local answers; they are sent with the other transmits.
 }
 
 /// Send everything the core has queued, each on the socket of its [`Side`].
@@ -193,6 +265,7 @@ pub struct GatewayHandle {
     local_addr: SocketAddr,
     upstream: SocketAddr,
     stats: Vec<Arc<GatewayStats>>,
+    directory: Arc<Directory>,
     shards: Vec<Shard>,
 }
 
@@ -253,11 +326,19 @@ pub fn spawn_gateway_with(
     }
 
     let base_seed = random_seed();
+    let directory = Arc::new(Directory::new(
+        config.max_app_registrations,
+        config.max_clients,
+        config.max_report_routes,
+        (base_seed >> 33) as u32,
+    ));
+    let mut meshes = ShardMesh::build(shards).into_iter();
     let uplink_bind = local_bind_addr_for(upstream);
     let mut handle = GatewayHandle {
         local_addr,
         upstream,
         stats: Vec::with_capacity(shards),
+        directory: directory.clone(),
         shards: Vec::with_capacity(shards),
     };
     for (index, device_std) in device_sockets.into_iter().enumerate() {
@@ -277,7 +358,8 @@ pub fn spawn_gateway_with(
             (UdpSocket::from_std(device_std)?, uplinks)
         };
         let seed = base_seed.wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let core = GatewayCore::new(config.clone(), upstream, seed);
+        let core = GatewayCore::new_shard(config.clone(), upstream, seed, index, directory.clone());
+        let mesh = meshes.next().expect("one mesh end per shard");
         handle.stats.push(core.stats());
         let (tx, rx) = oneshot::channel::<()>();
         // On a failed spawn, dropping `handle` stops the shards already started.
@@ -292,6 +374,7 @@ pub fn spawn_gateway_with(
                     uplinks,
                     upstream,
                     core,
+                    mesh,
                     shutdown,
                     drain_timeout,
                 ));
@@ -318,6 +401,21 @@ impl GatewayHandle {
     /// The MSGin5G Server the shards send to.
     pub fn upstream(&self) -> SocketAddr {
         self.upstream
+    }
+
+    /// The directory the shards share (application registrations, clients behind the gateway).
+    pub fn directory(&self) -> Arc<Directory> {
+        self.directory.clone()
+    }
+
+    /// Whether the server has accepted the gateway's own registration (which lets it reach the
+    /// Application Clients behind the gateway).
+    pub fn is_self_registered(&self) -> bool {
+        self.stats.iter().any(|s| {
+            s.self_registrations
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 0
+        })
     }
 
     /// Each shard's counters, in shard order.

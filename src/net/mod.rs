@@ -20,7 +20,8 @@ pub mod server;
 pub mod socket;
 
 pub use gateway::{
-    run_gateway_shard, spawn_gateway, spawn_gateway_with, GatewayHandle, MAX_SHARDS,
+    run_gateway_shard, spawn_gateway, spawn_gateway_with, GatewayHandle, ShardMesh,
+    HANDOFF_CHANNEL_CAPACITY, MAX_SHARDS,
 };
 pub use server::{run_server, spawn_server, ServerHandle};
 pub use socket::{

@@ -4,6 +4,22 @@
 use super::*;
 use crate::coap::Header;
 
+/// A device request ready for the pending cache and a batch.
+pub(super) struct Admission<'a> {
+    /// Its procedure.
+    pub kind: Kind,
+    /// UE Service ID (registration kinds) or Message ID (messages, reports).
+    pub key: &'a str,
+    /// Must not be bulked (`URGENT`, priority `HIGH`).
+    pub urgent: bool,
+    /// `waitTime` in seconds.
+    pub wait_time: Option<u32>,
+    /// The pre-encoded bulk/aggregate element.
+    pub element: Vec<u8>,
+    /// The complete request, sent when it goes on its own.
+    pub single: &'a [u8],
+}
+
 impl GatewayCore {
     /// Feed a datagram received on the device socket.
     pub fn handle_device_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
@@ -16,9 +32,22 @@ impl GatewayCore {
         };
         match header.mtype {
             MsgType::Ack | MsgType::Rst => {
-                // ACK/RST for our separate responses or spec-literal POSTs; anything else ignored.
-                if self.device_retx.acknowledge(from, header.mid).is_none() {
-                    inc(&self.stats.dropped);
+                // ACK/RST for our separate responses, spec-literal POSTs or downlink deliveries;
+                // anything else ignored.
+                match self.device_retx.acknowledge(from, header.mid) {
+                    Some(DeviceRetx::Answer) => {}
+                    Some(DeviceRetx::Delivery(token)) => {
+                        if header.mtype == MsgType::Rst {
+                            let result = DeliveryResult::failed(
+                                Code::SERVICE_UNAVAILABLE,
+                                cause::RECIPIENT_UNREACHABLE,
+                            );
+                            self.finish_delivery(now, token, result);
+                        } else if let Ok(view) = MessageView::parse(data) {
+                            self.on_delivery_ack(now, token, &view);
+                        }
+                    }
+                    None => inc(&self.stats.dropped),
                 }
                 return;
             }
@@ -35,7 +64,13 @@ impl GatewayCore {
             return;
         }
         if !header.code.is_request() {
-            // A response in a CON/NON: not expected from a device (RFC 7252 §4.2: reject).
+            // A separate response to a downlink delivery (RFC 7252 §5.2.2)?
+            if let Ok(view) = MessageView::parse(data) {
+                if self.on_delivery_response(now, from, &view) {
+                    return;
+                }
+            }
+            // Any other response in a CON/NON is not expected (RFC 7252 §4.2: reject).
             if con {
                 self.push(Side::Device, from, reset(header.mid));
             }
@@ -98,25 +133,6 @@ impl GatewayCore {
                 return;
             }
         };
-        let (kind, ue, urgent, wait_time) = match &payload {
-            Payload::Reg(r) => (
-                Kind::Reg,
-                r.ue_service_id.as_str(),
-                r.registration_urgent_degree == Some(UrgentDegree::Urgent),
-                r.wait_time,
-            ),
-            Payload::Dereg(r) => (
-                Kind::Dereg,
-                r.ue_service_id.as_str(),
-                r.registration_urgent_degree == Some(UrgentDegree::Urgent),
-                r.wait_time,
-            ),
-            other => {
-                let text = format!("unsupported messageType {}", other.message_type().as_str());
-                self.reject(from, &header, Code::BAD_REQUEST, &text);
-                return;
-            }
-        };
         let exchange = Exchange {
             peer: from,
             mid: header.mid,
@@ -127,19 +143,80 @@ impl GatewayCore {
                 AckState::NotCon
             },
             received_at: now,
+            dialect: Dialect::Client,
         };
+        let app = Exchange {
+            dialect: Dialect::App,
+            ..exchange
+        };
+        match &payload {
+            Payload::Reg(r) => {
+                let urgent = r.registration_urgent_degree == Some(UrgentDegree::Urgent);
+                let mut element = Vec::new();
+                msg::write_element(&payload, &mut element);
+                let admission = Admission {
+                    kind: Kind::Reg,
+                    key: &r.ue_service_id,
+                    urgent,
+                    wait_time: r.wait_time,
+                    element,
+                    single: view.payload(),
+                };
+                self.admit(now, exchange, admission);
+            }
+            Payload::Dereg(r) => {
+                let urgent = r.registration_urgent_degree == Some(UrgentDegree::Urgent);
+                let mut element = Vec::new();
+                msg::write_element(&payload, &mut element);
+                let admission = Admission {
+                    kind: Kind::Dereg,
+                    key: &r.ue_service_id,
+                    urgent,
+                    wait_time: r.wait_time,
+                    element,
+                    single: view.payload(),
+                };
+                self.admit(now, exchange, admission);
+            }
+            Payload::Msg(m) => self.client_message(now, exchange, m, view.payload()),
+            Payload::Imdn(r) => self.client_report(now, exchange, r, view.payload()),
+            Payload::AppReg(r) => self.app_register(now, from, &header, r),
+            Payload::AppDereg(r) => self.app_deregister(now, from, &header, r),
+            Payload::MsgSending(r) => self.app_message(now, app, r),
+            Payload::ReportSending(r) => self.app_report(now, app, r),
+            other => {
+                let text = format!("unsupported messageType {}", other.message_type().as_str());
+                self.reject(from, &header, Code::BAD_REQUEST, &text);
+            }
+        }
+    }
+
+    /// Admit an accepted device request of `admission.kind` keyed `admission.key` (UE Service ID
+    /// or Message ID): overload and drain checks, `waitTime`, replacement, then the batch (or a
+    /// single request upstream when urgent, bulking is off, or the deadline is too tight).
+    pub(super) fn admit(&mut self, now: Instant, exchange: Exchange, admission: Admission<'_>) {
+        let Admission {
+            kind,
+            key: ue,
+            urgent,
+            wait_time,
+            element,
+            single,
+        } = admission;
         inc(&self.stats.requests);
-        if let Some(allow) = &self.config.allow_list {
-            if !allow.contains(ue) {
-                let ue = ue.to_string();
-                self.answer(
-                    now,
-                    kind,
-                    &ue,
-                    exchange,
-                    Outcome::failure(cause::UNAUTHORIZED),
-                );
-                return;
+        if !kind.is_message() {
+            if let Some(allow) = &self.config.allow_list {
+                if !allow.contains(ue) {
+                    let ue = ue.to_string();
+                    self.answer(
+                        now,
+                        kind,
+                        &ue,
+                        exchange,
+                        Outcome::failure(cause::UNAUTHORIZED),
+                    );
+                    return;
+                }
             }
         }
         if self.draining {
@@ -156,29 +233,43 @@ impl GatewayCore {
         });
         // A queued request of the other kind for this UE (REG then DEREG, or back) is superseded:
         // the newest intent wins and the two can never reach the server out of order.
-        let other = kind.other();
-        if let Some(p) = self
-            .pending
-            .get(other, ue)
-            .filter(|p| p.stage == Stage::Queued)
-        {
-            let (seq, ue) = (p.seq, ue.to_string());
-            inc(&self.stats.superseded);
-            self.finish(now, other, &ue, seq, Outcome::failure(cause::SUPERSEDED));
+        if let Some(other) = kind.opposite() {
+            if let Some(p) = self
+                .pending
+                .get(other, ue)
+                .filter(|p| p.stage == Stage::Queued)
+            {
+                let (seq, ue) = (p.seq, ue.to_string());
+                inc(&self.stats.superseded);
+                self.finish(now, other, &ue, seq, Outcome::failure(cause::SUPERSEDED));
+            }
         }
         let bulk = self.config.bulking_enabled
             && !urgent
             && deadline.is_none_or(|d| {
                 d > now + self.config.deadline_margin + self.rtt_estimate + Duration::from_millis(1)
             });
-        // Replacement: a newer request from the same UE Service ID takes over the pending entry
-        // (the UE is in a batch once, the newest exchange gets the answer). A queued entry whose
-        // newer request must go singly (urgent, tight deadline) is superseded instead, and the
-        // newer request goes on as a new one.
         if let Some(p) = self.pending.get(kind, ue) {
+            if kind.is_message() {
+                // A Message ID is unique (23.554 §8.3.2): a second message with the same ID while
+                // the first is pending is refused, never merged.
+                let ue = ue.to_string();
+                self.answer(
+                    now,
+                    kind,
+                    &ue,
+                    exchange,
+                    Outcome::failure(cause::DUPLICATE_MESSAGE_ID),
+                );
+                return;
+            }
+            // Replacement: a newer request from the same UE Service ID takes over the pending
+            // entry (the UE is in a batch once, the newest exchange gets the answer). A queued
+            // entry whose newer request must go singly (urgent, tight deadline) is superseded
+            // instead, and the newer request goes on as a new one.
             if bulk || p.stage != Stage::Queued {
                 let ue = ue.to_string();
-                self.replace(now, kind, &ue, exchange, deadline, &payload);
+                self.replace(now, kind, &ue, exchange, deadline, element);
                 return;
             }
             let (seq, ue) = (p.seq, ue.to_string());
@@ -193,16 +284,21 @@ impl GatewayCore {
             self.answer(now, kind, &ue, exchange, outcome);
             return;
         }
-        let ue: Arc<str> = Arc::from(ue);
-        let mut element = Vec::new();
-        if bulk {
-            msg::write_element(&payload, &mut element);
-        } else {
-            element.extend_from_slice(view.payload());
+        match kind {
+            Kind::Msg => inc(&self.stats.messages),
+            Kind::Imdn => inc(&self.stats.reports),
+            Kind::Reg | Kind::Dereg => {}
         }
-        let seq = self.pending.next_seq();
+        let ue: Arc<str> = Arc::from(ue);
         let too_big =
-            bulk && self.envelope_len[kind.index()] + element.len() > self.config.max_bulk_bytes;
+            bulk && self.envelope_len_of(kind) + element.len() > self.config.max_bulk_bytes;
+        let element = if bulk && !too_big {
+            element
+        } else {
+            // Sent on its own, as a complete request.
+            single.to_vec()
+        };
+        let seq = self.pending.next_seq();
         let mut entry = Pending {
             seq,
             exchange,
@@ -228,10 +324,6 @@ impl GatewayCore {
             );
             self.flush(kind, now);
         } else {
-            if too_big {
-                // An element that can never fit a bulk goes on its own, as the original request.
-                entry.element = view.payload().to_vec();
-            }
             self.pending.insert(kind, ue.clone(), entry);
             self.send_single(kind, ue, now);
         }
@@ -293,7 +385,7 @@ impl GatewayCore {
         ue: &str,
         exchange: Exchange,
         deadline: Option<Instant>,
-        payload: &Payload,
+        element: Vec<u8>,
     ) {
         inc(&self.stats.superseded);
         let mut exchange = exchange;
@@ -305,8 +397,6 @@ impl GatewayCore {
         // Queued: the newer request's element replaces the old one in the batch. In flight: the
         // server's answer goes to the newest exchange.
         if entry.stage == Stage::Queued {
-            let mut element = Vec::new();
-            msg::write_element(payload, &mut element);
             let old_len = entry.element.len();
             let new_len = element.len();
             entry.element = element;
@@ -366,7 +456,14 @@ impl GatewayCore {
         }
         let mut body = std::mem::take(&mut self.scratch);
         body.clear();
-        answer::encode_body(kind, &self.config.service_id, ue, &outcome, &mut body);
+        answer::encode_body(
+            kind,
+            exchange.dialect,
+            &self.config.service_id,
+            ue,
+            &outcome,
+            &mut body,
+        );
         let peer = exchange.peer;
         // (message type, code, Message ID) of the answer, by answer mode and ACK state.
         let (mtype, code, mid) = match (self.config.answer_mode, exchange.ack) {
@@ -407,10 +504,14 @@ impl GatewayCore {
         let bytes = b.payload(&body);
         match mtype {
             MsgType::Ack => self.dedup.set_reply(peer, exchange.mid, &bytes),
-            MsgType::Con => {
-                self.device_retx
-                    .start(now, &mut self.rng, peer, mid, bytes.clone(), ())
-            }
+            MsgType::Con => self.device_retx.start(
+                now,
+                &mut self.rng,
+                peer,
+                mid,
+                bytes.clone(),
+                DeviceRetx::Answer,
+            ),
             _ => {}
         }
         self.push(Side::Device, peer, bytes);
@@ -441,6 +542,23 @@ impl GatewayCore {
         if let Some(entry) = self.pending.remove_if(kind, ue, seq) {
             if entry.stage == Stage::Queued {
                 self.batches[kind.index()].forget(entry.element.len());
+            }
+            // A UE registered through this gateway can be reached for downlink (SPEC.md §7.1
+            // "registered constrained UEs"); a de-registered one no longer.
+            if outcome.result == RegResult::Success {
+                match kind {
+                    Kind::Reg => {
+                        let key: Arc<str> = Arc::from(ue);
+                        if !self
+                            .directory
+                            .set_client(&key, entry.exchange.peer, self.shard)
+                        {
+                            inc(&self.stats.shed);
+                        }
+                    }
+                    Kind::Dereg => self.directory.remove_client(ue),
+                    Kind::Msg | Kind::Imdn => {}
+                }
             }
             self.answer(now, kind, ue, entry.exchange, outcome);
         }

@@ -5,13 +5,17 @@
 //! - [`upstream`]: batching, bulk and single requests, splitting the server's answers;
 //! - [`timers`]: piggyback windows, deadlines, retransmissions, expiry.
 
+mod apps;
 mod device;
+mod downlink;
 mod timers;
 mod upstream;
 
 use super::answer::{self, Outcome};
 use super::batch::{Batch, Queued};
-use super::pending::{AckState, Exchange, Kind, Pending, PendingTable, Stage};
+use super::directory::Directory;
+use super::handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
+use super::pending::{AckState, Dialect, Exchange, Kind, Pending, PendingTable, Stage};
 use super::{AnswerMode, GatewayConfig, GatewayStats, Side};
 use crate::coap::build::{empty_ack, reset};
 use crate::coap::dedup::{DedupCache, DedupOutcome};
@@ -22,7 +26,7 @@ use crate::coap::types::option;
 use crate::coap::{
     Code, MessageBuilder, MessageView, MsgType, Token, Transmit, CONTENT_FORMAT_JSON,
 };
-use crate::msg::{self, cause, BulkKind, Payload, RegResult, UrgentDegree};
+use crate::msg::{self, cause, AggKind, BulkKind, Payload, RegResult, UrgentDegree};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -33,6 +37,36 @@ use std::time::{Duration, Instant};
 /// Max-Age assumed when a 5.03 from the server carries none (RFC 7252 §5.10.5 default).
 const DEFAULT_MAX_AGE: u32 = 60;
 
+/// Bytes of the bulk/aggregate envelope of `kind` (everything but the elements and commas);
+/// aggregate Message IDs are UUID text (36 bytes; [`uuid_text`]).
+fn envelope_len(kind: Kind, config: &GatewayConfig) -> usize {
+    let (service, gateway) = (&config.service_id, &config.gateway_ue_service_id);
+    match kind {
+        Kind::Reg => msg::bulk_envelope_len(BulkKind::Registration, service, gateway),
+        Kind::Dereg => msg::bulk_envelope_len(BulkKind::Deregistration, service, gateway),
+        Kind::Msg => msg::aggregate_envelope_len(AggKind::Messages, service, UUID_SAMPLE, gateway),
+        Kind::Imdn => msg::aggregate_envelope_len(AggKind::Reports, service, UUID_SAMPLE, gateway),
+    }
+}
+
+/// A UUID-shaped string, for sizing.
+const UUID_SAMPLE: &str = "00000000-0000-4000-8000-000000000000";
+
+/// A random (version 4) UUID as text, from two 64-bit random values (SPEC.md §3.1: Message IDs
+/// are UUID strings).
+fn uuid_text(hi: u64, lo: u64) -> String {
+    let hi = (hi & !0xF000) | 0x4000;
+    let lo = (lo & !(0xC000 << 48)) | (0x8000 << 48);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xFFFF,
+        hi & 0xFFFF,
+        lo >> 48,
+        lo & 0xFFFF_FFFF_FFFF
+    )
+}
+
 /// A timer of the core; validated when it fires (stale timers are ignored).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
@@ -42,6 +76,76 @@ enum Timer {
     Deadline { kind: Kind, ue: Arc<str>, seq: u64 },
     /// The answer wait of an upstream exchange.
     Upstream { token: u64 },
+    /// The wait for a device's separate answer to a downlink delivery (device-side token).
+    Delivery { token: u64 },
+    /// The latest moment to answer the server's downlink request `ticket`.
+    ServerRequest { ticket: u64 },
+    /// (Re-)send the gateway's own registration.
+    SelfRegistration,
+}
+
+/// What a confirmable message toward a device is, for its retransmission outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeviceRetx {
+    /// A separate response or spec-literal POST answering a device request.
+    Answer,
+    /// A downlink delivery (device-side Token).
+    Delivery(u64),
+}
+
+/// What a confirmable message toward the server is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UpRetx {
+    /// A request (bulk, aggregate, single), by Token.
+    Request(u64),
+    /// A separate response to one of the server's downlink requests.
+    Response,
+}
+
+/// Why an upstream exchange was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Device requests (bulked or single) whose answers go back to the members.
+    Members,
+    /// The gateway's own registration (23.554 §8.2.7 pre-condition 1).
+    SelfRegistration,
+}
+
+/// A downlink request from the server awaiting the device's answer (origin side).
+#[derive(Debug)]
+struct ServerRequest {
+    uplink: usize,
+    token: Token,
+    /// Whether the server's request was confirmable (the answer then is a CON too).
+    con: bool,
+    /// The Message ID the answer's `MSGRESP` names.
+    message_id: Arc<str>,
+}
+
+/// A delivery toward a device in progress (owner side), by device-side Token.
+#[derive(Debug)]
+struct DeviceDelivery {
+    origin: usize,
+    ticket: u64,
+    peer: SocketAddr,
+    mid: u16,
+    target: DeliveryTarget,
+    correlate: Option<(Arc<str>, Originator)>,
+    /// The device sent an empty ACK: the answer comes as a separate response.
+    acked: bool,
+}
+
+/// State of the gateway's own registration with the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SelfState {
+    /// Not this shard's job (only shard 0 registers the gateway).
+    NotOwner,
+    /// Due to be sent.
+    Due,
+    /// Sent, waiting for the answer.
+    Sent,
+    /// The server accepted it.
+    Registered,
 }
 
 /// An upstream exchange (bulk or single request) awaiting the server's answer.
@@ -53,6 +157,7 @@ struct InFlight {
     mid: u16,
     kind: Kind,
     single: bool,
+    purpose: Purpose,
     members: Vec<(Arc<str>, u64)>,
     sent_at: Instant,
     deadline: Instant,
@@ -67,7 +172,9 @@ pub(super) fn inc(counter: &AtomicU64) {
 #[derive(Debug)]
 struct Uplink {
     mids: MidAllocator,
-    retx: Retransmitter<u64>,
+    retx: Retransmitter<UpRetx>,
+    /// Deduplication of the server's downlink requests on this endpoint (RFC 7252 §4.5).
+    dedup: DedupCache,
 }
 
 /// The Gateway UE state machine for one shard.
@@ -81,29 +188,68 @@ pub struct GatewayCore {
     dedup: DedupCache,
     mids: MidAllocator,
     pending: PendingTable,
-    batches: [Batch; 2],
+    batches: [Batch; Kind::COUNT],
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     in_flight: HashMap<u64, InFlight>,
     /// Per uplink: its own Message ID space toward the server and its retransmissions.
     uplinks: Vec<Uplink>,
     /// Round-robin cursor over `uplinks`.
     next_uplink: usize,
-    device_retx: Retransmitter<()>,
+    device_retx: Retransmitter<DeviceRetx>,
     /// Largest bulk the server accepted without 4.13 (learned; starts at the configured bound).
     learned_max_entries: usize,
     /// Smoothed upstream round-trip time, used to flush ahead of deadlines.
     rtt_estimate: Duration,
-    envelope_len: [usize; 2],
+    envelope_len: [usize; Kind::COUNT],
     draining: bool,
     scratch: Vec<u8>,
+    /// This shard's index among the gateway's shards.
+    shard: usize,
+    /// State shared by all shards (application registrations, clients, report routes).
+    directory: Arc<Directory>,
+    /// Work for other shards: (target shard, handoff).
+    handoffs: VecDeque<(usize, Handoff)>,
+    /// Downlink requests from the server awaiting their delivery result, by ticket.
+    server_requests: HashMap<u64, ServerRequest>,
+    next_ticket: u64,
+    /// Deliveries toward devices of this shard, by device-side Token.
+    deliveries: HashMap<u64, DeviceDelivery>,
+    /// Messages delivered to ACs of this shard that asked for a report: Message ID → original
+    /// sender (bounded, oldest first out).
+    delivered: HashMap<Arc<str>, Originator>,
+    delivered_order: VecDeque<Arc<str>>,
+    self_state: SelfState,
 }
 
 impl GatewayCore {
-    /// A shard core sending upstream to `upstream`; `seed` drives Tokens/MIDs/jitter.
+    /// A single-shard core sending upstream to `upstream`; `seed` drives Tokens/MIDs/jitter.
     pub fn new(config: GatewayConfig, upstream: SocketAddr, seed: u64) -> GatewayCore {
+        let directory = Arc::new(Directory::new(
+            config.max_app_registrations,
+            config.max_clients,
+            config.max_report_routes,
+            (seed as u32) >> 1,
+        ));
+        GatewayCore::new_shard(config, upstream, seed, 0, directory)
+    }
+
+    /// The core of shard `shard` of a gateway whose shards share `directory`. Shard 0 registers
+    /// the gateway itself with the server (23.554 §8.2.7 pre-condition 1) unless
+    /// [`GatewayConfig::register_self`] is off.
+    pub fn new_shard(
+        config: GatewayConfig,
+        upstream: SocketAddr,
+        seed: u64,
+        shard: usize,
+        directory: Arc<Directory>,
+    ) -> GatewayCore {
         let lifetime = config.params.exchange_lifetime();
-        let envelope_len = [BulkKind::Registration, BulkKind::Deregistration]
-            .map(|k| msg::bulk_envelope_len(k, &config.service_id, &config.gateway_ue_service_id));
+        let envelope_len = Kind::ALL.map(|k| envelope_len(k, &config));
+        let self_state = if shard == 0 && config.register_self {
+            SelfState::Due
+        } else {
+            SelfState::NotOwner
+        };
         GatewayCore {
             dedup: DedupCache::new(
                 config.dedup_max_entries,
@@ -119,6 +265,7 @@ impl GatewayCore {
                         seed ^ (0x9e37 + i as u64),
                     ),
                     retx: Retransmitter::new(config.params),
+                    dedup: DedupCache::new(4096, lifetime, config.params.non_lifetime()),
                 })
                 .collect(),
             next_uplink: 0,
@@ -135,9 +282,41 @@ impl GatewayCore {
             envelope_len,
             draining: false,
             scratch: Vec::new(),
+            shard,
+            directory,
+            handoffs: VecDeque::new(),
+            server_requests: HashMap::new(),
+            next_ticket: 0,
+            deliveries: HashMap::new(),
+            delivered: HashMap::new(),
+            delivered_order: VecDeque::new(),
+            self_state,
             upstream,
             config,
         }
+    }
+
+    /// The directory this shard shares with the others.
+    pub fn directory(&self) -> Arc<Directory> {
+        self.directory.clone()
+    }
+
+    /// Whether the server has accepted the gateway's own registration (shard 0 only).
+    pub fn is_self_registered(&self) -> bool {
+        self.self_state == SelfState::Registered
+    }
+
+    /// Start the shard at `now`: shard 0 sends the gateway's own registration (the driver calls
+    /// this once before feeding datagrams).
+    pub fn start(&mut self, now: Instant) {
+        if self.self_state == SelfState::Due {
+            self.send_self_registration(now);
+        }
+    }
+
+    /// Next piece of work for another shard: (target shard, handoff).
+    pub fn poll_handoff(&mut self) -> Option<(usize, Handoff)> {
+        self.handoffs.pop_front()
     }
 
     /// Shared counters.
@@ -202,6 +381,11 @@ impl GatewayCore {
         for token in tokens {
             self.fail_exchange(now, token, cause::SHUTTING_DOWN);
         }
+        let tickets: Vec<u64> = self.server_requests.keys().copied().collect();
+        for ticket in tickets {
+            let result = DeliveryResult::failed(Code::SERVICE_UNAVAILABLE, cause::SHUTTING_DOWN);
+            self.complete_server_request(now, ticket, result);
+        }
         for kind in Kind::ALL {
             for (ue, seq) in self.pending.entries(kind) {
                 let outcome = Outcome::failure(cause::SHUTTING_DOWN)
@@ -213,7 +397,17 @@ impl GatewayCore {
 
     /// True when every accepted request has had its final answer and nothing is in flight.
     pub fn is_drained(&self) -> bool {
-        self.pending.is_empty() && self.in_flight.is_empty()
+        self.pending.is_empty()
+            && self
+                .in_flight
+                .values()
+                .all(|f| f.purpose != Purpose::Members)
+            && self.server_requests.is_empty()
+    }
+
+    /// Bytes of the bulk/aggregate envelope of `kind` (everything but the elements).
+    fn envelope_len_of(&self, kind: Kind) -> usize {
+        self.envelope_len[kind.index()]
     }
 
     fn push(&mut self, side: Side, destination: SocketAddr, payload: Vec<u8>) {

@@ -21,10 +21,18 @@ impl GatewayCore {
                         inc(&self.stats.upstream_retransmissions);
                         self.transmits.push_back((Side::Upstream(i), t));
                     }
-                    RetransmitEvent::GaveUp { key, .. } => {
+                    RetransmitEvent::GaveUp {
+                        key: UpRetx::Request(token),
+                        ..
+                    } => {
                         inc(&self.stats.upstream_timeouts);
-                        self.fail_exchange(now, key, cause::SERVER_TIMEOUT);
+                        self.fail_exchange(now, token, cause::SERVER_TIMEOUT);
                     }
+                    // A separate response the server never acknowledged: nothing more to do.
+                    RetransmitEvent::GaveUp {
+                        key: UpRetx::Response,
+                        ..
+                    } => inc(&self.stats.upstream_timeouts),
                 }
             }
         }
@@ -32,7 +40,20 @@ impl GatewayCore {
             match ev {
                 RetransmitEvent::Resend(t) => self.transmits.push_back((Side::Device, t)),
                 // SPEC.md A29: the device slept or left; the server-side state stays.
-                RetransmitEvent::GaveUp { .. } => {}
+                RetransmitEvent::GaveUp {
+                    key: DeviceRetx::Answer,
+                    ..
+                } => {}
+                RetransmitEvent::GaveUp {
+                    key: DeviceRetx::Delivery(token),
+                    ..
+                } => {
+                    let result = DeliveryResult::failed(
+                        Code::SERVICE_UNAVAILABLE,
+                        cause::RECIPIENT_UNREACHABLE,
+                    );
+                    self.finish_delivery(now, token, result);
+                }
             }
         }
         self.dedup.expire(now);
@@ -73,6 +94,21 @@ impl GatewayCore {
                 });
                 if due {
                     self.finish(now, kind, &ue, seq, Outcome::failure(cause::EXPIRED));
+                }
+            }
+            Timer::Delivery { token } => {
+                let result =
+                    DeliveryResult::failed(Code::SERVICE_UNAVAILABLE, cause::RECIPIENT_UNREACHABLE);
+                self.finish_delivery(now, token, result);
+            }
+            Timer::ServerRequest { ticket } => {
+                let result =
+                    DeliveryResult::failed(Code::SERVICE_UNAVAILABLE, cause::RECIPIENT_UNREACHABLE);
+                self.complete_server_request(now, ticket, result);
+            }
+            Timer::SelfRegistration => {
+                if self.self_state == SelfState::Due {
+                    self.send_self_registration(now);
                 }
             }
             Timer::Upstream { token } => {

@@ -127,17 +127,26 @@ impl GatewayCore {
                 .iter()
                 .filter_map(|(ue, _)| self.pending.get(kind, ue).map(|p| p.element.as_slice()))
                 .collect();
-            let bulk_kind = match kind {
-                Kind::Reg => BulkKind::Registration,
-                Kind::Dereg => BulkKind::Deregistration,
-            };
-            msg::write_bulk(
-                &mut payload,
-                bulk_kind,
-                &self.config.service_id,
-                &self.config.gateway_ue_service_id,
-                &elements,
-            );
+            let (service, gateway) = (&self.config.service_id, &self.config.gateway_ue_service_id);
+            match kind {
+                Kind::Reg | Kind::Dereg => {
+                    let bulk_kind = if kind == Kind::Reg {
+                        BulkKind::Registration
+                    } else {
+                        BulkKind::Deregistration
+                    };
+                    msg::write_bulk(&mut payload, bulk_kind, service, gateway, &elements);
+                }
+                Kind::Msg | Kind::Imdn => {
+                    let agg = if kind == Kind::Msg {
+                        AggKind::Messages
+                    } else {
+                        AggKind::Reports
+                    };
+                    let id = uuid_text(self.rng.next_u64(), self.rng.next_u64());
+                    msg::write_aggregate(&mut payload, agg, service, &id, gateway, &elements);
+                }
+            }
         }
         let token = self.fresh_token();
         let batch = &mut self.batches[kind.index()];
@@ -157,7 +166,15 @@ impl GatewayCore {
             .bulk_entries
             .fetch_add(members.len() as u64, Ordering::Relaxed);
         inc(&self.stats.bulks_sent);
-        self.send_upstream(now, kind, false, members, (uplink, mid), token, &payload);
+        self.send_upstream(
+            now,
+            kind,
+            (false, Purpose::Members),
+            members,
+            (uplink, mid),
+            token,
+            &payload,
+        );
         true
     }
 
@@ -182,7 +199,7 @@ impl GatewayCore {
         self.send_upstream(
             now,
             kind,
-            true,
+            (true, Purpose::Members),
             vec![(ue.clone(), seq)],
             (uplink, mid),
             token,
@@ -228,7 +245,7 @@ impl GatewayCore {
         &mut self,
         now: Instant,
         kind: Kind,
-        single: bool,
+        (single, purpose): (bool, Purpose),
         members: Vec<(Arc<str>, u64)>,
         (uplink, mid): (usize, u16),
         token: u64,
@@ -246,6 +263,7 @@ impl GatewayCore {
                 mid,
                 kind,
                 single,
+                purpose,
                 members,
                 sent_at: now,
                 deadline,
@@ -259,7 +277,7 @@ impl GatewayCore {
             self.upstream,
             mid,
             bytes.clone(),
-            token,
+            UpRetx::Request(token),
         );
         self.push(Side::Upstream(uplink), self.upstream, bytes);
     }
@@ -287,7 +305,9 @@ impl GatewayCore {
         let h = view.header;
         match h.mtype {
             MsgType::Rst => {
-                if let Some(token) = self.uplinks[uplink].retx.acknowledge(from, h.mid) {
+                if let Some(UpRetx::Request(token)) =
+                    self.uplinks[uplink].retx.acknowledge(from, h.mid)
+                {
                     self.fail_exchange(now, token, cause::SERVER_ERROR);
                 }
                 return;
@@ -298,15 +318,12 @@ impl GatewayCore {
                     return; // separate response follows (RFC 7252 §5.2.2)
                 }
             }
+            MsgType::Con | MsgType::Non if h.code.is_request() => {
+                // A downlink request for a device behind the gateway (SPEC.md §7.5).
+                self.handle_server_request(now, uplink, from, &view);
+                return;
+            }
             MsgType::Con => {
-                if h.code.is_request() {
-                    // Downlink requests are not routed by this gateway (yet): 4.04 like a relay
-                    // without a PC5 link (24.538 §6.4.2.4.1).
-                    let bytes = MessageBuilder::new(MsgType::Ack, Code::NOT_FOUND, h.mid, h.token)
-                        .payload(b"no downlink route");
-                    self.push(Side::Upstream(uplink), from, bytes);
-                    return;
-                }
                 // Separate response: acknowledge it (again, if it is a retransmission).
                 self.push(Side::Upstream(uplink), from, empty_ack(h.mid));
             }
@@ -337,6 +354,10 @@ impl GatewayCore {
     pub(super) fn on_response(&mut self, now: Instant, flight: InFlight, view: &MessageView<'_>) {
         let code = view.header.code;
         let kind = flight.kind;
+        if flight.purpose == Purpose::SelfRegistration {
+            self.on_self_registration(now, code.is_success());
+            return;
+        }
         if flight.single {
             let outcome = single_outcome(kind, code, view);
             for (ue, seq) in flight.members {
@@ -365,6 +386,10 @@ impl GatewayCore {
     /// Split a bulk response into one answer per member (24.538 §6.3.4.3.3 / §6.3.4.3.6).
     pub(super) fn split(&mut self, now: Instant, flight: InFlight, payload: &[u8]) {
         let kind = flight.kind;
+        if kind.is_message() {
+            self.split_messages(now, flight, payload);
+            return;
+        }
         let results: Vec<(String, RegResult, Option<String>)>;
         let count: Option<u32>;
         match (kind, msg::decode(payload)) {
@@ -429,6 +454,46 @@ impl GatewayCore {
                     Outcome::failure(cause::NO_RESPONSE_IN_BULK),
                 );
             }
+        }
+    }
+
+    /// Split an aggregate's `MSGRESP` into one answer per member (SPEC.md §4.8, WIRE.md): each
+    /// element's listed verdict; an element not listed in a 2.xx answer was accepted.
+    pub(super) fn split_messages(&mut self, now: Instant, flight: InFlight, payload: &[u8]) {
+        let kind = flight.kind;
+        let results = match msg::decode(payload) {
+            Ok(Payload::MsgResp(r)) => r.results,
+            // 2.04 without a body: every element accepted.
+            _ if payload.is_empty() => Vec::new(),
+            _ => {
+                self.fail_members(now, flight, cause::SERVER_ERROR);
+                return;
+            }
+        };
+        let mut verdicts: Vec<Option<Outcome>> = vec![None; flight.members.len()];
+        for (i, r) in results.into_iter().enumerate() {
+            // Fast path: the server lists results in request order.
+            let idx = match flight.members.get(i) {
+                Some((m, _)) if **m == *r.message_id && verdicts[i].is_none() => Some(i),
+                _ => flight
+                    .members
+                    .iter()
+                    .enumerate()
+                    .position(|(j, (m, _))| **m == *r.message_id && verdicts[j].is_none()),
+            };
+            match idx {
+                Some(idx) => {
+                    verdicts[idx] = Some(Outcome::verdict(
+                        r.delivery_status,
+                        r.failure_cause.as_deref(),
+                    ))
+                }
+                None => inc(&self.stats.unknown_entries),
+            }
+        }
+        for ((key, seq), verdict) in flight.members.iter().zip(verdicts) {
+            let outcome = verdict.unwrap_or_else(|| Outcome::success(kind));
+            self.finish(now, kind, key, *seq, outcome);
         }
     }
 
@@ -520,14 +585,29 @@ impl GatewayCore {
             self.uplinks[flight.uplink]
                 .retx
                 .acknowledge(self.upstream, flight.mid);
+            if flight.purpose == Purpose::SelfRegistration {
+                self.on_self_registration(now, false);
+                return;
+            }
             self.fail_members(now, flight, failure_cause);
         }
     }
 }
 
-/// The outcome of a single (non-bulked) request from the server's code and REGRESP/DEREGRESP.
+/// The outcome of a single (non-bulked) request from the server's code and its
+/// REGRESP/DEREGRESP/MSGRESP.
 fn single_outcome(kind: Kind, code: Code, view: &MessageView<'_>) -> Outcome {
     let body = msg::decode(view.payload()).ok();
+    if let Some(Payload::MsgResp(r)) = &body {
+        if let Some(status) = r.delivery_status {
+            let mut o = Outcome::verdict(status, r.failure_cause.as_deref());
+            if !code.is_success() {
+                o.code = code;
+            }
+            o.max_age = view.max_age();
+            return o;
+        }
+    }
     let (result, failure_cause) = match body {
         Some(Payload::RegResp(r)) => (r.registration_result, r.failure_cause),
         Some(Payload::DeregResp(r)) => (r.deregistration_result, r.failure_cause),

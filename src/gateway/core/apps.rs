@@ -1,0 +1,360 @@
+//! Messages and reports from devices: Application Clients without an MSGin5G Client
+//! (MSGin5G-5, Annex A.3; 24.538 §6.3.2, §6.4.2.3; SPEC.md §7.5) and UEs with one (MSGin5G-6),
+//! all aggregated upstream (`AGGMSG`/`AGGIMDN`, SPEC.md §4.8) by the same batcher as
+//! registrations.
+
+use super::device::Admission;
+use super::*;
+use crate::coap::Header;
+use crate::gateway::directory::{AppDeregistrationError, AppRegistrationError, ReportRoute};
+use crate::msg::{
+    AcceptResult, AppDeregistrationRequest, AppDeregistrationResponse, AppRegistrationRequest,
+    AppRegistrationResponse, DeliveryReport, DeliveryReportSendingRequest, Message,
+    MessageSendingRequest, Priority, TargetType,
+};
+
+impl GatewayCore {
+    /// `REGISTRATION REQUEST` (24.538 §6.3.2.1.1): decided locally and answered at once.
+    pub(super) fn app_register(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        header: &Header,
+        r: &AppRegistrationRequest,
+    ) {
+        inc(&self.stats.requests);
+        let refused = |reason: &str| AppRegistrationResponse {
+            registration_result: AcceptResult::NotAccepted,
+            registration_id: None,
+            failure_reason: Some(reason.to_string()),
+        };
+        let (code, body) = if self.draining {
+            (Code::SERVICE_UNAVAILABLE, refused(cause::SHUTTING_DOWN))
+        } else if self
+            .config
+            .app_allow_list
+            .as_ref()
+            .is_some_and(|allow| !allow.contains(&r.application_id))
+        {
+            (Code::FORBIDDEN, refused(cause::UNAUTHORIZED))
+        } else {
+            match self
+                .directory
+                .register_app(&r.application_id, from, self.shard)
+            {
+                Ok(reg) => (
+                    Code::CREATED,
+                    AppRegistrationResponse {
+                        registration_result: AcceptResult::Accepted,
+                        registration_id: Some(reg.registration_id),
+                        failure_reason: None,
+                    },
+                ),
+                Err(AppRegistrationError::Full) => (Code::FORBIDDEN, refused(cause::GATEWAY_FULL)),
+                Err(AppRegistrationError::InUse) => {
+                    inc(&self.stats.spoofed);
+                    (Code::FORBIDDEN, refused(cause::UNAUTHORIZED))
+                }
+            }
+        };
+        if code.is_success() {
+            inc(&self.stats.app_registrations);
+            inc(&self.stats.answers_success);
+        } else {
+            inc(&self.stats.app_registrations_refused);
+            inc(&self.stats.answers_failure);
+        }
+        let mut out = Vec::new();
+        msg::encode(&Payload::AppRegResp(body), &mut out);
+        self.reply_device(now, from, header, code, &out);
+    }
+
+    /// `DE-REGISTRATION REQUEST` (24.538 §6.3.2.1.2): only the address that registered may
+    /// de-register (others: 4.03, counted as spoofing).
+    pub(super) fn app_deregister(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        header: &Header,
+        r: &AppDeregistrationRequest,
+    ) {
+        inc(&self.stats.requests);
+        let refused = |reason: &str| AppDeregistrationResponse {
+            deregistration_result: AcceptResult::NotAccepted,
+            registration_id: None,
+            failure_reason: Some(reason.to_string()),
+        };
+        let (code, body) = match self.directory.deregister_app(r.registration_id, from) {
+            Ok(reg) => (
+                Code::CHANGED,
+                AppDeregistrationResponse {
+                    deregistration_result: AcceptResult::Accepted,
+                    registration_id: Some(reg.registration_id),
+                    failure_reason: None,
+                },
+            ),
+            Err(AppDeregistrationError::Unknown) => {
+                (Code::NOT_FOUND, refused(cause::UNKNOWN_REGISTRATION))
+            }
+            Err(AppDeregistrationError::NotOwner) => {
+                inc(&self.stats.spoofed);
+                (Code::FORBIDDEN, refused(cause::UNAUTHORIZED))
+            }
+        };
+        if code.is_success() {
+            inc(&self.stats.app_deregistrations);
+            inc(&self.stats.answers_success);
+        } else {
+            inc(&self.stats.answers_failure);
+        }
+        let mut out = Vec::new();
+        msg::encode(&Payload::AppDeregResp(body), &mut out);
+        self.reply_device(now, from, header, code, &out);
+    }
+
+    /// `MESSAGE SENDING REQUEST` (24.538 §6.4.2.3.1) → `MSG` from the gateway's own UE Service
+    /// ID (SPEC.md §7.5), aggregated upstream.
+    pub(super) fn app_message(
+        &mut self,
+        now: Instant,
+        exchange: Exchange,
+        r: &MessageSendingRequest,
+    ) {
+        let Some(reg) = self.app_sender(now, Kind::Msg, &r.message_id, exchange, r.registration_id)
+        else {
+            return;
+        };
+        let target = Some(r.target_address.clone());
+        let m = Message {
+            msgin5g_service_id: Some(self.config.service_id.clone()),
+            message_id: r.message_id.clone(),
+            originating_ue_service_id: Some(self.config.gateway_ue_service_id.clone()),
+            recipient_ue_service_id: target.clone().filter(|_| r.target_type == TargetType::Ue),
+            recipient_as_service_id: target.clone().filter(|_| r.target_type == TargetType::As),
+            recipient_group_service_id: target.filter(|_| r.target_type == TargetType::Group),
+            application_id: Some(
+                r.application_id
+                    .clone()
+                    .unwrap_or_else(|| reg.application_id.to_string()),
+            ),
+            payload: Some(r.payload.clone()),
+            delivery_status_required: r.delivery_status_required,
+            priority: r.priority,
+            ..Message::default()
+        };
+        if r.delivery_status_required {
+            self.directory.set_report_route(
+                &r.message_id,
+                ReportRoute {
+                    registration_id: reg.registration_id,
+                    shard: self.shard,
+                },
+            );
+        }
+        let mut element = Vec::new();
+        msg::write_message_element(&mut element, &m);
+        let mut single = Vec::new();
+        msg::encode(&Payload::Msg(m), &mut single);
+        let admission = Admission {
+            kind: Kind::Msg,
+            key: &r.message_id,
+            urgent: r.priority == Some(Priority::High),
+            wait_time: None,
+            element,
+            single: &single,
+        };
+        self.admit(now, exchange, admission);
+    }
+
+    /// `DELIVERY REPORT SENDING REQUEST` (24.538 §6.4.2.3.2) → `IMDN` to the sender of the
+    /// reported message (SPEC.md §7.5); unknown original message → failure, nothing sent.
+    pub(super) fn app_report(
+        &mut self,
+        now: Instant,
+        exchange: Exchange,
+        r: &DeliveryReportSendingRequest,
+    ) {
+        if self
+            .app_sender(now, Kind::Imdn, &r.message_id, exchange, r.registration_id)
+            .is_none()
+        {
+            return;
+        }
+        let Some(originator) = self.delivered_originator(&r.reply_to_message_id) else {
+            inc(&self.stats.requests);
+            self.answer(
+                now,
+                Kind::Imdn,
+                &r.message_id,
+                exchange,
+                Outcome::failure(cause::UNKNOWN_MESSAGE),
+            );
+            return;
+        };
+        let id = Some(originator.id.to_string());
+        let report = DeliveryReport {
+            msgin5g_service_id: Some(self.config.service_id.clone()),
+            message_id: r.message_id.clone(),
+            original_message_id: r.reply_to_message_id.clone(),
+            originating_ue_service_id: Some(self.config.gateway_ue_service_id.clone()),
+            recipient_ue_service_id: id.clone().filter(|_| !originator.is_as),
+            recipient_as_service_id: id.filter(|_| originator.is_as),
+            delivery_status: r.delivery_status,
+            failure_cause: r.failure_reason.clone(),
+            ..DeliveryReport::default()
+        };
+        let mut element = Vec::new();
+        msg::write_report_element(&mut element, &report);
+        let mut single = Vec::new();
+        msg::encode(&Payload::Imdn(report), &mut single);
+        let admission = Admission {
+            kind: Kind::Imdn,
+            key: &r.message_id,
+            urgent: false,
+            wait_time: None,
+            element,
+            single: &single,
+        };
+        self.admit(now, exchange, admission);
+    }
+
+    /// The registration an AC request comes from, or `None` after answering the refusal:
+    /// a Registration ID owned by another address is a spoofing attempt (4.03, counted); an
+    /// address without registration gets `NOT_REGISTERED` (4.03).
+    fn app_sender(
+        &mut self,
+        now: Instant,
+        kind: Kind,
+        key: &str,
+        exchange: Exchange,
+        registration_id: Option<u32>,
+    ) -> Option<crate::gateway::AppRegistration> {
+        let refusal = match self
+            .directory
+            .app_for_sender(exchange.peer, registration_id)
+        {
+            Ok(Some(reg)) => return Some(reg),
+            Ok(None) | Err(AppDeregistrationError::Unknown) => cause::NOT_REGISTERED,
+            Err(AppDeregistrationError::NotOwner) => {
+                inc(&self.stats.spoofed);
+                cause::UNAUTHORIZED
+            }
+        };
+        inc(&self.stats.requests);
+        self.answer(now, kind, key, exchange, Outcome::failure(refusal));
+        None
+    }
+
+    /// A UE's own `MSG` (MSGin5G-6): the originator must be a UE registered through this gateway
+    /// from this address (SPEC.md §7; a UE whose address changed registers again).
+    pub(super) fn client_message(
+        &mut self,
+        now: Instant,
+        exchange: Exchange,
+        m: &Message,
+        raw: &[u8],
+    ) {
+        if !self.client_sender(
+            now,
+            Kind::Msg,
+            &m.message_id,
+            exchange,
+            m.originating_ue_service_id.as_deref(),
+        ) {
+            return;
+        }
+        let mut element = Vec::new();
+        msg::write_message_element(&mut element, m);
+        let admission = Admission {
+            kind: Kind::Msg,
+            key: &m.message_id,
+            urgent: m.priority == Some(Priority::High),
+            wait_time: None,
+            element,
+            single: raw,
+        };
+        self.admit(now, exchange, admission);
+    }
+
+    /// A UE's own `IMDN` (MSGin5G-6), checked like [`Self::client_message`].
+    pub(super) fn client_report(
+        &mut self,
+        now: Instant,
+        exchange: Exchange,
+        r: &DeliveryReport,
+        raw: &[u8],
+    ) {
+        if !self.client_sender(
+            now,
+            Kind::Imdn,
+            &r.message_id,
+            exchange,
+            r.originating_ue_service_id.as_deref(),
+        ) {
+            return;
+        }
+        let mut element = Vec::new();
+        msg::write_report_element(&mut element, r);
+        let admission = Admission {
+            kind: Kind::Imdn,
+            key: &r.message_id,
+            urgent: false,
+            wait_time: None,
+            element,
+            single: raw,
+        };
+        self.admit(now, exchange, admission);
+    }
+
+    /// Whether `originator` is a UE registered through this gateway at the exchange's address;
+    /// otherwise answers the refusal (4.03) and returns false.
+    fn client_sender(
+        &mut self,
+        now: Instant,
+        kind: Kind,
+        key: &str,
+        exchange: Exchange,
+        originator: Option<&str>,
+    ) -> bool {
+        let refusal = match originator.map(|ue| self.directory.client(ue)) {
+            Some(Some(route)) if route.peer == exchange.peer => return true,
+            Some(Some(_)) => {
+                inc(&self.stats.spoofed);
+                cause::UNAUTHORIZED
+            }
+            // An AS originator cannot come from a device; an unknown UE is not registered here.
+            None => cause::UNAUTHORIZED,
+            Some(None) => cause::NOT_REGISTERED,
+        };
+        inc(&self.stats.requests);
+        self.answer(now, kind, key, exchange, Outcome::failure(refusal));
+        false
+    }
+
+    /// Answer a device request decided locally: piggybacked on the ACK (CON) or a NON response,
+    /// with a JSON body (RFC 7252 §5.2.1/§5.2.3).
+    fn reply_device(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        request: &Header,
+        code: Code,
+        body: &[u8],
+    ) {
+        let (mtype, mid) = if request.mtype == MsgType::Con {
+            (MsgType::Ack, request.mid)
+        } else {
+            (
+                MsgType::Non,
+                self.device_mid(now, peer, request.mid ^ 0x8000),
+            )
+        };
+        let bytes = MessageBuilder::new(mtype, code, mid, request.token)
+            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+            .payload(body);
+        if mtype == MsgType::Ack {
+            self.dedup.set_reply(peer, request.mid, &bytes);
+        }
+        self.push(Side::Device, peer, bytes);
+    }
+}

@@ -1,0 +1,610 @@
+//! Downlink: requests from the server (`MSG`, `IMDN`) for the devices behind the gateway
+//! (SPEC.md §7.5, 23.554 §8.11), delivered by the shard that serves the device (DESIGN.md §1),
+//! and the gateway's own registration with the server (23.554 §8.2.7 pre-condition 1).
+//!
+//! The server's CON gets an empty ACK at once; the device's answer (or its silence) becomes a
+//! separate response to the server carrying `MSGRESP` (RFC 7252 §5.2.2).
+
+use super::*;
+use crate::coap::dedup::DedupOutcome;
+use crate::msg::{
+    DeliveryReport, Message, MessageDeliveryRequest, MsgDeliveryStatus, RegistrationRequest,
+    TargetType,
+};
+
+/// Uri-Path of the Application Client resource on a constrained UE (SPEC.md §6.3).
+pub const APP_URI_PATH: &str = "msgin5g-gw";
+
+/// Retry interval of the gateway's own registration after a failure.
+const SELF_REGISTRATION_RETRY: Duration = Duration::from_secs(30);
+
+/// Most downlink requests from the server awaiting their devices per shard (beyond: 5.03).
+const MAX_SERVER_REQUESTS: usize = 65_536;
+
+impl GatewayCore {
+    /// Send the gateway's own `REG` (shard 0, at start and after failures).
+    pub(super) fn send_self_registration(&mut self, now: Instant) {
+        let Some((uplink, mid)) = self.allocate_upstream_mid(now) else {
+            self.self_state = SelfState::Due;
+            self.timers.push(Reverse((
+                now + SELF_REGISTRATION_RETRY,
+                Timer::SelfRegistration,
+            )));
+            return;
+        };
+        let mut payload = Vec::new();
+        msg::encode(
+            &Payload::Reg(RegistrationRequest {
+                msgin5g_service_id: Some(self.config.service_id.clone()),
+                ue_service_id: self.config.gateway_ue_service_id.clone(),
+                registration_urgent_degree: Some(UrgentDegree::Urgent),
+                ..RegistrationRequest::default()
+            }),
+            &mut payload,
+        );
+        let token = self.fresh_token();
+        self.self_state = SelfState::Sent;
+        self.send_upstream(
+            now,
+            Kind::Reg,
+            (true, Purpose::SelfRegistration),
+            Vec::new(),
+            (uplink, mid),
+            token,
+            &payload,
+        );
+    }
+
+    /// The answer to (or the loss of) the gateway's own registration.
+    pub(super) fn on_self_registration(&mut self, now: Instant, accepted: bool) {
+        if accepted {
+            tracing::info!(ue = %self.config.gateway_ue_service_id, "gateway registered with the server");
+            self.self_state = SelfState::Registered;
+            inc(&self.stats.self_registrations);
+        } else {
+            tracing::warn!(
+                ue = %self.config.gateway_ue_service_id,
+                "gateway registration refused or unanswered; retrying"
+            );
+            self.self_state = SelfState::Due;
+            self.timers.push(Reverse((
+                now + SELF_REGISTRATION_RETRY,
+                Timer::SelfRegistration,
+            )));
+        }
+    }
+
+    /// A request from the server on uplink `uplink`.
+    pub(super) fn handle_server_request(
+        &mut self,
+        now: Instant,
+        uplink: usize,
+        from: SocketAddr,
+        view: &MessageView<'_>,
+    ) {
+        let h = view.header;
+        let con = h.mtype == MsgType::Con;
+        match self.uplinks[uplink]
+            .dedup
+            .check(now, from, h.mid, con, h.token)
+        {
+            DedupOutcome::New => {}
+            DedupOutcome::Pending => return,
+            DedupOutcome::Replay(bytes) => {
+                let bytes = bytes.to_vec();
+                self.push(Side::Upstream(uplink), from, bytes);
+                return;
+            }
+        }
+        inc(&self.stats.downlink_requests);
+        if h.code != Code::POST {
+            self.reply_server(
+                now,
+                uplink,
+                from,
+                &h,
+                Code::METHOD_NOT_ALLOWED,
+                b"POST only",
+                false,
+            );
+            return;
+        }
+        let payload = match msg::decode(view.payload()) {
+            Ok(p) => p,
+            Err(e) => {
+                let text = e.diagnostic();
+                self.reply_server(
+                    now,
+                    uplink,
+                    from,
+                    &h,
+                    Code::BAD_REQUEST,
+                    text.as_bytes(),
+                    false,
+                );
+                return;
+            }
+        };
+        let (message_id, target) = match &payload {
+            Payload::Msg(m) => (m.message_id.clone(), self.route_message(m, view.payload())),
+            Payload::Imdn(r) => (r.message_id.clone(), self.route_report(r, view.payload())),
+            other => {
+                let text = format!("unsupported messageType {}", other.message_type().as_str());
+                self.reply_server(
+                    now,
+                    uplink,
+                    from,
+                    &h,
+                    Code::BAD_REQUEST,
+                    text.as_bytes(),
+                    false,
+                );
+                return;
+            }
+        };
+        let (shard, delivery) = match target {
+            Ok(t) => t,
+            Err(failure_cause) => {
+                inc(&self.stats.downlink_failed);
+                let mut body = Vec::new();
+                msg::write_message_response(
+                    &mut body,
+                    Some(&self.config.service_id),
+                    Some(&message_id),
+                    Some(MsgDeliveryStatus::Failed),
+                    Some(failure_cause),
+                );
+                self.reply_server(now, uplink, from, &h, Code::NOT_FOUND, &body, true);
+                return;
+            }
+        };
+        if self.server_requests.len() >= MAX_SERVER_REQUESTS {
+            inc(&self.stats.shed);
+            self.reply_server(
+                now,
+                uplink,
+                from,
+                &h,
+                Code::SERVICE_UNAVAILABLE,
+                b"overloaded",
+                false,
+            );
+            return;
+        }
+        if con {
+            let ack = empty_ack(h.mid);
+            self.uplinks[uplink].dedup.set_reply(from, h.mid, &ack);
+            self.push(Side::Upstream(uplink), from, ack);
+        }
+        self.next_ticket += 1;
+        let ticket = self.next_ticket;
+        self.server_requests.insert(
+            ticket,
+            ServerRequest {
+                uplink,
+                token: h.token,
+                con,
+                message_id: Arc::from(message_id.as_str()),
+            },
+        );
+        self.timers.push(Reverse((
+            now + self.config.delivery_timeout + Duration::from_secs(5),
+            Timer::ServerRequest { ticket },
+        )));
+        if shard == self.shard {
+            self.start_delivery(now, self.shard, ticket, delivery);
+        } else {
+            self.handoffs.push_back((
+                shard,
+                Handoff::Deliver {
+                    origin: self.shard,
+                    ticket,
+                    delivery,
+                },
+            ));
+        }
+    }
+
+    /// Where a downlink `MSG` goes: an AC by Application ID when it is for the gateway's own UE
+    /// Service ID, or a MSGin5G-6 UE registered through this gateway; `Err(cause)` otherwise.
+    fn route_message(&self, m: &Message, raw: &[u8]) -> Result<(usize, Delivery), &'static str> {
+        let recipient = m.recipient_ue_service_id.as_deref().unwrap_or("");
+        if recipient == self.config.gateway_ue_service_id {
+            let reg = m
+                .application_id
+                .as_deref()
+                .and_then(|a| self.directory.app_by_application(a))
+                .ok_or(cause::UNKNOWN_APPLICATION)?;
+            let (is_as, originator) =
+                match (&m.originating_ue_service_id, &m.originating_as_service_id) {
+                    (Some(ue), _) => (false, ue.clone()),
+                    (None, Some(as_id)) => (true, as_id.clone()),
+                    (None, None) => (false, String::new()),
+                };
+            let mut body = Vec::new();
+            msg::encode(
+                &Payload::MsgDelivery(MessageDeliveryRequest {
+                    message_id: m.message_id.clone(),
+                    originator_address: originator.clone(),
+                    originator_type: Some(if is_as {
+                        TargetType::As
+                    } else {
+                        TargetType::Ue
+                    }),
+                    application_id: m.application_id.clone(),
+                    payload: m.payload.clone().unwrap_or_default(),
+                    delivery_status_required: m.delivery_status_required,
+                }),
+                &mut body,
+            );
+            let correlate = m.delivery_status_required.then(|| {
+                (
+                    Arc::from(m.message_id.as_str()),
+                    Originator {
+                        is_as,
+                        id: Arc::from(originator.as_str()),
+                    },
+                )
+            });
+            return Ok((
+                reg.shard,
+                Delivery {
+                    peer: reg.peer,
+                    body,
+                    target: DeliveryTarget::App,
+                    correlate,
+                },
+            ));
+        }
+        let route = self.directory.client(recipient).ok_or(cause::UNKNOWN_UE)?;
+        Ok((
+            route.shard,
+            Delivery {
+                peer: route.peer,
+                body: raw.to_vec(),
+                target: DeliveryTarget::Client,
+                correlate: None,
+            },
+        ))
+    }
+
+    /// Where a downlink `IMDN` goes: the AC that sent the original message when it is for the
+    /// gateway's own UE Service ID, or a MSGin5G-6 UE registered through this gateway.
+    fn route_report(
+        &self,
+        r: &DeliveryReport,
+        raw: &[u8],
+    ) -> Result<(usize, Delivery), &'static str> {
+        let recipient = r.recipient_ue_service_id.as_deref().unwrap_or("");
+        if recipient == self.config.gateway_ue_service_id {
+            let route = self
+                .directory
+                .report_route(&r.original_message_id)
+                .ok_or(cause::UNKNOWN_UE)?;
+            let reg = self
+                .directory
+                .app(route.registration_id)
+                .ok_or(cause::UNKNOWN_APPLICATION)?;
+            let mut body = Vec::new();
+            msg::encode(
+                &Payload::ReportDelivery(msg::DeliveryReportDeliveryRequest {
+                    message_id: r.message_id.clone(),
+                    reply_to_message_id: r.original_message_id.clone(),
+                    delivery_status: r.delivery_status,
+                    failure_reason: r.failure_cause.clone(),
+                    originator_address: r
+                        .originating_ue_service_id
+                        .clone()
+                        .or_else(|| r.originating_as_service_id.clone()),
+                }),
+                &mut body,
+            );
+            return Ok((
+                reg.shard,
+                Delivery {
+                    peer: reg.peer,
+                    body,
+                    target: DeliveryTarget::App,
+                    correlate: None,
+                },
+            ));
+        }
+        let route = self.directory.client(recipient).ok_or(cause::UNKNOWN_UE)?;
+        Ok((
+            route.shard,
+            Delivery {
+                peer: route.peer,
+                body: raw.to_vec(),
+                target: DeliveryTarget::Client,
+                correlate: None,
+            },
+        ))
+    }
+
+    /// Feed work another shard handed to this one.
+    pub fn handle_handoff(&mut self, now: Instant, handoff: Handoff) {
+        match handoff {
+            Handoff::Deliver {
+                origin,
+                ticket,
+                delivery,
+            } => self.start_delivery(now, origin, ticket, delivery),
+            Handoff::Delivered { ticket, result } => {
+                self.complete_server_request(now, ticket, result)
+            }
+        }
+    }
+
+    /// A handoff this shard produced could not be passed on (the target's channel is full): the
+    /// server is told at once instead of waiting for the timeout.
+    pub fn handoff_failed(&mut self, now: Instant, handoff: Handoff) {
+        inc(&self.stats.shed);
+        match handoff {
+            Handoff::Deliver { ticket, .. } => self.complete_server_request(
+                now,
+                ticket,
+                DeliveryResult::failed(Code::SERVICE_UNAVAILABLE, cause::GATEWAY_OVERLOAD),
+            ),
+            // The origin times the request out (`Timer::ServerRequest`).
+            Handoff::Delivered { .. } => {}
+        }
+    }
+
+    /// Send a delivery to a device this shard serves.
+    fn start_delivery(&mut self, now: Instant, origin: usize, ticket: u64, delivery: Delivery) {
+        let peer = delivery.peer;
+        let Some(mid) = self.mids.allocate(now, peer) else {
+            let result = DeliveryResult::failed(Code::SERVICE_UNAVAILABLE, cause::GATEWAY_OVERLOAD);
+            self.return_result(now, origin, ticket, result);
+            return;
+        };
+        let token = loop {
+            let t = self.rng.next_u64();
+            if !self.deliveries.contains_key(&t) {
+                break t;
+            }
+        };
+        let path = match delivery.target {
+            DeliveryTarget::App => APP_URI_PATH,
+            DeliveryTarget::Client => self.config.server_uri_path.as_str(),
+        };
+        let bytes = MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(token))
+            .uri_path(path)
+            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+            .payload(&delivery.body);
+        self.device_retx.start(
+            now,
+            &mut self.rng,
+            peer,
+            mid,
+            bytes.clone(),
+            DeviceRetx::Delivery(token),
+        );
+        self.deliveries.insert(
+            token,
+            DeviceDelivery {
+                origin,
+                ticket,
+                peer,
+                mid,
+                target: delivery.target,
+                correlate: delivery.correlate,
+                acked: false,
+            },
+        );
+        self.timers.push(Reverse((
+            now + self.config.delivery_timeout,
+            Timer::Delivery { token },
+        )));
+        inc(&self.stats.downlink_deliveries);
+        self.push(Side::Device, peer, bytes);
+    }
+
+    /// A device's ACK (piggybacked answer or empty) for delivery `token`.
+    pub(super) fn on_delivery_ack(&mut self, now: Instant, token: u64, view: &MessageView<'_>) {
+        let code = view.header.code;
+        if code.is_empty() {
+            if let Some(d) = self.deliveries.get_mut(&token) {
+                d.acked = true; // the answer follows as a separate response
+            }
+            return;
+        }
+        self.on_delivery_answer(now, token, view);
+    }
+
+    /// A device's separate response (CON/NON) to one of this shard's deliveries, if it is one.
+    /// Returns false when the Token is not a delivery of `from`.
+    pub(super) fn on_delivery_response(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        view: &MessageView<'_>,
+    ) -> bool {
+        let h = view.header;
+        if h.token.len() != 8 {
+            return false;
+        }
+        let mut t = [0u8; 8];
+        t.copy_from_slice(h.token.as_slice());
+        let token = u64::from_be_bytes(t);
+        let Some((peer, mid)) = self.deliveries.get(&token).map(|d| (d.peer, d.mid)) else {
+            return false;
+        };
+        if peer != from {
+            return false;
+        }
+        if h.mtype == MsgType::Con {
+            self.push(Side::Device, from, empty_ack(h.mid));
+        }
+        // A separate response whose empty ACK was lost also ends the retransmission.
+        self.device_retx.acknowledge(peer, mid);
+        self.on_delivery_answer(now, token, view);
+        true
+    }
+
+    /// Map the device's answer to the result for the server.
+    fn on_delivery_answer(&mut self, now: Instant, token: u64, view: &MessageView<'_>) {
+        let Some(target) = self.deliveries.get(&token).map(|d| d.target) else {
+            return;
+        };
+        let code = view.header.code;
+        let body = msg::decode(view.payload()).ok();
+        let result = match (target, body) {
+            (DeliveryTarget::App, Some(Payload::MsgReceivedResp(r))) => {
+                if code.is_success() && r.result == msg::ReportStatus::Success {
+                    DeliveryResult::delivered()
+                } else {
+                    let reason = r
+                        .failure_reason
+                        .unwrap_or_else(|| cause::UNKNOWN_APPLICATION.to_string());
+                    DeliveryResult::failed(Code::NOT_FOUND, &reason)
+                }
+            }
+            _ if code.is_success() => DeliveryResult::delivered(),
+            _ if code == Code::NOT_FOUND && target == DeliveryTarget::App => {
+                DeliveryResult::failed(Code::NOT_FOUND, cause::UNKNOWN_APPLICATION)
+            }
+            _ if code.class() == 4 => DeliveryResult::failed(code, cause::RECIPIENT_UNREACHABLE),
+            _ => DeliveryResult::failed(Code::SERVICE_UNAVAILABLE, cause::RECIPIENT_UNREACHABLE),
+        };
+        self.finish_delivery(now, token, result);
+    }
+
+    /// End delivery `token` with `result` and report it to its origin.
+    pub(super) fn finish_delivery(&mut self, now: Instant, token: u64, result: DeliveryResult) {
+        let Some(d) = self.deliveries.remove(&token) else {
+            return;
+        };
+        if self.device_retx.contains(d.peer, d.mid) {
+            self.device_retx.acknowledge(d.peer, d.mid);
+        }
+        if result.code.is_success() {
+            inc(&self.stats.downlink_delivered);
+            if let Some((message_id, originator)) = d.correlate {
+                self.remember_delivered(message_id, originator);
+            }
+        } else {
+            inc(&self.stats.downlink_failed);
+        }
+        self.return_result(now, d.origin, d.ticket, result);
+    }
+
+    fn return_result(&mut self, now: Instant, origin: usize, ticket: u64, result: DeliveryResult) {
+        if origin == self.shard {
+            self.complete_server_request(now, ticket, result);
+        } else {
+            self.handoffs
+                .push_back((origin, Handoff::Delivered { ticket, result }));
+        }
+    }
+
+    /// Remember that a message delivered to an AC expects a report (bounded; oldest out).
+    fn remember_delivered(&mut self, message_id: Arc<str>, originator: Originator) {
+        if self
+            .delivered
+            .insert(message_id.clone(), originator)
+            .is_none()
+        {
+            self.delivered_order.push_back(message_id);
+        }
+        while self.delivered.len() > self.config.max_delivered.max(1) {
+            let Some(old) = self.delivered_order.pop_front() else {
+                break;
+            };
+            self.delivered.remove(&old);
+        }
+    }
+
+    /// The sender of a message this shard delivered to an AC (for the AC's report).
+    pub(super) fn delivered_originator(&self, message_id: &str) -> Option<Originator> {
+        self.delivered.get(message_id).cloned()
+    }
+
+    /// Answer the server's downlink request `ticket` with a separate response.
+    pub(super) fn complete_server_request(
+        &mut self,
+        now: Instant,
+        ticket: u64,
+        result: DeliveryResult,
+    ) {
+        let Some(req) = self.server_requests.remove(&ticket) else {
+            return;
+        };
+        let status = if result.code.is_success() {
+            MsgDeliveryStatus::Accepted
+        } else {
+            MsgDeliveryStatus::Failed
+        };
+        let mut body = Vec::new();
+        msg::write_message_response(
+            &mut body,
+            Some(&self.config.service_id),
+            Some(&req.message_id),
+            Some(status),
+            result.cause.as_deref(),
+        );
+        let uplink = req.uplink;
+        let mid = match self.uplinks[uplink].mids.allocate(now, self.upstream) {
+            Some(m) => m,
+            None => {
+                inc(&self.stats.upstream_mid_exhausted);
+                return;
+            }
+        };
+        let mtype = if req.con { MsgType::Con } else { MsgType::Non };
+        let mut b = MessageBuilder::new(mtype, result.code, mid, req.token)
+            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
+        if result.code == Code::SERVICE_UNAVAILABLE {
+            b = b.uint_option(option::MAX_AGE, self.config.overload_max_age);
+        }
+        let bytes = b.payload(&body);
+        if mtype == MsgType::Con {
+            self.uplinks[uplink].retx.start(
+                now,
+                &mut self.rng,
+                self.upstream,
+                mid,
+                bytes.clone(),
+                UpRetx::Response,
+            );
+        }
+        self.push(Side::Upstream(uplink), self.upstream, bytes);
+    }
+
+    /// Piggybacked (CON) or NON answer to a server request: a diagnostic text, or a JSON body.
+    #[allow(clippy::too_many_arguments)]
+    fn reply_server(
+        &mut self,
+        now: Instant,
+        uplink: usize,
+        to: SocketAddr,
+        h: &crate::coap::Header,
+        code: Code,
+        body: &[u8],
+        json: bool,
+    ) {
+        let (mtype, mid) = if h.mtype == MsgType::Con {
+            (MsgType::Ack, h.mid)
+        } else {
+            match self.uplinks[uplink].mids.allocate(now, to) {
+                Some(m) => (MsgType::Non, m),
+                None => {
+                    inc(&self.stats.upstream_mid_exhausted);
+                    return;
+                }
+            }
+        };
+        let mut b = MessageBuilder::new(mtype, code, mid, h.token);
+        let body = if json {
+            b = b.uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
+            body
+        } else {
+            &body[..body.len().min(64)]
+        };
+        let bytes = b.payload(body);
+        if mtype == MsgType::Ack {
+            self.uplinks[uplink].dedup.set_reply(to, h.mid, &bytes);
+        }
+        self.push(Side::Upstream(uplink), to, bytes);
+    }
+}

@@ -1,0 +1,426 @@
+//! State shared by the shards of one gateway (SPEC.md §7.1; DESIGN.md §1 "cross-shard work is
+//! rare and explicit"): who is behind the gateway, and on which shard.
+//!
+//! - **Application registrations** (MSGin5G-5, 24.538 §6.3.2.1): Registration ID ↔ Application ID
+//!   ↔ transport identifier (the AC's address) and the shard whose socket that address hashes to;
+//! - **clients** (MSGin5G-6): UE Service IDs registered with the server through this gateway and
+//!   their address, so a downlink `MSG`/`IMDN` for them can be forwarded;
+//! - **report routes**: Message IDs of messages an AC sent with `deliveryStatusRequired`, so the
+//!   `IMDN` the server sends back to the gateway finds the AC.
+//!
+//! Downlink requests from the server arrive on whichever shard's uplink the server chose; that
+//! shard looks the target up here and hands the delivery to the owning shard. Every table is
+//! bounded; the maps sit behind `parking_lot` locks striped by key (the hot path — device requests —
+//! reads them at most once per message and never for registrations of MSGin5G-6 UEs).
+
+use parking_lot::{Mutex, RwLock};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// Lock stripes per table (a power of two).
+const STRIPES: usize = 16;
+
+/// One Application Client registration (24.538 §6.3.2.1.1 a–b).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRegistration {
+    /// Registration ID allocated by the gateway.
+    pub registration_id: u32,
+    /// The AC's Application ID.
+    pub application_id: Arc<str>,
+    /// Transport identifier: the AC's address (24.538 §6.3.2.1.1 NOTE 2).
+    pub peer: SocketAddr,
+    /// The shard whose device socket serves `peer`.
+    pub shard: usize,
+}
+
+/// Where a MSGin5G-6 UE registered through the gateway can be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientRoute {
+    /// The UE's address as last seen in a successful registration.
+    pub peer: SocketAddr,
+    /// The shard whose device socket serves `peer`.
+    pub shard: usize,
+}
+
+/// Where the `IMDN` for a message an AC sent must go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportRoute {
+    /// The sending AC's Registration ID.
+    pub registration_id: u32,
+    /// The shard that serves it.
+    pub shard: usize,
+}
+
+/// Why an application registration was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AppRegistrationError {
+    /// The gateway's capacity (`max_app_registrations`) is used up.
+    #[error("gateway full")]
+    Full,
+    /// The Application ID is registered by another address.
+    #[error("application id in use")]
+    InUse,
+}
+
+/// Why an application de-registration was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AppDeregistrationError {
+    /// No such Registration ID.
+    #[error("unknown registration")]
+    Unknown,
+    /// The Registration ID belongs to another address (spoofing attempt).
+    #[error("registration owned by another address")]
+    NotOwner,
+}
+
+#[derive(Debug, Default)]
+struct AppTable {
+    by_id: HashMap<u32, AppRegistration>,
+    by_application: HashMap<Arc<str>, u32>,
+    by_peer: HashMap<SocketAddr, Vec<u32>>,
+}
+
+#[derive(Debug, Default)]
+struct ReportTable {
+    map: HashMap<Arc<str>, ReportRoute>,
+    order: VecDeque<Arc<str>>,
+}
+
+/// The directory shared by all shards of one gateway.
+#[derive(Debug)]
+pub struct Directory {
+    apps: RwLock<AppTable>,
+    clients: [RwLock<HashMap<Arc<str>, ClientRoute>>; STRIPES],
+    reports: [Mutex<ReportTable>; STRIPES],
+    next_registration_id: AtomicU32,
+    max_app_registrations: usize,
+    max_clients: usize,
+    max_report_routes: usize,
+}
+
+/// Default bound on application registrations per gateway.
+pub const DEFAULT_MAX_APP_REGISTRATIONS: usize = 100_000;
+/// Default bound on MSGin5G-6 UEs tracked for downlink.
+pub const DEFAULT_MAX_CLIENTS: usize = 2_000_000;
+/// Default bound on report routes (oldest evicted first).
+pub const DEFAULT_MAX_REPORT_ROUTES: usize = 100_000;
+
+impl Default for Directory {
+    fn default() -> Self {
+        Directory::new(
+            DEFAULT_MAX_APP_REGISTRATIONS,
+            DEFAULT_MAX_CLIENTS,
+            DEFAULT_MAX_REPORT_ROUTES,
+            1,
+        )
+    }
+}
+
+fn stripe<K: Hash + ?Sized>(key: &K) -> usize {
+    let mut h = DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() as usize) & (STRIPES - 1)
+}
+
+impl Directory {
+    /// A directory with these bounds; Registration IDs start at `first_registration_id`
+    /// (a random start keeps IDs from repeating across restarts; SPEC.md §3.1).
+    pub fn new(
+        max_app_registrations: usize,
+        max_clients: usize,
+        max_report_routes: usize,
+        first_registration_id: u32,
+    ) -> Directory {
+        Directory {
+            apps: RwLock::new(AppTable::default()),
+            clients: std::array::from_fn(|_| RwLock::new(HashMap::new())),
+            reports: std::array::from_fn(|_| Mutex::new(ReportTable::default())),
+            next_registration_id: AtomicU32::new(first_registration_id.max(1)),
+            max_app_registrations,
+            max_clients,
+            max_report_routes: max_report_routes.max(STRIPES),
+        }
+    }
+
+    /// Register Application ID `application_id` at `peer` (24.538 §6.3.2.1.1). The same
+    /// Application ID again from the same address keeps its Registration ID (an AC that lost the
+    /// answer retries); from another address it is refused while the first holds it.
+    pub fn register_app(
+        &self,
+        application_id: &str,
+        peer: SocketAddr,
+        shard: usize,
+    ) -> Result<AppRegistration, AppRegistrationError> {
+        let mut t = self.apps.write();
+        if let Some(id) = t.by_application.get(application_id).copied() {
+            let existing = t.by_id.get(&id).cloned().expect("indexes agree");
+            if existing.peer == peer {
+                return Ok(existing);
+            }
+            return Err(AppRegistrationError::InUse);
+        }
+        if t.by_id.len() >= self.max_app_registrations {
+            return Err(AppRegistrationError::Full);
+        }
+        let registration_id = loop {
+            let id = self.next_registration_id.fetch_add(1, Ordering::Relaxed);
+            if id != 0 && !t.by_id.contains_key(&id) {
+                break id;
+            }
+        };
+        let reg = AppRegistration {
+            registration_id,
+            application_id: Arc::from(application_id),
+            peer,
+            shard,
+        };
+        t.by_application
+            .insert(reg.application_id.clone(), registration_id);
+        t.by_peer.entry(peer).or_default().push(registration_id);
+        t.by_id.insert(registration_id, reg.clone());
+        Ok(reg)
+    }
+
+    /// Remove registration `registration_id` if `peer` owns it (24.538 §6.3.2.1.2).
+    pub fn deregister_app(
+        &self,
+        registration_id: u32,
+        peer: SocketAddr,
+    ) -> Result<AppRegistration, AppDeregistrationError> {
+        let mut t = self.apps.write();
+        match t.by_id.get(&registration_id) {
+            None => return Err(AppDeregistrationError::Unknown),
+            Some(r) if r.peer != peer => return Err(AppDeregistrationError::NotOwner),
+            Some(_) => {}
+        }
+        let reg = t.by_id.remove(&registration_id).expect("checked");
+        t.by_application.remove(&reg.application_id);
+        if let Some(ids) = t.by_peer.get_mut(&peer) {
+            ids.retain(|id| *id != registration_id);
+            if ids.is_empty() {
+                t.by_peer.remove(&peer);
+            }
+        }
+        Ok(reg)
+    }
+
+    /// The registration with this ID.
+    pub fn app(&self, registration_id: u32) -> Option<AppRegistration> {
+        self.apps.read().by_id.get(&registration_id).cloned()
+    }
+
+    /// The registration of Application ID `application_id` (downlink routing, SPEC.md §7.5).
+    pub fn app_by_application(&self, application_id: &str) -> Option<AppRegistration> {
+        let t = self.apps.read();
+        let id = t.by_application.get(application_id)?;
+        t.by_id.get(id).cloned()
+    }
+
+    /// The registration an AC at `peer` sends with: `registration_id` when given and owned by
+    /// `peer` (`Err` when owned by another address or unknown), else the oldest registration of
+    /// `peer` (`Ok(None)` when it has none).
+    pub fn app_for_sender(
+        &self,
+        peer: SocketAddr,
+        registration_id: Option<u32>,
+    ) -> Result<Option<AppRegistration>, AppDeregistrationError> {
+        let t = self.apps.read();
+        match registration_id {
+            Some(id) => match t.by_id.get(&id) {
+                None => Err(AppDeregistrationError::Unknown),
+                Some(r) if r.peer != peer => Err(AppDeregistrationError::NotOwner),
+                Some(r) => Ok(Some(r.clone())),
+            },
+            None => Ok(t
+                .by_peer
+                .get(&peer)
+                .and_then(|ids| ids.iter().min())
+                .and_then(|id| t.by_id.get(id))
+                .cloned()),
+        }
+    }
+
+    /// Number of application registrations.
+    pub fn app_count(&self) -> usize {
+        self.apps.read().by_id.len()
+    }
+
+    /// Record (or move) MSGin5G-6 UE `ue` at `peer`, served by `shard`. False when the table is
+    /// full and `ue` is new (the UE then gets no downlink through this gateway).
+    pub fn set_client(&self, ue: &Arc<str>, peer: SocketAddr, shard: usize) -> bool {
+        let mut m = self.clients[stripe(&**ue)].write();
+        if let Some(r) = m.get_mut(&**ue) {
+            *r = ClientRoute { peer, shard };
+            return true;
+        }
+        if m.len() >= self.max_clients.div_ceil(STRIPES) {
+            return false;
+        }
+        m.insert(ue.clone(), ClientRoute { peer, shard });
+        true
+    }
+
+    /// Forget MSGin5G-6 UE `ue` (de-registered).
+    pub fn remove_client(&self, ue: &str) {
+        self.clients[stripe(ue)].write().remove(ue);
+    }
+
+    /// Where MSGin5G-6 UE `ue` is.
+    pub fn client(&self, ue: &str) -> Option<ClientRoute> {
+        self.clients[stripe(ue)].read().get(ue).copied()
+    }
+
+    /// Number of MSGin5G-6 UEs tracked.
+    pub fn client_count(&self) -> usize {
+        self.clients.iter().map(|m| m.read().len()).sum()
+    }
+
+    /// Remember that the `IMDN` for message `message_id` goes to `route` (oldest routes are
+    /// evicted beyond the bound).
+    pub fn set_report_route(&self, message_id: &str, route: ReportRoute) {
+        let mut t = self.reports[stripe(message_id)].lock();
+        let key: Arc<str> = Arc::from(message_id);
+        if t.map.insert(key.clone(), route).is_none() {
+            t.order.push_back(key);
+        }
+        let bound = self.max_report_routes / STRIPES;
+        while t.map.len() > bound {
+            let Some(old) = t.order.pop_front() else {
+                break;
+            };
+            t.map.remove(&old);
+        }
+    }
+
+    /// Take the report route of `message_id` (a report is delivered once; a second report for
+    /// the same message finds the route again only if the first one failed and put it back).
+    pub fn report_route(&self, message_id: &str) -> Option<ReportRoute> {
+        self.reports[stripe(message_id)]
+            .lock()
+            .map
+            .get(message_id)
+            .copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn app_registration_allocates_unique_ids_and_indexes_them() {
+        let d = Directory::new(10, 10, 100, 7);
+        let a = d.register_app("app-a", addr(1), 0).unwrap();
+        let b = d.register_app("app-b", addr(2), 1).unwrap();
+        assert_ne!(a.registration_id, b.registration_id);
+        assert_eq!(a.registration_id, 7);
+        assert_eq!(d.app_by_application("app-b").unwrap().shard, 1);
+        assert_eq!(d.app(a.registration_id).unwrap().peer, addr(1));
+        assert_eq!(d.app_count(), 2);
+        // Same app, same address: same registration (lost answer, retry).
+        assert_eq!(d.register_app("app-a", addr(1), 0).unwrap(), a);
+        // Same app from another address: refused while held.
+        assert_eq!(
+            d.register_app("app-a", addr(3), 0),
+            Err(AppRegistrationError::InUse)
+        );
+    }
+
+    #[test]
+    fn capacity_limit_refuses_new_registrations() {
+        let d = Directory::new(1, 10, 100, 1);
+        d.register_app("a", addr(1), 0).unwrap();
+        assert_eq!(
+            d.register_app("b", addr(2), 0),
+            Err(AppRegistrationError::Full)
+        );
+    }
+
+    #[test]
+    fn deregistration_checks_the_owner() {
+        let d = Directory::new(10, 10, 100, 1);
+        let a = d.register_app("a", addr(1), 0).unwrap();
+        assert_eq!(
+            d.deregister_app(a.registration_id, addr(9)),
+            Err(AppDeregistrationError::NotOwner)
+        );
+        assert!(d.app(a.registration_id).is_some());
+        assert_eq!(
+            d.deregister_app(999, addr(1)),
+            Err(AppDeregistrationError::Unknown)
+        );
+        assert_eq!(d.deregister_app(a.registration_id, addr(1)), Ok(a.clone()));
+        assert!(d.app_by_application("a").is_none());
+        assert_eq!(d.app_for_sender(addr(1), None), Ok(None));
+        // The Application ID is free again.
+        assert!(d.register_app("a", addr(5), 0).is_ok());
+    }
+
+    #[test]
+    fn sender_lookup_by_address_or_registration_id() {
+        let d = Directory::new(10, 10, 100, 1);
+        let a = d.register_app("a", addr(1), 0).unwrap();
+        let b = d.register_app("b", addr(1), 0).unwrap();
+        assert_eq!(d.app_for_sender(addr(1), None), Ok(Some(a.clone())));
+        assert_eq!(
+            d.app_for_sender(addr(1), Some(b.registration_id)),
+            Ok(Some(b.clone()))
+        );
+        assert_eq!(
+            d.app_for_sender(addr(2), Some(b.registration_id)),
+            Err(AppDeregistrationError::NotOwner)
+        );
+        assert_eq!(d.app_for_sender(addr(2), None), Ok(None));
+    }
+
+    #[test]
+    fn clients_move_and_are_bounded() {
+        let d = Directory::new(1, STRIPES, 100, 1);
+        let ue: Arc<str> = Arc::from("ue-1");
+        assert!(d.set_client(&ue, addr(1), 0));
+        assert!(d.set_client(&ue, addr(2), 1));
+        assert_eq!(
+            d.client("ue-1"),
+            Some(ClientRoute {
+                peer: addr(2),
+                shard: 1
+            })
+        );
+        d.remove_client("ue-1");
+        assert_eq!(d.client("ue-1"), None);
+        // At most max_clients / STRIPES per stripe: far fewer than 10 * STRIPES fit.
+        let accepted = (0..10 * STRIPES)
+            .filter(|i| d.set_client(&Arc::from(format!("u{i}")), addr(1), 0))
+            .count();
+        assert!(accepted < 10 * STRIPES);
+        assert_eq!(d.client_count(), accepted);
+    }
+
+    #[test]
+    fn report_routes_evict_the_oldest() {
+        let d = Directory::new(1, 1, STRIPES, 1);
+        let route = ReportRoute {
+            registration_id: 3,
+            shard: 1,
+        };
+        for i in 0..100 {
+            d.set_report_route(&format!("m{i}"), route);
+        }
+        // One per stripe at most; the newest survives in its stripe.
+        assert_eq!(d.report_route("m99"), Some(route));
+        assert!(
+            (0..100)
+                .filter(|i| d.report_route(&format!("m{i}")).is_some())
+                .count()
+                <= STRIPES
+        );
+    }
+}
