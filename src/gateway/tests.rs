@@ -1067,3 +1067,6 @@ fn an_urgent_retry_of_a_queued_request_goes_at_once() {
     sim.advance(Duration::from_secs(11));
     assert_eq!(sim.upstream.len(), 1, "nothing left in the batch");
 }
+
+#[path = "tests_messaging.rs"]
+mod messaging;
