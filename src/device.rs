@@ -54,6 +54,13 @@ const RECV_BUFFER: usize = 65_536;
 /// How many finished exchanges' Tokens are remembered to recognise duplicate answers.
 const RECENT_TOKENS: usize = 32;
 
+/// Most received downlink requests kept for [`Device::receive`] (older ones are dropped).
+const INBOX_BOUND: usize = 1024;
+
+/// How many incoming requests' Message IDs are remembered so a retransmission is not taken
+/// twice (RFC 7252 §4.5).
+const RECENT_INCOMING: usize = 64;
+
 /// Why an exchange produced no answer.
 #[derive(Debug, Error)]
 pub enum DeviceError {
@@ -121,7 +128,7 @@ impl AnswerForm {
 }
 
 /// The final answer to one request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     /// CoAP code of the answering message (a response code, or 0.02 POST for [`AnswerForm::SpecPost`]).
     pub code: Code,
@@ -139,6 +146,8 @@ pub struct Answer {
     pub ue_service_id: Option<String>,
     /// Max-Age option (seconds), when present.
     pub max_age: Option<u32>,
+    /// The decoded MSGin5G body, when there was one.
+    pub body: Option<Payload>,
 }
 
 impl Answer {
@@ -187,6 +196,10 @@ pub struct Device {
     recent: VecDeque<Token>,
     duplicates: u64,
     retransmissions: u64,
+    /// Downlink requests received from the target (MESSAGE DELIVERY REQUEST, MSG, IMDN, ...).
+    inbox: VecDeque<Payload>,
+    recent_incoming: VecDeque<u16>,
+    accept_deliveries: bool,
 }
 
 impl Device {
@@ -224,7 +237,72 @@ impl Device {
             recent: VecDeque::with_capacity(RECENT_TOKENS),
             duplicates: 0,
             retransmissions: 0,
+            inbox: VecDeque::new(),
+            recent_incoming: VecDeque::with_capacity(RECENT_INCOMING),
+            accept_deliveries: true,
         })
+    }
+
+    /// Whether downlink `MESSAGE DELIVERY REQUEST`s are accepted (`MESSAGE RECEIVED RESPONSE`
+    /// SUCCESS, 2.04; the default) or refused (FAILURE `UNKNOWN_APPLICATION`, 4.04).
+    pub fn set_accept_deliveries(&mut self, accept: bool) {
+        self.accept_deliveries = accept;
+    }
+
+    /// Register an Application Client (`REGISTRATION REQUEST`, Annex A.3) and wait for the
+    /// answer; the Registration ID is in [`Answer::registration_id`].
+    pub async fn app_register(
+        &mut self,
+        application_id: &str,
+        options: &RequestOptions,
+    ) -> Result<Answer, DeviceError> {
+        let payload = Payload::AppReg(msg::AppRegistrationRequest {
+            application_id: application_id.to_string(),
+        });
+        self.send_payload(&payload, options, Expect::Any).await
+    }
+
+    /// De-register an Application Client (`DE-REGISTRATION REQUEST`, Annex A.3).
+    pub async fn app_deregister(
+        &mut self,
+        registration_id: u32,
+        options: &RequestOptions,
+    ) -> Result<Answer, DeviceError> {
+        let payload = Payload::AppDereg(msg::AppDeregistrationRequest { registration_id });
+        self.send_payload(&payload, options, Expect::Any).await
+    }
+
+    /// Send any MSGin5G payload (e.g. a `MESSAGE SENDING REQUEST` or a `MSG`) and wait for the
+    /// answer, whatever its body.
+    pub async fn send(
+        &mut self,
+        payload: &Payload,
+        options: &RequestOptions,
+    ) -> Result<Answer, DeviceError> {
+        self.send_payload(payload, options, Expect::Any).await
+    }
+
+    /// The next downlink request received from the target (already answered: a `MESSAGE
+    /// DELIVERY REQUEST` with `MESSAGE RECEIVED RESPONSE`, anything else with 2.04), waiting
+    /// at most `timeout`.
+    pub async fn receive(&mut self, timeout: Duration) -> Option<Payload> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(p) = self.inbox.pop_front() {
+                return Some(p);
+            }
+            match tokio::time::timeout_at(deadline, self.socket.recv_from(&mut self.buf)).await {
+                Ok(Ok((n, from))) if from == self.target => {
+                    let bytes = self.buf[..n].to_vec();
+                    if let Ok(v) = MessageView::parse(&bytes) {
+                        let _ = self.stray(&v).await;
+                    }
+                }
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) if transient(&e) => continue,
+                Ok(Err(_)) | Err(_) => return self.inbox.pop_front(),
+            }
+        }
     }
 
     /// The local address of the socket.
@@ -490,6 +568,11 @@ impl Device {
         if matches!(h.mtype, MsgType::Ack | MsgType::Rst) {
             return Ok(());
         }
+        if h.code == Code::POST {
+            if let Ok(p) = msg::decode(v.payload()) {
+                return self.downlink_request(v, p).await;
+            }
+        }
         if !h.token.is_empty() && !h.code.is_empty() && self.recent.contains(&h.token) {
             self.duplicates += 1;
         }
@@ -505,10 +588,75 @@ impl Device {
     }
 }
 
+impl Device {
+    /// Take and answer a downlink request (a retransmission is answered again, taken once).
+    async fn downlink_request(&mut self, v: &MessageView<'_>, p: Payload) -> io::Result<()> {
+        let h = v.header;
+        let (code, body) = match &p {
+            Payload::MsgDelivery(d) => {
+                let (code, result, reason) = if self.accept_deliveries {
+                    (Code::CHANGED, msg::ReportStatus::Success, None)
+                } else {
+                    (
+                        Code::NOT_FOUND,
+                        msg::ReportStatus::Failure,
+                        Some(msg::cause::UNKNOWN_APPLICATION.to_string()),
+                    )
+                };
+                let mut out = Vec::new();
+                msg::encode(
+                    &Payload::MsgReceivedResp(msg::MessageReceivedResponse {
+                        message_id: Some(d.message_id.clone()),
+                        result,
+                        failure_reason: reason,
+                    }),
+                    &mut out,
+                );
+                (code, out)
+            }
+            _ => (Code::CHANGED, Vec::new()),
+        };
+        let repeated = self.recent_incoming.contains(&h.mid);
+        if !repeated {
+            if self.recent_incoming.len() == RECENT_INCOMING {
+                self.recent_incoming.pop_front();
+            }
+            self.recent_incoming.push_back(h.mid);
+            if self.inbox.len() == INBOX_BOUND {
+                self.inbox.pop_front();
+            }
+            self.inbox.push_back(p);
+        }
+        let (mtype, mid) = if h.mtype == MsgType::Con {
+            (MsgType::Ack, h.mid)
+        } else {
+            (MsgType::Non, self.alloc_mid())
+        };
+        let mut b = MessageBuilder::new(mtype, code, mid, h.token);
+        if !body.is_empty() {
+            b = b.uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
+        }
+        let reply = b.payload(&body);
+        self.socket.send_to(&reply, self.target).await?;
+        Ok(())
+    }
+}
+
+impl Answer {
+    /// The Registration ID of an accepted `REGISTRATION RESPONSE` / `DE-REGISTRATION RESPONSE`.
+    pub fn registration_id(&self) -> Option<u32> {
+        match &self.body {
+            Some(Payload::AppRegResp(r)) => r.registration_id,
+            Some(Payload::AppDeregResp(r)) => r.registration_id,
+            _ => None,
+        }
+    }
+}
+
 /// Build the final [`Answer`] from an answering message, checking its body.
 fn finish(v: &MessageView<'_>, form: AnswerForm, expect: Expect) -> Step {
     let h = v.header;
-    let body = match parse_body(v.payload(), expect) {
+    let (body, decoded) = match parse_body(v.payload(), expect) {
         Ok(b) => b,
         Err(why) => {
             // A spec POST is only an answer with a REGRESP/DEREGRESP; a response may carry a
@@ -518,7 +666,7 @@ fn finish(v: &MessageView<'_>, form: AnswerForm, expect: Expect) -> Step {
                     "spec-literal POST without a REGRESP/DEREGRESP body".into()
                 })));
             }
-            (None, None, None)
+            ((None, None, None), None)
         }
     };
     let (result, failure_cause, ue_service_id) = body;
@@ -531,32 +679,77 @@ fn finish(v: &MessageView<'_>, form: AnswerForm, expect: Expect) -> Step {
         failure_cause,
         ue_service_id,
         max_age: v.max_age(),
+        body: decoded,
     })
 }
 
-/// Decode a `REGRESP`/`DEREGRESP` body. `Err(None)`: no MSGin5G body (empty, not JSON, a
-/// diagnostic); `Err(Some(why))`: an MSGin5G body of the wrong kind.
-fn parse_body(payload: &[u8], expect: Expect) -> Result<Body, Option<String>> {
+/// Decode the answer body: `REGRESP`/`DEREGRESP` (or, with `Expect::Any`, any MSGin5G body,
+/// whose result and failure cause are reported alike). `Err(None)`: no MSGin5G body (empty,
+/// not JSON, a diagnostic); `Err(Some(why))`: an MSGin5G body of the wrong kind.
+fn parse_body(payload: &[u8], expect: Expect) -> Result<(Body, Option<Payload>), Option<String>> {
     if payload.is_empty() {
         return Err(None);
     }
-    match msg::decode(payload) {
-        Ok(Payload::RegResp(r)) if expect != Expect::DeregResp => Ok((
+    let decoded = match msg::decode(payload) {
+        Ok(p) => p,
+        Err(_) => return Err(None),
+    };
+    let success = |ok: bool| {
+        if ok {
+            RegResult::Success
+        } else {
+            RegResult::Failure
+        }
+    };
+    let body: Body = match &decoded {
+        Payload::RegResp(r) if expect != Expect::DeregResp => (
             Some(r.registration_result),
-            r.failure_cause,
-            Some(r.ue_service_id),
-        )),
-        Ok(Payload::DeregResp(r)) if expect != Expect::RegResp => Ok((
+            r.failure_cause.clone(),
+            Some(r.ue_service_id.clone()),
+        ),
+        Payload::DeregResp(r) if expect != Expect::RegResp => (
             Some(r.deregistration_result),
-            r.failure_cause,
-            Some(r.ue_service_id),
-        )),
-        Ok(other) => Err(Some(format!(
-            "unexpected {} body in the answer",
-            other.message_type().as_str()
-        ))),
-        Err(_) => Err(None),
-    }
+            r.failure_cause.clone(),
+            Some(r.ue_service_id.clone()),
+        ),
+        _ if expect != Expect::Any => {
+            return Err(Some(format!(
+                "unexpected {} body in the answer",
+                decoded.message_type().as_str()
+            )))
+        }
+        Payload::MsgResp(r) => (
+            r.delivery_status.map(|s| success(s.is_success())),
+            r.failure_cause.clone(),
+            None,
+        ),
+        Payload::MsgSendingResp(r) => (
+            Some(success(r.result == msg::ReportStatus::Success)),
+            r.failure_reason.clone(),
+            None,
+        ),
+        Payload::ReportSendingResp(r) => (
+            Some(success(r.result == msg::ReportStatus::Success)),
+            r.failure_reason.clone(),
+            None,
+        ),
+        Payload::AppRegResp(r) => (
+            Some(success(
+                r.registration_result == msg::AcceptResult::Accepted,
+            )),
+            r.failure_reason.clone(),
+            None,
+        ),
+        Payload::AppDeregResp(r) => (
+            Some(success(
+                r.deregistration_result == msg::AcceptResult::Accepted,
+            )),
+            r.failure_reason.clone(),
+            None,
+        ),
+        _ => (None, None, None),
+    };
+    Ok((body, Some(decoded)))
 }
 
 /// Receive errors that say nothing about our socket (ICMP reports on some platforms).
