@@ -178,7 +178,7 @@ enum Step {
     /// Our CON request was acknowledged (stop retransmitting).
     Acked,
     /// The final answer.
-    Done(Answer),
+    Done(Box<Answer>),
     /// The exchange failed.
     Fail(DeviceError),
 }
@@ -509,7 +509,7 @@ impl Device {
             match self.classify(&view, mid, token, expect).await {
                 Ok(Step::Ignore) => {}
                 Ok(Step::Acked) => acked = true,
-                Ok(Step::Done(answer)) => break Ok(answer),
+                Ok(Step::Done(answer)) => break Ok(*answer),
                 Ok(Step::Fail(e)) => break Err(e),
                 Err(e) => break Err(DeviceError::Io(e)),
             }
@@ -670,7 +670,7 @@ fn finish(v: &MessageView<'_>, form: AnswerForm, expect: Expect) -> Step {
         }
     };
     let (result, failure_cause, ue_service_id) = body;
-    Step::Done(Answer {
+    Step::Done(Box::new(Answer {
         code: h.code,
         mid: h.mid,
         token: h.token,
@@ -680,7 +680,7 @@ fn finish(v: &MessageView<'_>, form: AnswerForm, expect: Expect) -> Step {
         ue_service_id,
         max_age: v.max_age(),
         body: decoded,
-    })
+    }))
 }
 
 /// Decode the answer body: `REGRESP`/`DEREGRESP` (or, with `Expect::Any`, any MSGin5G body,
