@@ -849,3 +849,21 @@ fn the_gateway_registers_itself_and_retries_after_a_failure() {
     assert!(sim.gw.is_self_registered());
     assert!(sim.gw.is_drained());
 }
+
+#[test]
+fn abort_answers_the_server_for_deliveries_still_in_progress() {
+    let mut sim = scripted(config());
+    sim.register_app(dev(1), 1, "7");
+    sim.deliver_from_server(&downlink(990, tok(990), &msg_for_app("d-1", "7", false)));
+    assert!(!sim.gw.is_drained(), "a delivery is in progress");
+    let now = sim.now;
+    sim.gw.abort(now);
+    sim.pump();
+    let last = sim.server_answers().last().unwrap().clone();
+    assert_eq!((last.1, last.2), (Code::SERVICE_UNAVAILABLE, tok(990)));
+    match msg::decode(&last.3).unwrap() {
+        Payload::MsgResp(r) => assert_eq!(r.failure_cause.as_deref(), Some(cause::SHUTTING_DOWN)),
+        other => panic!("{other:?}"),
+    }
+    assert!(sim.gw.is_drained());
+}

@@ -381,6 +381,11 @@ impl GatewayCore {
         for token in tokens {
             self.fail_exchange(now, token, cause::SHUTTING_DOWN);
         }
+        let tokens: Vec<u64> = self.deliveries.keys().copied().collect();
+        for token in tokens {
+            let result = DeliveryResult::failed(Code::SERVICE_UNAVAILABLE, cause::SHUTTING_DOWN);
+            self.finish_delivery(now, token, result);
+        }
         let tickets: Vec<u64> = self.server_requests.keys().copied().collect();
         for ticket in tickets {
             let result = DeliveryResult::failed(Code::SERVICE_UNAVAILABLE, cause::SHUTTING_DOWN);
@@ -403,6 +408,7 @@ impl GatewayCore {
                 .values()
                 .all(|f| f.purpose != Purpose::Members)
             && self.server_requests.is_empty()
+            && self.deliveries.is_empty()
     }
 
     /// Bytes of the bulk/aggregate envelope of `kind` (everything but the elements).
