@@ -147,6 +147,36 @@ fn coap_client_gets_a_separate_response_when_the_batch_outlasts_the_piggyback_wi
 }
 
 #[test]
+fn coap_client_registers_an_application_client_with_the_gateway() {
+    let (server, gateway) = start(GatewayConfig::default());
+    let (ok, stdout) = post(
+        &gateway,
+        r#"{"messageType":"REGISTRATION REQUEST","applicationId":"interop-app"}"#,
+        &[],
+    );
+    assert!(ok, "coap-client failed: {stdout}");
+    assert!(
+        stdout.contains(r#""messageType":"REGISTRATION RESPONSE""#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#""registrationResult":"ACCEPTED""#),
+        "{stdout}"
+    );
+    let id = gateway
+        .directory()
+        .app_by_application("interop-app")
+        .expect("registered")
+        .registration_id;
+    assert!(
+        stdout.contains(&format!(r#""registrationId":{id}"#)),
+        "{stdout}"
+    );
+    gateway.shutdown().unwrap();
+    server.shutdown().unwrap();
+}
+
+#[test]
 fn coap_client_gets_a_diagnostic_for_a_bad_payload() {
     let (server, gateway) = start(GatewayConfig::default());
     let (_, stdout) = post(&gateway, r#"{"messageType":"REG"}"#, &["-v", "4"]);
