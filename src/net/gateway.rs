@@ -5,6 +5,7 @@
 use super::driver::{self, DRAIN_BATCH};
 use super::socket::{bind_udp, local_bind_addr_for, random_seed, SocketOptions, RECV_BUFFER_LEN};
 use crate::gateway::{GatewayConfig, GatewayCore, GatewayStats, Side};
+use crate::metrics::GatewayMetrics;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -47,7 +48,8 @@ fn any_readable(uplinks: &[UdpSocket]) -> impl Future<Output = ()> + '_ {
 /// socket without waiting, calls `handle_timeout` when due, and sends everything `poll_transmit`
 /// yields on the socket of its [`Side`]. On shutdown it calls `begin_drain` and keeps running until
 /// `is_drained()` or `drain_timeout` has passed, then returns the core. This is the only place
-/// the shard's time is read (`Instant::now()`).
+/// the shard's time is read (`Instant::now()`). After each turn it counts the datagrams sent and
+/// publishes the core's gauges ([`GatewayCore::publish_gauges`]) for the metrics.
 pub async fn run_gateway_shard(
     device: UdpSocket,
     uplinks: Vec<UdpSocket>,
@@ -63,6 +65,7 @@ pub async fn run_gateway_shard(
     let mut drain_deadline: Option<Instant> = None;
     let mut device_buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
     let mut uplink_buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
+    let stats = core.stats();
 
     loop {
         let want = match (core.poll_timeout(), drain_deadline) {
@@ -108,7 +111,8 @@ pub async fn run_gateway_shard(
         if core.poll_timeout().is_some_and(|deadline| deadline <= now) {
             core.handle_timeout(now);
         }
-        send_transmits(&mut core, &device, &uplinks).await;
+        send_transmits(&mut core, &stats, &device, &uplinks).await;
+        core.publish_gauges();
         if let Some(deadline) = drain_deadline {
             if core.is_drained() {
                 tracing::debug!("shard drained");
@@ -120,7 +124,8 @@ pub async fn run_gateway_shard(
                     "drain timeout passed with requests still pending: answering SHUTTING_DOWN"
                 );
                 core.abort(now);
-                send_transmits(&mut core, &device, &uplinks).await;
+                send_transmits(&mut core, &stats, &device, &uplinks).await;
+                core.publish_gauges();
                 break;
             }
         }
@@ -129,7 +134,12 @@ pub async fn run_gateway_shard(
 }
 
 /// Send everything the core has queued, each on the socket of its [`Side`].
-async fn send_transmits(core: &mut GatewayCore, device: &UdpSocket, uplinks: &[UdpSocket]) {
+async fn send_transmits(
+    core: &mut GatewayCore,
+    stats: &GatewayStats,
+    device: &UdpSocket,
+    uplinks: &[UdpSocket],
+) {
     while let Some((side, transmit)) = core.poll_transmit() {
         let socket = match side {
             Side::Device => device,
@@ -138,7 +148,8 @@ async fn send_transmits(core: &mut GatewayCore, device: &UdpSocket, uplinks: &[U
                 None => continue,
             },
         };
-        driver::send_datagram(socket, transmit.destination, &transmit.payload).await;
+        let sent = driver::send_datagram(socket, transmit.destination, &transmit.payload).await;
+        stats.sent(side, sent);
     }
 }
 
@@ -323,6 +334,13 @@ impl GatewayHandle {
     /// Each shard's counters, in shard order.
     pub fn stats(&self) -> Vec<Arc<GatewayStats>> {
         self.stats.clone()
+    }
+
+    /// The `msgin5g_gateway_*` metric families of this gateway's shards, for a
+    /// [`Registry`](crate::metrics::Registry) served by a
+    /// [`MetricsServer`](crate::metrics::MetricsServer).
+    pub fn metrics(&self) -> GatewayMetrics {
+        GatewayMetrics::new(self.stats.clone())
     }
 
     /// Signal every shard to drain, wait for all of them, and hand back their cores. Returns the

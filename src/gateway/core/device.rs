@@ -11,6 +11,7 @@ impl GatewayCore {
             Ok(h) => h,
             Err(_) => {
                 inc(&self.stats.dropped);
+                self.stats.received(Side::Device, Received::DecodeError);
                 return;
             }
         };
@@ -19,6 +20,9 @@ impl GatewayCore {
                 // ACK/RST for our separate responses or spec-literal POSTs; anything else ignored.
                 if self.device_retx.acknowledge(from, header.mid).is_none() {
                     inc(&self.stats.dropped);
+                    self.stats.received(Side::Device, Received::Ignored);
+                } else {
+                    self.stats.received(Side::Device, Received::Ok);
                 }
                 return;
             }
@@ -28,9 +32,11 @@ impl GatewayCore {
         if header.code.is_empty() {
             // CoAP ping (RFC 7252 §4.3): answer a CON with RST; a NON empty is ignored.
             if con && data.len() == 4 {
+                self.stats.received(Side::Device, Received::Ok);
                 self.push(Side::Device, from, reset(header.mid));
             } else {
                 inc(&self.stats.dropped);
+                self.stats.received(Side::Device, Received::Ignored);
             }
             return;
         }
@@ -40,17 +46,20 @@ impl GatewayCore {
                 self.push(Side::Device, from, reset(header.mid));
             }
             inc(&self.stats.dropped);
+            self.stats.received(Side::Device, Received::Ignored);
             return;
         }
         match self.dedup.check(now, from, header.mid, con, header.token) {
             DedupOutcome::New => {}
             DedupOutcome::Pending => {
                 inc(&self.stats.duplicates);
+                self.stats.received(Side::Device, Received::DedupHit);
                 return;
             }
             DedupOutcome::Replay(bytes) => {
                 let bytes = bytes.to_vec();
                 inc(&self.stats.duplicates);
+                self.stats.received(Side::Device, Received::DedupHit);
                 self.push(Side::Device, from, bytes);
                 return;
             }
@@ -129,8 +138,10 @@ impl GatewayCore {
             received_at: now,
         };
         inc(&self.stats.requests);
+        self.stats.request(kind);
         if let Some(allow) = &self.config.allow_list {
             if !allow.contains(ue) {
+                self.stats.received(Side::Device, Received::Ok);
                 let ue = ue.to_string();
                 self.answer(
                     now,
@@ -147,6 +158,7 @@ impl GatewayCore {
             let outcome =
                 Outcome::failure(cause::SHUTTING_DOWN).with_max_age(self.config.overload_max_age);
             inc(&self.stats.shed);
+            self.stats.received(Side::Device, Received::Shed);
             self.answer(now, kind, &ue, exchange, outcome);
             return;
         }
@@ -177,6 +189,7 @@ impl GatewayCore {
         // newer request goes on as a new one.
         if let Some(p) = self.pending.get(kind, ue) {
             if bulk || p.stage != Stage::Queued {
+                self.stats.received(Side::Device, Received::Ok);
                 let ue = ue.to_string();
                 self.replace(now, kind, &ue, exchange, deadline, &payload);
                 return;
@@ -190,9 +203,11 @@ impl GatewayCore {
             let outcome = Outcome::failure(cause::GATEWAY_OVERLOAD)
                 .with_max_age(self.config.overload_max_age);
             inc(&self.stats.shed);
+            self.stats.received(Side::Device, Received::Shed);
             self.answer(now, kind, &ue, exchange, outcome);
             return;
         }
+        self.stats.received(Side::Device, Received::Ok);
         let ue: Arc<str> = Arc::from(ue);
         let mut element = Vec::new();
         if bulk {
@@ -340,6 +355,7 @@ impl GatewayCore {
         diagnostic: &str,
     ) {
         inc(&self.stats.bad_requests);
+        self.stats.received(Side::Device, Received::Rejected);
         if request.mtype != MsgType::Con {
             return;
         }
@@ -364,6 +380,8 @@ impl GatewayCore {
         } else {
             inc(&self.stats.answers_failure);
         }
+        let latency = now.saturating_duration_since(exchange.received_at);
+        self.stats.answered(&outcome, latency);
         let mut body = std::mem::take(&mut self.scratch);
         body.clear();
         answer::encode_body(kind, &self.config.service_id, ue, &outcome, &mut body);
