@@ -193,8 +193,8 @@ pub struct ServerStats {
     pub gave_up: AtomicU64,
     /// Decoded requests by [`ServerRequest`] type (duplicates excluded).
     pub requests_by_type: [AtomicU64; ServerRequest::ALL.len()],
-    /// Answers sent (retransmissions and dedup replays excluded) by code class, see
-    /// [`ANSWER_CLASSES`].
+    /// Answers produced (retransmissions and dedup replays excluded; an answer then lost to
+    /// `transmit_dropped` included) by code class, see [`ANSWER_CLASSES`].
     pub answers_by_class: [AtomicU64; ANSWER_CLASSES.len()],
     /// Retransmissions of separate CON responses.
     pub retransmissions: AtomicU64,
