@@ -82,6 +82,9 @@ register_self = true
 drain_timeout_ms = 10000
 # Requested SO_RCVBUF/SO_SNDBUF per socket (0 = system default); small buffers drop bursts.
 recv_buffer_bytes = 4194304
+# TCP address serving Prometheus metrics at GET /metrics (gateway, embedded server, kernel UDP
+# drops); when absent no metrics listener runs.
+# metrics_listen = "127.0.0.1:9464"
 
 [server]
 # UDP address of the standalone reference server (`msgin5g server`).
@@ -102,6 +105,8 @@ denied_ue_service_ids = []
 # required_token = "secret"
 # When set, only these gateway UE Service IDs may send bulks (others get 4.03).
 # allowed_gateways = ["msgin5g-gateway"]
+# TCP address serving Prometheus metrics at GET /metrics (`msgin5g server`); absent: none.
+# metrics_listen = "127.0.0.1:9465"
 
 [coap]
 # ACK_TIMEOUT (RFC 7252 §4.8), 1..=300000.
@@ -237,6 +242,8 @@ pub struct GatewaySection {
     pub drain_timeout_ms: u64,
     /// Requested socket buffer sizes in bytes (0 = system default).
     pub recv_buffer_bytes: usize,
+    /// Prometheus `/metrics` listener (TCP); `None` runs none.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for GatewaySection {
@@ -276,6 +283,7 @@ impl Default for GatewaySection {
             register_self: core.register_self,
             drain_timeout_ms: 10_000,
             recv_buffer_bytes: DEFAULT_SOCKET_BUFFER,
+            metrics_listen: None,
         }
     }
 }
@@ -302,6 +310,8 @@ pub struct ServerSection {
     pub required_token: Option<String>,
     /// Gateways allowed to send bulks; `None` allows all.
     pub allowed_gateways: Option<Vec<String>>,
+    /// Prometheus `/metrics` listener (TCP) of the standalone server; `None` runs none.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerSection {
@@ -317,6 +327,7 @@ impl Default for ServerSection {
             denied_ue_service_ids: Vec::new(),
             required_token: None,
             allowed_gateways: None,
+            metrics_listen: None,
         }
     }
 }
@@ -368,6 +379,19 @@ fn at_least_one(field: &'static str, value: usize) -> Result<(), ConfigError> {
 fn not_empty(field: &'static str, value: &str) -> Result<(), ConfigError> {
     if value.is_empty() {
         return Err(invalid(field, "must not be empty"));
+    }
+    Ok(())
+}
+
+/// A TCP listener address must be unicast (or unspecified): multicast and broadcast cannot be
+/// bound for a stream socket.
+fn listener_address(field: &'static str, addr: Option<SocketAddr>) -> Result<(), ConfigError> {
+    let Some(addr) = addr else {
+        return Ok(());
+    };
+    let broadcast = matches!(addr.ip(), IpAddr::V4(ip) if ip.is_broadcast());
+    if addr.ip().is_multicast() || broadcast {
+        return Err(invalid(field, "must be a unicast address"));
     }
     Ok(())
 }
@@ -526,6 +550,8 @@ impl Config {
             ));
         }
 
+        listener_address("gateway.metrics_listen", g.metrics_listen)?;
+
         not_empty("server.service_id", &s.service_id)?;
         not_empty("server.uri_path", &s.uri_path)?;
         at_least_one("server.max_bulk_entries", s.max_bulk_entries)?;
@@ -539,6 +565,7 @@ impl Config {
             return Err(invalid("server.required_token", "must not be empty"));
         }
         no_empty_entries("server.allowed_gateways", s.allowed_gateways.as_ref())?;
+        listener_address("server.metrics_listen", s.metrics_listen)?;
         Ok(())
     }
 
@@ -666,6 +693,8 @@ mod tests {
         config.gateway.allow_list = Some(vec!["a".into()]);
         config.server.required_token = Some("t".into());
         config.server.allowed_gateways = Some(vec!["g".into()]);
+        config.gateway.metrics_listen = Some("127.0.0.1:9464".parse().unwrap());
+        config.server.metrics_listen = Some("127.0.0.1:9465".parse().unwrap());
         let value = toml::Table::try_from(&config).unwrap();
         for (section, table) in &value {
             assert!(
@@ -716,6 +745,7 @@ mod tests {
             [gateway]
             upstream = "[::1]:5684"
             shards = 3
+            metrics_listen = "127.0.0.1:0"
             hold_time_ms = 20
             answer_mode = "spec-post"
             allow_list = ["ue-1", "ue-2"]
@@ -742,6 +772,11 @@ mod tests {
         assert!(server.policy.denied_ue_service_ids.contains("bad"));
         assert_eq!(server.policy.required_token.as_deref(), Some("secret"));
         assert!(server.policy.allowed_gateways.is_none());
+        assert_eq!(
+            config.gateway.metrics_listen,
+            Some("127.0.0.1:0".parse().unwrap())
+        );
+        assert_eq!(config.server.metrics_listen, None);
     }
 
     #[test]
@@ -849,6 +884,18 @@ mod tests {
             ("[coap]\nack_random_factor = 0.5", "coap.ack_random_factor"),
             ("[coap]\nack_random_factor = nan", "coap.ack_random_factor"),
             ("[coap]\nmax_retransmit = 21", "coap.max_retransmit"),
+            (
+                "[gateway]\nmetrics_listen = \"224.0.0.1:9464\"",
+                "gateway.metrics_listen",
+            ),
+            (
+                "[gateway]\nmetrics_listen = \"255.255.255.255:9464\"",
+                "gateway.metrics_listen",
+            ),
+            (
+                "[server]\nmetrics_listen = \"[ff02::1]:9465\"",
+                "server.metrics_listen",
+            ),
         ];
         for (text, field) in cases {
             assert_eq!(invalid_field(text), field, "{text}");

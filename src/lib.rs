@@ -8,12 +8,14 @@
 //! - [`net`]: sockets, shard run loops, shutdown: the thin drivers around the cores.
 //! - [`config`]: the one configuration (TOML file + flags), validated once.
 //! - [`device`]: an async constrained-UE client (REG/DEREG over CoAP) for tests and `loadgen`.
+//! - [`metrics`]: Prometheus metrics: per-shard atomic stats rendered at scrape time, `/metrics`.
 #![warn(missing_docs)]
 
 pub mod coap;
 pub mod config;
 pub mod device;
 pub mod gateway;
+pub mod metrics;
 pub mod msg;
 pub mod net;
 pub mod server;

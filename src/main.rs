@@ -1,8 +1,9 @@
 //! `msgin5g`: the MSGin5G Gateway UE aggregator and reference MSGin5G Server.
 //!
 //! ```text
-//! msgin5g server  [--listen ADDR] [--config FILE]
-//! msgin5g gateway [--listen ADDR] [--upstream ADDR] [--shards N] [--config FILE] [overrides]
+//! msgin5g server  [--listen ADDR] [--metrics ADDR] [--config FILE]
+//! msgin5g gateway [--listen ADDR] [--upstream ADDR] [--shards N] [--metrics ADDR]
+//!                 [--config FILE] [overrides]
 //! msgin5g print-config
 //! ```
 //!
@@ -11,6 +12,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use msgin5g::config::{AnswerModeSetting, Config, EXAMPLE_TOML};
+use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry};
 use msgin5g::net::{spawn_gateway_with, spawn_server};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -42,6 +44,9 @@ struct ServerArgs {
     /// UDP address to listen on [config: server.listen, default 0.0.0.0:5683].
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// Serve Prometheus metrics at http://ADDR/metrics [config: server.metrics_listen].
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
     /// TOML configuration file.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -58,6 +63,9 @@ struct GatewayArgs {
     /// Number of shards [default: number of CPUs].
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
+    /// Serve Prometheus metrics at http://ADDR/metrics [config: gateway.metrics_listen].
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
     /// TOML configuration file.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -95,6 +103,9 @@ fn main() -> ExitCode {
             let config = match load_config(args.config.as_ref(), |config| {
                 if let Some(listen) = args.listen {
                     config.server.listen = listen;
+                }
+                if let Some(metrics) = args.metrics {
+                    config.server.metrics_listen = Some(metrics);
                 }
             }) {
                 Ok(config) => config,
@@ -167,6 +178,9 @@ fn apply_gateway_flags(config: &mut Config, args: &GatewayArgs) {
     if let Some(shards) = args.shards {
         g.shards = Some(shards);
     }
+    if let Some(metrics) = args.metrics {
+        g.metrics_listen = Some(metrics);
+    }
     if let Some(hold_time_ms) = args.hold_time_ms {
         g.hold_time_ms = hold_time_ms;
     }
@@ -184,15 +198,32 @@ fn apply_gateway_flags(config: &mut Config, args: &GatewayArgs) {
     }
 }
 
+/// Bind the metrics listener (if configured) before starting what it observes: a bad address
+/// fails the start, and early scrapes wait in the accept queue.
+fn bind_metrics(addr: Option<SocketAddr>) -> std::io::Result<Option<std::net::TcpListener>> {
+    addr.map(std::net::TcpListener::bind).transpose()
+}
+
 fn run_server(config: &Config) -> std::io::Result<()> {
+    let metrics_listener = bind_metrics(config.server.metrics_listen)?;
     let server = spawn_server(config.server.listen, config.server_config())?;
+    let metrics = metrics_listener
+        .map(|listener| {
+            let registry = Registry::new()
+                .with(server.metrics())
+                .with(KernelMetrics::new());
+            MetricsServer::spawn_on(listener, registry)
+        })
+        .transpose()?;
     signal_runtime()?.block_on(shutdown_signal());
     tracing::info!("shutting down the server");
     server.shutdown()?;
+    drop(metrics);
     Ok(())
 }
 
 fn run_gateway(config: &Config) -> std::io::Result<()> {
+    let metrics_listener = bind_metrics(config.gateway.metrics_listen)?;
     let (server, upstream) = match config.gateway.upstream {
         Some(upstream) => (None, upstream),
         None => {
@@ -211,6 +242,16 @@ fn run_gateway(config: &Config) -> std::io::Result<()> {
         config.drain_timeout(),
         config.socket_options(),
     )?;
+    // One endpoint for the process: the gateway, the embedded server if any, the kernel's drops.
+    let metrics = metrics_listener
+        .map(|listener| {
+            let mut registry = Registry::new().with(gateway.metrics());
+            if let Some(server) = &server {
+                registry = registry.with(server.metrics());
+            }
+            MetricsServer::spawn_on(listener, registry.with(KernelMetrics::new()))
+        })
+        .transpose()?;
     let runtime = signal_runtime()?;
     runtime.block_on(shutdown_signal());
     tracing::info!(
@@ -234,6 +275,8 @@ fn run_gateway(config: &Config) -> std::io::Result<()> {
         tracing::info!("stopping the embedded server");
         server.shutdown()?;
     }
+    // Scrapable through the drain; stopped last.
+    drop(metrics);
     tracing::info!("bye");
     Ok(())
 }

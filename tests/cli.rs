@@ -1,14 +1,56 @@
 //! The `msgin5g` binary: configuration errors name their field, `print-config` is a valid config,
-//! and a gateway started with no upstream (embedded reference server) answers a device and drains
-//! on SIGINT.
+//! a gateway started with no upstream (embedded reference server) answers a device, serves its
+//! metrics and drains on SIGINT, and `server --metrics` serves the server's metrics.
 
 use msgin5g::config::{Config, EXAMPLE_TOML};
 use msgin5g::device::{Device, RequestOptions};
 use msgin5g::msg::RegResult;
-use std::process::{Command, Stdio};
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_msgin5g");
+
+/// A free port on 127.0.0.1 (UDP or TCP as asked); the binary needs a concrete address.
+fn free_port(tcp: bool) -> u16 {
+    if tcp {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    } else {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    }
+}
+
+/// `GET /metrics` from a binary's metrics listener (bound before its gateway or server starts,
+/// so an answered request means the listener is there).
+fn scrape(addr: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).expect("metrics listener");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    response
+}
+
+/// SIGINT the child and wait for it; returns its exit code and stderr.
+async fn interrupt(child: Child) -> (Option<i32>, String) {
+    let sigint = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sigint.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
 
 fn temp_config(name: &str, text: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("msgin5g-{}-{name}.toml", std::process::id()));
@@ -54,17 +96,19 @@ fn invalid_config_fails_at_start_naming_the_field() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("piggyback_window_ms"));
+
+    let out = Command::new(BIN)
+        .args(["server", "--metrics", "224.0.0.1:9465"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.metrics_listen"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_runs_out_of_the_box_and_drains_on_sigint() {
-    // Pick a free port (the binary needs a concrete address to be reachable).
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{}", free_port(false));
+    let metrics = format!("127.0.0.1:{}", free_port(true));
     let child = Command::new(BIN)
         .args([
             "gateway",
@@ -74,6 +118,8 @@ async fn gateway_runs_out_of_the_box_and_drains_on_sigint() {
             "2",
             "--hold-time-ms",
             "50",
+            "--metrics",
+            &metrics,
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -85,20 +131,52 @@ async fn gateway_runs_out_of_the_box_and_drains_on_sigint() {
         ..RequestOptions::default()
     };
     let answer = dev.register("ue-cli", &options).await;
-    let sigint = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sigint.success());
-    let status = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
+    let page = answer.is_ok().then(|| scrape(&metrics));
+    let (code, stderr) = interrupt(child).await;
     let answer = answer.expect("answer from the gateway binary");
     assert_eq!(answer.result, Some(RegResult::Success));
-    assert_eq!(
-        status.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    assert_eq!(code, Some(0), "{stderr}");
+    // One endpoint: the gateway's shards, the embedded server, the kernel's UDP counters.
+    let page = page.unwrap();
+    for line in [
+        "msgin5g_gateway_answers_total{shard=\"0\",result=\"success\"}",
+        "msgin5g_gateway_answers_total{shard=\"1\",result=\"success\"}",
+        "msgin5g_server_requests_total{message_type=\"BULKREG\"} 1\n",
+        "msgin5g_server_registrations 1\n",
+        "msgin5g_kernel_udp_rcvbuf_errors_total{kind=\"udp\"}",
+    ] {
+        assert!(page.contains(line), "{line} missing from:\n{page}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_serves_its_metrics() {
+    let listen = format!("127.0.0.1:{}", free_port(false));
+    let metrics = format!("127.0.0.1:{}", free_port(true));
+    let child = Command::new(BIN)
+        .args(["server", "--listen", &listen, "--metrics", &metrics])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut dev = Device::bind(listen.parse().unwrap()).await.unwrap();
+    let options = RequestOptions {
+        timeout: Duration::from_secs(20),
+        ..RequestOptions::default()
+    };
+    let answer = dev.register("ue-srv", &options).await;
+    let page = answer.is_ok().then(|| scrape(&metrics));
+    let (code, stderr) = interrupt(child).await;
+    assert_eq!(answer.expect("answer").result, Some(RegResult::Success));
+    assert_eq!(code, Some(0), "{stderr}");
+    let page = page.unwrap();
+    for line in [
+        "msgin5g_server_requests_total{message_type=\"REG\"} 1\n",
+        "msgin5g_server_answers_total{result=\"2xx\"} 1\n",
+        "msgin5g_server_registrations 1\n",
+        "msgin5g_kernel_udp_in_errors_total{kind=\"udp\"}",
+    ] {
+        assert!(page.contains(line), "{line} missing from:\n{page}");
+    }
+    assert!(!page.contains("msgin5g_gateway_"), "no gateway in a server");
 }

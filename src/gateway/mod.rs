@@ -13,6 +13,7 @@ mod core;
 mod directory;
 mod handoff;
 mod pending;
+mod stats;
 
 pub use self::core::GatewayCore;
 pub use answer::{failure_code, Outcome};
@@ -22,8 +23,13 @@ pub use directory::{
 };
 pub use handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
 pub use pending::{Dialect, Kind};
+pub use stats::{
+    answer_slot, answer_slot_labels, kind_label, FlushReason, Received, ANSWER_CAUSES,
+    ANSWER_SLOTS, OTHER_CAUSE,
+};
 
 use crate::coap::TransmissionParams;
+use crate::metrics::{EntriesHistogram, SecondsHistogram};
 use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -144,7 +150,10 @@ pub enum Side {
     Upstream(usize),
 }
 
-/// Gateway counters, shared with the driver and tests.
+/// Gateway counters, shared with the driver, tests and the metrics exporter (README "Metrics").
+///
+/// The core records with relaxed atomic adds (one-liners at the event sites); the shard loop
+/// stores the gauges after each wake; [`crate::metrics::GatewayMetrics`] reads them at scrape time.
 #[derive(Debug, Default)]
 pub struct GatewayStats {
     /// Device requests accepted for processing (duplicates excluded).
@@ -204,6 +213,32 @@ pub struct GatewayStats {
     pub messages: AtomicU64,
     /// Delivery reports (`IMDN` + A.3 `DELIVERY REPORT SENDING REQUEST`) accepted.
     pub reports: AtomicU64,
+    /// Datagrams received, by socket side (device, upstream) and [`Received`] result.
+    pub datagrams_received: [[AtomicU64; Received::ALL.len()]; 2],
+    /// Datagrams handed to the kernel, by socket side, then ok / failed.
+    pub datagrams_sent: [[AtomicU64; 2]; 2],
+    /// Accepted device requests by [`Kind`] (Message Type).
+    pub requests_by_kind: [AtomicU64; Kind::ALL.len()],
+    /// Upstream requests (bulks and singles) by [`FlushReason`].
+    pub flushed_by_reason: [AtomicU64; FlushReason::ALL.len()],
+    /// Final device answers: success, each failure cause of [`ANSWER_CAUSES`], other causes.
+    pub answers_by_cause: [AtomicU64; ANSWER_SLOTS],
+    /// Entries per bulk sent.
+    pub batch_size: EntriesHistogram,
+    /// How long each bulked request waited in its batch (receipt to bulk sent).
+    pub batch_hold: SecondsHistogram,
+    /// Upstream round trip: first transmission of a bulk or single to its answer.
+    pub upstream_rtt: SecondsHistogram,
+    /// Device request receipt to its final answer.
+    pub answer_latency: SecondsHistogram,
+    /// Gauge: pending device requests (queued or awaiting the server).
+    pub pending_entries: AtomicU64,
+    /// Gauge: deduplication cache entries.
+    pub dedup_entries: AtomicU64,
+    /// Gauge: upstream exchanges awaiting the server.
+    pub upstream_in_flight: AtomicU64,
+    /// Gauge: Message IDs in use toward the server, over all uplinks (RFC 7252 §4.4).
+    pub upstream_mids_in_use: AtomicU64,
 }
 
 #[cfg(test)]

@@ -1068,5 +1068,167 @@ fn an_urgent_retry_of_a_queued_request_goes_at_once() {
     assert_eq!(sim.upstream.len(), 1, "nothing left in the batch");
 }
 
+// ---- metrics (GatewayStats counters, histograms and gauges) ---------------------------------
+
+fn count(c: &std::sync::atomic::AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+#[test]
+fn every_datagram_is_counted_once_by_result_and_answers_by_cause() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        max_pending: 2,
+        hold_time: Duration::from_secs(10),
+        ..config()
+    });
+    let stats = sim.gw.stats();
+    sim.device(dev(1), &reg(1, tok(1), "ue-1")); // ok
+    sim.device(dev(1), &reg(1, tok(1), "ue-1")); // dedup_hit (answer pending)
+    sim.device(dev(2), &reg(2, tok(2), "ue-2")); // ok
+    sim.device(dev(3), &reg(3, tok(3), "ue-3")); // shed: max_pending
+    sim.device(dev(4), &[0xff, 0x00]); // decode_error
+    sim.device(dev(4), &request(MsgType::Con, 5, tok(5), "{not json")); // rejected
+    sim.device(dev(4), &crate::coap::build::empty_ack(77)); // ignored: matches nothing
+    let ping: Vec<u8> = crate::coap::build::empty_ack(78)
+        .iter()
+        .map(|b| b & 0xCF)
+        .collect();
+    sim.device(dev(4), &ping); // ok: answered with RST
+    sim.device(dev(5), &reg(9, tok(9), "ue-2")); // ok: replaces ue-2's exchange
+    sim.gw.begin_drain(sim.now);
+    sim.pump();
+    sim.device(dev(6), &reg(10, tok(10), "ue-6")); // shed: draining
+
+    let expected = [
+        (Received::Ok, 4),
+        (Received::DecodeError, 1),
+        (Received::Rejected, 1),
+        (Received::DedupHit, 1),
+        (Received::Shed, 2),
+        (Received::Ignored, 1),
+    ];
+    for (result, n) in expected {
+        assert_eq!(stats.received_count(Side::Device, result), n, "{result:?}");
+    }
+    // Accepted requests include the shed ones and the replacement.
+    assert_eq!(count(&stats.requests_by_kind[Kind::Reg.index()]), 5);
+    assert_eq!(count(&stats.requests_by_kind[Kind::Dereg.index()]), 0);
+    // Upstream: the one bulk's answer. A foreign source and garbage are classified too.
+    assert_eq!(stats.received_count(Side::Upstream(0), Received::Ok), 1);
+    sim.gw
+        .handle_upstream_datagram(sim.now, 0, dev(7), &reg(1, tok(1), "x"));
+    sim.gw
+        .handle_upstream_datagram(sim.now, 0, SERVER.parse().unwrap(), &[0x40]);
+    assert_eq!(
+        stats.received_count(Side::Upstream(0), Received::Ignored),
+        1
+    );
+    assert_eq!(
+        stats.received_count(Side::Upstream(0), Received::DecodeError),
+        1
+    );
+
+    let by_cause = |c: &str| {
+        let slot = (0..ANSWER_SLOTS)
+            .find(|&s| answer_slot_labels(s) == ("failure", c))
+            .unwrap();
+        count(&stats.answers_by_cause[slot])
+    };
+    assert_eq!(
+        count(&stats.answers_by_cause[0]),
+        2,
+        "ue-1 and ue-2 succeeded"
+    );
+    assert_eq!(by_cause(cause::SUPERSEDED), 1);
+    assert_eq!(by_cause(cause::GATEWAY_OVERLOAD), 1);
+    assert_eq!(by_cause(cause::SHUTTING_DOWN), 1);
+    let answers: u64 = stats.answers_by_cause.iter().map(count).sum();
+    assert_eq!(answers, 5);
+    assert_eq!(stats.answer_latency.snapshot().count(), 5);
+}
+
+#[test]
+fn flush_reasons_batch_sizes_and_hold_times_are_recorded() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        max_batch_entries: 4,
+        max_bulk_bytes: 600,
+        hold_time: Duration::from_secs(2),
+        ..config()
+    });
+    let stats = sim.gw.stats();
+    // size: four at once.
+    for i in 0..4u16 {
+        sim.device(dev(i), &reg(100 + i, tok(i), &format!("ue-{i}")));
+    }
+    // hold: one request waits the 2 s hold time.
+    sim.device(dev(10), &reg(10, tok(10), "ue-10"));
+    sim.advance(Duration::from_secs(2));
+    // deadline: waitTime 1 s flushes at 1 s - 200 ms margin (the simulated RTT is 0).
+    let json = r#"{"messageType":"REG","ueServiceId":"ue-20","waitTime":1}"#;
+    sim.device(dev(20), &request(MsgType::Con, 20, tok(20), json));
+    sim.advance(Duration::from_millis(800));
+    // single: urgent.
+    let json = r#"{"messageType":"REG","ueServiceId":"ue-30","registrationUrgentDegree":"URGENT"}"#;
+    sim.device(dev(30), &request(MsgType::Con, 30, tok(30), json));
+    // bytes: two long elements overflow 600 bytes; the first goes alone.
+    for i in 0..2u16 {
+        let ue = format!("{}-{i}", "b".repeat(250));
+        sim.device(dev(40 + i), &reg(40 + i, tok(40 + i), &ue));
+    }
+    // shutdown: the second long element goes with the drain.
+    sim.gw.begin_drain(sim.now);
+    sim.pump();
+    assert!(sim.gw.is_drained());
+
+    let flushed = |r: FlushReason| count(&stats.flushed_by_reason[r as usize]);
+    for reason in FlushReason::ALL {
+        assert_eq!(flushed(reason), 1, "{reason:?}");
+    }
+    let sizes = stats.batch_size.snapshot();
+    assert_eq!(sizes.count(), 5, "five bulks");
+    assert_eq!(sizes.sum, 4 + 1 + 1 + 1 + 1);
+    let held = stats.batch_hold.snapshot();
+    assert_eq!(held.count(), 8, "one observation per bulked request");
+    assert_eq!(held.sum, 2_800_000, "2 s (hold) + 0.8 s (deadline), in µs");
+    let latency = stats.answer_latency.snapshot();
+    assert_eq!(latency.count(), 9, "every request answered once");
+    assert_eq!(latency.sum, 2_800_000);
+    assert_eq!(
+        stats.upstream_rtt.snapshot().count(),
+        6,
+        "5 bulks + 1 single"
+    );
+}
+
+#[test]
+fn gauges_follow_the_core_state() {
+    let mut sim = Sim::with_server(config());
+    let stats = sim.gw.stats();
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.device(dev(2), &reg(2, tok(2), "ue-2"));
+    sim.gw.publish_gauges();
+    assert_eq!(count(&stats.pending_entries), 2);
+    assert_eq!(count(&stats.dedup_entries), 2);
+    assert_eq!(count(&stats.upstream_in_flight), 0);
+    assert_eq!(count(&stats.upstream_mids_in_use), 0);
+    sim.cut_upstream = true;
+    sim.advance(Duration::from_millis(100));
+    sim.gw.publish_gauges();
+    assert_eq!(count(&stats.pending_entries), 2);
+    assert_eq!(count(&stats.upstream_in_flight), 1);
+    assert_eq!(count(&stats.upstream_mids_in_use), 1);
+    sim.cut_upstream = false;
+    sim.advance(Duration::from_secs(3));
+    sim.gw.publish_gauges();
+    assert_eq!(count(&stats.pending_entries), 0);
+    assert_eq!(count(&stats.upstream_in_flight), 0);
+    assert!(count(&stats.upstream_retransmissions) >= 1);
+    assert_eq!(
+        count(&stats.upstream_mids_in_use),
+        1,
+        "reserved for EXCHANGE_LIFETIME"
+    );
+}
+
 #[path = "tests_messaging.rs"]
 mod messaging;

@@ -55,19 +55,28 @@ pub(crate) fn is_transient(error: &io::Error) -> bool {
 
 /// Send one datagram: `try_send_to` first (no await on the fast path), `send_to().await` when the
 /// socket buffer is full. Other errors (ECONNREFUSED from an earlier ICMP, unreachable networks)
-/// are logged and the datagram is dropped: CoAP retransmission covers it.
-pub(crate) async fn send_datagram(socket: &UdpSocket, destination: SocketAddr, payload: &[u8]) {
+/// are logged and the datagram is dropped: CoAP retransmission covers it. Returns whether the
+/// kernel took the datagram (for the sent/failed counters).
+pub(crate) async fn send_datagram(
+    socket: &UdpSocket,
+    destination: SocketAddr,
+    payload: &[u8],
+) -> bool {
     let result = match socket.try_send_to(payload, destination) {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
             socket.send_to(payload, destination).await
         }
         other => other,
     };
-    if let Err(error) = result {
-        if is_transient(&error) {
-            tracing::debug!(%destination, %error, "send failed, datagram dropped");
-        } else {
-            tracing::warn!(%destination, %error, "send failed, datagram dropped");
+    match result {
+        Ok(_) => true,
+        Err(error) => {
+            if is_transient(&error) {
+                tracing::debug!(%destination, %error, "send failed, datagram dropped");
+            } else {
+                tracing::warn!(%destination, %error, "send failed, datagram dropped");
+            }
+            false
         }
     }
 }

@@ -5,6 +5,7 @@
 use super::driver::{self, DRAIN_BATCH};
 use super::socket::{bind_udp, local_bind_addr_for, random_seed, SocketOptions, RECV_BUFFER_LEN};
 use crate::gateway::{Directory, GatewayConfig, GatewayCore, GatewayStats, Handoff, Side};
+use crate::metrics::GatewayMetrics;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::future::Future;
 use std::io;
@@ -86,7 +87,8 @@ fn any_readable(uplinks: &[UdpSocket]) -> impl Future<Output = ()> + '_ {
 /// socket without waiting, calls `handle_timeout` when due, and sends everything `poll_transmit`
 /// yields on the socket of its [`Side`]. On shutdown it calls `begin_drain` and keeps running until
 /// `is_drained()` or `drain_timeout` has passed, then returns the core. This is the only place
-/// the shard's time is read (`Instant::now()`).
+/// the shard's time is read (`Instant::now()`). After each turn it counts the datagrams sent and
+/// publishes the core's gauges ([`GatewayCore::publish_gauges`]) for the metrics.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_gateway_shard(
     device: UdpSocket,
@@ -105,6 +107,7 @@ pub async fn run_gateway_shard(
     let mut drain_deadline: Option<Instant> = None;
     let mut device_buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
     let mut uplink_buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
+    let stats = core.stats();
 
     loop {
         let want = match (core.poll_timeout(), drain_deadline) {
@@ -158,7 +161,8 @@ pub async fn run_gateway_shard(
             core.handle_timeout(now);
         }
         pass_handoffs(&mut core, now, &mesh);
-        send_transmits(&mut core, &device, &uplinks).await;
+        send_transmits(&mut core, &stats, &device, &uplinks).await;
+        core.publish_gauges();
         if !mesh.inbox.is_empty() {
             // More than one batch waiting: come back at once.
             mesh.wake.notify_one();
@@ -174,7 +178,8 @@ pub async fn run_gateway_shard(
                     "drain timeout passed with requests still pending: answering SHUTTING_DOWN"
                 );
                 core.abort(now);
-                send_transmits(&mut core, &device, &uplinks).await;
+                send_transmits(&mut core, &stats, &device, &uplinks).await;
+                core.publish_gauges();
                 break;
             }
         }
@@ -201,7 +206,12 @@ fn pass_handoffs(core: &mut GatewayCore, now: Instant, mesh: &ShardMesh) {
 }
 
 /// Send everything the core has queued, each on the socket of its [`Side`].
-async fn send_transmits(core: &mut GatewayCore, device: &UdpSocket, uplinks: &[UdpSocket]) {
+async fn send_transmits(
+    core: &mut GatewayCore,
+    stats: &GatewayStats,
+    device: &UdpSocket,
+    uplinks: &[UdpSocket],
+) {
     while let Some((side, transmit)) = core.poll_transmit() {
         let socket = match side {
             Side::Device => device,
@@ -210,7 +220,8 @@ async fn send_transmits(core: &mut GatewayCore, device: &UdpSocket, uplinks: &[U
                 None => continue,
             },
         };
-        driver::send_datagram(socket, transmit.destination, &transmit.payload).await;
+        let sent = driver::send_datagram(socket, transmit.destination, &transmit.payload).await;
+        stats.sent(side, sent);
     }
 }
 
@@ -421,6 +432,13 @@ impl GatewayHandle {
     /// Each shard's counters, in shard order.
     pub fn stats(&self) -> Vec<Arc<GatewayStats>> {
         self.stats.clone()
+    }
+
+    /// The `msgin5g_gateway_*` metric families of this gateway's shards, for a
+    /// [`Registry`](crate::metrics::Registry) served by a
+    /// [`MetricsServer`](crate::metrics::MetricsServer).
+    pub fn metrics(&self) -> GatewayMetrics {
+        GatewayMetrics::new(self.stats.clone())
     }
 
     /// Signal every shard to drain, wait for all of them, and hand back their cores. Returns the

@@ -3,10 +3,12 @@
 
 use super::driver::{self, DRAIN_BATCH};
 use super::socket::{bind_udp, random_seed, DEFAULT_SOCKET_BUFFER, RECV_BUFFER_LEN};
+use crate::metrics::ServerMetrics;
 use crate::server::{ServerConfig, ServerCore, ServerStats};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -24,7 +26,8 @@ enum Event {
 /// Each turn waits for a datagram, the core's next timeout, or shutdown; after a wake it reads up
 /// to 64 more datagrams without waiting, calls `handle_timeout` when due, and
 /// sends everything `poll_transmit` yields. This is the only place the server's time is read
-/// (`Instant::now()`). Ends with an error only if the socket fails for good.
+/// (`Instant::now()`). Datagrams received and sent are counted in the core's [`ServerStats`].
+/// Ends with an error only if the socket fails for good.
 pub async fn run_server(
     socket: UdpSocket,
     mut core: ServerCore,
@@ -35,6 +38,7 @@ pub async fn run_server(
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
     let mut buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
+    let stats = core.stats();
 
     loop {
         let timer_on = driver::rearm(sleep.as_mut(), &mut armed, core.poll_timeout());
@@ -49,11 +53,11 @@ pub async fn run_server(
             Event::Shutdown => break,
             Event::Timer => armed = None,
             Event::Received(received) => {
-                feed(&mut core, now, &buf, received)?;
+                feed(&mut core, &stats, now, &buf, received)?;
                 for _ in 0..DRAIN_BATCH {
                     match socket.try_recv_from(&mut buf) {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        received => feed(&mut core, now, &buf, received)?,
+                        received => feed(&mut core, &stats, now, &buf, received)?,
                     }
                 }
             }
@@ -62,20 +66,34 @@ pub async fn run_server(
             core.handle_timeout(now);
         }
         while let Some(transmit) = core.poll_transmit() {
-            driver::send_datagram(&socket, transmit.destination, &transmit.payload).await;
+            let sent =
+                driver::send_datagram(&socket, transmit.destination, &transmit.payload).await;
+            count(if sent {
+                &stats.datagrams_sent
+            } else {
+                &stats.send_errors
+            });
         }
     }
     Ok(core)
 }
 
+fn count(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
 fn feed(
     core: &mut ServerCore,
+    stats: &ServerStats,
     now: Instant,
     buf: &[u8],
     received: io::Result<(usize, SocketAddr)>,
 ) -> io::Result<()> {
     match received {
-        Ok((len, from)) => core.handle_datagram(now, from, &buf[..len]),
+        Ok((len, from)) => {
+            count(&stats.datagrams_received);
+            core.handle_datagram(now, from, &buf[..len])
+        }
         Err(error) if driver::is_transient(&error) => {
             tracing::debug!(%error, "server receive error ignored");
         }
@@ -136,6 +154,13 @@ impl ServerHandle {
     /// The server's counters.
     pub fn stats(&self) -> Arc<ServerStats> {
         self.stats.clone()
+    }
+
+    /// The `msgin5g_server_*` metric families of this server, for a
+    /// [`Registry`](crate::metrics::Registry) served by a
+    /// [`MetricsServer`](crate::metrics::MetricsServer).
+    pub fn metrics(&self) -> ServerMetrics {
+        ServerMetrics::new(self.stats.clone())
     }
 
     /// Stop the loop, join the thread and hand back the core (for inspection in tests).

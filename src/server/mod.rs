@@ -61,11 +61,13 @@
 
 mod error;
 mod registry;
+mod stats;
 #[cfg(test)]
 mod tests;
 
 pub use error::RequestError;
 pub use registry::{DownlinkPath, Registration};
+pub use stats::{ServerRequest, ANSWER_CLASSES};
 
 use crate::coap::build::{empty_ack, reset};
 use crate::coap::dedup::{DedupCache, DedupOutcome};
@@ -163,7 +165,7 @@ impl Default for ServerConfig {
     }
 }
 
-/// Server counters, shared with the driver and tests.
+/// Server counters, shared with the driver, tests and the metrics exporter (README "Metrics").
 #[derive(Debug, Default)]
 pub struct ServerStats {
     /// Single `REG`/`DEREG` requests processed.
@@ -189,6 +191,19 @@ pub struct ServerStats {
     pub transmit_dropped: AtomicU64,
     /// Separate CON responses never acknowledged (MAX_RETRANSMIT exhausted).
     pub gave_up: AtomicU64,
+    /// Decoded requests by [`ServerRequest`] type (duplicates excluded).
+    pub requests_by_type: [AtomicU64; ServerRequest::ALL.len()],
+    /// Answers produced (retransmissions and dedup replays excluded; an answer then lost to
+    /// `transmit_dropped` included) by code class, see [`ANSWER_CLASSES`].
+    pub answers_by_class: [AtomicU64; ANSWER_CLASSES.len()],
+    /// Retransmissions of separate CON responses.
+    pub retransmissions: AtomicU64,
+    /// Datagrams received by the driver.
+    pub datagrams_received: AtomicU64,
+    /// Datagrams handed to the kernel by the driver.
+    pub datagrams_sent: AtomicU64,
+    /// Datagrams the kernel refused to send (dropped; CoAP retransmission covers them).
+    pub send_errors: AtomicU64,
 }
 
 /// The reference MSGin5G Server state machine.
@@ -356,7 +371,10 @@ impl ServerCore {
         self.mids.expire(now);
         while let Some(event) = self.retx.poll_event(now) {
             match event {
-                RetransmitEvent::Resend(t) => self.push_transmit(t),
+                RetransmitEvent::Resend(t) => {
+                    bump(&self.stats.retransmissions);
+                    self.push_transmit(t)
+                }
                 RetransmitEvent::GaveUp { .. } => bump(&self.stats.gave_up),
             }
         }
@@ -435,6 +453,7 @@ impl ServerCore {
         reply: Reply,
         separate: bool,
     ) {
+        self.stats.answered(reply.code);
         if header.mtype == MsgType::Con {
             if separate {
                 if let Some(mid) = self.mids.allocate(now, from) {
@@ -495,14 +514,22 @@ impl ServerCore {
         match payload {
             Payload::Reg(req) => {
                 bump(&self.stats.single_requests);
+                self.stats.request(ServerRequest::Reg);
                 (self.single_reg(from, req), false)
             }
             Payload::Dereg(req) => {
                 bump(&self.stats.single_requests);
+                self.stats.request(ServerRequest::Dereg);
                 (self.single_dereg(req), false)
             }
-            Payload::BulkReg(bulk) => (self.bulk_reg(from, bulk), true),
-            Payload::BulkDereg(bulk) => (self.bulk_dereg(bulk), true),
+            Payload::BulkReg(bulk) => {
+                self.stats.request(ServerRequest::BulkReg);
+                (self.bulk_reg(from, bulk), true)
+            }
+            Payload::BulkDereg(bulk) => {
+                self.stats.request(ServerRequest::BulkDereg);
+                (self.bulk_dereg(bulk), true)
+            }
             other => (
                 Err(RequestError::UnexpectedMessageType(
                     other.message_type().as_str().to_owned(),

@@ -888,6 +888,7 @@ fn hook_separate_response_retransmits_until_acked() {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].payload, con.payload);
     assert_eq!(again[0].destination, addr(GW));
+    assert_eq!(get(&s.stats().retransmissions), 1);
 
     // The gateway ACKs: retransmission stops; the ACK gets no answer.
     let mid = view(&con).header.mid;
@@ -986,4 +987,32 @@ fn arbitrary_input_never_panics() {
         s.handle_timeout(now);
         drain(&mut s);
     }
+}
+
+#[test]
+fn requests_are_counted_by_type_and_answers_by_code_class() {
+    let mut s = server(ServerConfig {
+        max_registrations: 2,
+        ..ServerConfig::default()
+    });
+    let t = Instant::now();
+    let count = |s: &ServerCore, r: ServerRequest| get(&s.stats().requests_by_type[r as usize]);
+    one(&mut s, t, PEER, &post(1, tok(1), &reg("a"))); // 2.01
+    one(&mut s, t, PEER, &post(2, tok(2), &dereg("a"))); // 2.04
+    one(
+        &mut s,
+        t,
+        GW,
+        &post(3, tok(3), &bulk_reg("gw", &["b", "c"], None)),
+    ); // 2.01
+    one(&mut s, t, GW, &post(4, tok(4), &bulk_dereg("gw", &["x"]))); // 2.04
+    one(&mut s, t, PEER, &post(5, tok(5), &reg("d"))); // table full: 5.03
+    one(&mut s, t, PEER, &post(6, tok(6), "{not json")); // 4.00
+    one(&mut s, t, PEER, &post(6, tok(6), "{not json")); // duplicate: replayed, not counted
+    assert_eq!(count(&s, ServerRequest::Reg), 2);
+    assert_eq!(count(&s, ServerRequest::Dereg), 1);
+    assert_eq!(count(&s, ServerRequest::BulkReg), 1);
+    assert_eq!(count(&s, ServerRequest::BulkDereg), 1);
+    let classes: Vec<u64> = s.stats().answers_by_class.iter().map(get).collect();
+    assert_eq!(classes, [4, 1, 1]);
 }

@@ -22,6 +22,7 @@ impl GatewayCore {
         header: &Header,
         r: &AppRegistrationRequest,
     ) {
+        self.stats.received(Side::Device, Received::Ok);
         inc(&self.stats.requests);
         let refused = |reason: &str| AppRegistrationResponse {
             registration_result: AcceptResult::NotAccepted,
@@ -78,6 +79,7 @@ impl GatewayCore {
         header: &Header,
         r: &AppDeregistrationRequest,
     ) {
+        self.stats.received(Side::Device, Received::Ok);
         inc(&self.stats.requests);
         let refused = |reason: &str| AppDeregistrationResponse {
             deregistration_result: AcceptResult::NotAccepted,
@@ -181,6 +183,7 @@ impl GatewayCore {
             return;
         }
         let Some(originator) = self.delivered_originator(&r.reply_to_message_id) else {
+            self.stats.received(Side::Device, Received::Ok);
             inc(&self.stats.requests);
             self.answer(
                 now,
@@ -240,6 +243,7 @@ impl GatewayCore {
                 cause::UNAUTHORIZED
             }
         };
+        self.stats.received(Side::Device, Received::Ok);
         inc(&self.stats.requests);
         self.answer(now, kind, key, exchange, Outcome::failure(refusal));
         None
@@ -326,6 +330,7 @@ impl GatewayCore {
             None => cause::UNAUTHORIZED,
             Some(None) => cause::NOT_REGISTERED,
         };
+        self.stats.received(Side::Device, Received::Ok);
         inc(&self.stats.requests);
         self.answer(now, kind, key, exchange, Outcome::failure(refusal));
         false

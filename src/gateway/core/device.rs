@@ -27,6 +27,7 @@ impl GatewayCore {
             Ok(h) => h,
             Err(_) => {
                 inc(&self.stats.dropped);
+                self.stats.received(Side::Device, Received::DecodeError);
                 return;
             }
         };
@@ -35,8 +36,9 @@ impl GatewayCore {
                 // ACK/RST for our separate responses, spec-literal POSTs or downlink deliveries;
                 // anything else ignored.
                 match self.device_retx.acknowledge(from, header.mid) {
-                    Some(DeviceRetx::Answer) => {}
+                    Some(DeviceRetx::Answer) => self.stats.received(Side::Device, Received::Ok),
                     Some(DeviceRetx::Delivery(token)) => {
+                        self.stats.received(Side::Device, Received::Ok);
                         if header.mtype == MsgType::Rst {
                             let result = DeliveryResult::failed(
                                 Code::SERVICE_UNAVAILABLE,
@@ -47,7 +49,10 @@ impl GatewayCore {
                             self.on_delivery_ack(now, token, &view);
                         }
                     }
-                    None => inc(&self.stats.dropped),
+                    None => {
+                        inc(&self.stats.dropped);
+                        self.stats.received(Side::Device, Received::Ignored);
+                    }
                 }
                 return;
             }
@@ -57,9 +62,11 @@ impl GatewayCore {
         if header.code.is_empty() {
             // CoAP ping (RFC 7252 §4.3): answer a CON with RST; a NON empty is ignored.
             if con && data.len() == 4 {
+                self.stats.received(Side::Device, Received::Ok);
                 self.push(Side::Device, from, reset(header.mid));
             } else {
                 inc(&self.stats.dropped);
+                self.stats.received(Side::Device, Received::Ignored);
             }
             return;
         }
@@ -67,6 +74,7 @@ impl GatewayCore {
             // A separate response to a downlink delivery (RFC 7252 §5.2.2)?
             if let Ok(view) = MessageView::parse(data) {
                 if self.on_delivery_response(now, from, &view) {
+                    self.stats.received(Side::Device, Received::Ok);
                     return;
                 }
             }
@@ -75,17 +83,20 @@ impl GatewayCore {
                 self.push(Side::Device, from, reset(header.mid));
             }
             inc(&self.stats.dropped);
+            self.stats.received(Side::Device, Received::Ignored);
             return;
         }
         match self.dedup.check(now, from, header.mid, con, header.token) {
             DedupOutcome::New => {}
             DedupOutcome::Pending => {
                 inc(&self.stats.duplicates);
+                self.stats.received(Side::Device, Received::DedupHit);
                 return;
             }
             DedupOutcome::Replay(bytes) => {
                 let bytes = bytes.to_vec();
                 inc(&self.stats.duplicates);
+                self.stats.received(Side::Device, Received::DedupHit);
                 self.push(Side::Device, from, bytes);
                 return;
             }
@@ -204,9 +215,11 @@ impl GatewayCore {
             single,
         } = admission;
         inc(&self.stats.requests);
+        self.stats.request(kind);
         if !kind.is_message() {
             if let Some(allow) = &self.config.allow_list {
                 if !allow.contains(ue) {
+                    self.stats.received(Side::Device, Received::Ok);
                     let ue = ue.to_string();
                     self.answer(
                         now,
@@ -224,6 +237,7 @@ impl GatewayCore {
             let outcome =
                 Outcome::failure(cause::SHUTTING_DOWN).with_max_age(self.config.overload_max_age);
             inc(&self.stats.shed);
+            self.stats.received(Side::Device, Received::Shed);
             self.answer(now, kind, &ue, exchange, outcome);
             return;
         }
@@ -253,6 +267,7 @@ impl GatewayCore {
             if kind.is_message() {
                 // A Message ID is unique (23.554 §8.3.2): a second message with the same ID while
                 // the first is pending is refused, never merged.
+                self.stats.received(Side::Device, Received::Ok);
                 let ue = ue.to_string();
                 self.answer(
                     now,
@@ -268,6 +283,7 @@ impl GatewayCore {
             // entry whose newer request must go singly (urgent, tight deadline) is superseded
             // instead, and the newer request goes on as a new one.
             if bulk || p.stage != Stage::Queued {
+                self.stats.received(Side::Device, Received::Ok);
                 let ue = ue.to_string();
                 self.replace(now, kind, &ue, exchange, deadline, element);
                 return;
@@ -281,9 +297,11 @@ impl GatewayCore {
             let outcome = Outcome::failure(cause::GATEWAY_OVERLOAD)
                 .with_max_age(self.config.overload_max_age);
             inc(&self.stats.shed);
+            self.stats.received(Side::Device, Received::Shed);
             self.answer(now, kind, &ue, exchange, outcome);
             return;
         }
+        self.stats.received(Side::Device, Received::Ok);
         match kind {
             Kind::Msg => inc(&self.stats.messages),
             Kind::Imdn => inc(&self.stats.reports),
@@ -430,6 +448,7 @@ impl GatewayCore {
         diagnostic: &str,
     ) {
         inc(&self.stats.bad_requests);
+        self.stats.received(Side::Device, Received::Rejected);
         if request.mtype != MsgType::Con {
             return;
         }
@@ -454,6 +473,8 @@ impl GatewayCore {
         } else {
             inc(&self.stats.answers_failure);
         }
+        let latency = now.saturating_duration_since(exchange.received_at);
+        self.stats.answered(&outcome, latency);
         let mut body = std::mem::take(&mut self.scratch);
         body.clear();
         answer::encode_body(

@@ -3,11 +3,13 @@
 //! - this file: the state, construction, the public driving API and draining;
 //! - [`device`]: device requests: validation, dedup, replacement, the one final answer;
 //! - [`upstream`]: batching, bulk and single requests, splitting the server's answers;
-//! - [`timers`]: piggyback windows, deadlines, retransmissions, expiry.
+//! - [`timers`]: piggyback windows, deadlines, retransmissions, expiry;
+//! - [`observe`]: flush reasons and gauges for the metrics.
 
 mod apps;
 mod device;
 mod downlink;
+mod observe;
 mod timers;
 mod upstream;
 
@@ -16,7 +18,7 @@ use super::batch::{Batch, Queued};
 use super::directory::Directory;
 use super::handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
 use super::pending::{AckState, Dialect, Exchange, Kind, Pending, PendingTable, Stage};
-use super::{AnswerMode, GatewayConfig, GatewayStats, Side};
+use super::{AnswerMode, GatewayConfig, GatewayStats, Received, Side};
 use crate::coap::build::{empty_ack, reset};
 use crate::coap::dedup::{DedupCache, DedupOutcome};
 use crate::coap::mid::MidAllocator;

@@ -2,6 +2,7 @@
 //! the answers (24.538 §6.3.4.3.3 / §6.3.4.3.6; SPEC.md §7.3).
 
 use super::*;
+use crate::gateway::FlushReason;
 
 impl GatewayCore {
     pub(super) fn batch_bytes(&self, kind: Kind) -> usize {
@@ -71,6 +72,7 @@ impl GatewayCore {
 
     /// Take up to one bulk's worth of members from the batch and send it. False if nothing sent.
     pub(super) fn send_bulk(&mut self, kind: Kind, now: Instant) -> bool {
+        let reason = self.flush_reason(kind, now);
         let max_entries = self.max_entries();
         let budget = self.config.max_bulk_bytes;
         let mut members: Vec<(Arc<str>, u64)> = Vec::new();
@@ -152,6 +154,8 @@ impl GatewayCore {
         let batch = &mut self.batches[kind.index()];
         for (ue, _) in &members {
             if let Some(p) = self.pending.get_mut(kind, ue) {
+                let held = now.saturating_duration_since(p.exchange.received_at);
+                self.stats.batch_hold.observe_duration(held);
                 p.stage = Stage::InFlight(token);
                 batch.count = batch.count.saturating_sub(1);
                 batch.bytes = batch.bytes.saturating_sub(p.element.len() + 1);
@@ -166,6 +170,8 @@ impl GatewayCore {
             .bulk_entries
             .fetch_add(members.len() as u64, Ordering::Relaxed);
         inc(&self.stats.bulks_sent);
+        self.stats.flushed(reason);
+        self.stats.batch_size.observe(members.len() as u64);
         self.send_upstream(
             now,
             kind,
@@ -196,6 +202,7 @@ impl GatewayCore {
         entry.stage = Stage::InFlight(token);
         let payload = std::mem::take(&mut entry.element);
         inc(&self.stats.singles_sent);
+        self.stats.flushed(FlushReason::Single);
         self.send_upstream(
             now,
             kind,
@@ -293,15 +300,20 @@ impl GatewayCore {
     ) {
         if from != self.upstream || uplink >= self.uplinks.len() {
             inc(&self.stats.dropped);
+            self.stats
+                .received(Side::Upstream(uplink), Received::Ignored);
             return;
         }
         let view = match MessageView::parse(data) {
             Ok(v) => v,
             Err(_) => {
                 inc(&self.stats.dropped);
+                self.stats
+                    .received(Side::Upstream(uplink), Received::DecodeError);
                 return;
             }
         };
+        self.stats.received(Side::Upstream(uplink), Received::Ok);
         let h = view.header;
         match h.mtype {
             MsgType::Rst => {
@@ -343,6 +355,7 @@ impl GatewayCore {
             .retx
             .acknowledge(from, flight.mid);
         let rtt = now.saturating_duration_since(flight.sent_at);
+        self.stats.upstream_rtt.observe_duration(rtt);
         self.rtt_estimate = (self.rtt_estimate * 7 + rtt) / 8;
         self.on_response(now, flight, &view);
         // A slot toward the server is free again.

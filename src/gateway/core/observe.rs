@@ -1,0 +1,42 @@
+//! What the metrics need from the core's state: the flush reason of a bulk about to go, and the
+//! gauges the shard loop publishes after each wake (README "Metrics").
+
+use super::*;
+use crate::gateway::FlushReason;
+
+impl GatewayCore {
+    /// Which trigger makes the batch of `kind` flush now (checked in [`Self::flush_time`]'s
+    /// order of precedence: draining, entries, bytes, then hold time versus deadline).
+    pub(super) fn flush_reason(&self, kind: Kind, now: Instant) -> FlushReason {
+        let batch = &self.batches[kind.index()];
+        let held = batch
+            .queue
+            .front()
+            .is_some_and(|q| q.received_at + self.config.hold_time <= now);
+        if self.draining {
+            FlushReason::Shutdown
+        } else if batch.count >= self.max_entries() {
+            FlushReason::Size
+        } else if self.batch_bytes(kind) >= self.config.max_bulk_bytes {
+            FlushReason::Bytes
+        } else if held {
+            FlushReason::Hold
+        } else {
+            FlushReason::Deadline
+        }
+    }
+
+    /// Store the gauges (pending, dedup cache, in flight, Message IDs in use toward the server)
+    /// into the shared stats; the driver calls it after each wake.
+    pub fn publish_gauges(&self) {
+        let mids: usize = self.uplinks.iter().map(|u| u.mids.in_use()).sum();
+        let s = &self.stats;
+        s.pending_entries
+            .store(self.pending.len() as u64, Ordering::Relaxed);
+        s.dedup_entries
+            .store(self.dedup.len() as u64, Ordering::Relaxed);
+        s.upstream_in_flight
+            .store(self.in_flight.len() as u64, Ordering::Relaxed);
+        s.upstream_mids_in_use.store(mids as u64, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,267 @@
+//! The gateway's metric families (`msgin5g_gateway_*`), rendered from each shard's
+//! [`GatewayStats`] at scrape time; every series carries `shard`.
+
+use super::exposition::{Exposition, MetricType};
+use super::histogram::HistogramSnapshot;
+use super::Source;
+use crate::gateway::{
+    answer_slot_labels, kind_label, FlushReason, GatewayStats, Kind, Received, Side, ANSWER_SLOTS,
+};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Renders the gateway's families from the shards' counters (one `shard` label value each).
+#[derive(Debug, Clone)]
+pub struct GatewayMetrics {
+    shards: Vec<(String, Arc<GatewayStats>)>,
+}
+
+impl GatewayMetrics {
+    /// Metrics of the shards whose stats are given in shard order.
+    pub fn new(stats: Vec<Arc<GatewayStats>>) -> GatewayMetrics {
+        GatewayMetrics {
+            shards: stats
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| (i.to_string(), s))
+                .collect(),
+        }
+    }
+
+    fn counter(
+        &self,
+        page: &mut Exposition,
+        name: &'static str,
+        help: &str,
+        value: fn(&GatewayStats) -> &AtomicU64,
+    ) {
+        self.scalar(page, name, MetricType::Counter, help, value);
+    }
+
+    fn scalar(
+        &self,
+        page: &mut Exposition,
+        name: &'static str,
+        metric_type: MetricType,
+        help: &str,
+        value: fn(&GatewayStats) -> &AtomicU64,
+    ) {
+        page.family(name, metric_type, help);
+        for (shard, s) in &self.shards {
+            page.sample(name, &[("shard", shard)], load(value(s)));
+        }
+    }
+}
+
+fn load(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+const SIDES: [(Side, &str); 2] = [(Side::Device, "device"), (Side::Upstream(0), "upstream")];
+
+/// A histogram family: name, help, and how to read one shard's histogram.
+type HistogramFamily = (
+    &'static str,
+    &'static str,
+    fn(&GatewayStats) -> HistogramSnapshot,
+);
+/// A gauge family: name, help, and one shard's gauge.
+type GaugeFamily = (&'static str, &'static str, fn(&GatewayStats) -> &AtomicU64);
+
+const HISTOGRAMS: [HistogramFamily; 4] = [
+    (
+        "msgin5g_gateway_batch_size_entries",
+        "Entries per bulk sent to the server.",
+        |s| s.batch_size.snapshot(),
+    ),
+    (
+        "msgin5g_gateway_batch_hold_seconds",
+        "How long each bulked request waited in its batch (receipt to bulk sent).",
+        |s| s.batch_hold.snapshot(),
+    ),
+    (
+        "msgin5g_gateway_upstream_rtt_seconds",
+        "Round trip of a bulk or single request to the server (first transmission to \
+         answer, retransmissions included).",
+        |s| s.upstream_rtt.snapshot(),
+    ),
+    (
+        "msgin5g_gateway_answer_latency_seconds",
+        "Device request receipt to its final answer being sent.",
+        |s| s.answer_latency.snapshot(),
+    ),
+];
+
+const GAUGES: [GaugeFamily; 4] = [
+    (
+        "msgin5g_gateway_pending_entries",
+        "Device requests awaiting their final answer (queued or at the server).",
+        |s| &s.pending_entries,
+    ),
+    (
+        "msgin5g_gateway_dedup_cache_entries",
+        "Entries in the RFC 7252 deduplication cache.",
+        |s| &s.dedup_entries,
+    ),
+    (
+        "msgin5g_gateway_upstream_in_flight_exchanges",
+        "Bulks and single requests awaiting the server's answer.",
+        |s| &s.upstream_in_flight,
+    ),
+    (
+        "msgin5g_gateway_upstream_message_ids_in_use",
+        "Message IDs reserved toward the server over all uplinks (RFC 7252 4.4).",
+        |s| &s.upstream_mids_in_use,
+    ),
+];
+
+impl Source for GatewayMetrics {
+    fn render(&self, page: &mut Exposition) {
+        let shards = &self.shards;
+
+        let name = "msgin5g_gateway_datagrams_received_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Datagrams received, by socket (kind: device, upstream) and result.",
+        );
+        for (shard, s) in shards {
+            for (side, kind) in SIDES {
+                for result in Received::ALL {
+                    let labels = [
+                        ("shard", shard.as_str()),
+                        ("kind", kind),
+                        ("result", result.as_str()),
+                    ];
+                    page.sample(name, &labels, s.received_count(side, result));
+                }
+            }
+        }
+
+        let name = "msgin5g_gateway_datagrams_sent_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Datagrams sent, by socket (kind: device, upstream) and result (ok, error).",
+        );
+        for (shard, s) in shards {
+            for (side, kind) in SIDES {
+                for (ok, result) in [(true, "ok"), (false, "error")] {
+                    let labels = [
+                        ("shard", shard.as_str()),
+                        ("kind", kind),
+                        ("result", result),
+                    ];
+                    page.sample(name, &labels, s.sent_count(side, ok));
+                }
+            }
+        }
+
+        let name = "msgin5g_gateway_requests_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Device requests accepted for processing (duplicates and refused requests excluded), \
+             by Message Type.",
+        );
+        for (shard, s) in shards {
+            for kind in Kind::ALL {
+                let labels = [
+                    ("shard", shard.as_str()),
+                    ("message_type", kind_label(kind)),
+                ];
+                page.sample(name, &labels, load(&s.requests_by_kind[kind.index()]));
+            }
+        }
+
+        let name = "msgin5g_gateway_answers_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Final answers sent to devices, by result and failure cause.",
+        );
+        for (shard, s) in shards {
+            for slot in 0..ANSWER_SLOTS {
+                let (result, cause) = answer_slot_labels(slot);
+                let value = load(&s.answers_by_cause[slot]);
+                if cause.is_empty() {
+                    page.sample(name, &[("shard", shard), ("result", result)], value);
+                } else {
+                    let labels = [
+                        ("shard", shard.as_str()),
+                        ("result", result),
+                        ("cause", cause),
+                    ];
+                    page.sample(name, &labels, value);
+                }
+            }
+        }
+
+        let name = "msgin5g_gateway_batches_flushed_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Requests sent to the server (bulks, and single requests with reason=single), by \
+             flush reason.",
+        );
+        for (shard, s) in shards {
+            for reason in FlushReason::ALL {
+                let labels = [("shard", shard.as_str()), ("reason", reason.as_str())];
+                page.sample(name, &labels, load(&s.flushed_by_reason[reason as usize]));
+            }
+        }
+
+        for (name, help, snapshot) in HISTOGRAMS {
+            page.family(name, MetricType::Histogram, help);
+            for (shard, s) in shards {
+                page.histogram(name, &[("shard", shard)], &snapshot(s));
+            }
+        }
+
+        self.counter(
+            page,
+            "msgin5g_gateway_upstream_retransmissions_total",
+            "CON retransmissions of bulks and single requests toward the server.",
+            |s| &s.upstream_retransmissions,
+        );
+        self.counter(
+            page,
+            "msgin5g_gateway_upstream_timeouts_total",
+            "Bulks and single requests the server did not answer in time (SERVER_TIMEOUT).",
+            |s| &s.upstream_timeouts,
+        );
+        self.counter(
+            page,
+            "msgin5g_gateway_upstream_mid_exhausted_total",
+            "Times a bulk waited because every Message ID toward the server was in use.",
+            |s| &s.upstream_mid_exhausted,
+        );
+        self.counter(
+            page,
+            "msgin5g_gateway_superseded_total",
+            "Pending requests replaced by a newer one from the same UE Service ID.",
+            |s| &s.superseded,
+        );
+
+        let name = "msgin5g_gateway_bulk_answer_anomalies_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Bulk answers not matching the bulk, by reason (unknown_entry, missing_entry, \
+             count_mismatch).",
+        );
+        for (shard, s) in shards {
+            for (reason, counter) in [
+                ("unknown_entry", &s.unknown_entries),
+                ("missing_entry", &s.missing_entries),
+                ("count_mismatch", &s.count_mismatches),
+            ] {
+                page.sample(name, &[("shard", shard), ("reason", reason)], load(counter));
+            }
+        }
+
+        for (name, help, value) in GAUGES {
+            self.scalar(page, name, MetricType::Gauge, help, value);
+        }
+    }
+}

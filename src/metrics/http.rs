@@ -1,0 +1,338 @@
+//! A small HTTP/1.1 listener serving `GET /metrics` (tokio, one thread, current-thread runtime).
+//!
+//! Each connection gets one response and is closed (`Connection: close`; Prometheus reconnects
+//! per scrape). Bounded: at most [`MAX_CONNECTIONS`] connections at once (others wait in the
+//! kernel's accept queue), a request head of at most [`MAX_REQUEST_HEAD`] bytes, and
+//! [`REQUEST_TIMEOUT`] to send it.
+
+use super::exposition::CONTENT_TYPE;
+use super::Registry;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, Semaphore};
+
+/// Most connections served at once (scrapers are few; this only bounds misbehaving clients).
+pub const MAX_CONNECTIONS: usize = 16;
+/// Longest request head read (request line and headers); longer gets 431 and a close.
+pub const MAX_REQUEST_HEAD: usize = 8 * 1024;
+/// Time a client has to send its request head.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running metrics listener; dropping it stops it.
+#[derive(Debug)]
+pub struct MetricsServer {
+    local_addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MetricsServer {
+    /// Bind `addr` (TCP; port 0 picks a free port) and serve `registry` on a thread named
+    /// `msgin5g-metrics`: `GET /metrics` (query ignored) renders it; `HEAD` likewise without
+    /// body; other paths 404, other methods 405, unparsable requests 400.
+    pub fn spawn(addr: SocketAddr, registry: Registry) -> io::Result<MetricsServer> {
+        MetricsServer::spawn_on(std::net::TcpListener::bind(addr)?, registry)
+    }
+
+    /// Serve `registry` on an already-bound listener. Binding first (before starting what the
+    /// registry observes) fails early on a bad address, and scrapers connecting meanwhile wait in
+    /// the kernel's accept queue.
+    pub fn spawn_on(
+        std_listener: std::net::TcpListener,
+        registry: Registry,
+    ) -> io::Result<MetricsServer> {
+        std_listener.set_nonblocking(true)?;
+        let local_addr = std_listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let listener = {
+            let _guard = runtime.enter();
+            TcpListener::from_std(std_listener)?
+        };
+        let registry = Arc::new(registry);
+        let (tx, rx) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("msgin5g-metrics".to_string())
+            .spawn(move || runtime.block_on(serve(listener, registry, rx)))?;
+        tracing::info!(%local_addr, "metrics at http://{local_addr}/metrics");
+        Ok(MetricsServer {
+            local_addr,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The bound address (the real port when `addr` had port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stop accepting, close the listener and join the thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::warn!("metrics listener thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn serve(listener: TcpListener, registry: Arc<Registry>, shutdown: oneshot::Receiver<()>) {
+    tokio::pin!(shutdown);
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => return,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let registry = registry.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = handle(stream, &registry).await {
+                        tracing::debug!(%peer, %error, "metrics connection ended with an error");
+                    }
+                    drop(permit);
+                });
+            }
+            // EMFILE and the like: wait a little instead of spinning on the error.
+            Err(error) => {
+                tracing::warn!(%error, "metrics listener accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// What a request head asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Request {
+    /// `GET /metrics` (with_body) or `HEAD /metrics`.
+    Metrics { with_body: bool },
+    /// Another path.
+    NotFound,
+    /// Another method.
+    MethodNotAllowed,
+    /// Not an HTTP request line.
+    Bad,
+}
+
+fn parse_request_line(head: &[u8]) -> Request {
+    let line_end = head.iter().position(|&b| b == b'\r' || b == b'\n');
+    let Some(line) = line_end.and_then(|end| std::str::from_utf8(&head[..end]).ok()) else {
+        return Request::Bad;
+    };
+    let mut parts = line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Request::Bad;
+    };
+    if !version.starts_with("HTTP/1.") {
+        return Request::Bad;
+    }
+    let path = target.split('?').next().unwrap_or(target);
+    let with_body = match method {
+        "GET" => true,
+        "HEAD" => false,
+        _ => return Request::MethodNotAllowed,
+    };
+    if path == "/metrics" {
+        Request::Metrics { with_body }
+    } else {
+        Request::NotFound
+    }
+}
+
+/// Read until the end of the request head (`\r\n\r\n`), the size bound, or the timeout.
+async fn read_head(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
+    let mut head = Vec::with_capacity(512);
+    let mut chunk = [0u8; 1024];
+    let read = async {
+        loop {
+            if head.windows(4).any(|w| w == b"\r\n\r\n") {
+                return Ok(Some(()));
+            }
+            if head.len() >= MAX_REQUEST_HEAD {
+                return Ok(None);
+            }
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed before the end of the request head",
+                ));
+            }
+            head.extend_from_slice(&chunk[..n]);
+        }
+    };
+    match tokio::time::timeout(REQUEST_TIMEOUT, read).await {
+        Ok(Ok(Some(()))) => Ok(Some(head)),
+        Ok(Ok(None)) => Ok(None),
+        Ok(Err(error)) => Err(error),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "request head timeout",
+        )),
+    }
+}
+
+async fn handle(mut stream: TcpStream, registry: &Registry) -> io::Result<()> {
+    let Some(head) = read_head(&mut stream).await? else {
+        return respond(
+            &mut stream,
+            "431 Request Header Fields Too Large",
+            None,
+            true,
+        )
+        .await;
+    };
+    match parse_request_line(&head) {
+        Request::Metrics { with_body } => {
+            let body = registry.render();
+            respond(&mut stream, "200 OK", Some(&body), with_body).await
+        }
+        Request::NotFound => respond(&mut stream, "404 Not Found", None, true).await,
+        Request::MethodNotAllowed => {
+            respond(&mut stream, "405 Method Not Allowed", None, true).await
+        }
+        Request::Bad => respond(&mut stream, "400 Bad Request", None, true).await,
+    }
+}
+
+async fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    metrics: Option<&str>,
+    with_body: bool,
+) -> io::Result<()> {
+    let (content_type, body) = match metrics {
+        Some(text) => (CONTENT_TYPE, text),
+        None => ("text/plain; charset=utf-8", status),
+    };
+    let mut response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if with_body {
+        response.extend_from_slice(body.as_bytes());
+    }
+    stream.write_all(&response).await?;
+    stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{Exposition, MetricType, Source};
+    use std::io::{Read, Write};
+
+    struct Fixed;
+
+    impl Source for Fixed {
+        fn render(&self, page: &mut Exposition) {
+            page.family("msgin5g_test_up", MetricType::Gauge, "Up.");
+            page.sample("msgin5g_test_up", &[], 1);
+        }
+    }
+
+    fn exchange(addr: SocketAddr, request: &[u8]) -> String {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    }
+
+    #[test]
+    fn request_lines_are_classified() {
+        let metrics = Request::Metrics { with_body: true };
+        assert_eq!(
+            parse_request_line(b"GET /metrics HTTP/1.1\r\n\r\n"),
+            metrics
+        );
+        assert_eq!(
+            parse_request_line(b"GET /metrics?x=1 HTTP/1.0\r\n"),
+            metrics
+        );
+        assert_eq!(
+            parse_request_line(b"HEAD /metrics HTTP/1.1\r\n"),
+            Request::Metrics { with_body: false }
+        );
+        assert_eq!(parse_request_line(b"GET / HTTP/1.1\r\n"), Request::NotFound);
+        assert_eq!(
+            parse_request_line(b"POST /metrics HTTP/1.1\r\n"),
+            Request::MethodNotAllowed
+        );
+        assert_eq!(parse_request_line(b"GET /metrics\r\n"), Request::Bad);
+        assert_eq!(parse_request_line(b"GET /metrics SPDY/3\r\n"), Request::Bad);
+        assert_eq!(parse_request_line(b"\xff\xfe\r\n"), Request::Bad);
+    }
+
+    #[test]
+    fn serves_metrics_and_refuses_the_rest() {
+        let server =
+            MetricsServer::spawn("127.0.0.1:0".parse().unwrap(), Registry::new().with(Fixed))
+                .unwrap();
+        let addr = server.local_addr();
+        assert_ne!(addr.port(), 0);
+
+        let ok = exchange(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+        assert!(ok.contains(&format!("Content-Type: {CONTENT_TYPE}\r\n")));
+        let body = "# HELP msgin5g_test_up Up.\n# TYPE msgin5g_test_up gauge\nmsgin5g_test_up 1\n";
+        assert!(ok.contains(&format!("Content-Length: {}\r\n", body.len())));
+        assert!(ok.ends_with(&format!("\r\n\r\n{body}")), "{ok}");
+
+        let head = exchange(addr, b"HEAD /metrics HTTP/1.1\r\n\r\n");
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n") && head.ends_with("\r\n\r\n"));
+
+        let missing = exchange(addr, b"GET /other HTTP/1.1\r\n\r\n");
+        assert!(
+            missing.starts_with("HTTP/1.1 404 Not Found\r\n"),
+            "{missing}"
+        );
+        let post = exchange(addr, b"POST /metrics HTTP/1.1\r\n\r\n");
+        assert!(post.starts_with("HTTP/1.1 405 "), "{post}");
+        let bad = exchange(addr, b"hello\r\n\r\n");
+        assert!(bad.starts_with("HTTP/1.1 400 "), "{bad}");
+        // Exactly the bound, never terminated: all of it is read, then 431.
+        let huge = vec![b'a'; MAX_REQUEST_HEAD];
+        let huge = exchange(addr, &huge);
+        assert!(huge.starts_with("HTTP/1.1 431 "), "{huge}");
+
+        server.shutdown();
+        assert!(std::net::TcpStream::connect(addr).is_err());
+    }
+}
