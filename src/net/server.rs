@@ -9,7 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
@@ -24,7 +24,8 @@ enum Event {
 /// Each turn waits for a datagram, the core's next timeout, or shutdown; after a wake it reads up
 /// to 64 more datagrams without waiting, calls `handle_timeout` when due, and
 /// sends everything `poll_transmit` yields. This is the only place the server's time is read
-/// (`Instant::now()`). Ends with an error only if the socket fails for good.
+/// (`Instant::now()`, and `SystemTime::now()` once at start for the core's wall-clock anchor,
+/// see [`ServerCore::set_wall_clock`]). Ends with an error only if the socket fails for good.
 pub async fn run_server(
     socket: UdpSocket,
     mut core: ServerCore,
@@ -35,6 +36,7 @@ pub async fn run_server(
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
     let mut buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
+    core.set_wall_clock(Instant::now(), SystemTime::now());
 
     loop {
         let timer_on = driver::rearm(sleep.as_mut(), &mut armed, core.poll_timeout());

@@ -59,12 +59,16 @@
 //! responses) tracks at most `dedup_max_entries` (peer, MID) pairs; the outgoing queue holds
 //! [`MAX_QUEUED_TRANSMITS`] datagrams (oldest dropped first, counted in `transmit_dropped`).
 
+mod downlink;
 mod error;
+mod messaging;
 mod registry;
+mod store;
 #[cfg(test)]
 mod tests;
 
 pub use error::RequestError;
+pub use messaging::MessagingConfig;
 pub use registry::{DownlinkPath, Registration};
 
 use crate::coap::build::{empty_ack, reset};
@@ -82,12 +86,15 @@ use crate::msg::{
     BulkRegistrationResponse, CredentialInfo, DeregistrationRequest, DeregistrationResponse,
     Payload, RegResult, RegistrationRequest, RegistrationResponse,
 };
-use registry::{Inserted, Registry};
+use downlink::Downlink;
+use messaging::{FlushQueue, Recent};
+use registry::{AsTable, Inserted, Registry};
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
+use store::Store;
 
 /// Bound on datagrams queued for `poll_transmit`. The driver drains the queue after every
 /// `handle_*` call, so it only fills when the driver stops draining; past it the oldest datagram
@@ -146,6 +153,8 @@ pub struct ServerConfig {
     pub hooks: ServerTestHooks,
     /// CoAP transmission parameters.
     pub params: TransmissionParams,
+    /// Messaging: groups, bounds, store and forward.
+    pub messaging: MessagingConfig,
 }
 
 impl Default for ServerConfig {
@@ -159,6 +168,7 @@ impl Default for ServerConfig {
             policy: ServerPolicy::default(),
             hooks: ServerTestHooks::default(),
             params: TransmissionParams::default(),
+            messaging: MessagingConfig::default(),
         }
     }
 }
@@ -189,6 +199,30 @@ pub struct ServerStats {
     pub transmit_dropped: AtomicU64,
     /// Separate CON responses never acknowledged (MAX_RETRANSMIT exhausted).
     pub gave_up: AtomicU64,
+    /// `AGGMSG`/`AGGIMDN` requests decoded (duplicates excluded).
+    pub aggregate_requests: AtomicU64,
+    /// Messages received: single `MSG`s and `AGGMSG` elements.
+    pub messages_received: AtomicU64,
+    /// Message copies the recipient answered with 2.xx.
+    pub messages_delivered: AtomicU64,
+    /// Message copies put into the store-and-forward store.
+    pub messages_stored: AtomicU64,
+    /// Stored message copies dropped at their expiry.
+    pub messages_expired: AtomicU64,
+    /// Messages refused (`REJECTED`/`FAILED` verdicts) and copies neither delivered nor stored.
+    pub messages_failed: AtomicU64,
+    /// Messages answered from the recent-Message-ID memory instead of being delivered again.
+    pub messages_duplicate: AtomicU64,
+    /// Delivery reports received: single `IMDN`s and `AGGIMDN` elements.
+    pub reports_received: AtomicU64,
+    /// Reports the server generated (`FAILURE` on failed or expired deliveries).
+    pub reports_generated: AtomicU64,
+    /// Reports (forwarded or generated) the recipient answered with 2.xx.
+    pub reports_delivered: AtomicU64,
+    /// Reports refused, or not delivered.
+    pub reports_failed: AtomicU64,
+    /// Retransmissions of downlink `MSG`/`IMDN` requests.
+    pub downlink_retransmissions: AtomicU64,
 }
 
 /// The reference MSGin5G Server state machine.
@@ -203,6 +237,20 @@ pub struct ServerCore {
     out: VecDeque<Transmit>,
     registry: Registry,
     stats: Arc<ServerStats>,
+    /// Registered Application Servers.
+    as_table: AsTable,
+    /// Outstanding downlink requests.
+    downlink: Downlink,
+    /// Store and forward.
+    store: Store,
+    /// Recipients whose stored messages are going out.
+    flush: FlushQueue,
+    /// Verdicts of recently accepted messages.
+    recent: Recent,
+    /// Wall-clock anchor (see `set_wall_clock`).
+    wall: Option<(Instant, SystemTime)>,
+    /// Downlink requests started while handling the current input, sent after its answer.
+    deferred: Vec<Transmit>,
 }
 
 /// Body of an answer.
@@ -265,9 +313,21 @@ impl ServerCore {
             config.dedup_max_entries,
             rng.next_u64(),
         );
+        let m = &config.messaging;
         ServerCore {
             registry: Registry::new(config.max_registrations),
             retx: Retransmitter::new(params),
+            as_table: AsTable::new(config.max_registrations),
+            downlink: Downlink::new(
+                params,
+                m.max_outstanding_deliveries,
+                m.separate_response_timeout,
+            ),
+            store: Store::new(m.store_max_total, m.store_max_per_recipient),
+            flush: FlushQueue::default(),
+            recent: Recent::new(m.recent_message_ids),
+            wall: None,
+            deferred: Vec::new(),
             config,
             rng,
             dedup,
@@ -279,6 +339,12 @@ impl ServerCore {
 
     /// Feed one received datagram.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        self.datagram(now, from, data);
+        self.pump(now);
+        self.flush_deferred();
+    }
+
+    fn datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         let header = match MessageView::parse_header(data) {
             Ok(h) => h,
             Err(_) => {
@@ -288,8 +354,11 @@ impl ServerCore {
         };
         match header.mtype {
             MsgType::Ack | MsgType::Rst => {
-                // Only our own outstanding separate responses are matched; never answered.
-                if self.retx.acknowledge(from, header.mid).is_none() {
+                // Only our own outstanding requests and separate responses are matched; never
+                // answered.
+                if !self.downlink_ack(now, from, &header)
+                    && self.retx.acknowledge(from, header.mid).is_none()
+                {
                     bump(&self.stats.ignored);
                 }
                 return;
@@ -306,8 +375,13 @@ impl ServerCore {
             }
             return;
         }
+        if header.code.is_response() {
+            // Separate responses to our downlink requests; others are never answered.
+            self.downlink_response(now, from, &header);
+            return;
+        }
         if !header.code.is_request() {
-            // Responses (we send no requests) and reserved classes: never answered.
+            // Reserved classes: never answered.
             bump(&self.stats.ignored);
             return;
         }
@@ -325,7 +399,7 @@ impl ServerCore {
             return;
         }
         let (result, is_bulk) = match MessageView::parse(data) {
-            Ok(view) => self.process(from, &view),
+            Ok(view) => self.process(now, from, &view),
             Err(_) => (Err(RequestError::Malformed), false),
         };
         match result {
@@ -360,6 +434,9 @@ impl ServerCore {
                 RetransmitEvent::GaveUp { .. } => bump(&self.stats.gave_up),
             }
         }
+        self.messaging_timeout(now);
+        self.pump(now);
+        self.flush_deferred();
     }
 
     /// Next datagram to send.
@@ -373,6 +450,7 @@ impl ServerCore {
             self.retx.next_timeout(),
             self.dedup.next_expiry(),
             self.mids.next_expiry(),
+            self.messaging_next_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -416,6 +494,14 @@ impl ServerCore {
             destination,
             payload,
         });
+    }
+
+    /// Queue the downlink requests started while handling the last input.
+    fn flush_deferred(&mut self) {
+        let deferred = std::mem::take(&mut self.deferred);
+        for t in deferred {
+            self.push_transmit(t);
+        }
     }
 
     fn push_transmit(&mut self, t: Transmit) {
@@ -468,6 +554,7 @@ impl ServerCore {
     /// Check and process one request; the flag says whether it was a bulk (for the hooks).
     fn process(
         &mut self,
+        now: Instant,
         from: SocketAddr,
         view: &MessageView<'_>,
     ) -> (Result<Outcome, RequestError>, bool) {
@@ -503,6 +590,18 @@ impl ServerCore {
             }
             Payload::BulkReg(bulk) => (self.bulk_reg(from, bulk), true),
             Payload::BulkDereg(bulk) => (self.bulk_dereg(bulk), true),
+            Payload::AsReg(req) => {
+                bump(&self.stats.single_requests);
+                (Ok(self.as_reg(from, req)), false)
+            }
+            Payload::AsDereg(req) => {
+                bump(&self.stats.single_requests);
+                (Ok(self.as_dereg(from, req)), false)
+            }
+            Payload::Msg(m) => (Ok(self.single_msg(now, from, m)), false),
+            Payload::Imdn(r) => (Ok(self.single_imdn(now, from, r)), false),
+            Payload::AggMsg(a) => (self.aggregate_msg(now, from, a), true),
+            Payload::AggImdn(a) => (self.aggregate_imdn(now, from, a), true),
             other => (
                 Err(RequestError::UnexpectedMessageType(
                     other.message_type().as_str().to_owned(),
@@ -570,6 +669,7 @@ impl ServerCore {
             resp.failure_cause = Some(cause::STORE_FULL.to_owned());
         } else {
             resp.registration_result = RegResult::Success;
+            self.schedule_flush(messaging::ue_key(&resp.ue_service_id));
         }
         (resp, Some(inserted), auth)
     }

@@ -987,3 +987,5 @@ fn arbitrary_input_never_panics() {
         drain(&mut s);
     }
 }
+
+mod messaging;
