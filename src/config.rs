@@ -756,6 +756,10 @@ mod tests {
             [server]
             denied_ue_service_ids = ["bad"]
             required_token = "secret"
+            groups = { "grp-1" = ["ue-1", "ue-2"] }
+            store_max_time_s = 60
+            separate_response_timeout_ms = 1500
+            max_payload_bytes = 100
             [coap]
             ack_timeout_ms = 3000
             max_retransmit = 2
@@ -776,6 +780,15 @@ mod tests {
         assert!(server.policy.denied_ue_service_ids.contains("bad"));
         assert_eq!(server.policy.required_token.as_deref(), Some("secret"));
         assert!(server.policy.allowed_gateways.is_none());
+        let m = &server.messaging;
+        assert_eq!(m.groups["grp-1"], ["ue-1", "ue-2"]);
+        assert_eq!(m.store_max_time, Duration::from_secs(60));
+        assert_eq!(m.separate_response_timeout, Duration::from_millis(1500));
+        assert_eq!(m.max_payload_bytes, 100);
+        assert_eq!(
+            m.max_aggregate_entries,
+            MessagingConfig::default().max_aggregate_entries
+        );
     }
 
     #[test]
@@ -860,6 +873,25 @@ mod tests {
                 "gateway.recv_buffer_bytes",
             ),
             ("[server]\nservice_id = \"\"", "server.service_id"),
+            ("[server]\ngroups = { \"\" = [\"a\"] }", "server.groups"),
+            ("[server]\ngroups = { \"g\" = [\"\"] }", "server.groups"),
+            (
+                "[server]\nmax_aggregate_entries = 0",
+                "server.max_aggregate_entries",
+            ),
+            (
+                "[server]\nmax_outstanding_deliveries = 0",
+                "server.max_outstanding_deliveries",
+            ),
+            (
+                "[server]\nseparate_response_timeout_ms = 0",
+                "server.separate_response_timeout_ms",
+            ),
+            (
+                "[server]\ndownlink_uri_path = \"\"",
+                "server.downlink_uri_path",
+            ),
+            ("[server]\nstore_max_time_s = 0", "server.store_max_time_s"),
             ("[server]\nuri_path = \"\"", "server.uri_path"),
             ("[server]\nmax_bulk_entries = 0", "server.max_bulk_entries"),
             (

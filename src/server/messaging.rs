@@ -536,13 +536,15 @@ impl ServerCore {
                 .groups
                 .get(g)
                 .ok_or(cause::UNKNOWN_GROUP)?;
-            let sender = m.originating_ue_service_id.as_deref();
+            // The sender and a UE already addressed directly get no (further) copy.
+            let mut seen: HashSet<&str> = m
+                .originating_ue_service_id
+                .iter()
+                .chain(m.recipient_ue_service_id.iter())
+                .map(String::as_str)
+                .collect();
             for member in members {
-                if Some(member.as_str()) == sender
-                    || out
-                        .iter()
-                        .any(|t| t.kind == TargetType::Ue && &t.id == member)
-                {
+                if !seen.insert(member) {
                     continue;
                 }
                 out.push(Target {

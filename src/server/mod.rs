@@ -2,14 +2,17 @@
 //!
 //! Handles `REG`/`DEREG` (2.01/2.04 with `REGRESP`/`DEREGRESP`), `BULKREG`/`BULKDEREG` (one
 //! response element per request element, in order), keeps the registration table, answers 4.13
-//! above the configured bulk size, and applies credential/policy checks per entry.
+//! above the configured bulk size, and applies credential/policy checks per entry. Routes
+//! messages and delivery reports (below), acting as a CoAP client toward recipients.
 //! Drive it with `handle_datagram`/`handle_timeout`, drain it with `poll_transmit`, and sleep
 //! until `poll_timeout`.
 //!
 //! # Message layer
 //! - A datagram whose CoAP header does not parse is dropped (`dropped`). ACK and RST are never
-//!   answered; they only stop the retransmission of the server's own separate CON responses.
-//!   Responses and reserved code classes are ignored (`ignored`), never answered (no reflection).
+//!   answered; they complete the server's own downlink requests or stop the retransmission of
+//!   its separate CON responses. A CON/NON response with the Token of an outstanding downlink
+//!   request completes it (a CON one is ACKed, also when repeated); other responses and reserved
+//!   code classes are ignored (`ignored`), never answered (no reflection).
 //!   An Empty CON (CoAP ping, RFC 7252 §4.3) gets a RST.
 //! - Requests are deduplicated per (peer, Message ID) (RFC 7252 §4.5): a retransmitted CON gets
 //!   the identical reply bytes, a duplicate NON is ignored; neither is processed twice
@@ -45,8 +48,26 @@
 //!   per request element, in order: `BULKREGRESP` 2.01 when at least one UE was created, else
 //!   2.04; `BULKDEREGRESP` 2.04. Bulk registrations record the gateway as the downlink path.
 //!
-//! # Test hooks ([`ServerTestHooks`], bulks only)
-//! Applied after the bulk is decoded and counted (`bulk_requests`, `bulk_entries`):
+//! # Messages (module `messaging`, README "Messages")
+//! - `MSG`: sender registered and sending from its registered address (a gateway-registered UE:
+//!   from that gateway's IP, or inside an aggregate of an allowed gateway that registered it),
+//!   else 4.03 `REJECTED NOT_REGISTERED`/`UNAUTHORIZED`; payload above `max_payload_bytes` 4.13;
+//!   then one copy per recipient (UE, AS, each group member but the sender) goes out as a CON
+//!   POST, or is stored (`storeAndForward`), or fails (4.04 `UNKNOWN_UE`/`UNKNOWN_GROUP`, 5.03
+//!   `STORE_FULL`/`SERVER_BUSY` with Max-Age). Verdict in a `MSGRESP`.
+//! - `IMDN`: forwarded to its recipient (2.04), 4.04 `UNKNOWN_UE` when not registered.
+//! - `AGGMSG`/`AGGIMDN`: 4.03 for a gateway outside `allowed_gateways`, 4.13 above
+//!   `max_aggregate_entries`, else 2.04 with one result per element, in order.
+//! - Downlink outcome: 2.xx delivered; 4.xx/5.xx, RST, MAX_RETRANSMIT without ACK or no separate
+//!   response in time: failed, then stored (`storeAndForward`) or reported to the sender
+//!   (`IMDN FAILURE RECIPIENT_UNREACHABLE` when delivery status was required).
+//! - Stored messages go out after the recipient's next registration (after its answer), expire at
+//!   `expirationTime` (mapped through [`ServerCore::set_wall_clock`]) or `store_max_time`
+//!   (`IMDN FAILURE EXPIRED` when asked for). AS identity: `REG`/`DEREG` with `asServiceId`.
+//!
+//! # Test hooks ([`ServerTestHooks`], bulks and aggregates)
+//! Applied after the bulk or aggregate is decoded and counted (`bulk_requests`, `bulk_entries`,
+//! `aggregate_requests`):
 //! `silent` (no processing, no answer, no ACK; retransmissions are absorbed as duplicates),
 //! `service_unavailable` (5.03 with Max-Age, no processing), then normal processing with
 //! `drop_entry_every` / `count_mismatch` applied to the response body, and `separate_response`
@@ -56,7 +77,9 @@
 //!
 //! # Bounds
 //! The dedup cache holds `dedup_max_entries`; the Message ID allocator (for NON and separate
-//! responses) tracks at most `dedup_max_entries` (peer, MID) pairs; the outgoing queue holds
+//! responses and downlink requests) tracks at most `dedup_max_entries` (peer, MID) pairs; the
+//! AS table holds `max_registrations`; downlink requests, the store and the recent-Message-ID
+//! memory are bounded by their [`MessagingConfig`] settings; the outgoing queue holds
 //! [`MAX_QUEUED_TRANSMITS`] datagrams (oldest dropped first, counted in `transmit_dropped`).
 
 mod downlink;
@@ -122,15 +145,16 @@ pub struct ServerPolicy {
 /// Fault injection for tests and load tests (SPEC.md §9 "Test hooks").
 #[derive(Debug, Clone, Default)]
 pub struct ServerTestHooks {
-    /// Omit every n-th element (1-based position % n == 0) from bulk responses.
+    /// Omit every n-th element (1-based position % n == 0) from bulk and aggregate responses.
     pub drop_entry_every: Option<usize>,
-    /// Put a wrong `numberOf...Responses` in bulk responses (list stays correct).
+    /// Put a wrong `numberOf...Responses`/`numberOfResults` in bulk and aggregate responses
+    /// (list stays correct).
     pub count_mismatch: bool,
-    /// Answer bulks with 5.03 and this Max-Age (seconds).
+    /// Answer bulks and aggregates with 5.03 and this Max-Age (seconds).
     pub service_unavailable: Option<u32>,
-    /// Never answer bulks (not even an ACK).
+    /// Never answer bulks and aggregates (not even an ACK).
     pub silent: bool,
-    /// Answer bulks with an empty ACK and then a separate CON response.
+    /// Answer bulks and aggregates with an empty ACK and then a separate CON response.
     pub separate_response: bool,
 }
 

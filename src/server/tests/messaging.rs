@@ -922,6 +922,34 @@ fn aggregate_hooks() {
     assert!(out.is_empty());
     assert_eq!(view(&a).header.code, Code::SERVICE_UNAVAILABLE);
     assert_eq!(view(&a).max_age(), Some(9));
+    // Separate response: empty ACK, then the MSGRESP as a CON with the request's Token.
+    let mut sim = Sim::new(ServerConfig {
+        hooks: ServerTestHooks {
+            separate_response: true,
+            ..Default::default()
+        },
+        ..ServerConfig::default()
+    });
+    sim.reg(UE1, "ue-1");
+    // (Bulks get separate answers here too: ue-3 registers singly from the gateway's address.)
+    sim.reg(GW, "ue-3");
+    let out = sim.feed(GW, &post(4000, tok(40), agg));
+    let gw: Vec<&Transmit> = out.iter().filter(|t| t.destination == addr(GW)).collect();
+    assert_eq!(gw.len(), 2, "{out:?}");
+    assert_eq!(gw[0].payload, crate::coap::build::empty_ack(4000));
+    let h = view(gw[1]).header;
+    assert_eq!((h.mtype, h.token), (MsgType::Con, tok(40)));
+    assert_eq!(msgresp(gw[1]).results.len(), 2);
+    // Silent: nothing at all, the elements are not processed.
+    let mut sim = Sim::new(ServerConfig {
+        hooks: ServerTestHooks {
+            silent: true,
+            ..Default::default()
+        },
+        ..ServerConfig::default()
+    });
+    assert!(sim.feed(GW, &post(1, tok(1), agg)).is_empty());
+    assert_eq!(get(&sim.stats().messages_received), 0);
 }
 
 #[test]
