@@ -693,7 +693,9 @@ impl ServerCore {
             resp.failure_cause = Some(cause::STORE_FULL.to_owned());
         } else {
             resp.registration_result = RegResult::Success;
-            self.schedule_flush(messaging::ue_key(&resp.ue_service_id));
+            if self.store.len() > 0 {
+                self.schedule_flush(messaging::ue_key(&resp.ue_service_id));
+            }
         }
         (resp, Some(inserted), auth)
     }
