@@ -8,8 +8,9 @@
 use crate::coap::TransmissionParams;
 use crate::gateway::{AnswerMode, GatewayConfig};
 use crate::net::{SocketOptions, DEFAULT_SOCKET_BUFFER, MAX_SHARDS};
-use crate::server::{ServerConfig, ServerPolicy, ServerTestHooks};
+use crate::server::{MessagingConfig, ServerConfig, ServerPolicy, ServerTestHooks};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
@@ -103,10 +104,31 @@ dedup_max_entries = 1048576
 denied_ue_service_ids = []
 # When set, a TOKEN ueCredentialInfo must carry this credential, and requests without one fail.
 # required_token = "secret"
-# When set, only these gateway UE Service IDs may send bulks (others get 4.03).
+# When set, only these gateway UE Service IDs may send bulks and aggregates (others get 4.03).
 # allowed_gateways = ["msgin5g-gateway"]
 # TCP address serving Prometheus metrics at GET /metrics (`msgin5g server`); absent: none.
 # metrics_listen = "127.0.0.1:9465"
+# Static groups: Group Service ID = member UE Service IDs (group messages fan out to members).
+groups = {}
+# groups = { "grp-1" = ["ue-1", "ue-2"] }
+# Most elements in one AGGMSG/AGGIMDN; larger aggregates get 4.13.
+max_aggregate_entries = 1000
+# Largest decoded message payload in bytes; larger messages fail with PAYLOAD_TOO_LARGE.
+max_payload_bytes = 2048
+# Most downlink MSG/IMDN requests outstanding; beyond it messages are stored or fail (5.03).
+max_outstanding_deliveries = 4096
+# How long a separate response is awaited after a recipient's empty ACK.
+separate_response_timeout_ms = 93000
+# Uri-Path of downlink MSG/IMDN requests.
+downlink_uri_path = "msgin5g"
+# Store and forward: most stored messages per recipient, in total, and longest storage time.
+store_max_per_recipient = 100
+store_max_total = 100000
+store_max_time_s = 86400
+# Max-Age in seconds on 5.03 answers to messages refused for lack of capacity.
+busy_max_age_s = 5
+# Accepted (originator, messageId) pairs remembered so a repeated message is not delivered twice.
+recent_message_ids = 65536
 
 [coap]
 # ACK_TIMEOUT (RFC 7252 §4.8), 1..=300000.
@@ -308,15 +330,38 @@ pub struct ServerSection {
     pub denied_ue_service_ids: Vec<String>,
     /// Token credential required of every request, if any.
     pub required_token: Option<String>,
-    /// Gateways allowed to send bulks; `None` allows all.
+    /// Gateways allowed to send bulks and aggregates; `None` allows all.
     pub allowed_gateways: Option<Vec<String>>,
     /// Prometheus `/metrics` listener (TCP) of the standalone server; `None` runs none.
     pub metrics_listen: Option<SocketAddr>,
+    /// Static groups: Group Service ID to member UE Service IDs.
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// Most elements in one aggregate.
+    pub max_aggregate_entries: usize,
+    /// Largest decoded message payload in bytes.
+    pub max_payload_bytes: usize,
+    /// Most downlink requests outstanding.
+    pub max_outstanding_deliveries: usize,
+    /// Wait for a separate response after an empty ACK, in milliseconds.
+    pub separate_response_timeout_ms: u64,
+    /// Uri-Path of downlink requests.
+    pub downlink_uri_path: String,
+    /// Most stored messages per recipient.
+    pub store_max_per_recipient: usize,
+    /// Most stored messages in total.
+    pub store_max_total: usize,
+    /// Longest storage time in seconds.
+    pub store_max_time_s: u64,
+    /// Max-Age on 5.03 answers to messages refused for lack of capacity.
+    pub busy_max_age_s: u32,
+    /// Remembered accepted (originator, messageId) pairs.
+    pub recent_message_ids: usize,
 }
 
 impl Default for ServerSection {
     fn default() -> Self {
         let core = ServerConfig::default();
+        let m = core.messaging;
         ServerSection {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5683),
             service_id: core.service_id,
@@ -328,6 +373,17 @@ impl Default for ServerSection {
             required_token: None,
             allowed_gateways: None,
             metrics_listen: None,
+            groups: m.groups,
+            max_aggregate_entries: m.max_aggregate_entries,
+            max_payload_bytes: m.max_payload_bytes,
+            max_outstanding_deliveries: m.max_outstanding_deliveries,
+            separate_response_timeout_ms: m.separate_response_timeout.as_millis() as u64,
+            downlink_uri_path: m.downlink_uri_path,
+            store_max_per_recipient: m.store_max_per_recipient,
+            store_max_total: m.store_max_total,
+            store_max_time_s: m.store_max_time.as_secs(),
+            busy_max_age_s: m.busy_max_age,
+            recent_message_ids: m.recent_message_ids,
         }
     }
 }
@@ -566,6 +622,27 @@ impl Config {
         }
         no_empty_entries("server.allowed_gateways", s.allowed_gateways.as_ref())?;
         listener_address("server.metrics_listen", s.metrics_listen)?;
+        for (group, members) in &s.groups {
+            if group.is_empty() {
+                return Err(invalid("server.groups", "group ids must not be empty"));
+            }
+            no_empty_entries("server.groups", Some(members))?;
+        }
+        at_least_one("server.max_aggregate_entries", s.max_aggregate_entries)?;
+        at_least_one(
+            "server.max_outstanding_deliveries",
+            s.max_outstanding_deliveries,
+        )?;
+        if s.separate_response_timeout_ms == 0 {
+            return Err(invalid(
+                "server.separate_response_timeout_ms",
+                "must be at least 1",
+            ));
+        }
+        not_empty("server.downlink_uri_path", &s.downlink_uri_path)?;
+        if s.store_max_time_s == 0 {
+            return Err(invalid("server.store_max_time_s", "must be at least 1"));
+        }
         Ok(())
     }
 
@@ -639,6 +716,19 @@ impl Config {
             },
             hooks: ServerTestHooks::default(),
             params: self.transmission_params(),
+            messaging: MessagingConfig {
+                groups: s.groups.clone(),
+                max_aggregate_entries: s.max_aggregate_entries,
+                max_payload_bytes: s.max_payload_bytes,
+                max_outstanding_deliveries: s.max_outstanding_deliveries,
+                separate_response_timeout: Duration::from_millis(s.separate_response_timeout_ms),
+                downlink_uri_path: s.downlink_uri_path.clone(),
+                store_max_per_recipient: s.store_max_per_recipient,
+                store_max_total: s.store_max_total,
+                store_max_time: Duration::from_secs(s.store_max_time_s),
+                busy_max_age: s.busy_max_age_s,
+                recent_message_ids: s.recent_message_ids,
+            },
         }
     }
 
@@ -752,6 +842,10 @@ mod tests {
             [server]
             denied_ue_service_ids = ["bad"]
             required_token = "secret"
+            groups = { "grp-1" = ["ue-1", "ue-2"] }
+            store_max_time_s = 60
+            separate_response_timeout_ms = 1500
+            max_payload_bytes = 100
             [coap]
             ack_timeout_ms = 3000
             max_retransmit = 2
@@ -777,6 +871,15 @@ mod tests {
             Some("127.0.0.1:0".parse().unwrap())
         );
         assert_eq!(config.server.metrics_listen, None);
+        let m = &server.messaging;
+        assert_eq!(m.groups["grp-1"], ["ue-1", "ue-2"]);
+        assert_eq!(m.store_max_time, Duration::from_secs(60));
+        assert_eq!(m.separate_response_timeout, Duration::from_millis(1500));
+        assert_eq!(m.max_payload_bytes, 100);
+        assert_eq!(
+            m.max_aggregate_entries,
+            MessagingConfig::default().max_aggregate_entries
+        );
     }
 
     #[test]
@@ -861,6 +964,25 @@ mod tests {
                 "gateway.recv_buffer_bytes",
             ),
             ("[server]\nservice_id = \"\"", "server.service_id"),
+            ("[server]\ngroups = { \"\" = [\"a\"] }", "server.groups"),
+            ("[server]\ngroups = { \"g\" = [\"\"] }", "server.groups"),
+            (
+                "[server]\nmax_aggregate_entries = 0",
+                "server.max_aggregate_entries",
+            ),
+            (
+                "[server]\nmax_outstanding_deliveries = 0",
+                "server.max_outstanding_deliveries",
+            ),
+            (
+                "[server]\nseparate_response_timeout_ms = 0",
+                "server.separate_response_timeout_ms",
+            ),
+            (
+                "[server]\ndownlink_uri_path = \"\"",
+                "server.downlink_uri_path",
+            ),
+            ("[server]\nstore_max_time_s = 0", "server.store_max_time_s"),
             ("[server]\nuri_path = \"\"", "server.uri_path"),
             ("[server]\nmax_bulk_entries = 0", "server.max_bulk_entries"),
             (

@@ -46,3 +46,5 @@ pub const DUPLICATE_MESSAGE_ID: &str = "DUPLICATE_MESSAGE_ID";
 pub const UNKNOWN_GROUP: &str = "UNKNOWN_GROUP";
 /// The reported (original) message is unknown.
 pub const UNKNOWN_MESSAGE: &str = "UNKNOWN_MESSAGE";
+/// The server has no capacity for the message now (outstanding deliveries at their bound).
+pub const SERVER_BUSY: &str = "SERVER_BUSY";

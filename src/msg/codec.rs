@@ -5,6 +5,7 @@
 //! errors name the offending IE precisely. Encoding writes compact JSON straight into the
 //! caller's buffer.
 
+use super::messaging::{AsRegistrationRequest, AsRegistrationResponse};
 use super::types::*;
 use simd_json::prelude::{TypedValue, ValueAsScalar, ValueIntoString, Writable};
 use simd_json::tape::{Object, Value};
@@ -121,10 +122,11 @@ enum K {
     DeregReqs,
     NumDeregResp,
     DeregResps,
+    AsServiceId,
 }
 
 /// Number of [`K`] variants.
-const NK: usize = K::DeregResps as usize + 1;
+const NK: usize = K::AsServiceId as usize + 1;
 
 impl K {
     /// The canonical (project profile) key, used in errors.
@@ -150,6 +152,7 @@ impl K {
             K::DeregReqs => "deregistrationRequests",
             K::NumDeregResp => "numberOfDeregistrationResponses",
             K::DeregResps => "deregistrationResponses",
+            K::AsServiceId => "asServiceId",
         }
     }
 
@@ -207,6 +210,7 @@ impl K {
             | "List of individual MSGin5G UE de-registration responses"
             | "List of individual MSGin5G UE deregistration response"
             | "List of individual MSGin5G UE deregistration responses" => K::DeregResps,
+            "asServiceId" | "AS Service ID" | "as_service_id" => K::AsServiceId,
             _ => return None,
         })
     }
@@ -387,6 +391,41 @@ impl<'t, 'i> Fields<'t, 'i> {
         })
     }
 
+    /// `REG`/`DEREG`/`REGRESP`/`DEREGRESP` carrying `asServiceId` and no `ueServiceId`
+    /// (AS identity, project extension; WIRE.md); `None` for other types.
+    fn as_registration(
+        &self,
+        kind: &MessageType,
+        sid: Option<String>,
+    ) -> Result<Option<Payload>, MsgError> {
+        let as_service_id = || -> Result<String, MsgError> {
+            self.opt_ue_id(K::AsServiceId)?
+                .ok_or(MsgError::MissingIe(K::AsServiceId.name()))
+        };
+        let req = |sid| -> Result<AsRegistrationRequest, MsgError> {
+            Ok(AsRegistrationRequest {
+                msgin5g_service_id: sid,
+                as_service_id: as_service_id()?,
+                credential_info: self.cred()?,
+            })
+        };
+        let resp = |sid, k| -> Result<AsRegistrationResponse, MsgError> {
+            Ok(AsRegistrationResponse {
+                msgin5g_service_id: sid,
+                as_service_id: as_service_id()?,
+                result: self.result(k)?,
+                failure_cause: self.opt_string(K::FailureCause)?,
+            })
+        };
+        Ok(Some(match kind {
+            MessageType::Reg => Payload::AsReg(req(sid)?),
+            MessageType::Dereg => Payload::AsDereg(req(sid)?),
+            MessageType::RegResp => Payload::AsRegResp(resp(sid, K::RegResult)?),
+            MessageType::DeregResp => Payload::AsDeregResp(resp(sid, K::DeregResult)?),
+            _ => return Ok(None),
+        }))
+    }
+
     fn reg_resp(&self, sid: Option<String>) -> Result<RegistrationResponse, MsgError> {
         Ok(RegistrationResponse {
             ue_service_id: self.ue_service_id()?,
@@ -446,6 +485,11 @@ fn decode_root(root: Value<'_, '_>) -> Result<Payload, MsgError> {
         return Err(unknown_type(mt));
     }
     let sid = f.opt_string(K::ServiceId)?;
+    if f.get(K::UeServiceId).is_none() && f.get(K::AsServiceId).is_some() {
+        if let Some(p) = f.as_registration(&kind, sid.clone())? {
+            return Ok(p);
+        }
+    }
     Ok(match kind {
         MessageType::Reg => Payload::Reg(f.reg_req(sid)?),
         MessageType::Dereg => Payload::Dereg(f.dereg_req(sid)?),

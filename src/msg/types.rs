@@ -357,6 +357,14 @@ pub enum Payload {
     AggMsg(AggregatedMessage),
     /// `AGGIMDN` (SPEC.md §4.8).
     AggImdn(AggregatedReport),
+    /// `REG` with `asServiceId` (AS identity, project extension; WIRE.md).
+    AsReg(AsRegistrationRequest),
+    /// `DEREG` with `asServiceId`.
+    AsDereg(AsRegistrationRequest),
+    /// `REGRESP` with `asServiceId`.
+    AsRegResp(AsRegistrationResponse),
+    /// `DEREGRESP` with `asServiceId`.
+    AsDeregResp(AsRegistrationResponse),
     /// `REGISTRATION REQUEST` (Annex A.3).
     AppReg(AppRegistrationRequest),
     /// `REGISTRATION RESPONSE` (Annex A.3).
@@ -398,6 +406,10 @@ impl Payload {
             Payload::Imdn(_) => MessageType::Imdn,
             Payload::AggMsg(_) => MessageType::AggMsg,
             Payload::AggImdn(_) => MessageType::AggImdn,
+            Payload::AsReg(_) => MessageType::Reg,
+            Payload::AsDereg(_) => MessageType::Dereg,
+            Payload::AsRegResp(_) => MessageType::RegResp,
+            Payload::AsDeregResp(_) => MessageType::DeregResp,
             Payload::AppReg(_) => MessageType::RegistrationRequest,
             Payload::AppRegResp(_) => MessageType::RegistrationResponse,
             Payload::AppDereg(_) => MessageType::DeregistrationRequest,

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
@@ -26,8 +26,9 @@ enum Event {
 /// Each turn waits for a datagram, the core's next timeout, or shutdown; after a wake it reads up
 /// to 64 more datagrams without waiting, calls `handle_timeout` when due, and
 /// sends everything `poll_transmit` yields. This is the only place the server's time is read
-/// (`Instant::now()`). Datagrams received and sent are counted in the core's [`ServerStats`].
-/// Ends with an error only if the socket fails for good.
+/// (`Instant::now()`, and `SystemTime::now()` once at start for the core's wall-clock anchor,
+/// see [`ServerCore::set_wall_clock`]). Datagrams received and sent are counted in the core's
+/// [`ServerStats`]. Ends with an error only if the socket fails for good.
 pub async fn run_server(
     socket: UdpSocket,
     mut core: ServerCore,
@@ -39,6 +40,7 @@ pub async fn run_server(
     let mut armed: Option<Instant> = None;
     let mut buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
     let stats = core.stats();
+    core.set_wall_clock(Instant::now(), SystemTime::now());
 
     loop {
         let timer_on = driver::rearm(sleep.as_mut(), &mut armed, core.poll_timeout());

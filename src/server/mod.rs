@@ -2,14 +2,17 @@
 //!
 //! Handles `REG`/`DEREG` (2.01/2.04 with `REGRESP`/`DEREGRESP`), `BULKREG`/`BULKDEREG` (one
 //! response element per request element, in order), keeps the registration table, answers 4.13
-//! above the configured bulk size, and applies credential/policy checks per entry.
+//! above the configured bulk size, and applies credential/policy checks per entry. Routes
+//! messages and delivery reports (below), acting as a CoAP client toward recipients.
 //! Drive it with `handle_datagram`/`handle_timeout`, drain it with `poll_transmit`, and sleep
 //! until `poll_timeout`.
 //!
 //! # Message layer
 //! - A datagram whose CoAP header does not parse is dropped (`dropped`). ACK and RST are never
-//!   answered; they only stop the retransmission of the server's own separate CON responses.
-//!   Responses and reserved code classes are ignored (`ignored`), never answered (no reflection).
+//!   answered; they complete the server's own downlink requests or stop the retransmission of
+//!   its separate CON responses. A CON/NON response with the Token of an outstanding downlink
+//!   request completes it (a CON one is ACKed, also when repeated); other responses and reserved
+//!   code classes are ignored (`ignored`), never answered (no reflection).
 //!   An Empty CON (CoAP ping, RFC 7252 §4.3) gets a RST.
 //! - Requests are deduplicated per (peer, Message ID) (RFC 7252 §4.5): a retransmitted CON gets
 //!   the identical reply bytes, a duplicate NON is ignored; neither is processed twice
@@ -45,8 +48,26 @@
 //!   per request element, in order: `BULKREGRESP` 2.01 when at least one UE was created, else
 //!   2.04; `BULKDEREGRESP` 2.04. Bulk registrations record the gateway as the downlink path.
 //!
-//! # Test hooks ([`ServerTestHooks`], bulks only)
-//! Applied after the bulk is decoded and counted (`bulk_requests`, `bulk_entries`):
+//! # Messages (module `messaging`, README "Messages")
+//! - `MSG`: sender registered and sending from its registered address (a gateway-registered UE:
+//!   from that gateway's IP, or inside an aggregate of an allowed gateway that registered it),
+//!   else 4.03 `REJECTED NOT_REGISTERED`/`UNAUTHORIZED`; payload above `max_payload_bytes` 4.13;
+//!   then one copy per recipient (UE, AS, each group member but the sender) goes out as a CON
+//!   POST, or is stored (`storeAndForward`), or fails (4.04 `UNKNOWN_UE`/`UNKNOWN_GROUP`, 5.03
+//!   `STORE_FULL`/`SERVER_BUSY` with Max-Age). Verdict in a `MSGRESP`.
+//! - `IMDN`: forwarded to its recipient (2.04), 4.04 `UNKNOWN_UE` when not registered.
+//! - `AGGMSG`/`AGGIMDN`: 4.03 for a gateway outside `allowed_gateways`, 4.13 above
+//!   `max_aggregate_entries`, else 2.04 with one result per element, in order.
+//! - Downlink outcome: 2.xx delivered; 4.xx/5.xx, RST, MAX_RETRANSMIT without ACK or no separate
+//!   response in time: failed, then stored (`storeAndForward`) or reported to the sender
+//!   (`IMDN FAILURE RECIPIENT_UNREACHABLE` when delivery status was required).
+//! - Stored messages go out after the recipient's next registration (after its answer), expire at
+//!   `expirationTime` (mapped through [`ServerCore::set_wall_clock`]) or `store_max_time`
+//!   (`IMDN FAILURE EXPIRED` when asked for). AS identity: `REG`/`DEREG` with `asServiceId`.
+//!
+//! # Test hooks ([`ServerTestHooks`], bulks and aggregates)
+//! Applied after the bulk or aggregate is decoded and counted (`bulk_requests`, `bulk_entries`,
+//! `aggregate_requests`):
 //! `silent` (no processing, no answer, no ACK; retransmissions are absorbed as duplicates),
 //! `service_unavailable` (5.03 with Max-Age, no processing), then normal processing with
 //! `drop_entry_every` / `count_mismatch` applied to the response body, and `separate_response`
@@ -56,16 +77,22 @@
 //!
 //! # Bounds
 //! The dedup cache holds `dedup_max_entries`; the Message ID allocator (for NON and separate
-//! responses) tracks at most `dedup_max_entries` (peer, MID) pairs; the outgoing queue holds
+//! responses and downlink requests) tracks at most `dedup_max_entries` (peer, MID) pairs; the
+//! AS table holds `max_registrations`; downlink requests, the store and the recent-Message-ID
+//! memory are bounded by their [`MessagingConfig`] settings; the outgoing queue holds
 //! [`MAX_QUEUED_TRANSMITS`] datagrams (oldest dropped first, counted in `transmit_dropped`).
 
+mod downlink;
 mod error;
+mod messaging;
 mod registry;
 mod stats;
+mod store;
 #[cfg(test)]
 mod tests;
 
 pub use error::RequestError;
+pub use messaging::MessagingConfig;
 pub use registry::{DownlinkPath, Registration};
 pub use stats::{ServerRequest, ANSWER_CLASSES};
 
@@ -84,12 +111,15 @@ use crate::msg::{
     BulkRegistrationResponse, CredentialInfo, DeregistrationRequest, DeregistrationResponse,
     Payload, RegResult, RegistrationRequest, RegistrationResponse,
 };
-use registry::{Inserted, Registry};
+use downlink::Downlink;
+use messaging::{FlushQueue, Recent};
+use registry::{AsTable, Inserted, Registry};
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
+use store::Store;
 
 /// Bound on datagrams queued for `poll_transmit`. The driver drains the queue after every
 /// `handle_*` call, so it only fills when the driver stops draining; past it the oldest datagram
@@ -117,15 +147,16 @@ pub struct ServerPolicy {
 /// Fault injection for tests and load tests (SPEC.md §9 "Test hooks").
 #[derive(Debug, Clone, Default)]
 pub struct ServerTestHooks {
-    /// Omit every n-th element (1-based position % n == 0) from bulk responses.
+    /// Omit every n-th element (1-based position % n == 0) from bulk and aggregate responses.
     pub drop_entry_every: Option<usize>,
-    /// Put a wrong `numberOf...Responses` in bulk responses (list stays correct).
+    /// Put a wrong `numberOf...Responses`/`numberOfResults` in bulk and aggregate responses
+    /// (list stays correct).
     pub count_mismatch: bool,
-    /// Answer bulks with 5.03 and this Max-Age (seconds).
+    /// Answer bulks and aggregates with 5.03 and this Max-Age (seconds).
     pub service_unavailable: Option<u32>,
-    /// Never answer bulks (not even an ACK).
+    /// Never answer bulks and aggregates (not even an ACK).
     pub silent: bool,
-    /// Answer bulks with an empty ACK and then a separate CON response.
+    /// Answer bulks and aggregates with an empty ACK and then a separate CON response.
     pub separate_response: bool,
 }
 
@@ -148,6 +179,8 @@ pub struct ServerConfig {
     pub hooks: ServerTestHooks,
     /// CoAP transmission parameters.
     pub params: TransmissionParams,
+    /// Messaging: groups, bounds, store and forward.
+    pub messaging: MessagingConfig,
 }
 
 impl Default for ServerConfig {
@@ -161,6 +194,7 @@ impl Default for ServerConfig {
             policy: ServerPolicy::default(),
             hooks: ServerTestHooks::default(),
             params: TransmissionParams::default(),
+            messaging: MessagingConfig::default(),
         }
     }
 }
@@ -204,6 +238,30 @@ pub struct ServerStats {
     pub datagrams_sent: AtomicU64,
     /// Datagrams the kernel refused to send (dropped; CoAP retransmission covers them).
     pub send_errors: AtomicU64,
+    /// `AGGMSG`/`AGGIMDN` requests decoded (duplicates excluded).
+    pub aggregate_requests: AtomicU64,
+    /// Messages received: single `MSG`s and `AGGMSG` elements.
+    pub messages_received: AtomicU64,
+    /// Message copies the recipient answered with 2.xx.
+    pub messages_delivered: AtomicU64,
+    /// Message copies put into the store-and-forward store.
+    pub messages_stored: AtomicU64,
+    /// Stored message copies dropped at their expiry.
+    pub messages_expired: AtomicU64,
+    /// Messages refused (`REJECTED`/`FAILED` verdicts) and copies neither delivered nor stored.
+    pub messages_failed: AtomicU64,
+    /// Messages answered from the recent-Message-ID memory instead of being delivered again.
+    pub messages_duplicate: AtomicU64,
+    /// Delivery reports received: single `IMDN`s and `AGGIMDN` elements.
+    pub reports_received: AtomicU64,
+    /// Reports the server generated (`FAILURE` on failed or expired deliveries).
+    pub reports_generated: AtomicU64,
+    /// Reports (forwarded or generated) the recipient answered with 2.xx.
+    pub reports_delivered: AtomicU64,
+    /// Reports refused, or not delivered.
+    pub reports_failed: AtomicU64,
+    /// Retransmissions of downlink `MSG`/`IMDN` requests.
+    pub downlink_retransmissions: AtomicU64,
 }
 
 /// The reference MSGin5G Server state machine.
@@ -218,6 +276,20 @@ pub struct ServerCore {
     out: VecDeque<Transmit>,
     registry: Registry,
     stats: Arc<ServerStats>,
+    /// Registered Application Servers.
+    as_table: AsTable,
+    /// Outstanding downlink requests.
+    downlink: Downlink,
+    /// Store and forward.
+    store: Store,
+    /// Recipients whose stored messages are going out.
+    flush: FlushQueue,
+    /// Verdicts of recently accepted messages.
+    recent: Recent,
+    /// Wall-clock anchor (see `set_wall_clock`).
+    wall: Option<(Instant, SystemTime)>,
+    /// Downlink requests started while handling the current input, sent after its answer.
+    deferred: Vec<Transmit>,
 }
 
 /// Body of an answer.
@@ -280,9 +352,21 @@ impl ServerCore {
             config.dedup_max_entries,
             rng.next_u64(),
         );
+        let m = &config.messaging;
         ServerCore {
             registry: Registry::new(config.max_registrations),
             retx: Retransmitter::new(params),
+            as_table: AsTable::new(config.max_registrations),
+            downlink: Downlink::new(
+                params,
+                m.max_outstanding_deliveries,
+                m.separate_response_timeout,
+            ),
+            store: Store::new(m.store_max_total, m.store_max_per_recipient),
+            flush: FlushQueue::default(),
+            recent: Recent::new(m.recent_message_ids),
+            wall: None,
+            deferred: Vec::new(),
             config,
             rng,
             dedup,
@@ -294,6 +378,12 @@ impl ServerCore {
 
     /// Feed one received datagram.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        self.datagram(now, from, data);
+        self.pump(now);
+        self.flush_deferred();
+    }
+
+    fn datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         let header = match MessageView::parse_header(data) {
             Ok(h) => h,
             Err(_) => {
@@ -303,8 +393,11 @@ impl ServerCore {
         };
         match header.mtype {
             MsgType::Ack | MsgType::Rst => {
-                // Only our own outstanding separate responses are matched; never answered.
-                if self.retx.acknowledge(from, header.mid).is_none() {
+                // Only our own outstanding requests and separate responses are matched; never
+                // answered.
+                if !self.downlink_ack(now, from, &header)
+                    && self.retx.acknowledge(from, header.mid).is_none()
+                {
                     bump(&self.stats.ignored);
                 }
                 return;
@@ -321,8 +414,13 @@ impl ServerCore {
             }
             return;
         }
+        if header.code.is_response() {
+            // Separate responses to our downlink requests; others are never answered.
+            self.downlink_response(now, from, &header);
+            return;
+        }
         if !header.code.is_request() {
-            // Responses (we send no requests) and reserved classes: never answered.
+            // Reserved classes: never answered.
             bump(&self.stats.ignored);
             return;
         }
@@ -340,7 +438,7 @@ impl ServerCore {
             return;
         }
         let (result, is_bulk) = match MessageView::parse(data) {
-            Ok(view) => self.process(from, &view),
+            Ok(view) => self.process(now, from, &view),
             Err(_) => (Err(RequestError::Malformed), false),
         };
         match result {
@@ -378,6 +476,9 @@ impl ServerCore {
                 RetransmitEvent::GaveUp { .. } => bump(&self.stats.gave_up),
             }
         }
+        self.messaging_timeout(now);
+        self.pump(now);
+        self.flush_deferred();
     }
 
     /// Next datagram to send.
@@ -391,6 +492,7 @@ impl ServerCore {
             self.retx.next_timeout(),
             self.dedup.next_expiry(),
             self.mids.next_expiry(),
+            self.messaging_next_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -434,6 +536,14 @@ impl ServerCore {
             destination,
             payload,
         });
+    }
+
+    /// Queue the downlink requests started while handling the last input.
+    fn flush_deferred(&mut self) {
+        let deferred = std::mem::take(&mut self.deferred);
+        for t in deferred {
+            self.push_transmit(t);
+        }
     }
 
     fn push_transmit(&mut self, t: Transmit) {
@@ -487,6 +597,7 @@ impl ServerCore {
     /// Check and process one request; the flag says whether it was a bulk (for the hooks).
     fn process(
         &mut self,
+        now: Instant,
         from: SocketAddr,
         view: &MessageView<'_>,
     ) -> (Result<Outcome, RequestError>, bool) {
@@ -529,6 +640,32 @@ impl ServerCore {
             Payload::BulkDereg(bulk) => {
                 self.stats.request(ServerRequest::BulkDereg);
                 (self.bulk_dereg(bulk), true)
+            }
+            Payload::AsReg(req) => {
+                self.stats.request(ServerRequest::Reg);
+                bump(&self.stats.single_requests);
+                (Ok(self.as_reg(from, req)), false)
+            }
+            Payload::AsDereg(req) => {
+                self.stats.request(ServerRequest::Dereg);
+                bump(&self.stats.single_requests);
+                (Ok(self.as_dereg(from, req)), false)
+            }
+            Payload::Msg(m) => {
+                self.stats.request(ServerRequest::Msg);
+                (Ok(self.single_msg(now, from, m)), false)
+            }
+            Payload::Imdn(r) => {
+                self.stats.request(ServerRequest::Imdn);
+                (Ok(self.single_imdn(now, from, r)), false)
+            }
+            Payload::AggMsg(a) => {
+                self.stats.request(ServerRequest::AggMsg);
+                (self.aggregate_msg(now, from, a), true)
+            }
+            Payload::AggImdn(a) => {
+                self.stats.request(ServerRequest::AggImdn);
+                (self.aggregate_imdn(now, from, a), true)
             }
             other => (
                 Err(RequestError::UnexpectedMessageType(
@@ -597,6 +734,9 @@ impl ServerCore {
             resp.failure_cause = Some(cause::STORE_FULL.to_owned());
         } else {
             resp.registration_result = RegResult::Success;
+            if self.store.len() > 0 {
+                self.schedule_flush(messaging::ue_key(&resp.ue_service_id));
+            }
         }
         (resp, Some(inserted), auth)
     }

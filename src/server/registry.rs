@@ -98,3 +98,44 @@ impl Registry {
         self.map.len()
     }
 }
+
+/// Registered Application Servers (WIRE.md "AS identity", project extension): AS Service ID to
+/// the source address of its `REG`, which is also its downlink path. Bounded by `max` entries.
+#[derive(Debug)]
+pub(crate) struct AsTable {
+    map: HashMap<String, SocketAddr>,
+    max: usize,
+}
+
+impl AsTable {
+    /// An empty table holding at most `max` entries.
+    pub(crate) fn new(max: usize) -> AsTable {
+        AsTable {
+            map: HashMap::new(),
+            max,
+        }
+    }
+
+    /// Insert or replace; a new key beyond the bound is refused.
+    pub(crate) fn insert(&mut self, as_service_id: &str, address: SocketAddr) -> Inserted {
+        if let Some(slot) = self.map.get_mut(as_service_id) {
+            *slot = address;
+            return Inserted::Updated;
+        }
+        if self.map.len() >= self.max {
+            return Inserted::Full;
+        }
+        self.map.insert(as_service_id.to_owned(), address);
+        Inserted::Created
+    }
+
+    /// Remove; true when an entry existed.
+    pub(crate) fn remove(&mut self, as_service_id: &str) -> bool {
+        self.map.remove(as_service_id).is_some()
+    }
+
+    /// The registered address of an AS.
+    pub(crate) fn get(&self, as_service_id: &str) -> Option<SocketAddr> {
+        self.map.get(as_service_id).copied()
+    }
+}

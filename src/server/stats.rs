@@ -15,15 +15,27 @@ pub enum ServerRequest {
     BulkReg,
     /// `BULKDEREG`.
     BulkDereg,
+    /// `MSG`.
+    Msg,
+    /// `IMDN`.
+    Imdn,
+    /// `AGGMSG`.
+    AggMsg,
+    /// `AGGIMDN`.
+    AggImdn,
 }
 
 impl ServerRequest {
     /// Every request type, in index order.
-    pub const ALL: [ServerRequest; 4] = [
+    pub const ALL: [ServerRequest; 8] = [
         ServerRequest::Reg,
         ServerRequest::Dereg,
         ServerRequest::BulkReg,
         ServerRequest::BulkDereg,
+        ServerRequest::Msg,
+        ServerRequest::Imdn,
+        ServerRequest::AggMsg,
+        ServerRequest::AggImdn,
     ];
 
     /// The label value (the Message Type).
@@ -33,6 +45,10 @@ impl ServerRequest {
             ServerRequest::Dereg => "DEREG",
             ServerRequest::BulkReg => "BULKREG",
             ServerRequest::BulkDereg => "BULKDEREG",
+            ServerRequest::Msg => "MSG",
+            ServerRequest::Imdn => "IMDN",
+            ServerRequest::AggMsg => "AGGMSG",
+            ServerRequest::AggImdn => "AGGIMDN",
         }
     }
 }

@@ -1016,3 +1016,5 @@ fn requests_are_counted_by_type_and_answers_by_code_class() {
     let classes: Vec<u64> = s.stats().answers_by_class.iter().map(get).collect();
     assert_eq!(classes, [4, 1, 1]);
 }
+
+mod messaging;

@@ -1,0 +1,210 @@
+//! The server's downlink requests (SPEC.md §4.6 "Downlink", §4.7; WIRE.md "Downlink"): CON POST
+//! `MSG`/`IMDN` toward a UE, an AS or a gateway, tracked until a response arrives.
+//!
+//! A request ends *delivered* on a 2.xx response and *failed* on a 4.xx/5.xx response, a RST,
+//! MAX_RETRANSMIT exhausted without an ACK, or no separate response within the configured time
+//! after an empty ACK. The response may be piggybacked on the ACK, or come later as a separate
+//! CON/NON response with the request's Token (RFC 7252 §5.2.2), also before the ACK (which it
+//! then implies). At most `max` requests are outstanding.
+
+use crate::coap::retransmit::{RetransmitEvent, Retransmitter};
+use crate::coap::rng::Rng;
+use crate::coap::{Code, Token, TransmissionParams, Transmit};
+use crate::msg::{DeliveryReport, Message};
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// What one downlink request carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Item {
+    /// A message copy addressed to its recipient.
+    Message(Box<Message>),
+    /// A delivery report forwarded to (or generated for) the original sender.
+    Report(Box<DeliveryReport>),
+}
+
+/// A finished downlink request.
+#[derive(Debug)]
+pub(crate) struct Done {
+    /// What it carried.
+    pub(crate) item: Item,
+    /// 2.xx from the recipient.
+    pub(crate) delivered: bool,
+}
+
+/// Something the timers decided.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// Send this retransmission.
+    Resend(Transmit),
+    /// A request ended (failed: no ACK, or no separate response in time).
+    Done(Done),
+}
+
+/// What an ACK or RST meant.
+#[derive(Debug)]
+pub(crate) enum Acked {
+    /// It matches no outstanding downlink request.
+    NotOurs,
+    /// An empty ACK: the response comes separately.
+    Waiting,
+    /// The request ended (piggybacked response or RST).
+    Done(Done),
+}
+
+#[derive(Debug)]
+struct Outstanding {
+    peer: SocketAddr,
+    mid: u16,
+    token: Token,
+    item: Item,
+    /// Set once an empty ACK arrived: the separate response is due by then.
+    separate_deadline: Option<Instant>,
+}
+
+/// Outstanding downlink requests.
+#[derive(Debug)]
+pub(crate) struct Downlink {
+    retx: Retransmitter<u64>,
+    live: HashMap<u64, Outstanding>,
+    by_token: HashMap<(SocketAddr, Token), u64>,
+    deadlines: BTreeSet<(Instant, u64)>,
+    next_id: u64,
+    max: usize,
+    separate_timeout: Duration,
+}
+
+impl Downlink {
+    /// At most `max` outstanding; a separate response is awaited `separate_timeout` after the
+    /// empty ACK.
+    pub(crate) fn new(
+        params: TransmissionParams,
+        max: usize,
+        separate_timeout: Duration,
+    ) -> Downlink {
+        Downlink {
+            retx: Retransmitter::new(params),
+            live: HashMap::new(),
+            by_token: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            next_id: 0,
+            max,
+            separate_timeout,
+        }
+    }
+
+    /// Whether another request may start.
+    pub(crate) fn has_room(&self) -> bool {
+        self.live.len() < self.max
+    }
+
+    /// Outstanding requests.
+    pub(crate) fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Track a CON request the caller sends now (`datagram`, with `mid` and `token`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn start(
+        &mut self,
+        now: Instant,
+        rng: &mut Rng,
+        peer: SocketAddr,
+        mid: u16,
+        token: Token,
+        datagram: Vec<u8>,
+        item: Item,
+    ) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.retx.start(now, rng, peer, mid, datagram, id);
+        self.by_token.insert((peer, token), id);
+        self.live.insert(
+            id,
+            Outstanding {
+                peer,
+                mid,
+                token,
+                item,
+                separate_deadline: None,
+            },
+        );
+    }
+
+    /// An ACK (with `code` and `token`) or a RST (`rst`) for (`from`, `mid`) arrived.
+    pub(crate) fn acknowledge(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        mid: u16,
+        token: Token,
+        code: Code,
+        rst: bool,
+    ) -> Acked {
+        let Some(id) = self.retx.acknowledge(from, mid) else {
+            return Acked::NotOurs;
+        };
+        if rst {
+            return self.finish(id, false).map_or(Acked::NotOurs, Acked::Done);
+        }
+        let matches = self.live.get(&id).is_some_and(|o| o.token == token);
+        if code.is_empty() || !matches {
+            // An empty ACK, or an ACK whose Token is not ours (not a response to this request):
+            // the request arrived; wait for the separate response.
+            let deadline = now.checked_add(self.separate_timeout).unwrap_or(now);
+            if let Some(o) = self.live.get_mut(&id) {
+                o.separate_deadline = Some(deadline);
+                self.deadlines.insert((deadline, id));
+            }
+            return Acked::Waiting;
+        }
+        self.finish(id, code.is_success())
+            .map_or(Acked::NotOurs, Acked::Done)
+    }
+
+    /// A separate (CON or NON) response with `token` and `code` arrived from `from`.
+    pub(crate) fn response(&mut self, from: SocketAddr, token: Token, code: Code) -> Option<Done> {
+        let id = *self.by_token.get(&(from, token))?;
+        self.finish(id, code.is_success())
+    }
+
+    /// Next timer event due at or before `now`.
+    pub(crate) fn poll(&mut self, now: Instant) -> Option<Event> {
+        if let Some(event) = self.retx.poll_event(now) {
+            return match event {
+                RetransmitEvent::Resend(t) => Some(Event::Resend(t)),
+                RetransmitEvent::GaveUp { key, .. } => self.finish(key, false).map(Event::Done),
+            };
+        }
+        let &(at, id) = self.deadlines.first()?;
+        if at > now {
+            return None;
+        }
+        self.deadlines.remove(&(at, id));
+        self.finish(id, false).map(Event::Done)
+    }
+
+    /// Earliest timer.
+    pub(crate) fn next_timeout(&self) -> Option<Instant> {
+        let separate = self.deadlines.first().map(|&(at, _)| at);
+        [self.retx.next_timeout(), separate]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn finish(&mut self, id: u64, delivered: bool) -> Option<Done> {
+        let o = self.live.remove(&id)?;
+        self.by_token.remove(&(o.peer, o.token));
+        if let Some(at) = o.separate_deadline {
+            self.deadlines.remove(&(at, id));
+        }
+        // A separate response before the ACK implies the ACK (RFC 7252 §5.2.2).
+        self.retx.acknowledge(o.peer, o.mid);
+        Some(Done {
+            item: o.item,
+            delivered,
+        })
+    }
+}

@@ -1,0 +1,164 @@
+//! Store and forward (23.554 §8.3.2 NOTE, §8.3.6; SPEC.md §4.11): messages kept for recipients
+//! that are not reachable, bounded per recipient and in total, each with an expiry instant.
+
+use crate::msg::{Message, TargetType};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::Instant;
+
+/// A recipient of stored messages: address kind and identifier.
+pub(crate) type RecipientKey = (TargetType, String);
+
+/// One stored message copy (addressed to its recipient) and when it expires.
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    /// The copy as it will be delivered.
+    pub(crate) message: Message,
+    /// Dropped (and reported `EXPIRED`) at this instant.
+    pub(crate) expires: Instant,
+}
+
+/// Why a message was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreError {
+    /// The recipient's queue or the whole store is at its bound.
+    Full,
+}
+
+/// Stored messages: FIFO per recipient, expiry-ordered index, bounded.
+#[derive(Debug)]
+pub(crate) struct Store {
+    entries: HashMap<u64, (RecipientKey, Stored)>,
+    queues: HashMap<RecipientKey, VecDeque<u64>>,
+    expiry: BTreeSet<(Instant, u64)>,
+    next_id: u64,
+    max_total: usize,
+    max_per_recipient: usize,
+}
+
+impl Store {
+    /// An empty store holding at most `max_total` messages, `max_per_recipient` per recipient.
+    pub(crate) fn new(max_total: usize, max_per_recipient: usize) -> Store {
+        Store {
+            entries: HashMap::new(),
+            queues: HashMap::new(),
+            expiry: BTreeSet::new(),
+            next_id: 0,
+            max_total,
+            max_per_recipient,
+        }
+    }
+
+    /// Keep `stored` for `key`, behind the messages already stored for it.
+    pub(crate) fn insert(&mut self, key: RecipientKey, stored: Stored) -> Result<(), StoreError> {
+        let queued = self.queues.get(&key).map_or(0, VecDeque::len);
+        if self.entries.len() >= self.max_total || queued >= self.max_per_recipient {
+            return Err(StoreError::Full);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.expiry.insert((stored.expires, id));
+        self.queues.entry(key.clone()).or_default().push_back(id);
+        self.entries.insert(id, (key, stored));
+        Ok(())
+    }
+
+    /// The oldest message stored for `key`, removed.
+    pub(crate) fn pop(&mut self, key: &RecipientKey) -> Option<Stored> {
+        let queue = self.queues.get_mut(key)?;
+        let id = queue.pop_front()?;
+        if queue.is_empty() {
+            self.queues.remove(key);
+        }
+        let (_, stored) = self.entries.remove(&id)?;
+        self.expiry.remove(&(stored.expires, id));
+        Some(stored)
+    }
+
+    /// Whether anything is stored for `key`.
+    pub(crate) fn has(&self, key: &RecipientKey) -> bool {
+        self.queues.contains_key(key)
+    }
+
+    /// One message whose expiry is at or before `now`, removed with its recipient.
+    pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<(RecipientKey, Stored)> {
+        let &(at, id) = self.expiry.first()?;
+        if at > now {
+            return None;
+        }
+        self.expiry.remove(&(at, id));
+        let (key, stored) = self.entries.remove(&id)?;
+        if let Some(queue) = self.queues.get_mut(&key) {
+            queue.retain(|&q| q != id);
+            if queue.is_empty() {
+                self.queues.remove(&key);
+            }
+        }
+        Some((key, stored))
+    }
+
+    /// The earliest expiry.
+    pub(crate) fn next_expiry(&self) -> Option<Instant> {
+        self.expiry.first().map(|&(at, _)| at)
+    }
+
+    /// Messages stored.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn msg(id: &str) -> Message {
+        Message {
+            message_id: id.into(),
+            ..Default::default()
+        }
+    }
+
+    fn key(id: &str) -> RecipientKey {
+        (TargetType::Ue, id.into())
+    }
+
+    #[test]
+    fn fifo_bounds_and_expiry() {
+        let t0 = Instant::now();
+        let mut s = Store::new(3, 2);
+        let at = |s| t0 + Duration::from_secs(s);
+        for (k, m, e) in [("a", "1", 30), ("a", "2", 10), ("b", "3", 20)] {
+            let stored = Stored {
+                message: msg(m),
+                expires: at(e),
+            };
+            assert_eq!(s.insert(key(k), stored), Ok(()));
+        }
+        let extra = |m: &str| Stored {
+            message: msg(m),
+            expires: at(5),
+        };
+        assert_eq!(
+            s.insert(key("a"), extra("x")),
+            Err(StoreError::Full),
+            "per recipient"
+        );
+        assert_eq!(
+            s.insert(key("c"), extra("y")),
+            Err(StoreError::Full),
+            "in total"
+        );
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.next_expiry(), Some(at(10)));
+        assert!(s.pop_expired(at(9)).is_none());
+        let (k, e) = s.pop_expired(at(10)).expect("expired");
+        assert_eq!((k, e.message.message_id.as_str()), (key("a"), "2"));
+        assert_eq!(s.pop(&key("a")).unwrap().message.message_id, "1");
+        assert!(!s.has(&key("a")) && s.pop(&key("a")).is_none());
+        assert!(s.has(&key("b")));
+        assert_eq!(s.next_expiry(), Some(at(20)));
+        assert_eq!(s.pop(&key("b")).unwrap().message.message_id, "3");
+        assert_eq!((s.len(), s.next_expiry()), (0, None));
+    }
+}
