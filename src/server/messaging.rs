@@ -222,6 +222,7 @@ impl ServerCore {
         if let Some(outcome) = self.aggregate_precheck(gateway.as_deref(), a.messages.len())? {
             return Ok(outcome);
         }
+        self.note_gateway(gateway.as_deref());
         let mut results = Vec::with_capacity(a.messages.len());
         for m in a.messages {
             let message_id = m.message_id.clone();
@@ -242,6 +243,7 @@ impl ServerCore {
         if let Some(outcome) = self.aggregate_precheck(gateway.as_deref(), a.reports.len())? {
             return Ok(outcome);
         }
+        self.note_gateway(gateway.as_deref());
         let mut results = Vec::with_capacity(a.reports.len());
         for r in a.reports {
             let message_id = r.message_id.clone();
@@ -406,7 +408,12 @@ impl ServerCore {
             TargetType::Ue => {
                 let reg = self.registry.get(id).ok_or(cause::NOT_REGISTERED)?;
                 let ok = match &reg.path {
-                    DownlinkPath::Direct(a) => *a == from,
+                    // A Gateway UE registered itself directly but sends from any of its uplink
+                    // ports: its own messages (and its aggregates) are accepted from its IP.
+                    DownlinkPath::Direct(a) => {
+                        *a == from
+                            || (a.ip() == from.ip() && (gateway == Some(id) || self.is_gateway(id)))
+                    }
                     DownlinkPath::Gateway {
                         address,
                         gateway_ue_service_id,

@@ -264,6 +264,9 @@ pub struct ServerStats {
     pub downlink_retransmissions: AtomicU64,
 }
 
+/// Most Gateway UEs remembered as such (see `known_gateways`).
+pub const MAX_KNOWN_GATEWAYS: usize = 1024;
+
 /// The reference MSGin5G Server state machine.
 #[derive(Debug)]
 pub struct ServerCore {
@@ -278,6 +281,9 @@ pub struct ServerCore {
     stats: Arc<ServerStats>,
     /// Registered Application Servers.
     as_table: AsTable,
+    /// UE Service IDs seen sending bulks or aggregates (Gateway UEs; bounded by
+    /// [`MAX_KNOWN_GATEWAYS`]): they send from several uplink ports of one IP address.
+    known_gateways: std::collections::HashSet<String>,
     /// Outstanding downlink requests.
     downlink: Downlink,
     /// Store and forward.
@@ -357,6 +363,7 @@ impl ServerCore {
             registry: Registry::new(config.max_registrations),
             retx: Retransmitter::new(params),
             as_table: AsTable::new(config.max_registrations),
+            known_gateways: std::collections::HashSet::new(),
             downlink: Downlink::new(
                 params,
                 m.max_outstanding_deliveries,
@@ -875,6 +882,7 @@ impl ServerCore {
         )? {
             return Ok(outcome);
         }
+        self.note_gateway(gateway.as_deref());
         let vouched = self.gateway_vouches(gateway.as_deref());
         let mut created = false;
         let mut responses = Vec::with_capacity(bulk.registration_requests.len());
@@ -905,6 +913,20 @@ impl ServerCore {
         }))
     }
 
+    /// Remember `gateway` as a Gateway UE (it sent a bulk or an aggregate that passed the checks).
+    pub(super) fn note_gateway(&mut self, gateway: Option<&str>) {
+        if let Some(g) = gateway {
+            if self.known_gateways.len() < MAX_KNOWN_GATEWAYS && !self.known_gateways.contains(g) {
+                self.known_gateways.insert(g.to_string());
+            }
+        }
+    }
+
+    /// Whether `id` is a Gateway UE (sent bulks or aggregates before).
+    pub(super) fn is_gateway(&self, id: &str) -> bool {
+        self.known_gateways.contains(id)
+    }
+
     fn bulk_dereg(&mut self, bulk: BulkDeregistration) -> Result<Outcome, RequestError> {
         let gateway = bulk.gateway_ue_service_id;
         if let Some(outcome) = self.bulk_precheck(
@@ -914,6 +936,7 @@ impl ServerCore {
         )? {
             return Ok(outcome);
         }
+        self.note_gateway(gateway.as_deref());
         let vouched = self.gateway_vouches(gateway.as_deref());
         let mut responses = Vec::with_capacity(bulk.deregistration_requests.len());
         for req in bulk.deregistration_requests {

@@ -615,6 +615,34 @@ fn store_is_bounded() {
 }
 
 #[test]
+fn a_gateway_sends_its_own_messages_from_any_of_its_uplink_ports() {
+    let mut sim = Sim::new(ServerConfig::default());
+    sim.reg(UE1, "ue-1");
+    // The gateway registered itself directly from one uplink ...
+    sim.reg(GW, "gw");
+    // ... a single MSG of its own from another uplink, before it ever sent an aggregate: refused
+    // like any UE sending from a port it did not register from.
+    let (a, _) = sim.call(GW_OTHER_PORT, &msg("gw", &to_ue("ue-1"), "s-1", ""));
+    assert_eq!(view(&a).header.code, Code::FORBIDDEN);
+    // Its aggregate from another uplink carries messages originated by itself: accepted.
+    let agg = r#"{"messageType":"AGGMSG","messageId":"agg","originatingUeServiceId":"gw",
+        "numberOfMessages":1,"messages":[{"messageId":"s-2","originatingUeServiceId":"gw",
+        "recipientUeServiceId":"ue-1"}]}"#;
+    let (a, out) = sim.call(GW_OTHER_PORT, agg);
+    assert_eq!(msgresp(&a).result_for("s-2").0, MsgDeliveryStatus::Accepted);
+    assert_eq!(out.len(), 1);
+    // Now known as a gateway, its singles from any uplink port are accepted too ...
+    let (a, _) = sim.call(GW_OTHER_PORT, &msg("gw", &to_ue("ue-1"), "s-3", ""));
+    assert_eq!(view(&a).header.code, Code::CHANGED);
+    // ... but not from another IP address.
+    let (a, _) = sim.call(ELSEWHERE, &msg("gw", &to_ue("ue-1"), "s-4", ""));
+    assert_eq!(view(&a).header.code, Code::FORBIDDEN);
+    // An ordinary UE still sends only from its registered address.
+    let (a, _) = sim.call("192.0.2.11:9999", &msg("ue-1", &to_ue("gw"), "s-5", ""));
+    assert_eq!(view(&a).header.code, Code::FORBIDDEN);
+}
+
+#[test]
 fn aggmsg_mixed_element_verdicts() {
     let mut c = ServerConfig::default();
     c.messaging.max_aggregate_entries = 6;
