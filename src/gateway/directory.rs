@@ -296,8 +296,8 @@ impl Directory {
         }
     }
 
-    /// Take the report route of `message_id` (a report is delivered once; a second report for
-    /// the same message finds the route again only if the first one failed and put it back).
+    /// The report route of `message_id`. Routes stay until evicted by newer ones (oldest first):
+    /// a group message gets one report per member, all for the same original Message ID.
     pub fn report_route(&self, message_id: &str) -> Option<ReportRoute> {
         self.reports[stripe(message_id)]
             .lock()
