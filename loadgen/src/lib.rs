@@ -13,7 +13,7 @@
 //! - [`answer`]: reading answers and downlink requests, answering the latter.
 //! - [`poller`], [`wheel`], [`sockets`]: level-triggered epoll, timer wheel, device sockets.
 //! - [`stats`], [`report`]: counters, histogram, the JSON report and the summary table.
-//! - [`run`]: start the workers, show progress, build the report.
+//! - [`mod@run`]: start the workers, show progress, build the report.
 #![warn(missing_docs)]
 
 pub mod answer;
