@@ -152,6 +152,17 @@ impl MsgTarget {
     }
 }
 
+/// The devices one process simulates: `first..first + count` of the run's global numbering
+/// (a run with more devices than one process may open sockets is split over processes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceSlice {
+    /// First device number.
+    pub first: usize,
+    /// Devices in the slice.
+    pub count: usize,
+}
+
 /// How requests are paced.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "mode")]
@@ -217,6 +228,9 @@ pub struct Config {
     pub id_prefix: String,
     /// Seed of the workers' random generators (tokens, back-off jitter, wait-time draws).
     pub seed: u64,
+    /// The devices this process simulates (all when `None`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slice: Option<DeviceSlice>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -256,6 +270,7 @@ impl Config {
             uri_path: msgin5g::device::DEFAULT_URI_PATH.into(),
             id_prefix: "lg".into(),
             seed: 1,
+            slice: None,
         }
     }
 
@@ -271,7 +286,11 @@ impl Config {
         if self.threads == 0 || self.threads > MAX_THREADS {
             return fail("--threads must be within 1..=64");
         }
-        if self.threads > self.devices {
+        let local = self.local_devices();
+        if local.first + local.count > self.devices || local.count == 0 {
+            return fail("the device slice must be a non-empty part of --devices");
+        }
+        if self.threads > local.count {
             return fail("--threads must not exceed --devices");
         }
         if self.scenario.rebinds() && self.outstanding != 1 {
@@ -325,6 +344,14 @@ impl Config {
             return fail("--id-prefix must be 1..=64 of [A-Za-z0-9_-]");
         }
         Ok(())
+    }
+
+    /// The devices this process simulates.
+    pub fn local_devices(&self) -> DeviceSlice {
+        self.slice.unwrap_or(DeviceSlice {
+            first: 0,
+            count: self.devices,
+        })
     }
 
     /// Lanes (simulated identities) in total.

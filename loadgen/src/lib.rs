@@ -14,11 +14,13 @@
 //! - [`poller`], [`wheel`], [`sockets`]: level-triggered epoll, timer wheel, device sockets.
 //! - [`stats`], [`report`]: counters, histogram, the JSON report and the summary table.
 //! - [`mod@run`]: start the workers, show progress, build the report.
+//! - [`processes`]: split a run over child processes when one may not open enough sockets.
 #![warn(missing_docs)]
 
 pub mod answer;
 pub mod config;
 pub mod poller;
+pub mod processes;
 pub mod report;
 pub mod run;
 pub mod sockets;

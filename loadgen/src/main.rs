@@ -3,11 +3,14 @@
 //! usage or setup error.
 
 use clap::{Parser, ValueEnum};
-use loadgen::{Config, MsgTarget, Pacing, Progress, Scenario, WaitTime};
+use loadgen::config::DeviceSlice;
+use loadgen::processes::{child_specs, run_children};
+use loadgen::run::process_slices;
+use loadgen::{Config, MsgTarget, Pacing, Progress, Report, RunError, Scenario, WaitTime};
 use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 /// The scenario flag values.
@@ -39,7 +42,7 @@ impl From<ScenarioArg> for Scenario {
 
 /// Simulated constrained UEs (one UDP source port each) against an MSGin5G Gateway UE or Server.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, args_override_self = true)]
 struct Args {
     /// Target address (host:port), e.g. 127.0.0.1:5683.
     #[arg(long)]
@@ -120,6 +123,12 @@ struct Args {
     /// Exit 0 even if requests timed out or were lost.
     #[arg(long)]
     allow_loss: bool,
+    /// Internal: simulate only devices FIRST:COUNT (set for child processes).
+    #[arg(long, hide = true)]
+    slice: Option<String>,
+    /// Internal: run as a child process and print the outcome as JSON.
+    #[arg(long, hide = true)]
+    child: bool,
 }
 
 /// Parse `30`, `30s`, `1.5s`, `500ms` or `2m`.
@@ -218,8 +227,56 @@ fn config(args: &Args) -> Result<Config, String> {
             .unwrap_or(1)
             ^ u64::from(std::process::id())
     });
+    if let Some(slice) = &args.slice {
+        let parsed = slice.split_once(':').and_then(|(f, n)| {
+            Some(DeviceSlice {
+                first: f.parse().ok()?,
+                count: n.parse().ok()?,
+            })
+        });
+        c.slice =
+            Some(parsed.ok_or_else(|| format!("--slice: expected FIRST:COUNT, got `{slice}`"))?);
+    }
     c.validate().map_err(|e| e.to_string())?;
     Ok(c)
+}
+
+/// Child mode: run the slice and print the outcome for the parent.
+fn child(config: &Config) -> ExitCode {
+    match loadgen::run::execute(config, Progress { bar: false }) {
+        Ok(outcome) => {
+            println!(
+                "{}",
+                serde_json::to_string(&outcome.to_wire()).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// More devices than one process may open sockets for: one child process per slice.
+fn parent(config: &Config, slices: &[DeviceSlice], progress: Progress) -> Result<Report, RunError> {
+    let exe = std::env::current_exe()?;
+    let specs = child_specs(config, slices);
+    run_children(config, &specs, progress, |spec| {
+        let mut cmd = Command::new(&exe);
+        cmd.args(std::env::args_os().skip(1))
+            .args(["--child", "--quiet", "--id-prefix", &config.id_prefix])
+            .arg("--slice")
+            .arg(format!("{}:{}", spec.slice.first, spec.slice.count))
+            .arg("--threads")
+            .arg(spec.threads.to_string())
+            .arg("--seed")
+            .arg(spec.seed.to_string());
+        if let Some(r) = spec.requests {
+            cmd.arg("--requests").arg(r.to_string());
+        }
+        cmd
+    })
 }
 
 fn main() -> ExitCode {
@@ -231,10 +288,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.child {
+        return child(&config);
+    }
     let progress = Progress {
         bar: !args.quiet && std::io::stdout().is_terminal(),
     };
-    let report = match loadgen::run(config, progress) {
+    let result = match process_slices(&config) {
+        Ok(None) => loadgen::run(config, progress),
+        Ok(Some(slices)) => parent(&config, &slices, progress),
+        Err(e) => Err(e),
+    };
+    let report = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("loadgen: {e}");

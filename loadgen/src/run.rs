@@ -1,12 +1,13 @@
 //! One run: raise the open-file limit, start the workers, show progress, merge their counters
 //! into a [`Report`].
 
-use crate::config::{Config, ConfigError, Pacing};
+use crate::config::{Config, ConfigError, DeviceSlice, Pacing};
 use crate::report::Report;
 use crate::sockets::{self, MidTable};
-use crate::stats::{Live, Stats};
+use crate::stats::{Live, Stats, StatsWire};
 use crate::worker::{Shared, Worker};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier};
@@ -48,10 +49,107 @@ pub struct Progress {
     pub bar: bool,
 }
 
-/// Run `config` to completion.
+/// What one process measured: its counters, its wall time and its own CPU time.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Merged counters of the process's workers.
+    pub stats: Stats,
+    /// From the first request to the end of the drain.
+    pub elapsed: Duration,
+    /// (user, system) CPU seconds during that time.
+    pub cpu: (f64, f64),
+}
+
+/// [`Outcome`] as exchanged between a child process and its parent (JSON on stdout).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutcomeWire {
+    stats: StatsWire,
+    elapsed_s: f64,
+    cpu_user_s: f64,
+    cpu_system_s: f64,
+}
+
+impl Outcome {
+    /// Add another process's outcome (wall times overlap: the longer counts; CPU adds up).
+    pub fn merge(&mut self, o: &Outcome) {
+        self.stats.merge(&o.stats);
+        self.elapsed = self.elapsed.max(o.elapsed);
+        self.cpu = (self.cpu.0 + o.cpu.0, self.cpu.1 + o.cpu.1);
+    }
+
+    /// The report of this outcome for `config`.
+    pub fn report(&self, config: &Config) -> Report {
+        let send_phase = config
+            .duration
+            .map(|d| d.min(self.elapsed))
+            .unwrap_or(self.elapsed);
+        Report::new(config, &self.stats, self.elapsed, send_phase, self.cpu)
+    }
+
+    /// The wire form.
+    pub fn to_wire(&self) -> OutcomeWire {
+        OutcomeWire {
+            stats: self.stats.to_wire(),
+            elapsed_s: self.elapsed.as_secs_f64(),
+            cpu_user_s: self.cpu.0,
+            cpu_system_s: self.cpu.1,
+        }
+    }
+
+    /// From the wire form.
+    pub fn from_wire(w: OutcomeWire) -> Outcome {
+        Outcome {
+            stats: Stats::from_wire(w.stats),
+            elapsed: Duration::try_from_secs_f64(w.elapsed_s).unwrap_or_default(),
+            cpu: (w.cpu_user_s, w.cpu_system_s),
+        }
+    }
+}
+
+/// Run `config` to completion in this process and report.
 pub fn run(config: Config, progress: Progress) -> Result<Report, RunError> {
+    let outcome = execute(&config, progress)?;
+    Ok(outcome.report(&config))
+}
+
+/// How to split `config` over processes when one process may not open a socket per device
+/// (the open-file hard limit cannot be raised): `None` when one process will do, else slices
+/// of whole [`sockets::DEVICES_PER_ADDRESS`] blocks (so no two processes share a source
+/// address and its ports' Message ID state).
+pub fn process_slices(config: &Config) -> Result<Option<Vec<DeviceSlice>>, RunError> {
+    let need = config.local_devices().count as u64 + SPARE_FDS;
+    let have = sockets::raise_fd_limit(need);
+    if have >= need {
+        return Ok(None);
+    }
+    let block = sockets::DEVICES_PER_ADDRESS as u64;
+    let per = if have >= block + SPARE_FDS {
+        (have - SPARE_FDS) / block * block
+    } else if sockets::address_blocks(config.target, config.devices) == 1 {
+        have.saturating_sub(SPARE_FDS)
+    } else {
+        0
+    };
+    if per == 0 {
+        return Err(RunError::FdLimit { have, need });
+    }
+    let per = per as usize;
+    Ok(Some(
+        (0..config.devices.div_ceil(per))
+            .map(|i| DeviceSlice {
+                first: i * per,
+                count: per.min(config.devices - i * per),
+            })
+            .collect(),
+    ))
+}
+
+/// Run this process's devices of `config` and return what they measured.
+pub fn execute(config: &Config, progress: Progress) -> Result<Outcome, RunError> {
     config.validate()?;
-    let need = config.devices as u64 + SPARE_FDS;
+    let config = config.clone();
+    let need = config.local_devices().count as u64 + SPARE_FDS;
     let have = sockets::raise_fd_limit(need);
     if have < need {
         return Err(RunError::FdLimit { have, need });
@@ -65,9 +163,10 @@ pub fn run(config: Config, progress: Progress) -> Result<Report, RunError> {
     });
     let mut handles = Vec::with_capacity(threads);
     let c = &shared.config;
+    let local = c.local_devices();
     for w in 0..threads {
-        let first = c.devices * w / threads;
-        let count = c.devices * (w + 1) / threads - first;
+        let first = local.first + local.count * w / threads;
+        let count = local.first + local.count * (w + 1) / threads - first;
         let requests = c
             .requests
             .map(|r| r / threads as u64 + u64::from((w as u64) < r % threads as u64));
@@ -113,18 +212,11 @@ pub fn run(config: Config, progress: Progress) -> Result<Report, RunError> {
     }
     let elapsed = start.elapsed();
     let cpu_end = cpu_times();
-    let send_phase = shared
-        .config
-        .duration
-        .map(|d| d.min(elapsed))
-        .unwrap_or(elapsed);
-    Ok(Report::new(
-        &shared.config,
-        &total,
+    Ok(Outcome {
+        stats: total,
         elapsed,
-        send_phase,
-        (cpu_end.0 - cpu_start.0, cpu_end.1 - cpu_start.1),
-    ))
+        cpu: (cpu_end.0 - cpu_start.0, cpu_end.1 - cpu_start.1),
+    })
 }
 
 fn progress_bar(config: &Config, progress: Progress) -> ProgressBar {

@@ -4,6 +4,7 @@
 use crate::answer::INCOMING_KINDS;
 use crate::template::OPS;
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -178,6 +179,90 @@ impl Stats {
     }
 }
 
+/// [`Stats`] as exchanged between processes (serde has no fixed arrays beyond 32 and no
+/// histogram): arrays as vectors, the histogram as (value, count) pairs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatsWire {
+    counters: Vec<u64>,
+    sent_by_op: Vec<u64>,
+    by_code: Vec<(u8, u64)>,
+    by_form: Vec<u64>,
+    received: Vec<u64>,
+    causes: BTreeMap<String, u64>,
+    latency_us: Vec<(u64, u64)>,
+}
+
+impl Stats {
+    fn counters_mut(&mut self) -> [&mut u64; 18] {
+        [
+            &mut self.sent,
+            &mut self.ok,
+            &mut self.failed,
+            &mut self.timed_out,
+            &mut self.lost_at_end,
+            &mut self.duplicates,
+            &mut self.late,
+            &mut self.retransmissions,
+            &mut self.send_errors,
+            &mut self.recv_errors,
+            &mut self.unmatched,
+            &mut self.acks_sent,
+            &mut self.received_duplicates,
+            &mut self.mid_waits,
+            &mut self.sockets_opened,
+            &mut self.bind_errors,
+            &mut self.behind_schedule,
+            &mut self.last_answer_ns,
+        ]
+    }
+
+    /// The wire form.
+    pub fn to_wire(&self) -> StatsWire {
+        let mut copy = self.clone();
+        StatsWire {
+            counters: copy.counters_mut().iter().map(|c| **c).collect(),
+            sent_by_op: self.sent_by_op.to_vec(),
+            by_code: (0..=255u8)
+                .filter(|c| self.by_code[usize::from(*c)] > 0)
+                .map(|c| (c, self.by_code[usize::from(c)]))
+                .collect(),
+            by_form: self.by_form.to_vec(),
+            received: self.received.to_vec(),
+            causes: self.causes.clone(),
+            latency_us: self
+                .latency_us
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect(),
+        }
+    }
+
+    /// From the wire form (missing or extra entries are ignored).
+    pub fn from_wire(w: StatsWire) -> Stats {
+        let mut s = Stats::default();
+        for (dst, v) in s.counters_mut().into_iter().zip(w.counters) {
+            *dst = v;
+        }
+        for (dst, v) in s.sent_by_op.iter_mut().zip(w.sent_by_op) {
+            *dst = v;
+        }
+        for (code, n) in w.by_code {
+            s.by_code[usize::from(code)] = n;
+        }
+        for (dst, v) in s.by_form.iter_mut().zip(w.by_form) {
+            *dst = v;
+        }
+        for (dst, v) in s.received.iter_mut().zip(w.received) {
+            *dst = v;
+        }
+        s.causes = w.causes;
+        for (value, count) in w.latency_us {
+            let _ = s.latency_us.record_n(value.clamp(1, MAX_LATENCY_US), count);
+        }
+        s
+    }
+}
+
 /// Running totals the workers publish (every loop turn) for the progress bar.
 #[derive(Debug, Default)]
 pub struct Live {
@@ -231,5 +316,38 @@ mod tests {
         assert_eq!(a.by_code[0x41], 4);
         assert_eq!(a.latency_us.len(), 2);
         assert_eq!(a.latency_us.max(), a.latency_us.highest_equivalent(1_500));
+    }
+
+    #[test]
+    fn wire_round_trip() {
+        let mut a = Stats {
+            sent: 9,
+            ok: 5,
+            failed: 2,
+            timed_out: 2,
+            last_answer_ns: 77,
+            behind_schedule: 3,
+            ..Stats::default()
+        };
+        a.by_code[0x44] = 5;
+        a.by_code[0xA3] = 2;
+        a.sent_by_op[2] = 9;
+        a.received[1] = 4;
+        a.cause("X".into());
+        a.latency(10_000);
+        a.latency(20_000_000);
+        let text = serde_json::to_string(&a.to_wire()).unwrap();
+        let b = Stats::from_wire(serde_json::from_str(&text).unwrap());
+        assert_eq!((b.sent, b.ok, b.failed, b.timed_out), (9, 5, 2, 2));
+        assert_eq!((b.last_answer_ns, b.behind_schedule), (77, 3));
+        assert_eq!(b.by_code, a.by_code);
+        assert_eq!(b.sent_by_op, a.sent_by_op);
+        assert_eq!(b.received, a.received);
+        assert_eq!(b.causes, a.causes);
+        assert_eq!(b.latency_us.len(), 2);
+        assert_eq!(
+            b.latency_us.value_at_quantile(1.0),
+            a.latency_us.value_at_quantile(1.0)
+        );
     }
 }
