@@ -746,13 +746,13 @@ impl Worker {
         let lane = self.lanes[li];
         self.stats.latency(now.saturating_sub(lane.start_ns));
         self.stats.last_answer_ns = self.stats.last_answer_ns.max(now);
-        self.stats.by_form[form as usize] += 1;
         let failed = match code {
             None => {
                 self.stats.cause("Reset".to_string());
                 true
             }
             Some(code) => {
+                self.stats.by_form[form as usize] += 1;
                 self.stats.by_code[usize::from(code.0)] += 1;
                 let failed = code.class() >= 4 || answer::body_reports_failure(body);
                 if failed {
