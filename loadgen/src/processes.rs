@@ -70,7 +70,12 @@ pub fn run_children(
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
-        waiters.push(std::thread::spawn(move || child.wait_with_output()));
+        let coordinator = std::thread::current();
+        waiters.push(std::thread::spawn(move || {
+            let output = child.wait_with_output();
+            coordinator.unpark();
+            output
+        }));
     }
     let bar = if progress.bar {
         let len = config.duration.map(|d| d.as_millis() as u64);

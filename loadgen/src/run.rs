@@ -171,12 +171,16 @@ pub fn execute(config: &Config, progress: Progress) -> Result<Outcome, RunError>
             .requests
             .map(|r| r / threads as u64 + u64::from((w as u64) < r % threads as u64));
         let shared = shared.clone();
+        let coordinator = std::thread::current();
         let handle = std::thread::Builder::new()
             .name(format!("loadgen-{w}"))
             .spawn(move || -> io::Result<Stats> {
                 let worker = Worker::new(shared.clone(), w, first, count, requests);
                 shared.ready.wait();
-                worker?.run()
+                let result = worker.and_then(Worker::run);
+                // Wake the coordinator at once instead of at its next progress tick.
+                coordinator.unpark();
+                result
             });
         match handle {
             Ok(h) => handles.push(h),
