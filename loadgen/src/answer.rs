@@ -3,6 +3,7 @@
 //! (rare, and bounded by the report's cause table) are parsed with serde_json for their cause.
 
 use memchr::memmem;
+use std::sync::LazyLock;
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MsgType, Token, CONTENT_FORMAT_JSON};
 
@@ -10,9 +11,15 @@ use msgin5g::coap::{Code, MessageBuilder, MsgType, Token, CONTENT_FORMAT_JSON};
 /// `registrationResult`/`deregistrationResult`/`result` of FAILURE or NOT_ACCEPTED, or a
 /// `deliveryStatus` of FAILED/REJECTED (WIRE.md).
 pub fn body_reports_failure(body: &[u8]) -> bool {
-    memmem::find(body, b"\"FAIL").is_some()
-        || memmem::find(body, b"\"REJECTED\"").is_some()
-        || memmem::find(body, b"\"NOT_ACCEPTED\"").is_some()
+    // Searchers built once (building one costs more than searching a short body).
+    static FINDERS: LazyLock<[memmem::Finder<'static>; 3]> = LazyLock::new(|| {
+        [
+            memmem::Finder::new(b"\"FAIL"),
+            memmem::Finder::new(b"\"REJECTED\""),
+            memmem::Finder::new(b"\"NOT_ACCEPTED\""),
+        ]
+    });
+    FINDERS.iter().any(|f| f.find(body).is_some())
 }
 
 /// Longest failure-cause label kept (longer diagnostic texts are cut).
