@@ -3,9 +3,9 @@
 //! (rare, and bounded by the report's cause table) are parsed with serde_json for their cause.
 
 use memchr::memmem;
-use std::sync::LazyLock;
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MsgType, Token, CONTENT_FORMAT_JSON};
+use std::sync::LazyLock;
 
 /// Whether a 2.xx (or spec-literal POST) answer body still reports a failure: a
 /// `registrationResult`/`deregistrationResult`/`result` of FAILURE or NOT_ACCEPTED, or a

@@ -4,7 +4,7 @@
 //!
 //! Fixed width without changing the JSON: identity digits are zero-padded (they are inside
 //! strings); numbers (`waitTime`, `registrationId`) are followed by spaces and enumerated strings
-//! of unequal length (`"LOW" ` vs `"HIGH"`) by a space after the closing quote, which is JSON
+//! of unequal length (`"HIGH"  ` vs `"MIDDLE"`) by a space after the closing quote, which is JSON
 //! whitespace (RFC 8259 §2).
 
 use crate::config::{Config, MsgTarget, WaitTime};
@@ -84,7 +84,7 @@ enum Field {
     Wait,
     /// `"URGENT"` or `"NORMAL"`.
     Urgent,
-    /// `"HIGH"` or `"LOW" `.
+    /// `"HIGH"  ` or `"MIDDLE"`.
     Priority,
     /// `registrationId` value, then spaces.
     RegId,
@@ -161,9 +161,11 @@ impl Template {
                 } else {
                     b"\"NORMAL\""
                 }),
-                Field::Priority => {
-                    dst.copy_from_slice(if v.urgent { b"\"HIGH\"" } else { b"\"LOW\" " })
-                }
+                Field::Priority => dst.copy_from_slice(if v.urgent {
+                    b"\"HIGH\"  "
+                } else {
+                    b"\"MIDDLE\""
+                }),
             }
         }
         &self.bytes
@@ -373,7 +375,7 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
                 .lit("\",\"payload\":\"")
                 .lit(&payload_text(config.payload_bytes))
                 .lit("\",\"priority\":")
-                .field(Field::Priority, 6)
+                .field(Field::Priority, 8)
                 .lit("}");
         }
         Op::AppReg => {
@@ -404,7 +406,7 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
                 .lit("\",\"registrationId\":")
                 .field(Field::RegId, 10)
                 .lit(",\"priority\":")
-                .field(Field::Priority, 6)
+                .field(Field::Priority, 8)
                 .lit("}");
         }
         Op::AppDereg => {
@@ -505,7 +507,7 @@ mod tests {
         );
         assert_eq!(j["recipientUeServiceId"], "lg-t-00006.11");
         assert_eq!(j["messageId"], "lg-t-00005.11-4000000000");
-        assert_eq!(j["priority"], "LOW");
+        assert_eq!(j["priority"], "MIDDLE");
         assert_eq!(j["payload"], "AwoRGB8=");
         let j = json(t.get(Op::Msg), &Values { urgent: true, ..v });
         assert_eq!(j["priority"], "HIGH");
