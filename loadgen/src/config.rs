@@ -1,0 +1,420 @@
+//! The validated run configuration: what to simulate, how fast, for how long.
+
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::time::Duration;
+use thiserror::Error;
+
+/// RFC 7252 §4.8.2 EXCHANGE_LIFETIME with the default parameters: a Message ID is not reused
+/// toward one peer from one socket within this time.
+pub const EXCHANGE_LIFETIME: Duration = Duration::from_secs(247);
+
+/// Highest device count accepted (one socket and file descriptor each).
+pub const MAX_DEVICES: usize = 1_000_000;
+
+/// Highest `--outstanding` accepted (lanes per device).
+pub const MAX_OUTSTANDING: usize = 64;
+
+/// Highest `--threads` accepted.
+pub const MAX_THREADS: usize = 64;
+
+/// A configuration that cannot run.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// What each simulated device does, over and over, until the run's bounds are reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// `REG` (re-registration after the first).
+    Register,
+    /// `REG`, `DEREG`.
+    RegisterDeregister,
+    /// `REG`, K × `MSG`, `DEREG` (TS 24.538 §6.4 over MSGin5G-6); with app clients the
+    /// MSGin5G-5 equivalents (SPEC §6.3).
+    Messaging,
+    /// `REG`, `DEREG`, then the device comes back from a new source port.
+    Churn,
+    /// `REG`, then the registered device continues from a new source port with `DEREG`.
+    NatRebind,
+}
+
+impl Scenario {
+    /// The CLI spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scenario::Register => "register",
+            Scenario::RegisterDeregister => "register-deregister",
+            Scenario::Messaging => "messaging",
+            Scenario::Churn => "churn",
+            Scenario::NatRebind => "nat-rebind",
+        }
+    }
+
+    /// Whether the scenario changes a device's source port during the run.
+    pub fn rebinds(self) -> bool {
+        matches!(self, Scenario::Churn | Scenario::NatRebind)
+    }
+}
+
+/// The `waitTime` IE (seconds, SPEC §4.2) sent with REG/DEREG: absent, fixed or uniform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum WaitTime {
+    /// Not sent.
+    None,
+    /// Always this value.
+    Fixed {
+        /// Seconds.
+        seconds: u32,
+    },
+    /// Uniform over `min..=max`, drawn per request.
+    Uniform {
+        /// Smallest value (seconds).
+        min: u32,
+        /// Largest value (seconds).
+        max: u32,
+    },
+}
+
+/// Largest `waitTime` accepted (one day; also bounds the template field width).
+pub const MAX_WAIT_TIME: u32 = 86_400;
+
+impl WaitTime {
+    /// Parse `30` (fixed) or `10..60` (uniform, inclusive).
+    pub fn parse(s: &str) -> Result<WaitTime, ConfigError> {
+        let num = |t: &str| -> Result<u32, ConfigError> {
+            let v: u32 = t.trim().parse().map_err(|_| {
+                ConfigError(format!(
+                    "--wait-time: `{t}` is not a whole number of seconds"
+                ))
+            })?;
+            if v > MAX_WAIT_TIME {
+                return Err(ConfigError(format!(
+                    "--wait-time: {v} exceeds {MAX_WAIT_TIME} s"
+                )));
+            }
+            Ok(v)
+        };
+        match s.split_once("..") {
+            None => Ok(WaitTime::Fixed { seconds: num(s)? }),
+            Some((a, b)) => {
+                let (min, max) = (num(a)?, num(b.trim_start_matches('='))?);
+                if min > max {
+                    return Err(ConfigError(format!("--wait-time: empty range {s}")));
+                }
+                Ok(WaitTime::Uniform { min, max })
+            }
+        }
+    }
+}
+
+/// Whom `MSG` / `MESSAGE SENDING REQUEST` is addressed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind", content = "id")]
+pub enum MsgTarget {
+    /// The same lane of the next simulated device (its UE Service ID); MSGin5G-6 devices only.
+    Peer,
+    /// A UE Service ID.
+    Ue(String),
+    /// An AS Service ID.
+    As(String),
+    /// A Group Service ID.
+    Group(String),
+}
+
+impl MsgTarget {
+    /// Parse `peer`, `ue:ID`, `as:ID` or `group:ID`.
+    pub fn parse(s: &str) -> Result<MsgTarget, ConfigError> {
+        let bad = || {
+            ConfigError(format!(
+                "--msg-target: expected peer, ue:ID, as:ID or group:ID, got `{s}`"
+            ))
+        };
+        if s == "peer" {
+            return Ok(MsgTarget::Peer);
+        }
+        let (kind, id) = s.split_once(':').ok_or_else(bad)?;
+        if id.is_empty()
+            || id.len() > 255
+            || id.contains(['"', '\\'])
+            || id.chars().any(char::is_control)
+        {
+            return Err(bad());
+        }
+        match kind {
+            "ue" => Ok(MsgTarget::Ue(id.to_string())),
+            "as" => Ok(MsgTarget::As(id.to_string())),
+            "group" => Ok(MsgTarget::Group(id.to_string())),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// The devices one process simulates: `first..first + count` of the run's global numbering
+/// (a run with more devices than one process may open sockets is split over processes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceSlice {
+    /// First device number.
+    pub first: usize,
+    /// Devices in the slice.
+    pub count: usize,
+}
+
+/// How requests are paced.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "mode")]
+pub enum Pacing {
+    /// Closed loop: every lane sends its next request as soon as the previous one finished.
+    Closed,
+    /// Open loop: `rate` requests/s in total at scheduled times; latency from the schedule.
+    Open {
+        /// Requests per second over all workers.
+        rate: f64,
+    },
+}
+
+/// Everything a run needs, validated once by [`Config::validate`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Config {
+    /// Gateway or server address.
+    pub target: SocketAddr,
+    /// Simulated devices (one UDP socket and source port each).
+    pub devices: usize,
+    /// Requests in flight per device (lanes, each with its own identity).
+    pub outstanding: usize,
+    /// Worker threads; each owns a contiguous slice of the devices.
+    pub threads: usize,
+    /// What each device does.
+    pub scenario: Scenario,
+    /// Devices are MSGin5G-5 application clients (A.3 JSON) instead of MSGin5G-6 UEs.
+    pub app_clients: bool,
+    /// Messages per cycle in the `messaging` scenario.
+    pub messages: u32,
+    /// Recipient of messages.
+    pub msg_target: MsgTarget,
+    /// Decoded payload bytes per message.
+    pub payload_bytes: usize,
+    /// `applicationId` of app clients and messages.
+    pub application_id: String,
+    /// Fraction of devices whose requests are URGENT (REG/DEREG) or `priority: HIGH` (messages).
+    pub urgent_fraction: f64,
+    /// `waitTime` sent with REG/DEREG.
+    pub wait_time: WaitTime,
+    /// Closed or open loop.
+    pub pacing: Pacing,
+    /// Stop issuing new requests after this long.
+    #[serde(serialize_with = "opt_secs", rename = "durationS")]
+    pub duration: Option<Duration>,
+    /// Stop issuing new requests after this many.
+    pub requests: Option<u64>,
+    /// After the send phase, wait at most this long for outstanding answers.
+    #[serde(serialize_with = "secs", rename = "drainTimeoutS")]
+    pub drain_timeout: Duration,
+    /// Give up on one request after this long (answers after it count as late).
+    #[serde(serialize_with = "secs", rename = "timeoutS")]
+    pub timeout: Duration,
+    /// RFC 7252 ACK_TIMEOUT (retransmission starts at ACK_TIMEOUT × [1, 1.5]).
+    #[serde(serialize_with = "secs", rename = "ackTimeoutS")]
+    pub ack_timeout: Duration,
+    /// RFC 7252 MAX_RETRANSMIT.
+    pub max_retransmit: u32,
+    /// Uri-Path of requests.
+    pub uri_path: String,
+    /// Prefix of every UE Service ID and message ID of this run.
+    pub id_prefix: String,
+    /// Seed of the workers' random generators (tokens, back-off jitter, wait-time draws).
+    pub seed: u64,
+    /// The devices this process simulates (all when `None`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slice: Option<DeviceSlice>,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+impl Config {
+    /// A configuration with the defaults of the CLI for `target`.
+    pub fn new(target: SocketAddr) -> Config {
+        Config {
+            target,
+            devices: 1000,
+            outstanding: 1,
+            threads: 1,
+            scenario: Scenario::RegisterDeregister,
+            app_clients: false,
+            messages: 3,
+            msg_target: MsgTarget::Peer,
+            payload_bytes: 16,
+            application_id: "7".into(),
+            urgent_fraction: 0.0,
+            wait_time: WaitTime::None,
+            pacing: Pacing::Closed,
+            duration: Some(Duration::from_secs(10)),
+            requests: None,
+            drain_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(93),
+            ack_timeout: Duration::from_secs(2),
+            max_retransmit: 4,
+            uri_path: msgin5g::device::DEFAULT_URI_PATH.into(),
+            id_prefix: "lg".into(),
+            seed: 1,
+            slice: None,
+        }
+    }
+
+    /// Check every bound and combination; the error names the flag.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |s: &str| Err(ConfigError(s.to_string()));
+        if self.devices == 0 || self.devices > MAX_DEVICES {
+            return fail("--devices must be within 1..=1000000");
+        }
+        if self.outstanding == 0 || self.outstanding > MAX_OUTSTANDING {
+            return fail("--outstanding must be within 1..=64");
+        }
+        if self.threads == 0 || self.threads > MAX_THREADS {
+            return fail("--threads must be within 1..=64");
+        }
+        let local = self.local_devices();
+        if local.first + local.count > self.devices || local.count == 0 {
+            return fail("the device slice must be a non-empty part of --devices");
+        }
+        if self.threads > local.count {
+            return fail("--threads must not exceed --devices");
+        }
+        if self.scenario.rebinds() && self.outstanding != 1 {
+            return fail("churn and nat-rebind change a device's socket: use --outstanding 1");
+        }
+        if self.app_clients
+            && self.msg_target == MsgTarget::Peer
+            && self.scenario == Scenario::Messaging
+        {
+            return fail("application clients have no UE Service ID to address: give --msg-target as:ID, ue:ID or group:ID");
+        }
+        if self.scenario == Scenario::Messaging && self.messages == 0 {
+            return fail("--messages must be at least 1 in the messaging scenario");
+        }
+        if self.payload_bytes > 2048 {
+            return fail("--payload-bytes must be at most 2048 (SPEC §4.6 default segment size)");
+        }
+        if !(0.0..=1.0).contains(&self.urgent_fraction) {
+            return fail("--urgent-fraction must be within 0.0..=1.0");
+        }
+        if let Pacing::Open { rate } = self.pacing {
+            if !(rate.is_finite() && rate > 0.0) {
+                return fail("--rate must be a positive number of requests per second");
+            }
+        }
+        if self.duration.is_none() && self.requests.is_none() {
+            return fail("give --duration or --requests (or both)");
+        }
+        if self.ack_timeout.is_zero() || self.timeout.is_zero() {
+            return fail("--ack-timeout and --timeout must be positive");
+        }
+        if self.max_retransmit > 10 {
+            return fail("--max-retransmit must be at most 10");
+        }
+        if self.uri_path.is_empty() || self.uri_path.len() > 255 {
+            return fail("--uri-path must be 1..=255 bytes");
+        }
+        if self.application_id.is_empty()
+            || self.application_id.len() > 64
+            || self.application_id.contains(['"', '\\'])
+        {
+            return fail("--application-id must be 1..=64 bytes without quotes or backslashes");
+        }
+        if self.id_prefix.is_empty()
+            || self.id_prefix.len() > 64
+            || !self
+                .id_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return fail("--id-prefix must be 1..=64 of [A-Za-z0-9_-]");
+        }
+        Ok(())
+    }
+
+    /// The devices this process simulates.
+    pub fn local_devices(&self) -> DeviceSlice {
+        self.slice.unwrap_or(DeviceSlice {
+            first: 0,
+            count: self.devices,
+        })
+    }
+
+    /// Lanes (simulated identities) in total.
+    pub fn lanes(&self) -> usize {
+        self.devices * self.outstanding
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_time_forms() {
+        assert_eq!(WaitTime::parse("30"), Ok(WaitTime::Fixed { seconds: 30 }));
+        assert_eq!(
+            WaitTime::parse("10..60"),
+            Ok(WaitTime::Uniform { min: 10, max: 60 })
+        );
+        assert_eq!(
+            WaitTime::parse("10..=60"),
+            Ok(WaitTime::Uniform { min: 10, max: 60 })
+        );
+        assert!(WaitTime::parse("60..10").is_err());
+        assert!(WaitTime::parse("x").is_err());
+        assert!(WaitTime::parse("100000").is_err());
+    }
+
+    #[test]
+    fn msg_targets() {
+        assert_eq!(MsgTarget::parse("peer"), Ok(MsgTarget::Peer));
+        assert_eq!(
+            MsgTarget::parse("as:as-1"),
+            Ok(MsgTarget::As("as-1".into()))
+        );
+        assert_eq!(
+            MsgTarget::parse("group:g"),
+            Ok(MsgTarget::Group("g".into()))
+        );
+        assert!(MsgTarget::parse("as:").is_err());
+        assert!(MsgTarget::parse("as:a\"b").is_err());
+        assert!(MsgTarget::parse("topic:x").is_err());
+    }
+
+    #[test]
+    fn invalid_combinations_are_refused() {
+        let base = Config::new("127.0.0.1:5683".parse().unwrap());
+        assert_eq!(base.validate(), Ok(()));
+        let mut c = base.clone();
+        c.scenario = Scenario::Churn;
+        c.outstanding = 2;
+        assert!(c.validate().is_err());
+        let mut c = base.clone();
+        c.app_clients = true;
+        c.scenario = Scenario::Messaging;
+        assert!(c.validate().is_err());
+        c.msg_target = MsgTarget::As("as-1".into());
+        assert_eq!(c.validate(), Ok(()));
+        let mut c = base.clone();
+        c.duration = None;
+        assert!(c.validate().is_err());
+        let mut c = base;
+        c.pacing = Pacing::Open { rate: 0.0 };
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,563 @@
+//! Pre-built request datagrams (CoAP header, options and JSON body) with the variable bytes at
+//! known offsets: sending a request copies nothing and builds no JSON, it patches the Message
+//! ID, the Token and a few fixed-width fields in place.
+//!
+//! Fixed width without changing the JSON: identity digits are zero-padded (they are inside
+//! strings); numbers (`waitTime`, `registrationId`) are followed by spaces and enumerated strings
+//! of unequal length (`"HIGH"  ` vs `"MIDDLE"`) by a space after the closing quote, which is JSON
+//! whitespace (RFC 8259 §2).
+
+use crate::config::{Config, MsgTarget, WaitTime};
+use msgin5g::coap::types::option;
+use msgin5g::coap::{Code, MessageBuilder, MsgType, Token, CONTENT_FORMAT_JSON};
+
+/// Token length of every request: 4 bytes of per-device sequence number, 2 bytes of salt.
+pub const TOKEN_LEN: usize = 6;
+
+/// Offset of the Token in a request (right after the 4-byte header).
+const TOKEN_AT: usize = 4;
+
+/// The request a lane sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Op {
+    /// `REG` (SPEC §4.2).
+    Reg = 0,
+    /// `DEREG` (SPEC §4.3).
+    Dereg = 1,
+    /// `MSG` (SPEC §4.6, WIRE.md).
+    Msg = 2,
+    /// `REGISTRATION REQUEST` (MSGin5G-5, SPEC §6.3).
+    AppReg = 3,
+    /// `MESSAGE SENDING REQUEST` (MSGin5G-5).
+    AppMsg = 4,
+    /// `DE-REGISTRATION REQUEST` (MSGin5G-5).
+    AppDereg = 5,
+}
+
+/// Number of [`Op`] variants.
+pub const OPS: usize = 6;
+
+impl Op {
+    /// Every variant, in discriminant order.
+    pub const ALL: [Op; OPS] = [
+        Op::Reg,
+        Op::Dereg,
+        Op::Msg,
+        Op::AppReg,
+        Op::AppMsg,
+        Op::AppDereg,
+    ];
+
+    /// The `messageType` the request carries.
+    pub fn message_type(self) -> &'static str {
+        match self {
+            Op::Reg => "REG",
+            Op::Dereg => "DEREG",
+            Op::Msg => "MSG",
+            Op::AppReg => "REGISTRATION REQUEST",
+            Op::AppMsg => "MESSAGE SENDING REQUEST",
+            Op::AppDereg => "DE-REGISTRATION REQUEST",
+        }
+    }
+
+    /// Whether the answer starts a registration (its failure restarts the lane's cycle).
+    pub fn registers(self) -> bool {
+        matches!(self, Op::Reg | Op::AppReg)
+    }
+}
+
+/// A patchable field of the JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    /// Device number of the sender's identity (zero-padded).
+    Dev,
+    /// Lane number of the sender's identity (zero-padded).
+    Lane,
+    /// Device number of the peer recipient.
+    PeerDev,
+    /// Lane number of the peer recipient.
+    PeerLane,
+    /// Request sequence number (10 digits) in `messageId`.
+    Seq,
+    /// `waitTime` value, then spaces.
+    Wait,
+    /// `"URGENT"` or `"NORMAL"`.
+    Urgent,
+    /// `"HIGH"  ` or `"MIDDLE"`.
+    Priority,
+    /// `registrationId` value, then spaces.
+    RegId,
+}
+
+/// The variable values of one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Values {
+    /// Message ID.
+    pub mid: u16,
+    /// Token sequence number (also in `messageId`).
+    pub seq: u32,
+    /// Token salt of the device.
+    pub salt: u16,
+    /// Sender device number (global).
+    pub dev: u32,
+    /// Sender lane.
+    pub lane: u32,
+    /// Peer device number (global).
+    pub peer_dev: u32,
+    /// `waitTime` (ignored when the template has none).
+    pub wait: u32,
+    /// URGENT / priority HIGH.
+    pub urgent: bool,
+    /// `registrationId` from the app client's registration.
+    pub reg_id: u32,
+}
+
+/// Token of a request: sequence number and salt.
+pub fn token(seq: u32, salt: u16) -> Token {
+    let mut b = [0u8; TOKEN_LEN];
+    b[..4].copy_from_slice(&seq.to_be_bytes());
+    b[4..].copy_from_slice(&salt.to_be_bytes());
+    Token::from_slice(&b).unwrap_or(Token::EMPTY)
+}
+
+/// Split a Token of ours into (sequence number, salt).
+pub fn parse_token(t: &Token) -> Option<(u32, u16)> {
+    let s = t.as_slice();
+    if s.len() != TOKEN_LEN {
+        return None;
+    }
+    Some((
+        u32::from_be_bytes([s[0], s[1], s[2], s[3]]),
+        u16::from_be_bytes([s[4], s[5]]),
+    ))
+}
+
+/// One pre-built request datagram.
+#[derive(Debug, Clone)]
+pub struct Template {
+    bytes: Vec<u8>,
+    fields: Vec<(Field, usize, usize)>,
+}
+
+impl Template {
+    /// Patch `v` into the datagram and return it (valid until the next patch).
+    pub fn patch(&mut self, v: &Values) -> &[u8] {
+        self.bytes[2..4].copy_from_slice(&v.mid.to_be_bytes());
+        self.bytes[TOKEN_AT..TOKEN_AT + 4].copy_from_slice(&v.seq.to_be_bytes());
+        self.bytes[TOKEN_AT + 4..TOKEN_AT + TOKEN_LEN].copy_from_slice(&v.salt.to_be_bytes());
+        for &(field, at, width) in &self.fields {
+            let dst = &mut self.bytes[at..at + width];
+            match field {
+                Field::Dev => zero_padded(dst, v.dev),
+                Field::Lane => zero_padded(dst, v.lane),
+                Field::PeerDev => zero_padded(dst, v.peer_dev),
+                Field::PeerLane => zero_padded(dst, v.lane),
+                Field::Seq => zero_padded(dst, v.seq),
+                Field::Wait => space_padded(dst, v.wait),
+                Field::RegId => space_padded(dst, v.reg_id),
+                Field::Urgent => dst.copy_from_slice(if v.urgent {
+                    b"\"URGENT\""
+                } else {
+                    b"\"NORMAL\""
+                }),
+                Field::Priority => dst.copy_from_slice(if v.urgent {
+                    b"\"HIGH\"  "
+                } else {
+                    b"\"MIDDLE\""
+                }),
+            }
+        }
+        &self.bytes
+    }
+
+    /// The datagram as last patched.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// Write `v` as decimal, left-padded with zeros to fill `dst` (the low digits if too long).
+fn zero_padded(dst: &mut [u8], mut v: u32) {
+    for b in dst.iter_mut().rev() {
+        *b = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+/// Write `v` as decimal followed by spaces to fill `dst` (`dst` is at least 10 bytes or wide
+/// enough for the values the template was built for).
+fn space_padded(dst: &mut [u8], v: u32) {
+    let mut digits = [0u8; 10];
+    let mut n = 0;
+    let mut x = v;
+    loop {
+        digits[n] = b'0' + (x % 10) as u8;
+        n += 1;
+        x /= 10;
+        if x == 0 || n == digits.len() {
+            break;
+        }
+    }
+    let n = n.min(dst.len());
+    for (i, b) in dst.iter_mut().enumerate() {
+        *b = if i < n { digits[n - 1 - i] } else { b' ' };
+    }
+}
+
+/// Decimal digits needed to write every value below `n` (at least 1).
+pub fn digits_for(n: usize) -> usize {
+    let mut d = 1;
+    let mut x = n.saturating_sub(1);
+    while x >= 10 {
+        x /= 10;
+        d += 1;
+    }
+    d
+}
+
+/// JSON text being written, with the fields' offsets recorded.
+struct Writer {
+    out: Vec<u8>,
+    fields: Vec<(Field, usize, usize)>,
+}
+
+impl Writer {
+    fn lit(&mut self, s: &str) -> &mut Self {
+        self.out.extend_from_slice(s.as_bytes());
+        self
+    }
+    fn field(&mut self, f: Field, width: usize) -> &mut Self {
+        self.fields.push((f, self.out.len(), width));
+        self.out.extend(std::iter::repeat_n(b'0', width));
+        self
+    }
+}
+
+/// The identity layout shared by templates and reports: `<prefix>-<dev>[.<lane>]`.
+#[derive(Debug, Clone)]
+pub struct Identities {
+    prefix: String,
+    dev_width: usize,
+    lane_width: usize,
+}
+
+impl Identities {
+    /// The layout for `config`.
+    pub fn new(config: &Config) -> Identities {
+        Identities {
+            prefix: config.id_prefix.clone(),
+            dev_width: digits_for(config.devices),
+            lane_width: if config.outstanding > 1 {
+                digits_for(config.outstanding)
+            } else {
+                0
+            },
+        }
+    }
+
+    /// The UE Service ID of a lane.
+    pub fn ue_service_id(&self, dev: u32, lane: u32) -> String {
+        let mut s = format!("{}-{:0w$}", self.prefix, dev, w = self.dev_width);
+        if self.lane_width > 0 {
+            s.push_str(&format!(".{:0w$}", lane, w = self.lane_width));
+        }
+        s
+    }
+
+    fn write(&self, w: &mut Writer, peer: bool) {
+        w.lit(&self.prefix).lit("-");
+        w.field(
+            if peer { Field::PeerDev } else { Field::Dev },
+            self.dev_width,
+        );
+        if self.lane_width > 0 {
+            w.lit(".");
+            w.field(
+                if peer { Field::PeerLane } else { Field::Lane },
+                self.lane_width,
+            );
+        }
+    }
+}
+
+/// The base64 (RFC 4648, padded) text of `n` pattern bytes.
+fn payload_text(n: usize) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes: Vec<u8> = (0..n).map(|i| (i * 7 + 3) as u8).collect();
+    let mut out = String::with_capacity(n.div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((v >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The request templates of one run, one per [`Op`].
+#[derive(Debug, Clone)]
+pub struct Templates {
+    by_op: Vec<Template>,
+}
+
+impl Templates {
+    /// Build every template for `config`.
+    pub fn new(config: &Config) -> Templates {
+        let ids = Identities::new(config);
+        let by_op = Op::ALL.iter().map(|&op| build(config, &ids, op)).collect();
+        Templates { by_op }
+    }
+
+    /// The template of `op`.
+    pub fn get(&mut self, op: Op) -> &mut Template {
+        &mut self.by_op[op as usize]
+    }
+}
+
+const SERVICE_HEAD: &str = "{\"msgin5gServiceId\":\"org.3gpp.msgin5g\",\"messageType\":\"";
+
+fn build(config: &Config, ids: &Identities, op: Op) -> Template {
+    let mut w = Writer {
+        out: Vec::with_capacity(256),
+        fields: Vec::new(),
+    };
+    let wait_width = match config.wait_time {
+        WaitTime::None => 0,
+        WaitTime::Fixed { seconds } => digits_for(seconds as usize + 1),
+        WaitTime::Uniform { max, .. } => digits_for(max as usize + 1),
+    };
+    match op {
+        Op::Reg | Op::Dereg => {
+            w.lit(SERVICE_HEAD)
+                .lit(op.message_type())
+                .lit("\",\"ueServiceId\":\"");
+            ids.write(&mut w, false);
+            w.lit("\",\"registrationUrgentDegree\":")
+                .field(Field::Urgent, 8);
+            if wait_width > 0 {
+                w.lit(",\"waitTime\":").field(Field::Wait, wait_width);
+            }
+            w.lit("}");
+        }
+        Op::Msg => {
+            w.lit(SERVICE_HEAD).lit("MSG\",\"messageId\":\"");
+            ids.write(&mut w, false);
+            w.lit("-").field(Field::Seq, 10);
+            w.lit("\",\"originatingUeServiceId\":\"");
+            ids.write(&mut w, false);
+            match &config.msg_target {
+                MsgTarget::Peer => {
+                    w.lit("\",\"recipientUeServiceId\":\"");
+                    ids.write(&mut w, true);
+                }
+                MsgTarget::Ue(id) => {
+                    w.lit("\",\"recipientUeServiceId\":\"").lit(id);
+                }
+                MsgTarget::As(id) => {
+                    w.lit("\",\"recipientAsServiceId\":\"").lit(id);
+                }
+                MsgTarget::Group(id) => {
+                    w.lit("\",\"recipientGroupServiceId\":\"").lit(id);
+                }
+            }
+            w.lit("\",\"applicationId\":\"")
+                .lit(&config.application_id)
+                .lit("\",\"payload\":\"")
+                .lit(&payload_text(config.payload_bytes))
+                .lit("\",\"priority\":")
+                .field(Field::Priority, 8)
+                .lit("}");
+        }
+        Op::AppReg => {
+            w.lit("{\"messageType\":\"REGISTRATION REQUEST\",\"applicationId\":\"")
+                .lit(&config.application_id)
+                .lit("\"}");
+        }
+        Op::AppMsg => {
+            let (address, kind) = match &config.msg_target {
+                // Refused by Config::validate; a UE target is the closest meaning.
+                MsgTarget::Peer => ("", "UE"),
+                MsgTarget::Ue(id) => (id.as_str(), "UE"),
+                MsgTarget::As(id) => (id.as_str(), "AS"),
+                MsgTarget::Group(id) => (id.as_str(), "GROUP"),
+            };
+            w.lit("{\"messageType\":\"MESSAGE SENDING REQUEST\",\"messageId\":\"");
+            ids.write(&mut w, false);
+            w.lit("-")
+                .field(Field::Seq, 10)
+                .lit("\",\"targetAddress\":\"")
+                .lit(address)
+                .lit("\",\"targetType\":\"")
+                .lit(kind)
+                .lit("\",\"applicationId\":\"")
+                .lit(&config.application_id)
+                .lit("\",\"payload\":\"")
+                .lit(&payload_text(config.payload_bytes))
+                .lit("\",\"registrationId\":")
+                .field(Field::RegId, 10)
+                .lit(",\"priority\":")
+                .field(Field::Priority, 8)
+                .lit("}");
+        }
+        Op::AppDereg => {
+            w.lit("{\"messageType\":\"DE-REGISTRATION REQUEST\",\"registrationId\":")
+                .field(Field::RegId, 10)
+                .lit("}");
+        }
+    }
+    let token = Token::from_slice(&[0; TOKEN_LEN]).unwrap_or(Token::EMPTY);
+    let bytes = MessageBuilder::new(MsgType::Con, Code::POST, 0, token)
+        .uri_path(&config.uri_path)
+        .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+        .payload(&w.out);
+    let base = bytes.len() - w.out.len();
+    let fields = w
+        .fields
+        .iter()
+        .map(|&(f, at, width)| (f, at + base, width))
+        .collect();
+    Template { bytes, fields }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use msgin5g::coap::MessageView;
+
+    fn config() -> Config {
+        let mut c = Config::new("127.0.0.1:5683".parse().unwrap());
+        c.devices = 20_000;
+        c.id_prefix = "lg-t".into();
+        c
+    }
+
+    fn json(t: &mut Template, v: &Values) -> serde_json::Value {
+        let bytes = t.patch(v).to_vec();
+        let view = MessageView::parse(&bytes).unwrap();
+        assert_eq!(view.header.mid, v.mid);
+        assert_eq!(view.header.token, token(v.seq, v.salt));
+        assert_eq!(view.header.code, Code::POST);
+        assert_eq!(view.content_format(), Some(50));
+        serde_json::from_slice(view.payload()).unwrap()
+    }
+
+    #[test]
+    fn reg_patches_identity_urgency_and_wait_time() {
+        let mut c = config();
+        c.wait_time = WaitTime::Uniform { min: 5, max: 120 };
+        let mut t = Templates::new(&c);
+        let v = Values {
+            mid: 0xBEEF,
+            seq: 77,
+            salt: 3,
+            dev: 1234,
+            urgent: true,
+            wait: 7,
+            ..Values::default()
+        };
+        let j = json(t.get(Op::Reg), &v);
+        assert_eq!(j["messageType"], "REG");
+        assert_eq!(j["msgin5gServiceId"], "org.3gpp.msgin5g");
+        assert_eq!(j["ueServiceId"], "lg-t-01234");
+        assert_eq!(j["registrationUrgentDegree"], "URGENT");
+        assert_eq!(j["waitTime"], 7);
+        let v = Values {
+            dev: 19_999,
+            urgent: false,
+            wait: 120,
+            ..v
+        };
+        let j = json(t.get(Op::Dereg), &v);
+        assert_eq!(j["messageType"], "DEREG");
+        assert_eq!(j["ueServiceId"], "lg-t-19999");
+        assert_eq!(j["registrationUrgentDegree"], "NORMAL");
+        assert_eq!(j["waitTime"], 120);
+    }
+
+    #[test]
+    fn msg_to_peer_with_lanes_and_priority() {
+        let mut c = config();
+        c.outstanding = 12;
+        c.payload_bytes = 5;
+        let ids = Identities::new(&c);
+        let mut t = Templates::new(&c);
+        let v = Values {
+            seq: 4_000_000_000,
+            dev: 5,
+            lane: 11,
+            peer_dev: 6,
+            urgent: false,
+            ..Values::default()
+        };
+        let j = json(t.get(Op::Msg), &v);
+        assert_eq!(j["originatingUeServiceId"], "lg-t-00005.11");
+        assert_eq!(
+            j["originatingUeServiceId"],
+            ids.ue_service_id(5, 11).as_str()
+        );
+        assert_eq!(j["recipientUeServiceId"], "lg-t-00006.11");
+        assert_eq!(j["messageId"], "lg-t-00005.11-4000000000");
+        assert_eq!(j["priority"], "MIDDLE");
+        assert_eq!(j["payload"], "AwoRGB8=");
+        let j = json(t.get(Op::Msg), &Values { urgent: true, ..v });
+        assert_eq!(j["priority"], "HIGH");
+    }
+
+    #[test]
+    fn app_client_requests_follow_wire_md() {
+        let mut c = config();
+        c.app_clients = true;
+        c.msg_target = MsgTarget::As("as-1".into());
+        let mut t = Templates::new(&c);
+        let v = Values {
+            reg_id: 4711,
+            seq: 9,
+            dev: 3,
+            ..Values::default()
+        };
+        let j = json(t.get(Op::AppReg), &v);
+        assert_eq!(
+            j,
+            serde_json::json!({"messageType":"REGISTRATION REQUEST","applicationId":"7"})
+        );
+        let j = json(t.get(Op::AppMsg), &v);
+        assert_eq!(j["messageType"], "MESSAGE SENDING REQUEST");
+        assert_eq!(j["targetAddress"], "as-1");
+        assert_eq!(j["targetType"], "AS");
+        assert_eq!(j["registrationId"], 4711);
+        assert_eq!(j["messageId"], "lg-t-00003-0000000009");
+        let j = json(
+            t.get(Op::AppDereg),
+            &Values {
+                reg_id: u32::MAX,
+                ..v
+            },
+        );
+        assert_eq!(
+            j,
+            serde_json::json!({"messageType":"DE-REGISTRATION REQUEST","registrationId":u32::MAX})
+        );
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(digits_for(1), 1);
+        assert_eq!(digits_for(10), 1);
+        assert_eq!(digits_for(11), 2);
+        assert_eq!(digits_for(100_000), 5);
+        assert_eq!(payload_text(0), "");
+        assert_eq!(payload_text(1), "Aw==");
+        assert_eq!(parse_token(&token(0xDEADBEEF, 7)), Some((0xDEADBEEF, 7)));
+        assert_eq!(parse_token(&Token::EMPTY), None);
+    }
+}
