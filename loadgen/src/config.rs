@@ -198,8 +198,11 @@ pub struct Config {
     pub msg_target: MsgTarget,
     /// Decoded payload bytes per message.
     pub payload_bytes: usize,
-    /// `applicationId` of app clients and messages.
+    /// `applicationId` prefix: application client `d` registers `<application_id>-<ident>`.
     pub application_id: String,
+    /// The gateway's own UE Service ID: application clients address a peer client as
+    /// `targetAddress` = this, `applicationId` = the peer's (SPEC.md §7.5).
+    pub gateway_ue: String,
     /// Fraction of devices whose requests are URGENT (REG/DEREG) or `priority: HIGH` (messages).
     pub urgent_fraction: f64,
     /// `waitTime` sent with REG/DEREG.
@@ -258,6 +261,7 @@ impl Config {
             msg_target: MsgTarget::Peer,
             payload_bytes: 16,
             application_id: "7".into(),
+            gateway_ue: "msgin5g-gateway".into(),
             urgent_fraction: 0.0,
             wait_time: WaitTime::None,
             pacing: Pacing::Closed,
@@ -296,11 +300,11 @@ impl Config {
         if self.scenario.rebinds() && self.outstanding != 1 {
             return fail("churn and nat-rebind change a device's socket: use --outstanding 1");
         }
-        if self.app_clients
-            && self.msg_target == MsgTarget::Peer
-            && self.scenario == Scenario::Messaging
+        if self.gateway_ue.is_empty()
+            || self.gateway_ue.len() > 255
+            || self.gateway_ue.contains(['"', '\\'])
         {
-            return fail("application clients have no UE Service ID to address: give --msg-target as:ID, ue:ID or group:ID");
+            return fail("--gateway-ue must be 1..=255 bytes without quotes or backslashes");
         }
         if self.scenario == Scenario::Messaging && self.messages == 0 {
             return fail("--messages must be at least 1 in the messaging scenario");
@@ -407,9 +411,13 @@ mod tests {
         let mut c = base.clone();
         c.app_clients = true;
         c.scenario = Scenario::Messaging;
+        assert_eq!(
+            c.validate(),
+            Ok(()),
+            "peers are reached via the gateway's UE"
+        );
+        c.gateway_ue = String::new();
         assert!(c.validate().is_err());
-        c.msg_target = MsgTarget::As("as-1".into());
-        assert_eq!(c.validate(), Ok(()));
         let mut c = base.clone();
         c.duration = None;
         assert!(c.validate().is_err());

@@ -81,6 +81,11 @@ struct Args {
     /// applicationId of application clients and messages.
     #[arg(long, default_value = "7")]
     application_id: String,
+
+    /// The gateway's own UE Service ID (application clients send peer messages to it, with the
+    /// peer's applicationId).
+    #[arg(long, default_value = "msgin5g-gateway")]
+    gateway_ue: String,
     /// Fraction of devices whose requests are URGENT (messages: priority HIGH).
     #[arg(long, default_value_t = 0.0)]
     urgent_fraction: f64,
@@ -185,10 +190,11 @@ fn config(args: &Args) -> Result<Config, String> {
     c.msg_target = match (&args.msg_target, args.app_clients) {
         (Some(t), _) => MsgTarget::parse(t).map_err(|e| e.to_string())?,
         (None, false) => MsgTarget::Peer,
-        (None, true) => MsgTarget::As("as-1".into()),
+        (None, true) => MsgTarget::Peer,
     };
     c.payload_bytes = args.payload_bytes;
     c.application_id = args.application_id.clone();
+    c.gateway_ue = args.gateway_ue.clone();
     c.urgent_fraction = args.urgent_fraction;
     c.wait_time = match &args.wait_time {
         Some(w) => WaitTime::parse(w).map_err(|e| e.to_string())?,
@@ -344,6 +350,8 @@ mod tests {
         let args = Args::parse_from(["loadgen", "--target", "127.0.0.1:5683", "--app-clients"]);
         let c = config(&args).unwrap();
         assert_eq!(c.uri_path, "msgin5g-gw");
-        assert_eq!(c.msg_target, MsgTarget::As("as-1".into()));
+        // Application clients message each other through the gateway by default.
+        assert_eq!(c.msg_target, MsgTarget::Peer);
+        assert_eq!(c.gateway_ue, "msgin5g-gateway");
     }
 }

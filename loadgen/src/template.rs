@@ -379,14 +379,18 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
                 .lit("}");
         }
         Op::AppReg => {
+            // Each application client its own Application ID: `<application_id>-<ident>`.
             w.lit("{\"messageType\":\"REGISTRATION REQUEST\",\"applicationId\":\"")
                 .lit(&config.application_id)
-                .lit("\"}");
+                .lit("-");
+            ids.write(&mut w, false);
+            w.lit("\"}");
         }
         Op::AppMsg => {
             let (address, kind) = match &config.msg_target {
-                // Refused by Config::validate; a UE target is the closest meaning.
-                MsgTarget::Peer => ("", "UE"),
+                // A peer application behind the same gateway: through the server to the
+                // gateway's own UE Service ID, with the peer's Application ID.
+                MsgTarget::Peer => (config.gateway_ue.as_str(), "UE"),
                 MsgTarget::Ue(id) => (id.as_str(), "UE"),
                 MsgTarget::As(id) => (id.as_str(), "AS"),
                 MsgTarget::Group(id) => (id.as_str(), "GROUP"),
@@ -401,7 +405,9 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
                 .lit(kind)
                 .lit("\",\"applicationId\":\"")
                 .lit(&config.application_id)
-                .lit("\",\"payload\":\"")
+                .lit("-");
+            ids.write(&mut w, config.msg_target == MsgTarget::Peer);
+            w.lit("\",\"payload\":\"")
                 .lit(&payload_text(config.payload_bytes))
                 .lit("\",\"registrationId\":")
                 .field(Field::RegId, 10)
@@ -528,12 +534,20 @@ mod tests {
         let j = json(t.get(Op::AppReg), &v);
         assert_eq!(
             j,
-            serde_json::json!({"messageType":"REGISTRATION REQUEST","applicationId":"7"})
+            serde_json::json!({"messageType":"REGISTRATION REQUEST","applicationId":"7-lg-t-00003"})
         );
         let j = json(t.get(Op::AppMsg), &v);
         assert_eq!(j["messageType"], "MESSAGE SENDING REQUEST");
         assert_eq!(j["targetAddress"], "as-1");
         assert_eq!(j["targetType"], "AS");
+        assert_eq!(j["applicationId"], "7-lg-t-00003");
+        // A peer: the gateway's own UE Service ID with the peer's Application ID.
+        c.msg_target = MsgTarget::Peer;
+        let mut t = Templates::new(&c);
+        let j = json(t.get(Op::AppMsg), &Values { peer_dev: 4, ..v });
+        assert_eq!(j["targetAddress"], "msgin5g-gateway");
+        assert_eq!(j["targetType"], "UE");
+        assert_eq!(j["applicationId"], "7-lg-t-00004");
         assert_eq!(j["registrationId"], 4711);
         assert_eq!(j["messageId"], "lg-t-00003-0000000009");
         let j = json(

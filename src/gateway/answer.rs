@@ -86,7 +86,8 @@ impl Outcome {
 /// UNAUTHORIZED/POLICY_REJECT/AS_REJECT/NOT_REGISTERED/GATEWAY_FULL → 4.03,
 /// UNKNOWN_UE/UNKNOWN_APPLICATION/UNKNOWN_REGISTRATION/UNKNOWN_MESSAGE/UNKNOWN_GROUP → 4.04,
 /// DUPLICATE_MESSAGE_ID → 4.09, MALFORMED → 4.00, PAYLOAD_TOO_LARGE → 4.13,
-/// SUPERSEDED → 4.09 (RFC 8132 Conflict), GATEWAY_OVERLOAD/SHUTTING_DOWN/STORE_FULL → 5.03,
+/// SUPERSEDED → 4.09 (RFC 8132 Conflict), GATEWAY_OVERLOAD/SHUTTING_DOWN/STORE_FULL/SERVER_BUSY
+/// → 5.03,
 /// SERVER_TIMEOUT/EXPIRED → 5.04, anything else (NO_RESPONSE_IN_BULK, SERVER_ERROR, …) → 5.02.
 pub fn failure_code(failure_cause: &str) -> Code {
     match failure_cause {
@@ -104,7 +105,7 @@ pub fn failure_code(failure_cause: &str) -> Code {
         cause::MALFORMED => Code::BAD_REQUEST,
         cause::PAYLOAD_TOO_LARGE => Code::REQUEST_ENTITY_TOO_LARGE,
         cause::SUPERSEDED => Code::new(4, 9),
-        cause::GATEWAY_OVERLOAD | cause::SHUTTING_DOWN | cause::STORE_FULL => {
+        cause::GATEWAY_OVERLOAD | cause::SHUTTING_DOWN | cause::STORE_FULL | cause::SERVER_BUSY => {
             Code::SERVICE_UNAVAILABLE
         }
         cause::SERVER_TIMEOUT | cause::EXPIRED => Code::GATEWAY_TIMEOUT,
@@ -206,6 +207,17 @@ mod tests {
             Code::SERVICE_UNAVAILABLE
         );
         assert_eq!(failure_code(cause::SUPERSEDED).to_string(), "4.09");
+        assert_eq!(failure_code(cause::SERVER_BUSY), Code::SERVICE_UNAVAILABLE);
+        assert_eq!(failure_code(cause::NOT_REGISTERED), Code::FORBIDDEN);
+        assert_eq!(failure_code(cause::UNKNOWN_APPLICATION), Code::NOT_FOUND);
+        assert_eq!(
+            Outcome::verdict(MsgDeliveryStatus::Failed, Some(cause::SERVER_BUSY)).code,
+            Code::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            Outcome::verdict(MsgDeliveryStatus::Failed, Some("SOMETHING")).code,
+            Code::NOT_FOUND
+        );
         assert_eq!(failure_code(cause::NO_RESPONSE_IN_BULK).to_string(), "5.02");
         assert_eq!(Outcome::success(Kind::Reg).code, Code::CREATED);
         assert_eq!(Outcome::success(Kind::Dereg).code, Code::CHANGED);

@@ -92,7 +92,7 @@ impl FlushReason {
 
 /// The failure causes counted one by one (label `cause`); any other cause a server sends is
 /// counted as `OTHER`, so the label set stays fixed.
-pub const ANSWER_CAUSES: [&str; 18] = [
+pub const ANSWER_CAUSES: [&str; 24] = [
     cause::UNAUTHORIZED,
     cause::UNKNOWN_UE,
     cause::NOT_REGISTERED,
@@ -111,6 +111,12 @@ pub const ANSWER_CAUSES: [&str; 18] = [
     cause::SERVER_ERROR,
     cause::SUPERSEDED,
     cause::SHUTTING_DOWN,
+    cause::UNKNOWN_REGISTRATION,
+    cause::GATEWAY_FULL,
+    cause::DUPLICATE_MESSAGE_ID,
+    cause::UNKNOWN_GROUP,
+    cause::UNKNOWN_MESSAGE,
+    cause::SERVER_BUSY,
 ];
 
 /// Label value for failure causes outside [`ANSWER_CAUSES`].
