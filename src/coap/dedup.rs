@@ -20,6 +20,9 @@ pub enum DedupOutcome<'a> {
 
 type Key = (SocketAddr, u16);
 
+/// The table: foldhash, seeded per process (keys come from the network).
+type Map = HashMap<Key, Entry, foldhash::fast::RandomState>;
+
 /// One recorded (peer, MID).
 #[derive(Debug)]
 struct Entry {
@@ -46,7 +49,7 @@ struct Slot {
 /// items whose generation no longer matches the map entry are skipped.
 #[derive(Debug)]
 pub struct DedupCache {
-    map: HashMap<Key, Entry>,
+    map: Map,
     con_fifo: VecDeque<Slot>,
     non_fifo: VecDeque<Slot>,
     max_entries: usize,
@@ -61,7 +64,7 @@ impl DedupCache {
     /// (EXCHANGE_LIFETIME) and NON entries for `non_lifetime` (NON_LIFETIME).
     pub fn new(max_entries: usize, con_lifetime: Duration, non_lifetime: Duration) -> DedupCache {
         DedupCache {
-            map: HashMap::new(),
+            map: HashMap::default(),
             con_fifo: VecDeque::new(),
             non_fifo: VecDeque::new(),
             max_entries: max_entries.max(1),
@@ -85,18 +88,19 @@ impl DedupCache {
         let key = (peer, mid);
         // A copy has the same Token; the same (peer, MID) with another Token is a new message
         // from an endpoint that recycled the address (NAT or port reuse) and replaces the entry.
-        let live = match self.map.get(&key) {
-            Some(e) => e.expiry > now && e.token == token,
-            None => false,
+        let (live, present) = match self.map.get(&key) {
+            Some(e) => (e.expiry > now && e.token == token, true),
+            None => (false, false),
         };
         if live {
+            // A duplicate (rare): look the reply up again to return it.
             let e = &self.map[&key];
             return match e.reply.as_deref() {
                 Some(r) => DedupOutcome::Replay(r),
                 None => DedupOutcome::Pending,
             };
         }
-        if !self.map.contains_key(&key) && self.map.len() >= self.max_entries {
+        if !present && self.map.len() >= self.max_entries {
             self.expire(now);
             while self.map.len() >= self.max_entries {
                 if !self.evict_oldest() {
@@ -159,8 +163,19 @@ impl DedupCache {
         }
     }
 
-    /// Drop entries whose lifetime ended.
+    /// Drop entries whose lifetime ended; give memory back when the table has shrunk to a
+    /// quarter of its capacity (after a burst).
     pub fn expire(&mut self, now: Instant) {
+        self.expire_entries(now);
+        let (len, cap) = (self.map.len(), self.map.capacity());
+        if cap > 4096 && len < cap / 4 {
+            self.map.shrink_to(len * 2);
+            self.con_fifo.shrink_to(self.con_fifo.len() * 2);
+            self.non_fifo.shrink_to(self.non_fifo.len() * 2);
+        }
+    }
+
+    fn expire_entries(&mut self, now: Instant) {
         for con in [true, false] {
             loop {
                 let fifo = if con {
@@ -189,6 +204,11 @@ impl DedupCache {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// Slots the table has allocated (memory it holds), at least [`DedupCache::len`].
+    pub fn capacity(&self) -> usize {
+        self.map.capacity()
     }
 
     /// Live entries.
@@ -252,7 +272,7 @@ impl DedupCache {
 }
 
 /// Whether a queue item still describes the map's entry for its key.
-fn is_live(map: &HashMap<Key, Entry>, slot: &Slot) -> bool {
+fn is_live(map: &Map, slot: &Slot) -> bool {
     map.get(&slot.key)
         .is_some_and(|e| e.generation == slot.generation)
 }
@@ -263,6 +283,23 @@ mod tests {
 
     const CON: Duration = Duration::from_secs(247);
     const NON: Duration = Duration::from_secs(145);
+
+    #[test]
+    fn memory_is_given_back_after_a_burst_expires() {
+        let mut c = DedupCache::new(1 << 20, CON, NON);
+        let t0 = Instant::now();
+        for i in 0..50_000u32 {
+            let p = SocketAddr::from(([10, 0, (i >> 16) as u8, (i >> 8) as u8], i as u16));
+            assert_eq!(
+                c.check(t0, p, i as u16, true, Token::EMPTY),
+                DedupOutcome::New
+            );
+        }
+        assert!(c.capacity() >= 50_000);
+        c.expire(t0 + CON + Duration::from_secs(1));
+        assert_eq!(c.len(), 0);
+        assert!(c.capacity() < 4096, "capacity {} kept", c.capacity());
+    }
 
     fn peer(n: u16) -> SocketAddr {
         SocketAddr::from(([10, 0, 0, 1], 5683 + n))

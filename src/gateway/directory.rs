@@ -14,9 +14,8 @@
 //! reads them at most once per message and never for registrations of MSGin5G-6 UEs).
 
 use parking_lot::{Mutex, RwLock};
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -94,7 +93,7 @@ struct ReportTable {
 #[derive(Debug)]
 pub struct Directory {
     apps: RwLock<AppTable>,
-    clients: [RwLock<HashMap<Arc<str>, ClientRoute>>; STRIPES],
+    clients: [RwLock<HashMap<Arc<str>, ClientRoute, foldhash::fast::RandomState>>; STRIPES],
     reports: [Mutex<ReportTable>; STRIPES],
     next_registration_id: AtomicU32,
     max_app_registrations: usize,
@@ -121,7 +120,7 @@ impl Default for Directory {
 }
 
 fn stripe<K: Hash + ?Sized>(key: &K) -> usize {
-    let mut h = DefaultHasher::new();
+    let mut h = foldhash::fast::FixedState::default().build_hasher();
     key.hash(&mut h);
     (h.finish() as usize) & (STRIPES - 1)
 }
@@ -137,7 +136,7 @@ impl Directory {
     ) -> Directory {
         Directory {
             apps: RwLock::new(AppTable::default()),
-            clients: std::array::from_fn(|_| RwLock::new(HashMap::new())),
+            clients: std::array::from_fn(|_| RwLock::new(HashMap::default())),
             reports: std::array::from_fn(|_| Mutex::new(ReportTable::default())),
             next_registration_id: AtomicU32::new(first_registration_id.max(1)),
             max_app_registrations,
@@ -251,16 +250,16 @@ impl Directory {
 
     /// Record (or move) MSGin5G-6 UE `ue` at `peer`, served by `shard`. False when the table is
     /// full and `ue` is new (the UE then gets no downlink through this gateway).
-    pub fn set_client(&self, ue: &Arc<str>, peer: SocketAddr, shard: usize) -> bool {
-        let mut m = self.clients[stripe(&**ue)].write();
-        if let Some(r) = m.get_mut(&**ue) {
+    pub fn set_client(&self, ue: &str, peer: SocketAddr, shard: usize) -> bool {
+        let mut m = self.clients[stripe(ue)].write();
+        if let Some(r) = m.get_mut(ue) {
             *r = ClientRoute { peer, shard };
             return true;
         }
         if m.len() >= self.max_clients.div_ceil(STRIPES) {
             return false;
         }
-        m.insert(ue.clone(), ClientRoute { peer, shard });
+        m.insert(Arc::from(ue), ClientRoute { peer, shard });
         true
     }
 
@@ -384,9 +383,8 @@ mod tests {
     #[test]
     fn clients_move_and_are_bounded() {
         let d = Directory::new(1, STRIPES, 100, 1);
-        let ue: Arc<str> = Arc::from("ue-1");
-        assert!(d.set_client(&ue, addr(1), 0));
-        assert!(d.set_client(&ue, addr(2), 1));
+        assert!(d.set_client("ue-1", addr(1), 0));
+        assert!(d.set_client("ue-1", addr(2), 1));
         assert_eq!(
             d.client("ue-1"),
             Some(ClientRoute {
@@ -398,7 +396,7 @@ mod tests {
         assert_eq!(d.client("ue-1"), None);
         // At most max_clients / STRIPES per stripe: far fewer than 10 * STRIPES fit.
         let accepted = (0..10 * STRIPES)
-            .filter(|i| d.set_client(&Arc::from(format!("u{i}")), addr(1), 0))
+            .filter(|i| d.set_client(&format!("u{i}"), addr(1), 0))
             .count();
         assert!(accepted < 10 * STRIPES);
         assert_eq!(d.client_count(), accepted);

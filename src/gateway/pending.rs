@@ -114,7 +114,8 @@ pub struct Pending {
 /// The pending-request cache of one shard: per kind, key (UE Service ID or Message ID) → entry.
 #[derive(Debug, Default)]
 pub struct PendingTable {
-    maps: [HashMap<Arc<str>, Pending>; Kind::COUNT],
+    /// foldhash, seeded per process: keys come from the network.
+    maps: [HashMap<Arc<str>, Pending, foldhash::fast::RandomState>; Kind::COUNT],
     next_seq: u64,
 }
 

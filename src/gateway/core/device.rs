@@ -375,24 +375,24 @@ impl GatewayCore {
         deadline: Option<Instant>,
     ) {
         if exchange.ack == AckState::Held && self.config.answer_mode == AnswerMode::Response {
-            self.timers.push(Reverse((
+            self.timers.push(
                 exchange.received_at + self.config.piggyback_window,
                 Timer::Piggyback {
                     kind,
                     ue: ue.clone(),
                     seq,
                 },
-            )));
+            );
         }
         if let Some(d) = deadline {
-            self.timers.push(Reverse((
+            self.timers.push(
                 d.checked_sub(self.config.deadline_margin / 4).unwrap_or(d),
                 Timer::Deadline {
                     kind,
                     ue: ue.clone(),
                     seq,
                 },
-            )));
+            );
         }
     }
 
@@ -569,10 +569,9 @@ impl GatewayCore {
             if outcome.result == RegResult::Success {
                 match kind {
                     Kind::Reg => {
-                        let key: Arc<str> = Arc::from(ue);
                         if !self
                             .directory
-                            .set_client(&key, entry.exchange.peer, self.shard)
+                            .set_client(ue, entry.exchange.peer, self.shard)
                         {
                             inc(&self.stats.shed);
                         }

@@ -26,10 +26,8 @@ impl GatewayCore {
     pub(super) fn send_self_registration(&mut self, now: Instant) {
         let Some((uplink, mid)) = self.allocate_upstream_mid(now) else {
             self.self_state = SelfState::Due;
-            self.timers.push(Reverse((
-                now + SELF_REGISTRATION_RETRY,
-                Timer::SelfRegistration,
-            )));
+            self.timers
+                .push(now + SELF_REGISTRATION_RETRY, Timer::SelfRegistration);
             return;
         };
         let mut payload = Vec::new();
@@ -67,10 +65,8 @@ impl GatewayCore {
                 "gateway registration refused or unanswered; retrying"
             );
             self.self_state = SelfState::Due;
-            self.timers.push(Reverse((
-                now + SELF_REGISTRATION_RETRY,
-                Timer::SelfRegistration,
-            )));
+            self.timers
+                .push(now + SELF_REGISTRATION_RETRY, Timer::SelfRegistration);
         }
     }
 
@@ -187,10 +183,10 @@ impl GatewayCore {
                 message_id: Arc::from(message_id.as_str()),
             },
         );
-        self.timers.push(Reverse((
+        self.timers.push(
             now + self.config.delivery_timeout + Duration::from_secs(5),
             Timer::ServerRequest { ticket },
-        )));
+        );
         if shard == self.shard {
             self.start_delivery(now, self.shard, ticket, delivery);
         } else {
@@ -392,10 +388,10 @@ impl GatewayCore {
                 acked: false,
             },
         );
-        self.timers.push(Reverse((
+        self.timers.push(
             now + self.config.delivery_timeout,
             Timer::Delivery { token },
-        )));
+        );
         inc(&self.stats.downlink_deliveries);
         self.push(Side::Device, peer, bytes);
     }

@@ -70,7 +70,7 @@ fn uuid_text(hi: u64, lo: u64) -> String {
 }
 
 /// A timer of the core; validated when it fires (stale timers are ignored).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Timer {
     /// End of the piggyback window of a held CON.
     Piggyback { kind: Kind, ue: Arc<str>, seq: u64 },
@@ -84,6 +84,62 @@ enum Timer {
     ServerRequest { ticket: u64 },
     /// (Re-)send the gateway's own registration.
     SelfRegistration,
+}
+
+/// The core's timers, earliest first. Ordered by (instant, insertion number) only, so heap
+/// operations never compare the timers' keys (UE Service IDs): a hot path at one push per request.
+#[derive(Debug, Default)]
+struct TimerQueue {
+    heap: BinaryHeap<Reverse<TimerEntry>>,
+    next_seq: u64,
+}
+
+#[derive(Debug)]
+struct TimerEntry {
+    at: Instant,
+    seq: u64,
+    timer: Timer,
+}
+
+impl PartialEq for TimerEntry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for TimerEntry {}
+impl PartialOrd for TimerEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for TimerEntry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+impl TimerQueue {
+    fn push(&mut self, at: Instant, timer: Timer) {
+        self.next_seq += 1;
+        self.heap.push(Reverse(TimerEntry {
+            at,
+            seq: self.next_seq,
+            timer,
+        }));
+    }
+
+    /// When the earliest timer is due.
+    fn next(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse(e)| e.at)
+    }
+
+    /// The earliest timer if it is due at `now`.
+    fn pop_due(&mut self, now: Instant) -> Option<Timer> {
+        if self.next()? > now {
+            return None;
+        }
+        self.heap.pop().map(|Reverse(e)| e.timer)
+    }
 }
 
 /// What a confirmable message toward a device is, for its retransmission outcome.
@@ -191,7 +247,7 @@ pub struct GatewayCore {
     mids: MidAllocator,
     pending: PendingTable,
     batches: [Batch; Kind::COUNT],
-    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    timers: TimerQueue,
     in_flight: HashMap<u64, InFlight>,
     /// Per uplink: its own Message ID space toward the server and its retransmissions.
     uplinks: Vec<Uplink>,
@@ -278,7 +334,7 @@ impl GatewayCore {
             transmits: VecDeque::new(),
             pending: PendingTable::default(),
             batches: Default::default(),
-            timers: BinaryHeap::new(),
+            timers: TimerQueue::default(),
             in_flight: HashMap::new(),
             rtt_estimate: Duration::ZERO,
             envelope_len,
@@ -354,7 +410,7 @@ impl GatewayCore {
                 t = Some(t.map_or(x, |t| t.min(x)));
             }
         };
-        consider(self.timers.peek().map(|Reverse((at, _))| *at));
+        consider(self.timers.next());
         for u in &self.uplinks {
             consider(u.retx.next_timeout());
             consider(u.mids.next_expiry());

@@ -6,11 +6,7 @@ use super::*;
 impl GatewayCore {
     /// Advance timers to `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(Reverse((at, _))) = self.timers.peek() {
-            if *at > now {
-                break;
-            }
-            let Reverse((_, timer)) = self.timers.pop().expect("peeked");
+        while let Some(timer) = self.timers.pop_due(now) {
             self.on_timer(now, timer);
         }
         for i in 0..self.uplinks.len() {

@@ -276,8 +276,7 @@ impl GatewayCore {
                 deadline,
             },
         );
-        self.timers
-            .push(Reverse((deadline, Timer::Upstream { token })));
+        self.timers.push(deadline, Timer::Upstream { token });
         self.uplinks[uplink].retx.start(
             now,
             &mut self.rng,
