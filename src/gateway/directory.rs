@@ -15,7 +15,7 @@
 
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -120,9 +120,7 @@ impl Default for Directory {
 }
 
 fn stripe<K: Hash + ?Sized>(key: &K) -> usize {
-    let mut h = foldhash::fast::FixedState::default().build_hasher();
-    key.hash(&mut h);
-    (h.finish() as usize) & (STRIPES - 1)
+    (foldhash::fast::FixedState::default().hash_one(key) as usize) & (STRIPES - 1)
 }
 
 impl Directory {
