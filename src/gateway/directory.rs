@@ -13,10 +13,11 @@
 //! bounded; the maps sit behind `parking_lot` locks striped by key (the hot path — device requests —
 //! reads them at most once per message and never for registrations of MSGin5G-6 UEs).
 
+use compact_str::CompactString;
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -83,6 +84,48 @@ struct AppTable {
     by_peer: HashMap<SocketAddr, Vec<u32>>,
 }
 
+/// A client route as stored: 24 bytes, no heap (the table holds one per registered UE, so its
+/// size is the gateway's memory per device; README "Performance").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StoredRoute {
+    ip: [u8; 16],
+    port: u16,
+    v6: bool,
+    /// At most [`crate::net::MAX_SHARDS`] (256) shards: an index fits a byte.
+    shard: u8,
+    scope_id: u32,
+}
+
+impl StoredRoute {
+    fn new(peer: SocketAddr, shard: usize) -> StoredRoute {
+        let (ip, v6, scope_id) = match peer {
+            SocketAddr::V4(a) => (a.ip().to_ipv6_mapped().octets(), false, 0),
+            SocketAddr::V6(a) => (a.ip().octets(), true, a.scope_id()),
+        };
+        StoredRoute {
+            ip,
+            port: peer.port(),
+            v6,
+            shard: u8::try_from(shard).unwrap_or(u8::MAX),
+            scope_id,
+        }
+    }
+
+    fn route(&self) -> ClientRoute {
+        let v6 = Ipv6Addr::from(self.ip);
+        let peer = if self.v6 {
+            SocketAddr::V6(SocketAddrV6::new(v6, self.port, 0, self.scope_id))
+        } else {
+            let v4 = v6.to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED);
+            SocketAddr::new(IpAddr::V4(v4), self.port)
+        };
+        ClientRoute {
+            peer,
+            shard: usize::from(self.shard),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct ReportTable {
     map: HashMap<Arc<str>, ReportRoute>,
@@ -93,7 +136,8 @@ struct ReportTable {
 #[derive(Debug)]
 pub struct Directory {
     apps: RwLock<AppTable>,
-    clients: [RwLock<HashMap<Arc<str>, ClientRoute, foldhash::fast::RandomState>>; STRIPES],
+    /// UE Service IDs up to 24 bytes are stored inline (no allocation per UE).
+    clients: [RwLock<HashMap<CompactString, StoredRoute, foldhash::fast::RandomState>>; STRIPES],
     reports: [Mutex<ReportTable>; STRIPES],
     next_registration_id: AtomicU32,
     max_app_registrations: usize,
@@ -249,15 +293,16 @@ impl Directory {
     /// Record (or move) MSGin5G-6 UE `ue` at `peer`, served by `shard`. False when the table is
     /// full and `ue` is new (the UE then gets no downlink through this gateway).
     pub fn set_client(&self, ue: &str, peer: SocketAddr, shard: usize) -> bool {
+        let route = StoredRoute::new(peer, shard);
         let mut m = self.clients[stripe(ue)].write();
         if let Some(r) = m.get_mut(ue) {
-            *r = ClientRoute { peer, shard };
+            *r = route;
             return true;
         }
         if m.len() >= self.max_clients.div_ceil(STRIPES) {
             return false;
         }
-        m.insert(Arc::from(ue), ClientRoute { peer, shard });
+        m.insert(CompactString::from(ue), route);
         true
     }
 
@@ -268,7 +313,10 @@ impl Directory {
 
     /// Where MSGin5G-6 UE `ue` is.
     pub fn client(&self, ue: &str) -> Option<ClientRoute> {
-        self.clients[stripe(ue)].read().get(ue).copied()
+        self.clients[stripe(ue)]
+            .read()
+            .get(ue)
+            .map(StoredRoute::route)
     }
 
     /// Number of MSGin5G-6 UEs tracked.
@@ -398,6 +446,24 @@ mod tests {
             .count();
         assert!(accepted < 10 * STRIPES);
         assert_eq!(d.client_count(), accepted);
+    }
+
+    #[test]
+    fn client_routes_round_trip_v4_v6_and_long_ids() {
+        let d = Directory::new(1, 100, 100, 1);
+        let v6: SocketAddr = "[fe80::1%7]:5683".parse().unwrap();
+        let long = "urn:msgin5g:ue:a-rather-long-ue-service-id-beyond-inline-size";
+        assert!(d.set_client("v4", addr(9), 3));
+        assert!(d.set_client(long, v6, 1));
+        assert_eq!(
+            d.client("v4"),
+            Some(ClientRoute {
+                peer: addr(9),
+                shard: 3
+            })
+        );
+        assert_eq!(d.client(long), Some(ClientRoute { peer: v6, shard: 1 }));
+        assert_eq!(std::mem::size_of::<StoredRoute>(), 24);
     }
 
     #[test]

@@ -105,3 +105,20 @@ pub(crate) fn runtime() -> io::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
 }
+
+/// Give freed heap memory back to the operating system (glibc `malloc_trim`; a no-op elsewhere).
+///
+/// After a burst, the deduplication cache and pending table free millions of small blocks
+/// interleaved with long-lived ones; glibc keeps those pages resident unless asked. The gateway
+/// driver calls this at most every [`TRIM_INTERVAL`] when its caches shrank (README
+/// "Performance": memory per registered device).
+pub fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks and releases the allocator's own free memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Shortest interval between two [`trim_heap`] calls of one shard.
+pub const TRIM_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);

@@ -101,6 +101,9 @@ pub async fn run_gateway_shard(
 ) -> io::Result<GatewayCore> {
     tokio::pin!(shutdown);
     core.start(Instant::now());
+    // Heap trimming after bursts: the cache sizes at the last trim, and when it ran.
+    let mut last_trim = Instant::now();
+    let mut cached_at_trim = 0usize;
     let sleep = tokio::time::sleep_until(driver::far_future());
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
@@ -111,6 +114,12 @@ pub async fn run_gateway_shard(
 
     loop {
         let want = match (core.poll_timeout(), drain_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        // After a burst, wake once more to trim the heap even if no traffic follows.
+        let trim_due = (cached_at_trim > 0).then(|| last_trim + driver::TRIM_INTERVAL);
+        let want = match (want, trim_due) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -159,6 +168,14 @@ pub async fn run_gateway_shard(
         }
         if core.poll_timeout().is_some_and(|deadline| deadline <= now) {
             core.handle_timeout(now);
+        }
+        if now.duration_since(last_trim) >= driver::TRIM_INTERVAL {
+            let cached = core.dedup_len() + core.pending_len();
+            if cached * 2 < cached_at_trim {
+                driver::trim_heap();
+            }
+            cached_at_trim = cached;
+            last_trim = now;
         }
         pass_handoffs(&mut core, now, &mesh);
         send_transmits(&mut core, &stats, &device, &uplinks).await;
