@@ -13,6 +13,7 @@ mod core;
 mod directory;
 mod handoff;
 mod pending;
+mod split;
 
 pub use self::core::GatewayCore;
 pub use answer::{failure_code, Outcome};
@@ -22,6 +23,7 @@ pub use directory::{
 };
 pub use handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
 pub use pending::{Dialect, Kind};
+pub use split::{split_answer, Split};
 
 use crate::coap::TransmissionParams;
 use std::collections::HashSet;

@@ -100,7 +100,7 @@ pub enum BulkKind {
 
 /// The JSON keys this codec knows (SPEC.md §3.3); the discriminant indexes [`Fields`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum K {
+pub(super) enum K {
     ServiceId,
     MessageType,
     UeServiceId,
@@ -128,7 +128,7 @@ const NK: usize = K::DeregResps as usize + 1;
 
 impl K {
     /// The canonical (project profile) key, used in errors.
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             K::ServiceId => "msgin5gServiceId",
             K::MessageType => "messageType",
@@ -154,7 +154,7 @@ impl K {
     }
 
     /// Maps a JSON key (canonical or alias) to its IE; `None` for unknown keys.
-    fn of(key: &str) -> Option<K> {
+    pub(super) fn of(key: &str) -> Option<K> {
         Some(match key {
             "msgin5gServiceId" | "MSGin5G service identifier" | "msgin5g_service_id" => {
                 K::ServiceId
@@ -217,12 +217,12 @@ pub const MAX_UE_SERVICE_ID_LEN: usize = 255;
 
 /// The known IEs of one JSON object, collected in a single pass over its keys. A `null` value
 /// counts as absent; for a repeated key the last occurrence wins; unknown keys are ignored.
-struct Fields<'t, 'i> {
+pub(super) struct Fields<'t, 'i> {
     v: [Option<Value<'t, 'i>>; NK],
 }
 
 impl<'t, 'i> Fields<'t, 'i> {
-    fn collect(obj: &Object<'t, 'i>) -> Self {
+    pub(super) fn collect(obj: &Object<'t, 'i>) -> Self {
         let mut v = [None; NK];
         for (key, val) in obj.iter() {
             if let Some(k) = K::of(key) {
@@ -237,11 +237,11 @@ impl<'t, 'i> Fields<'t, 'i> {
     }
 
     #[inline]
-    fn get(&self, k: K) -> Option<Value<'t, 'i>> {
+    pub(super) fn get(&self, k: K) -> Option<Value<'t, 'i>> {
         self.v[k as usize]
     }
 
-    fn opt_str(&self, k: K) -> Result<Option<&'i str>, MsgError> {
+    pub(super) fn opt_str(&self, k: K) -> Result<Option<&'i str>, MsgError> {
         match self.get(k) {
             None => Ok(None),
             Some(v) => v
@@ -251,7 +251,7 @@ impl<'t, 'i> Fields<'t, 'i> {
         }
     }
 
-    fn opt_string(&self, k: K) -> Result<Option<String>, MsgError> {
+    pub(super) fn opt_string(&self, k: K) -> Result<Option<String>, MsgError> {
         Ok(self.opt_str(k)?.map(str::to_owned))
     }
 
@@ -272,7 +272,7 @@ impl<'t, 'i> Fields<'t, 'i> {
     }
 
     /// A non-negative integer, capped at `u32::MAX`.
-    fn opt_u32(&self, k: K) -> Result<Option<u32>, MsgError> {
+    pub(super) fn opt_u32(&self, k: K) -> Result<Option<u32>, MsgError> {
         match self.get(k) {
             None => Ok(None),
             Some(v) => v
@@ -497,14 +497,19 @@ impl Scratch {
         }
     }
 
-    fn decode(&mut self, json: &[u8]) -> Result<Payload, MsgError> {
+    /// Parse `json` into the tape and hand its root to `f`.
+    fn run<R>(
+        &mut self,
+        json: &[u8],
+        f: impl for<'t, 'i> FnOnce(Value<'t, 'i>) -> Result<R, MsgError>,
+    ) -> Result<R, MsgError> {
         let Scratch { buf, buffers, tape } = self;
         buf.clear();
         buf.extend_from_slice(json);
         buf.resize(json.len() + INPUT_PADDING, 0);
         let mut t: Tape<'_> = std::mem::replace(tape, Tape(Vec::new())).reset();
         let r = match fill_tape_padded(buf, json.len(), buffers, &mut t) {
-            Ok(()) => decode_root(t.as_value()),
+            Ok(()) => f(t.as_value()),
             Err(e) => Err(MsgError::Json(format!("{:?} at {}", e.error(), e.index()))),
         };
         *tape = t.reset();
@@ -514,6 +519,24 @@ impl Scratch {
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new(1024));
+}
+
+/// Parse `json` on the thread's reusable buffers (one-off buffers when it is large or the
+/// scratch space is in use) and hand the tape's root value to `f`; nothing borrowed from the
+/// tape outlives `f`.
+pub(super) fn with_tape<R>(
+    json: &[u8],
+    f: impl for<'t, 'i> FnOnce(Value<'t, 'i>) -> Result<R, MsgError>,
+) -> Result<R, MsgError> {
+    if json.len() > SCRATCH_MAX {
+        return Scratch::new(json.len()).run(json, f);
+    }
+    let mut f = Some(f);
+    let mut call = |s: &mut Scratch| s.run(json, f.take().expect("called once"));
+    match SCRATCH.try_with(|s| s.try_borrow_mut().ok().map(|mut s| call(&mut s))) {
+        Ok(Some(r)) => r,
+        _ => call(&mut Scratch::new(json.len())),
+    }
 }
 
 /// Decode a JSON payload into a [`Payload`]. Accepts the SPEC.md §3.3 keys and the spec's literal
@@ -527,15 +550,7 @@ thread_local! {
 /// caller); the messaging counts are checked here (see [`super::messaging`]). Parsing reuses
 /// thread-local buffers.
 pub fn decode(json: &[u8]) -> Result<Payload, MsgError> {
-    if json.len() > SCRATCH_MAX {
-        return Scratch::new(json.len()).decode(json);
-    }
-    SCRATCH
-        .try_with(|s| match s.try_borrow_mut() {
-            Ok(mut s) => s.decode(json),
-            Err(_) => Scratch::new(json.len()).decode(json),
-        })
-        .unwrap_or_else(|_| Scratch::new(json.len()).decode(json))
+    with_tape(json, decode_root)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ impl Ie {
     }
 
     /// Maps a JSON key (canonical or alias) to its IE; `None` for unknown keys.
-    fn of(key: &str) -> Option<Ie> {
+    pub(super) fn of(key: &str) -> Option<Ie> {
         Some(match key {
             "msgin5gServiceId" | "MSGin5G service identifier" | "msgin5g_service_id" => {
                 Ie::ServiceId
