@@ -162,6 +162,9 @@ fn bulk_entries<'i>(
             .filter(|s| !s.is_empty() && s.len() <= MAX_UE_SERVICE_ID_LEN)
             .ok_or(MsgError::InvalidIe(K::UeServiceId.name()))?;
         let result = match result.ok_or(MsgError::MissingIe(result_name))?.as_str() {
+            // The exact spellings first: the case-insensitive compare is byte by byte.
+            Some("SUCCESS") => RegResult::Success,
+            Some("FAILURE") => RegResult::Failure,
             Some(s) if s.eq_ignore_ascii_case("SUCCESS") => RegResult::Success,
             Some(s) if s.eq_ignore_ascii_case("FAILURE") => RegResult::Failure,
             _ => return Err(MsgError::InvalidIe(result_name)),
@@ -184,6 +187,18 @@ fn opt_string<'i>(
     match v {
         None => Ok(None),
         Some(v) => v.into_string().map(Some).ok_or(MsgError::InvalidIe(name)),
+    }
+}
+
+/// [`MsgDeliveryStatus::parse`] with the exact spellings tried first.
+#[inline]
+fn delivery_status(s: &str) -> Option<MsgDeliveryStatus> {
+    match s {
+        "ACCEPTED" => Some(MsgDeliveryStatus::Accepted),
+        "STORED" => Some(MsgDeliveryStatus::Stored),
+        "FAILED" => Some(MsgDeliveryStatus::Failed),
+        "REJECTED" => Some(MsgDeliveryStatus::Rejected),
+        _ => MsgDeliveryStatus::parse(s),
     }
 }
 
@@ -240,7 +255,7 @@ fn aggregate<'i>(
         let status = status
             .ok_or(MsgError::MissingIe(Ie::DeliveryStatus.name()))?
             .as_str()
-            .and_then(MsgDeliveryStatus::parse)
+            .and_then(delivery_status)
             .ok_or(MsgError::InvalidIe(Ie::DeliveryStatus.name()))?;
         out.push(AnswerEntry {
             key,
