@@ -48,6 +48,7 @@ fn requests() -> Vec<(&'static str, Vec<u8>)> {
 
 /// What the gateway does first with a device request: parse the CoAP view, check the
 /// Content-Format, decode the payload and branch on its kind.
+#[inline(never)]
 fn classify(dgram: &[u8]) -> (u16, MessageType) {
     let v = MessageView::parse(dgram).expect("valid CoAP");
     assert_eq!(v.content_format(), Some(CONTENT_FORMAT_JSON));
@@ -64,6 +65,7 @@ fn classify(dgram: &[u8]) -> (u16, MessageType) {
 
 /// Naive baseline: coap-lite's owned `Packet` and a serde_json `Value` tree, classified by the
 /// `messageType` string.
+#[inline(never)]
 fn classify_naive(dgram: &[u8]) -> (u16, MessageType) {
     let p = coap_lite::Packet::from_bytes(dgram).expect("valid CoAP");
     assert_eq!(

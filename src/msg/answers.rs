@@ -13,7 +13,7 @@ use super::messaging::MsgDeliveryStatus;
 use super::types::{MessageType, RegResult};
 use super::MAX_MESSAGE_ID_LEN;
 use simd_json::prelude::{TypedValue, ValueAsScalar, ValueIntoString};
-use simd_json::tape::{Array, Value};
+use simd_json::tape::{Array, Object, Value};
 use simd_json::ValueType;
 
 /// Which answer a bulk or aggregate request expects.
@@ -68,8 +68,8 @@ pub fn with_answer<R>(
 }
 
 /// The root object's `messageType`, checked against `expected` as `decode` resolves it.
-fn check_type(f: &codec::Fields<'_, '_>, expected: MessageType) -> Result<(), MsgError> {
-    let mt = f.get(K::MessageType).ok_or(MsgError::MissingMessageType)?;
+fn check_type(obj: &Object<'_, '_>, expected: MessageType) -> Result<(), MsgError> {
+    let mt = codec::message_type_value(obj).ok_or(MsgError::MissingMessageType)?;
     let mt = mt
         .as_str()
         .ok_or(MsgError::InvalidIe(K::MessageType.name()))?;
@@ -80,7 +80,7 @@ fn check_type(f: &codec::Fields<'_, '_>, expected: MessageType) -> Result<(), Ms
     }
 }
 
-fn root_object<'t, 'i>(root: Value<'t, 'i>) -> Result<simd_json::tape::Object<'t, 'i>, MsgError> {
+fn root_object<'t, 'i>(root: Value<'t, 'i>) -> Result<Object<'t, 'i>, MsgError> {
     root.as_object()
         .ok_or_else(|| MsgError::Json("not an object".to_owned()))
 }
@@ -113,8 +113,8 @@ fn bulk<'i>(
         )
     };
     let obj = root_object(root)?;
+    check_type(&obj, mt)?;
     let f = codec::Fields::collect(&obj);
-    check_type(&f, mt)?;
     f.opt_str(K::ServiceId)?;
     let count = f.opt_u32(count_key)?;
     let list = f
@@ -208,7 +208,7 @@ fn aggregate<'i>(
     out: &mut Vec<AnswerEntry<'i>>,
 ) -> Result<Option<u32>, MsgError> {
     let obj = root_object(root)?;
-    check_type(&codec::Fields::collect(&obj), MessageType::MsgResp)?;
+    check_type(&obj, MessageType::MsgResp)?;
     let f = ie::Fields::collect(&obj);
     f.opt_string(Ie::ServiceId)?;
     f.opt_message_id(Ie::MessageId)?;

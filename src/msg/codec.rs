@@ -1,9 +1,10 @@
 //! JSON codec for MSGin5G payloads (Content-Format 50) on simd-json.
 //!
-//! Decoding copies the input into a reusable thread-local padded buffer, parses it into a
-//! simd-json tape (also reused) and picks the known keys out of each object in one pass, so
-//! errors name the offending IE precisely. Encoding writes compact JSON straight into the
-//! caller's buffer.
+//! Decoding builds a simd-json tape (reused per thread): plain JSON (no escapes, integers only)
+//! straight from the input, node for node as simd-json would, anything else by copying the
+//! input into a reusable padded buffer for simd-json; then it picks the known keys out of each
+//! object in one pass, so errors name the offending IE precisely. Encoding writes compact JSON
+//! straight into the caller's buffer.
 
 use super::types::*;
 use simd_json::prelude::{TypedValue, ValueAsScalar, ValueIntoString, Writable};
@@ -155,11 +156,13 @@ impl K {
 
     /// Maps a JSON key (canonical or alias) to its IE; `None` for unknown keys.
     pub(super) fn of(key: &str) -> Option<K> {
+        if MESSAGE_TYPE_KEYS.contains(&key) {
+            return Some(K::MessageType);
+        }
         Some(match key {
             "msgin5gServiceId" | "MSGin5G service identifier" | "msgin5g_service_id" => {
                 K::ServiceId
             }
-            "messageType" | "Message Type" | "MessageType" | "message_type" => K::MessageType,
             "ueServiceId" | "UE Service ID" | "ue_service_id" => K::UeServiceId,
             "ueCredentialInfo" | "UE Credential Information" | "ue_credential_info" => K::CredInfo,
             "clientAddress" | "MSGin5G Client address" | "client_address" => K::ClientAddress,
@@ -212,6 +215,23 @@ impl K {
     }
 }
 
+/// The keys of the `messageType` IE (canonical first, then the aliases).
+const MESSAGE_TYPE_KEYS: [&str; 4] = ["messageType", "Message Type", "MessageType", "message_type"];
+
+/// The `messageType` value of a root object as [`Fields::collect`] would pick it (the last
+/// occurrence of any of its keys; `null` is absent), found without classifying the other keys.
+pub(super) fn message_type_value<'t, 'i>(obj: &Object<'t, 'i>) -> Option<Value<'t, 'i>> {
+    let mut mt = None;
+    for (key, val) in obj.iter() {
+        // Every alias starts with `m`/`M` and has 11 or 12 bytes: most keys are out at once.
+        let candidate = matches!(key.len(), 11 | 12) && key.as_bytes()[0] | 0x20 == b'm';
+        if candidate && MESSAGE_TYPE_KEYS.contains(&key) {
+            mt = (val.value_type() != ValueType::Null).then_some(val);
+        }
+    }
+    mt
+}
+
 /// Maximum UE Service ID length in bytes (SPEC.md §3.1).
 pub const MAX_UE_SERVICE_ID_LEN: usize = 255;
 
@@ -222,18 +242,20 @@ pub(super) struct Fields<'t, 'i> {
 }
 
 impl<'t, 'i> Fields<'t, 'i> {
+    #[inline]
     pub(super) fn collect(obj: &Object<'t, 'i>) -> Self {
-        let mut v = [None; NK];
+        // Filled in place (returned without a copy of the slot array).
+        let mut f = Fields { v: [None; NK] };
         for (key, val) in obj.iter() {
             if let Some(k) = K::of(key) {
-                v[k as usize] = if val.value_type() == ValueType::Null {
+                f.v[k as usize] = if val.value_type() == ValueType::Null {
                     None
                 } else {
                     Some(val)
                 };
             }
         }
-        Fields { v }
+        f
     }
 
     #[inline]
@@ -419,8 +441,7 @@ fn decode_root(root: Value<'_, '_>) -> Result<Payload, MsgError> {
     let obj = root
         .as_object()
         .ok_or_else(|| MsgError::Json("not an object".to_owned()))?;
-    let f = Fields::collect(&obj);
-    let mt = f.get(K::MessageType).ok_or(MsgError::MissingMessageType)?;
+    let mt = message_type_value(&obj).ok_or(MsgError::MissingMessageType)?;
     let mt = mt
         .as_str()
         .ok_or(MsgError::InvalidIe(K::MessageType.name()))?;
@@ -445,6 +466,7 @@ fn decode_root(root: Value<'_, '_>) -> Result<Payload, MsgError> {
     ) {
         return Err(unknown_type(mt));
     }
+    let f = Fields::collect(&obj);
     let sid = f.opt_string(K::ServiceId)?;
     Ok(match kind {
         MessageType::Reg => Payload::Reg(f.reg_req(sid)?),
@@ -504,13 +526,18 @@ impl Scratch {
         f: impl for<'t, 'i> FnOnce(Value<'t, 'i>) -> Result<R, MsgError>,
     ) -> Result<R, MsgError> {
         let Scratch { buf, buffers, tape } = self;
-        buf.clear();
-        buf.extend_from_slice(json);
-        buf.resize(json.len() + INPUT_PADDING, 0);
         let mut t: Tape<'_> = std::mem::replace(tape, Tape(Vec::new())).reset();
-        let r = match fill_tape_padded(buf, json.len(), buffers, &mut t) {
-            Ok(()) => f(t.as_value()),
-            Err(e) => Err(MsgError::Json(format!("{:?} at {}", e.error(), e.index()))),
+        // Plain JSON: the same tape, built straight from the input.
+        let r = if super::fast_tape::fill(json, &mut t.0) {
+            f(t.as_value())
+        } else {
+            buf.clear();
+            buf.extend_from_slice(json);
+            buf.resize(json.len() + INPUT_PADDING, 0);
+            match fill_tape_padded(buf, json.len(), buffers, &mut t) {
+                Ok(()) => f(t.as_value()),
+                Err(e) => Err(MsgError::Json(format!("{:?} at {}", e.error(), e.index()))),
+            }
         };
         *tape = t.reset();
         r
@@ -1492,6 +1519,28 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn message_type_key_resolution() {
+        for k in MESSAGE_TYPE_KEYS {
+            assert_eq!(K::of(k), Some(K::MessageType));
+            let json = format!(r#"{{"{k}":"reg","ueServiceId":"u"}}"#);
+            assert!(matches!(dec(&json), Ok(Payload::Reg(_))), "{k}");
+        }
+        // The last occurrence wins; a trailing null makes it absent.
+        assert!(matches!(
+            dec(r#"{"message_type":"DEREG","messageType":"REG","ueServiceId":"u"}"#),
+            Ok(Payload::Reg(_))
+        ));
+        assert_eq!(
+            dec(r#"{"messageType":"REG","Message Type":null,"ueServiceId":"u"}"#),
+            Err(MsgError::MissingMessageType)
+        );
+        assert_eq!(
+            dec(r#"{"messageType":["REG"],"ueServiceId":"u"}"#),
+            Err(MsgError::InvalidIe("messageType"))
+        );
     }
 
     #[test]

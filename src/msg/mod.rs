@@ -10,6 +10,7 @@ pub mod annex_a;
 pub mod answers;
 pub mod cause;
 pub mod codec;
+mod fast_tape;
 mod ie;
 pub mod messaging;
 pub mod types;
