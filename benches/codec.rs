@@ -1,15 +1,16 @@
-//! Codec benches: the device-datagram classify path (our view vs. coap-lite's `Packet`), the
-//! header-only parse, and the bulk writer/decoder the gateway uses per batch.
+//! Device-datagram classify path: CoAP view + MSGin5G decode of a device request (`REG`, `MSG`,
+//! Annex A.3 `MESSAGE SENDING REQUEST`) against a naive baseline (coap-lite `Packet` +
+//! serde_json `Value`, classified by `messageType`), plus the CoAP-only pair and the header-only
+//! parse. Target: decode + classify <= 300 ns per request.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
-use msgin5g::msg::{self, BulkKind, BulkRegistrationResponse, Payload, RegResult};
+use msgin5g::msg::{self, MessageType, Payload};
 use std::hint::black_box;
 
-/// A device's `REG` as it arrives at the gateway.
-fn reg_datagram() -> Vec<u8> {
-    let json = br#"{"messageType":"REG","ueServiceId":"urn:msgin5g:ue:imsi-001010123456789","waitTime":30}"#;
+/// A device's CON POST carrying `json`, as it arrives at the gateway.
+fn datagram(json: &str) -> Vec<u8> {
     MessageBuilder::new(
         MsgType::Con,
         Code::POST,
@@ -18,104 +19,93 @@ fn reg_datagram() -> Vec<u8> {
     )
     .uri_path("msgin5g")
     .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
-    .payload(json)
+    .payload(json.as_bytes())
 }
 
-fn ue(i: usize) -> String {
-    format!("urn:msgin5g:ue:imsi-0010101234{i:05}")
+/// The request kinds a device sends: (bench name, datagram).
+fn requests() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "reg",
+            datagram(
+                r#"{"messageType":"REG","ueServiceId":"urn:msgin5g:ue:imsi-001010123456789","waitTime":30}"#,
+            ),
+        ),
+        (
+            "msg",
+            datagram(
+                r#"{"messageType":"MSG","messageId":"6f1c2a8e-3b7d-4e5f-9a0b-1c2d3e4f5a6b","originatingUeServiceId":"urn:msgin5g:ue:imsi-001010123456789","recipientAsServiceId":"as-telemetry","payload":"AQIDBAUGBwgJCgsMDQ4PEA=="}"#,
+            ),
+        ),
+        (
+            "a3_message_sending",
+            datagram(
+                r#"{"messageType":"MESSAGE SENDING REQUEST","registrationId":4711,"messageId":"6f1c2a8e-3b7d-4e5f-9a0b-1c2d3e4f5a6b","targetAddress":"as-telemetry","targetType":"AS","payload":"AQIDBAUGBwgJCgsMDQ4PEA=="}"#,
+            ),
+        ),
+    ]
+}
+
+/// What the gateway does first with a device request: parse the CoAP view, check the
+/// Content-Format, decode the payload and branch on its kind.
+#[inline(never)]
+fn classify(dgram: &[u8]) -> (u16, MessageType) {
+    let v = MessageView::parse(dgram).expect("valid CoAP");
+    assert_eq!(v.content_format(), Some(CONTENT_FORMAT_JSON));
+    let p = msg::decode(v.payload()).expect("valid payload");
+    let kind = match &p {
+        Payload::Reg(_) => MessageType::Reg,
+        Payload::Msg(_) => MessageType::Msg,
+        Payload::MsgSending(_) => MessageType::MessageSendingRequest,
+        other => other.message_type(),
+    };
+    black_box(&p);
+    (v.header.mid, kind)
+}
+
+/// Naive baseline: coap-lite's owned `Packet` and a serde_json `Value` tree, classified by the
+/// `messageType` string.
+#[inline(never)]
+fn classify_naive(dgram: &[u8]) -> (u16, MessageType) {
+    let p = coap_lite::Packet::from_bytes(dgram).expect("valid CoAP");
+    assert_eq!(
+        p.get_content_format(),
+        Some(coap_lite::ContentFormat::ApplicationJSON)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&p.payload).expect("valid JSON");
+    let kind = MessageType::parse(v["messageType"].as_str().expect("messageType"));
+    black_box(&v);
+    (p.header.message_id, kind)
 }
 
 fn decode_classify(c: &mut Criterion) {
-    let dgram = reg_datagram();
     let mut g = c.benchmark_group("decode_classify");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("view", |b| {
+    for (name, dgram) in requests() {
+        assert_eq!(classify(&dgram), classify_naive(&dgram));
+        g.bench_function(format!("{name}/ours"), |b| {
+            b.iter(|| classify(black_box(&dgram)))
+        });
+        g.bench_function(format!("{name}/naive_coap_lite_serde_json"), |b| {
+            b.iter(|| classify_naive(black_box(&dgram)))
+        });
+    }
+    // The CoAP layer alone, like for like.
+    let (_, dgram) = &requests()[0];
+    g.bench_function("reg/coap_only_ours", |b| {
         b.iter(|| {
-            let v = MessageView::parse(black_box(&dgram)).expect("valid");
-            let cf = v.content_format();
-            let p = msg::decode(v.payload()).expect("valid REG");
-            black_box((v.header, cf, p))
-        })
-    });
-    // Same CoAP work as the baseline below, without the JSON decode: the like-for-like pair.
-    g.bench_function("view_coap_only", |b| {
-        b.iter(|| {
-            let v = MessageView::parse(black_box(&dgram)).expect("valid");
+            let v = MessageView::parse(black_box(dgram)).expect("valid");
             black_box((v.header, v.content_format(), v.payload().len()))
         })
     });
-    g.bench_function("coap_lite_packet", |b| {
-        b.iter(|| black_box(coap_lite::Packet::from_bytes(black_box(&dgram)).expect("valid")))
+    g.bench_function("reg/coap_only_coap_lite", |b| {
+        b.iter(|| black_box(coap_lite::Packet::from_bytes(black_box(dgram)).expect("valid")))
+    });
+    g.bench_function("reg/header_only_ours", |b| {
+        b.iter(|| black_box(MessageView::parse_header(black_box(dgram))))
     });
     g.finish();
 }
 
-fn header(c: &mut Criterion) {
-    let dgram = reg_datagram();
-    let mut g = c.benchmark_group("header");
-    g.bench_function("view_parse_header", |b| {
-        b.iter(|| black_box(MessageView::parse_header(black_box(&dgram))))
-    });
-    g.finish();
-}
-
-fn bulk(c: &mut Criterion) {
-    let elements: Vec<Vec<u8>> = (0..100)
-        .map(|i| {
-            let mut out = Vec::new();
-            msg::write_element(
-                &Payload::Reg(msg::RegistrationRequest {
-                    ue_service_id: ue(i),
-                    wait_time: Some(30),
-                    ..Default::default()
-                }),
-                &mut out,
-            );
-            out
-        })
-        .collect();
-    let refs: Vec<&[u8]> = elements.iter().map(Vec::as_slice).collect();
-
-    let resp = Payload::BulkRegResp(BulkRegistrationResponse {
-        msgin5g_service_id: Some(msg::DEFAULT_SERVICE_ID.into()),
-        number_of_registration_responses: Some(100),
-        registration_responses: (0..100)
-            .map(|i| msg::RegistrationResponse {
-                msgin5g_service_id: None,
-                ue_service_id: ue(i),
-                registration_result: if i % 10 == 9 {
-                    RegResult::Failure
-                } else {
-                    RegResult::Success
-                },
-                failure_cause: (i % 10 == 9).then(|| msg::cause::UNAUTHORIZED.to_string()),
-            })
-            .collect(),
-    });
-    let mut resp_json = Vec::new();
-    msg::encode(&resp, &mut resp_json);
-
-    let mut g = c.benchmark_group("bulk");
-    g.throughput(Throughput::Elements(100));
-    let mut out = Vec::with_capacity(16 * 1024);
-    g.bench_function("write_bulk_100", |b| {
-        b.iter(|| {
-            out.clear();
-            msg::write_bulk(
-                &mut out,
-                BulkKind::Registration,
-                msg::DEFAULT_SERVICE_ID,
-                "gateway-ue-1",
-                black_box(&refs),
-            );
-            black_box(out.len())
-        })
-    });
-    g.bench_function("decode_bulkregresp_100", |b| {
-        b.iter(|| black_box(msg::decode(black_box(&resp_json)).expect("valid BULKREGRESP")))
-    });
-    g.finish();
-}
-
-criterion_group!(benches, decode_classify, header, bulk);
+criterion_group!(benches, decode_classify);
 criterion_main!(benches);

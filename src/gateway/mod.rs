@@ -13,6 +13,7 @@ mod core;
 mod directory;
 mod handoff;
 mod pending;
+mod split;
 mod stats;
 
 pub use self::core::GatewayCore;
@@ -23,6 +24,7 @@ pub use directory::{
 };
 pub use handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
 pub use pending::{Dialect, Kind};
+pub use split::{split_answer, Split};
 pub use stats::{
     answer_slot, answer_slot_labels, kind_label, FlushReason, Received, ANSWER_CAUSES,
     ANSWER_SLOTS, OTHER_CAUSE,

@@ -1,9 +1,10 @@
 //! JSON codec for MSGin5G payloads (Content-Format 50) on simd-json.
 //!
-//! Decoding copies the input into a reusable thread-local padded buffer, parses it into a
-//! simd-json tape (also reused) and picks the known keys out of each object in one pass, so
-//! errors name the offending IE precisely. Encoding writes compact JSON straight into the
-//! caller's buffer.
+//! Decoding builds a simd-json tape (reused per thread): plain JSON (no escapes, integers only)
+//! straight from the input, node for node as simd-json would, anything else by copying the
+//! input into a reusable padded buffer for simd-json; then it picks the known keys out of each
+//! object in one pass, so errors name the offending IE precisely. Encoding writes compact JSON
+//! straight into the caller's buffer.
 
 use super::messaging::{AsRegistrationRequest, AsRegistrationResponse};
 use super::types::*;
@@ -101,7 +102,7 @@ pub enum BulkKind {
 
 /// The JSON keys this codec knows (SPEC.md §3.3); the discriminant indexes [`Fields`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum K {
+pub(super) enum K {
     ServiceId,
     MessageType,
     UeServiceId,
@@ -130,7 +131,7 @@ const NK: usize = K::AsServiceId as usize + 1;
 
 impl K {
     /// The canonical (project profile) key, used in errors.
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             K::ServiceId => "msgin5gServiceId",
             K::MessageType => "messageType",
@@ -157,12 +158,14 @@ impl K {
     }
 
     /// Maps a JSON key (canonical or alias) to its IE; `None` for unknown keys.
-    fn of(key: &str) -> Option<K> {
+    pub(super) fn of(key: &str) -> Option<K> {
+        if MESSAGE_TYPE_KEYS.contains(&key) {
+            return Some(K::MessageType);
+        }
         Some(match key {
             "msgin5gServiceId" | "MSGin5G service identifier" | "msgin5g_service_id" => {
                 K::ServiceId
             }
-            "messageType" | "Message Type" | "MessageType" | "message_type" => K::MessageType,
             "ueServiceId" | "UE Service ID" | "ue_service_id" => K::UeServiceId,
             "ueCredentialInfo" | "UE Credential Information" | "ue_credential_info" => K::CredInfo,
             "clientAddress" | "MSGin5G Client address" | "client_address" => K::ClientAddress,
@@ -216,36 +219,55 @@ impl K {
     }
 }
 
+/// The keys of the `messageType` IE (canonical first, then the aliases).
+const MESSAGE_TYPE_KEYS: [&str; 4] = ["messageType", "Message Type", "MessageType", "message_type"];
+
+/// The `messageType` value of a root object as [`Fields::collect`] would pick it (the last
+/// occurrence of any of its keys; `null` is absent), found without classifying the other keys.
+pub(super) fn message_type_value<'t, 'i>(obj: &Object<'t, 'i>) -> Option<Value<'t, 'i>> {
+    let mut mt = None;
+    for (key, val) in obj.iter() {
+        // Every alias starts with `m`/`M` and has 11 or 12 bytes: most keys are out at once.
+        let candidate = matches!(key.len(), 11 | 12) && key.as_bytes()[0] | 0x20 == b'm';
+        if candidate && MESSAGE_TYPE_KEYS.contains(&key) {
+            mt = (val.value_type() != ValueType::Null).then_some(val);
+        }
+    }
+    mt
+}
+
 /// Maximum UE Service ID length in bytes (SPEC.md §3.1).
 pub const MAX_UE_SERVICE_ID_LEN: usize = 255;
 
 /// The known IEs of one JSON object, collected in a single pass over its keys. A `null` value
 /// counts as absent; for a repeated key the last occurrence wins; unknown keys are ignored.
-struct Fields<'t, 'i> {
+pub(super) struct Fields<'t, 'i> {
     v: [Option<Value<'t, 'i>>; NK],
 }
 
 impl<'t, 'i> Fields<'t, 'i> {
-    fn collect(obj: &Object<'t, 'i>) -> Self {
-        let mut v = [None; NK];
+    #[inline]
+    pub(super) fn collect(obj: &Object<'t, 'i>) -> Self {
+        // Filled in place (returned without a copy of the slot array).
+        let mut f = Fields { v: [None; NK] };
         for (key, val) in obj.iter() {
             if let Some(k) = K::of(key) {
-                v[k as usize] = if val.value_type() == ValueType::Null {
+                f.v[k as usize] = if val.value_type() == ValueType::Null {
                     None
                 } else {
                     Some(val)
                 };
             }
         }
-        Fields { v }
+        f
     }
 
     #[inline]
-    fn get(&self, k: K) -> Option<Value<'t, 'i>> {
+    pub(super) fn get(&self, k: K) -> Option<Value<'t, 'i>> {
         self.v[k as usize]
     }
 
-    fn opt_str(&self, k: K) -> Result<Option<&'i str>, MsgError> {
+    pub(super) fn opt_str(&self, k: K) -> Result<Option<&'i str>, MsgError> {
         match self.get(k) {
             None => Ok(None),
             Some(v) => v
@@ -255,7 +277,7 @@ impl<'t, 'i> Fields<'t, 'i> {
         }
     }
 
-    fn opt_string(&self, k: K) -> Result<Option<String>, MsgError> {
+    pub(super) fn opt_string(&self, k: K) -> Result<Option<String>, MsgError> {
         Ok(self.opt_str(k)?.map(str::to_owned))
     }
 
@@ -276,7 +298,7 @@ impl<'t, 'i> Fields<'t, 'i> {
     }
 
     /// A non-negative integer, capped at `u32::MAX`.
-    fn opt_u32(&self, k: K) -> Result<Option<u32>, MsgError> {
+    pub(super) fn opt_u32(&self, k: K) -> Result<Option<u32>, MsgError> {
         match self.get(k) {
             None => Ok(None),
             Some(v) => v
@@ -458,8 +480,7 @@ fn decode_root(root: Value<'_, '_>) -> Result<Payload, MsgError> {
     let obj = root
         .as_object()
         .ok_or_else(|| MsgError::Json("not an object".to_owned()))?;
-    let f = Fields::collect(&obj);
-    let mt = f.get(K::MessageType).ok_or(MsgError::MissingMessageType)?;
+    let mt = message_type_value(&obj).ok_or(MsgError::MissingMessageType)?;
     let mt = mt
         .as_str()
         .ok_or(MsgError::InvalidIe(K::MessageType.name()))?;
@@ -484,6 +505,7 @@ fn decode_root(root: Value<'_, '_>) -> Result<Payload, MsgError> {
     ) {
         return Err(unknown_type(mt));
     }
+    let f = Fields::collect(&obj);
     let sid = f.opt_string(K::ServiceId)?;
     if f.get(K::UeServiceId).is_none() && f.get(K::AsServiceId).is_some() {
         if let Some(p) = f.as_registration(&kind, sid.clone())? {
@@ -541,15 +563,25 @@ impl Scratch {
         }
     }
 
-    fn decode(&mut self, json: &[u8]) -> Result<Payload, MsgError> {
+    /// Parse `json` into the tape and hand its root to `f`.
+    fn run<R>(
+        &mut self,
+        json: &[u8],
+        f: impl for<'t, 'i> FnOnce(Value<'t, 'i>) -> Result<R, MsgError>,
+    ) -> Result<R, MsgError> {
         let Scratch { buf, buffers, tape } = self;
-        buf.clear();
-        buf.extend_from_slice(json);
-        buf.resize(json.len() + INPUT_PADDING, 0);
         let mut t: Tape<'_> = std::mem::replace(tape, Tape(Vec::new())).reset();
-        let r = match fill_tape_padded(buf, json.len(), buffers, &mut t) {
-            Ok(()) => decode_root(t.as_value()),
-            Err(e) => Err(MsgError::Json(format!("{:?} at {}", e.error(), e.index()))),
+        // Plain JSON: the same tape, built straight from the input.
+        let r = if super::fast_tape::fill(json, &mut t.0) {
+            f(t.as_value())
+        } else {
+            buf.clear();
+            buf.extend_from_slice(json);
+            buf.resize(json.len() + INPUT_PADDING, 0);
+            match fill_tape_padded(buf, json.len(), buffers, &mut t) {
+                Ok(()) => f(t.as_value()),
+                Err(e) => Err(MsgError::Json(format!("{:?} at {}", e.error(), e.index()))),
+            }
         };
         *tape = t.reset();
         r
@@ -558,6 +590,24 @@ impl Scratch {
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new(1024));
+}
+
+/// Parse `json` on the thread's reusable buffers (one-off buffers when it is large or the
+/// scratch space is in use) and hand the tape's root value to `f`; nothing borrowed from the
+/// tape outlives `f`.
+pub(super) fn with_tape<R>(
+    json: &[u8],
+    f: impl for<'t, 'i> FnOnce(Value<'t, 'i>) -> Result<R, MsgError>,
+) -> Result<R, MsgError> {
+    if json.len() > SCRATCH_MAX {
+        return Scratch::new(json.len()).run(json, f);
+    }
+    let mut f = Some(f);
+    let mut call = |s: &mut Scratch| s.run(json, f.take().expect("called once"));
+    match SCRATCH.try_with(|s| s.try_borrow_mut().ok().map(|mut s| call(&mut s))) {
+        Ok(Some(r)) => r,
+        _ => call(&mut Scratch::new(json.len())),
+    }
 }
 
 /// Decode a JSON payload into a [`Payload`]. Accepts the SPEC.md §3.3 keys and the spec's literal
@@ -571,15 +621,7 @@ thread_local! {
 /// caller); the messaging counts are checked here (see [`super::messaging`]). Parsing reuses
 /// thread-local buffers.
 pub fn decode(json: &[u8]) -> Result<Payload, MsgError> {
-    if json.len() > SCRATCH_MAX {
-        return Scratch::new(json.len()).decode(json);
-    }
-    SCRATCH
-        .try_with(|s| match s.try_borrow_mut() {
-            Ok(mut s) => s.decode(json),
-            Err(_) => Scratch::new(json.len()).decode(json),
-        })
-        .unwrap_or_else(|_| Scratch::new(json.len()).decode(json))
+    with_tape(json, decode_root)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1521,6 +1563,28 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn message_type_key_resolution() {
+        for k in MESSAGE_TYPE_KEYS {
+            assert_eq!(K::of(k), Some(K::MessageType));
+            let json = format!(r#"{{"{k}":"reg","ueServiceId":"u"}}"#);
+            assert!(matches!(dec(&json), Ok(Payload::Reg(_))), "{k}");
+        }
+        // The last occurrence wins; a trailing null makes it absent.
+        assert!(matches!(
+            dec(r#"{"message_type":"DEREG","messageType":"REG","ueServiceId":"u"}"#),
+            Ok(Payload::Reg(_))
+        ));
+        assert_eq!(
+            dec(r#"{"messageType":"REG","Message Type":null,"ueServiceId":"u"}"#),
+            Err(MsgError::MissingMessageType)
+        );
+        assert_eq!(
+            dec(r#"{"messageType":["REG"],"ueServiceId":"u"}"#),
+            Err(MsgError::InvalidIe("messageType"))
+        );
     }
 
     #[test]

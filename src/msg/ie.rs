@@ -95,7 +95,7 @@ impl Ie {
     }
 
     /// Maps a JSON key (canonical or alias) to its IE; `None` for unknown keys.
-    fn of(key: &str) -> Option<Ie> {
+    pub(super) fn of(key: &str) -> Option<Ie> {
         Some(match key {
             "msgin5gServiceId" | "MSGin5G service identifier" | "msgin5g_service_id" => {
                 Ie::ServiceId
@@ -187,18 +187,20 @@ fn bounded(k: Ie, s: &str, max: usize) -> Result<&str, MsgError> {
 }
 
 impl<'t, 'i> Fields<'t, 'i> {
+    #[inline]
     pub(super) fn collect(obj: &Object<'t, 'i>) -> Self {
-        let mut v = [None; N];
+        // Filled in place (returned without a copy of the slot array).
+        let mut f = Fields { v: [None; N] };
         for (key, val) in obj.iter() {
             if let Some(k) = Ie::of(key) {
-                v[k as usize] = if val.value_type() == ValueType::Null {
+                f.v[k as usize] = if val.value_type() == ValueType::Null {
                     None
                 } else {
                     Some(val)
                 };
             }
         }
-        Fields { v }
+        f
     }
 
     #[inline]

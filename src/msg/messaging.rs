@@ -371,6 +371,18 @@ impl MessageResponse {
 // Base64 and RFC 3339
 // ---------------------------------------------------------------------------------------------
 
+/// The RFC 4648 §4 alphabet (without the `=` padding).
+static BASE64: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+        c += 1;
+    }
+    t
+};
+
 /// Decoded length of RFC 4648 §4 base64 text (standard alphabet; `=` padding optional but, when
 /// present, only at the end and making the length a multiple of 4), `None` if it is not base64.
 pub fn base64_decoded_len(s: &str) -> Option<usize> {
@@ -380,10 +392,8 @@ pub fn base64_decoded_len(s: &str) -> Option<usize> {
         return None;
     }
     let data = &b[..b.len() - pad];
-    if !data
-        .iter()
-        .all(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
-    {
+    // Branch-free over the bytes: one table load per byte.
+    if !data.iter().fold(true, |ok, &c| ok & BASE64[usize::from(c)]) {
         return None;
     }
     match data.len() % 4 {
@@ -1882,6 +1892,13 @@ mod tests {
         ] {
             assert_eq!(base64_decoded_len(s), n, "{s:?}");
         }
+        // Exactly the alphabet: every ASCII byte, and non-ASCII text.
+        for b in 0..=0x7fu8 {
+            let ok = b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+            let s = format!("AQ{}D", b as char);
+            assert_eq!(base64_decoded_len(&s).is_some(), ok, "{b:#x}");
+        }
+        assert_eq!(base64_decoded_len("AQé"), None);
     }
 
     #[test]

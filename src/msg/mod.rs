@@ -7,13 +7,16 @@
 //! (`"Message Type"`, `"UE Service ID"`, ...) are accepted as aliases on input.
 
 pub mod annex_a;
+pub mod answers;
 pub mod cause;
 pub mod codec;
+mod fast_tape;
 mod ie;
 pub mod messaging;
 pub mod types;
 
 pub use annex_a::*;
+pub use answers::{with_answer, AnswerEntry, AnswerKind, Verdict};
 pub use codec::{
     bulk_envelope_len, decode, encode, json_string_len, write_bulk, write_element,
     write_json_string, write_registration_response, BulkKind, MsgError, DIAGNOSTIC_MAX,

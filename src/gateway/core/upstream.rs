@@ -395,117 +395,29 @@ impl GatewayCore {
         }
     }
 
-    /// Split a bulk response into one answer per member (24.538 §6.3.4.3.3 / §6.3.4.3.6).
+    /// Split a bulk response (24.538 §6.3.4.3.3 / §6.3.4.3.6) or an aggregate's `MSGRESP`
+    /// (SPEC.md §4.8, WIRE.md) into one answer per member ([`split_answer`]); an unusable answer
+    /// fails every member with `SERVER_ERROR`.
     pub(super) fn split(&mut self, now: Instant, flight: InFlight, payload: &[u8]) {
         let kind = flight.kind;
-        if kind.is_message() {
-            self.split_messages(now, flight, payload);
+        let Some(split) = split_answer(kind, &flight.members, payload) else {
+            self.fail_members(now, flight, cause::SERVER_ERROR);
             return;
-        }
-        let results: Vec<(String, RegResult, Option<String>)>;
-        let count: Option<u32>;
-        match (kind, msg::decode(payload)) {
-            (Kind::Reg, Ok(Payload::BulkRegResp(r))) => {
-                count = r.number_of_registration_responses;
-                results = r
-                    .registration_responses
-                    .into_iter()
-                    .map(|e| (e.ue_service_id, e.registration_result, e.failure_cause))
-                    .collect();
-            }
-            (Kind::Dereg, Ok(Payload::BulkDeregResp(r))) => {
-                count = r.number_of_deregistration_responses;
-                results = r
-                    .deregistration_responses
-                    .into_iter()
-                    .map(|e| (e.ue_service_id, e.deregistration_result, e.failure_cause))
-                    .collect();
-            }
-            _ => {
-                self.fail_members(now, flight, cause::SERVER_ERROR);
-                return;
-            }
-        }
-        if count.is_some_and(|c| c as usize != results.len()) {
+        };
+        if split.count_mismatch {
             inc(&self.stats.count_mismatches);
         }
-        let mut answered = vec![false; flight.members.len()];
-        for (i, (ue, result, failure_cause)) in results.into_iter().enumerate() {
-            // Fast path: the server answers in request order; otherwise search the members.
-            let idx = match flight.members.get(i) {
-                Some((m, _)) if **m == *ue && !answered[i] => Some(i),
-                _ => flight
-                    .members
-                    .iter()
-                    .enumerate()
-                    .position(|(j, (m, _))| **m == *ue && !answered[j]),
-            };
-            let Some(idx) = idx else {
-                inc(&self.stats.unknown_entries);
-                continue;
-            };
-            answered[idx] = true;
-            let outcome = match result {
-                RegResult::Success => Outcome::success(kind),
-                RegResult::Failure => {
-                    let c = failure_cause.unwrap_or_else(|| cause::SERVER_ERROR.to_string());
-                    Outcome::failure(&c)
-                }
-            };
+        for (counter, n) in [
+            (&self.stats.unknown_entries, split.unknown_entries),
+            (&self.stats.missing_entries, split.missing_entries),
+        ] {
+            if n > 0 {
+                counter.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+        for (idx, outcome) in split.outcomes {
             let (m, seq) = &flight.members[idx];
             self.finish(now, kind, m, *seq, outcome);
-        }
-        for (idx, (ue, seq)) in flight.members.iter().enumerate() {
-            if !answered[idx] {
-                inc(&self.stats.missing_entries);
-                self.finish(
-                    now,
-                    kind,
-                    ue,
-                    *seq,
-                    Outcome::failure(cause::NO_RESPONSE_IN_BULK),
-                );
-            }
-        }
-    }
-
-    /// Split an aggregate's `MSGRESP` into one answer per member (SPEC.md §4.8, WIRE.md): each
-    /// element's listed verdict; an element not listed in a 2.xx answer was accepted.
-    pub(super) fn split_messages(&mut self, now: Instant, flight: InFlight, payload: &[u8]) {
-        let kind = flight.kind;
-        let results = match msg::decode(payload) {
-            Ok(Payload::MsgResp(r)) => r.results,
-            // 2.04 without a body: every element accepted.
-            _ if payload.is_empty() => Vec::new(),
-            _ => {
-                self.fail_members(now, flight, cause::SERVER_ERROR);
-                return;
-            }
-        };
-        let mut verdicts: Vec<Option<Outcome>> = vec![None; flight.members.len()];
-        for (i, r) in results.into_iter().enumerate() {
-            // Fast path: the server lists results in request order.
-            let idx = match flight.members.get(i) {
-                Some((m, _)) if **m == *r.message_id && verdicts[i].is_none() => Some(i),
-                _ => flight
-                    .members
-                    .iter()
-                    .enumerate()
-                    .position(|(j, (m, _))| **m == *r.message_id && verdicts[j].is_none()),
-            };
-            match idx {
-                Some(idx) => {
-                    verdicts[idx] = Some(Outcome::verdict(
-                        r.delivery_status,
-                        r.failure_cause.as_deref(),
-                    ))
-                }
-                None => inc(&self.stats.unknown_entries),
-            }
-        }
-        for ((key, seq), verdict) in flight.members.iter().zip(verdicts) {
-            let outcome = verdict.unwrap_or_else(|| Outcome::success(kind));
-            self.finish(now, kind, key, *seq, outcome);
         }
     }
 
