@@ -375,7 +375,7 @@ impl GatewayCore {
         deadline: Option<Instant>,
     ) {
         if exchange.ack == AckState::Held && self.config.answer_mode == AnswerMode::Response {
-            self.timers.push(
+            self.timers.push_in_order(
                 exchange.received_at + self.config.piggyback_window,
                 Timer::Piggyback {
                     kind,
