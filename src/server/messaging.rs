@@ -222,7 +222,7 @@ impl ServerCore {
         if let Some(outcome) = self.aggregate_precheck(gateway.as_deref(), a.messages.len())? {
             return Ok(outcome);
         }
-        self.note_gateway(gateway.as_deref());
+        self.note_gateway(gateway.as_deref(), Some(from));
         let mut results = Vec::with_capacity(a.messages.len());
         for m in a.messages {
             let message_id = m.message_id.clone();
@@ -243,7 +243,7 @@ impl ServerCore {
         if let Some(outcome) = self.aggregate_precheck(gateway.as_deref(), a.reports.len())? {
             return Ok(outcome);
         }
-        self.note_gateway(gateway.as_deref());
+        self.note_gateway(gateway.as_deref(), Some(from));
         let mut results = Vec::with_capacity(a.reports.len());
         for r in a.reports {
             let message_id = r.message_id.clone();
@@ -730,7 +730,7 @@ impl ServerCore {
         if !self.downlink.has_room() {
             return Err(item);
         }
-        let Some(mid) = self.mids.allocate(now, peer) else {
+        let Some((peer, mid)) = self.downlink_endpoint(now, peer) else {
             return Err(item);
         };
         let token = Token::from_u64(self.rng.next_u64());

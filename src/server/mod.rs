@@ -114,7 +114,7 @@ use crate::msg::{
 use downlink::Downlink;
 use messaging::{FlushQueue, Recent};
 use registry::{AsTable, Inserted, Registry};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -267,6 +267,9 @@ pub struct ServerStats {
 /// Most Gateway UEs remembered as such (see `known_gateways`).
 pub const MAX_KNOWN_GATEWAYS: usize = 1024;
 
+/// Most uplink endpoints remembered per Gateway UE (a gateway runs `shards × uplinks_per_shard`).
+pub const MAX_GATEWAY_ENDPOINTS: usize = 256;
+
 /// The reference MSGin5G Server state machine.
 #[derive(Debug)]
 pub struct ServerCore {
@@ -282,8 +285,14 @@ pub struct ServerCore {
     /// Registered Application Servers.
     as_table: AsTable,
     /// UE Service IDs seen sending bulks or aggregates (Gateway UEs; bounded by
-    /// [`MAX_KNOWN_GATEWAYS`]): they send from several uplink ports of one IP address.
-    known_gateways: std::collections::HashSet<String>,
+    /// [`MAX_KNOWN_GATEWAYS`]), each with the index of its endpoint group: a gateway sends from
+    /// several uplink ports, and downlink toward it is spread over them.
+    known_gateways: HashMap<String, usize>,
+    /// Per known gateway: its uplink endpoints (at most [`MAX_GATEWAY_ENDPOINTS`]) and a
+    /// round-robin cursor.
+    gateway_groups: Vec<(Vec<SocketAddr>, usize)>,
+    /// Endpoint → its gateway's group.
+    endpoint_group: HashMap<SocketAddr, usize>,
     /// Outstanding downlink requests.
     downlink: Downlink,
     /// Store and forward.
@@ -363,7 +372,9 @@ impl ServerCore {
             registry: Registry::new(config.max_registrations),
             retx: Retransmitter::new(params),
             as_table: AsTable::new(config.max_registrations),
-            known_gateways: std::collections::HashSet::new(),
+            known_gateways: HashMap::new(),
+            gateway_groups: Vec::new(),
+            endpoint_group: HashMap::new(),
             downlink: Downlink::new(
                 params,
                 m.max_outstanding_deliveries,
@@ -882,7 +893,7 @@ impl ServerCore {
         )? {
             return Ok(outcome);
         }
-        self.note_gateway(gateway.as_deref());
+        self.note_gateway(gateway.as_deref(), Some(from));
         let vouched = self.gateway_vouches(gateway.as_deref());
         let mut created = false;
         let mut responses = Vec::with_capacity(bulk.registration_requests.len());
@@ -913,18 +924,58 @@ impl ServerCore {
         }))
     }
 
-    /// Remember `gateway` as a Gateway UE (it sent a bulk or an aggregate that passed the checks).
-    pub(super) fn note_gateway(&mut self, gateway: Option<&str>) {
-        if let Some(g) = gateway {
-            if self.known_gateways.len() < MAX_KNOWN_GATEWAYS && !self.known_gateways.contains(g) {
-                self.known_gateways.insert(g.to_string());
+    /// Remember `gateway` as a Gateway UE (it sent a bulk or an aggregate that passed the checks)
+    /// and `from` as one of its uplink endpoints.
+    pub(super) fn note_gateway(&mut self, gateway: Option<&str>, from: Option<SocketAddr>) {
+        let Some(g) = gateway else {
+            return;
+        };
+        let group = match self.known_gateways.get(g) {
+            Some(&i) => i,
+            None if self.known_gateways.len() < MAX_KNOWN_GATEWAYS => {
+                let i = self.gateway_groups.len();
+                self.gateway_groups.push((Vec::new(), 0));
+                self.known_gateways.insert(g.to_string(), i);
+                i
+            }
+            None => return,
+        };
+        if let Some(from) = from {
+            let endpoints = &mut self.gateway_groups[group].0;
+            if !self.endpoint_group.contains_key(&from) && endpoints.len() < MAX_GATEWAY_ENDPOINTS {
+                endpoints.push(from);
+                self.endpoint_group.insert(from, group);
             }
         }
     }
 
     /// Whether `id` is a Gateway UE (sent bulks or aggregates before).
     pub(super) fn is_gateway(&self, id: &str) -> bool {
-        self.known_gateways.contains(id)
+        self.known_gateways.contains_key(id)
+    }
+
+    /// A Message ID for a downlink request to `peer`, and the endpoint to send it to: when `peer`
+    /// is an uplink of a known gateway, the gateway's endpoints are used round robin, each with its
+    /// own Message ID space (RFC 7252 §4.4 allows ~265 CON/s per endpoint), so downlink toward one
+    /// gateway is not held to one endpoint's budget. `None` when every Message ID is in use.
+    pub(super) fn downlink_endpoint(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+    ) -> Option<(SocketAddr, u16)> {
+        let Some(&group) = self.endpoint_group.get(&peer) else {
+            return self.mids.allocate(now, peer).map(|mid| (peer, mid));
+        };
+        let (endpoints, cursor) = &mut self.gateway_groups[group];
+        let n = endpoints.len();
+        for k in 0..n {
+            let i = (*cursor + k) % n;
+            if let Some(mid) = self.mids.allocate(now, endpoints[i]) {
+                *cursor = (i + 1) % n;
+                return Some((endpoints[i], mid));
+            }
+        }
+        None
     }
 
     fn bulk_dereg(&mut self, bulk: BulkDeregistration) -> Result<Outcome, RequestError> {
@@ -936,7 +987,7 @@ impl ServerCore {
         )? {
             return Ok(outcome);
         }
-        self.note_gateway(gateway.as_deref());
+        self.note_gateway(gateway.as_deref(), None);
         let vouched = self.gateway_vouches(gateway.as_deref());
         let mut responses = Vec::with_capacity(bulk.deregistration_requests.len());
         for req in bulk.deregistration_requests {

@@ -643,6 +643,35 @@ fn a_gateway_sends_its_own_messages_from_any_of_its_uplink_ports() {
 }
 
 #[test]
+fn downlink_to_a_gateway_is_spread_over_its_uplink_endpoints() {
+    let mut sim = Sim::new(ServerConfig::default());
+    sim.reg(UE1, "ue-1");
+    sim.reg(GW, "gw");
+    // Aggregates from two uplinks make both known endpoints of "gw".
+    for (from, id) in [(GW, "x-1"), (GW_OTHER_PORT, "x-2")] {
+        let agg = format!(
+            r#"{{"messageType":"AGGMSG","messageId":"agg-{id}","originatingUeServiceId":"gw",
+            "numberOfMessages":1,"messages":[{{"messageId":"{id}","originatingUeServiceId":"gw",
+            "recipientUeServiceId":"ue-1"}}]}}"#
+        );
+        let (a, _) = sim.call(from, &agg);
+        assert_eq!(msgresp(&a).result_for(id).0, MsgDeliveryStatus::Accepted);
+    }
+    // Messages for the gateway's own UE Service ID (its Application Clients) alternate.
+    let mut destinations = Vec::new();
+    for i in 0..4 {
+        let (a, out) = sim.call(UE1, &msg("ue-1", &to_ue("gw"), &format!("d-{i}"), ""));
+        assert_eq!(view(&a).header.code, Code::CHANGED);
+        assert_eq!(out.len(), 1);
+        destinations.push(out[0].destination);
+    }
+    assert_eq!(
+        destinations,
+        vec![addr(GW), addr(GW_OTHER_PORT), addr(GW), addr(GW_OTHER_PORT)]
+    );
+}
+
+#[test]
 fn aggmsg_mixed_element_verdicts() {
     let mut c = ServerConfig::default();
     c.messaging.max_aggregate_entries = 6;
