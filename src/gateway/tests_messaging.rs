@@ -193,6 +193,17 @@ fn application_registration_policy_capacity_allow_list_and_taken_ids() {
             .load(Ordering::Relaxed),
         3
     );
+    // Local answers are counted with every other final answer, by result and cause.
+    let stats = sim.gw.stats();
+    let by_cause =
+        |c: &str| stats.answers_by_cause[answer_slot(&Outcome::failure(c))].load(Ordering::Relaxed);
+    assert_eq!(by_cause(cause::GATEWAY_FULL), 1);
+    assert_eq!(by_cause(cause::UNAUTHORIZED), 2);
+    assert_eq!(
+        stats.answers_by_cause[0].load(Ordering::Relaxed),
+        2,
+        "two accepted"
+    );
 }
 
 #[test]

@@ -60,14 +60,11 @@ impl GatewayCore {
         };
         if code.is_success() {
             inc(&self.stats.app_registrations);
-            inc(&self.stats.answers_success);
         } else {
             inc(&self.stats.app_registrations_refused);
-            inc(&self.stats.answers_failure);
         }
-        let mut out = Vec::new();
-        msg::encode(&Payload::AppRegResp(body), &mut out);
-        self.reply_device(now, from, header, code, &out);
+        let reason = body.failure_reason.clone();
+        self.answer_locally(now, from, header, code, reason, &Payload::AppRegResp(body));
     }
 
     /// `DE-REGISTRATION REQUEST` (24.538 §6.3.2.1.2): only the address that registered may
@@ -105,12 +102,51 @@ impl GatewayCore {
         };
         if code.is_success() {
             inc(&self.stats.app_deregistrations);
+        }
+        let reason = body.failure_reason.clone();
+        self.answer_locally(
+            now,
+            from,
+            header,
+            code,
+            reason,
+            &Payload::AppDeregResp(body),
+        );
+    }
+
+    /// The final answer to a request decided by the gateway itself (Application Client
+    /// registration): counted like every other final answer (result, cause, latency 0), then
+    /// sent piggybacked or as a NON response.
+    fn answer_locally(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        header: &Header,
+        code: Code,
+        failure_reason: Option<String>,
+        body: &Payload,
+    ) {
+        let outcome = match failure_reason {
+            None => Outcome {
+                code,
+                result: RegResult::Success,
+                cause: None,
+                max_age: None,
+                status: None,
+            },
+            Some(reason) => Outcome {
+                code,
+                ..Outcome::failure(&reason)
+            },
+        };
+        if outcome.result == RegResult::Success {
             inc(&self.stats.answers_success);
         } else {
             inc(&self.stats.answers_failure);
         }
+        self.stats.answered(&outcome, Duration::ZERO);
         let mut out = Vec::new();
-        msg::encode(&Payload::AppDeregResp(body), &mut out);
+        msg::encode(body, &mut out);
         self.reply_device(now, from, header, code, &out);
     }
 
