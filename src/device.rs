@@ -291,16 +291,27 @@ impl Device {
             if let Some(p) = self.inbox.pop_front() {
                 return Some(p);
             }
+            if !self.handle_one_stray(deadline).await {
+                return self.inbox.pop_front();
+            }
+        }
+    }
+
+    /// Receive one datagram from the target before `deadline` and handle it as belonging to no
+    /// exchange in progress ([`Device::stray`]); false at the deadline or on a socket error.
+    async fn handle_one_stray(&mut self, deadline: Instant) -> bool {
+        loop {
             match tokio::time::timeout_at(deadline, self.socket.recv_from(&mut self.buf)).await {
                 Ok(Ok((n, from))) if from == self.target => {
                     let bytes = self.buf[..n].to_vec();
                     if let Ok(v) = MessageView::parse(&bytes) {
                         let _ = self.stray(&v).await;
                     }
+                    return true;
                 }
                 Ok(Ok(_)) => continue,
                 Ok(Err(e)) if transient(&e) => continue,
-                Ok(Err(_)) | Err(_) => return self.inbox.pop_front(),
+                Ok(Err(_)) | Err(_) => return false,
             }
         }
     }
@@ -410,20 +421,8 @@ impl Device {
     pub async fn drain(&mut self, duration: Duration) -> u64 {
         let before = self.duplicates;
         let deadline = Instant::now() + duration;
-        loop {
-            match tokio::time::timeout_at(deadline, self.socket.recv_from(&mut self.buf)).await {
-                Ok(Ok((n, from))) if from == self.target => {
-                    let bytes = self.buf[..n].to_vec();
-                    if let Ok(v) = MessageView::parse(&bytes) {
-                        // No exchange in progress: everything is stray or a duplicate.
-                        let _ = self.stray(&v).await;
-                    }
-                }
-                Ok(Ok(_)) => continue,
-                Ok(Err(e)) if transient(&e) => continue,
-                Ok(Err(_)) | Err(_) => break,
-            }
-        }
+        // No exchange in progress: everything is stray or a duplicate.
+        while self.handle_one_stray(deadline).await {}
         self.duplicates - before
     }
 
