@@ -258,6 +258,7 @@ impl Device {
     ) -> Result<Answer, DeviceError> {
         let payload = Payload::AppReg(msg::AppRegistrationRequest {
             application_id: application_id.to_string(),
+            registration_id: None,
         });
         self.send_payload(&payload, options, Expect::Any).await
     }

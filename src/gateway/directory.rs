@@ -189,12 +189,15 @@ impl Directory {
 
     /// Register Application ID `application_id` at `peer` (24.538 §6.3.2.1.1). The same
     /// Application ID again from the same address keeps its Registration ID (an AC that lost the
-    /// answer retries); from another address it is refused while the first holds it.
+    /// answer retries); from another address it is refused while the first holds it, unless the
+    /// request names the current Registration ID (`proof`): then the registration moves to the
+    /// new address and shard, keeping its ID (an AC behind a NAT whose binding changed).
     pub fn register_app(
         &self,
         application_id: &str,
         peer: SocketAddr,
         shard: usize,
+        proof: Option<u32>,
     ) -> Result<AppRegistration, AppRegistrationError> {
         let mut t = self.apps.write();
         if let Some(id) = t.by_application.get(application_id).copied() {
@@ -202,7 +205,21 @@ impl Directory {
             if existing.peer == peer {
                 return Ok(existing);
             }
-            return Err(AppRegistrationError::InUse);
+            if proof != Some(id) {
+                return Err(AppRegistrationError::InUse);
+            }
+            let old = existing.peer;
+            if let Some(ids) = t.by_peer.get_mut(&old) {
+                ids.retain(|i| *i != id);
+                if ids.is_empty() {
+                    t.by_peer.remove(&old);
+                }
+            }
+            t.by_peer.entry(peer).or_default().push(id);
+            let reg = t.by_id.get_mut(&id).expect("indexes agree");
+            reg.peer = peer;
+            reg.shard = shard;
+            return Ok(reg.clone());
         }
         if t.by_id.len() >= self.max_app_registrations {
             return Err(AppRegistrationError::Full);
@@ -363,28 +380,56 @@ mod tests {
     #[test]
     fn app_registration_allocates_unique_ids_and_indexes_them() {
         let d = Directory::new(10, 10, 100, 7);
-        let a = d.register_app("app-a", addr(1), 0).unwrap();
-        let b = d.register_app("app-b", addr(2), 1).unwrap();
+        let a = d.register_app("app-a", addr(1), 0, None).unwrap();
+        let b = d.register_app("app-b", addr(2), 1, None).unwrap();
         assert_ne!(a.registration_id, b.registration_id);
         assert_eq!(a.registration_id, 7);
         assert_eq!(d.app_by_application("app-b").unwrap().shard, 1);
         assert_eq!(d.app(a.registration_id).unwrap().peer, addr(1));
         assert_eq!(d.app_count(), 2);
         // Same app, same address: same registration (lost answer, retry).
-        assert_eq!(d.register_app("app-a", addr(1), 0).unwrap(), a);
+        assert_eq!(d.register_app("app-a", addr(1), 0, None).unwrap(), a);
         // Same app from another address: refused while held.
         assert_eq!(
-            d.register_app("app-a", addr(3), 0),
+            d.register_app("app-a", addr(3), 0, None),
             Err(AppRegistrationError::InUse)
+        );
+    }
+
+    #[test]
+    fn a_registration_moves_with_its_registration_id_only() {
+        let d = Directory::new(10, 10, 100, 1);
+        let a = d.register_app("a", addr(1), 0, None).unwrap();
+        // Another address without (or with a wrong) Registration ID: refused.
+        assert_eq!(
+            d.register_app("a", addr(2), 1, None),
+            Err(AppRegistrationError::InUse)
+        );
+        assert_eq!(
+            d.register_app("a", addr(2), 1, Some(a.registration_id + 1)),
+            Err(AppRegistrationError::InUse)
+        );
+        // With it: moved, same ID, new address and shard; the old address owns nothing.
+        let moved = d
+            .register_app("a", addr(2), 1, Some(a.registration_id))
+            .unwrap();
+        assert_eq!(moved.registration_id, a.registration_id);
+        assert_eq!((moved.peer, moved.shard), (addr(2), 1));
+        assert_eq!(d.app_by_application("a"), Some(moved.clone()));
+        assert_eq!(d.app_for_sender(addr(1), None), Ok(None));
+        assert_eq!(d.app_for_sender(addr(2), None), Ok(Some(moved)));
+        assert_eq!(
+            d.deregister_app(a.registration_id, addr(1)),
+            Err(AppDeregistrationError::NotOwner)
         );
     }
 
     #[test]
     fn capacity_limit_refuses_new_registrations() {
         let d = Directory::new(1, 10, 100, 1);
-        d.register_app("a", addr(1), 0).unwrap();
+        d.register_app("a", addr(1), 0, None).unwrap();
         assert_eq!(
-            d.register_app("b", addr(2), 0),
+            d.register_app("b", addr(2), 0, None),
             Err(AppRegistrationError::Full)
         );
     }
@@ -392,7 +437,7 @@ mod tests {
     #[test]
     fn deregistration_checks_the_owner() {
         let d = Directory::new(10, 10, 100, 1);
-        let a = d.register_app("a", addr(1), 0).unwrap();
+        let a = d.register_app("a", addr(1), 0, None).unwrap();
         assert_eq!(
             d.deregister_app(a.registration_id, addr(9)),
             Err(AppDeregistrationError::NotOwner)
@@ -406,14 +451,14 @@ mod tests {
         assert!(d.app_by_application("a").is_none());
         assert_eq!(d.app_for_sender(addr(1), None), Ok(None));
         // The Application ID is free again.
-        assert!(d.register_app("a", addr(5), 0).is_ok());
+        assert!(d.register_app("a", addr(5), 0, None).is_ok());
     }
 
     #[test]
     fn sender_lookup_by_address_or_registration_id() {
         let d = Directory::new(10, 10, 100, 1);
-        let a = d.register_app("a", addr(1), 0).unwrap();
-        let b = d.register_app("b", addr(1), 0).unwrap();
+        let a = d.register_app("a", addr(1), 0, None).unwrap();
+        let b = d.register_app("b", addr(1), 0, None).unwrap();
         assert_eq!(d.app_for_sender(addr(1), None), Ok(Some(a.clone())));
         assert_eq!(
             d.app_for_sender(addr(1), Some(b.registration_id)),

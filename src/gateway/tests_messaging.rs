@@ -878,3 +878,39 @@ fn abort_answers_the_server_for_deliveries_still_in_progress() {
     }
     assert!(sim.gw.is_drained());
 }
+
+#[test]
+fn an_application_client_behind_a_rebound_nat_keeps_its_registration_with_its_id() {
+    let mut sim = scripted(config());
+    let id = sim.register_app(dev(1), 1, "7");
+    // From the new address without the Registration ID: the Application ID is held (4.03).
+    sim.device(dev(7), &app_register(2, "7"));
+    assert_eq!(
+        sim.answers_to(dev(7))[0].view().header.code,
+        Code::FORBIDDEN
+    );
+    // With it: the registration moves and keeps its ID.
+    sim.device(
+        dev(7),
+        &request(
+            MsgType::Con,
+            3,
+            tok(3),
+            &format!(r#"{{"messageType":"REGISTRATION REQUEST","applicationId":"7","registrationId":{id}}}"#),
+        ),
+    );
+    assert_eq!(registration_id(&sim, dev(7)), id);
+    assert_eq!(sim.gw.directory().app(id).unwrap().peer, dev(7));
+    // Messages now come from the new address; the old one is no longer registered.
+    sim.device(dev(7), &app_send(4, "m-new", "ue-x", "UE", ""));
+    sim.device(dev(1), &app_send(5, "m-old", "ue-x", "UE", ""));
+    assert_eq!(
+        sim.answers_to(dev(1)).last().unwrap().view().header.code,
+        Code::FORBIDDEN
+    );
+    sim.advance(Duration::from_millis(100));
+    let (_, p) = sim.last_upstream_request();
+    let Payload::AggMsg(agg) = p else { panic!() };
+    assert_eq!(agg.messages.len(), 1);
+    assert_eq!(agg.messages[0].message_id, "m-new");
+}

@@ -76,6 +76,9 @@ impl AcceptResult {
 pub struct AppRegistrationRequest {
     /// Application ID (M).
     pub application_id: String,
+    /// Registration ID (O, project extension): an AC whose address changed (NAT rebinding)
+    /// re-registers with the ID it holds to move its registration to the new address.
+    pub registration_id: Option<u32>,
 }
 
 /// `REGISTRATION RESPONSE` (24.538 §6.3.2.1.1): gateway → AC.
@@ -257,6 +260,7 @@ pub(super) fn decode_object(
                 application_id: f
                     .application_id()?
                     .ok_or(MsgError::MissingIe(Ie::ApplicationId.name()))?,
+                registration_id: f.opt_u32(Ie::RegistrationId)?,
             }),
             T::RegistrationResponse => Payload::AppRegResp(AppRegistrationResponse {
                 registration_result: accept(&f, Ie::RegistrationResult)?,
@@ -385,6 +389,7 @@ pub(super) fn encode(payload: &Payload, out: &mut Vec<u8>) -> bool {
         Payload::AppReg(r) => {
             write_head(out, None, mt);
             write_opt_str(out, "applicationId", Some(&r.application_id));
+            write_opt_u32(out, "registrationId", r.registration_id);
         }
         Payload::AppRegResp(r) => {
             write_head(out, None, mt);
@@ -503,6 +508,11 @@ mod tests {
         vec![
             Payload::AppReg(AppRegistrationRequest {
                 application_id: "7".into(),
+                registration_id: None,
+            }),
+            Payload::AppReg(AppRegistrationRequest {
+                application_id: "7".into(),
+                registration_id: Some(4711),
             }),
             Payload::AppRegResp(AppRegistrationResponse {
                 registration_result: AcceptResult::Accepted,

@@ -39,10 +39,12 @@ impl GatewayCore {
         {
             (Code::FORBIDDEN, refused(cause::UNAUTHORIZED))
         } else {
-            match self
-                .directory
-                .register_app(&r.application_id, from, self.shard)
-            {
+            match self.directory.register_app(
+                &r.application_id,
+                from,
+                self.shard,
+                r.registration_id,
+            ) {
                 Ok(reg) => (
                     Code::CREATED,
                     AppRegistrationResponse {
