@@ -296,15 +296,6 @@ impl GatewayCore {
         m: &Message,
         raw: &[u8],
     ) {
-        if !self.client_sender(
-            now,
-            Kind::Msg,
-            &m.message_id,
-            exchange,
-            m.originating_ue_service_id.as_deref(),
-        ) {
-            return;
-        }
         let mut element = Vec::new();
         msg::write_message_element(&mut element, m);
         let admission = Admission {
@@ -315,7 +306,12 @@ impl GatewayCore {
             element,
             single: raw,
         };
-        self.admit(now, exchange, admission);
+        self.client_admit(
+            now,
+            exchange,
+            m.originating_ue_service_id.as_deref(),
+            admission,
+        );
     }
 
     /// A UE's own `IMDN` (MSGin5G-6), checked like [`Self::client_message`].
@@ -326,15 +322,6 @@ impl GatewayCore {
         r: &DeliveryReport,
         raw: &[u8],
     ) {
-        if !self.client_sender(
-            now,
-            Kind::Imdn,
-            &r.message_id,
-            exchange,
-            r.originating_ue_service_id.as_deref(),
-        ) {
-            return;
-        }
         let mut element = Vec::new();
         msg::write_report_element(&mut element, r);
         let admission = Admission {
@@ -345,21 +332,28 @@ impl GatewayCore {
             element,
             single: raw,
         };
-        self.admit(now, exchange, admission);
+        self.client_admit(
+            now,
+            exchange,
+            r.originating_ue_service_id.as_deref(),
+            admission,
+        );
     }
 
-    /// Whether `originator` is a UE registered through this gateway at the exchange's address;
-    /// otherwise answers the refusal (4.03) and returns false.
-    fn client_sender(
+    /// Admit a MSGin5G-6 UE's message or report if `originator` is a UE registered through this
+    /// gateway at the exchange's address; otherwise answer the refusal (4.03).
+    fn client_admit(
         &mut self,
         now: Instant,
-        kind: Kind,
-        key: &str,
         exchange: Exchange,
         originator: Option<&str>,
-    ) -> bool {
+        admission: Admission<'_>,
+    ) {
         let refusal = match originator.map(|ue| self.directory.client(ue)) {
-            Some(Some(route)) if route.peer == exchange.peer => return true,
+            Some(Some(route)) if route.peer == exchange.peer => {
+                self.admit(now, exchange, admission);
+                return;
+            }
             Some(Some(_)) => {
                 inc(&self.stats.spoofed);
                 cause::UNAUTHORIZED
@@ -370,8 +364,8 @@ impl GatewayCore {
         };
         self.stats.received(Side::Device, Received::Ok);
         inc(&self.stats.requests);
+        let (kind, key) = (admission.kind, admission.key);
         self.answer(now, kind, key, exchange, Outcome::failure(refusal));
-        false
     }
 
     /// Answer a device request decided locally: piggybacked on the ACK (CON) or a NON response,
