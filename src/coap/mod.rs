@@ -1,5 +1,6 @@
 //! CoAP (RFC 7252) for the MSGin5G reference points MSGin5G-1 and MSGin5G-6 (TS 24.538 §6.1).
 //!
+//! - [`endpoint`]: the message layer every endpoint shares: classify a datagram, check a request.
 //! - [`view`]: zero-allocation header-first parser for the hot path.
 //! - [`build`]: message encoder (options in ascending order, delta-encoded).
 //! - [`dedup`]: RFC 7252 §4.5 duplicate detection for confirmable/non-confirmable requests.
@@ -12,6 +13,7 @@
 
 pub mod build;
 pub mod dedup;
+pub mod endpoint;
 pub mod mid;
 pub mod params;
 pub mod retransmit;

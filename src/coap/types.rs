@@ -143,6 +143,8 @@ impl Code {
     pub const NOT_FOUND: Code = Code(0x84);
     /// 4.05 Method Not Allowed.
     pub const METHOD_NOT_ALLOWED: Code = Code(0x85);
+    /// 4.06 Not Acceptable.
+    pub const NOT_ACCEPTABLE: Code = Code(0x86);
     /// 4.08 Request Entity Incomplete (RFC 7959).
     pub const REQUEST_ENTITY_INCOMPLETE: Code = Code(0x88);
     /// 4.13 Request Entity Too Large.
