@@ -6,6 +6,7 @@
 //! its next timeout; the protocol lives entirely in the cores.
 //!
 //! - [`socket`]: [`bind_udp`] with `SO_REUSEPORT` and large kernel buffers.
+//! - [`shard`]: the [`Core`](shard::Core) contract every sans-IO core implements for its driver.
 //! - [`server`]: [`run_server`] (the loop, given a bound socket and a shutdown future) and
 //!   [`spawn_server`] / [`ServerHandle`] (bind, thread, shutdown).
 //! - [`gateway`]: [`run_gateway_shard`] (one shard's loop with drain on shutdown) and
@@ -17,6 +18,7 @@
 mod driver;
 pub mod gateway;
 pub mod server;
+pub mod shard;
 pub mod socket;
 
 pub use gateway::{
