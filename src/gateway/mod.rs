@@ -16,7 +16,7 @@ mod pending;
 mod split;
 mod stats;
 
-pub use self::core::GatewayCore;
+pub use self::core::{side_of, socket_of, GatewayCore, DEVICE_SOCKET, UPLINK_SOCKET_BASE};
 pub use answer::{failure_code, Outcome};
 pub use directory::{
     AppDeregistrationError, AppRegistration, AppRegistrationError, ClientRoute, Directory,

@@ -1232,3 +1232,6 @@ fn gauges_follow_the_core_state() {
 
 #[path = "tests_messaging.rs"]
 mod messaging;
+
+#[path = "tests_endpoint.rs"]
+mod endpoint;
