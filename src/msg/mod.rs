@@ -10,6 +10,7 @@ pub mod annex_a;
 pub mod answers;
 pub mod cause;
 pub mod codec;
+mod config_xml;
 pub mod configuration;
 mod fast_tape;
 mod ie;
