@@ -11,18 +11,22 @@
 //!   [`shard::spawn`] / [`shard::CoreHandle`] (thread, runtime, shutdown).
 //! - [`server`]: [`run_server`] / [`spawn_server`] / [`ServerHandle`]: the server core on the
 //!   driver with its counters.
+//! - [`config`]: [`spawn_config_server`] / [`ConfigServerHandle`]: the configuration server
+//!   core on the driver.
 //! - [`gateway`]: [`run_gateway_shard`] (one shard on the driver with its handoff mesh) and
 //!   [`spawn_gateway`] / [`GatewayHandle`] (N shards sharing the device port).
 //!
 //! Like mini-redis, the loops take already-bound sockets and a shutdown future, so tests bind
 //! port 0 and stop them without sleeping.
 
+pub mod config;
 mod driver;
 pub mod gateway;
 pub mod server;
 pub mod shard;
 pub mod socket;
 
+pub use config::{spawn_config_server, ConfigServerHandle};
 pub use gateway::{
     run_gateway_shard, spawn_gateway, spawn_gateway_with, GatewayHandle, ShardMesh,
     HANDOFF_CHANNEL_CAPACITY, MAX_SHARDS,
