@@ -4,6 +4,8 @@
 //! msgin5g server  [--listen ADDR] [--metrics ADDR] [--config FILE]
 //! msgin5g gateway [--listen ADDR] [--upstream ADDR] [--shards N] [--metrics ADDR]
 //!                 [--config FILE] [overrides]
+//! msgin5g relay   [--listen ADDR] [--config-listen ADDR] [--upstream ADDR]
+//!                 [--config-upstream ADDR] [--metrics ADDR] [--config FILE]
 //! msgin5g print-config
 //! ```
 //!
@@ -11,9 +13,9 @@
 //! offending field on error). Ctrl-C (or SIGTERM) drains the gateway, then stops the server.
 
 use clap::{Args, Parser, Subcommand};
-use msgin5g::config::{AnswerModeSetting, Config, EXAMPLE_TOML};
+use msgin5g::config::{AnswerModeSetting, Config, RelaySection, EXAMPLE_TOML};
 use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry};
-use msgin5g::net::{spawn_gateway_with, spawn_server};
+use msgin5g::net::{spawn_gateway_with, spawn_relay, spawn_server};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +37,8 @@ enum Command {
     Server(ServerArgs),
     /// Run the Gateway UE aggregator (with an in-process server when no upstream is given).
     Gateway(GatewayArgs),
+    /// Run the Relay UE (a transparent Layer-3 UE-to-Network relay for CoAP).
+    Relay(RelayArgs),
     /// Print a commented configuration file with every key and its default.
     PrintConfig,
 }
@@ -86,6 +90,28 @@ struct GatewayArgs {
     answer_mode: Option<AnswerModeSetting>,
 }
 
+#[derive(Args)]
+struct RelayArgs {
+    /// Device-facing messaging address [config: relay.listen, default 0.0.0.0:5683].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Device-facing configuration address [config: relay.config_listen, default 0.0.0.0:65401].
+    #[arg(long, value_name = "ADDR")]
+    config_listen: Option<SocketAddr>,
+    /// MSGin5G Server address; without it the reference server runs in-process.
+    #[arg(long, value_name = "ADDR")]
+    upstream: Option<SocketAddr>,
+    /// Configuration server address [default: the upstream's host on port 65401].
+    #[arg(long, value_name = "ADDR")]
+    config_upstream: Option<SocketAddr>,
+    /// Serve Prometheus metrics at http://ADDR/metrics [config: relay.metrics_listen].
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
 /// Exit code for an invalid configuration (same as clap's usage errors).
 const EXIT_CONFIG: u8 = 2;
 /// Exit code for a runtime failure (bind error, thread failure).
@@ -121,6 +147,23 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             run_gateway(&config)
+        }
+        Command::Relay(args) => {
+            let config = match load_config(args.config.as_ref(), |config| {
+                apply_relay_flags(config, &args)
+            }) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            if config.relay.upstream.is_none() && config.relay.config_upstream.is_none() {
+                return config_error(msgin5g::config::ConfigError::Invalid {
+                    field: "relay.config_upstream",
+                    reason: "required when relay.upstream is absent (no embedded configuration \
+                             server)"
+                        .to_string(),
+                });
+            }
+            run_relay(&config)
         }
         Command::PrintConfig => unreachable!("handled above"),
     };
@@ -195,6 +238,25 @@ fn apply_gateway_flags(config: &mut Config, args: &GatewayArgs) {
     }
     if let Some(answer_mode) = args.answer_mode {
         g.answer_mode = answer_mode;
+    }
+}
+
+fn apply_relay_flags(config: &mut Config, args: &RelayArgs) {
+    let r = &mut config.relay;
+    if let Some(listen) = args.listen {
+        r.listen = listen;
+    }
+    if let Some(config_listen) = args.config_listen {
+        r.config_listen = config_listen;
+    }
+    if let Some(upstream) = args.upstream {
+        r.upstream = Some(upstream);
+    }
+    if let Some(config_upstream) = args.config_upstream {
+        r.config_upstream = Some(config_upstream);
+    }
+    if let Some(metrics) = args.metrics {
+        r.metrics_listen = Some(metrics);
     }
 }
 
@@ -278,6 +340,46 @@ fn run_gateway(config: &Config) -> std::io::Result<()> {
     // Scrapable through the drain; stopped last.
     drop(metrics);
     tracing::info!("bye");
+    Ok(())
+}
+
+fn run_relay(config: &Config) -> std::io::Result<()> {
+    let r = &config.relay;
+    let metrics_listener = bind_metrics(r.metrics_listen)?;
+    let (server, upstream) = match r.upstream {
+        Some(upstream) => (None, upstream),
+        None => {
+            let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+            let server = spawn_server(bind, config.server_config())?;
+            let upstream = server.local_addr();
+            tracing::info!(%upstream, "no upstream given: embedded reference server");
+            (Some(server), upstream)
+        }
+    };
+    let config_upstream = r
+        .config_upstream
+        .unwrap_or_else(|| RelaySection::default_config_upstream(upstream));
+    let relay = spawn_relay(
+        r.listen,
+        r.config_listen,
+        r.relay_config(upstream, config_upstream, config.transmission_params()),
+    )?;
+    let metrics = metrics_listener
+        .map(|listener| {
+            let mut registry = Registry::new().with(relay.metrics());
+            if let Some(server) = &server {
+                registry = registry.with(server.metrics());
+            }
+            MetricsServer::spawn_on(listener, registry.with(KernelMetrics::new()))
+        })
+        .transpose()?;
+    signal_runtime()?.block_on(shutdown_signal());
+    tracing::info!("shutting down the relay");
+    relay.shutdown()?;
+    if let Some(server) = server {
+        server.shutdown()?;
+    }
+    drop(metrics);
     Ok(())
 }
 

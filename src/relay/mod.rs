@@ -394,6 +394,7 @@ fn recipient_matches(data: &[u8], ue: IpAddr) -> bool {
 
 impl Core for RelayCore {
     fn handle_datagram(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
+        add(&self.stats.datagrams_received);
         match socket {
             DEVICE_SOCKET | CONFIG_SOCKET => self.from_device(now, socket, from, data),
             link => self.from_upstream(now, link - FIRST_LINK_SOCKET, from, data),
