@@ -194,7 +194,7 @@ impl RelayCore {
     }
 
     /// A datagram from a device on socket 0 or 1.
-    fn from_device(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
+    fn uplink(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
         let header = match classify(data) {
             Classified::FormatError(_) => return self.stats.discard(Discard::FormatError),
             Classified::Ack(h)
@@ -295,7 +295,7 @@ impl RelayCore {
     }
 
     /// A datagram on link `slot`'s endpoint.
-    fn from_upstream(&mut self, now: Instant, slot: usize, from: SocketAddr, data: &[u8]) {
+    fn downlink(&mut self, now: Instant, slot: usize, from: SocketAddr, data: &[u8]) {
         let device_socket = if from == self.config.upstream {
             DEVICE_SOCKET
         } else if from == self.config.config_upstream {
@@ -396,8 +396,8 @@ impl Core for RelayCore {
     fn handle_datagram(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
         add(&self.stats.datagrams_received);
         match socket {
-            DEVICE_SOCKET | CONFIG_SOCKET => self.from_device(now, socket, from, data),
-            link => self.from_upstream(now, link - FIRST_LINK_SOCKET, from, data),
+            DEVICE_SOCKET | CONFIG_SOCKET => self.uplink(now, socket, from, data),
+            link => self.downlink(now, link - FIRST_LINK_SOCKET, from, data),
         }
         self.gauges();
     }
