@@ -11,11 +11,11 @@
 //! `upstream` goes out on socket 0 and what comes back from `config_upstream` on socket 1. So the
 //! server sees one endpoint (address and port) per constrained UE.
 //!
-//! - Links ([`link`]): created at a UE's first datagram (optional allow-list by IP), ended by the
+//! - Links (`link.rs`): created at a UE's first datagram (optional allow-list by IP), ended by the
 //!   idle timeout or by the server's 2.04 to the UE's DEREG, bounded by `max_links` (a CON
 //!   request beyond it gets 5.03 + Max-Age, anything else is dropped and counted).
 //! - Uplink (6.2.2.1, 6.3.3.2, 6.4.2.4.2): only datagrams whose CoAP header parses are relayed
-//!   ([`classify`]); requests are tracked per link ([`exchange`]) for the bounds and to notice a
+//!   ([`classify`]); requests are tracked per link (`exchange.rs`) for the bounds and to notice a
 //!   DEREG (a scan for `"messageType":"DEREG"` in POSTs on the messaging socket).
 //! - Downlink (6.2.2.1, 6.4.2.4.1): only datagrams from the upstream addresses are accepted on a
 //!   link's endpoint. A request for a UE that is no longer linked, or whose Uri-Host (SPEC.md
