@@ -50,7 +50,8 @@ pub(crate) enum Expiry {
 pub(crate) struct LinkTable {
     slots: Vec<Option<Link>>,
     free: Vec<usize>,
-    by_ue: HashMap<SocketAddr, usize>,
+    /// foldhash, seeded per process: keys come from the network.
+    by_ue: HashMap<SocketAddr, usize, foldhash::fast::RandomState>,
     /// (deadline, slot, generation); lazily re-armed from `last_activity`.
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     /// Unlinked slots, oldest first (stale entries skipped by generation).
@@ -72,7 +73,7 @@ impl LinkTable {
         LinkTable {
             slots: Vec::new(),
             free: Vec::new(),
-            by_ue: HashMap::new(),
+            by_ue: HashMap::default(),
             timers: BinaryHeap::new(),
             unlinked: VecDeque::new(),
             active: 0,

@@ -524,3 +524,20 @@ fn a_port_range_gives_each_slot_its_port() {
         .collect();
     assert_eq!(ports, vec![40000, 40001]);
 }
+
+#[test]
+fn pings_and_resets_pass_through_both_ways() {
+    let mut h = Harness::new(config());
+    let ping = [0x40, 0x00, 0x12, 0x34];
+    assert_eq!(
+        one(h.feed(DEVICE_SOCKET, ue(1), &ping)),
+        (2, UPSTREAM, ping.to_vec())
+    );
+    let rst = crate::coap::build::reset(0x1234);
+    assert_eq!(one(h.feed(2, UPSTREAM, &rst)), (DEVICE_SOCKET, ue(1), rst));
+    // The UE refuses a server request with RST: it goes up unchanged.
+    h.feed(2, UPSTREAM, &server_msg(MsgType::Con, 0x5555, 1, None));
+    let rst = crate::coap::build::reset(0x5555);
+    assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &rst)), (2, UPSTREAM, rst));
+    assert_eq!(h.stat(|s| &s.exchanges), 0);
+}
