@@ -1,4 +1,4 @@
-//! `msgin5g`: the MSGin5G Gateway UE aggregator and reference MSGin5G Server.
+//! `msgin5g`: the MSGin5G Gateway UE aggregator, Relay UE and reference MSGin5G Server.
 //!
 //! ```text
 //! msgin5g server  [--listen ADDR] [--metrics ADDR] [--config FILE]
@@ -24,7 +24,7 @@ use std::process::ExitCode;
 #[command(
     name = "msgin5g",
     version,
-    about = "MSGin5G Gateway UE aggregator and reference server over CoAP/UDP"
+    about = "MSGin5G Gateway UE aggregator, Relay UE and reference server over CoAP/UDP"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -164,7 +164,7 @@ impl RelaySection {
             allow_list: self
                 .allow_list
                 .as_ref()
-                .map(|list| list.iter().copied().collect()),
+                .map(|list| list.iter().map(IpAddr::to_canonical).collect()),
             not_found_to_server: self.not_found_to_server,
             uplink_ip: self
                 .uplink_bind

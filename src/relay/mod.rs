@@ -71,7 +71,8 @@ pub struct RelayConfig {
     pub max_link_exchanges: usize,
     /// Most datagrams queued per link while its endpoint opens.
     pub max_link_queue: usize,
-    /// When set, only devices with these IP addresses are linked.
+    /// When set, only devices with these IP addresses are linked (an IPv4-mapped IPv6 source
+    /// is compared as IPv4).
     pub allow_list: Option<HashSet<IpAddr>>,
     /// Answer a server CON request for an unknown recipient with 4.04 (24.538 6.4.2.4.1).
     pub not_found_to_server: bool,
@@ -206,7 +207,7 @@ impl RelayCore {
         };
         let (header, request) = header;
         if let Some(allowed) = &self.config.allow_list {
-            if !allowed.contains(&from.ip()) {
+            if !allowed.contains(&from.ip().to_canonical()) {
                 return self.stats.discard(Discard::NotAllowed);
             }
         }

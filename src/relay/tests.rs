@@ -541,3 +541,16 @@ fn pings_and_resets_pass_through_both_ways() {
     assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &rst)), (2, UPSTREAM, rst));
     assert_eq!(h.stat(|s| &s.exchanges), 0);
 }
+
+#[test]
+fn allow_list_compares_ipv4_mapped_sources_as_ipv4() {
+    let mut h = Harness::new(RelayConfig {
+        allow_list: Some([ue(1).ip()].into_iter().collect()),
+        ..config()
+    });
+    let mapped = SocketAddr::new(
+        IpAddr::V6(Ipv4Addr::new(192, 168, 1, 1).to_ipv6_mapped()),
+        4000,
+    );
+    assert_eq!(one(h.feed(DEVICE_SOCKET, mapped, &reg(1, 1))).0, 2);
+}
