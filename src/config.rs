@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 mod relay;
-pub use relay::{RelaySection, CONFIG_PORT, MAX_RELAY_LINKS};
+pub use relay::{RelaySection, MAX_RELAY_LINKS};
 
 /// A commented configuration file listing every key with its default (`msgin5g print-config`).
 ///

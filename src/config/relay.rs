@@ -10,7 +10,7 @@ use std::time::Duration;
 pub const MAX_RELAY_LINKS: usize = 1 << 20;
 
 /// The CoAP port of the configuration management server (24.538 6.2.2.1; SPEC.md A12).
-pub const CONFIG_PORT: u16 = 65401;
+const CONFIG_PORT: u16 = 65401;
 
 /// `[relay]`: see [`EXAMPLE_TOML`](super::EXAMPLE_TOML) for each key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
