@@ -1,7 +1,8 @@
 //! `msgin5g`: the MSGin5G Gateway UE aggregator, Relay UE and reference MSGin5G Server.
 //!
 //! ```text
-//! msgin5g server  [--listen ADDR] [--metrics ADDR] [--config FILE]
+//! msgin5g server  [--listen ADDR] [--config-listen ADDR] [--provisioning FILE] [--metrics ADDR]
+//!                 [--config FILE]
 //! msgin5g gateway [--listen ADDR] [--upstream ADDR] [--shards N] [--metrics ADDR]
 //!                 [--config FILE] [overrides]
 //! msgin5g relay   [--listen ADDR] [--config-listen ADDR] [--upstream ADDR]
@@ -15,7 +16,7 @@
 use clap::{Args, Parser, Subcommand};
 use msgin5g::config::{AnswerModeSetting, Config, RelaySection, EXAMPLE_TOML};
 use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry};
-use msgin5g::net::{spawn_gateway_with, spawn_relay, spawn_server};
+use msgin5g::net::{spawn_config_server, spawn_gateway_with, spawn_relay, spawn_server};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,13 @@ struct ServerArgs {
     /// UDP address to listen on [config: server.listen, default 0.0.0.0:5683].
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// UDP address of the configuration server [config: server.config_listen, default
+    /// 0.0.0.0:65401].
+    #[arg(long, value_name = "ADDR")]
+    config_listen: Option<SocketAddr>,
+    /// Provisioning file (TOML) of the configuration server [config: server.provisioning].
+    #[arg(long, value_name = "FILE")]
+    provisioning: Option<PathBuf>,
     /// Serve Prometheus metrics at http://ADDR/metrics [config: server.metrics_listen].
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
@@ -130,6 +138,12 @@ fn main() -> ExitCode {
                 if let Some(listen) = args.listen {
                     config.server.listen = listen;
                 }
+                if let Some(config_listen) = args.config_listen {
+                    config.server.config_listen = config_listen;
+                }
+                if let Some(provisioning) = &args.provisioning {
+                    config.server.provisioning = Some(provisioning.clone());
+                }
                 if let Some(metrics) = args.metrics {
                     config.server.metrics_listen = Some(metrics);
                 }
@@ -137,7 +151,12 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            run_server(&config)
+            // The provisioning file is read (and checked) before anything starts.
+            let config_server = match config.config_server_config() {
+                Ok(config_server) => config_server,
+                Err(error) => return config_error(error),
+            };
+            run_server(&config, config_server)
         }
         Command::Gateway(args) => {
             let config = match load_config(args.config.as_ref(), |config| {
@@ -155,15 +174,17 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            if config.relay.upstream.is_none() && config.relay.config_upstream.is_none() {
-                return config_error(msgin5g::config::ConfigError::Invalid {
-                    field: "relay.config_upstream",
-                    reason: "required when relay.upstream is absent (no embedded configuration \
-                             server)"
-                        .to_string(),
-                });
-            }
-            run_relay(&config)
+            // Without an upstream the embedded servers run: the provisioning file is read (and
+            // checked) before anything starts.
+            let config_server = if config.relay.upstream.is_none() {
+                match config.config_server_config() {
+                    Ok(config_server) => Some(config_server),
+                    Err(error) => return config_error(error),
+                }
+            } else {
+                None
+            };
+            run_relay(&config, config_server)
         }
         Command::PrintConfig => unreachable!("handled above"),
     };
@@ -266,19 +287,25 @@ fn bind_metrics(addr: Option<SocketAddr>) -> std::io::Result<Option<std::net::Tc
     addr.map(std::net::TcpListener::bind).transpose()
 }
 
-fn run_server(config: &Config) -> std::io::Result<()> {
+fn run_server(
+    config: &Config,
+    config_server: msgin5g::server::ConfigServerConfig,
+) -> std::io::Result<()> {
     let metrics_listener = bind_metrics(config.server.metrics_listen)?;
     let server = spawn_server(config.server.listen, config.server_config())?;
+    let configuration = spawn_config_server(config.server.config_listen, config_server)?;
     let metrics = metrics_listener
         .map(|listener| {
             let registry = Registry::new()
                 .with(server.metrics())
+                .with(configuration.metrics())
                 .with(KernelMetrics::new());
             MetricsServer::spawn_on(listener, registry)
         })
         .transpose()?;
     signal_runtime()?.block_on(shutdown_signal());
     tracing::info!("shutting down the server");
+    configuration.shutdown()?;
     server.shutdown()?;
     drop(metrics);
     Ok(())
@@ -343,22 +370,44 @@ fn run_gateway(config: &Config) -> std::io::Result<()> {
     Ok(())
 }
 
-fn run_relay(config: &Config) -> std::io::Result<()> {
+fn run_relay(
+    config: &Config,
+    config_server: Option<msgin5g::server::ConfigServerConfig>,
+) -> std::io::Result<()> {
     let r = &config.relay;
     let metrics_listener = bind_metrics(r.metrics_listen)?;
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    // No upstream: the reference server and its configuration server run in-process (the
+    // configuration server unless a configuration upstream is given).
     let (server, upstream) = match r.upstream {
         Some(upstream) => (None, upstream),
         None => {
-            let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-            let server = spawn_server(bind, config.server_config())?;
+            let server = spawn_server(loopback, config.server_config())?;
             let upstream = server.local_addr();
             tracing::info!(%upstream, "no upstream given: embedded reference server");
             (Some(server), upstream)
         }
     };
-    let config_upstream = r
-        .config_upstream
-        .unwrap_or_else(|| RelaySection::default_config_upstream(upstream));
+    let configuration = match (r.config_upstream, config_server) {
+        (None, Some(mut config_server)) => {
+            if config.server.public_address.is_none() {
+                config_server.public_address =
+                    format!("coap://{upstream}/{}", config.server.uri_path);
+            }
+            let configuration = spawn_config_server(loopback, config_server)?;
+            tracing::info!(
+                config_upstream = %configuration.local_addr(),
+                "embedded configuration server"
+            );
+            Some(configuration)
+        }
+        _ => None,
+    };
+    let config_upstream = match (&configuration, r.config_upstream) {
+        (Some(configuration), _) => configuration.local_addr(),
+        (None, Some(config_upstream)) => config_upstream,
+        (None, None) => RelaySection::default_config_upstream(upstream),
+    };
     let relay = spawn_relay(
         r.listen,
         r.config_listen,
@@ -370,12 +419,18 @@ fn run_relay(config: &Config) -> std::io::Result<()> {
             if let Some(server) = &server {
                 registry = registry.with(server.metrics());
             }
+            if let Some(configuration) = &configuration {
+                registry = registry.with(configuration.metrics());
+            }
             MetricsServer::spawn_on(listener, registry.with(KernelMetrics::new()))
         })
         .transpose()?;
     signal_runtime()?.block_on(shutdown_signal());
     tracing::info!("shutting down the relay");
     relay.shutdown()?;
+    if let Some(configuration) = configuration {
+        configuration.shutdown()?;
+    }
     if let Some(server) = server {
         server.shutdown()?;
     }

@@ -1,8 +1,9 @@
-//! The `msgin5g relay` binary: out of the box (embedded reference server) it relays a device's
-//! registration, serves `msgin5g_relay_*` metrics and stops on SIGINT; without an upstream it
-//! needs a configuration upstream; its keys are validated by name.
+//! The `msgin5g relay` binary: out of the box (embedded reference server and configuration
+//! server) it relays a device's configuration GET and registration, serves `msgin5g_relay_*`
+//! metrics and stops on SIGINT; its keys are validated by name.
 
-use msgin5g::device::{Device, RequestOptions};
+use msgin5g::coap::Code;
+use msgin5g::device::{ConfigFormat, Device, RequestOptions};
 use msgin5g::msg::RegResult;
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -59,8 +60,6 @@ async fn relay_runs_with_the_embedded_server_and_serves_its_metrics() {
             &listen,
             "--config-listen",
             &config_listen,
-            "--config-upstream",
-            "127.0.0.1:9",
             "--metrics",
             &metrics,
         ])
@@ -73,17 +72,41 @@ async fn relay_runs_with_the_embedded_server_and_serves_its_metrics() {
         timeout: Duration::from_secs(20),
         ..RequestOptions::default()
     };
-    let answer = dev.register("ue-relay-cli", &options).await;
-    let page = answer.is_ok().then(|| scrape(&metrics));
+    // The embedded configuration server auto-provisions `ue-{ueid}`.
+    let configured = dev
+        .configure(
+            config_listen.parse().unwrap(),
+            "imsi-cli",
+            None,
+            ConfigFormat::Json,
+            &options,
+        )
+        .await;
+    let answer = match &configured {
+        Ok(got) if got.answer.code == Code::CONTENT => {
+            let c = got.configuration.as_ref().expect("a configuration");
+            Some(dev.register(&c.ue_service_id, &options).await)
+        }
+        _ => None,
+    };
+    let page = answer
+        .as_ref()
+        .is_some_and(|a| a.is_ok())
+        .then(|| scrape(&metrics));
     let (code, stderr) = interrupt(child).await;
-    assert_eq!(answer.expect("answer").result, Some(RegResult::Success));
+    let configured = configured.expect("configuration answer");
+    let c = configured.configuration.expect("a configuration");
+    assert_eq!(c.ue_service_id, "ue-imsi-cli");
+    let answer = answer.expect("registered").expect("answer");
+    assert_eq!(answer.result, Some(RegResult::Success));
     assert_eq!(code, Some(0), "{stderr}");
     let page = page.unwrap();
     for line in [
-        "msgin5g_relay_relayed_total{direction=\"up\"} 1\n",
-        "msgin5g_relay_relayed_total{direction=\"down\"} 1\n",
+        "msgin5g_relay_relayed_total{direction=\"up\"} 2\n",
+        "msgin5g_relay_relayed_total{direction=\"down\"} 2\n",
         "msgin5g_relay_links 1\n",
         "msgin5g_server_requests_total{message_type=\"REG\"} 1\n",
+        "msgin5g_config_configured_total 1\n",
         "msgin5g_kernel_udp_rcvbuf_errors_total{kind=\"udp\"}",
     ] {
         assert!(page.contains(line), "{line} missing from:\n{page}");
@@ -93,7 +116,6 @@ async fn relay_runs_with_the_embedded_server_and_serves_its_metrics() {
 #[test]
 fn relay_configuration_errors_name_their_field() {
     for (args, field) in [
-        (vec!["relay"], "relay.config_upstream"),
         (
             vec![
                 "relay",

@@ -9,8 +9,7 @@ use std::time::Duration;
 /// Largest `relay.max_links`: each link is one socket (file descriptor and local port).
 pub const MAX_RELAY_LINKS: usize = 1 << 20;
 
-/// The CoAP port of the configuration management server (24.538 6.2.2.1; SPEC.md A12).
-const CONFIG_PORT: u16 = 65401;
+use crate::server::configuration::CONFIG_PORT;
 
 /// `[relay]`: see [`EXAMPLE_TOML`](super::EXAMPLE_TOML) for each key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
