@@ -196,7 +196,7 @@ impl RelayCore {
 
     /// A datagram from a device on socket 0 or 1.
     fn uplink(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
-        let header = match classify(data) {
+        let (header, request) = match classify(data) {
             Classified::FormatError(_) => return self.stats.discard(Discard::FormatError),
             Classified::Ack(h)
             | Classified::Reset(h)
@@ -205,7 +205,6 @@ impl RelayCore {
             | Classified::Response(h) => (h, false),
             Classified::Request(h) => (h, true),
         };
-        let (header, request) = header;
         if let Some(allowed) = &self.config.allow_list {
             if !allowed.contains(&from.ip().to_canonical()) {
                 return self.stats.discard(Discard::NotAllowed);
