@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-/// Largest `relay.max_links`: each link is one socket (file descriptor and local port).
-pub const MAX_RELAY_LINKS: usize = 1 << 20;
+/// Largest `relay.max_links`: each link is one socket (file descriptor and local port) of the
+/// driver's table, after the two device-facing ones.
+pub const MAX_RELAY_LINKS: usize = crate::net::shard::MAX_SOCKETS - crate::relay::FIRST_LINK_SOCKET;
 
 use crate::server::configuration::CONFIG_PORT;
 
