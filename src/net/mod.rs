@@ -15,6 +15,7 @@
 //!   core on the driver.
 //! - [`gateway`]: [`run_gateway_shard`] (one shard on the driver with its handoff mesh) and
 //!   [`spawn_gateway`] / [`GatewayHandle`] (N shards sharing the device port).
+//! - [`relay`]: [`spawn_relay`] / [`RelayHandle`] (the Relay UE on the one driver loop).
 //!
 //! Like mini-redis, the loops take already-bound sockets and a shutdown future, so tests bind
 //! port 0 and stop them without sleeping.
@@ -22,6 +23,7 @@
 pub mod config;
 mod driver;
 pub mod gateway;
+pub mod relay;
 pub mod server;
 pub mod shard;
 pub mod socket;
@@ -31,6 +33,7 @@ pub use gateway::{
     run_gateway_shard, spawn_gateway, spawn_gateway_with, GatewayHandle, ShardMesh,
     HANDOFF_CHANNEL_CAPACITY, MAX_SHARDS,
 };
+pub use relay::{spawn_relay, RelayHandle};
 pub use server::{run_server, spawn_server, ServerHandle};
 pub use socket::{
     bind_udp, local_bind_addr_for, SocketOptions, DEFAULT_SOCKET_BUFFER, RECV_BUFFER_LEN,
