@@ -3,7 +3,7 @@
 //! ```text
 //! msgin5g server  [--listen ADDR] [--metrics ADDR] [--config FILE]
 //! msgin5g gateway [--listen ADDR] [--upstream ADDR] [--shards N] [--metrics ADDR]
-//!                 [--config FILE] [overrides]
+//!                 [--config-listen ADDR] [--config-upstream ADDR] [--config FILE] [overrides]
 //! msgin5g print-config
 //! ```
 //!
@@ -60,6 +60,14 @@ struct GatewayArgs {
     /// MSGin5G Server address; without it the reference server runs in-process.
     #[arg(long, value_name = "ADDR")]
     upstream: Option<SocketAddr>,
+    /// Device-facing configuration UDP address [config: gateway.config_listen, default
+    /// 0.0.0.0:65401].
+    #[arg(long, value_name = "ADDR")]
+    config_listen: Option<SocketAddr>,
+    /// Configuration management server [config: gateway.config_upstream; default: the embedded
+    /// server's, else the upstream host on port 65401].
+    #[arg(long, value_name = "ADDR")]
+    config_upstream: Option<SocketAddr>,
     /// Number of shards [default: number of CPUs].
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
@@ -174,6 +182,12 @@ fn apply_gateway_flags(config: &mut Config, args: &GatewayArgs) {
     }
     if let Some(upstream) = args.upstream {
         g.upstream = Some(upstream);
+    }
+    if let Some(addr) = args.config_listen {
+        g.config_listen = addr;
+    }
+    if let Some(addr) = args.config_upstream {
+        g.config_upstream = Some(addr);
     }
     if let Some(shards) = args.shards {
         g.shards = Some(shards);

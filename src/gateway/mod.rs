@@ -9,6 +9,7 @@
 
 mod answer;
 mod batch;
+pub mod conf;
 mod core;
 mod directory;
 mod handoff;
@@ -16,7 +17,7 @@ mod pending;
 mod split;
 mod stats;
 
-pub use self::core::GatewayCore;
+pub use self::core::{GatewayCore, DEFAULT_CONFIG_PORT};
 pub use answer::{failure_code, Outcome};
 pub use directory::{
     AppDeregistrationError, AppRegistration, AppRegistrationError, ClientRoute, Directory,
@@ -106,6 +107,12 @@ pub struct GatewayConfig {
     /// Register the gateway's own UE Service ID with the server at start (23.554 §8.2.7
     /// pre-condition 1), so the server can reach the ACs behind it.
     pub register_self: bool,
+    /// The configuration management server for configuration requests (BULKCONF and single
+    /// GETs); `None`: the messaging upstream's host on port 65401 (24.538 §6.2.1).
+    pub config_upstream: Option<std::net::SocketAddr>,
+    /// Where the driver binds each shard's configuration socket (`SO_REUSEPORT`, one port);
+    /// `None`: the messaging listen address's IP, any port (the core does not use it).
+    pub config_listen: Option<std::net::SocketAddr>,
     /// CoAP transmission parameters.
     pub params: TransmissionParams,
 }
@@ -138,6 +145,8 @@ impl Default for GatewayConfig {
             max_delivered: 65_536,
             delivery_timeout: Duration::from_secs(60),
             register_self: true,
+            config_upstream: None,
+            config_listen: None,
             params: TransmissionParams::default(),
         }
     }
@@ -148,6 +157,8 @@ impl Default for GatewayConfig {
 pub enum Side {
     /// The device-facing socket (MSGin5G-6).
     Device,
+    /// The device-facing configuration socket (UDP 65401, 24.538 §6.2; SPEC.md §4.1, A12).
+    Config,
     /// Uplink socket number n toward the MSGin5G Server (MSGin5G-1).
     Upstream(usize),
 }
@@ -215,10 +226,11 @@ pub struct GatewayStats {
     pub messages: AtomicU64,
     /// Delivery reports (`IMDN` + A.3 `DELIVERY REPORT SENDING REQUEST`) accepted.
     pub reports: AtomicU64,
-    /// Datagrams received, by socket side (device, upstream) and [`Received`] result.
-    pub datagrams_received: [[AtomicU64; Received::ALL.len()]; 2],
-    /// Datagrams handed to the kernel, by socket side, then ok / failed.
-    pub datagrams_sent: [[AtomicU64; 2]; 2],
+    /// Datagrams received, by socket side (device, upstream, config) and [`Received`] result.
+    pub datagrams_received: [[AtomicU64; Received::ALL.len()]; 3],
+    /// Datagrams handed to the kernel, by socket side (device, upstream, config), then ok /
+    /// failed.
+    pub datagrams_sent: [[AtomicU64; 2]; 3],
     /// Accepted device requests by [`Kind`] (Message Type).
     pub requests_by_kind: [AtomicU64; Kind::ALL.len()],
     /// Upstream requests (bulks and singles) by [`FlushReason`].

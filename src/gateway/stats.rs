@@ -134,6 +134,8 @@ pub fn kind_label(kind: Kind) -> &'static str {
         Kind::Msg => "MSG",
         // MSGin5G-6 `IMDN` and A.3 `DELIVERY REPORT SENDING REQUEST` alike.
         Kind::Imdn => "IMDN",
+        // A configuration GET (no Message Type on the wire; bulked as BULKCONF).
+        Kind::Conf => "CONF",
     }
 }
 
@@ -141,6 +143,7 @@ fn side_index(side: Side) -> usize {
     match side {
         Side::Device => 0,
         Side::Upstream(_) => 1,
+        Side::Config => 2,
     }
 }
 

@@ -57,7 +57,11 @@ fn load(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
 
-const SIDES: [(Side, &str); 2] = [(Side::Device, "device"), (Side::Upstream(0), "upstream")];
+const SIDES: [(Side, &str); 3] = [
+    (Side::Device, "device"),
+    (Side::Upstream(0), "upstream"),
+    (Side::Config, "config"),
+];
 
 /// A histogram family: name, help, and how to read one shard's histogram.
 type HistogramFamily = (

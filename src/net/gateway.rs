@@ -59,6 +59,8 @@ impl ShardMesh {
 enum Event {
     Shutdown,
     Device(io::Result<(usize, SocketAddr)>),
+    /// The configuration socket received a datagram.
+    Config(io::Result<(usize, SocketAddr)>),
     /// Some uplink socket is readable (they are all drained below).
     UplinkReady,
     /// Another shard handed work over.
@@ -80,9 +82,12 @@ fn any_readable(uplinks: &[UdpSocket]) -> impl Future<Output = ()> + '_ {
 
 /// Run one gateway shard until `shutdown` completes and the core has drained.
 ///
-/// `device` faces the constrained UEs; `uplinks` (one per
+/// `device` faces the constrained UEs (messaging), `config` too (configuration GETs, UDP
+/// 65401); `uplinks` (one per
 /// [`GatewayConfig::uplinks_per_shard`], in order) talk to the MSGin5G Server at `upstream`;
-/// datagrams arriving on an uplink from any other source are dropped. Each turn waits for either
+/// and to the configuration server the core names
+/// ([`GatewayCore::config_upstream`]); datagrams arriving on an uplink from any other source are
+/// dropped. Each turn waits for either
 /// socket, the core's next timeout or shutdown; after a wake it reads up to 64 more datagrams per
 /// socket without waiting, calls `handle_timeout` when due, and sends everything `poll_transmit`
 /// yields on the socket of its [`Side`]. On shutdown it calls `begin_drain` and keeps running until
@@ -92,6 +97,7 @@ fn any_readable(uplinks: &[UdpSocket]) -> impl Future<Output = ()> + '_ {
 #[allow(clippy::too_many_arguments)]
 pub async fn run_gateway_shard(
     device: UdpSocket,
+    config: UdpSocket,
     uplinks: Vec<UdpSocket>,
     upstream: SocketAddr,
     mut core: GatewayCore,
@@ -110,7 +116,9 @@ pub async fn run_gateway_shard(
     let mut drain_deadline: Option<Instant> = None;
     let mut device_buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
     let mut uplink_buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
+    let mut config_buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
     let stats = core.stats();
+    let config_upstream = core.config_upstream();
 
     loop {
         let want = match (core.poll_timeout(), drain_deadline) {
@@ -128,6 +136,7 @@ pub async fn run_gateway_shard(
             biased;
             _ = &mut shutdown, if drain_deadline.is_none() => Event::Shutdown,
             received = device.recv_from(&mut device_buf) => Event::Device(received),
+            received = config.recv_from(&mut config_buf) => Event::Config(received),
             _ = any_readable(&uplinks) => Event::UplinkReady,
             _ = mesh.wake.notified() => Event::Handoff,
             _ = &mut sleep, if timer_on => Event::Timer,
@@ -140,7 +149,12 @@ pub async fn run_gateway_shard(
                 drain_deadline = Some(now + drain_timeout);
             }
             Event::Timer => armed = None,
-            Event::Device(received) => feed_device(&mut core, now, &device_buf, received)?,
+            Event::Device(received) => {
+                feed_device(&mut core, Side::Device, now, &device_buf, received)?
+            }
+            Event::Config(received) => {
+                feed_device(&mut core, Side::Config, now, &config_buf, received)?
+            }
             Event::UplinkReady | Event::Handoff => {}
         }
         for _ in 0..DRAIN_BATCH {
@@ -152,7 +166,13 @@ pub async fn run_gateway_shard(
         for _ in 0..DRAIN_BATCH {
             match device.try_recv_from(&mut device_buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                received => feed_device(&mut core, now, &device_buf, received)?,
+                received => feed_device(&mut core, Side::Device, now, &device_buf, received)?,
+            }
+        }
+        for _ in 0..DRAIN_BATCH {
+            match config.try_recv_from(&mut config_buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                received => feed_device(&mut core, Side::Config, now, &config_buf, received)?,
             }
         }
         // tokio answers WouldBlock without a system call for sockets not marked readable.
@@ -161,7 +181,8 @@ pub async fn run_gateway_shard(
                 match uplink.try_recv_from(&mut uplink_buf) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     received => {
-                        feed_uplink(&mut core, now, upstream, index, &uplink_buf, received)?
+                        let sources = [upstream, config_upstream];
+                        feed_uplink(&mut core, now, sources, index, &uplink_buf, received)?
                     }
                 }
             }
@@ -178,7 +199,7 @@ pub async fn run_gateway_shard(
             last_trim = now;
         }
         pass_handoffs(&mut core, now, &mesh);
-        send_transmits(&mut core, &stats, &device, &uplinks).await;
+        send_transmits(&mut core, &stats, [&device, &config], &uplinks).await;
         core.publish_gauges();
         if !mesh.inbox.is_empty() {
             // More than one batch waiting: come back at once.
@@ -195,7 +216,7 @@ pub async fn run_gateway_shard(
                     "drain timeout passed with requests still pending: answering SHUTTING_DOWN"
                 );
                 core.abort(now);
-                send_transmits(&mut core, &stats, &device, &uplinks).await;
+                send_transmits(&mut core, &stats, [&device, &config], &uplinks).await;
                 core.publish_gauges();
                 break;
             }
@@ -226,12 +247,13 @@ fn pass_handoffs(core: &mut GatewayCore, now: Instant, mesh: &ShardMesh) {
 async fn send_transmits(
     core: &mut GatewayCore,
     stats: &GatewayStats,
-    device: &UdpSocket,
+    [device, config]: [&UdpSocket; 2],
     uplinks: &[UdpSocket],
 ) {
     while let Some((side, transmit)) = core.poll_transmit() {
         let socket = match side {
             Side::Device => device,
+            Side::Config => config,
             Side::Upstream(index) => match uplinks.get(index) {
                 Some(uplink) => uplink,
                 None => continue,
@@ -244,11 +266,15 @@ async fn send_transmits(
 
 fn feed_device(
     core: &mut GatewayCore,
+    side: Side,
     now: Instant,
     buf: &[u8],
     received: io::Result<(usize, SocketAddr)>,
 ) -> io::Result<()> {
     match received {
+        Ok((len, from)) if side == Side::Config => {
+            core.handle_config_datagram(now, from, &buf[..len])
+        }
         Ok((len, from)) => core.handle_device_datagram(now, from, &buf[..len]),
         Err(error) if driver::is_transient(&error) => {
             tracing::debug!(%error, "device socket receive error ignored");
@@ -261,17 +287,17 @@ fn feed_device(
 fn feed_uplink(
     core: &mut GatewayCore,
     now: Instant,
-    upstream: SocketAddr,
+    sources: [SocketAddr; 2],
     index: usize,
     buf: &[u8],
     received: io::Result<(usize, SocketAddr)>,
 ) -> io::Result<()> {
     match received {
-        Ok((len, from)) if from == upstream => {
+        Ok((len, from)) if sources.contains(&from) => {
             core.handle_upstream_datagram(now, index, from, &buf[..len])
         }
         Ok((len, from)) => {
-            tracing::debug!(%from, %upstream, len, "uplink datagram not from the upstream, dropped");
+            tracing::debug!(%from, ?sources, len, "uplink datagram not from an upstream, dropped");
         }
         Err(error) if driver::is_transient(&error) => {
             tracing::debug!(%error, "uplink socket receive error ignored");
@@ -291,6 +317,7 @@ struct Shard {
 #[derive(Debug)]
 pub struct GatewayHandle {
     local_addr: SocketAddr,
+    config_addr: SocketAddr,
     upstream: SocketAddr,
     stats: Vec<Arc<GatewayStats>>,
     directory: Arc<Directory>,
@@ -353,6 +380,28 @@ pub fn spawn_gateway_with(
         )?);
     }
 
+    // The configuration socket of every shard (UDP 65401, 24.538 §6.2.1), bound the same way.
+    let config_listen = config
+        .config_listen
+        .unwrap_or_else(|| SocketAddr::new(local_addr.ip(), 0));
+    let mut config_sockets = Vec::with_capacity(shards);
+    let first = bind_udp(
+        config_listen,
+        reuse_port,
+        sockets.recv_buffer,
+        sockets.send_buffer,
+    )?;
+    let config_addr = first.local_addr()?;
+    config_sockets.push(first);
+    for _ in 1..shards {
+        config_sockets.push(bind_udp(
+            config_addr,
+            reuse_port,
+            sockets.recv_buffer,
+            sockets.send_buffer,
+        )?);
+    }
+
     let base_seed = random_seed();
     let directory = Arc::new(Directory::new(
         config.max_app_registrations,
@@ -361,15 +410,37 @@ pub fn spawn_gateway_with(
         (base_seed >> 33) as u32,
     ));
     let mut meshes = ShardMesh::build(shards).into_iter();
-    let uplink_bind = local_bind_addr_for(upstream);
+    // One set of uplinks reaches both upstreams: loopback only when both are loopback.
+    let config_upstream = config
+        .config_upstream
+        .unwrap_or_else(|| SocketAddr::new(upstream.ip(), crate::gateway::DEFAULT_CONFIG_PORT));
+    let uplink_bind = match (
+        local_bind_addr_for(upstream),
+        local_bind_addr_for(config_upstream),
+    ) {
+        (a, b) if a == b => a,
+        (a, _) => local_bind_addr_for(SocketAddr::new(
+            if a.is_ipv4() {
+                std::net::Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                std::net::Ipv6Addr::UNSPECIFIED.into()
+            },
+            0,
+        )),
+    };
     let mut handle = GatewayHandle {
         local_addr,
+        config_addr,
         upstream,
         stats: Vec::with_capacity(shards),
         directory: directory.clone(),
         shards: Vec::with_capacity(shards),
     };
-    for (index, device_std) in device_sockets.into_iter().enumerate() {
+    for (index, (device_std, config_std)) in device_sockets
+        .into_iter()
+        .zip(config_sockets)
+        .enumerate()
+    {
         let mut uplinks_std = Vec::with_capacity(config.uplinks_per_shard);
         for _ in 0..config.uplinks_per_shard.max(1) {
             let uplink = bind_udp(uplink_bind, false, sockets.recv_buffer, sockets.send_buffer)?;
@@ -377,13 +448,17 @@ pub fn spawn_gateway_with(
             uplinks_std.push(uplink);
         }
         let runtime = driver::runtime()?;
-        let (device, uplinks) = {
+        let (device, config_socket, uplinks) = {
             let _guard = runtime.enter();
             let uplinks = uplinks_std
                 .into_iter()
                 .map(UdpSocket::from_std)
                 .collect::<io::Result<Vec<_>>>()?;
-            (UdpSocket::from_std(device_std)?, uplinks)
+            (
+                UdpSocket::from_std(device_std)?,
+                UdpSocket::from_std(config_std)?,
+                uplinks,
+            )
         };
         let seed = base_seed.wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let core = GatewayCore::new_shard(config.clone(), upstream, seed, index, directory.clone());
@@ -399,6 +474,7 @@ pub fn spawn_gateway_with(
                 };
                 let result = runtime.block_on(run_gateway_shard(
                     device,
+                    config_socket,
                     uplinks,
                     upstream,
                     core,
@@ -416,7 +492,7 @@ pub fn spawn_gateway_with(
             thread: Some(thread),
         });
     }
-    tracing::info!(%local_addr, %upstream, shards, "MSGin5G gateway listening");
+    tracing::info!(%local_addr, %config_addr, %upstream, shards, "MSGin5G gateway listening");
     Ok(handle)
 }
 
@@ -424,6 +500,11 @@ impl GatewayHandle {
     /// The device-facing address (the real port when `listen` had port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The device-facing configuration address (the real port when it was 0).
+    pub fn config_addr(&self) -> SocketAddr {
+        self.config_addr
     }
 
     /// The MSGin5G Server the shards send to.
