@@ -102,7 +102,8 @@ impl Outcome {
 
 /// CoAP code for a failure answer (project profile, README "Answers"):
 /// UNAUTHORIZED/POLICY_REJECT/AS_REJECT/NOT_REGISTERED/GATEWAY_FULL → 4.03,
-/// UNKNOWN_UE/UNKNOWN_APPLICATION/UNKNOWN_REGISTRATION/UNKNOWN_MESSAGE/UNKNOWN_GROUP → 4.04,
+/// UNKNOWN_UE/UNKNOWN_APPLICATION/UNKNOWN_REGISTRATION/UNKNOWN_MESSAGE/UNKNOWN_GROUP/NOT_FOUND
+/// → 4.04,
 /// DUPLICATE_MESSAGE_ID → 4.09, MALFORMED → 4.00, PAYLOAD_TOO_LARGE → 4.13,
 /// SUPERSEDED → 4.09 (RFC 8132 Conflict), GATEWAY_OVERLOAD/SHUTTING_DOWN/STORE_FULL/SERVER_BUSY
 /// → 5.03,
@@ -118,7 +119,8 @@ pub fn failure_code(failure_cause: &str) -> Code {
         | cause::UNKNOWN_APPLICATION
         | cause::UNKNOWN_REGISTRATION
         | cause::UNKNOWN_MESSAGE
-        | cause::UNKNOWN_GROUP => Code::NOT_FOUND,
+        | cause::UNKNOWN_GROUP
+        | cause::NOT_FOUND => Code::NOT_FOUND,
         cause::DUPLICATE_MESSAGE_ID => Code::new(4, 9),
         cause::MALFORMED => Code::BAD_REQUEST,
         cause::PAYLOAD_TOO_LARGE => Code::REQUEST_ENTITY_TOO_LARGE,
@@ -152,11 +154,13 @@ pub fn encode_body(
             MsgDeliveryStatus::Failed
         }));
     match (kind, dialect) {
-        (Kind::Conf, _) | (_, Dialect::Configuration(_)) => match (&outcome.content, &outcome.cause) {
-            (Some((_, body)), _) => out.extend_from_slice(body),
-            (None, Some(c)) => out.extend_from_slice(c.as_bytes()),
-            (None, None) => {}
-        },
+        (Kind::Conf, _) | (_, Dialect::Configuration(_)) => {
+            match (&outcome.content, &outcome.cause) {
+                (Some((_, body)), _) => out.extend_from_slice(body),
+                (None, Some(c)) => out.extend_from_slice(c.as_bytes()),
+                (None, None) => {}
+            }
+        }
         (Kind::Reg | Kind::Dereg, _) => msg::write_registration_response(
             out,
             kind == Kind::Dereg,

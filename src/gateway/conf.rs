@@ -3,19 +3,16 @@
 //! of a `BULKCONFRESP` into one answer per device in the content format it asked for.
 
 use super::answer::Outcome;
-use crate::coap::Code;
-use crate::msg::{cause, write_json_string, RegResult};
-use serde::Deserialize;
+use crate::coap::{Code, CONTENT_FORMAT_XML};
+use crate::msg::{
+    self, cause, cause::configuration_failure_code, BulkKind, Payload, RegResult, UeConfiguration,
+};
 use std::sync::Arc;
 
 /// Uri-Path of the configuration resource (SPEC.md §4.1.1).
 pub const CONFIG_URI_PATH: &str = "msgin5g-config";
-/// Content-Format of the XML configuration document (`application/xml`, SPEC.md A11).
-pub const CONTENT_FORMAT_XML: u16 = 41;
 /// Longest MSGin5G UE ID accepted in `ueid=` (longer: 4.00); bounds the pending-cache key.
-pub const MAX_UE_ID_LEN: usize = 128;
-/// `failureCause` of an element whose UE has no configuration (answered 4.04).
-pub const NOT_FOUND: &str = "NOT_FOUND";
+pub const MAX_UE_ID_LEN: usize = msg::MAX_CONFIG_STRING_LEN;
 
 /// One device's configuration request, from its Uri-Query (SPEC.md §4.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,165 +21,60 @@ pub struct ConfRequest<'a> {
     pub ue_id: &'a str,
     /// VAL service ID (`svc=`), if given.
     pub service: Option<&'a str>,
+    /// VAL UE information (`info=`), if given.
+    pub info: Option<&'a str>,
     /// `wait=` seconds: the `waitTime` of the element (project extension, README).
     pub wait_time: Option<u32>,
 }
 
 /// Write the `BULKCONF` element of `req` (SPEC.md §4.1.3).
 pub fn write_element(out: &mut Vec<u8>, req: &ConfRequest<'_>) {
-    out.extend_from_slice(b"{\"msgin5gUeId\":");
-    write_json_string(out, req.ue_id);
-    if let Some(svc) = req.service {
-        out.extend_from_slice(b",\"valServiceId\":");
-        write_json_string(out, svc);
-    }
-    if let Some(w) = req.wait_time {
-        out.extend_from_slice(format!(",\"waitTime\":{w}").as_bytes());
-    }
-    out.push(b'}');
+    msg::write_configuration_request_element(out, req.ue_id, req.service, req.info, req.wait_time);
 }
-
-const ENVELOPE_HEAD: &[u8] = b"{\"msgin5gServiceId\":";
-const ENVELOPE_TYPE: &[u8] = b",\"messageType\":\"BULKCONF\",\"gatewayUeServiceId\":";
-const ENVELOPE_COUNT: &[u8] = b",\"numberOfConfigurationRequests\":";
-const ENVELOPE_LIST: &[u8] = b",\"configurationRequests\":[";
 
 /// Write a `BULKCONF` of `elements` (SPEC.md §4.1.3).
 pub fn write_bulk(out: &mut Vec<u8>, service_id: &str, gateway: &str, elements: &[&[u8]]) {
-    out.extend_from_slice(ENVELOPE_HEAD);
-    write_json_string(out, service_id);
-    out.extend_from_slice(ENVELOPE_TYPE);
-    write_json_string(out, gateway);
-    out.extend_from_slice(ENVELOPE_COUNT);
-    out.extend_from_slice(elements.len().to_string().as_bytes());
-    out.extend_from_slice(ENVELOPE_LIST);
-    for (i, e) in elements.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(e);
-    }
-    out.extend_from_slice(b"]}");
+    msg::write_bulk(out, BulkKind::Configuration, service_id, gateway, elements);
 }
 
-/// Bytes of a `BULKCONF` envelope (everything but the elements and their commas; the count is
-/// sized for up to 5 digits).
+/// Bytes of a `BULKCONF` envelope (everything but the elements and their commas).
 pub fn envelope_len(service_id: &str, gateway: &str) -> usize {
-    let mut probe = Vec::new();
-    write_json_string(&mut probe, service_id);
-    write_json_string(&mut probe, gateway);
-    ENVELOPE_HEAD.len()
-        + ENVELOPE_TYPE.len()
-        + ENVELOPE_COUNT.len()
-        + 5
-        + ENVELOPE_LIST.len()
-        + 2
-        + probe.len()
+    msg::bulk_envelope_len(BulkKind::Configuration, service_id, gateway)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BulkConfResp {
-    message_type: String,
-    number_of_configuration_responses: Option<u64>,
-    configuration_responses: Vec<ConfResp>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ConfResp {
-    msgin5g_ue_id: String,
-    result: String,
-    failure_cause: Option<String>,
-    configuration: Option<UeConfig>,
-}
-
-/// The configuration of one UE (SPEC.md §4.1.1: the JSON mirror of the 24.538 §7.2 document).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UeConfig {
-    /// MSGin5G UE ID.
-    #[serde(default)]
-    pub msgin5g_ue_id: Option<String>,
-    /// UE Service ID.
-    pub ue_service_id: String,
-    /// MSGin5G Server address.
-    pub msgin5g_server_address: String,
-    /// Segment size.
-    #[serde(default)]
-    pub segment_size: Option<u32>,
-}
-
-impl UeConfig {
-    /// Encode as Content-Format `cf`: JSON (50) or the 24.538 §7.2 XML document (41).
-    pub fn encode(&self, cf: u16) -> Vec<u8> {
-        let mut out = Vec::new();
-        if cf == CONTENT_FORMAT_XML {
-            out.extend_from_slice(
-                b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
-<seal-UE-configuration xmlns=\"urn:3gpp:ns:seal:MSGin5GUEConfig:1.0\"><on-network>\
-<MSGin5G-Server-address>",
-            );
-            xml_escape(&mut out, &self.msgin5g_server_address);
-            out.extend_from_slice(b"</MSGin5G-Server-address><MSGin5G-UE-Service-id>");
-            xml_escape(&mut out, &self.ue_service_id);
-            out.extend_from_slice(b"</MSGin5G-UE-Service-id>");
-            if let Some(s) = self.segment_size {
-                out.extend_from_slice(format!("<Segment-size>{s}</Segment-size>").as_bytes());
-            }
-            out.extend_from_slice(b"</on-network></seal-UE-configuration>");
-            return out;
-        }
-        out.push(b'{');
-        if let Some(id) = &self.msgin5g_ue_id {
-            out.extend_from_slice(b"\"msgin5gUeId\":");
-            write_json_string(&mut out, id);
-            out.push(b',');
-        }
-        out.extend_from_slice(b"\"ueServiceId\":");
-        write_json_string(&mut out, &self.ue_service_id);
-        out.extend_from_slice(b",\"msgin5gServerAddress\":");
-        write_json_string(&mut out, &self.msgin5g_server_address);
-        if let Some(s) = self.segment_size {
-            out.extend_from_slice(format!(",\"segmentSize\":{s}").as_bytes());
-        }
-        out.push(b'}');
-        out
+/// The configuration as the body of a 2.05 in Content-Format `cf`: the 24.538 §7.2 XML
+/// document (41) or the JSON mirror (50, and anything else).
+pub fn encode_configuration(config: &UeConfiguration, cf: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    if cf == CONTENT_FORMAT_XML {
+        config.write_xml(&mut out);
+    } else {
+        config.write_json(&mut out);
     }
+    out
 }
 
-fn xml_escape(out: &mut Vec<u8>, s: &str) {
-    for c in s.chars() {
-        match c {
-            '<' => out.extend_from_slice(b"&lt;"),
-            '>' => out.extend_from_slice(b"&gt;"),
-            '&' => out.extend_from_slice(b"&amp;"),
-            '"' => out.extend_from_slice(b"&quot;"),
-            '\'' => out.extend_from_slice(b"&apos;"),
-            c => {
-                let mut b = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-            }
-        }
-    }
-}
-
-/// The outcome of one configuration element: 2.05 with the configuration in Content-Format `cf`;
-/// `UNAUTHORIZED` 4.03; `NOT_FOUND` 4.04; any other failure 5.02 (SPEC.md §4.1.3).
+/// The outcome of one configuration element (SPEC.md §4.1.3): 2.05 with the configuration in
+/// Content-Format `cf`; a failure `UNAUTHORIZED`/`POLICY_REJECT` 4.03, `NOT_FOUND`/`UNKNOWN_UE`
+/// or no cause 4.04 ([`configuration_failure_code`]); any other cause, or a SUCCESS without a
+/// configuration, 5.02 with the cause as diagnostic.
 pub fn element_outcome(
-    success: bool,
+    result: RegResult,
     failure_cause: Option<&str>,
-    config: Option<&UeConfig>,
+    config: Option<&UeConfiguration>,
     cf: u16,
 ) -> Outcome {
-    match (success, config) {
-        (true, Some(c)) => Outcome::content(cf, c.encode(cf)),
-        _ => {
-            let c = failure_cause.unwrap_or(cause::SERVER_ERROR);
+    match (result, config) {
+        (RegResult::Success, Some(c)) => Outcome::content(cf, encode_configuration(c, cf)),
+        (RegResult::Success, None) => Outcome::failure(cause::SERVER_ERROR),
+        (RegResult::Failure, _) => {
+            let c = failure_cause.unwrap_or(cause::NOT_FOUND);
             let mut o = Outcome::failure(c);
             o.code = match c {
-                cause::UNAUTHORIZED => Code::FORBIDDEN,
-                NOT_FOUND => Code::NOT_FOUND,
+                cause::UNAUTHORIZED
+                | cause::POLICY_REJECT
+                | cause::NOT_FOUND
+                | cause::UNKNOWN_UE => configuration_failure_code(Some(c)),
                 _ => Code::new(5, 2),
             };
             o
@@ -207,11 +99,9 @@ pub struct ConfSplit {
 /// Split a 2.05 `BULKCONFRESP` for `members` (MSGin5G UE ID, sequence, Content-Format the device
 /// accepts), matched as [`split_answer`](super::split_answer) does; `None` when unusable.
 pub fn split_conf(members: &[(Arc<str>, u64, u16)], payload: &[u8]) -> Option<ConfSplit> {
-    let mut buf = payload.to_vec();
-    let resp: BulkConfResp = simd_json::serde::from_slice(&mut buf).ok()?;
-    if resp.message_type != "BULKCONFRESP" {
+    let Ok(Payload::BulkConfResp(resp)) = msg::decode(payload) else {
         return None;
-    }
+    };
     let mut taken = vec![false; members.len()];
     let mut split = ConfSplit {
         outcomes: Vec::with_capacity(members.len()),
@@ -235,9 +125,8 @@ pub fn split_conf(members: &[(Arc<str>, u64, u16)], payload: &[u8]) -> Option<Co
             continue;
         };
         taken[idx] = true;
-        let success = e.result == "SUCCESS";
         let outcome = element_outcome(
-            success,
+            e.result,
             e.failure_cause.as_deref(),
             e.configuration.as_ref(),
             members[idx].2,
@@ -251,11 +140,6 @@ pub fn split_conf(members: &[(Arc<str>, u64, u16)], payload: &[u8]) -> Option<Co
             .push((idx, Outcome::failure(cause::NO_RESPONSE_IN_BULK)));
     }
     Some(split)
-}
-
-/// Whether an outcome is a success carrying content (2.05).
-pub fn is_content(outcome: &Outcome) -> bool {
-    outcome.result == RegResult::Success && outcome.content.is_some()
 }
 
 #[cfg(test)]
@@ -277,6 +161,7 @@ mod tests {
             &ConfRequest {
                 ue_id: "imsi-\"1",
                 service: Some("svc"),
+                info: None,
                 wait_time: Some(3),
             },
         );
@@ -306,7 +191,9 @@ mod tests {
         assert_eq!(s.outcomes[0].1.code, Code::CONTENT);
         let (cf, json) = s.outcomes[0].1.content.clone().unwrap();
         assert_eq!(cf, 50);
-        assert!(std::str::from_utf8(&json).unwrap().contains("\"ueServiceId\":\"ue-a\""));
+        assert!(std::str::from_utf8(&json)
+            .unwrap()
+            .contains("\"ueServiceId\":\"ue-a\""));
         let (cf, xml) = s.outcomes[1].1.content.clone().unwrap();
         assert_eq!(cf, 41);
         assert!(std::str::from_utf8(&xml)
@@ -314,14 +201,20 @@ mod tests {
             .contains("<MSGin5G-UE-Service-id>ue-b</MSGin5G-UE-Service-id>"));
         assert_eq!(s.outcomes[2].1.code, Code::FORBIDDEN);
         assert_eq!(s.outcomes[3].1.code, Code::NOT_FOUND);
-        assert_eq!(s.outcomes[4], (4, Outcome::failure(cause::NO_RESPONSE_IN_BULK)));
+        assert_eq!(
+            s.outcomes[4],
+            (4, Outcome::failure(cause::NO_RESPONSE_IN_BULK))
+        );
         assert_eq!((s.unknown_entries, s.missing_entries), (1, 1));
         assert!(s.count_mismatch);
         assert!(split_conf(&m, b"{}").is_none());
-        assert!(split_conf(&m, br#"{"messageType":"BULKREGRESP","configurationResponses":[]}"#)
-            .is_none());
+        assert!(split_conf(
+            &m,
+            br#"{"messageType":"BULKREGRESP","configurationResponses":[]}"#
+        )
+        .is_none());
         // Other failure causes are a 5.02.
-        let o = element_outcome(false, Some("SOMETHING"), None, 50);
+        let o = element_outcome(RegResult::Failure, Some("SOMETHING"), None, 50);
         assert_eq!(o.code, Code::new(5, 2));
     }
 }

@@ -27,8 +27,8 @@ pub use handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator}
 pub use pending::{Dialect, Kind};
 pub use split::{split_answer, Split};
 pub use stats::{
-    answer_slot, answer_slot_labels, kind_label, FlushReason, Received, ANSWER_CAUSES,
-    ANSWER_SLOTS, OTHER_CAUSE,
+    answer_code_label, answer_slot, answer_slot_labels, kind_label, FlushReason, Received,
+    ANSWER_CAUSES, ANSWER_CODES, ANSWER_SLOTS, OTHER_CAUSE,
 };
 
 use crate::coap::TransmissionParams;
@@ -237,6 +237,13 @@ pub struct GatewayStats {
     pub flushed_by_reason: [AtomicU64; FlushReason::ALL.len()],
     /// Final device answers: success, each failure cause of [`ANSWER_CAUSES`], other causes.
     pub answers_by_cause: [AtomicU64; ANSWER_SLOTS],
+    /// Bulk/aggregate requests sent (first transmissions) by [`Kind`] of their members
+    /// (`BULKREG`, `BULKDEREG`, `AGGMSG`, `AGGIMDN`, `BULKCONF`).
+    pub bulks_by_kind: [AtomicU64; Kind::ALL.len()],
+    /// Entries carried in bulks, by [`Kind`].
+    pub bulk_entries_by_kind: [AtomicU64; Kind::ALL.len()],
+    /// Final device answers by [`Kind`] and CoAP code ([`ANSWER_CODES`] slot, last: other).
+    pub answers_by_code: [[AtomicU64; ANSWER_CODES.len() + 1]; Kind::ALL.len()],
     /// Entries per bulk sent.
     pub batch_size: EntriesHistogram,
     /// How long each bulked request waited in its batch (receipt to bulk sent).

@@ -2,7 +2,7 @@
 //! §7.2–7.3, A24) in simulated time, against a scripted configuration server.
 
 use super::*;
-use crate::gateway::conf::CONTENT_FORMAT_XML;
+use crate::coap::CONTENT_FORMAT_XML;
 
 fn conf_server() -> SocketAddr {
     CONFIG_SERVER.parse().unwrap()
@@ -131,7 +131,10 @@ fn full_batch_goes_as_one_bulkconf_and_each_device_gets_its_own_205() {
         assert_eq!(v.content_format(), Some(cf));
         let body = std::str::from_utf8(v.payload()).unwrap();
         if cf == CONTENT_FORMAT_XML {
-            assert!(body.contains("urn:3gpp:ns:seal:MSGin5GUEConfig:1.0"), "{body}");
+            assert!(
+                body.contains("urn:3gpp:ns:seal:MSGin5GUEConfig:1.0"),
+                "{body}"
+            );
             assert!(body.contains("<MSGin5G-UE-Service-id>svc-imsi-2</MSGin5G-UE-Service-id>"));
         } else {
             let json: serde_json::Value = serde_json::from_str(body).unwrap();
@@ -143,6 +146,12 @@ fn full_batch_goes_as_one_bulkconf_and_each_device_gets_its_own_205() {
     assert_eq!(count(&stats.requests_by_kind[Kind::Conf.index()]), 3);
     assert_eq!(count(&stats.bulks_sent), 1);
     assert_eq!(count(&stats.bulk_entries), 3);
+    assert_eq!(count(&stats.bulks_by_kind[Kind::Conf.index()]), 1);
+    assert_eq!(count(&stats.bulk_entries_by_kind[Kind::Conf.index()]), 3);
+    assert_eq!(count(&stats.bulks_by_kind[Kind::Reg.index()]), 0);
+    let content = ANSWER_CODES.iter().position(|c| *c == Code::CONTENT).unwrap();
+    assert_eq!(count(&stats.answers_by_code[Kind::Conf.index()][content]), 3);
+    assert_eq!(answer_code_label(content), "2.05");
     assert_eq!(stats.received_count(Side::Config, Received::Ok), 3);
     assert_eq!(sim.gw.pending_len(), 0);
 }
@@ -196,12 +205,9 @@ fn hold_time_bytes_and_wait_deadline_trigger_flushes() {
     assert!(sim.conf_upstream.is_empty());
     sim.advance(Duration::from_secs(2));
     assert_eq!(bulkconfs(&sim), vec![vec!["imsi-w"]]);
-    let body: serde_json::Value = serde_json::from_slice(
-        MessageView::parse(&sim.conf_upstream[0])
-            .unwrap()
-            .payload(),
-    )
-    .unwrap();
+    let body: serde_json::Value =
+        serde_json::from_slice(MessageView::parse(&sim.conf_upstream[0]).unwrap().payload())
+            .unwrap();
     assert_eq!(body["configurationRequests"][0]["waitTime"], 2);
     let deadline = FlushReason::Deadline as usize;
     assert_eq!(count(&sim.gw.stats().flushed_by_reason[deadline]), 1);
@@ -259,18 +265,31 @@ fn too_large_halves_and_service_unavailable_waits_max_age() {
     assert_eq!(sent[2], vec!["imsi-3", "imsi-4"]);
     // 5.03 Max-Age 3 on the first half: re-sent after 3 s, not before.
     sim.answer_conf(1, Code::SERVICE_UNAVAILABLE, Some(3), b"");
-    sim.answer_conf(2, Code::CONTENT, None, &bulk_resp(&[ok("imsi-3"), ok("imsi-4")]));
+    sim.answer_conf(
+        2,
+        Code::CONTENT,
+        None,
+        &bulk_resp(&[ok("imsi-3"), ok("imsi-4")]),
+    );
     assert_eq!(sim.answers_to(dev(3))[0].view().header.code, Code::CONTENT);
     sim.advance(Duration::from_millis(2900));
     assert_eq!(bulkconfs(&sim).len(), 3);
     sim.advance(Duration::from_millis(200));
     assert_eq!(bulkconfs(&sim)[3], vec!["imsi-1", "imsi-2"]);
-    sim.answer_conf(3, Code::CONTENT, None, &bulk_resp(&[ok("imsi-1"), ok("imsi-2")]));
+    sim.answer_conf(
+        3,
+        Code::CONTENT,
+        None,
+        &bulk_resp(&[ok("imsi-1"), ok("imsi-2")]),
+    );
     // Past the piggyback window: empty ACK first, then a separate CON 2.05 on the config socket.
     let a = sim.answers_to(dev(1));
     assert_eq!(a.len(), 1);
     let v = a[0].view();
-    assert_eq!((v.header.mtype, v.header.code), (MsgType::Con, Code::CONTENT));
+    assert_eq!(
+        (v.header.mtype, v.header.code),
+        (MsgType::Con, Code::CONTENT)
+    );
     assert_eq!(v.header.token, tok(1));
     assert_eq!(a[0].side, Side::Config);
     let acks: Vec<_> = sim
@@ -298,7 +317,10 @@ fn silent_configuration_server_ends_in_504_and_drain_answers_503() {
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].view().header.code, Code::GATEWAY_TIMEOUT);
     assert_eq!(a[0].view().payload(), b"SERVER_TIMEOUT");
-    assert!(sim.conf_upstream.len() > 1, "the BULKCONF was retransmitted");
+    assert!(
+        sim.conf_upstream.len() > 1,
+        "the BULKCONF was retransmitted"
+    );
     assert!(count(&sim.gw.stats().upstream_timeouts) >= 1);
 
     // Drain: the queued request goes at once; a new one gets 5.03 with Max-Age.
@@ -342,7 +364,9 @@ fn retransmitted_get_is_absorbed_then_replayed_and_a_newer_exchange_supersedes()
     assert_eq!(again[1].bytes, first[0].bytes, "identical replay");
     assert_eq!(bulkconfs(&sim).len(), 1, "no second BULKCONF");
     assert_eq!(
-        sim.gw.stats().received_count(Side::Config, Received::DedupHit),
+        sim.gw
+            .stats()
+            .received_count(Side::Config, Received::DedupHit),
         2
     );
 
@@ -423,7 +447,11 @@ fn bad_configuration_requests_get_400_404_405_406_or_silence() {
         let a = sim.answers_to(dev(i as u16));
         assert_eq!(a.len(), 1, "case {i}");
         let v = a[0].view();
-        assert_eq!((v.header.code, v.header.mtype), (*code, MsgType::Ack), "case {i}");
+        assert_eq!(
+            (v.header.code, v.header.mtype),
+            (*code, MsgType::Ack),
+            "case {i}"
+        );
         assert_eq!(v.header.mid, bytes[3] as u16);
         if !diagnostic.is_empty() {
             assert_eq!(std::str::from_utf8(v.payload()).unwrap(), *diagnostic);
@@ -440,7 +468,10 @@ fn bad_configuration_requests_get_400_404_405_406_or_silence() {
     assert_eq!(sim.to_devices.len(), n);
     sim.config(dev(42), &[0x40, 0, 0, 42]);
     let rst = &sim.to_devices[n];
-    assert_eq!((rst.view().header.mtype, rst.side), (MsgType::Rst, Side::Config));
+    assert_eq!(
+        (rst.view().header.mtype, rst.side),
+        (MsgType::Rst, Side::Config)
+    );
     let stats = sim.gw.stats();
     assert_eq!(stats.received_count(Side::Config, Received::DecodeError), 1);
     assert_eq!(stats.received_count(Side::Device, Received::Rejected), 0);

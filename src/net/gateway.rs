@@ -436,10 +436,8 @@ pub fn spawn_gateway_with(
         directory: directory.clone(),
         shards: Vec::with_capacity(shards),
     };
-    for (index, (device_std, config_std)) in device_sockets
-        .into_iter()
-        .zip(config_sockets)
-        .enumerate()
+    for (index, (device_std, config_std)) in
+        device_sockets.into_iter().zip(config_sockets).enumerate()
     {
         let mut uplinks_std = Vec::with_capacity(config.uplinks_per_shard);
         for _ in 0..config.uplinks_per_shard.max(1) {

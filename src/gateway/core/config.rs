@@ -6,7 +6,8 @@
 use super::device::Admission;
 use super::*;
 use crate::coap::endpoint::{self, check_request, RequestRules};
-use crate::gateway::conf::{ConfRequest, CONFIG_URI_PATH, CONTENT_FORMAT_XML};
+use crate::coap::CONTENT_FORMAT_XML;
+use crate::gateway::conf::{ConfRequest, CONFIG_URI_PATH};
 
 /// The configuration resource: `GET /msgin5g-config`, answered in JSON (50) or XML (41).
 const CONFIG_RULES: RequestRules<'static> = RequestRules {
@@ -18,7 +19,8 @@ const CONFIG_RULES: RequestRules<'static> = RequestRules {
 
 impl GatewayCore {
     /// Feed a datagram received on the configuration socket (UDP 65401): configuration GETs
-    /// `/msgin5g-config?ueid=<MSGin5G UE ID>[&svc=<service id>][&wait=<seconds>]`.
+    /// `/msgin5g-config?ueid=<MSGin5G UE ID>[&svc=<service id>][&info=<UE information>]
+    /// [&wait=<seconds>]`.
     pub fn handle_config_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         let Some(header) = self.classify_device(now, Side::Config, from, data) else {
             return;
@@ -33,7 +35,13 @@ impl GatewayCore {
         let ue_id = match endpoint::query_arg(&view, "ueid") {
             Some(id) if !id.is_empty() && id.len() <= conf::MAX_UE_ID_LEN => id,
             Some(id) if !id.is_empty() => {
-                self.reject_on(Side::Config, from, &header, Code::BAD_REQUEST, "ueid too long");
+                self.reject_on(
+                    Side::Config,
+                    from,
+                    &header,
+                    Code::BAD_REQUEST,
+                    "ueid too long",
+                );
                 return;
             }
             _ => {
@@ -51,9 +59,24 @@ impl GatewayCore {
                 return;
             }
         };
+        let text = |name| endpoint::query_arg(&view, name).filter(|s: &&str| !s.is_empty());
+        let (service, info) = (text("svc"), text("info"));
+        if service.is_some_and(|s| s.len() > msg::MAX_CONFIG_STRING_LEN)
+            || info.is_some_and(|s| s.len() > msg::MAX_UE_INFORMATION_LEN)
+        {
+            self.reject_on(
+                Side::Config,
+                from,
+                &header,
+                Code::BAD_REQUEST,
+                "svc or info too long",
+            );
+            return;
+        }
         let request = ConfRequest {
             ue_id,
-            service: endpoint::query_arg(&view, "svc").filter(|s| !s.is_empty()),
+            service,
+            info,
             wait_time,
         };
         let cf = endpoint::accept(&view).unwrap_or(CONTENT_FORMAT_JSON);
@@ -131,7 +154,7 @@ pub(super) fn conf_single_outcome(code: Code, view: &MessageView<'_>) -> Outcome
     }
     let c = match code {
         Code::FORBIDDEN => cause::UNAUTHORIZED,
-        Code::NOT_FOUND => conf::NOT_FOUND,
+        Code::NOT_FOUND => cause::NOT_FOUND,
         Code::SERVICE_UNAVAILABLE => cause::SERVER_BUSY,
         _ => cause::SERVER_ERROR,
     };

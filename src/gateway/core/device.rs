@@ -604,6 +604,7 @@ impl GatewayCore {
             b = b.uint_option(option::MAX_AGE, age);
         }
         let bytes = b.payload(&body);
+        self.stats.answered_with(kind, code);
         let (dedup, retx) = match side {
             Side::Config => (&mut self.config_side.dedup, &mut self.config_side.retx),
             Side::Device | Side::Upstream(_) => (&mut self.dedup, &mut self.device_retx),

@@ -172,6 +172,7 @@ impl GatewayCore {
             .bulk_entries
             .fetch_add(members.len() as u64, Ordering::Relaxed);
         inc(&self.stats.bulks_sent);
+        self.stats.bulk_sent(kind, members.len());
         self.stats.flushed(reason);
         self.stats.batch_size.observe(members.len() as u64);
         self.send_upstream(
@@ -409,7 +410,9 @@ impl GatewayCore {
         if flight.single {
             let outcome = match kind {
                 Kind::Conf => conf_single_outcome(code, view),
-                Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn => single_outcome(kind, code, view),
+                Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn => {
+                    single_outcome(kind, code, view)
+                }
             };
             for (ue, seq) in flight.members {
                 self.finish(now, kind, &ue, seq, outcome.clone());
