@@ -4,8 +4,11 @@
 //! Constrained UEs' `REG`/`DEREG` are deduplicated, cached with their Message ID, Token, type and
 //! address, batched per kind, flushed as `BULKREG`/`BULKDEREG` on size, bytes, hold time or the
 //! earliest `waitTime` deadline, and each bulk answer is split back into one answer per device.
-//! Feed it with `handle_device_datagram`, `handle_upstream_datagram` and `handle_timeout`, drain it
-//! with `poll_transmit`, and sleep until `poll_timeout`.
+//! Configuration GETs on the configuration socket (UDP 65401) are keyed by MSGin5G UE ID and
+//! bulked the same way into `BULKCONF` toward the configuration server ([`conf`]; SPEC.md
+//! §4.1.3, A24); each device gets its 2.05/4.03/4.04.
+//! Feed it with `handle_device_datagram`, `handle_config_datagram`, `handle_upstream_datagram`
+//! and `handle_timeout`, drain it with `poll_transmit`, and sleep until `poll_timeout`.
 
 mod answer;
 mod batch;
