@@ -83,6 +83,7 @@
 //! [`MAX_QUEUED_TRANSMITS`] datagrams (oldest dropped first, counted in `transmit_dropped`).
 
 mod downlink;
+mod driven;
 mod error;
 mod messaging;
 mod registry;
