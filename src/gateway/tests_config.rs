@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::coap::CONTENT_FORMAT_XML;
+use std::sync::Arc;
 
 fn conf_server() -> SocketAddr {
     CONFIG_SERVER.parse().unwrap()
@@ -149,8 +150,14 @@ fn full_batch_goes_as_one_bulkconf_and_each_device_gets_its_own_205() {
     assert_eq!(count(&stats.bulks_by_kind[Kind::Conf.index()]), 1);
     assert_eq!(count(&stats.bulk_entries_by_kind[Kind::Conf.index()]), 3);
     assert_eq!(count(&stats.bulks_by_kind[Kind::Reg.index()]), 0);
-    let content = ANSWER_CODES.iter().position(|c| *c == Code::CONTENT).unwrap();
-    assert_eq!(count(&stats.answers_by_code[Kind::Conf.index()][content]), 3);
+    let content = ANSWER_CODES
+        .iter()
+        .position(|c| *c == Code::CONTENT)
+        .unwrap();
+    assert_eq!(
+        count(&stats.answers_by_code[Kind::Conf.index()][content]),
+        3
+    );
     assert_eq!(answer_code_label(content), "2.05");
     assert_eq!(stats.received_count(Side::Config, Received::Ok), 3);
     assert_eq!(sim.gw.pending_len(), 0);
@@ -530,4 +537,90 @@ fn without_bulking_each_get_is_forwarded_with_the_gateways_mid_and_token() {
             .received_count(Side::Upstream(0), Received::Ignored),
         1
     );
+}
+
+#[test]
+fn against_the_real_configuration_server_each_device_gets_its_own_configuration() {
+    use crate::server::provisioning::{AutoProvision, Provisioning};
+    use crate::server::{ConfigServerConfig, ConfigServerCore};
+    let toml = r#"
+        [ue."imsi-denied"]
+        ue_service_id = "denied"
+        allowed = false
+        [ue."imsi-cred"]
+        ue_service_id = "cred-ue"
+        credential = "s3cret"
+    "#;
+    let provisioning = Provisioning::from_toml_str(toml, 10)
+        .unwrap()
+        .with_auto_provision(Some(AutoProvision::new("ue-{ueid}").unwrap()));
+    let server = ConfigServerCore::new(
+        ConfigServerConfig {
+            provisioning: Arc::new(provisioning),
+            max_bulk_entries: 40,
+            ..ConfigServerConfig::default()
+        },
+        3,
+    );
+    let stats = server.stats();
+    let mut sim = Sim::new(
+        GatewayConfig {
+            max_batch_entries: 100,
+            max_bulk_bytes: 16 * 1024,
+            ..conf_config()
+        },
+        None,
+    );
+    sim.conf_server = Some(Box::new(server));
+    let n = 250u16;
+    for i in 0..n {
+        let accept = if i % 5 == 0 { Some(41) } else { None };
+        sim.config(dev(i), &get(MsgType::Con, i, &format!("imsi-{i}"), accept));
+    }
+    sim.config(dev(n), &get_con(n, "imsi-denied"));
+    let with_cred = MessageBuilder::new(MsgType::Con, Code::GET, n + 1, tok(n + 1))
+        .uri_path("msgin5g-config")
+        .option(option::URI_QUERY, b"ueid=imsi-cred")
+        .option(option::URI_QUERY, b"cred=s3cret")
+        .build();
+    sim.config(dev(n + 1), &with_cred);
+    sim.advance(Duration::from_secs(1));
+    for i in 0..n {
+        let a = sim.answers_to(dev(i));
+        assert_eq!(a.len(), 1, "device {i}");
+        let v = a[0].view();
+        assert_eq!(
+            (v.header.code, v.header.mid, v.header.token),
+            (Code::CONTENT, i, tok(i)),
+            "device {i}"
+        );
+        let body = std::str::from_utf8(v.payload()).unwrap();
+        if i % 5 == 0 {
+            assert_eq!(v.content_format(), Some(41));
+            let c = crate::msg::UeConfiguration::from_xml(v.payload(), "x").unwrap();
+            assert_eq!(c.ue_service_id, format!("ue-imsi-{i}"));
+        } else {
+            assert_eq!(v.content_format(), Some(50), "{body}");
+            let c = crate::msg::UeConfiguration::from_json(v.payload(), None).unwrap();
+            assert_eq!(c.ue_service_id, format!("ue-imsi-{i}"));
+            assert_eq!(c.msgin5g_ue_id, format!("imsi-{i}"));
+        }
+    }
+    assert_eq!(
+        sim.answers_to(dev(n))[0].view().header.code,
+        Code::FORBIDDEN
+    );
+    // The credential went to the server in a GET of its own (BULKCONF has no credential IE).
+    let a = sim.answers_to(dev(n + 1));
+    assert_eq!(a[0].view().header.code, Code::CONTENT);
+    assert!(std::str::from_utf8(a[0].view().payload())
+        .unwrap()
+        .contains("cred-ue"));
+    // The server's 4.13 above 40 entries halved the bulks; it saw few requests for 252 UEs.
+    let bulks = count(&stats.requests_by_kind[1]);
+    let gets = count(&stats.requests_by_kind[0]);
+    assert_eq!(gets, 1);
+    assert!(bulks >= 7 && bulks <= 20, "{bulks} BULKCONF");
+    assert!(count(&stats.too_large) >= 1);
+    assert_eq!(sim.gw.pending_len(), 0);
 }

@@ -94,12 +94,15 @@ impl GatewayCore {
         };
         let mut element = Vec::new();
         conf::write_element(&mut element, &request);
+        // A BULKCONF element has no credential IE: a GET carrying `cred=` goes on its own, so the
+        // configuration server checks the device's own credential.
+        let credential = endpoint::query_arg(&view, "cred").is_some();
         let admission = Admission {
             kind: Kind::Conf,
             key: ue_id,
             // No urgency in a configuration GET (23.434 §11.3.2.1 has none): a UE that cannot
             // wait gives a short `wait=`, which sends it on its own.
-            urgent: false,
+            urgent: credential,
             wait_time,
             element,
             single: data,
