@@ -1120,6 +1120,18 @@ mod tests {
             ("[gateway]\nshards = 0", "gateway.shards"),
             ("[gateway]\nshards = 257", "gateway.shards"),
             ("[gateway]\nupstream = \"127.0.0.1:0\"", "gateway.upstream"),
+            (
+                "[gateway]\nconfig_upstream = \"127.0.0.1:0\"",
+                "gateway.config_upstream",
+            ),
+            (
+                "[gateway]\nconfig_upstream = \"0.0.0.0:65401\"",
+                "gateway.config_upstream",
+            ),
+            (
+                "[gateway]\nconfig_listen = \"0.0.0.0:5683\"",
+                "gateway.config_listen",
+            ),
             ("[gateway]\nupstream = \"0.0.0.0:5683\"", "gateway.upstream"),
             ("[gateway]\nservice_id = \"\"", "gateway.service_id"),
             (

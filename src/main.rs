@@ -147,7 +147,18 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            run_gateway(&config)
+            // The embedded configuration server (no upstream, no config upstream) reads the
+            // provisioning file before anything starts.
+            let embedded_config =
+                if config.gateway.upstream.is_none() && config.gateway.config_upstream.is_none() {
+                    match config.config_server_config() {
+                        Ok(config_server) => Some(config_server),
+                        Err(error) => return config_error(error),
+                    }
+                } else {
+                    None
+                };
+            run_gateway(&config, embedded_config)
         }
         Command::PrintConfig => unreachable!("handled above"),
     };
@@ -261,8 +272,22 @@ fn run_server(
     Ok(())
 }
 
-fn run_gateway(config: &Config) -> std::io::Result<()> {
+fn run_gateway(
+    config: &Config,
+    embedded_config: Option<msgin5g::server::ConfigServerConfig>,
+) -> std::io::Result<()> {
     let metrics_listener = bind_metrics(config.gateway.metrics_listen)?;
+    // Without an upstream the devices' configuration GETs go to an embedded configuration
+    // server (24.538 §6.2.1), like their registrations to the embedded reference server.
+    let configuration = embedded_config
+        .map(|c| spawn_config_server(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), c))
+        .transpose()?;
+    let mut gateway_config = config.gateway_config();
+    if let Some(configuration) = &configuration {
+        let addr = configuration.local_addr();
+        tracing::info!(%addr, "no upstream given: embedded configuration server");
+        gateway_config.config_upstream = Some(addr);
+    }
     let (server, upstream) = match config.gateway.upstream {
         Some(upstream) => (None, upstream),
         None => {
@@ -277,7 +302,7 @@ fn run_gateway(config: &Config) -> std::io::Result<()> {
         config.gateway.listen,
         upstream,
         config.gateway_shards(),
-        config.gateway_config(),
+        gateway_config,
         config.drain_timeout(),
         config.socket_options(),
     )?;
@@ -287,6 +312,9 @@ fn run_gateway(config: &Config) -> std::io::Result<()> {
             let mut registry = Registry::new().with(gateway.metrics());
             if let Some(server) = &server {
                 registry = registry.with(server.metrics());
+            }
+            if let Some(configuration) = &configuration {
+                registry = registry.with(configuration.metrics());
             }
             MetricsServer::spawn_on(listener, registry.with(KernelMetrics::new()))
         })
@@ -313,6 +341,9 @@ fn run_gateway(config: &Config) -> std::io::Result<()> {
     if let Some(server) = server {
         tracing::info!("stopping the embedded server");
         server.shutdown()?;
+    }
+    if let Some(configuration) = configuration {
+        configuration.shutdown()?;
     }
     // Scrapable through the drain; stopped last.
     drop(metrics);

@@ -620,7 +620,7 @@ fn against_the_real_configuration_server_each_device_gets_its_own_configuration(
     let bulks = count(&stats.requests_by_kind[1]);
     let gets = count(&stats.requests_by_kind[0]);
     assert_eq!(gets, 1);
-    assert!(bulks >= 7 && bulks <= 20, "{bulks} BULKCONF");
+    assert!((7..=20).contains(&bulks), "{bulks} BULKCONF");
     assert!(count(&stats.too_large) >= 1);
     assert_eq!(sim.gw.pending_len(), 0);
 }
