@@ -25,6 +25,7 @@
 //! returned a second time. This module is an I/O driver: it reads the (tokio) clock, and every
 //! wait is bounded by a deadline.
 
+use crate::coap::backoff::Backoff;
 use crate::coap::build::{empty_ack, reset};
 use crate::coap::rng::Rng;
 use crate::coap::types::option;
@@ -443,13 +444,6 @@ impl Device {
         Token::from_slice(&bytes[..len]).unwrap_or(Token::EMPTY)
     }
 
-    /// First retransmission timeout: ACK_TIMEOUT × random [1, ACK_RANDOM_FACTOR].
-    fn initial_timeout(&mut self) -> Duration {
-        let factor = 1.0 + (self.params.ack_random_factor - 1.0).max(0.0) * self.rng.next_f64();
-        Duration::try_from_secs_f64(self.params.ack_timeout.as_secs_f64() * factor)
-            .unwrap_or(self.params.ack_timeout)
-    }
-
     async fn exchange(
         &mut self,
         json: &[u8],
@@ -486,11 +480,11 @@ impl Device {
         self.socket.send_to(request, self.target).await?;
 
         let mut acked = !options.confirmable;
-        let mut retransmitted = 0u32;
-        let mut rto = self.initial_timeout();
-        let mut next_retx = start + rto;
+        let max_retransmit = self.params.max_retransmit;
+        let mut backoff = Backoff::new(&self.params, &mut self.rng);
+        let mut next_retx = start.checked_add(backoff.timeout()).unwrap_or(deadline);
         let result = loop {
-            let wake = if !acked && retransmitted < self.params.max_retransmit {
+            let wake = if !acked && backoff.may_retransmit(max_retransmit) {
                 next_retx.min(deadline)
             } else {
                 deadline
@@ -503,12 +497,12 @@ impl Device {
                     if now >= deadline {
                         break Err(DeviceError::Timeout);
                     }
-                    if !acked && retransmitted < self.params.max_retransmit && now >= next_retx {
+                    if !acked && backoff.may_retransmit(max_retransmit) && now >= next_retx {
                         self.socket.send_to(request, self.target).await?;
-                        retransmitted += 1;
                         self.retransmissions += 1;
-                        rto = rto.saturating_mul(2);
-                        next_retx = now + rto;
+                        if let Some(rto) = backoff.retransmit(max_retransmit) {
+                            next_retx = now.checked_add(rto).unwrap_or(deadline);
+                        }
                     }
                     continue;
                 }

@@ -15,6 +15,7 @@ use crate::sockets::{self, MidState, MidTable, DEVICES_PER_ADDRESS};
 use crate::stats::{Form, Live, Stats};
 use crate::template::{self, Op, Templates, Values};
 use crate::wheel::{Entry, Wheel};
+use msgin5g::coap::backoff::Backoff;
 use msgin5g::coap::rng::Rng;
 use msgin5g::coap::{Code, MessageView, MsgType, Token};
 use std::collections::VecDeque;
@@ -23,7 +24,16 @@ use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// ACK_RANDOM_FACTOR of the RFC 7252 §4.8 defaults (loadgen only makes ACK_TIMEOUT and
+/// MAX_RETRANSMIT configurable).
+const ACK_RANDOM_FACTOR: f64 = 1.5;
+
+/// A duration in the wheel's nanoseconds (saturating).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
 
 /// Lanes started per loop turn before receiving again (closed-loop start and open-loop
 /// catch-up): keeps answers flowing while 100 000 devices start.
@@ -108,7 +118,6 @@ struct Lane {
     busy: bool,
     acked: bool,
     parked: bool,
-    retx: u8,
     op: Op,
     step: u16,
     mid: u16,
@@ -117,7 +126,8 @@ struct Lane {
     reg_id: u32,
     start_ns: u64,
     timer_at: u64,
-    rto_ns: u64,
+    /// RFC 7252 §4.2 back-off of the request in flight (its timeout and retransmissions).
+    backoff: Backoff,
     deadline: u64,
 }
 
@@ -209,7 +219,6 @@ impl Worker {
             busy: false,
             acked: false,
             parked: false,
-            retx: 0,
             op: Op::Reg,
             step: 0,
             mid: 0,
@@ -218,7 +227,7 @@ impl Worker {
             reg_id: 0,
             start_ns: 0,
             timer_at: 0,
-            rto_ns: 0,
+            backoff: Backoff::default(),
             deadline: 0,
         };
         let lanes = vec![idle; count * k];
@@ -429,20 +438,19 @@ impl Worker {
                 min + (self.rng.next_u64() % u64::from(max - min + 1)) as u32
             }
         };
-        let factor = 1.0 + 0.5 * self.rng.next_f64();
-        let rto_ns = (config.ack_timeout.as_nanos() as f64 * factor) as u64;
+        let backoff = Backoff::start(config.ack_timeout, ACK_RANDOM_FACTOR, &mut self.rng);
+        let rto_ns = nanos(backoff.timeout());
         let timeout_ns = u64::try_from(config.timeout.as_nanos()).unwrap_or(u64::MAX);
         let lane = &mut self.lanes[li];
         lane.busy = true;
         lane.acked = false;
         lane.parked = false;
-        lane.retx = 0;
         lane.op = op;
         lane.mid = mid;
         lane.seq = seq;
         lane.wait = wait;
         lane.start_ns = start_ns;
-        lane.rto_ns = rto_ns;
+        lane.backoff = backoff;
         lane.deadline = start_ns.saturating_add(timeout_ns).max(now + rto_ns);
         lane.timer_at = (now + rto_ns).min(lane.deadline);
         self.wheel.insert(
@@ -549,11 +557,10 @@ impl Worker {
                 continue;
             }
             let max_retx = self.shared.config.max_retransmit;
-            if now < lane.deadline && !lane.acked && u32::from(lane.retx) < max_retx {
+            if now < lane.deadline && !lane.acked && lane.backoff.may_retransmit(max_retx) {
                 let l = &mut self.lanes[li];
-                l.retx += 1;
-                l.rto_ns = l.rto_ns.saturating_mul(2);
-                l.timer_at = now.saturating_add(l.rto_ns).min(l.deadline);
+                let rto = l.backoff.retransmit(max_retx).unwrap_or(Duration::MAX);
+                l.timer_at = now.saturating_add(nanos(rto)).min(l.deadline);
                 self.wheel.insert(l.timer_at, e);
                 self.stats.retransmissions += 1;
                 self.transmit(li);

@@ -5,12 +5,14 @@
 //! - [`build`]: message encoder (options in ascending order, delta-encoded).
 //! - [`dedup`]: RFC 7252 §4.5 duplicate detection for confirmable/non-confirmable requests.
 //! - [`mid`]: Message ID allocator that never reuses an ID toward one peer within EXCHANGE_LIFETIME.
+//! - [`backoff`]: the RFC 7252 §4.2 back-off schedule of one CON (shared by every CON sender).
 //! - [`retransmit`]: CON retransmission with the RFC 7252 §4.2 exponential back-off.
 //! - [`params`]: the transmission parameters (RFC 7252 §4.8).
 //!
 //! coap-lite's `Packet` is the independent decoder/encoder the codec tests and benches compare
 //! against; the hot path does not allocate per option.
 
+pub mod backoff;
 pub mod build;
 pub mod dedup;
 pub mod endpoint;

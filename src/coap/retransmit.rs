@@ -2,6 +2,7 @@
 //! [ACK_TIMEOUT, ACK_TIMEOUT * ACK_RANDOM_FACTOR], doubled on each retransmission, at most
 //! MAX_RETRANSMIT retransmissions, give up when the last timeout expires.
 
+use super::backoff::Backoff;
 use super::params::TransmissionParams;
 use super::rng::Rng;
 use super::Transmit;
@@ -31,8 +32,7 @@ pub enum RetransmitEvent<K> {
 struct Pending<K> {
     datagram: Vec<u8>,
     key: K,
-    retransmits: u32,
-    timeout: Duration,
+    backoff: Backoff,
     deadline: Instant,
     generation: u64,
 }
@@ -73,19 +73,15 @@ impl<K> Retransmitter<K> {
         datagram: Vec<u8>,
         key: K,
     ) {
-        let spread = (self.params.ack_random_factor - 1.0).max(0.0);
-        let factor = 1.0 + spread * rng.next_f64();
-        let timeout = Duration::try_from_secs_f64(self.params.ack_timeout.as_secs_f64() * factor)
-            .unwrap_or(Duration::MAX);
-        let deadline = add(now, timeout);
+        let backoff = Backoff::new(&self.params, rng);
+        let deadline = add(now, backoff.timeout());
         let generation = self.push_timer(deadline, peer, mid);
         self.entries.insert(
             (peer, mid),
             Pending {
                 datagram,
                 key,
-                retransmits: 0,
-                timeout,
+                backoff,
                 deadline,
                 generation,
             },
@@ -119,11 +115,9 @@ impl<K> Retransmitter<K> {
             if p.generation != seq {
                 continue;
             }
-            if p.retransmits < self.params.max_retransmit {
-                p.retransmits += 1;
-                p.timeout = p.timeout.saturating_mul(2);
+            if let Some(timeout) = p.backoff.retransmit(self.params.max_retransmit) {
                 // The retransmission goes out now, so the doubled timer runs from now.
-                p.deadline = add(now, p.timeout);
+                p.deadline = add(now, timeout);
                 let payload = p.datagram.clone();
                 let next = p.deadline;
                 let generation = self.push_timer(next, peer, mid);
@@ -163,7 +157,9 @@ impl<K> Retransmitter<K> {
 
     /// How often (peer, mid) has been retransmitted so far.
     pub fn retransmissions(&self, peer: SocketAddr, mid: u16) -> Option<u32> {
-        self.entries.get(&(peer, mid)).map(|p| p.retransmits)
+        self.entries
+            .get(&(peer, mid))
+            .map(|p| p.backoff.retransmits())
     }
 
     fn push_timer(&mut self, deadline: Instant, peer: SocketAddr, mid: u16) -> u64 {

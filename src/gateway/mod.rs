@@ -20,7 +20,10 @@ mod pending;
 mod split;
 mod stats;
 
-pub use self::core::{GatewayCore, DEFAULT_CONFIG_PORT};
+pub use self::core::{
+    side_of, socket_of, GatewayCore, CONFIG_SOCKET, DEFAULT_CONFIG_PORT, DEVICE_SOCKET,
+    UPLINK_SOCKET_BASE,
+};
 pub use answer::{failure_code, Outcome};
 pub use directory::{
     AppDeregistrationError, AppRegistration, AppRegistrationError, ClientRoute, Directory,

@@ -1272,3 +1272,6 @@ mod messaging;
 
 #[path = "tests_config.rs"]
 mod config;
+
+#[path = "tests_endpoint.rs"]
+mod endpoint;

@@ -3,19 +3,23 @@
 //! [`GatewayCore`] (DESIGN.md §1).
 
 use super::driver::{self, DRAIN_BATCH};
-use super::socket::{bind_udp, local_bind_addr_for, random_seed, SocketOptions, RECV_BUFFER_LEN};
-use crate::gateway::{Directory, GatewayConfig, GatewayCore, GatewayStats, Handoff, Side};
+use super::shard::{self, CoreHandle, Hooks, RunOptions, SocketId};
+use super::socket::{bind_udp, local_bind_addr_for, random_seed, SocketOptions};
+#[cfg(doc)]
+use crate::gateway::socket_of;
+use crate::gateway::{
+    side_of, Directory, GatewayConfig, GatewayCore, GatewayStats, Handoff, CONFIG_SOCKET,
+    DEVICE_SOCKET, UPLINK_SOCKET_BASE,
+};
 use crate::metrics::GatewayMetrics;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::Poll;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::Notify;
 
 /// Most shards one gateway runs (one per core is the intent; this only stops typos).
 pub const MAX_SHARDS: usize = 256;
@@ -56,173 +60,135 @@ impl ShardMesh {
     }
 }
 
-enum Event {
-    Shutdown,
-    Device(io::Result<(usize, SocketAddr)>),
-    /// The configuration socket received a datagram.
-    Config(io::Result<(usize, SocketAddr)>),
-    /// Some uplink socket is readable (they are all drained below).
-    UplinkReady,
-    /// Another shard handed work over.
-    Handoff,
-    Timer,
+/// The shard's additions to the driver loop: start-up, the handoff mesh (inbox drained each turn,
+/// outbox passed to the peers), heap trimming after bursts, the sent counters and the gauges.
+struct ShardHooks {
+    mesh: ShardMesh,
+    stats: Arc<GatewayStats>,
+    /// Heap trimming after bursts: when it last ran, and the cache sizes then.
+    last_trim: Instant,
+    cached_at_trim: usize,
 }
 
-/// Resolves when any of `uplinks` is readable (registers the waker with each of them).
-fn any_readable(uplinks: &[UdpSocket]) -> impl Future<Output = ()> + '_ {
-    std::future::poll_fn(move |cx| {
-        for uplink in uplinks {
-            if uplink.poll_recv_ready(cx).is_ready() {
-                return Poll::Ready(());
+impl ShardHooks {
+    fn new(core: &GatewayCore, mesh: ShardMesh) -> ShardHooks {
+        ShardHooks {
+            mesh,
+            stats: core.stats(),
+            last_trim: Instant::now(),
+            cached_at_trim: 0,
+        }
+    }
+}
+
+impl Hooks<GatewayCore> for ShardHooks {
+    fn start(&mut self, core: &mut GatewayCore, now: Instant) {
+        core.start(now);
+        self.last_trim = now;
+    }
+
+    /// After a burst, wake once more to trim the heap even if no traffic follows.
+    fn poll_wake(&self) -> Option<Instant> {
+        (self.cached_at_trim > 0).then(|| self.last_trim + driver::TRIM_INTERVAL)
+    }
+
+    fn input(&mut self, core: &mut GatewayCore, now: Instant) {
+        for _ in 0..DRAIN_BATCH {
+            match self.mesh.inbox.try_recv() {
+                Ok(handoff) => core.handle_handoff(now, handoff),
+                Err(_) => break,
             }
         }
-        Poll::Pending
-    })
+    }
+
+    fn turn(&mut self, core: &mut GatewayCore, now: Instant) {
+        if now.duration_since(self.last_trim) >= driver::TRIM_INTERVAL {
+            let cached = core.dedup_len() + core.pending_len();
+            if cached * 2 < self.cached_at_trim {
+                driver::trim_heap();
+            }
+            self.cached_at_trim = cached;
+            self.last_trim = now;
+        }
+        pass_handoffs(core, now, &self.mesh);
+    }
+
+    fn sent(&mut self, _core: &mut GatewayCore, socket: SocketId, sent: bool) {
+        if let Some(side) = side_of(socket) {
+            self.stats.sent(side, sent);
+        }
+    }
+
+    fn turn_done(&mut self, core: &mut GatewayCore) {
+        core.publish_gauges();
+        if !self.mesh.inbox.is_empty() {
+            // More than one batch waiting: come back at once.
+            self.mesh.wake.notify_one();
+        }
+    }
 }
 
 /// Run one gateway shard until `shutdown` completes and the core has drained.
 ///
 /// `device` faces the constrained UEs (messaging), `config` too (configuration GETs, UDP
-/// 65401); `uplinks` (one per
-/// [`GatewayConfig::uplinks_per_shard`], in order) talk to the MSGin5G Server at `upstream`;
-/// and to the configuration server the core names
-/// ([`GatewayCore::config_upstream`]); datagrams arriving on an uplink from any other source are
-/// dropped. Each turn waits for either
-/// socket, the core's next timeout or shutdown; after a wake it reads up to 64 more datagrams per
-/// socket without waiting, calls `handle_timeout` when due, and sends everything `poll_transmit`
-/// yields on the socket of its [`Side`]. On shutdown it calls `begin_drain` and keeps running until
-/// `is_drained()` or `drain_timeout` has passed, then returns the core. This is the only place
-/// the shard's time is read (`Instant::now()`). After each turn it counts the datagrams sent and
-/// publishes the core's gauges ([`GatewayCore::publish_gauges`]) for the metrics.
+/// 65401); `uplinks` (one per [`GatewayConfig::uplinks_per_shard`], in order) talk to the
+/// MSGin5G Server at `upstream` (which must be the core's [`GatewayCore::upstream`]) and to the
+/// configuration server ([`GatewayCore::config_upstream`]); datagrams arriving on an uplink from
+/// any other source are dropped. This is the one driver loop ([`shard::run`]) with the socket layout
+/// of [`socket_of`] and the shard's hooks: each turn waits for any socket, the core's next
+/// timeout, a handoff from another shard or shutdown; drains up to 64 handoffs and up to 64
+/// datagrams per readable socket, calls `handle_timeout` when due, passes handoffs on, and sends
+/// everything `poll_transmit` yields on the socket of its [`Side`](crate::gateway::Side). On
+/// shutdown it calls `begin_drain` and keeps running until `is_drained()` or `drain_timeout` has
+/// passed, then returns the core. This is the only place the shard's time is read
+/// (`Instant::now()`). After each turn it publishes the core's gauges
+/// ([`GatewayCore::publish_gauges`]); datagrams sent are counted per side.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_gateway_shard(
     device: UdpSocket,
     config: UdpSocket,
     uplinks: Vec<UdpSocket>,
     upstream: SocketAddr,
-    mut core: GatewayCore,
+    core: GatewayCore,
     mesh: ShardMesh,
     shutdown: impl Future<Output = ()>,
     drain_timeout: Duration,
 ) -> io::Result<GatewayCore> {
-    tokio::pin!(shutdown);
-    core.start(Instant::now());
-    // Heap trimming after bursts: the cache sizes at the last trim, and when it ran.
-    let mut last_trim = Instant::now();
-    let mut cached_at_trim = 0usize;
-    let sleep = tokio::time::sleep_until(driver::far_future());
-    tokio::pin!(sleep);
-    let mut armed: Option<Instant> = None;
-    let mut drain_deadline: Option<Instant> = None;
-    let mut device_buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
-    let mut uplink_buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
-    let mut config_buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
-    let stats = core.stats();
-    let config_upstream = core.config_upstream();
-
-    loop {
-        let want = match (core.poll_timeout(), drain_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        // After a burst, wake once more to trim the heap even if no traffic follows.
-        let trim_due = (cached_at_trim > 0).then(|| last_trim + driver::TRIM_INTERVAL);
-        let want = match (want, trim_due) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let timer_on = driver::rearm(sleep.as_mut(), &mut armed, want);
-        let event = tokio::select! {
-            biased;
-            _ = &mut shutdown, if drain_deadline.is_none() => Event::Shutdown,
-            received = device.recv_from(&mut device_buf) => Event::Device(received),
-            received = config.recv_from(&mut config_buf) => Event::Config(received),
-            _ = any_readable(&uplinks) => Event::UplinkReady,
-            _ = mesh.wake.notified() => Event::Handoff,
-            _ = &mut sleep, if timer_on => Event::Timer,
-        };
-        let now = Instant::now();
-        match event {
-            Event::Shutdown => {
-                tracing::debug!("shard draining");
-                core.begin_drain(now);
-                drain_deadline = Some(now + drain_timeout);
-            }
-            Event::Timer => armed = None,
-            Event::Device(received) => {
-                feed_device(&mut core, Side::Device, now, &device_buf, received)?
-            }
-            Event::Config(received) => {
-                feed_device(&mut core, Side::Config, now, &config_buf, received)?
-            }
-            Event::UplinkReady | Event::Handoff => {}
-        }
-        for _ in 0..DRAIN_BATCH {
-            match mesh.inbox.try_recv() {
-                Ok(handoff) => core.handle_handoff(now, handoff),
-                Err(_) => break,
-            }
-        }
-        for _ in 0..DRAIN_BATCH {
-            match device.try_recv_from(&mut device_buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                received => feed_device(&mut core, Side::Device, now, &device_buf, received)?,
-            }
-        }
-        for _ in 0..DRAIN_BATCH {
-            match config.try_recv_from(&mut config_buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                received => feed_device(&mut core, Side::Config, now, &config_buf, received)?,
-            }
-        }
-        // tokio answers WouldBlock without a system call for sockets not marked readable.
-        for (index, uplink) in uplinks.iter().enumerate() {
-            for _ in 0..DRAIN_BATCH {
-                match uplink.try_recv_from(&mut uplink_buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    received => {
-                        let sources = [upstream, config_upstream];
-                        feed_uplink(&mut core, now, sources, index, &uplink_buf, received)?
-                    }
-                }
-            }
-        }
-        if core.poll_timeout().is_some_and(|deadline| deadline <= now) {
-            core.handle_timeout(now);
-        }
-        if now.duration_since(last_trim) >= driver::TRIM_INTERVAL {
-            let cached = core.dedup_len() + core.pending_len();
-            if cached * 2 < cached_at_trim {
-                driver::trim_heap();
-            }
-            cached_at_trim = cached;
-            last_trim = now;
-        }
-        pass_handoffs(&mut core, now, &mesh);
-        send_transmits(&mut core, &stats, [&device, &config], &uplinks).await;
-        core.publish_gauges();
-        if !mesh.inbox.is_empty() {
-            // More than one batch waiting: come back at once.
-            mesh.wake.notify_one();
-        }
-        if let Some(deadline) = drain_deadline {
-            if core.is_drained() {
-                tracing::debug!("shard drained");
-                break;
-            }
-            if now >= deadline {
-                tracing::warn!(
-                    ?drain_timeout,
-                    "drain timeout passed with requests still pending: answering SHUTTING_DOWN"
-                );
-                core.abort(now);
-                send_transmits(&mut core, &stats, [&device, &config], &uplinks).await;
-                core.publish_gauges();
-                break;
-            }
-        }
+    if upstream != core.upstream() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "shard upstream {upstream} differs from the core's {}",
+                core.upstream()
+            ),
+        ));
     }
-    Ok(core)
+    let options = RunOptions {
+        drain_timeout,
+        extra_wake: Some(mesh.wake.clone()),
+    };
+    let hooks = ShardHooks::new(&core, mesh);
+    shard::run(
+        shard_sockets(device, config, uplinks),
+        core,
+        hooks,
+        options,
+        shutdown,
+    )
+    .await
+}
+
+/// The shard's socket table in socket-id order ([`DEVICE_SOCKET`], [`CONFIG_SOCKET`], then the
+/// uplinks from [`UPLINK_SOCKET_BASE`]).
+fn shard_sockets<S>(device: S, config: S, uplinks: Vec<S>) -> Vec<S> {
+    debug_assert_eq!(DEVICE_SOCKET, 0);
+    debug_assert_eq!(CONFIG_SOCKET, 1);
+    debug_assert_eq!(UPLINK_SOCKET_BASE, 2);
+    let mut sockets = Vec::with_capacity(2 + uplinks.len());
+    sockets.push(device);
+    sockets.push(config);
+    sockets.extend(uplinks);
+    sockets
 }
 
 /// Hand the core's cross-shard work to the target shards; a full channel is reported back to the
@@ -243,76 +209,6 @@ fn pass_handoffs(core: &mut GatewayCore, now: Instant, mesh: &ShardMesh) {
     // Failures may have produced local answers; they are sent with the other transmits.
 }
 
-/// Send everything the core has queued, each on the socket of its [`Side`].
-async fn send_transmits(
-    core: &mut GatewayCore,
-    stats: &GatewayStats,
-    [device, config]: [&UdpSocket; 2],
-    uplinks: &[UdpSocket],
-) {
-    while let Some((side, transmit)) = core.poll_transmit() {
-        let socket = match side {
-            Side::Device => device,
-            Side::Config => config,
-            Side::Upstream(index) => match uplinks.get(index) {
-                Some(uplink) => uplink,
-                None => continue,
-            },
-        };
-        let sent = driver::send_datagram(socket, transmit.destination, &transmit.payload).await;
-        stats.sent(side, sent);
-    }
-}
-
-fn feed_device(
-    core: &mut GatewayCore,
-    side: Side,
-    now: Instant,
-    buf: &[u8],
-    received: io::Result<(usize, SocketAddr)>,
-) -> io::Result<()> {
-    match received {
-        Ok((len, from)) if side == Side::Config => {
-            core.handle_config_datagram(now, from, &buf[..len])
-        }
-        Ok((len, from)) => core.handle_device_datagram(now, from, &buf[..len]),
-        Err(error) if driver::is_transient(&error) => {
-            tracing::debug!(%error, "device socket receive error ignored");
-        }
-        Err(error) => return Err(error),
-    }
-    Ok(())
-}
-
-fn feed_uplink(
-    core: &mut GatewayCore,
-    now: Instant,
-    sources: [SocketAddr; 2],
-    index: usize,
-    buf: &[u8],
-    received: io::Result<(usize, SocketAddr)>,
-) -> io::Result<()> {
-    match received {
-        Ok((len, from)) if sources.contains(&from) => {
-            core.handle_upstream_datagram(now, index, from, &buf[..len])
-        }
-        Ok((len, from)) => {
-            tracing::debug!(%from, ?sources, len, "uplink datagram not from an upstream, dropped");
-        }
-        Err(error) if driver::is_transient(&error) => {
-            tracing::debug!(%error, "uplink socket receive error ignored");
-        }
-        Err(error) => return Err(error),
-    }
-    Ok(())
-}
-
-#[derive(Debug)]
-struct Shard {
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<io::Result<GatewayCore>>>,
-}
-
 /// A running gateway (all its shards); dropping it shuts it down.
 #[derive(Debug)]
 pub struct GatewayHandle {
@@ -321,7 +217,7 @@ pub struct GatewayHandle {
     upstream: SocketAddr,
     stats: Vec<Arc<GatewayStats>>,
     directory: Arc<Directory>,
-    shards: Vec<Shard>,
+    shards: Vec<CoreHandle<GatewayCore>>,
 }
 
 /// Start a gateway on `listen` with `shards` shards toward `upstream`, with 4 MiB socket buffers.
@@ -445,50 +341,24 @@ pub fn spawn_gateway_with(
             tracing::debug!(shard = index, uplink = %uplink.local_addr()?, "uplink bound");
             uplinks_std.push(uplink);
         }
-        let runtime = driver::runtime()?;
-        let (device, config_socket, uplinks) = {
-            let _guard = runtime.enter();
-            let uplinks = uplinks_std
-                .into_iter()
-                .map(UdpSocket::from_std)
-                .collect::<io::Result<Vec<_>>>()?;
-            (
-                UdpSocket::from_std(device_std)?,
-                UdpSocket::from_std(config_std)?,
-                uplinks,
-            )
-        };
         let seed = base_seed.wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let core = GatewayCore::new_shard(config.clone(), upstream, seed, index, directory.clone());
         let mesh = meshes.next().expect("one mesh end per shard");
         handle.stats.push(core.stats());
-        let (tx, rx) = oneshot::channel::<()>();
+        let options = RunOptions {
+            drain_timeout,
+            extra_wake: Some(mesh.wake.clone()),
+        };
+        let hooks = ShardHooks::new(&core, mesh);
         // On a failed spawn, dropping `handle` stops the shards already started.
-        let thread = std::thread::Builder::new()
-            .name(format!("msgin5g-gw-{index}"))
-            .spawn(move || {
-                let shutdown = async {
-                    let _ = rx.await;
-                };
-                let result = runtime.block_on(run_gateway_shard(
-                    device,
-                    config_socket,
-                    uplinks,
-                    upstream,
-                    core,
-                    mesh,
-                    shutdown,
-                    drain_timeout,
-                ));
-                if let Err(error) = &result {
-                    tracing::error!(shard = index, %error, "gateway shard ended with an error");
-                }
-                result
-            })?;
-        handle.shards.push(Shard {
-            shutdown: Some(tx),
-            thread: Some(thread),
-        });
+        let shard = shard::spawn(
+            &format!("msgin5g-gw-{index}"),
+            shard_sockets(device_std, config_std, uplinks_std),
+            core,
+            hooks,
+            options,
+        )?;
+        handle.shards.push(shard);
     }
     tracing::info!(%local_addr, %config_addr, %upstream, shards, "MSGin5G gateway listening");
     Ok(handle)
@@ -559,15 +429,9 @@ impl GatewayHandle {
     fn stop(&mut self) -> Vec<io::Result<GatewayCore>> {
         // Signal all first so the shards drain in parallel, then join.
         for shard in &mut self.shards {
-            if let Some(tx) = shard.shutdown.take() {
-                let _ = tx.send(());
-            }
+            shard.signal_shutdown();
         }
-        self.shards
-            .iter_mut()
-            .filter_map(|shard| shard.thread.take())
-            .map(driver::join)
-            .collect()
+        self.shards.drain(..).map(CoreHandle::shutdown).collect()
     }
 }
 

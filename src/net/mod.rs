@@ -6,11 +6,13 @@
 //! its next timeout; the protocol lives entirely in the cores.
 //!
 //! - [`socket`]: [`bind_udp`] with `SO_REUSEPORT` and large kernel buffers.
-//! - [`shard`]: the [`Core`](shard::Core) contract every sans-IO core implements for its driver.
-//! - [`server`]: [`run_server`] (the loop, given a bound socket and a shutdown future) and
-//!   [`spawn_server`] / [`ServerHandle`] (bind, thread, shutdown).
+//! - [`shard`]: the [`Core`](shard::Core) contract every sans-IO core implements, and the one
+//!   driver loop for all of them: [`shard::run`] (sockets, timers, dynamic sockets, drain) and
+//!   [`shard::spawn`] / [`shard::CoreHandle`] (thread, runtime, shutdown).
+//! - [`server`]: [`run_server`] / [`spawn_server`] / [`ServerHandle`]: the server core on the
+//!   driver with its counters.
 //! - [`config`]: [`spawn_config_server`] / [`ConfigServerHandle`] (the configuration server).
-//! - [`gateway`]: [`run_gateway_shard`] (one shard's loop with drain on shutdown) and
+//! - [`gateway`]: [`run_gateway_shard`] (one shard on the driver with its handoff mesh) and
 //!   [`spawn_gateway`] / [`GatewayHandle`] (N shards sharing the device port).
 //!
 //! Like mini-redis, the loops take already-bound sockets and a shutdown future, so tests bind

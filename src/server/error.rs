@@ -1,6 +1,7 @@
 //! Why the server refused a request as a whole; each reason maps to one CoAP response code and
 //! one counter.
 
+use crate::coap::endpoint::EndpointError;
 use crate::coap::Code;
 use crate::msg::MsgError;
 use thiserror::Error;
@@ -8,21 +9,11 @@ use thiserror::Error;
 /// A request-level refusal (the MSGin5G procedure did not run, or a bulk was refused as a whole).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RequestError {
-    /// The option chain or payload marker is malformed (the header parsed): 4.00.
-    #[error("malformed CoAP message")]
-    Malformed,
-    /// An unrecognised critical option (RFC 7252 §5.4.1): 4.02.
-    #[error("unknown critical option {0}")]
-    BadOption(u16),
-    /// The Uri-Path is not the server's resource: 4.04.
-    #[error("unknown resource")]
-    NotFound,
-    /// Not a POST: 4.05.
-    #[error("method not allowed")]
-    MethodNotAllowed,
-    /// Content-Format absent or not 50: 4.15.
-    #[error("content-format must be 50")]
-    UnsupportedContentFormat,
+    /// Refused by the shared request check ([`crate::coap::endpoint::check_request`]): a
+    /// malformed option chain 4.00, an unknown critical option 4.02, Uri-Path 4.04, not POST
+    /// 4.05, Content-Format not 50 4.15, Block1 4.13, Accept not 50 4.06.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
     /// The JSON payload was refused by the MSGin5G codec: 4.00.
     #[error("{0}")]
     Payload(MsgError),
@@ -44,29 +35,20 @@ pub enum RequestError {
     /// More elements than `max_bulk_entries` (SPEC.md A28): 4.13.
     #[error("too many entries (max {0})")]
     TooManyEntries(usize),
-    /// A Block1 request that is not a single complete block (RFC 7959 is not implemented): 4.13.
-    #[error("block-wise transfer not supported")]
-    BlockwiseUnsupported,
 }
 
 impl RequestError {
     /// The CoAP response code for this refusal.
     pub fn code(&self) -> Code {
         match self {
-            RequestError::Malformed
-            | RequestError::Payload(_)
+            RequestError::Endpoint(e) => e.code(),
+            RequestError::Payload(_)
             | RequestError::UnexpectedMessageType(_)
             | RequestError::InvalidUeServiceId
             | RequestError::CountMismatch
             | RequestError::EmptyBulk => Code::BAD_REQUEST,
-            RequestError::BadOption(_) => Code::BAD_OPTION,
-            RequestError::NotFound => Code::NOT_FOUND,
-            RequestError::MethodNotAllowed => Code::METHOD_NOT_ALLOWED,
-            RequestError::UnsupportedContentFormat => Code::UNSUPPORTED_CONTENT_FORMAT,
             RequestError::GatewayNotAuthorized => Code::FORBIDDEN,
-            RequestError::TooManyEntries(_) | RequestError::BlockwiseUnsupported => {
-                Code::REQUEST_ENTITY_TOO_LARGE
-            }
+            RequestError::TooManyEntries(_) => Code::REQUEST_ENTITY_TOO_LARGE,
         }
     }
 
@@ -74,12 +56,16 @@ impl RequestError {
     pub fn diagnostic(&self) -> String {
         match self {
             RequestError::Payload(e) => e.diagnostic(),
+            // The server's only format is JSON: say which one.
+            RequestError::Endpoint(EndpointError::UnsupportedContentFormat) => {
+                "content-format must be 50".to_string()
+            }
             other => other.to_string(),
         }
     }
 
-    /// Whether this is counted in `ServerStats::bad_requests` (4.00/4.02/4.04/4.05/4.15); such
-    /// refusals of NON requests are dropped without an answer.
+    /// Whether this is counted in `ServerStats::bad_requests` (4.00/4.02/4.04/4.05/4.06/4.15);
+    /// such refusals of NON requests are dropped without an answer.
     pub fn is_bad_request(&self) -> bool {
         matches!(
             self.code(),
@@ -87,6 +73,7 @@ impl RequestError {
                 | Code::BAD_OPTION
                 | Code::NOT_FOUND
                 | Code::METHOD_NOT_ALLOWED
+                | Code::NOT_ACCEPTABLE
                 | Code::UNSUPPORTED_CONTENT_FORMAT
         )
     }

@@ -19,12 +19,13 @@
 //!   (`duplicates`).
 //! - A CON request gets a piggybacked response (ACK, same Message ID and Token). A NON request
 //!   gets a NON response with a fresh Message ID and the same Token (RFC 7252 §5.2.3), except
-//!   that a NON request refused as a bad request (4.00/4.02/4.04/4.05/4.15) is dropped without an
+//!   that a NON request refused as a bad request (4.00/4.02/4.04/4.05/4.06/4.15) is dropped without an
 //!   answer and only counted (`bad_requests`).
 //!
 //! # Request checks, in order
-//! unknown critical option 4.02; Uri-Path not `uri_path` 4.04; not POST 4.05; Content-Format not
-//! 50 4.15; Block1 other than one complete block 4.13; JSON refused by [`crate::msg::decode`] or a
+//! [`crate::coap::endpoint::check_request`]: malformed option chain 4.00; unknown critical option
+//! 4.02; Uri-Path not `uri_path` 4.04; not POST 4.05; Content-Format not 50 4.15; Block1 other
+//! than one complete block 4.13; an Accept other than 50 4.06 (RFC 7252 §5.10.4); then JSON refused by [`crate::msg::decode`] or a
 //! Message Type that is not a request the server serves 4.00 (diagnostic payload, no
 //! Content-Format).
 //!
@@ -102,6 +103,7 @@ pub use stats::{ServerRequest, ANSWER_CLASSES};
 
 use crate::coap::build::{empty_ack, reset};
 use crate::coap::dedup::{DedupCache, DedupOutcome};
+use crate::coap::endpoint::{check_request, classify, Classified, RequestRules};
 use crate::coap::mid::MidAllocator;
 use crate::coap::retransmit::{RetransmitEvent, Retransmitter};
 use crate::coap::rng::Rng;
@@ -406,15 +408,12 @@ impl ServerCore {
     }
 
     fn datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        let header = match MessageView::parse_header(data) {
-            Ok(h) => h,
-            Err(_) => {
+        let header = match classify(data) {
+            Classified::FormatError(_) => {
                 bump(&self.stats.dropped);
                 return;
             }
-        };
-        match header.mtype {
-            MsgType::Ack | MsgType::Rst => {
+            Classified::Ack(header) | Classified::Reset(header) => {
                 // Only our own outstanding requests and separate responses are matched; never
                 // answered.
                 if !self.downlink_ack(now, from, &header)
@@ -424,28 +423,27 @@ impl ServerCore {
                 }
                 return;
             }
-            MsgType::Con | MsgType::Non => {}
-        }
-        if header.code.is_empty() {
-            // CoAP ping (RFC 7252 §4.3): an Empty CON is answered with a RST; an Empty NON is a
-            // format error and ignored.
-            if header.mtype == MsgType::Con && MessageView::parse(data).is_ok() {
+            Classified::Ping(header) => {
+                // CoAP ping (RFC 7252 §4.3).
                 self.push(from, reset(header.mid));
-            } else {
-                bump(&self.stats.ignored);
+                return;
             }
-            return;
-        }
-        if header.code.is_response() {
-            // Separate responses to our downlink requests; others are never answered.
-            self.downlink_response(now, from, &header);
-            return;
-        }
-        if !header.code.is_request() {
-            // Reserved classes: never answered.
-            bump(&self.stats.ignored);
-            return;
-        }
+            Classified::Ignored(header) => {
+                // An Empty message with bytes after the Message ID (§4.1 format error) or a
+                // reserved code class: a CON is rejected with a RST (§4.2), a NON ignored.
+                bump(&self.stats.ignored);
+                if header.mtype == MsgType::Con {
+                    self.push(from, reset(header.mid));
+                }
+                return;
+            }
+            Classified::Response(header) => {
+                // Separate responses to our downlink requests; others are never answered.
+                self.downlink_response(now, from, &header);
+                return;
+            }
+            Classified::Request(header) => header,
+        };
         let con = header.mtype == MsgType::Con;
         let duplicate = match self.dedup.check(now, from, header.mid, con, header.token) {
             DedupOutcome::New => None,
@@ -459,9 +457,15 @@ impl ServerCore {
             }
             return;
         }
-        let (result, is_bulk) = match MessageView::parse(data) {
+        let rules = RequestRules {
+            uri_path: Some(&self.config.uri_path),
+            methods: &[Code::POST],
+            content_formats: &[CONTENT_FORMAT_JSON],
+            accept: &[CONTENT_FORMAT_JSON],
+        };
+        let (result, is_bulk) = match check_request(data, &rules) {
             Ok(view) => self.process(now, from, &view),
-            Err(_) => (Err(RequestError::Malformed), false),
+            Err(e) => (Err(e.into()), false),
         };
         match result {
             Ok(Outcome::Silent) => {}
@@ -623,23 +627,6 @@ impl ServerCore {
         from: SocketAddr,
         view: &MessageView<'_>,
     ) -> (Result<Outcome, RequestError>, bool) {
-        if let Some(number) = view.unknown_critical_option() {
-            return (Err(RequestError::BadOption(number)), false);
-        }
-        if !view.uri_path_is(&self.config.uri_path) {
-            return (Err(RequestError::NotFound), false);
-        }
-        if view.header.code != Code::POST {
-            return (Err(RequestError::MethodNotAllowed), false);
-        }
-        if view.content_format() != Some(CONTENT_FORMAT_JSON) {
-            return (Err(RequestError::UnsupportedContentFormat), false);
-        }
-        if let Some(block) = view.block1() {
-            if block.more || block.num != 0 {
-                return (Err(RequestError::BlockwiseUnsupported), false);
-            }
-        }
         let payload = match crate::msg::decode(view.payload()) {
             Ok(p) => p,
             Err(e) => return (Err(RequestError::Payload(e)), false),

@@ -15,7 +15,7 @@ const DEVICE_RULES: RequestRules<'static> = RequestRules {
 };
 
 /// The device-facing socket requests of `kind` arrive on and are answered from.
-pub(super) fn side_of(kind: Kind) -> Side {
+pub(super) fn kind_side(kind: Kind) -> Side {
     match kind {
         Kind::Conf => Side::Config,
         Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn => Side::Device,
@@ -258,7 +258,7 @@ impl GatewayCore {
         } = admission;
         inc(&self.stats.requests);
         self.stats.request(kind);
-        let side = side_of(kind);
+        let side = kind_side(kind);
         // The allow-list names UE Service IDs: registration kinds only (configuration is keyed
         // by MSGin5G UE ID, before the UE has a UE Service ID; SPEC.md A24).
         if matches!(kind, Kind::Reg | Kind::Dereg) {
@@ -557,7 +557,7 @@ impl GatewayCore {
             &mut body,
         );
         let peer = exchange.peer;
-        let side = side_of(kind);
+        let side = kind_side(kind);
         // (message type, code, Message ID) of the answer, by answer mode and ACK state.
         let (mtype, code, mid) = match (self.answer_mode(kind), exchange.ack) {
             // Still within the piggyback window (or answered at once): ride on the ACK.

@@ -7,6 +7,7 @@
 
 use super::*;
 use crate::coap::dedup::DedupOutcome;
+use crate::coap::endpoint::{check_request, EndpointError, RequestRules};
 use crate::msg::{
     DeliveryReport, Message, MessageDeliveryRequest, MsgDeliveryStatus, RegistrationRequest,
     TargetType,
@@ -20,6 +21,16 @@ const SELF_REGISTRATION_RETRY: Duration = Duration::from_secs(30);
 
 /// Most downlink requests from the server awaiting their devices per shard (beyond: 5.03).
 const MAX_SERVER_REQUESTS: usize = 65_536;
+
+/// What the gateway accepts from the server on an uplink (SPEC.md §7.5): POST with a JSON body
+/// (4.05 "POST only", 4.15), any Uri-Path (the server's `downlink_uri_path`), unknown critical
+/// options 4.02 (RFC 7252 §5.4.1), Block1 4.13, an Accept other than JSON 4.06 (§5.10.4).
+const SERVER_REQUEST_RULES: RequestRules<'static> = RequestRules {
+    uri_path: None,
+    methods: &[Code::POST],
+    content_formats: &[CONTENT_FORMAT_JSON],
+    accept: &[CONTENT_FORMAT_JSON],
+};
 
 impl GatewayCore {
     /// Send the gateway's own `REG` (shard 0, at start and after failures).
@@ -70,15 +81,17 @@ impl GatewayCore {
         }
     }
 
-    /// A request from the server on uplink `uplink`.
+    /// A request from the server on uplink `uplink` (classified as a request, not yet parsed):
+    /// deduplicated, then checked with [`SERVER_REQUEST_RULES`].
     pub(super) fn handle_server_request(
         &mut self,
         now: Instant,
         uplink: usize,
         from: SocketAddr,
-        view: &MessageView<'_>,
+        h: &crate::coap::Header,
+        data: &[u8],
     ) {
-        let h = view.header;
+        let h = *h;
         let con = h.mtype == MsgType::Con;
         match self.uplinks[uplink]
             .dedup
@@ -93,18 +106,18 @@ impl GatewayCore {
             }
         }
         inc(&self.stats.downlink_requests);
-        if h.code != Code::POST {
-            self.reply_server(
-                now,
-                uplink,
-                from,
-                &h,
-                Code::METHOD_NOT_ALLOWED,
-                b"POST only",
-                false,
-            );
-            return;
-        }
+        let view = match check_request(data, &SERVER_REQUEST_RULES) {
+            Ok(view) => view,
+            Err(e) => {
+                let text = match e {
+                    EndpointError::MethodNotAllowed => "POST only".to_string(),
+                    other => other.to_string(),
+                };
+                let code = e.code();
+                self.reply_server(now, uplink, from, &h, code, text.as_bytes(), false);
+                return;
+            }
+        };
         let payload = match msg::decode(view.payload()) {
             Ok(p) => p,
             Err(e) => {

@@ -4,15 +4,19 @@
 //! - [`device`]: device requests: validation, dedup, replacement, the one final answer;
 //! - [`upstream`]: batching, bulk and single requests, splitting the server's answers;
 //! - [`timers`]: piggyback windows, deadlines, retransmissions, expiry;
-//! - [`observe`]: flush reasons and gauges for the metrics.
+//! - [`observe`]: flush reasons and gauges for the metrics;
+//! - [`driven`]: the shard as a `net::shard::Core` (socket ids ↔ sides).
 
 mod apps;
 mod config;
 mod device;
 mod downlink;
+mod driven;
 mod observe;
 mod timers;
 mod upstream;
+
+pub use driven::{side_of, socket_of, CONFIG_SOCKET, DEVICE_SOCKET, UPLINK_SOCKET_BASE};
 
 use super::answer::{self, Outcome};
 use super::batch::{Batch, Queued};

@@ -87,7 +87,7 @@ impl GatewayCore {
                 p.exchange.ack = AckState::Acked;
                 let (peer, mid) = (p.exchange.peer, p.exchange.mid);
                 let ack = empty_ack(mid);
-                let side = device::side_of(kind);
+                let side = device::kind_side(kind);
                 match side {
                     Side::Config => self.config_side.dedup.set_reply(peer, mid, &ack),
                     Side::Device | Side::Upstream(_) => self.dedup.set_reply(peer, mid, &ack),

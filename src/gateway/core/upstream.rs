@@ -3,6 +3,7 @@
 
 use super::config::conf_single_outcome;
 use super::*;
+use crate::coap::endpoint::{classify, Classified};
 use crate::gateway::FlushReason;
 
 impl GatewayCore {
@@ -333,19 +334,15 @@ impl GatewayCore {
                 .received(Side::Upstream(uplink), Received::Ignored);
             return;
         }
-        let view = match MessageView::parse(data) {
-            Ok(v) => v,
-            Err(_) => {
+        let side = Side::Upstream(uplink);
+        let h = match classify(data) {
+            Classified::FormatError(_) => {
                 inc(&self.stats.dropped);
-                self.stats
-                    .received(Side::Upstream(uplink), Received::DecodeError);
+                self.stats.received(side, Received::DecodeError);
                 return;
             }
-        };
-        self.stats.received(Side::Upstream(uplink), Received::Ok);
-        let h = view.header;
-        match h.mtype {
-            MsgType::Rst => {
+            Classified::Reset(h) => {
+                self.stats.received(side, Received::Ok);
                 if let Some(UpRetx::Request(token)) =
                     self.uplinks[uplink].retx.acknowledge(from, h.mid)
                 {
@@ -353,29 +350,58 @@ impl GatewayCore {
                 }
                 return;
             }
-            MsgType::Ack => {
-                self.uplinks[uplink].retx.acknowledge(from, h.mid);
-                if h.code.is_empty() {
-                    return; // separate response follows (RFC 7252 §5.2.2)
-                }
+            Classified::Ping(h) => {
+                // CoAP ping (RFC 7252 §4.3): RST.
+                self.stats.received(side, Received::Ok);
+                self.push(side, from, reset(h.mid));
+                return;
             }
-            MsgType::Con | MsgType::Non if h.code.is_request() && from != self.upstream => {
-                // The configuration server sends no requests: RFC 7252 §4.2/§4.3 reject.
+            Classified::Ignored(h) => {
+                // Empty with bytes after the Message ID (§4.1) or a reserved code class: a CON
+                // is rejected with a RST (§4.2), a NON ignored.
+                inc(&self.stats.dropped);
+                self.stats.received(side, Received::Ignored);
                 if h.mtype == MsgType::Con {
-                    self.push(Side::Upstream(uplink), from, reset(h.mid));
+                    self.push(side, from, reset(h.mid));
                 }
                 return;
             }
-            MsgType::Con | MsgType::Non if h.code.is_request() => {
-                // A downlink request for a device behind the gateway (SPEC.md §7.5).
-                self.handle_server_request(now, uplink, from, &view);
+            Classified::Request(h) if from != self.upstream => {
+                // The configuration server sends no requests: a CON is rejected with a RST
+                // (RFC 7252 §4.2), a NON ignored.
+                inc(&self.stats.dropped);
+                self.stats.received(side, Received::Ignored);
+                if h.mtype == MsgType::Con {
+                    self.push(side, from, reset(h.mid));
+                }
                 return;
             }
-            MsgType::Con => {
-                // Separate response: acknowledge it (again, if it is a retransmission).
-                self.push(Side::Upstream(uplink), from, empty_ack(h.mid));
+            Classified::Request(h) => {
+                // A downlink request for a device behind the gateway (SPEC.md §7.5).
+                self.stats.received(side, Received::Ok);
+                self.handle_server_request(now, uplink, from, &h, data);
+                return;
             }
-            MsgType::Non => {}
+            Classified::Ack(h) | Classified::Response(h) => h,
+        };
+        // A piggybacked or separate response: its payload is needed.
+        let view = match MessageView::parse(data) {
+            Ok(v) => v,
+            Err(_) => {
+                inc(&self.stats.dropped);
+                self.stats.received(side, Received::DecodeError);
+                return;
+            }
+        };
+        self.stats.received(side, Received::Ok);
+        if h.mtype == MsgType::Ack {
+            self.uplinks[uplink].retx.acknowledge(from, h.mid);
+            if h.code.is_empty() {
+                return; // separate response follows (RFC 7252 §5.2.2)
+            }
+        } else if h.mtype == MsgType::Con {
+            // Separate response: acknowledge it (again, if it is a retransmission).
+            self.push(side, from, empty_ack(h.mid));
         }
         if !h.code.is_response() || h.token.len() != 8 {
             return;
