@@ -180,6 +180,9 @@ async fn a_thousand_ues_configure_through_the_gateway_in_bulks() {
         .iter()
         .map(|c| c.load(Ordering::Relaxed))
         .sum();
+    println!(
+        "{n} devices, {bulks} BULKCONF, {seen} requests at the server, {piggybacked} piggybacked"
+    );
     assert!(
         seen <= bulks + 10 && seen * 10 <= u64::from(n),
         "the server saw {seen} configuration requests for {n} devices ({bulks} BULKCONF)"

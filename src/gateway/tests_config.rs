@@ -624,3 +624,20 @@ fn against_the_real_configuration_server_each_device_gets_its_own_configuration(
     assert!(count(&stats.too_large) >= 1);
     assert_eq!(sim.gw.pending_len(), 0);
 }
+
+#[test]
+fn a_non_get_gets_a_non_205_with_its_token() {
+    let mut sim = Sim::new(conf_config(), None);
+    sim.config(dev(1), &get(MsgType::Non, 77, "imsi-non", None));
+    assert!(sim.to_devices.is_empty(), "nothing to acknowledge");
+    sim.advance(Duration::from_millis(100));
+    sim.answer_conf(0, Code::CONTENT, None, &bulk_resp(&[ok("imsi-non")]));
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 1);
+    let v = a[0].view();
+    assert_eq!(
+        (v.header.mtype, v.header.code, v.header.token),
+        (MsgType::Non, Code::CONTENT, tok(77))
+    );
+    assert_eq!(a[0].side, Side::Config);
+}
