@@ -254,6 +254,12 @@ fn run_server(
 ) -> std::io::Result<()> {
     let metrics_listener = bind_metrics(config.server.metrics_listen)?;
     let server = spawn_server(config.server.listen, config.server_config())?;
+    tracing::info!(
+        public_address = %config_server.public_address,
+        provisioned = config_server.provisioning.len(),
+        auto_provision = config_server.provisioning.auto_provision(),
+        "configuration server"
+    );
     let configuration = spawn_config_server(config.server.config_listen, config_server)?;
     let metrics = metrics_listener
         .map(|listener| {

@@ -112,7 +112,7 @@ impl Source for ConfigServerMetrics {
             ),
             (
                 "msgin5g_config_ignored_total",
-                "CoAP messages never answered (ACK, RST, responses, reserved codes).",
+                "CoAP messages not processed: ACK, RST, responses, reserved codes (a CON one gets RST).",
                 &s.ignored,
             ),
             (

@@ -11,7 +11,8 @@
 //!   [`shard::spawn`] / [`shard::CoreHandle`] (thread, runtime, shutdown).
 //! - [`server`]: [`run_server`] / [`spawn_server`] / [`ServerHandle`]: the server core on the
 //!   driver with its counters.
-//! - [`config`]: [`spawn_config_server`] / [`ConfigServerHandle`] (the configuration server).
+//! - [`config`]: [`spawn_config_server`] / [`ConfigServerHandle`]: the configuration server
+//!   core on the driver.
 //! - [`gateway`]: [`run_gateway_shard`] (one shard on the driver with its handoff mesh) and
 //!   [`spawn_gateway`] / [`GatewayHandle`] (N shards sharing the device port).
 //!

@@ -4,8 +4,9 @@
 //!
 //! # Message layer (RFC 7252)
 //! [`classify`] first: a datagram whose header does not parse is dropped (`dropped`); an Empty
-//! CON (ping) gets a RST; ACK, RST, responses, Empty NON and reserved codes are never answered
-//! (`ignored`: this server sends no CON). Requests are deduplicated per (peer, Message ID)
+//! CON (ping) gets a RST; ACK and RST are never answered (`ignored`: this server sends no CON);
+//! a response, a reserved code class or a malformed Empty message is rejected with a RST when
+//! confirmable and ignored when not (`ignored`, RFC 7252 §4.2, §5.3.2). Requests are deduplicated per (peer, Message ID)
 //! (`duplicates`: a retransmitted CON gets the identical reply, a duplicate NON nothing), then
 //! checked with [`check_request`]: 4.02 unknown critical option, 4.04 other Uri-Path, 4.05
 //! neither GET nor POST, 4.15 a body that is not Content-Format 50, 4.13 Block1 other than one
@@ -164,7 +165,7 @@ pub struct ConfigServerStats {
     pub duplicates: AtomicU64,
     /// Datagrams that were not CoAP, dropped.
     pub dropped: AtomicU64,
-    /// Messages never answered: ACK, RST, responses, Empty NON, reserved codes.
+    /// Messages not processed: ACK, RST, responses, Empty NON, reserved codes (CON ones: RST).
     pub ignored: AtomicU64,
     /// CoAP pings answered with RST.
     pub pings: AtomicU64,
@@ -343,10 +344,17 @@ impl ConfigServerCore {
                 bump(&self.stats.pings);
                 return self.push(from, reset(h.mid));
             }
-            Classified::Ack(_)
-            | Classified::Reset(_)
-            | Classified::Ignored(_)
-            | Classified::Response(_) => return bump(&self.stats.ignored),
+            Classified::Ack(_) | Classified::Reset(_) => return bump(&self.stats.ignored),
+            // A reserved code class or an Empty message with bytes after the Message ID, or a
+            // response (this server sends no requests): a CON is rejected with a RST (§4.2,
+            // §5.3.2), a NON ignored.
+            Classified::Ignored(h) | Classified::Response(h) => {
+                bump(&self.stats.ignored);
+                if h.mtype == MsgType::Con {
+                    self.push(from, reset(h.mid));
+                }
+                return;
+            }
             Classified::Request(h) => h,
         };
         let con = header.mtype == MsgType::Con;

@@ -384,19 +384,25 @@ fn pings_and_unanswered_messages() {
     let rst = h.answer(&[0x40, 0x00, 0x12, 0x34]);
     let v = view(&rst);
     assert_eq!((v.header.mtype, v.header.mid), (MsgType::Rst, 0x1234));
-    // ACK, RST, a response, an Empty NON, a reserved class, garbage: nothing sent.
+    // ACK, RST, a NON response, an Empty NON, a NON reserved class, garbage: nothing sent.
     for d in [
         &[0x60u8, 0x00, 0, 1][..],
         &[0x70, 0x00, 0, 2],
-        &[0x40, 0x45, 0, 3],
+        &[0x50, 0x45, 0, 3],
         &[0x50, 0x00, 0, 4],
-        &[0x40, 0xE0, 0, 5],
+        &[0x50, 0xE0, 0, 5],
         &[0x01, 0x02],
     ] {
         assert!(h.feed(d).is_empty(), "{d:?}");
     }
+    // A CON response (we asked nothing) and a CON reserved class are rejected with a RST.
+    for (d, mid) in [(&[0x40u8, 0x45, 0, 6][..], 6u16), (&[0x40, 0xE0, 0, 7], 7)] {
+        let rst = h.answer(d);
+        let v = view(&rst);
+        assert_eq!((v.header.mtype, v.header.mid), (MsgType::Rst, mid));
+    }
     assert_eq!(h.stat(|s| &s.pings), 1);
-    assert_eq!(h.stat(|s| &s.ignored), 5);
+    assert_eq!(h.stat(|s| &s.ignored), 7);
     assert_eq!(h.stat(|s| &s.dropped), 1);
     // Another socket id is not the server's.
     h.core
