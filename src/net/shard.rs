@@ -291,7 +291,10 @@ enum Event {
 /// O(open sockets), and datagrams are read straight into the loop's buffer (no per-datagram
 /// task, channel or copy as with a receive task per socket). A socket whose batch ran out is
 /// re-armed and reported again at once on the next turn, so one busy socket cannot starve the
-/// others by more than one batch.
+/// others by more than one batch. Measured (one-off, release build, loaded 2-core machine):
+/// echo round trip through one socket 19–33 µs with no other socket and 33–44 µs with 5 000 idle
+/// dynamic sockets open; polling every socket each turn would add 5 000 readiness polls per
+/// turn instead.
 pub async fn run<C: Core, H: Hooks<C>>(
     sockets: Vec<UdpSocket>,
     mut core: C,
