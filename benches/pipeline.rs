@@ -140,7 +140,7 @@ fn drain(core: &mut GatewayCore, now: Instant, up: &mut Upstream<'_>, run: &mut 
     loop {
         while let Some((side, t)) = core.poll_transmit() {
             match side {
-                Side::Device => {
+                Side::Device | Side::Config => {
                     run.device_answers += 1;
                     if !matches!(up, Upstream::Replay(_)) {
                         let v = MessageView::parse(&t.payload).expect("valid answer");

@@ -34,6 +34,13 @@ pub const EXAMPLE_TOML: &str = r#"# msgin5g configuration. Every key is optional
 listen = "0.0.0.0:5683"
 # MSGin5G Server address; when absent the reference server runs in-process on 127.0.0.1.
 # upstream = "192.0.2.10:5683"
+# Device-facing configuration UDP address (configuration GETs, 24.538 6.2; port 65401), shared
+# by all shards with SO_REUSEPORT.
+config_listen = "0.0.0.0:65401"
+# Configuration management server for the devices' configuration requests (BULKCONF, or single
+# GETs when bulking is off); default: the embedded server's configuration endpoint when there is
+# no upstream, else the upstream host on port 65401.
+# config_upstream = "192.0.2.10:65401"
 # Number of shards (one thread and socket pair each), 1..=256; default: number of CPUs.
 # shards = 2
 # MSGin5G service identifier put in every payload.
@@ -275,6 +282,11 @@ pub struct GatewaySection {
     pub listen: SocketAddr,
     /// MSGin5G Server address; `None` runs the reference server in-process.
     pub upstream: Option<SocketAddr>,
+    /// Device-facing configuration UDP address (24.538 §6.2.1, port 65401).
+    pub config_listen: SocketAddr,
+    /// Configuration management server; `None`: the embedded server's, or the upstream host on
+    /// port 65401.
+    pub config_upstream: Option<SocketAddr>,
     /// Number of shards; `None` means the number of CPUs.
     pub shards: Option<usize>,
     /// MSGin5G service identifier.
@@ -341,6 +353,11 @@ impl Default for GatewaySection {
         GatewaySection {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5683),
             upstream: None,
+            config_listen: SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                crate::gateway::DEFAULT_CONFIG_PORT,
+            ),
+            config_upstream: None,
             shards: None,
             service_id: core.service_id,
             gateway_ue_service_id: core.gateway_ue_service_id,
@@ -627,6 +644,23 @@ impl Config {
                 ));
             }
         }
+        if let Some(upstream) = g.config_upstream {
+            if upstream.port() == 0 {
+                return Err(invalid("gateway.config_upstream", "port must not be 0"));
+            }
+            if upstream.ip().is_unspecified() {
+                return Err(invalid(
+                    "gateway.config_upstream",
+                    "must not be an unspecified address",
+                ));
+            }
+        }
+        if g.config_listen == g.listen && g.listen.port() != 0 {
+            return Err(invalid(
+                "gateway.config_listen",
+                "must differ from gateway.listen",
+            ));
+        }
         if let Some(shards) = g.shards {
             if !(1..=MAX_SHARDS).contains(&shards) {
                 return Err(invalid(
@@ -886,6 +920,8 @@ impl Config {
             max_delivered: g.max_delivered,
             delivery_timeout: Duration::from_millis(g.delivery_timeout_ms),
             register_self: g.register_self,
+            config_upstream: g.config_upstream,
+            config_listen: Some(g.config_listen),
             params: self.transmission_params(),
         }
     }
@@ -1131,6 +1167,18 @@ mod tests {
             ("[gateway]\nshards = 0", "gateway.shards"),
             ("[gateway]\nshards = 257", "gateway.shards"),
             ("[gateway]\nupstream = \"127.0.0.1:0\"", "gateway.upstream"),
+            (
+                "[gateway]\nconfig_upstream = \"127.0.0.1:0\"",
+                "gateway.config_upstream",
+            ),
+            (
+                "[gateway]\nconfig_upstream = \"0.0.0.0:65401\"",
+                "gateway.config_upstream",
+            ),
+            (
+                "[gateway]\nconfig_listen = \"0.0.0.0:5683\"",
+                "gateway.config_listen",
+            ),
             ("[gateway]\nupstream = \"0.0.0.0:5683\"", "gateway.upstream"),
             ("[gateway]\nservice_id = \"\"", "gateway.service_id"),
             (

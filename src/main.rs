@@ -4,7 +4,7 @@
 //! msgin5g server  [--listen ADDR] [--config-listen ADDR] [--provisioning FILE] [--metrics ADDR]
 //!                 [--config FILE]
 //! msgin5g gateway [--listen ADDR] [--upstream ADDR] [--shards N] [--metrics ADDR]
-//!                 [--config FILE] [overrides]
+//!                 [--config-listen ADDR] [--config-upstream ADDR] [--config FILE] [overrides]
 //! msgin5g relay   [--listen ADDR] [--config-listen ADDR] [--upstream ADDR]
 //!                 [--config-upstream ADDR] [--metrics ADDR] [--config FILE]
 //! msgin5g print-config
@@ -72,6 +72,14 @@ struct GatewayArgs {
     /// MSGin5G Server address; without it the reference server runs in-process.
     #[arg(long, value_name = "ADDR")]
     upstream: Option<SocketAddr>,
+    /// Device-facing configuration UDP address [config: gateway.config_listen, default
+    /// 0.0.0.0:65401].
+    #[arg(long, value_name = "ADDR")]
+    config_listen: Option<SocketAddr>,
+    /// Configuration management server [config: gateway.config_upstream; default: the embedded
+    /// server's, else the upstream host on port 65401].
+    #[arg(long, value_name = "ADDR")]
+    config_upstream: Option<SocketAddr>,
     /// Number of shards [default: number of CPUs].
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
@@ -165,7 +173,18 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            run_gateway(&config)
+            // The embedded configuration server (no upstream, no config upstream) reads the
+            // provisioning file before anything starts.
+            let embedded_config =
+                if config.gateway.upstream.is_none() && config.gateway.config_upstream.is_none() {
+                    match config.config_server_config() {
+                        Ok(config_server) => Some(config_server),
+                        Err(error) => return config_error(error),
+                    }
+                } else {
+                    None
+                };
+            run_gateway(&config, embedded_config)
         }
         Command::Relay(args) => {
             let config = match load_config(args.config.as_ref(), |config| {
@@ -238,6 +257,12 @@ fn apply_gateway_flags(config: &mut Config, args: &GatewayArgs) {
     }
     if let Some(upstream) = args.upstream {
         g.upstream = Some(upstream);
+    }
+    if let Some(addr) = args.config_listen {
+        g.config_listen = addr;
+    }
+    if let Some(addr) = args.config_upstream {
+        g.config_upstream = Some(addr);
     }
     if let Some(shards) = args.shards {
         g.shards = Some(shards);
@@ -317,8 +342,22 @@ fn run_server(
     Ok(())
 }
 
-fn run_gateway(config: &Config) -> std::io::Result<()> {
+fn run_gateway(
+    config: &Config,
+    embedded_config: Option<msgin5g::server::ConfigServerConfig>,
+) -> std::io::Result<()> {
     let metrics_listener = bind_metrics(config.gateway.metrics_listen)?;
+    // Without an upstream the devices' configuration GETs go to an embedded configuration
+    // server (24.538 §6.2.1), like their registrations to the embedded reference server.
+    let configuration = embedded_config
+        .map(|c| spawn_config_server(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), c))
+        .transpose()?;
+    let mut gateway_config = config.gateway_config();
+    if let Some(configuration) = &configuration {
+        let addr = configuration.local_addr();
+        tracing::info!(%addr, "no upstream given: embedded configuration server");
+        gateway_config.config_upstream = Some(addr);
+    }
     let (server, upstream) = match config.gateway.upstream {
         Some(upstream) => (None, upstream),
         None => {
@@ -333,7 +372,7 @@ fn run_gateway(config: &Config) -> std::io::Result<()> {
         config.gateway.listen,
         upstream,
         config.gateway_shards(),
-        config.gateway_config(),
+        gateway_config,
         config.drain_timeout(),
         config.socket_options(),
     )?;
@@ -343,6 +382,9 @@ fn run_gateway(config: &Config) -> std::io::Result<()> {
             let mut registry = Registry::new().with(gateway.metrics());
             if let Some(server) = &server {
                 registry = registry.with(server.metrics());
+            }
+            if let Some(configuration) = &configuration {
+                registry = registry.with(configuration.metrics());
             }
             MetricsServer::spawn_on(listener, registry.with(KernelMetrics::new()))
         })
@@ -369,6 +411,9 @@ fn run_gateway(config: &Config) -> std::io::Result<()> {
     if let Some(server) = server {
         tracing::info!("stopping the embedded server");
         server.shutdown()?;
+    }
+    if let Some(configuration) = configuration {
+        configuration.shutdown()?;
     }
     // Scrapable through the drain; stopped last.
     drop(metrics);

@@ -1,6 +1,6 @@
 //! The `msgin5g` binary: configuration errors name their field, `print-config` is a valid config,
-//! a gateway started with no upstream (embedded reference server) answers a device, serves its
-//! metrics and drains on SIGINT, and `server --metrics` serves the server's metrics.
+//! a gateway started with no upstream (embedded reference and configuration servers) answers a
+//! device's registration and configuration, serves its metrics and drains on SIGINT, and `server --metrics` serves the server's metrics.
 
 use msgin5g::config::{Config, EXAMPLE_TOML};
 use msgin5g::device::{ConfigFormat, Device, RequestOptions};
@@ -122,6 +122,7 @@ fn invalid_config_fails_at_start_naming_the_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_runs_out_of_the_box_and_drains_on_sigint() {
     let listen = format!("127.0.0.1:{}", free_port(false));
+    let config_listen = format!("127.0.0.1:{}", free_port(false));
     let metrics = format!("127.0.0.1:{}", free_port(true));
     let child = Command::new(BIN)
         .args([
@@ -134,6 +135,8 @@ async fn gateway_runs_out_of_the_box_and_drains_on_sigint() {
             "50",
             "--metrics",
             &metrics,
+            "--config-listen",
+            &config_listen,
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -145,11 +148,23 @@ async fn gateway_runs_out_of_the_box_and_drains_on_sigint() {
         ..RequestOptions::default()
     };
     let answer = dev.register("ue-cli", &options).await;
+    // Configuration through the gateway: bulked to the embedded configuration server.
+    let configured = dev
+        .configure(
+            config_listen.parse().unwrap(),
+            "imsi-gw-cli",
+            None,
+            ConfigFormat::Json,
+            &options,
+        )
+        .await;
     let page = answer.is_ok().then(|| scrape(&metrics));
     let (code, stderr) = interrupt(child).await;
     let answer = answer.expect("answer from the gateway binary");
     assert_eq!(answer.result, Some(RegResult::Success));
     assert_eq!(code, Some(0), "{stderr}");
+    let configuration = configured.expect("configuration").configuration.unwrap();
+    assert_eq!(configuration.ue_service_id, "ue-imsi-gw-cli");
     // One endpoint: the gateway's shards, the embedded server, the kernel's UDP counters.
     let page = page.unwrap();
     for line in [
@@ -157,6 +172,8 @@ async fn gateway_runs_out_of_the_box_and_drains_on_sigint() {
         "msgin5g_gateway_answers_total{shard=\"1\",result=\"success\"}",
         "msgin5g_server_requests_total{message_type=\"BULKREG\"} 1\n",
         "msgin5g_kernel_udp_rcvbuf_errors_total{kind=\"udp\"}",
+        "msgin5g_config_requests_total{kind=\"bulkconf\"} 1\n",
+        "message_type=\"CONF\",code=\"2.05\"} 1\n",
     ] {
         assert!(page.contains(line), "{line} missing from:\n{page}");
     }

@@ -18,6 +18,8 @@ pub struct Outcome {
     pub max_age: Option<u32>,
     /// The server's verdict on a message or report (`MSGRESP deliveryStatus`), when known.
     pub status: Option<MsgDeliveryStatus>,
+    /// A configuration answer's body and its Content-Format (2.05, 24.538 §6.2.1).
+    pub content: Option<(u16, Vec<u8>)>,
 }
 
 impl Outcome {
@@ -28,11 +30,25 @@ impl Outcome {
             code: match kind {
                 Kind::Reg => Code::CREATED,
                 Kind::Dereg | Kind::Msg | Kind::Imdn => Code::CHANGED,
+                Kind::Conf => Code::CONTENT,
             },
             result: RegResult::Success,
             cause: None,
             max_age: None,
             status: kind.is_message().then_some(MsgDeliveryStatus::Accepted),
+            content: None,
+        }
+    }
+
+    /// A configuration (2.05 Content) with its body in Content-Format `cf` (24.538 §6.2.1).
+    pub fn content(cf: u16, body: Vec<u8>) -> Outcome {
+        Outcome {
+            code: Code::CONTENT,
+            result: RegResult::Success,
+            cause: None,
+            max_age: None,
+            status: None,
+            content: Some((cf, body)),
         }
     }
 
@@ -44,6 +60,7 @@ impl Outcome {
             cause: Some(cause.to_string()),
             max_age: None,
             status: None,
+            content: None,
         }
     }
 
@@ -58,6 +75,7 @@ impl Outcome {
                 cause: None,
                 max_age: None,
                 status: Some(status),
+                content: None,
             };
         }
         let c = failure_cause.unwrap_or(match status {
@@ -84,7 +102,8 @@ impl Outcome {
 
 /// CoAP code for a failure answer (project profile, README "Answers"):
 /// UNAUTHORIZED/POLICY_REJECT/AS_REJECT/NOT_REGISTERED/GATEWAY_FULL → 4.03,
-/// UNKNOWN_UE/UNKNOWN_APPLICATION/UNKNOWN_REGISTRATION/UNKNOWN_MESSAGE/UNKNOWN_GROUP → 4.04,
+/// UNKNOWN_UE/UNKNOWN_APPLICATION/UNKNOWN_REGISTRATION/UNKNOWN_MESSAGE/UNKNOWN_GROUP/NOT_FOUND
+/// → 4.04,
 /// DUPLICATE_MESSAGE_ID → 4.09, MALFORMED → 4.00, PAYLOAD_TOO_LARGE → 4.13,
 /// SUPERSEDED → 4.09 (RFC 8132 Conflict), GATEWAY_OVERLOAD/SHUTTING_DOWN/STORE_FULL/SERVER_BUSY
 /// → 5.03,
@@ -100,7 +119,8 @@ pub fn failure_code(failure_cause: &str) -> Code {
         | cause::UNKNOWN_APPLICATION
         | cause::UNKNOWN_REGISTRATION
         | cause::UNKNOWN_MESSAGE
-        | cause::UNKNOWN_GROUP => Code::NOT_FOUND,
+        | cause::UNKNOWN_GROUP
+        | cause::NOT_FOUND => Code::NOT_FOUND,
         cause::DUPLICATE_MESSAGE_ID => Code::new(4, 9),
         cause::MALFORMED => Code::BAD_REQUEST,
         cause::PAYLOAD_TOO_LARGE => Code::REQUEST_ENTITY_TOO_LARGE,
@@ -116,7 +136,8 @@ pub fn failure_code(failure_cause: &str) -> Code {
 /// Encode the answer body for the request keyed `key` (UE Service ID or Message ID) with
 /// `outcome`, in the request's dialect: `REGRESP`/`DEREGRESP`/`MSGRESP` for MSGin5G-6 clients,
 /// `MESSAGE SENDING RESPONSE`/`DELIVERY REPORT SENDING RESPONSE` for Application Clients
-/// (SPEC.md §6.3). No owned payload is built: this runs once per device answer.
+/// (SPEC.md §6.3); a configuration answer is its content (2.05) or a diagnostic (the failure
+/// cause). No owned payload is built: this runs once per device answer.
 pub fn encode_body(
     kind: Kind,
     dialect: Dialect,
@@ -133,6 +154,13 @@ pub fn encode_body(
             MsgDeliveryStatus::Failed
         }));
     match (kind, dialect) {
+        (Kind::Conf, _) | (_, Dialect::Configuration(_)) => {
+            match (&outcome.content, &outcome.cause) {
+                (Some((_, body)), _) => out.extend_from_slice(body),
+                (None, Some(c)) => out.extend_from_slice(c.as_bytes()),
+                (None, None) => {}
+            }
+        }
         (Kind::Reg | Kind::Dereg, _) => msg::write_registration_response(
             out,
             kind == Kind::Dereg,

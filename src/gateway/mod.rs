@@ -4,11 +4,15 @@
 //! Constrained UEs' `REG`/`DEREG` are deduplicated, cached with their Message ID, Token, type and
 //! address, batched per kind, flushed as `BULKREG`/`BULKDEREG` on size, bytes, hold time or the
 //! earliest `waitTime` deadline, and each bulk answer is split back into one answer per device.
-//! Feed it with `handle_device_datagram`, `handle_upstream_datagram` and `handle_timeout`, drain it
-//! with `poll_transmit`, and sleep until `poll_timeout`.
+//! Configuration GETs on the configuration socket (UDP 65401) are keyed by MSGin5G UE ID and
+//! bulked the same way into `BULKCONF` toward the configuration server ([`conf`]; SPEC.md
+//! §4.1.3, A24); each device gets its 2.05/4.03/4.04.
+//! Feed it with `handle_device_datagram`, `handle_config_datagram`, `handle_upstream_datagram`
+//! and `handle_timeout`, drain it with `poll_transmit`, and sleep until `poll_timeout`.
 
 mod answer;
 mod batch;
+pub mod conf;
 mod core;
 mod directory;
 mod handoff;
@@ -16,7 +20,10 @@ mod pending;
 mod split;
 mod stats;
 
-pub use self::core::{side_of, socket_of, GatewayCore, DEVICE_SOCKET, UPLINK_SOCKET_BASE};
+pub use self::core::{
+    side_of, socket_of, GatewayCore, CONFIG_SOCKET, DEFAULT_CONFIG_PORT, DEVICE_SOCKET,
+    UPLINK_SOCKET_BASE,
+};
 pub use answer::{failure_code, Outcome};
 pub use directory::{
     AppDeregistrationError, AppRegistration, AppRegistrationError, ClientRoute, Directory,
@@ -26,8 +33,8 @@ pub use handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator}
 pub use pending::{Dialect, Kind};
 pub use split::{split_answer, Split};
 pub use stats::{
-    answer_slot, answer_slot_labels, kind_label, FlushReason, Received, ANSWER_CAUSES,
-    ANSWER_SLOTS, OTHER_CAUSE,
+    answer_code_label, answer_slot, answer_slot_labels, kind_label, FlushReason, Received,
+    ANSWER_CAUSES, ANSWER_CODES, ANSWER_SLOTS, OTHER_CAUSE,
 };
 
 use crate::coap::TransmissionParams;
@@ -106,6 +113,12 @@ pub struct GatewayConfig {
     /// Register the gateway's own UE Service ID with the server at start (23.554 §8.2.7
     /// pre-condition 1), so the server can reach the ACs behind it.
     pub register_self: bool,
+    /// The configuration management server for configuration requests (BULKCONF and single
+    /// GETs); `None`: the messaging upstream's host on port 65401 (24.538 §6.2.1).
+    pub config_upstream: Option<std::net::SocketAddr>,
+    /// Where the driver binds each shard's configuration socket (`SO_REUSEPORT`, one port);
+    /// `None`: the messaging listen address's IP, any port (the core does not use it).
+    pub config_listen: Option<std::net::SocketAddr>,
     /// CoAP transmission parameters.
     pub params: TransmissionParams,
 }
@@ -138,6 +151,8 @@ impl Default for GatewayConfig {
             max_delivered: 65_536,
             delivery_timeout: Duration::from_secs(60),
             register_self: true,
+            config_upstream: None,
+            config_listen: None,
             params: TransmissionParams::default(),
         }
     }
@@ -148,6 +163,8 @@ impl Default for GatewayConfig {
 pub enum Side {
     /// The device-facing socket (MSGin5G-6).
     Device,
+    /// The device-facing configuration socket (UDP 65401, 24.538 §6.2; SPEC.md §4.1, A12).
+    Config,
     /// Uplink socket number n toward the MSGin5G Server (MSGin5G-1).
     Upstream(usize),
 }
@@ -215,16 +232,24 @@ pub struct GatewayStats {
     pub messages: AtomicU64,
     /// Delivery reports (`IMDN` + A.3 `DELIVERY REPORT SENDING REQUEST`) accepted.
     pub reports: AtomicU64,
-    /// Datagrams received, by socket side (device, upstream) and [`Received`] result.
-    pub datagrams_received: [[AtomicU64; Received::ALL.len()]; 2],
-    /// Datagrams handed to the kernel, by socket side, then ok / failed.
-    pub datagrams_sent: [[AtomicU64; 2]; 2],
+    /// Datagrams received, by socket side (device, upstream, config) and [`Received`] result.
+    pub datagrams_received: [[AtomicU64; Received::ALL.len()]; 3],
+    /// Datagrams handed to the kernel, by socket side (device, upstream, config), then ok /
+    /// failed.
+    pub datagrams_sent: [[AtomicU64; 2]; 3],
     /// Accepted device requests by [`Kind`] (Message Type).
     pub requests_by_kind: [AtomicU64; Kind::ALL.len()],
     /// Upstream requests (bulks and singles) by [`FlushReason`].
     pub flushed_by_reason: [AtomicU64; FlushReason::ALL.len()],
     /// Final device answers: success, each failure cause of [`ANSWER_CAUSES`], other causes.
     pub answers_by_cause: [AtomicU64; ANSWER_SLOTS],
+    /// Bulk/aggregate requests sent (first transmissions) by [`Kind`] of their members
+    /// (`BULKREG`, `BULKDEREG`, `AGGMSG`, `AGGIMDN`, `BULKCONF`).
+    pub bulks_by_kind: [AtomicU64; Kind::ALL.len()],
+    /// Entries carried in bulks, by [`Kind`].
+    pub bulk_entries_by_kind: [AtomicU64; Kind::ALL.len()],
+    /// Final device answers by [`Kind`] and CoAP code ([`ANSWER_CODES`] slot, last: other).
+    pub answers_by_code: [[AtomicU64; ANSWER_CODES.len() + 1]; Kind::ALL.len()],
     /// Entries per bulk sent.
     pub batch_size: EntriesHistogram,
     /// How long each bulked request waited in its batch (receipt to bulk sent).

@@ -19,14 +19,17 @@ pub enum Kind {
     /// Delivery report (`IMDN` / A.3 `DELIVERY REPORT SENDING REQUEST` → `AGGIMDN`), keyed by
     /// the report's Message ID.
     Imdn = 3,
+    /// Configuration (CoAP GET on UDP 65401 → `BULKCONF`), keyed by MSGin5G UE ID (SPEC.md A24).
+    Conf = 4,
 }
 
 impl Kind {
     /// Number of kinds.
-    pub const COUNT: usize = 4;
+    pub const COUNT: usize = 5;
 
     /// Every kind, in index order.
-    pub const ALL: [Kind; Kind::COUNT] = [Kind::Reg, Kind::Dereg, Kind::Msg, Kind::Imdn];
+    pub const ALL: [Kind; Kind::COUNT] =
+        [Kind::Reg, Kind::Dereg, Kind::Msg, Kind::Imdn, Kind::Conf];
 
     /// Array index.
     pub fn index(self) -> usize {
@@ -38,7 +41,7 @@ impl Kind {
         match self {
             Kind::Reg => Some(Kind::Dereg),
             Kind::Dereg => Some(Kind::Reg),
-            Kind::Msg | Kind::Imdn => None,
+            Kind::Msg | Kind::Imdn | Kind::Conf => None,
         }
     }
 
@@ -68,6 +71,9 @@ pub enum Dialect {
     /// An Application Client without one (MSGin5G-5, Annex A.3): `MESSAGE SENDING RESPONSE` /
     /// `DELIVERY REPORT SENDING RESPONSE` bodies (SPEC.md §6.3).
     App,
+    /// A configuration GET on the configuration socket: the configuration in this
+    /// Content-Format (50 JSON or 41 XML, SPEC.md A11), answered from that socket.
+    Configuration(u16),
 }
 
 /// One device CoAP exchange awaiting its final answer.
@@ -111,7 +117,8 @@ pub struct Pending {
     pub element: Vec<u8>,
 }
 
-/// The pending-request cache of one shard: per kind, key (UE Service ID or Message ID) → entry.
+/// The pending-request cache of one shard: per kind, key (UE Service ID, Message ID, or MSGin5G
+/// UE ID for configuration) → entry.
 #[derive(Debug, Default)]
 pub struct PendingTable {
     /// foldhash, seeded per process: keys come from the network.

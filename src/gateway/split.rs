@@ -34,6 +34,8 @@ pub fn split_answer(kind: Kind, members: &[(Arc<str>, u64)], payload: &[u8]) -> 
         Kind::Reg => AnswerKind::BulkRegistration,
         Kind::Dereg => AnswerKind::BulkDeregistration,
         Kind::Msg | Kind::Imdn => AnswerKind::Aggregate,
+        // Configuration answers are split by `conf::split_conf` (they carry content).
+        Kind::Conf => return None,
     };
     let decoded = msg::with_answer(payload, answer_kind, |count, entries| {
         let mut taken = vec![false; members.len()];

@@ -4,6 +4,7 @@
 use super::answer::Outcome;
 use super::pending::Kind;
 use super::{GatewayStats, Side};
+use crate::coap::Code;
 use crate::msg::{cause, RegResult};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -92,8 +93,9 @@ impl FlushReason {
 
 /// The failure causes counted one by one (label `cause`); any other cause a server sends is
 /// counted as `OTHER`, so the label set stays fixed.
-pub const ANSWER_CAUSES: [&str; 24] = [
+pub const ANSWER_CAUSES: [&str; 25] = [
     cause::UNAUTHORIZED,
+    cause::NOT_FOUND,
     cause::UNKNOWN_UE,
     cause::NOT_REGISTERED,
     cause::RECIPIENT_UNREACHABLE,
@@ -119,6 +121,33 @@ pub const ANSWER_CAUSES: [&str; 24] = [
     cause::SERVER_BUSY,
 ];
 
+/// The CoAP codes of device answers counted one by one (label `code`); others count as `other`.
+pub const ANSWER_CODES: [Code; 13] = [
+    Code::CREATED,
+    Code::CHANGED,
+    Code::CONTENT,
+    Code::BAD_REQUEST,
+    Code::FORBIDDEN,
+    Code::NOT_FOUND,
+    Code::new(4, 9),
+    Code::REQUEST_ENTITY_TOO_LARGE,
+    Code::INTERNAL_SERVER_ERROR,
+    Code::new(5, 2),
+    Code::SERVICE_UNAVAILABLE,
+    Code::GATEWAY_TIMEOUT,
+    Code::POST,
+];
+
+/// Label value of an `answers_by_code` slot: `2.05`, ..., `POST` (spec-literal answers), or
+/// `other`.
+pub fn answer_code_label(slot: usize) -> String {
+    match ANSWER_CODES.get(slot) {
+        Some(&Code::POST) => "POST".to_string(),
+        Some(code) => code.to_string(),
+        None => "other".to_string(),
+    }
+}
+
 /// Label value for failure causes outside [`ANSWER_CAUSES`].
 pub const OTHER_CAUSE: &str = "OTHER";
 
@@ -134,6 +163,8 @@ pub fn kind_label(kind: Kind) -> &'static str {
         Kind::Msg => "MSG",
         // MSGin5G-6 `IMDN` and A.3 `DELIVERY REPORT SENDING REQUEST` alike.
         Kind::Imdn => "IMDN",
+        // A configuration GET (no Message Type on the wire; bulked as BULKCONF).
+        Kind::Conf => "CONF",
     }
 }
 
@@ -141,6 +172,7 @@ fn side_index(side: Side) -> usize {
     match side {
         Side::Device => 0,
         Side::Upstream(_) => 1,
+        Side::Config => 2,
     }
 }
 
@@ -180,6 +212,21 @@ impl GatewayStats {
     /// Count one upstream request (bulk or single) sent for `reason`.
     pub fn flushed(&self, reason: FlushReason) {
         add(&self.flushed_by_reason[reason as usize], 1);
+    }
+
+    /// Count one final device answer to a `kind` request by the CoAP code it carried.
+    pub fn answered_with(&self, kind: Kind, code: Code) {
+        let slot = ANSWER_CODES
+            .iter()
+            .position(|c| *c == code)
+            .unwrap_or(ANSWER_CODES.len());
+        add(&self.answers_by_code[kind.index()][slot], 1);
+    }
+
+    /// Count one bulk/aggregate of `kind` with `entries` members sent.
+    pub fn bulk_sent(&self, kind: Kind, entries: usize) {
+        add(&self.bulks_by_kind[kind.index()], 1);
+        add(&self.bulk_entries_by_kind[kind.index()], entries as u64);
     }
 
     /// Count one final device answer by cause and record its latency since receipt.

@@ -15,6 +15,8 @@ fn gw_uplink(i: usize) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 40_000 + i as u16))
 }
 const SERVER: &str = "127.0.0.1:5683";
+/// The configuration server the gateway derives from `SERVER` (same host, port 65401).
+const CONFIG_SERVER: &str = "127.0.0.1:65401";
 
 fn dev(n: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 10_000 + n))
@@ -55,6 +57,8 @@ fn dereg(mid: u16, token: Token, ue: &str) -> Vec<u8> {
 struct Seen {
     to: SocketAddr,
     bytes: Vec<u8>,
+    /// The device-facing socket it left from.
+    side: Side,
 }
 
 impl Seen {
@@ -89,6 +93,12 @@ struct Sim {
     rng: crate::coap::rng::Rng,
     /// The uplink of the latest upstream datagram (scripted answers go back on it).
     last_uplink: usize,
+    /// Datagrams the gateway sent to the configuration server.
+    conf_upstream: Vec<Vec<u8>>,
+    /// A configuration server core consuming them, if any.
+    conf_server: Option<Box<dyn crate::net::shard::Core>>,
+    /// The uplink of the latest datagram to the configuration server.
+    last_conf_uplink: usize,
 }
 
 impl Sim {
@@ -104,6 +114,9 @@ impl Sim {
             upstream_loss: 0.0,
             rng: crate::coap::rng::Rng::new(99),
             last_uplink: 0,
+            conf_upstream: Vec::new(),
+            conf_server: None,
+            last_conf_uplink: 0,
         }
     }
 
@@ -118,10 +131,18 @@ impl Sim {
             while let Some((side, t)) = self.gw.poll_transmit() {
                 moved = true;
                 match side {
-                    Side::Device => self.to_devices.push(Seen {
+                    Side::Device | Side::Config => self.to_devices.push(Seen {
                         to: t.destination,
                         bytes: t.payload,
+                        side,
                     }),
+                    Side::Upstream(i) if t.destination == CONFIG_SERVER.parse().unwrap() => {
+                        self.conf_upstream.push(t.payload.clone());
+                        self.last_conf_uplink = i;
+                        if let (Some(s), false) = (&mut self.conf_server, self.cut_upstream) {
+                            s.handle_datagram(self.now, 0, gw_uplink(i), &t.payload);
+                        }
+                    }
                     Side::Upstream(i) => {
                         assert_eq!(t.destination, SERVER.parse::<SocketAddr>().unwrap());
                         self.upstream.push(t.payload.clone());
@@ -131,6 +152,18 @@ impl Sim {
                             s.handle_datagram(self.now, gw_uplink(i), &t.payload);
                         }
                     }
+                }
+            }
+            if let Some(s) = &mut self.conf_server {
+                while let Some((_, t)) = s.poll_transmit() {
+                    moved = true;
+                    let uplink = usize::from(t.destination.port() - 40_000);
+                    self.gw.handle_upstream_datagram(
+                        self.now,
+                        uplink,
+                        CONFIG_SERVER.parse().unwrap(),
+                        &t.payload,
+                    );
                 }
             }
             if let Some(s) = &mut self.server {
@@ -179,6 +212,7 @@ impl Sim {
             let next = [
                 self.gw.poll_timeout(),
                 self.server.as_ref().and_then(|s| s.poll_timeout()),
+                self.conf_server.as_ref().and_then(|s| s.poll_timeout()),
             ]
             .into_iter()
             .flatten()
@@ -188,6 +222,9 @@ impl Sim {
                     self.now = self.now.max(t);
                     self.gw.handle_timeout(self.now);
                     if let Some(s) = &mut self.server {
+                        s.handle_timeout(self.now);
+                    }
+                    if let Some(s) = &mut self.conf_server {
                         s.handle_timeout(self.now);
                     }
                     self.pump();
@@ -1232,6 +1269,9 @@ fn gauges_follow_the_core_state() {
 
 #[path = "tests_messaging.rs"]
 mod messaging;
+
+#[path = "tests_config.rs"]
+mod config;
 
 #[path = "tests_endpoint.rs"]
 mod endpoint;

@@ -5,7 +5,8 @@ use super::exposition::{Exposition, MetricType};
 use super::histogram::HistogramSnapshot;
 use super::Source;
 use crate::gateway::{
-    answer_slot_labels, kind_label, FlushReason, GatewayStats, Kind, Received, Side, ANSWER_SLOTS,
+    answer_code_label, answer_slot_labels, kind_label, FlushReason, GatewayStats, Kind, Received,
+    Side, ANSWER_SLOTS,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -57,7 +58,11 @@ fn load(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
 
-const SIDES: [(Side, &str); 2] = [(Side::Device, "device"), (Side::Upstream(0), "upstream")];
+const SIDES: [(Side, &str); 3] = [
+    (Side::Device, "device"),
+    (Side::Upstream(0), "upstream"),
+    (Side::Config, "config"),
+];
 
 /// A histogram family: name, help, and how to read one shard's histogram.
 type HistogramFamily = (
@@ -123,7 +128,7 @@ impl Source for GatewayMetrics {
         page.family(
             name,
             MetricType::Counter,
-            "Datagrams received, by socket (kind: device, upstream) and result.",
+            "Datagrams received, by socket (kind: device, upstream, config) and result.",
         );
         for (shard, s) in shards {
             for (side, kind) in SIDES {
@@ -142,7 +147,7 @@ impl Source for GatewayMetrics {
         page.family(
             name,
             MetricType::Counter,
-            "Datagrams sent, by socket (kind: device, upstream) and result (ok, error).",
+            "Datagrams sent, by socket (kind: device, upstream, config) and result (ok, error).",
         );
         for (shard, s) in shards {
             for (side, kind) in SIDES {
@@ -193,6 +198,53 @@ impl Source for GatewayMetrics {
                         ("cause", cause),
                     ];
                     page.sample(name, &labels, value);
+                }
+            }
+        }
+
+        let name = "msgin5g_gateway_answers_by_code_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Final answers sent to devices, by request Message Type and CoAP code (POST: the \
+             spec-literal REGRESP/DEREGRESP POST).",
+        );
+        for (shard, s) in shards {
+            for kind in Kind::ALL {
+                for (slot, counter) in s.answers_by_code[kind.index()].iter().enumerate() {
+                    let code = answer_code_label(slot);
+                    let labels = [
+                        ("shard", shard.as_str()),
+                        ("message_type", kind_label(kind)),
+                        ("code", code.as_str()),
+                    ];
+                    page.sample(name, &labels, load(counter));
+                }
+            }
+        }
+
+        for (name, help, counters) in [
+            (
+                "msgin5g_gateway_bulks_sent_total",
+                "Bulk and aggregate requests sent upstream (BULKREG, BULKDEREG, AGGMSG, AGGIMDN, \
+                 BULKCONF), by the Message Type of their members; retransmissions excluded.",
+                (|s: &GatewayStats| &s.bulks_by_kind)
+                    as fn(&GatewayStats) -> &[AtomicU64; Kind::COUNT],
+            ),
+            (
+                "msgin5g_gateway_bulk_entries_total",
+                "Device requests carried in bulk and aggregate requests, by Message Type.",
+                |s: &GatewayStats| &s.bulk_entries_by_kind,
+            ),
+        ] {
+            page.family(name, MetricType::Counter, help);
+            for (shard, s) in shards {
+                for kind in Kind::ALL {
+                    let labels = [
+                        ("shard", shard.as_str()),
+                        ("message_type", kind_label(kind)),
+                    ];
+                    page.sample(name, &labels, load(&counters(s)[kind.index()]));
                 }
             }
         }

@@ -8,8 +8,8 @@ use super::socket::{bind_udp, local_bind_addr_for, random_seed, SocketOptions};
 #[cfg(doc)]
 use crate::gateway::socket_of;
 use crate::gateway::{
-    side_of, Directory, GatewayConfig, GatewayCore, GatewayStats, Handoff, DEVICE_SOCKET,
-    UPLINK_SOCKET_BASE,
+    side_of, Directory, GatewayConfig, GatewayCore, GatewayStats, Handoff, CONFIG_SOCKET,
+    DEVICE_SOCKET, UPLINK_SOCKET_BASE,
 };
 use crate::metrics::GatewayMetrics;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -130,10 +130,11 @@ impl Hooks<GatewayCore> for ShardHooks {
 
 /// Run one gateway shard until `shutdown` completes and the core has drained.
 ///
-/// `device` faces the constrained UEs; `uplinks` (one per
-/// [`GatewayConfig::uplinks_per_shard`], in order) talk to the MSGin5G Server at `upstream`
-/// (which must be the core's [`GatewayCore::upstream`]); datagrams arriving on an uplink from any
-/// other source are dropped. This is the one driver loop ([`shard::run`]) with the socket layout
+/// `device` faces the constrained UEs (messaging), `config` too (configuration GETs, UDP
+/// 65401); `uplinks` (one per [`GatewayConfig::uplinks_per_shard`], in order) talk to the
+/// MSGin5G Server at `upstream` (which must be the core's [`GatewayCore::upstream`]) and to the
+/// configuration server ([`GatewayCore::config_upstream`]); datagrams arriving on an uplink from
+/// any other source are dropped. This is the one driver loop ([`shard::run`]) with the socket layout
 /// of [`socket_of`] and the shard's hooks: each turn waits for any socket, the core's next
 /// timeout, a handoff from another shard or shutdown; drains up to 64 handoffs and up to 64
 /// datagrams per readable socket, calls `handle_timeout` when due, passes handoffs on, and sends
@@ -145,6 +146,7 @@ impl Hooks<GatewayCore> for ShardHooks {
 #[allow(clippy::too_many_arguments)]
 pub async fn run_gateway_shard(
     device: UdpSocket,
+    config: UdpSocket,
     uplinks: Vec<UdpSocket>,
     upstream: SocketAddr,
     core: GatewayCore,
@@ -167,7 +169,7 @@ pub async fn run_gateway_shard(
     };
     let hooks = ShardHooks::new(&core, mesh);
     shard::run(
-        shard_sockets(device, uplinks),
+        shard_sockets(device, config, uplinks),
         core,
         hooks,
         options,
@@ -176,13 +178,15 @@ pub async fn run_gateway_shard(
     .await
 }
 
-/// The shard's socket table in socket-id order ([`DEVICE_SOCKET`], then the uplinks from
-/// [`UPLINK_SOCKET_BASE`]).
-fn shard_sockets<S>(device: S, uplinks: Vec<S>) -> Vec<S> {
+/// The shard's socket table in socket-id order ([`DEVICE_SOCKET`], [`CONFIG_SOCKET`], then the
+/// uplinks from [`UPLINK_SOCKET_BASE`]).
+fn shard_sockets<S>(device: S, config: S, uplinks: Vec<S>) -> Vec<S> {
     debug_assert_eq!(DEVICE_SOCKET, 0);
-    debug_assert_eq!(UPLINK_SOCKET_BASE, 1);
-    let mut sockets = Vec::with_capacity(1 + uplinks.len());
+    debug_assert_eq!(CONFIG_SOCKET, 1);
+    debug_assert_eq!(UPLINK_SOCKET_BASE, 2);
+    let mut sockets = Vec::with_capacity(2 + uplinks.len());
     sockets.push(device);
+    sockets.push(config);
     sockets.extend(uplinks);
     sockets
 }
@@ -209,6 +213,7 @@ fn pass_handoffs(core: &mut GatewayCore, now: Instant, mesh: &ShardMesh) {
 #[derive(Debug)]
 pub struct GatewayHandle {
     local_addr: SocketAddr,
+    config_addr: SocketAddr,
     upstream: SocketAddr,
     stats: Vec<Arc<GatewayStats>>,
     directory: Arc<Directory>,
@@ -271,6 +276,28 @@ pub fn spawn_gateway_with(
         )?);
     }
 
+    // The configuration socket of every shard (UDP 65401, 24.538 §6.2.1), bound the same way.
+    let config_listen = config
+        .config_listen
+        .unwrap_or_else(|| SocketAddr::new(local_addr.ip(), 0));
+    let mut config_sockets = Vec::with_capacity(shards);
+    let first = bind_udp(
+        config_listen,
+        reuse_port,
+        sockets.recv_buffer,
+        sockets.send_buffer,
+    )?;
+    let config_addr = first.local_addr()?;
+    config_sockets.push(first);
+    for _ in 1..shards {
+        config_sockets.push(bind_udp(
+            config_addr,
+            reuse_port,
+            sockets.recv_buffer,
+            sockets.send_buffer,
+        )?);
+    }
+
     let base_seed = random_seed();
     let directory = Arc::new(Directory::new(
         config.max_app_registrations,
@@ -279,15 +306,35 @@ pub fn spawn_gateway_with(
         (base_seed >> 33) as u32,
     ));
     let mut meshes = ShardMesh::build(shards).into_iter();
-    let uplink_bind = local_bind_addr_for(upstream);
+    // One set of uplinks reaches both upstreams: loopback only when both are loopback.
+    let config_upstream = config
+        .config_upstream
+        .unwrap_or_else(|| SocketAddr::new(upstream.ip(), crate::gateway::DEFAULT_CONFIG_PORT));
+    let uplink_bind = match (
+        local_bind_addr_for(upstream),
+        local_bind_addr_for(config_upstream),
+    ) {
+        (a, b) if a == b => a,
+        (a, _) => local_bind_addr_for(SocketAddr::new(
+            if a.is_ipv4() {
+                std::net::Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                std::net::Ipv6Addr::UNSPECIFIED.into()
+            },
+            0,
+        )),
+    };
     let mut handle = GatewayHandle {
         local_addr,
+        config_addr,
         upstream,
         stats: Vec::with_capacity(shards),
         directory: directory.clone(),
         shards: Vec::with_capacity(shards),
     };
-    for (index, device_std) in device_sockets.into_iter().enumerate() {
+    for (index, (device_std, config_std)) in
+        device_sockets.into_iter().zip(config_sockets).enumerate()
+    {
         let mut uplinks_std = Vec::with_capacity(config.uplinks_per_shard);
         for _ in 0..config.uplinks_per_shard.max(1) {
             let uplink = bind_udp(uplink_bind, false, sockets.recv_buffer, sockets.send_buffer)?;
@@ -306,14 +353,14 @@ pub fn spawn_gateway_with(
         // On a failed spawn, dropping `handle` stops the shards already started.
         let shard = shard::spawn(
             &format!("msgin5g-gw-{index}"),
-            shard_sockets(device_std, uplinks_std),
+            shard_sockets(device_std, config_std, uplinks_std),
             core,
             hooks,
             options,
         )?;
         handle.shards.push(shard);
     }
-    tracing::info!(%local_addr, %upstream, shards, "MSGin5G gateway listening");
+    tracing::info!(%local_addr, %config_addr, %upstream, shards, "MSGin5G gateway listening");
     Ok(handle)
 }
 
@@ -321,6 +368,11 @@ impl GatewayHandle {
     /// The device-facing address (the real port when `listen` had port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The device-facing configuration address (the real port when it was 0).
+    pub fn config_addr(&self) -> SocketAddr {
+        self.config_addr
     }
 
     /// The MSGin5G Server the shards send to.

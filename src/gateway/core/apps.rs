@@ -135,6 +135,7 @@ impl GatewayCore {
                 cause: None,
                 max_age: None,
                 status: None,
+                content: None,
             },
             Some(reason) => Outcome {
                 code,

@@ -2,7 +2,25 @@
 //! send each request its one final answer (DESIGN.md §3).
 
 use super::*;
+use crate::coap::endpoint::{check_request, classify, Classified, EndpointError, RequestRules};
 use crate::coap::Header;
+
+/// The messaging resource of the device socket: any Uri-Path (devices address the server's
+/// resource through the gateway), `POST` with a JSON body (24.538 §6.1).
+const DEVICE_RULES: RequestRules<'static> = RequestRules {
+    uri_path: None,
+    methods: &[Code::POST],
+    content_formats: &[CONTENT_FORMAT_JSON],
+    accept: &[],
+};
+
+/// The device-facing socket requests of `kind` arrive on and are answered from.
+pub(super) fn kind_side(kind: Kind) -> Side {
+    match kind {
+        Kind::Conf => Side::Config,
+        Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn => Side::Device,
+    }
+}
 
 /// A device request ready for the pending cache and a batch.
 pub(super) struct Admission<'a> {
@@ -21,122 +39,19 @@ pub(super) struct Admission<'a> {
 }
 
 impl GatewayCore {
-    /// Feed a datagram received on the device socket.
+    /// Feed a datagram received on the device socket (messaging: `POST` only).
     pub fn handle_device_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        let header = match MessageView::parse_header(data) {
-            Ok(h) => h,
-            Err(_) => {
-                inc(&self.stats.dropped);
-                self.stats.received(Side::Device, Received::DecodeError);
-                return;
-            }
+        let Some(header) = self.classify_device(now, Side::Device, from, data) else {
+            return;
         };
-        match header.mtype {
-            MsgType::Ack | MsgType::Rst => {
-                // ACK/RST for our separate responses, spec-literal POSTs or downlink deliveries;
-                // anything else ignored.
-                match self.device_retx.acknowledge(from, header.mid) {
-                    Some(DeviceRetx::Answer) => self.stats.received(Side::Device, Received::Ok),
-                    Some(DeviceRetx::Delivery(token)) => {
-                        self.stats.received(Side::Device, Received::Ok);
-                        if header.mtype == MsgType::Rst {
-                            let result = DeliveryResult::failed(
-                                Code::SERVICE_UNAVAILABLE,
-                                cause::RECIPIENT_UNREACHABLE,
-                            );
-                            self.finish_delivery(now, token, result);
-                        } else if let Ok(view) = MessageView::parse(data) {
-                            self.on_delivery_ack(now, token, &view);
-                        }
-                    }
-                    None => {
-                        inc(&self.stats.dropped);
-                        self.stats.received(Side::Device, Received::Ignored);
-                    }
-                }
-                return;
-            }
-            MsgType::Con | MsgType::Non => {}
-        }
-        let con = header.mtype == MsgType::Con;
-        if header.code.is_empty() {
-            // CoAP ping (RFC 7252 §4.3): answer a CON with RST; a NON empty is ignored.
-            if con && data.len() == 4 {
-                self.stats.received(Side::Device, Received::Ok);
-                self.push(Side::Device, from, reset(header.mid));
-            } else {
-                inc(&self.stats.dropped);
-                self.stats.received(Side::Device, Received::Ignored);
-            }
-            return;
-        }
-        if !header.code.is_request() {
-            // A separate response to a downlink delivery (RFC 7252 §5.2.2)?
-            if let Ok(view) = MessageView::parse(data) {
-                if self.on_delivery_response(now, from, &view) {
-                    self.stats.received(Side::Device, Received::Ok);
-                    return;
-                }
-            }
-            // Any other response in a CON/NON is not expected (RFC 7252 §4.2: reject).
-            if con {
-                self.push(Side::Device, from, reset(header.mid));
-            }
-            inc(&self.stats.dropped);
-            self.stats.received(Side::Device, Received::Ignored);
-            return;
-        }
-        match self.dedup.check(now, from, header.mid, con, header.token) {
-            DedupOutcome::New => {}
-            DedupOutcome::Pending => {
-                inc(&self.stats.duplicates);
-                self.stats.received(Side::Device, Received::DedupHit);
-                return;
-            }
-            DedupOutcome::Replay(bytes) => {
-                let bytes = bytes.to_vec();
-                inc(&self.stats.duplicates);
-                self.stats.received(Side::Device, Received::DedupHit);
-                self.push(Side::Device, from, bytes);
-                return;
-            }
-        }
-        let view = match MessageView::parse(data) {
+        let view = match check_request(data, &DEVICE_RULES) {
             Ok(v) => v,
             Err(e) => {
-                self.reject(from, &header, Code::BAD_REQUEST, &e.to_string());
+                self.reject_endpoint(Side::Device, from, &header, e);
                 return;
             }
         };
-        if header.code != Code::POST {
-            self.reject(from, &header, Code::METHOD_NOT_ALLOWED, "POST only");
-            return;
-        }
-        if let Some(n) = view.unknown_critical_option() {
-            let text = format!("unknown critical option {n}");
-            self.reject(from, &header, Code::BAD_OPTION, &text);
-            return;
-        }
-        if view.block1().is_some_and(|b| b.more || b.num > 0) {
-            // RFC 7959 §2.9.3: a request body this endpoint will not reassemble. Device requests
-            // fit one datagram; 4.13 tells the device so.
-            self.reject(
-                from,
-                &header,
-                Code::REQUEST_ENTITY_TOO_LARGE,
-                "block-wise requests not supported",
-            );
-            return;
-        }
-        if view.content_format() != Some(CONTENT_FORMAT_JSON) {
-            self.reject(
-                from,
-                &header,
-                Code::UNSUPPORTED_CONTENT_FORMAT,
-                "Content-Format must be 50",
-            );
-            return;
-        }
+        let con = header.mtype == MsgType::Con;
         let payload = match msg::decode(view.payload()) {
             Ok(p) => p,
             Err(e) => {
@@ -202,6 +117,133 @@ impl GatewayCore {
         }
     }
 
+    /// The message layer of a device-facing socket (`side`: messaging or configuration;
+    /// [`classify`], RFC 7252 §4): format errors dropped, ACK/RST matched to our confirmable
+    /// answers and deliveries, ping answered with RST, responses matched to deliveries, then
+    /// deduplication (§4.5) before any parsing. Returns the header of a new request.
+    pub(super) fn classify_device(
+        &mut self,
+        now: Instant,
+        side: Side,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Option<Header> {
+        let header = match classify(data) {
+            Classified::FormatError(_) => {
+                inc(&self.stats.dropped);
+                self.stats.received(side, Received::DecodeError);
+                return None;
+            }
+            Classified::Ack(header) | Classified::Reset(header) => {
+                // ACK/RST for our separate responses, spec-literal POSTs or downlink deliveries;
+                // anything else ignored.
+                let matched = match side {
+                    Side::Config => self.config_side.retx.acknowledge(from, header.mid),
+                    Side::Device | Side::Upstream(_) => {
+                        self.device_retx.acknowledge(from, header.mid)
+                    }
+                };
+                match matched {
+                    Some(DeviceRetx::Answer) => self.stats.received(side, Received::Ok),
+                    Some(DeviceRetx::Delivery(token)) => {
+                        self.stats.received(side, Received::Ok);
+                        if header.mtype == MsgType::Rst {
+                            let result = DeliveryResult::failed(
+                                Code::SERVICE_UNAVAILABLE,
+                                cause::RECIPIENT_UNREACHABLE,
+                            );
+                            self.finish_delivery(now, token, result);
+                        } else if let Ok(view) = MessageView::parse(data) {
+                            self.on_delivery_ack(now, token, &view);
+                        }
+                    }
+                    None => {
+                        inc(&self.stats.dropped);
+                        self.stats.received(side, Received::Ignored);
+                    }
+                }
+                return None;
+            }
+            Classified::Ping(header) => {
+                // CoAP ping (RFC 7252 §4.3): answer with RST.
+                self.stats.received(side, Received::Ok);
+                self.push(side, from, reset(header.mid));
+                return None;
+            }
+            Classified::Ignored(_) => {
+                inc(&self.stats.dropped);
+                self.stats.received(side, Received::Ignored);
+                return None;
+            }
+            Classified::Response(header) => {
+                // A separate response to a downlink delivery (RFC 7252 §5.2.2)?
+                if side == Side::Device {
+                    if let Ok(view) = MessageView::parse(data) {
+                        if self.on_delivery_response(now, from, &view) {
+                            self.stats.received(side, Received::Ok);
+                            return None;
+                        }
+                    }
+                }
+                // Any other response in a CON/NON is not expected (RFC 7252 §4.2: reject).
+                if header.mtype == MsgType::Con {
+                    self.push(side, from, reset(header.mid));
+                }
+                inc(&self.stats.dropped);
+                self.stats.received(side, Received::Ignored);
+                return None;
+            }
+            Classified::Request(header) => header,
+        };
+        let con = header.mtype == MsgType::Con;
+        let dedup = match side {
+            Side::Config => &mut self.config_side.dedup,
+            Side::Device | Side::Upstream(_) => &mut self.dedup,
+        };
+        match dedup.check(now, from, header.mid, con, header.token) {
+            DedupOutcome::New => Some(header),
+            DedupOutcome::Pending => {
+                inc(&self.stats.duplicates);
+                self.stats.received(side, Received::DedupHit);
+                None
+            }
+            DedupOutcome::Replay(bytes) => {
+                let bytes = bytes.to_vec();
+                inc(&self.stats.duplicates);
+                self.stats.received(side, Received::DedupHit);
+                self.push(side, from, bytes);
+                None
+            }
+        }
+    }
+
+    /// Refuse a request the message layer rejected ([`check_request`]), with the code of the
+    /// [`EndpointError`] and a short diagnostic.
+    pub(super) fn reject_endpoint(
+        &mut self,
+        side: Side,
+        peer: SocketAddr,
+        request: &Header,
+        error: EndpointError,
+    ) {
+        let diagnostic = match (error, side) {
+            (EndpointError::MethodNotAllowed, Side::Config) => "GET only".to_string(),
+            (EndpointError::MethodNotAllowed, Side::Device | Side::Upstream(_)) => {
+                "POST only".to_string()
+            }
+            (EndpointError::UnsupportedContentFormat, _) => "Content-Format must be 50".to_string(),
+            (EndpointError::BlockwiseUnsupported, _) => {
+                "block-wise requests not supported".to_string()
+            }
+            (EndpointError::NotAcceptable(_), _) => "Accept must be 50 or 41".to_string(),
+            (
+                EndpointError::Malformed | EndpointError::BadOption(_) | EndpointError::NotFound,
+                _,
+            ) => error.to_string(),
+        };
+        self.reject_on(side, peer, request, error.code(), &diagnostic);
+    }
+
     /// Admit an accepted device request of `admission.kind` keyed `admission.key` (UE Service ID
     /// or Message ID): overload and drain checks, `waitTime`, replacement, then the batch (or a
     /// single request upstream when urgent, bulking is off, or the deadline is too tight).
@@ -216,10 +258,13 @@ impl GatewayCore {
         } = admission;
         inc(&self.stats.requests);
         self.stats.request(kind);
-        if !kind.is_message() {
+        let side = kind_side(kind);
+        // The allow-list names UE Service IDs: registration kinds only (configuration is keyed
+        // by MSGin5G UE ID, before the UE has a UE Service ID; SPEC.md A24).
+        if matches!(kind, Kind::Reg | Kind::Dereg) {
             if let Some(allow) = &self.config.allow_list {
                 if !allow.contains(ue) {
-                    self.stats.received(Side::Device, Received::Ok);
+                    self.stats.received(side, Received::Ok);
                     let ue = ue.to_string();
                     self.answer(
                         now,
@@ -237,7 +282,7 @@ impl GatewayCore {
             let outcome =
                 Outcome::failure(cause::SHUTTING_DOWN).with_max_age(self.config.overload_max_age);
             inc(&self.stats.shed);
-            self.stats.received(Side::Device, Received::Shed);
+            self.stats.received(side, Received::Shed);
             self.answer(now, kind, &ue, exchange, outcome);
             return;
         }
@@ -267,7 +312,7 @@ impl GatewayCore {
             if kind.is_message() {
                 // A Message ID is unique (23.554 §8.3.2): a second message with the same ID while
                 // the first is pending is refused, never merged.
-                self.stats.received(Side::Device, Received::Ok);
+                self.stats.received(side, Received::Ok);
                 let ue = ue.to_string();
                 self.answer(
                     now,
@@ -283,7 +328,7 @@ impl GatewayCore {
             // entry whose newer request must go singly (urgent, tight deadline) is superseded
             // instead, and the newer request goes on as a new one.
             if bulk || p.stage != Stage::Queued {
-                self.stats.received(Side::Device, Received::Ok);
+                self.stats.received(side, Received::Ok);
                 let ue = ue.to_string();
                 self.replace(now, kind, &ue, exchange, deadline, element);
                 return;
@@ -297,15 +342,15 @@ impl GatewayCore {
             let outcome = Outcome::failure(cause::GATEWAY_OVERLOAD)
                 .with_max_age(self.config.overload_max_age);
             inc(&self.stats.shed);
-            self.stats.received(Side::Device, Received::Shed);
+            self.stats.received(side, Received::Shed);
             self.answer(now, kind, &ue, exchange, outcome);
             return;
         }
-        self.stats.received(Side::Device, Received::Ok);
+        self.stats.received(side, Received::Ok);
         match kind {
             Kind::Msg => inc(&self.stats.messages),
             Kind::Imdn => inc(&self.stats.reports),
-            Kind::Reg | Kind::Dereg => {}
+            Kind::Reg | Kind::Dereg | Kind::Conf => {}
         }
         let ue: Arc<str> = Arc::from(ue);
         let too_big =
@@ -324,7 +369,7 @@ impl GatewayCore {
             stage: Stage::Queued,
             element,
         };
-        self.ack_spec_post(&mut entry.exchange);
+        self.ack_spec_post(kind, &mut entry.exchange);
         self.schedule_exchange_timers(kind, &ue, seq, &entry.exchange, deadline);
         if bulk && !too_big {
             let len = entry.element.len();
@@ -349,14 +394,25 @@ impl GatewayCore {
 
     /// In spec-literal mode a CON is acknowledged at once with an empty ACK (24.538 §6.3.4;
     /// SPEC.md §7.2 step 6); the answer follows as a POST.
-    pub(super) fn ack_spec_post(&mut self, exchange: &mut Exchange) {
-        if self.config.answer_mode != AnswerMode::SpecPost || exchange.ack != AckState::Held {
+    pub(super) fn ack_spec_post(&mut self, kind: Kind, exchange: &mut Exchange) {
+        if self.answer_mode(kind) != AnswerMode::SpecPost || exchange.ack != AckState::Held {
             return;
         }
+        // Configuration answers never take this path (`answer_mode`): the messaging socket.
         let ack = empty_ack(exchange.mid);
         self.dedup.set_reply(exchange.peer, exchange.mid, &ack);
         self.push(Side::Device, exchange.peer, ack);
         exchange.ack = AckState::Acked;
+    }
+
+    /// How devices learn the outcome of a `kind` request: configuration is always answered as a
+    /// CoAP response to the GET (24.538 §6.2.1: 2.05/4.03/4.04); the spec-literal POST is for
+    /// registration answers only.
+    pub(super) fn answer_mode(&self, kind: Kind) -> AnswerMode {
+        match kind {
+            Kind::Conf => AnswerMode::Response,
+            Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn => self.config.answer_mode,
+        }
     }
 
     /// Whether a member's deadline can make its batch flush before the hold time does; only such
@@ -374,7 +430,7 @@ impl GatewayCore {
         exchange: &Exchange,
         deadline: Option<Instant>,
     ) {
-        if exchange.ack == AckState::Held && self.config.answer_mode == AnswerMode::Response {
+        if exchange.ack == AckState::Held && self.answer_mode(kind) == AnswerMode::Response {
             self.timers.push_in_order(
                 exchange.received_at + self.config.piggyback_window,
                 Timer::Piggyback {
@@ -407,7 +463,7 @@ impl GatewayCore {
     ) {
         inc(&self.stats.superseded);
         let mut exchange = exchange;
-        self.ack_spec_post(&mut exchange);
+        self.ack_spec_post(kind, &mut exchange);
         let key = self.pending.key(kind, ue).expect("entry exists");
         let entry = self.pending.get_mut(kind, ue).expect("entry exists");
         let old = std::mem::replace(&mut entry.exchange, exchange);
@@ -447,16 +503,31 @@ impl GatewayCore {
         code: Code,
         diagnostic: &str,
     ) {
+        self.reject_on(Side::Device, peer, request, code, diagnostic);
+    }
+
+    /// [`Self::reject`] on the device-facing socket `side`.
+    pub(super) fn reject_on(
+        &mut self,
+        side: Side,
+        peer: SocketAddr,
+        request: &Header,
+        code: Code,
+        diagnostic: &str,
+    ) {
         inc(&self.stats.bad_requests);
-        self.stats.received(Side::Device, Received::Rejected);
+        self.stats.received(side, Received::Rejected);
         if request.mtype != MsgType::Con {
             return;
         }
         let text = &diagnostic.as_bytes()[..diagnostic.len().min(64)];
         let bytes =
             MessageBuilder::new(MsgType::Ack, code, request.mid, request.token).payload(text);
-        self.dedup.set_reply(peer, request.mid, &bytes);
-        self.push(Side::Device, peer, bytes);
+        match side {
+            Side::Config => self.config_side.dedup.set_reply(peer, request.mid, &bytes),
+            Side::Device | Side::Upstream(_) => self.dedup.set_reply(peer, request.mid, &bytes),
+        }
+        self.push(side, peer, bytes);
     }
 
     /// Send the one final answer for `exchange` (DESIGN.md §3).
@@ -486,8 +557,9 @@ impl GatewayCore {
             &mut body,
         );
         let peer = exchange.peer;
+        let side = kind_side(kind);
         // (message type, code, Message ID) of the answer, by answer mode and ACK state.
-        let (mtype, code, mid) = match (self.config.answer_mode, exchange.ack) {
+        let (mtype, code, mid) = match (self.answer_mode(kind), exchange.ack) {
             // Still within the piggyback window (or answered at once): ride on the ACK.
             (_, AckState::Held) => (MsgType::Ack, outcome.code, exchange.mid),
             // RFC 7252 §5.2.2 separate response / §5.2.3 NON response, same Token, fresh MID.
@@ -517,15 +589,29 @@ impl GatewayCore {
                 (mtype, Code::POST, mid)
             }
         };
-        let mut b = MessageBuilder::new(mtype, code, mid, exchange.token)
-            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
+        // A configuration answer carries the Content-Format of its configuration; its errors
+        // carry a diagnostic payload, which has none (RFC 7252 §5.5.2).
+        let content_format = match (kind, &outcome.content) {
+            (Kind::Conf, Some((cf, _))) => Some(*cf),
+            (Kind::Conf, None) => None,
+            (Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn, _) => Some(CONTENT_FORMAT_JSON),
+        };
+        let mut b = MessageBuilder::new(mtype, code, mid, exchange.token);
+        if let Some(cf) = content_format {
+            b = b.uint_option(option::CONTENT_FORMAT, u32::from(cf));
+        }
         if let (Some(age), true) = (outcome.max_age, code.is_response()) {
             b = b.uint_option(option::MAX_AGE, age);
         }
         let bytes = b.payload(&body);
+        self.stats.answered_with(kind, code);
+        let (dedup, retx) = match side {
+            Side::Config => (&mut self.config_side.dedup, &mut self.config_side.retx),
+            Side::Device | Side::Upstream(_) => (&mut self.dedup, &mut self.device_retx),
+        };
         match mtype {
-            MsgType::Ack => self.dedup.set_reply(peer, exchange.mid, &bytes),
-            MsgType::Con => self.device_retx.start(
+            MsgType::Ack => dedup.set_reply(peer, exchange.mid, &bytes),
+            MsgType::Con => retx.start(
                 now,
                 &mut self.rng,
                 peer,
@@ -535,7 +621,7 @@ impl GatewayCore {
             ),
             _ => {}
         }
-        self.push(Side::Device, peer, bytes);
+        self.push(side, peer, bytes);
         self.scratch = body;
     }
 
@@ -577,7 +663,7 @@ impl GatewayCore {
                         }
                     }
                     Kind::Dereg => self.directory.remove_client(ue),
-                    Kind::Msg | Kind::Imdn => {}
+                    Kind::Msg | Kind::Imdn | Kind::Conf => {}
                 }
             }
             self.answer(now, kind, ue, entry.exchange, outcome);

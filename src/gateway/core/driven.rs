@@ -10,13 +10,16 @@ use std::time::Instant;
 
 /// The device-facing socket (MSGin5G-6).
 pub const DEVICE_SOCKET: SocketId = 0;
-/// Socket id of uplink 0 toward the MSGin5G Server; uplink n is `UPLINK_SOCKET_BASE + n`.
-pub const UPLINK_SOCKET_BASE: SocketId = 1;
+/// The device-facing configuration socket (UDP 65401, 24.538 §6.2.1).
+pub const CONFIG_SOCKET: SocketId = 1;
+/// Socket id of uplink 0 toward the servers; uplink n is `UPLINK_SOCKET_BASE + n`.
+pub const UPLINK_SOCKET_BASE: SocketId = 2;
 
 /// The socket a transmit of `side` goes out on.
 pub fn socket_of(side: Side) -> SocketId {
     match side {
         Side::Device => DEVICE_SOCKET,
+        Side::Config => CONFIG_SOCKET,
         Side::Upstream(index) => UPLINK_SOCKET_BASE + index,
     }
 }
@@ -25,6 +28,7 @@ pub fn socket_of(side: Side) -> SocketId {
 pub fn side_of(socket: SocketId) -> Option<Side> {
     match socket {
         DEVICE_SOCKET => Some(Side::Device),
+        CONFIG_SOCKET => Some(Side::Config),
         id if id >= UPLINK_SOCKET_BASE => Some(Side::Upstream(id - UPLINK_SOCKET_BASE)),
         _ => None,
     }
@@ -38,19 +42,23 @@ impl GatewayCore {
 }
 
 impl Core for GatewayCore {
-    /// Device datagrams go to [`GatewayCore::handle_device_datagram`]; uplink datagrams from the
-    /// upstream to [`GatewayCore::handle_upstream_datagram`]; uplink datagrams from any other
-    /// source are dropped.
+    /// Device datagrams go to [`GatewayCore::handle_device_datagram`], configuration datagrams to
+    /// [`GatewayCore::handle_config_datagram`]; uplink datagrams from the upstream or the
+    /// configuration upstream to [`GatewayCore::handle_upstream_datagram`]; uplink datagrams
+    /// from any other source are dropped.
     fn handle_datagram(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
         match side_of(socket) {
             Some(Side::Device) => self.handle_device_datagram(now, from, data),
-            Some(Side::Upstream(index)) if from == self.upstream => {
+            Some(Side::Config) => self.handle_config_datagram(now, from, data),
+            Some(Side::Upstream(index))
+                if from == self.upstream || from == self.config_upstream =>
+            {
                 self.handle_upstream_datagram(now, index, from, data)
             }
             Some(Side::Upstream(_)) => {
                 let upstream = self.upstream;
                 let len = data.len();
-                tracing::debug!(%from, %upstream, len, "uplink datagram not from the upstream, dropped");
+                tracing::debug!(%from, %upstream, len, "uplink datagram not from an upstream, dropped");
             }
             None => tracing::debug!(socket, %from, "datagram on an unknown socket dropped"),
         }
@@ -87,10 +95,16 @@ mod tests {
 
     #[test]
     fn socket_ids_and_sides_map_both_ways() {
-        for side in [Side::Device, Side::Upstream(0), Side::Upstream(7)] {
+        for side in [
+            Side::Device,
+            Side::Config,
+            Side::Upstream(0),
+            Side::Upstream(7),
+        ] {
             assert_eq!(side_of(socket_of(side)), Some(side));
         }
         assert_eq!(socket_of(Side::Device), 0);
-        assert_eq!(socket_of(Side::Upstream(0)), 1);
+        assert_eq!(socket_of(Side::Config), 1);
+        assert_eq!(socket_of(Side::Upstream(0)), 2);
     }
 }

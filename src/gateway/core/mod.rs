@@ -8,6 +8,7 @@
 //! - [`driven`]: the shard as a `net::shard::Core` (socket ids ↔ sides).
 
 mod apps;
+mod config;
 mod device;
 mod downlink;
 mod driven;
@@ -15,10 +16,11 @@ mod observe;
 mod timers;
 mod upstream;
 
-pub use driven::{side_of, socket_of, DEVICE_SOCKET, UPLINK_SOCKET_BASE};
+pub use driven::{side_of, socket_of, CONFIG_SOCKET, DEVICE_SOCKET, UPLINK_SOCKET_BASE};
 
 use super::answer::{self, Outcome};
 use super::batch::{Batch, Queued};
+use super::conf;
 use super::directory::Directory;
 use super::handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
 use super::pending::{AckState, Dialect, Exchange, Kind, Pending, PendingTable, Stage};
@@ -41,6 +43,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The configuration port (24.538 §6.2.1; SPEC.md §2.3, A12).
+pub const DEFAULT_CONFIG_PORT: u16 = 65401;
+
 /// Max-Age assumed when a 5.03 from the server carries none (RFC 7252 §5.10.5 default).
 const DEFAULT_MAX_AGE: u32 = 60;
 
@@ -53,6 +58,7 @@ fn envelope_len(kind: Kind, config: &GatewayConfig) -> usize {
         Kind::Dereg => msg::bulk_envelope_len(BulkKind::Deregistration, service, gateway),
         Kind::Msg => msg::aggregate_envelope_len(AggKind::Messages, service, UUID_SAMPLE, gateway),
         Kind::Imdn => msg::aggregate_envelope_len(AggKind::Reports, service, UUID_SAMPLE, gateway),
+        Kind::Conf => conf::envelope_len(service, gateway),
     }
 }
 
@@ -261,11 +267,22 @@ struct Uplink {
     dedup: DedupCache,
 }
 
+/// Message-layer state of the configuration socket: deduplication and confirmable answers are
+/// per gateway endpoint (a device may reuse a Message ID toward another endpoint, RFC 7252 §4.4).
+#[derive(Debug)]
+struct ConfigSide {
+    dedup: DedupCache,
+    retx: Retransmitter<DeviceRetx>,
+}
+
 /// The Gateway UE state machine for one shard.
 #[derive(Debug)]
 pub struct GatewayCore {
     config: GatewayConfig,
     upstream: SocketAddr,
+    /// The configuration management server (BULKCONF and single configuration GETs).
+    config_upstream: SocketAddr,
+    config_side: ConfigSide,
     rng: Rng,
     stats: Arc<GatewayStats>,
     transmits: VecDeque<(Side, Transmit)>,
@@ -375,6 +392,17 @@ impl GatewayCore {
             delivered: HashMap::new(),
             delivered_order: VecDeque::new(),
             self_state,
+            config_upstream: config
+                .config_upstream
+                .unwrap_or_else(|| SocketAddr::new(upstream.ip(), DEFAULT_CONFIG_PORT)),
+            config_side: ConfigSide {
+                dedup: DedupCache::new(
+                    config.dedup_max_entries,
+                    lifetime,
+                    config.params.non_lifetime(),
+                ),
+                retx: Retransmitter::new(config.params),
+            },
             upstream,
             config,
         }
@@ -418,9 +446,14 @@ impl GatewayCore {
         self.in_flight.len()
     }
 
-    /// Entries in the deduplication cache.
+    /// Entries in the deduplication caches (messaging and configuration sockets).
     pub fn dedup_len(&self) -> usize {
-        self.dedup.len()
+        self.dedup.len() + self.config_side.dedup.len()
+    }
+
+    /// The configuration management server configuration requests go to.
+    pub fn config_upstream(&self) -> SocketAddr {
+        self.config_upstream
     }
 
     /// Next datagram to send and the socket to send it on.
@@ -443,6 +476,8 @@ impl GatewayCore {
         }
         consider(self.device_retx.next_timeout());
         consider(self.dedup.next_expiry());
+        consider(self.config_side.retx.next_timeout());
+        consider(self.config_side.dedup.next_expiry());
         consider(self.mids.next_expiry());
         for kind in Kind::ALL {
             consider(self.flush_time(kind));

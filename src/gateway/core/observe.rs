@@ -34,7 +34,7 @@ impl GatewayCore {
         s.pending_entries
             .store(self.pending.len() as u64, Ordering::Relaxed);
         s.dedup_entries
-            .store(self.dedup.len() as u64, Ordering::Relaxed);
+            .store(self.dedup_len() as u64, Ordering::Relaxed);
         s.upstream_in_flight
             .store(self.in_flight.len() as u64, Ordering::Relaxed);
         s.upstream_mids_in_use.store(mids as u64, Ordering::Relaxed);

@@ -52,7 +52,15 @@ impl GatewayCore {
                 }
             }
         }
+        while let Some(ev) = self.config_side.retx.poll_event(now) {
+            match ev {
+                RetransmitEvent::Resend(t) => self.transmits.push_back((Side::Config, t)),
+                // SPEC.md A29: the device slept or left.
+                RetransmitEvent::GaveUp { .. } => {}
+            }
+        }
         self.dedup.expire(now);
+        self.config_side.dedup.expire(now);
         self.mids.expire(now);
         for kind in Kind::ALL {
             let batch = &mut self.batches[kind.index()];
@@ -79,8 +87,12 @@ impl GatewayCore {
                 p.exchange.ack = AckState::Acked;
                 let (peer, mid) = (p.exchange.peer, p.exchange.mid);
                 let ack = empty_ack(mid);
-                self.dedup.set_reply(peer, mid, &ack);
-                self.push(Side::Device, peer, ack);
+                let side = device::kind_side(kind);
+                match side {
+                    Side::Config => self.config_side.dedup.set_reply(peer, mid, &ack),
+                    Side::Device | Side::Upstream(_) => self.dedup.set_reply(peer, mid, &ack),
+                }
+                self.push(side, peer, ack);
             }
             Timer::Deadline { kind, ue, seq } => {
                 let due = self.pending.get(kind, &ue).is_some_and(|p| {

@@ -1,6 +1,7 @@
 //! Toward the server: flush triggers, bulk and single requests over the uplinks, and splitting
 //! the answers (24.538 §6.3.4.3.3 / §6.3.4.3.6; SPEC.md §7.3).
 
+use super::config::conf_single_outcome;
 use super::*;
 use crate::coap::endpoint::{classify, Classified};
 use crate::gateway::FlushReason;
@@ -104,7 +105,7 @@ impl GatewayCore {
         if members.is_empty() {
             return false;
         }
-        let Some((uplink, mid)) = self.allocate_upstream_mid(now) else {
+        let Some((uplink, mid)) = self.allocate_upstream_mid(now, self.destination(kind)) else {
             // Message IDs toward the server exhausted (RFC 7252 §4.4): hold the batch until the
             // oldest reservation ends; never reuse one early.
             inc(&self.stats.upstream_mid_exhausted);
@@ -149,6 +150,7 @@ impl GatewayCore {
                     let id = uuid_text(self.rng.next_u64(), self.rng.next_u64());
                     msg::write_aggregate(&mut payload, agg, service, &id, gateway, &elements);
                 }
+                Kind::Conf => conf::write_bulk(&mut payload, service, gateway, &elements),
             }
         }
         let token = self.fresh_token();
@@ -171,6 +173,7 @@ impl GatewayCore {
             .bulk_entries
             .fetch_add(members.len() as u64, Ordering::Relaxed);
         inc(&self.stats.bulks_sent);
+        self.stats.bulk_sent(kind, members.len());
         self.stats.flushed(reason);
         self.stats.batch_size.observe(members.len() as u64);
         self.send_upstream(
@@ -191,7 +194,7 @@ impl GatewayCore {
             return;
         };
         let seq = entry.seq;
-        let Some((uplink, mid)) = self.allocate_upstream_mid(now) else {
+        let Some((uplink, mid)) = self.allocate_upstream_mid(now, self.destination(kind)) else {
             let outcome = Outcome::failure(cause::GATEWAY_OVERLOAD)
                 .with_max_age(self.config.overload_max_age);
             inc(&self.stats.shed);
@@ -218,12 +221,25 @@ impl GatewayCore {
         }
     }
 
-    /// A fresh Message ID toward the server on the next uplink that has one (round robin).
-    pub(super) fn allocate_upstream_mid(&mut self, now: Instant) -> Option<(usize, u16)> {
+    /// Where requests of `kind` go: the configuration management server for configuration,
+    /// the MSGin5G Server for everything else.
+    pub(super) fn destination(&self, kind: Kind) -> SocketAddr {
+        match kind {
+            Kind::Conf => self.config_upstream,
+            Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn => self.upstream,
+        }
+    }
+
+    /// A fresh Message ID toward `peer` on the next uplink that has one (round robin).
+    pub(super) fn allocate_upstream_mid(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+    ) -> Option<(usize, u16)> {
         let n = self.uplinks.len();
         for k in 0..n {
             let i = (self.next_uplink + k) % n;
-            if let Some(mid) = self.uplinks[i].mids.allocate(now, self.upstream) {
+            if let Some(mid) = self.uplinks[i].mids.allocate(now, peer) {
                 self.next_uplink = (i + 1) % n;
                 return Some((i, mid));
             }
@@ -259,10 +275,24 @@ impl GatewayCore {
         token: u64,
         payload: &[u8],
     ) {
-        let bytes = MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(token))
-            .uri_path(&self.config.server_uri_path)
-            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
-            .payload(payload);
+        let destination = self.destination(kind);
+        let bytes = match (kind, single) {
+            // A configuration GET forwarded on its own: the device's request (its options, hence
+            // Uri-Path, Uri-Query and Accept) with the gateway's Message ID and Token.
+            (Kind::Conf, true) => conf_get(mid, Token::from_u64(token), payload),
+            (Kind::Conf, false) => {
+                MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(token))
+                    .uri_path(conf::CONFIG_URI_PATH)
+                    .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+                    .payload(payload)
+            }
+            (Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn, _) => {
+                MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(token))
+                    .uri_path(&self.config.server_uri_path)
+                    .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+                    .payload(payload)
+            }
+        };
         let deadline = now + self.config.bulk_response_timeout;
         self.in_flight.insert(
             token,
@@ -281,12 +311,12 @@ impl GatewayCore {
         self.uplinks[uplink].retx.start(
             now,
             &mut self.rng,
-            self.upstream,
+            destination,
             mid,
             bytes.clone(),
             UpRetx::Request(token),
         );
-        self.push(Side::Upstream(uplink), self.upstream, bytes);
+        self.push(Side::Upstream(uplink), destination, bytes);
     }
 
     /// Feed a datagram received on uplink socket `uplink` (an index below
@@ -298,7 +328,7 @@ impl GatewayCore {
         from: SocketAddr,
         data: &[u8],
     ) {
-        if from != self.upstream || uplink >= self.uplinks.len() {
+        if (from != self.upstream && from != self.config_upstream) || uplink >= self.uplinks.len() {
             inc(&self.stats.dropped);
             self.stats
                 .received(Side::Upstream(uplink), Received::Ignored);
@@ -329,6 +359,16 @@ impl GatewayCore {
             Classified::Ignored(h) => {
                 // Empty with bytes after the Message ID (§4.1) or a reserved code class: a CON
                 // is rejected with a RST (§4.2), a NON ignored.
+                inc(&self.stats.dropped);
+                self.stats.received(side, Received::Ignored);
+                if h.mtype == MsgType::Con {
+                    self.push(side, from, reset(h.mid));
+                }
+                return;
+            }
+            Classified::Request(h) if from != self.upstream => {
+                // The configuration server sends no requests: a CON is rejected with a RST
+                // (RFC 7252 §4.2), a NON ignored.
                 inc(&self.stats.dropped);
                 self.stats.received(side, Received::Ignored);
                 if h.mtype == MsgType::Con {
@@ -394,14 +434,24 @@ impl GatewayCore {
             return;
         }
         if flight.single {
-            let outcome = single_outcome(kind, code, view);
+            let outcome = match kind {
+                Kind::Conf => conf_single_outcome(code, view),
+                Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn => {
+                    single_outcome(kind, code, view)
+                }
+            };
             for (ue, seq) in flight.members {
                 self.finish(now, kind, &ue, seq, outcome.clone());
             }
             return;
         }
         if code.is_success() {
-            self.split(now, flight, view.payload());
+            match kind {
+                Kind::Conf => self.split_conf(now, flight, view.payload()),
+                Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn => {
+                    self.split(now, flight, view.payload())
+                }
+            }
             return;
         }
         match code {
@@ -529,9 +579,10 @@ impl GatewayCore {
 
     pub(super) fn fail_exchange(&mut self, now: Instant, token: u64, failure_cause: &str) {
         if let Some(flight) = self.in_flight.remove(&token) {
+            let destination = self.destination(flight.kind);
             self.uplinks[flight.uplink]
                 .retx
-                .acknowledge(self.upstream, flight.mid);
+                .acknowledge(destination, flight.mid);
             if flight.purpose == Purpose::SelfRegistration {
                 self.on_self_registration(now, false);
                 return;
@@ -539,6 +590,18 @@ impl GatewayCore {
             self.fail_members(now, flight, failure_cause);
         }
     }
+}
+
+/// The device's configuration GET `request` re-sent with the gateway's `mid` and `token`: same
+/// method and options (validated on receipt), no payload.
+fn conf_get(mid: u16, token: Token, request: &[u8]) -> Vec<u8> {
+    let mut b = MessageBuilder::new(MsgType::Con, Code::GET, mid, token);
+    if let Ok(view) = MessageView::parse(request) {
+        for o in view.options() {
+            b = b.option(o.number, o.value);
+        }
+    }
+    b.build()
 }
 
 /// The outcome of a single (non-bulked) request from the server's code and its
