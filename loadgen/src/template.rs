@@ -7,7 +7,7 @@
 //! of unequal length (`"HIGH"  ` vs `"MIDDLE"`) by a space after the closing quote, which is JSON
 //! whitespace (RFC 8259 §2).
 
-use crate::config::{Config, MsgTarget, WaitTime};
+use crate::config::{Config, MsgTarget, Scenario, WaitTime, UE_ID_PLACEHOLDER};
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MsgType, Token, CONTENT_FORMAT_JSON};
 
@@ -33,10 +33,15 @@ pub enum Op {
     AppMsg = 4,
     /// `DE-REGISTRATION REQUEST` (MSGin5G-5).
     AppDereg = 5,
+    /// Configuration `GET /msgin5g-config?ueid=<MSGin5G UE ID>` (24.538 §6.2.1, SPEC §4.1.1).
+    ConfGet = 6,
 }
 
 /// Number of [`Op`] variants.
-pub const OPS: usize = 6;
+pub const OPS: usize = 7;
+
+/// Uri-Path of the configuration request (SPEC §4.1.1).
+pub const CONFIG_URI_PATH: &str = "msgin5g-config";
 
 impl Op {
     /// Every variant, in discriminant order.
@@ -47,6 +52,7 @@ impl Op {
         Op::AppReg,
         Op::AppMsg,
         Op::AppDereg,
+        Op::ConfGet,
     ];
 
     /// The `messageType` the request carries.
@@ -58,12 +64,14 @@ impl Op {
             Op::AppReg => "REGISTRATION REQUEST",
             Op::AppMsg => "MESSAGE SENDING REQUEST",
             Op::AppDereg => "DE-REGISTRATION REQUEST",
+            Op::ConfGet => "configuration GET",
         }
     }
 
-    /// Whether the answer starts a registration (its failure restarts the lane's cycle).
-    pub fn registers(self) -> bool {
-        matches!(self, Op::Reg | Op::AppReg)
+    /// Whether a failed answer restarts the lane's cycle: without a registration there is
+    /// nothing to de-register or send, without a configuration no UE Service ID to register.
+    pub fn restarts_on_failure(self) -> bool {
+        matches!(self, Op::Reg | Op::AppReg | Op::ConfGet)
     }
 }
 
@@ -138,6 +146,9 @@ pub fn parse_token(t: &Token) -> Option<(u32, u16)> {
 pub struct Template {
     bytes: Vec<u8>,
     fields: Vec<(Field, usize, usize)>,
+    /// Where the lane's configured UE Service ID goes (`configure-register` REG/DEREG): the
+    /// datagram is `bytes[..at]`, the ID, `bytes[at..]`.
+    splice: Option<usize>,
 }
 
 impl Template {
@@ -169,6 +180,27 @@ impl Template {
             }
         }
         &self.bytes
+    }
+
+    /// Patch `v` and write the datagram with `id` spliced in (when the template has a splice
+    /// point) into `out`; `id` must be JSON-string-safe (see [`crate::answer::config_ue_service_id`]).
+    pub fn patch_into<'a>(&mut self, v: &Values, id: &[u8], out: &'a mut Vec<u8>) -> &'a [u8] {
+        self.patch(v);
+        out.clear();
+        match self.splice {
+            Some(at) => {
+                out.extend_from_slice(&self.bytes[..at]);
+                out.extend_from_slice(id);
+                out.extend_from_slice(&self.bytes[at..]);
+            }
+            None => out.extend_from_slice(&self.bytes),
+        }
+        out
+    }
+
+    /// Whether the datagram needs the lane's configured UE Service ID ([`Template::patch_into`]).
+    pub fn spliced(&self) -> bool {
+        self.splice.is_some()
     }
 
     /// The datagram as last patched.
@@ -336,12 +368,19 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
         WaitTime::Fixed { seconds } => digits_for(seconds as usize + 1),
         WaitTime::Uniform { max, .. } => digits_for(max as usize + 1),
     };
+    let configured = config.scenario == Scenario::ConfigureRegister;
+    let mut splice = None;
     match op {
+        Op::ConfGet => return config_get(config, ids),
         Op::Reg | Op::Dereg => {
             w.lit(SERVICE_HEAD)
                 .lit(op.message_type())
                 .lit("\",\"ueServiceId\":\"");
-            ids.write(&mut w, false);
+            if configured {
+                splice = Some(w.out.len());
+            } else {
+                ids.write(&mut w, false);
+            }
             w.lit("\",\"registrationUrgentDegree\":")
                 .field(Field::Urgent, 8);
             if wait_width > 0 {
@@ -432,7 +471,47 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
         .iter()
         .map(|&(f, at, width)| (f, at + base, width))
         .collect();
-    Template { bytes, fields }
+    Template {
+        bytes,
+        fields,
+        splice: splice.map(|at| at + base),
+    }
+}
+
+/// The configuration GET: Uri-Path `msgin5g-config`, one Uri-Query `ueid=<MSGin5G UE ID>`
+/// (RFC 7252 §6.5: one option per argument), the Accept of `--config-accept`, no payload.
+fn config_get(config: &Config, ids: &Identities) -> Template {
+    let mut w = Writer {
+        out: Vec::with_capacity(64),
+        fields: Vec::new(),
+    };
+    let (head, tail) = config
+        .ue_id
+        .split_once(UE_ID_PLACEHOLDER)
+        .unwrap_or((config.ue_id.as_str(), ""));
+    w.lit("ueid=").lit(head);
+    ids.write(&mut w, false);
+    w.lit(tail);
+    let token = Token::from_slice(&[0; TOKEN_LEN]).unwrap_or(Token::EMPTY);
+    let mut b = MessageBuilder::new(MsgType::Con, Code::GET, 0, token)
+        .uri_path(CONFIG_URI_PATH)
+        .option(option::URI_QUERY, &w.out);
+    if let Some(accept) = config.config_accept {
+        b = b.uint_option(option::ACCEPT, u32::from(accept));
+    }
+    let bytes = b.build();
+    // The query is the only place its text occurs (the Token is zeros, the path differs).
+    let base = memchr::memmem::find(&bytes, &w.out).unwrap_or(0);
+    let fields = w
+        .fields
+        .iter()
+        .map(|&(f, at, width)| (f, at + base, width))
+        .collect();
+    Template {
+        bytes,
+        fields,
+        splice: None,
+    }
 }
 
 #[cfg(test)]
@@ -561,6 +640,77 @@ mod tests {
             j,
             serde_json::json!({"messageType":"DE-REGISTRATION REQUEST","registrationId":u32::MAX})
         );
+    }
+
+    #[test]
+    fn configuration_get_carries_the_ue_id_in_one_query_option() {
+        let mut c = config();
+        c.scenario = Scenario::ConfigureRegister;
+        c.outstanding = 3;
+        c.config_accept = Some(41);
+        c.ue_id = "imsi-{id}@x".into();
+        let mut t = Templates::new(&c);
+        let v = Values {
+            mid: 0x0102,
+            seq: 5,
+            salt: 9,
+            dev: 42,
+            lane: 2,
+            ..Values::default()
+        };
+        let bytes = t.get(Op::ConfGet).patch(&v).to_vec();
+        let view = MessageView::parse(&bytes).unwrap();
+        assert_eq!(
+            (view.header.mtype, view.header.code, view.header.mid),
+            (MsgType::Con, Code::GET, 0x0102)
+        );
+        assert_eq!(view.header.token, token(5, 9));
+        assert!(view.uri_path_is(CONFIG_URI_PATH));
+        let queries: Vec<&[u8]> = view
+            .options()
+            .filter(|o| o.number == option::URI_QUERY)
+            .map(|o| o.value)
+            .collect();
+        assert_eq!(queries, vec![&b"ueid=imsi-lg-t-00042.2@x"[..]]);
+        assert_eq!(view.option(option::ACCEPT), Some(&[41u8][..]));
+        assert!(view.payload().is_empty());
+        c.config_accept = None;
+        let mut t = Templates::new(&c);
+        let bytes = t.get(Op::ConfGet).patch(&v).to_vec();
+        assert_eq!(MessageView::parse(&bytes).unwrap().option(option::ACCEPT), None);
+    }
+
+    #[test]
+    fn configured_registration_splices_the_given_ue_service_id() {
+        let mut c = config();
+        c.scenario = Scenario::ConfigureRegister;
+        c.wait_time = WaitTime::Fixed { seconds: 30 };
+        let mut t = Templates::new(&c);
+        let v = Values {
+            mid: 7,
+            seq: 1,
+            dev: 3,
+            urgent: true,
+            wait: 30,
+            ..Values::default()
+        };
+        let mut out = Vec::new();
+        for (op, kind) in [(Op::Reg, "REG"), (Op::Dereg, "DEREG")] {
+            assert!(t.get(op).spliced());
+            let bytes = t
+                .get(op)
+                .patch_into(&v, br#"ue-\"q\"-1"#, &mut out)
+                .to_vec();
+            let view = MessageView::parse(&bytes).unwrap();
+            assert_eq!(view.header.mid, 7);
+            let j: serde_json::Value = serde_json::from_slice(view.payload()).unwrap();
+            assert_eq!(j["messageType"], kind);
+            assert_eq!(j["ueServiceId"], r#"ue-"q"-1"#);
+            assert_eq!(j["registrationUrgentDegree"], "URGENT");
+            assert_eq!(j["waitTime"], 30);
+        }
+        // Other scenarios keep the patched identity.
+        assert!(!Templates::new(&config()).get(Op::Reg).spliced());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! spec-literal POST), as RFC 7252 §5.3.2 and 24.538 §6.1 require.
 
 use crate::answer::{self, Incoming};
+use crate::confanswer;
 use crate::config::{Config, Pacing, Scenario, WaitTime, EXCHANGE_LIFETIME};
 use crate::poller::Poller;
 use crate::sockets::{self, MidState, MidTable, DEVICES_PER_ADDRESS};
@@ -19,7 +20,7 @@ use msgin5g::coap::rng::Rng;
 use msgin5g::coap::{Code, MessageView, MsgType, Token};
 use std::collections::VecDeque;
 use std::io;
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier};
@@ -83,6 +84,10 @@ fn cycle(config: &Config) -> Vec<Step> {
         }
         Scenario::Churn => c.extend([Step::Send(dereg), Step::Rebind]),
         Scenario::NatRebind => c.extend([Step::Rebind, Step::Send(dereg)]),
+        Scenario::ConfigureRegister => {
+            c.insert(0, Step::Send(Op::ConfGet));
+            c.push(Step::Send(dereg));
+        }
     }
     c
 }
@@ -145,6 +150,13 @@ pub struct Worker {
     next_slot_ns: f64,
     slot_counted: bool,
     out: Vec<u8>,
+    /// `configure-register`: each lane's UE Service ID from its last configuration answer
+    /// (JSON-escaped; capacity kept across cycles). Empty otherwise.
+    conf_ids: Vec<Vec<u8>>,
+    /// A request with a spliced UE Service ID is assembled here.
+    send_buf: Vec<u8>,
+    /// Sockets are connected to the target (one peer per device).
+    connected: bool,
 }
 
 impl Worker {
@@ -185,7 +197,7 @@ impl Worker {
                 incoming: [None; INCOMING_MEMORY],
                 incoming_at: 0,
             };
-            match sockets::bind_device(ip, config.target) {
+            match sockets::bind_device(ip, config.target, !config.two_peers()) {
                 Ok(s) => {
                     dev.port = s.local_addr()?.port();
                     dev.mids = shared.mids.take(block, dev.port, dev.mids);
@@ -234,6 +246,12 @@ impl Worker {
         };
         let cycle = cycle(config);
         let templates = Templates::new(config);
+        let conf_ids = if config.scenario == Scenario::ConfigureRegister {
+            vec![Vec::new(); count * k]
+        } else {
+            Vec::new()
+        };
+        let connected = !config.two_peers();
         let base = Instant::now();
         let stop_at = config
             .duration
@@ -261,6 +279,9 @@ impl Worker {
             next_slot_ns: 0.0,
             slot_counted: false,
             out: Vec::with_capacity(128),
+            conf_ids,
+            send_buf: Vec::with_capacity(256),
+            connected,
             shared,
         })
     }
@@ -459,10 +480,22 @@ impl Worker {
         self.transmit(li);
     }
 
+    /// Where a lane's request for `op` goes.
+    fn destination(&self, op: Op) -> SocketAddr {
+        let config = &self.shared.config;
+        match op {
+            Op::ConfGet => config.config_target,
+            Op::Reg | Op::Dereg | Op::Msg | Op::AppReg | Op::AppMsg | Op::AppDereg => {
+                config.target
+            }
+        }
+    }
+
     /// Patch the lane's request into its template and send it.
     fn transmit(&mut self, li: usize) {
         let di = li / self.k;
         let lane = self.lanes[li];
+        let to = self.destination(lane.op);
         let dev = &self.devices[di];
         let Some(socket) = &dev.socket else { return };
         let values = Values {
@@ -476,8 +509,18 @@ impl Worker {
             urgent: dev.urgent,
             reg_id: lane.reg_id,
         };
-        let bytes = self.templates.get(lane.op).patch(&values);
-        if socket.send(bytes).is_err() {
+        let template = self.templates.get(lane.op);
+        let bytes = if template.spliced() {
+            template.patch_into(&values, &self.conf_ids[li], &mut self.send_buf)
+        } else {
+            template.patch(&values)
+        };
+        let sent = if self.connected {
+            socket.send(bytes)
+        } else {
+            socket.send_to(bytes, to)
+        };
+        if sent.is_err() {
             self.stats.send_errors += 1;
         }
     }
@@ -487,7 +530,8 @@ impl Worker {
     fn advance(&mut self, li: usize, success: bool) {
         let lane = &mut self.lanes[li];
         let step = usize::from(lane.step);
-        let restart = !success && matches!(self.cycle[step], Step::Send(op) if op.registers());
+        let restart =
+            !success && matches!(self.cycle[step], Step::Send(op) if op.restarts_on_failure());
         lane.step = if restart {
             0
         } else {
@@ -501,7 +545,7 @@ impl Worker {
         let config = &self.shared.config;
         let dev = &mut self.devices[di];
         let ip = sockets::local_ip(config.target, dev.global as usize);
-        match sockets::bind_device(ip, config.target) {
+        match sockets::bind_device(ip, config.target, !config.two_peers()) {
             Ok(s) => {
                 let port = s.local_addr().map(|a| a.port()).unwrap_or(0);
                 if self.poller.add(s.as_raw_fd(), di as u64).is_err() {
@@ -597,38 +641,57 @@ impl Worker {
         let Some(socket) = self.devices.get(di).and_then(|d| d.socket.as_ref()) else {
             return;
         };
-        match socket.recv(buf) {
-            Ok(n) => {
+        let received = if self.connected {
+            socket
+                .recv(buf)
+                .map(|n| (n, self.shared.config.target))
+        } else {
+            socket.recv_from(buf)
+        };
+        match received {
+            Ok((n, from)) => {
                 let now = self.now();
-                self.on_datagram(di, now, &buf[..n]);
+                self.on_datagram(di, from, now, &buf[..n]);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(_) => self.stats.recv_errors += 1,
         }
     }
 
-    fn send_small(&mut self, di: usize, bytes: &[u8]) {
+    /// Send an ACK, Reset or answer to `to` (the source of what it answers).
+    fn send_small(&mut self, di: usize, to: SocketAddr, bytes: &[u8]) {
         if let Some(s) = &self.devices[di].socket {
-            if s.send(bytes).is_err() {
+            let sent = if self.connected {
+                s.send(bytes)
+            } else {
+                s.send_to(bytes, to)
+            };
+            if sent.is_err() {
                 self.stats.send_errors += 1;
             }
         }
     }
 
-    fn lane_by(&self, di: usize, pred: impl Fn(&Lane) -> bool) -> Option<usize> {
-        (di * self.k..(di + 1) * self.k).find(|&li| self.lanes[li].busy && pred(&self.lanes[li]))
+    /// The busy lane of device `di` that `pred` picks and whose request went to `from`
+    /// (RFC 7252 §5.3.2: an answer comes from the endpoint the request was sent to).
+    fn lane_by(&self, di: usize, from: SocketAddr, pred: impl Fn(&Lane) -> bool) -> Option<usize> {
+        (di * self.k..(di + 1) * self.k).find(|&li| {
+            let l = &self.lanes[li];
+            l.busy && pred(l) && (self.connected || self.destination(l.op) == from)
+        })
     }
 
-    fn on_datagram(&mut self, di: usize, now: u64, data: &[u8]) {
+    fn on_datagram(&mut self, di: usize, from: SocketAddr, now: u64, data: &[u8]) {
         let Ok(view) = MessageView::parse(data) else {
             self.stats.unmatched += 1;
             return;
         };
         let h = view.header;
         let salt = self.devices[di].salt;
+        let cf = view.content_format();
         match h.mtype {
             MsgType::Ack | MsgType::Rst => {
-                let Some(li) = self.lane_by(di, |l| l.mid == h.mid) else {
+                let Some(li) = self.lane_by(di, from, |l| l.mid == h.mid) else {
                     if h.mtype == MsgType::Ack && !h.code.is_empty() {
                         self.finished_again(di, &h.token);
                     } else {
@@ -637,13 +700,13 @@ impl Worker {
                     return;
                 };
                 if h.mtype == MsgType::Rst {
-                    self.finish(li, now, None, b"", Form::Piggybacked);
+                    self.finish(li, now, None, None, b"", Form::Piggybacked);
                 } else if h.code.is_empty() {
                     let l = &mut self.lanes[li];
                     l.acked = true;
                     l.timer_at = l.deadline;
                 } else if h.token == template::token(self.lanes[li].seq, salt) {
-                    self.finish(li, now, Some(h.code), view.payload(), Form::Piggybacked);
+                    self.finish(li, now, Some(h.code), cf, view.payload(), Form::Piggybacked);
                 } else {
                     self.stats.unmatched += 1;
                 }
@@ -652,37 +715,46 @@ impl Worker {
                 let con = h.mtype == MsgType::Con;
                 if h.code.is_response() {
                     if con {
-                        self.send_small(di, &empty(MsgType::Ack, h.mid));
+                        self.send_small(di, from, &empty(MsgType::Ack, h.mid));
                         self.stats.acks_sent += 1;
                     }
-                    match self.lane_by(di, |l| h.token == template::token(l.seq, salt)) {
+                    match self.lane_by(di, from, |l| h.token == template::token(l.seq, salt)) {
                         Some(li) => {
-                            self.finish(li, now, Some(h.code), view.payload(), Form::Separate)
+                            self.finish(li, now, Some(h.code), cf, view.payload(), Form::Separate)
                         }
                         None => self.finished_again(di, &h.token),
                     }
                 } else if h.code.is_request() {
-                    let answer = self.lane_by(di, |l| {
+                    let answer = self.lane_by(di, from, |l| {
                         l.mid == h.mid && h.token == template::token(l.seq, salt)
                     });
                     if let Some(li) = answer {
                         if con {
-                            self.send_small(di, &empty(MsgType::Ack, h.mid));
+                            self.send_small(di, from, &empty(MsgType::Ack, h.mid));
                             self.stats.acks_sent += 1;
                         }
-                        self.finish(li, now, Some(h.code), view.payload(), Form::SpecPost);
-                    } else if self.is_finished_token(di, &h.token) && h.code == Code::POST {
+                        self.finish(li, now, Some(h.code), cf, view.payload(), Form::SpecPost);
+                        return;
+                    }
+                    // A downlink request (MSG from a peer or an AS, IMDN, ...) is one even when
+                    // its Token happens to look like one of ours: only a spec-literal answer
+                    // (a *RESP body) repeated after its exchange finished is a duplicate.
+                    let kind = Incoming::classify(view.payload());
+                    if kind == Incoming::Other
+                        && h.code == Code::POST
+                        && self.is_finished_token(di, &h.token)
+                    {
                         if con {
-                            self.send_small(di, &empty(MsgType::Ack, h.mid));
+                            self.send_small(di, from, &empty(MsgType::Ack, h.mid));
                             self.stats.acks_sent += 1;
                         }
                         self.finished_again(di, &h.token);
                     } else {
-                        self.incoming(di, con, h.mid, h.token, view.payload());
+                        self.incoming(di, from, con, h.mid, h.token, kind);
                     }
                 } else if con && h.code.is_empty() {
                     // A CoAP ping (RFC 7252 §4.3).
-                    self.send_small(di, &empty(MsgType::Rst, h.mid));
+                    self.send_small(di, from, &empty(MsgType::Rst, h.mid));
                 } else {
                     self.stats.unmatched += 1;
                 }
@@ -696,7 +768,8 @@ impl Worker {
         match template::parse_token(token) {
             Some((seq, salt)) if salt == dev.salt => {
                 seq.wrapping_sub(dev.next_seq) > u32::MAX / 2
-                    && self.lane_by(di, |l| l.seq == seq).is_none()
+                    && !(di * self.k..(di + 1) * self.k)
+                        .any(|li| self.lanes[li].busy && self.lanes[li].seq == seq)
             }
             _ => false,
         }
@@ -718,7 +791,15 @@ impl Worker {
 
     /// A request from the target (downlink MSG, IMDN, MSGin5G-5 delivery): count it once and
     /// answer a CON (again, identically, when it is retransmitted).
-    fn incoming(&mut self, di: usize, con: bool, mid: u16, token: Token, body: &[u8]) {
+    fn incoming(
+        &mut self,
+        di: usize,
+        from: SocketAddr,
+        con: bool,
+        mid: u16,
+        token: Token,
+        kind: Incoming,
+    ) {
         let dev = &mut self.devices[di];
         let kind = match dev.incoming.iter().flatten().find(|(m, _)| *m == mid) {
             Some(&(_, kind)) => {
@@ -726,7 +807,6 @@ impl Worker {
                 kind
             }
             None => {
-                let kind = Incoming::classify(body);
                 dev.incoming[dev.incoming_at] = Some((mid, kind));
                 dev.incoming_at = (dev.incoming_at + 1) % INCOMING_MEMORY;
                 self.stats.received[kind as usize] += 1;
@@ -736,33 +816,61 @@ impl Worker {
         if con {
             let out = std::mem::take(&mut self.out);
             let reply = answer::answer_incoming(kind, mid, token, out);
-            self.send_small(di, &reply);
+            self.send_small(di, from, &reply);
             self.out = reply;
         }
     }
 
-    /// A final answer (`code` None: a Reset).
-    fn finish(&mut self, li: usize, now: u64, code: Option<Code>, body: &[u8], form: Form) {
+    /// A final answer (`code` None: a Reset) with its Content-Format and body.
+    fn finish(
+        &mut self,
+        li: usize,
+        now: u64,
+        code: Option<Code>,
+        cf: Option<u16>,
+        body: &[u8],
+        form: Form,
+    ) {
         let lane = self.lanes[li];
-        self.stats.latency(now.saturating_sub(lane.start_ns));
+        let elapsed = now.saturating_sub(lane.start_ns);
+        self.stats.latency(elapsed);
         self.stats.last_answer_ns = self.stats.last_answer_ns.max(now);
         let failed = match code {
             None => {
-                self.stats.cause("Reset".to_string());
+                self.stats.cause(if lane.op == Op::ConfGet {
+                    "config Reset".to_string()
+                } else {
+                    "Reset".to_string()
+                });
                 true
             }
             Some(code) => {
                 self.stats.by_form[form as usize] += 1;
                 self.stats.by_code[usize::from(code.0)] += 1;
-                let failed = code.class() >= 4 || answer::body_reports_failure(body);
-                if failed {
-                    self.stats.cause(answer::failure_cause(code, body));
-                } else if lane.op == Op::AppReg {
-                    self.lanes[li].reg_id = answer::u32_value(body, b"registrationId").unwrap_or(0);
+                let cause = match lane.op {
+                    Op::ConfGet => self.configured(li, code, cf, body),
+                    Op::Reg | Op::Dereg | Op::Msg | Op::AppReg | Op::AppMsg | Op::AppDereg => {
+                        if code.class() >= 4 || answer::body_reports_failure(body) {
+                            Some(answer::failure_cause(code, body))
+                        } else {
+                            if lane.op == Op::AppReg {
+                                self.lanes[li].reg_id =
+                                    answer::u32_value(body, b"registrationId").unwrap_or(0);
+                            }
+                            None
+                        }
+                    }
+                };
+                let failed = cause.is_some();
+                if let Some(cause) = cause {
+                    self.stats.cause(cause);
                 }
                 failed
             }
         };
+        if lane.op == Op::ConfGet {
+            self.stats.conf_answer(code.map(|c| c.0), elapsed);
+        }
         if failed {
             self.stats.failed += 1;
         } else {
@@ -772,6 +880,23 @@ impl Worker {
         self.busy -= 1;
         self.advance(li, !failed);
         self.next(li, now);
+    }
+
+    /// The answer to a configuration GET (24.538 §6.2.1.2): 2.05 with a UE Service ID (kept
+    /// for the lane's REG and DEREG) is a success; anything else a failure, whose cause is
+    /// returned (4.03/4.04 by code and diagnostic).
+    fn configured(&mut self, li: usize, code: Code, cf: Option<u16>, body: &[u8]) -> Option<String> {
+        if code != Code::CONTENT {
+            let cause = answer::failure_cause(code, body);
+            return Some(if code.class() == 2 {
+                format!("config {cause} (not 2.05)")
+            } else {
+                format!("config {cause}")
+            });
+        }
+        confanswer::config_ue_service_id(cf, body, &mut self.conf_ids[li])
+            .err()
+            .map(|e| e.to_string())
     }
 }
 
@@ -813,6 +938,15 @@ mod tests {
         assert_eq!(
             cycle(&c),
             vec![Step::Send(Op::Reg), Step::Rebind, Step::Send(Op::Dereg)]
+        );
+        c.scenario = Scenario::ConfigureRegister;
+        assert_eq!(
+            cycle(&c),
+            vec![
+                Step::Send(Op::ConfGet),
+                Step::Send(Op::Reg),
+                Step::Send(Op::Dereg)
+            ]
         );
     }
 
