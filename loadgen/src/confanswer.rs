@@ -106,7 +106,10 @@ fn xml_value(body: &[u8]) -> Result<Cow<'_, str>, ConfAnswerError> {
                 text = Some(Cow::Owned(text.unwrap_or_default().into_owned() + &s));
             }
             Event::GeneralRef(r) if inside => {
-                let resolved = match r.resolve_char_ref().map_err(|_| ConfAnswerError::Malformed)? {
+                let resolved = match r
+                    .resolve_char_ref()
+                    .map_err(|_| ConfAnswerError::Malformed)?
+                {
                     Some(c) => c.to_string(),
                     None => {
                         let name = r.decode().map_err(|_| ConfAnswerError::Malformed)?;
@@ -115,7 +118,9 @@ fn xml_value(body: &[u8]) -> Result<Cow<'_, str>, ConfAnswerError> {
                             .to_string()
                     }
                 };
-                text = Some(Cow::Owned(text.unwrap_or_default().into_owned() + &resolved));
+                text = Some(Cow::Owned(
+                    text.unwrap_or_default().into_owned() + &resolved,
+                ));
             }
             Event::Start(_) if inside => return Err(ConfAnswerError::Malformed),
             Event::End(_) if inside => return text.ok_or(ConfAnswerError::Missing),
@@ -203,8 +208,11 @@ mod tests {
             Err(ConfAnswerError::Malformed)
         );
         assert_eq!(
-            id(Some(41), r#"<a><MSGin5G-UE-Service-id>q"x</MSGin5G-UE-Service-id></a>"#)
-                .as_deref(),
+            id(
+                Some(41),
+                r#"<a><MSGin5G-UE-Service-id>q"x</MSGin5G-UE-Service-id></a>"#
+            )
+            .as_deref(),
             Ok(r#"q\"x"#),
             "escaped for the REG JSON"
         );

@@ -391,7 +391,8 @@ impl Config {
         if placeholders != 1
             || literal.len() + self.id_prefix.len() + 24 > MAX_UE_ID
             || !literal.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'@' | b':' | b'+')
+                b.is_ascii_alphanumeric()
+                    || matches!(b, b'-' | b'.' | b'_' | b'~' | b'@' | b':' | b'+')
             })
         {
             return fail(

@@ -441,7 +441,8 @@ mod tests {
         assert!(
             refused(&["--scenario", "configure-register", "--ue-id", "a b{id}"]).contains("{id}")
         );
-        assert!(refused(&["--scenario", "configure-register", "--app-clients"])
-            .contains("app-clients"));
+        assert!(
+            refused(&["--scenario", "configure-register", "--app-clients"]).contains("app-clients")
+        );
     }
 }

@@ -203,16 +203,17 @@ impl Report {
             .filter(|k| s.received[**k as usize] > 0)
             .map(|k| (k.as_str().to_string(), s.received[*k as usize]))
             .collect();
-        let configuration = (config.scenario == Scenario::ConfigureRegister).then(|| Configuration {
-            answered_by_code: s
-                .conf_by_code
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| **n > 0)
-                .map(|(code, n)| (code_str(code as u8), *n))
-                .collect(),
-            latency_us: Latency::new(&s.conf_latency_us),
-        });
+        let configuration =
+            (config.scenario == Scenario::ConfigureRegister).then(|| Configuration {
+                answered_by_code: s
+                    .conf_by_code
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(code, n)| (code_str(code as u8), *n))
+                    .collect(),
+                latency_us: Latency::new(&s.conf_latency_us),
+            });
         let active_s = s.last_answer_ns as f64 / 1e9;
         let rate = |n: u64, secs: f64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
         Report {
@@ -354,8 +355,12 @@ impl Report {
                 ),
             );
         }
-        let percentiles =
-            |l: &Latency| format!("p50 {} p90 {} p99 {} p99.9 {} max {}", l.p50, l.p90, l.p99, l.p999, l.max);
+        let percentiles = |l: &Latency| {
+            format!(
+                "p50 {} p90 {} p99 {} p99.9 {} max {}",
+                l.p50, l.p90, l.p99, l.p999, l.max
+            )
+        };
         row("latency µs", percentiles(&self.latency_us));
         if let Some(conf) = &self.configuration {
             for (code, n) in &conf.answered_by_code {
@@ -460,7 +465,13 @@ mod tests {
         s.latency(1_000_000);
         s.latency(3_000_000);
         s.latency(9_000_000);
-        let r = Report::new(&config, &s, Duration::from_secs(1), Duration::from_secs(1), (0.0, 0.0));
+        let r = Report::new(
+            &config,
+            &s,
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            (0.0, 0.0),
+        );
         let conf = r.configuration.as_ref().unwrap();
         assert_eq!(conf.answered_by_code["2.05"], 1);
         assert_eq!(conf.answered_by_code["4.04"], 1);
@@ -470,7 +481,10 @@ mod tests {
         let j = serde_json::to_value(&r).unwrap();
         assert_eq!(j["configuration"]["answeredByCode"]["4.04"], 1);
         let t = r.table();
-        assert!(t.contains("configuration 4.04") && t.contains("configuration latency"), "{t}");
+        assert!(
+            t.contains("configuration 4.04") && t.contains("configuration latency"),
+            "{t}"
+        );
         assert!(t.contains("(configuration 127.0.0.1:65401)"), "{t}");
     }
 }

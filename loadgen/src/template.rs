@@ -677,7 +677,10 @@ mod tests {
         c.config_accept = None;
         let mut t = Templates::new(&c);
         let bytes = t.get(Op::ConfGet).patch(&v).to_vec();
-        assert_eq!(MessageView::parse(&bytes).unwrap().option(option::ACCEPT), None);
+        assert_eq!(
+            MessageView::parse(&bytes).unwrap().option(option::ACCEPT),
+            None
+        );
     }
 
     #[test]

@@ -485,9 +485,7 @@ impl Worker {
         let config = &self.shared.config;
         match op {
             Op::ConfGet => config.config_target,
-            Op::Reg | Op::Dereg | Op::Msg | Op::AppReg | Op::AppMsg | Op::AppDereg => {
-                config.target
-            }
+            Op::Reg | Op::Dereg | Op::Msg | Op::AppReg | Op::AppMsg | Op::AppDereg => config.target,
         }
     }
 
@@ -642,9 +640,7 @@ impl Worker {
             return;
         };
         let received = if self.connected {
-            socket
-                .recv(buf)
-                .map(|n| (n, self.shared.config.target))
+            socket.recv(buf).map(|n| (n, self.shared.config.target))
         } else {
             socket.recv_from(buf)
         };
@@ -885,7 +881,13 @@ impl Worker {
     /// The answer to a configuration GET (24.538 §6.2.1.2): 2.05 with a UE Service ID (kept
     /// for the lane's REG and DEREG) is a success; anything else a failure, whose cause is
     /// returned (4.03/4.04 by code and diagnostic).
-    fn configured(&mut self, li: usize, code: Code, cf: Option<u16>, body: &[u8]) -> Option<String> {
+    fn configured(
+        &mut self,
+        li: usize,
+        code: Code,
+        cf: Option<u16>,
+        body: &[u8],
+    ) -> Option<String> {
         if code != Code::CONTENT {
             let cause = answer::failure_cause(code, body);
             return Some(if code.class() == 2 {
