@@ -865,3 +865,30 @@ fn peers_message_each_other_and_answer_the_downlink_with_2_04() {
     assert_eq!(g.answered, sent, "the senders' answers waited for them");
     assert_eq!((r.duplicates, r.unmatched), (0, 0));
 }
+
+#[test]
+fn peers_message_each_other_through_the_reference_server() {
+    // Every device its own endpoint at the server (as behind a transparent relay): a MSG to the
+    // next device is delivered as a downlink CON MSG, which the device answers 2.04.
+    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let mut c = config(server.local_addr(), 20, 1_000);
+    c.scenario = Scenario::Messaging;
+    c.messages = 3;
+    let r = run(c);
+    consistent(&r);
+    let stats = server.stats();
+    drop(server);
+    assert_eq!(r.timed_out, 0);
+    // A peer between its DEREG and its next REG is unknown (4.04 UNKNOWN_UE): not a loadgen
+    // failure. Every message the server delivered was answered by its recipient.
+    assert!(r.failed <= r.sent_by_type["MSG"], "{:?}", r.failure_causes);
+    let delivered = stats.messages_delivered.load(Ordering::Relaxed);
+    assert!(delivered >= 100, "{delivered}");
+    // The server counts a delivery when the 2.04 reaches it: the last few may not have yet.
+    let received = r.received["MSG"];
+    assert!(
+        received >= delivered && received <= r.sent_by_type["MSG"],
+        "{received} received, {delivered} delivered"
+    );
+    assert_eq!(r.unmatched, 0);
+}
