@@ -183,7 +183,7 @@ impl Template {
     }
 
     /// Patch `v` and write the datagram with `id` spliced in (when the template has a splice
-    /// point) into `out`; `id` must be JSON-string-safe (see [`crate::answer::config_ue_service_id`]).
+    /// point) into `out`; `id` must be JSON-string-safe (see [`crate::confanswer::config_ue_service_id`]).
     pub fn patch_into<'a>(&mut self, v: &Values, id: &[u8], out: &'a mut Vec<u8>) -> &'a [u8] {
         self.patch(v);
         out.clear();
