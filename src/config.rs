@@ -8,11 +8,16 @@
 use crate::coap::TransmissionParams;
 use crate::gateway::{AnswerMode, GatewayConfig};
 use crate::net::{SocketOptions, DEFAULT_SOCKET_BUFFER, MAX_SHARDS};
-use crate::server::{MessagingConfig, ServerConfig, ServerPolicy, ServerTestHooks};
+use crate::server::configuration::{CONFIG_PORT, CONFIG_URI_PATH, DEFAULT_MAX_RESPONSE_BYTES};
+use crate::server::provisioning::{AutoProvision, Provisioning, DEFAULT_AUTO_PROVISION_TEMPLATE};
+use crate::server::{
+    ConfigServerConfig, MessagingConfig, ServerConfig, ServerPolicy, ServerTestHooks,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A commented configuration file listing every key with its default (`msgin5g print-config`).
@@ -129,6 +134,28 @@ store_max_time_s = 86400
 busy_max_age_s = 5
 # Accepted (originator, messageId) pairs remembered so a repeated message is not delivered twice.
 recent_message_ids = 65536
+# UDP address of the configuration management server (24.538 6.2.1: CoAP GET
+# /msgin5g-config?ueid=<MSGin5G UE ID>, and BULKCONF), run by `msgin5g server`.
+config_listen = "0.0.0.0:65401"
+# Uri-Path of the configuration resource.
+config_uri_path = "msgin5g-config"
+# Provisioning file (TOML: [ue."<MSGin5G UE ID>"] ue_service_id, server_address?, segment_size?,
+# credential?, allowed?); without it only the auto-provision rule hands out configurations.
+# provisioning = "/etc/msgin5g/provisioning.toml"
+# Configure UE IDs the file does not list with auto_provision_template; default: on without a
+# provisioning file, off with one.
+# auto_provision = true
+# UE Service ID given by the auto-provision rule ({ueid} is replaced by the MSGin5G UE ID).
+auto_provision_template = "ue-{ueid}"
+# msgin5gServerAddress handed out (when an entry has none); default
+# coap://<server.listen, unspecified as loopback>/<server.uri_path>.
+# public_address = "coap://192.0.2.10:5683/msgin5g"
+# Most UEs in the provisioning file; a larger file is refused at start.
+max_provisioned = 1000000
+# Largest BULKCONF accepted; larger bulks get 4.13.
+config_max_bulk_entries = 1000
+# Largest configuration answer payload in bytes (256..=65000); a larger BULKCONFRESP is 4.13.
+config_max_response_bytes = 65000
 
 [coap]
 # ACK_TIMEOUT (RFC 7252 §4.8), 1..=300000.
@@ -356,6 +383,24 @@ pub struct ServerSection {
     pub busy_max_age_s: u32,
     /// Remembered accepted (originator, messageId) pairs.
     pub recent_message_ids: usize,
+    /// UDP address of the configuration management server.
+    pub config_listen: SocketAddr,
+    /// Uri-Path of the configuration resource.
+    pub config_uri_path: String,
+    /// Provisioning file; `None`: the auto-provision rule only.
+    pub provisioning: Option<PathBuf>,
+    /// Auto-provision unlisted UE IDs; `None`: on without a provisioning file, off with one.
+    pub auto_provision: Option<bool>,
+    /// UE Service ID template of the auto-provision rule (contains `{ueid}`).
+    pub auto_provision_template: String,
+    /// `msgin5gServerAddress` handed out; `None`: derived from `listen` and `uri_path`.
+    pub public_address: Option<String>,
+    /// Most UEs in the provisioning file.
+    pub max_provisioned: usize,
+    /// Largest `BULKCONF` accepted.
+    pub config_max_bulk_entries: usize,
+    /// Largest configuration answer payload in bytes.
+    pub config_max_response_bytes: usize,
 }
 
 impl Default for ServerSection {
@@ -384,6 +429,15 @@ impl Default for ServerSection {
             store_max_time_s: m.store_max_time.as_secs(),
             busy_max_age_s: m.busy_max_age,
             recent_message_ids: m.recent_message_ids,
+            config_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), CONFIG_PORT),
+            config_uri_path: CONFIG_URI_PATH.to_string(),
+            provisioning: None,
+            auto_provision: None,
+            auto_provision_template: DEFAULT_AUTO_PROVISION_TEMPLATE.to_string(),
+            public_address: None,
+            max_provisioned: DEFAULT_MAX_PROVISIONED,
+            config_max_bulk_entries: 1000,
+            config_max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -458,6 +512,11 @@ fn no_empty_entries(field: &'static str, values: Option<&Vec<String>>) -> Result
     }
     Ok(())
 }
+
+/// Default `server.max_provisioned`.
+pub const DEFAULT_MAX_PROVISIONED: usize = 1_000_000;
+/// Smallest `server.config_max_response_bytes` (room for one configuration).
+pub const MIN_CONFIG_RESPONSE_BYTES: usize = 256;
 
 /// Largest `max_bulk_bytes`: a bulk must fit one UDP datagram with its CoAP header.
 pub const MAX_BULK_BYTES: usize = 65_000;
@@ -643,7 +702,100 @@ impl Config {
         if s.store_max_time_s == 0 {
             return Err(invalid("server.store_max_time_s", "must be at least 1"));
         }
+        self.validate_configuration_keys()
+    }
+
+    /// The configuration server's keys (the provisioning file itself is read by
+    /// [`Config::config_server_config`]).
+    fn validate_configuration_keys(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        not_empty("server.config_uri_path", &s.config_uri_path)?;
+        if s.provisioning
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(invalid("server.provisioning", "must not be empty"));
+        }
+        if self.auto_provision_enabled() {
+            AutoProvision::new(&s.auto_provision_template)
+                .map_err(|e| invalid("server.auto_provision_template", e.to_string()))?;
+        }
+        if let Some(address) = &s.public_address {
+            if address.is_empty() || address.len() > crate::msg::MAX_UE_SERVICE_ID_LEN {
+                return Err(invalid("server.public_address", "must be 1 to 255 bytes"));
+            }
+        }
+        at_least_one("server.max_provisioned", s.max_provisioned)?;
+        at_least_one("server.config_max_bulk_entries", s.config_max_bulk_entries)?;
+        if !(MIN_CONFIG_RESPONSE_BYTES..=MAX_BULK_BYTES).contains(&s.config_max_response_bytes) {
+            return Err(invalid(
+                "server.config_max_response_bytes",
+                format!("must be between {MIN_CONFIG_RESPONSE_BYTES} and {MAX_BULK_BYTES}"),
+            ));
+        }
         Ok(())
+    }
+
+    /// Whether unlisted UE IDs are auto-provisioned: `server.auto_provision`, by default on
+    /// exactly when no provisioning file is given.
+    pub fn auto_provision_enabled(&self) -> bool {
+        self.server
+            .auto_provision
+            .unwrap_or(self.server.provisioning.is_none())
+    }
+
+    /// The `msgin5gServerAddress` handed out: `server.public_address`, else
+    /// `coap://<server.listen>/<server.uri_path>` with an unspecified address shown as loopback.
+    pub fn public_address(&self) -> String {
+        if let Some(address) = &self.server.public_address {
+            return address.clone();
+        }
+        let mut listen = self.server.listen;
+        if listen.ip().is_unspecified() {
+            listen.set_ip(match listen.ip() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            });
+        }
+        format!("coap://{listen}/{}", self.server.uri_path)
+    }
+
+    /// The configuration server configuration from `[server]` and `[coap]`, reading the
+    /// provisioning file (an unreadable, malformed or too large file names
+    /// `server.provisioning`).
+    pub fn config_server_config(&self) -> Result<ConfigServerConfig, ConfigError> {
+        let s = &self.server;
+        let auto = if self.auto_provision_enabled() {
+            Some(
+                AutoProvision::new(&s.auto_provision_template)
+                    .map_err(|e| invalid("server.auto_provision_template", e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let provisioning = match &s.provisioning {
+            Some(path) => Provisioning::load(path, s.max_provisioned)
+                .map_err(|e| invalid("server.provisioning", e.to_string()))?,
+            None => Provisioning::default(),
+        };
+        let default_segment_size = u32::try_from(s.max_payload_bytes)
+            .unwrap_or(u32::MAX)
+            .max(1);
+        Ok(ConfigServerConfig {
+            service_id: s.service_id.clone(),
+            uri_path: s.config_uri_path.clone(),
+            public_address: self.public_address(),
+            default_segment_size,
+            provisioning: Arc::new(provisioning.with_auto_provision(auto)),
+            max_bulk_entries: s.config_max_bulk_entries,
+            max_response_bytes: s.config_max_response_bytes,
+            allowed_gateways: s
+                .allowed_gateways
+                .as_ref()
+                .map(|list| list.iter().cloned().collect()),
+            dedup_max_entries: s.dedup_max_entries,
+            params: self.transmission_params(),
+        })
     }
 
     /// RFC 7252 transmission parameters from `[coap]` (PROCESSING_DELAY = ACK_TIMEOUT).
@@ -785,6 +937,9 @@ mod tests {
         config.server.allowed_gateways = Some(vec!["g".into()]);
         config.gateway.metrics_listen = Some("127.0.0.1:9464".parse().unwrap());
         config.server.metrics_listen = Some("127.0.0.1:9465".parse().unwrap());
+        config.server.provisioning = Some("p.toml".into());
+        config.server.auto_provision = Some(true);
+        config.server.public_address = Some("coap://h/msgin5g".into());
         let value = toml::Table::try_from(&config).unwrap();
         for (section, table) in &value {
             assert!(
@@ -1082,5 +1237,96 @@ mod tests {
             err.to_string().contains("gateway.gateway_ue_service_id"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn configuration_keys_are_checked() {
+        for (text, field) in [
+            ("[server]\nconfig_uri_path = \"\"", "server.config_uri_path"),
+            ("[server]\nprovisioning = \"\"", "server.provisioning"),
+            (
+                "[server]\nauto_provision_template = \"fixed\"",
+                "server.auto_provision_template",
+            ),
+            ("[server]\npublic_address = \"\"", "server.public_address"),
+            ("[server]\nmax_provisioned = 0", "server.max_provisioned"),
+            (
+                "[server]\nconfig_max_bulk_entries = 0",
+                "server.config_max_bulk_entries",
+            ),
+            (
+                "[server]\nconfig_max_response_bytes = 255",
+                "server.config_max_response_bytes",
+            ),
+            (
+                "[server]\nconfig_max_response_bytes = 65001",
+                "server.config_max_response_bytes",
+            ),
+        ] {
+            assert_eq!(invalid_field(text), field, "{text}");
+        }
+        // With a provisioning file the template is not used unless asked for.
+        let config = Config::from_toml_str(
+            "[server]\nprovisioning = \"p.toml\"\nauto_provision_template = \"fixed\"\n",
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert!(!config.auto_provision_enabled());
+        assert!(Config::default().auto_provision_enabled());
+    }
+
+    #[test]
+    fn public_address_is_derived_from_the_listen_address() {
+        let mut config = Config::default();
+        assert_eq!(config.public_address(), "coap://127.0.0.1:5683/msgin5g");
+        config.server.listen = "[::]:7000".parse().unwrap();
+        assert_eq!(config.public_address(), "coap://[::1]:7000/msgin5g");
+        config.server.listen = "192.0.2.1:5683".parse().unwrap();
+        config.server.uri_path = "x".into();
+        assert_eq!(config.public_address(), "coap://192.0.2.1:5683/x");
+        config.server.public_address = Some("coap://gw/msgin5g".into());
+        assert_eq!(config.public_address(), "coap://gw/msgin5g");
+        assert_eq!(config.server.config_listen.port(), 65401);
+    }
+
+    #[test]
+    fn configuration_server_config_reads_the_provisioning_file() {
+        let dir = std::env::temp_dir().join(format!("msgin5g-prov-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("provisioning.toml");
+        std::fs::write(
+            &file,
+            "[ue.\"imsi-1\"]\nue_service_id = \"meter-1\"\n[ue.\"imsi-2\"]\nue_service_id = \"meter-2\"\n",
+        )
+        .unwrap();
+        let mut config = Config::default();
+        config.server.provisioning = Some(file.clone());
+        config.server.allowed_gateways = Some(vec!["gw".into()]);
+        config.validate().unwrap();
+        let c = config.config_server_config().unwrap();
+        assert_eq!(c.provisioning.len(), 2);
+        assert!(!c.provisioning.auto_provision());
+        assert_eq!(c.default_segment_size, 2048);
+        assert_eq!(c.uri_path, "msgin5g-config");
+        assert!(c.allowed_gateways.unwrap().contains("gw"));
+        config.server.auto_provision = Some(true);
+        assert!(config
+            .config_server_config()
+            .unwrap()
+            .provisioning
+            .auto_provision());
+        config.server.max_provisioned = 1;
+        let err = config.config_server_config().unwrap_err().to_string();
+        assert!(
+            err.starts_with("server.provisioning: ") && err.contains("max_provisioned"),
+            "{err}"
+        );
+        config.server.provisioning = Some(dir.join("missing.toml"));
+        let err = config.config_server_config().unwrap_err().to_string();
+        assert!(err.contains("missing.toml"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Without a file: auto-provision only.
+        let c = Config::default().config_server_config().unwrap();
+        assert!(c.provisioning.is_empty() && c.provisioning.auto_provision());
     }
 }

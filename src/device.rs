@@ -148,6 +148,10 @@ pub struct Answer {
     pub max_age: Option<u32>,
     /// The decoded MSGin5G body, when there was one.
     pub body: Option<Payload>,
+    /// Content-Format option, when present.
+    pub content_format: Option<u16>,
+    /// The raw payload (a configuration document, a diagnostic, or the body above).
+    pub payload: Vec<u8>,
 }
 
 impl Answer {
@@ -463,9 +467,23 @@ impl Device {
             .uri_path(&self.uri_path)
             .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
             .payload(json);
+        self.exchange_message(&request, mid, token, options, expect)
+            .await
+    }
+
+    /// Send the encoded `request` (Message ID `mid`, Token `token`) to the target, retransmit
+    /// it while unacknowledged (CON), and wait for its answer.
+    async fn exchange_message(
+        &mut self,
+        request: &[u8],
+        mid: u16,
+        token: Token,
+        options: &RequestOptions,
+        expect: Expect,
+    ) -> Result<Answer, DeviceError> {
         let start = Instant::now();
         let deadline = start + options.timeout;
-        self.socket.send_to(&request, self.target).await?;
+        self.socket.send_to(request, self.target).await?;
 
         let mut acked = !options.confirmable;
         let mut retransmitted = 0u32;
@@ -486,7 +504,7 @@ impl Device {
                         break Err(DeviceError::Timeout);
                     }
                     if !acked && retransmitted < self.params.max_retransmit && now >= next_retx {
-                        self.socket.send_to(&request, self.target).await?;
+                        self.socket.send_to(request, self.target).await?;
                         retransmitted += 1;
                         self.retransmissions += 1;
                         rto = rto.saturating_mul(2);
@@ -588,6 +606,10 @@ impl Device {
     }
 }
 
+#[path = "device_configure.rs"]
+mod configure;
+pub use configure::{ConfigFormat, Configuration};
+
 impl Device {
     /// Take and answer a downlink request (a retransmission is answered again, taken once).
     async fn downlink_request(&mut self, v: &MessageView<'_>, p: Payload) -> io::Result<()> {
@@ -680,6 +702,8 @@ fn finish(v: &MessageView<'_>, form: AnswerForm, expect: Expect) -> Step {
         ue_service_id,
         max_age: v.max_age(),
         body: decoded,
+        content_format: v.content_format(),
+        payload: v.payload().to_vec(),
     }))
 }
 

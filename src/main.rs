@@ -1,7 +1,8 @@
 //! `msgin5g`: the MSGin5G Gateway UE aggregator and reference MSGin5G Server.
 //!
 //! ```text
-//! msgin5g server  [--listen ADDR] [--metrics ADDR] [--config FILE]
+//! msgin5g server  [--listen ADDR] [--config-listen ADDR] [--provisioning FILE] [--metrics ADDR]
+//!                 [--config FILE]
 //! msgin5g gateway [--listen ADDR] [--upstream ADDR] [--shards N] [--metrics ADDR]
 //!                 [--config FILE] [overrides]
 //! msgin5g print-config
@@ -13,7 +14,7 @@
 use clap::{Args, Parser, Subcommand};
 use msgin5g::config::{AnswerModeSetting, Config, EXAMPLE_TOML};
 use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry};
-use msgin5g::net::{spawn_gateway_with, spawn_server};
+use msgin5g::net::{spawn_config_server, spawn_gateway_with, spawn_server};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +45,13 @@ struct ServerArgs {
     /// UDP address to listen on [config: server.listen, default 0.0.0.0:5683].
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// UDP address of the configuration server [config: server.config_listen, default
+    /// 0.0.0.0:65401].
+    #[arg(long, value_name = "ADDR")]
+    config_listen: Option<SocketAddr>,
+    /// Provisioning file (TOML) of the configuration server [config: server.provisioning].
+    #[arg(long, value_name = "FILE")]
+    provisioning: Option<PathBuf>,
     /// Serve Prometheus metrics at http://ADDR/metrics [config: server.metrics_listen].
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
@@ -104,6 +112,12 @@ fn main() -> ExitCode {
                 if let Some(listen) = args.listen {
                     config.server.listen = listen;
                 }
+                if let Some(config_listen) = args.config_listen {
+                    config.server.config_listen = config_listen;
+                }
+                if let Some(provisioning) = &args.provisioning {
+                    config.server.provisioning = Some(provisioning.clone());
+                }
                 if let Some(metrics) = args.metrics {
                     config.server.metrics_listen = Some(metrics);
                 }
@@ -111,7 +125,12 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            run_server(&config)
+            // The provisioning file is read (and checked) before anything starts.
+            let config_server = match config.config_server_config() {
+                Ok(config_server) => config_server,
+                Err(error) => return config_error(error),
+            };
+            run_server(&config, config_server)
         }
         Command::Gateway(args) => {
             let config = match load_config(args.config.as_ref(), |config| {
@@ -204,19 +223,25 @@ fn bind_metrics(addr: Option<SocketAddr>) -> std::io::Result<Option<std::net::Tc
     addr.map(std::net::TcpListener::bind).transpose()
 }
 
-fn run_server(config: &Config) -> std::io::Result<()> {
+fn run_server(
+    config: &Config,
+    config_server: msgin5g::server::ConfigServerConfig,
+) -> std::io::Result<()> {
     let metrics_listener = bind_metrics(config.server.metrics_listen)?;
     let server = spawn_server(config.server.listen, config.server_config())?;
+    let configuration = spawn_config_server(config.server.config_listen, config_server)?;
     let metrics = metrics_listener
         .map(|listener| {
             let registry = Registry::new()
                 .with(server.metrics())
+                .with(configuration.metrics())
                 .with(KernelMetrics::new());
             MetricsServer::spawn_on(listener, registry)
         })
         .transpose()?;
     signal_runtime()?.block_on(shutdown_signal());
     tracing::info!("shutting down the server");
+    configuration.shutdown()?;
     server.shutdown()?;
     drop(metrics);
     Ok(())

@@ -3,7 +3,7 @@
 //! metrics and drains on SIGINT, and `server --metrics` serves the server's metrics.
 
 use msgin5g::config::{Config, EXAMPLE_TOML};
-use msgin5g::device::{Device, RequestOptions};
+use msgin5g::device::{ConfigFormat, Device, RequestOptions};
 use msgin5g::msg::RegResult;
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
@@ -103,6 +103,20 @@ fn invalid_config_fails_at_start_naming_the_field() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("server.metrics_listen"));
+
+    // The provisioning file is read and checked at start, before anything binds.
+    let path = temp_config("provisioning", "[ue.\"imsi-1\"]\nue_service_id = \"\"\n");
+    let out = Command::new(BIN)
+        .args(["server", "--provisioning"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("server.provisioning") && stderr.contains("ue_service_id"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,9 +175,11 @@ async fn gateway_runs_out_of_the_box_and_drains_on_sigint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_serves_its_metrics() {
     let listen = format!("127.0.0.1:{}", free_port(false));
+    let config_listen = format!("127.0.0.1:{}", free_port(false));
     let metrics = format!("127.0.0.1:{}", free_port(true));
     let child = Command::new(BIN)
         .args(["server", "--listen", &listen, "--metrics", &metrics])
+        .args(["--config-listen", &config_listen])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -174,15 +190,34 @@ async fn server_serves_its_metrics() {
         ..RequestOptions::default()
     };
     let answer = dev.register("ue-srv", &options).await;
+    // No provisioning file: the auto-provision rule configures any UE ID, with this server's
+    // address.
+    let configured = dev
+        .configure(
+            config_listen.parse().unwrap(),
+            "imsi-cli",
+            None,
+            ConfigFormat::Xml,
+            &options,
+        )
+        .await;
     let page = answer.is_ok().then(|| scrape(&metrics));
     let (code, stderr) = interrupt(child).await;
     assert_eq!(answer.expect("answer").result, Some(RegResult::Success));
+    let configuration = configured.expect("configuration").configuration.unwrap();
+    assert_eq!(configuration.ue_service_id, "ue-imsi-cli");
+    assert_eq!(
+        configuration.msgin5g_server_address,
+        format!("coap://{listen}/msgin5g")
+    );
     assert_eq!(code, Some(0), "{stderr}");
     let page = page.unwrap();
     for line in [
         "msgin5g_server_requests_total{message_type=\"REG\"} 1\n",
         "msgin5g_server_answers_total{result=\"2xx\"} 1\n",
         "msgin5g_server_registrations 1\n",
+        "msgin5g_config_requests_total{kind=\"get\"} 1\n",
+        "msgin5g_config_auto_provisioned_total 1\n",
         "msgin5g_kernel_udp_in_errors_total{kind=\"udp\"}",
     ] {
         assert!(page.contains(line), "{line} missing from:\n{page}");

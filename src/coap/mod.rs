@@ -23,7 +23,7 @@ pub mod view;
 
 pub use build::MessageBuilder;
 pub use params::TransmissionParams;
-pub use types::{Code, MsgType, Token, CONTENT_FORMAT_JSON};
+pub use types::{Code, MsgType, Token, CONTENT_FORMAT_JSON, CONTENT_FORMAT_XML};
 pub use view::{Header, MessageView, ParseError};
 
 use std::net::SocketAddr;

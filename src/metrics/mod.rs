@@ -25,6 +25,7 @@
 //! **Naming.** `msgin5g_<area>_<what>_<unit>`; labels only from small fixed sets (`shard`,
 //! `kind`, `result`, `reason`, `cause`, `message_type`), never a device identity or address.
 
+mod config;
 mod exposition;
 mod gateway;
 mod histogram;
@@ -32,6 +33,7 @@ mod http;
 mod kernel;
 mod server;
 
+pub use config::ConfigServerMetrics;
 pub use exposition::{Exposition, MetricType, CONTENT_TYPE};
 pub use gateway::GatewayMetrics;
 pub use histogram::{

@@ -2,6 +2,8 @@
 
 /// Credential or policy check failed.
 pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+/// No configuration exists for the MSGin5G UE ID (configuration: 4.04, 24.538 §6.2.1).
+pub const NOT_FOUND: &str = "NOT_FOUND";
 /// UE unknown to the server.
 pub const UNKNOWN_UE: &str = "UNKNOWN_UE";
 /// UE not registered.
@@ -48,3 +50,45 @@ pub const UNKNOWN_GROUP: &str = "UNKNOWN_GROUP";
 pub const UNKNOWN_MESSAGE: &str = "UNKNOWN_MESSAGE";
 /// The server has no capacity for the message now (outstanding deliveries at their bound).
 pub const SERVER_BUSY: &str = "SERVER_BUSY";
+
+/// The CoAP code a device gets for a failed element of a `BULKCONFRESP` (SPEC.md §4.1.3,
+/// 24.538 §6.2.1: 4.03 or 4.04): 4.03 Forbidden for `UNAUTHORIZED`/`POLICY_REJECT`, 4.04 Not
+/// Found for anything else (`NOT_FOUND`, `UNKNOWN_UE`, an absent or unknown cause).
+pub fn configuration_failure_code(cause: Option<&str>) -> crate::coap::Code {
+    match cause {
+        Some(c)
+            if c.eq_ignore_ascii_case(UNAUTHORIZED) || c.eq_ignore_ascii_case(POLICY_REJECT) =>
+        {
+            crate::coap::Code::FORBIDDEN
+        }
+        _ => crate::coap::Code::NOT_FOUND,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coap::Code;
+
+    #[test]
+    fn configuration_failure_codes() {
+        assert_eq!(
+            configuration_failure_code(Some(UNAUTHORIZED)),
+            Code::FORBIDDEN
+        );
+        assert_eq!(
+            configuration_failure_code(Some("unauthorized")),
+            Code::FORBIDDEN
+        );
+        assert_eq!(
+            configuration_failure_code(Some(POLICY_REJECT)),
+            Code::FORBIDDEN
+        );
+        assert_eq!(configuration_failure_code(Some(NOT_FOUND)), Code::NOT_FOUND);
+        assert_eq!(
+            configuration_failure_code(Some(UNKNOWN_UE)),
+            Code::NOT_FOUND
+        );
+        assert_eq!(configuration_failure_code(None), Code::NOT_FOUND);
+    }
+}

@@ -32,6 +32,9 @@ pub enum MsgError {
     /// An IE has an invalid value.
     #[error("invalid IE {0}")]
     InvalidIe(&'static str),
+    /// Not a well-formed XML configuration document (24.538 §7.2).
+    #[error("invalid XML: {0}")]
+    Xml(String),
 }
 
 impl MsgError {
@@ -62,6 +65,10 @@ impl MsgError {
             MsgError::InvalidIe(k) => {
                 d.push_str("invalid ");
                 push_ascii(&mut d, k);
+            }
+            MsgError::Xml(m) => {
+                d.push_str("invalid XML: ");
+                push_ascii(&mut d, m);
             }
         }
         // Only ASCII was pushed, so any byte index is a char boundary.
@@ -94,6 +101,8 @@ pub enum BulkKind {
     Registration,
     /// `BULKDEREG` with `deregistrationRequests`.
     Deregistration,
+    /// `BULKCONF` with `configurationRequests` (SPEC.md §4.1.3).
+    Configuration,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -491,6 +500,9 @@ fn decode_root(root: Value<'_, '_>) -> Result<Payload, MsgError> {
     if let Some(r) = super::annex_a::decode_object(&kind, &obj) {
         return r;
     }
+    if let Some(r) = super::configuration::decode_object(&kind, &obj) {
+        return r;
+    }
     // Check the type before anything is allocated for the service identifier.
     if !matches!(
         kind,
@@ -867,7 +879,10 @@ fn write_list<T>(
 /// element's `msgin5g_service_id` and urgent degree are not sent); an absent count is written as
 /// the list length. `client_profile` is copied verbatim and must hold a JSON object.
 pub fn encode(payload: &Payload, out: &mut Vec<u8>) {
-    if super::messaging::encode(payload, out) || super::annex_a::encode(payload, out) {
+    if super::messaging::encode(payload, out)
+        || super::annex_a::encode(payload, out)
+        || super::configuration::encode(payload, out)
+    {
         return;
     }
     let mt = payload.message_type();
@@ -1020,6 +1035,11 @@ fn bulk_parts(kind: BulkKind) -> (&'static [u8], &'static [u8], &'static [u8]) {
             b",\"numberOfDeregistrationRequests\":",
             b",\"deregistrationRequests\":[",
         ),
+        BulkKind::Configuration => (
+            b",\"messageType\":\"BULKCONF\",\"gatewayUeServiceId\":",
+            b",\"numberOfConfigurationRequests\":",
+            b",\"configurationRequests\":[",
+        ),
     }
 }
 
@@ -1027,7 +1047,8 @@ fn bulk_parts(kind: BulkKind) -> (&'static [u8], &'static [u8], &'static [u8]) {
 ///
 /// Appends `{"msgin5gServiceId":S,"messageType":"BULKREG","gatewayUeServiceId":G,
 /// "numberOfRegistrationRequests":N,"registrationRequests":[e1,e2,...]}` (or the `BULKDEREG`
-/// analogue) with `N = elements.len()`; the elements (from [`write_element`]) are copied verbatim.
+/// or `BULKCONF` analogue) with `N = elements.len()`; the elements (from [`write_element`] or
+/// [`super::write_configuration_request_element`]) are copied verbatim.
 pub fn write_bulk(
     out: &mut Vec<u8>,
     kind: BulkKind,
@@ -1767,6 +1788,7 @@ mod tests {
                     .map(|i| match kind {
                         BulkKind::Registration => Payload::Reg(elem_reg(&format!("ue-{i}\\"))),
                         BulkKind::Deregistration => Payload::Dereg(elem_dereg(&format!("ue-{i}"))),
+                        BulkKind::Configuration => unreachable!("msg::configuration tests"),
                     })
                     .collect();
                 let elems: Vec<Vec<u8>> = payloads
@@ -1813,6 +1835,7 @@ mod tests {
                             })
                             .collect(),
                     }),
+                    BulkKind::Configuration => unreachable!("msg::configuration tests"),
                 };
                 assert_eq!(decode(&out).unwrap(), expected);
                 // The same bytes as encode() of the equivalent payload.

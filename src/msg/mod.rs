@@ -1,7 +1,7 @@
 //! MSGin5G payloads on MSGin5G-1/-6 (TS 24.538 §7.1, project JSON profile SPEC.md §3.3):
 //! Message Type values, the registration IEs, bulk requests/responses, the messaging payloads
 //! (`MSG`/`MSGRESP`/`IMDN`/`AGGMSG`/`AGGIMDN`), the Annex A.3 (MSGin5G-5) payloads, failure
-//! causes, and a JSON codec built on simd-json (Content-Format 50).
+//! causes, the configuration payloads (JSON and the §7.2 XML document, `BULKCONF`), and a JSON codec built on simd-json (Content-Format 50).
 //!
 //! Keys are lowerCamelCase (`messageType`, `ueServiceId`, ...); the spec's literal IE names
 //! (`"Message Type"`, `"UE Service ID"`, ...) are accepted as aliases on input.
@@ -10,6 +10,7 @@ pub mod annex_a;
 pub mod answers;
 pub mod cause;
 pub mod codec;
+pub mod configuration;
 mod fast_tape;
 mod ie;
 pub mod messaging;
@@ -22,6 +23,7 @@ pub use codec::{
     write_json_string, write_registration_response, BulkKind, MsgError, DIAGNOSTIC_MAX,
     MAX_UE_SERVICE_ID_LEN,
 };
+pub use configuration::*;
 pub use ie::{MAX_APPLICATION_ID_LEN, MAX_MESSAGE_ID_LEN};
 pub use messaging::*;
 pub use types::*;

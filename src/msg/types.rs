@@ -2,6 +2,7 @@
 //! elements (23.554 Tables 8.2.1-1, 8.2.7-x; SPEC.md §4.2–4.5).
 
 use super::annex_a::*;
+use super::configuration::{BulkConfiguration, BulkConfigurationResponse};
 use super::messaging::*;
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +25,10 @@ pub enum MessageType {
     BulkDereg,
     /// `BULKDEREGRESP` bulk de-registration response (project profile, SPEC.md: PROPOSED).
     BulkDeregResp,
+    /// `BULKCONF` bulk configuration request (project profile, SPEC.md §4.1.3: PROPOSED).
+    BulkConf,
+    /// `BULKCONFRESP` bulk configuration response (project profile, SPEC.md §4.1.3: PROPOSED).
+    BulkConfResp,
     /// `MSG` MSGin5G message.
     Msg,
     /// `MSGRESP` message response.
@@ -76,6 +81,8 @@ impl MessageType {
             MessageType::BulkRegResp => "BULKREGRESP",
             MessageType::BulkDereg => "BULKDEREG",
             MessageType::BulkDeregResp => "BULKDEREGRESP",
+            MessageType::BulkConf => "BULKCONF",
+            MessageType::BulkConfResp => "BULKCONFRESP",
             MessageType::Msg => "MSG",
             MessageType::MsgResp => "MSGRESP",
             MessageType::Imdn => "IMDN",
@@ -134,6 +141,8 @@ impl MessageType {
             "BULKREGRESP" => MessageType::BulkRegResp,
             "BULKDEREG" => MessageType::BulkDereg,
             "BULKDEREGRESP" => MessageType::BulkDeregResp,
+            "BULKCONF" => MessageType::BulkConf,
+            "BULKCONFRESP" => MessageType::BulkConfResp,
             "MSG" => MessageType::Msg,
             "MSGRESP" => MessageType::MsgResp,
             "IMDN" => MessageType::Imdn,
@@ -347,6 +356,10 @@ pub enum Payload {
     BulkDereg(BulkDeregistration),
     /// `BULKDEREGRESP`.
     BulkDeregResp(BulkDeregistrationResponse),
+    /// `BULKCONF` (SPEC.md §4.1.3).
+    BulkConf(BulkConfiguration),
+    /// `BULKCONFRESP` (SPEC.md §4.1.3).
+    BulkConfResp(BulkConfigurationResponse),
     /// `MSG` (SPEC.md §4.6).
     Msg(Message),
     /// `MSGRESP` (SPEC.md §4.6, §4.8).
@@ -401,6 +414,8 @@ impl Payload {
             Payload::BulkRegResp(_) => MessageType::BulkRegResp,
             Payload::BulkDereg(_) => MessageType::BulkDereg,
             Payload::BulkDeregResp(_) => MessageType::BulkDeregResp,
+            Payload::BulkConf(_) => MessageType::BulkConf,
+            Payload::BulkConfResp(_) => MessageType::BulkConfResp,
             Payload::Msg(_) => MessageType::Msg,
             Payload::MsgResp(_) => MessageType::MsgResp,
             Payload::Imdn(_) => MessageType::Imdn,
@@ -440,6 +455,8 @@ mod tests {
             MessageType::BulkRegResp,
             MessageType::BulkDereg,
             MessageType::BulkDeregResp,
+            MessageType::BulkConf,
+            MessageType::BulkConfResp,
             MessageType::Msg,
             MessageType::MsgResp,
             MessageType::Imdn,

@@ -9,18 +9,21 @@
 //! - [`shard`]: the [`Core`](shard::Core) contract every sans-IO core implements for its driver.
 //! - [`server`]: [`run_server`] (the loop, given a bound socket and a shutdown future) and
 //!   [`spawn_server`] / [`ServerHandle`] (bind, thread, shutdown).
+//! - [`config`]: [`spawn_config_server`] / [`ConfigServerHandle`] (the configuration server).
 //! - [`gateway`]: [`run_gateway_shard`] (one shard's loop with drain on shutdown) and
 //!   [`spawn_gateway`] / [`GatewayHandle`] (N shards sharing the device port).
 //!
 //! Like mini-redis, the loops take already-bound sockets and a shutdown future, so tests bind
 //! port 0 and stop them without sleeping.
 
+pub mod config;
 mod driver;
 pub mod gateway;
 pub mod server;
 pub mod shard;
 pub mod socket;
 
+pub use config::{spawn_config_server, ConfigServerHandle};
 pub use gateway::{
     run_gateway_shard, spawn_gateway, spawn_gateway_with, GatewayHandle, ShardMesh,
     HANDOFF_CHANNEL_CAPACITY, MAX_SHARDS,

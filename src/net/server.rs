@@ -1,107 +1,60 @@
-//! Driver for the reference MSGin5G Server core: one socket, one thread, one current-thread
-//! runtime.
+//! Driver for the reference MSGin5G Server core: the one driver loop ([`shard::run`]) on one
+//! socket, one thread, one current-thread runtime.
 
-use super::driver::{self, DRAIN_BATCH};
-use super::socket::{bind_udp, random_seed, DEFAULT_SOCKET_BUFFER, RECV_BUFFER_LEN};
+use super::shard::{self, CoreHandle, Hooks, RunOptions, SocketId};
+use super::socket::{bind_udp, random_seed, DEFAULT_SOCKET_BUFFER};
 use crate::metrics::ServerMetrics;
 use crate::server::{ServerConfig, ServerCore, ServerStats};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime};
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
 
-enum Event {
-    Shutdown,
-    Received(io::Result<(usize, SocketAddr)>),
-    Timer,
+/// The server's additions to the driver loop: the wall-clock anchor at start and the
+/// sent/failed counters.
+struct ServerHooks {
+    stats: Arc<ServerStats>,
+}
+
+impl Hooks<ServerCore> for ServerHooks {
+    fn start(&mut self, core: &mut ServerCore, now: Instant) {
+        core.set_wall_clock(now, SystemTime::now());
+    }
+
+    fn sent(&mut self, _core: &mut ServerCore, _socket: SocketId, sent: bool) {
+        let counter = if sent {
+            &self.stats.datagrams_sent
+        } else {
+            &self.stats.send_errors
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn hooks(core: &ServerCore) -> ServerHooks {
+    ServerHooks {
+        stats: core.stats(),
+    }
 }
 
 /// Run `core` on `socket` until `shutdown` completes, then return the core.
 ///
-/// Each turn waits for a datagram, the core's next timeout, or shutdown; after a wake it reads up
-/// to 64 more datagrams without waiting, calls `handle_timeout` when due, and
-/// sends everything `poll_transmit` yields. This is the only place the server's time is read
-/// (`Instant::now()`, and `SystemTime::now()` once at start for the core's wall-clock anchor,
-/// see [`ServerCore::set_wall_clock`]). Datagrams received and sent are counted in the core's
-/// [`ServerStats`]. Ends with an error only if the socket fails for good.
+/// The one driver loop ([`shard::run`]) with the server's hooks: each turn waits for a datagram,
+/// the core's next timeout, or shutdown; reads up to 64 datagrams without waiting, calls
+/// `handle_timeout` when due, and sends everything `poll_transmit` yields. This is the only place
+/// the server's time is read (`Instant::now()`, and `SystemTime::now()` once at start for the
+/// core's wall-clock anchor, see [`ServerCore::set_wall_clock`]). Datagrams received and sent are
+/// counted in the core's [`ServerStats`]. Ends with an error only if the socket fails for good.
 pub async fn run_server(
     socket: UdpSocket,
-    mut core: ServerCore,
+    core: ServerCore,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<ServerCore> {
-    tokio::pin!(shutdown);
-    let sleep = tokio::time::sleep_until(driver::far_future());
-    tokio::pin!(sleep);
-    let mut armed: Option<Instant> = None;
-    let mut buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
-    let stats = core.stats();
-    core.set_wall_clock(Instant::now(), SystemTime::now());
-
-    loop {
-        let timer_on = driver::rearm(sleep.as_mut(), &mut armed, core.poll_timeout());
-        let event = tokio::select! {
-            biased;
-            _ = &mut shutdown => Event::Shutdown,
-            received = socket.recv_from(&mut buf) => Event::Received(received),
-            _ = &mut sleep, if timer_on => Event::Timer,
-        };
-        let now = Instant::now();
-        match event {
-            Event::Shutdown => break,
-            Event::Timer => armed = None,
-            Event::Received(received) => {
-                feed(&mut core, &stats, now, &buf, received)?;
-                for _ in 0..DRAIN_BATCH {
-                    match socket.try_recv_from(&mut buf) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        received => feed(&mut core, &stats, now, &buf, received)?,
-                    }
-                }
-            }
-        }
-        if core.poll_timeout().is_some_and(|deadline| deadline <= now) {
-            core.handle_timeout(now);
-        }
-        while let Some(transmit) = core.poll_transmit() {
-            let sent =
-                driver::send_datagram(&socket, transmit.destination, &transmit.payload).await;
-            count(if sent {
-                &stats.datagrams_sent
-            } else {
-                &stats.send_errors
-            });
-        }
-    }
-    Ok(core)
-}
-
-fn count(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
-fn feed(
-    core: &mut ServerCore,
-    stats: &ServerStats,
-    now: Instant,
-    buf: &[u8],
-    received: io::Result<(usize, SocketAddr)>,
-) -> io::Result<()> {
-    match received {
-        Ok((len, from)) => {
-            count(&stats.datagrams_received);
-            core.handle_datagram(now, from, &buf[..len])
-        }
-        Err(error) if driver::is_transient(&error) => {
-            tracing::debug!(%error, "server receive error ignored");
-        }
-        Err(error) => return Err(error),
-    }
-    Ok(())
+    let hooks = hooks(&core);
+    shard::run(vec![socket], core, hooks, RunOptions::default(), shutdown).await
 }
 
 /// A reference server running on its own thread; dropping it shuts it down.
@@ -109,41 +62,29 @@ fn feed(
 pub struct ServerHandle {
     local_addr: SocketAddr,
     stats: Arc<ServerStats>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<io::Result<ServerCore>>>,
+    driver: CoreHandle<ServerCore>,
 }
 
 /// Bind `bind` (4 MiB socket buffers) and run a [`ServerCore`] with `config` on a thread named
 /// `msgin5g-server` with its own current-thread runtime.
 pub fn spawn_server(bind: SocketAddr, config: ServerConfig) -> io::Result<ServerHandle> {
-    let std_socket = bind_udp(bind, false, DEFAULT_SOCKET_BUFFER, DEFAULT_SOCKET_BUFFER)?;
-    let local_addr = std_socket.local_addr()?;
-    let runtime = driver::runtime()?;
-    let socket = {
-        let _guard = runtime.enter();
-        UdpSocket::from_std(std_socket)?
-    };
+    let socket = bind_udp(bind, false, DEFAULT_SOCKET_BUFFER, DEFAULT_SOCKET_BUFFER)?;
+    let local_addr = socket.local_addr()?;
     let core = ServerCore::new(config, random_seed());
     let stats = core.stats();
-    let (tx, rx) = oneshot::channel::<()>();
-    let thread = std::thread::Builder::new()
-        .name("msgin5g-server".to_string())
-        .spawn(move || {
-            let result = runtime.block_on(run_server(socket, core, async {
-                // A dropped sender also means "stop".
-                let _ = rx.await;
-            }));
-            if let Err(error) = &result {
-                tracing::error!(%error, "server loop ended with an error");
-            }
-            result
-        })?;
+    let hooks = hooks(&core);
+    let driver = shard::spawn(
+        "msgin5g-server",
+        vec![socket],
+        core,
+        hooks,
+        RunOptions::default(),
+    )?;
     tracing::info!(%local_addr, "MSGin5G server listening");
     Ok(ServerHandle {
         local_addr,
         stats,
-        shutdown: Some(tx),
-        thread: Some(thread),
+        driver,
     })
 }
 
@@ -166,23 +107,7 @@ impl ServerHandle {
     }
 
     /// Stop the loop, join the thread and hand back the core (for inspection in tests).
-    pub fn shutdown(mut self) -> io::Result<ServerCore> {
-        self.stop()
-            .unwrap_or_else(|| Err(io::Error::other("server already stopped")))
-    }
-
-    fn stop(&mut self) -> Option<io::Result<ServerCore>> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        self.thread.take().map(driver::join)
-    }
-}
-
-impl Drop for ServerHandle {
-    fn drop(&mut self) {
-        if let Some(Err(error)) = self.stop() {
-            tracing::warn!(%error, "server stopped with an error");
-        }
+    pub fn shutdown(self) -> io::Result<ServerCore> {
+        self.driver.shutdown()
     }
 }

@@ -82,15 +82,19 @@
 //! memory are bounded by their [`MessagingConfig`] settings; the outgoing queue holds
 //! [`MAX_QUEUED_TRANSMITS`] datagrams (oldest dropped first, counted in `transmit_dropped`).
 
+pub mod configuration;
 mod downlink;
+mod driven;
 mod error;
 mod messaging;
+pub mod provisioning;
 mod registry;
 mod stats;
 mod store;
 #[cfg(test)]
 mod tests;
 
+pub use configuration::{ConfigServerConfig, ConfigServerCore, ConfigServerStats};
 pub use error::RequestError;
 pub use messaging::MessagingConfig;
 pub use registry::{DownlinkPath, Registration};
