@@ -1,14 +1,20 @@
 //! loadgen's `configure-register` scenario over real UDP on 127.0.0.1: configuration GET, REG
 //! with the UE Service ID the configuration gave, DEREG; against scripted configuration servers
-//! (JSON, SEAL XML, separate responses, 4.03/4.04, a wrong source endpoint).
+//! (JSON, SEAL XML, separate responses, 4.03/4.04, a wrong source endpoint) and against the
+//! reference configuration server with the reference server.
 
 mod support;
 
 use loadgen::Scenario;
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType};
+use msgin5g::net::{spawn_config_server, spawn_server};
+use msgin5g::server::provisioning::Provisioning;
+use msgin5g::server::{ConfigServerConfig, ServerConfig};
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{config, consistent, echo_ok, run, Responder};
@@ -173,4 +179,70 @@ fn a_configuration_answer_from_another_endpoint_is_not_the_answer() {
     assert_eq!((r.ok, r.timed_out), (0, 2));
     assert!(r.unmatched >= 2, "{}", r.unmatched);
     assert!(!r.sent_by_type.contains_key("REG"));
+}
+
+#[test]
+fn configure_register_against_the_reference_configuration_server() {
+    // Devices 00..=09 are provisioned (UE Service ID meter-NN), 10 is not allowed (4.03), the
+    // rest unknown (4.04: no auto-provision rule).
+    let mut file = String::new();
+    for d in 0..10 {
+        let _ = writeln!(
+            file,
+            "[ue.\"imsi-lgtest-{d:02}\"]\nue_service_id = \"meter-{d:02}\""
+        );
+    }
+    file.push_str("[ue.\"imsi-lgtest-10\"]\nue_service_id = \"meter-10\"\nallowed = false\n");
+    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let conf = spawn_config_server(
+        "127.0.0.1:0".parse().unwrap(),
+        ConfigServerConfig {
+            public_address: format!("coap://{}/msgin5g", server.local_addr()),
+            provisioning: Arc::new(Provisioning::from_toml_str(&file, 100).unwrap()),
+            ..ConfigServerConfig::default()
+        },
+    )
+    .unwrap();
+    let mut gets = 0;
+    for accept in [None, Some(41)] {
+        let mut c = config(server.local_addr(), 20, 1_500);
+        c.scenario = Scenario::ConfigureRegister;
+        c.config_target = conf.local_addr();
+        c.config_accept = accept;
+        let r = run(c);
+        consistent(&r);
+        assert_eq!((r.timed_out, r.unmatched), (0, 0));
+        let codes = &r.configuration.as_ref().unwrap().answered_by_code;
+        let (ok, forbidden, not_found) = (codes["2.05"], codes["4.03"], codes["4.04"]);
+        assert!(ok >= 100 && forbidden >= 5 && not_found >= 50, "{codes:?}");
+        assert_eq!(
+            r.sent_by_type["configuration GET"],
+            ok + forbidden + not_found
+        );
+        let causes = |prefix: &str| -> u64 {
+            r.failure_causes
+                .iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .map(|(_, n)| n)
+                .sum()
+        };
+        assert_eq!(causes("config 4.03"), forbidden, "{:?}", r.failure_causes);
+        assert_eq!(causes("config 4.04"), not_found, "{:?}", r.failure_causes);
+        assert_eq!(r.failed, forbidden + not_found, "{:?}", r.failure_causes);
+        // Every REG with a configured UE Service ID is a new registration (2.01); in the
+        // second run, lanes the first run stopped between REG and DEREG re-register (2.04).
+        if accept.is_none() {
+            assert_eq!(r.answered_by_code["2.01"], r.sent_by_type["REG"]);
+        }
+        assert!(r.sent_by_type["REG"] + 20 >= ok);
+        gets += ok + forbidden + not_found;
+    }
+    let stats = conf.stats();
+    drop(conf);
+    drop(server);
+    let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    assert_eq!(
+        n(&stats.configured) + n(&stats.forbidden) + n(&stats.not_found),
+        gets
+    );
 }
