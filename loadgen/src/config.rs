@@ -41,6 +41,8 @@ pub enum Scenario {
     /// Configuration `GET` (24.538 §6.2.1, SPEC §4.1.1) to the configuration target, `REG` with
     /// the UE Service ID it returned, `DEREG`.
     ConfigureRegister,
+    /// Configuration `GET`, `REG`, K × `MSG` (from and to configured UE Service IDs), `DEREG`.
+    ConfigureMessaging,
 }
 
 impl Scenario {
@@ -53,7 +55,16 @@ impl Scenario {
             Scenario::Churn => "churn",
             Scenario::NatRebind => "nat-rebind",
             Scenario::ConfigureRegister => "configure-register",
+            Scenario::ConfigureMessaging => "configure-messaging",
         }
+    }
+
+    /// Whether each cycle starts with a configuration GET (the UE Service ID comes from it).
+    pub fn configures(self) -> bool {
+        matches!(
+            self,
+            Scenario::ConfigureRegister | Scenario::ConfigureMessaging
+        )
     }
 
     /// Whether the scenario changes a device's source port during the run.
@@ -245,7 +256,7 @@ pub struct Config {
     /// Seed of the workers' random generators (tokens, back-off jitter, wait-time draws).
     pub seed: u64,
     /// Configuration management server (or a gateway / relay configuration port) for the
-    /// `configure-register` scenario.
+    /// `configure-*` scenarios.
     pub config_target: SocketAddr,
     /// Accept option of the configuration GET (50 JSON, 41 XML; none: the server's default).
     pub config_accept: Option<u16>,
@@ -329,8 +340,12 @@ impl Config {
         {
             return fail("--gateway-ue must be 1..=255 bytes without quotes or backslashes");
         }
-        if self.scenario == Scenario::Messaging && self.messages == 0 {
-            return fail("--messages must be at least 1 in the messaging scenario");
+        if matches!(
+            self.scenario,
+            Scenario::Messaging | Scenario::ConfigureMessaging
+        ) && self.messages == 0
+        {
+            return fail("--messages must be at least 1 in the messaging scenarios");
         }
         if self.payload_bytes > 2048 {
             return fail("--payload-bytes must be at most 2048 (SPEC §4.6 default segment size)");
@@ -370,9 +385,9 @@ impl Config {
         {
             return fail("--id-prefix must be 1..=64 of [A-Za-z0-9_-]");
         }
-        if self.scenario == Scenario::ConfigureRegister {
+        if self.scenario.configures() {
             if self.app_clients {
-                return fail("configure-register is for MSGin5G UEs: drop --app-clients");
+                return fail("configure-* scenarios are for MSGin5G UEs: drop --app-clients");
             }
             if self.config_target.is_ipv4() != self.target.is_ipv4()
                 || self.config_target.ip().is_loopback() != self.target.ip().is_loopback()
@@ -405,7 +420,7 @@ impl Config {
 
     /// Whether each device talks to more than one peer (its socket is then unconnected).
     pub fn two_peers(&self) -> bool {
-        self.scenario == Scenario::ConfigureRegister && self.config_target != self.target
+        self.scenario.configures() && self.config_target != self.target
     }
 
     /// The devices this process simulates.

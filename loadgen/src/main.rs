@@ -29,6 +29,9 @@ enum ScenarioArg {
     /// Configuration GET /msgin5g-config?ueid=<MSGin5G UE ID> to --config-target, REG with the
     /// UE Service ID it returned, DEREG.
     ConfigureRegister,
+    /// Configuration GET, REG, --messages × MSG (peer: the next device of the same worker, by
+    /// its configured UE Service ID), DEREG.
+    ConfigureMessaging,
 }
 
 impl From<ScenarioArg> for Scenario {
@@ -40,6 +43,7 @@ impl From<ScenarioArg> for Scenario {
             ScenarioArg::Churn => Scenario::Churn,
             ScenarioArg::NatRebind => Scenario::NatRebind,
             ScenarioArg::ConfigureRegister => Scenario::ConfigureRegister,
+            ScenarioArg::ConfigureMessaging => Scenario::ConfigureMessaging,
         }
     }
 }
@@ -52,15 +56,15 @@ struct Args {
     /// Target address (host:port), e.g. 127.0.0.1:5683: a gateway, a relay or the server.
     #[arg(long)]
     target: String,
-    /// configure-register: where configuration GETs go (the server's, a gateway's or a relay's
+    /// configure-*: where configuration GETs go (the server's, a gateway's or a relay's
     /// configuration port) [default: the --target host on port 65401].
     #[arg(long)]
     config_target: Option<String>,
-    /// configure-register: Accept option of the configuration GET: 50 (JSON) or 41 (SEAL XML)
+    /// configure-*: Accept option of the configuration GET: 50 (JSON) or 41 (SEAL XML)
     /// [default: none, the server's default format].
     #[arg(long, value_parser = ["50", "41"])]
     config_accept: Option<String>,
-    /// configure-register: MSGin5G UE ID of each lane (the `ueid` query); {id} becomes the
+    /// configure-*: MSGin5G UE ID of each lane (the `ueid` query); {id} becomes the
     /// lane's identity <id-prefix>-<device>[.<lane>].
     #[arg(long, default_value = "imsi-{id}")]
     ue_id: String,
@@ -205,8 +209,10 @@ fn config(args: &Args) -> Result<Config, String> {
     }
     let mut c = Config::new(target);
     if let Some(t) = config_target {
-        if args.scenario != ScenarioArg::ConfigureRegister {
-            return Err("--config-target is for --scenario configure-register".into());
+        if !Scenario::from(args.scenario).configures() {
+            return Err(
+                "--config-target is for --scenario configure-register / configure-messaging".into(),
+            );
         }
         c.config_target = t;
     }
@@ -441,6 +447,18 @@ mod tests {
         assert!(
             refused(&["--scenario", "configure-register", "--ue-id", "a b{id}"]).contains("{id}")
         );
+        let args = Args::parse_from([
+            "loadgen",
+            "--target",
+            "127.0.0.1:5683",
+            "--scenario",
+            "configure-messaging",
+            "--config-target",
+            "127.0.0.1:7000",
+        ]);
+        let c = config(&args).unwrap();
+        assert_eq!(c.scenario, Scenario::ConfigureMessaging);
+        assert_eq!(c.config_target, "127.0.0.1:7000".parse().unwrap());
         assert!(
             refused(&["--scenario", "configure-register", "--app-clients"]).contains("app-clients")
         );

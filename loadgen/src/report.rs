@@ -1,7 +1,7 @@
 //! The end-of-run report: a serde structure for `--json` and the human summary table.
 
 use crate::answer::Incoming;
-use crate::config::{Config, Pacing, Scenario};
+use crate::config::{Config, Pacing};
 use crate::stats::{Form, Stats};
 use crate::template::Op;
 use hdrhistogram::Histogram;
@@ -79,7 +79,7 @@ pub struct OpenLoop {
     pub behind_schedule: u64,
 }
 
-/// The configuration step of `configure-register` (24.538 §6.2.1) on its own.
+/// The configuration step of the `configure-*` scenarios (24.538 §6.2.1) on its own.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Configuration {
@@ -165,7 +165,7 @@ pub struct Report {
     pub latency_us: Latency,
     /// Open-loop figures (absent in closed loop).
     pub open_loop: Option<OpenLoop>,
-    /// The configuration step (`configure-register` only).
+    /// The configuration step (`configure-*` scenarios only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub configuration: Option<Configuration>,
     /// loadgen's own CPU use.
@@ -203,17 +203,16 @@ impl Report {
             .filter(|k| s.received[**k as usize] > 0)
             .map(|k| (k.as_str().to_string(), s.received[*k as usize]))
             .collect();
-        let configuration =
-            (config.scenario == Scenario::ConfigureRegister).then(|| Configuration {
-                answered_by_code: s
-                    .conf_by_code
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, n)| **n > 0)
-                    .map(|(code, n)| (code_str(code as u8), *n))
-                    .collect(),
-                latency_us: Latency::new(&s.conf_latency_us),
-            });
+        let configuration = config.scenario.configures().then(|| Configuration {
+            answered_by_code: s
+                .conf_by_code
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(code, n)| (code_str(code as u8), *n))
+                .collect(),
+            latency_us: Latency::new(&s.conf_latency_us),
+        });
         let active_s = s.last_answer_ns as f64 / 1e9;
         let rate = |n: u64, secs: f64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
         Report {
@@ -396,6 +395,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Scenario;
 
     #[test]
     fn report_fields_and_table() {

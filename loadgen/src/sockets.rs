@@ -3,7 +3,7 @@
 //!
 //! One UDP socket per device, bound to port 0 (the kernel picks a free port from
 //! `ip_local_port_range`, about 28 000 ports) and connected to the target (unconnected when the
-//! device also talks to a configuration server: `configure-register`). With an IPv4
+//! device also talks to a configuration server: `configure-*`). With an IPv4
 //! loopback target, devices are spread over 127.0.0.1, 127.0.0.2, ... in blocks of
 //! [`DEVICES_PER_ADDRESS`], because every address has its own port space; so 100 000 devices
 //! fit. Other targets use one wildcard address, which bounds the device count by the port range.

@@ -81,7 +81,7 @@ pub struct Stats {
     pub latency_us: Histogram<u64>,
     /// Time of the last final answer (ns since the run began).
     pub last_answer_ns: u64,
-    /// Final answers to configuration GETs per CoAP code byte (`configure-register`).
+    /// Final answers to configuration GETs per CoAP code byte (`configure-*`).
     pub conf_by_code: [u64; 256],
     /// Latency of the configuration step alone (µs).
     pub conf_latency_us: Histogram<u64>,

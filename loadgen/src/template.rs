@@ -7,7 +7,7 @@
 //! of unequal length (`"HIGH"  ` vs `"MIDDLE"`) by a space after the closing quote, which is JSON
 //! whitespace (RFC 8259 §2).
 
-use crate::config::{Config, MsgTarget, Scenario, WaitTime, UE_ID_PLACEHOLDER};
+use crate::config::{Config, MsgTarget, WaitTime, UE_ID_PLACEHOLDER};
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MsgType, Token, CONTENT_FORMAT_JSON};
 
@@ -146,9 +146,18 @@ pub fn parse_token(t: &Token) -> Option<(u32, u16)> {
 pub struct Template {
     bytes: Vec<u8>,
     fields: Vec<(Field, usize, usize)>,
-    /// Where the lane's configured UE Service ID goes (`configure-register` REG/DEREG): the
-    /// datagram is `bytes[..at]`, the ID, `bytes[at..]`.
-    splice: Option<usize>,
+    /// Where configured UE Service IDs go (`configure-*` REG, DEREG, MSG), in ascending
+    /// offsets: the datagram is `bytes[..at1]`, an ID, `bytes[at1..at2]`, an ID, ...
+    splices: Vec<(usize, Splice)>,
+}
+
+/// Whose configured UE Service ID a splice point takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Splice {
+    /// The sending lane's.
+    Own,
+    /// The peer recipient's.
+    Peer,
 }
 
 impl Template {
@@ -182,25 +191,34 @@ impl Template {
         &self.bytes
     }
 
-    /// Patch `v` and write the datagram with `id` spliced in (when the template has a splice
-    /// point) into `out`; `id` must be JSON-string-safe (see [`crate::confanswer::config_ue_service_id`]).
-    pub fn patch_into<'a>(&mut self, v: &Values, id: &[u8], out: &'a mut Vec<u8>) -> &'a [u8] {
+    /// Patch `v` and write the datagram with the configured UE Service IDs `own` and `peer`
+    /// spliced in into `out`; both must be JSON-string-safe (see
+    /// [`crate::confanswer::config_ue_service_id`]).
+    pub fn patch_into<'a>(
+        &mut self,
+        v: &Values,
+        own: &[u8],
+        peer: &[u8],
+        out: &'a mut Vec<u8>,
+    ) -> &'a [u8] {
         self.patch(v);
         out.clear();
-        match self.splice {
-            Some(at) => {
-                out.extend_from_slice(&self.bytes[..at]);
-                out.extend_from_slice(id);
-                out.extend_from_slice(&self.bytes[at..]);
-            }
-            None => out.extend_from_slice(&self.bytes),
+        let mut from = 0;
+        for &(at, whose) in &self.splices {
+            out.extend_from_slice(&self.bytes[from..at]);
+            out.extend_from_slice(match whose {
+                Splice::Own => own,
+                Splice::Peer => peer,
+            });
+            from = at;
         }
+        out.extend_from_slice(&self.bytes[from..]);
         out
     }
 
-    /// Whether the datagram needs the lane's configured UE Service ID ([`Template::patch_into`]).
+    /// Whether the datagram needs configured UE Service IDs ([`Template::patch_into`]).
     pub fn spliced(&self) -> bool {
-        self.splice.is_some()
+        !self.splices.is_empty()
     }
 
     /// The datagram as last patched.
@@ -368,8 +386,8 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
         WaitTime::Fixed { seconds } => digits_for(seconds as usize + 1),
         WaitTime::Uniform { max, .. } => digits_for(max as usize + 1),
     };
-    let configured = config.scenario == Scenario::ConfigureRegister;
-    let mut splice = None;
+    let configured = config.scenario.configures();
+    let mut splices = Vec::new();
     match op {
         Op::ConfGet => return config_get(config, ids),
         Op::Reg | Op::Dereg => {
@@ -377,7 +395,7 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
                 .lit(op.message_type())
                 .lit("\",\"ueServiceId\":\"");
             if configured {
-                splice = Some(w.out.len());
+                splices.push((w.out.len(), Splice::Own));
             } else {
                 ids.write(&mut w, false);
             }
@@ -393,11 +411,19 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
             ids.write(&mut w, false);
             w.lit("-").field(Field::Seq, 10);
             w.lit("\",\"originatingUeServiceId\":\"");
-            ids.write(&mut w, false);
+            if configured {
+                splices.push((w.out.len(), Splice::Own));
+            } else {
+                ids.write(&mut w, false);
+            }
             match &config.msg_target {
                 MsgTarget::Peer => {
                     w.lit("\",\"recipientUeServiceId\":\"");
-                    ids.write(&mut w, true);
+                    if configured {
+                        splices.push((w.out.len(), Splice::Peer));
+                    } else {
+                        ids.write(&mut w, true);
+                    }
                 }
                 MsgTarget::Ue(id) => {
                     w.lit("\",\"recipientUeServiceId\":\"").lit(id);
@@ -474,7 +500,10 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
     Template {
         bytes,
         fields,
-        splice: splice.map(|at| at + base),
+        splices: splices
+            .into_iter()
+            .map(|(at, whose)| (at + base, whose))
+            .collect(),
     }
 }
 
@@ -510,13 +539,14 @@ fn config_get(config: &Config, ids: &Identities) -> Template {
     Template {
         bytes,
         fields,
-        splice: None,
+        splices: Vec::new(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Scenario;
     use msgin5g::coap::MessageView;
 
     fn config() -> Config {
@@ -702,7 +732,7 @@ mod tests {
             assert!(t.get(op).spliced());
             let bytes = t
                 .get(op)
-                .patch_into(&v, br#"ue-\"q\"-1"#, &mut out)
+                .patch_into(&v, br#"ue-\"q\"-1"#, b"unused", &mut out)
                 .to_vec();
             let view = MessageView::parse(&bytes).unwrap();
             assert_eq!(view.header.mid, 7);
@@ -714,6 +744,44 @@ mod tests {
         }
         // Other scenarios keep the patched identity.
         assert!(!Templates::new(&config()).get(Op::Reg).spliced());
+    }
+
+    #[test]
+    fn configured_messages_splice_sender_and_peer() {
+        let mut c = config();
+        c.scenario = Scenario::ConfigureMessaging;
+        let mut t = Templates::new(&c);
+        let v = Values {
+            seq: 12,
+            dev: 3,
+            urgent: true,
+            ..Values::default()
+        };
+        let mut out = Vec::new();
+        let bytes = t
+            .get(Op::Msg)
+            .patch_into(&v, b"meter-3", b"meter-4", &mut out)
+            .to_vec();
+        let j = json_of(&bytes);
+        assert_eq!(j["messageType"], "MSG");
+        assert_eq!(j["originatingUeServiceId"], "meter-3");
+        assert_eq!(j["recipientUeServiceId"], "meter-4");
+        assert_eq!(j["messageId"], "lg-t-00003-0000000012");
+        assert_eq!(j["priority"], "HIGH");
+        // Fixed recipients stay literal.
+        c.msg_target = MsgTarget::As("as-1".into());
+        let mut t = Templates::new(&c);
+        let bytes = t
+            .get(Op::Msg)
+            .patch_into(&v, b"meter-3", b"unused", &mut out)
+            .to_vec();
+        let j = json_of(&bytes);
+        assert_eq!(j["originatingUeServiceId"], "meter-3");
+        assert_eq!(j["recipientAsServiceId"], "as-1");
+    }
+
+    fn json_of(bytes: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(MessageView::parse(bytes).unwrap().payload()).unwrap()
     }
 
     #[test]

@@ -9,7 +9,7 @@ use loadgen::Scenario;
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType};
 use msgin5g::net::{spawn_config_server, spawn_server};
-use msgin5g::server::provisioning::Provisioning;
+use msgin5g::server::provisioning::{AutoProvision, Provisioning};
 use msgin5g::server::{ConfigServerConfig, ServerConfig};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -245,4 +245,84 @@ fn configure_register_against_the_reference_configuration_server() {
         n(&stats.configured) + n(&stats.forbidden) + n(&stats.not_found),
         gets
     );
+}
+
+#[test]
+fn configure_messaging_sends_from_and_to_configured_ue_service_ids() {
+    let given = Arc::new(Mutex::new(HashMap::new()));
+    let conf = config_server(given.clone(), Arc::new(Mutex::new(HashSet::new())));
+    let wrong = Arc::new(Mutex::new(Vec::new()));
+    let (w, g) = (wrong.clone(), given.clone());
+    let messaging = Responder::start(move |s, data, from| {
+        let Ok(v) = MessageView::parse(data) else {
+            return;
+        };
+        let j: serde_json::Value = serde_json::from_slice(v.payload()).unwrap();
+        let given = g.lock().unwrap();
+        let sender = match j["messageType"].as_str().unwrap() {
+            "MSG" => {
+                let to = j["recipientUeServiceId"].as_str().unwrap();
+                if !given.contains_key(to) {
+                    w.lock().unwrap().push(format!("recipient {to}"));
+                }
+                j["originatingUeServiceId"].as_str().unwrap()
+            }
+            _ => j["ueServiceId"].as_str().unwrap(),
+        };
+        if given.get(sender) != Some(&from) {
+            w.lock().unwrap().push(format!("sender {sender}"));
+        }
+        drop(given);
+        echo_ok(s, data, from);
+    });
+    let mut c = config(messaging.addr, 12, 600);
+    c.scenario = Scenario::ConfigureMessaging;
+    c.config_target = conf.addr;
+    c.messages = 2;
+    let r = run(c);
+    consistent(&r);
+    drop(conf);
+    drop(messaging);
+    assert!(
+        wrong.lock().unwrap().is_empty(),
+        "{:?}",
+        wrong.lock().unwrap()
+    );
+    assert!(r.sent_by_type["MSG"] >= 100, "{:?}", r.sent_by_type);
+    assert_eq!(r.timed_out, 0);
+}
+
+#[test]
+fn ues_configure_register_and_message_each_other_at_the_reference_servers() {
+    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let conf = spawn_config_server(
+        "127.0.0.1:0".parse().unwrap(),
+        ConfigServerConfig {
+            provisioning: Arc::new(Provisioning::auto_only(Some(
+                AutoProvision::new("ue-{ueid}").unwrap(),
+            ))),
+            ..ConfigServerConfig::default()
+        },
+    )
+    .unwrap();
+    let mut c = config(server.local_addr(), 200, 3_000);
+    c.scenario = Scenario::ConfigureMessaging;
+    c.config_target = conf.local_addr();
+    c.messages = 3;
+    let r = run(c);
+    consistent(&r);
+    let (delivered, configured) = (
+        server.stats().messages_delivered.load(Ordering::Relaxed),
+        conf.stats().configured.load(Ordering::Relaxed),
+    );
+    drop(conf);
+    drop(server);
+    assert_eq!((r.timed_out, r.unmatched), (0, 0));
+    assert_eq!(configured, r.sent_by_type["configuration GET"]);
+    // A peer between its DEREG and its next REG is unknown (4.04 UNKNOWN_UE).
+    let unknown = r.failure_causes.get("UNKNOWN_UE").copied().unwrap_or(0);
+    assert_eq!(r.failed, unknown, "{:?}", r.failure_causes);
+    let received = r.received["MSG"];
+    assert!(delivered >= 300, "{delivered}");
+    assert!(received >= delivered && received <= r.sent_by_type["MSG"]);
 }

@@ -88,6 +88,11 @@ fn cycle(config: &Config) -> Vec<Step> {
             c.insert(0, Step::Send(Op::ConfGet));
             c.push(Step::Send(dereg));
         }
+        Scenario::ConfigureMessaging => {
+            c.insert(0, Step::Send(Op::ConfGet));
+            c.extend((0..config.messages).map(|_| Step::Send(msg)));
+            c.push(Step::Send(dereg));
+        }
     }
     c
 }
@@ -150,7 +155,7 @@ pub struct Worker {
     next_slot_ns: f64,
     slot_counted: bool,
     out: Vec<u8>,
-    /// `configure-register`: each lane's UE Service ID from its last configuration answer
+    /// `configure-*`: each lane's UE Service ID from its last configuration answer
     /// (JSON-escaped; capacity kept across cycles). Empty otherwise.
     conf_ids: Vec<Vec<u8>>,
     /// A request with a spliced UE Service ID is assembled here.
@@ -246,7 +251,7 @@ impl Worker {
         };
         let cycle = cycle(config);
         let templates = Templates::new(config);
-        let conf_ids = if config.scenario == Scenario::ConfigureRegister {
+        let conf_ids = if config.scenario.configures() {
             vec![Vec::new(); count * k]
         } else {
             Vec::new()
@@ -509,7 +514,15 @@ impl Worker {
         };
         let template = self.templates.get(lane.op);
         let bytes = if template.spliced() {
-            template.patch_into(&values, &self.conf_ids[li], &mut self.send_buf)
+            // The peer of a configured lane: the same lane of the next device of this worker
+            // (its UE Service ID is only known here); one not configured yet: the lane itself.
+            let peer = ((di + 1) % self.devices.len()) * self.k + li % self.k;
+            let own = &self.conf_ids[li];
+            let peer = match &self.conf_ids[peer] {
+                id if id.is_empty() => own,
+                id => id,
+            };
+            template.patch_into(&values, own, peer, &mut self.send_buf)
         } else {
             template.patch(&values)
         };
@@ -675,6 +688,17 @@ mod tests {
             vec![
                 Step::Send(Op::ConfGet),
                 Step::Send(Op::Reg),
+                Step::Send(Op::Dereg)
+            ]
+        );
+        c.scenario = Scenario::ConfigureMessaging;
+        assert_eq!(
+            cycle(&c),
+            vec![
+                Step::Send(Op::ConfGet),
+                Step::Send(Op::Reg),
+                Step::Send(Op::Msg),
+                Step::Send(Op::Msg),
                 Step::Send(Op::Dereg)
             ]
         );
