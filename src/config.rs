@@ -20,6 +20,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod relay;
+pub use relay::{RelaySection, MAX_RELAY_LINKS};
+
 /// A commented configuration file listing every key with its default (`msgin5g print-config`).
 ///
 /// Keys without a default value (optional) are shown commented out. Parsing this text yields
@@ -157,6 +160,41 @@ config_max_bulk_entries = 1000
 # Largest configuration answer payload in bytes (256..=65000); a larger BULKCONFRESP is 4.13.
 config_max_response_bytes = 65000
 
+[relay]
+# Device-facing UDP address for messaging (relayed messages' port is FFS in 24.538: 5683).
+listen = "0.0.0.0:5683"
+# Device-facing UDP address for configuration GETs (24.538 6.2.2.1: 65401).
+config_listen = "0.0.0.0:65401"
+# MSGin5G Server address; when absent the reference server runs in-process on 127.0.0.1.
+# upstream = "192.0.2.10:5683"
+# Configuration server address; default: the upstream's host on port 65401 (or the embedded one).
+# config_upstream = "192.0.2.10:65401"
+# Most links (constrained UEs) at once; each link is one uplink socket (one descriptor, one port).
+max_links = 10000
+# A link without traffic either way for this long ends.
+link_idle_timeout_ms = 300000
+# An ended link keeps its uplink endpoint this long: late server requests get 4.04 and the UE
+# coming back keeps its endpoint.
+unlinked_grace_ms = 60000
+# Most device requests awaiting their answer, over all links and per link.
+max_exchanges = 1048576
+max_link_exchanges = 32
+# Most datagrams queued per link while its uplink endpoint opens.
+max_link_queue = 8
+# When set, only devices with these IP addresses are linked (others are ignored).
+# allow_list = ["192.0.2.7", "2001:db8::7"]
+# Answer a server CON request for a UE that is not linked with 4.04 (24.538 6.4.2.4.1).
+not_found_to_server = true
+# Local IP of the uplink endpoints; default: loopback for a loopback upstream, else any address.
+# uplink_bind = "192.0.2.1"
+# Inclusive port range of the uplink endpoints (link slot n binds start + n); it must hold at least
+# max_links ports. Default: ephemeral ports.
+# uplink_ports = [40000, 49999]
+# Max-Age in seconds on 5.03 answers when a bound is hit.
+overload_max_age_s = 5
+# TCP address serving Prometheus metrics at GET /metrics (`msgin5g relay`); absent: none.
+# metrics_listen = "127.0.0.1:9466"
+
 [coap]
 # ACK_TIMEOUT (RFC 7252 §4.8), 1..=300000.
 ack_timeout_ms = 2000
@@ -195,7 +233,7 @@ pub enum ConfigError {
     },
 }
 
-/// The whole configuration: `[gateway]`, `[server]` and `[coap]` sections.
+/// The whole configuration: `[gateway]`, `[server]`, `[relay]` and `[coap]` sections.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -203,6 +241,8 @@ pub struct Config {
     pub gateway: GatewaySection,
     /// Reference server settings (standalone, or embedded when the gateway has no upstream).
     pub server: ServerSection,
+    /// Relay UE settings.
+    pub relay: RelaySection,
     /// CoAP transmission parameters shared by gateway and server.
     pub coap: CoapSection,
 }
@@ -702,6 +742,7 @@ impl Config {
         if s.store_max_time_s == 0 {
             return Err(invalid("server.store_max_time_s", "must be at least 1"));
         }
+        self.relay.validate()?;
         self.validate_configuration_keys()
     }
 
@@ -937,6 +978,12 @@ mod tests {
         config.server.allowed_gateways = Some(vec!["g".into()]);
         config.gateway.metrics_listen = Some("127.0.0.1:9464".parse().unwrap());
         config.server.metrics_listen = Some("127.0.0.1:9465".parse().unwrap());
+        config.relay.upstream = Some("127.0.0.1:5683".parse().unwrap());
+        config.relay.config_upstream = Some("127.0.0.1:65401".parse().unwrap());
+        config.relay.allow_list = Some(vec!["127.0.0.1".parse().unwrap()]);
+        config.relay.uplink_bind = Some("127.0.0.1".parse().unwrap());
+        config.relay.uplink_ports = Some([40000, 49999]);
+        config.relay.metrics_listen = Some("127.0.0.1:9466".parse().unwrap());
         config.server.provisioning = Some("p.toml".into());
         config.server.auto_provision = Some(true);
         config.server.public_address = Some("coap://h/msgin5g".into());

@@ -5,6 +5,7 @@
 //! - [`msg`]: MSGin5G payloads (TS 24.538 §7.1) and their JSON profile.
 //! - [`server`]: the reference MSGin5G Server core (sans-IO).
 //! - [`gateway`]: the Gateway UE core (sans-IO, one per shard).
+//! - [`relay`]: the Relay UE core (sans-IO): a transparent Layer-3 UE-to-Network relay for CoAP.
 //! - [`net`]: sockets, shard run loops, shutdown: the thin drivers around the cores.
 //! - [`config`]: the one configuration (TOML file + flags), validated once.
 //! - [`device`]: an async constrained-UE client (REG/DEREG over CoAP) for tests and `loadgen`.
@@ -18,4 +19,5 @@ pub mod gateway;
 pub mod metrics;
 pub mod msg;
 pub mod net;
+pub mod relay;
 pub mod server;

@@ -1,10 +1,12 @@
-//! `msgin5g`: the MSGin5G Gateway UE aggregator and reference MSGin5G Server.
+//! `msgin5g`: the MSGin5G Gateway UE aggregator, Relay UE and reference MSGin5G Server.
 //!
 //! ```text
 //! msgin5g server  [--listen ADDR] [--config-listen ADDR] [--provisioning FILE] [--metrics ADDR]
 //!                 [--config FILE]
 //! msgin5g gateway [--listen ADDR] [--upstream ADDR] [--shards N] [--metrics ADDR]
 //!                 [--config FILE] [overrides]
+//! msgin5g relay   [--listen ADDR] [--config-listen ADDR] [--upstream ADDR]
+//!                 [--config-upstream ADDR] [--metrics ADDR] [--config FILE]
 //! msgin5g print-config
 //! ```
 //!
@@ -12,9 +14,9 @@
 //! offending field on error). Ctrl-C (or SIGTERM) drains the gateway, then stops the server.
 
 use clap::{Args, Parser, Subcommand};
-use msgin5g::config::{AnswerModeSetting, Config, EXAMPLE_TOML};
+use msgin5g::config::{AnswerModeSetting, Config, RelaySection, EXAMPLE_TOML};
 use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry};
-use msgin5g::net::{spawn_config_server, spawn_gateway_with, spawn_server};
+use msgin5g::net::{spawn_config_server, spawn_gateway_with, spawn_relay, spawn_server};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +25,7 @@ use std::process::ExitCode;
 #[command(
     name = "msgin5g",
     version,
-    about = "MSGin5G Gateway UE aggregator and reference server over CoAP/UDP"
+    about = "MSGin5G Gateway UE aggregator, Relay UE and reference server over CoAP/UDP"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -36,6 +38,8 @@ enum Command {
     Server(ServerArgs),
     /// Run the Gateway UE aggregator (with an in-process server when no upstream is given).
     Gateway(GatewayArgs),
+    /// Run the Relay UE (a transparent Layer-3 UE-to-Network relay for CoAP).
+    Relay(RelayArgs),
     /// Print a commented configuration file with every key and its default.
     PrintConfig,
 }
@@ -94,6 +98,28 @@ struct GatewayArgs {
     answer_mode: Option<AnswerModeSetting>,
 }
 
+#[derive(Args)]
+struct RelayArgs {
+    /// Device-facing messaging address [config: relay.listen, default 0.0.0.0:5683].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Device-facing configuration address [config: relay.config_listen, default 0.0.0.0:65401].
+    #[arg(long, value_name = "ADDR")]
+    config_listen: Option<SocketAddr>,
+    /// MSGin5G Server address; without it the reference server runs in-process.
+    #[arg(long, value_name = "ADDR")]
+    upstream: Option<SocketAddr>,
+    /// Configuration server address [default: the upstream's host on port 65401].
+    #[arg(long, value_name = "ADDR")]
+    config_upstream: Option<SocketAddr>,
+    /// Serve Prometheus metrics at http://ADDR/metrics [config: relay.metrics_listen].
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
 /// Exit code for an invalid configuration (same as clap's usage errors).
 const EXIT_CONFIG: u8 = 2;
 /// Exit code for a runtime failure (bind error, thread failure).
@@ -140,6 +166,25 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             run_gateway(&config)
+        }
+        Command::Relay(args) => {
+            let config = match load_config(args.config.as_ref(), |config| {
+                apply_relay_flags(config, &args)
+            }) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            // Without an upstream the embedded servers run: the provisioning file is read (and
+            // checked) before anything starts.
+            let config_server = if config.relay.upstream.is_none() {
+                match config.config_server_config() {
+                    Ok(config_server) => Some(config_server),
+                    Err(error) => return config_error(error),
+                }
+            } else {
+                None
+            };
+            run_relay(&config, config_server)
         }
         Command::PrintConfig => unreachable!("handled above"),
     };
@@ -214,6 +259,25 @@ fn apply_gateway_flags(config: &mut Config, args: &GatewayArgs) {
     }
     if let Some(answer_mode) = args.answer_mode {
         g.answer_mode = answer_mode;
+    }
+}
+
+fn apply_relay_flags(config: &mut Config, args: &RelayArgs) {
+    let r = &mut config.relay;
+    if let Some(listen) = args.listen {
+        r.listen = listen;
+    }
+    if let Some(config_listen) = args.config_listen {
+        r.config_listen = config_listen;
+    }
+    if let Some(upstream) = args.upstream {
+        r.upstream = Some(upstream);
+    }
+    if let Some(config_upstream) = args.config_upstream {
+        r.config_upstream = Some(config_upstream);
+    }
+    if let Some(metrics) = args.metrics {
+        r.metrics_listen = Some(metrics);
     }
 }
 
@@ -303,6 +367,74 @@ fn run_gateway(config: &Config) -> std::io::Result<()> {
     // Scrapable through the drain; stopped last.
     drop(metrics);
     tracing::info!("bye");
+    Ok(())
+}
+
+fn run_relay(
+    config: &Config,
+    config_server: Option<msgin5g::server::ConfigServerConfig>,
+) -> std::io::Result<()> {
+    let r = &config.relay;
+    let metrics_listener = bind_metrics(r.metrics_listen)?;
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    // No upstream: the reference server and its configuration server run in-process (the
+    // configuration server unless a configuration upstream is given).
+    let (server, upstream) = match r.upstream {
+        Some(upstream) => (None, upstream),
+        None => {
+            let server = spawn_server(loopback, config.server_config())?;
+            let upstream = server.local_addr();
+            tracing::info!(%upstream, "no upstream given: embedded reference server");
+            (Some(server), upstream)
+        }
+    };
+    let configuration = match (r.config_upstream, config_server) {
+        (None, Some(mut config_server)) => {
+            if config.server.public_address.is_none() {
+                config_server.public_address =
+                    format!("coap://{upstream}/{}", config.server.uri_path);
+            }
+            let configuration = spawn_config_server(loopback, config_server)?;
+            tracing::info!(
+                config_upstream = %configuration.local_addr(),
+                "embedded configuration server"
+            );
+            Some(configuration)
+        }
+        _ => None,
+    };
+    let config_upstream = match (&configuration, r.config_upstream) {
+        (Some(configuration), _) => configuration.local_addr(),
+        (None, Some(config_upstream)) => config_upstream,
+        (None, None) => RelaySection::default_config_upstream(upstream),
+    };
+    let relay = spawn_relay(
+        r.listen,
+        r.config_listen,
+        r.relay_config(upstream, config_upstream, config.transmission_params()),
+    )?;
+    let metrics = metrics_listener
+        .map(|listener| {
+            let mut registry = Registry::new().with(relay.metrics());
+            if let Some(server) = &server {
+                registry = registry.with(server.metrics());
+            }
+            if let Some(configuration) = &configuration {
+                registry = registry.with(configuration.metrics());
+            }
+            MetricsServer::spawn_on(listener, registry.with(KernelMetrics::new()))
+        })
+        .transpose()?;
+    signal_runtime()?.block_on(shutdown_signal());
+    tracing::info!("shutting down the relay");
+    relay.shutdown()?;
+    if let Some(configuration) = configuration {
+        configuration.shutdown()?;
+    }
+    if let Some(server) = server {
+        server.shutdown()?;
+    }
+    drop(metrics);
     Ok(())
 }
 

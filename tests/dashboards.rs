@@ -9,7 +9,8 @@ use msgin5g::device::{Device, RequestOptions};
 use msgin5g::gateway::GatewayConfig;
 use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry, CONTENT_TYPE};
 use msgin5g::msg::RegResult;
-use msgin5g::net::{spawn_gateway, spawn_server};
+use msgin5g::net::{spawn_gateway, spawn_relay, spawn_server};
+use msgin5g::relay::RelayConfig;
 use msgin5g::server::ServerConfig;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -21,6 +22,8 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 const DASHBOARDS: [&str; 2] = ["msgin5g-gateway.json", "msgin5g-server.json"];
+/// The Relay UE's dashboard, checked against a relay's scrape.
+const RELAY_DASHBOARD: &str = "msgin5g-relay.json";
 
 fn dashboards_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards")
@@ -408,5 +411,120 @@ async fn dashboards_reference_only_exported_metrics_and_the_values_add_up() {
 
     metrics.shutdown();
     gateway.shutdown().unwrap();
+    server.shutdown().unwrap();
+}
+
+/// The relay dashboard against a real relay (and its upstream server) with metrics: every
+/// referenced metric is exported, and the values agree with the traffic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_dashboard_references_only_exported_metrics_and_the_values_add_up() {
+    const DEVICES: u32 = 8;
+    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let upstream = server.local_addr();
+    let relay = spawn_relay(
+        "127.0.0.1:0".parse().unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+        RelayConfig {
+            upstream,
+            config_upstream: SocketAddr::new(upstream.ip(), 9),
+            ..RelayConfig::default()
+        },
+    )
+    .unwrap();
+    // The registry `msgin5g relay --metrics` serves with its embedded server.
+    let registry = Registry::new()
+        .with(relay.metrics())
+        .with(server.metrics())
+        .with(KernelMetrics::new());
+    let metrics = MetricsServer::spawn("127.0.0.1:0".parse().unwrap(), registry).unwrap();
+    let metrics_addr = metrics.local_addr();
+
+    let target = relay.local_addr();
+    let mut devices = JoinSet::new();
+    for i in 0..DEVICES {
+        devices.spawn(async move {
+            let mut device = Device::bind(target).await.unwrap();
+            let options = RequestOptions {
+                timeout: Duration::from_secs(60),
+                ..RequestOptions::default()
+            };
+            let ue = format!("ue-relay-{i}");
+            let reg = device.register(&ue, &options).await.unwrap();
+            let dereg = device.deregister(&ue, &options).await.unwrap();
+            (reg.result, dereg.result)
+        });
+    }
+    while let Some(answers) = devices.join_next().await {
+        let success = Some(RegResult::Success);
+        assert_eq!(answers.unwrap(), (success, success));
+    }
+    // Garbage from a device is discarded (format error) and creates no link.
+    let raw = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    raw.send_to(&[0xff, 0x00], target).unwrap();
+    let stats = relay.stats();
+    for _ in 0..500 {
+        if stats.discarded(msgin5g::relay::Discard::FormatError) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let page = tokio::task::spawn_blocking(move || scrape(metrics_addr))
+        .await
+        .unwrap();
+    let samples = parse_samples(&page);
+    let n = f64::from(DEVICES);
+
+    let exported: BTreeSet<&str> = samples.iter().map(|s| s.name.as_str()).collect();
+    let dashboard = load_dashboard(RELAY_DASHBOARD);
+    check_dashboard_shape(RELAY_DASHBOARD, &dashboard);
+    let exprs = panel_expressions(&dashboard);
+    assert!(
+        exprs.len() >= 10,
+        "{RELAY_DASHBOARD}: {} expressions",
+        exprs.len()
+    );
+    let queries = variable_queries(&dashboard);
+    assert!(!queries.is_empty(), "{RELAY_DASHBOARD}: no variable query");
+    for expr in exprs.iter().chain(&queries) {
+        let refs = metric_refs(expr);
+        assert!(
+            !refs.is_empty(),
+            "{RELAY_DASHBOARD}: no msgin5g metric in {expr}"
+        );
+        for (name, _) in refs {
+            assert!(
+                exported.contains(name.as_str()),
+                "{RELAY_DASHBOARD}: {name} is not exported (expr: {expr})"
+            );
+        }
+    }
+
+    let r =
+        |name: &str, with: &[(&str, &str)]| total(&samples, &format!("msgin5g_relay_{name}"), with);
+    // Each REG and DEREG went up and its answer came down, unchanged.
+    assert_eq!(r("relayed_total", &[("direction", "up")]), 2.0 * n);
+    assert_eq!(r("relayed_total", &[("direction", "down")]), 2.0 * n);
+    assert_eq!(r("links_created_total", &[]), n);
+    assert_eq!(r("links_deregistered_total", &[]), n);
+    assert_eq!(r("links", &[]), 0.0);
+    assert_eq!(r("endpoints", &[]), n);
+    assert_eq!(r("exchanges", &[]), 0.0);
+    assert_eq!(r("discarded_total", &[("reason", "format_error")]), 1.0);
+    assert_eq!(r("discarded_total", &[]), 1.0);
+    assert_eq!(r("bound_hits_total", &[]), 0.0);
+    assert_eq!(r("datagrams_received_total", &[]), 4.0 * n + 1.0);
+    assert_eq!(r("datagrams_sent_total", &[("result", "ok")]), 4.0 * n);
+    // The server saw single REGs and DEREGs, one endpoint per device.
+    let s = |name: &str, with: &[(&str, &str)]| {
+        total(&samples, &format!("msgin5g_server_{name}"), with)
+    };
+    assert_eq!(s("requests_total", &[("message_type", "REG")]), n);
+    assert_eq!(s("requests_total", &[("message_type", "DEREG")]), n);
+    assert_eq!(s("registrations", &[]), 0.0);
+
+    check_with_promtool(&page, &exprs);
+
+    metrics.shutdown();
+    relay.shutdown().unwrap();
     server.shutdown().unwrap();
 }

@@ -8,7 +8,7 @@
 //! use) after each wake.
 //!
 //! **How they are exported.** A [`Registry`] is a list of [`Source`]s ([`GatewayMetrics`],
-//! [`ServerMetrics`], [`KernelMetrics`]); at each scrape it reads the atomics and writes the text
+//! [`ServerMetrics`], [`RelayMetrics`], [`KernelMetrics`]); at each scrape it reads the atomics and writes the text
 //! exposition format with `metrics-exporter-prometheus`'s formatting helpers (HELP/TYPE lines,
 //! label escaping, `metrics::Key` labels). [`MetricsServer`] serves `GET /metrics` from one
 //! registry on a small tokio listener of its own, whose bound address it reports (port 0 works).
@@ -31,6 +31,7 @@ mod gateway;
 mod histogram;
 mod http;
 mod kernel;
+mod relay;
 mod server;
 
 pub use config::ConfigServerMetrics;
@@ -41,6 +42,7 @@ pub use histogram::{
 };
 pub use http::{MetricsServer, MAX_CONNECTIONS, MAX_REQUEST_HEAD, REQUEST_TIMEOUT};
 pub use kernel::{parse_snmp, parse_snmp6, KernelMetrics, UdpCounters};
+pub use relay::RelayMetrics;
 pub use server::ServerMetrics;
 
 /// Something that writes metric families into a scrape.

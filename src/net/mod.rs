@@ -12,6 +12,7 @@
 //! - [`config`]: [`spawn_config_server`] / [`ConfigServerHandle`] (the configuration server).
 //! - [`gateway`]: [`run_gateway_shard`] (one shard's loop with drain on shutdown) and
 //!   [`spawn_gateway`] / [`GatewayHandle`] (N shards sharing the device port).
+//! - [`relay`]: [`spawn_relay`] / [`RelayHandle`] (the Relay UE on the one driver loop).
 //!
 //! Like mini-redis, the loops take already-bound sockets and a shutdown future, so tests bind
 //! port 0 and stop them without sleeping.
@@ -19,6 +20,7 @@
 pub mod config;
 mod driver;
 pub mod gateway;
+pub mod relay;
 pub mod server;
 pub mod shard;
 pub mod socket;
@@ -28,6 +30,7 @@ pub use gateway::{
     run_gateway_shard, spawn_gateway, spawn_gateway_with, GatewayHandle, ShardMesh,
     HANDOFF_CHANNEL_CAPACITY, MAX_SHARDS,
 };
+pub use relay::{spawn_relay, RelayHandle};
 pub use server::{run_server, spawn_server, ServerHandle};
 pub use socket::{
     bind_udp, local_bind_addr_for, SocketOptions, DEFAULT_SOCKET_BUFFER, RECV_BUFFER_LEN,

@@ -1,0 +1,255 @@
+//! `[relay]`: the Relay UE's keys (24.538 6.2.2, 6.3.3, 6.4.2.4; README "Relay UE").
+
+use super::{at_least_one, invalid, listener_address, ConfigError};
+use crate::relay::RelayConfig;
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// Largest `relay.max_links`: each link is one socket (file descriptor and local port) of the
+/// driver's table, after the two device-facing ones.
+pub const MAX_RELAY_LINKS: usize = crate::net::shard::MAX_SOCKETS - crate::relay::FIRST_LINK_SOCKET;
+
+use crate::server::configuration::CONFIG_PORT;
+
+/// `[relay]`: see [`EXAMPLE_TOML`](super::EXAMPLE_TOML) for each key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelaySection {
+    /// Device-facing messaging address (SPEC.md F3).
+    pub listen: SocketAddr,
+    /// Device-facing configuration address (24.538 6.2.2.1: UDP 65401).
+    pub config_listen: SocketAddr,
+    /// MSGin5G Server address; `None` runs the reference server in-process.
+    pub upstream: Option<SocketAddr>,
+    /// Configuration server address; `None`: the upstream host on 65401, or the embedded one.
+    pub config_upstream: Option<SocketAddr>,
+    /// Most links (one uplink endpoint each).
+    pub max_links: usize,
+    /// Idle time after which a link ends, in milliseconds.
+    pub link_idle_timeout_ms: u64,
+    /// How long an ended link keeps its endpoint, in milliseconds.
+    pub unlinked_grace_ms: u64,
+    /// Most device requests in flight over all links.
+    pub max_exchanges: usize,
+    /// Most device requests in flight per link.
+    pub max_link_exchanges: usize,
+    /// Most datagrams queued per link while its endpoint opens.
+    pub max_link_queue: usize,
+    /// When set, only devices with these IP addresses are linked.
+    pub allow_list: Option<Vec<IpAddr>>,
+    /// Answer a server CON request for an unknown recipient with 4.04.
+    pub not_found_to_server: bool,
+    /// Local IP of the uplink endpoints; `None`: loopback for a loopback upstream, else any.
+    pub uplink_bind: Option<IpAddr>,
+    /// Inclusive port range of the uplink endpoints; `None`: ephemeral ports.
+    pub uplink_ports: Option<[u16; 2]>,
+    /// Max-Age in seconds on 5.03 answers when a bound is hit.
+    pub overload_max_age_s: u32,
+    /// Prometheus `/metrics` listener (TCP); `None` runs none.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl Default for RelaySection {
+    fn default() -> Self {
+        let core = RelayConfig::default();
+        let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        RelaySection {
+            listen: SocketAddr::new(any, 5683),
+            config_listen: SocketAddr::new(any, CONFIG_PORT),
+            upstream: None,
+            config_upstream: None,
+            max_links: 10_000,
+            link_idle_timeout_ms: super::millis(core.link_idle_timeout),
+            unlinked_grace_ms: super::millis(core.unlinked_grace),
+            max_exchanges: core.max_exchanges,
+            max_link_exchanges: core.max_link_exchanges,
+            max_link_queue: core.max_link_queue,
+            allow_list: None,
+            not_found_to_server: core.not_found_to_server,
+            uplink_bind: None,
+            uplink_ports: None,
+            overload_max_age_s: core.overload_max_age,
+            metrics_listen: None,
+        }
+    }
+}
+
+impl RelaySection {
+    /// Check every value (called from [`Config::validate`](super::Config::validate)).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        at_least_one("relay.max_links", self.max_links)?;
+        if self.max_links > MAX_RELAY_LINKS {
+            return Err(invalid(
+                "relay.max_links",
+                format!("must be at most {MAX_RELAY_LINKS}"),
+            ));
+        }
+        if self.listen == self.config_listen && self.listen.port() != 0 {
+            return Err(invalid(
+                "relay.config_listen",
+                "must differ from relay.listen",
+            ));
+        }
+        if let (Some(up), Some(conf)) = (self.upstream, self.config_upstream) {
+            if up == conf {
+                return Err(invalid(
+                    "relay.config_upstream",
+                    "must differ from relay.upstream",
+                ));
+            }
+        }
+        if self.link_idle_timeout_ms == 0 {
+            return Err(invalid("relay.link_idle_timeout_ms", "must be at least 1"));
+        }
+        if self.unlinked_grace_ms == 0 {
+            return Err(invalid("relay.unlinked_grace_ms", "must be at least 1"));
+        }
+        at_least_one("relay.max_exchanges", self.max_exchanges)?;
+        at_least_one("relay.max_link_exchanges", self.max_link_exchanges)?;
+        at_least_one("relay.max_link_queue", self.max_link_queue)?;
+        if self.allow_list.as_ref().is_some_and(Vec::is_empty) {
+            return Err(invalid(
+                "relay.allow_list",
+                "must not be empty (remove it to allow every device)",
+            ));
+        }
+        if let Some([start, end]) = self.uplink_ports {
+            if start == 0 || end < start {
+                return Err(invalid(
+                    "relay.uplink_ports",
+                    "must be [start, end] with 1 <= start <= end",
+                ));
+            }
+            if usize::from(end - start) + 1 < self.max_links {
+                return Err(invalid(
+                    "relay.uplink_ports",
+                    "must hold at least relay.max_links ports",
+                ));
+            }
+        }
+        if let (Some(ip), Some(up)) = (self.uplink_bind, self.upstream) {
+            if ip.is_ipv4() != up.is_ipv4() {
+                return Err(invalid(
+                    "relay.uplink_bind",
+                    "must be of the upstream's address family",
+                ));
+            }
+        }
+        listener_address("relay.metrics_listen", self.metrics_listen)
+    }
+
+    /// The configuration server when none is given: the upstream's host on port 65401.
+    pub fn default_config_upstream(upstream: SocketAddr) -> SocketAddr {
+        SocketAddr::new(upstream.ip(), CONFIG_PORT)
+    }
+
+    /// The relay core configuration toward `upstream` and `config_upstream` (resolved by the
+    /// caller: given, or the embedded servers' addresses), with `params` for EXCHANGE_LIFETIME.
+    pub fn relay_config(
+        &self,
+        upstream: SocketAddr,
+        config_upstream: SocketAddr,
+        params: crate::coap::TransmissionParams,
+    ) -> RelayConfig {
+        RelayConfig {
+            upstream,
+            config_upstream,
+            max_links: self.max_links,
+            link_idle_timeout: Duration::from_millis(self.link_idle_timeout_ms),
+            unlinked_grace: Duration::from_millis(self.unlinked_grace_ms),
+            max_exchanges: self.max_exchanges,
+            max_link_exchanges: self.max_link_exchanges,
+            max_link_queue: self.max_link_queue,
+            allow_list: self
+                .allow_list
+                .as_ref()
+                .map(|list| list.iter().map(IpAddr::to_canonical).collect()),
+            not_found_to_server: self.not_found_to_server,
+            uplink_ip: self
+                .uplink_bind
+                .unwrap_or_else(|| crate::net::local_bind_addr_for(upstream).ip()),
+            uplink_ports: self.uplink_ports.map(|[start, end]| (start, end)),
+            overload_max_age: self.overload_max_age_s,
+            exchange_lifetime: params.exchange_lifetime(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, EXAMPLE_TOML};
+
+    fn invalid_field(text: &str) -> String {
+        match Config::from_toml_str(text).expect("parses").validate() {
+            Err(super::ConfigError::Invalid { field, .. }) => field.to_string(),
+            other => panic!("expected an invalid field for {text:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn relay_keys_are_validated_by_name() {
+        for (text, field) in [
+            ("max_links = 0", "relay.max_links"),
+            ("max_links = 2000000", "relay.max_links"),
+            (
+                "listen = \"0.0.0.0:5000\"\nconfig_listen = \"0.0.0.0:5000\"",
+                "relay.config_listen",
+            ),
+            (
+                "upstream = \"10.0.0.1:5683\"\nconfig_upstream = \"10.0.0.1:5683\"",
+                "relay.config_upstream",
+            ),
+            ("link_idle_timeout_ms = 0", "relay.link_idle_timeout_ms"),
+            ("unlinked_grace_ms = 0", "relay.unlinked_grace_ms"),
+            ("max_exchanges = 0", "relay.max_exchanges"),
+            ("max_link_exchanges = 0", "relay.max_link_exchanges"),
+            ("max_link_queue = 0", "relay.max_link_queue"),
+            ("allow_list = []", "relay.allow_list"),
+            ("uplink_ports = [0, 10]", "relay.uplink_ports"),
+            ("uplink_ports = [10, 9]", "relay.uplink_ports"),
+            (
+                "max_links = 10\nuplink_ports = [40000, 40008]",
+                "relay.uplink_ports",
+            ),
+            (
+                "upstream = \"10.0.0.1:5683\"\nuplink_bind = \"::1\"",
+                "relay.uplink_bind",
+            ),
+            (
+                "metrics_listen = \"224.0.0.1:9466\"",
+                "relay.metrics_listen",
+            ),
+        ] {
+            assert_eq!(
+                invalid_field(&format!("[relay]\n{text}\n")),
+                field,
+                "{text}"
+            );
+        }
+        let ok = Config::from_toml_str(
+            "[relay]\nmax_links = 10\nuplink_ports = [40000, 40009]\nallow_list = [\"10.1.1.1\"]\n",
+        )
+        .unwrap();
+        ok.validate().unwrap();
+    }
+
+    #[test]
+    fn relay_section_carries_into_the_core_config() {
+        let config = Config::from_toml_str(
+            "[relay]\nmax_links = 7\nuplink_ports = [40000, 40009]\nnot_found_to_server = false\n",
+        )
+        .unwrap();
+        let up = "127.0.0.1:5683".parse().unwrap();
+        let conf = super::RelaySection::default_config_upstream(up);
+        assert_eq!(conf.port(), 65401);
+        let core = config
+            .relay
+            .relay_config(up, conf, config.transmission_params());
+        assert_eq!(core.max_links, 7);
+        assert_eq!(core.uplink_ports, Some((40000, 40009)));
+        assert!(!core.not_found_to_server);
+        assert_eq!(core.uplink_ip, up.ip());
+        assert!(EXAMPLE_TOML.contains("[relay]\n"));
+    }
+}

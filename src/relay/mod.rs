@@ -1,0 +1,481 @@
+//! The MSGin5G Relay UE (24.538 6.2.2, 6.3.3, 6.4.2.4; SPEC.md §8): a 5G ProSe Layer-3
+//! UE-to-Network relay for CoAP, as a sans-IO [`Core`]. It never aggregates and never rewrites:
+//! every datagram it relays leaves byte-identical (same Message ID, Token, options, payload).
+//!
+//! Sockets: [`DEVICE_SOCKET`] (0) is the device-facing messaging socket (`relay.listen`, 5683;
+//! SPEC.md F3), [`CONFIG_SOCKET`] (1) the device-facing configuration socket
+//! (`relay.config_listen`, 65401; SPEC.md A12), and `FIRST_LINK_SOCKET + slot` (2..) the per-link
+//! uplink endpoints, opened with [`SocketOp::Open`] at a UE's first datagram and closed when its
+//! slot is freed. One uplink endpoint per link carries both kinds of traffic: what came on socket
+//! 0 goes to `upstream`, what came on socket 1 goes to `config_upstream`; what comes back from
+//! `upstream` goes out on socket 0 and what comes back from `config_upstream` on socket 1. So the
+//! server sees one endpoint (address and port) per constrained UE.
+//!
+//! - Links (`link.rs`): created at a UE's first datagram (optional allow-list by IP), ended by the
+//!   idle timeout or by the server's 2.04 to the UE's DEREG, bounded by `max_links` (a CON
+//!   request beyond it gets 5.03 + Max-Age, anything else is dropped and counted).
+//! - Uplink (6.2.2.1, 6.3.3.2, 6.4.2.4.2): only datagrams whose CoAP header parses are relayed
+//!   ([`classify`]); requests are tracked per link (`exchange.rs`) for the bounds and to notice a
+//!   DEREG (a scan for `"messageType":"DEREG"` in POSTs on the messaging socket).
+//! - Downlink (6.2.2.1, 6.4.2.4.1): only datagrams from the upstream addresses are accepted on a
+//!   link's endpoint. A request for a UE that is no longer linked, or whose Uri-Host (SPEC.md
+//!   A13) is an IP literal other than the UE's, is discarded, and a CON request gets a
+//!   piggybacked 4.04 (same Message ID and Token, no payload; `not_found_to_server`).
+//! - Counters: [`RelayStats`].
+
+mod exchange;
+mod link;
+mod stats;
+#[cfg(test)]
+mod tests;
+
+pub use exchange::is_dereg;
+pub use stats::{Bound, Discard, RelayStats};
+
+use crate::coap::endpoint::{classify, Classified};
+use crate::coap::types::option;
+use crate::coap::{Code, Header, MessageBuilder, MessageView, MsgType, Transmit};
+use crate::net::shard::{Core, SocketId, SocketOp};
+use exchange::Begin;
+use link::{Expiry, LinkTable};
+use stats::{add, set};
+use std::collections::{HashSet, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Device-facing messaging socket (SPEC.md F3: port 5683 by default).
+pub const DEVICE_SOCKET: SocketId = 0;
+/// Device-facing configuration socket (24.538 6.2.2.1: UDP 65401).
+pub const CONFIG_SOCKET: SocketId = 1;
+/// The first per-link uplink endpoint; link slot `n` uses socket `FIRST_LINK_SOCKET + n`.
+pub const FIRST_LINK_SOCKET: SocketId = 2;
+
+/// Relay settings (the `[relay]` configuration section).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelayConfig {
+    /// The MSGin5G Server's messaging address.
+    pub upstream: SocketAddr,
+    /// The configuration management server's address (24.538 6.2.2.1).
+    pub config_upstream: SocketAddr,
+    /// Most links (and uplink endpoints) at once.
+    pub max_links: usize,
+    /// A link without traffic either way for this long ends.
+    pub link_idle_timeout: Duration,
+    /// How long an ended link keeps its endpoint (late server requests get 4.04; the UE coming
+    /// back keeps its endpoint).
+    pub unlinked_grace: Duration,
+    /// Most device requests in flight over all links.
+    pub max_exchanges: usize,
+    /// Most device requests in flight per link.
+    pub max_link_exchanges: usize,
+    /// Most datagrams queued per link while its endpoint opens.
+    pub max_link_queue: usize,
+    /// When set, only devices with these IP addresses are linked (an IPv4-mapped IPv6 source
+    /// is compared as IPv4).
+    pub allow_list: Option<HashSet<IpAddr>>,
+    /// Answer a server CON request for an unknown recipient with 4.04 (24.538 6.4.2.4.1).
+    pub not_found_to_server: bool,
+    /// Local IP the uplink endpoints bind.
+    pub uplink_ip: IpAddr,
+    /// Inclusive port range of the uplink endpoints (slot `n` binds `start + n`); `None` binds
+    /// ephemeral ports.
+    pub uplink_ports: Option<(u16, u16)>,
+    /// Max-Age (seconds) on 5.03 answers when a bound is hit.
+    pub overload_max_age: u32,
+    /// How long a device request is tracked without an answer (EXCHANGE_LIFETIME).
+    pub exchange_lifetime: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        RelayConfig {
+            upstream: SocketAddr::new(localhost, 5683),
+            config_upstream: SocketAddr::new(localhost, 65401),
+            max_links: 100_000,
+            link_idle_timeout: Duration::from_secs(300),
+            unlinked_grace: Duration::from_secs(60),
+            max_exchanges: 1 << 20,
+            max_link_exchanges: 32,
+            max_link_queue: 8,
+            allow_list: None,
+            not_found_to_server: true,
+            uplink_ip: localhost,
+            uplink_ports: None,
+            overload_max_age: 5,
+            exchange_lifetime: crate::coap::TransmissionParams::default().exchange_lifetime(),
+        }
+    }
+}
+
+/// The relay's sans-IO core (see the module doc).
+#[derive(Debug)]
+pub struct RelayCore {
+    config: RelayConfig,
+    links: LinkTable,
+    exchanges: usize,
+    transmits: VecDeque<(SocketId, Transmit)>,
+    ops: VecDeque<SocketOp>,
+    stats: Arc<RelayStats>,
+}
+
+impl RelayCore {
+    /// A relay with `config` and no links.
+    pub fn new(config: RelayConfig) -> RelayCore {
+        let links = LinkTable::new(
+            config.max_links,
+            config.link_idle_timeout,
+            config.unlinked_grace,
+        );
+        RelayCore {
+            config,
+            links,
+            exchanges: 0,
+            transmits: VecDeque::new(),
+            ops: VecDeque::new(),
+            stats: Arc::new(RelayStats::default()),
+        }
+    }
+
+    /// The shared counters.
+    pub fn stats(&self) -> Arc<RelayStats> {
+        self.stats.clone()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RelayConfig {
+        &self.config
+    }
+
+    /// Active links.
+    pub fn links(&self) -> usize {
+        self.links.active()
+    }
+
+    /// The socket id of the link of the UE at `ue`, if it has one.
+    pub fn link_socket(&self, ue: SocketAddr) -> Option<SocketId> {
+        self.links.find(ue).map(|slot| FIRST_LINK_SOCKET + slot)
+    }
+
+    fn bind_for(&self, slot: usize) -> SocketAddr {
+        let port = self
+            .config
+            .uplink_ports
+            .map_or(0, |(start, _)| start.saturating_add(slot as u16));
+        SocketAddr::new(self.config.uplink_ip, port)
+    }
+
+    fn gauges(&self) {
+        set(&self.stats.links, self.links.active());
+        set(&self.stats.endpoints, self.links.endpoints());
+        set(&self.stats.exchanges, self.exchanges);
+    }
+
+    fn send(&mut self, socket: SocketId, destination: SocketAddr, payload: Vec<u8>) {
+        self.transmits.push_back((
+            socket,
+            Transmit {
+                destination,
+                payload,
+            },
+        ));
+    }
+
+    /// 5.03 + Max-Age to a device's CON request (a bound was hit); silence for anything else.
+    fn overload(&mut self, socket: SocketId, to: SocketAddr, header: Option<Header>) {
+        let Some(h) = header.filter(|h| h.mtype == MsgType::Con && h.code.is_request()) else {
+            return;
+        };
+        let answer = MessageBuilder::new(MsgType::Ack, Code::SERVICE_UNAVAILABLE, h.mid, h.token)
+            .uint_option(option::MAX_AGE, self.config.overload_max_age)
+            .build();
+        self.send(socket, to, answer);
+        add(&self.stats.overload_sent);
+    }
+
+    /// A datagram from a device on socket 0 or 1.
+    fn uplink(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
+        let (header, request) = match classify(data) {
+            Classified::FormatError(_) => return self.stats.discard(Discard::FormatError),
+            Classified::Ack(h)
+            | Classified::Reset(h)
+            | Classified::Ping(h)
+            | Classified::Ignored(h)
+            | Classified::Response(h) => (h, false),
+            Classified::Request(h) => (h, true),
+        };
+        if let Some(allowed) = &self.config.allow_list {
+            if !allowed.contains(&from.ip().to_canonical()) {
+                return self.stats.discard(Discard::NotAllowed);
+            }
+        }
+        let slot = match self.links.find(from) {
+            Some(slot) => {
+                if self
+                    .links
+                    .get(slot)
+                    .is_some_and(|l| l.unlinked_since.is_some())
+                {
+                    self.links.relink(now, slot);
+                    add(&self.stats.links_created);
+                }
+                slot
+            }
+            None => match self.links.create(now, from) {
+                Ok((slot, reclaimed)) => {
+                    if let Some(old) = reclaimed {
+                        self.ops.push_back(SocketOp::Close {
+                            id: FIRST_LINK_SOCKET + old,
+                        });
+                    }
+                    self.ops.push_back(SocketOp::Open {
+                        id: FIRST_LINK_SOCKET + slot,
+                        bind: self.bind_for(slot),
+                    });
+                    add(&self.stats.links_created);
+                    slot
+                }
+                Err(link::Full) => {
+                    self.stats.bound(Bound::Links);
+                    return self.overload(socket, from, Some(header));
+                }
+            },
+        };
+        let config = &self.config;
+        let Some(link) = self.links.get_mut(slot) else {
+            return;
+        };
+        link.last_activity = now;
+        if !link.open && link.queue.len() >= config.max_link_queue {
+            self.stats.bound(Bound::LinkQueue);
+            return self.overload(socket, from, Some(header));
+        }
+        if request {
+            let dereg = socket == DEVICE_SOCKET
+                && header.code == Code::POST
+                && MessageView::parse(data).is_ok_and(|v| is_dereg(v.payload()));
+            self.exchanges -= link.exchanges.purge(now);
+            let at_total = self.exchanges >= config.max_exchanges;
+            let begin = link.exchanges.begin(
+                header.mid,
+                header.token,
+                dereg,
+                now + config.exchange_lifetime,
+                if at_total {
+                    0
+                } else {
+                    config.max_link_exchanges
+                },
+            );
+            match begin {
+                Begin::New => self.exchanges += 1,
+                Begin::Retransmission => {}
+                Begin::Full => {
+                    self.stats.bound(if at_total {
+                        Bound::Exchanges
+                    } else {
+                        Bound::LinkExchanges
+                    });
+                    return self.overload(socket, from, Some(header));
+                }
+            }
+        }
+        if link.open {
+            let destination = if socket == CONFIG_SOCKET {
+                config.config_upstream
+            } else {
+                config.upstream
+            };
+            self.send(FIRST_LINK_SOCKET + slot, destination, data.to_vec());
+            add(&self.stats.relayed_up);
+        } else {
+            link.queue.push((socket, data.to_vec()));
+        }
+    }
+
+    /// A datagram on link `slot`'s endpoint.
+    fn downlink(&mut self, now: Instant, slot: usize, from: SocketAddr, data: &[u8]) {
+        let device_socket = if from == self.config.upstream {
+            DEVICE_SOCKET
+        } else if from == self.config.config_upstream {
+            CONFIG_SOCKET
+        } else {
+            return self.stats.discard(Discard::ForeignSource);
+        };
+        let classified = classify(data);
+        if let Classified::FormatError(_) = classified {
+            return self.stats.discard(Discard::FormatError);
+        }
+        let link_socket = FIRST_LINK_SOCKET + slot;
+        let Some(link) = self.links.get_mut(slot) else {
+            return self.stats.discard(Discard::Unlinked);
+        };
+        let linked = link.unlinked_since.is_none();
+        let mut dereg_done = false;
+        match classified {
+            Classified::FormatError(_) => return,
+            Classified::Request(h) => {
+                let wrong = linked && !recipient_matches(data, link.ue.ip());
+                if !linked || wrong {
+                    self.stats.discard(if wrong {
+                        Discard::WrongRecipient
+                    } else {
+                        Discard::Unlinked
+                    });
+                    if h.mtype == MsgType::Con && self.config.not_found_to_server {
+                        let answer =
+                            MessageBuilder::new(MsgType::Ack, Code::NOT_FOUND, h.mid, h.token)
+                                .build();
+                        self.send(link_socket, from, answer);
+                        add(&self.stats.not_found_sent);
+                    }
+                    return;
+                }
+            }
+            Classified::Ack(h) => {
+                if let Some(dereg) = link.exchanges.ack(h.mid, h.code.is_empty()) {
+                    self.exchanges -= 1;
+                    dereg_done = dereg && h.code == Code::CHANGED;
+                }
+            }
+            Classified::Reset(h) => {
+                if link.exchanges.reset(h.mid) {
+                    self.exchanges -= 1;
+                }
+            }
+            Classified::Response(h) => {
+                if let Some(dereg) = link.exchanges.response(h.token) {
+                    self.exchanges -= 1;
+                    dereg_done = dereg && h.code == Code::CHANGED;
+                }
+            }
+            Classified::Ping(_) | Classified::Ignored(_) => {}
+        }
+        if !linked {
+            // A (configuration) response, ACK or RST for a UE that is no longer linked.
+            return self.stats.discard(Discard::Unlinked);
+        }
+        link.last_activity = now;
+        let ue = link.ue;
+        self.send(device_socket, ue, data.to_vec());
+        add(&self.stats.relayed_down);
+        if dereg_done {
+            if let Some(dropped) = self.links.unlink(now, slot) {
+                self.exchanges -= dropped;
+                add(&self.stats.links_deregistered);
+            }
+        }
+    }
+}
+
+/// The recipient check of 24.538 6.4.2.4.1 (SPEC.md A13): a server request's Uri-Host, when it
+/// is an IP literal (with or without brackets), must be the linked UE's IP address. A host name
+/// cannot be checked by a Layer-3 relay and passes; so does a request without Uri-Host.
+fn recipient_matches(data: &[u8], ue: IpAddr) -> bool {
+    let Ok(view) = MessageView::parse(data) else {
+        return true;
+    };
+    let Some(host) = view.option(option::URI_HOST) else {
+        return true;
+    };
+    let Ok(host) = std::str::from_utf8(host) else {
+        return true;
+    };
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    match host.parse::<IpAddr>() {
+        Ok(ip) => ip == ue || ip.to_canonical() == ue.to_canonical(),
+        Err(_) => true,
+    }
+}
+
+impl Core for RelayCore {
+    fn handle_datagram(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
+        add(&self.stats.datagrams_received);
+        match socket {
+            DEVICE_SOCKET | CONFIG_SOCKET => self.uplink(now, socket, from, data),
+            link => self.downlink(now, link - FIRST_LINK_SOCKET, from, data),
+        }
+        self.gauges();
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        while let Some(fired) = self.links.poll_expiry(now) {
+            match fired {
+                Some(Expiry::Idle(dropped)) => {
+                    self.exchanges -= dropped;
+                    add(&self.stats.links_expired);
+                }
+                Some(Expiry::Freed(slot)) => self.ops.push_back(SocketOp::Close {
+                    id: FIRST_LINK_SOCKET + slot,
+                }),
+                None => {}
+            }
+        }
+        self.gauges();
+    }
+
+    fn poll_transmit(&mut self) -> Option<(SocketId, Transmit)> {
+        self.transmits.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.links.next_deadline()
+    }
+
+    fn poll_socket_op(&mut self) -> Option<SocketOp> {
+        self.ops.pop_front()
+    }
+
+    fn handle_socket_opened(
+        &mut self,
+        _now: Instant,
+        id: SocketId,
+        result: std::io::Result<SocketAddr>,
+    ) {
+        let Some(slot) = id.checked_sub(FIRST_LINK_SOCKET) else {
+            return;
+        };
+        match result {
+            Ok(_) => {
+                let (upstream, config_upstream) =
+                    (self.config.upstream, self.config.config_upstream);
+                let Some(link) = self.links.get_mut(slot) else {
+                    return;
+                };
+                link.open = true;
+                for (socket, data) in std::mem::take(&mut link.queue) {
+                    let destination = if socket == CONFIG_SOCKET {
+                        config_upstream
+                    } else {
+                        upstream
+                    };
+                    self.transmits.push_back((
+                        id,
+                        Transmit {
+                            destination,
+                            payload: data,
+                        },
+                    ));
+                    add(&self.stats.relayed_up);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(id, %error, "relay: cannot open a link's uplink endpoint");
+                let Some(mut link) = self.links.remove(slot) else {
+                    return;
+                };
+                self.exchanges -= link.exchanges.clear();
+                for (socket, data) in std::mem::take(&mut link.queue) {
+                    self.stats.discard(Discard::OpenFailed);
+                    let header = MessageView::parse_header(&data).ok();
+                    self.overload(socket, link.ue, header);
+                }
+            }
+        }
+        self.gauges();
+    }
+}
