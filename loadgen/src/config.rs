@@ -38,6 +38,11 @@ pub enum Scenario {
     Churn,
     /// `REG`, then the registered device continues from a new source port with `DEREG`.
     NatRebind,
+    /// Configuration `GET` (24.538 §6.2.1, SPEC §4.1.1) to the configuration target, `REG` with
+    /// the UE Service ID it returned, `DEREG`.
+    ConfigureRegister,
+    /// Configuration `GET`, `REG`, K × `MSG` (from and to configured UE Service IDs), `DEREG`.
+    ConfigureMessaging,
 }
 
 impl Scenario {
@@ -49,7 +54,17 @@ impl Scenario {
             Scenario::Messaging => "messaging",
             Scenario::Churn => "churn",
             Scenario::NatRebind => "nat-rebind",
+            Scenario::ConfigureRegister => "configure-register",
+            Scenario::ConfigureMessaging => "configure-messaging",
         }
+    }
+
+    /// Whether each cycle starts with a configuration GET (the UE Service ID comes from it).
+    pub fn configures(self) -> bool {
+        matches!(
+            self,
+            Scenario::ConfigureRegister | Scenario::ConfigureMessaging
+        )
     }
 
     /// Whether the scenario changes a device's source port during the run.
@@ -152,6 +167,15 @@ impl MsgTarget {
     }
 }
 
+/// Default UDP port of the configuration management server (24.538 §6.2.1, SPEC §2.3, A12).
+pub const CONFIG_PORT: u16 = 65401;
+
+/// Longest MSGin5G UE ID accepted (`--ue-id` after expansion).
+pub const MAX_UE_ID: usize = 255;
+
+/// The placeholder of `--ue-id` replaced by a lane's identity.
+pub const UE_ID_PLACEHOLDER: &str = "{id}";
+
 /// The devices one process simulates: `first..first + count` of the run's global numbering
 /// (a run with more devices than one process may open sockets is split over processes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -231,6 +255,13 @@ pub struct Config {
     pub id_prefix: String,
     /// Seed of the workers' random generators (tokens, back-off jitter, wait-time draws).
     pub seed: u64,
+    /// Configuration management server (or a gateway / relay configuration port) for the
+    /// `configure-*` scenarios.
+    pub config_target: SocketAddr,
+    /// Accept option of the configuration GET (50 JSON, 41 XML; none: the server's default).
+    pub config_accept: Option<u16>,
+    /// MSGin5G UE ID of each lane: [`UE_ID_PLACEHOLDER`] is replaced by the lane's identity.
+    pub ue_id: String,
     /// The devices this process simulates (all when `None`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slice: Option<DeviceSlice>,
@@ -274,6 +305,9 @@ impl Config {
             uri_path: msgin5g::device::DEFAULT_URI_PATH.into(),
             id_prefix: "lg".into(),
             seed: 1,
+            config_target: SocketAddr::new(target.ip(), CONFIG_PORT),
+            config_accept: None,
+            ue_id: "imsi-{id}".into(),
             slice: None,
         }
     }
@@ -306,8 +340,12 @@ impl Config {
         {
             return fail("--gateway-ue must be 1..=255 bytes without quotes or backslashes");
         }
-        if self.scenario == Scenario::Messaging && self.messages == 0 {
-            return fail("--messages must be at least 1 in the messaging scenario");
+        if matches!(
+            self.scenario,
+            Scenario::Messaging | Scenario::ConfigureMessaging
+        ) && self.messages == 0
+        {
+            return fail("--messages must be at least 1 in the messaging scenarios");
         }
         if self.payload_bytes > 2048 {
             return fail("--payload-bytes must be at most 2048 (SPEC §4.6 default segment size)");
@@ -347,7 +385,42 @@ impl Config {
         {
             return fail("--id-prefix must be 1..=64 of [A-Za-z0-9_-]");
         }
+        if self.scenario.configures() {
+            if self.app_clients {
+                return fail("configure-* scenarios are for MSGin5G UEs: drop --app-clients");
+            }
+            if self.config_target.is_ipv4() != self.target.is_ipv4()
+                || self.config_target.ip().is_loopback() != self.target.ip().is_loopback()
+            {
+                return fail(
+                    "--config-target must be of the address family and scope (loopback or \
+                     not) of --target: each device uses one socket for both",
+                );
+            }
+        }
+        if !matches!(self.config_accept, None | Some(41) | Some(50)) {
+            return fail("--config-accept must be 50 (JSON) or 41 (XML)");
+        }
+        let placeholders = self.ue_id.matches(UE_ID_PLACEHOLDER).count();
+        let literal = self.ue_id.replace(UE_ID_PLACEHOLDER, "");
+        if placeholders != 1
+            || literal.len() + self.id_prefix.len() + 24 > MAX_UE_ID
+            || !literal.bytes().all(|b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(b, b'-' | b'.' | b'_' | b'~' | b'@' | b':' | b'+')
+            })
+        {
+            return fail(
+                "--ue-id must contain {id} once, otherwise only [A-Za-z0-9-._~@:+], and stay \
+                 within 255 bytes",
+            );
+        }
         Ok(())
+    }
+
+    /// Whether each device talks to more than one peer (its socket is then unconnected).
+    pub fn two_peers(&self) -> bool {
+        self.scenario.configures() && self.config_target != self.target
     }
 
     /// The devices this process simulates.

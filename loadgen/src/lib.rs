@@ -1,4 +1,4 @@
-//! # loadgen: simulated constrained UEs against an MSGin5G Gateway UE or Server
+//! # loadgen: simulated constrained UEs against an MSGin5G Gateway UE, Relay UE or Server
 //!
 //! Thousands of devices, each with its own UDP source port, run a scenario (REG, DEREG, MSG,
 //! the MSGin5G-5 application-client requests, churn, NAT rebinding) over CoAP with RFC 7252
@@ -11,6 +11,7 @@
 //! - [`template`]: pre-built request datagrams patched in place (no JSON building per request).
 //! - [`worker`]: one thread's devices, epoll set, timer wheel and lane state machines.
 //! - [`answer`]: reading answers and downlink requests, answering the latter.
+//! - [`confanswer`]: the UE Service ID of a configuration answer (JSON or SEAL XML).
 //! - [`poller`], [`wheel`], [`sockets`]: level-triggered epoll, timer wheel, device sockets.
 //! - [`stats`], [`report`]: counters, histogram, the JSON report and the summary table.
 //! - [`mod@run`]: start the workers, show progress, build the report.
@@ -18,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod answer;
+pub mod confanswer;
 pub mod config;
 pub mod poller;
 pub mod processes;

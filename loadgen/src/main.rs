@@ -26,6 +26,12 @@ enum ScenarioArg {
     Churn,
     /// REG, then DEREG from a new source port.
     NatRebind,
+    /// Configuration GET /msgin5g-config?ueid=<MSGin5G UE ID> to --config-target, REG with the
+    /// UE Service ID it returned, DEREG.
+    ConfigureRegister,
+    /// Configuration GET, REG, --messages × MSG (peer: the next device of the same worker, by
+    /// its configured UE Service ID), DEREG.
+    ConfigureMessaging,
 }
 
 impl From<ScenarioArg> for Scenario {
@@ -36,17 +42,32 @@ impl From<ScenarioArg> for Scenario {
             ScenarioArg::Messaging => Scenario::Messaging,
             ScenarioArg::Churn => Scenario::Churn,
             ScenarioArg::NatRebind => Scenario::NatRebind,
+            ScenarioArg::ConfigureRegister => Scenario::ConfigureRegister,
+            ScenarioArg::ConfigureMessaging => Scenario::ConfigureMessaging,
         }
     }
 }
 
-/// Simulated constrained UEs (one UDP source port each) against an MSGin5G Gateway UE or Server.
+/// Simulated constrained UEs (one UDP source port each) against an MSGin5G Gateway UE, Relay UE
+/// or Server.
 #[derive(Debug, Parser)]
 #[command(version, about, args_override_self = true)]
 struct Args {
-    /// Target address (host:port), e.g. 127.0.0.1:5683.
+    /// Target address (host:port), e.g. 127.0.0.1:5683: a gateway, a relay or the server.
     #[arg(long)]
     target: String,
+    /// configure-*: where configuration GETs go (the server's, a gateway's or a relay's
+    /// configuration port) [default: the --target host on port 65401].
+    #[arg(long)]
+    config_target: Option<String>,
+    /// configure-*: Accept option of the configuration GET: 50 (JSON) or 41 (SEAL XML)
+    /// [default: none, the server's default format].
+    #[arg(long, value_parser = ["50", "41"])]
+    config_accept: Option<String>,
+    /// configure-*: MSGin5G UE ID of each lane (the `ueid` query); {id} becomes the
+    /// lane's identity <id-prefix>-<device>[.<lane>].
+    #[arg(long, default_value = "imsi-{id}")]
+    ue_id: String,
     /// Allow a target that is not a loopback address.
     #[arg(long)]
     allow_remote: bool,
@@ -155,12 +176,12 @@ fn parse_duration(flag: &str, s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{flag}: `{s}` is not a duration (e.g. 30, 30s, 500ms, 2m)"))
 }
 
-fn resolve(target: &str) -> Result<SocketAddr, String> {
+fn resolve(flag: &str, target: &str) -> Result<SocketAddr, String> {
     target
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve --target {target}: {e}"))?
+        .map_err(|e| format!("cannot resolve {flag} {target}: {e}"))?
         .next()
-        .ok_or_else(|| format!("--target {target} resolves to no address"))
+        .ok_or_else(|| format!("{flag} {target} resolves to no address"))
 }
 
 fn run_id() -> String {
@@ -172,15 +193,31 @@ fn run_id() -> String {
 }
 
 fn config(args: &Args) -> Result<Config, String> {
-    let target = resolve(&args.target)?;
-    if !target.ip().is_loopback() && !args.allow_remote {
-        return Err(format!(
-            "refusing non-loopback target {target}: loadgen floods its target with CoAP requests \
-             from many source ports, which to a host you do not run looks like an attack. Pass \
-             --allow-remote if the target is yours."
-        ));
+    let target = resolve("--target", &args.target)?;
+    let config_target = match &args.config_target {
+        Some(t) => Some(resolve("--config-target", t)?),
+        None => None,
+    };
+    for t in std::iter::once(target).chain(config_target) {
+        if !t.ip().is_loopback() && !args.allow_remote {
+            return Err(format!(
+                "refusing non-loopback target {t}: loadgen floods its target with CoAP requests \
+                 from many source ports, which to a host you do not run looks like an attack. \
+                 Pass --allow-remote if the target is yours."
+            ));
+        }
     }
     let mut c = Config::new(target);
+    if let Some(t) = config_target {
+        if !Scenario::from(args.scenario).configures() {
+            return Err(
+                "--config-target is for --scenario configure-register / configure-messaging".into(),
+            );
+        }
+        c.config_target = t;
+    }
+    c.config_accept = args.config_accept.as_deref().and_then(|a| a.parse().ok());
+    c.ue_id = args.ue_id.clone();
     c.devices = args.devices;
     c.outstanding = args.outstanding;
     c.threads = args.threads;
@@ -353,5 +390,77 @@ mod tests {
         // Application clients message each other through the gateway by default.
         assert_eq!(c.msg_target, MsgTarget::Peer);
         assert_eq!(c.gateway_ue, "msgin5g-gateway");
+    }
+
+    #[test]
+    fn configure_register_flags() {
+        let args = Args::parse_from([
+            "loadgen",
+            "--target",
+            "127.0.0.1:5683",
+            "--scenario",
+            "configure-register",
+        ]);
+        let c = config(&args).unwrap();
+        assert_eq!(c.scenario, Scenario::ConfigureRegister);
+        assert_eq!(c.config_target, "127.0.0.1:65401".parse().unwrap());
+        assert_eq!((c.config_accept, c.ue_id.as_str()), (None, "imsi-{id}"));
+        let args = Args::parse_from([
+            "loadgen",
+            "--target",
+            "127.0.0.1:5683",
+            "--scenario",
+            "configure-register",
+            "--config-target",
+            "127.0.0.1:7000",
+            "--config-accept",
+            "41",
+            "--ue-id",
+            "gpsi-{id}@x",
+        ]);
+        let c = config(&args).unwrap();
+        assert_eq!(c.config_target, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(c.config_accept, Some(41));
+        assert_eq!(c.ue_id, "gpsi-{id}@x");
+        assert!(Args::try_parse_from([
+            "loadgen",
+            "--target",
+            "127.0.0.1:5683",
+            "--config-accept",
+            "42"
+        ])
+        .is_err());
+        let refused = |extra: &[&str]| {
+            let mut v = vec!["loadgen", "--target", "127.0.0.1:5683"];
+            v.extend_from_slice(extra);
+            config(&Args::parse_from(v)).unwrap_err()
+        };
+        assert!(refused(&["--config-target", "127.0.0.1:7000"]).contains("configure-register"));
+        assert!(refused(&[
+            "--scenario",
+            "configure-register",
+            "--config-target",
+            "192.0.2.1:65401"
+        ])
+        .contains("--allow-remote"));
+        assert!(refused(&["--scenario", "configure-register", "--ue-id", "x"]).contains("{id}"));
+        assert!(
+            refused(&["--scenario", "configure-register", "--ue-id", "a b{id}"]).contains("{id}")
+        );
+        let args = Args::parse_from([
+            "loadgen",
+            "--target",
+            "127.0.0.1:5683",
+            "--scenario",
+            "configure-messaging",
+            "--config-target",
+            "127.0.0.1:7000",
+        ]);
+        let c = config(&args).unwrap();
+        assert_eq!(c.scenario, Scenario::ConfigureMessaging);
+        assert_eq!(c.config_target, "127.0.0.1:7000".parse().unwrap());
+        assert!(
+            refused(&["--scenario", "configure-register", "--app-clients"]).contains("app-clients")
+        );
     }
 }

@@ -79,6 +79,16 @@ pub struct OpenLoop {
     pub behind_schedule: u64,
 }
 
+/// The configuration step of the `configure-*` scenarios (24.538 §6.2.1) on its own.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Configuration {
+    /// Final answers to configuration GETs per CoAP code (2.05 success; 4.03, 4.04 failures).
+    pub answered_by_code: BTreeMap<String, u64>,
+    /// Latency of the configuration GETs alone.
+    pub latency_us: Latency,
+}
+
 /// loadgen's own CPU time during the run (getrusage, all threads).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -155,6 +165,9 @@ pub struct Report {
     pub latency_us: Latency,
     /// Open-loop figures (absent in closed loop).
     pub open_loop: Option<OpenLoop>,
+    /// The configuration step (`configure-*` scenarios only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<Configuration>,
     /// loadgen's own CPU use.
     pub cpu: Cpu,
 }
@@ -190,6 +203,16 @@ impl Report {
             .filter(|k| s.received[**k as usize] > 0)
             .map(|k| (k.as_str().to_string(), s.received[*k as usize]))
             .collect();
+        let configuration = config.scenario.configures().then(|| Configuration {
+            answered_by_code: s
+                .conf_by_code
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(code, n)| (code_str(code as u8), *n))
+                .collect(),
+            latency_us: Latency::new(&s.conf_latency_us),
+        });
         let active_s = s.last_answer_ns as f64 / 1e9;
         let rate = |n: u64, secs: f64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
         Report {
@@ -233,6 +256,7 @@ impl Report {
                     behind_schedule: s.behind_schedule,
                 }),
             },
+            configuration,
             cpu: Cpu {
                 user_s: cpu.0,
                 system_s: cpu.1,
@@ -260,10 +284,15 @@ impl Report {
         };
         let _ = writeln!(
             o,
-            "loadgen {}{} -> {}: {} devices, {} threads, {}",
+            "loadgen {}{} -> {}{}: {} devices, {} threads, {}",
             c.scenario.as_str(),
             if c.app_clients { " (app clients)" } else { "" },
             c.target,
+            if self.configuration.is_some() {
+                format!(" (configuration {})", c.config_target)
+            } else {
+                String::new()
+            },
             c.devices,
             c.threads,
             pacing
@@ -325,14 +354,19 @@ impl Report {
                 ),
             );
         }
-        let l = &self.latency_us;
-        row(
-            "latency µs",
+        let percentiles = |l: &Latency| {
             format!(
                 "p50 {} p90 {} p99 {} p99.9 {} max {}",
                 l.p50, l.p90, l.p99, l.p999, l.max
-            ),
-        );
+            )
+        };
+        row("latency µs", percentiles(&self.latency_us));
+        if let Some(conf) = &self.configuration {
+            for (code, n) in &conf.answered_by_code {
+                row(&format!("configuration {code}"), n.to_string());
+            }
+            row("configuration latency µs", percentiles(&conf.latency_us));
+        }
         row(
             "loadgen CPU",
             format!(
@@ -361,6 +395,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Scenario;
 
     #[test]
     fn report_fields_and_table() {
@@ -410,5 +445,46 @@ mod tests {
         let t = r.table();
         assert!(t.contains("UNAUTHORIZED"));
         assert!(t.contains("requests/s"));
+        assert!(r.configuration.is_none() && j.get("configuration").is_none());
+    }
+
+    #[test]
+    fn configuration_step_is_reported_on_its_own() {
+        let mut config = Config::new("127.0.0.1:5683".parse().unwrap());
+        config.scenario = Scenario::ConfigureRegister;
+        let mut s = Stats {
+            sent: 3,
+            ok: 2,
+            failed: 1,
+            ..Stats::default()
+        };
+        s.sent_by_op[Op::ConfGet as usize] = 2;
+        s.sent_by_op[Op::Reg as usize] = 1;
+        s.conf_answer(Some(0x45), 1_000_000);
+        s.conf_answer(Some(0x84), 3_000_000);
+        s.latency(1_000_000);
+        s.latency(3_000_000);
+        s.latency(9_000_000);
+        let r = Report::new(
+            &config,
+            &s,
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            (0.0, 0.0),
+        );
+        let conf = r.configuration.as_ref().unwrap();
+        assert_eq!(conf.answered_by_code["2.05"], 1);
+        assert_eq!(conf.answered_by_code["4.04"], 1);
+        assert_eq!(conf.latency_us.count, 2);
+        assert!(conf.latency_us.max < 4_000 && r.latency_us.max >= 8_000);
+        assert_eq!(r.sent_by_type["configuration GET"], 2);
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["configuration"]["answeredByCode"]["4.04"], 1);
+        let t = r.table();
+        assert!(
+            t.contains("configuration 4.04") && t.contains("configuration latency"),
+            "{t}"
+        );
+        assert!(t.contains("(configuration 127.0.0.1:65401)"), "{t}");
     }
 }

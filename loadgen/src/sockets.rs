@@ -2,7 +2,8 @@
 //! ID state that stays with a source port when a device leaves it (churn, NAT rebinding).
 //!
 //! One UDP socket per device, bound to port 0 (the kernel picks a free port from
-//! `ip_local_port_range`, about 28 000 ports) and connected to the target. With an IPv4
+//! `ip_local_port_range`, about 28 000 ports) and connected to the target (unconnected when the
+//! device also talks to a configuration server: `configure-*`). With an IPv4
 //! loopback target, devices are spread over 127.0.0.1, 127.0.0.2, ... in blocks of
 //! [`DEVICES_PER_ADDRESS`], because every address has its own port space; so 100 000 devices
 //! fit. Other targets use one wildcard address, which bounds the device count by the port range.
@@ -39,10 +40,14 @@ pub fn address_blocks(target: SocketAddr, devices: usize) -> usize {
     }
 }
 
-/// Bind a non-blocking UDP socket on `ip` port 0, connected to `target`.
-pub fn bind_device(ip: IpAddr, target: SocketAddr) -> io::Result<UdpSocket> {
+/// Bind a non-blocking UDP socket on `ip` port 0, connected to `target` when `connect` (a
+/// device with one peer; one with two, such as a configuration server and a messaging target,
+/// stays unconnected and checks the source of each answer itself).
+pub fn bind_device(ip: IpAddr, target: SocketAddr, connect: bool) -> io::Result<UdpSocket> {
     let s = UdpSocket::bind(SocketAddr::new(ip, 0))?;
-    s.connect(target)?;
+    if connect {
+        s.connect(target)?;
+    }
     s.set_nonblocking(true)?;
     Ok(s)
 }
@@ -202,6 +207,7 @@ mod tests {
         let dev = bind_device(
             local_ip(target.local_addr().unwrap(), DEVICES_PER_ADDRESS),
             target.local_addr().unwrap(),
+            true,
         )
         .unwrap();
         dev.send(b"hi").unwrap();

@@ -81,6 +81,10 @@ pub struct Stats {
     pub latency_us: Histogram<u64>,
     /// Time of the last final answer (ns since the run began).
     pub last_answer_ns: u64,
+    /// Final answers to configuration GETs per CoAP code byte (`configure-*`).
+    pub conf_by_code: [u64; 256],
+    /// Latency of the configuration step alone (µs).
+    pub conf_latency_us: Histogram<u64>,
 }
 
 impl Default for Stats {
@@ -108,11 +112,20 @@ impl Default for Stats {
             sockets_opened: 0,
             bind_errors: 0,
             behind_schedule: 0,
-            latency_us: Histogram::new_with_max(MAX_LATENCY_US, 3)
-                .expect("static histogram bounds are valid"),
+            latency_us: histogram(),
             last_answer_ns: 0,
+            conf_by_code: [0; 256],
+            conf_latency_us: histogram(),
         }
     }
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_max(MAX_LATENCY_US, 3).expect("static histogram bounds are valid")
+}
+
+fn clamp_us(ns: u64) -> u64 {
+    (ns / 1_000).clamp(1, MAX_LATENCY_US)
 }
 
 impl Stats {
@@ -129,8 +142,16 @@ impl Stats {
 
     /// Record a latency in nanoseconds.
     pub fn latency(&mut self, ns: u64) {
-        self.latency_us
-            .saturating_record((ns / 1_000).clamp(1, MAX_LATENCY_US));
+        self.latency_us.saturating_record(clamp_us(ns));
+    }
+
+    /// Record the final answer of a configuration GET: its code (`None`: a Reset, not
+    /// counted by code) and the step's latency in nanoseconds.
+    pub fn conf_answer(&mut self, code: Option<u8>, ns: u64) {
+        if let Some(code) = code {
+            self.conf_by_code[usize::from(code)] += 1;
+        }
+        self.conf_latency_us.saturating_record(clamp_us(ns));
     }
 
     /// Final answers received (success or failure).
@@ -176,6 +197,8 @@ impl Stats {
         // Same bounds on both sides: adding cannot fail.
         let _ = self.latency_us.add(&o.latency_us);
         self.last_answer_ns = self.last_answer_ns.max(o.last_answer_ns);
+        add(&mut self.conf_by_code, &o.conf_by_code);
+        let _ = self.conf_latency_us.add(&o.conf_latency_us);
     }
 }
 
@@ -190,6 +213,29 @@ pub struct StatsWire {
     received: Vec<u64>,
     causes: BTreeMap<String, u64>,
     latency_us: Vec<(u64, u64)>,
+    #[serde(default)]
+    conf_by_code: Vec<(u8, u64)>,
+    #[serde(default)]
+    conf_latency_us: Vec<(u64, u64)>,
+}
+
+fn codes_to_wire(by_code: &[u64; 256]) -> Vec<(u8, u64)> {
+    (0..=255u8)
+        .filter(|c| by_code[usize::from(*c)] > 0)
+        .map(|c| (c, by_code[usize::from(c)]))
+        .collect()
+}
+
+fn histogram_to_wire(h: &Histogram<u64>) -> Vec<(u64, u64)> {
+    h.iter_recorded()
+        .map(|v| (v.value_iterated_to(), v.count_at_value()))
+        .collect()
+}
+
+fn histogram_from_wire(h: &mut Histogram<u64>, w: Vec<(u64, u64)>) {
+    for (value, count) in w {
+        let _ = h.record_n(value.clamp(1, MAX_LATENCY_US), count);
+    }
 }
 
 impl Stats {
@@ -222,18 +268,13 @@ impl Stats {
         StatsWire {
             counters: copy.counters_mut().iter().map(|c| **c).collect(),
             sent_by_op: self.sent_by_op.to_vec(),
-            by_code: (0..=255u8)
-                .filter(|c| self.by_code[usize::from(*c)] > 0)
-                .map(|c| (c, self.by_code[usize::from(c)]))
-                .collect(),
+            by_code: codes_to_wire(&self.by_code),
             by_form: self.by_form.to_vec(),
             received: self.received.to_vec(),
             causes: self.causes.clone(),
-            latency_us: self
-                .latency_us
-                .iter_recorded()
-                .map(|v| (v.value_iterated_to(), v.count_at_value()))
-                .collect(),
+            latency_us: histogram_to_wire(&self.latency_us),
+            conf_by_code: codes_to_wire(&self.conf_by_code),
+            conf_latency_us: histogram_to_wire(&self.conf_latency_us),
         }
     }
 
@@ -256,9 +297,11 @@ impl Stats {
             *dst = v;
         }
         s.causes = w.causes;
-        for (value, count) in w.latency_us {
-            let _ = s.latency_us.record_n(value.clamp(1, MAX_LATENCY_US), count);
+        histogram_from_wire(&mut s.latency_us, w.latency_us);
+        for (code, n) in w.conf_by_code {
+            s.conf_by_code[usize::from(code)] = n;
         }
+        histogram_from_wire(&mut s.conf_latency_us, w.conf_latency_us);
         s
     }
 }
@@ -336,6 +379,8 @@ mod tests {
         a.cause("X".into());
         a.latency(10_000);
         a.latency(20_000_000);
+        a.conf_answer(Some(0x84), 3_000_000);
+        a.conf_answer(None, 4_000_000);
         let text = serde_json::to_string(&a.to_wire()).unwrap();
         let b = Stats::from_wire(serde_json::from_str(&text).unwrap());
         assert_eq!((b.sent, b.ok, b.failed, b.timed_out), (9, 5, 2, 2));
@@ -344,6 +389,9 @@ mod tests {
         assert_eq!(b.sent_by_op, a.sent_by_op);
         assert_eq!(b.received, a.received);
         assert_eq!(b.causes, a.causes);
+        assert_eq!(b.conf_by_code, a.conf_by_code);
+        assert_eq!(b.conf_by_code[0x84], 1);
+        assert_eq!(b.conf_latency_us.len(), 2);
         assert_eq!(b.latency_us.len(), 2);
         assert_eq!(
             b.latency_us.value_at_quantile(1.0),

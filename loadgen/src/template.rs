@@ -7,7 +7,7 @@
 //! of unequal length (`"HIGH"  ` vs `"MIDDLE"`) by a space after the closing quote, which is JSON
 //! whitespace (RFC 8259 §2).
 
-use crate::config::{Config, MsgTarget, WaitTime};
+use crate::config::{Config, MsgTarget, WaitTime, UE_ID_PLACEHOLDER};
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MsgType, Token, CONTENT_FORMAT_JSON};
 
@@ -33,10 +33,15 @@ pub enum Op {
     AppMsg = 4,
     /// `DE-REGISTRATION REQUEST` (MSGin5G-5).
     AppDereg = 5,
+    /// Configuration `GET /msgin5g-config?ueid=<MSGin5G UE ID>` (24.538 §6.2.1, SPEC §4.1.1).
+    ConfGet = 6,
 }
 
 /// Number of [`Op`] variants.
-pub const OPS: usize = 6;
+pub const OPS: usize = 7;
+
+/// Uri-Path of the configuration request (SPEC §4.1.1).
+pub const CONFIG_URI_PATH: &str = "msgin5g-config";
 
 impl Op {
     /// Every variant, in discriminant order.
@@ -47,6 +52,7 @@ impl Op {
         Op::AppReg,
         Op::AppMsg,
         Op::AppDereg,
+        Op::ConfGet,
     ];
 
     /// The `messageType` the request carries.
@@ -58,12 +64,14 @@ impl Op {
             Op::AppReg => "REGISTRATION REQUEST",
             Op::AppMsg => "MESSAGE SENDING REQUEST",
             Op::AppDereg => "DE-REGISTRATION REQUEST",
+            Op::ConfGet => "configuration GET",
         }
     }
 
-    /// Whether the answer starts a registration (its failure restarts the lane's cycle).
-    pub fn registers(self) -> bool {
-        matches!(self, Op::Reg | Op::AppReg)
+    /// Whether a failed answer restarts the lane's cycle: without a registration there is
+    /// nothing to de-register or send, without a configuration no UE Service ID to register.
+    pub fn restarts_on_failure(self) -> bool {
+        matches!(self, Op::Reg | Op::AppReg | Op::ConfGet)
     }
 }
 
@@ -138,6 +146,18 @@ pub fn parse_token(t: &Token) -> Option<(u32, u16)> {
 pub struct Template {
     bytes: Vec<u8>,
     fields: Vec<(Field, usize, usize)>,
+    /// Where configured UE Service IDs go (`configure-*` REG, DEREG, MSG), in ascending
+    /// offsets: the datagram is `bytes[..at1]`, an ID, `bytes[at1..at2]`, an ID, ...
+    splices: Vec<(usize, Splice)>,
+}
+
+/// Whose configured UE Service ID a splice point takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Splice {
+    /// The sending lane's.
+    Own,
+    /// The peer recipient's.
+    Peer,
 }
 
 impl Template {
@@ -169,6 +189,36 @@ impl Template {
             }
         }
         &self.bytes
+    }
+
+    /// Patch `v` and write the datagram with the configured UE Service IDs `own` and `peer`
+    /// spliced in into `out`; both must be JSON-string-safe (see
+    /// [`crate::confanswer::config_ue_service_id`]).
+    pub fn patch_into<'a>(
+        &mut self,
+        v: &Values,
+        own: &[u8],
+        peer: &[u8],
+        out: &'a mut Vec<u8>,
+    ) -> &'a [u8] {
+        self.patch(v);
+        out.clear();
+        let mut from = 0;
+        for &(at, whose) in &self.splices {
+            out.extend_from_slice(&self.bytes[from..at]);
+            out.extend_from_slice(match whose {
+                Splice::Own => own,
+                Splice::Peer => peer,
+            });
+            from = at;
+        }
+        out.extend_from_slice(&self.bytes[from..]);
+        out
+    }
+
+    /// Whether the datagram needs configured UE Service IDs ([`Template::patch_into`]).
+    pub fn spliced(&self) -> bool {
+        !self.splices.is_empty()
     }
 
     /// The datagram as last patched.
@@ -336,12 +386,19 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
         WaitTime::Fixed { seconds } => digits_for(seconds as usize + 1),
         WaitTime::Uniform { max, .. } => digits_for(max as usize + 1),
     };
+    let configured = config.scenario.configures();
+    let mut splices = Vec::new();
     match op {
+        Op::ConfGet => return config_get(config, ids),
         Op::Reg | Op::Dereg => {
             w.lit(SERVICE_HEAD)
                 .lit(op.message_type())
                 .lit("\",\"ueServiceId\":\"");
-            ids.write(&mut w, false);
+            if configured {
+                splices.push((w.out.len(), Splice::Own));
+            } else {
+                ids.write(&mut w, false);
+            }
             w.lit("\",\"registrationUrgentDegree\":")
                 .field(Field::Urgent, 8);
             if wait_width > 0 {
@@ -354,11 +411,19 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
             ids.write(&mut w, false);
             w.lit("-").field(Field::Seq, 10);
             w.lit("\",\"originatingUeServiceId\":\"");
-            ids.write(&mut w, false);
+            if configured {
+                splices.push((w.out.len(), Splice::Own));
+            } else {
+                ids.write(&mut w, false);
+            }
             match &config.msg_target {
                 MsgTarget::Peer => {
                     w.lit("\",\"recipientUeServiceId\":\"");
-                    ids.write(&mut w, true);
+                    if configured {
+                        splices.push((w.out.len(), Splice::Peer));
+                    } else {
+                        ids.write(&mut w, true);
+                    }
                 }
                 MsgTarget::Ue(id) => {
                     w.lit("\",\"recipientUeServiceId\":\"").lit(id);
@@ -432,12 +497,56 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
         .iter()
         .map(|&(f, at, width)| (f, at + base, width))
         .collect();
-    Template { bytes, fields }
+    Template {
+        bytes,
+        fields,
+        splices: splices
+            .into_iter()
+            .map(|(at, whose)| (at + base, whose))
+            .collect(),
+    }
+}
+
+/// The configuration GET: Uri-Path `msgin5g-config`, one Uri-Query `ueid=<MSGin5G UE ID>`
+/// (RFC 7252 §6.5: one option per argument), the Accept of `--config-accept`, no payload.
+fn config_get(config: &Config, ids: &Identities) -> Template {
+    let mut w = Writer {
+        out: Vec::with_capacity(64),
+        fields: Vec::new(),
+    };
+    let (head, tail) = config
+        .ue_id
+        .split_once(UE_ID_PLACEHOLDER)
+        .unwrap_or((config.ue_id.as_str(), ""));
+    w.lit("ueid=").lit(head);
+    ids.write(&mut w, false);
+    w.lit(tail);
+    let token = Token::from_slice(&[0; TOKEN_LEN]).unwrap_or(Token::EMPTY);
+    let mut b = MessageBuilder::new(MsgType::Con, Code::GET, 0, token)
+        .uri_path(CONFIG_URI_PATH)
+        .option(option::URI_QUERY, &w.out);
+    if let Some(accept) = config.config_accept {
+        b = b.uint_option(option::ACCEPT, u32::from(accept));
+    }
+    let bytes = b.build();
+    // The query is the only place its text occurs (the Token is zeros, the path differs).
+    let base = memchr::memmem::find(&bytes, &w.out).unwrap_or(0);
+    let fields = w
+        .fields
+        .iter()
+        .map(|&(f, at, width)| (f, at + base, width))
+        .collect();
+    Template {
+        bytes,
+        fields,
+        splices: Vec::new(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Scenario;
     use msgin5g::coap::MessageView;
 
     fn config() -> Config {
@@ -561,6 +670,118 @@ mod tests {
             j,
             serde_json::json!({"messageType":"DE-REGISTRATION REQUEST","registrationId":u32::MAX})
         );
+    }
+
+    #[test]
+    fn configuration_get_carries_the_ue_id_in_one_query_option() {
+        let mut c = config();
+        c.scenario = Scenario::ConfigureRegister;
+        c.outstanding = 3;
+        c.config_accept = Some(41);
+        c.ue_id = "imsi-{id}@x".into();
+        let mut t = Templates::new(&c);
+        let v = Values {
+            mid: 0x0102,
+            seq: 5,
+            salt: 9,
+            dev: 42,
+            lane: 2,
+            ..Values::default()
+        };
+        let bytes = t.get(Op::ConfGet).patch(&v).to_vec();
+        let view = MessageView::parse(&bytes).unwrap();
+        assert_eq!(
+            (view.header.mtype, view.header.code, view.header.mid),
+            (MsgType::Con, Code::GET, 0x0102)
+        );
+        assert_eq!(view.header.token, token(5, 9));
+        assert!(view.uri_path_is(CONFIG_URI_PATH));
+        let queries: Vec<&[u8]> = view
+            .options()
+            .filter(|o| o.number == option::URI_QUERY)
+            .map(|o| o.value)
+            .collect();
+        assert_eq!(queries, vec![&b"ueid=imsi-lg-t-00042.2@x"[..]]);
+        assert_eq!(view.option(option::ACCEPT), Some(&[41u8][..]));
+        assert!(view.payload().is_empty());
+        c.config_accept = None;
+        let mut t = Templates::new(&c);
+        let bytes = t.get(Op::ConfGet).patch(&v).to_vec();
+        assert_eq!(
+            MessageView::parse(&bytes).unwrap().option(option::ACCEPT),
+            None
+        );
+    }
+
+    #[test]
+    fn configured_registration_splices_the_given_ue_service_id() {
+        let mut c = config();
+        c.scenario = Scenario::ConfigureRegister;
+        c.wait_time = WaitTime::Fixed { seconds: 30 };
+        let mut t = Templates::new(&c);
+        let v = Values {
+            mid: 7,
+            seq: 1,
+            dev: 3,
+            urgent: true,
+            wait: 30,
+            ..Values::default()
+        };
+        let mut out = Vec::new();
+        for (op, kind) in [(Op::Reg, "REG"), (Op::Dereg, "DEREG")] {
+            assert!(t.get(op).spliced());
+            let bytes = t
+                .get(op)
+                .patch_into(&v, br#"ue-\"q\"-1"#, b"unused", &mut out)
+                .to_vec();
+            let view = MessageView::parse(&bytes).unwrap();
+            assert_eq!(view.header.mid, 7);
+            let j: serde_json::Value = serde_json::from_slice(view.payload()).unwrap();
+            assert_eq!(j["messageType"], kind);
+            assert_eq!(j["ueServiceId"], r#"ue-"q"-1"#);
+            assert_eq!(j["registrationUrgentDegree"], "URGENT");
+            assert_eq!(j["waitTime"], 30);
+        }
+        // Other scenarios keep the patched identity.
+        assert!(!Templates::new(&config()).get(Op::Reg).spliced());
+    }
+
+    #[test]
+    fn configured_messages_splice_sender_and_peer() {
+        let mut c = config();
+        c.scenario = Scenario::ConfigureMessaging;
+        let mut t = Templates::new(&c);
+        let v = Values {
+            seq: 12,
+            dev: 3,
+            urgent: true,
+            ..Values::default()
+        };
+        let mut out = Vec::new();
+        let bytes = t
+            .get(Op::Msg)
+            .patch_into(&v, b"meter-3", b"meter-4", &mut out)
+            .to_vec();
+        let j = json_of(&bytes);
+        assert_eq!(j["messageType"], "MSG");
+        assert_eq!(j["originatingUeServiceId"], "meter-3");
+        assert_eq!(j["recipientUeServiceId"], "meter-4");
+        assert_eq!(j["messageId"], "lg-t-00003-0000000012");
+        assert_eq!(j["priority"], "HIGH");
+        // Fixed recipients stay literal.
+        c.msg_target = MsgTarget::As("as-1".into());
+        let mut t = Templates::new(&c);
+        let bytes = t
+            .get(Op::Msg)
+            .patch_into(&v, b"meter-3", b"unused", &mut out)
+            .to_vec();
+        let j = json_of(&bytes);
+        assert_eq!(j["originatingUeServiceId"], "meter-3");
+        assert_eq!(j["recipientAsServiceId"], "as-1");
+    }
+
+    fn json_of(bytes: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(MessageView::parse(bytes).unwrap().payload()).unwrap()
     }
 
     #[test]

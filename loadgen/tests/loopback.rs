@@ -3,111 +3,20 @@
 //! timeouts, downlink requests, application clients, source-port changes and open-loop pacing.
 //! Every run is bounded by `--requests` and a duration cap; every responder loop by a deadline.
 
-use loadgen::{Config, MsgTarget, Pacing, Progress, Report, Scenario};
+mod support;
+
+use loadgen::{MsgTarget, Pacing, Scenario};
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
 use msgin5g::gateway::GatewayConfig;
 use msgin5g::net::{spawn_gateway, spawn_server};
 use msgin5g::server::ServerConfig;
 use std::collections::{HashMap, HashSet};
-use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-
-/// Hard bound on any responder's life.
-const RESPONDER_LIMIT: Duration = Duration::from_secs(60);
-
-fn config(target: SocketAddr, devices: usize, requests: u64) -> Config {
-    let mut c = Config::new(target);
-    c.devices = devices;
-    c.requests = Some(requests);
-    c.duration = Some(Duration::from_secs(30));
-    c.drain_timeout = Duration::from_secs(5);
-    c.id_prefix = "lgtest".into();
-    c
-}
-
-fn run(c: Config) -> Report {
-    loadgen::run(c, Progress { bar: false }).expect("loadgen run")
-}
-
-fn consistent(r: &Report) {
-    assert_eq!(r.answered, r.ok + r.failed);
-    assert_eq!(r.ok + r.failed + r.timed_out, r.sent, "{r:#?}");
-    assert_eq!(r.latency_us.count, r.answered);
-}
-
-/// A scripted peer: `behave` gets each datagram and its source and may reply.
-struct Responder {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Responder {
-    fn start(mut behave: impl FnMut(&UdpSocket, &[u8], SocketAddr) + Send + 'static) -> Responder {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(20)))
-            .unwrap();
-        let addr = socket.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let deadline = Instant::now() + RESPONDER_LIMIT;
-            let mut buf = vec![0u8; 65_536];
-            // After `stop`, read on until the socket is quiet (what the run sent last).
-            while Instant::now() < deadline {
-                match socket.recv_from(&mut buf) {
-                    Ok((n, from)) => behave(&socket, &buf[..n], from),
-                    Err(_) if flag.load(Ordering::Relaxed) => break,
-                    Err(_) => {}
-                }
-            }
-        });
-        Responder {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Responder {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn reply(code: Code, mtype: MsgType, mid: u16, token: Token, body: &[u8]) -> Vec<u8> {
-    MessageBuilder::new(mtype, code, mid, token)
-        .uint_option(option::CONTENT_FORMAT, 50)
-        .payload(body)
-}
-
-const REGRESP_OK: &[u8] =
-    br#"{"messageType":"REGRESP","ueServiceId":"x","registrationResult":"SUCCESS"}"#;
-
-/// Piggybacked 2.04 with a success body for every CON request.
-fn echo_ok(s: &UdpSocket, data: &[u8], from: SocketAddr) {
-    if let Ok(v) = MessageView::parse(data) {
-        if v.header.mtype == MsgType::Con && v.header.code == Code::POST {
-            let a = reply(
-                Code::CHANGED,
-                MsgType::Ack,
-                v.header.mid,
-                v.header.token,
-                REGRESP_OK,
-            );
-            let _ = s.send_to(&a, from);
-        }
-    }
-}
+use std::time::Duration;
+use support::{config, consistent, echo_ok, reply, run, Responder, REGRESP_OK};
 
 #[test]
 fn register_deregister_against_the_reference_server() {
@@ -612,4 +521,121 @@ fn binary_writes_a_consistent_json_report_and_exits_by_loss() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "non-loopback refused");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn peers_message_each_other_and_answer_the_downlink_with_2_04() {
+    // A transparent relay in front of a server, scripted: every device is its own endpoint;
+    // a MSG to a registered peer becomes a CON MSG to that peer's address with a Token that
+    // looks like one of the peer's finished requests; the sender's answer waits for the peer's.
+    #[derive(Default)]
+    struct State {
+        registered: HashMap<String, (SocketAddr, Token)>,
+        downlinks: HashMap<u16, (Token, SocketAddr, Vec<u8>)>,
+        answered: u64,
+        bad_answers: u64,
+        mid: u16,
+    }
+    let state = Arc::new(Mutex::new(State::default()));
+    let st = state.clone();
+    let responder = Responder::start(move |s, data, from| {
+        let Ok(v) = MessageView::parse(data) else {
+            return;
+        };
+        let h = v.header;
+        let mut g = st.lock().unwrap();
+        if h.mtype == MsgType::Ack {
+            match g.downlinks.remove(&h.mid) {
+                Some((token, sender, answer))
+                    if h.code == Code::CHANGED && h.token == token && v.payload().is_empty() =>
+                {
+                    g.answered += 1;
+                    let _ = s.send_to(&answer, sender);
+                }
+                _ => g.bad_answers += 1,
+            }
+            return;
+        }
+        let j: serde_json::Value = serde_json::from_slice(v.payload()).unwrap();
+        match j["messageType"].as_str().unwrap() {
+            "REG" => {
+                let ue = j["ueServiceId"].as_str().unwrap().to_string();
+                g.registered.insert(ue, (from, h.token));
+            }
+            "DEREG" => {
+                g.registered.remove(j["ueServiceId"].as_str().unwrap());
+            }
+            "MSG" => {
+                let peer = j["recipientUeServiceId"].as_str().unwrap();
+                if let Some(&(addr, token)) = g.registered.get(peer) {
+                    g.mid = g.mid.wrapping_add(1);
+                    let mid = g.mid;
+                    let answer = reply(Code::CHANGED, MsgType::Ack, h.mid, h.token, REGRESP_OK);
+                    g.downlinks.insert(mid, (token, from, answer));
+                    let down = MessageBuilder::new(MsgType::Con, Code::POST, mid, token)
+                        .uri_path("msgin5g")
+                        .uint_option(option::CONTENT_FORMAT, 50)
+                        .payload(
+                            format!(
+                                r#"{{"msgin5gServiceId":"org.3gpp.msgin5g","messageType":"MSG","messageId":{},"originatingUeServiceId":{},"recipientUeServiceId":"{peer}","payload":"AA=="}}"#,
+                                j["messageId"], j["originatingUeServiceId"]
+                            )
+                            .as_bytes(),
+                        );
+                    let _ = s.send_to(&down, addr);
+                    return;
+                }
+            }
+            _ => return,
+        }
+        drop(g);
+        echo_ok(s, data, from);
+    });
+    let mut c = config(responder.addr, 10, 600);
+    c.scenario = Scenario::Messaging;
+    c.messages = 3;
+    let r = run(c);
+    consistent(&r);
+    drop(responder);
+    let g = state.lock().unwrap();
+    assert_eq!(r.ok, 600, "{:?}", r.failure_causes);
+    let sent = g.answered + g.downlinks.len() as u64 + g.bad_answers;
+    assert!(sent >= 100, "{sent} downlink MSGs");
+    assert_eq!(
+        g.bad_answers, 0,
+        "every downlink MSG gets a piggybacked 2.04"
+    );
+    assert_eq!(
+        r.received["MSG"], g.answered,
+        "counted as downlink received"
+    );
+    assert_eq!(g.answered, sent, "the senders' answers waited for them");
+    assert_eq!((r.duplicates, r.unmatched), (0, 0));
+}
+
+#[test]
+fn peers_message_each_other_through_the_reference_server() {
+    // Every device its own endpoint at the server (as behind a transparent relay): a MSG to the
+    // next device is delivered as a downlink CON MSG, which the device answers 2.04.
+    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let mut c = config(server.local_addr(), 20, 1_000);
+    c.scenario = Scenario::Messaging;
+    c.messages = 3;
+    let r = run(c);
+    consistent(&r);
+    let stats = server.stats();
+    drop(server);
+    assert_eq!(r.timed_out, 0);
+    // A peer between its DEREG and its next REG is unknown (4.04 UNKNOWN_UE): not a loadgen
+    // failure. Every message the server delivered was answered by its recipient.
+    assert!(r.failed <= r.sent_by_type["MSG"], "{:?}", r.failure_causes);
+    let delivered = stats.messages_delivered.load(Ordering::Relaxed);
+    assert!(delivered >= 100, "{delivered}");
+    // The server counts a delivery when the 2.04 reaches it: the last few may not have yet.
+    let received = r.received["MSG"];
+    assert!(
+        received >= delivered && received <= r.sent_by_type["MSG"],
+        "{received} received, {delivered} delivered"
+    );
+    assert_eq!(r.unmatched, 0);
 }

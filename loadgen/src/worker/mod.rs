@@ -8,19 +8,18 @@
 //! Message ID (ACK, Reset, spec-literal POST) and Token (piggybacked and separate responses,
 //! spec-literal POST), as RFC 7252 §5.3.2 and 24.538 §6.1 require.
 
-use crate::answer::{self, Incoming};
+use crate::answer::Incoming;
 use crate::config::{Config, Pacing, Scenario, WaitTime, EXCHANGE_LIFETIME};
 use crate::poller::Poller;
 use crate::sockets::{self, MidState, MidTable, DEVICES_PER_ADDRESS};
-use crate::stats::{Form, Live, Stats};
-use crate::template::{self, Op, Templates, Values};
+use crate::stats::{Live, Stats};
+use crate::template::{Op, Templates, Values};
 use crate::wheel::{Entry, Wheel};
 use msgin5g::coap::backoff::Backoff;
 use msgin5g::coap::rng::Rng;
-use msgin5g::coap::{Code, MessageView, MsgType, Token};
 use std::collections::VecDeque;
 use std::io;
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier};
@@ -34,6 +33,8 @@ const ACK_RANDOM_FACTOR: f64 = 1.5;
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
+
+mod receive;
 
 /// Lanes started per loop turn before receiving again (closed-loop start and open-loop
 /// catch-up): keeps answers flowing while 100 000 devices start.
@@ -93,6 +94,15 @@ fn cycle(config: &Config) -> Vec<Step> {
         }
         Scenario::Churn => c.extend([Step::Send(dereg), Step::Rebind]),
         Scenario::NatRebind => c.extend([Step::Rebind, Step::Send(dereg)]),
+        Scenario::ConfigureRegister => {
+            c.insert(0, Step::Send(Op::ConfGet));
+            c.push(Step::Send(dereg));
+        }
+        Scenario::ConfigureMessaging => {
+            c.insert(0, Step::Send(Op::ConfGet));
+            c.extend((0..config.messages).map(|_| Step::Send(msg)));
+            c.push(Step::Send(dereg));
+        }
     }
     c
 }
@@ -155,6 +165,13 @@ pub struct Worker {
     next_slot_ns: f64,
     slot_counted: bool,
     out: Vec<u8>,
+    /// `configure-*`: each lane's UE Service ID from its last configuration answer
+    /// (JSON-escaped; capacity kept across cycles). Empty otherwise.
+    conf_ids: Vec<Vec<u8>>,
+    /// A request with a spliced UE Service ID is assembled here.
+    send_buf: Vec<u8>,
+    /// Sockets are connected to the target (one peer per device).
+    connected: bool,
 }
 
 impl Worker {
@@ -195,7 +212,7 @@ impl Worker {
                 incoming: [None; INCOMING_MEMORY],
                 incoming_at: 0,
             };
-            match sockets::bind_device(ip, config.target) {
+            match sockets::bind_device(ip, config.target, !config.two_peers()) {
                 Ok(s) => {
                     dev.port = s.local_addr()?.port();
                     dev.mids = shared.mids.take(block, dev.port, dev.mids);
@@ -243,6 +260,12 @@ impl Worker {
         };
         let cycle = cycle(config);
         let templates = Templates::new(config);
+        let conf_ids = if config.scenario.configures() {
+            vec![Vec::new(); count * k]
+        } else {
+            Vec::new()
+        };
+        let connected = !config.two_peers();
         let base = Instant::now();
         let stop_at = config
             .duration
@@ -270,6 +293,9 @@ impl Worker {
             next_slot_ns: 0.0,
             slot_counted: false,
             out: Vec::with_capacity(128),
+            conf_ids,
+            send_buf: Vec::with_capacity(256),
+            connected,
             shared,
         })
     }
@@ -467,10 +493,20 @@ impl Worker {
         self.transmit(li);
     }
 
+    /// Where a lane's request for `op` goes.
+    fn destination(&self, op: Op) -> SocketAddr {
+        let config = &self.shared.config;
+        match op {
+            Op::ConfGet => config.config_target,
+            Op::Reg | Op::Dereg | Op::Msg | Op::AppReg | Op::AppMsg | Op::AppDereg => config.target,
+        }
+    }
+
     /// Patch the lane's request into its template and send it.
     fn transmit(&mut self, li: usize) {
         let di = li / self.k;
         let lane = self.lanes[li];
+        let to = self.destination(lane.op);
         let dev = &self.devices[di];
         let Some(socket) = &dev.socket else { return };
         let values = Values {
@@ -484,8 +520,26 @@ impl Worker {
             urgent: dev.urgent,
             reg_id: lane.reg_id,
         };
-        let bytes = self.templates.get(lane.op).patch(&values);
-        if socket.send(bytes).is_err() {
+        let template = self.templates.get(lane.op);
+        let bytes = if template.spliced() {
+            // The peer of a configured lane: the same lane of the next device of this worker
+            // (its UE Service ID is only known here); one not configured yet: the lane itself.
+            let peer = ((di + 1) % self.devices.len()) * self.k + li % self.k;
+            let own = &self.conf_ids[li];
+            let peer = match &self.conf_ids[peer] {
+                id if id.is_empty() => own,
+                id => id,
+            };
+            template.patch_into(&values, own, peer, &mut self.send_buf)
+        } else {
+            template.patch(&values)
+        };
+        let sent = if self.connected {
+            socket.send(bytes)
+        } else {
+            socket.send_to(bytes, to)
+        };
+        if sent.is_err() {
             self.stats.send_errors += 1;
         }
     }
@@ -495,7 +549,8 @@ impl Worker {
     fn advance(&mut self, li: usize, success: bool) {
         let lane = &mut self.lanes[li];
         let step = usize::from(lane.step);
-        let restart = !success && matches!(self.cycle[step], Step::Send(op) if op.registers());
+        let restart =
+            !success && matches!(self.cycle[step], Step::Send(op) if op.restarts_on_failure());
         lane.step = if restart {
             0
         } else {
@@ -509,7 +564,7 @@ impl Worker {
         let config = &self.shared.config;
         let dev = &mut self.devices[di];
         let ip = sockets::local_ip(config.target, dev.global as usize);
-        match sockets::bind_device(ip, config.target) {
+        match sockets::bind_device(ip, config.target, !config.two_peers()) {
             Ok(s) => {
                 let port = s.local_addr().map(|a| a.port()).unwrap_or(0);
                 if self.poller.add(s.as_raw_fd(), di as u64).is_err() {
@@ -599,193 +654,6 @@ impl Worker {
             }
         }
     }
-
-    fn on_readable(&mut self, di: usize, buf: &mut [u8]) {
-        let Some(socket) = self.devices.get(di).and_then(|d| d.socket.as_ref()) else {
-            return;
-        };
-        match socket.recv(buf) {
-            Ok(n) => {
-                let now = self.now();
-                self.on_datagram(di, now, &buf[..n]);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(_) => self.stats.recv_errors += 1,
-        }
-    }
-
-    fn send_small(&mut self, di: usize, bytes: &[u8]) {
-        if let Some(s) = &self.devices[di].socket {
-            if s.send(bytes).is_err() {
-                self.stats.send_errors += 1;
-            }
-        }
-    }
-
-    fn lane_by(&self, di: usize, pred: impl Fn(&Lane) -> bool) -> Option<usize> {
-        (di * self.k..(di + 1) * self.k).find(|&li| self.lanes[li].busy && pred(&self.lanes[li]))
-    }
-
-    fn on_datagram(&mut self, di: usize, now: u64, data: &[u8]) {
-        let Ok(view) = MessageView::parse(data) else {
-            self.stats.unmatched += 1;
-            return;
-        };
-        let h = view.header;
-        let salt = self.devices[di].salt;
-        match h.mtype {
-            MsgType::Ack | MsgType::Rst => {
-                let Some(li) = self.lane_by(di, |l| l.mid == h.mid) else {
-                    if h.mtype == MsgType::Ack && !h.code.is_empty() {
-                        self.finished_again(di, &h.token);
-                    } else {
-                        self.stats.unmatched += 1;
-                    }
-                    return;
-                };
-                if h.mtype == MsgType::Rst {
-                    self.finish(li, now, None, b"", Form::Piggybacked);
-                } else if h.code.is_empty() {
-                    let l = &mut self.lanes[li];
-                    l.acked = true;
-                    l.timer_at = l.deadline;
-                } else if h.token == template::token(self.lanes[li].seq, salt) {
-                    self.finish(li, now, Some(h.code), view.payload(), Form::Piggybacked);
-                } else {
-                    self.stats.unmatched += 1;
-                }
-            }
-            MsgType::Con | MsgType::Non => {
-                let con = h.mtype == MsgType::Con;
-                if h.code.is_response() {
-                    if con {
-                        self.send_small(di, &empty(MsgType::Ack, h.mid));
-                        self.stats.acks_sent += 1;
-                    }
-                    match self.lane_by(di, |l| h.token == template::token(l.seq, salt)) {
-                        Some(li) => {
-                            self.finish(li, now, Some(h.code), view.payload(), Form::Separate)
-                        }
-                        None => self.finished_again(di, &h.token),
-                    }
-                } else if h.code.is_request() {
-                    let answer = self.lane_by(di, |l| {
-                        l.mid == h.mid && h.token == template::token(l.seq, salt)
-                    });
-                    if let Some(li) = answer {
-                        if con {
-                            self.send_small(di, &empty(MsgType::Ack, h.mid));
-                            self.stats.acks_sent += 1;
-                        }
-                        self.finish(li, now, Some(h.code), view.payload(), Form::SpecPost);
-                    } else if self.is_finished_token(di, &h.token) && h.code == Code::POST {
-                        if con {
-                            self.send_small(di, &empty(MsgType::Ack, h.mid));
-                            self.stats.acks_sent += 1;
-                        }
-                        self.finished_again(di, &h.token);
-                    } else {
-                        self.incoming(di, con, h.mid, h.token, view.payload());
-                    }
-                } else if con && h.code.is_empty() {
-                    // A CoAP ping (RFC 7252 §4.3).
-                    self.send_small(di, &empty(MsgType::Rst, h.mid));
-                } else {
-                    self.stats.unmatched += 1;
-                }
-            }
-        }
-    }
-
-    /// Whether `token` is one of this device's and belongs to a finished exchange.
-    fn is_finished_token(&self, di: usize, token: &Token) -> bool {
-        let dev = &self.devices[di];
-        match template::parse_token(token) {
-            Some((seq, salt)) if salt == dev.salt => {
-                seq.wrapping_sub(dev.next_seq) > u32::MAX / 2
-                    && self.lane_by(di, |l| l.seq == seq).is_none()
-            }
-            _ => false,
-        }
-    }
-
-    /// An answer for an exchange that is no longer open: a duplicate, or late after a timeout.
-    fn finished_again(&mut self, di: usize, token: &Token) {
-        if !self.is_finished_token(di, token) {
-            self.stats.unmatched += 1;
-            return;
-        }
-        let seq = template::parse_token(token).map(|(s, _)| s);
-        if seq.is_some_and(|s| self.devices[di].timed_out.contains(&s)) {
-            self.stats.late += 1;
-        } else {
-            self.stats.duplicates += 1;
-        }
-    }
-
-    /// A request from the target (downlink MSG, IMDN, MSGin5G-5 delivery): count it once and
-    /// answer a CON (again, identically, when it is retransmitted).
-    fn incoming(&mut self, di: usize, con: bool, mid: u16, token: Token, body: &[u8]) {
-        let dev = &mut self.devices[di];
-        let kind = match dev.incoming.iter().flatten().find(|(m, _)| *m == mid) {
-            Some(&(_, kind)) => {
-                self.stats.received_duplicates += 1;
-                kind
-            }
-            None => {
-                let kind = Incoming::classify(body);
-                dev.incoming[dev.incoming_at] = Some((mid, kind));
-                dev.incoming_at = (dev.incoming_at + 1) % INCOMING_MEMORY;
-                self.stats.received[kind as usize] += 1;
-                kind
-            }
-        };
-        if con {
-            let out = std::mem::take(&mut self.out);
-            let reply = answer::answer_incoming(kind, mid, token, out);
-            self.send_small(di, &reply);
-            self.out = reply;
-        }
-    }
-
-    /// A final answer (`code` None: a Reset).
-    fn finish(&mut self, li: usize, now: u64, code: Option<Code>, body: &[u8], form: Form) {
-        let lane = self.lanes[li];
-        self.stats.latency(now.saturating_sub(lane.start_ns));
-        self.stats.last_answer_ns = self.stats.last_answer_ns.max(now);
-        let failed = match code {
-            None => {
-                self.stats.cause("Reset".to_string());
-                true
-            }
-            Some(code) => {
-                self.stats.by_form[form as usize] += 1;
-                self.stats.by_code[usize::from(code.0)] += 1;
-                let failed = code.class() >= 4 || answer::body_reports_failure(body);
-                if failed {
-                    self.stats.cause(answer::failure_cause(code, body));
-                } else if lane.op == Op::AppReg {
-                    self.lanes[li].reg_id = answer::u32_value(body, b"registrationId").unwrap_or(0);
-                }
-                failed
-            }
-        };
-        if failed {
-            self.stats.failed += 1;
-        } else {
-            self.stats.ok += 1;
-        }
-        self.lanes[li].busy = false;
-        self.busy -= 1;
-        self.advance(li, !failed);
-        self.next(li, now);
-    }
-}
-
-/// An Empty ACK or Reset for `mid` (RFC 7252 §4.2, §4.3).
-fn empty(t: MsgType, mid: u16) -> [u8; 4] {
-    let m = mid.to_be_bytes();
-    [0x40 | ((t as u8) << 4), 0, m[0], m[1]]
 }
 
 #[cfg(test)]
@@ -821,14 +689,25 @@ mod tests {
             cycle(&c),
             vec![Step::Send(Op::Reg), Step::Rebind, Step::Send(Op::Dereg)]
         );
-    }
-
-    #[test]
-    fn empty_messages() {
+        c.scenario = Scenario::ConfigureRegister;
         assert_eq!(
-            empty(MsgType::Ack, 0x1234),
-            msgin5g::coap::build::empty_ack(0x1234)[..]
+            cycle(&c),
+            vec![
+                Step::Send(Op::ConfGet),
+                Step::Send(Op::Reg),
+                Step::Send(Op::Dereg)
+            ]
         );
-        assert_eq!(empty(MsgType::Rst, 7), msgin5g::coap::build::reset(7)[..]);
+        c.scenario = Scenario::ConfigureMessaging;
+        assert_eq!(
+            cycle(&c),
+            vec![
+                Step::Send(Op::ConfGet),
+                Step::Send(Op::Reg),
+                Step::Send(Op::Msg),
+                Step::Send(Op::Msg),
+                Step::Send(Op::Dereg)
+            ]
+        );
     }
 }

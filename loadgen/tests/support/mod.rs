@@ -1,0 +1,107 @@
+//! Shared by the loopback test files: the run configuration of tests, consistency checks and
+//! scripted responders (a UDP socket on 127.0.0.1 port 0 with a bounded life).
+#![allow(dead_code)]
+
+use loadgen::{Config, Progress, Report};
+use msgin5g::coap::types::option;
+use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Hard bound on any responder's life.
+pub const RESPONDER_LIMIT: Duration = Duration::from_secs(60);
+
+pub fn config(target: SocketAddr, devices: usize, requests: u64) -> Config {
+    let mut c = Config::new(target);
+    c.devices = devices;
+    c.requests = Some(requests);
+    c.duration = Some(Duration::from_secs(30));
+    c.drain_timeout = Duration::from_secs(5);
+    c.id_prefix = "lgtest".into();
+    c
+}
+
+pub fn run(c: Config) -> Report {
+    loadgen::run(c, Progress { bar: false }).expect("loadgen run")
+}
+
+pub fn consistent(r: &Report) {
+    assert_eq!(r.answered, r.ok + r.failed);
+    assert_eq!(r.ok + r.failed + r.timed_out, r.sent, "{r:#?}");
+    assert_eq!(r.latency_us.count, r.answered);
+}
+
+/// A scripted peer: `behave` gets each datagram and its source and may reply.
+pub struct Responder {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Responder {
+    pub fn start(
+        mut behave: impl FnMut(&UdpSocket, &[u8], SocketAddr) + Send + 'static,
+    ) -> Responder {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let deadline = Instant::now() + RESPONDER_LIMIT;
+            let mut buf = vec![0u8; 65_536];
+            // After `stop`, read on until the socket is quiet (what the run sent last).
+            while Instant::now() < deadline {
+                match socket.recv_from(&mut buf) {
+                    Ok((n, from)) => behave(&socket, &buf[..n], from),
+                    Err(_) if flag.load(Ordering::Relaxed) => break,
+                    Err(_) => {}
+                }
+            }
+        });
+        Responder {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn reply(code: Code, mtype: MsgType, mid: u16, token: Token, body: &[u8]) -> Vec<u8> {
+    MessageBuilder::new(mtype, code, mid, token)
+        .uint_option(option::CONTENT_FORMAT, 50)
+        .payload(body)
+}
+
+pub const REGRESP_OK: &[u8] =
+    br#"{"messageType":"REGRESP","ueServiceId":"x","registrationResult":"SUCCESS"}"#;
+
+/// Piggybacked 2.04 with a success body for every CON request.
+pub fn echo_ok(s: &UdpSocket, data: &[u8], from: SocketAddr) {
+    if let Ok(v) = MessageView::parse(data) {
+        if v.header.mtype == MsgType::Con && v.header.code == Code::POST {
+            let a = reply(
+                Code::CHANGED,
+                MsgType::Ack,
+                v.header.mid,
+                v.header.token,
+                REGRESP_OK,
+            );
+            let _ = s.send_to(&a, from);
+        }
+    }
+}
