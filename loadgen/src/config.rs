@@ -251,6 +251,10 @@ pub struct Config {
     pub max_retransmit: u32,
     /// Uri-Path of requests.
     pub uri_path: String,
+    /// Proxy-Uri of requests (RFC 7252 §5.10.2), to load a target through a forward proxy; it
+    /// replaces the Uri-Path (the two must not be combined).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_uri: Option<String>,
     /// Prefix of every UE Service ID and message ID of this run.
     pub id_prefix: String,
     /// Seed of the workers' random generators (tokens, back-off jitter, wait-time draws).
@@ -303,6 +307,7 @@ impl Config {
             ack_timeout: Duration::from_secs(2),
             max_retransmit: 4,
             uri_path: msgin5g::device::DEFAULT_URI_PATH.into(),
+            proxy_uri: None,
             id_prefix: "lg".into(),
             seed: 1,
             config_target: SocketAddr::new(target.ip(), CONFIG_PORT),
@@ -366,6 +371,13 @@ impl Config {
         }
         if self.max_retransmit > 10 {
             return fail("--max-retransmit must be at most 10");
+        }
+        if self
+            .proxy_uri
+            .as_ref()
+            .is_some_and(|u| u.is_empty() || u.len() > 1034)
+        {
+            return fail("--proxy-uri must be 1 to 1034 bytes (RFC 7252 §5.10)");
         }
         if self.uri_path.is_empty() || self.uri_path.len() > 255 {
             return fail("--uri-path must be 1..=255 bytes");

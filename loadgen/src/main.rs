@@ -134,6 +134,10 @@ struct Args {
     /// Uri-Path of requests [default: msgin5g, or msgin5g-gw with --app-clients].
     #[arg(long)]
     uri_path: Option<String>,
+    /// Send every messaging request with this Proxy-Uri (e.g. coap://127.0.0.1:5683/msgin5g)
+    /// instead of a Uri-Path, to load a server through a CoAP forward proxy at --target.
+    #[arg(long)]
+    proxy_uri: Option<String>,
     /// Prefix of UE Service IDs and message IDs [default: lg-<run id>].
     #[arg(long)]
     id_prefix: Option<String>,
@@ -251,6 +255,7 @@ fn config(args: &Args) -> Result<Config, String> {
     c.timeout = parse_duration("--timeout", &args.timeout)?;
     c.ack_timeout = parse_duration("--ack-timeout", &args.ack_timeout)?;
     c.max_retransmit = args.max_retransmit;
+    c.proxy_uri = args.proxy_uri.clone();
     c.uri_path = args.uri_path.clone().unwrap_or_else(|| {
         if args.app_clients {
             "msgin5g-gw"

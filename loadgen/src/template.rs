@@ -487,10 +487,17 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
         }
     }
     let token = Token::from_slice(&[0; TOKEN_LEN]).unwrap_or(Token::EMPTY);
-    let bytes = MessageBuilder::new(MsgType::Con, Code::POST, 0, token)
-        .uri_path(&config.uri_path)
-        .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
-        .payload(&w.out);
+    let builder = MessageBuilder::new(MsgType::Con, Code::POST, 0, token);
+    let bytes = match &config.proxy_uri {
+        // RFC 7252 §5.10.2: no Uri-* option beside a Proxy-Uri.
+        Some(uri) => builder
+            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+            .option(option::PROXY_URI, uri.as_bytes()),
+        None => builder
+            .uri_path(&config.uri_path)
+            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON)),
+    }
+    .payload(&w.out);
     let base = bytes.len() - w.out.len();
     let fields = w
         .fields
@@ -670,6 +677,27 @@ mod tests {
             j,
             serde_json::json!({"messageType":"DE-REGISTRATION REQUEST","registrationId":u32::MAX})
         );
+    }
+
+    #[test]
+    fn proxy_uri_replaces_the_uri_path() {
+        let mut c = config();
+        c.proxy_uri = Some("coap://127.0.0.1:5683/msgin5g".into());
+        let mut t = Templates::new(&c);
+        let v = Values {
+            mid: 1,
+            dev: 7,
+            ..Values::default()
+        };
+        let bytes = t.get(Op::Reg).patch(&v).to_vec();
+        let view = MessageView::parse(&bytes).unwrap();
+        assert_eq!(
+            view.option(option::PROXY_URI),
+            Some(&b"coap://127.0.0.1:5683/msgin5g"[..])
+        );
+        assert_eq!(view.option(option::URI_PATH), None);
+        let j = json(t.get(Op::Reg), &v);
+        assert_eq!(j["ueServiceId"], "lg-t-00007");
     }
 
     #[test]
