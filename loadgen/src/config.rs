@@ -1,8 +1,11 @@
 //! The validated run configuration: what to simulate, how fast, for how long.
 
+use msgin5g::coap::rng::Rng;
 use serde::Serialize;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 /// RFC 7252 §4.8.2 EXCHANGE_LIFETIME with the default parameters: a Message ID is not reused
@@ -257,7 +260,12 @@ pub struct Config {
     pub proxy_uri: Option<String>,
     /// Prefix of every UE Service ID and message ID of this run.
     pub id_prefix: String,
-    /// Seed of the workers' random generators (tokens, back-off jitter, wait-time draws).
+    /// Seed of the workers' random generators (tokens, initial Message IDs, back-off jitter,
+    /// wait-time draws). Each device's Message IDs and Tokens are a function of it: two runs
+    /// with one seed send the same (Message ID, Token) sequence from each device, and a device
+    /// the kernel gives its earlier source port again repeats, within EXCHANGE_LIFETIME, messages
+    /// the server has seen (RFC 7252 §4.4): deduplicated (§4.5), they get the first run's cached
+    /// answers. So [`Config::new`] draws a [`fresh_seed`]; set one only to replay a run.
     pub seed: u64,
     /// Configuration management server (or a gateway / relay configuration port) for the
     /// `configure-*` scenarios.
@@ -282,8 +290,25 @@ fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S
     }
 }
 
+/// A seed no earlier call in this process returned (a bijection of a per-process base from the
+/// clock and process id plus a call counter), so runs of one process never share a seed.
+pub fn fresh_seed() -> u64 {
+    static BASE: OnceLock<u64> = OnceLock::new();
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| {
+        let clock = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        clock ^ u64::from(std::process::id()).rotate_left(32)
+    });
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    // SplitMix64's first output is a bijection of its state: distinct calls, distinct seeds.
+    Rng::new(base.wrapping_add(n)).next_u64()
+}
+
 impl Config {
-    /// A configuration with the defaults of the CLI for `target`.
+    /// A configuration with the defaults of the CLI for `target` (a [`fresh_seed`]).
     pub fn new(target: SocketAddr) -> Config {
         Config {
             target,
@@ -309,7 +334,7 @@ impl Config {
             uri_path: msgin5g::device::DEFAULT_URI_PATH.into(),
             proxy_uri: None,
             id_prefix: "lg".into(),
-            seed: 1,
+            seed: fresh_seed(),
             config_target: SocketAddr::new(target.ip(), CONFIG_PORT),
             config_accept: None,
             ue_id: "imsi-{id}".into(),
@@ -483,6 +508,14 @@ mod tests {
         assert!(MsgTarget::parse("as:").is_err());
         assert!(MsgTarget::parse("as:a\"b").is_err());
         assert!(MsgTarget::parse("topic:x").is_err());
+    }
+
+    #[test]
+    fn every_configuration_gets_its_own_seed() {
+        let t: SocketAddr = "127.0.0.1:5683".parse().unwrap();
+        let seeds: std::collections::HashSet<u64> =
+            (0..1000).map(|_| Config::new(t).seed).collect();
+        assert_eq!(seeds.len(), 1000);
     }
 
     #[test]

@@ -268,13 +268,9 @@ fn config(args: &Args) -> Result<Config, String> {
         .id_prefix
         .clone()
         .unwrap_or_else(|| format!("lg-{}", run_id()));
-    c.seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
-            ^ u64::from(std::process::id())
-    });
+    if let Some(seed) = args.seed {
+        c.seed = seed;
+    }
     if let Some(slice) = &args.slice {
         let parsed = slice.split_once(':').and_then(|(f, n)| {
             Some(DeviceSlice {

@@ -71,6 +71,9 @@ fn ues_configure_register_and_message_through_the_relay() {
         assert!(r.received["MSG"] >= 1000, "{:?}", r.received);
         gets += conf_codes["2.05"];
     }
+    // Each run's `Config::new` has its own seed: a device the kernel gives its first-run source
+    // port (so the relay its first-run uplink endpoint) must not repeat that run's Message IDs
+    // and Tokens, which the server would answer from its dedup cache without configuring.
     assert_eq!(conf.stats().configured.load(Ordering::Relaxed), gets);
     // Every downlink the server delivered went through the relay to its UE and was answered.
     assert!(server.stats().messages_delivered.load(Ordering::Relaxed) >= 2000);

@@ -554,3 +554,63 @@ fn allow_list_compares_ipv4_mapped_sources_as_ipv4() {
     );
     assert_eq!(one(h.feed(DEVICE_SOCKET, mapped, &reg(1, 1))).0, 2);
 }
+
+/// What a UE sends leaves from one uplink endpoint while the relay knows its address, across
+/// its DEREG's 2.04 and the relinking: a repeated configuration GET (same Message ID and Token:
+/// a retransmission, or a restarted device at the same address replaying its Message IDs) is
+/// a duplicate at the configuration server (RFC 7252 §4.5), answered from its cache and
+/// configured once (loadgen/tests/relay.rs counts on it).
+#[test]
+fn a_ues_repeated_get_reaches_the_configuration_server_from_the_same_endpoint() {
+    use crate::server::configuration::ConfigServerCore;
+    use crate::server::provisioning::{AutoProvision, Provisioning};
+    use crate::server::ConfigServerConfig;
+    let mut conf = ConfigServerCore::new(
+        ConfigServerConfig {
+            provisioning: Arc::new(Provisioning::auto_only(Some(
+                AutoProvision::new("ue-{ueid}").unwrap(),
+            ))),
+            ..ConfigServerConfig::default()
+        },
+        1,
+    );
+    // The simulated address of the relay's socket `id`.
+    let endpoint =
+        |id: SocketId| SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 50_000 + id as u16);
+    let mut h = Harness::new(config());
+    let get_once = |h: &mut Harness, conf: &mut ConfigServerCore| {
+        let get = get_config(0x100, 0x42);
+        let (socket, to, data) = one(h.feed(CONFIG_SOCKET, ue(1), &get));
+        assert_eq!((to, data), (CONFIG_UPSTREAM, get));
+        conf.handle_datagram(h.now, 0, endpoint(socket), &get_config(0x100, 0x42));
+        let (_, answer) = conf.poll_transmit().unwrap();
+        assert_eq!(answer.destination, endpoint(socket));
+        let view = MessageView::parse(&answer.payload).unwrap();
+        assert_eq!(view.header.code, Code::CONTENT);
+        assert_eq!(
+            one(h.feed(socket, CONFIG_UPSTREAM, &answer.payload)),
+            (CONFIG_SOCKET, ue(1), answer.payload.clone())
+        );
+        socket
+    };
+    let first = get_once(&mut h, &mut conf);
+    h.feed(DEVICE_SOCKET, ue(1), &dereg(2, 2));
+    h.feed(
+        first,
+        UPSTREAM,
+        &answer(MsgType::Ack, Code::CHANGED, 2, 2, ""),
+    );
+    assert_eq!(h.core.links(), 0);
+    h.advance(Duration::from_secs(30));
+    assert_eq!(get_once(&mut h, &mut conf), first);
+    assert!(h.ops().is_empty(), "no endpoint opened or closed");
+    let stats = conf.stats();
+    assert_eq!(
+        stats.configured.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(
+        stats.duplicates.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}

@@ -661,6 +661,35 @@ mod tests {
     use super::*;
     use crate::config::MsgTarget;
 
+    /// The first Message ID and the Token salt of the only device of a run of `config`.
+    fn first_device_stream(mut config: Config) -> (MidState, u16) {
+        config.devices = 1;
+        let shared = Arc::new(Shared {
+            mids: MidTable::new(1),
+            live: Live::default(),
+            ready: Barrier::new(1),
+            config,
+        });
+        let w = Worker::new(shared, 0, 0, 1, None).unwrap();
+        (w.devices[0].mids, w.devices[0].salt)
+    }
+
+    /// Two runs of one process against the same server (loadgen/tests/relay.rs): a device the
+    /// kernel gives its first-run source port again must not resend the first run's Message
+    /// IDs with its Tokens, or the server (through the relay: the same uplink endpoint) takes
+    /// them for retransmissions (RFC 7252 §4.4, §4.5) and answers from its dedup cache.
+    #[test]
+    fn runs_of_one_process_do_not_repeat_message_ids_and_tokens() {
+        let target: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let (a, b) = (Config::new(target), Config::new(target));
+        let (mids_a, salt_a) = first_device_stream(a.clone());
+        let (mids_b, salt_b) = first_device_stream(b);
+        assert_ne!(mids_a, mids_b);
+        assert_ne!(salt_a, salt_b);
+        // An explicit seed still replays a run exactly.
+        assert_eq!(first_device_stream(a.clone()), (mids_a, salt_a));
+    }
+
     #[test]
     fn cycles_per_scenario() {
         let mut c = Config::new("127.0.0.1:1".parse().unwrap());
