@@ -438,6 +438,23 @@ impl Device {
         m
     }
 
+    /// A request with `code`, of the type and with the Message ID and token `options` fix, else
+    /// a fresh ID and a random token; also returns that ID and token.
+    fn new_request(
+        &mut self,
+        code: Code,
+        options: &RequestOptions,
+    ) -> (MessageBuilder, u16, Token) {
+        let mid = options.mid.unwrap_or_else(|| self.alloc_mid());
+        let token = options.token.unwrap_or_else(|| self.random_token());
+        let mtype = if options.confirmable {
+            MsgType::Con
+        } else {
+            MsgType::Non
+        };
+        (MessageBuilder::new(mtype, code, mid, token), mid, token)
+    }
+
     fn random_token(&mut self) -> Token {
         let len = 4 + (self.rng.next_u64() % 5) as usize;
         let bytes = self.rng.next_u64().to_be_bytes();
@@ -450,14 +467,8 @@ impl Device {
         options: &RequestOptions,
         expect: Expect,
     ) -> Result<Answer, DeviceError> {
-        let mid = options.mid.unwrap_or_else(|| self.alloc_mid());
-        let token = options.token.unwrap_or_else(|| self.random_token());
-        let mtype = if options.confirmable {
-            MsgType::Con
-        } else {
-            MsgType::Non
-        };
-        let request = MessageBuilder::new(mtype, Code::POST, mid, token)
+        let (request, mid, token) = self.new_request(Code::POST, options);
+        let request = request
             .uri_path(&self.uri_path)
             .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
             .payload(json);

@@ -5,7 +5,7 @@
 
 use super::{Answer, Device, DeviceError, Expect, RequestOptions};
 use crate::coap::types::option;
-use crate::coap::{Code, MessageBuilder, MsgType, CONTENT_FORMAT_JSON, CONTENT_FORMAT_XML};
+use crate::coap::{Code, CONTENT_FORMAT_JSON, CONTENT_FORMAT_XML};
 use crate::msg::UeConfiguration;
 use crate::server::configuration::CONFIG_URI_PATH;
 use std::net::SocketAddr;
@@ -59,19 +59,11 @@ impl Device {
         format: ConfigFormat,
         options: &RequestOptions,
     ) -> Result<Configuration, DeviceError> {
-        let mid = options.mid.unwrap_or_else(|| self.alloc_mid());
-        let token = options.token.unwrap_or_else(|| self.random_token());
-        let mtype = if options.confirmable {
-            MsgType::Con
-        } else {
-            MsgType::Non
-        };
-        let mut b = MessageBuilder::new(mtype, Code::GET, mid, token)
-            .uri_path(CONFIG_URI_PATH)
-            .option(
-                option::URI_QUERY,
-                format!("ueid={msgin5g_ue_id}").as_bytes(),
-            );
+        let (b, mid, token) = self.new_request(Code::GET, options);
+        let mut b = b.uri_path(CONFIG_URI_PATH).option(
+            option::URI_QUERY,
+            format!("ueid={msgin5g_ue_id}").as_bytes(),
+        );
         if let Some(svc) = service_id {
             b = b.option(option::URI_QUERY, format!("svc={svc}").as_bytes());
         }

@@ -15,8 +15,11 @@
 
 use clap::{Args, Parser, Subcommand};
 use msgin5g::config::{AnswerModeSetting, Config, RelaySection, EXAMPLE_TOML};
-use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry};
-use msgin5g::net::{spawn_config_server, spawn_gateway_with, spawn_relay, spawn_server};
+use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry, Source};
+use msgin5g::net::{
+    spawn_config_server, spawn_gateway_with, spawn_relay, spawn_server, ConfigServerHandle,
+    ServerHandle,
+};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -358,16 +361,7 @@ fn run_gateway(
         tracing::info!(%addr, "no upstream given: embedded configuration server");
         gateway_config.config_upstream = Some(addr);
     }
-    let (server, upstream) = match config.gateway.upstream {
-        Some(upstream) => (None, upstream),
-        None => {
-            let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-            let server = spawn_server(bind, config.server_config())?;
-            let upstream = server.local_addr();
-            tracing::info!(%upstream, "no upstream given: embedded reference server");
-            (Some(server), upstream)
-        }
-    };
+    let (server, upstream) = upstream_or_embedded(config.gateway.upstream, config)?;
     let gateway = spawn_gateway_with(
         config.gateway.listen,
         upstream,
@@ -377,18 +371,7 @@ fn run_gateway(
         config.socket_options(),
     )?;
     // One endpoint for the process: the gateway, the embedded server if any, the kernel's drops.
-    let metrics = metrics_listener
-        .map(|listener| {
-            let mut registry = Registry::new().with(gateway.metrics());
-            if let Some(server) = &server {
-                registry = registry.with(server.metrics());
-            }
-            if let Some(configuration) = &configuration {
-                registry = registry.with(configuration.metrics());
-            }
-            MetricsServer::spawn_on(listener, registry.with(KernelMetrics::new()))
-        })
-        .transpose()?;
+    let metrics = serve_metrics(metrics_listener, gateway.metrics(), &server, &configuration)?;
     let runtime = signal_runtime()?;
     runtime.block_on(shutdown_signal());
     tracing::info!(
@@ -430,15 +413,7 @@ fn run_relay(
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     // No upstream: the reference server and its configuration server run in-process (the
     // configuration server unless a configuration upstream is given).
-    let (server, upstream) = match r.upstream {
-        Some(upstream) => (None, upstream),
-        None => {
-            let server = spawn_server(loopback, config.server_config())?;
-            let upstream = server.local_addr();
-            tracing::info!(%upstream, "no upstream given: embedded reference server");
-            (Some(server), upstream)
-        }
-    };
+    let (server, upstream) = upstream_or_embedded(r.upstream, config)?;
     let configuration = match (r.config_upstream, config_server) {
         (None, Some(mut config_server)) => {
             if config.server.public_address.is_none() {
@@ -464,18 +439,7 @@ fn run_relay(
         r.config_listen,
         r.relay_config(upstream, config_upstream, config.transmission_params()),
     )?;
-    let metrics = metrics_listener
-        .map(|listener| {
-            let mut registry = Registry::new().with(relay.metrics());
-            if let Some(server) = &server {
-                registry = registry.with(server.metrics());
-            }
-            if let Some(configuration) = &configuration {
-                registry = registry.with(configuration.metrics());
-            }
-            MetricsServer::spawn_on(listener, registry.with(KernelMetrics::new()))
-        })
-        .transpose()?;
+    let metrics = serve_metrics(metrics_listener, relay.metrics(), &server, &configuration)?;
     signal_runtime()?.block_on(shutdown_signal());
     tracing::info!("shutting down the relay");
     relay.shutdown()?;
@@ -487,6 +451,46 @@ fn run_relay(
     }
     drop(metrics);
     Ok(())
+}
+
+/// The `upstream` given, or else an embedded reference server on loopback (any port) and its
+/// address.
+fn upstream_or_embedded(
+    upstream: Option<SocketAddr>,
+    config: &Config,
+) -> std::io::Result<(Option<ServerHandle>, SocketAddr)> {
+    if let Some(upstream) = upstream {
+        return Ok((None, upstream));
+    }
+    let server = spawn_server(
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        config.server_config(),
+    )?;
+    let upstream = server.local_addr();
+    tracing::info!(%upstream, "no upstream given: embedded reference server");
+    Ok((Some(server), upstream))
+}
+
+/// One metrics endpoint for the process, when `listener` is given: `main` (the gateway or the
+/// relay), the embedded servers if any, the kernel's drops.
+fn serve_metrics(
+    listener: Option<std::net::TcpListener>,
+    main: impl Source,
+    server: &Option<ServerHandle>,
+    configuration: &Option<ConfigServerHandle>,
+) -> std::io::Result<Option<MetricsServer>> {
+    listener
+        .map(|listener| {
+            let mut registry = Registry::new().with(main);
+            if let Some(server) = server {
+                registry = registry.with(server.metrics());
+            }
+            if let Some(configuration) = configuration {
+                registry = registry.with(configuration.metrics());
+            }
+            MetricsServer::spawn_on(listener, registry.with(KernelMetrics::new()))
+        })
+        .transpose()
 }
 
 /// A small runtime for the main thread: it only waits for signals and the drain.

@@ -2,55 +2,14 @@
 //! a gateway started with no upstream (embedded reference and configuration servers) answers a
 //! device's registration and configuration, serves its metrics and drains on SIGINT, and `server --metrics` serves the server's metrics.
 
+mod support;
+
 use msgin5g::config::{Config, EXAMPLE_TOML};
 use msgin5g::device::{ConfigFormat, Device, RequestOptions};
 use msgin5g::msg::RegResult;
-use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_msgin5g");
-
-/// A free port on 127.0.0.1 (UDP or TCP as asked); the binary needs a concrete address.
-fn free_port(tcp: bool) -> u16 {
-    if tcp {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    } else {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.local_addr().unwrap().port()
-    }
-}
-
-/// `GET /metrics` from a binary's metrics listener (bound before its gateway or server starts,
-/// so an answered request means the listener is there).
-fn scrape(addr: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).expect("metrics listener");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
-    response
-}
-
-/// SIGINT the child and wait for it; returns its exit code and stderr.
-async fn interrupt(child: Child) -> (Option<i32>, String) {
-    let sigint = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sigint.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use support::{free_port, interrupt, scrape, spawn_bin, BIN};
 
 fn temp_config(name: &str, text: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("msgin5g-{}-{name}.toml", std::process::id()));
@@ -124,24 +83,19 @@ async fn gateway_runs_out_of_the_box_and_drains_on_sigint() {
     let listen = format!("127.0.0.1:{}", free_port(false));
     let config_listen = format!("127.0.0.1:{}", free_port(false));
     let metrics = format!("127.0.0.1:{}", free_port(true));
-    let child = Command::new(BIN)
-        .args([
-            "gateway",
-            "--listen",
-            &listen,
-            "--shards",
-            "2",
-            "--hold-time-ms",
-            "50",
-            "--metrics",
-            &metrics,
-            "--config-listen",
-            &config_listen,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_bin(&[
+        "gateway",
+        "--listen",
+        &listen,
+        "--shards",
+        "2",
+        "--hold-time-ms",
+        "50",
+        "--metrics",
+        &metrics,
+        "--config-listen",
+        &config_listen,
+    ]);
     let mut dev = Device::bind(listen.parse().unwrap()).await.unwrap();
     let options = RequestOptions {
         timeout: Duration::from_secs(20),
@@ -194,13 +148,15 @@ async fn server_serves_its_metrics() {
     let listen = format!("127.0.0.1:{}", free_port(false));
     let config_listen = format!("127.0.0.1:{}", free_port(false));
     let metrics = format!("127.0.0.1:{}", free_port(true));
-    let child = Command::new(BIN)
-        .args(["server", "--listen", &listen, "--metrics", &metrics])
-        .args(["--config-listen", &config_listen])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_bin(&[
+        "server",
+        "--listen",
+        &listen,
+        "--metrics",
+        &metrics,
+        "--config-listen",
+        &config_listen,
+    ]);
     let mut dev = Device::bind(listen.parse().unwrap()).await.unwrap();
     let options = RequestOptions {
         timeout: Duration::from_secs(20),

@@ -3,6 +3,8 @@
 //! Service ID it was given; 4.03, 4.04, 4.06, 4.00; a gateway's BULKCONF; and libcoap's
 //! `coap-client` fetches a configuration (skipped when libcoap is not installed).
 
+mod support;
+
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
 use msgin5g::device::{ConfigFormat, Device, RequestOptions};
@@ -17,6 +19,7 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use support::find_coap_client;
 
 const FILE: &str = r#"
     [ue."imsi-1"]
@@ -232,16 +235,9 @@ async fn bulkconf_over_udp() {
     config.shutdown().unwrap();
 }
 
-/// libcoap's client, when installed (Debian `libcoap3-bin`).
-fn coap_client() -> Option<&'static str> {
-    ["coap-client-notls", "coap-client"]
-        .into_iter()
-        .find(|bin| Command::new(bin).arg("-h").output().is_ok())
-}
-
 #[test]
 fn coap_client_fetches_a_configuration() {
-    let Some(client) = coap_client() else {
+    let Some(client) = find_coap_client() else {
         eprintln!(
             "libcoap's coap-client is not installed (apt-get install -y libcoap3-bin): skipped"
         );

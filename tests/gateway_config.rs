@@ -3,6 +3,8 @@
 //! constrained UEs GET their configuration, the server sees far fewer requests (BULKCONF), and
 //! every UE gets its own 2.05 with its Message ID and Token.
 
+mod support;
+
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
 use msgin5g::gateway::{GatewayConfig, GatewayStats, Kind};
@@ -10,27 +12,12 @@ use msgin5g::net::{spawn_config_server, spawn_gateway, ConfigServerHandle, Gatew
 use msgin5g::server::provisioning::{AutoProvision, Provisioning};
 use msgin5g::server::ConfigServerConfig;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use support::{coap_client_run, raise_fd_limit};
 use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
-
-/// Raise the open-file soft limit toward the hard limit (one socket per device).
-fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit with a valid, initialised struct; failure leaves the limit as is.
-    unsafe {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max.min(16_384).max(limit.rlim_cur);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-}
 
 fn start(shards: usize, config: GatewayConfig) -> (ConfigServerHandle, GatewayHandle) {
     raise_fd_limit();
@@ -191,26 +178,14 @@ async fn a_thousand_ues_configure_through_the_gateway_in_bulks() {
     drop(server);
 }
 
-fn coap_client() -> &'static str {
-    for bin in ["coap-client-notls", "coap-client"] {
-        if Command::new(bin).arg("-h").output().is_ok() {
-            return bin;
-        }
-    }
-    panic!("libcoap's coap-client is not installed: apt-get install -y libcoap3-bin");
-}
-
 /// Run `coap-client -m get` on `uri`; (exit success, stdout followed by stderr).
 fn coap_get(uri: &str, extra: &[&str]) -> (bool, String) {
-    let out = Command::new(coap_client())
-        .args(["-m", "get", "-B", "20"])
-        .args(extra)
-        .arg(uri)
-        .output()
-        .expect("run coap-client");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    let args: Vec<&str> = ["-m", "get", "-B", "20"]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
+    coap_client_run(&args, uri)
 }
 
 #[test]

@@ -4,20 +4,14 @@
 //! stock client must handle are covered: the answer piggybacked on the ACK, and the empty ACK
 //! followed by a separate confirmable response.
 
+mod support;
+
 use msgin5g::gateway::GatewayConfig;
 use msgin5g::net::{spawn_gateway, spawn_server, GatewayHandle, ServerHandle};
 use msgin5g::server::ServerConfig;
 use std::process::Command;
 use std::time::Duration;
-
-fn coap_client() -> &'static str {
-    for bin in ["coap-client-notls", "coap-client"] {
-        if Command::new(bin).arg("-h").output().is_ok() {
-            return bin;
-        }
-    }
-    panic!("libcoap's coap-client is not installed: apt-get install -y libcoap3-bin");
-}
+use support::{coap_client, outcome};
 
 fn start(config: GatewayConfig) -> (ServerHandle, GatewayHandle) {
     let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
@@ -50,13 +44,6 @@ fn post(gateway: &GatewayHandle, json: &str, extra: &[&str]) -> (bool, String) {
         .output()
         .expect("run coap-client");
     outcome(&out)
-}
-
-/// (exit success, stdout followed by stderr) of a finished client.
-fn outcome(out: &std::process::Output) -> (bool, String) {
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
 }
 
 #[test]

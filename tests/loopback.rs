@@ -2,6 +2,8 @@
 //! own socket, register and de-register through the real multi-shard gateway and the reference
 //! server.
 
+mod support;
+
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
 use msgin5g::device::{AnswerForm, Device, RequestOptions};
 use msgin5g::gateway::{AnswerMode, GatewayConfig, GatewayStats};
@@ -12,23 +14,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use support::raise_fd_limit;
 use tokio::task::JoinSet;
-
-/// Raise the open-file soft limit toward the hard limit: the 2 000-device test opens one socket
-/// per device (a common default soft limit is 1 024).
-fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit with a valid, initialised struct; failure leaves the limit as is.
-    unsafe {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max.min(16_384).max(limit.rlim_cur);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-}
 
 fn start(shards: usize, config: GatewayConfig) -> (ServerHandle, GatewayHandle) {
     raise_fd_limit();

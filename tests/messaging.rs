@@ -3,6 +3,8 @@
 //! reference server, get their delivery reports, and receive downlink messages; nothing is lost
 //! or duplicated.
 
+mod support;
+
 use msgin5g::device::{Device, RequestOptions};
 use msgin5g::gateway::GatewayConfig;
 use msgin5g::msg::{self, Payload, ReportStatus, TargetType};
@@ -11,25 +13,12 @@ use msgin5g::server::ServerConfig;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
+use support::raise_fd_limit;
 use tokio::task::JoinSet;
 
 const GATEWAY_UE: &str = "msgin5g-gateway";
 const AS_ID: &str = "as-loop";
 const ACS: usize = 1000;
-
-fn raise_fd_limit() {
-    // SAFETY: plain libc calls on a local struct.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max.min(65_536);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
 
 fn start() -> (ServerHandle, GatewayHandle) {
     raise_fd_limit();

@@ -5,6 +5,8 @@
 //! answers 2.05 (JSON, XML), 4.03 and 4.04 come back unchanged. Interop: libcoap's
 //! `coap-client-notls` registers and fetches a configuration through the relay.
 
+mod support;
+
 use msgin5g::coap::Code;
 use msgin5g::device::{ConfigFormat, Device, RequestOptions};
 use msgin5g::msg::{Payload, RegResult};
@@ -16,27 +18,13 @@ use msgin5g::server::provisioning::{AutoProvision, Provisioning};
 use msgin5g::server::{ConfigServerConfig, ServerConfig};
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use support::{coap_client_run, raise_fd_limit};
 use tokio::task::JoinSet;
 
 const UES: usize = 1000;
-
-fn raise_fd_limit() {
-    // SAFETY: plain libc calls on a local struct.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max.min(65_536);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
 
 const PROVISIONING: &str = r#"
     [ue."imsi-meter"]
@@ -267,27 +255,6 @@ async fn a_server_request_for_an_expired_link_gets_4_04() {
     assert!(stats.discarded(Discard::Unlinked) >= 1);
     assert!(idle.recv_raw(Duration::from_millis(100)).await.is_none());
     setup.stop();
-}
-
-fn coap_client() -> &'static str {
-    for bin in ["coap-client-notls", "coap-client"] {
-        if Command::new(bin).arg("-h").output().is_ok() {
-            return bin;
-        }
-    }
-    panic!("libcoap's coap-client is not installed: apt-get install -y libcoap3-bin");
-}
-
-/// Run `coap-client` with `args` and `uri`; (exit success, stdout followed by stderr).
-fn coap_client_run(args: &[&str], uri: &str) -> (bool, String) {
-    let out = Command::new(coap_client())
-        .args(args)
-        .arg(uri)
-        .output()
-        .expect("run coap-client");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
 }
 
 #[test]

@@ -2,71 +2,29 @@
 //! server) it relays a device's configuration GET and registration, serves `msgin5g_relay_*`
 //! metrics and stops on SIGINT; its keys are validated by name.
 
+mod support;
+
 use msgin5g::coap::Code;
 use msgin5g::device::{ConfigFormat, Device, RequestOptions};
 use msgin5g::msg::RegResult;
-use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_msgin5g");
-
-fn free_port(tcp: bool) -> u16 {
-    if tcp {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    } else {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.local_addr().unwrap().port()
-    }
-}
-
-fn scrape(addr: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).expect("metrics listener");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
-    response
-}
-
-async fn interrupt(child: Child) -> (Option<i32>, String) {
-    let sigint = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sigint.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use support::{free_port, interrupt, scrape, spawn_bin, BIN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_runs_with_the_embedded_server_and_serves_its_metrics() {
     let listen = format!("127.0.0.1:{}", free_port(false));
     let config_listen = format!("127.0.0.1:{}", free_port(false));
     let metrics = format!("127.0.0.1:{}", free_port(true));
-    let child = Command::new(BIN)
-        .args([
-            "relay",
-            "--listen",
-            &listen,
-            "--config-listen",
-            &config_listen,
-            "--metrics",
-            &metrics,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_bin(&[
+        "relay",
+        "--listen",
+        &listen,
+        "--config-listen",
+        &config_listen,
+        "--metrics",
+        &metrics,
+    ]);
     let mut dev = Device::bind(listen.parse().unwrap()).await.unwrap();
     let options = RequestOptions {
         timeout: Duration::from_secs(20),

@@ -9,7 +9,7 @@ use loadgen::Scenario;
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType};
 use msgin5g::net::{spawn_config_server, spawn_server};
-use msgin5g::server::provisioning::{AutoProvision, Provisioning};
+use msgin5g::server::provisioning::Provisioning;
 use msgin5g::server::{ConfigServerConfig, ServerConfig};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -17,7 +17,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{config, consistent, echo_ok, run, Responder};
+use support::{config, consistent, echo_ok, run, spawn_auto_config_server, Responder};
 
 /// The scripted configuration server: `ueid` → 2.05 (`ue-<ueid>`, JSON, or SEAL XML when the
 /// GET's Accept is 41), except devices ≡ 10 (mod 12) → 4.04 and ≡ 11 → 4.03; devices ≡ 3 or 7
@@ -300,16 +300,7 @@ fn configure_messaging_sends_from_and_to_configured_ue_service_ids() {
 #[test]
 fn ues_configure_register_and_message_each_other_at_the_reference_servers() {
     let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
-    let conf = spawn_config_server(
-        "127.0.0.1:0".parse().unwrap(),
-        ConfigServerConfig {
-            provisioning: Arc::new(Provisioning::auto_only(Some(
-                AutoProvision::new("ue-{ueid}").unwrap(),
-            ))),
-            ..ConfigServerConfig::default()
-        },
-    )
-    .unwrap();
+    let conf = spawn_auto_config_server();
     let mut c = config(server.local_addr(), 200, 3_000);
     c.scenario = Scenario::ConfigureMessaging;
     c.config_target = conf.local_addr();

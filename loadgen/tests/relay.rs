@@ -3,14 +3,15 @@
 //! the relay's configuration port (JSON and XML), register and message each other, and the
 //! server's downlink MSGs come back through the relay and are answered 2.04.
 
+mod support;
+
 use loadgen::{Config, Progress, Report, Scenario};
-use msgin5g::net::{spawn_config_server, spawn_relay, spawn_server};
+use msgin5g::net::{spawn_relay, spawn_server};
 use msgin5g::relay::RelayConfig;
-use msgin5g::server::provisioning::{AutoProvision, Provisioning};
-use msgin5g::server::{ConfigServerConfig, ServerConfig};
+use msgin5g::server::ServerConfig;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
+use support::spawn_auto_config_server;
 
 fn config(target: std::net::SocketAddr, scenario: Scenario, requests: u64) -> Config {
     let mut c = Config::new(target);
@@ -33,16 +34,7 @@ fn run(c: Config) -> Report {
 #[test]
 fn ues_configure_register_and_message_through_the_relay() {
     let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
-    let conf = spawn_config_server(
-        "127.0.0.1:0".parse().unwrap(),
-        ConfigServerConfig {
-            provisioning: Arc::new(Provisioning::auto_only(Some(
-                AutoProvision::new("ue-{ueid}").unwrap(),
-            ))),
-            ..ConfigServerConfig::default()
-        },
-    )
-    .unwrap();
+    let conf = spawn_auto_config_server();
     let relay = spawn_relay(
         "127.0.0.1:0".parse().unwrap(),
         "127.0.0.1:0".parse().unwrap(),

@@ -2,64 +2,48 @@
 //! [`ConfigServerStats`] at scrape time.
 
 use super::exposition::{Exposition, MetricType};
+use super::families::{datagrams_sent, labelled, load, scalar, scalars, stats_source, Scalar};
 use super::Source;
 use crate::server::configuration::{ConfigRequest, CONFIG_ANSWER_CLASSES};
 use crate::server::ConfigServerStats;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
-/// Renders the configuration server's families.
-#[derive(Debug, Clone)]
-pub struct ConfigServerMetrics {
-    stats: Arc<ConfigServerStats>,
-}
-
-impl ConfigServerMetrics {
-    /// Metrics of the configuration server whose stats are given.
-    pub fn new(stats: Arc<ConfigServerStats>) -> ConfigServerMetrics {
-        ConfigServerMetrics { stats }
-    }
-}
-
-fn load(counter: &AtomicU64) -> u64 {
-    counter.load(Ordering::Relaxed)
+stats_source! {
+    /// Renders the configuration server's families.
+    ConfigServerMetrics(ConfigServerStats)
 }
 
 impl Source for ConfigServerMetrics {
     fn render(&self, page: &mut Exposition) {
         let s = &*self.stats;
 
-        let name = "msgin5g_config_requests_total";
-        page.family(
-            name,
+        labelled(
+            page,
+            "msgin5g_config_requests_total",
             MetricType::Counter,
             "Configuration requests past the message layer (duplicates excluded), by kind (get, bulkconf).",
+            "kind",
+            ConfigRequest::ALL.map(|kind| (kind.as_str(), load(&s.requests_by_kind[kind as usize]))),
         );
-        for kind in ConfigRequest::ALL {
-            let value = load(&s.requests_by_kind[kind as usize]);
-            page.sample(name, &[("kind", kind.as_str())], value);
-        }
-
-        let name = "msgin5g_config_answers_total";
-        page.family(
-            name,
+        labelled(
+            page,
+            "msgin5g_config_answers_total",
             MetricType::Counter,
             "Answers (duplicate replays excluded), by CoAP code class.",
+            "result",
+            CONFIG_ANSWER_CLASSES
+                .iter()
+                .copied()
+                .zip(s.answers_by_class.iter().map(load)),
         );
-        for (class, counter) in CONFIG_ANSWER_CLASSES.iter().zip(&s.answers_by_class) {
-            page.sample(name, &[("result", class)], load(counter));
-        }
 
-        let name = "msgin5g_config_datagrams_sent_total";
-        page.family(
-            name,
-            MetricType::Counter,
-            "Datagrams sent, by result (ok, error).",
+        datagrams_sent(
+            page,
+            "msgin5g_config_datagrams_sent_total",
+            &s.datagrams_sent,
+            &s.send_errors,
         );
-        page.sample(name, &[("result", "ok")], load(&s.datagrams_sent));
-        page.sample(name, &[("result", "error")], load(&s.send_errors));
 
-        let counters: [(&'static str, &str, &AtomicU64); 12] = [
+        let counters: &[Scalar] = &[
             (
                 "msgin5g_config_datagrams_received_total",
                 "Datagrams received.",
@@ -121,18 +105,23 @@ impl Source for ConfigServerMetrics {
                 &s.transmit_dropped,
             ),
         ];
-        for (name, help, counter) in counters {
-            page.family(name, MetricType::Counter, help);
-            page.sample(name, &[], load(counter));
-        }
+        scalars(page, MetricType::Counter, counters);
 
-        let name = "msgin5g_config_pings_total";
-        page.family(name, MetricType::Counter, "CoAP pings answered with RST.");
-        page.sample(name, &[], load(&s.pings));
+        scalar(
+            page,
+            "msgin5g_config_pings_total",
+            MetricType::Counter,
+            "CoAP pings answered with RST.",
+            &s.pings,
+        );
 
-        let name = "msgin5g_config_provisioned";
-        page.family(name, MetricType::Gauge, "UEs in the provisioning file.");
-        page.sample(name, &[], load(&s.provisioned));
+        scalar(
+            page,
+            "msgin5g_config_provisioned",
+            MetricType::Gauge,
+            "UEs in the provisioning file.",
+            &s.provisioned,
+        );
     }
 }
 
@@ -140,6 +129,8 @@ impl Source for ConfigServerMetrics {
 mod tests {
     use super::*;
     use crate::metrics::Registry;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
 
     #[test]
     fn renders_every_family_with_its_values() {

@@ -2,13 +2,14 @@
 //! [`GatewayStats`] at scrape time; every series carries `shard`.
 
 use super::exposition::{Exposition, MetricType};
+use super::families::load;
 use super::histogram::HistogramSnapshot;
 use super::Source;
 use crate::gateway::{
     answer_code_label, answer_slot_labels, kind_label, FlushReason, GatewayStats, Kind, Received,
     Side, ANSWER_SLOTS,
 };
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 /// Renders the gateway's families from the shards' counters (one `shard` label value each).
@@ -52,10 +53,6 @@ impl GatewayMetrics {
             page.sample(name, &[("shard", shard)], load(value(s)));
         }
     }
-}
-
-fn load(counter: &AtomicU64) -> u64 {
-    counter.load(Ordering::Relaxed)
 }
 
 const SIDES: [(Side, &str); 3] = [

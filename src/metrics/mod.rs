@@ -27,6 +27,7 @@
 
 mod config;
 mod exposition;
+mod families;
 mod gateway;
 mod histogram;
 mod http;

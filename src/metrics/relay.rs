@@ -2,71 +2,52 @@
 //! scrape time.
 
 use super::exposition::{Exposition, MetricType};
+use super::families::{datagrams_sent, labelled, load, scalars, stats_source, Scalar};
 use super::Source;
 use crate::relay::{Bound, Discard, RelayStats};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
-/// Renders the relay's families.
-#[derive(Debug, Clone)]
-pub struct RelayMetrics {
-    stats: Arc<RelayStats>,
-}
-
-impl RelayMetrics {
-    /// Metrics of the relay whose stats are given.
-    pub fn new(stats: Arc<RelayStats>) -> RelayMetrics {
-        RelayMetrics { stats }
-    }
-}
-
-fn load(counter: &AtomicU64) -> u64 {
-    counter.load(Ordering::Relaxed)
+stats_source! {
+    /// Renders the relay's families.
+    RelayMetrics(RelayStats)
 }
 
 impl Source for RelayMetrics {
     fn render(&self, page: &mut Exposition) {
         let s = &*self.stats;
 
-        let name = "msgin5g_relay_relayed_total";
-        page.family(
-            name,
+        labelled(
+            page,
+            "msgin5g_relay_relayed_total",
             MetricType::Counter,
             "Datagrams relayed unchanged, by direction (up: device to server, down: server to device).",
+            "direction",
+            [("up", load(&s.relayed_up)), ("down", load(&s.relayed_down))],
         );
-        page.sample(name, &[("direction", "up")], load(&s.relayed_up));
-        page.sample(name, &[("direction", "down")], load(&s.relayed_down));
-
-        let name = "msgin5g_relay_discarded_total";
-        page.family(
-            name,
+        labelled(
+            page,
+            "msgin5g_relay_discarded_total",
             MetricType::Counter,
             "Datagrams not relayed, by reason.",
+            "reason",
+            Discard::ALL.map(|reason| (reason.as_str(), s.discarded(reason))),
         );
-        for reason in Discard::ALL {
-            page.sample(name, &[("reason", reason.as_str())], s.discarded(reason));
-        }
-
-        let name = "msgin5g_relay_bound_hits_total";
-        page.family(
-            name,
+        labelled(
+            page,
+            "msgin5g_relay_bound_hits_total",
             MetricType::Counter,
             "Datagrams refused because a bound was reached, by bound.",
+            "bound",
+            Bound::ALL.map(|bound| (bound.as_str(), s.bound_hits(bound))),
         );
-        for bound in Bound::ALL {
-            page.sample(name, &[("bound", bound.as_str())], s.bound_hits(bound));
-        }
 
-        let name = "msgin5g_relay_datagrams_sent_total";
-        page.family(
-            name,
-            MetricType::Counter,
-            "Datagrams sent, by result (ok, error).",
+        datagrams_sent(
+            page,
+            "msgin5g_relay_datagrams_sent_total",
+            &s.datagrams_sent,
+            &s.send_errors,
         );
-        page.sample(name, &[("result", "ok")], load(&s.datagrams_sent));
-        page.sample(name, &[("result", "error")], load(&s.send_errors));
 
-        let counters: [(&'static str, &str, &AtomicU64); 6] = [
+        let counters: &[Scalar] = &[
             (
                 "msgin5g_relay_datagrams_received_total",
                 "Datagrams received on every socket.",
@@ -98,12 +79,9 @@ impl Source for RelayMetrics {
                 &s.links_deregistered,
             ),
         ];
-        for (name, help, counter) in counters {
-            page.family(name, MetricType::Counter, help);
-            page.sample(name, &[], load(counter));
-        }
+        scalars(page, MetricType::Counter, counters);
 
-        let gauges: [(&'static str, &str, &AtomicU64); 3] = [
+        let gauges: &[Scalar] = &[
             ("msgin5g_relay_links", "Links now active.", &s.links),
             (
                 "msgin5g_relay_endpoints",
@@ -116,10 +94,7 @@ impl Source for RelayMetrics {
                 &s.exchanges,
             ),
         ];
-        for (name, help, gauge) in gauges {
-            page.family(name, MetricType::Gauge, help);
-            page.sample(name, &[], load(gauge));
-        }
+        scalars(page, MetricType::Gauge, gauges);
     }
 }
 
@@ -127,6 +102,8 @@ impl Source for RelayMetrics {
 mod tests {
     use super::*;
     use crate::metrics::Registry;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
 
     #[test]
     fn every_family_is_rendered_with_its_labels() {

@@ -2,63 +2,52 @@
 //! [`ServerStats`] at scrape time.
 
 use super::exposition::{Exposition, MetricType};
+use super::families::{datagrams_sent, labelled, load, scalar, scalars, stats_source, Scalar};
 use super::Source;
 use crate::server::{ServerRequest, ServerStats, ANSWER_CLASSES};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
-/// Renders the server's families.
-#[derive(Debug, Clone)]
-pub struct ServerMetrics {
-    stats: Arc<ServerStats>,
-}
-
-impl ServerMetrics {
-    /// Metrics of the server whose stats are given.
-    pub fn new(stats: Arc<ServerStats>) -> ServerMetrics {
-        ServerMetrics { stats }
-    }
-}
-
-fn load(counter: &AtomicU64) -> u64 {
-    counter.load(Ordering::Relaxed)
+stats_source! {
+    /// Renders the server's families.
+    ServerMetrics(ServerStats)
 }
 
 impl Source for ServerMetrics {
     fn render(&self, page: &mut Exposition) {
         let s = &*self.stats;
 
-        let name = "msgin5g_server_requests_total";
-        page.family(
-            name,
+        labelled(
+            page,
+            "msgin5g_server_requests_total",
             MetricType::Counter,
             "Requests decoded (duplicates excluded), by Message Type.",
+            "message_type",
+            ServerRequest::ALL.map(|request| {
+                (
+                    request.as_str(),
+                    load(&s.requests_by_type[request as usize]),
+                )
+            }),
         );
-        for request in ServerRequest::ALL {
-            let value = load(&s.requests_by_type[request as usize]);
-            page.sample(name, &[("message_type", request.as_str())], value);
-        }
-
-        let name = "msgin5g_server_answers_total";
-        page.family(
-            name,
+        labelled(
+            page,
+            "msgin5g_server_answers_total",
             MetricType::Counter,
             "Answers (retransmissions and duplicate replays excluded), by CoAP code class.",
+            "result",
+            ANSWER_CLASSES
+                .iter()
+                .copied()
+                .zip(s.answers_by_class.iter().map(load)),
         );
-        for (class, counter) in ANSWER_CLASSES.iter().zip(&s.answers_by_class) {
-            page.sample(name, &[("result", class)], load(counter));
-        }
 
-        let name = "msgin5g_server_datagrams_sent_total";
-        page.family(
-            name,
-            MetricType::Counter,
-            "Datagrams sent, by result (ok, error).",
+        datagrams_sent(
+            page,
+            "msgin5g_server_datagrams_sent_total",
+            &s.datagrams_sent,
+            &s.send_errors,
         );
-        page.sample(name, &[("result", "ok")], load(&s.datagrams_sent));
-        page.sample(name, &[("result", "error")], load(&s.send_errors));
 
-        let counters: [(&'static str, &str, &AtomicU64); 10] = [
+        let counters: &[Scalar] = &[
             (
                 "msgin5g_server_datagrams_received_total",
                 "Datagrams received.",
@@ -110,13 +99,14 @@ impl Source for ServerMetrics {
                 &s.transmit_dropped,
             ),
         ];
-        for (name, help, counter) in counters {
-            page.family(name, MetricType::Counter, help);
-            page.sample(name, &[], load(counter));
-        }
+        scalars(page, MetricType::Counter, counters);
 
-        let name = "msgin5g_server_registrations";
-        page.family(name, MetricType::Gauge, "Registered UE Service IDs.");
-        page.sample(name, &[], load(&s.registrations));
+        scalar(
+            page,
+            "msgin5g_server_registrations",
+            MetricType::Gauge,
+            "Registered UE Service IDs.",
+            &s.registrations,
+        );
     }
 }

@@ -1,33 +1,16 @@
 //! Driver for the configuration management server core (24.538 §6.2.1): the one driver loop
 //! ([`shard::run`]) on one socket (UDP 65401 by default), one thread, one current-thread runtime.
 
-use super::shard::{self, CoreHandle, Hooks, RunOptions, SocketId};
+use super::shard::{self, CoreHandle, CountSent, RunOptions};
 use super::socket::{bind_udp, random_seed};
 use crate::metrics::ConfigServerMetrics;
 use crate::server::{ConfigServerConfig, ConfigServerCore, ConfigServerStats};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Kernel buffer size of the configuration socket (configuration traffic is light).
 const CONFIG_SOCKET_BUFFER: usize = 1 << 20;
-
-/// Counts datagrams sent and refused.
-struct ConfigHooks {
-    stats: Arc<ConfigServerStats>,
-}
-
-impl Hooks<ConfigServerCore> for ConfigHooks {
-    fn sent(&mut self, _core: &mut ConfigServerCore, _socket: SocketId, sent: bool) {
-        let counter = if sent {
-            &self.stats.datagrams_sent
-        } else {
-            &self.stats.send_errors
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
 
 /// A configuration server running on its own thread; dropping it shuts it down.
 #[derive(Debug)]
@@ -48,9 +31,9 @@ pub fn spawn_config_server(
     let local_addr = socket.local_addr()?;
     let core = ConfigServerCore::new(config, random_seed());
     let stats = core.stats();
-    let hooks = ConfigHooks {
-        stats: stats.clone(),
-    };
+    let hooks = CountSent::new(stats.clone(), |s: &ConfigServerStats| {
+        (&s.datagrams_sent, &s.send_errors)
+    });
     let driver = shard::spawn(
         "msgin5g-config",
         vec![socket],

@@ -1,30 +1,13 @@
 //! Driver for the Relay UE core: the one driver loop ([`shard::run`]) on the two device-facing
 //! sockets (messaging, configuration) plus the per-link uplink endpoints the core opens.
 
-use super::shard::{self, CoreHandle, Hooks, RunOptions, SocketId};
+use super::shard::{self, CoreHandle, CountSent, RunOptions};
 use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER};
 use crate::metrics::RelayMetrics;
 use crate::relay::{RelayConfig, RelayCore, RelayStats};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-
-/// The relay's addition to the driver loop: the sent/failed counters.
-struct RelayHooks {
-    stats: Arc<RelayStats>,
-}
-
-impl Hooks<RelayCore> for RelayHooks {
-    fn sent(&mut self, _core: &mut RelayCore, _socket: SocketId, sent: bool) {
-        let counter = if sent {
-            &self.stats.datagrams_sent
-        } else {
-            &self.stats.send_errors
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
 
 /// A relay running on its own thread; dropping it shuts it down.
 #[derive(Debug)]
@@ -46,9 +29,9 @@ pub fn spawn_relay(
         .collect::<io::Result<Vec<_>>>()?;
     let core = RelayCore::new(config);
     let stats = core.stats();
-    let hooks = RelayHooks {
-        stats: stats.clone(),
-    };
+    let hooks = CountSent::new(stats.clone(), |s: &RelayStats| {
+        (&s.datagrams_sent, &s.send_errors)
+    });
     let driver = shard::spawn("msgin5g-relay", sockets, core, hooks, RunOptions::default())?;
     let addrs = driver.local_addrs();
     tracing::info!(listen = %addrs[0], config_listen = %addrs[1], "MSGin5G relay listening");

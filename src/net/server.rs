@@ -1,14 +1,13 @@
 //! Driver for the reference MSGin5G Server core: the one driver loop ([`shard::run`]) on one
 //! socket, one thread, one current-thread runtime.
 
-use super::shard::{self, CoreHandle, Hooks, RunOptions, SocketId};
+use super::shard::{self, CoreHandle, CountSent, Hooks, RunOptions, SocketId};
 use super::socket::{bind_udp, random_seed, DEFAULT_SOCKET_BUFFER};
 use crate::metrics::ServerMetrics;
 use crate::server::{ServerConfig, ServerCore, ServerStats};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio::net::UdpSocket;
@@ -16,7 +15,7 @@ use tokio::net::UdpSocket;
 /// The server's additions to the driver loop: the wall-clock anchor at start and the
 /// sent/failed counters.
 struct ServerHooks {
-    stats: Arc<ServerStats>,
+    sent: CountSent<ServerStats>,
 }
 
 impl Hooks<ServerCore> for ServerHooks {
@@ -25,18 +24,13 @@ impl Hooks<ServerCore> for ServerHooks {
     }
 
     fn sent(&mut self, _core: &mut ServerCore, _socket: SocketId, sent: bool) {
-        let counter = if sent {
-            &self.stats.datagrams_sent
-        } else {
-            &self.stats.send_errors
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        self.sent.count(sent);
     }
 }
 
 fn hooks(core: &ServerCore) -> ServerHooks {
     ServerHooks {
-        stats: core.stats(),
+        sent: CountSent::new(core.stats(), |s| (&s.datagrams_sent, &s.send_errors)),
     }
 }
 

@@ -18,6 +18,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
@@ -99,6 +100,33 @@ pub trait Hooks<C: Core> {
 }
 
 impl<C: Core> Hooks<C> for () {}
+
+/// Hooks that count each transmit in one of two counters of the core's shared stats: the
+/// datagrams handed to the kernel, and the sends that failed.
+pub struct CountSent<S> {
+    stats: Arc<S>,
+    counters: fn(&S) -> (&AtomicU64, &AtomicU64),
+}
+
+impl<S> CountSent<S> {
+    /// Count in `stats`; `counters` picks the (sent, failed) pair.
+    pub fn new(stats: Arc<S>, counters: fn(&S) -> (&AtomicU64, &AtomicU64)) -> CountSent<S> {
+        CountSent { stats, counters }
+    }
+
+    /// Count one transmit, `sent` or failed.
+    pub fn count(&self, sent: bool) {
+        let (ok, failed) = (self.counters)(&self.stats);
+        let counter = if sent { ok } else { failed };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl<C: Core, S> Hooks<C> for CountSent<S> {
+    fn sent(&mut self, _core: &mut C, _socket: SocketId, sent: bool) {
+        self.count(sent);
+    }
+}
 
 /// How [`run`] stops and what else wakes it.
 #[derive(Debug, Clone, Default)]

@@ -129,17 +129,11 @@ impl GatewayCore {
             self.fail_members(now, flight, cause::SERVER_ERROR);
             return;
         };
-        if split.count_mismatch {
-            inc(&self.stats.count_mismatches);
-        }
-        for (counter, n) in [
-            (&self.stats.unknown_entries, split.unknown_entries),
-            (&self.stats.missing_entries, split.missing_entries),
-        ] {
-            if n > 0 {
-                counter.fetch_add(n, Ordering::Relaxed);
-            }
-        }
+        self.count_split(
+            split.count_mismatch,
+            split.unknown_entries,
+            split.missing_entries,
+        );
         for (idx, outcome) in split.outcomes {
             let (ue, seq, _) = &members[idx];
             self.finish(now, Kind::Conf, ue, *seq, outcome);

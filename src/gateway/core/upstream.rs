@@ -477,20 +477,30 @@ impl GatewayCore {
             self.fail_members(now, flight, cause::SERVER_ERROR);
             return;
         };
-        if split.count_mismatch {
+        self.count_split(
+            split.count_mismatch,
+            split.unknown_entries,
+            split.missing_entries,
+        );
+        for (idx, outcome) in split.outcomes {
+            let (m, seq) = &flight.members[idx];
+            self.finish(now, kind, m, *seq, outcome);
+        }
+    }
+
+    /// Count a split answer's anomalies (bulk or `BULKCONFRESP`): a declared count that differs
+    /// from the list, entries naming no member, members the answer does not list.
+    pub(super) fn count_split(&self, count_mismatch: bool, unknown: u64, missing: u64) {
+        if count_mismatch {
             inc(&self.stats.count_mismatches);
         }
         for (counter, n) in [
-            (&self.stats.unknown_entries, split.unknown_entries),
-            (&self.stats.missing_entries, split.missing_entries),
+            (&self.stats.unknown_entries, unknown),
+            (&self.stats.missing_entries, missing),
         ] {
             if n > 0 {
                 counter.fetch_add(n, Ordering::Relaxed);
             }
-        }
-        for (idx, outcome) in split.outcomes {
-            let (m, seq) = &flight.members[idx];
-            self.finish(now, kind, m, *seq, outcome);
         }
     }
 
