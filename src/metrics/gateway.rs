@@ -284,6 +284,13 @@ impl Source for GatewayMetrics {
         );
         self.counter(
             page,
+            "msgin5g_gateway_answer_deadlines_total",
+            "Device requests answered SERVER_TIMEOUT (5.04) at their deadline from receipt \
+             (MAX_TRANSMIT_WAIT or NON_LIFETIME less gateway.answer_margin_ms).",
+            |s| &s.answer_deadlines,
+        );
+        self.counter(
+            page,
             "msgin5g_gateway_upstream_mid_exhausted_total",
             "Times a bulk waited because every Message ID toward the server was in use.",
             |s| &s.upstream_mid_exhausted,

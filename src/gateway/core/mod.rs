@@ -470,6 +470,7 @@ impl GatewayCore {
             }
         };
         consider(self.timers.next());
+        consider(self.pending.next_give_up());
         for u in &self.uplinks {
             consider(u.retx.next_timeout());
             consider(u.mids.next_expiry());

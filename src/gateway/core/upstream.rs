@@ -537,8 +537,7 @@ impl GatewayCore {
             let Some(p) = self.pending.get(kind, &ue).filter(|p| p.seq == seq) else {
                 continue;
             };
-            let too_late = p.deadline.is_some_and(|d| d <= retry_at)
-                || retry_at >= p.exchange.received_at + self.config.bulk_response_timeout;
+            let too_late = p.deadline.is_some_and(|d| d <= retry_at) || retry_at >= p.give_up;
             if too_late {
                 expired.push((ue, seq));
             } else {
