@@ -1287,3 +1287,6 @@ mod endpoint;
 
 #[path = "tests_deadlines.rs"]
 mod deadlines;
+
+#[path = "tests_urgent.rs"]
+mod urgent;
