@@ -208,6 +208,11 @@ pub struct GatewayStats {
     pub upstream_retransmissions: AtomicU64,
     /// Bulks that got no answer in time.
     pub upstream_timeouts: AtomicU64,
+    /// Times the upstream went silent: requests outstanding and nothing heard from it for
+    /// `upstream_silent_after` (logged as a warning).
+    pub upstream_silent: AtomicU64,
+    /// Times a silent upstream was heard again (logged as info).
+    pub upstream_recovered: AtomicU64,
     /// Device requests answered `SERVER_TIMEOUT` at their deadline from receipt (the device was
     /// about to give up; RFC 7252 §4.8.2).
     pub answer_deadlines: AtomicU64,

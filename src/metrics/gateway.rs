@@ -282,6 +282,21 @@ impl Source for GatewayMetrics {
             "Bulks and single requests the server did not answer in time (SERVER_TIMEOUT).",
             |s| &s.upstream_timeouts,
         );
+        let name = "msgin5g_gateway_upstream_liveness_transitions_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Upstream liveness transitions: to=silent when requests were outstanding and nothing \
+             came back for gateway.upstream_silent_ms, to=answering when it was heard again.",
+        );
+        for (shard, s) in shards {
+            for (to, counter) in [
+                ("silent", &s.upstream_silent),
+                ("answering", &s.upstream_recovered),
+            ] {
+                page.sample(name, &[("shard", shard), ("to", to)], load(counter));
+            }
+        }
         self.counter(
             page,
             "msgin5g_gateway_answer_deadlines_total",

@@ -65,6 +65,7 @@ impl GatewayCore {
                 RetransmitEvent::GaveUp { .. } => {}
             }
         }
+        self.check_upstream_silence(now);
         self.dedup.expire(now);
         self.config_side.dedup.expire(now);
         self.mids.expire(now);
