@@ -72,6 +72,13 @@ max_in_flight = 64
 uplinks_per_shard = 8
 # Give up on a bulk's answer after this long (MAX_TRANSMIT_WAIT).
 bulk_response_timeout_ms = 93000
+# Every device request's final answer leaves this long before the device gives up: receipt +
+# MAX_TRANSMIT_WAIT (CON) or NON_LIFETIME (NON); then FAILURE/SERVER_TIMEOUT (5.04). Must be
+# below MAX_TRANSMIT_WAIT of [coap].
+answer_margin_ms = 2000
+# The upstream counts as silent (one warning, one info line when it answers again) after this
+# long without any datagram from it while requests are outstanding (> 0).
+upstream_silent_ms = 15000
 # Max-Age in seconds on 5.03 overload answers.
 overload_max_age_s = 5
 # Bound on the deduplication cache (entries per shard).
@@ -317,6 +324,12 @@ pub struct GatewaySection {
     pub uplinks_per_shard: usize,
     /// Bulk answer timeout, in milliseconds.
     pub bulk_response_timeout_ms: u64,
+    /// Margin before each device's give-up time (receipt + MAX_TRANSMIT_WAIT or NON_LIFETIME),
+    /// in milliseconds.
+    pub answer_margin_ms: u64,
+    /// Silence from the upstream, while requests are outstanding, that is logged, in
+    /// milliseconds.
+    pub upstream_silent_ms: u64,
     /// Max-Age on 5.03 answers, in seconds.
     pub overload_max_age_s: u32,
     /// Deduplication cache bound.
@@ -376,6 +389,8 @@ impl Default for GatewaySection {
             max_in_flight: core.max_in_flight,
             uplinks_per_shard: core.uplinks_per_shard,
             bulk_response_timeout_ms: millis(core.bulk_response_timeout),
+            answer_margin_ms: millis(core.answer_margin),
+            upstream_silent_ms: millis(core.upstream_silent_after),
             overload_max_age_s: core.overload_max_age,
             dedup_max_entries: core.dedup_max_entries,
             mid_max_entries: core.mid_max_entries,
@@ -724,6 +739,19 @@ impl Config {
                 "must be greater than 0",
             ));
         }
+        let max_transmit_wait = millis(self.transmission_params().max_transmit_wait());
+        if g.answer_margin_ms >= max_transmit_wait {
+            return Err(invalid(
+                "gateway.answer_margin_ms",
+                format!("must be below MAX_TRANSMIT_WAIT ({max_transmit_wait} ms from [coap])"),
+            ));
+        }
+        if g.upstream_silent_ms == 0 {
+            return Err(invalid(
+                "gateway.upstream_silent_ms",
+                "must be greater than 0",
+            ));
+        }
         at_least_one("gateway.dedup_max_entries", g.dedup_max_entries)?;
         at_least_one("gateway.mid_max_entries", g.mid_max_entries)?;
         no_empty_entries("gateway.allow_list", g.allow_list.as_ref())?;
@@ -903,6 +931,8 @@ impl Config {
             max_in_flight: g.max_in_flight,
             uplinks_per_shard: g.uplinks_per_shard,
             bulk_response_timeout: Duration::from_millis(g.bulk_response_timeout_ms),
+            answer_margin: Duration::from_millis(g.answer_margin_ms),
+            upstream_silent_after: Duration::from_millis(g.upstream_silent_ms),
             overload_max_age: g.overload_max_age_s,
             dedup_max_entries: g.dedup_max_entries,
             mid_max_entries: g.mid_max_entries,
@@ -1202,6 +1232,19 @@ mod tests {
             (
                 "[gateway]\nbulk_response_timeout_ms = 0",
                 "gateway.bulk_response_timeout_ms",
+            ),
+            (
+                "[gateway]\nanswer_margin_ms = 93000",
+                "gateway.answer_margin_ms",
+            ),
+            (
+                // MAX_TRANSMIT_WAIT with ack_timeout 1.5 s: 69.75 s.
+                "[coap]\nack_timeout_ms = 1500\n[gateway]\nanswer_margin_ms = 70000",
+                "gateway.answer_margin_ms",
+            ),
+            (
+                "[gateway]\nupstream_silent_ms = 0",
+                "gateway.upstream_silent_ms",
             ),
             (
                 "[gateway]\ndedup_max_entries = 0",

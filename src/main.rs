@@ -312,7 +312,8 @@ fn apply_relay_flags(config: &mut Config, args: &RelayArgs) {
 /// Bind the metrics listener (if configured) before starting what it observes: a bad address
 /// fails the start, and early scrapes wait in the accept queue.
 fn bind_metrics(addr: Option<SocketAddr>) -> std::io::Result<Option<std::net::TcpListener>> {
-    addr.map(std::net::TcpListener::bind).transpose()
+    addr.map(|a| msgin5g::metrics::bind_listener(a, msgin5g::metrics::BIND_RETRY))
+        .transpose()
 }
 
 fn run_server(

@@ -87,6 +87,13 @@ pub struct GatewayConfig {
     pub uplinks_per_shard: usize,
     /// Give up on a bulk's answer after this long (MAX_TRANSMIT_WAIT by default).
     pub bulk_response_timeout: Duration,
+    /// Every device request's final answer leaves this long before the device gives up:
+    /// receipt + MAX_TRANSMIT_WAIT (CON) or NON_LIFETIME (NON) (RFC 7252 §4.8.2); past it the
+    /// device gets `FAILURE`/`SERVER_TIMEOUT` (5.04) even if its bulk is still in flight.
+    pub answer_margin: Duration,
+    /// The upstream counts as silent when something has been outstanding toward it and nothing
+    /// came back for this long (logged once, and again when it answers).
+    pub upstream_silent_after: Duration,
     /// Max-Age (seconds) on 5.03 overload answers.
     pub overload_max_age: u32,
     /// Bound on the deduplication cache.
@@ -140,6 +147,8 @@ impl Default for GatewayConfig {
             max_in_flight: 64,
             uplinks_per_shard: 8,
             bulk_response_timeout: Duration::from_secs(93),
+            answer_margin: Duration::from_millis(2000),
+            upstream_silent_after: Duration::from_secs(15),
             overload_max_age: 5,
             dedup_max_entries: 1 << 20,
             mid_max_entries: 1 << 20,
@@ -199,6 +208,14 @@ pub struct GatewayStats {
     pub upstream_retransmissions: AtomicU64,
     /// Bulks that got no answer in time.
     pub upstream_timeouts: AtomicU64,
+    /// Times the upstream went silent: requests outstanding and nothing heard from it for
+    /// `upstream_silent_after` (logged as a warning).
+    pub upstream_silent: AtomicU64,
+    /// Times a silent upstream was heard again (logged as info).
+    pub upstream_recovered: AtomicU64,
+    /// Device requests answered `SERVER_TIMEOUT` at their deadline from receipt (the device was
+    /// about to give up; RFC 7252 §4.8.2).
+    pub answer_deadlines: AtomicU64,
     /// Pending requests replaced by a newer one from the same UE Service ID.
     pub superseded: AtomicU64,
     /// Bulk response elements naming no pending request.

@@ -2,7 +2,7 @@
 //! CoAP exchange (address, Message ID, Token, type) until its final answer is sent.
 
 use crate::coap::Token;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -111,6 +111,10 @@ pub struct Pending {
     pub exchange: Exchange,
     /// Answer deadline from `waitTime`, if any.
     pub deadline: Option<Instant>,
+    /// The latest moment to send the final answer before the device gives up (RFC 7252 §4.8.2
+    /// MAX_TRANSMIT_WAIT from receipt, minus the answer margin; SPEC.md §7.1). Indexed by the
+    /// table: change it with [`PendingTable::set_give_up`] only.
+    pub give_up: Instant,
     /// Life stage.
     pub stage: Stage,
     /// Pre-encoded bulk element (or the original payload for a single request).
@@ -123,6 +127,8 @@ pub struct Pending {
 pub struct PendingTable {
     /// foldhash, seeded per process: keys come from the network.
     maps: [HashMap<Arc<str>, Pending, foldhash::fast::RandomState>; Kind::COUNT],
+    /// Every entry by (give-up instant, sequence number): the answer deadlines from receipt.
+    by_give_up: BTreeMap<(Instant, u64), (Kind, Arc<str>)>,
     next_seq: u64,
 }
 
@@ -162,7 +168,44 @@ impl PendingTable {
 
     /// Insert a new entry.
     pub fn insert(&mut self, kind: Kind, ue: Arc<str>, entry: Pending) {
-        self.maps[kind.index()].insert(ue, entry);
+        self.by_give_up
+            .insert((entry.give_up, entry.seq), (kind, ue.clone()));
+        if let Some(old) = self.maps[kind.index()].insert(ue, entry) {
+            self.by_give_up.remove(&(old.give_up, old.seq));
+        }
+    }
+
+    /// Move the give-up instant of an entry (a newer exchange took it over).
+    pub fn set_give_up(&mut self, kind: Kind, ue: &str, give_up: Instant) {
+        let Some((key, p)) = self.maps[kind.index()].get_key_value(ue) else {
+            return;
+        };
+        let (old, seq, key) = (p.give_up, p.seq, key.clone());
+        if let Some(v) = self.by_give_up.remove(&(old, seq)) {
+            self.by_give_up.insert((give_up, seq), v);
+        } else {
+            self.by_give_up.insert((give_up, seq), (kind, key));
+        }
+        if let Some(p) = self.maps[kind.index()].get_mut(ue) {
+            p.give_up = give_up;
+        }
+    }
+
+    /// The earliest give-up instant of any entry.
+    pub fn next_give_up(&self) -> Option<Instant> {
+        self.by_give_up.first_key_value().map(|((at, _), _)| *at)
+    }
+
+    /// The entry with the earliest give-up instant if it is due at `now`: (kind, key, sequence).
+    /// Taken out of the index; the caller finishes the entry.
+    pub fn pop_given_up(&mut self, now: Instant) -> Option<(Kind, Arc<str>, u64)> {
+        let entry = self.by_give_up.first_entry()?;
+        if entry.key().0 > now {
+            return None;
+        }
+        let seq = entry.key().1;
+        let (kind, ue) = entry.remove();
+        Some((kind, ue, seq))
     }
 
     /// Every entry of `kind` as (UE Service ID, sequence number).
@@ -177,7 +220,11 @@ impl PendingTable {
     pub fn remove_if(&mut self, kind: Kind, ue: &str, seq: u64) -> Option<Pending> {
         let map = &mut self.maps[kind.index()];
         match map.get(ue) {
-            Some(p) if p.seq == seq => map.remove(ue),
+            Some(p) if p.seq == seq => {
+                let entry = map.remove(ue)?;
+                self.by_give_up.remove(&(entry.give_up, entry.seq));
+                Some(entry)
+            }
             _ => None,
         }
     }

@@ -1021,9 +1021,18 @@ fn message_ids_toward_the_server_are_never_reused_early() {
     );
     sim.advance(Duration::from_secs(200));
     assert_eq!(sim.bulks().len(), 1, "not within EXCHANGE_LIFETIME");
+    // ue-2 was answered SERVER_TIMEOUT before its device gave up (deadline from receipt).
+    let a = sim.distinct_answers_to(dev(2));
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        a[0].result(),
+        (RegResult::Failure, Some(cause::SERVER_TIMEOUT.into()))
+    );
+    sim.device(dev(3), &reg(3, tok(3), "ue-3"));
+    assert_eq!(sim.bulks().len(), 1, "still within EXCHANGE_LIFETIME");
     sim.advance(Duration::from_secs(48));
     assert_eq!(sim.bulks().len(), 2, "after EXCHANGE_LIFETIME (247 s)");
-    assert_eq!(sim.distinct_answers_to(dev(2)).len(), 1);
+    assert_eq!(sim.distinct_answers_to(dev(3)).len(), 1);
 }
 
 #[test]
@@ -1275,3 +1284,9 @@ mod config;
 
 #[path = "tests_endpoint.rs"]
 mod endpoint;
+
+#[path = "tests_deadlines.rs"]
+mod deadlines;
+
+#[path = "tests_urgent.rs"]
+mod urgent;

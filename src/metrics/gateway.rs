@@ -279,6 +279,28 @@ impl Source for GatewayMetrics {
             "Bulks and single requests the server did not answer in time (SERVER_TIMEOUT).",
             |s| &s.upstream_timeouts,
         );
+        let name = "msgin5g_gateway_upstream_liveness_transitions_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Upstream liveness transitions: to=silent when requests were outstanding and nothing \
+             came back for gateway.upstream_silent_ms, to=answering when it was heard again.",
+        );
+        for (shard, s) in shards {
+            for (to, counter) in [
+                ("silent", &s.upstream_silent),
+                ("answering", &s.upstream_recovered),
+            ] {
+                page.sample(name, &[("shard", shard), ("to", to)], load(counter));
+            }
+        }
+        self.counter(
+            page,
+            "msgin5g_gateway_answer_deadlines_total",
+            "Device requests answered SERVER_TIMEOUT (5.04) at their deadline from receipt \
+             (MAX_TRANSMIT_WAIT or NON_LIFETIME less gateway.answer_margin_ms).",
+            |s| &s.answer_deadlines,
+        );
         self.counter(
             page,
             "msgin5g_gateway_upstream_mid_exhausted_total",

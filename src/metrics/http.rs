@@ -23,6 +23,42 @@ pub const MAX_REQUEST_HEAD: usize = 8 * 1024;
 /// Time a client has to send its request head.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long [`bind_listener`] keeps retrying a port still held by a process being torn down
+/// (a restart right after `kill -9`: the old listener closes only when its exit completes).
+pub const BIND_RETRY: Duration = Duration::from_secs(5);
+
+/// Pause between two bind attempts of [`bind_listener`].
+const BIND_RETRY_STEP: Duration = Duration::from_millis(100);
+
+/// Bind a TCP listener on `addr` for the metrics endpoint with `SO_REUSEADDR` (a restart
+/// rebinds while the old connections are in TIME_WAIT), retrying "address in use" for up to
+/// `retry_for` (the port of a killed process is released when its exit completes).
+pub fn bind_listener(addr: SocketAddr, retry_for: Duration) -> io::Result<std::net::TcpListener> {
+    let start = std::time::Instant::now();
+    let mut warned = false;
+    loop {
+        match bind_once(addr) {
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse && start.elapsed() < retry_for => {
+                if !warned {
+                    warned = true;
+                    tracing::warn!(%addr, "metrics port in use, retrying for {retry_for:?}");
+                }
+                std::thread::sleep(BIND_RETRY_STEP);
+            }
+            result => return result,
+        }
+    }
+}
+
+fn bind_once(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
 /// A running metrics listener; dropping it stops it.
 #[derive(Debug)]
 pub struct MetricsServer {
@@ -36,7 +72,7 @@ impl MetricsServer {
     /// `msgin5g-metrics`: `GET /metrics` (query ignored) renders it; `HEAD` likewise without
     /// body; other paths 404, other methods 405, unparsable requests 400.
     pub fn spawn(addr: SocketAddr, registry: Registry) -> io::Result<MetricsServer> {
-        MetricsServer::spawn_on(std::net::TcpListener::bind(addr)?, registry)
+        MetricsServer::spawn_on(bind_listener(addr, BIND_RETRY)?, registry)
     }
 
     /// Serve `registry` on an already-bound listener. Binding first (before starting what the
@@ -273,6 +309,30 @@ mod tests {
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         response
+    }
+
+    #[test]
+    fn the_port_binds_again_right_after_a_drop_with_connections_in_time_wait() {
+        // A scrape the server side closes first: its end stays in TIME_WAIT on the port.
+        let scrape_then_drop = |listener: std::net::TcpListener| {
+            let addr = listener.local_addr().unwrap();
+            let client = std::net::TcpStream::connect(addr).unwrap();
+            let (served, _) = listener.accept().unwrap();
+            drop(served);
+            drop(client);
+            drop(listener);
+        };
+        let first = bind_listener("127.0.0.1:0".parse().unwrap(), Duration::ZERO).unwrap();
+        let addr = first.local_addr().unwrap();
+        assert!(socket2::SockRef::from(&first).reuse_address().unwrap());
+        scrape_then_drop(first);
+        let second = bind_listener(addr, Duration::ZERO).expect("rebinds at once");
+        scrape_then_drop(second);
+        let again = bind_listener(addr, Duration::ZERO).expect("and again");
+        // A port still listening elsewhere: refused after the (here empty) retry period.
+        let err = bind_listener(addr, Duration::from_millis(200)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        drop(again);
     }
 
     #[test]

@@ -41,7 +41,9 @@ pub use gateway::GatewayMetrics;
 pub use histogram::{
     Buckets, Entries, EntriesHistogram, Histogram, HistogramSnapshot, Seconds, SecondsHistogram,
 };
-pub use http::{MetricsServer, MAX_CONNECTIONS, MAX_REQUEST_HEAD, REQUEST_TIMEOUT};
+pub use http::{
+    bind_listener, MetricsServer, BIND_RETRY, MAX_CONNECTIONS, MAX_REQUEST_HEAD, REQUEST_TIMEOUT,
+};
 pub use kernel::{parse_snmp, parse_snmp6, KernelMetrics, UdpCounters};
 pub use relay::RelayMetrics;
 pub use server::ServerMetrics;

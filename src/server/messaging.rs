@@ -410,9 +410,16 @@ impl ServerCore {
                 let ok = match &reg.path {
                     // A Gateway UE registered itself directly but sends from any of its uplink
                     // ports: its own messages (and its aggregates) are accepted from its IP.
+                    // A UE whose REG a gateway forwarded singly before that uplink was known as
+                    // the gateway's is recorded at that one port: its messages through the
+                    // gateway come from another uplink of the same host (the trust a
+                    // gateway-registered UE gets, below).
                     DownlinkPath::Direct(a) => {
                         *a == from
-                            || (a.ip() == from.ip() && (gateway == Some(id) || self.is_gateway(id)))
+                            || (a.ip() == from.ip()
+                                && (gateway == Some(id)
+                                    || self.is_gateway(id)
+                                    || self.gateway_of_endpoint(from).is_some()))
                     }
                     DownlinkPath::Gateway {
                         address,

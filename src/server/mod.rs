@@ -789,7 +789,17 @@ impl ServerCore {
         if !valid_id(&req.ue_service_id) {
             return Err(RequestError::InvalidUeServiceId);
         }
-        let (mut resp, inserted, auth) = self.register(DownlinkPath::Direct(from), req, false);
+        // A REG a Gateway UE forwards singly (urgent, SPEC.md §4.4) comes from one of its
+        // uplink endpoints: the UE is registered through that gateway (its later messages come
+        // from any of the gateway's uplinks), not directly at that one port.
+        let path = match self.gateway_of_endpoint(from) {
+            Some(g) if g != req.ue_service_id => DownlinkPath::Gateway {
+                address: from,
+                gateway_ue_service_id: Some(g.to_owned()),
+            },
+            Some(_) | None => DownlinkPath::Direct(from),
+        };
+        let (mut resp, inserted, auth) = self.register(path, req, false);
         resp.msgin5g_service_id = Some(self.config.service_id.clone());
         let (code, max_age) = match (auth, inserted) {
             (Auth::Unauthorized, _) => (Code::FORBIDDEN, None),
@@ -938,6 +948,15 @@ impl ServerCore {
                 self.endpoint_group.insert(from, group);
             }
         }
+    }
+
+    /// The Gateway UE whose uplink endpoint `from` is (it sent a bulk or an aggregate from it).
+    pub(super) fn gateway_of_endpoint(&self, from: SocketAddr) -> Option<&str> {
+        let group = *self.endpoint_group.get(&from)?;
+        self.known_gateways
+            .iter()
+            .find(|(_, &g)| g == group)
+            .map(|(name, _)| name.as_str())
     }
 
     /// Whether `id` is a Gateway UE (sent bulks or aggregates before).

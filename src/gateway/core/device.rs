@@ -364,6 +364,7 @@ impl GatewayCore {
         let seq = self.pending.next_seq();
         let mut entry = Pending {
             seq,
+            give_up: self.give_up_at(&exchange),
             exchange,
             deadline,
             stage: Stage::Queued,
@@ -417,6 +418,18 @@ impl GatewayCore {
 
     /// Whether a member's deadline can make its batch flush before the hold time does; only such
     /// deadlines enter the batch's deadline heap (keeps it small: they leave within the hold time).
+    /// The latest moment to send the final answer to `exchange` (SPEC.md §7.1): the device
+    /// gives up MAX_TRANSMIT_WAIT after its first transmission of a CON (RFC 7252 §4.8.2); a
+    /// NON has no retransmission window, so its answer is kept due within NON_LIFETIME, the span
+    /// its Message ID stays in use. Measured from receipt, less `answer_margin`.
+    pub(super) fn give_up_at(&self, exchange: &Exchange) -> Instant {
+        let window = match exchange.ack {
+            AckState::Held | AckState::Acked => self.config.params.max_transmit_wait(),
+            AckState::NotCon => self.config.params.non_lifetime(),
+        };
+        exchange.received_at + window.saturating_sub(self.config.answer_margin)
+    }
+
     pub(super) fn deadline_may_trigger(&self, received_at: Instant, deadline: Instant) -> bool {
         let lead = self.config.deadline_margin + self.rtt_estimate + Duration::from_secs(1);
         deadline < received_at + self.config.hold_time + lead
@@ -468,6 +481,9 @@ impl GatewayCore {
         let entry = self.pending.get_mut(kind, ue).expect("entry exists");
         let old = std::mem::replace(&mut entry.exchange, exchange);
         let seq = entry.seq;
+        let give_up = self.give_up_at(&exchange);
+        self.pending.set_give_up(kind, ue, give_up);
+        let entry = self.pending.get_mut(kind, ue).expect("entry exists");
         // Queued: the newer request's element replaces the old one in the batch. In flight: the
         // server's answer goes to the newest exchange.
         if entry.stage == Stage::Queued {

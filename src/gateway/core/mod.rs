@@ -13,6 +13,7 @@ mod device;
 mod downlink;
 mod driven;
 mod observe;
+mod silence;
 mod timers;
 mod upstream;
 
@@ -320,6 +321,11 @@ pub struct GatewayCore {
     delivered: HashMap<Arc<str>, Originator>,
     delivered_order: VecDeque<Arc<str>>,
     self_state: SelfState,
+    /// Since when something has been outstanding toward the upstream with nothing heard back
+    /// (`None`: nothing outstanding, or heard since).
+    awaiting_since: Option<Instant>,
+    /// The upstream was declared silent (logged once; logged again when it answers).
+    upstream_silent: bool,
 }
 
 impl GatewayCore {
@@ -392,6 +398,8 @@ impl GatewayCore {
             delivered: HashMap::new(),
             delivered_order: VecDeque::new(),
             self_state,
+            awaiting_since: None,
+            upstream_silent: false,
             config_upstream: config
                 .config_upstream
                 .unwrap_or_else(|| SocketAddr::new(upstream.ip(), DEFAULT_CONFIG_PORT)),
@@ -446,6 +454,12 @@ impl GatewayCore {
         self.in_flight.len()
     }
 
+    /// Whether the upstream is considered silent: requests outstanding and nothing heard from
+    /// it for [`GatewayConfig::upstream_silent_after`].
+    pub fn is_upstream_silent(&self) -> bool {
+        self.upstream_silent
+    }
+
     /// Entries in the deduplication caches (messaging and configuration sockets).
     pub fn dedup_len(&self) -> usize {
         self.dedup.len() + self.config_side.dedup.len()
@@ -470,6 +484,8 @@ impl GatewayCore {
             }
         };
         consider(self.timers.next());
+        consider(self.pending.next_give_up());
+        consider(self.silence_check_at());
         for u in &self.uplinks {
             consider(u.retx.next_timeout());
             consider(u.mids.next_expiry());

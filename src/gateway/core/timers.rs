@@ -1,4 +1,4 @@
-//! Timers: piggyback windows, `waitTime` deadlines, upstream answer waits, retransmissions and
+//! Timers: piggyback windows, `waitTime` deadlines, deadlines from receipt, upstream answer waits, retransmissions and
 //! cache expiry.
 
 use super::*;
@@ -8,6 +8,12 @@ impl GatewayCore {
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(timer) = self.timers.pop_due(now) {
             self.on_timer(now, timer);
+        }
+        // Deadlines from receipt: the device is about to give up, so it gets its one final
+        // answer now even if its bulk is still in flight (a later bulk answer finds no entry).
+        while let Some((kind, ue, seq)) = self.pending.pop_given_up(now) {
+            inc(&self.stats.answer_deadlines);
+            self.finish(now, kind, &ue, seq, Outcome::failure(cause::SERVER_TIMEOUT));
         }
         for i in 0..self.uplinks.len() {
             self.uplinks[i].mids.expire(now);
@@ -59,6 +65,7 @@ impl GatewayCore {
                 RetransmitEvent::GaveUp { .. } => {}
             }
         }
+        self.check_upstream_silence(now);
         self.dedup.expire(now);
         self.config_side.dedup.expire(now);
         self.mids.expire(now);

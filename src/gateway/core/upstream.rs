@@ -308,6 +308,7 @@ impl GatewayCore {
             },
         );
         self.timers.push(deadline, Timer::Upstream { token });
+        self.upstream_sent(now);
         self.uplinks[uplink].retx.start(
             now,
             &mut self.rng,
@@ -335,7 +336,12 @@ impl GatewayCore {
             return;
         }
         let side = Side::Upstream(uplink);
-        let h = match classify(data) {
+        let classified = classify(data);
+        if !matches!(classified, Classified::FormatError(_)) {
+            // Any CoAP from the upstream shows it is alive (silence watch, issue 9 item 9).
+            self.upstream_heard(now);
+        }
+        let h = match classified {
             Classified::FormatError(_) => {
                 inc(&self.stats.dropped);
                 self.stats.received(side, Received::DecodeError);
@@ -547,8 +553,7 @@ impl GatewayCore {
             let Some(p) = self.pending.get(kind, &ue).filter(|p| p.seq == seq) else {
                 continue;
             };
-            let too_late = p.deadline.is_some_and(|d| d <= retry_at)
-                || retry_at >= p.exchange.received_at + self.config.bulk_response_timeout;
+            let too_late = p.deadline.is_some_and(|d| d <= retry_at) || retry_at >= p.give_up;
             if too_late {
                 expired.push((ue, seq));
             } else {
