@@ -5,6 +5,7 @@
 //! See the module documentation of [`super`] ("Messages") for the rules.
 
 use super::downlink::{Acked, Done, Event, Item};
+use super::gateways::MAX_DELIVERY_ATTEMPTS;
 use super::registry::{DownlinkPath, Inserted};
 use super::store::{RecipientKey, Stored};
 use super::{bump, Auth, Body, Outcome, Reply, RequestError, ServerCore};
@@ -441,7 +442,16 @@ impl ServerCore {
     /// Where downlink traffic for a recipient goes, when it is registered.
     fn address_of(&self, kind: TargetType, id: &str) -> Option<SocketAddr> {
         match kind {
-            TargetType::Ue => self.registry.get(id).map(|r| r.path.address()),
+            TargetType::Ue => {
+                let address = self.path_address(&self.registry.get(id)?.path);
+                // A Gateway UE's own registration: any of its live endpoints will do.
+                Some(match self.known_gateways.get(id) {
+                    Some(&g) if !self.endpoint_group.contains_key(&address) => {
+                        self.gateway_groups[g].0.first().copied().unwrap_or(address)
+                    }
+                    _ => address,
+                })
+            }
             TargetType::As => self.as_table.get(id),
             TargetType::Group => None,
         }
@@ -727,6 +737,17 @@ impl ServerCore {
     /// Send `item` as a CON POST to `peer`; the item comes back when no request can start (the
     /// outstanding bound, or no free Message ID toward `peer`).
     fn send_downlink(&mut self, now: Instant, peer: SocketAddr, item: Item) -> Result<(), Item> {
+        self.send_downlink_attempt(now, peer, item, 1)
+    }
+
+    /// [`Self::send_downlink`], attempt number `attempt` (re-sends on another gateway endpoint).
+    fn send_downlink_attempt(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        item: Item,
+        attempt: u8,
+    ) -> Result<(), Item> {
         if !self.downlink.has_room() {
             return Err(item);
         }
@@ -747,8 +768,15 @@ impl ServerCore {
             destination: peer,
             payload: datagram.clone(),
         });
-        self.downlink
-            .start(now, &mut self.rng, peer, mid, token, datagram, item);
+        self.downlink.start(
+            now,
+            &mut self.rng,
+            peer,
+            mid,
+            token,
+            datagram,
+            (item, attempt),
+        );
         Ok(())
     }
 
@@ -835,6 +863,21 @@ impl ServerCore {
 
     /// A downlink request ended.
     fn finished(&mut self, now: Instant, done: Done) {
+        let mut done = done;
+        if done.unreachable {
+            // The endpoint is gone (issue 9): forget it; a gateway's other endpoint gets the copy.
+            if let Some(other) = self.forget_endpoint(done.peer) {
+                if done.attempt < MAX_DELIVERY_ATTEMPTS {
+                    match self.send_downlink_attempt(now, other, done.item, done.attempt + 1) {
+                        Ok(()) => {
+                            bump(&self.stats.downlink_resent);
+                            return;
+                        }
+                        Err(item) => done.item = item,
+                    }
+                }
+            }
+        }
         match (done.item, done.delivered) {
             (Item::Message(_), true) => bump(&self.stats.messages_delivered),
             (Item::Report(_), true) => bump(&self.stats.reports_delivered),
