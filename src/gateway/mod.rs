@@ -211,6 +211,11 @@ pub struct GatewayStats {
     pub upstream_mid_exhausted: AtomicU64,
     /// Accepted registrations of the gateway's own UE Service ID (23.554 §8.2.7).
     pub self_registrations: AtomicU64,
+    /// Registrations of the gateway's own UE Service ID sent again because the server answered
+    /// `NOT_REGISTERED` for it (the server lost its state; issue 9).
+    pub self_reregistrations: AtomicU64,
+    /// Application Client messages and reports re-sent once after such a re-registration.
+    pub reregistration_retries: AtomicU64,
     /// Downlink requests received from the server (`MSG`, `IMDN`; SPEC.md §7.5).
     pub downlink_requests: AtomicU64,
     /// Downlink deliveries sent to devices.

@@ -13,6 +13,7 @@ mod device;
 mod downlink;
 mod driven;
 mod observe;
+mod reregister;
 mod timers;
 mod upstream;
 
@@ -95,6 +96,8 @@ enum Timer {
     ServerRequest { ticket: u64 },
     /// (Re-)send the gateway's own registration.
     SelfRegistration,
+    /// The latest moment a request parked for the gateway's re-registration may wait.
+    Parked { kind: Kind, ue: Arc<str>, seq: u64 },
 }
 
 /// The core's timers, earliest first. Ordered by (instant, insertion number) only, so heap
@@ -251,6 +254,8 @@ struct InFlight {
     members: Vec<(Arc<str>, u64)>,
     sent_at: Instant,
     deadline: Instant,
+    /// [`Directory::self_registration_epoch`] when it was sent.
+    epoch: u64,
 }
 
 pub(super) fn inc(counter: &AtomicU64) {
@@ -320,6 +325,15 @@ pub struct GatewayCore {
     delivered: HashMap<Arc<str>, Originator>,
     delivered_order: VecDeque<Arc<str>>,
     self_state: SelfState,
+    /// Requests refused `NOT_REGISTERED` for the gateway's own UE Service ID, waiting for its
+    /// re-registration: (kind, key) → (sequence number, the server's outcome if it never comes).
+    parked: HashMap<(Kind, Arc<str>), (u64, Outcome)>,
+    /// When this shard last sent the gateway's own registration (shard 0).
+    self_registration_sent: Option<Instant>,
+    /// Shards waiting for shard 0's re-registration ([`Handoff::SelfRegistered`]).
+    reregistration_waiters: std::collections::BTreeSet<usize>,
+    /// This shard asked shard 0 to register again and has not heard back.
+    reregistration_requested: bool,
 }
 
 impl GatewayCore {
@@ -392,6 +406,10 @@ impl GatewayCore {
             delivered: HashMap::new(),
             delivered_order: VecDeque::new(),
             self_state,
+            parked: HashMap::new(),
+            self_registration_sent: None,
+            reregistration_waiters: Default::default(),
+            reregistration_requested: false,
             config_upstream: config
                 .config_upstream
                 .unwrap_or_else(|| SocketAddr::new(upstream.ip(), DEFAULT_CONFIG_PORT)),
