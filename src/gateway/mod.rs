@@ -113,6 +113,9 @@ pub struct GatewayConfig {
     /// Register the gateway's own UE Service ID with the server at start (23.554 §8.2.7
     /// pre-condition 1), so the server can reach the ACs behind it.
     pub register_self: bool,
+    /// Shortest interval between two own registrations sent because the server answered
+    /// `NOT_REGISTERED` for the gateway (issue 9: a burst of refusals triggers one `REG`).
+    pub reregistration_holdoff: Duration,
     /// The configuration management server for configuration requests (BULKCONF and single
     /// GETs); `None`: the messaging upstream's host on port 65401 (24.538 §6.2.1).
     pub config_upstream: Option<std::net::SocketAddr>,
@@ -151,6 +154,7 @@ impl Default for GatewayConfig {
             max_delivered: 65_536,
             delivery_timeout: Duration::from_secs(60),
             register_self: true,
+            reregistration_holdoff: Duration::from_secs(1),
             config_upstream: None,
             config_listen: None,
             params: TransmissionParams::default(),

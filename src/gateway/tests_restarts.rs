@@ -246,3 +246,65 @@ fn another_shard_asks_shard_0_to_register_again_and_hears_back() {
     };
     assert_eq!(a.messages[0].message_id, "m-1");
 }
+
+#[test]
+fn a_refusal_for_a_request_sent_before_the_latest_registration_is_re_sent_without_another_reg() {
+    let mut sim = scripted(config());
+    sim.gw.start(sim.now);
+    sim.pump();
+    sim.answer_last(Code::CREATED, &reg_ok());
+    sim.advance(Duration::from_secs(5));
+    sim.register_app(dev(2), 2, "7");
+    // Two aggregates in flight at once.
+    sim.device(dev(2), &app_send(3, "m-1", "ue-1", "UE", ""));
+    sim.advance(Duration::from_millis(100));
+    let first = sim.last_upstream_request().0.header;
+    let first_refusal = not_registered(&sim, &["m-1"]);
+    sim.device(dev(2), &app_send(4, "m-2", "ue-1", "UE", ""));
+    sim.advance(Duration::from_millis(100));
+    let second_refusal = not_registered(&sim, &["m-2"]);
+    let second = sim.last_upstream_request().0.header;
+    let ack = |h: &crate::coap::Header, body: &Payload| {
+        let mut json = Vec::new();
+        msg::encode(body, &mut json);
+        MessageBuilder::new(MsgType::Ack, Code::CHANGED, h.mid, h.token)
+            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+            .payload(&json)
+    };
+    // The first is refused: one REG, accepted; m-1 goes out again.
+    sim.deliver_from_server(&ack(&first, &first_refusal));
+    assert_eq!(self_regs(&sim), 2);
+    sim.answer_last(Code::CREATED, &reg_ok());
+    // The second was sent before that registration: re-sent at once, no third REG.
+    sim.deliver_from_server(&ack(&second, &second_refusal));
+    assert_eq!(self_regs(&sim), 2);
+    let resent: Vec<String> = sim
+        .bulks()
+        .iter()
+        .filter_map(|p| match p {
+            Payload::AggMsg(a) => Some(a.messages.iter().map(|m| m.message_id.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(resent, ["m-1", "m-2", "m-1", "m-2"]);
+}
+
+#[test]
+fn re_registrations_are_held_off() {
+    let mut sim = scripted(config());
+    sim.gw.start(sim.now);
+    sim.pump();
+    sim.answer_last(Code::CREATED, &reg_ok());
+    sim.register_app(dev(2), 2, "7");
+    sim.device(dev(2), &app_send(3, "m-1", "ue-1", "UE", ""));
+    sim.advance(Duration::from_millis(100));
+    let refusal = not_registered(&sim, &["m-1"]);
+    sim.answer_last(Code::CHANGED, &refusal);
+    // The last REG went out 100 ms ago: the next one waits for the hold-off (1 s).
+    assert_eq!(self_regs(&sim), 1);
+    sim.advance(Duration::from_millis(850));
+    assert_eq!(self_regs(&sim), 1);
+    sim.advance(Duration::from_millis(100));
+    assert_eq!(self_regs(&sim), 2);
+}

@@ -6,8 +6,8 @@
 //!   comes from it (at most [`MAX_GATEWAY_ENDPOINTS`] per gateway).
 //! - An endpoint that never acknowledged a downlink request (RST, or MAX_RETRANSMIT without an
 //!   ACK; ICMP errors are not visible on an unconnected socket) is removed from its group, and the
-//!   request is re-sent on another endpoint of the group (at most [`MAX_DELIVERY_ATTEMPTS`]
-//!   attempts in all, each with the full RFC 7252 retransmission schedule).
+//!   request is re-sent on another endpoint of the group (at most `delivery_attempts` attempts
+//!   in all, each with the full RFC 7252 retransmission schedule).
 //! - The gateway's own `REG` (its `gatewayUeServiceId`, 23.554 §8.2.7 pre-condition 1) marks a
 //!   (re)start of the gateway: every endpoint but the one the `REG` came from is dropped; the
 //!   others rejoin with their next bulk or aggregate (a live gateway spreads its upstream traffic
@@ -19,9 +19,6 @@ use super::registry::DownlinkPath;
 use super::{bump, ServerCore, MAX_GATEWAY_ENDPOINTS, MAX_KNOWN_GATEWAYS};
 use std::net::SocketAddr;
 use std::time::Instant;
-
-/// Most attempts of one downlink request over the endpoints of a gateway (the first included).
-pub const MAX_DELIVERY_ATTEMPTS: u8 = 3;
 
 impl ServerCore {
     /// Remember `gateway` as a Gateway UE (it sent a bulk or an aggregate that passed the checks)

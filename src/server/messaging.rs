@@ -5,7 +5,6 @@
 //! See the module documentation of [`super`] ("Messages") for the rules.
 
 use super::downlink::{Acked, Done, Event, Item};
-use super::gateways::MAX_DELIVERY_ATTEMPTS;
 use super::registry::{DownlinkPath, Inserted};
 use super::store::{RecipientKey, Stored};
 use super::{bump, Auth, Body, Outcome, Reply, RequestError, ServerCore};
@@ -49,6 +48,9 @@ pub struct MessagingConfig {
     /// How many accepted (originator, Message ID) pairs are remembered to answer a repeated
     /// message with its first verdict instead of delivering it twice.
     pub recent_message_ids: usize,
+    /// Most attempts of one downlink request over a gateway's endpoints: an endpoint that sent
+    /// RST or no ACK is forgotten and the request re-sent on another (issue 9).
+    pub delivery_attempts: usize,
 }
 
 impl Default for MessagingConfig {
@@ -65,6 +67,7 @@ impl Default for MessagingConfig {
             store_max_time: Duration::from_secs(24 * 3600),
             busy_max_age: 5,
             recent_message_ids: 65_536,
+            delivery_attempts: 3,
         }
     }
 }
@@ -867,8 +870,13 @@ impl ServerCore {
         if done.unreachable {
             // The endpoint is gone (issue 9): forget it; a gateway's other endpoint gets the copy.
             if let Some(other) = self.forget_endpoint(done.peer) {
-                if done.attempt < MAX_DELIVERY_ATTEMPTS {
-                    match self.send_downlink_attempt(now, other, done.item, done.attempt + 1) {
+                if usize::from(done.attempt) < self.config.messaging.delivery_attempts {
+                    match self.send_downlink_attempt(
+                        now,
+                        other,
+                        done.item,
+                        done.attempt.saturating_add(1),
+                    ) {
                         Ok(()) => {
                             bump(&self.stats.downlink_resent);
                             return;

@@ -7,7 +7,7 @@
 //!   the gateway's very next AC message that way. (A MSGin5G-6 UE's own message refused
 //!   `NOT_REGISTERED` is answered as is: the UE registers again, through the gateway.)
 //! - Re-registration: shard 0 sends the gateway's `REG` at once, at most one in flight and at
-//!   most one per [`REREGISTRATION_HOLDOFF`], so a burst of refusals triggers one `REG`; other
+//!   most one per `reregistration_holdoff`, so a burst of refusals triggers one `REG`; other
 //!   shards ask shard 0 with [`Handoff::SelfRegistrationLost`] and hear back with
 //!   [`Handoff::SelfRegistered`].
 //! - The refused requests are parked and re-sent once when the registration is accepted; a
@@ -17,10 +17,6 @@
 //!   message is lost silently.
 
 use super::*;
-
-/// Shortest interval between two registrations of the gateway's own UE Service ID sent because
-/// of `NOT_REGISTERED` refusals.
-pub const REREGISTRATION_HOLDOFF: Duration = Duration::from_secs(1);
 
 impl GatewayCore {
     /// The server's `outcome` for member (`kind`, `ue`, `seq`) of an exchange sent under
@@ -97,7 +93,7 @@ impl GatewayCore {
         }
         let earliest = self
             .self_registration_sent
-            .map_or(now, |t| t + REREGISTRATION_HOLDOFF);
+            .map_or(now, |t| t + self.config.reregistration_holdoff);
         if earliest <= now {
             self.send_self_registration(now);
         } else {

@@ -140,3 +140,30 @@ fn a_restarted_gateway_s_old_endpoints_are_forgotten() {
         vec![addr(NEW1), addr(NEW2), addr(NEW1), addr(NEW2)]
     );
 }
+
+#[test]
+fn delivery_attempts_bound_the_re_sends() {
+    let mut c = ServerConfig::default();
+    c.messaging.delivery_attempts = 1;
+    let mut sim = Sim::new(c);
+    sim.reg(UE1, "ue-1");
+    sim.reg(GW, "gw");
+    agg_from(&mut sim, GW, "x-1");
+    agg_from(&mut sim, GW_OTHER_PORT, "x-2");
+    let (_, out) = sim.call(
+        UE1,
+        &msg(
+            "ue-1",
+            &to_ue("gw"),
+            "d-1",
+            r#","deliveryStatusRequired":true"#,
+        ),
+    );
+    let d = only(out, GW);
+    // Forgotten, but not re-sent: the sender hears of the failure.
+    let out = sim.feed(GW, &crate::coap::build::reset(view(&d).header.mid));
+    let r = downlink_imdn(&only(out, UE1));
+    assert_eq!(r.original_message_id, "d-1");
+    assert_eq!(get(&sim.stats().downlink_resent), 0);
+    assert_eq!(get(&sim.stats().gateway_endpoints_pruned), 1);
+}
