@@ -101,6 +101,9 @@ max_delivered = 65536
 delivery_timeout_ms = 60000
 # Register the gateway's own UE Service ID with the server at start (23.554 8.2.7).
 register_self = true
+# Shortest interval between two own registrations sent again because the server answered
+# NOT_REGISTERED for the gateway (it lost its state); the refused AC messages are re-sent once.
+reregistration_holdoff_ms = 1000
 # On Ctrl-C, how long to wait for pending requests to get their answers.
 drain_timeout_ms = 10000
 # Requested SO_RCVBUF/SO_SNDBUF per socket (0 = system default); small buffers drop bursts.
@@ -151,6 +154,9 @@ store_max_time_s = 86400
 busy_max_age_s = 5
 # Accepted (originator, messageId) pairs remembered so a repeated message is not delivered twice.
 recent_message_ids = 65536
+# Most attempts of one downlink request over a gateway's uplink endpoints: an endpoint that sent
+# RST or no ACK is forgotten and the request re-sent on another.
+delivery_attempts = 3
 # UDP address of the configuration management server (24.538 6.2.1: CoAP GET
 # /msgin5g-config?ueid=<MSGin5G UE ID>, and BULKCONF), run by `msgin5g server`.
 config_listen = "0.0.0.0:65401"
@@ -352,6 +358,8 @@ pub struct GatewaySection {
     pub delivery_timeout_ms: u64,
     /// Register the gateway itself with the server at start.
     pub register_self: bool,
+    /// Hold-off between own re-registrations after NOT_REGISTERED, in milliseconds.
+    pub reregistration_holdoff_ms: u64,
     /// Drain time on shutdown, in milliseconds.
     pub drain_timeout_ms: u64,
     /// Requested socket buffer sizes in bytes (0 = system default).
@@ -402,6 +410,7 @@ impl Default for GatewaySection {
             max_delivered: core.max_delivered,
             delivery_timeout_ms: millis(core.delivery_timeout),
             register_self: core.register_self,
+            reregistration_holdoff_ms: millis(core.reregistration_holdoff),
             drain_timeout_ms: 10_000,
             recv_buffer_bytes: DEFAULT_SOCKET_BUFFER,
             metrics_listen: None,
@@ -455,6 +464,8 @@ pub struct ServerSection {
     pub busy_max_age_s: u32,
     /// Remembered accepted (originator, messageId) pairs.
     pub recent_message_ids: usize,
+    /// Most attempts of one downlink request over a gateway's endpoints.
+    pub delivery_attempts: usize,
     /// UDP address of the configuration management server.
     pub config_listen: SocketAddr,
     /// Uri-Path of the configuration resource.
@@ -501,6 +512,7 @@ impl Default for ServerSection {
             store_max_time_s: m.store_max_time.as_secs(),
             busy_max_age_s: m.busy_max_age,
             recent_message_ids: m.recent_message_ids,
+            delivery_attempts: m.delivery_attempts,
             config_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), CONFIG_PORT),
             config_uri_path: CONFIG_URI_PATH.to_string(),
             provisioning: None,
@@ -794,6 +806,7 @@ impl Config {
             "server.max_outstanding_deliveries",
             s.max_outstanding_deliveries,
         )?;
+        at_least_one("server.delivery_attempts", s.delivery_attempts)?;
         if s.separate_response_timeout_ms == 0 {
             return Err(invalid(
                 "server.separate_response_timeout_ms",
@@ -950,6 +963,7 @@ impl Config {
             max_delivered: g.max_delivered,
             delivery_timeout: Duration::from_millis(g.delivery_timeout_ms),
             register_self: g.register_self,
+            reregistration_holdoff: Duration::from_millis(g.reregistration_holdoff_ms),
             config_upstream: g.config_upstream,
             config_listen: Some(g.config_listen),
             params: self.transmission_params(),
@@ -987,6 +1001,7 @@ impl Config {
                 store_max_time: Duration::from_secs(s.store_max_time_s),
                 busy_max_age: s.busy_max_age_s,
                 recent_message_ids: s.recent_message_ids,
+                delivery_attempts: s.delivery_attempts,
             },
         }
     }

@@ -18,7 +18,7 @@ use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Lock stripes per table (a power of two).
@@ -143,6 +143,8 @@ pub struct Directory {
     max_app_registrations: usize,
     max_clients: usize,
     max_report_routes: usize,
+    /// Successful registrations of the gateway's own UE Service ID so far (issue 9).
+    self_registration_epoch: AtomicU64,
 }
 
 /// Default bound on application registrations per gateway.
@@ -184,7 +186,19 @@ impl Directory {
             max_app_registrations,
             max_clients,
             max_report_routes: max_report_routes.max(STRIPES),
+            self_registration_epoch: AtomicU64::new(0),
         }
+    }
+
+    /// How many times the server has accepted the gateway's own registration; a request sent
+    /// under an older value was sent before the latest (re-)registration.
+    pub fn self_registration_epoch(&self) -> u64 {
+        self.self_registration_epoch.load(Ordering::Acquire)
+    }
+
+    /// Count one accepted registration of the gateway's own UE Service ID.
+    pub fn bump_self_registration_epoch(&self) {
+        self.self_registration_epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Register Application ID `application_id` at `peer` (24.538 §6.3.2.1.1). The same

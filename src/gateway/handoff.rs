@@ -31,6 +31,14 @@ pub enum Handoff {
         /// How the device answered.
         result: DeliveryResult,
     },
+    /// To shard 0: the server answered `NOT_REGISTERED` for the gateway's own UE Service ID on
+    /// shard `shard`; register again (issue 9).
+    SelfRegistrationLost {
+        /// The shard waiting for the re-registration.
+        shard: usize,
+    },
+    /// From shard 0: the gateway is registered again; re-send the parked messages.
+    SelfRegistered,
 }
 
 /// Who a downlink request is delivered to; decides how the device's answer is read.

@@ -120,6 +120,9 @@ pub struct GatewayConfig {
     /// Register the gateway's own UE Service ID with the server at start (23.554 §8.2.7
     /// pre-condition 1), so the server can reach the ACs behind it.
     pub register_self: bool,
+    /// Shortest interval between two own registrations sent because the server answered
+    /// `NOT_REGISTERED` for the gateway (issue 9: a burst of refusals triggers one `REG`).
+    pub reregistration_holdoff: Duration,
     /// The configuration management server for configuration requests (BULKCONF and single
     /// GETs); `None`: the messaging upstream's host on port 65401 (24.538 §6.2.1).
     pub config_upstream: Option<std::net::SocketAddr>,
@@ -160,6 +163,7 @@ impl Default for GatewayConfig {
             max_delivered: 65_536,
             delivery_timeout: Duration::from_secs(60),
             register_self: true,
+            reregistration_holdoff: Duration::from_secs(1),
             config_upstream: None,
             config_listen: None,
             params: TransmissionParams::default(),
@@ -228,6 +232,11 @@ pub struct GatewayStats {
     pub upstream_mid_exhausted: AtomicU64,
     /// Accepted registrations of the gateway's own UE Service ID (23.554 §8.2.7).
     pub self_registrations: AtomicU64,
+    /// Registrations of the gateway's own UE Service ID sent again because the server answered
+    /// `NOT_REGISTERED` for it (the server lost its state; issue 9).
+    pub self_reregistrations: AtomicU64,
+    /// Application Client messages and reports re-sent once after such a re-registration.
+    pub reregistration_retries: AtomicU64,
     /// Downlink requests received from the server (`MSG`, `IMDN`; SPEC.md §7.5).
     pub downlink_requests: AtomicU64,
     /// Downlink deliveries sent to devices.

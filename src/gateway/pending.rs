@@ -100,6 +100,9 @@ pub enum Stage {
     Queued,
     /// Sent upstream in the exchange with this Token value.
     InFlight(u64),
+    /// Refused `NOT_REGISTERED` for the gateway's own UE Service ID: waiting for the gateway's
+    /// re-registration, then re-sent once (issue 9).
+    Parked,
 }
 
 /// A pending device request.
@@ -119,6 +122,8 @@ pub struct Pending {
     pub stage: Stage,
     /// Pre-encoded bulk element (or the original payload for a single request).
     pub element: Vec<u8>,
+    /// Already re-sent once after the gateway's re-registration.
+    pub retried: bool,
 }
 
 /// The pending-request cache of one shard: per kind, key (UE Service ID, Message ID, or MSGin5G

@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 const GW: &str = "msgin5g-gateway";
 
+#[path = "tests_restarts.rs"]
+mod restarts;
+
 fn app_register(mid: u16, app: &str) -> Vec<u8> {
     request(
         MsgType::Con,

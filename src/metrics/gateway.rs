@@ -309,6 +309,18 @@ impl Source for GatewayMetrics {
         );
         self.counter(
             page,
+            "msgin5g_gateway_self_reregistrations_total",
+            "Own registrations sent again after the server answered NOT_REGISTERED for the gateway.",
+            |s| &s.self_reregistrations,
+        );
+        self.counter(
+            page,
+            "msgin5g_gateway_reregistration_retries_total",
+            "Application Client messages and reports re-sent once after the gateway re-registered.",
+            |s| &s.reregistration_retries,
+        );
+        self.counter(
+            page,
             "msgin5g_gateway_superseded_total",
             "Pending requests replaced by a newer one from the same UE Service ID.",
             |s| &s.superseded,

@@ -3,7 +3,8 @@
 //!
 //! A request ends *delivered* on a 2.xx response and *failed* on a 4.xx/5.xx response, a RST,
 //! MAX_RETRANSMIT exhausted without an ACK, or no separate response within the configured time
-//! after an empty ACK. The response may be piggybacked on the ACK, or come later as a separate
+//! after an empty ACK; a RST or no ACK at all marks the endpoint *unreachable* (issue 9: a dead
+//! gateway endpoint is pruned and the request re-sent on another one). The response may be piggybacked on the ACK, or come later as a separate
 //! CON/NON response with the request's Token (RFC 7252 §5.2.2), also before the ACK (which it
 //! then implies). At most `max` requests are outstanding.
 
@@ -31,6 +32,13 @@ pub(crate) struct Done {
     pub(crate) item: Item,
     /// 2.xx from the recipient.
     pub(crate) delivered: bool,
+    /// The endpoint never acknowledged the request (RST, or MAX_RETRANSMIT without ACK): it is
+    /// gone, unlike a recipient that answered 4.xx/5.xx or was slow with its separate response.
+    pub(crate) unreachable: bool,
+    /// The endpoint the request went to.
+    pub(crate) peer: SocketAddr,
+    /// 1 for the first attempt, counting the re-sends on other endpoints of a gateway.
+    pub(crate) attempt: u8,
 }
 
 /// Something the timers decided.
@@ -59,6 +67,7 @@ struct Outstanding {
     mid: u16,
     token: Token,
     item: Item,
+    attempt: u8,
     /// Set once an empty ACK arrived: the separate response is due by then.
     separate_deadline: Option<Instant>,
 }
@@ -114,7 +123,7 @@ impl Downlink {
         mid: u16,
         token: Token,
         datagram: Vec<u8>,
-        item: Item,
+        (item, attempt): (Item, u8),
     ) {
         let id = self.next_id;
         self.next_id += 1;
@@ -127,6 +136,7 @@ impl Downlink {
                 mid,
                 token,
                 item,
+                attempt,
                 separate_deadline: None,
             },
         );
@@ -146,7 +156,9 @@ impl Downlink {
             return Acked::NotOurs;
         };
         if rst {
-            return self.finish(id, false).map_or(Acked::NotOurs, Acked::Done);
+            return self
+                .finish(id, false, true)
+                .map_or(Acked::NotOurs, Acked::Done);
         }
         let matches = self.live.get(&id).is_some_and(|o| o.token == token);
         if code.is_empty() || !matches {
@@ -159,14 +171,14 @@ impl Downlink {
             }
             return Acked::Waiting;
         }
-        self.finish(id, code.is_success())
+        self.finish(id, code.is_success(), false)
             .map_or(Acked::NotOurs, Acked::Done)
     }
 
     /// A separate (CON or NON) response with `token` and `code` arrived from `from`.
     pub(crate) fn response(&mut self, from: SocketAddr, token: Token, code: Code) -> Option<Done> {
         let id = *self.by_token.get(&(from, token))?;
-        self.finish(id, code.is_success())
+        self.finish(id, code.is_success(), false)
     }
 
     /// Next timer event due at or before `now`.
@@ -174,7 +186,9 @@ impl Downlink {
         if let Some(event) = self.retx.poll_event(now) {
             return match event {
                 RetransmitEvent::Resend(t) => Some(Event::Resend(t)),
-                RetransmitEvent::GaveUp { key, .. } => self.finish(key, false).map(Event::Done),
+                RetransmitEvent::GaveUp { key, .. } => {
+                    self.finish(key, false, true).map(Event::Done)
+                }
             };
         }
         let &(at, id) = self.deadlines.first()?;
@@ -182,7 +196,7 @@ impl Downlink {
             return None;
         }
         self.deadlines.remove(&(at, id));
-        self.finish(id, false).map(Event::Done)
+        self.finish(id, false, false).map(Event::Done)
     }
 
     /// Earliest timer.
@@ -194,7 +208,7 @@ impl Downlink {
             .min()
     }
 
-    fn finish(&mut self, id: u64, delivered: bool) -> Option<Done> {
+    fn finish(&mut self, id: u64, delivered: bool, unreachable: bool) -> Option<Done> {
         let o = self.live.remove(&id)?;
         self.by_token.remove(&(o.peer, o.token));
         if let Some(at) = o.separate_deadline {
@@ -205,6 +219,9 @@ impl Downlink {
         Some(Done {
             item: o.item,
             delivered,
+            unreachable,
+            peer: o.peer,
+            attempt: o.attempt,
         })
     }
 }

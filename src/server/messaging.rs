@@ -48,6 +48,9 @@ pub struct MessagingConfig {
     /// How many accepted (originator, Message ID) pairs are remembered to answer a repeated
     /// message with its first verdict instead of delivering it twice.
     pub recent_message_ids: usize,
+    /// Most attempts of one downlink request over a gateway's endpoints: an endpoint that sent
+    /// RST or no ACK is forgotten and the request re-sent on another (issue 9).
+    pub delivery_attempts: usize,
 }
 
 impl Default for MessagingConfig {
@@ -64,6 +67,7 @@ impl Default for MessagingConfig {
             store_max_time: Duration::from_secs(24 * 3600),
             busy_max_age: 5,
             recent_message_ids: 65_536,
+            delivery_attempts: 3,
         }
     }
 }
@@ -448,7 +452,16 @@ impl ServerCore {
     /// Where downlink traffic for a recipient goes, when it is registered.
     fn address_of(&self, kind: TargetType, id: &str) -> Option<SocketAddr> {
         match kind {
-            TargetType::Ue => self.registry.get(id).map(|r| r.path.address()),
+            TargetType::Ue => {
+                let address = self.path_address(&self.registry.get(id)?.path);
+                // A Gateway UE's own registration: any of its live endpoints will do.
+                Some(match self.known_gateways.get(id) {
+                    Some(&g) if !self.endpoint_group.contains_key(&address) => {
+                        self.gateway_groups[g].0.first().copied().unwrap_or(address)
+                    }
+                    _ => address,
+                })
+            }
             TargetType::As => self.as_table.get(id),
             TargetType::Group => None,
         }
@@ -734,6 +747,17 @@ impl ServerCore {
     /// Send `item` as a CON POST to `peer`; the item comes back when no request can start (the
     /// outstanding bound, or no free Message ID toward `peer`).
     fn send_downlink(&mut self, now: Instant, peer: SocketAddr, item: Item) -> Result<(), Item> {
+        self.send_downlink_attempt(now, peer, item, 1)
+    }
+
+    /// [`Self::send_downlink`], attempt number `attempt` (re-sends on another gateway endpoint).
+    fn send_downlink_attempt(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        item: Item,
+        attempt: u8,
+    ) -> Result<(), Item> {
         if !self.downlink.has_room() {
             return Err(item);
         }
@@ -754,8 +778,15 @@ impl ServerCore {
             destination: peer,
             payload: datagram.clone(),
         });
-        self.downlink
-            .start(now, &mut self.rng, peer, mid, token, datagram, item);
+        self.downlink.start(
+            now,
+            &mut self.rng,
+            peer,
+            mid,
+            token,
+            datagram,
+            (item, attempt),
+        );
         Ok(())
     }
 
@@ -842,6 +873,26 @@ impl ServerCore {
 
     /// A downlink request ended.
     fn finished(&mut self, now: Instant, done: Done) {
+        let mut done = done;
+        if done.unreachable {
+            // The endpoint is gone (issue 9): forget it; a gateway's other endpoint gets the copy.
+            if let Some(other) = self.forget_endpoint(done.peer) {
+                if usize::from(done.attempt) < self.config.messaging.delivery_attempts {
+                    match self.send_downlink_attempt(
+                        now,
+                        other,
+                        done.item,
+                        done.attempt.saturating_add(1),
+                    ) {
+                        Ok(()) => {
+                            bump(&self.stats.downlink_resent);
+                            return;
+                        }
+                        Err(item) => done.item = item,
+                    }
+                }
+            }
+        }
         match (done.item, done.delivered) {
             (Item::Message(_), true) => bump(&self.stats.messages_delivered),
             (Item::Report(_), true) => bump(&self.stats.reports_delivered),

@@ -61,7 +61,9 @@
 //!   `max_aggregate_entries`, else 2.04 with one result per element, in order.
 //! - Downlink outcome: 2.xx delivered; 4.xx/5.xx, RST, MAX_RETRANSMIT without ACK or no separate
 //!   response in time: failed, then stored (`storeAndForward`) or reported to the sender
-//!   (`IMDN FAILURE RECIPIENT_UNREACHABLE` when delivery status was required).
+//!   (`IMDN FAILURE RECIPIENT_UNREACHABLE` when delivery status was required). An endpoint of a
+//!   gateway that sent RST or no ACK is forgotten and the copy re-sent on another endpoint of the
+//!   gateway first; a gateway's own `REG` forgets its other endpoints (module `gateways`).
 //! - Stored messages go out after the recipient's next registration (after its answer), expire at
 //!   `expirationTime` (mapped through [`ServerCore::set_wall_clock`]) or `store_max_time`
 //!   (`IMDN FAILURE EXPIRED` when asked for). AS identity: `REG`/`DEREG` with `asServiceId`.
@@ -87,6 +89,7 @@ pub mod configuration;
 mod downlink;
 mod driven;
 mod error;
+mod gateways;
 mod messaging;
 pub mod provisioning;
 mod registry;
@@ -268,6 +271,11 @@ pub struct ServerStats {
     pub reports_failed: AtomicU64,
     /// Retransmissions of downlink `MSG`/`IMDN` requests.
     pub downlink_retransmissions: AtomicU64,
+    /// Gateway uplink endpoints forgotten: unreachable (RST / no ACK) or left behind by the
+    /// gateway's new self-registration (issue 9).
+    pub gateway_endpoints_pruned: AtomicU64,
+    /// Downlink requests re-sent on another endpoint of a gateway after one was unreachable.
+    pub downlink_resent: AtomicU64,
 }
 
 /// Most Gateway UEs remembered as such (see `known_gateways`).
@@ -800,6 +808,10 @@ impl ServerCore {
             Some(_) | None => DownlinkPath::Direct(from),
         };
         let (mut resp, inserted, auth) = self.register(path, req, false);
+        if resp.registration_result == RegResult::Success && self.is_gateway(&resp.ue_service_id) {
+            // A Gateway UE registering itself (again): its old uplink endpoints are forgotten.
+            self.gateway_registered(&resp.ue_service_id.clone(), from);
+        }
         resp.msgin5g_service_id = Some(self.config.service_id.clone());
         let (code, max_age) = match (auth, inserted) {
             (Auth::Unauthorized, _) => (Code::FORBIDDEN, None),
@@ -923,69 +935,6 @@ impl ServerCore {
             max_age: None,
             body,
         }))
-    }
-
-    /// Remember `gateway` as a Gateway UE (it sent a bulk or an aggregate that passed the checks)
-    /// and `from` as one of its uplink endpoints.
-    pub(super) fn note_gateway(&mut self, gateway: Option<&str>, from: Option<SocketAddr>) {
-        let Some(g) = gateway else {
-            return;
-        };
-        let group = match self.known_gateways.get(g) {
-            Some(&i) => i,
-            None if self.known_gateways.len() < MAX_KNOWN_GATEWAYS => {
-                let i = self.gateway_groups.len();
-                self.gateway_groups.push((Vec::new(), 0));
-                self.known_gateways.insert(g.to_string(), i);
-                i
-            }
-            None => return,
-        };
-        if let Some(from) = from {
-            let endpoints = &mut self.gateway_groups[group].0;
-            if !self.endpoint_group.contains_key(&from) && endpoints.len() < MAX_GATEWAY_ENDPOINTS {
-                endpoints.push(from);
-                self.endpoint_group.insert(from, group);
-            }
-        }
-    }
-
-    /// The Gateway UE whose uplink endpoint `from` is (it sent a bulk or an aggregate from it).
-    pub(super) fn gateway_of_endpoint(&self, from: SocketAddr) -> Option<&str> {
-        let group = *self.endpoint_group.get(&from)?;
-        self.known_gateways
-            .iter()
-            .find(|(_, &g)| g == group)
-            .map(|(name, _)| name.as_str())
-    }
-
-    /// Whether `id` is a Gateway UE (sent bulks or aggregates before).
-    pub(super) fn is_gateway(&self, id: &str) -> bool {
-        self.known_gateways.contains_key(id)
-    }
-
-    /// A Message ID for a downlink request to `peer`, and the endpoint to send it to: when `peer`
-    /// is an uplink of a known gateway, the gateway's endpoints are used round robin, each with its
-    /// own Message ID space (RFC 7252 §4.4 allows ~265 CON/s per endpoint), so downlink toward one
-    /// gateway is not held to one endpoint's budget. `None` when every Message ID is in use.
-    pub(super) fn downlink_endpoint(
-        &mut self,
-        now: Instant,
-        peer: SocketAddr,
-    ) -> Option<(SocketAddr, u16)> {
-        let Some(&group) = self.endpoint_group.get(&peer) else {
-            return self.mids.allocate(now, peer).map(|mid| (peer, mid));
-        };
-        let (endpoints, cursor) = &mut self.gateway_groups[group];
-        let n = endpoints.len();
-        for k in 0..n {
-            let i = (*cursor + k) % n;
-            if let Some(mid) = self.mids.allocate(now, endpoints[i]) {
-                *cursor = (i + 1) % n;
-                return Some((endpoints[i], mid));
-            }
-        }
-        None
     }
 
     fn bulk_dereg(&mut self, bulk: BulkDeregistration) -> Result<Outcome, RequestError> {

@@ -369,6 +369,7 @@ impl GatewayCore {
             deadline,
             stage: Stage::Queued,
             element,
+            retried: false,
         };
         self.ack_spec_post(kind, &mut entry.exchange);
         self.schedule_exchange_timers(kind, &ue, seq, &entry.exchange, deadline);

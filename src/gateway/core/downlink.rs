@@ -53,6 +53,7 @@ impl GatewayCore {
         );
         let token = self.fresh_token();
         self.self_state = SelfState::Sent;
+        self.self_registration_sent = Some(now);
         self.send_upstream(
             now,
             Kind::Reg,
@@ -70,6 +71,8 @@ impl GatewayCore {
             tracing::info!(ue = %self.config.gateway_ue_service_id, "gateway registered with the server");
             self.self_state = SelfState::Registered;
             inc(&self.stats.self_registrations);
+            self.directory.bump_self_registration_epoch();
+            self.on_reregistered(now);
         } else {
             tracing::warn!(
                 ue = %self.config.gateway_ue_service_id,
@@ -341,6 +344,14 @@ impl GatewayCore {
             Handoff::Delivered { ticket, result } => {
                 self.complete_server_request(now, ticket, result)
             }
+            Handoff::SelfRegistrationLost { shard } => {
+                self.reregistration_waiters.insert(shard);
+                self.request_reregistration(now);
+            }
+            Handoff::SelfRegistered => {
+                self.reregistration_requested = false;
+                self.release_parked(now);
+            }
         }
     }
 
@@ -356,6 +367,10 @@ impl GatewayCore {
             ),
             // The origin times the request out (`Timer::ServerRequest`).
             Handoff::Delivered { .. } => {}
+            // Asked again with the next refusal; the parked requests time out meanwhile.
+            Handoff::SelfRegistrationLost { .. } => self.reregistration_requested = false,
+            // The waiting shard's parked requests time out (`Timer::Parked`).
+            Handoff::SelfRegistered => {}
         }
     }
 

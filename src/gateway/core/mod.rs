@@ -14,6 +14,7 @@ mod downlink;
 mod driven;
 mod observe;
 mod silence;
+mod reregister;
 mod timers;
 mod upstream;
 
@@ -96,6 +97,8 @@ enum Timer {
     ServerRequest { ticket: u64 },
     /// (Re-)send the gateway's own registration.
     SelfRegistration,
+    /// The latest moment a request parked for the gateway's re-registration may wait.
+    Parked { kind: Kind, ue: Arc<str>, seq: u64 },
 }
 
 /// The core's timers, earliest first. Ordered by (instant, insertion number) only, so heap
@@ -252,6 +255,8 @@ struct InFlight {
     members: Vec<(Arc<str>, u64)>,
     sent_at: Instant,
     deadline: Instant,
+    /// [`Directory::self_registration_epoch`] when it was sent.
+    epoch: u64,
 }
 
 pub(super) fn inc(counter: &AtomicU64) {
@@ -326,6 +331,15 @@ pub struct GatewayCore {
     awaiting_since: Option<Instant>,
     /// The upstream was declared silent (logged once; logged again when it answers).
     upstream_silent: bool,
+    /// Requests refused `NOT_REGISTERED` for the gateway's own UE Service ID, waiting for its
+    /// re-registration: (kind, key) → (sequence number, the server's outcome if it never comes).
+    parked: HashMap<(Kind, Arc<str>), (u64, Outcome)>,
+    /// When this shard last sent the gateway's own registration (shard 0).
+    self_registration_sent: Option<Instant>,
+    /// Shards waiting for shard 0's re-registration ([`Handoff::SelfRegistered`]).
+    reregistration_waiters: std::collections::BTreeSet<usize>,
+    /// This shard asked shard 0 to register again and has not heard back.
+    reregistration_requested: bool,
 }
 
 impl GatewayCore {
@@ -400,6 +414,10 @@ impl GatewayCore {
             self_state,
             awaiting_since: None,
             upstream_silent: false,
+            parked: HashMap::new(),
+            self_registration_sent: None,
+            reregistration_waiters: Default::default(),
+            reregistration_requested: false,
             config_upstream: config
                 .config_upstream
                 .unwrap_or_else(|| SocketAddr::new(upstream.ip(), DEFAULT_CONFIG_PORT)),

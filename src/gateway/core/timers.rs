@@ -126,6 +126,7 @@ impl GatewayCore {
                     self.send_self_registration(now);
                 }
             }
+            Timer::Parked { kind, ue, seq } => self.parked_timeout(now, kind, ue, seq),
             Timer::Upstream { token } => {
                 if self
                     .in_flight

@@ -294,6 +294,7 @@ impl GatewayCore {
             }
         };
         let deadline = now + self.config.bulk_response_timeout;
+        let epoch = self.directory.self_registration_epoch();
         self.in_flight.insert(
             token,
             InFlight {
@@ -305,6 +306,7 @@ impl GatewayCore {
                 members,
                 sent_at: now,
                 deadline,
+                epoch,
             },
         );
         self.timers.push(deadline, Timer::Upstream { token });
@@ -447,7 +449,7 @@ impl GatewayCore {
                 }
             };
             for (ue, seq) in flight.members {
-                self.finish(now, kind, &ue, seq, outcome.clone());
+                self.finish_from_server(now, flight.epoch, kind, &ue, seq, outcome.clone());
             }
             return;
         }
@@ -490,7 +492,7 @@ impl GatewayCore {
         );
         for (idx, outcome) in split.outcomes {
             let (m, seq) = &flight.members[idx];
-            self.finish(now, kind, m, *seq, outcome);
+            self.finish_from_server(now, flight.epoch, kind, m, *seq, outcome);
         }
     }
 

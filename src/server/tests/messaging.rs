@@ -15,6 +15,8 @@ const AS1: &str = "198.51.100.1:5683";
 const GW_OTHER_PORT: &str = "192.0.2.9:40001";
 const ELSEWHERE: &str = "203.0.113.5:5683";
 
+mod gateways;
+
 /// A server, a simulated clock and a Message ID counter for the scripted peers.
 struct Sim {
     s: ServerCore,
