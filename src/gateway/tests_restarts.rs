@@ -142,13 +142,14 @@ fn a_parked_message_is_answered_when_the_re_registration_never_comes() {
     sim.advance(Duration::from_millis(100));
     let refusal = not_registered(&sim, &["m-1"]);
     sim.answer_last(Code::CHANGED, &refusal);
-    // The server stays silent: the AC hears NOT_REGISTERED by the answer timeout, not later.
-    sim.advance(config().bulk_response_timeout - Duration::from_millis(400));
+    // The server stays silent: the AC hears the server's NOT_REGISTERED by its own give-up
+    // time (receipt + MAX_TRANSMIT_WAIT − answer_margin = 91 s), not a timeout and not later.
+    sim.advance(Duration::from_millis(90_500));
     assert!(sim
         .answers_to(dev(2))
         .iter()
         .all(|s| !matches!(s.body(), Payload::MsgSendingResp(_))));
-    sim.advance(Duration::from_millis(300));
+    sim.advance(Duration::from_millis(600));
     let (code, r) = sending(&sim, dev(2), "m-1");
     assert_eq!((code, r.result), (Code::FORBIDDEN, ReportStatus::Failure));
     assert_eq!(r.failure_reason.as_deref(), Some(cause::NOT_REGISTERED));

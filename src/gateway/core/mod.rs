@@ -13,8 +13,8 @@ mod device;
 mod downlink;
 mod driven;
 mod observe;
-mod silence;
 mod reregister;
+mod silence;
 mod timers;
 mod upstream;
 

@@ -11,9 +11,18 @@ impl GatewayCore {
         }
         // Deadlines from receipt: the device is about to give up, so it gets its one final
         // answer now even if its bulk is still in flight (a later bulk answer finds no entry).
+        // A request parked for the gateway's re-registration gets the server's own refusal.
         while let Some((kind, ue, seq)) = self.pending.pop_given_up(now) {
             inc(&self.stats.answer_deadlines);
-            self.finish(now, kind, &ue, seq, Outcome::failure(cause::SERVER_TIMEOUT));
+            let outcome = match self.parked.remove(&(kind, ue.clone())) {
+                Some((parked_seq, refusal)) if parked_seq == seq => refusal,
+                Some(other) => {
+                    self.parked.insert((kind, ue.clone()), other);
+                    Outcome::failure(cause::SERVER_TIMEOUT)
+                }
+                None => Outcome::failure(cause::SERVER_TIMEOUT),
+            };
+            self.finish(now, kind, &ue, seq, outcome);
         }
         for i in 0..self.uplinks.len() {
             self.uplinks[i].mids.expire(now);
