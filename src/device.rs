@@ -264,6 +264,7 @@ impl Device {
         let payload = Payload::AppReg(msg::AppRegistrationRequest {
             application_id: application_id.to_string(),
             registration_id: None,
+            registration_secret: None,
         });
         self.send_payload(&payload, options, Expect::Any).await
     }

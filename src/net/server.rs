@@ -2,7 +2,7 @@
 //! socket, one thread, one current-thread runtime.
 
 use super::shard::{self, CoreHandle, Hooks, RunOptions, SocketId};
-use super::socket::{bind_udp, random_seed, DEFAULT_SOCKET_BUFFER};
+use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER};
 use crate::metrics::ServerMetrics;
 use crate::server::{ServerConfig, ServerCore, ServerStats};
 use std::future::Future;
@@ -70,7 +70,7 @@ pub struct ServerHandle {
 pub fn spawn_server(bind: SocketAddr, config: ServerConfig) -> io::Result<ServerHandle> {
     let socket = bind_udp(bind, false, DEFAULT_SOCKET_BUFFER, DEFAULT_SOCKET_BUFFER)?;
     let local_addr = socket.local_addr()?;
-    let core = ServerCore::new(config, random_seed());
+    let core = ServerCore::with_rng(config, crate::coap::rng::Rng::from_os());
     let stats = core.stats();
     let hooks = hooks(&core);
     let driver = shard::spawn(

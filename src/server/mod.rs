@@ -361,7 +361,12 @@ enum Auth {
 impl ServerCore {
     /// A server with `config`; `seed` drives Tokens/MIDs/jitter.
     pub fn new(config: ServerConfig, seed: u64) -> ServerCore {
-        let mut rng = Rng::new(seed);
+        ServerCore::with_rng(config, Rng::new(seed))
+    }
+
+    /// A server with `config` and its Token/MID/jitter generator (the driver passes one seeded
+    /// from the operating system; RFC 7252 §5.3.1).
+    pub fn with_rng(config: ServerConfig, mut rng: Rng) -> ServerCore {
         let params = config.params;
         let dedup = DedupCache::new(
             config.dedup_max_entries,
