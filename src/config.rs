@@ -942,6 +942,9 @@ impl Config {
                     .allowed_gateways
                     .as_ref()
                     .map(|list| list.iter().cloned().collect()),
+                // From the provisioning file, read by `config_server_config`: the binary sets
+                // it with `Provisioning::ue_credentials` before the server starts.
+                ue_credentials: Default::default(),
             },
             hooks: ServerTestHooks::default(),
             params: self.transmission_params(),

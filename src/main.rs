@@ -312,12 +312,28 @@ fn bind_metrics(addr: Option<SocketAddr>) -> std::io::Result<Option<std::net::Tc
     addr.map(std::net::TcpListener::bind).transpose()
 }
 
+/// The reference server's configuration, with the per-UE credentials of the provisioning file
+/// the configuration server read (24.538 §6.3.1.2.2), when there is one.
+fn server_config(
+    config: &Config,
+    provisioning: Option<&msgin5g::server::ConfigServerConfig>,
+) -> msgin5g::server::ServerConfig {
+    let mut server = config.server_config();
+    if let Some(p) = provisioning {
+        server.policy.ue_credentials = p.provisioning.ue_credentials();
+    }
+    server
+}
+
 fn run_server(
     config: &Config,
     config_server: msgin5g::server::ConfigServerConfig,
 ) -> std::io::Result<()> {
     let metrics_listener = bind_metrics(config.server.metrics_listen)?;
-    let server = spawn_server(config.server.listen, config.server_config())?;
+    let server = spawn_server(
+        config.server.listen,
+        server_config(config, Some(&config_server)),
+    )?;
     tracing::info!(
         public_address = %config_server.public_address,
         provisioned = config_server.provisioning.len(),
@@ -347,6 +363,7 @@ fn run_gateway(
     embedded_config: Option<msgin5g::server::ConfigServerConfig>,
 ) -> std::io::Result<()> {
     let metrics_listener = bind_metrics(config.gateway.metrics_listen)?;
+    let server_config = server_config(config, embedded_config.as_ref());
     // Without an upstream the devices' configuration GETs go to an embedded configuration
     // server (24.538 §6.2.1), like their registrations to the embedded reference server.
     let configuration = embedded_config
@@ -362,7 +379,7 @@ fn run_gateway(
         Some(upstream) => (None, upstream),
         None => {
             let bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-            let server = spawn_server(bind, config.server_config())?;
+            let server = spawn_server(bind, server_config)?;
             let upstream = server.local_addr();
             tracing::info!(%upstream, "no upstream given: embedded reference server");
             (Some(server), upstream)
@@ -433,7 +450,7 @@ fn run_relay(
     let (server, upstream) = match r.upstream {
         Some(upstream) => (None, upstream),
         None => {
-            let server = spawn_server(loopback, config.server_config())?;
+            let server = spawn_server(loopback, server_config(config, config_server.as_ref()))?;
             let upstream = server.local_addr();
             tracing::info!(%upstream, "no upstream given: embedded reference server");
             (Some(server), upstream)

@@ -172,6 +172,12 @@ impl Default for Directory {
     }
 }
 
+/// Constant-time comparison of registration secrets.
+fn secret_eq(a: u128, b: u128) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(a.to_be_bytes().ct_eq(&b.to_be_bytes()))
+}
+
 fn stripe<K: Hash + ?Sized>(key: &K) -> usize {
     (foldhash::fast::FixedState::default().hash_one(key) as usize) & (STRIPES - 1)
 }
@@ -224,8 +230,7 @@ impl Directory {
             if registration_id != Some(id) {
                 return Err(AppRegistrationError::InUse);
             }
-            // XOR-then-compare: no early exit on the first differing byte.
-            if secret.is_none_or(|s| (s ^ existing.secret) != 0) {
+            if secret.is_none_or(|s| !secret_eq(s, existing.secret)) {
                 return Err(AppRegistrationError::BadSecret);
             }
             let old = existing.peer;

@@ -1275,3 +1275,6 @@ mod config;
 
 #[path = "tests_endpoint.rs"]
 mod endpoint;
+
+#[path = "tests_identities.rs"]
+mod identities;

@@ -58,7 +58,12 @@ impl Source for ServerMetrics {
         page.sample(name, &[("result", "ok")], load(&s.datagrams_sent));
         page.sample(name, &[("result", "error")], load(&s.send_errors));
 
-        let counters: [(&'static str, &str, &AtomicU64); 10] = [
+        let counters: [(&'static str, &str, &AtomicU64); 11] = [
+            (
+                "msgin5g_server_credential_failures_total",
+                "REG/DEREG requests and bulk elements refused for a missing or wrong credential.",
+                &s.credential_failures,
+            ),
             (
                 "msgin5g_server_datagrams_received_total",
                 "Datagrams received.",

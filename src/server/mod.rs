@@ -38,10 +38,16 @@
 //!   `FAILURE STORE_FULL` and the bulk code follows the usual rule.
 //! - `DEREG`: 2.04 `DEREGRESP SUCCESS`, also for an unknown UE (idempotent); denied UE Service
 //!   ID or credential failure: 4.03 `DEREGRESP FAILURE UNAUTHORIZED`.
-//! - Credentials: with `policy.required_token` set, `ueCredentialInfo.credential` must equal the
-//!   token (any `authType`); a missing `ueCredentialInfo` fails, except inside a bulk from a
-//!   gateway listed in `policy.allowed_gateways` (SPEC.md A26 / TS 33.501 Y.6: the authorised
-//!   gateway vouches for its UEs; credentials it forwards are still checked).
+//! - Credentials (24.538 §6.3.1.2.2 "shall verify"): a UE with a provisioned credential
+//!   (`policy.ue_credentials`, from the provisioning file) must carry it in
+//!   `ueCredentialInfo.credential` in every `REG`/`DEREG`, single or bulk element, from any
+//!   address: a REG/DEREG without it (e.g. from a new address taking the UE over) is 4.03
+//!   `UNAUTHORIZED`. Otherwise, with `policy.required_token` set, `ueCredentialInfo.credential`
+//!   must equal the token (any `authType`); a missing `ueCredentialInfo` fails, except inside a
+//!   bulk from a gateway listed in `policy.allowed_gateways` (SPEC.md A26 / TS 33.501 Y.6: the
+//!   authorised gateway vouches for its UEs that supplied none and have no provisioned
+//!   credential; credentials it forwards are still checked). Failures: `credential_failures`.
+//!   With neither, identities are not verified (the driver logs it at start).
 //! - `BULKREG`/`BULKDEREG`: gateway not in `allowed_gateways` 4.03; more than
 //!   `max_bulk_entries` elements 4.13; empty list or `numberOf...Requests` different from the list
 //!   length 4.00 (bulk-level errors carry a diagnostic payload). Otherwise every element is
@@ -148,6 +154,20 @@ pub struct ServerPolicy {
     pub required_token: Option<String>,
     /// When set, only these gateway UE Service IDs may send bulks (others get 4.03).
     pub allowed_gateways: Option<HashSet<String>>,
+    /// Per-UE credentials by UE Service ID, from the provisioning file's `credential`
+    /// (24.538 §6.3.1.2.2: the server shall verify the UE Credential Information). A `REG`/
+    /// `DEREG` (single or bulk element) for a UE listed here must carry
+    /// `ueCredentialInfo.credential` equal to it, whatever its address and whoever forwards it
+    /// (no gateway vouching); it replaces `required_token` for that UE.
+    pub ue_credentials: HashMap<String, String>,
+}
+
+impl ServerPolicy {
+    /// Whether identities go unverified: no per-UE credential and no `required_token` (any
+    /// address may register or de-register any UE Service ID; the out-of-the-box mode).
+    pub fn identities_open(&self) -> bool {
+        self.ue_credentials.is_empty() && self.required_token.is_none()
+    }
 }
 
 /// Fault injection for tests and load tests (SPEC.md §9 "Test hooks").
@@ -268,6 +288,15 @@ pub struct ServerStats {
     pub reports_failed: AtomicU64,
     /// Retransmissions of downlink `MSG`/`IMDN` requests.
     pub downlink_retransmissions: AtomicU64,
+    /// `REG`/`DEREG` requests and bulk elements refused for a missing or wrong credential
+    /// (24.538 §6.3.1.2.2).
+    pub credential_failures: AtomicU64,
+}
+
+/// Compares a presented credential with the expected one in constant time (the length aside).
+fn credential_eq(given: &str, expected: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 
 /// Most Gateway UEs remembered as such (see `known_gateways`).
@@ -690,24 +719,31 @@ impl ServerCore {
         }
     }
 
-    /// Authorise one UE: denied list, then the token check. `vouched` is true inside a bulk
-    /// from an explicitly allowed gateway (a missing credential is then accepted).
+    /// Authorise one UE (24.538 §6.3.1.2.2): denied list; then the UE's provisioned credential
+    /// when it has one (always required, never vouched for); else `required_token` when set.
+    /// `vouched` is true inside a bulk from an explicitly allowed gateway: a UE without a
+    /// provisioned credential that supplied no `ueCredentialInfo` is then accepted (TS 33.501
+    /// Y.6); credentials it does carry are still checked. Credential failures are counted.
     fn authorize(&self, ue_service_id: &str, cred: Option<&CredentialInfo>, vouched: bool) -> Auth {
         let policy = &self.config.policy;
         if policy.denied_ue_service_ids.contains(ue_service_id) {
             return Auth::Unauthorized;
         }
-        match (&policy.required_token, cred) {
-            (None, _) => Auth::Ok,
-            (Some(_), None) if vouched => Auth::Ok,
-            (Some(_), None) => Auth::Unauthorized,
-            (Some(token), Some(c)) => {
-                if c.credential.as_deref() == Some(token.as_str()) {
-                    Auth::Ok
-                } else {
-                    Auth::Unauthorized
-                }
-            }
+        let given = cred.and_then(|c| c.credential.as_deref());
+        let ok = match (
+            policy.ue_credentials.get(ue_service_id),
+            &policy.required_token,
+        ) {
+            (Some(expected), _) => given.is_some_and(|g| credential_eq(g, expected)),
+            (None, None) => true,
+            (None, Some(_)) if cred.is_none() => vouched,
+            (None, Some(token)) => given.is_some_and(|g| credential_eq(g, token)),
+        };
+        if ok {
+            Auth::Ok
+        } else {
+            bump(&self.stats.credential_failures);
+            Auth::Unauthorized
         }
     }
 

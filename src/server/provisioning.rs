@@ -267,6 +267,15 @@ impl Provisioning {
         self.entries.is_empty()
     }
 
+    /// The provisioned credentials by UE Service ID (24.538 §6.3.1.2.2: the MSGin5G Server
+    /// verifies each UE's credential at registration; [`crate::server::ServerPolicy`]).
+    pub fn ue_credentials(&self) -> HashMap<String, String> {
+        self.entries
+            .values()
+            .filter_map(|e| Some((e.ue_service_id.clone(), e.credential.clone()?)))
+            .collect()
+    }
+
     /// Whether the auto-provision rule is on.
     pub fn auto_provision(&self) -> bool {
         self.auto.is_some()
@@ -329,6 +338,14 @@ mod tests {
         ue_service_id = "meter-3"
         credential = "s3cret"
     "#;
+
+    #[test]
+    fn credentials_are_keyed_by_ue_service_id() {
+        let p = Provisioning::from_toml_str(FILE, 10).unwrap();
+        let creds = p.ue_credentials();
+        assert_eq!(creds.len(), 1);
+        assert_eq!(creds.get("meter-3").map(String::as_str), Some("s3cret"));
+    }
 
     #[test]
     fn file_entries_decide() {
