@@ -96,3 +96,43 @@ fn the_server_verifies_credentials_forwarded_in_bulks() {
         2
     );
 }
+
+/// The Tokens of the gateway's upstream requests (RFC 7252 §5.3.1).
+fn upstream_tokens(sim: &Sim) -> Vec<Token> {
+    sim.upstream
+        .iter()
+        .filter_map(|b| {
+            let v = MessageView::parse(b).ok()?;
+            (v.header.mtype == MsgType::Con && v.header.code == Code::POST)
+                .then_some(v.header.token)
+        })
+        .collect()
+}
+
+#[test]
+fn upstream_tokens_are_random_and_differ_between_gateways() {
+    let run = |seed: u64| {
+        let upstream: SocketAddr = SERVER.parse().unwrap();
+        let mut sim = Sim::with_server(config());
+        sim.gw = GatewayCore::new(config(), upstream, seed);
+        for i in 0..20u16 {
+            sim.device(dev(i), &reg(i, tok(i), &format!("ue-{i}")));
+            sim.advance(Duration::from_millis(100));
+        }
+        upstream_tokens(&sim)
+    };
+    let tokens = run(7);
+    assert!(tokens.len() >= 20, "{}", tokens.len());
+    let unique: std::collections::HashSet<&[u8]> = tokens.iter().map(|t| t.as_slice()).collect();
+    assert_eq!(unique.len(), tokens.len());
+    assert!(tokens.iter().all(|t| t.as_slice().len() == 8));
+    // Not a counter: consecutive Tokens (as integers) are far apart.
+    let values: Vec<u64> = tokens
+        .iter()
+        .map(|t| u64::from_be_bytes(t.as_slice().try_into().unwrap()))
+        .collect();
+    assert!(values.windows(2).all(|w| w[0].abs_diff(w[1]) > 1 << 20));
+    // Another seed (another gateway, or the same after a restart): other Tokens.
+    let other = run(8);
+    assert!(other.iter().all(|t| !unique.contains(t.as_slice())));
+}
