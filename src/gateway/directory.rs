@@ -25,7 +25,7 @@ use std::sync::Arc;
 const STRIPES: usize = 16;
 
 /// One Application Client registration (24.538 §6.3.2.1.1 a–b).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AppRegistration {
     /// Registration ID allocated by the gateway.
     pub registration_id: u32,
@@ -39,6 +39,18 @@ pub struct AppRegistration {
     /// to the AC in the REGISTRATION RESPONSE, asked for when the registration moves to another
     /// address, so the Registration ID alone cannot take it over.
     pub secret: u128,
+}
+
+impl std::fmt::Debug for AppRegistration {
+    /// The secret is left out (logs must not hand it out).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRegistration")
+            .field("registration_id", &self.registration_id)
+            .field("application_id", &self.application_id)
+            .field("peer", &self.peer)
+            .field("shard", &self.shard)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where a MSGin5G-6 UE registered through the gateway can be reached.
@@ -448,6 +460,15 @@ mod tests {
         let other = Directory::new(10, 10, 100, Rng::new(4));
         let first = other.register_app("app-0", addr(1), 0, None, None).unwrap();
         assert_ne!(first.registration_id, ids[0]);
+    }
+
+    #[test]
+    fn debug_output_leaves_the_secret_out() {
+        let d = Directory::new(10, 10, 100, Rng::new(5));
+        let a = d.register_app("a", addr(1), 0, None, None).unwrap();
+        let text = format!("{a:?} {d:?}");
+        assert!(!text.contains(&a.secret.to_string()), "{text}");
+        assert!(!text.contains(&format!("{:x}", a.secret)), "{text}");
     }
 
     #[test]
