@@ -89,6 +89,7 @@
 //! memory are bounded by their [`MessagingConfig`] settings; the outgoing queue holds
 //! [`MAX_QUEUED_TRANSMITS`] datagrams (oldest dropped first, counted in `transmit_dropped`).
 
+mod auth;
 pub mod configuration;
 mod downlink;
 mod driven;
@@ -120,8 +121,8 @@ use crate::coap::{
 };
 use crate::msg::{
     cause, BulkDeregistration, BulkDeregistrationResponse, BulkRegistration,
-    BulkRegistrationResponse, CredentialInfo, DeregistrationRequest, DeregistrationResponse,
-    Payload, RegResult, RegistrationRequest, RegistrationResponse,
+    BulkRegistrationResponse, DeregistrationRequest, DeregistrationResponse, Payload, RegResult,
+    RegistrationRequest, RegistrationResponse,
 };
 use downlink::Downlink;
 use messaging::{FlushQueue, Recent};
@@ -160,14 +161,6 @@ pub struct ServerPolicy {
     /// `ueCredentialInfo.credential` equal to it, whatever its address and whoever forwards it
     /// (no gateway vouching); it replaces `required_token` for that UE.
     pub ue_credentials: HashMap<String, String>,
-}
-
-impl ServerPolicy {
-    /// Whether identities go unverified: no per-UE credential and no `required_token` (any
-    /// address may register or de-register any UE Service ID; the out-of-the-box mode).
-    pub fn identities_open(&self) -> bool {
-        self.ue_credentials.is_empty() && self.required_token.is_none()
-    }
 }
 
 /// Fault injection for tests and load tests (SPEC.md §9 "Test hooks").
@@ -291,12 +284,6 @@ pub struct ServerStats {
     /// `REG`/`DEREG` requests and bulk elements refused for a missing or wrong credential
     /// (24.538 §6.3.1.2.2).
     pub credential_failures: AtomicU64,
-}
-
-/// Compares a presented credential with the expected one in constant time (the length aside).
-fn credential_eq(given: &str, expected: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 
 /// Most Gateway UEs remembered as such (see `known_gateways`).
@@ -716,34 +703,6 @@ impl ServerCore {
                 )),
                 false,
             ),
-        }
-    }
-
-    /// Authorise one UE (24.538 §6.3.1.2.2): denied list; then the UE's provisioned credential
-    /// when it has one (always required, never vouched for); else `required_token` when set.
-    /// `vouched` is true inside a bulk from an explicitly allowed gateway: a UE without a
-    /// provisioned credential that supplied no `ueCredentialInfo` is then accepted (TS 33.501
-    /// Y.6); credentials it does carry are still checked. Credential failures are counted.
-    fn authorize(&self, ue_service_id: &str, cred: Option<&CredentialInfo>, vouched: bool) -> Auth {
-        let policy = &self.config.policy;
-        if policy.denied_ue_service_ids.contains(ue_service_id) {
-            return Auth::Unauthorized;
-        }
-        let given = cred.and_then(|c| c.credential.as_deref());
-        let ok = match (
-            policy.ue_credentials.get(ue_service_id),
-            &policy.required_token,
-        ) {
-            (Some(expected), _) => given.is_some_and(|g| credential_eq(g, expected)),
-            (None, None) => true,
-            (None, Some(_)) if cred.is_none() => vouched,
-            (None, Some(token)) => given.is_some_and(|g| credential_eq(g, token)),
-        };
-        if ok {
-            Auth::Ok
-        } else {
-            bump(&self.stats.credential_failures);
-            Auth::Unauthorized
         }
     }
 
