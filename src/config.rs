@@ -128,6 +128,8 @@ dedup_max_entries = 1048576
 # UE Service IDs that are always refused (FAILURE, UNAUTHORIZED).
 denied_ue_service_ids = []
 # When set, a TOKEN ueCredentialInfo must carry this credential, and requests without one fail.
+# A UE with a credential in the provisioning file must carry that one instead, in every REG/DEREG
+# (also inside bulks). With neither, identities are not verified (logged at start).
 # required_token = "secret"
 # When set, only these gateway UE Service IDs may send bulks and aggregates (others get 4.03).
 # allowed_gateways = ["msgin5g-gateway"]
@@ -163,7 +165,8 @@ config_listen = "0.0.0.0:65401"
 # Uri-Path of the configuration resource.
 config_uri_path = "msgin5g-config"
 # Provisioning file (TOML: [ue."<MSGin5G UE ID>"] ue_service_id, server_address?, segment_size?,
-# credential?, allowed?); without it only the auto-provision rule hands out configurations.
+# credential?, allowed?); without it only the auto-provision rule hands out configurations. A UE's
+# credential is also required in its REG/DEREG to the messaging server (24.538 §6.3.1.2.2).
 # provisioning = "/etc/msgin5g/provisioning.toml"
 # Configure UE IDs the file does not list with auto_provision_template; default: on without a
 # provisioning file, off with one.
@@ -986,6 +989,9 @@ impl Config {
                     .allowed_gateways
                     .as_ref()
                     .map(|list| list.iter().cloned().collect()),
+                // From the provisioning file, read by `config_server_config`: the binary sets
+                // it with `Provisioning::ue_credentials` before the server starts.
+                ue_credentials: Default::default(),
             },
             hooks: ServerTestHooks::default(),
             params: self.transmission_params(),

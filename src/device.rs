@@ -33,9 +33,7 @@ use crate::coap::{
     Code, MessageBuilder, MessageView, MsgType, Token, TransmissionParams, CONTENT_FORMAT_JSON,
 };
 use crate::msg::{self, Payload, RegResult, UrgentDegree};
-use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
-use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -220,16 +218,8 @@ impl Device {
     /// Bind a socket on `local` (e.g. `0.0.0.0:0` for a remote target).
     pub async fn bind_on(local: SocketAddr, target: SocketAddr) -> io::Result<Device> {
         let socket = UdpSocket::bind(local).await?;
-        let port = socket.local_addr()?.port();
-        let mut h = RandomState::new().build_hasher();
-        h.write_u16(port);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
-        );
-        let mut rng = Rng::new(h.finish());
+        // Tokens hard to guess (RFC 7252 §5.3.1): ChaCha seeded from the operating system.
+        let mut rng = Rng::from_os();
         let next_mid = rng.next_u64() as u16;
         Ok(Device {
             socket,
@@ -264,6 +254,7 @@ impl Device {
         let payload = Payload::AppReg(msg::AppRegistrationRequest {
             application_id: application_id.to_string(),
             registration_id: None,
+            registration_secret: None,
         });
         self.send_payload(&payload, options, Expect::Any).await
     }

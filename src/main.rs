@@ -316,12 +316,28 @@ fn bind_metrics(addr: Option<SocketAddr>) -> std::io::Result<Option<std::net::Tc
         .transpose()
 }
 
+/// The reference server's configuration, with the per-UE credentials of the provisioning file
+/// the configuration server read (24.538 §6.3.1.2.2), when there is one.
+fn server_config(
+    config: &Config,
+    provisioning: Option<&msgin5g::server::ConfigServerConfig>,
+) -> msgin5g::server::ServerConfig {
+    let mut server = config.server_config();
+    if let Some(p) = provisioning {
+        server.policy.ue_credentials = p.provisioning.ue_credentials();
+    }
+    server
+}
+
 fn run_server(
     config: &Config,
     config_server: msgin5g::server::ConfigServerConfig,
 ) -> std::io::Result<()> {
     let metrics_listener = bind_metrics(config.server.metrics_listen)?;
-    let server = spawn_server(config.server.listen, config.server_config())?;
+    let server = spawn_server(
+        config.server.listen,
+        server_config(config, Some(&config_server)),
+    )?;
     tracing::info!(
         public_address = %config_server.public_address,
         provisioned = config_server.provisioning.len(),
@@ -351,6 +367,7 @@ fn run_gateway(
     embedded_config: Option<msgin5g::server::ConfigServerConfig>,
 ) -> std::io::Result<()> {
     let metrics_listener = bind_metrics(config.gateway.metrics_listen)?;
+    let server_config = server_config(config, embedded_config.as_ref());
     // Without an upstream the devices' configuration GETs go to an embedded configuration
     // server (24.538 §6.2.1), like their registrations to the embedded reference server.
     let configuration = embedded_config
@@ -362,7 +379,7 @@ fn run_gateway(
         tracing::info!(%addr, "no upstream given: embedded configuration server");
         gateway_config.config_upstream = Some(addr);
     }
-    let (server, upstream) = upstream_or_embedded(config.gateway.upstream, config)?;
+    let (server, upstream) = upstream_or_embedded(config.gateway.upstream, server_config)?;
     let gateway = spawn_gateway_with(
         config.gateway.listen,
         upstream,
@@ -414,7 +431,8 @@ fn run_relay(
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     // No upstream: the reference server and its configuration server run in-process (the
     // configuration server unless a configuration upstream is given).
-    let (server, upstream) = upstream_or_embedded(r.upstream, config)?;
+    let (server, upstream) =
+        upstream_or_embedded(r.upstream, server_config(config, config_server.as_ref()))?;
     let configuration = match (r.config_upstream, config_server) {
         (None, Some(mut config_server)) => {
             if config.server.public_address.is_none() {
@@ -458,15 +476,12 @@ fn run_relay(
 /// address.
 fn upstream_or_embedded(
     upstream: Option<SocketAddr>,
-    config: &Config,
+    server_config: msgin5g::server::ServerConfig,
 ) -> std::io::Result<(Option<ServerHandle>, SocketAddr)> {
     if let Some(upstream) = upstream {
         return Ok((None, upstream));
     }
-    let server = spawn_server(
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        config.server_config(),
-    )?;
+    let server = spawn_server(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), server_config)?;
     let upstream = server.local_addr();
     tracing::info!(%upstream, "no upstream given: embedded reference server");
     Ok((Some(server), upstream))

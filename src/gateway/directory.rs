@@ -13,19 +13,20 @@
 //! bounded; the maps sit behind `parking_lot` locks striped by key (the hot path — device requests —
 //! reads them at most once per message and never for registrations of MSGin5G-6 UEs).
 
+use crate::coap::rng::Rng;
 use compact_str::CompactString;
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Lock stripes per table (a power of two).
 const STRIPES: usize = 16;
 
 /// One Application Client registration (24.538 §6.3.2.1.1 a–b).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AppRegistration {
     /// Registration ID allocated by the gateway.
     pub registration_id: u32,
@@ -35,6 +36,22 @@ pub struct AppRegistration {
     pub peer: SocketAddr,
     /// The shard whose device socket serves `peer`.
     pub shard: usize,
+    /// The registration secret (project extension `registrationSecret`, 128 random bits): given
+    /// to the AC in the REGISTRATION RESPONSE, asked for when the registration moves to another
+    /// address, so the Registration ID alone cannot take it over.
+    pub secret: u128,
+}
+
+impl std::fmt::Debug for AppRegistration {
+    /// The secret is left out (logs must not hand it out).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRegistration")
+            .field("registration_id", &self.registration_id)
+            .field("application_id", &self.application_id)
+            .field("peer", &self.peer)
+            .field("shard", &self.shard)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where a MSGin5G-6 UE registered through the gateway can be reached.
@@ -64,6 +81,10 @@ pub enum AppRegistrationError {
     /// The Application ID is registered by another address.
     #[error("application id in use")]
     InUse,
+    /// A move to another address named the Registration ID without its registration secret
+    /// (or with a wrong one).
+    #[error("registration secret missing or wrong")]
+    BadSecret,
 }
 
 /// Why an application de-registration was refused.
@@ -79,6 +100,8 @@ pub enum AppDeregistrationError {
 
 #[derive(Debug, Default)]
 struct AppTable {
+    /// Draws Registration IDs and secrets (ChaCha; not guessable from one's own ID).
+    rng: Option<Rng>,
     by_id: HashMap<u32, AppRegistration>,
     by_application: HashMap<Arc<str>, u32>,
     by_peer: HashMap<SocketAddr, Vec<u32>>,
@@ -139,7 +162,6 @@ pub struct Directory {
     /// UE Service IDs up to 24 bytes are stored inline (no allocation per UE).
     clients: [RwLock<HashMap<CompactString, StoredRoute, foldhash::fast::RandomState>>; STRIPES],
     reports: [Mutex<ReportTable>; STRIPES],
-    next_registration_id: AtomicU32,
     max_app_registrations: usize,
     max_clients: usize,
     max_report_routes: usize,
@@ -160,9 +182,15 @@ impl Default for Directory {
             DEFAULT_MAX_APP_REGISTRATIONS,
             DEFAULT_MAX_CLIENTS,
             DEFAULT_MAX_REPORT_ROUTES,
-            1,
+            Rng::new(1),
         )
     }
+}
+
+/// Constant-time comparison of registration secrets.
+fn secret_eq(a: u128, b: u128) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(a.to_be_bytes().ct_eq(&b.to_be_bytes()))
 }
 
 fn stripe<K: Hash + ?Sized>(key: &K) -> usize {
@@ -170,19 +198,22 @@ fn stripe<K: Hash + ?Sized>(key: &K) -> usize {
 }
 
 impl Directory {
-    /// A directory with these bounds; Registration IDs start at `first_registration_id`
-    /// (a random start keeps IDs from repeating across restarts; SPEC.md §3.1).
+    /// A directory with these bounds; Registration IDs and registration secrets are drawn from
+    /// `rng` (random IDs, unique per gateway: one AC's ID tells nothing of another's; SPEC.md
+    /// §3.1, issue 9 "Identities").
     pub fn new(
         max_app_registrations: usize,
         max_clients: usize,
         max_report_routes: usize,
-        first_registration_id: u32,
+        rng: Rng,
     ) -> Directory {
         Directory {
-            apps: RwLock::new(AppTable::default()),
+            apps: RwLock::new(AppTable {
+                rng: Some(rng),
+                ..AppTable::default()
+            }),
             clients: std::array::from_fn(|_| RwLock::new(HashMap::default())),
             reports: std::array::from_fn(|_| Mutex::new(ReportTable::default())),
-            next_registration_id: AtomicU32::new(first_registration_id.max(1)),
             max_app_registrations,
             max_clients,
             max_report_routes: max_report_routes.max(STRIPES),
@@ -202,25 +233,32 @@ impl Directory {
     }
 
     /// Register Application ID `application_id` at `peer` (24.538 §6.3.2.1.1). The same
-    /// Application ID again from the same address keeps its Registration ID (an AC that lost the
-    /// answer retries); from another address it is refused while the first holds it, unless the
-    /// request names the current Registration ID (`proof`): then the registration moves to the
-    /// new address and shard, keeping its ID (an AC behind a NAT whose binding changed).
+    /// Application ID again from the same address keeps its Registration ID and secret (an AC
+    /// that lost the answer retries); from another address it is refused while the first holds
+    /// it ([`AppRegistrationError::InUse`]), unless the request names the current Registration
+    /// ID and its registration secret: then the registration moves to the new address and shard,
+    /// keeping both (an AC behind a NAT whose binding changed). The ID without the right secret
+    /// is [`AppRegistrationError::BadSecret`].
     pub fn register_app(
         &self,
         application_id: &str,
         peer: SocketAddr,
         shard: usize,
-        proof: Option<u32>,
+        registration_id: Option<u32>,
+        secret: Option<u128>,
     ) -> Result<AppRegistration, AppRegistrationError> {
-        let mut t = self.apps.write();
+        let mut guard = self.apps.write();
+        let t = &mut *guard;
         if let Some(id) = t.by_application.get(application_id).copied() {
             let existing = t.by_id.get(&id).cloned().expect("indexes agree");
             if existing.peer == peer {
                 return Ok(existing);
             }
-            if proof != Some(id) {
+            if registration_id != Some(id) {
                 return Err(AppRegistrationError::InUse);
+            }
+            if secret.is_none_or(|s| !secret_eq(s, existing.secret)) {
+                return Err(AppRegistrationError::BadSecret);
             }
             let old = existing.peer;
             if let Some(ids) = t.by_peer.get_mut(&old) {
@@ -238,8 +276,11 @@ impl Directory {
         if t.by_id.len() >= self.max_app_registrations {
             return Err(AppRegistrationError::Full);
         }
+        let rng = t.rng.as_mut().expect("set at construction");
+        let secret = rng.next_u128();
+        // Terminates: fewer than `max_app_registrations` (≪ 2^32) IDs are in use.
         let registration_id = loop {
-            let id = self.next_registration_id.fetch_add(1, Ordering::Relaxed);
+            let id = rng.next_u32();
             if id != 0 && !t.by_id.contains_key(&id) {
                 break id;
             }
@@ -249,6 +290,7 @@ impl Directory {
             application_id: Arc::from(application_id),
             peer,
             shard,
+            secret,
         };
         t.by_application
             .insert(reg.application_id.clone(), registration_id);
@@ -293,8 +335,8 @@ impl Directory {
     }
 
     /// The registration an AC at `peer` sends with: `registration_id` when given and owned by
-    /// `peer` (`Err` when owned by another address or unknown), else the oldest registration of
-    /// `peer` (`Ok(None)` when it has none).
+    /// `peer` (`Err` when owned by another address or unknown), else the registration `peer`
+    /// made (or moved here) first (`Ok(None)` when it has none).
     pub fn app_for_sender(
         &self,
         peer: SocketAddr,
@@ -310,7 +352,7 @@ impl Directory {
             None => Ok(t
                 .by_peer
                 .get(&peer)
-                .and_then(|ids| ids.iter().min())
+                .and_then(|ids| ids.first())
                 .and_then(|id| t.by_id.get(id))
                 .cloned()),
         }
@@ -393,41 +435,97 @@ mod tests {
 
     #[test]
     fn app_registration_allocates_unique_ids_and_indexes_them() {
-        let d = Directory::new(10, 10, 100, 7);
-        let a = d.register_app("app-a", addr(1), 0, None).unwrap();
-        let b = d.register_app("app-b", addr(2), 1, None).unwrap();
+        let d = Directory::new(10, 10, 100, Rng::new(7));
+        let a = d.register_app("app-a", addr(1), 0, None, None).unwrap();
+        let b = d.register_app("app-b", addr(2), 1, None, None).unwrap();
         assert_ne!(a.registration_id, b.registration_id);
-        assert_eq!(a.registration_id, 7);
+        assert_ne!(a.secret, b.secret);
         assert_eq!(d.app_by_application("app-b").unwrap().shard, 1);
         assert_eq!(d.app(a.registration_id).unwrap().peer, addr(1));
         assert_eq!(d.app_count(), 2);
         // Same app, same address: same registration (lost answer, retry).
-        assert_eq!(d.register_app("app-a", addr(1), 0, None).unwrap(), a);
+        assert_eq!(d.register_app("app-a", addr(1), 0, None, None).unwrap(), a);
         // Same app from another address: refused while held.
         assert_eq!(
-            d.register_app("app-a", addr(3), 0, None),
+            d.register_app("app-a", addr(3), 0, None, None),
             Err(AppRegistrationError::InUse)
         );
     }
 
     #[test]
-    fn a_registration_moves_with_its_registration_id_only() {
-        let d = Directory::new(10, 10, 100, 1);
-        let a = d.register_app("a", addr(1), 0, None).unwrap();
+    fn registration_ids_are_not_sequential() {
+        let d = Directory::new(1000, 10, 100, Rng::new(3));
+        let ids: Vec<u32> = (0..200)
+            .map(|i| {
+                d.register_app(&format!("app-{i}"), addr(1), 0, None, None)
+                    .unwrap()
+                    .registration_id
+            })
+            .collect();
+        let unique: std::collections::HashSet<u32> = ids.iter().copied().collect();
+        assert_eq!(unique.len(), ids.len());
+        assert!(ids.iter().all(|id| *id != 0));
+        // One's own ID tells nothing of the next: no ID follows its predecessor within ±1000.
+        let near = ids
+            .windows(2)
+            .filter(|w| w[1].abs_diff(w[0]) <= 1000)
+            .count();
+        assert_eq!(near, 0, "{ids:?}");
+        // Different gateways (seeds) draw different IDs.
+        let other = Directory::new(10, 10, 100, Rng::new(4));
+        let first = other.register_app("app-0", addr(1), 0, None, None).unwrap();
+        assert_ne!(first.registration_id, ids[0]);
+    }
+
+    #[test]
+    fn debug_output_leaves_the_secret_out() {
+        let d = Directory::new(10, 10, 100, Rng::new(5));
+        let a = d.register_app("a", addr(1), 0, None, None).unwrap();
+        let text = format!("{a:?} {d:?}");
+        assert!(!text.contains(&a.secret.to_string()), "{text}");
+        assert!(!text.contains(&format!("{:x}", a.secret)), "{text}");
+    }
+
+    #[test]
+    fn a_move_without_the_secret_is_refused() {
+        let d = Directory::new(10, 10, 100, Rng::new(1));
+        let a = d.register_app("a", addr(1), 0, None, None).unwrap();
+        // The Registration ID alone (the old rule) no longer moves it.
+        assert_eq!(
+            d.register_app("a", addr(2), 1, Some(a.registration_id), None),
+            Err(AppRegistrationError::BadSecret)
+        );
+        assert_eq!(
+            d.register_app("a", addr(2), 1, Some(a.registration_id), Some(a.secret ^ 1)),
+            Err(AppRegistrationError::BadSecret)
+        );
+        // The secret with another ID: the ID is checked first.
+        assert_eq!(
+            d.register_app("a", addr(2), 1, Some(a.registration_id ^ 1), Some(a.secret)),
+            Err(AppRegistrationError::InUse)
+        );
+        assert_eq!(d.app_by_application("a"), Some(a));
+    }
+
+    #[test]
+    fn a_registration_moves_with_its_registration_id_and_secret() {
+        let d = Directory::new(10, 10, 100, Rng::new(1));
+        let a = d.register_app("a", addr(1), 0, None, None).unwrap();
         // Another address without (or with a wrong) Registration ID: refused.
         assert_eq!(
-            d.register_app("a", addr(2), 1, None),
+            d.register_app("a", addr(2), 1, None, None),
             Err(AppRegistrationError::InUse)
         );
         assert_eq!(
-            d.register_app("a", addr(2), 1, Some(a.registration_id + 1)),
+            d.register_app("a", addr(2), 1, Some(a.registration_id + 1), None),
             Err(AppRegistrationError::InUse)
         );
-        // With it: moved, same ID, new address and shard; the old address owns nothing.
+        // With both: moved, same ID, new address and shard; the old address owns nothing.
         let moved = d
-            .register_app("a", addr(2), 1, Some(a.registration_id))
+            .register_app("a", addr(2), 1, Some(a.registration_id), Some(a.secret))
             .unwrap();
         assert_eq!(moved.registration_id, a.registration_id);
+        assert_eq!(moved.secret, a.secret);
         assert_eq!((moved.peer, moved.shard), (addr(2), 1));
         assert_eq!(d.app_by_application("a"), Some(moved.clone()));
         assert_eq!(d.app_for_sender(addr(1), None), Ok(None));
@@ -440,18 +538,18 @@ mod tests {
 
     #[test]
     fn capacity_limit_refuses_new_registrations() {
-        let d = Directory::new(1, 10, 100, 1);
-        d.register_app("a", addr(1), 0, None).unwrap();
+        let d = Directory::new(1, 10, 100, Rng::new(1));
+        d.register_app("a", addr(1), 0, None, None).unwrap();
         assert_eq!(
-            d.register_app("b", addr(2), 0, None),
+            d.register_app("b", addr(2), 0, None, None),
             Err(AppRegistrationError::Full)
         );
     }
 
     #[test]
     fn deregistration_checks_the_owner() {
-        let d = Directory::new(10, 10, 100, 1);
-        let a = d.register_app("a", addr(1), 0, None).unwrap();
+        let d = Directory::new(10, 10, 100, Rng::new(1));
+        let a = d.register_app("a", addr(1), 0, None, None).unwrap();
         assert_eq!(
             d.deregister_app(a.registration_id, addr(9)),
             Err(AppDeregistrationError::NotOwner)
@@ -465,14 +563,14 @@ mod tests {
         assert!(d.app_by_application("a").is_none());
         assert_eq!(d.app_for_sender(addr(1), None), Ok(None));
         // The Application ID is free again.
-        assert!(d.register_app("a", addr(5), 0, None).is_ok());
+        assert!(d.register_app("a", addr(5), 0, None, None).is_ok());
     }
 
     #[test]
     fn sender_lookup_by_address_or_registration_id() {
-        let d = Directory::new(10, 10, 100, 1);
-        let a = d.register_app("a", addr(1), 0, None).unwrap();
-        let b = d.register_app("b", addr(1), 0, None).unwrap();
+        let d = Directory::new(10, 10, 100, Rng::new(1));
+        let a = d.register_app("a", addr(1), 0, None, None).unwrap();
+        let b = d.register_app("b", addr(1), 0, None, None).unwrap();
         assert_eq!(d.app_for_sender(addr(1), None), Ok(Some(a.clone())));
         assert_eq!(
             d.app_for_sender(addr(1), Some(b.registration_id)),
@@ -487,7 +585,7 @@ mod tests {
 
     #[test]
     fn clients_move_and_are_bounded() {
-        let d = Directory::new(1, STRIPES, 100, 1);
+        let d = Directory::new(1, STRIPES, 100, Rng::new(1));
         assert!(d.set_client("ue-1", addr(1), 0));
         assert!(d.set_client("ue-1", addr(2), 1));
         assert_eq!(
@@ -509,7 +607,7 @@ mod tests {
 
     #[test]
     fn client_routes_round_trip_v4_v6_and_long_ids() {
-        let d = Directory::new(1, 100, 100, 1);
+        let d = Directory::new(1, 100, 100, Rng::new(1));
         let v6: SocketAddr = "[fe80::1%7]:5683".parse().unwrap();
         let long = "urn:msgin5g:ue:a-rather-long-ue-service-id-beyond-inline-size";
         assert!(d.set_client("v4", addr(9), 3));
@@ -527,7 +625,7 @@ mod tests {
 
     #[test]
     fn report_routes_evict_the_oldest() {
-        let d = Directory::new(1, 1, STRIPES, 1);
+        let d = Directory::new(1, 1, STRIPES, Rng::new(1));
         let route = ReportRoute {
             registration_id: 3,
             shard: 1,

@@ -882,31 +882,56 @@ fn abort_answers_the_server_for_deliveries_still_in_progress() {
     assert!(sim.gw.is_drained());
 }
 
+fn app_register_moving(mid: u16, app: &str, id: u32, secret: Option<u128>) -> Vec<u8> {
+    let secret = secret.map_or(String::new(), |s| {
+        format!(r#","registrationSecret":"{s:032x}""#)
+    });
+    request(
+        MsgType::Con,
+        mid,
+        tok(mid),
+        &format!(
+            r#"{{"messageType":"REGISTRATION REQUEST","applicationId":"{app}","registrationId":{id}{secret}}}"#
+        ),
+    )
+}
+
+/// The registration secret in the (last) answer to `to`.
+fn registration_secret(sim: &Sim, to: SocketAddr) -> u128 {
+    match sim.answers_to(to).last().expect("an answer").body() {
+        Payload::AppRegResp(r) => r.registration_secret.expect("accepted with a secret"),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
-fn an_application_client_behind_a_rebound_nat_keeps_its_registration_with_its_id() {
+fn an_application_client_behind_a_rebound_nat_keeps_its_registration_with_its_id_and_secret() {
     let mut sim = scripted(config());
     let id = sim.register_app(dev(1), 1, "7");
+    let secret = registration_secret(&sim, dev(1));
     // From the new address without the Registration ID: the Application ID is held (4.03).
     sim.device(dev(7), &app_register(2, "7"));
     assert_eq!(
         sim.answers_to(dev(7))[0].view().header.code,
         Code::FORBIDDEN
     );
-    // With it: the registration moves and keeps its ID.
-    sim.device(
-        dev(7),
-        &request(
-            MsgType::Con,
-            3,
-            tok(3),
-            &format!(r#"{{"messageType":"REGISTRATION REQUEST","applicationId":"7","registrationId":{id}}}"#),
-        ),
-    );
+    // With the ID but without the secret, or a wrong one: refused, counted as spoofing.
+    sim.device(dev(8), &app_register_moving(3, "7", id, None));
+    sim.device(dev(8), &app_register_moving(4, "7", id, Some(secret ^ 1)));
+    for a in sim.answers_to(dev(8)) {
+        assert_eq!(a.view().header.code, Code::FORBIDDEN);
+    }
+    assert_eq!(sim.answers_to(dev(8)).len(), 2);
+    assert_eq!(sim.gw.stats().spoofed.load(Ordering::Relaxed), 3);
+    assert_eq!(sim.gw.directory().app(id).unwrap().peer, dev(1));
+    // With both: the registration moves and keeps its ID.
+    sim.device(dev(7), &app_register_moving(5, "7", id, Some(secret)));
     assert_eq!(registration_id(&sim, dev(7)), id);
+    assert_eq!(registration_secret(&sim, dev(7)), secret);
     assert_eq!(sim.gw.directory().app(id).unwrap().peer, dev(7));
     // Messages now come from the new address; the old one is no longer registered.
-    sim.device(dev(7), &app_send(4, "m-new", "ue-x", "UE", ""));
-    sim.device(dev(1), &app_send(5, "m-old", "ue-x", "UE", ""));
+    sim.device(dev(7), &app_send(6, "m-new", "ue-x", "UE", ""));
+    sim.device(dev(1), &app_send(7, "m-old", "ue-x", "UE", ""));
     assert_eq!(
         sim.answers_to(dev(1)).last().unwrap().view().header.code,
         Code::FORBIDDEN

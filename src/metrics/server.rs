@@ -49,6 +49,11 @@ impl Source for ServerMetrics {
 
         let counters: &[Scalar] = &[
             (
+                "msgin5g_server_credential_failures_total",
+                "REG/DEREG requests and bulk elements refused for a missing or wrong credential.",
+                &s.credential_failures,
+            ),
+            (
                 "msgin5g_server_datagrams_received_total",
                 "Datagrams received.",
                 &s.datagrams_received,

@@ -79,6 +79,9 @@ pub struct AppRegistrationRequest {
     /// Registration ID (O, project extension): an AC whose address changed (NAT rebinding)
     /// re-registers with the ID it holds to move its registration to the new address.
     pub registration_id: Option<u32>,
+    /// Registration Secret (O, project extension `registrationSecret`, 32 hex digits): with
+    /// `registration_id`, proves a move to a new address is made by the AC that registered.
+    pub registration_secret: Option<u128>,
 }
 
 /// `REGISTRATION RESPONSE` (24.538 §6.3.2.1.1): gateway → AC.
@@ -88,6 +91,10 @@ pub struct AppRegistrationResponse {
     pub registration_result: AcceptResult,
     /// Registration ID (C: when accepted).
     pub registration_id: Option<u32>,
+    /// Registration Secret (C: when accepted; project extension `registrationSecret`, 32 hex
+    /// digits): the AC keeps it and presents it with its Registration ID to move the
+    /// registration to a new address. An AC that never moves ignores it (Annex A.3 unchanged).
+    pub registration_secret: Option<u128>,
     /// Failure Reason (C: when not accepted).
     pub failure_reason: Option<String>,
 }
@@ -261,10 +268,12 @@ pub(super) fn decode_object(
                     .application_id()?
                     .ok_or(MsgError::MissingIe(Ie::ApplicationId.name()))?,
                 registration_id: f.opt_u32(Ie::RegistrationId)?,
+                registration_secret: f.opt_secret(Ie::RegistrationSecret)?,
             }),
             T::RegistrationResponse => Payload::AppRegResp(AppRegistrationResponse {
                 registration_result: accept(&f, Ie::RegistrationResult)?,
                 registration_id: f.opt_u32(Ie::RegistrationId)?,
+                registration_secret: f.opt_secret(Ie::RegistrationSecret)?,
                 failure_reason: f.opt_string(Ie::FailureReason)?,
             }),
             T::DeregistrationRequest => Payload::AppDereg(AppDeregistrationRequest {
@@ -344,6 +353,12 @@ fn write_opt_u32(out: &mut Vec<u8>, key: &str, v: Option<u32>) {
     }
 }
 
+fn write_opt_secret(out: &mut Vec<u8>, key: &str, v: Option<u128>) {
+    if let Some(v) = v {
+        write_opt_str(out, key, Some(&format!("{v:032x}")));
+    }
+}
+
 fn write_true(out: &mut Vec<u8>, key: &str, v: bool) {
     if v {
         write_key(out, key);
@@ -390,6 +405,7 @@ pub(super) fn encode(payload: &Payload, out: &mut Vec<u8>) -> bool {
             write_head(out, None, mt);
             write_opt_str(out, "applicationId", Some(&r.application_id));
             write_opt_u32(out, "registrationId", r.registration_id);
+            write_opt_secret(out, "registrationSecret", r.registration_secret);
         }
         Payload::AppRegResp(r) => {
             write_head(out, None, mt);
@@ -399,6 +415,7 @@ pub(super) fn encode(payload: &Payload, out: &mut Vec<u8>) -> bool {
                 Some(r.registration_result.as_str()),
             );
             write_opt_u32(out, "registrationId", r.registration_id);
+            write_opt_secret(out, "registrationSecret", r.registration_secret);
             write_opt_str(out, "failureReason", r.failure_reason.as_deref());
         }
         Payload::AppDereg(r) => {
@@ -509,19 +526,23 @@ mod tests {
             Payload::AppReg(AppRegistrationRequest {
                 application_id: "7".into(),
                 registration_id: None,
+                registration_secret: None,
             }),
             Payload::AppReg(AppRegistrationRequest {
                 application_id: "7".into(),
                 registration_id: Some(4711),
+                registration_secret: Some(u128::MAX - 5),
             }),
             Payload::AppRegResp(AppRegistrationResponse {
                 registration_result: AcceptResult::Accepted,
                 registration_id: Some(4711),
+                registration_secret: Some(0x0123_4567_89ab_cdef),
                 failure_reason: None,
             }),
             Payload::AppRegResp(AppRegistrationResponse {
                 registration_result: AcceptResult::NotAccepted,
                 registration_id: None,
+                registration_secret: None,
                 failure_reason: Some("GATEWAY_FULL".into()),
             }),
             Payload::AppDereg(AppDeregistrationRequest {
@@ -689,6 +710,18 @@ mod tests {
             (
                 r#"{"messageType":"DE-REGISTRATION REQUEST"}"#,
                 MissingIe("registrationId"),
+            ),
+            (
+                r#"{"messageType":"REGISTRATION REQUEST","applicationId":"a","registrationId":1,"registrationSecret":"00ff"}"#,
+                InvalidIe("registrationSecret"),
+            ),
+            (
+                r#"{"messageType":"REGISTRATION REQUEST","applicationId":"a","registrationId":1,"registrationSecret":"+0000000000000000000000000000000"}"#,
+                InvalidIe("registrationSecret"),
+            ),
+            (
+                r#"{"messageType":"REGISTRATION REQUEST","applicationId":"a","registrationSecret":7}"#,
+                InvalidIe("registrationSecret"),
             ),
             (
                 r#"{"messageType":"DE-REGISTRATION REQUEST","registrationId":"4711"}"#,

@@ -43,6 +43,7 @@ pub(super) enum Ie {
     TargetAddress,
     TargetType,
     RegistrationId,
+    RegistrationSecret,
     RegistrationResult,
     DeregistrationResult,
     FailureReason,
@@ -84,6 +85,7 @@ impl Ie {
             Ie::TargetAddress => "targetAddress",
             Ie::TargetType => "targetType",
             Ie::RegistrationId => "registrationId",
+            Ie::RegistrationSecret => "registrationSecret",
             Ie::RegistrationResult => "registrationResult",
             Ie::DeregistrationResult => "deregistrationResult",
             Ie::FailureReason => "failureReason",
@@ -150,6 +152,7 @@ impl Ie {
             }
             "targetType" | "Target Type" | "Target type" | "target_type" => Ie::TargetType,
             "registrationId" | "Registration ID" | "registration_id" => Ie::RegistrationId,
+            "registrationSecret" | "registration_secret" => Ie::RegistrationSecret,
             "registrationResult" | "Registration Result" | "Registration result" => {
                 Ie::RegistrationResult
             }
@@ -219,6 +222,19 @@ impl<'t, 'i> Fields<'t, 'i> {
                 .into_string()
                 .map(Some)
                 .ok_or(MsgError::InvalidIe(k.name())),
+        }
+    }
+
+    /// A registration secret (project extension): exactly 32 hex digits, 128 bits.
+    pub(super) fn opt_secret(&self, k: Ie) -> Result<Option<u128>, MsgError> {
+        match self.opt_str(k)? {
+            None => Ok(None),
+            Some(s) if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                u128::from_str_radix(s, 16)
+                    .map(Some)
+                    .map_err(|_| MsgError::InvalidIe(k.name()))
+            }
+            Some(_) => Err(MsgError::InvalidIe(k.name())),
         }
     }
 

@@ -4,7 +4,8 @@
 
 use super::driver::{self, DRAIN_BATCH};
 use super::shard::{self, CoreHandle, Hooks, RunOptions, SocketId};
-use super::socket::{bind_udp, local_bind_addr_for, random_seed, SocketOptions};
+use super::socket::{bind_udp, local_bind_addr_for, SocketOptions};
+use crate::coap::rng::Rng;
 #[cfg(doc)]
 use crate::gateway::socket_of;
 use crate::gateway::{
@@ -298,12 +299,12 @@ pub fn spawn_gateway_with(
         )?);
     }
 
-    let base_seed = random_seed();
+    let mut os_rng = Rng::from_os();
     let directory = Arc::new(Directory::new(
         config.max_app_registrations,
         config.max_clients,
         config.max_report_routes,
-        (base_seed >> 33) as u32,
+        os_rng.fork(),
     ));
     let mut meshes = ShardMesh::build(shards).into_iter();
     // One set of uplinks reaches both upstreams: loopback only when both are loopback.
@@ -341,8 +342,13 @@ pub fn spawn_gateway_with(
             tracing::debug!(shard = index, uplink = %uplink.local_addr()?, "uplink bound");
             uplinks_std.push(uplink);
         }
-        let seed = base_seed.wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let core = GatewayCore::new_shard(config.clone(), upstream, seed, index, directory.clone());
+        let core = GatewayCore::new_shard_with_rng(
+            config.clone(),
+            upstream,
+            os_rng.fork(),
+            index,
+            directory.clone(),
+        );
         let mesh = meshes.next().expect("one mesh end per shard");
         handle.stats.push(core.stats());
         let options = RunOptions {

@@ -2,7 +2,7 @@
 //! socket, one thread, one current-thread runtime.
 
 use super::shard::{self, CoreHandle, CountSent, Hooks, RunOptions, SocketId};
-use super::socket::{bind_udp, random_seed, DEFAULT_SOCKET_BUFFER};
+use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER};
 use crate::metrics::ServerMetrics;
 use crate::server::{ServerConfig, ServerCore, ServerStats};
 use std::future::Future;
@@ -64,7 +64,19 @@ pub struct ServerHandle {
 pub fn spawn_server(bind: SocketAddr, config: ServerConfig) -> io::Result<ServerHandle> {
     let socket = bind_udp(bind, false, DEFAULT_SOCKET_BUFFER, DEFAULT_SOCKET_BUFFER)?;
     let local_addr = socket.local_addr()?;
-    let core = ServerCore::new(config, random_seed());
+    if config.policy.identities_open() {
+        tracing::info!(
+            "identities are not verified: no provisioned credentials and no required_token \
+             (any address may register or de-register any UE Service ID)"
+        );
+    } else {
+        tracing::info!(
+            ue_credentials = config.policy.ue_credentials.len(),
+            required_token = config.policy.required_token.is_some(),
+            "UE identities verified (24.538 §6.3.1.2.2)"
+        );
+    }
+    let core = ServerCore::with_rng(config, crate::coap::rng::Rng::from_os());
     let stats = core.stats();
     let hooks = hooks(&core);
     let driver = shard::spawn(

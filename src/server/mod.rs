@@ -38,10 +38,16 @@
 //!   `FAILURE STORE_FULL` and the bulk code follows the usual rule.
 //! - `DEREG`: 2.04 `DEREGRESP SUCCESS`, also for an unknown UE (idempotent); denied UE Service
 //!   ID or credential failure: 4.03 `DEREGRESP FAILURE UNAUTHORIZED`.
-//! - Credentials: with `policy.required_token` set, `ueCredentialInfo.credential` must equal the
-//!   token (any `authType`); a missing `ueCredentialInfo` fails, except inside a bulk from a
-//!   gateway listed in `policy.allowed_gateways` (SPEC.md A26 / TS 33.501 Y.6: the authorised
-//!   gateway vouches for its UEs; credentials it forwards are still checked).
+//! - Credentials (24.538 §6.3.1.2.2 "shall verify"): a UE with a provisioned credential
+//!   (`policy.ue_credentials`, from the provisioning file) must carry it in
+//!   `ueCredentialInfo.credential` in every `REG`/`DEREG`, single or bulk element, from any
+//!   address: a REG/DEREG without it (e.g. from a new address taking the UE over) is 4.03
+//!   `UNAUTHORIZED`. Otherwise, with `policy.required_token` set, `ueCredentialInfo.credential`
+//!   must equal the token (any `authType`); a missing `ueCredentialInfo` fails, except inside a
+//!   bulk from a gateway listed in `policy.allowed_gateways` (SPEC.md A26 / TS 33.501 Y.6: the
+//!   authorised gateway vouches for its UEs that supplied none and have no provisioned
+//!   credential; credentials it forwards are still checked). Failures: `credential_failures`.
+//!   With neither, identities are not verified (the driver logs it at start).
 //! - `BULKREG`/`BULKDEREG`: gateway not in `allowed_gateways` 4.03; more than
 //!   `max_bulk_entries` elements 4.13; empty list or `numberOf...Requests` different from the list
 //!   length 4.00 (bulk-level errors carry a diagnostic payload). Otherwise every element is
@@ -85,6 +91,7 @@
 //! memory are bounded by their [`MessagingConfig`] settings; the outgoing queue holds
 //! [`MAX_QUEUED_TRANSMITS`] datagrams (oldest dropped first, counted in `transmit_dropped`).
 
+mod auth;
 pub mod configuration;
 mod downlink;
 mod driven;
@@ -117,8 +124,8 @@ use crate::coap::{
 };
 use crate::msg::{
     cause, BulkDeregistration, BulkDeregistrationResponse, BulkRegistration,
-    BulkRegistrationResponse, CredentialInfo, DeregistrationRequest, DeregistrationResponse,
-    Payload, RegResult, RegistrationRequest, RegistrationResponse,
+    BulkRegistrationResponse, DeregistrationRequest, DeregistrationResponse, Payload, RegResult,
+    RegistrationRequest, RegistrationResponse,
 };
 use downlink::Downlink;
 use messaging::{FlushQueue, Recent};
@@ -151,6 +158,12 @@ pub struct ServerPolicy {
     pub required_token: Option<String>,
     /// When set, only these gateway UE Service IDs may send bulks (others get 4.03).
     pub allowed_gateways: Option<HashSet<String>>,
+    /// Per-UE credentials by UE Service ID, from the provisioning file's `credential`
+    /// (24.538 §6.3.1.2.2: the server shall verify the UE Credential Information). A `REG`/
+    /// `DEREG` (single or bulk element) for a UE listed here must carry
+    /// `ueCredentialInfo.credential` equal to it, whatever its address and whoever forwards it
+    /// (no gateway vouching); it replaces `required_token` for that UE.
+    pub ue_credentials: HashMap<String, String>,
 }
 
 /// Fault injection for tests and load tests (SPEC.md §9 "Test hooks").
@@ -276,6 +289,9 @@ pub struct ServerStats {
     pub gateway_endpoints_pruned: AtomicU64,
     /// Downlink requests re-sent on another endpoint of a gateway after one was unreachable.
     pub downlink_resent: AtomicU64,
+    /// `REG`/`DEREG` requests and bulk elements refused for a missing or wrong credential
+    /// (24.538 §6.3.1.2.2).
+    pub credential_failures: AtomicU64,
 }
 
 /// Most Gateway UEs remembered as such (see `known_gateways`).
@@ -369,7 +385,12 @@ enum Auth {
 impl ServerCore {
     /// A server with `config`; `seed` drives Tokens/MIDs/jitter.
     pub fn new(config: ServerConfig, seed: u64) -> ServerCore {
-        let mut rng = Rng::new(seed);
+        ServerCore::with_rng(config, Rng::new(seed))
+    }
+
+    /// A server with `config` and its Token/MID/jitter generator (the driver passes one seeded
+    /// from the operating system; RFC 7252 §5.3.1).
+    pub fn with_rng(config: ServerConfig, mut rng: Rng) -> ServerCore {
         let params = config.params;
         let dedup = DedupCache::new(
             config.dedup_max_entries,
@@ -690,27 +711,6 @@ impl ServerCore {
                 )),
                 false,
             ),
-        }
-    }
-
-    /// Authorise one UE: denied list, then the token check. `vouched` is true inside a bulk
-    /// from an explicitly allowed gateway (a missing credential is then accepted).
-    fn authorize(&self, ue_service_id: &str, cred: Option<&CredentialInfo>, vouched: bool) -> Auth {
-        let policy = &self.config.policy;
-        if policy.denied_ue_service_ids.contains(ue_service_id) {
-            return Auth::Unauthorized;
-        }
-        match (&policy.required_token, cred) {
-            (None, _) => Auth::Ok,
-            (Some(_), None) if vouched => Auth::Ok,
-            (Some(_), None) => Auth::Unauthorized,
-            (Some(token), Some(c)) => {
-                if c.credential.as_deref() == Some(token.as_str()) {
-                    Auth::Ok
-                } else {
-                    Auth::Unauthorized
-                }
-            }
         }
     }
 

@@ -10,9 +10,13 @@
 //! ue_service_id = "meter-1"                                  # required, 1..=255 bytes
 //! server_address = "coap://msgin5g.example.net:5683/msgin5g"  # optional (default: the server's)
 //! segment_size = 1024                                         # optional (default: the server's)
-//! credential = "s3cret"                                       # optional: GET must carry cred=
+//! credential = "s3cret"                                       # optional: see below
 //! allowed = false                                             # optional, default true (4.03)
 //! ```
+//!
+//! A `credential` is asked of the UE twice: its configuration GET must carry `cred=` (4.03
+//! otherwise), and the messaging server requires it as `ueCredentialInfo.credential` in every
+//! `REG`/`DEREG` of the entry's UE Service ID (24.538 §6.3.1.2.2; [`Provisioning::ue_credentials`]).
 //!
 //! Loading checks every entry (UE IDs, UE Service IDs and addresses 1..=255 bytes, segment size
 //! at least 1, no UE Service ID given to two UE IDs) and the entry count against its bound; the
@@ -85,7 +89,8 @@ pub struct ProvisionedUe {
     /// Segment size handed out; `None`: the server's default.
     #[serde(default)]
     pub segment_size: Option<u32>,
-    /// When set, a configuration GET must carry `cred=<credential>` (else 4.03).
+    /// When set, a configuration GET must carry `cred=<credential>` (else 4.03), and the UE's
+    /// `REG`/`DEREG` must carry it as `ueCredentialInfo.credential` (else 4.03 UNAUTHORIZED).
     #[serde(default)]
     pub credential: Option<String>,
     /// When false the UE gets 4.03 Forbidden (24.538 §6.2.1).
@@ -267,6 +272,15 @@ impl Provisioning {
         self.entries.is_empty()
     }
 
+    /// The provisioned credentials by UE Service ID (24.538 §6.3.1.2.2: the MSGin5G Server
+    /// verifies each UE's credential at registration; [`crate::server::ServerPolicy`]).
+    pub fn ue_credentials(&self) -> HashMap<String, String> {
+        self.entries
+            .values()
+            .filter_map(|e| Some((e.ue_service_id.clone(), e.credential.clone()?)))
+            .collect()
+    }
+
     /// Whether the auto-provision rule is on.
     pub fn auto_provision(&self) -> bool {
         self.auto.is_some()
@@ -329,6 +343,14 @@ mod tests {
         ue_service_id = "meter-3"
         credential = "s3cret"
     "#;
+
+    #[test]
+    fn credentials_are_keyed_by_ue_service_id() {
+        let p = Provisioning::from_toml_str(FILE, 10).unwrap();
+        let creds = p.ue_credentials();
+        assert_eq!(creds.len(), 1);
+        assert_eq!(creds.get("meter-3").map(String::as_str), Some("s3cret"));
+    }
 
     #[test]
     fn file_entries_decide() {

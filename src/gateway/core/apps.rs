@@ -14,7 +14,10 @@ use crate::msg::{
 };
 
 impl GatewayCore {
-    /// `REGISTRATION REQUEST` (24.538 §6.3.2.1.1): decided locally and answered at once.
+    /// `REGISTRATION REQUEST` (24.538 §6.3.2.1.1): decided locally and answered at once. The
+    /// answer carries the registration secret (project extension); moving the registration to
+    /// another address takes the Registration ID and that secret (else 4.03, counted as
+    /// spoofing).
     pub(super) fn app_register(
         &mut self,
         now: Instant,
@@ -27,6 +30,7 @@ impl GatewayCore {
         let refused = |reason: &str| AppRegistrationResponse {
             registration_result: AcceptResult::NotAccepted,
             registration_id: None,
+            registration_secret: None,
             failure_reason: Some(reason.to_string()),
         };
         let (code, body) = if self.draining {
@@ -44,17 +48,19 @@ impl GatewayCore {
                 from,
                 self.shard,
                 r.registration_id,
+                r.registration_secret,
             ) {
                 Ok(reg) => (
                     Code::CREATED,
                     AppRegistrationResponse {
                         registration_result: AcceptResult::Accepted,
                         registration_id: Some(reg.registration_id),
+                        registration_secret: Some(reg.secret),
                         failure_reason: None,
                     },
                 ),
                 Err(AppRegistrationError::Full) => (Code::FORBIDDEN, refused(cause::GATEWAY_FULL)),
-                Err(AppRegistrationError::InUse) => {
+                Err(AppRegistrationError::InUse | AppRegistrationError::BadSecret) => {
                     inc(&self.stats.spoofed);
                     (Code::FORBIDDEN, refused(cause::UNAUTHORIZED))
                 }

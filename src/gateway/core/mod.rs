@@ -345,13 +345,14 @@ pub struct GatewayCore {
 impl GatewayCore {
     /// A single-shard core sending upstream to `upstream`; `seed` drives Tokens/MIDs/jitter.
     pub fn new(config: GatewayConfig, upstream: SocketAddr, seed: u64) -> GatewayCore {
+        let mut rng = Rng::new(seed);
         let directory = Arc::new(Directory::new(
             config.max_app_registrations,
             config.max_clients,
             config.max_report_routes,
-            (seed as u32) >> 1,
+            rng.fork(),
         ));
-        GatewayCore::new_shard(config, upstream, seed, 0, directory)
+        GatewayCore::new_shard_with_rng(config, upstream, rng, 0, directory)
     }
 
     /// The core of shard `shard` of a gateway whose shards share `directory`. Shard 0 registers
@@ -364,6 +365,19 @@ impl GatewayCore {
         shard: usize,
         directory: Arc<Directory>,
     ) -> GatewayCore {
+        GatewayCore::new_shard_with_rng(config, upstream, Rng::new(seed), shard, directory)
+    }
+
+    /// [`GatewayCore::new_shard`] with its Token/MID/jitter generator given (the drivers pass
+    /// one seeded from the operating system; RFC 7252 §5.3.1).
+    pub fn new_shard_with_rng(
+        config: GatewayConfig,
+        upstream: SocketAddr,
+        mut rng: Rng,
+        shard: usize,
+        directory: Arc<Directory>,
+    ) -> GatewayCore {
+        let mid_seed = rng.next_u64();
         let lifetime = config.params.exchange_lifetime();
         let envelope_len = Kind::ALL.map(|k| envelope_len(k, &config));
         let self_state = if shard == 0 && config.register_self {
@@ -377,13 +391,13 @@ impl GatewayCore {
                 lifetime,
                 config.params.non_lifetime(),
             ),
-            mids: MidAllocator::new(lifetime, config.mid_max_entries, seed ^ 0x5bd1_e995),
+            mids: MidAllocator::new(lifetime, config.mid_max_entries, mid_seed),
             uplinks: (0..config.uplinks_per_shard.max(1))
                 .map(|i| Uplink {
                     mids: MidAllocator::new(
                         lifetime,
                         config.mid_max_entries.min(1 << 16),
-                        seed ^ (0x9e37 + i as u64),
+                        mid_seed ^ (0x9e37 + i as u64),
                     ),
                     retx: Retransmitter::new(config.params),
                     dedup: DedupCache::new(4096, lifetime, config.params.non_lifetime()),
@@ -392,7 +406,7 @@ impl GatewayCore {
             next_uplink: 0,
             device_retx: Retransmitter::new(config.params),
             learned_max_entries: config.max_batch_entries,
-            rng: Rng::new(seed),
+            rng,
             stats: Arc::new(GatewayStats::default()),
             transmits: VecDeque::new(),
             pending: PendingTable::default(),
