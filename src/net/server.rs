@@ -4,23 +4,55 @@
 use super::shard::{self, CoreHandle, CountSent, Hooks, RunOptions, SocketId};
 use super::socket::{bind_udp, random_seed, DEFAULT_SOCKET_BUFFER};
 use crate::metrics::ServerMetrics;
-use crate::server::{ServerConfig, ServerCore, ServerStats};
+use crate::server::{ServerConfig, ServerCore, ServerDb, ServerSnapshot, ServerStats};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio::net::UdpSocket;
 
-/// The server's additions to the driver loop: the wall-clock anchor at start and the
+/// The server's additions to the driver loop: the wall-clock anchor at start, persistence
+/// (load at start, one write transaction per turn before its datagrams are sent) and the
 /// sent/failed counters.
 struct ServerHooks {
     sent: CountSent<ServerStats>,
+    persist: Option<Persist>,
+}
+
+/// The open store and what was read from it at start.
+struct Persist {
+    db: ServerDb,
+    snapshot: Option<ServerSnapshot>,
 }
 
 impl Hooks<ServerCore> for ServerHooks {
     fn start(&mut self, core: &mut ServerCore, now: Instant) {
-        core.set_wall_clock(now, SystemTime::now());
+        let wall = SystemTime::now();
+        core.set_wall_clock(now, wall);
+        if let Some(persist) = &mut self.persist {
+            let snapshot = persist.snapshot.take().unwrap_or_default();
+            let restored = core.restore(now, wall, snapshot);
+            tracing::info!(
+                path = %persist.db.path().display(),
+                registrations = restored.registrations,
+                as_registrations = restored.as_registrations,
+                stored_messages = restored.stored,
+                skipped = restored.skipped,
+                "server state loaded"
+            );
+        }
+    }
+
+    fn turn(&mut self, core: &mut ServerCore, _now: Instant) {
+        // Durable before this turn's answers (e.g. STORED) leave.
+        self.write(core);
+    }
+
+    fn turn_done(&mut self, core: &mut ServerCore) {
+        // Changes made while sending or by a drain abort (nothing in a normal turn).
+        self.write(core);
     }
 
     fn sent(&mut self, _core: &mut ServerCore, _socket: SocketId, sent: bool) {
@@ -28,9 +60,35 @@ impl Hooks<ServerCore> for ServerHooks {
     }
 }
 
-fn hooks(core: &ServerCore) -> ServerHooks {
+impl ServerHooks {
+    /// Write the core's changes in one transaction; on failure, count, log, and keep them for
+    /// the next turn.
+    fn write(&mut self, core: &mut ServerCore) {
+        let Some(persist) = &self.persist else {
+            return;
+        };
+        let changes = core.take_changes();
+        if changes.is_empty() {
+            return;
+        }
+        let stats = core.stats();
+        match persist.db.apply(&changes) {
+            Ok(()) => {
+                stats.persist_commits.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                stats.persist_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, records = changes.len(), "server state not written");
+                core.retry_changes(&changes);
+            }
+        }
+    }
+}
+
+fn hooks(core: &ServerCore, persist: Option<Persist>) -> ServerHooks {
     ServerHooks {
         sent: CountSent::new(core.stats(), |s| (&s.datagrams_sent, &s.send_errors)),
+        persist,
     }
 }
 
@@ -47,7 +105,7 @@ pub async fn run_server(
     core: ServerCore,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<ServerCore> {
-    let hooks = hooks(&core);
+    let hooks = hooks(&core, None);
     shard::run(vec![socket], core, hooks, RunOptions::default(), shutdown).await
 }
 
@@ -60,13 +118,35 @@ pub struct ServerHandle {
 }
 
 /// Bind `bind` (4 MiB socket buffers) and run a [`ServerCore`] with `config` on a thread named
-/// `msgin5g-server` with its own current-thread runtime.
+/// `msgin5g-server` with its own current-thread runtime; state in memory only.
 pub fn spawn_server(bind: SocketAddr, config: ServerConfig) -> io::Result<ServerHandle> {
+    spawn_server_with(bind, config, None)
+}
+
+/// [`spawn_server`] with persistence when `db` is given: its content is loaded before the first
+/// datagram is read, and every turn's changes to registrations and stored messages are written
+/// before that turn's datagrams are sent (see [`ServerCore::take_changes`]).
+pub fn spawn_server_with(
+    bind: SocketAddr,
+    config: ServerConfig,
+    db: Option<ServerDb>,
+) -> io::Result<ServerHandle> {
+    let persist = db
+        .map(|db| {
+            let snapshot = db.load().map_err(|e| {
+                io::Error::other(format!("server.data_dir {}: {e}", db.path().display()))
+            })?;
+            io::Result::Ok(Persist {
+                db,
+                snapshot: Some(snapshot),
+            })
+        })
+        .transpose()?;
     let socket = bind_udp(bind, false, DEFAULT_SOCKET_BUFFER, DEFAULT_SOCKET_BUFFER)?;
     let local_addr = socket.local_addr()?;
     let core = ServerCore::new(config, random_seed());
     let stats = core.stats();
-    let hooks = hooks(&core);
+    let hooks = hooks(&core, persist);
     let driver = shard::spawn(
         "msgin5g-server",
         vec![socket],

@@ -88,6 +88,7 @@ mod downlink;
 mod driven;
 mod error;
 mod messaging;
+mod persist;
 pub mod provisioning;
 mod registry;
 mod stats;
@@ -98,6 +99,7 @@ mod tests;
 pub use configuration::{ConfigServerConfig, ConfigServerCore, ConfigServerStats};
 pub use error::RequestError;
 pub use messaging::MessagingConfig;
+pub use persist::{PersistError, Restored, ServerChanges, ServerDb, ServerSnapshot};
 pub use registry::{DownlinkPath, Registration};
 pub use stats::{ServerRequest, ANSWER_CLASSES};
 
@@ -268,6 +270,11 @@ pub struct ServerStats {
     pub reports_failed: AtomicU64,
     /// Retransmissions of downlink `MSG`/`IMDN` requests.
     pub downlink_retransmissions: AtomicU64,
+    /// Write transactions of changed state committed to the data directory (one per turn with
+    /// changes).
+    pub persist_commits: AtomicU64,
+    /// Write transactions that failed (the changes are lost for the store; logged).
+    pub persist_failures: AtomicU64,
 }
 
 /// Most Gateway UEs remembered as such (see `known_gateways`).
