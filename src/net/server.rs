@@ -4,7 +4,7 @@
 use super::shard::{self, CoreHandle, CountSent, Hooks, RunOptions, SocketId};
 use super::socket::{bind_udp, random_seed, DEFAULT_SOCKET_BUFFER};
 use crate::metrics::ServerMetrics;
-use crate::server::{ServerConfig, ServerCore, ServerDb, ServerSnapshot, ServerStats};
+use crate::server::{ServerConfig, ServerCore, ServerDb, ServerStats};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -14,35 +14,15 @@ use std::time::{Instant, SystemTime};
 use tokio::net::UdpSocket;
 
 /// The server's additions to the driver loop: the wall-clock anchor at start, persistence
-/// (load at start, one write transaction per turn before its datagrams are sent) and the
-/// sent/failed counters.
+/// (one write transaction per turn before its datagrams are sent) and the sent/failed counters.
 struct ServerHooks {
     sent: CountSent<ServerStats>,
-    persist: Option<Persist>,
-}
-
-/// The open store and what was read from it at start.
-struct Persist {
-    db: ServerDb,
-    snapshot: Option<ServerSnapshot>,
+    persist: Option<ServerDb>,
 }
 
 impl Hooks<ServerCore> for ServerHooks {
     fn start(&mut self, core: &mut ServerCore, now: Instant) {
-        let wall = SystemTime::now();
-        core.set_wall_clock(now, wall);
-        if let Some(persist) = &mut self.persist {
-            let snapshot = persist.snapshot.take().unwrap_or_default();
-            let restored = core.restore(now, wall, snapshot);
-            tracing::info!(
-                path = %persist.db.path().display(),
-                registrations = restored.registrations,
-                as_registrations = restored.as_registrations,
-                stored_messages = restored.stored,
-                skipped = restored.skipped,
-                "server state loaded"
-            );
-        }
+        core.set_wall_clock(now, SystemTime::now());
     }
 
     fn turn(&mut self, core: &mut ServerCore, _now: Instant) {
@@ -64,7 +44,7 @@ impl ServerHooks {
     /// Write the core's changes in one transaction; on failure, count, log, and keep them for
     /// the next turn.
     fn write(&mut self, core: &mut ServerCore) {
-        let Some(persist) = &self.persist else {
+        let Some(db) = &self.persist else {
             return;
         };
         let changes = core.take_changes();
@@ -72,7 +52,7 @@ impl ServerHooks {
             return;
         }
         let stats = core.stats();
-        match persist.db.apply(&changes) {
+        match db.apply(&changes) {
             Ok(()) => {
                 stats.persist_commits.fetch_add(1, Ordering::Relaxed);
             }
@@ -85,7 +65,7 @@ impl ServerHooks {
     }
 }
 
-fn hooks(core: &ServerCore, persist: Option<Persist>) -> ServerHooks {
+fn hooks(core: &ServerCore, persist: Option<ServerDb>) -> ServerHooks {
     ServerHooks {
         sent: CountSent::new(core.stats(), |s| (&s.datagrams_sent, &s.send_errors)),
         persist,
@@ -131,22 +111,26 @@ pub fn spawn_server_with(
     config: ServerConfig,
     db: Option<ServerDb>,
 ) -> io::Result<ServerHandle> {
-    let persist = db
-        .map(|db| {
-            let snapshot = db.load().map_err(|e| {
-                io::Error::other(format!("server.data_dir {}: {e}", db.path().display()))
-            })?;
-            io::Result::Ok(Persist {
-                db,
-                snapshot: Some(snapshot),
-            })
-        })
-        .transpose()?;
     let socket = bind_udp(bind, false, DEFAULT_SOCKET_BUFFER, DEFAULT_SOCKET_BUFFER)?;
     let local_addr = socket.local_addr()?;
-    let core = ServerCore::new(config, random_seed());
+    let mut core = ServerCore::new(config, random_seed());
+    if let Some(db) = &db {
+        // Loaded before the first datagram is read.
+        let snapshot = db.load().map_err(|e| {
+            io::Error::other(format!("server.data_dir {}: {e}", db.path().display()))
+        })?;
+        let restored = core.restore(Instant::now(), SystemTime::now(), snapshot);
+        tracing::info!(
+            path = %db.path().display(),
+            registrations = restored.registrations,
+            as_registrations = restored.as_registrations,
+            stored_messages = restored.stored,
+            skipped = restored.skipped,
+            "server state loaded"
+        );
+    }
     let stats = core.stats();
-    let hooks = hooks(&core, persist);
+    let hooks = hooks(&core, db);
     let driver = shard::spawn(
         "msgin5g-server",
         vec![socket],
