@@ -273,7 +273,7 @@ pub struct ServerStats {
     /// Write transactions of changed state committed to the data directory (one per turn with
     /// changes).
     pub persist_commits: AtomicU64,
-    /// Write transactions that failed (the changes are lost for the store; logged).
+    /// Write transactions that failed (logged; the changed keys are written again next turn).
     pub persist_failures: AtomicU64,
 }
 
