@@ -65,17 +65,29 @@ fn reg(id: &str) -> String {
     format!(r#"{{"messageType":"REG","ueServiceId":"{id}"}}"#)
 }
 
-fn temp_data_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("msgin5g-persistence-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A fresh temporary data directory, removed on drop (also when the test fails).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(format!("msgin5g-persistence-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registrations_and_stored_messages_survive_a_restart() {
-    let dir = temp_data_dir();
+    let temp = TempDir::new();
+    let dir = &temp.0;
     let bind: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let open = || Some(ServerDb::open(&dir).expect("data dir"));
+    let open = || Some(ServerDb::open(dir).expect("data dir"));
 
     let server = spawn_server_with(bind, ServerConfig::default(), open()).unwrap();
     let mut ue1 = Peer::bind(100).await;
@@ -130,8 +142,7 @@ async fn registrations_and_stored_messages_survive_a_restart() {
     assert_eq!(core.stored_messages(), 0);
 
     // Delivered messages are gone from the store too.
-    let snapshot = ServerDb::open(&dir).unwrap().load().unwrap();
+    let snapshot = ServerDb::open(dir).unwrap().load().unwrap();
     assert_eq!(snapshot.registrations.len(), 2);
     assert!(snapshot.stored.is_empty());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
