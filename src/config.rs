@@ -159,6 +159,10 @@ recent_message_ids = 65536
 # Most attempts of one downlink request over a gateway's uplink endpoints: an endpoint that sent
 # RST or no ACK is forgotten and the request re-sent on another.
 delivery_attempts = 3
+# Directory of the standalone server's persistent state (registrations and stored messages,
+# file server.redb), created if missing; relative to the working directory. "" keeps the state
+# in memory only (lost at exit). The gateway's and relay's embedded server is always in memory.
+data_dir = "msgin5g-data/server"
 # UDP address of the configuration management server (24.538 6.2.1: CoAP GET
 # /msgin5g-config?ueid=<MSGin5G UE ID>, and BULKCONF), run by `msgin5g server`.
 config_listen = "0.0.0.0:65401"
@@ -421,6 +425,9 @@ impl Default for GatewaySection {
     }
 }
 
+/// Default `server.data_dir`, relative to the working directory.
+pub const DEFAULT_SERVER_DATA_DIR: &str = "msgin5g-data/server";
+
 /// `[server]`: see [`EXAMPLE_TOML`] for each key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -469,6 +476,8 @@ pub struct ServerSection {
     pub recent_message_ids: usize,
     /// Most attempts of one downlink request over a gateway's endpoints.
     pub delivery_attempts: usize,
+    /// Persistent state directory of the standalone server; empty: in memory only.
+    pub data_dir: PathBuf,
     /// UDP address of the configuration management server.
     pub config_listen: SocketAddr,
     /// Uri-Path of the configuration resource.
@@ -516,6 +525,7 @@ impl Default for ServerSection {
             busy_max_age_s: m.busy_max_age,
             recent_message_ids: m.recent_message_ids,
             delivery_attempts: m.delivery_attempts,
+            data_dir: PathBuf::from(DEFAULT_SERVER_DATA_DIR),
             config_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), CONFIG_PORT),
             config_uri_path: CONFIG_URI_PATH.to_string(),
             provisioning: None,
@@ -971,6 +981,13 @@ impl Config {
             config_listen: Some(g.config_listen),
             params: self.transmission_params(),
         }
+    }
+
+    /// The standalone server's persistent state directory (`server.data_dir`); `None`: in
+    /// memory only (the key is empty).
+    pub fn server_data_dir(&self) -> Option<&Path> {
+        let dir = self.server.data_dir.as_path();
+        (!dir.as_os_str().is_empty()).then_some(dir)
     }
 
     /// The reference server configuration from `[server]` and `[coap]` (no test hooks).

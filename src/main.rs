@@ -17,9 +17,10 @@ use clap::{Args, Parser, Subcommand};
 use msgin5g::config::{AnswerModeSetting, Config, RelaySection, EXAMPLE_TOML};
 use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry, Source};
 use msgin5g::net::{
-    spawn_config_server, spawn_gateway_with, spawn_relay, spawn_server, ConfigServerHandle,
-    ServerHandle,
+    spawn_config_server, spawn_gateway_with, spawn_relay, spawn_server, spawn_server_with,
+    ConfigServerHandle, ServerHandle,
 };
+use msgin5g::server::ServerDb;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +63,13 @@ struct ServerArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics [config: server.metrics_listen].
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+    /// Directory of the persistent state (registrations, stored messages) [config:
+    /// server.data_dir, default msgin5g-data/server].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Keep the state in memory only (same as server.data_dir = "").
+    #[arg(long, conflicts_with = "data_dir")]
+    in_memory: bool,
     /// TOML configuration file.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -158,6 +166,12 @@ fn main() -> ExitCode {
                 if let Some(metrics) = args.metrics {
                     config.server.metrics_listen = Some(metrics);
                 }
+                if let Some(data_dir) = &args.data_dir {
+                    config.server.data_dir = data_dir.clone();
+                }
+                if args.in_memory {
+                    config.server.data_dir = PathBuf::new();
+                }
             }) {
                 Ok(config) => config,
                 Err(code) => return code,
@@ -167,7 +181,18 @@ fn main() -> ExitCode {
                 Ok(config_server) => config_server,
                 Err(error) => return config_error(error),
             };
-            run_server(&config, config_server)
+            // The store is opened (and its directory created) before anything starts.
+            let db = match config.server_data_dir().map(ServerDb::open).transpose() {
+                Ok(db) => db,
+                Err(error) => {
+                    eprintln!(
+                        "msgin5g: invalid configuration: server.data_dir ({}): {error}",
+                        config.server.data_dir.display()
+                    );
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            run_server(&config, config_server, db)
         }
         Command::Gateway(args) => {
             let config = match load_config(args.config.as_ref(), |config| {
@@ -332,11 +357,16 @@ fn server_config(
 fn run_server(
     config: &Config,
     config_server: msgin5g::server::ConfigServerConfig,
+    db: Option<ServerDb>,
 ) -> std::io::Result<()> {
     let metrics_listener = bind_metrics(config.server.metrics_listen)?;
-    let server = spawn_server(
+    if db.is_none() {
+        tracing::info!("server.data_dir is empty: state kept in memory only");
+    }
+    let server = spawn_server_with(
         config.server.listen,
         server_config(config, Some(&config_server)),
+        db,
     )?;
     tracing::info!(
         public_address = %config_server.public_address,

@@ -57,11 +57,21 @@ fn invalid_config_fails_at_start_naming_the_field() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("piggyback_window_ms"));
 
     let out = Command::new(BIN)
-        .args(["server", "--metrics", "224.0.0.1:9465"])
+        .args(["server", "--in-memory", "--metrics", "224.0.0.1:9465"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("server.metrics_listen"));
+
+    // The store is opened at start: a data directory that cannot be created fails it.
+    let not_a_dir = temp_config("not-a-dir", "");
+    let out = Command::new(BIN)
+        .args(["server", "--data-dir"])
+        .arg(not_a_dir.join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.data_dir"));
 
     // The provisioning file is read and checked at start, before anything binds.
     let path = temp_config("provisioning", "[ue.\"imsi-1\"]\nue_service_id = \"\"\n");
@@ -156,6 +166,7 @@ async fn server_serves_its_metrics() {
         &metrics,
         "--config-listen",
         &config_listen,
+        "--in-memory",
     ]);
     let mut dev = Device::bind(listen.parse().unwrap()).await.unwrap();
     let options = RequestOptions {

@@ -78,7 +78,14 @@ async fn a_server_refuses_reg_and_dereg_from_another_address_without_the_credent
     let config_listen = format!("127.0.0.1:{}", free_port(false));
     let metrics = format!("127.0.0.1:{}", free_port(true));
     let child = Command::new(BIN)
-        .args(["server", "--listen", &listen, "--metrics", &metrics])
+        .args([
+            "server",
+            "--in-memory",
+            "--listen",
+            &listen,
+            "--metrics",
+            &metrics,
+        ])
         .args(["--config-listen", &config_listen, "--provisioning"])
         .arg(&provisioning)
         .stdout(Stdio::null())

@@ -113,5 +113,19 @@ impl Source for ServerMetrics {
             "Registered UE Service IDs.",
             &s.registrations,
         );
+
+        let persistence: &[Scalar] = &[
+            (
+                "msgin5g_server_persist_commits_total",
+                "Write transactions of changed state committed to server.data_dir.",
+                &s.persist_commits,
+            ),
+            (
+                "msgin5g_server_persist_failures_total",
+                "Write transactions to server.data_dir that failed (retried next turn).",
+                &s.persist_failures,
+            ),
+        ];
+        scalars(page, MetricType::Counter, persistence);
     }
 }

@@ -34,7 +34,7 @@ pub use gateway::{
     HANDOFF_CHANNEL_CAPACITY, MAX_SHARDS,
 };
 pub use relay::{spawn_relay, RelayHandle};
-pub use server::{run_server, spawn_server, ServerHandle};
+pub use server::{run_server, spawn_server, spawn_server_with, ServerHandle};
 pub use socket::{
     bind_udp, local_bind_addr_for, SocketOptions, DEFAULT_SOCKET_BUFFER, RECV_BUFFER_LEN,
 };

@@ -4,18 +4,20 @@
 use super::shard::{self, CoreHandle, CountSent, Hooks, RunOptions, SocketId};
 use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER};
 use crate::metrics::ServerMetrics;
-use crate::server::{ServerConfig, ServerCore, ServerStats};
+use crate::server::{ServerConfig, ServerCore, ServerDb, ServerStats};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio::net::UdpSocket;
 
-/// The server's additions to the driver loop: the wall-clock anchor at start and the
-/// sent/failed counters.
+/// The server's additions to the driver loop: the wall-clock anchor at start, persistence
+/// (one write transaction per turn before its datagrams are sent) and the sent/failed counters.
 struct ServerHooks {
     sent: CountSent<ServerStats>,
+    persist: Option<ServerDb>,
 }
 
 impl Hooks<ServerCore> for ServerHooks {
@@ -23,14 +25,50 @@ impl Hooks<ServerCore> for ServerHooks {
         core.set_wall_clock(now, SystemTime::now());
     }
 
+    fn turn(&mut self, core: &mut ServerCore, _now: Instant) {
+        // Durable before this turn's answers (e.g. STORED) leave.
+        self.write(core);
+    }
+
+    fn turn_done(&mut self, core: &mut ServerCore) {
+        // Changes made while sending or by a drain abort (nothing in a normal turn).
+        self.write(core);
+    }
+
     fn sent(&mut self, _core: &mut ServerCore, _socket: SocketId, sent: bool) {
         self.sent.count(sent);
     }
 }
 
-fn hooks(core: &ServerCore) -> ServerHooks {
+impl ServerHooks {
+    /// Write the core's changes in one transaction; on failure, count, log, and keep them for
+    /// the next turn.
+    fn write(&mut self, core: &mut ServerCore) {
+        let Some(db) = &self.persist else {
+            return;
+        };
+        let changes = core.take_changes();
+        if changes.is_empty() {
+            return;
+        }
+        let stats = core.stats();
+        match db.apply(&changes) {
+            Ok(()) => {
+                stats.persist_commits.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                stats.persist_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, records = changes.len(), "server state not written");
+                core.retry_changes(&changes);
+            }
+        }
+    }
+}
+
+fn hooks(core: &ServerCore, persist: Option<ServerDb>) -> ServerHooks {
     ServerHooks {
         sent: CountSent::new(core.stats(), |s| (&s.datagrams_sent, &s.send_errors)),
+        persist,
     }
 }
 
@@ -47,7 +85,7 @@ pub async fn run_server(
     core: ServerCore,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<ServerCore> {
-    let hooks = hooks(&core);
+    let hooks = hooks(&core, None);
     shard::run(vec![socket], core, hooks, RunOptions::default(), shutdown).await
 }
 
@@ -60,8 +98,19 @@ pub struct ServerHandle {
 }
 
 /// Bind `bind` (4 MiB socket buffers) and run a [`ServerCore`] with `config` on a thread named
-/// `msgin5g-server` with its own current-thread runtime.
+/// `msgin5g-server` with its own current-thread runtime; state in memory only.
 pub fn spawn_server(bind: SocketAddr, config: ServerConfig) -> io::Result<ServerHandle> {
+    spawn_server_with(bind, config, None)
+}
+
+/// [`spawn_server`] with persistence when `db` is given: its content is loaded before the first
+/// datagram is read, and every turn's changes to registrations and stored messages are written
+/// before that turn's datagrams are sent (see [`ServerCore::take_changes`]).
+pub fn spawn_server_with(
+    bind: SocketAddr,
+    config: ServerConfig,
+    db: Option<ServerDb>,
+) -> io::Result<ServerHandle> {
     let socket = bind_udp(bind, false, DEFAULT_SOCKET_BUFFER, DEFAULT_SOCKET_BUFFER)?;
     let local_addr = socket.local_addr()?;
     if config.policy.identities_open() {
@@ -76,9 +125,24 @@ pub fn spawn_server(bind: SocketAddr, config: ServerConfig) -> io::Result<Server
             "UE identities verified (24.538 §6.3.1.2.2)"
         );
     }
-    let core = ServerCore::with_rng(config, crate::coap::rng::Rng::from_os());
+    let mut core = ServerCore::with_rng(config, crate::coap::rng::Rng::from_os());
+    if let Some(db) = &db {
+        // Loaded before the first datagram is read.
+        let snapshot = db.load().map_err(|e| {
+            io::Error::other(format!("server.data_dir {}: {e}", db.path().display()))
+        })?;
+        let restored = core.restore(Instant::now(), SystemTime::now(), snapshot);
+        tracing::info!(
+            path = %db.path().display(),
+            registrations = restored.registrations,
+            as_registrations = restored.as_registrations,
+            stored_messages = restored.stored,
+            skipped = restored.skipped,
+            "server state loaded"
+        );
+    }
     let stats = core.stats();
-    let hooks = hooks(&core);
+    let hooks = hooks(&core, db);
     let driver = shard::spawn(
         "msgin5g-server",
         vec![socket],

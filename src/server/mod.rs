@@ -98,6 +98,7 @@ mod driven;
 mod error;
 mod gateways;
 mod messaging;
+mod persist;
 pub mod provisioning;
 mod registry;
 mod stats;
@@ -108,6 +109,7 @@ mod tests;
 pub use configuration::{ConfigServerConfig, ConfigServerCore, ConfigServerStats};
 pub use error::RequestError;
 pub use messaging::MessagingConfig;
+pub use persist::{PersistError, Restored, ServerChanges, ServerDb, ServerSnapshot};
 pub use registry::{DownlinkPath, Registration};
 pub use stats::{ServerRequest, ANSWER_CLASSES};
 
@@ -292,6 +294,11 @@ pub struct ServerStats {
     /// `REG`/`DEREG` requests and bulk elements refused for a missing or wrong credential
     /// (24.538 §6.3.1.2.2).
     pub credential_failures: AtomicU64,
+    /// Write transactions of changed state committed to the data directory (one per turn with
+    /// changes).
+    pub persist_commits: AtomicU64,
+    /// Write transactions that failed (logged; the changed keys are written again next turn).
+    pub persist_failures: AtomicU64,
 }
 
 /// Most Gateway UEs remembered as such (see `known_gateways`).

@@ -1,6 +1,6 @@
 //! The registration table (SPEC.md §4.2, §9): one entry per UE Service ID, bounded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 /// How downlink traffic reaches a registered UE (SPEC.md §9 "Store the downlink path per UE").
@@ -59,6 +59,8 @@ pub(crate) enum Inserted {
 pub(crate) struct Registry {
     map: HashMap<String, Registration>,
     max: usize,
+    /// Keys changed since the last [`Registry::take_dirty`], when tracked (persistence on).
+    dirty: Option<HashSet<String>>,
 }
 
 impl Registry {
@@ -67,25 +69,53 @@ impl Registry {
         Registry {
             map: HashMap::new(),
             max,
+            dirty: None,
+        }
+    }
+
+    /// Record the keys changed from now on (see `take_dirty`).
+    pub(crate) fn track_changes(&mut self) {
+        self.dirty.get_or_insert_with(HashSet::new);
+    }
+
+    /// The keys inserted, replaced or removed since the last call (empty when not tracked).
+    pub(crate) fn take_dirty(&mut self) -> HashSet<String> {
+        self.dirty.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Record `key` as changed (e.g. after a failed write, to write it again).
+    pub(crate) fn touch(&mut self, key: &str) {
+        if let Some(dirty) = &mut self.dirty {
+            if !dirty.contains(key) {
+                dirty.insert(key.to_owned());
+            }
         }
     }
 
     /// Insert or replace; a new key beyond the bound is refused.
     pub(crate) fn insert(&mut self, ue_service_id: &str, reg: Registration) -> Inserted {
         if let Some(slot) = self.map.get_mut(ue_service_id) {
-            *slot = reg;
+            if *slot != reg {
+                *slot = reg;
+                self.touch(ue_service_id);
+            }
             return Inserted::Updated;
         }
         if self.map.len() >= self.max {
             return Inserted::Full;
         }
         self.map.insert(ue_service_id.to_owned(), reg);
+        self.touch(ue_service_id);
         Inserted::Created
     }
 
     /// Remove; true when an entry existed.
     pub(crate) fn remove(&mut self, ue_service_id: &str) -> bool {
-        self.map.remove(ue_service_id).is_some()
+        let removed = self.map.remove(ue_service_id).is_some();
+        if removed {
+            self.touch(ue_service_id);
+        }
+        removed
     }
 
     /// Look up one entry.
@@ -105,6 +135,8 @@ impl Registry {
 pub(crate) struct AsTable {
     map: HashMap<String, SocketAddr>,
     max: usize,
+    /// Keys changed since the last [`AsTable::take_dirty`], when tracked (persistence on).
+    dirty: Option<HashSet<String>>,
 }
 
 impl AsTable {
@@ -113,25 +145,53 @@ impl AsTable {
         AsTable {
             map: HashMap::new(),
             max,
+            dirty: None,
+        }
+    }
+
+    /// Record the keys changed from now on (see `take_dirty`).
+    pub(crate) fn track_changes(&mut self) {
+        self.dirty.get_or_insert_with(HashSet::new);
+    }
+
+    /// The keys inserted, replaced or removed since the last call (empty when not tracked).
+    pub(crate) fn take_dirty(&mut self) -> HashSet<String> {
+        self.dirty.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Record `key` as changed (e.g. after a failed write, to write it again).
+    pub(crate) fn touch(&mut self, key: &str) {
+        if let Some(dirty) = &mut self.dirty {
+            if !dirty.contains(key) {
+                dirty.insert(key.to_owned());
+            }
         }
     }
 
     /// Insert or replace; a new key beyond the bound is refused.
     pub(crate) fn insert(&mut self, as_service_id: &str, address: SocketAddr) -> Inserted {
         if let Some(slot) = self.map.get_mut(as_service_id) {
-            *slot = address;
+            if *slot != address {
+                *slot = address;
+                self.touch(as_service_id);
+            }
             return Inserted::Updated;
         }
         if self.map.len() >= self.max {
             return Inserted::Full;
         }
         self.map.insert(as_service_id.to_owned(), address);
+        self.touch(as_service_id);
         Inserted::Created
     }
 
     /// Remove; true when an entry existed.
     pub(crate) fn remove(&mut self, as_service_id: &str) -> bool {
-        self.map.remove(as_service_id).is_some()
+        let removed = self.map.remove(as_service_id).is_some();
+        if removed {
+            self.touch(as_service_id);
+        }
+        removed
     }
 
     /// The registered address of an AS.

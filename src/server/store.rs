@@ -2,7 +2,7 @@
 //! that are not reachable, bounded per recipient and in total, each with an expiry instant.
 
 use crate::msg::{Message, TargetType};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 /// A recipient of stored messages: address kind and identifier.
@@ -33,6 +33,8 @@ pub(crate) struct Store {
     next_id: u64,
     max_total: usize,
     max_per_recipient: usize,
+    /// Entry ids added or removed since the last [`Store::take_dirty`], when tracked.
+    dirty: Option<HashSet<u64>>,
 }
 
 impl Store {
@@ -45,7 +47,58 @@ impl Store {
             next_id: 0,
             max_total,
             max_per_recipient,
+            dirty: None,
         }
+    }
+
+    /// Record the entries added and removed from now on (see `take_dirty`).
+    pub(crate) fn track_changes(&mut self) {
+        self.dirty.get_or_insert_with(HashSet::new);
+    }
+
+    /// The ids of the entries added or removed since the last call (empty when not tracked):
+    /// resolve each with [`Store::get`] (absent: removed).
+    pub(crate) fn take_dirty(&mut self) -> HashSet<u64> {
+        self.dirty.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Record `id` as changed (e.g. a loaded record that is to be deleted).
+    pub(crate) fn mark_dirty(&mut self, id: u64) {
+        self.touch(id);
+    }
+
+    fn touch(&mut self, id: u64) {
+        if let Some(dirty) = &mut self.dirty {
+            dirty.insert(id);
+        }
+    }
+
+    /// One entry by id, with its recipient.
+    pub(crate) fn get(&self, id: u64) -> Option<&(RecipientKey, Stored)> {
+        self.entries.get(&id)
+    }
+
+    /// Put back an entry loaded from persistent storage under its old `id` (call in ascending id
+    /// order so that each recipient's queue keeps its order); not recorded as a change, and
+    /// bounded like [`Store::insert`].
+    pub(crate) fn restore(
+        &mut self,
+        id: u64,
+        key: RecipientKey,
+        stored: Stored,
+    ) -> Result<(), StoreError> {
+        let queued = self.queues.get(&key).map_or(0, VecDeque::len);
+        if self.entries.len() >= self.max_total
+            || queued >= self.max_per_recipient
+            || self.entries.contains_key(&id)
+        {
+            return Err(StoreError::Full);
+        }
+        self.next_id = self.next_id.max(id.saturating_add(1));
+        self.expiry.insert((stored.expires, id));
+        self.queues.entry(key.clone()).or_default().push_back(id);
+        self.entries.insert(id, (key, stored));
+        Ok(())
     }
 
     /// Keep `stored` for `key`, behind the messages already stored for it.
@@ -59,6 +112,7 @@ impl Store {
         self.expiry.insert((stored.expires, id));
         self.queues.entry(key.clone()).or_default().push_back(id);
         self.entries.insert(id, (key, stored));
+        self.touch(id);
         Ok(())
     }
 
@@ -71,6 +125,7 @@ impl Store {
         }
         let (_, stored) = self.entries.remove(&id)?;
         self.expiry.remove(&(stored.expires, id));
+        self.touch(id);
         Some(stored)
     }
 
@@ -87,6 +142,7 @@ impl Store {
         }
         self.expiry.remove(&(at, id));
         let (key, stored) = self.entries.remove(&id)?;
+        self.touch(id);
         if let Some(queue) = self.queues.get_mut(&key) {
             queue.retain(|&q| q != id);
             if queue.is_empty() {

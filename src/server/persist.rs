@@ -1,0 +1,406 @@
+//! Persistence of the server's state (issue 9): registrations and store-and-forward messages
+//! survive a restart (23.554 §8.3.6 / 24.538 store and forward: a message answered `STORED` is
+//! durable before the answer leaves).
+//!
+//! The core stays sans-IO: its tables record which keys changed, [`ServerCore::take_changes`]
+//! turns them into encoded records ([`ServerChanges`]), and the driver writes them with
+//! [`ServerDb::apply`] in one `redb` write transaction per event-loop turn, before the turn's
+//! datagrams are sent. At start the driver reads a [`ServerSnapshot`] with [`ServerDb::load`] and
+//! hands it to [`ServerCore::restore`], which also turns change tracking on.
+//!
+//! Tables (file `server.redb` in the data directory): `registrations` (UE Service ID → JSON
+//! record: downlink path, `clientAddress`, `clientProfile`), `as_registrations` (AS Service ID
+//! → address), `stored_messages` (store id → JSON record: recipient, wall-clock expiry in Unix
+//! milliseconds, the copy in its wire JSON), `meta` (`schema_version`).
+
+use super::registry::{DownlinkPath, Inserted, Registration};
+use super::store::Stored;
+use super::ServerCore;
+use crate::msg::{Message, Payload, TargetType};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const REGISTRATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("registrations");
+const AS_REGISTRATIONS: TableDefinition<&str, &str> = TableDefinition::new("as_registrations");
+const STORED: TableDefinition<u64, &[u8]> = TableDefinition::new("stored_messages");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// Layout version written to `meta`; a file with another version is refused.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "server.redb";
+
+/// Why the server's store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    /// The data directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The database reported an error (open, transaction, table, commit).
+    #[error("{0}")]
+    Db(#[from] redb::Error),
+    /// The file was written by another layout version.
+    #[error("schema version {found} (this build reads {SCHEMA_VERSION})")]
+    Schema {
+        /// The version found.
+        found: u64,
+    },
+}
+
+fn db<E: Into<redb::Error>>(e: E) -> PersistError {
+    PersistError::Db(e.into())
+}
+
+/// Changed records, encoded, to be written in one transaction (`None`: delete the key).
+#[derive(Debug, Default)]
+pub struct ServerChanges {
+    /// UE Service ID → registration record.
+    pub registrations: Vec<(String, Option<Vec<u8>>)>,
+    /// AS Service ID → address.
+    pub as_registrations: Vec<(String, Option<String>)>,
+    /// Store id → stored-message record.
+    pub stored: Vec<(u64, Option<Vec<u8>>)>,
+}
+
+impl ServerChanges {
+    /// Nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.registrations.is_empty() && self.as_registrations.is_empty() && self.stored.is_empty()
+    }
+
+    /// Records to write or delete.
+    pub fn len(&self) -> usize {
+        self.registrations.len() + self.as_registrations.len() + self.stored.len()
+    }
+}
+
+/// Everything the store holds, as read at start (stored messages in id order).
+#[derive(Debug, Default)]
+pub struct ServerSnapshot {
+    /// UE Service ID → registration record.
+    pub registrations: Vec<(String, Vec<u8>)>,
+    /// AS Service ID → address.
+    pub as_registrations: Vec<(String, String)>,
+    /// Store id → stored-message record, ascending ids.
+    pub stored: Vec<(u64, Vec<u8>)>,
+}
+
+/// What [`ServerCore::restore`] loaded.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Restored {
+    /// UE registrations loaded.
+    pub registrations: usize,
+    /// AS registrations loaded.
+    pub as_registrations: usize,
+    /// Stored messages loaded.
+    pub stored: usize,
+    /// Records that did not decode or did not fit the configured bounds (dropped).
+    pub skipped: usize,
+}
+
+/// The server's `redb` database.
+#[derive(Debug)]
+pub struct ServerDb {
+    db: redb::Database,
+    path: PathBuf,
+}
+
+impl ServerDb {
+    /// Open (create if missing) `dir/server.redb`, creating `dir` if needed.
+    pub fn open(dir: &Path) -> Result<ServerDb, PersistError> {
+        std::fs::create_dir_all(dir).map_err(|source| PersistError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(DB_FILE);
+        let database = redb::Database::create(&path).map_err(db)?;
+        let txn = database.begin_write().map_err(db)?;
+        {
+            let mut meta = txn.open_table(META).map_err(db)?;
+            let found = meta.get("schema_version").map_err(db)?.map(|v| v.value());
+            match found {
+                Some(SCHEMA_VERSION) => {}
+                Some(found) => return Err(PersistError::Schema { found }),
+                None => {
+                    meta.insert("schema_version", SCHEMA_VERSION).map_err(db)?;
+                }
+            }
+            txn.open_table(REGISTRATIONS).map_err(db)?;
+            txn.open_table(AS_REGISTRATIONS).map_err(db)?;
+            txn.open_table(STORED).map_err(db)?;
+        }
+        txn.commit().map_err(db)?;
+        Ok(ServerDb { db: database, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Read everything.
+    pub fn load(&self) -> Result<ServerSnapshot, PersistError> {
+        let txn = self.db.begin_read().map_err(db)?;
+        let mut snapshot = ServerSnapshot::default();
+        for entry in txn
+            .open_table(REGISTRATIONS)
+            .map_err(db)?
+            .iter()
+            .map_err(db)?
+        {
+            let (k, v) = entry.map_err(db)?;
+            snapshot
+                .registrations
+                .push((k.value().to_owned(), v.value().to_vec()));
+        }
+        for entry in txn
+            .open_table(AS_REGISTRATIONS)
+            .map_err(db)?
+            .iter()
+            .map_err(db)?
+        {
+            let (k, v) = entry.map_err(db)?;
+            snapshot
+                .as_registrations
+                .push((k.value().to_owned(), v.value().to_owned()));
+        }
+        for entry in txn.open_table(STORED).map_err(db)?.iter().map_err(db)? {
+            let (k, v) = entry.map_err(db)?;
+            snapshot.stored.push((k.value(), v.value().to_vec()));
+        }
+        Ok(snapshot)
+    }
+
+    /// Write `changes` in one durable transaction (fsync on commit).
+    pub fn apply(&self, changes: &ServerChanges) -> Result<(), PersistError> {
+        let txn = self.db.begin_write().map_err(db)?;
+        {
+            let mut regs = txn.open_table(REGISTRATIONS).map_err(db)?;
+            for (key, record) in &changes.registrations {
+                match record {
+                    Some(r) => regs.insert(key.as_str(), r.as_slice()).map(drop),
+                    None => regs.remove(key.as_str()).map(drop),
+                }
+                .map_err(db)?;
+            }
+            let mut ases = txn.open_table(AS_REGISTRATIONS).map_err(db)?;
+            for (key, address) in &changes.as_registrations {
+                match address {
+                    Some(a) => ases.insert(key.as_str(), a.as_str()).map(drop),
+                    None => ases.remove(key.as_str()).map(drop),
+                }
+                .map_err(db)?;
+            }
+            let mut stored = txn.open_table(STORED).map_err(db)?;
+            for (id, record) in &changes.stored {
+                match record {
+                    Some(r) => stored.insert(*id, r.as_slice()).map(drop),
+                    None => stored.remove(*id).map(drop),
+                }
+                .map_err(db)?;
+            }
+        }
+        txn.commit().map_err(db)?;
+        Ok(())
+    }
+}
+
+/// A registration as stored.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct RegistrationRecord {
+    /// The downlink address.
+    address: SocketAddr,
+    /// Registered through a gateway bulk.
+    via_gateway: bool,
+    /// The gateway's UE Service ID, if the bulk carried one.
+    gateway: Option<String>,
+    client_address: Option<String>,
+    client_profile: Option<String>,
+}
+
+/// A stored message copy as stored.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct StoredRecord {
+    /// `UE`/`AS`/`GROUP`.
+    target: String,
+    recipient: String,
+    /// Expiry, Unix milliseconds (wall clock).
+    expires_ms: u64,
+    /// The copy in its wire JSON (`MSG`).
+    message: String,
+}
+
+fn encode_registration(reg: &Registration) -> Vec<u8> {
+    let (via_gateway, gateway) = match &reg.path {
+        DownlinkPath::Direct(_) => (false, None),
+        DownlinkPath::Gateway {
+            gateway_ue_service_id,
+            ..
+        } => (true, gateway_ue_service_id.clone()),
+    };
+    let record = RegistrationRecord {
+        address: reg.path.address(),
+        via_gateway,
+        gateway,
+        client_address: reg.client_address.clone(),
+        client_profile: reg.client_profile.clone(),
+    };
+    simd_json::to_vec(&record).unwrap_or_default()
+}
+
+fn decode_registration(bytes: &[u8]) -> Option<Registration> {
+    let mut buf = bytes.to_vec();
+    let r: RegistrationRecord = simd_json::serde::from_slice(&mut buf).ok()?;
+    let path = if r.via_gateway {
+        DownlinkPath::Gateway {
+            address: r.address,
+            gateway_ue_service_id: r.gateway,
+        }
+    } else {
+        DownlinkPath::Direct(r.address)
+    };
+    Some(Registration {
+        path,
+        client_address: r.client_address,
+        client_profile: r.client_profile,
+    })
+}
+
+fn encode_stored(target: TargetType, recipient: &str, expires: SystemTime, m: &Message) -> Vec<u8> {
+    let mut wire = Vec::new();
+    crate::msg::encode(&Payload::Msg(m.clone()), &mut wire);
+    let record = StoredRecord {
+        target: target.as_str().to_owned(),
+        recipient: recipient.to_owned(),
+        expires_ms: expires
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        message: String::from_utf8(wire).unwrap_or_default(),
+    };
+    simd_json::to_vec(&record).unwrap_or_default()
+}
+
+fn decode_stored(bytes: &[u8]) -> Option<(TargetType, String, SystemTime, Message)> {
+    let mut buf = bytes.to_vec();
+    let r: StoredRecord = simd_json::serde::from_slice(&mut buf).ok()?;
+    let target = TargetType::parse(&r.target)?;
+    let Ok(Payload::Msg(message)) = crate::msg::decode(r.message.as_bytes()) else {
+        return None;
+    };
+    let expires = UNIX_EPOCH.checked_add(Duration::from_millis(r.expires_ms))?;
+    Some((target, r.recipient, expires, message))
+}
+
+impl ServerCore {
+    /// Load `snapshot` (read by the driver at start), set the wall-clock anchor (`wall` is the
+    /// real time at `now`, see [`ServerCore::set_wall_clock`]) and record every later change of
+    /// registrations and stored messages for [`ServerCore::take_changes`]. A stored message whose
+    /// wall-clock expiry has passed expires at the first `handle_timeout` (reported `EXPIRED`
+    /// when asked for).
+    pub fn restore(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        snapshot: ServerSnapshot,
+    ) -> Restored {
+        self.set_wall_clock(now, wall);
+        let mut restored = Restored::default();
+        for (id, bytes) in snapshot.registrations {
+            match decode_registration(&bytes).map(|reg| self.registry.insert(&id, reg)) {
+                Some(Inserted::Created | Inserted::Updated) => restored.registrations += 1,
+                Some(Inserted::Full) | None => restored.skipped += 1,
+            }
+        }
+        for (id, address) in snapshot.as_registrations {
+            match address.parse().map(|a| self.as_table.insert(&id, a)) {
+                Ok(Inserted::Created | Inserted::Updated) => restored.as_registrations += 1,
+                Ok(Inserted::Full) | Err(_) => restored.skipped += 1,
+            }
+        }
+        let mut dropped = Vec::new();
+        for (id, bytes) in snapshot.stored {
+            let Some((target, recipient, expires_wall, message)) = decode_stored(&bytes) else {
+                restored.skipped += 1;
+                dropped.push(id);
+                continue;
+            };
+            let left = expires_wall.duration_since(wall).unwrap_or(Duration::ZERO);
+            let expires = now.checked_add(left).unwrap_or(now);
+            let stored = Stored { message, expires };
+            match self.store.restore(id, (target, recipient), stored) {
+                Ok(()) => restored.stored += 1,
+                Err(_) => {
+                    restored.skipped += 1;
+                    dropped.push(id);
+                }
+            }
+        }
+        self.registry.track_changes();
+        self.as_table.track_changes();
+        self.store.track_changes();
+        // Records that could not be loaded are deleted with the first flush.
+        for id in dropped {
+            self.store.mark_dirty(id);
+        }
+        self.sync_gauge();
+        restored
+    }
+
+    /// The registrations and stored messages changed since the last call, encoded for
+    /// [`ServerDb::apply`] (empty until [`ServerCore::restore`] turned tracking on). The driver
+    /// writes them before it sends the datagrams of the same turn.
+    pub fn take_changes(&mut self) -> ServerChanges {
+        let mut changes = ServerChanges::default();
+        for key in self.registry.take_dirty() {
+            let record = self.registry.get(&key).map(encode_registration);
+            changes.registrations.push((key, record));
+        }
+        for key in self.as_table.take_dirty() {
+            let address = self.as_table.get(&key).map(|a| a.to_string());
+            changes.as_registrations.push((key, address));
+        }
+        let anchor = self.wall;
+        for id in self.store.take_dirty() {
+            let record = self.store.get(id).map(|((target, recipient), stored)| {
+                // Without an anchor (never the case once restored) the copy reloads expired.
+                let wall = anchor.map_or(UNIX_EPOCH, |(at, wall)| {
+                    match stored.expires.checked_duration_since(at) {
+                        Some(ahead) => wall.checked_add(ahead),
+                        None => wall.checked_sub(at.duration_since(stored.expires)),
+                    }
+                    .unwrap_or(wall)
+                });
+                encode_stored(*target, recipient, wall, &stored.message)
+            });
+            changes.stored.push((id, record));
+        }
+        changes
+    }
+
+    /// Record the keys of `changes` as changed again (their write failed): the next
+    /// [`ServerCore::take_changes`] returns their current state.
+    pub fn retry_changes(&mut self, changes: &ServerChanges) {
+        for (key, _) in &changes.registrations {
+            self.registry.touch(key);
+        }
+        for (key, _) in &changes.as_registrations {
+            self.as_table.touch(key);
+        }
+        for (id, _) in &changes.stored {
+            self.store.mark_dirty(*id);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "persist_tests.rs"]
+mod tests;
