@@ -144,7 +144,7 @@ impl DedupCache {
         let found = self.map.get(&peer).map(|p| {
             p.exchanges
                 .iter()
-                .position(|e| e.mid == mid && e.expiry > t && e.token == token)
+                .rposition(|e| e.mid == mid && e.expiry > t && e.token == token)
         });
         if let Some(Some(i)) = found {
             // A duplicate (rare): look the reply up again to return it.
