@@ -1290,3 +1290,6 @@ mod deadlines;
 
 #[path = "tests_urgent.rs"]
 mod urgent;
+
+#[path = "tests_dedup.rs"]
+mod dedup;

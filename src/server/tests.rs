@@ -1020,3 +1020,5 @@ fn requests_are_counted_by_type_and_answers_by_code_class() {
 mod messaging;
 
 mod endpoint;
+
+mod dedup;
