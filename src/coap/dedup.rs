@@ -15,9 +15,9 @@
 //! nothing.
 //!
 //! Memory: a peer costs one map entry (address and `PeerState`, about 90 B with the table's
-//! control byte and load factor), one or two expiry-queue items of 56 B, and per exchange a
-//! 40 B slot plus the answer's bytes (CON only): about 250 B for a device with one answered
-//! exchange in the window.
+//! control byte and load factor), one or two expiry-queue items of 48 B, and per exchange a
+//! 40 B slot plus the answer's bytes (CON only): 228 B for a device with one exchange in the
+//! window, plus its answer.
 
 use super::types::Token;
 use std::collections::{HashMap, VecDeque};
@@ -65,8 +65,8 @@ struct PeerState {
 /// An expiry-queue item; stale when the peer is gone or has another generation.
 #[derive(Debug, Clone, Copy)]
 struct QueueItem {
-    /// Last activity (a new exchange that extended the peer's expiry).
-    inserted: u64,
+    /// Its queue's lifetime after the last activity that extended the peer (so the activity
+    /// time is `expiry` less that lifetime).
     expiry: u64,
     generation: u64,
     peer: SocketAddr,
@@ -210,7 +210,6 @@ impl DedupCache {
         }
         self.next_generation += 1;
         let item = QueueItem {
-            inserted: t,
             expiry,
             generation,
             peer,
@@ -343,7 +342,10 @@ impl DedupCache {
     fn evict_oldest(&mut self) -> bool {
         self.drop_stale_fronts();
         let use_con = match (self.con_fifo.front(), self.non_fifo.front()) {
-            (Some(c), Some(n)) => c.inserted <= n.inserted,
+            (Some(c), Some(n)) => {
+                let con_at = c.expiry.saturating_sub(nanos(self.con_lifetime));
+                con_at <= n.expiry.saturating_sub(nanos(self.non_lifetime))
+            }
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => return false,
