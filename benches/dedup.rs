@@ -1,5 +1,6 @@
-//! RFC 7252 §4.5 deduplication lookup on a full cache of 100 000 (peer, Message ID) entries:
-//! `DedupCache::check` for a new request (which also retires the oldest entry) and for a
+//! RFC 7252 §4.5 deduplication lookup on a full cache of 100 000 peers (one exchange each, every
+//! request from its own endpoint, the worst case for the per-peer table):
+//! `DedupCache::check` for a new request (which also retires the oldest peer) and for a
 //! retransmission whose answer is replayed, against a naive bounded map (std `HashMap`, SipHash,
 //! expiry and eviction by a linear scan when full) and against a bare `HashMap` insert + remove
 //! with no expiry bookkeeping (the floor).

@@ -81,8 +81,12 @@ answer_margin_ms = 2000
 upstream_silent_ms = 15000
 # Max-Age in seconds on 5.03 overload answers.
 overload_max_age_s = 5
-# Bound on the deduplication cache (entries per shard).
+# Bound on the deduplication cache: devices (peers) remembered per shard (RFC 7252 §4.5); past
+# it the least recently active device is forgotten.
 dedup_max_entries = 1048576
+# Exchanges remembered per device for duplicate detection (NSTART=1 needs one or two); a device
+# starting more within EXCHANGE_LIFETIME has its oldest forgotten.
+dedup_exchanges_per_peer = 4
 # Bound on tracked Message IDs toward devices and the server (per shard).
 mid_max_entries = 1048576
 # When set, only these UE Service IDs may use the gateway (others get 4.03).
@@ -123,8 +127,10 @@ uri_path = "msgin5g"
 max_bulk_entries = 1000
 # Bound on the registration table; entries beyond it fail with STORE_FULL.
 max_registrations = 10000000
-# Bound on the deduplication cache.
+# Bound on the deduplication cache: peers remembered (RFC 7252 §4.5).
 dedup_max_entries = 1048576
+# Exchanges remembered per peer (gateway uplinks keep many bulks outstanding).
+dedup_exchanges_per_peer = 256
 # UE Service IDs that are always refused (FAILURE, UNAUTHORIZED).
 denied_ue_service_ids = []
 # When set, a TOKEN ueCredentialInfo must carry this credential, and requests without one fail.
@@ -345,8 +351,10 @@ pub struct GatewaySection {
     pub upstream_silent_ms: u64,
     /// Max-Age on 5.03 answers, in seconds.
     pub overload_max_age_s: u32,
-    /// Deduplication cache bound.
+    /// Deduplication cache bound (peers).
     pub dedup_max_entries: usize,
+    /// Exchanges remembered per device for duplicate detection.
+    pub dedup_exchanges_per_peer: usize,
     /// Message ID tracking bound.
     pub mid_max_entries: usize,
     /// UE Service IDs allowed to use the gateway; `None` allows all.
@@ -408,6 +416,7 @@ impl Default for GatewaySection {
             upstream_silent_ms: millis(core.upstream_silent_after),
             overload_max_age_s: core.overload_max_age,
             dedup_max_entries: core.dedup_max_entries,
+            dedup_exchanges_per_peer: core.dedup_exchanges_per_peer,
             mid_max_entries: core.mid_max_entries,
             allow_list: None,
             app_allow_list: None,
@@ -442,8 +451,10 @@ pub struct ServerSection {
     pub max_bulk_entries: usize,
     /// Registration table bound.
     pub max_registrations: usize,
-    /// Deduplication cache bound.
+    /// Deduplication cache bound (peers).
     pub dedup_max_entries: usize,
+    /// Exchanges remembered per peer for duplicate detection.
+    pub dedup_exchanges_per_peer: usize,
     /// UE Service IDs always refused.
     pub denied_ue_service_ids: Vec<String>,
     /// Token credential required of every request, if any.
@@ -509,6 +520,7 @@ impl Default for ServerSection {
             max_bulk_entries: core.max_bulk_entries,
             max_registrations: core.max_registrations,
             dedup_max_entries: core.dedup_max_entries,
+            dedup_exchanges_per_peer: core.dedup_exchanges_per_peer,
             denied_ue_service_ids: Vec::new(),
             required_token: None,
             allowed_gateways: None,
@@ -778,6 +790,10 @@ impl Config {
             ));
         }
         at_least_one("gateway.dedup_max_entries", g.dedup_max_entries)?;
+        at_least_one(
+            "gateway.dedup_exchanges_per_peer",
+            g.dedup_exchanges_per_peer,
+        )?;
         at_least_one("gateway.mid_max_entries", g.mid_max_entries)?;
         no_empty_entries("gateway.allow_list", g.allow_list.as_ref())?;
         no_empty_entries("gateway.app_allow_list", g.app_allow_list.as_ref())?;
@@ -799,6 +815,10 @@ impl Config {
         at_least_one("server.max_bulk_entries", s.max_bulk_entries)?;
         at_least_one("server.max_registrations", s.max_registrations)?;
         at_least_one("server.dedup_max_entries", s.dedup_max_entries)?;
+        at_least_one(
+            "server.dedup_exchanges_per_peer",
+            s.dedup_exchanges_per_peer,
+        )?;
         no_empty_entries(
             "server.denied_ue_service_ids",
             Some(&s.denied_ue_service_ids),
@@ -923,6 +943,7 @@ impl Config {
                 .as_ref()
                 .map(|list| list.iter().cloned().collect()),
             dedup_max_entries: s.dedup_max_entries,
+            dedup_exchanges_per_peer: s.dedup_exchanges_per_peer,
             params: self.transmission_params(),
         })
     }
@@ -961,6 +982,7 @@ impl Config {
             upstream_silent_after: Duration::from_millis(g.upstream_silent_ms),
             overload_max_age: g.overload_max_age_s,
             dedup_max_entries: g.dedup_max_entries,
+            dedup_exchanges_per_peer: g.dedup_exchanges_per_peer,
             mid_max_entries: g.mid_max_entries,
             allow_list: g
                 .allow_list
@@ -999,6 +1021,7 @@ impl Config {
             max_bulk_entries: s.max_bulk_entries,
             max_registrations: s.max_registrations,
             dedup_max_entries: s.dedup_max_entries,
+            dedup_exchanges_per_peer: s.dedup_exchanges_per_peer,
             policy: ServerPolicy {
                 denied_ue_service_ids: s.denied_ue_service_ids.iter().cloned().collect(),
                 required_token: s.required_token.clone(),
@@ -1288,6 +1311,10 @@ mod tests {
                 "[gateway]\ndedup_max_entries = 0",
                 "gateway.dedup_max_entries",
             ),
+            (
+                "[gateway]\ndedup_exchanges_per_peer = 0",
+                "gateway.dedup_exchanges_per_peer",
+            ),
             ("[gateway]\nmid_max_entries = 0", "gateway.mid_max_entries"),
             ("[gateway]\nallow_list = [\"\"]", "gateway.allow_list"),
             (
@@ -1323,6 +1350,10 @@ mod tests {
             (
                 "[server]\ndedup_max_entries = 0",
                 "server.dedup_max_entries",
+            ),
+            (
+                "[server]\ndedup_exchanges_per_peer = 0",
+                "server.dedup_exchanges_per_peer",
             ),
             (
                 "[server]\ndenied_ue_service_ids = [\"\"]",

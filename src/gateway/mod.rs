@@ -96,8 +96,11 @@ pub struct GatewayConfig {
     pub upstream_silent_after: Duration,
     /// Max-Age (seconds) on 5.03 overload answers.
     pub overload_max_age: u32,
-    /// Bound on the deduplication cache.
+    /// Bound on the deduplication caches: peers (devices) remembered, RFC 7252 §4.5.
     pub dedup_max_entries: usize,
+    /// Exchanges remembered per device for duplicate detection (RFC 7252 §4.5; a device
+    /// following NSTART=1, §4.7, needs one or two).
+    pub dedup_exchanges_per_peer: usize,
     /// Bound on tracked Message IDs toward devices, and per uplink toward the server (at most
     /// 65 536 there: one Message ID space).
     pub mid_max_entries: usize,
@@ -154,6 +157,7 @@ impl Default for GatewayConfig {
             upstream_silent_after: Duration::from_secs(15),
             overload_max_age: 5,
             dedup_max_entries: 1 << 20,
+            dedup_exchanges_per_peer: crate::coap::dedup::DEFAULT_EXCHANGES_PER_PEER,
             mid_max_entries: 1 << 20,
             allow_list: None,
             app_allow_list: None,
@@ -286,8 +290,16 @@ pub struct GatewayStats {
     pub answer_latency: SecondsHistogram,
     /// Gauge: pending device requests (queued or awaiting the server).
     pub pending_entries: AtomicU64,
-    /// Gauge: deduplication cache entries.
+    /// Gauge: deduplication cache entries (recorded exchanges).
     pub dedup_entries: AtomicU64,
+    /// Gauge: peers the deduplication caches remember (RFC 7252 §4.5).
+    pub dedup_peers: AtomicU64,
+    /// Peers the deduplication caches forgot early, least recently active first, because
+    /// `dedup_max_entries` peers were remembered (stored by the shard loop).
+    pub dedup_evictions: AtomicU64,
+    /// Exchanges forgotten inside EXCHANGE_LIFETIME because a peer started more than
+    /// `dedup_exchanges_per_peer` (it violates NSTART, RFC 7252 §4.7; stored by the shard loop).
+    pub dedup_window_overflows: AtomicU64,
     /// Gauge: upstream exchanges awaiting the server.
     pub upstream_in_flight: AtomicU64,
     /// Gauge: Message IDs in use toward the server, over all uplinks (RFC 7252 §4.4).

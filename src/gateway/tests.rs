@@ -1293,3 +1293,6 @@ mod urgent;
 
 #[path = "tests_identities.rs"]
 mod identities;
+
+#[path = "tests_dedup.rs"]
+mod dedup;

@@ -94,7 +94,7 @@ const HISTOGRAMS: [HistogramFamily; 4] = [
     ),
 ];
 
-const GAUGES: [GaugeFamily; 4] = [
+const GAUGES: [GaugeFamily; 5] = [
     (
         "msgin5g_gateway_pending_entries",
         "Device requests awaiting their final answer (queued or at the server).",
@@ -104,6 +104,11 @@ const GAUGES: [GaugeFamily; 4] = [
         "msgin5g_gateway_dedup_cache_entries",
         "Entries in the RFC 7252 deduplication cache.",
         |s| &s.dedup_entries,
+    ),
+    (
+        "msgin5g_gateway_dedup_peers",
+        "Peers remembered by the RFC 7252 deduplication caches.",
+        |s| &s.dedup_peers,
     ),
     (
         "msgin5g_gateway_upstream_in_flight_exchanges",
@@ -318,6 +323,20 @@ impl Source for GatewayMetrics {
             "msgin5g_gateway_reregistration_retries_total",
             "Application Client messages and reports re-sent once after the gateway re-registered.",
             |s| &s.reregistration_retries,
+        );
+        self.counter(
+            page,
+            "msgin5g_gateway_dedup_evictions_total",
+            "Peers the RFC 7252 4.5 deduplication caches forgot early (least recently active \
+             first) because gateway.dedup_max_entries peers were remembered.",
+            |s| &s.dedup_evictions,
+        );
+        self.counter(
+            page,
+            "msgin5g_gateway_dedup_window_overflows_total",
+            "Exchanges forgotten within EXCHANGE_LIFETIME because their peer started more than \
+             gateway.dedup_exchanges_per_peer (NSTART violated, RFC 7252 4.7).",
+            |s| &s.dedup_window_overflows,
         );
         self.counter(
             page,

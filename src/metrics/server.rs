@@ -69,6 +69,18 @@ impl Source for ServerMetrics {
                 &s.duplicates,
             ),
             (
+                "msgin5g_server_dedup_evictions_total",
+                "Peers the RFC 7252 4.5 deduplication cache forgot early (least recently active \
+                 first) because server.dedup_max_entries peers were remembered.",
+                &s.dedup_evictions,
+            ),
+            (
+                "msgin5g_server_dedup_window_overflows_total",
+                "Exchanges forgotten within EXCHANGE_LIFETIME because their peer started more \
+                 than server.dedup_exchanges_per_peer (RFC 7252 4.4, 4.7).",
+                &s.dedup_window_overflows,
+            ),
+            (
                 "msgin5g_server_bad_requests_total",
                 "Requests refused with 4.00/4.02/4.04/4.05/4.15.",
                 &s.bad_requests,

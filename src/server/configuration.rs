@@ -35,7 +35,8 @@
 //! `max_response_bytes` is 4.13 instead (the gateway halves its bulk).
 //!
 //! # Bounds
-//! The dedup cache and the Message ID allocator hold `dedup_max_entries`; the outgoing queue
+//! The dedup cache remembers `dedup_max_entries` peers (`dedup_exchanges_per_peer` exchanges
+//! each) and the Message ID allocator `dedup_max_entries` pairs; the outgoing queue
 //! [`MAX_QUEUED_TRANSMITS`] (oldest dropped, `transmit_dropped`); bulks `max_bulk_entries`;
 //! answers `max_response_bytes`; the provisioning its `server.max_provisioned` entries.
 
@@ -95,8 +96,10 @@ pub struct ConfigServerConfig {
     pub max_response_bytes: usize,
     /// Gateways allowed to send `BULKCONF`; `None` allows all (and vouches for none).
     pub allowed_gateways: Option<HashSet<String>>,
-    /// Bound on the deduplication cache and on tracked Message IDs.
+    /// Bound on the deduplication cache (peers, RFC 7252 §4.5) and on tracked Message IDs.
     pub dedup_max_entries: usize,
+    /// Exchanges remembered per peer (RFC 7252 §4.5; a gateway forwards many devices' GETs).
+    pub dedup_exchanges_per_peer: usize,
     /// CoAP transmission parameters (lifetimes).
     pub params: TransmissionParams,
 }
@@ -113,6 +116,7 @@ impl Default for ConfigServerConfig {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             allowed_gateways: None,
             dedup_max_entries: 1 << 20,
+            dedup_exchanges_per_peer: super::AGGREGATOR_EXCHANGES_PER_PEER,
             params: TransmissionParams::default(),
         }
     }
@@ -319,7 +323,8 @@ impl ConfigServerCore {
                 config.dedup_max_entries,
                 params.exchange_lifetime(),
                 params.non_lifetime(),
-            ),
+            )
+            .with_exchanges_per_peer(config.dedup_exchanges_per_peer),
             mids: MidAllocator::new(params.exchange_lifetime(), config.dedup_max_entries, seed),
             out: VecDeque::new(),
             stats,

@@ -85,7 +85,9 @@
 //! CON bulks only, a NON bulk still gets a NON response).
 //!
 //! # Bounds
-//! The dedup cache holds `dedup_max_entries`; the Message ID allocator (for NON and separate
+//! The dedup cache remembers `dedup_max_entries` peers with at most `dedup_exchanges_per_peer`
+//! exchanges each ([`DedupCache`]: least recently active peer evicted, `dedup_evictions`; a
+//! peer's oldest exchange forgotten, `dedup_window_overflows`); the Message ID allocator (for NON and separate
 //! responses and downlink requests) tracks at most `dedup_max_entries` (peer, MID) pairs; the
 //! AS table holds `max_registrations`; downlink requests, the store and the recent-Message-ID
 //! memory are bounded by their [`MessagingConfig`] settings; the outgoing queue holds
@@ -147,6 +149,10 @@ pub const MAX_QUEUED_TRANSMITS: usize = 65_536;
 /// Max-Age (seconds) sent with 5.03 when the registration table is full.
 pub const STORE_FULL_MAX_AGE: u32 = 60;
 
+/// Default exchanges remembered per peer by the servers' duplicate detection (RFC 7252 §4.5):
+/// a gateway uplink keeps up to `max_in_flight` bulks (64 per shard by default) outstanding.
+pub const AGGREGATOR_EXCHANGES_PER_PEER: usize = 256;
+
 /// Longest accepted UE Service ID in bytes (SPEC.md §3.1).
 const MAX_UE_SERVICE_ID_LEN: usize = 255;
 
@@ -195,8 +201,11 @@ pub struct ServerConfig {
     pub max_bulk_entries: usize,
     /// Bound on the registration table; entries beyond it fail with `STORE_FULL`.
     pub max_registrations: usize,
-    /// Bound on the deduplication cache.
+    /// Bound on the deduplication cache: peers remembered, RFC 7252 §4.5.
     pub dedup_max_entries: usize,
+    /// Exchanges remembered per peer (RFC 7252 §4.5): a gateway uplink keeps many bulks
+    /// outstanding, so this covers its in-flight window, not NSTART=1.
+    pub dedup_exchanges_per_peer: usize,
     /// Per-entry policy.
     pub policy: ServerPolicy,
     /// Fault injection.
@@ -215,6 +224,7 @@ impl Default for ServerConfig {
             max_bulk_entries: 1000,
             max_registrations: 10_000_000,
             dedup_max_entries: 1 << 20,
+            dedup_exchanges_per_peer: AGGREGATOR_EXCHANGES_PER_PEER,
             policy: ServerPolicy::default(),
             hooks: ServerTestHooks::default(),
             params: TransmissionParams::default(),
@@ -239,6 +249,12 @@ pub struct ServerStats {
     pub too_large: AtomicU64,
     /// Retransmitted requests answered from the dedup cache or absorbed.
     pub duplicates: AtomicU64,
+    /// Peers the dedup cache forgot early (least recently active first) because
+    /// `dedup_max_entries` peers were remembered (RFC 7252 §4.5).
+    pub dedup_evictions: AtomicU64,
+    /// Exchanges forgotten within EXCHANGE_LIFETIME because their peer started more than
+    /// `dedup_exchanges_per_peer` (RFC 7252 §4.4, §4.7).
+    pub dedup_window_overflows: AtomicU64,
     /// Datagrams that were not CoAP, dropped.
     pub dropped: AtomicU64,
     /// Current registrations.
@@ -403,7 +419,8 @@ impl ServerCore {
             config.dedup_max_entries,
             params.exchange_lifetime(),
             params.non_lifetime(),
-        );
+        )
+        .with_exchanges_per_peer(config.dedup_exchanges_per_peer);
         let mids = MidAllocator::new(
             params.exchange_lifetime(),
             config.dedup_max_entries,
@@ -482,7 +499,10 @@ impl ServerCore {
         };
         let con = header.mtype == MsgType::Con;
         let duplicate = match self.dedup.check(now, from, header.mid, con, header.token) {
-            DedupOutcome::New => None,
+            DedupOutcome::New => {
+                self.sync_dedup_counters();
+                None
+            }
             DedupOutcome::Pending => Some(None),
             DedupOutcome::Replay(bytes) => Some(Some(bytes.to_vec())),
         };
@@ -995,6 +1015,15 @@ impl ServerCore {
         } else {
             n
         }
+    }
+
+    /// Copy the dedup cache's eviction and overflow counts into the stats.
+    fn sync_dedup_counters(&self) {
+        let s = &self.stats;
+        s.dedup_evictions
+            .store(self.dedup.evictions(), Ordering::Relaxed);
+        s.dedup_window_overflows
+            .store(self.dedup.window_overflows(), Ordering::Relaxed);
     }
 
     fn sync_gauge(&self) {

@@ -1021,4 +1021,5 @@ mod messaging;
 
 mod endpoint;
 
+mod dedup;
 mod identities;

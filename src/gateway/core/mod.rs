@@ -51,6 +51,13 @@ pub const DEFAULT_CONFIG_PORT: u16 = 65401;
 /// Max-Age assumed when a 5.03 from the server carries none (RFC 7252 §5.10.5 default).
 const DEFAULT_MAX_AGE: u32 = 60;
 
+/// Peers remembered by an uplink's duplicate detection: only the server sends requests there.
+const UPLINK_DEDUP_PEERS: usize = 16;
+
+/// Exchanges remembered per peer on an uplink (RFC 7252 §4.5): the server's default bound on
+/// outstanding deliveries, all of which may be toward one uplink.
+const UPLINK_DEDUP_EXCHANGES: usize = 4096;
+
 /// Bytes of the bulk/aggregate envelope of `kind` (everything but the elements and commas);
 /// aggregate Message IDs are UUID text (36 bytes; [`uuid_text`]).
 fn envelope_len(kind: Kind, config: &GatewayConfig) -> usize {
@@ -390,7 +397,8 @@ impl GatewayCore {
                 config.dedup_max_entries,
                 lifetime,
                 config.params.non_lifetime(),
-            ),
+            )
+            .with_exchanges_per_peer(config.dedup_exchanges_per_peer),
             mids: MidAllocator::new(lifetime, config.mid_max_entries, mid_seed),
             uplinks: (0..config.uplinks_per_shard.max(1))
                 .map(|i| Uplink {
@@ -400,7 +408,14 @@ impl GatewayCore {
                         mid_seed ^ (0x9e37 + i as u64),
                     ),
                     retx: Retransmitter::new(config.params),
-                    dedup: DedupCache::new(4096, lifetime, config.params.non_lifetime()),
+                    // Only the server sends requests here; it keeps up to its outstanding
+                    // deliveries in flight toward one uplink.
+                    dedup: DedupCache::new(
+                        UPLINK_DEDUP_PEERS,
+                        lifetime,
+                        config.params.non_lifetime(),
+                    )
+                    .with_exchanges_per_peer(UPLINK_DEDUP_EXCHANGES),
                 })
                 .collect(),
             next_uplink: 0,
@@ -440,7 +455,8 @@ impl GatewayCore {
                     config.dedup_max_entries,
                     lifetime,
                     config.params.non_lifetime(),
-                ),
+                )
+                .with_exchanges_per_peer(config.dedup_exchanges_per_peer),
                 retx: Retransmitter::new(config.params),
             },
             upstream,
@@ -495,6 +511,13 @@ impl GatewayCore {
     /// Entries in the deduplication caches (messaging and configuration sockets).
     pub fn dedup_len(&self) -> usize {
         self.dedup.len() + self.config_side.dedup.len()
+    }
+
+    /// Every deduplication cache of the shard: devices, configuration socket, uplinks.
+    fn dedup_caches(&self) -> Vec<&DedupCache> {
+        let mut caches = vec![&self.dedup, &self.config_side.dedup];
+        caches.extend(self.uplinks.iter().map(|u| &u.dedup));
+        caches
     }
 
     /// The configuration management server configuration requests go to.

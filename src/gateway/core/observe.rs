@@ -35,6 +35,14 @@ impl GatewayCore {
             .store(self.pending.len() as u64, Ordering::Relaxed);
         s.dedup_entries
             .store(self.dedup_len() as u64, Ordering::Relaxed);
+        let caches = self.dedup_caches();
+        let sum = |f: fn(&DedupCache) -> u64| caches.iter().map(|c| f(c)).sum::<u64>();
+        s.dedup_peers
+            .store(sum(|c| c.peers() as u64), Ordering::Relaxed);
+        s.dedup_evictions
+            .store(sum(DedupCache::evictions), Ordering::Relaxed);
+        s.dedup_window_overflows
+            .store(sum(DedupCache::window_overflows), Ordering::Relaxed);
         s.upstream_in_flight
             .store(self.in_flight.len() as u64, Ordering::Relaxed);
         s.upstream_mids_in_use.store(mids as u64, Ordering::Relaxed);
