@@ -364,8 +364,8 @@ fn nothing_is_kept_for_a_non_but_its_message_id() {
     let mut c = DedupCache::new(8, CON, NON);
     c.check(t0, peer(0), 1, false, Token::EMPTY);
     let p = &c.map[&peer(0)];
-    assert_eq!(p.exchanges.len(), 1);
-    assert!(p.exchanges[0].reply.is_none());
+    assert_eq!(p.exchanges.live, 1);
+    assert!(p.exchanges.get(0).reply.is_none());
     assert_eq!(
         c.check(t0 + secs(144), peer(0), 1, false, Token::EMPTY),
         DedupOutcome::Pending
@@ -446,4 +446,45 @@ fn window_holds_under_churn_of_many_distinct_peers_with_bounded_memory() {
     );
     c.expire(end + CON + secs(1));
     assert!(c.is_empty());
+}
+
+/// Peers with many slots (the server's 256, the gateway uplinks' 4 096) look Message IDs up in
+/// an index instead of scanning; the index must agree with the scan on every path.
+#[test]
+fn indexed_peers_behave_like_scanned_ones() {
+    for per_peer in [4usize, 64] {
+        let mut c = DedupCache::new(16, CON, NON).with_exchanges_per_peer(per_peer);
+        let t0 = Instant::now();
+        let tok = |i: u16| Token::from_u64(u64::from(i) + 1);
+        for mid in 0..200u16 {
+            assert_eq!(c.check(t0, peer(1), mid, true, tok(mid)), DedupOutcome::New);
+            c.set_reply(peer(1), mid, &mid.to_be_bytes());
+        }
+        // The last `per_peer` are replayed with their own answers, older ones are new again.
+        for mid in 200 - per_peer as u16..200 {
+            let reply = mid.to_be_bytes();
+            assert_eq!(
+                c.check(t0, peer(1), mid, true, tok(mid)),
+                DedupOutcome::Replay(&reply[..]),
+                "per_peer {per_peer} mid {mid}"
+            );
+        }
+        assert_eq!(c.window_overflows(), 200 - per_peer as u64);
+        let old = 200 - per_peer as u16 - 1;
+        assert_eq!(c.check(t0, peer(1), old, true, tok(old)), DedupOutcome::New);
+        // The same Message ID with another Token is a new message and replaces the old one.
+        assert_eq!(c.check(t0, peer(1), 199, true, tok(7)), DedupOutcome::New);
+        assert_eq!(
+            c.check(t0, peer(1), 199, true, tok(7)),
+            DedupOutcome::Pending
+        );
+        // Removed exchanges are forgotten; the count follows.
+        let before = c.len();
+        c.remove(peer(1), 198);
+        assert_eq!(c.len(), before - 1);
+        assert_eq!(c.check(t0, peer(1), 198, true, tok(198)), DedupOutcome::New);
+        // After the window everything is new again and the peer is gone.
+        c.expire(t0 + CON + secs(1));
+        assert_eq!((c.len(), c.peers()), (0, 0));
+    }
 }

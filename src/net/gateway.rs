@@ -167,6 +167,7 @@ pub async fn run_gateway_shard(
     let options = RunOptions {
         drain_timeout,
         extra_wake: Some(mesh.wake.clone()),
+        ..RunOptions::default()
     };
     let hooks = ShardHooks::new(&core, mesh);
     shard::run(
@@ -354,6 +355,7 @@ pub fn spawn_gateway_with(
         let options = RunOptions {
             drain_timeout,
             extra_wake: Some(mesh.wake.clone()),
+            ..RunOptions::default()
         };
         let hooks = ShardHooks::new(&core, mesh);
         // On a failed spawn, dropping `handle` stops the shards already started.

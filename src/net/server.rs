@@ -13,6 +13,12 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio::net::UdpSocket;
 
+/// Datagrams read per turn when the server persists its state: each turn with changes ends in
+/// one durable (fsync'd) write transaction before its answers go out, so a larger turn amortises
+/// it. Measured (README "Performance", 1 000 devices, register-deregister, medians): 56 % of the
+/// in-memory rate with 64 per turn, 72 % with 1 024.
+pub const PERSIST_DRAIN_BATCH: usize = 1024;
+
 /// The server's additions to the driver loop: the wall-clock anchor at start, persistence
 /// (one write transaction per turn before its datagrams are sent) and the sent/failed counters.
 struct ServerHooks {
@@ -142,14 +148,16 @@ pub fn spawn_server_with(
         );
     }
     let stats = core.stats();
+    let options = RunOptions {
+        drain_batch: if db.is_some() {
+            PERSIST_DRAIN_BATCH
+        } else {
+            RunOptions::default().drain_batch
+        },
+        ..RunOptions::default()
+    };
     let hooks = hooks(&core, db);
-    let driver = shard::spawn(
-        "msgin5g-server",
-        vec![socket],
-        core,
-        hooks,
-        RunOptions::default(),
-    )?;
+    let driver = shard::spawn("msgin5g-server", vec![socket], core, hooks, options)?;
     tracing::info!(%local_addr, "MSGin5G server listening");
     Ok(ServerHandle {
         local_addr,

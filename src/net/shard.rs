@@ -128,13 +128,27 @@ impl<C: Core, S> Hooks<C> for CountSent<S> {
     }
 }
 
-/// How [`run`] stops and what else wakes it.
-#[derive(Debug, Clone, Default)]
+/// How [`run`] stops, what else wakes it, and how much one turn reads.
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// After shutdown, how long to wait for [`Core::is_drained`] before [`Core::abort`].
     pub drain_timeout: Duration,
     /// Woken from outside the loop (another thread handing work over); a turn follows.
     pub extra_wake: Option<Arc<Notify>>,
+    /// Most datagrams read from one socket per turn (IO_LOOP_BOUND; default 64, see
+    /// `DRAIN_BATCH`). A core whose turn ends in a costly step (the server's one durable write
+    /// per turn) takes a larger batch so that step is amortised over more requests.
+    pub drain_batch: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            drain_timeout: Duration::ZERO,
+            extra_wake: None,
+            drain_batch: DRAIN_BATCH,
+        }
+    }
 }
 
 /// Most sockets one driver may hold (a typo guard on [`SocketOp::Open`] ids, not a tuning knob).
@@ -380,7 +394,7 @@ pub async fn run<C: Core, H: Hooks<C>>(
             let Some(socket) = table.reported(id, generation) else {
                 continue;
             };
-            for _ in 0..DRAIN_BATCH {
+            for _ in 0..options.drain_batch.max(1) {
                 match socket.try_recv_from(&mut buf) {
                     Ok((len, from)) => core.handle_datagram(now, id, from, &buf[..len]),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

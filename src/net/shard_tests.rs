@@ -156,6 +156,7 @@ fn options(drain_timeout: Duration) -> RunOptions {
     RunOptions {
         drain_timeout,
         extra_wake: None,
+        ..RunOptions::default()
     }
 }
 
@@ -280,6 +281,7 @@ fn the_extra_wake_runs_a_turn() {
         RunOptions {
             drain_timeout: Duration::ZERO,
             extra_wake: Some(wake.clone()),
+            ..RunOptions::default()
         },
     )
     .unwrap();
