@@ -1,4 +1,4 @@
-//! The device side of the MSGin5G UE configuration procedure (24.538 §6.2.1.2; SPEC.md §4.1.1):
+//! The device side of the MSGin5G UE configuration procedure (24.538 §6.2.1.2, §7.2):
 //! a CoAP GET to the configuration management server, answered 2.05 with the configuration
 //! (JSON, Content-Format 50, or the §7.2 XML document, Content-Format 41), 4.03 or 4.04. The UE
 //! then registers with the UE Service ID it was given.

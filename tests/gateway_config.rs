@@ -1,5 +1,5 @@
 //! Bulk configuration through the real 2-shard gateway over UDP on 127.0.0.1 (port 0), against
-//! the real configuration server (24.538 §6.2; 23.554 §8.1.4; SPEC.md §4.1.3, §7.2–7.3): 1 000
+//! the real configuration server (24.538 §6.2; 23.554 §8.1.4; 24.538 §6.3.4): 1 000
 //! constrained UEs GET their configuration, the server sees far fewer requests (BULKCONF), and
 //! every UE gets its own 2.05 with its Message ID and Token.
 

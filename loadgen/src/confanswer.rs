@@ -1,4 +1,4 @@
-//! The UE Service ID of a configuration answer (24.538 §6.2.1, §7.2; SPEC §4.1.1, A11): the
+//! The UE Service ID of a configuration answer (24.538 §6.2.1, §7.2): the
 //! `ueServiceId` of the JSON mirror (Content-Format 50) or the `<MSGin5G-UE-Service-id>` element
 //! of the SEAL XML document (Content-Format 41). Both are real parses that stop at the value
 //! (serde_json into a one-field struct, borrowing; quick-xml's pull reader), so escapes and

@@ -35,13 +35,13 @@ pub enum Scenario {
     /// `REG`, `DEREG`.
     RegisterDeregister,
     /// `REG`, K × `MSG`, `DEREG` (TS 24.538 §6.4 over MSGin5G-6); with app clients the
-    /// MSGin5G-5 equivalents (SPEC §6.3).
+    /// MSGin5G-5 equivalents (24.538 Annex A.3).
     Messaging,
     /// `REG`, `DEREG`, then the device comes back from a new source port.
     Churn,
     /// `REG`, then the registered device continues from a new source port with `DEREG`.
     NatRebind,
-    /// Configuration `GET` (24.538 §6.2.1, SPEC §4.1.1) to the configuration target, `REG` with
+    /// Configuration `GET` (24.538 §6.2.1, §7.2) to the configuration target, `REG` with
     /// the UE Service ID it returned, `DEREG`.
     ConfigureRegister,
     /// Configuration `GET`, `REG`, K × `MSG` (from and to configured UE Service IDs), `DEREG`.
@@ -76,7 +76,7 @@ impl Scenario {
     }
 }
 
-/// The `waitTime` IE (seconds, SPEC §4.2) sent with REG/DEREG: absent, fixed or uniform.
+/// The `waitTime` IE (seconds, 24.538 §6.3.1.1.1) sent with REG/DEREG: absent, fixed or uniform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum WaitTime {
@@ -170,7 +170,7 @@ impl MsgTarget {
     }
 }
 
-/// Default UDP port of the configuration management server (24.538 §6.2.1, SPEC §2.3, A12).
+/// Default UDP port of the configuration management server (24.538 §6.2.1, §6.2.2.1).
 pub const CONFIG_PORT: u16 = 65401;
 
 /// Longest MSGin5G UE ID accepted (`--ue-id` after expansion).
@@ -228,7 +228,7 @@ pub struct Config {
     /// `applicationId` prefix: application client `d` registers `<application_id>-<ident>`.
     pub application_id: String,
     /// The gateway's own UE Service ID: application clients address a peer client as
-    /// `targetAddress` = this, `applicationId` = the peer's (SPEC.md §7.5).
+    /// `targetAddress` = this, `applicationId` = the peer's (23.554 §8.11).
     pub gateway_ue: String,
     /// Fraction of devices whose requests are URGENT (REG/DEREG) or `priority: HIGH` (messages).
     pub urgent_fraction: f64,
@@ -378,7 +378,9 @@ impl Config {
             return fail("--messages must be at least 1 in the messaging scenarios");
         }
         if self.payload_bytes > 2048 {
-            return fail("--payload-bytes must be at most 2048 (SPEC §4.6 default segment size)");
+            return fail(
+                "--payload-bytes must be at most 2048 (23.554 §8.3.2 default segment size)",
+            );
         }
         if !(0.0..=1.0).contains(&self.urgent_fraction) {
             return fail("--urgent-fraction must be within 0.0..=1.0");

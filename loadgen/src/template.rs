@@ -21,26 +21,26 @@ const TOKEN_AT: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Op {
-    /// `REG` (SPEC §4.2).
+    /// `REG` (24.538 §6.3.1.1.1).
     Reg = 0,
-    /// `DEREG` (SPEC §4.3).
+    /// `DEREG` (24.538 §6.3.1.1.2).
     Dereg = 1,
-    /// `MSG` (SPEC §4.6, WIRE.md).
+    /// `MSG` (23.554 §8.3.2, README "Message flows").
     Msg = 2,
-    /// `REGISTRATION REQUEST` (MSGin5G-5, SPEC §6.3).
+    /// `REGISTRATION REQUEST` (MSGin5G-5, 24.538 Annex A.3).
     AppReg = 3,
     /// `MESSAGE SENDING REQUEST` (MSGin5G-5).
     AppMsg = 4,
     /// `DE-REGISTRATION REQUEST` (MSGin5G-5).
     AppDereg = 5,
-    /// Configuration `GET /msgin5g-config?ueid=<MSGin5G UE ID>` (24.538 §6.2.1, SPEC §4.1.1).
+    /// Configuration `GET /msgin5g-config?ueid=<MSGin5G UE ID>` (24.538 §6.2.1, §7.2).
     ConfGet = 6,
 }
 
 /// Number of [`Op`] variants.
 pub const OPS: usize = 7;
 
-/// Uri-Path of the configuration request (SPEC §4.1.1).
+/// Uri-Path of the configuration request (24.538 §6.2.1, §7.2).
 pub const CONFIG_URI_PATH: &str = "msgin5g-config";
 
 impl Op {

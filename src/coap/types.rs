@@ -6,7 +6,7 @@ use std::fmt;
 pub const CONTENT_FORMAT_JSON: u16 = 50;
 
 /// Content-Format 41, `application/xml` (RFC 7252 §12.3): the 24.538 §7.2 configuration document
-/// (SPEC.md A11).
+/// (24.538 §7.2).
 pub const CONTENT_FORMAT_XML: u16 = 41;
 
 /// Option numbers (RFC 7252 §5.10, RFC 7959 §2.1).

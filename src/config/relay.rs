@@ -16,7 +16,7 @@ use crate::server::configuration::CONFIG_PORT;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RelaySection {
-    /// Device-facing messaging address (SPEC.md F3).
+    /// Device-facing messaging address (24.538 §6.4.2.4).
     pub listen: SocketAddr,
     /// Device-facing configuration address (24.538 6.2.2.1: UDP 65401).
     pub config_listen: SocketAddr,

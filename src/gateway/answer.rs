@@ -1,4 +1,4 @@
-//! The final answer to one device (24.538 §6.3.4.3.3 / §6.3.4.3.6; DESIGN.md §3): the outcome
+//! The final answer to one device (24.538 §6.3.4.3.3 / §6.3.4.3.6; README "Protocol profile"): the outcome
 //! of its request and the CoAP code that carries it.
 
 use super::pending::{Dialect, Kind};
@@ -64,7 +64,7 @@ impl Outcome {
         }
     }
 
-    /// The server's verdict on one message or report (SPEC.md §4.6): `ACCEPTED`/`STORED` are
+    /// The server's verdict on one message or report (23.554 §8.3.2): `ACCEPTED`/`STORED` are
     /// 2.04; `REJECTED` 4.03 and `FAILED` 4.04 unless the cause has a code of its own
     /// ([`failure_code`], e.g. `PAYLOAD_TOO_LARGE` 4.13).
     pub fn verdict(status: MsgDeliveryStatus, failure_cause: Option<&str>) -> Outcome {
@@ -136,7 +136,7 @@ pub fn failure_code(failure_cause: &str) -> Code {
 /// Encode the answer body for the request keyed `key` (UE Service ID or Message ID) with
 /// `outcome`, in the request's dialect: `REGRESP`/`DEREGRESP`/`MSGRESP` for MSGin5G-6 clients,
 /// `MESSAGE SENDING RESPONSE`/`DELIVERY REPORT SENDING RESPONSE` for Application Clients
-/// (SPEC.md §6.3); a configuration answer is its content (2.05) or a diagnostic (the failure
+/// (24.538 Annex A.3); a configuration answer is its content (2.05) or a diagnostic (the failure
 /// cause). No owned payload is built: this runs once per device answer.
 pub fn encode_body(
     kind: Kind,

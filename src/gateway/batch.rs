@@ -1,4 +1,4 @@
-//! Batch queue of one kind (SPEC.md §7.2 step 7): FIFO of pending UE Service IDs with the counters
+//! Batch queue of one kind (23.554 §8.2.7 step 7): FIFO of pending UE Service IDs with the counters
 //! that drive the flush triggers (entries, bytes, oldest entry's hold time, earliest deadline).
 
 use std::cmp::Reverse;

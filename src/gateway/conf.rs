@@ -1,4 +1,4 @@
-//! Configuration requests through the Gateway UE (24.538 §6.2; 23.554 §8.1.4; SPEC.md §4.1.3,
+//! Configuration requests through the Gateway UE (24.538 §6.2; 23.554 §8.1.4; 23.554 §8.1.4,
 //! §7.2, A24): the device's GET as a `BULKCONF` element, the `BULKCONF` envelope, and the split
 //! of a `BULKCONFRESP` into one answer per device in the content format it asked for.
 
@@ -9,12 +9,12 @@ use crate::msg::{
 };
 use std::sync::Arc;
 
-/// Uri-Path of the configuration resource (SPEC.md §4.1.1).
+/// Uri-Path of the configuration resource (24.538 §6.2.1, §7.2).
 pub const CONFIG_URI_PATH: &str = "msgin5g-config";
 /// Longest MSGin5G UE ID accepted in `ueid=` (longer: 4.00); bounds the pending-cache key.
 pub const MAX_UE_ID_LEN: usize = msg::MAX_CONFIG_STRING_LEN;
 
-/// One device's configuration request, from its Uri-Query (SPEC.md §4.1.1).
+/// One device's configuration request, from its Uri-Query (24.538 §6.2.1, §7.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConfRequest<'a> {
     /// MSGin5G UE ID (`ueid=`): the pending-cache key (A24).
@@ -27,12 +27,12 @@ pub struct ConfRequest<'a> {
     pub wait_time: Option<u32>,
 }
 
-/// Write the `BULKCONF` element of `req` (SPEC.md §4.1.3).
+/// Write the `BULKCONF` element of `req` (23.554 §8.1.4).
 pub fn write_element(out: &mut Vec<u8>, req: &ConfRequest<'_>) {
     msg::write_configuration_request_element(out, req.ue_id, req.service, req.info, req.wait_time);
 }
 
-/// Write a `BULKCONF` of `elements` (SPEC.md §4.1.3).
+/// Write a `BULKCONF` of `elements` (23.554 §8.1.4).
 pub fn write_bulk(out: &mut Vec<u8>, service_id: &str, gateway: &str, elements: &[&[u8]]) {
     msg::write_bulk(out, BulkKind::Configuration, service_id, gateway, elements);
 }
@@ -54,7 +54,7 @@ pub fn encode_configuration(config: &UeConfiguration, cf: u16) -> Vec<u8> {
     out
 }
 
-/// The outcome of one configuration element (SPEC.md §4.1.3): 2.05 with the configuration in
+/// The outcome of one configuration element (23.554 §8.1.4): 2.05 with the configuration in
 /// Content-Format `cf`; a failure `UNAUTHORIZED`/`POLICY_REJECT` 4.03, `NOT_FOUND`/`UNKNOWN_UE`
 /// or no cause 4.04 ([`configuration_failure_code`]); any other cause, or a SUCCESS without a
 /// configuration, 5.02 with the cause as diagnostic.

@@ -1,4 +1,4 @@
-//! State shared by the shards of one gateway (SPEC.md §7.1; DESIGN.md §1 "cross-shard work is
+//! State shared by the shards of one gateway (24.538 §6.3.4; README "Architecture" "cross-shard work is
 //! rare and explicit"): who is behind the gateway, and on which shard.
 //!
 //! - **Application registrations** (MSGin5G-5, 24.538 §6.3.2.1): Registration ID ↔ Application ID
@@ -199,8 +199,8 @@ fn stripe<K: Hash + ?Sized>(key: &K) -> usize {
 
 impl Directory {
     /// A directory with these bounds; Registration IDs and registration secrets are drawn from
-    /// `rng` (random IDs, unique per gateway: one AC's ID tells nothing of another's; SPEC.md
-    /// §3.1, issue 9 "Identities").
+    /// `rng` (random IDs, unique per gateway: one AC's ID tells nothing of another's;
+    /// 24.538 §7.1, issue 9 "Identities").
     pub fn new(
         max_app_registrations: usize,
         max_clients: usize,
@@ -327,7 +327,7 @@ impl Directory {
         self.apps.read().by_id.get(&registration_id).cloned()
     }
 
-    /// The registration of Application ID `application_id` (downlink routing, SPEC.md §7.5).
+    /// The registration of Application ID `application_id` (downlink routing, 23.554 §8.11).
     pub fn app_by_application(&self, application_id: &str) -> Option<AppRegistration> {
         let t = self.apps.read();
         let id = t.by_application.get(application_id)?;

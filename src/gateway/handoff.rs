@@ -1,7 +1,7 @@
-//! Work one shard hands to another (DESIGN.md §1: cross-shard work is rare and explicit and goes
+//! Work one shard hands to another (README "Architecture": cross-shard work is rare and explicit and goes
 //! over a bounded channel).
 //!
-//! A downlink request from the server (`MSG`, `IMDN`; SPEC.md §7.5) arrives on the uplink of some
+//! A downlink request from the server (`MSG`, `IMDN`; 23.554 §8.11) arrives on the uplink of some
 //! shard; the device it is for is served by the shard its address hashes to (`SO_REUSEPORT`). The
 //! receiving shard resolves the target in the [`Directory`](super::Directory), builds the
 //! datagram body for the device and hands a [`Delivery`] to the owning shard, which sends it,
@@ -52,7 +52,7 @@ pub enum DeliveryTarget {
 }
 
 /// The sender of a message delivered to an AC, kept so the AC's delivery report can be addressed
-/// to it (SPEC.md §7.5 "recipient = the originator of the original message").
+/// to it (23.554 §8.11 "recipient = the originator of the original message").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Originator {
     /// True for an AS Service ID, false for a UE Service ID.

@@ -1,12 +1,12 @@
-//! Gateway UE core (TS 24.538 §6.3.4, 23.554 §8.2.7; SPEC.md §7.1–7.4; DESIGN.md §1, §3):
+//! Gateway UE core (TS 24.538 §6.3.4, 23.554 §8.2.7; 24.538 §6.3.4–7.4; README "Architecture", §3):
 //! sans-IO, one instance per shard.
 //!
 //! Constrained UEs' `REG`/`DEREG` are deduplicated, cached with their Message ID, Token, type and
 //! address, batched per kind, flushed as `BULKREG`/`BULKDEREG` on size, bytes, hold time or the
 //! earliest `waitTime` deadline, and each bulk answer is split back into one answer per device.
 //! Configuration GETs on the configuration socket (UDP 65401) are keyed by MSGin5G UE ID and
-//! bulked the same way into `BULKCONF` toward the configuration server ([`conf`]; SPEC.md
-//! §4.1.3, A24); each device gets its 2.05/4.03/4.04.
+//! bulked the same way into `BULKCONF` toward the configuration server ([`conf`];
+//! 23.554 §8.1.4); each device gets its 2.05/4.03/4.04.
 //! Feed it with `handle_device_datagram`, `handle_config_datagram`, `handle_upstream_datagram`
 //! and `handle_timeout`, drain it with `poll_transmit`, and sleep until `poll_timeout`.
 
@@ -43,7 +43,7 @@ use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-/// How a device learns the outcome of a bulked request (DESIGN.md §3).
+/// How a device learns the outcome of a bulked request (README "Protocol profile").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AnswerMode {
     /// RFC 7252 response: piggybacked on the ACK when the bulk answer is back within the
@@ -55,7 +55,7 @@ pub enum AnswerMode {
     SpecPost,
 }
 
-/// Gateway bounds and timers (SPEC.md §7.4). Every bound has a metric for when it is hit.
+/// Gateway bounds and timers (the timer profile, README "Configuration"). Every bound has a metric for when it is hit.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     /// MSGin5G service identifier put in every payload.
@@ -80,10 +80,10 @@ pub struct GatewayConfig {
     pub answer_mode: AnswerMode,
     /// Most pending device requests per shard; beyond it new requests get 5.03.
     pub max_pending: usize,
-    /// Most bulks in flight toward the server per shard (NSTART deviation, SPEC.md §2.4).
+    /// Most bulks in flight toward the server per shard (NSTART deviation, RFC 7252 §4.8).
     pub max_in_flight: usize,
     /// Uplink sockets per shard; each is its own endpoint and Message ID space at the server,
-    /// good for ~265 CON/s under the RFC 7252 §4.4 rule (DESIGN.md §3).
+    /// good for ~265 CON/s under the RFC 7252 §4.4 rule (README "Protocol profile").
     pub uplinks_per_shard: usize,
     /// Give up on a bulk's answer after this long (MAX_TRANSMIT_WAIT by default).
     pub bulk_response_timeout: Duration,
@@ -180,7 +180,7 @@ impl Default for GatewayConfig {
 pub enum Side {
     /// The device-facing socket (MSGin5G-6).
     Device,
-    /// The device-facing configuration socket (UDP 65401, 24.538 §6.2; SPEC.md §4.1, A12).
+    /// The device-facing configuration socket (UDP 65401, 24.538 §6.2, §6.2.2.1).
     Config,
     /// Uplink socket number n toward the MSGin5G Server (MSGin5G-1).
     Upstream(usize),
@@ -241,7 +241,7 @@ pub struct GatewayStats {
     pub self_reregistrations: AtomicU64,
     /// Application Client messages and reports re-sent once after such a re-registration.
     pub reregistration_retries: AtomicU64,
-    /// Downlink requests received from the server (`MSG`, `IMDN`; SPEC.md §7.5).
+    /// Downlink requests received from the server (`MSG`, `IMDN`; 23.554 §8.11).
     pub downlink_requests: AtomicU64,
     /// Downlink deliveries sent to devices.
     pub downlink_deliveries: AtomicU64,

@@ -1,4 +1,4 @@
-//! Pending-request cache (SPEC.md §7.1): one entry per (kind, UE Service ID) holding the device's
+//! Pending-request cache (24.538 §6.3.4): one entry per (kind, UE Service ID) holding the device's
 //! CoAP exchange (address, Message ID, Token, type) until its final answer is sent.
 
 use crate::coap::Token;
@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The procedure a pending request belongs to; batches are kept per kind (SPEC.md §7.1).
+/// The procedure a pending request belongs to; batches are kept per kind (24.538 §6.3.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     /// Registration (`REG` → `BULKREG`).
@@ -19,7 +19,7 @@ pub enum Kind {
     /// Delivery report (`IMDN` / A.3 `DELIVERY REPORT SENDING REQUEST` → `AGGIMDN`), keyed by
     /// the report's Message ID.
     Imdn = 3,
-    /// Configuration (CoAP GET on UDP 65401 → `BULKCONF`), keyed by MSGin5G UE ID (SPEC.md A24).
+    /// Configuration (CoAP GET on UDP 65401 → `BULKCONF`), keyed by MSGin5G UE ID (23.554 §8.1.4).
     Conf = 4,
 }
 
@@ -54,7 +54,7 @@ impl Kind {
 /// Whether the device's CON has been acknowledged yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckState {
-    /// CON, ACK held back hoping to piggyback the answer (DESIGN.md §3).
+    /// CON, ACK held back hoping to piggyback the answer (README "Protocol profile").
     Held,
     /// CON, empty ACK already sent; the answer goes as a separate message.
     Acked,
@@ -66,13 +66,13 @@ pub enum AckState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     /// A UE with its own MSGin5G Client (MSGin5G-6): `REGRESP`/`DEREGRESP`/`MSGRESP` bodies,
-    /// as the server would answer (24.538 §6.3.4.3.3, SPEC.md §4.6).
+    /// as the server would answer (24.538 §6.3.4.3.3, 23.554 §8.3.2).
     Client,
     /// An Application Client without one (MSGin5G-5, Annex A.3): `MESSAGE SENDING RESPONSE` /
-    /// `DELIVERY REPORT SENDING RESPONSE` bodies (SPEC.md §6.3).
+    /// `DELIVERY REPORT SENDING RESPONSE` bodies (24.538 Annex A.3).
     App,
     /// A configuration GET on the configuration socket: the configuration in this
-    /// Content-Format (50 JSON or 41 XML, SPEC.md A11), answered from that socket.
+    /// Content-Format (50 JSON or 41 XML, 24.538 §7.2), answered from that socket.
     Configuration(u16),
 }
 
@@ -115,7 +115,7 @@ pub struct Pending {
     /// Answer deadline from `waitTime`, if any.
     pub deadline: Option<Instant>,
     /// The latest moment to send the final answer before the device gives up (RFC 7252 §4.8.2
-    /// MAX_TRANSMIT_WAIT from receipt, minus the answer margin; SPEC.md §7.1). Indexed by the
+    /// MAX_TRANSMIT_WAIT from receipt, minus the answer margin; 24.538 §6.3.4). Indexed by the
     /// table: change it with [`PendingTable::set_give_up`] only.
     pub give_up: Instant,
     /// Life stage.

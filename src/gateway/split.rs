@@ -1,5 +1,5 @@
 //! Splitting a bulk or aggregate answer into one outcome per member (24.538 §6.3.4.3.3 /
-//! §6.3.4.3.6; SPEC.md §4.8): the entries are decoded borrowed ([`msg::with_answer`]) and
+//! §6.3.4.3.6; 23.554 §8.4): the entries are decoded borrowed ([`msg::with_answer`]) and
 //! matched against the members' keys in order, so no string is allocated per entry.
 
 use super::answer::Outcome;

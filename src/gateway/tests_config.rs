@@ -1,4 +1,4 @@
-//! Bulk configuration through the gateway (24.538 §6.2; 23.554 §8.1.4; SPEC.md §4.1.3,
+//! Bulk configuration through the gateway (24.538 §6.2; 23.554 §8.1.4; 23.554 §8.1.4,
 //! §7.2–7.3, A24) in simulated time, against a scripted configuration server.
 
 use super::*;

@@ -1,4 +1,4 @@
-//! Deadlines from receipt (SPEC.md §7.1; RFC 7252 §4.8.2): every device gets its one final answer
+//! Deadlines from receipt (24.538 §6.3.4; RFC 7252 §4.8.2): every device gets its one final answer
 //! before it gives up, measured from its request's receipt, whatever the upstream does.
 
 use super::*;

@@ -1,5 +1,5 @@
 //! Deterministic scenarios for messages, reports, Application Clients (MSGin5G-5) and downlink
-//! delivery, against a scripted server (SPEC.md §4.6–4.8, §6, §7.5; WIRE.md).
+//! delivery, against a scripted server (23.554 §8.3.2–4.8, §6, §7.5; README "Message flows").
 
 use super::*;
 use crate::msg::{

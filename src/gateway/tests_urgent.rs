@@ -1,4 +1,4 @@
-//! An urgent registration forwarded singly (SPEC.md §4.4: never bulked) against the reference
+//! An urgent registration forwarded singly (23.554 §8.2.7: never bulked) against the reference
 //! server: the UE stays reachable and may send through any of the gateway's uplinks (issue 9
 //! item 8).
 

@@ -1,4 +1,4 @@
-//! Prometheus metrics (README "Metrics"; DESIGN.md §4: no global registry).
+//! Prometheus metrics (README "Metrics"; README "Architecture": no global registry).
 //!
 //! **Where the numbers live.** The sans-IO cores record into their own shared stats
 //! ([`GatewayStats`](crate::gateway::GatewayStats) per shard,

@@ -1,5 +1,5 @@
 //! Annex A.3 payloads (MSGin5G-5, CoAP + JSON between an Application Client on a constrained UE
-//! and the Gateway UE; TS 24.538 §6.3.2/§6.4.2.3, SPEC.md §6.1/§6.3, WIRE.md): registration,
+//! and the Gateway UE; TS 24.538 §6.3.2/§6.4.2.3, 24.538 §6.3.2, §6.4.2.3/§6.3, README "Message flows"): registration,
 //! de-registration, message and delivery-report sending, and the gateway → AC deliveries.
 //!
 //! Message Type strings carry spaces (`"MESSAGE SENDING REQUEST"`); these payloads carry no
@@ -177,7 +177,7 @@ pub struct DeliveryReportSendingResponse {
     pub failure_reason: Option<String>,
 }
 
-/// `MESSAGE DELIVERY REQUEST` (project profile, SPEC.md §6.1): gateway → AC.
+/// `MESSAGE DELIVERY REQUEST` (project profile, 24.538 §6.3.2, §6.4.2.3): gateway → AC.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MessageDeliveryRequest {
     /// Message ID (M).
@@ -197,7 +197,7 @@ pub struct MessageDeliveryRequest {
 /// `MESSAGE RECEIVED RESPONSE` (24.538 §6.4.2.3.3): AC → gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageReceivedResponse {
-    /// Message ID of the delivered message (O; SPEC.md A.2 profile carries it).
+    /// Message ID of the delivered message (O; 24.538 Annex A.2 profile carries it).
     pub message_id: Option<String>,
     /// Result (M).
     pub result: ReportStatus,
@@ -205,7 +205,7 @@ pub struct MessageReceivedResponse {
     pub failure_reason: Option<String>,
 }
 
-/// `DELIVERY REPORT DELIVERY REQUEST` (project profile, SPEC.md §6.1): gateway → AC.
+/// `DELIVERY REPORT DELIVERY REQUEST` (project profile, 24.538 §6.3.2, §6.4.2.3): gateway → AC.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DeliveryReportDeliveryRequest {
     /// Message ID of the report (M).

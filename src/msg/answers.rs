@@ -1,5 +1,5 @@
 //! Borrowed decoding of the answers the gateway splits per member (24.538 §6.3.4.3.3 /
-//! §6.3.4.3.6; SPEC.md §4.8): `BULKREGRESP`, `BULKDEREGRESP` and an aggregate's `MSGRESP`
+//! §6.3.4.3.6; 23.554 §8.4): `BULKREGRESP`, `BULKDEREGRESP` and an aggregate's `MSGRESP`
 //! become a list of [`AnswerEntry`] whose strings borrow from the parse buffers (no `String`
 //! per entry), handed to a closure.
 //!
@@ -23,7 +23,7 @@ pub enum AnswerKind {
     BulkRegistration,
     /// `BULKDEREGRESP` with `deregistrationResponses` (24.538 §6.3.4.3.6).
     BulkDeregistration,
-    /// `MSGRESP` with the aggregate's `results` (SPEC.md §4.8; absent `results` is no entry).
+    /// `MSGRESP` with the aggregate's `results` (23.554 §8.4; absent `results` is no entry).
     Aggregate,
 }
 

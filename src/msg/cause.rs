@@ -1,4 +1,4 @@
-//! Failure Cause vocabulary (SPEC.md §4.13, project profile).
+//! Failure Cause vocabulary (the failure-cause profile, README "Protocol profile", project profile).
 
 /// Credential or policy check failed.
 pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
@@ -51,7 +51,7 @@ pub const UNKNOWN_MESSAGE: &str = "UNKNOWN_MESSAGE";
 /// The server has no capacity for the message now (outstanding deliveries at their bound).
 pub const SERVER_BUSY: &str = "SERVER_BUSY";
 
-/// The CoAP code a device gets for a failed element of a `BULKCONFRESP` (SPEC.md §4.1.3,
+/// The CoAP code a device gets for a failed element of a `BULKCONFRESP` (23.554 §8.1.4,
 /// 24.538 §6.2.1: 4.03 or 4.04): 4.03 Forbidden for `UNAUTHORIZED`/`POLICY_REJECT`, 4.04 Not
 /// Found for anything else (`NOT_FOUND`, `UNKNOWN_UE`, an absent or unknown cause).
 pub fn configuration_failure_code(cause: Option<&str>) -> crate::coap::Code {

@@ -101,7 +101,7 @@ pub enum BulkKind {
     Registration,
     /// `BULKDEREG` with `deregistrationRequests`.
     Deregistration,
-    /// `BULKCONF` with `configurationRequests` (SPEC.md §4.1.3).
+    /// `BULKCONF` with `configurationRequests` (23.554 §8.1.4).
     Configuration,
 }
 
@@ -109,7 +109,7 @@ pub enum BulkKind {
 // Decoding
 // ---------------------------------------------------------------------------------------------
 
-/// The JSON keys this codec knows (SPEC.md §3.3); the discriminant indexes [`Fields`].
+/// The JSON keys this codec knows (the JSON profile, README "Protocol profile"); the discriminant indexes [`Fields`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum K {
     ServiceId,
@@ -245,7 +245,7 @@ pub(super) fn message_type_value<'t, 'i>(obj: &Object<'t, 'i>) -> Option<Value<'
     mt
 }
 
-/// Maximum UE Service ID length in bytes (SPEC.md §3.1).
+/// Maximum UE Service ID length in bytes (24.538 §7.1).
 pub const MAX_UE_SERVICE_ID_LEN: usize = 255;
 
 /// The known IEs of one JSON object, collected in a single pass over its keys. A `null` value
@@ -423,7 +423,7 @@ impl<'t, 'i> Fields<'t, 'i> {
     }
 
     /// `REG`/`DEREG`/`REGRESP`/`DEREGRESP` carrying `asServiceId` and no `ueServiceId`
-    /// (AS identity, project extension; WIRE.md); `None` for other types.
+    /// (AS identity, project extension; README "Message flows"); `None` for other types.
     fn as_registration(
         &self,
         kind: &MessageType,
@@ -622,7 +622,7 @@ pub(super) fn with_tape<R>(
     }
 }
 
-/// Decode a JSON payload into a [`Payload`]. Accepts the SPEC.md §3.3 keys and the spec's literal
+/// Decode a JSON payload into a [`Payload`]. Accepts the the JSON profile, README "Protocol profile" keys and the spec's literal
 /// IE names as aliases; ignores unknown keys.
 ///
 /// `messageType`, the results and the enumerated values are matched ASCII-case-insensitively;

@@ -1,8 +1,8 @@
-//! MSGin5G UE configuration (24.538 §6.2.1, §7.2; 23.554 §8.1.2, §8.1.4; SPEC.md §4.1): the
+//! MSGin5G UE configuration (24.538 §6.2.1, §7.2; 23.554 §8.1.2, §8.1.4; 24.538 §6.2): the
 //! configuration a configuration management server hands out ([`UeConfiguration`]) as the JSON
 //! mirror (Content-Format 50) or the 24.538 §7.2 XML document (Content-Format 41), and the bulk
 //! configuration exchange between a Gateway UE and the server (`BULKCONF` / `BULKCONFRESP`,
-//! SPEC.md §4.1.3, project profile), with an allocation-light element writer for the gateway.
+//! 23.554 §8.1.4, project profile), with an allocation-light element writer for the gateway.
 //!
 //! JSON keys are lowerCamelCase (`msgin5gUeId`, `ueServiceId`, `msgin5gServerAddress`,
 //! `segmentSize`, `msgin5gServiceId`); the literal IE names (`"MSGin5G UE ID"`, ...) and
@@ -40,7 +40,7 @@ use simd_json::ValueType;
 /// XML namespace of the MSGin5G UE configuration document (24.538 §7.2).
 pub const CONFIG_XML_NAMESPACE: &str = "urn:3gpp:ns:seal:MSGin5GUEConfig:1.0";
 
-/// Segment size handed out when none is provisioned (SPEC.md §4.9: 2048 bytes).
+/// Segment size handed out when none is provisioned (23.554 §8.5: 2048 bytes).
 pub const DEFAULT_SEGMENT_SIZE: u32 = 2048;
 
 /// Longest accepted MSGin5G UE ID, UE Service ID, VAL service ID or server address (bytes).
@@ -64,10 +64,10 @@ pub struct UeConfiguration {
     pub msgin5g_service_id: Option<String>,
 }
 
-/// One element of `configurationRequests` in `BULKCONF` (23.554 Table 8.1.4-2; SPEC.md §4.1.3).
+/// One element of `configurationRequests` in `BULKCONF` (23.554 Table 8.1.4-2; 23.554 §8.1.4).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConfigurationRequest {
-    /// MSGin5G UE ID (M): the configuration cache key (SPEC.md A24).
+    /// MSGin5G UE ID (M): the configuration cache key (23.554 §8.1.4).
     pub msgin5g_ue_id: String,
     /// VAL service ID the UE asked for (O; the `svc=` query of its GET).
     pub val_service_id: Option<String>,
@@ -79,7 +79,7 @@ pub struct ConfigurationRequest {
     pub wait_time: Option<u32>,
 }
 
-/// One element of `configurationResponses` in `BULKCONFRESP` (SPEC.md §4.1.3).
+/// One element of `configurationResponses` in `BULKCONFRESP` (23.554 §8.1.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigurationResponse {
     /// MSGin5G UE ID (M), as in the request element.
@@ -92,7 +92,7 @@ pub struct ConfigurationResponse {
     pub configuration: Option<UeConfiguration>,
 }
 
-/// `BULKCONF` (23.554 §8.1.4; SPEC.md §4.1.3, project profile).
+/// `BULKCONF` (23.554 §8.1.4; 23.554 §8.1.4, project profile).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BulkConfiguration {
     /// MSGin5G service identifier.
@@ -105,7 +105,7 @@ pub struct BulkConfiguration {
     pub configuration_requests: Vec<ConfigurationRequest>,
 }
 
-/// `BULKCONFRESP` (SPEC.md §4.1.3, project profile).
+/// `BULKCONFRESP` (23.554 §8.1.4, project profile).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BulkConfigurationResponse {
     /// MSGin5G service identifier.
@@ -274,7 +274,7 @@ impl<'t, 'i> Fields<'t, 'i> {
         }
     }
 
-    /// `"URGENT"`/`"NORMAL"` or a boolean (`true` = URGENT), as for registration (SPEC.md A9).
+    /// `"URGENT"`/`"NORMAL"` or a boolean (`true` = URGENT), as for registration (23.554 Table 8.2.7-1).
     fn urgent(&self) -> Result<Option<UrgentDegree>, MsgError> {
         let Some(v) = self.get(C::Urgent) else {
             return Ok(None);
@@ -437,7 +437,7 @@ impl UeConfiguration {
     }
 
     /// Decode the JSON configuration (keys as in [`UeConfiguration::write_json`], aliases
-    /// accepted); `requested_ue_id` is the UE ID when the document has none (SPEC.md §4.1.1
+    /// accepted); `requested_ue_id` is the UE ID when the document has none (24.538 §6.2.1, §7.2
     /// leaves it out of the JSON mirror).
     pub fn from_json(json: &[u8], requested_ue_id: Option<&str>) -> Result<Self, MsgError> {
         with_tape(json, |root| {

@@ -56,7 +56,7 @@ fn json_vector_and_round_trip() {
 
 #[test]
 fn json_decoding_rules() {
-    // The SPEC.md §4.1.1 mirror without a UE ID takes the requested one; aliases; unknown keys.
+    // The 24.538 §6.2.1, §7.2 mirror without a UE ID takes the requested one; aliases; unknown keys.
     let c = UeConfiguration::from_json(
         br#"{"MSGin5G Server address":"coap://s","UE Service ID":"u","Segment size":512,
             "messageType":"X","extra":{"a":[1]}}"#,
@@ -378,7 +378,7 @@ fn bulk_vectors() {
             r#""failureCause":"UNAUTHORIZED"}]}"#
         )
     );
-    // The SPEC.md §4.1.3 request shape, with literal IE names and case-folded values.
+    // The 23.554 §8.1.4 request shape, with literal IE names and case-folded values.
     let p = decode(
         br#"{"msgin5gServiceId":"s","messageType":"bulkconf","gatewayUeServiceId":"gw",
         "Number of individual MSGin5G UE configuration requests":1,

@@ -1,5 +1,5 @@
 //! Information elements of the messaging payloads (MSGin5G-1/-6 `MSG`/`MSGRESP`/`IMDN`/`AGGMSG`/
-//! `AGGIMDN`, SPEC.md §3.3/§4.6–4.8) and of the Annex A.3 payloads (MSGin5G-5, SPEC.md §6.3):
+//! `AGGIMDN`, 23.554 §8.3–§8.4; JSON profile in README "Protocol profile") and of the Annex A.3 payloads (MSGin5G-5, 24.538 Annex A.3):
 //! the key table (canonical keys plus literal IE-name aliases) and a one-pass field collector
 //! over a simd-json tape object, shared by [`super::messaging`] and [`super::annex_a`].
 
@@ -9,7 +9,7 @@ use simd_json::prelude::{TypedValue, ValueAsScalar, ValueIntoString};
 use simd_json::tape::{Object, Value};
 use simd_json::ValueType;
 
-/// Longest accepted Message ID in bytes (WIRE.md: string 1..=64).
+/// Longest accepted Message ID in bytes (README "Message flows": string 1..=64).
 pub const MAX_MESSAGE_ID_LEN: usize = 64;
 
 /// Longest accepted Application ID in bytes (project profile).

@@ -1,4 +1,4 @@
-//! Messaging payloads on MSGin5G-1/-6 (SPEC.md §4.6–4.8, WIRE.md): `MSG`, `MSGRESP` (with the
+//! Messaging payloads on MSGin5G-1/-6 (23.554 §8.3.2–4.8, README "Message flows"): `MSG`, `MSGRESP` (with the
 //! per-element `results` of an aggregate answer), `IMDN`, `AGGMSG`, `AGGIMDN`; their decoding
 //! (from the simd-json tape the codec builds) and encoding, plus allocation-light writers for the
 //! gateway's aggregation path ([`write_message_element`], [`write_report_element`],
@@ -51,12 +51,12 @@ impl Priority {
     }
 }
 
-/// Message response status (`MSGRESP.deliveryStatus`, SPEC.md §3.3; 23.554 Table 8.3.2-3).
+/// Message response status (`MSGRESP.deliveryStatus`, the JSON profile, README "Protocol profile"; 23.554 Table 8.3.2-3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MsgDeliveryStatus {
     /// Accepted for delivery.
     Accepted,
-    /// Stored for later delivery (store and forward, SPEC.md §4.11).
+    /// Stored for later delivery (store and forward, 23.554 §8.3.6).
     Stored,
     /// Could not be delivered (unknown/unreachable recipient, too large...).
     Failed,
@@ -134,7 +134,7 @@ pub struct Address<'a> {
     pub id: &'a str,
 }
 
-/// `MSG` (23.554 Table 8.3.2-1; SPEC.md §4.6), also an `AGGMSG` element.
+/// `MSG` (23.554 Table 8.3.2-1; 23.554 §8.3.2), also an `AGGMSG` element.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Message {
     /// MSGin5G service identifier (envelope only; `None` in aggregate elements).
@@ -200,7 +200,7 @@ impl Message {
     }
 }
 
-/// `IMDN` (23.554 Table 8.3.4-1; SPEC.md §4.7), also an `AGGIMDN` element.
+/// `IMDN` (23.554 Table 8.3.4-1; 23.554 §8.3.4), also an `AGGIMDN` element.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DeliveryReport {
     /// MSGin5G service identifier (envelope only).
@@ -262,7 +262,7 @@ fn originator<'a>(ue: &'a Option<String>, as_: &'a Option<String>) -> Option<Add
     }
 }
 
-/// `AGGMSG` (23.554 §8.4; SPEC.md §4.8, WIRE.md).
+/// `AGGMSG` (23.554 §8.4; 23.554 §8.4, README "Message flows").
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AggregatedMessage {
     /// MSGin5G service identifier.
@@ -283,7 +283,7 @@ pub struct AggregatedMessage {
     pub messages: Vec<Message>,
 }
 
-/// `AGGIMDN` (SPEC.md §4.8, WIRE.md).
+/// `AGGIMDN` (23.554 §8.4, README "Message flows").
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AggregatedReport {
     /// MSGin5G service identifier.
@@ -303,7 +303,7 @@ pub struct AggregatedReport {
 }
 
 /// AS registration or de-registration (`REG`/`DEREG` with `asServiceId` and no `ueServiceId`;
-/// project extension, WIRE.md "AS identity").
+/// project extension, README "Message flows").
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AsRegistrationRequest {
     /// MSGin5G service identifier.
@@ -327,7 +327,7 @@ pub struct AsRegistrationResponse {
     pub failure_cause: Option<String>,
 }
 
-/// One element verdict in an aggregate answer (`MSGRESP.results[]`, WIRE.md).
+/// One element verdict in an aggregate answer (`MSGRESP.results[]`, README "Message flows").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageResult {
     /// The element's Message ID.
@@ -338,7 +338,7 @@ pub struct MessageResult {
     pub failure_cause: Option<String>,
 }
 
-/// `MSGRESP` (SPEC.md §4.6/§4.8): the answer to a `MSG`/`IMDN` (`delivery_status`) or to an
+/// `MSGRESP` (23.554 §8.3.2, §8.4): the answer to a `MSG`/`IMDN` (`delivery_status`) or to an
 /// aggregate (`results`, one per element; `numberOfResults` is their count).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MessageResponse {
@@ -351,13 +351,13 @@ pub struct MessageResponse {
     /// Failure Cause (C).
     pub failure_cause: Option<String>,
     /// Element verdicts of an aggregate answer (empty for a single answer; written only when
-    /// non-empty). An element not listed counts as `ACCEPTED` (SPEC.md §4.8).
+    /// non-empty). An element not listed counts as `ACCEPTED` (23.554 §8.4).
     pub results: Vec<MessageResult>,
 }
 
 impl MessageResponse {
     /// The verdict for element `message_id` of an aggregate answer: the listed one, or
-    /// `ACCEPTED` when the answer does not list it (WIRE.md).
+    /// `ACCEPTED` when the answer does not list it (README "Message flows").
     pub fn result_for(&self, message_id: &str) -> (MsgDeliveryStatus, Option<&str>) {
         self.results
             .iter()
@@ -532,7 +532,7 @@ pub fn format_rfc3339(t: SystemTime) -> String {
 const ORIGINATOR: &str = "originating*ServiceId";
 const RECIPIENT: &str = "recipient*ServiceId";
 
-/// Envelope keys an aggregate element inherits (WIRE.md).
+/// Envelope keys an aggregate element inherits (README "Message flows").
 #[derive(Default)]
 struct Inherit {
     orig_ue: Option<String>,
@@ -912,7 +912,7 @@ fn write_results(out: &mut Vec<u8>, number_of_results: u64, results: &[MessageRe
     out.push(b']');
 }
 
-/// Write the `MSGRESP` answering an aggregate (WIRE.md): `{"msgin5gServiceId"?,"messageType":
+/// Write the `MSGRESP` answering an aggregate (README "Message flows"): `{"msgin5gServiceId"?,"messageType":
 /// "MSGRESP","messageId","numberOfResults":N,"results":[...]}` with `N` as given (the reference
 /// server's `count_mismatch` test hook sends a wrong one); with `N = results.len()` the bytes
 /// equal [`super::encode`] of the equivalent [`MessageResponse`] (non-empty results).
@@ -1442,10 +1442,10 @@ mod tests {
             r.result_for("b"),
             (MsgDeliveryStatus::Failed, Some("UNKNOWN_UE"))
         );
-        // Not listed: ACCEPTED (SPEC.md §4.8).
+        // Not listed: ACCEPTED (23.554 §8.4).
         assert_eq!(r.result_for("zz"), (MsgDeliveryStatus::Accepted, None));
 
-        // SPEC.md §4.8 single-target form: elements inherit the envelope keys.
+        // 23.554 §8.4 single-target form: elements inherit the envelope keys.
         let p = dec(
             r#"{ "msgin5gServiceId":"org.3gpp.msgin5g", "messageType":"AGGMSG",
             "messageId":"agg", "originatingUeServiceId":"ue-a", "recipientAsServiceId":"as-1",

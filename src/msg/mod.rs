@@ -1,4 +1,4 @@
-//! MSGin5G payloads on MSGin5G-1/-6 (TS 24.538 §7.1, project JSON profile SPEC.md §3.3):
+//! MSGin5G payloads on MSGin5G-1/-6 (TS 24.538 §7.1, project JSON profile the JSON profile, README "Protocol profile"):
 //! Message Type values, the registration IEs, bulk requests/responses, the messaging payloads
 //! (`MSG`/`MSGRESP`/`IMDN`/`AGGMSG`/`AGGIMDN`), the Annex A.3 (MSGin5G-5) payloads, failure
 //! causes, the configuration payloads (JSON and the §7.2 XML document, `BULKCONF`), and a JSON codec built on simd-json (Content-Format 50).
@@ -29,5 +29,5 @@ pub use ie::{MAX_APPLICATION_ID_LEN, MAX_MESSAGE_ID_LEN};
 pub use messaging::*;
 pub use types::*;
 
-/// Default MSGin5G service identifier (SPEC.md §3.1, (project profile, SPEC.md: PROPOSED); configurable).
+/// Default MSGin5G service identifier (24.538 §7.1, (project profile); configurable).
 pub const DEFAULT_SERVICE_ID: &str = "org.3gpp.msgin5g";

@@ -1,5 +1,5 @@
-//! Message Type values (TS 24.538 §7.1 + SPEC.md §3.2) and the registration information
-//! elements (23.554 Tables 8.2.1-1, 8.2.7-x; SPEC.md §4.2–4.5).
+//! Message Type values (TS 24.538 §7.1 + 24.538 §7.1) and the registration information
+//! elements (23.554 Tables 8.2.1-1, 8.2.7-x; 24.538 §6.3.1.1.1–4.5).
 
 use super::annex_a::*;
 use super::configuration::{BulkConfiguration, BulkConfigurationResponse};
@@ -17,17 +17,17 @@ pub enum MessageType {
     RegResp,
     /// `DEREGRESP` de-registration response (Rel-18).
     DeregResp,
-    /// `BULKREG` bulk registration request (project profile, SPEC.md: PROPOSED).
+    /// `BULKREG` bulk registration request (project profile).
     BulkReg,
-    /// `BULKREGRESP` bulk registration response (project profile, SPEC.md: PROPOSED).
+    /// `BULKREGRESP` bulk registration response (project profile).
     BulkRegResp,
-    /// `BULKDEREG` bulk de-registration request (project profile, SPEC.md: PROPOSED).
+    /// `BULKDEREG` bulk de-registration request (project profile).
     BulkDereg,
-    /// `BULKDEREGRESP` bulk de-registration response (project profile, SPEC.md: PROPOSED).
+    /// `BULKDEREGRESP` bulk de-registration response (project profile).
     BulkDeregResp,
-    /// `BULKCONF` bulk configuration request (project profile, SPEC.md §4.1.3: PROPOSED).
+    /// `BULKCONF` bulk configuration request (project profile, 23.554 §8.1.4: PROPOSED).
     BulkConf,
-    /// `BULKCONFRESP` bulk configuration response (project profile, SPEC.md §4.1.3: PROPOSED).
+    /// `BULKCONFRESP` bulk configuration response (project profile, 23.554 §8.1.4: PROPOSED).
     BulkConfResp,
     /// `MSG` MSGin5G message.
     Msg,
@@ -39,9 +39,9 @@ pub enum MessageType {
     SegRec,
     /// `SEGCONFIR` segments received confirmation.
     SegConfir,
-    /// `AGGMSG` aggregated message (project profile, SPEC.md: PROPOSED).
+    /// `AGGMSG` aggregated message (project profile).
     AggMsg,
-    /// `AGGIMDN` aggregated delivery report (project profile, SPEC.md: PROPOSED).
+    /// `AGGIMDN` aggregated delivery report (project profile).
     AggImdn,
     /// `REGISTRATION REQUEST` (Annex A.3, MSGin5G-5: AC -> gateway).
     RegistrationRequest,
@@ -174,7 +174,7 @@ impl MessageType {
 const MAX_KNOWN_LEN: usize = 32;
 
 /// `registrationUrgentDegree` (23.554 Table 8.2.7-1): `"URGENT"`/`"NORMAL"`, or a boolean
-/// (`true` = URGENT) on input (SPEC.md A9).
+/// (`true` = URGENT) on input (23.554 Table 8.2.7-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UrgentDegree {
     /// Must not be bulked.
@@ -215,7 +215,7 @@ impl RegResult {
     }
 }
 
-/// UE Credential Information (SPEC.md F1): authentication type and credential.
+/// UE Credential Information (24.538 §6.3.1.1.2): authentication type and credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialInfo {
@@ -227,7 +227,7 @@ pub struct CredentialInfo {
     pub credential: Option<String>,
 }
 
-/// Registration request IEs (`REG`, and each element of `BULKREG`) (SPEC.md §4.2).
+/// Registration request IEs (`REG`, and each element of `BULKREG`) (24.538 §6.3.1.1.1).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RegistrationRequest {
     /// MSGin5G service identifier.
@@ -246,7 +246,7 @@ pub struct RegistrationRequest {
     pub wait_time: Option<u32>,
 }
 
-/// De-registration request IEs (`DEREG`, and each element of `BULKDEREG`) (SPEC.md §4.3).
+/// De-registration request IEs (`DEREG`, and each element of `BULKDEREG`) (24.538 §6.3.1.1.2).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeregistrationRequest {
     /// MSGin5G service identifier.
@@ -289,7 +289,7 @@ pub struct DeregistrationResponse {
     pub failure_cause: Option<String>,
 }
 
-/// `BULKREG` (23.554 §8.2.7; SPEC.md §4.4).
+/// `BULKREG` (23.554 §8.2.7; 23.554 §8.2.7).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BulkRegistration {
     /// MSGin5G service identifier.
@@ -302,7 +302,7 @@ pub struct BulkRegistration {
     pub registration_requests: Vec<RegistrationRequest>,
 }
 
-/// `BULKREGRESP` (SPEC.md §4.4).
+/// `BULKREGRESP` (23.554 §8.2.7).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BulkRegistrationResponse {
     /// MSGin5G service identifier.
@@ -313,7 +313,7 @@ pub struct BulkRegistrationResponse {
     pub registration_responses: Vec<RegistrationResponse>,
 }
 
-/// `BULKDEREG` (SPEC.md §4.5).
+/// `BULKDEREG` (24.538 §6.3.4.3.4-§6.3.4.3.6).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BulkDeregistration {
     /// MSGin5G service identifier.
@@ -326,7 +326,7 @@ pub struct BulkDeregistration {
     pub deregistration_requests: Vec<DeregistrationRequest>,
 }
 
-/// `BULKDEREGRESP` (SPEC.md §4.5).
+/// `BULKDEREGRESP` (24.538 §6.3.4.3.4-§6.3.4.3.6).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BulkDeregistrationResponse {
     /// MSGin5G service identifier.
@@ -356,21 +356,21 @@ pub enum Payload {
     BulkDereg(BulkDeregistration),
     /// `BULKDEREGRESP`.
     BulkDeregResp(BulkDeregistrationResponse),
-    /// `BULKCONF` (SPEC.md §4.1.3).
+    /// `BULKCONF` (23.554 §8.1.4).
     BulkConf(BulkConfiguration),
-    /// `BULKCONFRESP` (SPEC.md §4.1.3).
+    /// `BULKCONFRESP` (23.554 §8.1.4).
     BulkConfResp(BulkConfigurationResponse),
-    /// `MSG` (SPEC.md §4.6).
+    /// `MSG` (23.554 §8.3.2).
     Msg(Message),
-    /// `MSGRESP` (SPEC.md §4.6, §4.8).
+    /// `MSGRESP` (23.554 §8.3.2, §8.4).
     MsgResp(MessageResponse),
-    /// `IMDN` (SPEC.md §4.7).
+    /// `IMDN` (23.554 §8.3.4).
     Imdn(DeliveryReport),
-    /// `AGGMSG` (SPEC.md §4.8).
+    /// `AGGMSG` (23.554 §8.4).
     AggMsg(AggregatedMessage),
-    /// `AGGIMDN` (SPEC.md §4.8).
+    /// `AGGIMDN` (23.554 §8.4).
     AggImdn(AggregatedReport),
-    /// `REG` with `asServiceId` (AS identity, project extension; WIRE.md).
+    /// `REG` with `asServiceId` (AS identity, project extension; README "Message flows").
     AsReg(AsRegistrationRequest),
     /// `DEREG` with `asServiceId`.
     AsDereg(AsRegistrationRequest),

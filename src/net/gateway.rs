@@ -1,6 +1,6 @@
 //! Driver for the Gateway UE: `shards` share-nothing shards, each with its own device socket
 //! (`SO_REUSEPORT`, same port), its own uplink socket, thread, current-thread runtime and
-//! [`GatewayCore`] (DESIGN.md §1).
+//! [`GatewayCore`] (README "Architecture").
 
 use super::driver::{self, DRAIN_BATCH};
 use super::shard::{self, CoreHandle, Hooks, RunOptions, SocketId};
@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 /// Most shards one gateway runs (one per core is the intent; this only stops typos).
 pub const MAX_SHARDS: usize = 256;
 
-/// Capacity of each shard's handoff channel (cross-shard downlink deliveries; DESIGN.md §1).
+/// Capacity of each shard's handoff channel (cross-shard downlink deliveries; README "Architecture").
 /// When full, the sending shard answers the server 5.03 at once.
 pub const HANDOFF_CHANNEL_CAPACITY: usize = 4096;
 

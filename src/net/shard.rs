@@ -1,5 +1,5 @@
 //! The one driver contract every sans-IO core implements (gateway shard, server, configuration
-//! server, relay): datagrams and time in, datagrams (and socket changes) out (DESIGN.md §1).
+//! server, relay): datagrams and time in, datagrams (and socket changes) out (README "Architecture").
 //!
 //! A driver owns a table of sockets indexed by [`SocketId`]: the ones it was started with
 //! (0, 1, ... in the order given) and the ones the core asks for at run time with
@@ -488,7 +488,7 @@ impl<C> std::fmt::Debug for CoreHandle<C> {
 }
 
 /// Start [`run`] for `core` on `sockets` (set non-blocking here) on a thread named `name` with
-/// its own current-thread runtime (DESIGN.md §1: one thread per shard).
+/// its own current-thread runtime (README "Architecture": one thread per shard).
 pub fn spawn<C, H>(
     name: &str,
     sockets: Vec<std::net::UdpSocket>,

@@ -1,10 +1,10 @@
-//! The MSGin5G Relay UE (24.538 6.2.2, 6.3.3, 6.4.2.4; SPEC.md §8): a 5G ProSe Layer-3
+//! The MSGin5G Relay UE (24.538 6.2.2, 6.3.3, 6.4.2.4; 24.538 §6.2.2, §6.3.3, §6.4.2.4): a 5G ProSe Layer-3
 //! UE-to-Network relay for CoAP, as a sans-IO [`Core`]. It never aggregates and never rewrites:
 //! every datagram it relays leaves byte-identical (same Message ID, Token, options, payload).
 //!
 //! Sockets: [`DEVICE_SOCKET`] (0) is the device-facing messaging socket (`relay.listen`, 5683;
-//! SPEC.md F3), [`CONFIG_SOCKET`] (1) the device-facing configuration socket
-//! (`relay.config_listen`, 65401; SPEC.md A12), and `FIRST_LINK_SOCKET + slot` (2..) the per-link
+//! 24.538 §6.4.2.4), [`CONFIG_SOCKET`] (1) the device-facing configuration socket
+//! (`relay.config_listen`, 65401; 24.538 §6.2.2.1), and `FIRST_LINK_SOCKET + slot` (2..) the per-link
 //! uplink endpoints, opened with [`SocketOp::Open`] at a UE's first datagram and closed when its
 //! slot is freed. One uplink endpoint per link carries both kinds of traffic: what came on socket
 //! 0 goes to `upstream`, what came on socket 1 goes to `config_upstream`; what comes back from
@@ -18,8 +18,8 @@
 //!   ([`classify`]); requests are tracked per link (`exchange.rs`) for the bounds and to notice a
 //!   DEREG (a scan for `"messageType":"DEREG"` in POSTs on the messaging socket).
 //! - Downlink (6.2.2.1, 6.4.2.4.1): only datagrams from the upstream addresses are accepted on a
-//!   link's endpoint. A request for a UE that is no longer linked, or whose Uri-Host (SPEC.md
-//!   A13) is an IP literal other than the UE's, is discarded, and a CON request gets a
+//!   link's endpoint. A request for a UE that is no longer linked, or whose Uri-Host (
+//!   24.538 §6.1) is an IP literal other than the UE's, is discarded, and a CON request gets a
 //!   piggybacked 4.04 (same Message ID and Token, no payload; `not_found_to_server`).
 //! - Counters: [`RelayStats`].
 
@@ -44,7 +44,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Device-facing messaging socket (SPEC.md F3: port 5683 by default).
+/// Device-facing messaging socket (24.538 §6.4.2.4: port 5683 by default).
 pub const DEVICE_SOCKET: SocketId = 0;
 /// Device-facing configuration socket (24.538 6.2.2.1: UDP 65401).
 pub const CONFIG_SOCKET: SocketId = 1;
@@ -369,7 +369,7 @@ impl RelayCore {
     }
 }
 
-/// The recipient check of 24.538 6.4.2.4.1 (SPEC.md A13): a server request's Uri-Host, when it
+/// The recipient check of 24.538 6.4.2.4.1 (24.538 §6.1): a server request's Uri-Host, when it
 /// is an IP literal (with or without brackets), must be the linked UE's IP address. A host name
 /// cannot be checked by a Layer-3 relay and passes; so does a request without Uri-Host.
 fn recipient_matches(data: &[u8], ue: IpAddr) -> bool {

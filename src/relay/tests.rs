@@ -1,4 +1,4 @@
-//! Relay core scenarios in simulated time (24.538 6.2.2.1, 6.3.3.2, 6.4.2.4; SPEC.md §8).
+//! Relay core scenarios in simulated time (24.538 6.2.2.1, 6.3.3.2, 6.4.2.4; 24.538 §6.2.2, §6.3.3, §6.4.2.4).
 
 use super::*;
 use crate::coap::{Token, CONTENT_FORMAT_JSON};

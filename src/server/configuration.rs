@@ -1,5 +1,5 @@
-//! The configuration management server function (24.538 §6.2.1, §7.2; 23.434 §11.3.2; SPEC.md
-//! §4.1): a sans-IO [`Core`] on one socket (id 0, UDP 65401 by default) serving one resource,
+//! The configuration management server function (24.538 §6.2.1, §7.2; 23.434 §11.3.2;
+//! 24.538 §6.2): a sans-IO [`Core`] on one socket (id 0, UDP 65401 by default) serving one resource,
 //! `/msgin5g-config`.
 //!
 //! # Message layer (RFC 7252)
@@ -24,7 +24,7 @@
 //!   4.04; else 2.05 with the configuration: JSON (Content-Format 50) by default or with Accept
 //!   50, the 24.538 §7.2 XML document (Content-Format 41) with Accept 41. `info` is ignored.
 //!
-//! # POST `BULKCONF` (SPEC.md §4.1.3, project profile)
+//! # POST `BULKCONF` (23.554 §8.1.4, project profile)
 //! Body refused by the codec or another Message Type 4.00; gateway outside `allowed_gateways`
 //! 4.03; more than `max_bulk_entries` elements 4.13; empty list or a count different from the
 //! list length 4.00. Otherwise 2.05 `BULKCONFRESP` (Content-Format 50), one element per request
@@ -68,10 +68,10 @@ use thiserror::Error;
 /// The configuration server's only socket.
 pub const CONFIG_SOCKET: SocketId = 0;
 
-/// Default UDP port of the configuration management server (24.538 §6.2.2.1; SPEC.md A12).
+/// Default UDP port of the configuration management server (24.538 §6.2.2.1; 24.538 §6.2.2.1).
 pub const CONFIG_PORT: u16 = 65401;
 
-/// Default resource path (SPEC.md §4.1.1).
+/// Default resource path (24.538 §6.2.1, §7.2).
 pub const CONFIG_URI_PATH: &str = "msgin5g-config";
 
 /// Largest answer payload by default: one UDP datagram with room for the CoAP header.

@@ -20,7 +20,7 @@ pub enum RequestError {
     /// A decodable payload whose Message Type the server does not accept as a request: 4.00.
     #[error("unexpected messageType {0}")]
     UnexpectedMessageType(String),
-    /// `ueServiceId` empty or longer than 255 bytes (SPEC.md §3.1): 4.00.
+    /// `ueServiceId` empty or longer than 255 bytes (24.538 §7.1): 4.00.
     #[error("invalid ueServiceId")]
     InvalidUeServiceId,
     /// `numberOf...Requests` differs from the list length: 4.00.
@@ -32,7 +32,7 @@ pub enum RequestError {
     /// The bulk's gateway is not in `allowed_gateways`: 4.03.
     #[error("gateway not authorized")]
     GatewayNotAuthorized,
-    /// More elements than `max_bulk_entries` (SPEC.md A28): 4.13.
+    /// More elements than `max_bulk_entries` (23.554 §8.2.7): 4.13.
     #[error("too many entries (max {0})")]
     TooManyEntries(usize),
 }

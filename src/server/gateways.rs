@@ -1,4 +1,4 @@
-//! Gateway UE endpoint groups (SPEC.md §7.3: a gateway sends from several uplink ports; issue 9
+//! Gateway UE endpoint groups (24.538 §6.3.4.3.3: a gateway sends from several uplink ports; issue 9
 //! "Peer restarts"): which uplink endpoints of a Gateway UE downlink may use, and when one is
 //! forgotten.
 //!

@@ -1,4 +1,4 @@
-//! Messaging in the reference server (SPEC.md §4.6–4.8, §4.11, §9; WIRE.md): routing of `MSG`
+//! Messaging in the reference server (23.554 §8.3.2–§8.4, §8.3.6; README "Message flows"): routing of `MSG`
 //! (P2P, A2P, P2A, group fan-out), `IMDN` forwarding, `AGGMSG`/`AGGIMDN` unpacking, AS
 //! registration, downlink delivery with its outcomes, and store and forward.
 //!
@@ -20,14 +20,14 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-/// Messaging settings of the reference server (SPEC.md §9 "Messages", §4.11).
+/// Messaging settings of the reference server (23.554 §8.3.6; README "Message flows").
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessagingConfig {
-    /// Static groups: Group Service ID to member UE Service IDs (WIRE.md "Groups").
+    /// Static groups: Group Service ID to member UE Service IDs (README "Message flows").
     pub groups: BTreeMap<String, Vec<String>>,
     /// Most elements in one `AGGMSG`/`AGGIMDN`; larger get 4.13.
     pub max_aggregate_entries: usize,
-    /// Largest decoded payload of one message in bytes (SPEC.md §4.9 default segment size);
+    /// Largest decoded payload of one message in bytes (23.554 §8.5 default segment size);
     /// larger get `FAILED PAYLOAD_TOO_LARGE` (4.13 for a single `MSG`).
     pub max_payload_bytes: usize,
     /// Most downlink requests outstanding at once; beyond it a message is stored (with store
@@ -103,7 +103,7 @@ impl Verdict {
         }
     }
 
-    /// The CoAP code answering a single `MSG`/`IMDN` with this verdict (WIRE.md).
+    /// The CoAP code answering a single `MSG`/`IMDN` with this verdict (README "Message flows").
     fn code(self) -> Code {
         match (self.status, self.cause) {
             (MsgDeliveryStatus::Accepted | MsgDeliveryStatus::Stored, _) => Code::CHANGED,
@@ -167,7 +167,7 @@ struct Target {
     group: Option<String>,
 }
 
-/// `Some(cause)` for a sender that may not send (WIRE.md, SPEC.md §9).
+/// `Some(cause)` for a sender that may not send (README "Message flows", the reference server profile, README).
 type SenderCheck = Result<(), &'static str>;
 
 impl ServerCore {
@@ -698,7 +698,7 @@ impl ServerCore {
         v
     }
 
-    /// An `IMDN FAILURE` to the sender of `m` on behalf of its recipient (WIRE.md: the server
+    /// An `IMDN FAILURE` to the sender of `m` on behalf of its recipient (README "Message flows": the server
     /// reports a failed or expired delivery when delivery status was required).
     fn send_failure_report(&mut self, now: Instant, m: &Message, failure: &'static str) {
         let (Some(sender), Some(recipient)) = (m.originator(), m.recipient()) else {

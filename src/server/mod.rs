@@ -1,4 +1,4 @@
-//! Reference MSGin5G Server core (SPEC.md §9): sans-IO, datagrams and time in, datagrams out.
+//! Reference MSGin5G Server core (the reference server profile, README): sans-IO, datagrams and time in, datagrams out.
 //!
 //! Handles `REG`/`DEREG` (2.01/2.04 with `REGRESP`/`DEREGRESP`), `BULKREG`/`BULKDEREG` (one
 //! response element per request element, in order), keeps the registration table, answers 4.13
@@ -44,7 +44,7 @@
 //!   address: a REG/DEREG without it (e.g. from a new address taking the UE over) is 4.03
 //!   `UNAUTHORIZED`. Otherwise, with `policy.required_token` set, `ueCredentialInfo.credential`
 //!   must equal the token (any `authType`); a missing `ueCredentialInfo` fails, except inside a
-//!   bulk from a gateway listed in `policy.allowed_gateways` (SPEC.md A26 / TS 33.501 Y.6: the
+//!   bulk from a gateway listed in `policy.allowed_gateways` (TS 33.501 Annex Y.6 / TS 33.501 Y.6: the
 //!   authorised gateway vouches for its UEs that supplied none and have no provisioned
 //!   credential; credentials it forwards are still checked). Failures: `credential_failures`.
 //!   With neither, identities are not verified (the driver logs it at start).
@@ -153,7 +153,7 @@ pub const STORE_FULL_MAX_AGE: u32 = 60;
 /// a gateway uplink keeps up to `max_in_flight` bulks (64 per shard by default) outstanding.
 pub const AGGREGATOR_EXCHANGES_PER_PEER: usize = 256;
 
-/// Longest accepted UE Service ID in bytes (SPEC.md §3.1).
+/// Longest accepted UE Service ID in bytes (24.538 §7.1).
 const MAX_UE_SERVICE_ID_LEN: usize = 255;
 
 /// Per-entry policy of the reference server (TS 33.501 Y.6: trust the gateway, check per UE).
@@ -174,7 +174,7 @@ pub struct ServerPolicy {
     pub ue_credentials: HashMap<String, String>,
 }
 
-/// Fault injection for tests and load tests (SPEC.md §9 "Test hooks").
+/// Fault injection for tests and load tests (the reference server profile, README "Test hooks").
 #[derive(Debug, Clone, Default)]
 pub struct ServerTestHooks {
     /// Omit every n-th element (1-based position % n == 0) from bulk and aggregate responses.
@@ -197,7 +197,7 @@ pub struct ServerConfig {
     pub service_id: String,
     /// The resource path requests must carry (Uri-Path), default `msgin5g`.
     pub uri_path: String,
-    /// Largest bulk accepted; larger gets 4.13 (SPEC.md A28).
+    /// Largest bulk accepted; larger gets 4.13 (23.554 §8.2.7).
     pub max_bulk_entries: usize,
     /// Bound on the registration table; entries beyond it fail with `STORE_FULL`.
     pub max_registrations: usize,
@@ -824,7 +824,7 @@ impl ServerCore {
         if !valid_id(&req.ue_service_id) {
             return Err(RequestError::InvalidUeServiceId);
         }
-        // A REG a Gateway UE forwards singly (urgent, SPEC.md §4.4) comes from one of its
+        // A REG a Gateway UE forwards singly (urgent, 23.554 §8.2.7) comes from one of its
         // uplink endpoints: the UE is registered through that gateway (its later messages come
         // from any of the gateway's uplinks), not directly at that one port.
         let path = match self.gateway_of_endpoint(from) {
@@ -912,7 +912,7 @@ impl ServerCore {
         Ok(None)
     }
 
-    /// Whether the bulk's gateway vouches for UEs without credentials (SPEC.md A26).
+    /// Whether the bulk's gateway vouches for UEs without credentials (TS 33.501 Annex Y.6).
     fn gateway_vouches(&self, gateway: Option<&str>) -> bool {
         match (&self.config.policy.allowed_gateways, gateway) {
             (Some(allowed), Some(g)) => allowed.contains(g),
@@ -1038,7 +1038,7 @@ fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
-/// A UE Service ID is 1 to 255 bytes (SPEC.md §3.1).
+/// A UE Service ID is 1 to 255 bytes (24.538 §7.1).
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_UE_SERVICE_ID_LEN
 }

@@ -1,9 +1,9 @@
-//! The registration table (SPEC.md §4.2, §9): one entry per UE Service ID, bounded.
+//! The registration table (24.538 §6.3.1.1.1, §9): one entry per UE Service ID, bounded.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
-/// How downlink traffic reaches a registered UE (SPEC.md §9 "Store the downlink path per UE").
+/// How downlink traffic reaches a registered UE (the reference server profile, README "Store the downlink path per UE").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DownlinkPath {
     /// Registered with a single `REG`: the source transport address of that request.
@@ -129,7 +129,7 @@ impl Registry {
     }
 }
 
-/// Registered Application Servers (WIRE.md "AS identity", project extension): AS Service ID to
+/// Registered Application Servers (README "Message flows", project extension): AS Service ID to
 /// the source address of its `REG`, which is also its downlink path. Bounded by `max` entries.
 #[derive(Debug)]
 pub(crate) struct AsTable {

@@ -1,4 +1,4 @@
-//! Store and forward (23.554 §8.3.2 NOTE, §8.3.6; SPEC.md §4.11): messages kept for recipients
+//! Store and forward (23.554 §8.3.2 NOTE, §8.3.6; 23.554 §8.3.6): messages kept for recipients
 //! that are not reachable, bounded per recipient and in total, each with an expiry instant.
 
 use crate::msg::{Message, TargetType};

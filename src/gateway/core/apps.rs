@@ -1,6 +1,6 @@
 //! Messages and reports from devices: Application Clients without an MSGin5G Client
-//! (MSGin5G-5, Annex A.3; 24.538 §6.3.2, §6.4.2.3; SPEC.md §7.5) and UEs with one (MSGin5G-6),
-//! all aggregated upstream (`AGGMSG`/`AGGIMDN`, SPEC.md §4.8) by the same batcher as
+//! (MSGin5G-5, Annex A.3; 24.538 §6.3.2, §6.4.2.3; 23.554 §8.11) and UEs with one (MSGin5G-6),
+//! all aggregated upstream (`AGGMSG`/`AGGIMDN`, 23.554 §8.4) by the same batcher as
 //! registrations.
 
 use super::device::Admission;
@@ -160,7 +160,7 @@ impl GatewayCore {
     }
 
     /// `MESSAGE SENDING REQUEST` (24.538 §6.4.2.3.1) → `MSG` from the gateway's own UE Service
-    /// ID (SPEC.md §7.5), aggregated upstream.
+    /// ID (23.554 §8.11), aggregated upstream.
     pub(super) fn app_message(
         &mut self,
         now: Instant,
@@ -214,7 +214,7 @@ impl GatewayCore {
     }
 
     /// `DELIVERY REPORT SENDING REQUEST` (24.538 §6.4.2.3.2) → `IMDN` to the sender of the
-    /// reported message (SPEC.md §7.5); unknown original message → failure, nothing sent.
+    /// reported message (23.554 §8.11); unknown original message → failure, nothing sent.
     pub(super) fn app_report(
         &mut self,
         now: Instant,
@@ -295,7 +295,7 @@ impl GatewayCore {
     }
 
     /// A UE's own `MSG` (MSGin5G-6): the originator must be a UE registered through this gateway
-    /// from this address (SPEC.md §7; a UE whose address changed registers again).
+    /// from this address (24.538 §6.3.4; a UE whose address changed registers again).
     pub(super) fn client_message(
         &mut self,
         now: Instant,

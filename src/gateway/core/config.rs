@@ -1,5 +1,5 @@
-//! Configuration requests on the configuration socket (24.538 §6.2; 23.554 §8.1.4; SPEC.md
-//! §4.1.3, §7.2–7.3, A24): the GET is checked, deduplicated, cached by MSGin5G UE ID and
+//! Configuration requests on the configuration socket (24.538 §6.2; 23.554 §8.1.4;
+//! 23.554 §8.1.4; 24.538 §6.3.4): the GET is checked, deduplicated, cached by MSGin5G UE ID and
 //! admitted like a registration (batched into `BULKCONF`, or forwarded singly); the
 //! `BULKCONFRESP` is split into one 2.05/4.03/4.04 per device.
 
@@ -110,7 +110,7 @@ impl GatewayCore {
         self.admit(now, exchange, admission);
     }
 
-    /// Split a `BULKCONFRESP` (SPEC.md §4.1.3, §7.3): each member gets its configuration in the
+    /// Split a `BULKCONFRESP` (23.554 §8.1.4, §7.3): each member gets its configuration in the
     /// Content-Format it asked for, or 4.03/4.04/5.02 from its element's `failureCause`; an
     /// unusable answer fails every member with `SERVER_ERROR` (5.02).
     pub(super) fn split_conf(&mut self, now: Instant, flight: InFlight, payload: &[u8]) {

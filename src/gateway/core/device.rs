@@ -1,5 +1,5 @@
 //! Device requests (MSGin5G-6): validate, deduplicate (RFC 7252 §4.5), accept, replace, and
-//! send each request its one final answer (DESIGN.md §3).
+//! send each request its one final answer (README "Protocol profile").
 
 use super::*;
 use crate::coap::endpoint::{check_request, classify, Classified, EndpointError, RequestRules};
@@ -260,7 +260,7 @@ impl GatewayCore {
         self.stats.request(kind);
         let side = kind_side(kind);
         // The allow-list names UE Service IDs: registration kinds only (configuration is keyed
-        // by MSGin5G UE ID, before the UE has a UE Service ID; SPEC.md A24).
+        // by MSGin5G UE ID, before the UE has a UE Service ID; 23.554 §8.1.4).
         if matches!(kind, Kind::Reg | Kind::Dereg) {
             if let Some(allow) = &self.config.allow_list {
                 if !allow.contains(ue) {
@@ -395,7 +395,7 @@ impl GatewayCore {
     }
 
     /// In spec-literal mode a CON is acknowledged at once with an empty ACK (24.538 §6.3.4;
-    /// SPEC.md §7.2 step 6); the answer follows as a POST.
+    /// 23.554 §8.2.7 step 6); the answer follows as a POST.
     pub(super) fn ack_spec_post(&mut self, kind: Kind, exchange: &mut Exchange) {
         if self.answer_mode(kind) != AnswerMode::SpecPost || exchange.ack != AckState::Held {
             return;
@@ -419,7 +419,7 @@ impl GatewayCore {
 
     /// Whether a member's deadline can make its batch flush before the hold time does; only such
     /// deadlines enter the batch's deadline heap (keeps it small: they leave within the hold time).
-    /// The latest moment to send the final answer to `exchange` (SPEC.md §7.1): the device
+    /// The latest moment to send the final answer to `exchange` (24.538 §6.3.4): the device
     /// gives up MAX_TRANSMIT_WAIT after its first transmission of a CON (RFC 7252 §4.8.2); a
     /// NON has no retransmission window, so its answer is kept due within NON_LIFETIME, the span
     /// its Message ID stays in use. Measured from receipt, less `answer_margin`.
@@ -547,7 +547,7 @@ impl GatewayCore {
         self.push(side, peer, bytes);
     }
 
-    /// Send the one final answer for `exchange` (DESIGN.md §3).
+    /// Send the one final answer for `exchange` (README "Protocol profile").
     pub(super) fn answer(
         &mut self,
         now: Instant,
@@ -591,7 +591,7 @@ impl GatewayCore {
             }
             // 24.538 §6.3.4.3.3: a POST reusing the device's Message ID and Token. The MID is
             // reserved toward the device so this gateway never reuses it within
-            // EXCHANGE_LIFETIME (SPEC.md A1).
+            // EXCHANGE_LIFETIME (24.538 §6.3.4.3.3).
             (AnswerMode::SpecPost, ack) => {
                 let mid = if self.mids.reserve(now, peer, exchange.mid) {
                     exchange.mid
@@ -667,7 +667,7 @@ impl GatewayCore {
             if entry.stage == Stage::Queued {
                 self.batches[kind.index()].forget(entry.element.len());
             }
-            // A UE registered through this gateway can be reached for downlink (SPEC.md §7.1
+            // A UE registered through this gateway can be reached for downlink (24.538 §6.3.4
             // "registered constrained UEs"); a de-registered one no longer.
             if outcome.result == RegResult::Success {
                 match kind {

@@ -1,5 +1,5 @@
 //! Downlink: requests from the server (`MSG`, `IMDN`) for the devices behind the gateway
-//! (SPEC.md §7.5, 23.554 §8.11), delivered by the shard that serves the device (DESIGN.md §1),
+//! (23.554 §8.11, 23.554 §8.11), delivered by the shard that serves the device (README "Architecture"),
 //! and the gateway's own registration with the server (23.554 §8.2.7 pre-condition 1).
 //!
 //! The server's CON gets an empty ACK at once; the device's answer (or its silence) becomes a
@@ -13,7 +13,7 @@ use crate::msg::{
     TargetType,
 };
 
-/// Uri-Path of the Application Client resource on a constrained UE (SPEC.md §6.3).
+/// Uri-Path of the Application Client resource on a constrained UE (24.538 Annex A.3).
 pub const APP_URI_PATH: &str = "msgin5g-gw";
 
 /// Retry interval of the gateway's own registration after a failure.
@@ -22,7 +22,7 @@ const SELF_REGISTRATION_RETRY: Duration = Duration::from_secs(30);
 /// Most downlink requests from the server awaiting their devices per shard (beyond: 5.03).
 const MAX_SERVER_REQUESTS: usize = 65_536;
 
-/// What the gateway accepts from the server on an uplink (SPEC.md §7.5): POST with a JSON body
+/// What the gateway accepts from the server on an uplink (23.554 §8.11): POST with a JSON body
 /// (4.05 "POST only", 4.15), any Uri-Path (the server's `downlink_uri_path`), unknown critical
 /// options 4.02 (RFC 7252 §5.4.1), Block1 4.13, an Accept other than JSON 4.06 (§5.10.4).
 const SERVER_REQUEST_RULES: RequestRules<'static> = RequestRules {

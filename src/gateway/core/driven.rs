@@ -1,5 +1,5 @@
 //! The gateway shard as a [`Core`] of the one driver (`net::shard::run`): the socket table
-//! layout and the mapping between socket ids and [`Side`]s (DESIGN.md §1).
+//! layout and the mapping between socket ids and [`Side`]s (README "Architecture").
 
 use super::GatewayCore;
 use crate::coap::Transmit;

@@ -1,4 +1,4 @@
-//! The Gateway UE state machine of one shard (SPEC.md §7.2–7.3; DESIGN.md §1, §3).
+//! The Gateway UE state machine of one shard (23.554 §8.2.7–7.3; README "Architecture", §3).
 //!
 //! - this file: the state, construction, the public driving API and draining;
 //! - [`device`]: device requests: validation, dedup, replacement, the one final answer;
@@ -45,7 +45,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The configuration port (24.538 §6.2.1; SPEC.md §2.3, A12).
+/// The configuration port (24.538 §6.2.1, §6.2.2.1).
 pub const DEFAULT_CONFIG_PORT: u16 = 65401;
 
 /// Max-Age assumed when a 5.03 from the server carries none (RFC 7252 §5.10.5 default).
@@ -74,7 +74,7 @@ fn envelope_len(kind: Kind, config: &GatewayConfig) -> usize {
 /// A UUID-shaped string, for sizing.
 const UUID_SAMPLE: &str = "00000000-0000-4000-8000-000000000000";
 
-/// A random (version 4) UUID as text, from two 64-bit random values (SPEC.md §3.1: Message IDs
+/// A random (version 4) UUID as text, from two 64-bit random values (24.538 §7.1: Message IDs
 /// are UUID strings).
 fn uuid_text(hi: u64, lo: u64) -> String {
     let hi = (hi & !0xF000) | 0x4000;

@@ -50,7 +50,7 @@ impl GatewayCore {
         while let Some(ev) = self.device_retx.poll_event(now) {
             match ev {
                 RetransmitEvent::Resend(t) => self.transmits.push_back((Side::Device, t)),
-                // SPEC.md A29: the device slept or left; the server-side state stays.
+                // 24.538 §6.3.4.3.3: the device slept or left; the server-side state stays.
                 RetransmitEvent::GaveUp {
                     key: DeviceRetx::Answer,
                     ..
@@ -70,7 +70,7 @@ impl GatewayCore {
         while let Some(ev) = self.config_side.retx.poll_event(now) {
             match ev {
                 RetransmitEvent::Resend(t) => self.transmits.push_back((Side::Config, t)),
-                // SPEC.md A29: the device slept or left.
+                // 24.538 §6.3.4.3.3: the device slept or left.
                 RetransmitEvent::GaveUp { .. } => {}
             }
         }

@@ -1,5 +1,5 @@
 //! Toward the server: flush triggers, bulk and single requests over the uplinks, and splitting
-//! the answers (24.538 §6.3.4.3.3 / §6.3.4.3.6; SPEC.md §7.3).
+//! the answers (24.538 §6.3.4.3.3 / §6.3.4.3.6; 24.538 §6.3.4.3.3).
 
 use super::config::conf_single_outcome;
 use super::*;
@@ -385,7 +385,7 @@ impl GatewayCore {
                 return;
             }
             Classified::Request(h) => {
-                // A downlink request for a device behind the gateway (SPEC.md §7.5).
+                // A downlink request for a device behind the gateway (23.554 §8.11).
                 self.stats.received(side, Received::Ok);
                 self.handle_server_request(now, uplink, from, &h, data);
                 return;
@@ -477,7 +477,7 @@ impl GatewayCore {
     }
 
     /// Split a bulk response (24.538 §6.3.4.3.3 / §6.3.4.3.6) or an aggregate's `MSGRESP`
-    /// (SPEC.md §4.8, WIRE.md) into one answer per member ([`split_answer`]); an unusable answer
+    /// (23.554 §8.4, README "Message flows") into one answer per member ([`split_answer`]); an unusable answer
     /// fails every member with `SERVER_ERROR`.
     pub(super) fn split(&mut self, now: Instant, flight: InFlight, payload: &[u8]) {
         let kind = flight.kind;
