@@ -242,6 +242,29 @@ pub fn spawn_gateway(
     )
 }
 
+/// Bind `shards` sockets to `listen`, with `SO_REUSEPORT` when there is more than one: the first
+/// picks the port when `listen` has port 0 and the others join it. Returns them and their address.
+fn bind_shard_sockets(
+    listen: SocketAddr,
+    shards: usize,
+    sockets: SocketOptions,
+) -> io::Result<(Vec<std::net::UdpSocket>, SocketAddr)> {
+    let reuse_port = shards > 1;
+    let mut bound = Vec::with_capacity(shards);
+    let first = bind_udp(listen, reuse_port, sockets.recv_buffer, sockets.send_buffer)?;
+    let addr = first.local_addr()?;
+    bound.push(first);
+    for _ in 1..shards {
+        bound.push(bind_udp(
+            addr,
+            reuse_port,
+            sockets.recv_buffer,
+            sockets.send_buffer,
+        )?);
+    }
+    Ok((bound, addr))
+}
+
 /// Start a gateway on `listen` with `shards` shards toward `upstream`, with the given socket
 /// buffer sizes.
 ///
@@ -264,41 +287,13 @@ pub fn spawn_gateway_with(
             format!("shards must be between 1 and {MAX_SHARDS}, got {shards}"),
         ));
     }
-    let reuse_port = shards > 1;
-    let mut device_sockets = Vec::with_capacity(shards);
-    let first = bind_udp(listen, reuse_port, sockets.recv_buffer, sockets.send_buffer)?;
-    let local_addr = first.local_addr()?;
-    device_sockets.push(first);
-    for _ in 1..shards {
-        device_sockets.push(bind_udp(
-            local_addr,
-            reuse_port,
-            sockets.recv_buffer,
-            sockets.send_buffer,
-        )?);
-    }
+    let (device_sockets, local_addr) = bind_shard_sockets(listen, shards, sockets)?;
 
     // The configuration socket of every shard (UDP 65401, 24.538 §6.2.1), bound the same way.
     let config_listen = config
         .config_listen
         .unwrap_or_else(|| SocketAddr::new(local_addr.ip(), 0));
-    let mut config_sockets = Vec::with_capacity(shards);
-    let first = bind_udp(
-        config_listen,
-        reuse_port,
-        sockets.recv_buffer,
-        sockets.send_buffer,
-    )?;
-    let config_addr = first.local_addr()?;
-    config_sockets.push(first);
-    for _ in 1..shards {
-        config_sockets.push(bind_udp(
-            config_addr,
-            reuse_port,
-            sockets.recv_buffer,
-            sockets.send_buffer,
-        )?);
-    }
+    let (config_sockets, config_addr) = bind_shard_sockets(config_listen, shards, sockets)?;
 
     let mut os_rng = Rng::from_os();
     let directory = Arc::new(Directory::new(

@@ -462,11 +462,12 @@ async fn flush<C: Core, H: Hooks<C>>(
         let Some((id, transmit)) = core.poll_transmit() else {
             break;
         };
-        let Some(socket) = table.get(id).map(|slot| slot.socket.clone()) else {
+        let Some(slot) = table.get(id) else {
             tracing::debug!(id, destination = %transmit.destination, "transmit for a socket that is not open dropped");
             continue;
         };
-        let sent = driver::send_datagram(&socket, transmit.destination, &transmit.payload).await;
+        let sent =
+            driver::send_datagram(&slot.socket, transmit.destination, &transmit.payload).await;
         hooks.sent(core, id, sent);
     }
 }

@@ -12,8 +12,6 @@ struct Exchange {
     token: Token,
     /// A DEREG (its 2.04 ends the link).
     dereg: bool,
-    /// An Empty ACK came: the answer will be a separate response matched by Token.
-    separate: bool,
     /// Forgotten after this (EXCHANGE_LIFETIME after the first transmission).
     expires: Instant,
 }
@@ -69,19 +67,16 @@ impl Exchanges {
             mid,
             token,
             dereg,
-            separate: false,
             expires,
         });
         Begin::New
     }
 
     /// An ACK from the server for `mid`: a piggybacked response ends the exchange (returns
-    /// whether it was a DEREG's), an Empty ACK leaves it waiting for a separate response.
+    /// whether it was a DEREG's), an Empty ACK leaves it waiting for a separate response
+    /// ([`Exchanges::response`]).
     pub(crate) fn ack(&mut self, mid: u16, empty: bool) -> Option<bool> {
         if empty {
-            if let Some(e) = self.list.iter_mut().find(|e| e.mid == mid) {
-                e.separate = true;
-            }
             return None;
         }
         self.take(|e| e.mid == mid).map(|e| e.dereg)
