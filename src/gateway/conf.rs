@@ -3,7 +3,7 @@
 //! of a `BULKCONFRESP` into one answer per device in the content format it asked for.
 
 use super::answer::Outcome;
-use super::split::Split;
+use super::split::{match_member, Split};
 use crate::coap::{Code, CONTENT_FORMAT_XML};
 use crate::msg::{
     self, cause, cause::configuration_failure_code, BulkKind, Payload, RegResult, UeConfiguration,
@@ -102,13 +102,7 @@ pub fn split_conf(members: &[(Arc<str>, u64, u16)], payload: &[u8]) -> Option<Sp
     };
     for (i, e) in resp.configuration_responses.iter().enumerate() {
         let key = e.msgin5g_ue_id.as_str();
-        let idx = match members.get(i) {
-            Some((m, _, _)) if **m == *key && !taken[i] => Some(i),
-            _ => members
-                .iter()
-                .zip(&taken)
-                .position(|((m, _, _), &t)| **m == *key && !t),
-        };
+        let idx = match_member(members, &taken, i, key, |(m, _, _)| m);
         let Some(idx) = idx else {
             split.unknown_entries += 1;
             continue;
