@@ -41,7 +41,7 @@ pub enum Op {
 pub const OPS: usize = 7;
 
 /// Uri-Path of the configuration request (SPEC §4.1.1).
-pub const CONFIG_URI_PATH: &str = "msgin5g-config";
+pub use msgin5g::server::configuration::CONFIG_URI_PATH;
 
 impl Op {
     /// Every variant, in discriminant order.

@@ -11,7 +11,7 @@ use crate::msg::{
 use std::sync::Arc;
 
 /// Uri-Path of the configuration resource (SPEC.md §4.1.1).
-pub const CONFIG_URI_PATH: &str = "msgin5g-config";
+pub use crate::server::configuration::CONFIG_URI_PATH;
 /// Longest MSGin5G UE ID accepted in `ueid=` (longer: 4.00); bounds the pending-cache key.
 pub const MAX_UE_ID_LEN: usize = msg::MAX_CONFIG_STRING_LEN;
 
