@@ -4,14 +4,11 @@
 //! (serde_json into a one-field struct, borrowing; quick-xml's pull reader), so escapes and
 //! entities are decoded and look-alike text elsewhere is not mistaken for the value.
 
-use msgin5g::coap::CONTENT_FORMAT_JSON;
+use msgin5g::coap::{CONTENT_FORMAT_JSON, CONTENT_FORMAT_XML};
 use quick_xml::events::Event;
 use serde::Deserialize;
 use std::borrow::Cow;
 use thiserror::Error;
-
-/// Content-Format `application/xml` (RFC 7252 §12.3).
-pub const CONTENT_FORMAT_XML: u16 = 41;
 
 /// Longest UE Service ID taken from a configuration (longer ones are refused).
 pub const MAX_UE_SERVICE_ID: usize = 255;

@@ -41,7 +41,7 @@ pub enum Op {
 pub const OPS: usize = 7;
 
 /// Uri-Path of the configuration request (24.538 §6.2.1, §7.2).
-pub const CONFIG_URI_PATH: &str = "msgin5g-config";
+pub use msgin5g::server::configuration::CONFIG_URI_PATH;
 
 impl Op {
     /// Every variant, in discriminant order.
@@ -282,6 +282,22 @@ impl Writer {
         self.out.extend(std::iter::repeat_n(b'0', width));
         self
     }
+    /// The template of `bytes`, in which the written text starts at `base`: the fields' and
+    /// `splices`' offsets (into the text) are moved by `base`.
+    fn into_template(self, bytes: Vec<u8>, base: usize, splices: Vec<(usize, Splice)>) -> Template {
+        Template {
+            bytes,
+            fields: self
+                .fields
+                .into_iter()
+                .map(|(f, at, width)| (f, at + base, width))
+                .collect(),
+            splices: splices
+                .into_iter()
+                .map(|(at, whose)| (at + base, whose))
+                .collect(),
+        }
+    }
 }
 
 /// The identity layout shared by templates and reports: `<prefix>-<dev>[.<lane>]`.
@@ -499,19 +515,7 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
     }
     .payload(&w.out);
     let base = bytes.len() - w.out.len();
-    let fields = w
-        .fields
-        .iter()
-        .map(|&(f, at, width)| (f, at + base, width))
-        .collect();
-    Template {
-        bytes,
-        fields,
-        splices: splices
-            .into_iter()
-            .map(|(at, whose)| (at + base, whose))
-            .collect(),
-    }
+    w.into_template(bytes, base, splices)
 }
 
 /// The configuration GET: Uri-Path `msgin5g-config`, one Uri-Query `ueid=<MSGin5G UE ID>`
@@ -538,16 +542,7 @@ fn config_get(config: &Config, ids: &Identities) -> Template {
     let bytes = b.build();
     // The query is the only place its text occurs (the Token is zeros, the path differs).
     let base = memchr::memmem::find(&bytes, &w.out).unwrap_or(0);
-    let fields = w
-        .fields
-        .iter()
-        .map(|&(f, at, width)| (f, at + base, width))
-        .collect();
-    Template {
-        bytes,
-        fields,
-        splices: Vec::new(),
-    }
+    w.into_template(bytes, base, Vec::new())
 }
 
 #[cfg(test)]

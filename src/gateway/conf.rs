@@ -3,6 +3,7 @@
 //! of a `BULKCONFRESP` into one answer per device in the content format it asked for.
 
 use super::answer::Outcome;
+use super::split::{match_member, Split};
 use crate::coap::{Code, CONTENT_FORMAT_XML};
 use crate::msg::{
     self, cause, cause::configuration_failure_code, BulkKind, Payload, RegResult, UeConfiguration,
@@ -10,7 +11,7 @@ use crate::msg::{
 use std::sync::Arc;
 
 /// Uri-Path of the configuration resource (24.538 §6.2.1, §7.2).
-pub const CONFIG_URI_PATH: &str = "msgin5g-config";
+pub use crate::server::configuration::CONFIG_URI_PATH;
 /// Longest MSGin5G UE ID accepted in `ueid=` (longer: 4.00); bounds the pending-cache key.
 pub const MAX_UE_ID_LEN: usize = msg::MAX_CONFIG_STRING_LEN;
 
@@ -82,28 +83,16 @@ pub fn element_outcome(
     }
 }
 
-/// The per-member outcomes of one `BULKCONFRESP`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfSplit {
-    /// (member index, outcome): the listed members in answer order, then the unlisted ones
-    /// (`NO_RESPONSE_IN_BULK`, 5.02) in member order.
-    pub outcomes: Vec<(usize, Outcome)>,
-    /// Entries naming no (not yet answered) member.
-    pub unknown_entries: u64,
-    /// Members the answer does not list.
-    pub missing_entries: u64,
-    /// The declared count differs from the list length.
-    pub count_mismatch: bool,
-}
-
 /// Split a 2.05 `BULKCONFRESP` for `members` (MSGin5G UE ID, sequence, Content-Format the device
-/// accepts), matched as [`split_answer`](super::split_answer) does; `None` when unusable.
-pub fn split_conf(members: &[(Arc<str>, u64, u16)], payload: &[u8]) -> Option<ConfSplit> {
+/// accepts), matched as [`split_answer`](super::split_answer) does; `None` when unusable. The
+/// outcomes are the listed members in answer order, then the unlisted ones
+/// (`NO_RESPONSE_IN_BULK`, 5.02) in member order.
+pub fn split_conf(members: &[(Arc<str>, u64, u16)], payload: &[u8]) -> Option<Split> {
     let Ok(Payload::BulkConfResp(resp)) = msg::decode(payload) else {
         return None;
     };
     let mut taken = vec![false; members.len()];
-    let mut split = ConfSplit {
+    let mut split = Split {
         outcomes: Vec::with_capacity(members.len()),
         unknown_entries: 0,
         missing_entries: 0,
@@ -113,13 +102,7 @@ pub fn split_conf(members: &[(Arc<str>, u64, u16)], payload: &[u8]) -> Option<Co
     };
     for (i, e) in resp.configuration_responses.iter().enumerate() {
         let key = e.msgin5g_ue_id.as_str();
-        let idx = match members.get(i) {
-            Some((m, _, _)) if **m == *key && !taken[i] => Some(i),
-            _ => members
-                .iter()
-                .zip(&taken)
-                .position(|((m, _, _), &t)| **m == *key && !t),
-        };
+        let idx = match_member(members, &taken, i, key, |(m, _, _)| m);
         let Some(idx) = idx else {
             split.unknown_entries += 1;
             continue;

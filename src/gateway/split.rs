@@ -42,13 +42,7 @@ pub fn split_answer(kind: Kind, members: &[(Arc<str>, u64)], payload: &[u8]) -> 
         let mut listed: Vec<(usize, Outcome)> = Vec::with_capacity(members.len());
         let mut unknown_entries = 0;
         for (i, e) in entries.iter().enumerate() {
-            let idx = match members.get(i) {
-                Some((m, _)) if **m == *e.key && !taken[i] => Some(i),
-                _ => members
-                    .iter()
-                    .zip(&taken)
-                    .position(|((m, _), &t)| **m == *e.key && !t),
-            };
+            let idx = match_member(members, &taken, i, e.key, |(m, _)| m);
             let Some(idx) = idx else {
                 unknown_entries += 1;
                 continue;
@@ -104,6 +98,24 @@ pub fn split_answer(kind: Kind, members: &[(Arc<str>, u64)], payload: &[u8]) -> 
             count_mismatch: false,
         }),
         Err(_) => None,
+    }
+}
+
+/// The member that answer entry `i`, naming `key`, is for: member `i` when it has that key and
+/// is not yet `taken` (the usual in-order answer), else the first untaken member with that key.
+pub(super) fn match_member<M>(
+    members: &[M],
+    taken: &[bool],
+    i: usize,
+    key: &str,
+    key_of: impl Fn(&M) -> &Arc<str>,
+) -> Option<usize> {
+    match members.get(i) {
+        Some(m) if **key_of(m) == *key && !taken[i] => Some(i),
+        _ => members
+            .iter()
+            .zip(taken)
+            .position(|(m, &t)| **key_of(m) == *key && !t),
     }
 }
 

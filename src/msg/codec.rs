@@ -318,31 +318,12 @@ impl<'t, 'i> Fields<'t, 'i> {
     }
 
     fn urgent(&self) -> Result<Option<UrgentDegree>, MsgError> {
-        let Some(v) = self.get(K::Urgent) else {
-            return Ok(None);
-        };
-        if let Some(b) = v.as_bool() {
-            return Ok(Some(if b {
-                UrgentDegree::Urgent
-            } else {
-                UrgentDegree::Normal
-            }));
-        }
-        match v.as_str() {
-            Some(s) if s.eq_ignore_ascii_case("URGENT") => Ok(Some(UrgentDegree::Urgent)),
-            Some(s) if s.eq_ignore_ascii_case("NORMAL") => Ok(Some(UrgentDegree::Normal)),
-            _ => Err(MsgError::InvalidIe(K::Urgent.name())),
-        }
+        urgent_of(self.get(K::Urgent), K::Urgent.name())
     }
 
     /// A mandatory `"SUCCESS"`/`"FAILURE"` (ASCII case-insensitive).
     fn result(&self, k: K) -> Result<RegResult, MsgError> {
-        let v = self.get(k).ok_or(MsgError::MissingIe(k.name()))?;
-        match v.as_str() {
-            Some(s) if s.eq_ignore_ascii_case("SUCCESS") => Ok(RegResult::Success),
-            Some(s) if s.eq_ignore_ascii_case("FAILURE") => Ok(RegResult::Failure),
-            _ => Err(MsgError::InvalidIe(k.name())),
-        }
+        result_of(self.get(k), k.name())
     }
 
     /// `{authType, credential?}` (with the `CredentialInfo` serde aliases).
@@ -477,6 +458,41 @@ impl<'t, 'i> Fields<'t, 'i> {
 }
 
 /// `UnknownMessageType` with the value truncated to 64 bytes (on a char boundary).
+/// An optional urgent degree: `"URGENT"`/`"NORMAL"` (ASCII case-insensitive) or a boolean
+/// (`true` = URGENT); `name` is the IE's, for the error.
+pub(super) fn urgent_of(
+    v: Option<Value<'_, '_>>,
+    name: &'static str,
+) -> Result<Option<UrgentDegree>, MsgError> {
+    let Some(v) = v else {
+        return Ok(None);
+    };
+    if let Some(b) = v.as_bool() {
+        return Ok(Some(if b {
+            UrgentDegree::Urgent
+        } else {
+            UrgentDegree::Normal
+        }));
+    }
+    match v.as_str() {
+        Some(s) if s.eq_ignore_ascii_case("URGENT") => Ok(Some(UrgentDegree::Urgent)),
+        Some(s) if s.eq_ignore_ascii_case("NORMAL") => Ok(Some(UrgentDegree::Normal)),
+        _ => Err(MsgError::InvalidIe(name)),
+    }
+}
+
+/// A mandatory result: `"SUCCESS"`/`"FAILURE"` (ASCII case-insensitive); `name` is the IE's.
+pub(super) fn result_of(
+    v: Option<Value<'_, '_>>,
+    name: &'static str,
+) -> Result<RegResult, MsgError> {
+    match v.ok_or(MsgError::MissingIe(name))?.as_str() {
+        Some(s) if s.eq_ignore_ascii_case("SUCCESS") => Ok(RegResult::Success),
+        Some(s) if s.eq_ignore_ascii_case("FAILURE") => Ok(RegResult::Failure),
+        _ => Err(MsgError::InvalidIe(name)),
+    }
+}
+
 fn unknown_type(mt: &str) -> MsgError {
     let mut end = mt.len().min(DIAGNOSTIC_MAX);
     while !mt.is_char_boundary(end) {
@@ -740,7 +756,7 @@ pub(super) fn write_opt_str(out: &mut Vec<u8>, key: &str, v: Option<&str>) {
     }
 }
 
-fn write_opt_u32(out: &mut Vec<u8>, key: &str, v: Option<u32>) {
+pub(super) fn write_opt_u32(out: &mut Vec<u8>, key: &str, v: Option<u32>) {
     if let Some(v) = v {
         write_key(out, key);
         write_uint(out, u64::from(v));

@@ -29,8 +29,8 @@
 //! CDATA are resolved, values are trimmed.
 
 use super::codec::{
-    json_string_len, with_tape, write_head, write_json_string, write_key, write_opt_str,
-    write_uint, MsgError, MAX_UE_SERVICE_ID_LEN,
+    json_string_len, result_of, urgent_of, with_tape, write_head, write_json_string, write_key,
+    write_opt_str, write_opt_u32, write_uint, MsgError, MAX_UE_SERVICE_ID_LEN,
 };
 use super::types::{MessageType, Payload, RegResult, UrgentDegree};
 use simd_json::prelude::{TypedValue, ValueAsScalar, ValueIntoString};
@@ -276,33 +276,12 @@ impl<'t, 'i> Fields<'t, 'i> {
 
     /// `"URGENT"`/`"NORMAL"` or a boolean (`true` = URGENT), as for registration (23.554 Table 8.2.7-1).
     fn urgent(&self) -> Result<Option<UrgentDegree>, MsgError> {
-        let Some(v) = self.get(C::Urgent) else {
-            return Ok(None);
-        };
-        if let Some(b) = v.as_bool() {
-            return Ok(Some(if b {
-                UrgentDegree::Urgent
-            } else {
-                UrgentDegree::Normal
-            }));
-        }
-        match v.as_str() {
-            Some(s) if s.eq_ignore_ascii_case("URGENT") => Ok(Some(UrgentDegree::Urgent)),
-            Some(s) if s.eq_ignore_ascii_case("NORMAL") => Ok(Some(UrgentDegree::Normal)),
-            _ => Err(MsgError::InvalidIe(C::Urgent.name())),
-        }
+        urgent_of(self.get(C::Urgent), C::Urgent.name())
     }
 
     /// The mandatory `"SUCCESS"`/`"FAILURE"` (ASCII case-insensitive).
     fn result(&self) -> Result<RegResult, MsgError> {
-        let v = self
-            .get(C::Result)
-            .ok_or(MsgError::MissingIe(C::Result.name()))?;
-        match v.as_str() {
-            Some(s) if s.eq_ignore_ascii_case("SUCCESS") => Ok(RegResult::Success),
-            Some(s) if s.eq_ignore_ascii_case("FAILURE") => Ok(RegResult::Failure),
-            _ => Err(MsgError::InvalidIe(C::Result.name())),
-        }
+        result_of(self.get(C::Result), C::Result.name())
     }
 
     /// The objects of the mandatory list `k`, each collected.
@@ -403,13 +382,6 @@ pub(super) fn decode_object(
 fn write_ue_id(out: &mut Vec<u8>, id: &str) {
     out.extend_from_slice(b"\"msgin5gUeId\":");
     write_json_string(out, id);
-}
-
-fn write_opt_u32(out: &mut Vec<u8>, key: &str, v: Option<u32>) {
-    if let Some(v) = v {
-        write_key(out, key);
-        write_uint(out, u64::from(v));
-    }
 }
 
 /// The configuration IEs after the UE ID: `,"ueServiceId",,"msgin5gServerAddress","segmentSize"?`.

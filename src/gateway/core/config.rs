@@ -125,19 +125,8 @@ impl GatewayCore {
                 (ue.clone(), *seq, cf)
             })
             .collect();
-        let Some(split) = conf::split_conf(&members, payload) else {
-            self.fail_members(now, flight, cause::SERVER_ERROR);
-            return;
-        };
-        self.count_split(
-            split.count_mismatch,
-            split.unknown_entries,
-            split.missing_entries,
-        );
-        for (idx, outcome) in split.outcomes {
-            let (ue, seq, _) = &members[idx];
-            self.finish(now, Kind::Conf, ue, *seq, outcome);
-        }
+        let split = conf::split_conf(&members, payload);
+        self.finish_split(now, flight, split);
     }
 }
 

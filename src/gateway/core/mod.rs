@@ -26,7 +26,7 @@ use super::conf;
 use super::directory::Directory;
 use super::handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
 use super::pending::{AckState, Dialect, Exchange, Kind, Pending, PendingTable, Stage};
-use super::split::split_answer;
+use super::split::{split_answer, Split};
 use super::{AnswerMode, GatewayConfig, GatewayStats, Received, Side};
 use crate::coap::build::{empty_ack, reset};
 use crate::coap::dedup::{DedupCache, DedupOutcome};

@@ -480,31 +480,33 @@ impl GatewayCore {
     /// (23.554 §8.4, README "Message flows") into one answer per member ([`split_answer`]); an unusable answer
     /// fails every member with `SERVER_ERROR`.
     pub(super) fn split(&mut self, now: Instant, flight: InFlight, payload: &[u8]) {
-        let kind = flight.kind;
-        let Some(split) = split_answer(kind, &flight.members, payload) else {
+        let split = split_answer(flight.kind, &flight.members, payload);
+        self.finish_split(now, flight, split);
+    }
+
+    /// Answer `flight`'s members from their split answer (bulk or `BULKCONFRESP`), counting its
+    /// anomalies; `None` (unusable) fails every member with `SERVER_ERROR`.
+    pub(super) fn finish_split(&mut self, now: Instant, flight: InFlight, split: Option<Split>) {
+        let Some(split) = split else {
             self.fail_members(now, flight, cause::SERVER_ERROR);
             return;
         };
-        self.count_split(
-            split.count_mismatch,
-            split.unknown_entries,
-            split.missing_entries,
-        );
+        self.count_split(&split);
         for (idx, outcome) in split.outcomes {
             let (m, seq) = &flight.members[idx];
-            self.finish_from_server(now, flight.epoch, kind, m, *seq, outcome);
+            self.finish_from_server(now, flight.epoch, flight.kind, m, *seq, outcome);
         }
     }
 
-    /// Count a split answer's anomalies (bulk or `BULKCONFRESP`): a declared count that differs
-    /// from the list, entries naming no member, members the answer does not list.
-    pub(super) fn count_split(&self, count_mismatch: bool, unknown: u64, missing: u64) {
-        if count_mismatch {
+    /// Count a split answer's anomalies: a declared count that differs from the list, entries
+    /// naming no member, members the answer does not list.
+    fn count_split(&self, split: &Split) {
+        if split.count_mismatch {
             inc(&self.stats.count_mismatches);
         }
         for (counter, n) in [
-            (&self.stats.unknown_entries, unknown),
-            (&self.stats.missing_entries, missing),
+            (&self.stats.unknown_entries, split.unknown_entries),
+            (&self.stats.missing_entries, split.missing_entries),
         ] {
             if n > 0 {
                 counter.fetch_add(n, Ordering::Relaxed);
