@@ -5,9 +5,10 @@
 //! `exchanges_per_peer` exchanges (Message ID, Token, expiry and, for a CON, the answer); an
 //! exchange lives EXCHANGE_LIFETIME (CON) or NON_LIFETIME (NON) and a NON keeps no answer (it is
 //! never replayed). A device that follows NSTART=1 (§4.7) has one outstanding CON, so a few slots
-//! keep the whole §4.5 window for it; a peer that starts more distinct exchanges within the window
-//! than it has slots violates NSTART or uses Message IDs faster than the window allows (§4.4,
-//! §4.7): its oldest exchange is forgotten and counted ([`DedupCache::window_overflows`]).
+//! keep every exchange it may still retransmit; a peer with more distinct exchanges within the
+//! window than slots forgets its oldest, and that is counted ([`DedupCache::window_overflows`])
+//! only when the forgotten exchange could still be retransmitted (it started less than
+//! MAX_TRANSMIT_WAIT ago: the peer has more outstanding than NSTART allows, §4.7).
 //! Aggregating peers (a gateway's uplinks at the server) need more slots: the bound is per
 //! cache. A peer is dropped when its last exchange expires; the number of peers is bounded
 //! (`max_peers`), the least recently active peer evicted first and counted
@@ -20,6 +21,7 @@
 //! window, plus its answer. Peers with more than 8 slots also index their Message IDs (a boxed
 //! map), so a lookup does not scan 256 or 4 096 slots.
 
+use super::params::TransmissionParams;
 use super::types::Token;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -54,6 +56,8 @@ struct Exchange {
     mid: u16,
     /// Removed (a tombstone until it reaches the front of its peer's slots).
     dead: bool,
+    /// A CON (kept EXCHANGE_LIFETIME) rather than a NON (NON_LIFETIME).
+    con: bool,
 }
 
 /// A peer's recent exchanges, oldest first (RFC 7252 §4.5 per-endpoint state).
@@ -191,6 +195,8 @@ pub struct DedupCache {
     per_peer: usize,
     con_lifetime: Duration,
     non_lifetime: Duration,
+    /// How long after its start a sender may still retransmit an exchange (MAX_TRANSMIT_WAIT).
+    retransmit_window: Duration,
     /// Time origin of the stored nanosecond timestamps (the first `now` seen).
     epoch: Option<Instant>,
     next_generation: u64,
@@ -212,6 +218,7 @@ impl DedupCache {
             per_peer: DEFAULT_EXCHANGES_PER_PEER,
             con_lifetime,
             non_lifetime,
+            retransmit_window: TransmissionParams::default().max_transmit_wait(),
             epoch: None,
             next_generation: 0,
             exchanges: 0,
@@ -272,6 +279,7 @@ impl DedupCache {
             token,
             mid,
             dead: false,
+            con,
         };
         let generation = self.next_generation;
         match found {
@@ -286,8 +294,18 @@ impl DedupCache {
                 }
                 p.exchanges.trim_front(t);
                 while p.exchanges.live as usize >= self.per_peer {
-                    // More distinct exchanges within the window than slots (§4.4, §4.7).
-                    if p.exchanges.pop_front() {
+                    // More distinct exchanges within the window than slots: the oldest goes.
+                    // Counted only while its sender may still retransmit it (§4.7).
+                    let retransmittable = p.exchanges.ring.front().is_some_and(|e| {
+                        let lifetime = nanos(if e.con {
+                            self.con_lifetime
+                        } else {
+                            self.non_lifetime
+                        });
+                        let started = e.expiry.saturating_sub(lifetime);
+                        !e.dead && t < started.saturating_add(nanos(self.retransmit_window))
+                    });
+                    if p.exchanges.pop_front() && retransmittable {
                         self.overflows += 1;
                     }
                 }
@@ -444,8 +462,10 @@ impl DedupCache {
         self.evictions
     }
 
-    /// Exchanges forgotten early because their peer started more than `exchanges_per_peer`
-    /// within the window (it violates NSTART or reuses Message IDs too fast, §4.4, §4.7).
+    /// Exchanges forgotten while their sender could still retransmit them (started less than
+    /// MAX_TRANSMIT_WAIT ago): the peer had more than `exchanges_per_peer` exchanges outstanding
+    /// at once (it violates NSTART, RFC 7252 §4.7). A peer that simply runs many short exchanges
+    /// one after another forgets its old, finished ones without being counted.
     pub fn window_overflows(&self) -> u64 {
         self.overflows
     }

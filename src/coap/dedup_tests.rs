@@ -488,3 +488,26 @@ fn indexed_peers_behave_like_scanned_ones() {
         assert_eq!((c.len(), c.peers()), (0, 0));
     }
 }
+
+#[test]
+fn finished_exchanges_forgotten_after_max_transmit_wait_are_not_counted() {
+    // A device running one exchange after another (NSTART = 1) every 40 s keeps more than K
+    // exchanges within EXCHANGE_LIFETIME; the one it forgets started more than
+    // MAX_TRANSMIT_WAIT (93 s) ago, so no compliant sender can still retransmit it.
+    let t0 = Instant::now();
+    let k = 3;
+    let mut c = DedupCache::new(8, CON, NON).with_exchanges_per_peer(k);
+    for i in 0..8u16 {
+        c.check(t0 + secs(40 * u64::from(i)), peer(0), i, true, Token::EMPTY);
+        c.set_reply(peer(0), i, &[i as u8]);
+    }
+    assert_eq!(c.len(), k);
+    assert_eq!(c.window_overflows(), 0);
+    // NONs too: a NON started 100 s ago cannot be retransmitted any more.
+    let mut n = DedupCache::new(8, CON, NON).with_exchanges_per_peer(1);
+    n.check(t0, peer(1), 1, false, Token::EMPTY);
+    n.check(t0 + secs(100), peer(1), 2, false, Token::EMPTY);
+    assert_eq!(n.window_overflows(), 0);
+    n.check(t0 + secs(101), peer(1), 3, false, Token::EMPTY);
+    assert_eq!(n.window_overflows(), 1);
+}

@@ -334,8 +334,9 @@ impl Source for GatewayMetrics {
         self.counter(
             page,
             "msgin5g_gateway_dedup_window_overflows_total",
-            "Exchanges forgotten within EXCHANGE_LIFETIME because their peer started more than \
-             gateway.dedup_exchanges_per_peer (NSTART violated, RFC 7252 4.7).",
+            "Exchanges forgotten while still retransmittable (started < MAX_TRANSMIT_WAIT ago): \
+             the peer had more than gateway.dedup_exchanges_per_peer outstanding (NSTART, \
+             RFC 7252 4.7).",
             |s| &s.dedup_window_overflows,
         );
         self.counter(

@@ -76,8 +76,9 @@ impl Source for ServerMetrics {
             ),
             (
                 "msgin5g_server_dedup_window_overflows_total",
-                "Exchanges forgotten within EXCHANGE_LIFETIME because their peer started more \
-                 than server.dedup_exchanges_per_peer (RFC 7252 4.4, 4.7).",
+                "Exchanges forgotten while still retransmittable (started < MAX_TRANSMIT_WAIT \
+                 ago): the peer had more than server.dedup_exchanges_per_peer outstanding \
+                 (RFC 7252 4.7).",
                 &s.dedup_window_overflows,
             ),
             (
