@@ -79,6 +79,10 @@ answer_margin_ms = 2000
 # The upstream counts as silent (one warning, one info line when it answers again) after this
 # long without any datagram from it while requests are outstanding (> 0).
 upstream_silent_ms = 15000
+# While the upstream is silent, ping it (RFC 7252 §4.3) this often; when it answers, requests
+# whose exchanges were lost in the silence go again at once (0: no pings, wait for the
+# retransmissions).
+upstream_probe_ms = 2000
 # Max-Age in seconds on 5.03 overload answers.
 overload_max_age_s = 5
 # Bound on the deduplication cache: devices (peers) remembered per shard (RFC 7252 §4.5); past
@@ -349,6 +353,8 @@ pub struct GatewaySection {
     /// Silence from the upstream, while requests are outstanding, that is logged, in
     /// milliseconds.
     pub upstream_silent_ms: u64,
+    /// Ping interval toward a silent upstream, in milliseconds (0: off).
+    pub upstream_probe_ms: u64,
     /// Max-Age on 5.03 answers, in seconds.
     pub overload_max_age_s: u32,
     /// Deduplication cache bound (peers).
@@ -414,6 +420,7 @@ impl Default for GatewaySection {
             bulk_response_timeout_ms: millis(core.bulk_response_timeout),
             answer_margin_ms: millis(core.answer_margin),
             upstream_silent_ms: millis(core.upstream_silent_after),
+            upstream_probe_ms: millis(core.upstream_probe_interval),
             overload_max_age_s: core.overload_max_age,
             dedup_max_entries: core.dedup_max_entries,
             dedup_exchanges_per_peer: core.dedup_exchanges_per_peer,
@@ -980,6 +987,7 @@ impl Config {
             bulk_response_timeout: Duration::from_millis(g.bulk_response_timeout_ms),
             answer_margin: Duration::from_millis(g.answer_margin_ms),
             upstream_silent_after: Duration::from_millis(g.upstream_silent_ms),
+            upstream_probe_interval: Duration::from_millis(g.upstream_probe_ms),
             overload_max_age: g.overload_max_age_s,
             dedup_max_entries: g.dedup_max_entries,
             dedup_exchanges_per_peer: g.dedup_exchanges_per_peer,

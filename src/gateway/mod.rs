@@ -94,6 +94,9 @@ pub struct GatewayConfig {
     /// The upstream counts as silent when something has been outstanding toward it and nothing
     /// came back for this long (logged once, and again when it answers).
     pub upstream_silent_after: Duration,
+    /// While the upstream is silent, a CoAP ping (RFC 7252 §4.3) goes to it this often, so its
+    /// return is noticed at once and the exchanges it lost are sent again (zero: no pings).
+    pub upstream_probe_interval: Duration,
     /// Max-Age (seconds) on 5.03 overload answers.
     pub overload_max_age: u32,
     /// Bound on the deduplication caches: peers (devices) remembered, RFC 7252 §4.5.
@@ -155,6 +158,7 @@ impl Default for GatewayConfig {
             bulk_response_timeout: Duration::from_secs(93),
             answer_margin: Duration::from_millis(2000),
             upstream_silent_after: Duration::from_secs(15),
+            upstream_probe_interval: Duration::from_secs(2),
             overload_max_age: 5,
             dedup_max_entries: 1 << 20,
             dedup_exchanges_per_peer: crate::coap::dedup::DEFAULT_EXCHANGES_PER_PEER,
@@ -221,6 +225,11 @@ pub struct GatewayStats {
     pub upstream_silent: AtomicU64,
     /// Times a silent upstream was heard again (logged as info).
     pub upstream_recovered: AtomicU64,
+    /// CoAP pings sent to a silent upstream (RFC 7252 §4.3).
+    pub upstream_probes: AtomicU64,
+    /// Exchanges abandoned when a silent upstream was heard again (sent before the silence, never
+    /// answered) whose requests went again in new exchanges.
+    pub upstream_resent: AtomicU64,
     /// Device requests answered `SERVER_TIMEOUT` at their deadline from receipt (the device was
     /// about to give up; RFC 7252 §4.8.2).
     pub answer_deadlines: AtomicU64,

@@ -301,6 +301,20 @@ impl Source for GatewayMetrics {
         }
         self.counter(
             page,
+            "msgin5g_gateway_upstream_probes_total",
+            "CoAP pings (RFC 7252 4.3) sent to a silent upstream, one per \
+             gateway.upstream_probe_ms.",
+            |s| &s.upstream_probes,
+        );
+        self.counter(
+            page,
+            "msgin5g_gateway_upstream_resent_total",
+            "Exchanges sent before the upstream went silent and never answered, abandoned when it \
+             was heard again; their requests went again in new exchanges.",
+            |s| &s.upstream_resent,
+        );
+        self.counter(
+            page,
             "msgin5g_gateway_answer_deadlines_total",
             "Device requests answered SERVER_TIMEOUT (5.04) at their deadline from receipt \
              (MAX_TRANSMIT_WAIT or NON_LIFETIME less gateway.answer_margin_ms).",

@@ -333,11 +333,8 @@ pub struct GatewayCore {
     delivered: HashMap<Arc<str>, Originator>,
     delivered_order: VecDeque<Arc<str>>,
     self_state: SelfState,
-    /// Since when something has been outstanding toward the upstream with nothing heard back
-    /// (`None`: nothing outstanding, or heard since).
-    awaiting_since: Option<Instant>,
-    /// The upstream was declared silent (logged once; logged again when it answers).
-    upstream_silent: bool,
+    /// Whether the upstream answers (silence warning, pings, re-sending after its return).
+    liveness: silence::Liveness,
     /// Requests refused `NOT_REGISTERED` for the gateway's own UE Service ID, waiting for its
     /// re-registration: (kind, key) → (sequence number, the server's outcome if it never comes).
     parked: HashMap<(Kind, Arc<str>), (u64, Outcome)>,
@@ -441,8 +438,7 @@ impl GatewayCore {
             delivered: HashMap::new(),
             delivered_order: VecDeque::new(),
             self_state,
-            awaiting_since: None,
-            upstream_silent: false,
+            liveness: silence::Liveness::default(),
             parked: HashMap::new(),
             self_registration_sent: None,
             reregistration_waiters: Default::default(),
@@ -505,7 +501,7 @@ impl GatewayCore {
     /// Whether the upstream is considered silent: requests outstanding and nothing heard from
     /// it for [`GatewayConfig::upstream_silent_after`].
     pub fn is_upstream_silent(&self) -> bool {
-        self.upstream_silent
+        self.liveness.is_silent()
     }
 
     /// Entries in the deduplication caches (messaging and configuration sockets).
@@ -540,7 +536,7 @@ impl GatewayCore {
         };
         consider(self.timers.next());
         consider(self.pending.next_give_up());
-        consider(self.silence_check_at());
+        consider(self.liveness_timeout());
         for u in &self.uplinks {
             consider(u.retx.next_timeout());
             consider(u.mids.next_expiry());

@@ -1,52 +1,100 @@
-//! Upstream liveness for operators (issue 9 item 9): one warning when the upstream stops
-//! answering while requests are outstanding, one info line when it answers again, and a counter
-//! of these transitions. Observation only: timeouts and answers follow their own rules.
+//! Upstream liveness (issue 9 item 9): one warning when the upstream stops answering while
+//! requests are outstanding, one info line when it answers again, and a counter of these
+//! transitions. While it is silent a CoAP ping (RFC 7252 §4.3: an Empty CON, answered with a RST
+//! by any CoAP endpoint) goes to it every `upstream_probe_interval`, so its return is noticed
+//! within one interval rather than at the next back-off retransmission (up to 16 × ACK_TIMEOUT
+//! later, or never when MAX_RETRANSMIT ran out during the outage). When it is heard again, every
+//! exchange sent before the silence began and still unanswered is abandoned (its retransmission
+//! stopped, a late answer ignored) and its requests go again at once in new exchanges: the
+//! outage cost them its length, not the rest of MAX_TRANSMIT_WAIT. Sending a request twice is
+//! safe: registrations, de-registrations and configuration requests are idempotent at the
+//! server, and messages and reports carry their Message IDs, which the server does not deliver
+//! twice (23.554 §8.3).
 
 use super::*;
+
+/// The shard's view of whether the upstream is alive.
+#[derive(Debug, Default)]
+pub(super) struct Liveness {
+    /// Since when something has been outstanding toward the upstream with nothing heard back
+    /// (`None`: nothing outstanding, or heard since).
+    awaiting_since: Option<Instant>,
+    /// When the upstream was declared silent (`None`: it is not).
+    silent_since: Option<Instant>,
+    /// When the next ping goes, while silent.
+    next_probe: Option<Instant>,
+    /// Heard again (second) after a silence that began at the first: the exchanges sent
+    /// before its beginning go again at the next timeout.
+    resend: Option<(Instant, Instant)>,
+}
+
+impl Liveness {
+    /// Whether the upstream is currently declared silent.
+    pub(super) fn is_silent(&self) -> bool {
+        self.silent_since.is_some()
+    }
+}
 
 impl GatewayCore {
     /// Something went upstream: start the silence clock if it is not running.
     pub(super) fn upstream_sent(&mut self, now: Instant) {
-        self.awaiting_since.get_or_insert(now);
+        self.liveness.awaiting_since.get_or_insert(now);
     }
 
     /// A datagram came from an upstream: it is alive. The clock restarts for what is still
-    /// outstanding.
+    /// outstanding; after a silence, the exchanges it lost are re-sent at the next timeout.
     pub(super) fn upstream_heard(&mut self, now: Instant) {
-        if self.upstream_silent {
-            self.upstream_silent = false;
+        if let Some(since) = self.liveness.silent_since.take() {
+            self.liveness.next_probe = None;
+            self.liveness.resend = Some((since, now));
             inc(&self.stats.upstream_recovered);
             tracing::info!(
                 shard = self.shard,
                 upstream = %self.upstream,
+                silent_for = ?now.saturating_duration_since(since),
                 "upstream answering again"
             );
         }
-        self.awaiting_since = (!self.in_flight.is_empty()).then_some(now);
+        self.liveness.awaiting_since = (!self.in_flight.is_empty()).then_some(now);
     }
 
-    /// When the upstream would count as silent, if it is not already.
-    pub(super) fn silence_check_at(&self) -> Option<Instant> {
-        if self.upstream_silent || self.in_flight.is_empty() {
+    /// The next liveness event: the silence check, a ping, or the re-sending after a return.
+    pub(super) fn liveness_timeout(&self) -> Option<Instant> {
+        let l = &self.liveness;
+        if let Some((_, heard)) = l.resend {
+            return Some(heard);
+        }
+        if l.silent_since.is_some() {
+            return l.next_probe.filter(|_| !self.in_flight.is_empty());
+        }
+        if self.in_flight.is_empty() {
             return None;
         }
-        self.awaiting_since
+        l.awaiting_since
             .map(|t| t + self.config.upstream_silent_after)
     }
 
-    /// Declare the upstream silent once its silence has lasted long enough.
-    pub(super) fn check_upstream_silence(&mut self, now: Instant) {
-        if self.in_flight.is_empty() {
-            self.awaiting_since = None;
+    /// Declare the upstream silent once its silence has lasted long enough; ping it while it
+    /// is; re-send what it lost once it is back.
+    pub(super) fn check_upstream_liveness(&mut self, now: Instant) {
+        if let Some((before, _)) = self.liveness.resend.take() {
+            self.resend_lost_exchanges(now, before);
+        }
+        if self.liveness.silent_since.is_some() {
+            self.probe_upstream(now);
             return;
         }
-        let Some(since) = self.awaiting_since else {
+        if self.in_flight.is_empty() {
+            self.liveness.awaiting_since = None;
+            return;
+        }
+        let Some(since) = self.liveness.awaiting_since else {
             return;
         };
-        if self.upstream_silent || now < since + self.config.upstream_silent_after {
+        if now < since + self.config.upstream_silent_after {
             return;
         }
-        self.upstream_silent = true;
+        self.liveness.silent_since = Some(now);
         inc(&self.stats.upstream_silent);
         tracing::warn!(
             shard = self.shard,
@@ -55,6 +103,52 @@ impl GatewayCore {
             outstanding = self.in_flight.len(),
             "upstream silent: no answer while requests are outstanding"
         );
+        self.probe_upstream(now);
+    }
+
+    /// Send a CoAP ping (RFC 7252 §4.3) when one is due; not tracked: any answer counts.
+    fn probe_upstream(&mut self, now: Instant) {
+        let interval = self.config.upstream_probe_interval;
+        if interval.is_zero()
+            || self.in_flight.is_empty()
+            || self.liveness.next_probe.is_some_and(|t| now < t)
+        {
+            return;
+        }
+        self.liveness.next_probe = Some(now + interval);
+        let upstream = self.upstream;
+        let Some((uplink, mid)) = self.allocate_upstream_mid(now, upstream) else {
+            return;
+        };
+        inc(&self.stats.upstream_probes);
+        let ping = MessageBuilder::new(MsgType::Con, Code::EMPTY, mid, Token::EMPTY).build();
+        self.push(Side::Upstream(uplink), upstream, ping);
+    }
+
+    /// Abandon every exchange sent before `before` and still unanswered, and send its requests
+    /// again in new exchanges (the gateway's own registration is sent again).
+    fn resend_lost_exchanges(&mut self, now: Instant, before: Instant) {
+        let mut lost: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.sent_at <= before)
+            .map(|(token, _)| *token)
+            .collect();
+        lost.sort_unstable();
+        for token in lost {
+            let Some(flight) = self.in_flight.remove(&token) else {
+                continue;
+            };
+            inc(&self.stats.upstream_resent);
+            let destination = self.destination(flight.kind);
+            self.uplinks[flight.uplink]
+                .retx
+                .acknowledge(destination, flight.mid);
+            match flight.purpose {
+                Purpose::SelfRegistration => self.on_self_registration(now, false),
+                Purpose::Members => self.requeue_after(now, flight, Duration::ZERO),
+            }
+        }
     }
 }
 
@@ -127,7 +221,11 @@ mod tests {
         let sent = run(&mut gw, &mut now, t0 + Duration::from_secs(60));
         assert_eq!(stats.upstream_silent.load(Ordering::Relaxed), 1);
         // The server answers the latest bulk (a 5.03 is an answer too).
-        let last = sent.last().expect("retransmissions");
+        let last = sent
+            .iter()
+            .rev()
+            .find(|t| !is_ping(&t.payload))
+            .expect("retransmissions");
         let h = MessageView::parse(&last.payload).unwrap().header;
         let busy = MessageBuilder::new(MsgType::Ack, Code::SERVICE_UNAVAILABLE, h.mid, h.token)
             .uint_option(option::MAX_AGE, 1)
@@ -140,5 +238,134 @@ mod tests {
         run(&mut gw, &mut now, t0 + Duration::from_secs(200));
         assert!(!gw.is_upstream_silent());
         assert_eq!(stats.upstream_silent.load(Ordering::Relaxed), 1);
+    }
+
+    fn is_ping(datagram: &[u8]) -> bool {
+        let h = MessageView::parse(datagram).unwrap().header;
+        h.mtype == MsgType::Con && h.code == Code::EMPTY
+    }
+
+    fn server() -> SocketAddr {
+        SERVER.parse().unwrap()
+    }
+
+    /// The answer a server gives to `request`: a piggybacked 2.04 with a BULKREGRESP listing
+    /// every element SUCCESS, or a RST to a ping.
+    fn answer(request: &[u8]) -> Vec<u8> {
+        let v = MessageView::parse(request).unwrap();
+        if is_ping(request) {
+            return reset(v.header.mid);
+        }
+        let text = std::str::from_utf8(v.payload()).unwrap();
+        let ues: Vec<&str> = text
+            .split("\"ueServiceId\":\"")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        let elements: Vec<String> = ues
+            .iter()
+            .map(|ue| format!(r#"{{"ueServiceId":"{ue}","registrationResult":"SUCCESS"}}"#))
+            .collect();
+        let body = format!(
+            r#"{{"messageType":"BULKREGRESP","numberOfRegistrationResponses":{},"registrationResponses":[{}]}}"#,
+            ues.len(),
+            elements.join(",")
+        );
+        MessageBuilder::new(MsgType::Ack, Code::CHANGED, v.header.mid, v.header.token)
+            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+            .payload(body.as_bytes())
+    }
+
+    fn device_answers(gw: &mut GatewayCore) -> Vec<Transmit> {
+        let mut out = Vec::new();
+        while let Some((side, t)) = gw.poll_transmit() {
+            if side == Side::Device {
+                out.push(t);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn after_an_outage_longer_than_the_retransmissions_the_lost_requests_go_again_at_once() {
+        let config = GatewayConfig {
+            hold_time: Duration::from_millis(100),
+            ..GatewayConfig::default()
+        };
+        let mut gw = GatewayCore::new(config, server(), 3);
+        let stats = gw.stats();
+        let t0 = Instant::now();
+        let mut now = t0;
+        let dev: SocketAddr = "127.0.0.1:9000".parse().unwrap();
+        gw.handle_device_datagram(now, dev, &reg(1));
+        // 50 s of blackhole: the bulk's four retransmissions (within 45 s) are all lost.
+        let lost = run(&mut gw, &mut now, t0 + Duration::from_secs(50));
+        let bulks: Vec<&Transmit> = lost.iter().filter(|t| !is_ping(&t.payload)).collect();
+        assert_eq!(bulks.len(), 5, "first transmission + MAX_RETRANSMIT");
+        let pings: Vec<&Transmit> = lost.iter().filter(|t| is_ping(&t.payload)).collect();
+        assert!(gw.is_upstream_silent());
+        // Silent from 15 s on, one ping per 2 s: about 18 by 50 s.
+        assert!((15..=19).contains(&pings.len()), "{} pings", pings.len());
+        assert_eq!(
+            stats.upstream_probes.load(Ordering::Relaxed),
+            pings.len() as u64
+        );
+        // The path is back: the next ping is answered with a RST.
+        let ping = run(&mut gw, &mut now, t0 + Duration::from_secs(52));
+        let ping = ping.iter().find(|t| is_ping(&t.payload)).expect("a ping");
+        gw.handle_upstream_datagram(now, 0, server(), &answer(&ping.payload));
+        assert!(!gw.is_upstream_silent());
+        // At once (no waiting for the exchange's last timeout at ~62-93 s), a new bulk.
+        let soon = now + Duration::from_millis(200);
+        let again = run(&mut gw, &mut now, soon);
+        let again: Vec<&Transmit> = again.iter().filter(|t| !is_ping(&t.payload)).collect();
+        assert_eq!(again.len(), 1, "the request goes again in a new exchange");
+        assert_ne!(
+            again[0].payload[2..4],
+            bulks[0].payload[2..4],
+            "a new Message ID"
+        );
+        assert_eq!(stats.upstream_resent.load(Ordering::Relaxed), 1);
+        // Its answer reaches the device, once; a late answer to the old exchange is ignored.
+        gw.handle_upstream_datagram(now, 0, server(), &answer(&again[0].payload));
+        let answers = device_answers(&mut gw);
+        assert_eq!(answers.len(), 1);
+        assert_eq!(
+            MessageView::parse(&answers[0].payload).unwrap().header.code,
+            Code::CREATED
+        );
+        gw.handle_upstream_datagram(now, 0, server(), &answer(&bulks[0].payload));
+        assert!(device_answers(&mut gw).is_empty());
+        assert_eq!(stats.upstream_timeouts.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn no_pings_when_turned_off_or_nothing_is_outstanding() {
+        let config = GatewayConfig {
+            hold_time: Duration::from_millis(100),
+            upstream_probe_interval: Duration::ZERO,
+            ..GatewayConfig::default()
+        };
+        let mut gw = GatewayCore::new(config, server(), 3);
+        let t0 = Instant::now();
+        let mut now = t0;
+        gw.handle_device_datagram(now, "127.0.0.1:9000".parse().unwrap(), &reg(1));
+        let sent = run(&mut gw, &mut now, t0 + Duration::from_secs(50));
+        assert!(gw.is_upstream_silent());
+        assert!(sent.iter().all(|t| !is_ping(&t.payload)));
+        // With pings on but nothing outstanding (the exchange gave up), none either.
+        let mut gw = GatewayCore::new(
+            GatewayConfig {
+                hold_time: Duration::from_millis(100),
+                ..GatewayConfig::default()
+            },
+            server(),
+            3,
+        );
+        let mut now = t0;
+        gw.handle_device_datagram(now, "127.0.0.1:9000".parse().unwrap(), &reg(1));
+        run(&mut gw, &mut now, t0 + Duration::from_secs(100));
+        let later = run(&mut gw, &mut now, t0 + Duration::from_secs(200));
+        assert!(later.is_empty(), "{} datagrams while idle", later.len());
     }
 }

@@ -74,7 +74,7 @@ impl GatewayCore {
                 RetransmitEvent::GaveUp { .. } => {}
             }
         }
-        self.check_upstream_silence(now);
+        self.check_upstream_liveness(now);
         self.dedup.expire(now);
         self.config_side.dedup.expire(now);
         self.mids.expire(now);
