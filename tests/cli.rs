@@ -95,6 +95,7 @@ async fn gateway_runs_out_of_the_box_and_drains_on_sigint() {
     let metrics = format!("127.0.0.1:{}", free_port(true));
     let child = spawn_bin(&[
         "gateway",
+        "--in-memory",
         "--listen",
         &listen,
         "--shards",

@@ -8,17 +8,19 @@ use super::socket::{bind_udp, local_bind_addr_for, SocketOptions};
 use crate::coap::rng::Rng;
 #[cfg(doc)]
 use crate::gateway::socket_of;
+use crate::gateway::persist::restore_directory;
 use crate::gateway::{
-    side_of, Directory, GatewayConfig, GatewayCore, GatewayStats, Handoff, CONFIG_SOCKET,
-    DEVICE_SOCKET, UPLINK_SOCKET_BASE,
+    journal_owner, side_of, Directory, GatewayConfig, GatewayCore, GatewayDb, GatewayStats,
+    Handoff, CONFIG_SOCKET, DEVICE_SOCKET, UPLINK_SOCKET_BASE,
 };
 use crate::metrics::GatewayMetrics;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 
@@ -62,22 +64,48 @@ impl ShardMesh {
 }
 
 /// The shard's additions to the driver loop: start-up, the handoff mesh (inbox drained each turn,
-/// outbox passed to the peers), heap trimming after bursts, the sent counters and the gauges.
+/// outbox passed to the peers), heap trimming after bursts, persistence (one write transaction
+/// per turn before its datagrams are sent), the sent counters and the gauges.
 struct ShardHooks {
     mesh: ShardMesh,
     stats: Arc<GatewayStats>,
     /// Heap trimming after bursts: when it last ran, and the cache sizes then.
     last_trim: Instant,
     cached_at_trim: usize,
+    /// The gateway's store, shared by the shards (none: in memory only).
+    persist: Option<Arc<GatewayDb>>,
 }
 
 impl ShardHooks {
-    fn new(core: &GatewayCore, mesh: ShardMesh) -> ShardHooks {
+    fn new(core: &GatewayCore, mesh: ShardMesh, persist: Option<Arc<GatewayDb>>) -> ShardHooks {
         ShardHooks {
             mesh,
             stats: core.stats(),
             last_trim: Instant::now(),
             cached_at_trim: 0,
+            persist,
+        }
+    }
+
+    /// Write the core's changes in one transaction; on failure count, log, and keep them for
+    /// the next turn.
+    fn write(&mut self, core: &mut GatewayCore) {
+        let Some(db) = &self.persist else {
+            return;
+        };
+        let changes = core.take_changes();
+        if changes.is_empty() {
+            return;
+        }
+        match db.apply(&changes, &core.directory()) {
+            Ok(()) => {
+                self.stats.persist_commits.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                self.stats.persist_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, records = changes.len(), "gateway state not written");
+                core.retry_changes(changes);
+            }
         }
     }
 }
@@ -112,6 +140,8 @@ impl Hooks<GatewayCore> for ShardHooks {
             self.last_trim = now;
         }
         pass_handoffs(core, now, &self.mesh);
+        // Durable before this turn's datagrams (e.g. an empty ACK) leave.
+        self.write(core);
     }
 
     fn sent(&mut self, _core: &mut GatewayCore, socket: SocketId, sent: bool) {
@@ -121,6 +151,8 @@ impl Hooks<GatewayCore> for ShardHooks {
     }
 
     fn turn_done(&mut self, core: &mut GatewayCore) {
+        // Changes made while sending or by a drain abort (nothing in a normal turn).
+        self.write(core);
         core.publish_gauges();
         if !self.mesh.inbox.is_empty() {
             // More than one batch waiting: come back at once.
@@ -169,7 +201,7 @@ pub async fn run_gateway_shard(
         extra_wake: Some(mesh.wake.clone()),
         ..RunOptions::default()
     };
-    let hooks = ShardHooks::new(&core, mesh);
+    let hooks = ShardHooks::new(&core, mesh, None);
     shard::run(
         shard_sockets(device, config, uplinks),
         core,
@@ -266,13 +298,7 @@ fn bind_shard_sockets(
 }
 
 /// Start a gateway on `listen` with `shards` shards toward `upstream`, with the given socket
-/// buffer sizes.
-///
-/// Binds `shards` device sockets to the same address with `SO_REUSEPORT` (when `listen` has port
-/// 0, the first socket picks the port and the others join it) and
-/// [`GatewayConfig::uplinks_per_shard`] uplink sockets per shard (loopback when `upstream` is
-/// loopback, otherwise the unspecified address of its family; port 0). Each shard runs [`run_gateway_shard`] on a thread named `msgin5g-gw-<i>` with its own
-/// current-thread runtime and its own [`GatewayCore`] (seed differs per shard).
+/// buffer sizes; state in memory only (see [`spawn_gateway_persistent`]).
 pub fn spawn_gateway_with(
     listen: SocketAddr,
     upstream: SocketAddr,
@@ -280,6 +306,37 @@ pub fn spawn_gateway_with(
     config: GatewayConfig,
     drain_timeout: Duration,
     sockets: SocketOptions,
+) -> io::Result<GatewayHandle> {
+    spawn_gateway_persistent(
+        listen,
+        upstream,
+        shards,
+        config,
+        drain_timeout,
+        sockets,
+        None,
+    )
+}
+
+/// Start a gateway on `listen` with `shards` shards toward `upstream`, with the given socket
+/// buffer sizes, persisting its state in `db` when given (issue 9): the store's Application
+/// Client registrations, UE directory and report routes are loaded before the first datagram
+/// is read, its journaled requests are re-submitted by the shards, and each turn's changes are
+/// written before that turn's datagrams are sent.
+///
+/// Binds `shards` device sockets to the same address with `SO_REUSEPORT` (when `listen` has port
+/// 0, the first socket picks the port and the others join it) and
+/// [`GatewayConfig::uplinks_per_shard`] uplink sockets per shard (loopback when `upstream` is
+/// loopback, otherwise the unspecified address of its family; port 0). Each shard runs [`run_gateway_shard`] on a thread named `msgin5g-gw-<i>` with its own
+/// current-thread runtime and its own [`GatewayCore`] (seed differs per shard).
+pub fn spawn_gateway_persistent(
+    listen: SocketAddr,
+    upstream: SocketAddr,
+    shards: usize,
+    config: GatewayConfig,
+    drain_timeout: Duration,
+    sockets: SocketOptions,
+    db: Option<GatewayDb>,
 ) -> io::Result<GatewayHandle> {
     if !(1..=MAX_SHARDS).contains(&shards) {
         return Err(io::Error::new(
@@ -302,6 +359,33 @@ pub fn spawn_gateway_with(
         config.max_report_routes,
         os_rng.fork(),
     ));
+    // Loaded before the first datagram is read; journal records per owning shard.
+    let db = db.map(Arc::new);
+    let mut journals: Vec<Vec<(u64, Vec<u8>)>> = vec![Vec::new(); shards];
+    if let Some(db) = &db {
+        let failed = |e: crate::gateway::GatewayPersistError| {
+            io::Error::other(format!("gateway.data_dir {}: {e}", db.path().display()))
+        };
+        let snapshot = db.load().map_err(failed)?;
+        let restored = restore_directory(&directory, &snapshot, shards);
+        let same = snapshot.shards == Some(shards);
+        for (id, bytes) in snapshot.journal {
+            let owner = journal_owner(&bytes, same, shards);
+            journals[owner].push((id, bytes));
+        }
+        db.set_shards(shards).map_err(failed)?;
+        tracing::info!(
+            path = %db.path().display(),
+            app_registrations = restored.apps,
+            clients = restored.clients,
+            report_routes = restored.reports,
+            journal = journals.iter().map(Vec::len).sum::<usize>(),
+            skipped = restored.skipped,
+            previous_shards = ?snapshot.shards,
+            "gateway state loaded"
+        );
+    }
+    let mut journals = journals.into_iter();
     let mut meshes = ShardMesh::build(shards).into_iter();
     // One set of uplinks reaches both upstreams: loopback only when both are loopback.
     let config_upstream = config
@@ -338,13 +422,28 @@ pub fn spawn_gateway_with(
             tracing::debug!(shard = index, uplink = %uplink.local_addr()?, "uplink bound");
             uplinks_std.push(uplink);
         }
-        let core = GatewayCore::new_shard_with_rng(
+        let mut core = GatewayCore::new_shard_with_rng(
             config.clone(),
             upstream,
             os_rng.fork(),
             index,
             directory.clone(),
         );
+        let journal = journals.next().unwrap_or_default();
+        if db.is_some() {
+            let now = Instant::now();
+            core.enable_persistence(now, SystemTime::now());
+            let restored = core.restore_journal(now, journal);
+            if restored != Default::default() {
+                tracing::info!(
+                    shard = index,
+                    restored = restored.restored,
+                    expired = restored.expired,
+                    skipped = restored.skipped,
+                    "journaled requests re-submitted"
+                );
+            }
+        }
         let mesh = meshes.next().expect("one mesh end per shard");
         handle.stats.push(core.stats());
         let options = RunOptions {
@@ -352,7 +451,7 @@ pub fn spawn_gateway_with(
             extra_wake: Some(mesh.wake.clone()),
             ..RunOptions::default()
         };
-        let hooks = ShardHooks::new(&core, mesh);
+        let hooks = ShardHooks::new(&core, mesh, db.clone());
         // On a failed spawn, dropping `handle` stops the shards already started.
         let shard = shard::spawn(
             &format!("msgin5g-gw-{index}"),
