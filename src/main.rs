@@ -16,12 +16,12 @@
 
 use clap::{Args, Parser, Subcommand};
 use msgin5g::config::{AnswerModeSetting, Config, RelaySection, EXAMPLE_TOML};
+use msgin5g::gateway::GatewayDb;
 use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry, Source};
 use msgin5g::net::{
     spawn_config_server, spawn_gateway_persistent, spawn_relay, spawn_server, spawn_server_with,
     ConfigServerHandle, ServerHandle,
 };
-use msgin5g::gateway::GatewayDb;
 use msgin5g::server::ServerDb;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;

@@ -431,7 +431,10 @@ impl Directory {
         }
         t.by_application
             .insert(reg.application_id.clone(), reg.registration_id);
-        t.by_peer.entry(reg.peer).or_default().push(reg.registration_id);
+        t.by_peer
+            .entry(reg.peer)
+            .or_default()
+            .push(reg.registration_id);
         t.by_id.insert(reg.registration_id, reg);
         true
     }

@@ -21,6 +21,7 @@ pub mod persist;
 mod split;
 mod stats;
 
+pub use self::core::{journal_owner, RestoredJournal};
 pub use self::core::{
     side_of, socket_of, GatewayCore, CONFIG_SOCKET, DEFAULT_CONFIG_PORT, DEVICE_SOCKET,
     UPLINK_SOCKET_BASE,
@@ -33,7 +34,6 @@ pub use directory::{
 pub use handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
 pub use pending::{Dialect, Kind};
 pub use persist::{GatewayChanges, GatewayDb, GatewayPersistError, GatewaySnapshot};
-pub use self::core::{journal_owner, RestoredJournal};
 pub use split::{split_answer, Split};
 pub use stats::{
     answer_code_label, answer_slot, answer_slot_labels, kind_label, FlushReason, Received,

@@ -290,7 +290,12 @@ fn decode_app(id: u32, bytes: &[u8]) -> Option<AppRegistration> {
 /// same (the kernel's `SO_REUSEPORT` choice depends on the peer's address and the number of
 /// sockets, so it is unchanged), else one derived from the address; a wrong guess is corrected
 /// by the device's next registration.
-pub fn restored_shard(recorded: usize, peer: SocketAddr, same_shards: bool, shards: usize) -> usize {
+pub fn restored_shard(
+    recorded: usize,
+    peer: SocketAddr,
+    same_shards: bool,
+    shards: usize,
+) -> usize {
     if same_shards && recorded < shards {
         return recorded;
     }
@@ -322,7 +327,10 @@ pub fn restore_directory(
     }
     for (ue, value) in &snapshot.clients {
         let parsed = value.split_once(' ').and_then(|(shard, peer)| {
-            Some((shard.parse::<usize>().ok()?, peer.parse::<SocketAddr>().ok()?))
+            Some((
+                shard.parse::<usize>().ok()?,
+                peer.parse::<SocketAddr>().ok()?,
+            ))
         });
         match parsed {
             Some((shard, peer))

@@ -76,7 +76,10 @@ fn directory_and_journal_round_trip_through_the_store() {
     // Same Registration ID, secret, address and shard.
     assert_eq!(restored.app(a.registration_id), Some(a.clone()));
     assert_eq!(restored.app(b.registration_id), None);
-    assert_eq!(restored.client("ue-1").map(|r| (r.peer, r.shard)), Some((addr(3), 1)));
+    assert_eq!(
+        restored.client("ue-1").map(|r| (r.peer, r.shard)),
+        Some((addr(3), 1))
+    );
     assert_eq!(restored.client("ue-2"), None);
     assert_eq!(restored.report_route("m-1"), Some(route));
     // The restored registration moves only with its secret, as before the restart.

@@ -49,7 +49,10 @@ fn a_request_is_journaled_in_the_turn_of_its_empty_ack_and_forgotten_with_its_an
     let (side, ack) = sim.gw.poll_transmit().expect("the empty ACK");
     assert_eq!(side, Side::Device);
     let ack = MessageView::parse(&ack.payload).unwrap().header;
-    assert_eq!((ack.mtype, ack.code, ack.mid), (MsgType::Ack, Code::EMPTY, 40));
+    assert_eq!(
+        (ack.mtype, ack.code, ack.mid),
+        (MsgType::Ack, Code::EMPTY, 40)
+    );
     sim.now += Duration::from_millis(100);
     sim.pump();
     // The server comes back: the bulk's retransmission is answered, the device gets its
@@ -78,7 +81,11 @@ fn a_non_request_is_journaled_when_accepted_and_piggybacked_ones_never() {
     );
     sim.device(dev(5), &non);
     let (written, _) = journal(&mut sim);
-    assert_eq!(written.len(), 1, "a NON is never retransmitted: journaled at once");
+    assert_eq!(
+        written.len(),
+        1,
+        "a NON is never retransmitted: journaled at once"
+    );
     // A CON answered within its piggyback window: no record at all.
     sim.device(dev(6), &reg(6, tok(6), "ue-6"));
     sim.advance(Duration::from_millis(600));
@@ -164,10 +171,7 @@ fn a_restored_journal_resubmits_each_request_and_answers_it_once_as_a_separate_r
     sim.device(dev(1), &crate::coap::build::empty_ack(v.header.mid));
     sim.advance(Duration::from_secs(120));
     assert_eq!(sim.distinct_answers_to(dev(1)).len(), 1);
-    assert_eq!(
-        sim.gw.stats().journal_restored.load(Ordering::Relaxed),
-        2
-    );
+    assert_eq!(sim.gw.stats().journal_restored.load(Ordering::Relaxed), 2);
     // The UE registered by the re-submitted request is in the directory again.
     assert!(sim.gw.directory().client("ue-1").is_some());
     assert!(sim.gw.is_drained());
@@ -221,7 +225,10 @@ fn directory_changes_are_tracked_only_when_persisting() {
     let mut sim = Sim::with_server(config());
     sim.device(dev(1), &reg(1, tok(1), "ue-1"));
     sim.advance(Duration::from_millis(600));
-    assert!(sim.gw.take_changes().is_empty(), "in memory: nothing tracked");
+    assert!(
+        sim.gw.take_changes().is_empty(),
+        "in memory: nothing tracked"
+    );
 
     let mut sim = Sim::with_server(config());
     sim.gw.enable_persistence(sim.now, wall0());

@@ -6,9 +6,9 @@ use super::driver::{self, DRAIN_BATCH};
 use super::shard::{self, CoreHandle, Hooks, RunOptions, SocketId};
 use super::socket::{bind_udp, local_bind_addr_for, SocketOptions};
 use crate::coap::rng::Rng;
+use crate::gateway::persist::restore_directory;
 #[cfg(doc)]
 use crate::gateway::socket_of;
-use crate::gateway::persist::restore_directory;
 use crate::gateway::{
     journal_owner, side_of, Directory, GatewayConfig, GatewayCore, GatewayDb, GatewayStats,
     Handoff, CONFIG_SOCKET, DEVICE_SOCKET, UPLINK_SOCKET_BASE,

@@ -53,14 +53,14 @@ impl GatewayCore {
                 Ok(reg) => {
                     self.app_changed(reg.registration_id);
                     (
-                    Code::CREATED,
-                    AppRegistrationResponse {
-                        registration_result: AcceptResult::Accepted,
-                        registration_id: Some(reg.registration_id),
-                        registration_secret: Some(reg.secret),
-                        failure_reason: None,
-                    },
-                )
+                        Code::CREATED,
+                        AppRegistrationResponse {
+                            registration_result: AcceptResult::Accepted,
+                            registration_id: Some(reg.registration_id),
+                            registration_secret: Some(reg.secret),
+                            failure_reason: None,
+                        },
+                    )
                 }
                 Err(AppRegistrationError::Full) => (Code::FORBIDDEN, refused(cause::GATEWAY_FULL)),
                 Err(AppRegistrationError::InUse | AppRegistrationError::BadSecret) => {

@@ -354,7 +354,13 @@ impl GatewayCore {
         if self.pending.get(kind, &r.key).is_some() {
             // Two records for one key (two shards before a change of shard count): the newer
             // request is already pending, this one is superseded.
-            self.answer(now, kind, &r.key, exchange, Outcome::failure(cause::SUPERSEDED));
+            self.answer(
+                now,
+                kind,
+                &r.key,
+                exchange,
+                Outcome::failure(cause::SUPERSEDED),
+            );
             return Err(Dropped::Skipped);
         }
         let key: Arc<str> = Arc::from(r.key.as_str());
