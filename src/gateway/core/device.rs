@@ -370,7 +370,7 @@ impl GatewayCore {
             stage: Stage::Queued,
             element,
             retried: false,
-            single: !(bulk && !too_big),
+            single: !bulk || too_big,
             journal: None,
         };
         self.ack_spec_post(kind, &mut entry.exchange);
