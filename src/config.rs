@@ -68,6 +68,10 @@ max_pending = 1048576
 # Most journaled requests per shard when persisting (accepted, acknowledged with an empty ACK or
 # NON, not yet answered); a request that would need one more gets 5.03 at once.
 max_journal = 65536
+# When persisting: longest a UE-directory or report-route change may stay in a non-durable
+# commit (lost with a kill -9) before it is made durable; journal records and Application Client
+# registrations are always durable before the answer leaves. 0 = every commit durable.
+persist_sync_ms = 1000
 # Most bulks in flight toward the server per shard.
 max_in_flight = 64
 # Uplink sockets per shard, 1..=64: each is its own endpoint (and Message ID space) at the
@@ -346,6 +350,8 @@ pub struct GatewaySection {
     pub max_pending: usize,
     /// Most journaled requests per shard (persistence).
     pub max_journal: usize,
+    /// Longest a directory change stays non-durable, in milliseconds.
+    pub persist_sync_ms: u64,
     /// Most bulks in flight per shard.
     pub max_in_flight: usize,
     /// Uplink sockets per shard.
@@ -421,6 +427,7 @@ impl Default for GatewaySection {
             },
             max_pending: core.max_pending,
             max_journal: core.max_journal,
+            persist_sync_ms: millis(core.persist_sync),
             max_in_flight: core.max_in_flight,
             uplinks_per_shard: core.uplinks_per_shard,
             bulk_response_timeout_ms: millis(core.bulk_response_timeout),
@@ -993,6 +1000,7 @@ impl Config {
             answer_mode: g.answer_mode.into(),
             max_pending: g.max_pending,
             max_journal: g.max_journal,
+            persist_sync: Duration::from_millis(g.persist_sync_ms),
             max_in_flight: g.max_in_flight,
             uplinks_per_shard: g.uplinks_per_shard,
             bulk_response_timeout: Duration::from_millis(g.bulk_response_timeout_ms),

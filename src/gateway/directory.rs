@@ -252,7 +252,10 @@ impl Directory {
         if let Some(id) = t.by_application.get(application_id).copied() {
             let existing = t.by_id.get(&id).cloned().expect("indexes agree");
             if existing.peer == peer {
-                return Ok(existing);
+                // The serving shard may have been a guess after a restart (persistence).
+                let reg = t.by_id.get_mut(&id).expect("indexes agree");
+                reg.shard = shard;
+                return Ok(reg.clone());
             }
             if registration_id != Some(id) {
                 return Err(AppRegistrationError::InUse);

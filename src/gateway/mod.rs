@@ -86,6 +86,11 @@ pub struct GatewayConfig {
     /// Most journaled requests per shard when persisting (accepted, acknowledged or NON, not
     /// yet answered); a request that would need one more gets 5.03 + Max-Age at once.
     pub max_journal: usize,
+    /// When persisting: the longest a directory change (UE route, report route) may stay in a
+    /// non-durable commit before the driver makes it durable (journal records and Application
+    /// Client registrations are always durable before the turn's datagrams leave); zero makes
+    /// every commit durable.
+    pub persist_sync: Duration,
     /// Most bulks in flight toward the server per shard (NSTART deviation, RFC 7252 §4.8).
     pub max_in_flight: usize,
     /// Uplink sockets per shard; each is its own endpoint and Message ID space at the server,
@@ -157,6 +162,7 @@ impl Default for GatewayConfig {
             answer_mode: AnswerMode::Response,
             max_pending: 1 << 20,
             max_journal: 1 << 16,
+            persist_sync: Duration::from_millis(1000),
             max_in_flight: 64,
             uplinks_per_shard: 8,
             bulk_response_timeout: Duration::from_secs(93),

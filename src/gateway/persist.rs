@@ -201,6 +201,11 @@ impl GatewayDb {
         Ok(snapshot)
     }
 
+    /// Make every earlier commit durable (an empty durable commit).
+    pub fn sync(&self) -> Result<(), GatewayPersistError> {
+        self.db.begin_write().map_err(db)?.commit().map_err(db)
+    }
+
     /// Record the shard count of this run.
     pub fn set_shards(&self, shards: usize) -> Result<(), GatewayPersistError> {
         let txn = self.db.begin_write().map_err(db)?;
@@ -211,15 +216,21 @@ impl GatewayDb {
         txn.commit().map_err(db)
     }
 
-    /// Write `changes` in one durable transaction (fsync on commit). The directory keys get the
-    /// value `directory` holds now, read inside the transaction (write transactions are
-    /// serialised, so the last commit carries the latest state).
+    /// Write `changes` in one transaction, `durable` (fsync on commit, which also makes every
+    /// earlier non-durable commit durable) or not (kept by this process until the next durable
+    /// commit; lost with it on kill -9). The directory keys get the value `directory` holds now,
+    /// read inside the transaction (write transactions are serialised, so the last commit
+    /// carries the latest state).
     pub fn apply(
         &self,
         changes: &GatewayChanges,
         directory: &Directory,
+        durable: bool,
     ) -> Result<(), GatewayPersistError> {
-        let txn = self.db.begin_write().map_err(db)?;
+        let mut txn = self.db.begin_write().map_err(db)?;
+        if !durable {
+            txn.set_durability(redb::Durability::None).map_err(db)?;
+        }
         {
             let mut apps = txn.open_table(APPS).map_err(db)?;
             for id in &changes.apps {
@@ -284,6 +295,30 @@ fn decode_app(id: u32, bytes: &[u8]) -> Option<AppRegistration> {
         shard: r.shard,
         secret: u128::from_str_radix(&r.secret, 16).ok()?,
     })
+}
+
+/// How a shard writes `changes` at `now` (`None`: nothing to write): durable when they carry
+/// journal records or Application Client registrations (the empty ACKs and answers of the same
+/// turn leave right after the commit), when its earlier non-durable changes (since
+/// `unsynced_since`) are `sync_interval` old, or always with a zero interval; else a
+/// non-durable commit (UE routes, report routes: a fsync per turn would stall the shard).
+pub fn commit_durability(
+    changes: &GatewayChanges,
+    unsynced_since: Option<std::time::Instant>,
+    now: std::time::Instant,
+    sync_interval: std::time::Duration,
+) -> Option<bool> {
+    let sync_due =
+        unsynced_since.is_some_and(|since| now.saturating_duration_since(since) >= sync_interval);
+    if changes.is_empty() && !sync_due {
+        return None;
+    }
+    Some(
+        sync_due
+            || sync_interval.is_zero()
+            || !changes.journal.is_empty()
+            || !changes.apps.is_empty(),
+    )
 }
 
 /// The shard that serves `peer` after a restart: the recorded one when the shard count is the

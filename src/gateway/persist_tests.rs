@@ -44,7 +44,7 @@ fn directory_and_journal_round_trip_through_the_store() {
         reports: vec![Arc::from("m-1")],
         journal: vec![(7, Some(b"record-7".to_vec())), (8, Some(b"r8".to_vec()))],
     };
-    db.apply(&changes, &d).unwrap();
+    db.apply(&changes, &d, true).unwrap();
     db.set_shards(2).unwrap();
     // Later changes: b de-registered, ue-2 gone, journal 8 answered.
     d.deregister_app(b.registration_id, addr(2)).unwrap();
@@ -55,7 +55,10 @@ fn directory_and_journal_round_trip_through_the_store() {
         reports: Vec::new(),
         journal: vec![(8, None)],
     };
-    db.apply(&changes, &d).unwrap();
+    // Not durable yet: visible in this process, made durable by the next sync.
+    db.apply(&changes, &d, false).unwrap();
+    assert_eq!(db.load().unwrap().journal.len(), 1);
+    db.sync().unwrap();
     drop(db);
 
     let db = GatewayDb::open(&dir).unwrap();
@@ -100,7 +103,7 @@ fn a_changed_shard_count_reassigns_shards_within_range() {
         assert!(d.set_client(&ue, addr(1000 + i), 7));
         changes.clients.push(Arc::from(ue.as_str()));
     }
-    db.apply(&changes, &d).unwrap();
+    db.apply(&changes, &d, true).unwrap();
     db.set_shards(8).unwrap();
     let snapshot = db.load().unwrap();
     let restored = Directory::new(100, 1000, 100, Rng::new(6));
@@ -133,4 +136,44 @@ fn a_store_of_another_schema_version_is_refused() {
         Err(GatewayPersistError::Schema { .. })
     ));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn journal_records_and_registrations_are_committed_durably_routes_within_the_interval() {
+    use std::time::{Duration, Instant};
+    let t0 = Instant::now();
+    let second = Duration::from_secs(1);
+    let routes = GatewayChanges {
+        clients: vec![Arc::from("ue-1")],
+        ..GatewayChanges::default()
+    };
+    let journal = GatewayChanges {
+        journal: vec![(1, None)],
+        ..GatewayChanges::default()
+    };
+    let apps = GatewayChanges {
+        apps: vec![9],
+        ..GatewayChanges::default()
+    };
+    let nothing = GatewayChanges::default();
+    assert_eq!(commit_durability(&nothing, None, t0, second), None);
+    assert_eq!(commit_durability(&routes, None, t0, second), Some(false));
+    assert_eq!(commit_durability(&journal, None, t0, second), Some(true));
+    assert_eq!(commit_durability(&apps, None, t0, second), Some(true));
+    // Routes committed non-durably 1 s ago: this commit (even an empty one) syncs them.
+    let later = t0 + second;
+    assert_eq!(
+        commit_durability(&routes, Some(t0), later, second),
+        Some(true)
+    );
+    assert_eq!(
+        commit_durability(&nothing, Some(t0), later, second),
+        Some(true)
+    );
+    assert_eq!(commit_durability(&nothing, Some(t0), t0, second), None);
+    // A zero interval: every commit durable.
+    assert_eq!(
+        commit_durability(&routes, None, t0, Duration::ZERO),
+        Some(true)
+    );
 }

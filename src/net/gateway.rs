@@ -6,7 +6,7 @@ use super::driver::{self, DRAIN_BATCH};
 use super::shard::{self, CoreHandle, Hooks, RunOptions, SocketId};
 use super::socket::{bind_udp, local_bind_addr_for, SocketOptions};
 use crate::coap::rng::Rng;
-use crate::gateway::persist::restore_directory;
+use crate::gateway::persist::{commit_durability, restore_directory};
 #[cfg(doc)]
 use crate::gateway::socket_of;
 use crate::gateway::{
@@ -74,32 +74,53 @@ struct ShardHooks {
     cached_at_trim: usize,
     /// The gateway's store, shared by the shards (none: in memory only).
     persist: Option<Arc<GatewayDb>>,
+    /// Longest a change may stay in a non-durable commit ([`GatewayConfig::persist_sync`]).
+    sync_interval: Duration,
+    /// Since when this shard has changes in non-durable commits.
+    unsynced_since: Option<Instant>,
 }
 
 impl ShardHooks {
-    fn new(core: &GatewayCore, mesh: ShardMesh, persist: Option<Arc<GatewayDb>>) -> ShardHooks {
+    fn new(
+        core: &GatewayCore,
+        mesh: ShardMesh,
+        persist: Option<Arc<GatewayDb>>,
+        sync_interval: Duration,
+    ) -> ShardHooks {
         ShardHooks {
             mesh,
             stats: core.stats(),
             last_trim: Instant::now(),
             cached_at_trim: 0,
             persist,
+            sync_interval,
+            unsynced_since: None,
         }
     }
 
-    /// Write the core's changes in one transaction; on failure count, log, and keep them for
-    /// the next turn.
-    fn write(&mut self, core: &mut GatewayCore) {
+    /// Write the core's changes in one transaction: durable (fsync) when it carries journal
+    /// records or Application Client registrations (their answers and empty ACKs leave right
+    /// after), or when this shard's earlier non-durable changes are `sync_interval` old;
+    /// otherwise not durable (a fsync per turn would stall the shard; README "Persistence
+    /// (gateway)"). On failure count, log, and keep the changes for the next turn.
+    fn write(&mut self, core: &mut GatewayCore, now: Instant) {
         let Some(db) = &self.persist else {
             return;
         };
         let changes = core.take_changes();
-        if changes.is_empty() {
+        let Some(durable) =
+            commit_durability(&changes, self.unsynced_since, now, self.sync_interval)
+        else {
             return;
-        }
-        match db.apply(&changes, &core.directory()) {
+        };
+        match db.apply(&changes, &core.directory(), durable) {
             Ok(()) => {
                 self.stats.persist_commits.fetch_add(1, Ordering::Relaxed);
+                if durable {
+                    self.unsynced_since = None;
+                } else {
+                    self.unsynced_since.get_or_insert(now);
+                }
             }
             Err(error) => {
                 self.stats.persist_failures.fetch_add(1, Ordering::Relaxed);
@@ -116,9 +137,15 @@ impl Hooks<GatewayCore> for ShardHooks {
         self.last_trim = now;
     }
 
-    /// After a burst, wake once more to trim the heap even if no traffic follows.
+    /// After a burst, wake once more to trim the heap even if no traffic follows; wake to make
+    /// non-durable changes durable in time.
     fn poll_wake(&self) -> Option<Instant> {
-        (self.cached_at_trim > 0).then(|| self.last_trim + driver::TRIM_INTERVAL)
+        let trim = (self.cached_at_trim > 0).then(|| self.last_trim + driver::TRIM_INTERVAL);
+        let sync = self.unsynced_since.map(|since| since + self.sync_interval);
+        match (trim, sync) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn input(&mut self, core: &mut GatewayCore, now: Instant) {
@@ -140,8 +167,8 @@ impl Hooks<GatewayCore> for ShardHooks {
             self.last_trim = now;
         }
         pass_handoffs(core, now, &self.mesh);
-        // Durable before this turn's datagrams (e.g. an empty ACK) leave.
-        self.write(core);
+        // Written before this turn's datagrams (e.g. an empty ACK) leave.
+        self.write(core, now);
     }
 
     fn sent(&mut self, _core: &mut GatewayCore, socket: SocketId, sent: bool) {
@@ -152,7 +179,7 @@ impl Hooks<GatewayCore> for ShardHooks {
 
     fn turn_done(&mut self, core: &mut GatewayCore) {
         // Changes made while sending or by a drain abort (nothing in a normal turn).
-        self.write(core);
+        self.write(core, Instant::now());
         core.publish_gauges();
         if !self.mesh.inbox.is_empty() {
             // More than one batch waiting: come back at once.
@@ -201,7 +228,7 @@ pub async fn run_gateway_shard(
         extra_wake: Some(mesh.wake.clone()),
         ..RunOptions::default()
     };
-    let hooks = ShardHooks::new(&core, mesh, None);
+    let hooks = ShardHooks::new(&core, mesh, None, Duration::ZERO);
     shard::run(
         shard_sockets(device, config, uplinks),
         core,
@@ -252,6 +279,8 @@ pub struct GatewayHandle {
     stats: Vec<Arc<GatewayStats>>,
     directory: Arc<Directory>,
     shards: Vec<CoreHandle<GatewayCore>>,
+    /// The store, made durable once every shard has stopped.
+    persist: Option<Arc<GatewayDb>>,
 }
 
 /// Start a gateway on `listen` with `shards` shards toward `upstream`, with 4 MiB socket buffers.
@@ -412,6 +441,7 @@ pub fn spawn_gateway_persistent(
         stats: Vec::with_capacity(shards),
         directory: directory.clone(),
         shards: Vec::with_capacity(shards),
+        persist: db.clone(),
     };
     for (index, (device_std, config_std)) in
         device_sockets.into_iter().zip(config_sockets).enumerate()
@@ -451,7 +481,7 @@ pub fn spawn_gateway_persistent(
             extra_wake: Some(mesh.wake.clone()),
             ..RunOptions::default()
         };
-        let hooks = ShardHooks::new(&core, mesh, db.clone());
+        let hooks = ShardHooks::new(&core, mesh, db.clone(), config.persist_sync);
         // On a failed spawn, dropping `handle` stops the shards already started.
         let shard = shard::spawn(
             &format!("msgin5g-gw-{index}"),
@@ -533,7 +563,13 @@ impl GatewayHandle {
         for shard in &mut self.shards {
             shard.signal_shutdown();
         }
-        self.shards.drain(..).map(CoreHandle::shutdown).collect()
+        let stopped = self.shards.drain(..).map(CoreHandle::shutdown).collect();
+        if let Some(db) = self.persist.take() {
+            if let Err(error) = db.sync() {
+                tracing::error!(%error, "gateway state not made durable at exit");
+            }
+        }
+        stopped
     }
 }
 
