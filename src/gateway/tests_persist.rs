@@ -255,3 +255,55 @@ fn directory_changes_are_tracked_only_when_persisting() {
     sim.gw.retry_changes(changes);
     assert_eq!(sim.gw.take_changes().apps.len(), 1);
 }
+
+#[test]
+fn an_application_clients_journaled_message_is_answered_in_its_own_vocabulary_after_restore() {
+    let mut before = silent_sim();
+    let register = request(
+        MsgType::Con,
+        1,
+        tok(1),
+        r#"{"messageType":"REGISTRATION REQUEST","applicationId":"app-1"}"#,
+    );
+    before.device(dev(1), &register);
+    let send = request(
+        MsgType::Con,
+        2,
+        tok(2),
+        r#"{"messageType":"MESSAGE SENDING REQUEST","messageId":"m-1","targetAddress":"as-1","targetType":"AS","payload":"AQI=","deliveryStatusRequired":true}"#,
+    );
+    before.device(dev(1), &send);
+    before.advance(Duration::from_millis(1000));
+    let changes = before.gw.take_changes();
+    assert_eq!(changes.apps.len(), 1);
+    assert_eq!(changes.reports, vec![Arc::<str>::from("m-1")]);
+    let records: Vec<(u64, Vec<u8>)> = changes
+        .journal
+        .into_iter()
+        .filter_map(|(id, r)| Some((id, r?)))
+        .collect();
+    assert_eq!(records.len(), 1, "the message got its empty ACK");
+    drop(before);
+
+    let mut sim = Sim::with_server(config());
+    sim.gw
+        .enable_persistence(sim.now, wall0() + Duration::from_secs(3));
+    assert_eq!(sim.gw.restore_journal(sim.now, records).restored, 1);
+    sim.advance(Duration::from_secs(2));
+    let aggregate = sim.bulks();
+    assert!(
+        aggregate.iter().any(|p| matches!(p, Payload::AggMsg(_))),
+        "{aggregate:?}"
+    );
+    let a = sim.distinct_answers_to(dev(1));
+    let answers: Vec<&Seen> = a
+        .iter()
+        .filter(|s| s.view().header.token == tok(2))
+        .collect();
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].view().header.mtype, MsgType::Con);
+    assert!(matches!(
+        msg::decode(answers[0].view().payload()),
+        Ok(Payload::MsgSendingResp(_))
+    ));
+}
