@@ -340,13 +340,16 @@ pub fn restored_shard(
 }
 
 /// Load the directory part of `snapshot` into `directory` for a gateway of `shards` shards.
+/// Also returns the keys whose stored record was not loaded (undecodable, beyond a bound,
+/// evicted): writing them ([`GatewayDb::apply`]) brings the store in line with the directory.
 pub fn restore_directory(
     directory: &Directory,
     snapshot: &GatewaySnapshot,
     shards: usize,
-) -> RestoredDirectory {
+) -> (RestoredDirectory, GatewayChanges) {
     let same = snapshot.shards == Some(shards);
     let mut restored = RestoredDirectory::default();
+    let mut stale = GatewayChanges::default();
     for (id, bytes) in &snapshot.apps {
         match decode_app(*id, bytes) {
             Some(mut reg) => {
@@ -355,9 +358,13 @@ pub fn restore_directory(
                     restored.apps += 1;
                 } else {
                     restored.skipped += 1;
+                    stale.apps.push(*id);
                 }
             }
-            None => restored.skipped += 1,
+            None => {
+                restored.skipped += 1;
+                stale.apps.push(*id);
+            }
         }
     }
     for (ue, value) in &snapshot.clients {
@@ -373,7 +380,10 @@ pub fn restore_directory(
             {
                 restored.clients += 1
             }
-            _ => restored.skipped += 1,
+            _ => {
+                restored.skipped += 1;
+                stale.clients.push(Arc::from(ue.as_str()));
+            }
         }
     }
     for (id, value) in &snapshot.reports {
@@ -386,7 +396,7 @@ pub fn restore_directory(
                 let shard = directory
                     .app(registration_id)
                     .map_or(shard.min(shards.saturating_sub(1)), |r| r.shard);
-                directory.set_report_route(
+                let evicted = directory.set_report_route(
                     id,
                     ReportRoute {
                         registration_id,
@@ -394,11 +404,17 @@ pub fn restore_directory(
                     },
                 );
                 restored.reports += 1;
+                restored.reports -= evicted.len().min(restored.reports);
+                restored.skipped += evicted.len();
+                stale.reports.extend(evicted);
             }
-            None => restored.skipped += 1,
+            None => {
+                restored.skipped += 1;
+                stale.reports.push(Arc::from(id.as_str()));
+            }
         }
     }
-    restored
+    (restored, stale)
 }
 
 #[cfg(test)]

@@ -66,7 +66,8 @@ fn directory_and_journal_round_trip_through_the_store() {
     assert_eq!(snapshot.shards, Some(2));
     assert_eq!(snapshot.journal, vec![(7, b"record-7".to_vec())]);
     let restored = directory();
-    let counts = restore_directory(&restored, &snapshot, 2);
+    let (counts, stale) = restore_directory(&restored, &snapshot, 2);
+    assert!(stale.is_empty());
     assert_eq!(
         counts,
         RestoredDirectory {
@@ -107,7 +108,7 @@ fn a_changed_shard_count_reassigns_shards_within_range() {
     db.set_shards(8).unwrap();
     let snapshot = db.load().unwrap();
     let restored = Directory::new(100, 1000, 100, Rng::new(6));
-    assert_eq!(restore_directory(&restored, &snapshot, 2).clients, 50);
+    assert_eq!(restore_directory(&restored, &snapshot, 2).0.clients, 50);
     let shards: std::collections::BTreeSet<usize> = (0..50u16)
         .map(|i| restored.client(&format!("ue-{i}")).unwrap().shard)
         .collect();
@@ -176,4 +177,38 @@ fn journal_records_and_registrations_are_committed_durably_routes_within_the_int
         commit_durability(&routes, None, t0, Duration::ZERO),
         Some(true)
     );
+}
+
+#[test]
+fn records_beyond_the_bounds_are_deleted_from_the_store_at_restore() {
+    let dir = temp_dir("bounds");
+    let db = GatewayDb::open(&dir).unwrap();
+    let d = Directory::new(100, 1000, 1000, Rng::new(5));
+    let mut changes = GatewayChanges::default();
+    for i in 0..40u16 {
+        let ue = format!("ue-{i}");
+        assert!(d.set_client(&ue, addr(1000 + i), 0));
+        changes.clients.push(Arc::from(ue.as_str()));
+        let m = format!("m-{i}");
+        let route = ReportRoute {
+            registration_id: 1,
+            shard: 0,
+        };
+        assert!(d.set_report_route(&m, route).is_empty());
+        changes.reports.push(Arc::from(m.as_str()));
+    }
+    db.apply(&changes, &d, true).unwrap();
+    // A gateway configured with smaller bounds (one route and one client per stripe at most).
+    let small = Directory::new(100, 16, 16, Rng::new(6));
+    let snapshot = db.load().unwrap();
+    let (restored, stale) = restore_directory(&small, &snapshot, 1);
+    assert_eq!(restored.clients, small.client_count());
+    assert_eq!(restored.clients + stale.clients.len(), 40);
+    assert_eq!(restored.reports + stale.reports.len(), 40);
+    assert!(!stale.reports.is_empty());
+    db.apply(&stale, &small, true).unwrap();
+    let after = db.load().unwrap();
+    assert_eq!(after.clients.len(), restored.clients);
+    assert_eq!(after.reports.len(), restored.reports);
+    let _ = std::fs::remove_dir_all(&dir);
 }

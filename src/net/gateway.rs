@@ -396,7 +396,9 @@ pub fn spawn_gateway_persistent(
             io::Error::other(format!("gateway.data_dir {}: {e}", db.path().display()))
         };
         let snapshot = db.load().map_err(failed)?;
-        let restored = restore_directory(&directory, &snapshot, shards);
+        let (restored, stale) = restore_directory(&directory, &snapshot, shards);
+        // Records not loaded (undecodable, beyond a bound) are deleted now.
+        db.apply(&stale, &directory, true).map_err(failed)?;
         let same = snapshot.shards == Some(shards);
         for (id, bytes) in snapshot.journal {
             let owner = journal_owner(&bytes, same, shards);
