@@ -65,6 +65,13 @@ piggyback_window_ms = 1000
 answer_mode = "response"
 # Most pending device requests per shard; beyond it new requests get 5.03.
 max_pending = 1048576
+# Most journaled requests per shard when persisting (accepted, acknowledged with an empty ACK or
+# NON, not yet answered); a request that would need one more gets 5.03 at once.
+max_journal = 65536
+# When persisting: longest a UE-directory or report-route change may stay in a non-durable
+# commit (lost with a kill -9) before it is made durable; journal records and Application Client
+# registrations are always durable before the answer leaves. 0 = every commit durable.
+persist_sync_ms = 1000
 # Most bulks in flight toward the server per shard.
 max_in_flight = 64
 # Uplink sockets per shard, 1..=64: each is its own endpoint (and Message ID space) at the
@@ -119,6 +126,10 @@ recv_buffer_bytes = 4194304
 # TCP address serving Prometheus metrics at GET /metrics (gateway, embedded server, kernel UDP
 # drops); when absent no metrics listener runs.
 # metrics_listen = "127.0.0.1:9464"
+# Directory of the gateway's persistent state (Application Client registrations, UE directory,
+# report routes, journal of unanswered requests; file gateway.redb), created if missing;
+# relative to the working directory. "" keeps the state in memory only (lost at exit).
+data_dir = "msgin5g-data/gateway"
 
 [server]
 # UDP address of the standalone reference server (`msgin5g server`).
@@ -341,6 +352,10 @@ pub struct GatewaySection {
     pub answer_mode: AnswerModeSetting,
     /// Most pending device requests per shard.
     pub max_pending: usize,
+    /// Most journaled requests per shard (persistence).
+    pub max_journal: usize,
+    /// Longest a directory change stays non-durable, in milliseconds.
+    pub persist_sync_ms: u64,
     /// Most bulks in flight per shard.
     pub max_in_flight: usize,
     /// Uplink sockets per shard.
@@ -387,6 +402,8 @@ pub struct GatewaySection {
     pub recv_buffer_bytes: usize,
     /// Prometheus `/metrics` listener (TCP); `None` runs none.
     pub metrics_listen: Option<SocketAddr>,
+    /// Persistent state directory of the gateway; empty: in memory only.
+    pub data_dir: PathBuf,
 }
 
 impl Default for GatewaySection {
@@ -415,6 +432,8 @@ impl Default for GatewaySection {
                 AnswerMode::SpecPost => AnswerModeSetting::SpecPost,
             },
             max_pending: core.max_pending,
+            max_journal: core.max_journal,
+            persist_sync_ms: millis(core.persist_sync),
             max_in_flight: core.max_in_flight,
             uplinks_per_shard: core.uplinks_per_shard,
             bulk_response_timeout_ms: millis(core.bulk_response_timeout),
@@ -437,9 +456,13 @@ impl Default for GatewaySection {
             drain_timeout_ms: 10_000,
             recv_buffer_bytes: DEFAULT_SOCKET_BUFFER,
             metrics_listen: None,
+            data_dir: PathBuf::from(DEFAULT_GATEWAY_DATA_DIR),
         }
     }
 }
+
+/// Default `gateway.data_dir`, relative to the working directory.
+pub const DEFAULT_GATEWAY_DATA_DIR: &str = "msgin5g-data/gateway";
 
 /// Default `server.data_dir`, relative to the working directory.
 pub const DEFAULT_SERVER_DATA_DIR: &str = "msgin5g-data/server";
@@ -760,6 +783,7 @@ impl Config {
             ));
         }
         at_least_one("gateway.max_pending", g.max_pending)?;
+        at_least_one("gateway.max_journal", g.max_journal)?;
         at_least_one("gateway.max_in_flight", g.max_in_flight)?;
         at_least_one("gateway.max_app_registrations", g.max_app_registrations)?;
         at_least_one("gateway.max_clients", g.max_clients)?;
@@ -982,6 +1006,8 @@ impl Config {
             piggyback_window: Duration::from_millis(g.piggyback_window_ms),
             answer_mode: g.answer_mode.into(),
             max_pending: g.max_pending,
+            max_journal: g.max_journal,
+            persist_sync: Duration::from_millis(g.persist_sync_ms),
             max_in_flight: g.max_in_flight,
             uplinks_per_shard: g.uplinks_per_shard,
             bulk_response_timeout: Duration::from_millis(g.bulk_response_timeout_ms),
@@ -1011,6 +1037,13 @@ impl Config {
             config_listen: Some(g.config_listen),
             params: self.transmission_params(),
         }
+    }
+
+    /// The gateway's persistent state directory (`gateway.data_dir`); `None`: in memory only
+    /// (the key is empty).
+    pub fn gateway_data_dir(&self) -> Option<&Path> {
+        let dir = self.gateway.data_dir.as_path();
+        (!dir.as_os_str().is_empty()).then_some(dir)
     }
 
     /// The standalone server's persistent state directory (`server.data_dir`); `None`: in

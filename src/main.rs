@@ -4,7 +4,8 @@
 //! msgin5g server  [--listen ADDR] [--config-listen ADDR] [--provisioning FILE] [--metrics ADDR]
 //!                 [--config FILE]
 //! msgin5g gateway [--listen ADDR] [--upstream ADDR] [--shards N] [--metrics ADDR]
-//!                 [--config-listen ADDR] [--config-upstream ADDR] [--config FILE] [overrides]
+//!                 [--config-listen ADDR] [--config-upstream ADDR] [--data-dir DIR | --in-memory]
+//!                 [--config FILE] [overrides]
 //! msgin5g relay   [--listen ADDR] [--config-listen ADDR] [--upstream ADDR]
 //!                 [--config-upstream ADDR] [--metrics ADDR] [--config FILE]
 //! msgin5g print-config
@@ -15,9 +16,10 @@
 
 use clap::{Args, Parser, Subcommand};
 use msgin5g::config::{AnswerModeSetting, Config, RelaySection, EXAMPLE_TOML};
+use msgin5g::gateway::GatewayDb;
 use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry, Source};
 use msgin5g::net::{
-    spawn_config_server, spawn_gateway_with, spawn_relay, spawn_server, spawn_server_with,
+    spawn_config_server, spawn_gateway_persistent, spawn_relay, spawn_server, spawn_server_with,
     ConfigServerHandle, ServerHandle,
 };
 use msgin5g::server::ServerDb;
@@ -115,6 +117,14 @@ struct GatewayArgs {
     /// How devices get their answer.
     #[arg(long, value_enum, value_name = "MODE")]
     answer_mode: Option<AnswerModeSetting>,
+    /// Directory of the gateway's persistent state (application registrations, UE directory,
+    /// report routes, unanswered requests) [config: gateway.data_dir, default
+    /// msgin5g-data/gateway].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Keep the gateway's state in memory only (same as gateway.data_dir = "").
+    #[arg(long, conflicts_with = "data_dir")]
+    in_memory: bool,
 }
 
 #[derive(Args)]
@@ -212,7 +222,18 @@ fn main() -> ExitCode {
                 } else {
                     None
                 };
-            run_gateway(&config, embedded_config)
+            // The store is opened (and its directory created) before anything starts.
+            let db = match config.gateway_data_dir().map(GatewayDb::open).transpose() {
+                Ok(db) => db,
+                Err(error) => {
+                    eprintln!(
+                        "msgin5g: invalid configuration: gateway.data_dir ({}): {error}",
+                        config.gateway.data_dir.display()
+                    );
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            run_gateway(&config, embedded_config, db)
         }
         Command::Relay(args) => {
             let config = match load_config(args.config.as_ref(), |config| {
@@ -313,6 +334,12 @@ fn apply_gateway_flags(config: &mut Config, args: &GatewayArgs) {
     if let Some(answer_mode) = args.answer_mode {
         g.answer_mode = answer_mode;
     }
+    if let Some(data_dir) = &args.data_dir {
+        g.data_dir = data_dir.clone();
+    }
+    if args.in_memory {
+        g.data_dir = PathBuf::new();
+    }
 }
 
 fn apply_relay_flags(config: &mut Config, args: &RelayArgs) {
@@ -395,8 +422,12 @@ fn run_server(
 fn run_gateway(
     config: &Config,
     embedded_config: Option<msgin5g::server::ConfigServerConfig>,
+    db: Option<GatewayDb>,
 ) -> std::io::Result<()> {
     let metrics_listener = bind_metrics(config.gateway.metrics_listen)?;
+    if db.is_none() {
+        tracing::info!("gateway.data_dir is empty: gateway state kept in memory only");
+    }
     let server_config = server_config(config, embedded_config.as_ref());
     // Without an upstream the devices' configuration GETs go to an embedded configuration
     // server (24.538 §6.2.1), like their registrations to the embedded reference server.
@@ -410,13 +441,14 @@ fn run_gateway(
         gateway_config.config_upstream = Some(addr);
     }
     let (server, upstream) = upstream_or_embedded(config.gateway.upstream, server_config)?;
-    let gateway = spawn_gateway_with(
+    let gateway = spawn_gateway_persistent(
         config.gateway.listen,
         upstream,
         config.gateway_shards(),
         gateway_config,
         config.drain_timeout(),
         config.socket_options(),
+        db,
     )?;
     // One endpoint for the process: the gateway, the embedded server if any, the kernel's drops.
     let metrics = serve_metrics(metrics_listener, gateway.metrics(), &server, &configuration)?;

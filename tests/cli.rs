@@ -72,6 +72,13 @@ fn invalid_config_fails_at_start_naming_the_field() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("server.data_dir"));
+    let out = Command::new(BIN)
+        .args(["gateway", "--data-dir"])
+        .arg(not_a_dir.join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gateway.data_dir"));
 
     // The provisioning file is read and checked at start, before anything binds.
     let path = temp_config("provisioning", "[ue.\"imsi-1\"]\nue_service_id = \"\"\n");
@@ -95,6 +102,7 @@ async fn gateway_runs_out_of_the_box_and_drains_on_sigint() {
     let metrics = format!("127.0.0.1:{}", free_port(true));
     let child = spawn_bin(&[
         "gateway",
+        "--in-memory",
         "--listen",
         &listen,
         "--shards",

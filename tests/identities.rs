@@ -135,7 +135,14 @@ async fn a_gateway_moves_an_application_client_only_with_its_registration_secret
     let listen = format!("127.0.0.1:{}", free_port(false));
     let config_listen = format!("127.0.0.1:{}", free_port(false));
     let child = Command::new(BIN)
-        .args(["gateway", "--listen", &listen, "--shards", "1"])
+        .args([
+            "gateway",
+            "--in-memory",
+            "--listen",
+            &listen,
+            "--shards",
+            "1",
+        ])
         .args(["--config-listen", &config_listen])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

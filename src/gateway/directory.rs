@@ -252,7 +252,10 @@ impl Directory {
         if let Some(id) = t.by_application.get(application_id).copied() {
             let existing = t.by_id.get(&id).cloned().expect("indexes agree");
             if existing.peer == peer {
-                return Ok(existing);
+                // The serving shard may have been a guess after a restart (persistence).
+                let reg = t.by_id.get_mut(&id).expect("indexes agree");
+                reg.shard = shard;
+                return Ok(reg.clone());
             }
             if registration_id != Some(id) {
                 return Err(AppRegistrationError::InUse);
@@ -398,20 +401,45 @@ impl Directory {
     }
 
     /// Remember that the `IMDN` for message `message_id` goes to `route` (oldest routes are
-    /// evicted beyond the bound).
-    pub fn set_report_route(&self, message_id: &str, route: ReportRoute) {
+    /// evicted beyond the bound). Returns the Message IDs evicted (for persistence).
+    pub fn set_report_route(&self, message_id: &str, route: ReportRoute) -> Vec<Arc<str>> {
         let mut t = self.reports[stripe(message_id)].lock();
         let key: Arc<str> = Arc::from(message_id);
         if t.map.insert(key.clone(), route).is_none() {
             t.order.push_back(key);
         }
         let bound = self.max_report_routes / STRIPES;
+        let mut evicted = Vec::new();
         while t.map.len() > bound {
             let Some(old) = t.order.pop_front() else {
                 break;
             };
             t.map.remove(&old);
+            evicted.push(old);
         }
+        evicted
+    }
+
+    /// Put back a registration read from the gateway's store (issue 9 persistence): same
+    /// Registration ID, secret, Application ID and address. False when the bound is reached or
+    /// the ID or Application ID is already taken (the record is then dropped).
+    pub fn restore_app(&self, reg: AppRegistration) -> bool {
+        let mut t = self.apps.write();
+        if t.by_id.len() >= self.max_app_registrations
+            || reg.registration_id == 0
+            || t.by_id.contains_key(&reg.registration_id)
+            || t.by_application.contains_key(&reg.application_id)
+        {
+            return false;
+        }
+        t.by_application
+            .insert(reg.application_id.clone(), reg.registration_id);
+        t.by_peer
+            .entry(reg.peer)
+            .or_default()
+            .push(reg.registration_id);
+        t.by_id.insert(reg.registration_id, reg);
+        true
     }
 
     /// The report route of `message_id`. Routes stay until evicted by newer ones (oldest first):

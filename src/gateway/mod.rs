@@ -17,9 +17,11 @@ mod core;
 mod directory;
 mod handoff;
 mod pending;
+pub mod persist;
 mod split;
 mod stats;
 
+pub use self::core::{journal_owner, RestoredJournal};
 pub use self::core::{
     side_of, socket_of, GatewayCore, CONFIG_SOCKET, DEFAULT_CONFIG_PORT, DEVICE_SOCKET,
     UPLINK_SOCKET_BASE,
@@ -31,6 +33,7 @@ pub use directory::{
 };
 pub use handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
 pub use pending::{Dialect, Kind};
+pub use persist::{GatewayChanges, GatewayDb, GatewayPersistError, GatewaySnapshot};
 pub use split::{split_answer, Split};
 pub use stats::{
     answer_code_label, answer_slot, answer_slot_labels, kind_label, FlushReason, Received,
@@ -80,6 +83,14 @@ pub struct GatewayConfig {
     pub answer_mode: AnswerMode,
     /// Most pending device requests per shard; beyond it new requests get 5.03.
     pub max_pending: usize,
+    /// Most journaled requests per shard when persisting (accepted, acknowledged or NON, not
+    /// yet answered); a request that would need one more gets 5.03 + Max-Age at once.
+    pub max_journal: usize,
+    /// When persisting: the longest a directory change (UE route, report route) may stay in a
+    /// non-durable commit before the driver makes it durable (journal records and Application
+    /// Client registrations are always durable before the turn's datagrams leave); zero makes
+    /// every commit durable.
+    pub persist_sync: Duration,
     /// Most bulks in flight toward the server per shard (NSTART deviation, RFC 7252 §4.8).
     pub max_in_flight: usize,
     /// Uplink sockets per shard; each is its own endpoint and Message ID space at the server,
@@ -153,6 +164,8 @@ impl Default for GatewayConfig {
             piggyback_window: Duration::from_millis(1000),
             answer_mode: AnswerMode::Response,
             max_pending: 1 << 20,
+            max_journal: 1 << 16,
+            persist_sync: Duration::from_millis(1000),
             max_in_flight: 64,
             uplinks_per_shard: 8,
             bulk_response_timeout: Duration::from_secs(93),
@@ -313,6 +326,18 @@ pub struct GatewayStats {
     pub upstream_in_flight: AtomicU64,
     /// Gauge: Message IDs in use toward the server, over all uplinks (RFC 7252 §4.4).
     pub upstream_mids_in_use: AtomicU64,
+    /// Write transactions of changed state committed (persistence, issue 9; by the driver).
+    pub persist_commits: AtomicU64,
+    /// Write transactions that failed (their changes are retried next turn).
+    pub persist_failures: AtomicU64,
+    /// Gauge: requests in the journal (acknowledged or NON, not yet answered).
+    pub journal_entries: AtomicU64,
+    /// Journaled requests re-submitted at start.
+    pub journal_restored: AtomicU64,
+    /// Journaled requests dropped at start because their device had already given up.
+    pub journal_expired: AtomicU64,
+    /// Requests answered 5.03 at once because the journal was full (`max_journal`).
+    pub journal_full: AtomicU64,
 }
 
 #[cfg(test)]

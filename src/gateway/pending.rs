@@ -124,6 +124,11 @@ pub struct Pending {
     pub element: Vec<u8>,
     /// Already re-sent once after the gateway's re-registration.
     pub retried: bool,
+    /// `element` is the complete request, sent on its own (not a bulk element).
+    pub single: bool,
+    /// Key of this request's record in the gateway's journal (issue 9: accepted, no longer
+    /// retransmitted by the device, not yet answered), when it has one.
+    pub journal: Option<u64>,
 }
 
 /// The pending-request cache of one shard: per kind, key (UE Service ID, Message ID, or MSGin5G

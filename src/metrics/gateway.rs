@@ -94,7 +94,13 @@ const HISTOGRAMS: [HistogramFamily; 4] = [
     ),
 ];
 
-const GAUGES: [GaugeFamily; 5] = [
+const GAUGES: [GaugeFamily; 6] = [
+    (
+        "msgin5g_gateway_journal_entries",
+        "Journaled device requests: accepted, acknowledged with an empty ACK or NON, not yet \
+         answered (persistence; re-submitted after a restart).",
+        |s| &s.journal_entries,
+    ),
     (
         "msgin5g_gateway_pending_entries",
         "Device requests awaiting their final answer (queued or at the server).",
@@ -352,6 +358,37 @@ impl Source for GatewayMetrics {
              the peer had more than gateway.dedup_exchanges_per_peer outstanding (NSTART, \
              RFC 7252 4.7).",
             |s| &s.dedup_window_overflows,
+        );
+        self.counter(
+            page,
+            "msgin5g_gateway_persist_commits_total",
+            "Write transactions of changed gateway state committed (one per event-loop turn \
+             with changes, before its datagrams are sent).",
+            |s| &s.persist_commits,
+        );
+        self.counter(
+            page,
+            "msgin5g_gateway_persist_failures_total",
+            "Write transactions of gateway state that failed (retried next turn).",
+            |s| &s.persist_failures,
+        );
+        self.counter(
+            page,
+            "msgin5g_gateway_journal_restored_total",
+            "Journaled requests re-submitted at start (each device gets one final answer).",
+            |s| &s.journal_restored,
+        );
+        self.counter(
+            page,
+            "msgin5g_gateway_journal_expired_total",
+            "Journaled requests dropped at start because their device had already given up.",
+            |s| &s.journal_expired,
+        );
+        self.counter(
+            page,
+            "msgin5g_gateway_journal_full_total",
+            "Requests answered 5.03 at once because the journal held gateway.max_journal requests.",
+            |s| &s.journal_full,
         );
         self.counter(
             page,

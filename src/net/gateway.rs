@@ -6,19 +6,21 @@ use super::driver::{self, DRAIN_BATCH};
 use super::shard::{self, CoreHandle, Hooks, RunOptions, SocketId};
 use super::socket::{bind_udp, local_bind_addr_for, SocketOptions};
 use crate::coap::rng::Rng;
+use crate::gateway::persist::{commit_durability, restore_directory};
 #[cfg(doc)]
 use crate::gateway::socket_of;
 use crate::gateway::{
-    side_of, Directory, GatewayConfig, GatewayCore, GatewayStats, Handoff, CONFIG_SOCKET,
-    DEVICE_SOCKET, UPLINK_SOCKET_BASE,
+    journal_owner, side_of, Directory, GatewayConfig, GatewayCore, GatewayDb, GatewayStats,
+    Handoff, CONFIG_SOCKET, DEVICE_SOCKET, UPLINK_SOCKET_BASE,
 };
 use crate::metrics::GatewayMetrics;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 
@@ -62,22 +64,69 @@ impl ShardMesh {
 }
 
 /// The shard's additions to the driver loop: start-up, the handoff mesh (inbox drained each turn,
-/// outbox passed to the peers), heap trimming after bursts, the sent counters and the gauges.
+/// outbox passed to the peers), heap trimming after bursts, persistence (one write transaction
+/// per turn before its datagrams are sent), the sent counters and the gauges.
 struct ShardHooks {
     mesh: ShardMesh,
     stats: Arc<GatewayStats>,
     /// Heap trimming after bursts: when it last ran, and the cache sizes then.
     last_trim: Instant,
     cached_at_trim: usize,
+    /// The gateway's store, shared by the shards (none: in memory only).
+    persist: Option<Arc<GatewayDb>>,
+    /// Longest a change may stay in a non-durable commit ([`GatewayConfig::persist_sync`]).
+    sync_interval: Duration,
+    /// Since when this shard has changes in non-durable commits.
+    unsynced_since: Option<Instant>,
 }
 
 impl ShardHooks {
-    fn new(core: &GatewayCore, mesh: ShardMesh) -> ShardHooks {
+    fn new(
+        core: &GatewayCore,
+        mesh: ShardMesh,
+        persist: Option<Arc<GatewayDb>>,
+        sync_interval: Duration,
+    ) -> ShardHooks {
         ShardHooks {
             mesh,
             stats: core.stats(),
             last_trim: Instant::now(),
             cached_at_trim: 0,
+            persist,
+            sync_interval,
+            unsynced_since: None,
+        }
+    }
+
+    /// Write the core's changes in one transaction: durable (fsync) when it carries journal
+    /// records or Application Client registrations (their answers and empty ACKs leave right
+    /// after), or when this shard's earlier non-durable changes are `sync_interval` old;
+    /// otherwise not durable (a fsync per turn would stall the shard; README "Persistence
+    /// (gateway)"). On failure count, log, and keep the changes for the next turn.
+    fn write(&mut self, core: &mut GatewayCore, now: Instant) {
+        let Some(db) = &self.persist else {
+            return;
+        };
+        let changes = core.take_changes();
+        let Some(durable) =
+            commit_durability(&changes, self.unsynced_since, now, self.sync_interval)
+        else {
+            return;
+        };
+        match db.apply(&changes, &core.directory(), durable) {
+            Ok(()) => {
+                self.stats.persist_commits.fetch_add(1, Ordering::Relaxed);
+                if durable {
+                    self.unsynced_since = None;
+                } else {
+                    self.unsynced_since.get_or_insert(now);
+                }
+            }
+            Err(error) => {
+                self.stats.persist_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, records = changes.len(), "gateway state not written");
+                core.retry_changes(changes);
+            }
         }
     }
 }
@@ -88,9 +137,15 @@ impl Hooks<GatewayCore> for ShardHooks {
         self.last_trim = now;
     }
 
-    /// After a burst, wake once more to trim the heap even if no traffic follows.
+    /// After a burst, wake once more to trim the heap even if no traffic follows; wake to make
+    /// non-durable changes durable in time.
     fn poll_wake(&self) -> Option<Instant> {
-        (self.cached_at_trim > 0).then(|| self.last_trim + driver::TRIM_INTERVAL)
+        let trim = (self.cached_at_trim > 0).then(|| self.last_trim + driver::TRIM_INTERVAL);
+        let sync = self.unsynced_since.map(|since| since + self.sync_interval);
+        match (trim, sync) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn input(&mut self, core: &mut GatewayCore, now: Instant) {
@@ -112,6 +167,8 @@ impl Hooks<GatewayCore> for ShardHooks {
             self.last_trim = now;
         }
         pass_handoffs(core, now, &self.mesh);
+        // Written before this turn's datagrams (e.g. an empty ACK) leave.
+        self.write(core, now);
     }
 
     fn sent(&mut self, _core: &mut GatewayCore, socket: SocketId, sent: bool) {
@@ -121,6 +178,8 @@ impl Hooks<GatewayCore> for ShardHooks {
     }
 
     fn turn_done(&mut self, core: &mut GatewayCore) {
+        // Changes made while sending or by a drain abort (nothing in a normal turn).
+        self.write(core, Instant::now());
         core.publish_gauges();
         if !self.mesh.inbox.is_empty() {
             // More than one batch waiting: come back at once.
@@ -169,7 +228,7 @@ pub async fn run_gateway_shard(
         extra_wake: Some(mesh.wake.clone()),
         ..RunOptions::default()
     };
-    let hooks = ShardHooks::new(&core, mesh);
+    let hooks = ShardHooks::new(&core, mesh, None, Duration::ZERO);
     shard::run(
         shard_sockets(device, config, uplinks),
         core,
@@ -220,6 +279,8 @@ pub struct GatewayHandle {
     stats: Vec<Arc<GatewayStats>>,
     directory: Arc<Directory>,
     shards: Vec<CoreHandle<GatewayCore>>,
+    /// The store, made durable once every shard has stopped.
+    persist: Option<Arc<GatewayDb>>,
 }
 
 /// Start a gateway on `listen` with `shards` shards toward `upstream`, with 4 MiB socket buffers.
@@ -266,13 +327,7 @@ fn bind_shard_sockets(
 }
 
 /// Start a gateway on `listen` with `shards` shards toward `upstream`, with the given socket
-/// buffer sizes.
-///
-/// Binds `shards` device sockets to the same address with `SO_REUSEPORT` (when `listen` has port
-/// 0, the first socket picks the port and the others join it) and
-/// [`GatewayConfig::uplinks_per_shard`] uplink sockets per shard (loopback when `upstream` is
-/// loopback, otherwise the unspecified address of its family; port 0). Each shard runs [`run_gateway_shard`] on a thread named `msgin5g-gw-<i>` with its own
-/// current-thread runtime and its own [`GatewayCore`] (seed differs per shard).
+/// buffer sizes; state in memory only (see [`spawn_gateway_persistent`]).
 pub fn spawn_gateway_with(
     listen: SocketAddr,
     upstream: SocketAddr,
@@ -280,6 +335,37 @@ pub fn spawn_gateway_with(
     config: GatewayConfig,
     drain_timeout: Duration,
     sockets: SocketOptions,
+) -> io::Result<GatewayHandle> {
+    spawn_gateway_persistent(
+        listen,
+        upstream,
+        shards,
+        config,
+        drain_timeout,
+        sockets,
+        None,
+    )
+}
+
+/// Start a gateway on `listen` with `shards` shards toward `upstream`, with the given socket
+/// buffer sizes, persisting its state in `db` when given (issue 9): the store's Application
+/// Client registrations, UE directory and report routes are loaded before the first datagram
+/// is read, its journaled requests are re-submitted by the shards, and each turn's changes are
+/// written before that turn's datagrams are sent.
+///
+/// Binds `shards` device sockets to the same address with `SO_REUSEPORT` (when `listen` has port
+/// 0, the first socket picks the port and the others join it) and
+/// [`GatewayConfig::uplinks_per_shard`] uplink sockets per shard (loopback when `upstream` is
+/// loopback, otherwise the unspecified address of its family; port 0). Each shard runs [`run_gateway_shard`] on a thread named `msgin5g-gw-<i>` with its own
+/// current-thread runtime and its own [`GatewayCore`] (seed differs per shard).
+pub fn spawn_gateway_persistent(
+    listen: SocketAddr,
+    upstream: SocketAddr,
+    shards: usize,
+    config: GatewayConfig,
+    drain_timeout: Duration,
+    sockets: SocketOptions,
+    db: Option<GatewayDb>,
 ) -> io::Result<GatewayHandle> {
     if !(1..=MAX_SHARDS).contains(&shards) {
         return Err(io::Error::new(
@@ -302,6 +388,35 @@ pub fn spawn_gateway_with(
         config.max_report_routes,
         os_rng.fork(),
     ));
+    // Loaded before the first datagram is read; journal records per owning shard.
+    let db = db.map(Arc::new);
+    let mut journals: Vec<Vec<(u64, Vec<u8>)>> = vec![Vec::new(); shards];
+    if let Some(db) = &db {
+        let failed = |e: crate::gateway::GatewayPersistError| {
+            io::Error::other(format!("gateway.data_dir {}: {e}", db.path().display()))
+        };
+        let snapshot = db.load().map_err(failed)?;
+        let (restored, stale) = restore_directory(&directory, &snapshot, shards);
+        // Records not loaded (undecodable, beyond a bound) are deleted now.
+        db.apply(&stale, &directory, true).map_err(failed)?;
+        let same = snapshot.shards == Some(shards);
+        for (id, bytes) in snapshot.journal {
+            let owner = journal_owner(&bytes, same, shards);
+            journals[owner].push((id, bytes));
+        }
+        db.set_shards(shards).map_err(failed)?;
+        tracing::info!(
+            path = %db.path().display(),
+            app_registrations = restored.apps,
+            clients = restored.clients,
+            report_routes = restored.reports,
+            journal = journals.iter().map(Vec::len).sum::<usize>(),
+            skipped = restored.skipped,
+            previous_shards = ?snapshot.shards,
+            "gateway state loaded"
+        );
+    }
+    let mut journals = journals.into_iter();
     let mut meshes = ShardMesh::build(shards).into_iter();
     // One set of uplinks reaches both upstreams: loopback only when both are loopback.
     let config_upstream = config
@@ -328,6 +443,7 @@ pub fn spawn_gateway_with(
         stats: Vec::with_capacity(shards),
         directory: directory.clone(),
         shards: Vec::with_capacity(shards),
+        persist: db.clone(),
     };
     for (index, (device_std, config_std)) in
         device_sockets.into_iter().zip(config_sockets).enumerate()
@@ -338,13 +454,28 @@ pub fn spawn_gateway_with(
             tracing::debug!(shard = index, uplink = %uplink.local_addr()?, "uplink bound");
             uplinks_std.push(uplink);
         }
-        let core = GatewayCore::new_shard_with_rng(
+        let mut core = GatewayCore::new_shard_with_rng(
             config.clone(),
             upstream,
             os_rng.fork(),
             index,
             directory.clone(),
         );
+        let journal = journals.next().unwrap_or_default();
+        if db.is_some() {
+            let now = Instant::now();
+            core.enable_persistence(now, SystemTime::now());
+            let restored = core.restore_journal(now, journal);
+            if restored != Default::default() {
+                tracing::info!(
+                    shard = index,
+                    restored = restored.restored,
+                    expired = restored.expired,
+                    skipped = restored.skipped,
+                    "journaled requests re-submitted"
+                );
+            }
+        }
         let mesh = meshes.next().expect("one mesh end per shard");
         handle.stats.push(core.stats());
         let options = RunOptions {
@@ -352,7 +483,7 @@ pub fn spawn_gateway_with(
             extra_wake: Some(mesh.wake.clone()),
             ..RunOptions::default()
         };
-        let hooks = ShardHooks::new(&core, mesh);
+        let hooks = ShardHooks::new(&core, mesh, db.clone(), config.persist_sync);
         // On a failed spawn, dropping `handle` stops the shards already started.
         let shard = shard::spawn(
             &format!("msgin5g-gw-{index}"),
@@ -434,7 +565,13 @@ impl GatewayHandle {
         for shard in &mut self.shards {
             shard.signal_shutdown();
         }
-        self.shards.drain(..).map(CoreHandle::shutdown).collect()
+        let stopped = self.shards.drain(..).map(CoreHandle::shutdown).collect();
+        if let Some(db) = self.persist.take() {
+            if let Err(error) = db.sync() {
+                tracing::error!(%error, "gateway state not made durable at exit");
+            }
+        }
+        stopped
     }
 }
 

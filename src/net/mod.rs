@@ -30,8 +30,8 @@ pub mod socket;
 
 pub use config::{spawn_config_server, ConfigServerHandle};
 pub use gateway::{
-    run_gateway_shard, spawn_gateway, spawn_gateway_with, GatewayHandle, ShardMesh,
-    HANDOFF_CHANNEL_CAPACITY, MAX_SHARDS,
+    run_gateway_shard, spawn_gateway, spawn_gateway_persistent, spawn_gateway_with, GatewayHandle,
+    ShardMesh, HANDOFF_CHANNEL_CAPACITY, MAX_SHARDS,
 };
 pub use relay::{spawn_relay, RelayHandle};
 pub use server::{run_server, spawn_server, spawn_server_with, ServerHandle};

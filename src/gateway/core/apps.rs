@@ -50,15 +50,18 @@ impl GatewayCore {
                 r.registration_id,
                 r.registration_secret,
             ) {
-                Ok(reg) => (
-                    Code::CREATED,
-                    AppRegistrationResponse {
-                        registration_result: AcceptResult::Accepted,
-                        registration_id: Some(reg.registration_id),
-                        registration_secret: Some(reg.secret),
-                        failure_reason: None,
-                    },
-                ),
+                Ok(reg) => {
+                    self.app_changed(reg.registration_id);
+                    (
+                        Code::CREATED,
+                        AppRegistrationResponse {
+                            registration_result: AcceptResult::Accepted,
+                            registration_id: Some(reg.registration_id),
+                            registration_secret: Some(reg.secret),
+                            failure_reason: None,
+                        },
+                    )
+                }
                 Err(AppRegistrationError::Full) => (Code::FORBIDDEN, refused(cause::GATEWAY_FULL)),
                 Err(AppRegistrationError::InUse | AppRegistrationError::BadSecret) => {
                     inc(&self.stats.spoofed);
@@ -92,14 +95,17 @@ impl GatewayCore {
             failure_reason: Some(reason.to_string()),
         };
         let (code, body) = match self.directory.deregister_app(r.registration_id, from) {
-            Ok(reg) => (
-                Code::CHANGED,
-                AppDeregistrationResponse {
-                    deregistration_result: AcceptResult::Accepted,
-                    registration_id: Some(reg.registration_id),
-                    failure_reason: None,
-                },
-            ),
+            Ok(reg) => {
+                self.app_changed(reg.registration_id);
+                (
+                    Code::CHANGED,
+                    AppDeregistrationResponse {
+                        deregistration_result: AcceptResult::Accepted,
+                        registration_id: Some(reg.registration_id),
+                        failure_reason: None,
+                    },
+                )
+            }
             Err(AppDeregistrationError::Unknown) => {
                 (Code::NOT_FOUND, refused(cause::UNKNOWN_REGISTRATION))
             }
@@ -190,13 +196,14 @@ impl GatewayCore {
             ..Message::default()
         };
         if r.delivery_status_required {
-            self.directory.set_report_route(
+            let evicted = self.directory.set_report_route(
                 &r.message_id,
                 ReportRoute {
                     registration_id: reg.registration_id,
                     shard: self.shard,
                 },
             );
+            self.reports_changed(&r.message_id, evicted);
         }
         let mut element = Vec::new();
         msg::write_message_element(&mut element, &m);

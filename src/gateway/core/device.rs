@@ -370,12 +370,18 @@ impl GatewayCore {
             stage: Stage::Queued,
             element,
             retried: false,
+            single: !bulk || too_big,
+            journal: None,
         };
         self.ack_spec_post(kind, &mut entry.exchange);
         self.schedule_exchange_timers(kind, &ue, seq, &entry.exchange, deadline);
         if bulk && !too_big {
             let len = entry.element.len();
             self.pending.insert(kind, ue.clone(), entry);
+            if !self.journal_sync(kind, &ue) {
+                self.journal_refused(now, kind, &ue, seq);
+                return;
+            }
             // A batch may hold more than one bulk's worth; `flush` sends budget-sized bulks.
             let relevant = deadline.filter(|d| self.deadline_may_trigger(now, *d));
             self.batches[kind.index()].push(
@@ -390,8 +396,21 @@ impl GatewayCore {
             self.flush(kind, now);
         } else {
             self.pending.insert(kind, ue.clone(), entry);
+            if !self.journal_sync(kind, &ue) {
+                self.journal_refused(now, kind, &ue, seq);
+                return;
+            }
             self.send_single(kind, ue, now);
         }
+    }
+
+    /// A request that needs a journal record found the journal full (`max_journal`): it gets
+    /// its final answer now, 5.03 + Max-Age (piggybacked when still possible).
+    pub(super) fn journal_refused(&mut self, now: Instant, kind: Kind, ue: &str, seq: u64) {
+        inc(&self.stats.shed);
+        let outcome =
+            Outcome::failure(cause::GATEWAY_OVERLOAD).with_max_age(self.config.overload_max_age);
+        self.finish(now, kind, ue, seq, outcome);
     }
 
     /// In spec-literal mode a CON is acknowledged at once with an empty ACK (24.538 §6.3.4;
@@ -508,6 +527,9 @@ impl GatewayCore {
         }
         // The superseded exchange gets its one final answer now.
         self.answer(now, kind, ue, old, Outcome::failure(cause::SUPERSEDED));
+        if !self.journal_sync(kind, ue) {
+            self.journal_refused(now, kind, ue, seq);
+        }
         self.flush(kind, now);
     }
 
@@ -664,6 +686,7 @@ impl GatewayCore {
         outcome: Outcome,
     ) {
         if let Some(entry) = self.pending.remove_if(kind, ue, seq) {
+            self.journal_forget(entry.journal);
             if entry.stage == Stage::Queued {
                 self.batches[kind.index()].forget(entry.element.len());
             }
@@ -678,8 +701,12 @@ impl GatewayCore {
                         {
                             inc(&self.stats.shed);
                         }
+                        self.client_changed(ue);
                     }
-                    Kind::Dereg => self.directory.remove_client(ue),
+                    Kind::Dereg => {
+                        self.directory.remove_client(ue);
+                        self.client_changed(ue);
+                    }
                     Kind::Msg | Kind::Imdn | Kind::Conf => {}
                 }
             }

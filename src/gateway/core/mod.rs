@@ -13,12 +13,14 @@ mod device;
 mod downlink;
 mod driven;
 mod observe;
+mod persist;
 mod reregister;
 mod silence;
 mod timers;
 mod upstream;
 
 pub use driven::{side_of, socket_of, CONFIG_SOCKET, DEVICE_SOCKET, UPLINK_SOCKET_BASE};
+pub use persist::{journal_owner, RestoredJournal};
 
 use super::answer::{self, Outcome};
 use super::batch::{Batch, Queued};
@@ -344,6 +346,8 @@ pub struct GatewayCore {
     reregistration_waiters: std::collections::BTreeSet<usize>,
     /// This shard asked shard 0 to register again and has not heard back.
     reregistration_requested: bool,
+    /// Change tracking and the request journal when the gateway persists (issue 9).
+    persist: Option<Box<persist::PersistState>>,
 }
 
 impl GatewayCore {
@@ -443,6 +447,7 @@ impl GatewayCore {
             self_registration_sent: None,
             reregistration_waiters: Default::default(),
             reregistration_requested: false,
+            persist: None,
             config_upstream: config
                 .config_upstream
                 .unwrap_or_else(|| SocketAddr::new(upstream.ip(), DEFAULT_CONFIG_PORT)),

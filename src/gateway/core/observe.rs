@@ -46,5 +46,7 @@ impl GatewayCore {
         s.upstream_in_flight
             .store(self.in_flight.len() as u64, Ordering::Relaxed);
         s.upstream_mids_in_use.store(mids as u64, Ordering::Relaxed);
+        s.journal_entries
+            .store(self.journal_len() as u64, Ordering::Relaxed);
     }
 }

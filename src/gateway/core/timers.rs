@@ -101,6 +101,18 @@ impl GatewayCore {
                     return;
                 }
                 p.exchange.ack = AckState::Acked;
+                // The device stops retransmitting at the empty ACK: its request is journaled
+                // first (written before this turn's datagrams leave).
+                if !self.journal_sync(kind, &ue) {
+                    if let Some(p) = self.pending.get_mut(kind, &ue) {
+                        p.exchange.ack = AckState::Held;
+                    }
+                    self.journal_refused(now, kind, &ue, seq);
+                    return;
+                }
+                let Some(p) = self.pending.get(kind, &ue) else {
+                    return;
+                };
                 let (peer, mid) = (p.exchange.peer, p.exchange.mid);
                 let ack = empty_ack(mid);
                 let side = device::kind_side(kind);
