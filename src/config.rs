@@ -63,8 +63,12 @@ deadline_margin_ms = 200
 piggyback_window_ms = 1000
 # How devices get their answer: "response" (RFC 7252 response) or "spec-post" (TS 24.538 POST).
 answer_mode = "response"
-# Most pending device requests per shard; beyond it new requests get 5.03.
-max_pending = 1048576
+# Overload control, in-flight bound: most device requests accepted and not yet answered per
+# shard; beyond it a new request gets 5.03 + Max-Age (GATEWAY_OVERLOAD).
+max_pending = 65536
+# Overload control, delay bound: a new device request that waited longer than this (kernel
+# arrival to handling) gets 5.03 + Max-Age at once (a NON is dropped). 1..piggyback_window_ms.
+overload_delay_ms = 50
 # Most bulks in flight toward the server per shard.
 max_in_flight = 64
 # Uplink sockets per shard, 1..=64: each is its own endpoint (and Message ID space) at the
@@ -225,6 +229,9 @@ not_found_to_server = true
 # uplink_ports = [40000, 49999]
 # Max-Age in seconds on 5.03 answers when a bound is hit.
 overload_max_age_s = 5
+# Overload control: a new device request that waited longer than this in the relay's socket
+# buffer gets 5.03 + Max-Age from the relay itself (a NON is dropped); >= 1.
+overload_delay_ms = 50
 # TCP address serving Prometheus metrics at GET /metrics (`msgin5g relay`); absent: none.
 # metrics_listen = "127.0.0.1:9466"
 
@@ -335,8 +342,10 @@ pub struct GatewaySection {
     pub piggyback_window_ms: u64,
     /// How devices get their answer.
     pub answer_mode: AnswerModeSetting,
-    /// Most pending device requests per shard.
+    /// Most device requests in flight (accepted, not yet answered) per shard.
     pub max_pending: usize,
+    /// Queueing delay above which a new device request is shed, in milliseconds.
+    pub overload_delay_ms: u64,
     /// Most bulks in flight per shard.
     pub max_in_flight: usize,
     /// Uplink sockets per shard.
@@ -409,6 +418,7 @@ impl Default for GatewaySection {
                 AnswerMode::SpecPost => AnswerModeSetting::SpecPost,
             },
             max_pending: core.max_pending,
+            overload_delay_ms: millis(core.overload_delay),
             max_in_flight: core.max_in_flight,
             uplinks_per_shard: core.uplinks_per_shard,
             bulk_response_timeout_ms: millis(core.bulk_response_timeout),
@@ -753,6 +763,15 @@ impl Config {
             ));
         }
         at_least_one("gateway.max_pending", g.max_pending)?;
+        if g.overload_delay_ms == 0 || g.overload_delay_ms >= g.piggyback_window_ms {
+            return Err(invalid(
+                "gateway.overload_delay_ms",
+                format!(
+                    "must be between 1 and gateway.piggyback_window_ms ({}) exclusive",
+                    g.piggyback_window_ms
+                ),
+            ));
+        }
         at_least_one("gateway.max_in_flight", g.max_in_flight)?;
         at_least_one("gateway.max_app_registrations", g.max_app_registrations)?;
         at_least_one("gateway.max_clients", g.max_clients)?;
@@ -975,6 +994,7 @@ impl Config {
             piggyback_window: Duration::from_millis(g.piggyback_window_ms),
             answer_mode: g.answer_mode.into(),
             max_pending: g.max_pending,
+            overload_delay: Duration::from_millis(g.overload_delay_ms),
             max_in_flight: g.max_in_flight,
             uplinks_per_shard: g.uplinks_per_shard,
             bulk_response_timeout: Duration::from_millis(g.bulk_response_timeout_ms),

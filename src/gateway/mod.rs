@@ -78,8 +78,14 @@ pub struct GatewayConfig {
     pub piggyback_window: Duration,
     /// How devices get their answer.
     pub answer_mode: AnswerMode,
-    /// Most pending device requests per shard; beyond it new requests get 5.03.
+    /// Most device requests in flight per shard (accepted, not yet answered: queued or at the
+    /// server); beyond it a new request gets 5.03 + Max-Age (`GATEWAY_OVERLOAD`). Overload
+    /// control's in-flight bound (README "Failure behaviour").
     pub max_pending: usize,
+    /// Overload control's delay bound: a new device request that waited longer than this
+    /// between the kernel receiving it and the shard handling it is answered 5.03 + Max-Age at
+    /// once (a NON is dropped), without parsing its payload or keeping any state.
+    pub overload_delay: Duration,
     /// Most bulks in flight toward the server per shard (NSTART deviation, RFC 7252 §4.8).
     pub max_in_flight: usize,
     /// Uplink sockets per shard; each is its own endpoint and Message ID space at the server,
@@ -149,7 +155,8 @@ impl Default for GatewayConfig {
             deadline_margin: Duration::from_millis(200),
             piggyback_window: Duration::from_millis(1000),
             answer_mode: AnswerMode::Response,
-            max_pending: 1 << 20,
+            max_pending: DEFAULT_MAX_PENDING,
+            overload_delay: DEFAULT_OVERLOAD_DELAY,
             max_in_flight: 64,
             uplinks_per_shard: 8,
             bulk_response_timeout: Duration::from_secs(93),
@@ -174,6 +181,17 @@ impl Default for GatewayConfig {
         }
     }
 }
+
+/// Default [`GatewayConfig::max_pending`]: by Little's law a shard at ~40 000 requests/s with
+/// a healthy server holds a few thousand; 65 536 is hit only when the server is slow or silent
+/// (then ~1.5 s of traffic), and bounds the state to ~25 MB per shard.
+pub const DEFAULT_MAX_PENDING: usize = 1 << 16;
+
+/// Default [`GatewayConfig::overload_delay`]: 50 ms, a twentieth of the piggyback window (so an
+/// admitted request still has the rest of the window for its batch and the server), and below
+/// the time the 4 MiB socket buffer takes to fill at twice a shard's capacity (~90 ms), so
+/// shedding starts before the kernel drops.
+pub const DEFAULT_OVERLOAD_DELAY: Duration = Duration::from_millis(50);
 
 /// Which socket a datagram belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +224,17 @@ pub struct GatewayStats {
     pub bad_requests: AtomicU64,
     /// Requests refused with 5.03 (overload).
     pub shed: AtomicU64,
+    /// New device requests answered 5.03 + Max-Age at once (NON: dropped) because they waited
+    /// longer than `overload_delay` before the shard handled them.
+    pub shed_queue_delay: AtomicU64,
+    /// New device requests answered 5.03 (`GATEWAY_OVERLOAD`) because `max_pending` requests
+    /// were in flight.
+    pub shed_in_flight: AtomicU64,
+    /// Device requests whose deadline from receipt came while still queued for a bulk: answered
+    /// 5.04 `SERVER_TIMEOUT` and never sent upstream (work for a device about to give up).
+    pub expired_dropped: AtomicU64,
+    /// Queueing delay of device-facing datagrams (kernel arrival to the shard handling them).
+    pub queue_delay: SecondsHistogram,
     /// Bulks sent (first transmissions).
     pub bulks_sent: AtomicU64,
     /// Entries carried in bulks.

@@ -44,6 +44,9 @@ impl GatewayCore {
         let Some(header) = self.classify_device(now, Side::Device, from, data) else {
             return;
         };
+        if self.shed_late(Side::Device, from, &header) {
+            return;
+        }
         let view = match check_request(data, &DEVICE_RULES) {
             Ok(v) => v,
             Err(e) => {
@@ -342,6 +345,7 @@ impl GatewayCore {
             let outcome = Outcome::failure(cause::GATEWAY_OVERLOAD)
                 .with_max_age(self.config.overload_max_age);
             inc(&self.stats.shed);
+            inc(&self.stats.shed_in_flight);
             self.stats.received(side, Received::Shed);
             self.answer(now, kind, &ue, exchange, outcome);
             return;

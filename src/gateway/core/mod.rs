@@ -13,6 +13,7 @@ mod device;
 mod downlink;
 mod driven;
 mod observe;
+mod overload;
 mod reregister;
 mod silence;
 mod timers;
@@ -316,6 +317,8 @@ pub struct GatewayCore {
     rtt_estimate: Duration,
     envelope_len: [usize; Kind::COUNT],
     draining: bool,
+    /// Queueing delay of the datagram being handled, from the driver ([`crate::net::shard::Load`]).
+    queue_delay: Duration,
     scratch: Vec<u8>,
     /// This shard's index among the gateway's shards.
     shard: usize,
@@ -431,6 +434,7 @@ impl GatewayCore {
             rtt_estimate: Duration::ZERO,
             envelope_len,
             draining: false,
+            queue_delay: Duration::ZERO,
             scratch: Vec::new(),
             shard,
             directory,
