@@ -1303,6 +1303,15 @@ mod tests {
             ("[gateway]\nmax_pending = 0", "gateway.max_pending"),
             ("[gateway]\nmax_in_flight = 0", "gateway.max_in_flight"),
             (
+                "[gateway]\noverload_delay_ms = 0",
+                "gateway.overload_delay_ms",
+            ),
+            (
+                "[gateway]\npiggyback_window_ms = 800\noverload_delay_ms = 800",
+                "gateway.overload_delay_ms",
+            ),
+            ("[relay]\noverload_delay_ms = 0", "relay.overload_delay_ms"),
+            (
                 "[gateway]\nuplinks_per_shard = 0",
                 "gateway.uplinks_per_shard",
             ),

@@ -1296,3 +1296,6 @@ mod identities;
 
 #[path = "tests_dedup.rs"]
 mod dedup;
+
+#[path = "tests_overload.rs"]
+mod overload;
