@@ -46,10 +46,15 @@ fn a_flood_gets_exactly_one_answer_per_request_2xx_or_5_03_with_max_age() {
         .collect();
     for (i, socket) in devices.iter().enumerate() {
         let json = format!(r#"{{"messageType":"REG","ueServiceId":"flood-{i}"}}"#);
-        let request = MessageBuilder::new(MsgType::Con, Code::POST, i as u16, Token::from_u64(i as u64))
-            .uri_path("msgin5g")
-            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
-            .payload(json.as_bytes());
+        let request = MessageBuilder::new(
+            MsgType::Con,
+            Code::POST,
+            i as u16,
+            Token::from_u64(i as u64),
+        )
+        .uri_path("msgin5g")
+        .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+        .payload(json.as_bytes());
         socket.send_to(&request, target).unwrap();
     }
     // Collect every datagram each device gets within a bounded time (no retransmissions: a
@@ -75,7 +80,12 @@ fn a_flood_gets_exactly_one_answer_per_request_2xx_or_5_03_with_max_age() {
         while let Ok((n, _)) = socket.recv_from(&mut buf) {
             answers[i].push(buf[..n].to_vec());
         }
-        assert_eq!(answers[i].len(), 1, "device {i}: {} datagrams", answers[i].len());
+        assert_eq!(
+            answers[i].len(),
+            1,
+            "device {i}: {} datagrams",
+            answers[i].len()
+        );
         let view = MessageView::parse(&answers[i][0]).unwrap();
         assert_eq!(view.header.mtype, MsgType::Ack, "device {i}: piggybacked");
         assert_eq!(view.header.mid, i as u16);
@@ -94,7 +104,9 @@ fn a_flood_gets_exactly_one_answer_per_request_2xx_or_5_03_with_max_age() {
     let shed_counted: u64 = gateway
         .stats()
         .iter()
-        .map(|s| s.shed_in_flight.load(Ordering::Relaxed) + s.shed_queue_delay.load(Ordering::Relaxed))
+        .map(|s| {
+            s.shed_in_flight.load(Ordering::Relaxed) + s.shed_queue_delay.load(Ordering::Relaxed)
+        })
         .sum();
     assert_eq!(shed_counted, shed as u64);
 }

@@ -159,3 +159,30 @@ fn queued_requests_past_their_deadline_are_answered_and_never_sent_upstream() {
     );
     assert_eq!(stat(&sim, |s| &s.expired_dropped), 10);
 }
+
+#[test]
+fn far_behind_a_new_con_is_dropped_unanswered_but_admitted_work_still_answered() {
+    let mut sim = Sim::with_server(config());
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    let far_behind = Load {
+        queue_delay: config().overload_delay * crate::gateway::SILENT_FACTOR
+            + Duration::from_millis(1),
+    };
+    sim.gw.set_load(far_behind);
+    sim.device(dev(2), &reg(2, tok(2), "ue-2"));
+    assert!(sim.answers_to(dev(2)).is_empty(), "dropped unanswered");
+    assert_eq!(stat(&sim, |s| &s.shed_silent), 1);
+    assert_eq!(stat(&sim, |s| &s.shed_queue_delay), 0);
+    assert_eq!(
+        sim.gw.dedup_len(),
+        1,
+        "nothing kept for the dropped request"
+    );
+    // ue-1's retransmission is absorbed (pending), and its answer still comes.
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.gw.set_load(Load::default());
+    sim.advance(Duration::from_millis(200));
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].view().header.code, Code::CREATED);
+}

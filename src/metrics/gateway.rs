@@ -317,12 +317,14 @@ impl Source for GatewayMetrics {
             name,
             MetricType::Counter,
             "Device requests refused with 5.03 + Max-Age (a NON dropped) by overload control, by \
-             reason: queue_delay (waited longer than gateway.overload_delay_ms), in_flight \
-             (gateway.max_pending requests in flight).",
+             reason: queue_delay (waited longer than gateway.overload_delay_ms; a NON is dropped), \
+             queue_delay_silent (a CON dropped unanswered: waited more than twice that), \
+             in_flight (gateway.max_pending requests in flight).",
         );
         for (shard, s) in shards {
             for (reason, counter) in [
                 ("queue_delay", &s.shed_queue_delay),
+                ("queue_delay_silent", &s.shed_silent),
                 ("in_flight", &s.shed_in_flight),
             ] {
                 page.sample(name, &[("shard", shard), ("reason", reason)], load(counter));

@@ -16,7 +16,8 @@
 //!   request beyond it gets 5.03 + Max-Age, anything else is dropped and counted).
 //! - Overload control (README "Failure behaviour"): a new device request that waited longer than
 //!   `overload_delay` in the relay's socket buffer gets 5.03 + Max-Age from the relay itself (the
-//!   one answer the relay originates toward a device; not byte-transparent), a NON one is dropped.
+//!   one answer the relay originates toward a device; not byte-transparent), a NON one is dropped,
+//!   and past twice that delay a CON is dropped unanswered too.
 //! - Uplink (6.2.2.1, 6.3.3.2, 6.4.2.4.2): only datagrams whose CoAP header parses are relayed
 //!   ([`classify`]); requests are tracked per link (`exchange.rs`) for the bounds and to notice a
 //!   DEREG (a scan for `"messageType":"DEREG"` in POSTs on the messaging socket).
@@ -90,7 +91,8 @@ pub struct RelayConfig {
     pub exchange_lifetime: Duration,
     /// Overload control: a new device request that waited longer than this between the kernel
     /// receiving it and the relay handling it gets 5.03 + Max-Age from the relay itself (a NON
-    /// one is dropped); retransmissions of relayed requests still pass.
+    /// one is dropped; past twice the delay a CON is dropped unanswered too); retransmissions of
+    /// relayed requests still pass.
     pub overload_delay: Duration,
 }
 
@@ -232,6 +234,11 @@ impl RelayCore {
                 .is_some_and(|link| link.exchanges.contains(header.mid));
             if !relayed {
                 self.stats.bound(Bound::QueueDelay);
+                // Far behind, even the 5.03 cannot keep up: dropped unanswered (the device
+                // retransmits), as the gateway does.
+                if self.queue_delay > self.config.overload_delay * crate::gateway::SILENT_FACTOR {
+                    return;
+                }
                 return self.overload(socket, from, Some(header));
             }
         }

@@ -25,9 +25,6 @@ impl GatewayCore {
         let Some(header) = self.classify_device(now, Side::Config, from, data) else {
             return;
         };
-        if self.shed_late(Side::Config, from, &header) {
-            return;
-        }
         let view = match check_request(data, &CONFIG_RULES) {
             Ok(v) => v,
             Err(e) => {

@@ -44,9 +44,6 @@ impl GatewayCore {
         let Some(header) = self.classify_device(now, Side::Device, from, data) else {
             return;
         };
-        if self.shed_late(Side::Device, from, &header) {
-            return;
-        }
         let view = match check_request(data, &DEVICE_RULES) {
             Ok(v) => v,
             Err(e) => {
@@ -198,6 +195,9 @@ impl GatewayCore {
             }
             Classified::Request(header) => header,
         };
+        if self.shed_late(now, side, from, &header) {
+            return None;
+        }
         let con = header.mtype == MsgType::Con;
         let dedup = match side {
             Side::Config => &mut self.config_side.dedup,

@@ -20,6 +20,7 @@ mod timers;
 mod upstream;
 
 pub use driven::{side_of, socket_of, CONFIG_SOCKET, DEVICE_SOCKET, UPLINK_SOCKET_BASE};
+pub use overload::SILENT_FACTOR;
 
 use super::answer::{self, Outcome};
 use super::batch::{Batch, Queued};
