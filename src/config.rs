@@ -63,8 +63,6 @@ deadline_margin_ms = 200
 piggyback_window_ms = 1000
 # How devices get their answer: "response" (RFC 7252 response) or "spec-post" (TS 24.538 POST).
 answer_mode = "response"
-# Most pending device requests per shard; beyond it new requests get 5.03.
-max_pending = 1048576
 # Most journaled requests per shard when persisting (accepted, acknowledged with an empty ACK or
 # NON, not yet answered); a request that would need one more gets 5.03 at once.
 max_journal = 65536
@@ -72,6 +70,13 @@ max_journal = 65536
 # commit (lost with a kill -9) before it is made durable; journal records and Application Client
 # registrations are always durable before the answer leaves. 0 = every commit durable.
 persist_sync_ms = 1000
+# Overload control, in-flight bound: most device requests accepted and not yet answered per
+# shard; beyond it a new request gets 5.03 + Max-Age (GATEWAY_OVERLOAD).
+max_pending = 65536
+# Overload control, delay bound: a new device request that waited longer than this (kernel
+# arrival to handling) gets 5.03 + Max-Age at once (a NON is dropped; past twice this a CON is
+# dropped unanswered too). 1..piggyback_window_ms.
+overload_delay_ms = 50
 # Most bulks in flight toward the server per shard.
 max_in_flight = 64
 # Uplink sockets per shard, 1..=64: each is its own endpoint (and Message ID space) at the
@@ -240,6 +245,10 @@ not_found_to_server = true
 # uplink_ports = [40000, 49999]
 # Max-Age in seconds on 5.03 answers when a bound is hit.
 overload_max_age_s = 5
+# Overload control: a new device request that waited longer than this in the relay's socket
+# buffer gets 5.03 + Max-Age from the relay itself (a NON is dropped; past twice this a CON is
+# dropped unanswered too); >= 1.
+overload_delay_ms = 50
 # TCP address serving Prometheus metrics at GET /metrics (`msgin5g relay`); absent: none.
 # metrics_listen = "127.0.0.1:9466"
 
@@ -350,12 +359,14 @@ pub struct GatewaySection {
     pub piggyback_window_ms: u64,
     /// How devices get their answer.
     pub answer_mode: AnswerModeSetting,
-    /// Most pending device requests per shard.
+    /// Most device requests in flight (accepted, not yet answered) per shard.
     pub max_pending: usize,
     /// Most journaled requests per shard (persistence).
     pub max_journal: usize,
     /// Longest a directory change stays non-durable, in milliseconds.
     pub persist_sync_ms: u64,
+    /// Queueing delay above which a new device request is shed, in milliseconds.
+    pub overload_delay_ms: u64,
     /// Most bulks in flight per shard.
     pub max_in_flight: usize,
     /// Uplink sockets per shard.
@@ -434,6 +445,7 @@ impl Default for GatewaySection {
             max_pending: core.max_pending,
             max_journal: core.max_journal,
             persist_sync_ms: millis(core.persist_sync),
+            overload_delay_ms: millis(core.overload_delay),
             max_in_flight: core.max_in_flight,
             uplinks_per_shard: core.uplinks_per_shard,
             bulk_response_timeout_ms: millis(core.bulk_response_timeout),
@@ -784,6 +796,15 @@ impl Config {
         }
         at_least_one("gateway.max_pending", g.max_pending)?;
         at_least_one("gateway.max_journal", g.max_journal)?;
+        if g.overload_delay_ms == 0 || g.overload_delay_ms >= g.piggyback_window_ms {
+            return Err(invalid(
+                "gateway.overload_delay_ms",
+                format!(
+                    "must be between 1 and gateway.piggyback_window_ms ({}) exclusive",
+                    g.piggyback_window_ms
+                ),
+            ));
+        }
         at_least_one("gateway.max_in_flight", g.max_in_flight)?;
         at_least_one("gateway.max_app_registrations", g.max_app_registrations)?;
         at_least_one("gateway.max_clients", g.max_clients)?;
@@ -1008,6 +1029,7 @@ impl Config {
             max_pending: g.max_pending,
             max_journal: g.max_journal,
             persist_sync: Duration::from_millis(g.persist_sync_ms),
+            overload_delay: Duration::from_millis(g.overload_delay_ms),
             max_in_flight: g.max_in_flight,
             uplinks_per_shard: g.uplinks_per_shard,
             bulk_response_timeout: Duration::from_millis(g.bulk_response_timeout_ms),
@@ -1323,6 +1345,15 @@ mod tests {
             ),
             ("[gateway]\nmax_pending = 0", "gateway.max_pending"),
             ("[gateway]\nmax_in_flight = 0", "gateway.max_in_flight"),
+            (
+                "[gateway]\noverload_delay_ms = 0",
+                "gateway.overload_delay_ms",
+            ),
+            (
+                "[gateway]\npiggyback_window_ms = 800\noverload_delay_ms = 800",
+                "gateway.overload_delay_ms",
+            ),
+            ("[relay]\noverload_delay_ms = 0", "relay.overload_delay_ms"),
             (
                 "[gateway]\nuplinks_per_shard = 0",
                 "gateway.uplinks_per_shard",

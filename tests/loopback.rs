@@ -20,6 +20,12 @@ use tokio::task::JoinSet;
 fn start(shards: usize, config: GatewayConfig) -> (ServerHandle, GatewayHandle) {
     raise_fd_limit();
     let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    // A debug build serving a flood queues far longer than a release build: overload control
+    // (tested in tests/overload.rs) would shed part of it.
+    let config = GatewayConfig {
+        overload_delay: Duration::from_millis(900),
+        ..config
+    };
     let gateway = spawn_gateway(
         "127.0.0.1:0".parse().unwrap(),
         server.local_addr(),

@@ -27,8 +27,11 @@ fn start() -> (ServerHandle, GatewayHandle) {
         "127.0.0.1:0".parse().unwrap(),
         server.local_addr(),
         2,
+        // A debug build serving a flood queues far longer than a release build: overload control
+        // (tested in tests/overload.rs) would shed part of it.
         GatewayConfig {
             hold_time: Duration::from_millis(50),
+            overload_delay: Duration::from_millis(900),
             ..GatewayConfig::default()
         },
         Duration::from_secs(10),

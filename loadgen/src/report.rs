@@ -163,6 +163,8 @@ pub struct Report {
     pub requests_per_second: f64,
     /// Latency of final answers.
     pub latency_us: Latency,
+    /// Latency of success answers only (the admitted requests under overload).
+    pub latency_ok_us: Latency,
     /// Open-loop figures (absent in closed loop).
     pub open_loop: Option<OpenLoop>,
     /// The configuration step (`configure-*` scenarios only).
@@ -248,6 +250,7 @@ impl Report {
             mid_waits: s.mid_waits,
             requests_per_second: rate(s.answered(), active_s),
             latency_us: Latency::new(&s.latency_us),
+            latency_ok_us: Latency::new(&s.ok_latency_us),
             open_loop: match config.pacing {
                 Pacing::Closed => None,
                 Pacing::Open { rate: target } => Some(OpenLoop {
@@ -361,6 +364,7 @@ impl Report {
             )
         };
         row("latency µs", percentiles(&self.latency_us));
+        row("success latency µs", percentiles(&self.latency_ok_us));
         if let Some(conf) = &self.configuration {
             for (code, n) in &conf.answered_by_code {
                 row(&format!("configuration {code}"), n.to_string());

@@ -79,6 +79,9 @@ pub struct Stats {
     pub behind_schedule: u64,
     /// Latency of final answers (µs), from the scheduled (open loop) or actual send time.
     pub latency_us: Histogram<u64>,
+    /// Latency of success answers only (µs): what admitted requests saw under overload, when
+    /// fast 5.03 refusals would pull the overall percentiles down.
+    pub ok_latency_us: Histogram<u64>,
     /// Time of the last final answer (ns since the run began).
     pub last_answer_ns: u64,
     /// Final answers to configuration GETs per CoAP code byte (`configure-*`).
@@ -113,6 +116,7 @@ impl Default for Stats {
             bind_errors: 0,
             behind_schedule: 0,
             latency_us: histogram(),
+            ok_latency_us: histogram(),
             last_answer_ns: 0,
             conf_by_code: [0; 256],
             conf_latency_us: histogram(),
@@ -143,6 +147,11 @@ impl Stats {
     /// Record a latency in nanoseconds.
     pub fn latency(&mut self, ns: u64) {
         self.latency_us.saturating_record(clamp_us(ns));
+    }
+
+    /// Record the latency of a success answer in nanoseconds (besides [`Stats::latency`]).
+    pub fn ok_latency(&mut self, ns: u64) {
+        self.ok_latency_us.saturating_record(clamp_us(ns));
     }
 
     /// Record the final answer of a configuration GET: its code (`None`: a Reset, not
@@ -196,6 +205,7 @@ impl Stats {
         self.behind_schedule += o.behind_schedule;
         // Same bounds on both sides: adding cannot fail.
         let _ = self.latency_us.add(&o.latency_us);
+        let _ = self.ok_latency_us.add(&o.ok_latency_us);
         self.last_answer_ns = self.last_answer_ns.max(o.last_answer_ns);
         add(&mut self.conf_by_code, &o.conf_by_code);
         let _ = self.conf_latency_us.add(&o.conf_latency_us);
@@ -217,6 +227,8 @@ pub struct StatsWire {
     conf_by_code: Vec<(u8, u64)>,
     #[serde(default)]
     conf_latency_us: Vec<(u64, u64)>,
+    #[serde(default)]
+    ok_latency_us: Vec<(u64, u64)>,
 }
 
 fn codes_to_wire(by_code: &[u64; 256]) -> Vec<(u8, u64)> {
@@ -275,6 +287,7 @@ impl Stats {
             latency_us: histogram_to_wire(&self.latency_us),
             conf_by_code: codes_to_wire(&self.conf_by_code),
             conf_latency_us: histogram_to_wire(&self.conf_latency_us),
+            ok_latency_us: histogram_to_wire(&self.ok_latency_us),
         }
     }
 
@@ -302,6 +315,7 @@ impl Stats {
             s.conf_by_code[usize::from(code)] = n;
         }
         histogram_from_wire(&mut s.conf_latency_us, w.conf_latency_us);
+        histogram_from_wire(&mut s.ok_latency_us, w.ok_latency_us);
         s
     }
 }
@@ -379,10 +393,12 @@ mod tests {
         a.cause("X".into());
         a.latency(10_000);
         a.latency(20_000_000);
+        a.ok_latency(10_000);
         a.conf_answer(Some(0x84), 3_000_000);
         a.conf_answer(None, 4_000_000);
         let text = serde_json::to_string(&a.to_wire()).unwrap();
         let b = Stats::from_wire(serde_json::from_str(&text).unwrap());
+        assert_eq!(b.ok_latency_us.len(), 1, "success latencies travel too");
         assert_eq!((b.sent, b.ok, b.failed, b.timed_out), (9, 5, 2, 2));
         assert_eq!((b.last_answer_ns, b.behind_schedule), (77, 3));
         assert_eq!(b.by_code, a.by_code);

@@ -45,7 +45,11 @@ fn register_with_lanes_through_the_gateway() {
         "127.0.0.1:0".parse().unwrap(),
         server.local_addr(),
         2,
-        GatewayConfig::default(),
+        // A debug build serving a flood queues far longer than a release build.
+        GatewayConfig {
+            overload_delay: Duration::from_millis(900),
+            ..GatewayConfig::default()
+        },
         Duration::from_secs(5),
     )
     .unwrap();

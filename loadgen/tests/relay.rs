@@ -41,6 +41,8 @@ fn ues_configure_register_and_message_through_the_relay() {
         RelayConfig {
             upstream: server.local_addr(),
             config_upstream: conf.local_addr(),
+            // A debug build serving a flood queues far longer than a release build.
+            overload_delay: Duration::from_secs(10),
             ..RelayConfig::default()
         },
     )
@@ -80,6 +82,8 @@ fn peers_message_each_other_through_the_relay() {
         RelayConfig {
             upstream: server.local_addr(),
             config_upstream: "127.0.0.1:9".parse().unwrap(),
+            // A debug build serving a flood queues far longer than a release build.
+            overload_delay: Duration::from_secs(10),
             ..RelayConfig::default()
         },
     )

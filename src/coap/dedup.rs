@@ -240,6 +240,22 @@ impl DedupCache {
         nanos(now.saturating_duration_since(epoch))
     }
 
+    /// Whether (peer, mid) with `token` is a live recorded exchange (a copy [`Self::check`]
+    /// would replay or absorb), without recording anything: overload control refuses a new
+    /// request without keeping state for it.
+    pub fn contains(&self, now: Instant, peer: SocketAddr, mid: u16, token: Token) -> bool {
+        let Some(epoch) = self.epoch else {
+            return false;
+        };
+        let t = nanos(now.saturating_duration_since(epoch));
+        self.map.get(&peer).is_some_and(|p| {
+            p.exchanges.find(mid).is_some_and(|i| {
+                let e = p.exchanges.get(i);
+                e.expiry > t && e.token == token
+            })
+        })
+    }
+
     /// Look up and, when new, record (peer, mid) with its Token. Expired exchanges count as
     /// absent, and so does one with another Token (a new message on a recycled address, not a
     /// copy, RFC 7252 §4.5).

@@ -46,6 +46,8 @@ pub struct RelaySection {
     pub uplink_ports: Option<[u16; 2]>,
     /// Max-Age in seconds on 5.03 answers when a bound is hit.
     pub overload_max_age_s: u32,
+    /// Queueing delay above which a new device request is shed, in milliseconds.
+    pub overload_delay_ms: u64,
     /// Prometheus `/metrics` listener (TCP); `None` runs none.
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -70,6 +72,7 @@ impl Default for RelaySection {
             uplink_bind: None,
             uplink_ports: None,
             overload_max_age_s: core.overload_max_age,
+            overload_delay_ms: super::millis(core.overload_delay),
             metrics_listen: None,
         }
     }
@@ -108,6 +111,9 @@ impl RelaySection {
         at_least_one("relay.max_exchanges", self.max_exchanges)?;
         at_least_one("relay.max_link_exchanges", self.max_link_exchanges)?;
         at_least_one("relay.max_link_queue", self.max_link_queue)?;
+        if self.overload_delay_ms == 0 {
+            return Err(invalid("relay.overload_delay_ms", "must be at least 1"));
+        }
         if self.allow_list.as_ref().is_some_and(Vec::is_empty) {
             return Err(invalid(
                 "relay.allow_list",
@@ -172,6 +178,7 @@ impl RelaySection {
             uplink_ports: self.uplink_ports.map(|[start, end]| (start, end)),
             overload_max_age: self.overload_max_age_s,
             exchange_lifetime: params.exchange_lifetime(),
+            overload_delay: Duration::from_millis(self.overload_delay_ms),
         }
     }
 }

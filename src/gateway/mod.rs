@@ -24,7 +24,7 @@ mod stats;
 pub use self::core::{journal_owner, RestoredJournal};
 pub use self::core::{
     side_of, socket_of, GatewayCore, CONFIG_SOCKET, DEFAULT_CONFIG_PORT, DEVICE_SOCKET,
-    UPLINK_SOCKET_BASE,
+    SILENT_FACTOR, UPLINK_SOCKET_BASE,
 };
 pub use answer::{failure_code, Outcome};
 pub use directory::{
@@ -81,7 +81,9 @@ pub struct GatewayConfig {
     pub piggyback_window: Duration,
     /// How devices get their answer.
     pub answer_mode: AnswerMode,
-    /// Most pending device requests per shard; beyond it new requests get 5.03.
+    /// Most device requests in flight per shard (accepted, not yet answered: queued or at the
+    /// server); beyond it a new request gets 5.03 + Max-Age (`GATEWAY_OVERLOAD`). Overload
+    /// control's in-flight bound (README "Failure behaviour").
     pub max_pending: usize,
     /// Most journaled requests per shard when persisting (accepted, acknowledged or NON, not
     /// yet answered); a request that would need one more gets 5.03 + Max-Age at once.
@@ -91,6 +93,11 @@ pub struct GatewayConfig {
     /// Client registrations are always durable before the turn's datagrams leave); zero makes
     /// every commit durable.
     pub persist_sync: Duration,
+    /// Overload control's delay bound: a new device request that waited longer than this
+    /// between the kernel receiving it and the shard handling it is answered 5.03 + Max-Age at
+    /// once (a NON is dropped; past [`SILENT_FACTOR`] times this a CON is dropped unanswered),
+    /// without parsing its payload or keeping any state.
+    pub overload_delay: Duration,
     /// Most bulks in flight toward the server per shard (NSTART deviation, RFC 7252 §4.8).
     pub max_in_flight: usize,
     /// Uplink sockets per shard; each is its own endpoint and Message ID space at the server,
@@ -163,9 +170,10 @@ impl Default for GatewayConfig {
             deadline_margin: Duration::from_millis(200),
             piggyback_window: Duration::from_millis(1000),
             answer_mode: AnswerMode::Response,
-            max_pending: 1 << 20,
             max_journal: 1 << 16,
             persist_sync: Duration::from_millis(1000),
+            max_pending: DEFAULT_MAX_PENDING,
+            overload_delay: DEFAULT_OVERLOAD_DELAY,
             max_in_flight: 64,
             uplinks_per_shard: 8,
             bulk_response_timeout: Duration::from_secs(93),
@@ -191,6 +199,19 @@ impl Default for GatewayConfig {
         }
     }
 }
+
+/// Default [`GatewayConfig::max_pending`]: by Little's law a shard at ~40 000 requests/s with
+/// a healthy server holds a few thousand; 65 536 is hit only when the server is slow or silent
+/// (then ~1.5 s of traffic), and bounds the state to ~25 MB per shard.
+pub const DEFAULT_MAX_PENDING: usize = 1 << 16;
+
+/// Default [`GatewayConfig::overload_delay`]: 50 ms. Far inside the piggyback window (an
+/// admitted request keeps the rest of it for its batch and the server), below the time the
+/// 4 MiB socket buffer takes to fill at twice a shard's capacity (~90 ms), so shedding starts
+/// before the kernel drops, and above the few milliseconds a burst of a few hundred requests or
+/// a scheduling hiccup costs, so those are not shed (20 ms shed 17 % of a 300-request burst in a
+/// debug build on a loaded machine; README "Failure behaviour").
+pub const DEFAULT_OVERLOAD_DELAY: Duration = Duration::from_millis(50);
 
 /// Which socket a datagram belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,6 +244,20 @@ pub struct GatewayStats {
     pub bad_requests: AtomicU64,
     /// Requests refused with 5.03 (overload).
     pub shed: AtomicU64,
+    /// New device requests answered 5.03 + Max-Age at once (NON: dropped) because they waited
+    /// longer than `overload_delay` before the shard handled them.
+    pub shed_queue_delay: AtomicU64,
+    /// New device requests answered 5.03 (`GATEWAY_OVERLOAD`) because `max_pending` requests
+    /// were in flight.
+    pub shed_in_flight: AtomicU64,
+    /// New confirmable device requests dropped unanswered because they waited longer than
+    /// twice `overload_delay` (answering them could not keep up; the device retransmits).
+    pub shed_silent: AtomicU64,
+    /// Device requests whose deadline from receipt came while still queued for a bulk: answered
+    /// 5.04 `SERVER_TIMEOUT` and never sent upstream (work for a device about to give up).
+    pub expired_dropped: AtomicU64,
+    /// Queueing delay of device-facing datagrams (kernel arrival to the shard handling them).
+    pub queue_delay: SecondsHistogram,
     /// Bulks sent (first transmissions).
     pub bulks_sent: AtomicU64,
     /// Entries carried in bulks.

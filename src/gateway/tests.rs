@@ -1297,5 +1297,7 @@ mod identities;
 #[path = "tests_dedup.rs"]
 mod dedup;
 
+#[path = "tests_overload.rs"]
+mod overload;
 #[path = "tests_persist.rs"]
 mod persist;

@@ -70,7 +70,7 @@ type HistogramFamily = (
 /// A gauge family: name, help, and one shard's gauge.
 type GaugeFamily = (&'static str, &'static str, fn(&GatewayStats) -> &AtomicU64);
 
-const HISTOGRAMS: [HistogramFamily; 4] = [
+const HISTOGRAMS: [HistogramFamily; 5] = [
     (
         "msgin5g_gateway_batch_size_entries",
         "Entries per bulk sent to the server.",
@@ -91,6 +91,12 @@ const HISTOGRAMS: [HistogramFamily; 4] = [
         "msgin5g_gateway_answer_latency_seconds",
         "Device request receipt to its final answer being sent.",
         |s| s.answer_latency.snapshot(),
+    ),
+    (
+        "msgin5g_gateway_queue_delay_seconds",
+        "Queueing delay of device-facing datagrams: kernel arrival to the shard handling them \
+         (new requests above gateway.overload_delay_ms are shed).",
+        |s| s.queue_delay.snapshot(),
     ),
 ];
 
@@ -325,6 +331,31 @@ impl Source for GatewayMetrics {
             "Device requests answered SERVER_TIMEOUT (5.04) at their deadline from receipt \
              (MAX_TRANSMIT_WAIT or NON_LIFETIME less gateway.answer_margin_ms).",
             |s| &s.answer_deadlines,
+        );
+        let name = "msgin5g_gateway_shed_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Device requests refused with 5.03 + Max-Age (a NON dropped) by overload control, by \
+             reason: queue_delay (waited longer than gateway.overload_delay_ms; a NON is dropped), \
+             queue_delay_silent (a CON dropped unanswered: waited more than twice that), \
+             in_flight (gateway.max_pending requests in flight).",
+        );
+        for (shard, s) in shards {
+            for (reason, counter) in [
+                ("queue_delay", &s.shed_queue_delay),
+                ("queue_delay_silent", &s.shed_silent),
+                ("in_flight", &s.shed_in_flight),
+            ] {
+                page.sample(name, &[("shard", shard), ("reason", reason)], load(counter));
+            }
+        }
+        self.counter(
+            page,
+            "msgin5g_gateway_expired_dropped_total",
+            "Device requests still queued for a bulk at their deadline from receipt: answered \
+             SERVER_TIMEOUT and never sent upstream.",
+            |s| &s.expired_dropped,
         );
         self.counter(
             page,

@@ -40,6 +40,15 @@ impl Source for RelayMetrics {
             Bound::ALL.map(|bound| (bound.as_str(), s.bound_hits(bound))),
         );
 
+        let name = "msgin5g_relay_queue_delay_seconds";
+        page.family(
+            name,
+            MetricType::Histogram,
+            "Queueing delay of received datagrams: kernel arrival to the relay handling them \
+             (overload control sheds new requests above relay.overload_delay_ms).",
+        );
+        page.histogram(name, &[], &s.queue_delay.snapshot());
+
         datagrams_sent(
             page,
             "msgin5g_relay_datagrams_sent_total",

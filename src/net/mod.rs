@@ -15,6 +15,8 @@
 //!   core on the driver.
 //! - [`gateway`]: [`run_gateway_shard`] (one shard on the driver with its handoff mesh) and
 //!   [`spawn_gateway`] / [`GatewayHandle`] (N shards sharing the device port).
+//! - [`rxtime`]: receiving with the kernel's arrival time (the queueing delay of overload
+//!   control).
 //! - [`relay`]: [`spawn_relay`] / [`RelayHandle`] (the Relay UE on the one driver loop).
 //!
 //! Like mini-redis, the loops take already-bound sockets and a shutdown future, so tests bind
@@ -24,6 +26,7 @@ pub mod config;
 mod driver;
 pub mod gateway;
 pub mod relay;
+pub mod rxtime;
 pub mod server;
 pub mod shard;
 pub mod socket;

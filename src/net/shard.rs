@@ -10,6 +10,7 @@
 //! The core never reads the clock and never touches a socket.
 
 use super::driver::{self, DRAIN_BATCH};
+use super::rxtime;
 use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER, RECV_BUFFER_LEN};
 use crate::coap::Transmit;
 use futures_util::stream::FuturesUnordered;
@@ -22,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::net::UdpSocket;
 use tokio::sync::{oneshot, Notify};
 
@@ -47,8 +48,20 @@ pub enum SocketOp {
     },
 }
 
+/// What the driver measured about the datagram it feeds next (overload control, README
+/// "Failure behaviour"): set with [`Core::set_load`] before each [`Core::handle_datagram`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Load {
+    /// How long the datagram waited between the kernel receiving it and the core being handed
+    /// it (socket buffer plus the turn); zero when the kernel did not stamp it.
+    pub queue_delay: Duration,
+}
+
 /// A sans-IO protocol core driven by a [`net`](super) driver (quinn's `handle_*`/`poll_*` style).
 pub trait Core {
+    /// The driver's measurement for the datagram fed next (cores without overload control
+    /// ignore it).
+    fn set_load(&mut self, _load: Load) {}
     /// Feed one datagram received on socket `socket` from `from`.
     fn handle_datagram(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]);
     /// Advance timers to `now`.
@@ -214,6 +227,9 @@ impl Sockets {
     }
 
     fn insert(&mut self, id: SocketId, socket: UdpSocket) {
+        if let Err(error) = rxtime::enable(&socket) {
+            tracing::debug!(id, %error, "no receive timestamps: queueing delay counted as zero");
+        }
         let generation = self.next_generation;
         self.next_generation += 1;
         let socket = Arc::new(socket);
@@ -317,7 +333,8 @@ enum Event {
 /// Each turn waits for a readable socket, the core's next timeout (or the hooks' wake), the
 /// [`RunOptions::extra_wake`], or shutdown. It then calls [`Hooks::input`], reads up to
 /// `DRAIN_BATCH` datagrams from every socket reported readable into one reused 64 KiB buffer and
-/// feeds them to [`Core::handle_datagram`], calls [`Core::handle_timeout`] when due and
+/// feeds them to [`Core::handle_datagram`], each after [`Core::set_load`] with its queueing delay
+/// (kernel arrival stamp, [`rxtime`], to the batch's wall-clock reading), calls [`Core::handle_timeout`] when due and
 /// [`Hooks::turn`], applies every [`Core::poll_socket_op`] (Open binds with
 /// [`bind_udp`] and 4 MiB buffers and reports through [`Core::handle_socket_opened`]; Close
 /// drops the socket), sends every [`Core::poll_transmit`] on the socket it names (a transmit for a
@@ -394,9 +411,18 @@ pub async fn run<C: Core, H: Hooks<C>>(
             let Some(socket) = table.reported(id, generation) else {
                 continue;
             };
+            // One wall-clock reading per batch: the kernel stamps arrivals in wall time.
+            let wall = SystemTime::now();
             for _ in 0..options.drain_batch.max(1) {
-                match socket.try_recv_from(&mut buf) {
-                    Ok((len, from)) => core.handle_datagram(now, id, from, &buf[..len]),
+                match rxtime::try_recv(&socket, &mut buf) {
+                    Ok(datagram) => {
+                        let queue_delay = datagram
+                            .arrived
+                            .and_then(|t| wall.duration_since(t).ok())
+                            .unwrap_or_default();
+                        core.set_load(Load { queue_delay });
+                        core.handle_datagram(now, id, datagram.from, &buf[..datagram.len]);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(error) if driver::is_transient(&error) => {
                         tracing::debug!(id, %error, "receive error ignored");

@@ -41,6 +41,11 @@ impl Exchanges {
         self.list.len()
     }
 
+    /// Whether a request with Message ID `mid` is in flight (a retransmission of it is relayed).
+    pub(crate) fn contains(&self, mid: u16) -> bool {
+        self.list.iter().any(|e| e.mid == mid)
+    }
+
     /// Forget the exchanges that expired by `now`; returns how many.
     pub(crate) fn purge(&mut self, now: Instant) -> usize {
         let before = self.list.len();

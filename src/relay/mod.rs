@@ -14,6 +14,10 @@
 //! - Links (`link.rs`): created at a UE's first datagram (optional allow-list by IP), ended by the
 //!   idle timeout or by the server's 2.04 to the UE's DEREG, bounded by `max_links` (a CON
 //!   request beyond it gets 5.03 + Max-Age, anything else is dropped and counted).
+//! - Overload control (README "Failure behaviour"): a new device request that waited longer than
+//!   `overload_delay` in the relay's socket buffer gets 5.03 + Max-Age from the relay itself (the
+//!   one answer the relay originates toward a device; not byte-transparent), a NON one is dropped,
+//!   and past twice that delay a CON is dropped unanswered too.
 //! - Uplink (6.2.2.1, 6.3.3.2, 6.4.2.4.2): only datagrams whose CoAP header parses are relayed
 //!   ([`classify`]); requests are tracked per link (`exchange.rs`) for the bounds and to notice a
 //!   DEREG (a scan for `"messageType":"DEREG"` in POSTs on the messaging socket).
@@ -35,7 +39,7 @@ pub use stats::{Bound, Discard, RelayStats};
 use crate::coap::endpoint::{classify, Classified};
 use crate::coap::types::option;
 use crate::coap::{Code, Header, MessageBuilder, MessageView, MsgType, Transmit};
-use crate::net::shard::{Core, SocketId, SocketOp};
+use crate::net::shard::{Core, Load, SocketId, SocketOp};
 use exchange::Begin;
 use link::{Expiry, LinkTable};
 use stats::{add, set};
@@ -85,6 +89,11 @@ pub struct RelayConfig {
     pub overload_max_age: u32,
     /// How long a device request is tracked without an answer (EXCHANGE_LIFETIME).
     pub exchange_lifetime: Duration,
+    /// Overload control: a new device request that waited longer than this between the kernel
+    /// receiving it and the relay handling it gets 5.03 + Max-Age from the relay itself (a NON
+    /// one is dropped; past twice the delay a CON is dropped unanswered too); retransmissions of
+    /// relayed requests still pass.
+    pub overload_delay: Duration,
 }
 
 impl Default for RelayConfig {
@@ -105,6 +114,7 @@ impl Default for RelayConfig {
             uplink_ports: None,
             overload_max_age: 5,
             exchange_lifetime: crate::coap::TransmissionParams::default().exchange_lifetime(),
+            overload_delay: crate::gateway::DEFAULT_OVERLOAD_DELAY,
         }
     }
 }
@@ -118,6 +128,8 @@ pub struct RelayCore {
     transmits: VecDeque<(SocketId, Transmit)>,
     ops: VecDeque<SocketOp>,
     stats: Arc<RelayStats>,
+    /// Queueing delay of the datagram being handled, from the driver.
+    queue_delay: Duration,
 }
 
 impl RelayCore {
@@ -135,6 +147,7 @@ impl RelayCore {
             transmits: VecDeque::new(),
             ops: VecDeque::new(),
             stats: Arc::new(RelayStats::default()),
+            queue_delay: Duration::ZERO,
         }
     }
 
@@ -208,6 +221,25 @@ impl RelayCore {
         if let Some(allowed) = &self.config.allow_list {
             if !allowed.contains(&from.ip().to_canonical()) {
                 return self.stats.discard(Discard::NotAllowed);
+            }
+        }
+        if request && self.queue_delay > self.config.overload_delay {
+            // Overload control: a new request that waited too long is refused by the relay
+            // itself (not byte-transparent; no link or exchange is created); a retransmission
+            // of a relayed request still goes through.
+            let relayed = self
+                .links
+                .find(from)
+                .and_then(|slot| self.links.get(slot))
+                .is_some_and(|link| link.exchanges.contains(header.mid));
+            if !relayed {
+                self.stats.bound(Bound::QueueDelay);
+                // Far behind, even the 5.03 cannot keep up: dropped unanswered (the device
+                // retransmits), as the gateway does.
+                if self.queue_delay > self.config.overload_delay * crate::gateway::SILENT_FACTOR {
+                    return;
+                }
+                return self.overload(socket, from, Some(header));
             }
         }
         let slot = match self.links.find(from) {
@@ -393,6 +425,13 @@ fn recipient_matches(data: &[u8], ue: IpAddr) -> bool {
 }
 
 impl Core for RelayCore {
+    fn set_load(&mut self, load: Load) {
+        self.queue_delay = load.queue_delay;
+        if self.queue_delay > Duration::ZERO {
+            self.stats.queue_delay.observe_duration(self.queue_delay);
+        }
+    }
+
     fn handle_datagram(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
         add(&self.stats.datagrams_received);
         match socket {

@@ -59,15 +59,19 @@ pub enum Bound {
     Exchanges,
     /// `relay.max_link_queue` (datagrams waiting for a link's endpoint to open).
     LinkQueue,
+    /// `relay.overload_delay_ms`: a new device request waited longer than this before the relay
+    /// handled it (overload control).
+    QueueDelay,
 }
 
 impl Bound {
     /// Every bound, in index order.
-    pub const ALL: [Bound; 4] = [
+    pub const ALL: [Bound; 5] = [
         Bound::Links,
         Bound::LinkExchanges,
         Bound::Exchanges,
         Bound::LinkQueue,
+        Bound::QueueDelay,
     ];
 
     /// The label value.
@@ -77,6 +81,7 @@ impl Bound {
             Bound::LinkExchanges => "link_exchanges",
             Bound::Exchanges => "exchanges",
             Bound::LinkQueue => "link_queue",
+            Bound::QueueDelay => "queue_delay",
         }
     }
 }
@@ -114,6 +119,8 @@ pub struct RelayStats {
     pub datagrams_sent: AtomicU64,
     /// Sends that failed.
     pub send_errors: AtomicU64,
+    /// Queueing delay of received datagrams (kernel arrival to the relay handling them).
+    pub queue_delay: crate::metrics::SecondsHistogram,
 }
 
 pub(crate) fn add(counter: &AtomicU64) {

@@ -614,3 +614,61 @@ fn a_ues_repeated_get_reaches_the_configuration_server_from_the_same_endpoint() 
         1
     );
 }
+
+#[test]
+fn a_new_request_that_waited_past_the_overload_delay_gets_5_03_from_the_relay_itself() {
+    let mut h = Harness::new(config());
+    let late = Load {
+        queue_delay: h.core.config().overload_delay + Duration::from_millis(1),
+    };
+    // Admitted while on time: relayed, and its exchange is tracked.
+    h.core.set_load(Load::default());
+    let (socket, dest, _) = one(h.feed(DEVICE_SOCKET, ue(1), &reg(1, 1)));
+    assert_eq!((socket, dest), (FIRST_LINK_SOCKET, UPSTREAM));
+    // Behind: a new CON request (even on a known link) is refused by the relay at once, a
+    // new UE gets no link, a NON is dropped.
+    h.core.set_load(late);
+    expect_overload(
+        h.feed(DEVICE_SOCKET, ue(1), &reg(2, 2)),
+        DEVICE_SOCKET,
+        ue(1),
+        2,
+    );
+    expect_overload(
+        h.feed(CONFIG_SOCKET, ue(2), &get_config(3, 3)),
+        CONFIG_SOCKET,
+        ue(2),
+        3,
+    );
+    assert_eq!(
+        h.core.link_socket(ue(2)),
+        None,
+        "no state for a shed request"
+    );
+    assert!(h
+        .feed(DEVICE_SOCKET, ue(1), &post(MsgType::Non, 4, 4, "{}"))
+        .is_empty());
+    // A retransmission of the admitted request still goes through, byte-identical.
+    let (socket, dest, data) = one(h.feed(DEVICE_SOCKET, ue(1), &reg(1, 1)));
+    assert_eq!(
+        (socket, dest, data),
+        (FIRST_LINK_SOCKET, UPSTREAM, reg(1, 1))
+    );
+    // So does the server's answer to it.
+    let ack = answer(MsgType::Ack, Code::CREATED, 1, 1, "{}");
+    let (socket, dest, _) = one(h.feed(FIRST_LINK_SOCKET, UPSTREAM, &ack));
+    assert_eq!((socket, dest), (DEVICE_SOCKET, ue(1)));
+    assert_eq!(h.core.stats().bound_hits(Bound::QueueDelay), 3);
+    assert_eq!(h.stat(|s| &s.overload_sent), 2);
+    // Far behind: even the 5.03 is not sent.
+    h.core.set_load(Load {
+        queue_delay: h.core.config().overload_delay * crate::gateway::SILENT_FACTOR
+            + Duration::from_millis(1),
+    });
+    assert!(h.feed(DEVICE_SOCKET, ue(1), &reg(6, 6)).is_empty());
+    assert_eq!(h.core.stats().bound_hits(Bound::QueueDelay), 4);
+    // On time again: new requests are relayed.
+    h.core.set_load(Load::default());
+    let (socket, _, _) = one(h.feed(DEVICE_SOCKET, ue(1), &reg(5, 5)));
+    assert_eq!(socket, FIRST_LINK_SOCKET);
+}

@@ -249,6 +249,7 @@ impl Worker {
             self.stats.failed += 1;
         } else {
             self.stats.ok += 1;
+            self.stats.ok_latency(elapsed);
         }
         self.lanes[li].busy = false;
         self.busy -= 1;

@@ -195,6 +195,9 @@ impl GatewayCore {
             }
             Classified::Request(header) => header,
         };
+        if self.shed_late(now, side, from, &header) {
+            return None;
+        }
         let con = header.mtype == MsgType::Con;
         let dedup = match side {
             Side::Config => &mut self.config_side.dedup,
@@ -342,6 +345,7 @@ impl GatewayCore {
             let outcome = Outcome::failure(cause::GATEWAY_OVERLOAD)
                 .with_max_age(self.config.overload_max_age);
             inc(&self.stats.shed);
+            inc(&self.stats.shed_in_flight);
             self.stats.received(side, Received::Shed);
             self.answer(now, kind, &ue, exchange, outcome);
             return;

@@ -4,7 +4,7 @@
 use super::GatewayCore;
 use crate::coap::Transmit;
 use crate::gateway::Side;
-use crate::net::shard::{Core, SocketId};
+use crate::net::shard::{Core, Load, SocketId};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -48,8 +48,14 @@ impl Core for GatewayCore {
     /// from any other source are dropped.
     fn handle_datagram(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
         match side_of(socket) {
-            Some(Side::Device) => self.handle_device_datagram(now, from, data),
-            Some(Side::Config) => self.handle_config_datagram(now, from, data),
+            Some(Side::Device) => {
+                self.observe_queue_delay();
+                self.handle_device_datagram(now, from, data)
+            }
+            Some(Side::Config) => {
+                self.observe_queue_delay();
+                self.handle_config_datagram(now, from, data)
+            }
             Some(Side::Upstream(index))
                 if from == self.upstream || from == self.config_upstream =>
             {
@@ -62,6 +68,10 @@ impl Core for GatewayCore {
             }
             None => tracing::debug!(socket, %from, "datagram on an unknown socket dropped"),
         }
+    }
+
+    fn set_load(&mut self, load: Load) {
+        GatewayCore::set_load(self, load);
     }
 
     fn handle_timeout(&mut self, now: Instant) {

@@ -13,6 +13,7 @@ mod device;
 mod downlink;
 mod driven;
 mod observe;
+mod overload;
 mod persist;
 mod reregister;
 mod silence;
@@ -20,6 +21,7 @@ mod timers;
 mod upstream;
 
 pub use driven::{side_of, socket_of, CONFIG_SOCKET, DEVICE_SOCKET, UPLINK_SOCKET_BASE};
+pub use overload::SILENT_FACTOR;
 pub use persist::{journal_owner, RestoredJournal};
 
 use super::answer::{self, Outcome};
@@ -318,6 +320,8 @@ pub struct GatewayCore {
     rtt_estimate: Duration,
     envelope_len: [usize; Kind::COUNT],
     draining: bool,
+    /// Queueing delay of the datagram being handled, from the driver ([`crate::net::shard::Load`]).
+    queue_delay: Duration,
     scratch: Vec<u8>,
     /// This shard's index among the gateway's shards.
     shard: usize,
@@ -432,6 +436,7 @@ impl GatewayCore {
             rtt_estimate: Duration::ZERO,
             envelope_len,
             draining: false,
+            queue_delay: Duration::ZERO,
             scratch: Vec::new(),
             shard,
             directory,

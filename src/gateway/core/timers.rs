@@ -9,21 +9,7 @@ impl GatewayCore {
         while let Some(timer) = self.timers.pop_due(now) {
             self.on_timer(now, timer);
         }
-        // Deadlines from receipt: the device is about to give up, so it gets its one final
-        // answer now even if its bulk is still in flight (a later bulk answer finds no entry).
-        // A request parked for the gateway's re-registration gets the server's own refusal.
-        while let Some((kind, ue, seq)) = self.pending.pop_given_up(now) {
-            inc(&self.stats.answer_deadlines);
-            let outcome = match self.parked.remove(&(kind, ue.clone())) {
-                Some((parked_seq, refusal)) if parked_seq == seq => refusal,
-                Some(other) => {
-                    self.parked.insert((kind, ue.clone()), other);
-                    Outcome::failure(cause::SERVER_TIMEOUT)
-                }
-                None => Outcome::failure(cause::SERVER_TIMEOUT),
-            };
-            self.finish(now, kind, &ue, seq, outcome);
-        }
+        self.answer_given_up(now);
         for i in 0..self.uplinks.len() {
             self.uplinks[i].mids.expire(now);
             while let Some(ev) = self.uplinks[i].retx.poll_event(now) {
@@ -84,6 +70,32 @@ impl GatewayCore {
                 batch.blocked_until = None;
             }
             self.flush(kind, now);
+        }
+    }
+
+    /// Deadlines from receipt: the device is about to give up, so it gets its one final answer
+    /// now even if its bulk is still in flight (a later bulk answer finds no entry). A request
+    /// still queued for a bulk is dropped from it (never sent upstream; `expired_dropped`). A
+    /// request parked for the gateway's re-registration gets the server's own refusal.
+    pub(super) fn answer_given_up(&mut self, now: Instant) {
+        while let Some((kind, ue, seq)) = self.pending.pop_given_up(now) {
+            inc(&self.stats.answer_deadlines);
+            if self
+                .pending
+                .get(kind, &ue)
+                .is_some_and(|p| p.seq == seq && p.stage == Stage::Queued)
+            {
+                inc(&self.stats.expired_dropped);
+            }
+            let outcome = match self.parked.remove(&(kind, ue.clone())) {
+                Some((parked_seq, refusal)) if parked_seq == seq => refusal,
+                Some(other) => {
+                    self.parked.insert((kind, ue.clone()), other);
+                    Outcome::failure(cause::SERVER_TIMEOUT)
+                }
+                None => Outcome::failure(cause::SERVER_TIMEOUT),
+            };
+            self.finish(now, kind, &ue, seq, outcome);
         }
     }
 

@@ -57,8 +57,10 @@ impl GatewayCore {
         }
     }
 
-    /// Send bulks of `kind` while a flush trigger holds.
+    /// Send bulks of `kind` while a flush trigger holds. Requests past their deadline from
+    /// receipt are answered first, so no bulk carries work for a device about to give up.
     pub(super) fn flush(&mut self, kind: Kind, now: Instant) {
+        self.answer_given_up(now);
         loop {
             self.clean_batch(kind);
             match self.flush_time(kind) {

@@ -1,0 +1,188 @@
+//! Overload control (README "Failure behaviour"): admission by queueing delay and by requests
+//! in flight, 5.03 + Max-Age at once, no work for devices about to give up.
+
+use super::*;
+use crate::net::shard::Load;
+
+fn late(_sim: &Sim) -> Load {
+    Load {
+        queue_delay: config().overload_delay + Duration::from_millis(1),
+    }
+}
+
+fn stat(sim: &Sim, f: impl Fn(&GatewayStats) -> &std::sync::atomic::AtomicU64) -> u64 {
+    f(&sim.gw.stats()).load(Ordering::Relaxed)
+}
+
+fn expect_overloaded(seen: &Seen, mid: u16) {
+    let view = seen.view();
+    assert_eq!(view.header.mtype, MsgType::Ack);
+    assert_eq!(view.header.code, Code::SERVICE_UNAVAILABLE);
+    assert_eq!(view.header.mid, mid);
+    assert_eq!(view.max_age(), Some(5));
+    assert_eq!(view.payload(), b"overloaded");
+}
+
+#[test]
+fn a_request_that_waited_too_long_gets_5_03_at_once_and_leaves_no_state() {
+    let mut sim = Sim::with_server(config());
+    let overloaded = late(&sim);
+    sim.gw.set_load(overloaded);
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 1, "answered at once");
+    expect_overloaded(&a[0], 1);
+    assert_eq!(sim.gw.pending_len(), 0);
+    assert_eq!(sim.gw.dedup_len(), 0, "no duplicate-detection record kept");
+    assert!(sim.upstream.is_empty(), "nothing sent upstream");
+    // A NON is dropped, counted.
+    let non = request(
+        MsgType::Non,
+        2,
+        tok(2),
+        r#"{"messageType":"REG","ueServiceId":"ue-2"}"#,
+    );
+    sim.device(dev(2), &non);
+    assert!(sim.answers_to(dev(2)).is_empty());
+    // The configuration socket sheds the same way.
+    let get = MessageBuilder::new(MsgType::Con, Code::GET, 3, tok(3))
+        .uri_path(crate::gateway::conf::CONFIG_URI_PATH)
+        .option(option::URI_QUERY, b"ueid=imsi-3")
+        .build();
+    sim.gw.handle_config_datagram(sim.now, dev(3), &get);
+    sim.pump();
+    let a = sim.answers_to(dev(3));
+    assert_eq!((a.len(), a[0].side), (1, Side::Config));
+    expect_overloaded(&a[0], 3);
+    assert_eq!(stat(&sim, |s| &s.shed_queue_delay), 3);
+    assert_eq!(stat(&sim, |s| &s.requests), 0, "no request was accepted");
+    // The device retransmits (its 5.03 was lost) once the gateway caught up: judged afresh.
+    sim.gw.set_load(Load::default());
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.advance(Duration::from_millis(200));
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[1].view().header.code, Code::CREATED);
+}
+
+#[test]
+fn retransmissions_of_admitted_requests_are_still_answered_while_shedding() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        hold_time: Duration::from_secs(1),
+        piggyback_window: Duration::from_millis(1500),
+        ..config()
+    });
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.device(dev(2), &reg(2, tok(2), "ue-2"));
+    sim.advance(Duration::from_millis(1100));
+    assert_eq!(sim.answers_to(dev(1)).len(), 1, "ue-1 answered");
+    // ue-2 answered too; now a third request is admitted and still waits for its bulk.
+    sim.device(dev(3), &reg(3, tok(3), "ue-3"));
+    let overloaded = late(&sim);
+    sim.gw.set_load(overloaded);
+    // A retransmission of an answered request gets the same answer again, not a 5.03.
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[0].bytes, a[1].bytes);
+    // A retransmission of a pending request is absorbed (its answer comes with the bulk).
+    sim.device(dev(3), &reg(3, tok(3), "ue-3"));
+    assert!(sim.answers_to(dev(3)).is_empty());
+    assert_eq!(stat(&sim, |s| &s.shed_queue_delay), 0);
+    // Answers to admitted requests are not held back by shedding.
+    sim.device(dev(4), &reg(4, tok(4), "ue-4"));
+    expect_overloaded(&sim.answers_to(dev(4))[0], 4);
+    sim.advance(Duration::from_millis(1100));
+    let a = sim.answers_to(dev(3));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].view().header.code, Code::CREATED);
+    assert_eq!(a[0].view().header.mtype, MsgType::Ack, "still piggybacked");
+}
+
+#[test]
+fn requests_beyond_the_in_flight_bound_get_5_03_and_are_counted() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        max_pending: 1,
+        hold_time: Duration::from_secs(10),
+        ..config()
+    });
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.device(dev(2), &reg(2, tok(2), "ue-2"));
+    let a = sim.answers_to(dev(2));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].view().header.code, Code::SERVICE_UNAVAILABLE);
+    assert_eq!(a[0].view().max_age(), Some(5));
+    assert_eq!(
+        a[0].result(),
+        (RegResult::Failure, Some(cause::GATEWAY_OVERLOAD.into()))
+    );
+    assert_eq!(stat(&sim, |s| &s.shed_in_flight), 1);
+    assert_eq!(stat(&sim, |s| &s.shed_queue_delay), 0);
+}
+
+#[test]
+fn queued_requests_past_their_deadline_are_answered_and_never_sent_upstream() {
+    // One bulk in flight at a time toward a server that acknowledges and then stays silent:
+    // everything after the first bulk waits in its batch until the device is about to give up.
+    let mut sim = Sim::new(
+        GatewayConfig {
+            max_in_flight: 1,
+            ..config()
+        },
+        None,
+    );
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.advance(Duration::from_millis(150));
+    assert_eq!(sim.upstream.len(), 1, "ue-1's bulk went");
+    let first = MessageView::parse(&sim.upstream[0]).unwrap().header;
+    let ack = MessageBuilder::new(MsgType::Ack, Code::EMPTY, first.mid, Token::EMPTY).build();
+    sim.deliver_from_server(&ack);
+    for i in 2..12u16 {
+        sim.device(dev(i), &reg(i, tok(i), &format!("ue-{i}")));
+    }
+    let sent_before = sim.upstream.len();
+    sim.advance(Duration::from_secs(95));
+    for i in 2..12u16 {
+        // A separate response (the device never ACKs it here, so it is retransmitted).
+        let a = sim.distinct_answers_to(dev(i));
+        assert_eq!(a.len(), 1, "ue-{i} answered once");
+        assert_eq!(
+            a[0].result(),
+            (RegResult::Failure, Some(cause::SERVER_TIMEOUT.into()))
+        );
+    }
+    assert!(
+        sim.upstream[sent_before..]
+            .iter()
+            .all(|d| !String::from_utf8_lossy(d).contains("ue-2")),
+        "no bulk carried work for a device that gave up"
+    );
+    assert_eq!(stat(&sim, |s| &s.expired_dropped), 10);
+}
+
+#[test]
+fn far_behind_a_new_con_is_dropped_unanswered_but_admitted_work_still_answered() {
+    let mut sim = Sim::with_server(config());
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    let far_behind = Load {
+        queue_delay: config().overload_delay * crate::gateway::SILENT_FACTOR
+            + Duration::from_millis(1),
+    };
+    sim.gw.set_load(far_behind);
+    sim.device(dev(2), &reg(2, tok(2), "ue-2"));
+    assert!(sim.answers_to(dev(2)).is_empty(), "dropped unanswered");
+    assert_eq!(stat(&sim, |s| &s.shed_silent), 1);
+    assert_eq!(stat(&sim, |s| &s.shed_queue_delay), 0);
+    assert_eq!(
+        sim.gw.dedup_len(),
+        1,
+        "nothing kept for the dropped request"
+    );
+    // ue-1's retransmission is absorbed (pending), and its answer still comes.
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.gw.set_load(Load::default());
+    sim.advance(Duration::from_millis(200));
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].view().header.code, Code::CREATED);
+}
