@@ -70,8 +70,10 @@
 //!   (`IMDN FAILURE RECIPIENT_UNREACHABLE` when delivery status was required). An endpoint of a
 //!   gateway that sent RST or no ACK is forgotten and the copy re-sent on another endpoint of the
 //!   gateway first; a gateway's own `REG` forgets its other endpoints (module `gateways`).
-//! - Stored messages go out after the recipient's next registration (after its answer), expire at
-//!   `expirationTime` (mapped through [`ServerCore::set_wall_clock`]) or `store_max_time`
+//! - Stored messages go out after the recipient's next registration (after its answer), after a
+//!   successful delivery to it, and after a restart; each stays stored (and persisted) until its
+//!   delivery's outcome: deleted on 2.xx, first in line again on a failure (issue 9). They expire
+//!   at `expirationTime` (mapped through [`ServerCore::set_wall_clock`]) or `store_max_time`
 //!   (`IMDN FAILURE EXPIRED` when asked for). AS identity: `REG`/`DEREG` with `asServiceId`.
 //!
 //! # Test hooks ([`ServerTestHooks`], bulks and aggregates)
@@ -288,6 +290,8 @@ pub struct ServerStats {
     pub messages_stored: AtomicU64,
     /// Stored message copies dropped at their expiry.
     pub messages_expired: AtomicU64,
+    /// Deliveries of stored messages that failed (the message stays stored, first in line).
+    pub stored_delivery_failures: AtomicU64,
     /// Messages refused (`REJECTED`/`FAILED` verdicts) and copies neither delivered nor stored.
     pub messages_failed: AtomicU64,
     /// Messages answered from the recent-Message-ID memory instead of being delivered again.

@@ -6,7 +6,11 @@
 //! turns them into encoded records ([`ServerChanges`]), and the driver writes them with
 //! [`ServerDb::apply`] in one `redb` write transaction per event-loop turn, before the turn's
 //! datagrams are sent. At start the driver reads a [`ServerSnapshot`] with [`ServerDb::load`] and
-//! hands it to [`ServerCore::restore`], which also turns change tracking on.
+//! hands it to [`ServerCore::restore`], which also turns change tracking on. A stored message
+//! stays in `stored_messages` while its delivery is in progress and is deleted with the turn
+//! that saw the recipient's 2.xx; after a restart the stored messages of registered recipients
+//! go out at the first timeout (at-least-once: a recipient may see a copy again, with the same
+//! Message ID, if the server died between its delivery and the write of its deletion).
 //!
 //! Tables (file `server.redb` in the data directory): `registrations` (UE Service ID → JSON
 //! record: downlink path, `clientAddress`, `clientProfile`), `as_registrations` (AS Service ID
@@ -351,6 +355,9 @@ impl ServerCore {
         for id in dropped {
             self.store.mark_dirty(id);
         }
+        // Stored messages of registered recipients go out at the first timeout (issue 9: a
+        // delivery cut short by the restart is made again).
+        self.schedule_all_flushes(now);
         self.sync_gauge();
         restored
     }
