@@ -425,7 +425,7 @@ impl ServerCore {
                             || (a.ip() == from.ip()
                                 && (gateway == Some(id)
                                     || self.is_gateway(id)
-                                    || self.gateway_of_endpoint(from).is_some()))
+                                    || self.gateway_at(from).is_some()))
                     }
                     DownlinkPath::Gateway {
                         address,

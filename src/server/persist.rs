@@ -229,6 +229,9 @@ struct RegistrationRecord {
     gateway: Option<String>,
     client_address: Option<String>,
     client_profile: Option<String>,
+    /// The UE declared itself a Gateway UE in its own `REG`.
+    #[serde(default)]
+    gateway_ue: bool,
 }
 
 /// A stored message copy as stored.
@@ -257,6 +260,7 @@ fn encode_registration(reg: &Registration) -> Vec<u8> {
         gateway,
         client_address: reg.client_address.clone(),
         client_profile: reg.client_profile.clone(),
+        gateway_ue: reg.gateway_ue,
     };
     simd_json::to_vec(&record).unwrap_or_default()
 }
@@ -276,6 +280,7 @@ fn decode_registration(bytes: &[u8]) -> Option<Registration> {
         path,
         client_address: r.client_address,
         client_profile: r.client_profile,
+        gateway_ue: r.gateway_ue,
     })
 }
 
@@ -319,8 +324,19 @@ impl ServerCore {
         self.set_wall_clock(now, wall);
         let mut restored = Restored::default();
         for (id, bytes) in snapshot.registrations {
-            match decode_registration(&bytes).map(|reg| self.registry.insert(&id, reg)) {
-                Some(Inserted::Created | Inserted::Updated) => restored.registrations += 1,
+            let reg = decode_registration(&bytes);
+            // A Gateway UE that declared itself: its host is known again.
+            let gateway = reg
+                .as_ref()
+                .filter(|r| r.gateway_ue)
+                .map(|r| r.path.address());
+            match reg.map(|reg| self.registry.insert(&id, reg)) {
+                Some(Inserted::Created | Inserted::Updated) => {
+                    restored.registrations += 1;
+                    if let Some(address) = gateway {
+                        self.gateway_declared(&id, address);
+                    }
+                }
                 Some(Inserted::Full) | None => restored.skipped += 1,
             }
         }

@@ -134,6 +134,7 @@ fn records_round_trip() {
             path: DownlinkPath::Direct(addr(UE1)),
             client_address: Some("c".into()),
             client_profile: Some(r#"{"x":[1,"y"]}"#.into()),
+            gateway_ue: true,
         },
         Registration {
             path: DownlinkPath::Gateway {
@@ -142,6 +143,7 @@ fn records_round_trip() {
             },
             client_address: None,
             client_profile: None,
+            gateway_ue: false,
         },
     ] {
         assert_eq!(decode_registration(&encode_registration(&reg)), Some(reg));
@@ -470,4 +472,19 @@ fn the_database_keeps_what_was_applied() {
     ));
     std::fs::remove_file(&file).unwrap();
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn a_declared_gateway_is_known_again_after_a_restart() {
+    let mut tables = Tables::default();
+    let mut a = Sim::new();
+    a.s.restore(a.now, wall0(), ServerSnapshot::default());
+    let own = r#"{"messageType":"REG","ueServiceId":"gw","gatewayUeServiceId":"gw"}"#;
+    assert!(a.code(GW, own).is_success());
+    tables.apply(a.s.take_changes());
+    let mut b = Sim::new();
+    b.s.restore(b.now, wall0(), tables.snapshot());
+    // A single REG from another port of the gateway's host: through the gateway.
+    assert!(b.code("192.0.2.9:40007", &reg("ue-1")).is_success());
+    assert!(b.s.registry.get("ue-1").unwrap().path.via_gateway());
 }

@@ -41,6 +41,9 @@ pub struct Registration {
     pub client_address: Option<String>,
     /// `clientProfile` from the request, kept as raw JSON text.
     pub client_profile: Option<String>,
+    /// The UE declared itself a Gateway UE in its own single `REG` (`gatewayUeServiceId` equal
+    /// to its UE Service ID): requests from other ports of its host are its uplinks.
+    pub gateway_ue: bool,
 }
 
 /// Result of an insert into the table.
