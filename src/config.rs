@@ -230,6 +230,10 @@ not_found_to_server = true
 overload_max_age_s = 5
 # TCP address serving Prometheus metrics at GET /metrics (`msgin5g relay`); absent: none.
 # metrics_listen = "127.0.0.1:9466"
+# Directory of the relay's link table (UE address -> uplink port, last activity; file
+# relay.redb), created if missing; relative to the working directory. After a restart the links
+# come back on the same uplink ports. "" keeps the links in memory only.
+data_dir = "msgin5g-data/relay"
 
 [coap]
 # ACK_TIMEOUT (RFC 7252 §4.8), 1..=300000.
