@@ -246,23 +246,39 @@ struct StoredRecord {
     message: String,
 }
 
+/// [`RegistrationRecord`] borrowing its strings, for encoding without copies (same fields, same
+/// order).
+#[derive(Serialize)]
+struct RegistrationRecordRef<'a> {
+    address: SocketAddr,
+    via_gateway: bool,
+    gateway: Option<&'a str>,
+    client_address: Option<&'a str>,
+    client_profile: Option<&'a str>,
+    gateway_ue: bool,
+}
+
 fn encode_registration(reg: &Registration) -> Vec<u8> {
     let (via_gateway, gateway) = match &reg.path {
         DownlinkPath::Direct(_) => (false, None),
         DownlinkPath::Gateway {
             gateway_ue_service_id,
             ..
-        } => (true, gateway_ue_service_id.clone()),
+        } => (true, gateway_ue_service_id.as_deref()),
     };
-    let record = RegistrationRecord {
+    let record = RegistrationRecordRef {
         address: reg.path.address(),
         via_gateway,
         gateway,
-        client_address: reg.client_address.clone(),
-        client_profile: reg.client_profile.clone(),
+        client_address: reg.client_address.as_deref(),
+        client_profile: reg.client_profile.as_deref(),
         gateway_ue: reg.gateway_ue,
     };
-    simd_json::to_vec(&record).unwrap_or_default()
+    let mut out = Vec::with_capacity(128);
+    match simd_json::to_writer(&mut out, &record) {
+        Ok(()) => out,
+        Err(_) => Vec::new(),
+    }
 }
 
 fn decode_registration(bytes: &[u8]) -> Option<Registration> {
@@ -383,7 +399,9 @@ impl ServerCore {
     /// writes them before it sends the datagrams of the same turn.
     pub fn take_changes(&mut self) -> ServerChanges {
         let mut changes = ServerChanges::default();
-        for key in self.registry.take_dirty() {
+        let dirty = self.registry.take_dirty();
+        changes.registrations.reserve_exact(dirty.len());
+        for key in dirty {
             let record = self.registry.get(&key).map(encode_registration);
             changes.registrations.push((key, record));
         }
