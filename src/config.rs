@@ -121,6 +121,9 @@ max_delivered = 65536
 delivery_timeout_ms = 60000
 # Register the gateway's own UE Service ID with the server at start (23.554 8.2.7).
 register_self = true
+# Credential sent (ueCredentialInfo, authType TOKEN) in the gateway's own REG, for a server that
+# has one provisioned for gateway_ue_service_id (24.538 6.3.1.2.2); default: none.
+# credential = "gateway-secret"
 # Shortest interval between two own registrations sent again because the server answered
 # NOT_REGISTERED for the gateway (it lost its state); the refused AC messages are re-sent once.
 reregistration_holdoff_ms = 1000
@@ -251,6 +254,10 @@ overload_max_age_s = 5
 overload_delay_ms = 50
 # TCP address serving Prometheus metrics at GET /metrics (`msgin5g relay`); absent: none.
 # metrics_listen = "127.0.0.1:9466"
+# Directory of the relay's link table (UE address -> uplink port, last activity; file
+# relay.redb), created if missing; relative to the working directory. After a restart the links
+# come back on the same uplink ports. "" keeps the links in memory only.
+data_dir = "msgin5g-data/relay"
 
 [coap]
 # ACK_TIMEOUT (RFC 7252 §4.8), 1..=300000.
@@ -405,6 +412,8 @@ pub struct GatewaySection {
     pub delivery_timeout_ms: u64,
     /// Register the gateway itself with the server at start.
     pub register_self: bool,
+    /// The credential in the gateway's own `REG` (`None`: none sent).
+    pub credential: Option<String>,
     /// Hold-off between own re-registrations after NOT_REGISTERED, in milliseconds.
     pub reregistration_holdoff_ms: u64,
     /// Drain time on shutdown, in milliseconds.
@@ -464,6 +473,7 @@ impl Default for GatewaySection {
             max_delivered: core.max_delivered,
             delivery_timeout_ms: millis(core.delivery_timeout),
             register_self: core.register_self,
+            credential: core.credential,
             reregistration_holdoff_ms: millis(core.reregistration_holdoff),
             drain_timeout_ms: 10_000,
             recv_buffer_bytes: DEFAULT_SOCKET_BUFFER,
@@ -774,6 +784,9 @@ impl Config {
                 ),
             ));
         }
+        if let Some(credential) = &g.credential {
+            not_empty("gateway.credential", credential)?;
+        }
         not_empty("gateway.server_uri_path", &g.server_uri_path)?;
         at_least_one("gateway.max_batch_entries", g.max_batch_entries)?;
         if !(MIN_BULK_BYTES..=MAX_BULK_BYTES).contains(&g.max_bulk_bytes) {
@@ -1054,6 +1067,7 @@ impl Config {
             max_delivered: g.max_delivered,
             delivery_timeout: Duration::from_millis(g.delivery_timeout_ms),
             register_self: g.register_self,
+            credential: g.credential.clone(),
             reregistration_holdoff: Duration::from_millis(g.reregistration_holdoff_ms),
             config_upstream: g.config_upstream,
             config_listen: Some(g.config_listen),
@@ -1164,6 +1178,7 @@ mod tests {
         config.gateway.upstream = Some("127.0.0.1:5683".parse().unwrap());
         config.gateway.shards = Some(2);
         config.gateway.allow_list = Some(vec!["a".into()]);
+        config.gateway.credential = Some("c".into());
         config.server.required_token = Some("t".into());
         config.server.allowed_gateways = Some(vec!["g".into()]);
         config.gateway.metrics_listen = Some("127.0.0.1:9464".parse().unwrap());
@@ -1231,6 +1246,7 @@ mod tests {
             hold_time_ms = 20
             answer_mode = "spec-post"
             allow_list = ["ue-1", "ue-2"]
+            credential = "gw-secret"
             [server]
             denied_ue_service_ids = ["bad"]
             required_token = "secret"
@@ -1251,6 +1267,7 @@ mod tests {
         assert_eq!(gateway.hold_time, Duration::from_millis(20));
         assert_eq!(gateway.answer_mode, AnswerMode::SpecPost);
         assert_eq!(gateway.allow_list.unwrap().len(), 2);
+        assert_eq!(gateway.credential.as_deref(), Some("gw-secret"));
         assert_eq!(gateway.params.ack_timeout, Duration::from_secs(3));
         assert_eq!(gateway.params.processing_delay, Duration::from_secs(3));
         assert_eq!(gateway.params.max_retransmit, 2);
@@ -1335,6 +1352,7 @@ mod tests {
             ),
             ("[gateway]\nupstream = \"0.0.0.0:5683\"", "gateway.upstream"),
             ("[gateway]\nservice_id = \"\"", "gateway.service_id"),
+            ("[gateway]\ncredential = \"\"", "gateway.credential"),
             (
                 "[gateway]\ngateway_ue_service_id = \"\"",
                 "gateway.gateway_ue_service_id",

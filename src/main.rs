@@ -7,7 +7,8 @@
 //!                 [--config-listen ADDR] [--config-upstream ADDR] [--data-dir DIR | --in-memory]
 //!                 [--config FILE] [overrides]
 //! msgin5g relay   [--listen ADDR] [--config-listen ADDR] [--upstream ADDR]
-//!                 [--config-upstream ADDR] [--metrics ADDR] [--config FILE]
+//!                 [--config-upstream ADDR] [--metrics ADDR] [--data-dir DIR | --in-memory]
+//!                 [--config FILE]
 //! msgin5g print-config
 //! ```
 //!
@@ -19,9 +20,10 @@ use msgin5g::config::{AnswerModeSetting, Config, RelaySection, EXAMPLE_TOML};
 use msgin5g::gateway::GatewayDb;
 use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry, Source};
 use msgin5g::net::{
-    spawn_config_server, spawn_gateway_persistent, spawn_relay, spawn_server, spawn_server_with,
-    ConfigServerHandle, ServerHandle,
+    spawn_config_server, spawn_gateway_persistent, spawn_relay_with, spawn_server,
+    spawn_server_with, ConfigServerHandle, ServerHandle,
 };
+use msgin5g::relay::RelayDb;
 use msgin5g::server::ServerDb;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -144,6 +146,13 @@ struct RelayArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics [config: relay.metrics_listen].
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+    /// Directory of the persistent link table [config: relay.data_dir, default
+    /// msgin5g-data/relay].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Keep the links in memory only (same as relay.data_dir = "").
+    #[arg(long, conflicts_with = "data_dir")]
+    in_memory: bool,
     /// TOML configuration file.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -252,7 +261,18 @@ fn main() -> ExitCode {
             } else {
                 None
             };
-            run_relay(&config, config_server)
+            // The link table is opened (and its directory created) before anything starts.
+            let db = match config.relay.data_dir().map(RelayDb::open).transpose() {
+                Ok(db) => db,
+                Err(error) => {
+                    eprintln!(
+                        "msgin5g: invalid configuration: relay.data_dir ({}): {error}",
+                        config.relay.data_dir.display()
+                    );
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            run_relay(&config, config_server, db)
         }
         Command::PrintConfig => unreachable!("handled above"),
     };
@@ -358,6 +378,12 @@ fn apply_relay_flags(config: &mut Config, args: &RelayArgs) {
     }
     if let Some(metrics) = args.metrics {
         r.metrics_listen = Some(metrics);
+    }
+    if let Some(data_dir) = &args.data_dir {
+        r.data_dir = data_dir.clone();
+    }
+    if args.in_memory {
+        r.data_dir = PathBuf::new();
     }
 }
 
@@ -487,8 +513,12 @@ fn run_gateway(
 fn run_relay(
     config: &Config,
     config_server: Option<msgin5g::server::ConfigServerConfig>,
+    db: Option<RelayDb>,
 ) -> std::io::Result<()> {
     let r = &config.relay;
+    if db.is_none() {
+        tracing::info!("relay.data_dir is empty: links kept in memory only");
+    }
     let metrics_listener = bind_metrics(r.metrics_listen)?;
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     // No upstream: the reference server and its configuration server run in-process (the
@@ -515,10 +545,11 @@ fn run_relay(
         (None, Some(config_upstream)) => config_upstream,
         (None, None) => RelaySection::default_config_upstream(upstream),
     };
-    let relay = spawn_relay(
+    let relay = spawn_relay_with(
         r.listen,
         r.config_listen,
         r.relay_config(upstream, config_upstream, config.transmission_params()),
+        db,
     )?;
     let metrics = serve_metrics(metrics_listener, relay.metrics(), &server, &configuration)?;
     signal_runtime()?.block_on(shutdown_signal());

@@ -138,6 +138,13 @@ async fn registrations_and_stored_messages_survive_a_restart() {
         ue2.sock.send_to(&ack, server.local_addr()).await.unwrap();
     }
     assert_eq!(delivered, ["m-1", "m-2"]);
+    // Each stays stored until its 2.04 is processed (issue 9).
+    for _ in 0..500 {
+        if stats.messages_delivered.load(Ordering::Relaxed) >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let core = server.shutdown().unwrap();
     assert_eq!(core.stored_messages(), 0);
 

@@ -18,6 +18,7 @@ async fn relay_runs_with_the_embedded_server_and_serves_its_metrics() {
     let metrics = format!("127.0.0.1:{}", free_port(true));
     let child = spawn_bin(&[
         "relay",
+        "--in-memory",
         "--listen",
         &listen,
         "--config-listen",

@@ -4,7 +4,11 @@ use super::{at_least_one, invalid, listener_address, ConfigError};
 use crate::relay::RelayConfig;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Default `relay.data_dir`, relative to the working directory.
+pub const DEFAULT_RELAY_DATA_DIR: &str = "msgin5g-data/relay";
 
 /// Largest `relay.max_links`: each link is one socket (file descriptor and local port) of the
 /// driver's table, after the two device-facing ones.
@@ -50,6 +54,8 @@ pub struct RelaySection {
     pub overload_delay_ms: u64,
     /// Prometheus `/metrics` listener (TCP); `None` runs none.
     pub metrics_listen: Option<SocketAddr>,
+    /// Persistent link table directory; empty: in memory only.
+    pub data_dir: PathBuf,
 }
 
 impl Default for RelaySection {
@@ -74,6 +80,7 @@ impl Default for RelaySection {
             overload_max_age_s: core.overload_max_age,
             overload_delay_ms: super::millis(core.overload_delay),
             metrics_listen: None,
+            data_dir: PathBuf::from(DEFAULT_RELAY_DATA_DIR),
         }
     }
 }
@@ -143,6 +150,13 @@ impl RelaySection {
             }
         }
         listener_address("relay.metrics_listen", self.metrics_listen)
+    }
+
+    /// The persistent link table's directory (`relay.data_dir`); `None`: in memory only (the
+    /// key is empty).
+    pub fn data_dir(&self) -> Option<&Path> {
+        let dir = self.data_dir.as_path();
+        (!dir.as_os_str().is_empty()).then_some(dir)
     }
 
     /// The configuration server when none is given: the upstream's host on port 65401.
@@ -258,5 +272,11 @@ mod tests {
         assert!(!core.not_found_to_server);
         assert_eq!(core.uplink_ip, up.ip());
         assert!(EXAMPLE_TOML.contains("[relay]\n"));
+        assert_eq!(
+            config.relay.data_dir(),
+            Some(std::path::Path::new(super::DEFAULT_RELAY_DATA_DIR))
+        );
+        let in_memory = Config::from_toml_str("[relay]\ndata_dir = \"\"\n").unwrap();
+        assert_eq!(in_memory.relay.data_dir(), None);
     }
 }

@@ -144,6 +144,9 @@ pub struct GatewayConfig {
     /// Register the gateway's own UE Service ID with the server at start (23.554 §8.2.7
     /// pre-condition 1), so the server can reach the ACs behind it.
     pub register_self: bool,
+    /// The credential (`ueCredentialInfo`, auth type `TOKEN`) in the gateway's own `REG`, for a
+    /// server that has one provisioned for `gateway_ue_service_id` (24.538 §6.3.1.2.2).
+    pub credential: Option<String>,
     /// Shortest interval between two own registrations sent because the server answered
     /// `NOT_REGISTERED` for the gateway (issue 9: a burst of refusals triggers one `REG`).
     pub reregistration_holdoff: Duration,
@@ -192,6 +195,7 @@ impl Default for GatewayConfig {
             max_delivered: 65_536,
             delivery_timeout: Duration::from_secs(60),
             register_self: true,
+            credential: None,
             reregistration_holdoff: Duration::from_secs(1),
             config_upstream: None,
             config_listen: None,

@@ -136,3 +136,51 @@ fn upstream_tokens_are_random_and_differ_between_gateways() {
     let other = run(8);
     assert!(other.iter().all(|t| !unique.contains(t.as_slice())));
 }
+
+/// The gateway's own UE Service ID (the default `gateway_ue_service_id`).
+const OWN_ID: &str = "msgin5g-gateway";
+
+#[test]
+fn the_gateways_own_reg_carries_its_provisioned_credential() {
+    let mut server = ServerConfig::default();
+    server
+        .policy
+        .ue_credentials
+        .extend([(OWN_ID.to_string(), "gw-secret".to_string())]);
+    // Without the credential the server refuses the gateway's own REG (24.538 §6.3.1.2.2).
+    let mut sim = Sim::new(config(), Some(server.clone()));
+    sim.gw.start(sim.now);
+    sim.pump();
+    assert!(!sim.gw.is_self_registered());
+    let s = sim.server.as_ref().unwrap();
+    assert!(!s.is_registered(OWN_ID));
+    assert_eq!(
+        s.stats()
+            .credential_failures
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    // With `gateway.credential` it is accepted.
+    let with_credential = GatewayConfig {
+        credential: Some("gw-secret".into()),
+        ..config()
+    };
+    let mut sim = Sim::new(with_credential, Some(server));
+    sim.gw.start(sim.now);
+    sim.pump();
+    assert!(sim.gw.is_self_registered());
+    assert!(sim.server.as_ref().unwrap().is_registered(OWN_ID));
+    let own = sim
+        .bulks()
+        .into_iter()
+        .find_map(|p| match p {
+            Payload::Reg(r) if r.ue_service_id == OWN_ID => Some(r),
+            _ => None,
+        })
+        .expect("the gateway's REG");
+    let cred = own.ue_credential_info.expect("ueCredentialInfo");
+    assert_eq!(
+        (cred.auth_type.as_str(), cred.credential.as_deref()),
+        ("TOKEN", Some("gw-secret"))
+    );
+}

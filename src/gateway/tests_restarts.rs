@@ -309,3 +309,27 @@ fn re_registrations_are_held_off() {
     sim.advance(Duration::from_millis(100));
     assert_eq!(self_regs(&sim), 2);
 }
+
+#[test]
+fn with_bulking_off_ac_messages_are_accepted_from_every_uplink() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        bulking_enabled: false,
+        uplinks_per_shard: 4,
+        ..config()
+    });
+    sim.gw.start(sim.now);
+    sim.pump();
+    assert!(sim.gw.is_self_registered());
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.advance(Duration::from_millis(100));
+    sim.register_app(dev(2), 2, "7");
+    // Each goes singly, from the gateway's own UE Service ID, over the uplinks in turn.
+    for i in 0..4u16 {
+        let id = format!("a-{i}");
+        sim.device(dev(2), &app_send(10 + i, &id, "ue-1", "UE", ""));
+        sim.advance(Duration::from_millis(100));
+        let (code, r) = sending(&sim, dev(2), &id);
+        assert_eq!(code, Code::CHANGED, "{id}: {r:?}");
+        assert_eq!(r.delivery_status, Some(MsgDeliveryStatus::Accepted), "{id}");
+    }
+}

@@ -91,3 +91,71 @@ fn a_single_reg_from_a_known_gateway_uplink_is_recorded_through_that_gateway() {
     // gateway are still accepted, see above).
     assert!(!server.registration("ue-x").unwrap().path.via_gateway());
 }
+
+fn high_priority_msg(mid: u16, message_id: &str, from_ue: &str, to_ue: &str) -> Vec<u8> {
+    request(
+        MsgType::Con,
+        mid,
+        tok(mid),
+        &format!(
+            r#"{{"messageType":"MSG","messageId":"{message_id}","originatingUeServiceId":"{from_ue}","recipientUeServiceId":"{to_ue}","payload":"AQI=","priority":"HIGH"}}"#
+        ),
+    )
+}
+
+/// The delivery status of the last answer to `to` (a `MSGRESP`), with its code.
+fn last_verdict(sim: &Sim, to: SocketAddr) -> (Code, Option<String>) {
+    let a = sim.answers_to(to);
+    let answer = a.last().expect("an answer");
+    match answer.body() {
+        Payload::MsgResp(r) => (answer.view().header.code, r.failure_cause),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn with_bulking_off_single_requests_from_every_uplink_are_accepted() {
+    let mut sim = Sim::with_server(GatewayConfig {
+        bulking_enabled: false,
+        ..four_uplinks()
+    });
+    sim.gw.start(sim.now);
+    sim.pump();
+    assert!(sim.gw.is_self_registered());
+    // Registrations and messages all go singly, round robin over the four uplinks; the server
+    // never sees a bulk or an aggregate.
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    sim.device(dev(2), &reg(2, tok(2), "ue-2"));
+    sim.advance(Duration::from_millis(100));
+    for i in 0..4u16 {
+        sim.device(
+            dev(1),
+            &client_msg(10 + i, &format!("m-{i}"), "ue-1", "ue-2"),
+        );
+        sim.advance(Duration::from_millis(10));
+        assert!(matches!(sim.bulks().last(), Some(Payload::Msg(_))));
+        assert_eq!(last_verdict(&sim, dev(1)), (Code::CHANGED, None), "m-{i}");
+    }
+    let server = sim.server.as_ref().unwrap();
+    assert!(server.registration("ue-1").unwrap().path.via_gateway());
+}
+
+#[test]
+fn a_high_priority_message_from_an_uplink_never_seen_in_a_bulk_is_accepted() {
+    let mut sim = Sim::with_server(four_uplinks());
+    sim.gw.start(sim.now);
+    sim.pump();
+    // Both UEs register urgently (singly): the server has seen no bulk yet.
+    sim.device(dev(1), &urgent_reg(1, "ue-u"));
+    sim.device(dev(2), &urgent_reg(2, "ue-v"));
+    sim.advance(Duration::from_millis(100));
+    for i in 0..3u16 {
+        sim.device(
+            dev(1),
+            &high_priority_msg(10 + i, &format!("h-{i}"), "ue-u", "ue-v"),
+        );
+        sim.advance(Duration::from_millis(10));
+        assert!(matches!(sim.bulks().last(), Some(Payload::Msg(_))));
+        assert_eq!(last_verdict(&sim, dev(1)), (Code::CHANGED, None), "h-{i}");
+    }
+}

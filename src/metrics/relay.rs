@@ -87,6 +87,26 @@ impl Source for RelayMetrics {
                 "Links ended by the server's 2.04 to the UE's DEREG.",
                 &s.links_deregistered,
             ),
+            (
+                "msgin5g_relay_links_restored_total",
+                "Links loaded from relay.data_dir at start, on their old uplink ports.",
+                &s.links_restored,
+            ),
+            (
+                "msgin5g_relay_links_restore_failed_total",
+                "Restored links dropped: their old uplink port could not be bound.",
+                &s.links_restore_failed,
+            ),
+            (
+                "msgin5g_relay_persist_commits_total",
+                "Write transactions of changed links committed to relay.data_dir.",
+                &s.persist_commits,
+            ),
+            (
+                "msgin5g_relay_persist_failures_total",
+                "Write transactions to relay.data_dir that failed (retried next turn).",
+                &s.persist_failures,
+            ),
         ];
         scalars(page, MetricType::Counter, counters);
 

@@ -389,6 +389,7 @@ impl<'t, 'i> Fields<'t, 'i> {
             client_profile: self.profile()?,
             registration_urgent_degree: self.urgent()?,
             wait_time: self.opt_u32(K::WaitTime)?,
+            gateway_ue_service_id: self.opt_ue_id(K::GatewayId)?,
         })
     }
 
@@ -810,6 +811,13 @@ fn write_reg_body(out: &mut Vec<u8>, r: &RegistrationRequest, element: bool) {
         write_urgent(out, r.registration_urgent_degree);
     }
     write_opt_u32(out, "waitTime", r.wait_time);
+    if !element {
+        write_opt_str(
+            out,
+            "gatewayUeServiceId",
+            r.gateway_ue_service_id.as_deref(),
+        );
+    }
 }
 
 /// De-registration request IEs; `element` leaves out the urgent degree and the wait time.
@@ -1147,6 +1155,7 @@ mod tests {
             ),
             registration_urgent_degree: Some(UrgentDegree::Urgent),
             wait_time: Some(30),
+            gateway_ue_service_id: Some(id.into()),
         }
     }
 
@@ -1169,6 +1178,7 @@ mod tests {
         RegistrationRequest {
             msgin5g_service_id: None,
             registration_urgent_degree: None,
+            gateway_ue_service_id: None,
             ..full_reg(id)
         }
     }
@@ -1278,7 +1288,7 @@ mod tests {
                 r#""ueCredentialInfo":{"authType":"AKMA","credential":"c\"r\\ed"},"#,
                 r#""clientAddress":"coap://[2001:db8::5]:5683/msgin5g","#,
                 r#""clientProfile":{"maxSegmentSize":512,"triggeringInfo":{"ports":[1,2]}},"#,
-                r#""registrationUrgentDegree":"URGENT","waitTime":30}"#
+                r#""registrationUrgentDegree":"URGENT","waitTime":30,"gatewayUeServiceId":"ue-a"}"#
             )
         );
         // A bulk request without counts gets the list length.
@@ -1322,6 +1332,7 @@ mod tests {
                 client_profile: Some(r#"{"maxSegmentSize":64}"#.into()),
                 registration_urgent_degree: Some(UrgentDegree::Normal),
                 wait_time: Some(12),
+                gateway_ue_service_id: None,
             })
         );
         for k in ["MessageType", "message_type", "messageType"] {

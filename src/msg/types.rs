@@ -244,6 +244,10 @@ pub struct RegistrationRequest {
     pub registration_urgent_degree: Option<UrgentDegree>,
     /// Wait time in seconds (O; alias `registrationRequestExpirationTime`).
     pub wait_time: Option<u32>,
+    /// `gatewayUeServiceId` on a single `REG` (project extension, issue 9): equal to
+    /// `ueServiceId`, the sender is that Gateway UE registering itself, so its uplinks are known
+    /// to the server before any bulk (23.554 §8.2.7 pre-condition 1).
+    pub gateway_ue_service_id: Option<String>,
 }
 
 /// De-registration request IEs (`DEREG`, and each element of `BULKDEREG`) (24.538 §6.3.1.1.2).

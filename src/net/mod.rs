@@ -36,7 +36,7 @@ pub use gateway::{
     run_gateway_shard, spawn_gateway, spawn_gateway_persistent, spawn_gateway_with, GatewayHandle,
     ShardMesh, HANDOFF_CHANNEL_CAPACITY, MAX_SHARDS,
 };
-pub use relay::{spawn_relay, RelayHandle};
+pub use relay::{spawn_relay, spawn_relay_with, RelayHandle};
 pub use server::{run_server, spawn_server, spawn_server_with, ServerHandle};
 pub use socket::{
     bind_udp, local_bind_addr_for, SocketOptions, DEFAULT_SOCKET_BUFFER, RECV_BUFFER_LEN,

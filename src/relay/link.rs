@@ -7,15 +7,23 @@
 //! so a late server request gets its 4.04 and the UE coming back keeps its endpoint), and is
 //! then freed (its socket closed). Slots are bounded by `relay.max_links`; an unlinked slot is
 //! reclaimed early (oldest first) when a new UE needs one.
+//!
+//! With persistence on ([`LinkTable::track_changes`]) the table records which UE addresses'
+//! links changed (endpoint port known, unlinked, relinked, freed, or activity advanced by at
+//! least `ACTIVITY_STEP`) for `relay/persist.rs`.
 
 use super::exchange::Exchanges;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// A datagram waiting for its link's endpoint to open: the device socket it came on, the bytes.
 pub(crate) type Queued = (usize, Vec<u8>);
+
+/// Longest a link's persisted last activity may lag behind the real one (activity within this
+/// is not written again): after a restart its idle timeout may come this much early.
+pub(crate) const ACTIVITY_STEP: Duration = Duration::from_secs(5);
 
 /// One constrained UE's link.
 #[derive(Debug)]
@@ -30,6 +38,10 @@ pub(crate) struct Link {
     pub(crate) queue: Vec<Queued>,
     /// Last datagram either way.
     pub(crate) last_activity: Instant,
+    /// The last activity as last recorded for persistence.
+    pub(crate) persisted_activity: Instant,
+    /// The local port of the endpoint, once known (bound, or restored).
+    pub(crate) port: Option<u16>,
     /// `Some(since)` once unlinked (idle or deregistered); the endpoint is kept for the grace.
     pub(crate) unlinked_since: Option<Instant>,
     /// Device requests in flight.
@@ -61,6 +73,8 @@ pub(crate) struct LinkTable {
     max: usize,
     idle: Duration,
     grace: Duration,
+    /// UE addresses whose link changed since the last `take_dirty`, when tracked.
+    dirty: Option<HashSet<SocketAddr>>,
 }
 
 /// Why a UE could not get a slot.
@@ -81,6 +95,111 @@ impl LinkTable {
             max,
             idle,
             grace,
+            dirty: None,
+        }
+    }
+
+    /// Record the links changed from now on (see `take_dirty`).
+    pub(crate) fn track_changes(&mut self) {
+        self.dirty.get_or_insert_with(HashSet::new);
+    }
+
+    /// Whether changes are recorded.
+    pub(crate) fn tracking(&self) -> bool {
+        self.dirty.is_some()
+    }
+
+    /// The UE addresses whose link changed since the last call: resolve each with
+    /// [`LinkTable::find`] (absent: freed).
+    pub(crate) fn take_dirty(&mut self) -> HashSet<SocketAddr> {
+        self.dirty.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Record the link of `ue` as changed.
+    pub(crate) fn touch(&mut self, ue: SocketAddr) {
+        if let Some(dirty) = &mut self.dirty {
+            dirty.insert(ue);
+        }
+    }
+
+    /// A datagram of the link in `slot` either way at `now`: recorded as a change when the
+    /// persisted activity lags by [`ACTIVITY_STEP`] or more.
+    pub(crate) fn activity(&mut self, slot: usize, now: Instant) {
+        let Some(link) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        link.last_activity = now;
+        if now.saturating_duration_since(link.persisted_activity) >= ACTIVITY_STEP {
+            link.persisted_activity = now;
+            let ue = link.ue;
+            self.touch(ue);
+        }
+    }
+
+    /// The endpoint of the link in `slot` is bound at `port`.
+    pub(crate) fn opened(&mut self, slot: usize, port: u16) {
+        let Some(link) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        link.open = true;
+        link.port = Some(port);
+        let ue = link.ue;
+        self.touch(ue);
+    }
+
+    /// After the last [`LinkTable::restore`]: every empty slot below the highest one used is
+    /// free (lowest handed out first).
+    pub(crate) fn rebuild_free(&mut self) {
+        self.free = (0..self.slots.len())
+            .rev()
+            .filter(|&i| self.slots[i].is_none())
+            .collect();
+    }
+
+    /// Whether `slot` is free (or beyond the slots used so far, within the bound).
+    pub(crate) fn is_free(&self, slot: usize) -> bool {
+        slot < self.max && self.slots.get(slot).is_none_or(Option::is_none)
+    }
+
+    /// Put back a link loaded from persistent storage into `slot` (free, see
+    /// [`LinkTable::is_free`]): its endpoint `port`, its last activity and, if it had ended, when
+    /// it was unlinked. Its timers continue from those instants. Not recorded as a change.
+    pub(crate) fn restore(
+        &mut self,
+        slot: usize,
+        ue: SocketAddr,
+        port: u16,
+        last_activity: Instant,
+        unlinked_since: Option<Instant>,
+    ) {
+        if self.slots.len() <= slot {
+            self.slots.resize_with(slot + 1, || None);
+        }
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        self.slots[slot] = Some(Link {
+            ue,
+            generation,
+            open: false,
+            queue: Vec::new(),
+            last_activity,
+            persisted_activity: last_activity,
+            port: Some(port),
+            unlinked_since,
+            exchanges: Exchanges::default(),
+        });
+        self.by_ue.insert(ue, slot);
+        match unlinked_since {
+            None => {
+                self.active += 1;
+                self.timers
+                    .push(Reverse((last_activity + self.idle, slot, generation)));
+            }
+            Some(since) => {
+                self.unlinked.push_back((slot, generation));
+                self.timers
+                    .push(Reverse((since + self.grace, slot, generation)));
+            }
         }
     }
 
@@ -138,6 +257,8 @@ impl LinkTable {
             open: false,
             queue: Vec::new(),
             last_activity: now,
+            persisted_activity: now,
+            port: None,
             unlinked_since: None,
             exchanges: Exchanges::default(),
         });
@@ -169,7 +290,11 @@ impl LinkTable {
         if let Some(link) = self.get_mut(slot) {
             if link.unlinked_since.take().is_some() {
                 link.last_activity = now;
-                let generation = link.generation;
+                link.persisted_activity = now;
+                let (generation, ue) = (link.generation, link.ue);
+                if let Some(dirty) = &mut self.dirty {
+                    dirty.insert(ue);
+                }
                 self.active += 1;
                 self.timers.push(Reverse((now + idle, slot, generation)));
             }
@@ -186,7 +311,8 @@ impl LinkTable {
         }
         link.unlinked_since = Some(now);
         let dropped = link.exchanges.clear();
-        let generation = link.generation;
+        let (generation, ue) = (link.generation, link.ue);
+        self.touch(ue);
         self.active -= 1;
         self.unlinked.push_back((slot, generation));
         self.timers.push(Reverse((now + grace, slot, generation)));
@@ -198,6 +324,7 @@ impl LinkTable {
     pub(crate) fn remove(&mut self, slot: usize) -> Option<Link> {
         let link = self.slots.get_mut(slot)?.take()?;
         self.by_ue.remove(&link.ue);
+        self.touch(link.ue);
         if link.unlinked_since.is_none() {
             self.active -= 1;
         }

@@ -25,15 +25,25 @@
 //!   link's endpoint. A request for a UE that is no longer linked, or whose Uri-Host (
 //!   24.538 §6.1) is an IP literal other than the UE's, is discarded, and a CON request gets a
 //!   piggybacked 4.04 (same Message ID and Token, no payload; `not_found_to_server`).
+//! - Persistence (`persist.rs`, issue 9): with `relay.data_dir` the link table (UE address →
+//!   uplink port, last activity) is written per turn and re-opened at start on the same ports,
+//!   so the server's downlink to a UE's old endpoint still reaches it after a kill -9.
+//! - Deadlines: a device request is tracked at most EXCHANGE_LIFETIME from its first
+//!   transmission (purged at the link's next request, all of them when the link ends); a link
+//!   ends `link_idle_timeout` after its last datagram either way, its endpoint kept for
+//!   `unlinked_grace`. Nothing else is held: the relay answers nothing itself but 5.03 at a
+//!   bound and 4.04 for an unknown recipient, both at once.
 //! - Counters: [`RelayStats`].
 
 mod exchange;
 mod link;
+mod persist;
 mod stats;
 #[cfg(test)]
 mod tests;
 
 pub use exchange::is_dereg;
+pub use persist::{RelayChanges, RelayDb, RelayPersistError, RelayRestored, RelaySnapshot};
 pub use stats::{Bound, Discard, RelayStats};
 
 use crate::coap::endpoint::{classify, Classified};
@@ -46,7 +56,7 @@ use stats::{add, set};
 use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Device-facing messaging socket (24.538 §6.4.2.4: port 5683 by default).
 pub const DEVICE_SOCKET: SocketId = 0;
@@ -130,6 +140,15 @@ pub struct RelayCore {
     stats: Arc<RelayStats>,
     /// Queueing delay of the datagram being handled, from the driver.
     queue_delay: Duration,
+    /// Wall-clock anchor (an `Instant` and the real time then), set by `restore`.
+    wall: Option<(Instant, SystemTime)>,
+    /// A timeout due at once (restored endpoints to open, queues to release).
+    wake_at: Option<Instant>,
+    /// Slots whose endpoint opened while persistence is on: their queued datagrams leave at the
+    /// next timeout, after the link's record was written.
+    release: Vec<usize>,
+    /// Keys of persisted records that did not parse, to be deleted with the next write.
+    undecodable: Vec<String>,
 }
 
 impl RelayCore {
@@ -148,6 +167,10 @@ impl RelayCore {
             ops: VecDeque::new(),
             stats: Arc::new(RelayStats::default()),
             queue_delay: Duration::ZERO,
+            wall: None,
+            wake_at: None,
+            release: Vec::new(),
+            undecodable: Vec::new(),
         }
     }
 
@@ -274,12 +297,13 @@ impl RelayCore {
                 }
             },
         };
+        self.links.activity(slot, now);
         let config = &self.config;
         let Some(link) = self.links.get_mut(slot) else {
             return;
         };
-        link.last_activity = now;
-        if !link.open && link.queue.len() >= config.max_link_queue {
+        let ready = link.open && link.queue.is_empty();
+        if !ready && link.queue.len() >= config.max_link_queue {
             self.stats.bound(Bound::LinkQueue);
             return self.overload(socket, from, Some(header));
         }
@@ -313,7 +337,7 @@ impl RelayCore {
                 }
             }
         }
-        if link.open {
+        if ready {
             let destination = if socket == CONFIG_SOCKET {
                 config.config_upstream
             } else {
@@ -388,8 +412,8 @@ impl RelayCore {
             // A (configuration) response, ACK or RST for a UE that is no longer linked.
             return self.stats.discard(Discard::Unlinked);
         }
-        link.last_activity = now;
         let ue = link.ue;
+        self.links.activity(slot, now);
         self.send(device_socket, ue, data.to_vec());
         add(&self.stats.relayed_down);
         if dereg_done {
@@ -397,6 +421,32 @@ impl RelayCore {
                 self.exchanges -= dropped;
                 add(&self.stats.links_deregistered);
             }
+        }
+    }
+}
+
+impl RelayCore {
+    /// Send what waited in `slot`'s queue for its endpoint.
+    fn release_queue(&mut self, slot: usize) {
+        let (upstream, config_upstream) = (self.config.upstream, self.config.config_upstream);
+        let Some(link) = self.links.get_mut(slot).filter(|l| l.open) else {
+            return;
+        };
+        let id = FIRST_LINK_SOCKET + slot;
+        for (socket, data) in std::mem::take(&mut link.queue) {
+            let destination = if socket == CONFIG_SOCKET {
+                config_upstream
+            } else {
+                upstream
+            };
+            self.transmits.push_back((
+                id,
+                Transmit {
+                    destination,
+                    payload: data,
+                },
+            ));
+            add(&self.stats.relayed_up);
         }
     }
 }
@@ -442,6 +492,10 @@ impl Core for RelayCore {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.wake_at = None;
+        for slot in std::mem::take(&mut self.release) {
+            self.release_queue(slot);
+        }
         while let Some(fired) = self.links.poll_expiry(now) {
             match fired {
                 Some(Expiry::Idle(dropped)) => {
@@ -462,7 +516,10 @@ impl Core for RelayCore {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.links.next_deadline()
+        match (self.links.next_deadline(), self.wake_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn poll_socket_op(&mut self) -> Option<SocketOp> {
@@ -471,7 +528,7 @@ impl Core for RelayCore {
 
     fn handle_socket_opened(
         &mut self,
-        _now: Instant,
+        now: Instant,
         id: SocketId,
         result: std::io::Result<SocketAddr>,
     ) {
@@ -479,31 +536,29 @@ impl Core for RelayCore {
             return;
         };
         match result {
-            Ok(_) => {
-                let (upstream, config_upstream) =
-                    (self.config.upstream, self.config.config_upstream);
-                let Some(link) = self.links.get_mut(slot) else {
+            Ok(bound) => {
+                if self.links.get(slot).is_none() {
                     return;
-                };
-                link.open = true;
-                for (socket, data) in std::mem::take(&mut link.queue) {
-                    let destination = if socket == CONFIG_SOCKET {
-                        config_upstream
-                    } else {
-                        upstream
-                    };
-                    self.transmits.push_back((
-                        id,
-                        Transmit {
-                            destination,
-                            payload: data,
-                        },
-                    ));
-                    add(&self.stats.relayed_up);
+                }
+                self.links.opened(slot, bound.port());
+                if self.links.tracking() {
+                    // The link's record is written at the end of this turn; what waited for
+                    // the endpoint leaves in the next one (so the server never learns a port
+                    // the relay could forget in a crash).
+                    self.release.push(slot);
+                    self.wake_at = Some(now);
+                } else {
+                    self.release_queue(slot);
                 }
             }
             Err(error) => {
-                tracing::warn!(id, %error, "relay: cannot open a link's uplink endpoint");
+                let restored = self.links.get(slot).is_some_and(|l| l.port.is_some());
+                if restored {
+                    add(&self.stats.links_restore_failed);
+                    tracing::warn!(id, %error, "relay: a restored link's uplink port cannot be bound again; link dropped");
+                } else {
+                    tracing::warn!(id, %error, "relay: cannot open a link's uplink endpoint");
+                }
                 let Some(mut link) = self.links.remove(slot) else {
                     return;
                 };

@@ -121,6 +121,14 @@ pub struct RelayStats {
     pub send_errors: AtomicU64,
     /// Queueing delay of received datagrams (kernel arrival to the relay handling them).
     pub queue_delay: crate::metrics::SecondsHistogram,
+    /// Links loaded from `relay.data_dir` at start (their endpoints re-opened on the same ports).
+    pub links_restored: AtomicU64,
+    /// Restored links dropped because their old port could not be bound again.
+    pub links_restore_failed: AtomicU64,
+    /// Write transactions of changed links committed to `relay.data_dir`.
+    pub persist_commits: AtomicU64,
+    /// Write transactions that failed (logged; the changed links are written again next turn).
+    pub persist_failures: AtomicU64,
 }
 
 pub(crate) fn add(counter: &AtomicU64) {

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 pub(crate) enum Item {
     /// A message copy addressed to its recipient.
     Message(Box<Message>),
+    /// A stored message copy, by its store id: it stays in the store until the outcome.
+    Stored(u64),
     /// A delivery report forwarded to (or generated for) the original sender.
     Report(Box<DeliveryReport>),
 }

@@ -4,6 +4,13 @@
 //!
 //! - An endpoint joins its gateway's group when a bulk or an aggregate that passed the checks
 //!   comes from it (at most [`MAX_GATEWAY_ENDPOINTS`] per gateway).
+//! - A Gateway UE's own single `REG` carrying `gatewayUeServiceId` equal to its `ueServiceId`
+//!   (project extension; only IDs in `allowed_gateways` when that list is set) makes it known at
+//!   once, and its host with it: a single request (urgent `REG`, `HIGH` priority `MSG`, or any
+//!   request with bulking off) from another port of that host, while the gateway is registered
+//!   there, is from one of its uplinks (a `REG` is recorded through the gateway, a message of a
+//!   UE registered at that host is accepted). The declaration is persisted with the
+//!   registration.
 //! - An endpoint that never acknowledged a downlink request (RST, or MAX_RETRANSMIT without an
 //!   ACK; ICMP errors are not visible on an unconnected socket) is removed from its group, and the
 //!   request is re-sent on another endpoint of the group (at most `delivery_attempts` attempts
@@ -57,6 +64,33 @@ impl ServerCore {
             .iter()
             .find(|(_, &g)| g == group)
             .map(|(name, _)| name.as_str())
+    }
+
+    /// The Gateway UE `id` declared itself in its own single `REG` from `from`: it is known as
+    /// a gateway, and `from`'s host as its host (its uplinks are other ports of that host).
+    pub(super) fn gateway_declared(&mut self, id: &str, from: SocketAddr) {
+        self.note_gateway(Some(id), None);
+        if !self.known_gateways.contains_key(id) {
+            return;
+        }
+        self.gateway_hosts.retain(|_, g| g != id);
+        self.gateway_hosts.insert(from.ip(), id.to_owned());
+    }
+
+    /// The Gateway UE whose uplink `from` is: an endpoint that sent a bulk or an aggregate, or
+    /// any port of the host of a gateway that declared itself and is registered there (issue 9:
+    /// a single request, urgent, `HIGH` or with bulking off, may come from an uplink the server
+    /// never saw in a bulk).
+    pub(super) fn gateway_at(&self, from: SocketAddr) -> Option<&str> {
+        if let Some(g) = self.gateway_of_endpoint(from) {
+            return Some(g);
+        }
+        let g = self.gateway_hosts.get(&from.ip())?;
+        let reg = self.registry.get(g)?;
+        match &reg.path {
+            DownlinkPath::Direct(a) if reg.gateway_ue && a.ip() == from.ip() => Some(g.as_str()),
+            DownlinkPath::Direct(_) | DownlinkPath::Gateway { .. } => None,
+        }
     }
 
     /// Whether `id` is a Gateway UE (sent bulks or aggregates before).

@@ -158,6 +158,8 @@ impl Recent {
 pub(super) struct FlushQueue {
     queue: VecDeque<RecipientKey>,
     queued: HashSet<RecipientKey>,
+    /// A pump is due at this instant (set after a restart).
+    due: Option<Instant>,
 }
 
 /// One delivery target of a message.
@@ -423,7 +425,7 @@ impl ServerCore {
                             || (a.ip() == from.ip()
                                 && (gateway == Some(id)
                                     || self.is_gateway(id)
-                                    || self.gateway_of_endpoint(from).is_some()))
+                                    || self.gateway_at(from).is_some()))
                     }
                     DownlinkPath::Gateway {
                         address,
@@ -764,12 +766,16 @@ impl ServerCore {
         let Some((peer, mid)) = self.downlink_endpoint(now, peer) else {
             return Err(item);
         };
-        let token = Token::from_u64(self.rng.next_u64());
         let mut body = Vec::with_capacity(256);
         match &item {
             Item::Message(m) => write_message(&mut body, m),
+            Item::Stored(id) => match self.store.get(*id) {
+                Some((_, stored)) => write_message(&mut body, &stored.message),
+                None => return Err(item),
+            },
             Item::Report(r) => write_report(&mut body, r),
         }
+        let token = Token::from_u64(self.rng.next_u64());
         let datagram = MessageBuilder::new(MsgType::Con, Code::POST, mid, token)
             .uri_path(&self.config.messaging.downlink_uri_path)
             .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
@@ -857,10 +863,14 @@ impl ServerCore {
 
     /// The next messaging timer.
     pub(super) fn messaging_next_timeout(&self) -> Option<Instant> {
-        [self.downlink.next_timeout(), self.store.next_expiry()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.downlink.next_timeout(),
+            self.store.next_expiry(),
+            self.flush.due,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// A stored message expired: dropped, and an `IMDN FAILURE EXPIRED` when asked for.
@@ -894,7 +904,27 @@ impl ServerCore {
             }
         }
         match (done.item, done.delivered) {
-            (Item::Message(_), true) => bump(&self.stats.messages_delivered),
+            (Item::Message(m), true) => {
+                bump(&self.stats.messages_delivered);
+                // The recipient is reachable: its stored messages (if any) follow.
+                if let Some(a) = m.recipient() {
+                    self.schedule_flush((a.kind, a.id.to_owned()));
+                }
+            }
+            (Item::Stored(id), true) => {
+                // Deleted from the store (and its persisted copy) only now (issue 9).
+                if let Some((key, _)) = self.store.delivered(id) {
+                    bump(&self.stats.messages_delivered);
+                    self.schedule_flush(key);
+                }
+            }
+            (Item::Stored(id), false) => {
+                // Kept, first in its recipient's queue: sent again at the recipient's next
+                // registration or successful delivery (or dropped at its expiry).
+                if self.store.requeue(id).is_some() {
+                    bump(&self.stats.stored_delivery_failures);
+                }
+            }
             (Item::Report(_), true) => bump(&self.stats.reports_delivered),
             (Item::Report(_), false) => bump(&self.stats.reports_failed),
             (Item::Message(m), false) => {
@@ -929,36 +959,47 @@ impl ServerCore {
         }
     }
 
-    /// Start deliveries of stored messages to registered recipients while there is room.
+    /// Queue the stored messages of every registered recipient (after a restart: the restored
+    /// store is delivered without waiting for new registrations), pumped at the next timeout.
+    pub(super) fn schedule_all_flushes(&mut self, now: Instant) {
+        let keys: Vec<RecipientKey> = self.store.recipients().cloned().collect();
+        for key in keys {
+            if self.address_of(key.0, &key.1).is_some() {
+                self.schedule_flush(key);
+            }
+        }
+        if !self.flush.queue.is_empty() {
+            self.flush.due = Some(now);
+        }
+    }
+
+    /// Start deliveries of stored messages to registered recipients while there is room; each
+    /// stays in the store until its outcome ([`Store::begin`]).
     pub(super) fn pump(&mut self, now: Instant) {
+        self.flush.due = None;
         while let Some(key) = self.flush.queue.front().cloned() {
+            if !self.downlink.has_room() {
+                break;
+            }
             let peer = self.address_of(key.0, &key.1);
-            let next = peer.and_then(|_| self.store.pop(&key));
-            let (Some(peer), Some(stored)) = (peer, next) else {
+            let next = peer.and_then(|_| self.store.begin(&key));
+            let (Some(peer), Some(id)) = (peer, next) else {
                 // Deregistered meanwhile, or everything went out.
                 self.flush.queue.pop_front();
                 self.flush.queued.remove(&key);
                 continue;
             };
-            if stored.expires <= now {
-                self.expired(now, stored.message);
+            if self.store.get(id).is_some_and(|(_, s)| s.expires <= now) {
+                if let Some((_, stored)) = self.store.delivered(id) {
+                    self.expired(now, stored.message);
+                }
                 continue;
             }
-            let expires = stored.expires;
-            match self.send_downlink(now, peer, Item::Message(Box::new(stored.message))) {
-                Ok(()) => {}
-                Err(Item::Message(m)) => {
-                    // No room: keep it (at the back of its queue) and try after a completion.
-                    let _ = self.store.insert(
-                        key,
-                        Stored {
-                            message: *m,
-                            expires,
-                        },
-                    );
-                    break;
-                }
-                Err(Item::Report(_)) => break,
+            if self.send_downlink(now, peer, Item::Stored(id)).is_err() {
+                // No room (or no Message ID toward the peer): first in line again, tried after a
+                // completion.
+                self.store.requeue(id);
+                break;
             }
         }
     }

@@ -70,8 +70,10 @@
 //!   (`IMDN FAILURE RECIPIENT_UNREACHABLE` when delivery status was required). An endpoint of a
 //!   gateway that sent RST or no ACK is forgotten and the copy re-sent on another endpoint of the
 //!   gateway first; a gateway's own `REG` forgets its other endpoints (module `gateways`).
-//! - Stored messages go out after the recipient's next registration (after its answer), expire at
-//!   `expirationTime` (mapped through [`ServerCore::set_wall_clock`]) or `store_max_time`
+//! - Stored messages go out after the recipient's next registration (after its answer), after a
+//!   successful delivery to it, and after a restart; each stays stored (and persisted) until its
+//!   delivery's outcome: deleted on 2.xx, first in line again on a failure (issue 9). They expire
+//!   at `expirationTime` (mapped through [`ServerCore::set_wall_clock`]) or `store_max_time`
 //!   (`IMDN FAILURE EXPIRED` when asked for). AS identity: `REG`/`DEREG` with `asServiceId`.
 //!
 //! # Test hooks ([`ServerTestHooks`], bulks and aggregates)
@@ -288,6 +290,8 @@ pub struct ServerStats {
     pub messages_stored: AtomicU64,
     /// Stored message copies dropped at their expiry.
     pub messages_expired: AtomicU64,
+    /// Deliveries of stored messages that failed (the message stays stored, first in line).
+    pub stored_delivery_failures: AtomicU64,
     /// Messages refused (`REJECTED`/`FAILED` verdicts) and copies neither delivered nor stored.
     pub messages_failed: AtomicU64,
     /// Messages answered from the recent-Message-ID memory instead of being delivered again.
@@ -346,6 +350,9 @@ pub struct ServerCore {
     gateway_groups: Vec<(Vec<SocketAddr>, usize)>,
     /// Endpoint → its gateway's group.
     endpoint_group: HashMap<SocketAddr, usize>,
+    /// Host of each Gateway UE that declared itself in its own `REG` (at most one host per
+    /// known gateway): a single request from another port of that host is from its uplinks.
+    gateway_hosts: HashMap<std::net::IpAddr, String>,
     /// Outstanding downlink requests.
     downlink: Downlink,
     /// Store and forward.
@@ -434,6 +441,7 @@ impl ServerCore {
             known_gateways: HashMap::new(),
             gateway_groups: Vec::new(),
             endpoint_group: HashMap::new(),
+            gateway_hosts: HashMap::new(),
             downlink: Downlink::new(
                 params,
                 m.max_outstanding_deliveries,
@@ -767,10 +775,21 @@ impl ServerCore {
             resp.failure_cause = Some(cause::UNAUTHORIZED.to_owned());
             return (resp, None, auth);
         }
+        // A Gateway UE's own REG says so (`gatewayUeServiceId`); `allowed_gateways`, when set,
+        // limits who may.
+        let gateway_ue = matches!(path, DownlinkPath::Direct(_))
+            && req.gateway_ue_service_id.as_deref() == Some(resp.ue_service_id.as_str())
+            && self
+                .config
+                .policy
+                .allowed_gateways
+                .as_ref()
+                .is_none_or(|allowed| allowed.contains(&resp.ue_service_id));
         let reg = Registration {
             path,
             client_address: req.client_address,
             client_profile: req.client_profile,
+            gateway_ue,
         };
         let inserted = self.registry.insert(&resp.ue_service_id, reg);
         self.sync_gauge();
@@ -827,7 +846,7 @@ impl ServerCore {
         // A REG a Gateway UE forwards singly (urgent, 23.554 §8.2.7) comes from one of its
         // uplink endpoints: the UE is registered through that gateway (its later messages come
         // from any of the gateway's uplinks), not directly at that one port.
-        let path = match self.gateway_of_endpoint(from) {
+        let path = match self.gateway_at(from) {
             Some(g) if g != req.ue_service_id => DownlinkPath::Gateway {
                 address: from,
                 gateway_ue_service_id: Some(g.to_owned()),
@@ -835,6 +854,14 @@ impl ServerCore {
             Some(_) | None => DownlinkPath::Direct(from),
         };
         let (mut resp, inserted, auth) = self.register(path, req, false);
+        if resp.registration_result == RegResult::Success
+            && self
+                .registry
+                .get(&resp.ue_service_id)
+                .is_some_and(|r| r.gateway_ue)
+        {
+            self.gateway_declared(&resp.ue_service_id.clone(), from);
+        }
         if resp.registration_result == RegResult::Success && self.is_gateway(&resp.ue_service_id) {
             // A Gateway UE registering itself (again): its old uplink endpoints are forgotten.
             self.gateway_registered(&resp.ue_service_id.clone(), from);

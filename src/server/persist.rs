@@ -6,7 +6,11 @@
 //! turns them into encoded records ([`ServerChanges`]), and the driver writes them with
 //! [`ServerDb::apply`] in one `redb` write transaction per event-loop turn, before the turn's
 //! datagrams are sent. At start the driver reads a [`ServerSnapshot`] with [`ServerDb::load`] and
-//! hands it to [`ServerCore::restore`], which also turns change tracking on.
+//! hands it to [`ServerCore::restore`], which also turns change tracking on. A stored message
+//! stays in `stored_messages` while its delivery is in progress and is deleted with the turn
+//! that saw the recipient's 2.xx; after a restart the stored messages of registered recipients
+//! go out at the first timeout (at-least-once: a recipient may see a copy again, with the same
+//! Message ID, if the server died between its delivery and the write of its deletion).
 //!
 //! Tables (file `server.redb` in the data directory): `registrations` (UE Service ID → JSON
 //! record: downlink path, `clientAddress`, `clientProfile`), `as_registrations` (AS Service ID
@@ -225,6 +229,9 @@ struct RegistrationRecord {
     gateway: Option<String>,
     client_address: Option<String>,
     client_profile: Option<String>,
+    /// The UE declared itself a Gateway UE in its own `REG`.
+    #[serde(default)]
+    gateway_ue: bool,
 }
 
 /// A stored message copy as stored.
@@ -239,22 +246,39 @@ struct StoredRecord {
     message: String,
 }
 
+/// [`RegistrationRecord`] borrowing its strings, for encoding without copies (same fields, same
+/// order).
+#[derive(Serialize)]
+struct RegistrationRecordRef<'a> {
+    address: SocketAddr,
+    via_gateway: bool,
+    gateway: Option<&'a str>,
+    client_address: Option<&'a str>,
+    client_profile: Option<&'a str>,
+    gateway_ue: bool,
+}
+
 fn encode_registration(reg: &Registration) -> Vec<u8> {
     let (via_gateway, gateway) = match &reg.path {
         DownlinkPath::Direct(_) => (false, None),
         DownlinkPath::Gateway {
             gateway_ue_service_id,
             ..
-        } => (true, gateway_ue_service_id.clone()),
+        } => (true, gateway_ue_service_id.as_deref()),
     };
-    let record = RegistrationRecord {
+    let record = RegistrationRecordRef {
         address: reg.path.address(),
         via_gateway,
         gateway,
-        client_address: reg.client_address.clone(),
-        client_profile: reg.client_profile.clone(),
+        client_address: reg.client_address.as_deref(),
+        client_profile: reg.client_profile.as_deref(),
+        gateway_ue: reg.gateway_ue,
     };
-    simd_json::to_vec(&record).unwrap_or_default()
+    let mut out = Vec::with_capacity(128);
+    match simd_json::to_writer(&mut out, &record) {
+        Ok(()) => out,
+        Err(_) => Vec::new(),
+    }
 }
 
 fn decode_registration(bytes: &[u8]) -> Option<Registration> {
@@ -272,6 +296,7 @@ fn decode_registration(bytes: &[u8]) -> Option<Registration> {
         path,
         client_address: r.client_address,
         client_profile: r.client_profile,
+        gateway_ue: r.gateway_ue,
     })
 }
 
@@ -315,8 +340,19 @@ impl ServerCore {
         self.set_wall_clock(now, wall);
         let mut restored = Restored::default();
         for (id, bytes) in snapshot.registrations {
-            match decode_registration(&bytes).map(|reg| self.registry.insert(&id, reg)) {
-                Some(Inserted::Created | Inserted::Updated) => restored.registrations += 1,
+            let reg = decode_registration(&bytes);
+            // A Gateway UE that declared itself: its host is known again.
+            let gateway = reg
+                .as_ref()
+                .filter(|r| r.gateway_ue)
+                .map(|r| r.path.address());
+            match reg.map(|reg| self.registry.insert(&id, reg)) {
+                Some(Inserted::Created | Inserted::Updated) => {
+                    restored.registrations += 1;
+                    if let Some(address) = gateway {
+                        self.gateway_declared(&id, address);
+                    }
+                }
                 Some(Inserted::Full) | None => restored.skipped += 1,
             }
         }
@@ -351,6 +387,9 @@ impl ServerCore {
         for id in dropped {
             self.store.mark_dirty(id);
         }
+        // Stored messages of registered recipients go out at the first timeout (issue 9: a
+        // delivery cut short by the restart is made again).
+        self.schedule_all_flushes(now);
         self.sync_gauge();
         restored
     }
@@ -360,7 +399,9 @@ impl ServerCore {
     /// writes them before it sends the datagrams of the same turn.
     pub fn take_changes(&mut self) -> ServerChanges {
         let mut changes = ServerChanges::default();
-        for key in self.registry.take_dirty() {
+        let dirty = self.registry.take_dirty();
+        changes.registrations.reserve_exact(dirty.len());
+        for key in dirty {
             let record = self.registry.get(&key).map(encode_registration);
             changes.registrations.push((key, record));
         }

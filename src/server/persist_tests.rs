@@ -134,6 +134,7 @@ fn records_round_trip() {
             path: DownlinkPath::Direct(addr(UE1)),
             client_address: Some("c".into()),
             client_profile: Some(r#"{"x":[1,"y"]}"#.into()),
+            gateway_ue: true,
         },
         Registration {
             path: DownlinkPath::Gateway {
@@ -142,6 +143,7 @@ fn records_round_trip() {
             },
             client_address: None,
             client_profile: None,
+            gateway_ue: false,
         },
     ] {
         assert_eq!(decode_registration(&encode_registration(&reg)), Some(reg));
@@ -210,9 +212,95 @@ fn changes_are_tracked_per_key_after_restore_only() {
     assert_eq!((c.len(), c.stored.len()), (1, 1));
     let (id, record) = &c.stored[0];
     assert!(record.is_some());
-    assert!(sim.code(UE1, &reg("ue-9")).is_success());
+    let out = sim.call(UE1, &reg("ue-9"));
     let c = sim.s.take_changes();
-    assert_eq!(c.stored, vec![(*id, None)]);
+    assert!(
+        c.stored.is_empty(),
+        "kept while the delivery is in progress"
+    );
+    let delivery = only_msg(&out, UE1, "m-1");
+    sim.s
+        .handle_datagram(sim.now, addr(UE1), &piggybacked(&delivery, Code::CHANGED));
+    let c = sim.s.take_changes();
+    assert_eq!(
+        c.stored,
+        vec![(*id, None)],
+        "deleted on the recipient's 2.xx"
+    );
+}
+
+/// The one downlink `MSG` in `out`: sent to `to`, with Message ID `id`.
+fn only_msg(out: &[Transmit], to: &str, id: &str) -> Transmit {
+    let msgs: Vec<&Transmit> = out
+        .iter()
+        .filter(|t| {
+            let v = MessageView::parse(&t.payload).expect("CoAP");
+            v.header.mtype == MsgType::Con
+                && matches!(crate::msg::decode(v.payload()), Ok(Payload::Msg(_)))
+        })
+        .collect();
+    assert_eq!(msgs.len(), 1, "{out:?}");
+    let t = msgs[0].clone();
+    assert_eq!(t.destination, addr(to));
+    let v = MessageView::parse(&t.payload).expect("CoAP");
+    match crate::msg::decode(v.payload()) {
+        Ok(Payload::Msg(m)) => assert_eq!(m.message_id, id),
+        other => panic!("expected MSG, got {other:?}"),
+    }
+    t
+}
+
+/// The recipient's piggybacked answer with `code` to the downlink request `t`.
+fn piggybacked(t: &Transmit, code: Code) -> Vec<u8> {
+    let v = MessageView::parse(&t.payload).expect("CoAP");
+    MessageBuilder::new(MsgType::Ack, code, v.header.mid, v.header.token).build()
+}
+
+#[test]
+fn a_stored_message_survives_a_restart_during_its_delivery() {
+    let mut tables = Tables::default();
+    let mut a = Sim::new();
+    a.s.restore(a.now, wall0(), ServerSnapshot::default());
+    assert!(a.code(UE1, &reg("ue-1")).is_success());
+    assert!(a.code(UE1, &stored_msg("ue-1", "ue-2", "m-1")).is_success());
+    tables.apply(a.s.take_changes());
+    // ue-2 registers: the delivery starts, the turn's changes are written, then kill -9.
+    let out = a.call(UE2, &reg("ue-2"));
+    only_msg(&out, UE2, "m-1");
+    // Registered again while it is in flight: no second copy.
+    let out = a.call(UE2, &reg("ue-2"));
+    assert_eq!(out.len(), 1, "only the REGRESP: {out:?}");
+    tables.apply(a.s.take_changes());
+    assert_eq!(tables.stored.len(), 1, "still stored at the kill");
+    drop(a);
+
+    let mut b = Sim::new();
+    b.s.restore(b.now, wall0(), tables.snapshot());
+    assert_eq!(b.s.poll_timeout(), Some(b.now), "delivered again at once");
+    b.s.handle_timeout(b.now);
+    let out: Vec<Transmit> = std::iter::from_fn(|| b.s.poll_transmit()).collect();
+    let delivery = only_msg(&out, UE2, "m-1");
+    // A failure keeps it; it goes out again (same Message ID) at the next registration.
+    b.s.handle_datagram(
+        b.now,
+        addr(UE2),
+        &piggybacked(&delivery, Code::SERVICE_UNAVAILABLE),
+    );
+    assert!(b.s.poll_transmit().is_none());
+    tables.apply(b.s.take_changes());
+    assert_eq!(tables.stored.len(), 1, "kept after a failed delivery");
+    assert_eq!(
+        b.s.stats().stored_delivery_failures.load(Ordering::Relaxed),
+        1
+    );
+    let out = b.call(UE2, &reg("ue-2"));
+    let delivery = only_msg(&out, UE2, "m-1");
+    b.s.handle_datagram(b.now, addr(UE2), &piggybacked(&delivery, Code::CHANGED));
+    tables.apply(b.s.take_changes());
+    assert!(tables.stored.is_empty(), "deleted once delivered");
+    assert_eq!(b.s.stored_messages(), 0);
+    b.s.handle_timeout(b.now + Duration::from_secs(300));
+    assert!(b.s.poll_transmit().is_none(), "never sent again");
 }
 
 #[test]
@@ -384,4 +472,19 @@ fn the_database_keeps_what_was_applied() {
     ));
     std::fs::remove_file(&file).unwrap();
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn a_declared_gateway_is_known_again_after_a_restart() {
+    let mut tables = Tables::default();
+    let mut a = Sim::new();
+    a.s.restore(a.now, wall0(), ServerSnapshot::default());
+    let own = r#"{"messageType":"REG","ueServiceId":"gw","gatewayUeServiceId":"gw"}"#;
+    assert!(a.code(GW, own).is_success());
+    tables.apply(a.s.take_changes());
+    let mut b = Sim::new();
+    b.s.restore(b.now, wall0(), tables.snapshot());
+    // A single REG from another port of the gateway's host: through the gateway.
+    assert!(b.code("192.0.2.9:40007", &reg("ue-1")).is_success());
+    assert!(b.s.registry.get("ue-1").unwrap().path.via_gateway());
 }

@@ -1,6 +1,10 @@
 //! The registration table (24.538 §6.3.1.1.1, §9): one entry per UE Service ID, bounded.
 
 use std::collections::{HashMap, HashSet};
+
+/// foldhash, seeded per process (keys come from the network): cheaper than SipHash on the
+/// per-request path.
+type Hasher = foldhash::fast::RandomState;
 use std::net::SocketAddr;
 
 /// How downlink traffic reaches a registered UE (the reference server profile, README "Store the downlink path per UE").
@@ -41,6 +45,9 @@ pub struct Registration {
     pub client_address: Option<String>,
     /// `clientProfile` from the request, kept as raw JSON text.
     pub client_profile: Option<String>,
+    /// The UE declared itself a Gateway UE in its own single `REG` (`gatewayUeServiceId` equal
+    /// to its UE Service ID): requests from other ports of its host are its uplinks.
+    pub gateway_ue: bool,
 }
 
 /// Result of an insert into the table.
@@ -57,17 +64,17 @@ pub(crate) enum Inserted {
 /// Registration table keyed by UE Service ID, bounded by `max` entries.
 #[derive(Debug)]
 pub(crate) struct Registry {
-    map: HashMap<String, Registration>,
+    map: HashMap<String, Registration, Hasher>,
     max: usize,
     /// Keys changed since the last [`Registry::take_dirty`], when tracked (persistence on).
-    dirty: Option<HashSet<String>>,
+    dirty: Option<HashSet<String, Hasher>>,
 }
 
 impl Registry {
     /// An empty table holding at most `max` entries.
     pub(crate) fn new(max: usize) -> Registry {
         Registry {
-            map: HashMap::new(),
+            map: HashMap::default(),
             max,
             dirty: None,
         }
@@ -75,12 +82,16 @@ impl Registry {
 
     /// Record the keys changed from now on (see `take_dirty`).
     pub(crate) fn track_changes(&mut self) {
-        self.dirty.get_or_insert_with(HashSet::new);
+        self.dirty.get_or_insert_with(HashSet::default);
     }
 
-    /// The keys inserted, replaced or removed since the last call (empty when not tracked).
-    pub(crate) fn take_dirty(&mut self) -> HashSet<String> {
-        self.dirty.as_mut().map(std::mem::take).unwrap_or_default()
+    /// The keys inserted, replaced or removed since the last call (empty when not tracked); the
+    /// set keeps its capacity for the next turn.
+    pub(crate) fn take_dirty(&mut self) -> Vec<String> {
+        self.dirty
+            .as_mut()
+            .map(|d| d.drain().collect())
+            .unwrap_or_default()
     }
 
     /// Record `key` as changed (e.g. after a failed write, to write it again).
@@ -133,17 +144,17 @@ impl Registry {
 /// the source address of its `REG`, which is also its downlink path. Bounded by `max` entries.
 #[derive(Debug)]
 pub(crate) struct AsTable {
-    map: HashMap<String, SocketAddr>,
+    map: HashMap<String, SocketAddr, Hasher>,
     max: usize,
     /// Keys changed since the last [`AsTable::take_dirty`], when tracked (persistence on).
-    dirty: Option<HashSet<String>>,
+    dirty: Option<HashSet<String, Hasher>>,
 }
 
 impl AsTable {
     /// An empty table holding at most `max` entries.
     pub(crate) fn new(max: usize) -> AsTable {
         AsTable {
-            map: HashMap::new(),
+            map: HashMap::default(),
             max,
             dirty: None,
         }
@@ -151,12 +162,16 @@ impl AsTable {
 
     /// Record the keys changed from now on (see `take_dirty`).
     pub(crate) fn track_changes(&mut self) {
-        self.dirty.get_or_insert_with(HashSet::new);
+        self.dirty.get_or_insert_with(HashSet::default);
     }
 
-    /// The keys inserted, replaced or removed since the last call (empty when not tracked).
-    pub(crate) fn take_dirty(&mut self) -> HashSet<String> {
-        self.dirty.as_mut().map(std::mem::take).unwrap_or_default()
+    /// The keys inserted, replaced or removed since the last call (empty when not tracked); the
+    /// set keeps its capacity for the next turn.
+    pub(crate) fn take_dirty(&mut self) -> Vec<String> {
+        self.dirty
+            .as_mut()
+            .map(|d| d.drain().collect())
+            .unwrap_or_default()
     }
 
     /// Record `key` as changed (e.g. after a failed write, to write it again).

@@ -1,5 +1,11 @@
 //! Store and forward (23.554 §8.3.2 NOTE, §8.3.6; 23.554 §8.3.6): messages kept for recipients
 //! that are not reachable, bounded per recipient and in total, each with an expiry instant.
+//!
+//! A delivery of a stored message takes it out of its recipient's queue but keeps it stored
+//! ([`Store::begin`]) until the outcome: deleted on the recipient's 2.xx ([`Store::delivered`]),
+//! put back at the head of its queue on a failure ([`Store::requeue`]). So a restart during a
+//! delivery (kill -9) finds it still in the persisted store, and one stored message has at most
+//! one delivery in flight.
 
 use crate::msg::{Message, TargetType};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -33,6 +39,8 @@ pub(crate) struct Store {
     next_id: u64,
     max_total: usize,
     max_per_recipient: usize,
+    /// Entries whose delivery is in progress: out of their queue and of the expiry index.
+    in_flight: HashSet<u64>,
     /// Entry ids added or removed since the last [`Store::take_dirty`], when tracked.
     dirty: Option<HashSet<u64>>,
 }
@@ -47,6 +55,7 @@ impl Store {
             next_id: 0,
             max_total,
             max_per_recipient,
+            in_flight: HashSet::new(),
             dirty: None,
         }
     }
@@ -116,17 +125,52 @@ impl Store {
         Ok(())
     }
 
-    /// The oldest message stored for `key`, removed.
-    pub(crate) fn pop(&mut self, key: &RecipientKey) -> Option<Stored> {
+    /// The oldest message stored for `key` that is not being delivered, marked in flight: it
+    /// stays stored (and persisted) until [`Store::delivered`] or [`Store::requeue`], and does
+    /// not expire meanwhile.
+    pub(crate) fn begin(&mut self, key: &RecipientKey) -> Option<u64> {
         let queue = self.queues.get_mut(key)?;
         let id = queue.pop_front()?;
         if queue.is_empty() {
             self.queues.remove(key);
         }
-        let (_, stored) = self.entries.remove(&id)?;
+        let (_, stored) = self.entries.get(&id)?;
         self.expiry.remove(&(stored.expires, id));
+        self.in_flight.insert(id);
+        Some(id)
+    }
+
+    /// The delivery of in-flight entry `id` succeeded: removed, with its recipient.
+    pub(crate) fn delivered(&mut self, id: u64) -> Option<(RecipientKey, Stored)> {
+        if !self.in_flight.remove(&id) {
+            return None;
+        }
+        let entry = self.entries.remove(&id)?;
         self.touch(id);
-        Some(stored)
+        Some(entry)
+    }
+
+    /// The delivery of in-flight entry `id` failed: back at the head of its recipient's queue
+    /// (delivered again at the next opportunity), and subject to its expiry again.
+    pub(crate) fn requeue(&mut self, id: u64) -> Option<&RecipientKey> {
+        if !self.in_flight.remove(&id) {
+            return None;
+        }
+        let (key, stored) = self.entries.get(&id)?;
+        self.expiry.insert((stored.expires, id));
+        self.queues.entry(key.clone()).or_default().push_front(id);
+        Some(key)
+    }
+
+    /// Entries whose delivery is in progress.
+    #[cfg(test)]
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// The recipients with queued (not in-flight) messages.
+    pub(crate) fn recipients(&self) -> impl Iterator<Item = &RecipientKey> {
+        self.queues.keys()
     }
 
     /// Whether anything is stored for `key`.
@@ -157,7 +201,7 @@ impl Store {
         self.expiry.first().map(|&(at, _)| at)
     }
 
-    /// Messages stored.
+    /// Messages stored (in-flight deliveries included).
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
@@ -210,11 +254,51 @@ mod tests {
         assert!(s.pop_expired(at(9)).is_none());
         let (k, e) = s.pop_expired(at(10)).expect("expired");
         assert_eq!((k, e.message.message_id.as_str()), (key("a"), "2"));
-        assert_eq!(s.pop(&key("a")).unwrap().message.message_id, "1");
-        assert!(!s.has(&key("a")) && s.pop(&key("a")).is_none());
+        let a1 = s.begin(&key("a")).expect("queued");
+        assert_eq!(s.get(a1).unwrap().1.message.message_id, "1");
+        assert!(!s.has(&key("a")) && s.begin(&key("a")).is_none());
+        assert_eq!(s.delivered(a1).unwrap().1.message.message_id, "1");
         assert!(s.has(&key("b")));
         assert_eq!(s.next_expiry(), Some(at(20)));
-        assert_eq!(s.pop(&key("b")).unwrap().message.message_id, "3");
-        assert_eq!((s.len(), s.next_expiry()), (0, None));
+        let b = s.begin(&key("b")).expect("queued");
+        assert_eq!(
+            (s.len(), s.next_expiry()),
+            (1, None),
+            "in flight: kept, no expiry"
+        );
+        assert!(s.pop_expired(at(99)).is_none());
+        assert_eq!(s.requeue(b), Some(&key("b")));
+        assert_eq!(s.requeue(b), None, "not in flight any more");
+        assert_eq!(s.next_expiry(), Some(at(20)));
+        let b = s.begin(&key("b")).expect("requeued");
+        assert_eq!(s.delivered(b).unwrap().1.message.message_id, "3");
+        assert_eq!((s.len(), s.in_flight(), s.next_expiry()), (0, 0, None));
+    }
+
+    #[test]
+    fn in_flight_entries_stay_stored_until_the_outcome() {
+        let t0 = Instant::now();
+        let mut s = Store::new(8, 8);
+        s.track_changes();
+        for m in ["1", "2"] {
+            let stored = Stored {
+                message: msg(m),
+                expires: t0 + Duration::from_secs(60),
+            };
+            s.insert(key("a"), stored).unwrap();
+        }
+        s.take_dirty();
+        let first = s.begin(&key("a")).unwrap();
+        assert!(
+            s.take_dirty().is_empty(),
+            "a start of delivery writes nothing"
+        );
+        assert_eq!((s.len(), s.in_flight()), (2, 1));
+        // A failure puts it back first in line.
+        s.requeue(first);
+        assert_eq!(s.begin(&key("a")), Some(first));
+        assert!(s.delivered(first).is_some());
+        assert_eq!(s.take_dirty(), HashSet::from([first]), "deleted on success");
+        assert!(s.delivered(first).is_none());
     }
 }

@@ -47,6 +47,17 @@ impl GatewayCore {
                 msgin5g_service_id: Some(self.config.service_id.clone()),
                 ue_service_id: self.config.gateway_ue_service_id.clone(),
                 registration_urgent_degree: Some(UrgentDegree::Urgent),
+                // Marks the REG as the Gateway UE's own (the server then knows its uplinks
+                // before any bulk, also with bulking off).
+                gateway_ue_service_id: Some(self.config.gateway_ue_service_id.clone()),
+                ue_credential_info: self
+                    .config
+                    .credential
+                    .as_ref()
+                    .map(|c| msg::CredentialInfo {
+                        auth_type: "TOKEN".to_owned(),
+                        credential: Some(c.clone()),
+                    }),
                 ..RegistrationRequest::default()
             }),
             &mut payload,

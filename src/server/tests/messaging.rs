@@ -522,7 +522,7 @@ fn store_and_forward_delivers_on_registration() {
         (m.message_id.as_str(), m.recipient_ue_service_id.as_deref()),
         ("s-3", Some("ue-3"))
     );
-    assert_eq!(sim.s.stored_messages(), 0);
+    assert_eq!(sim.s.stored_messages(), 3, "stored until the outcome");
 }
 
 #[test]
@@ -929,7 +929,10 @@ fn outstanding_deliveries_are_bounded() {
     assert!(out.is_empty());
     assert_eq!(msgresp(&a).delivery_status, Some(MsgDeliveryStatus::Stored));
     let out = sim.feed(UE2, &answer(&first, Code::CHANGED));
-    assert_eq!(downlink_msg(&only(out, UE2)).message_id, "o-3");
+    let third = only(out, UE2);
+    assert_eq!(downlink_msg(&third).message_id, "o-3");
+    assert_eq!(sim.s.stored_messages(), 1, "stored until the outcome");
+    assert!(sim.feed(UE2, &answer(&third, Code::CHANGED)).is_empty());
     assert_eq!(sim.s.stored_messages(), 0);
 }
 

@@ -167,3 +167,55 @@ fn delivery_attempts_bound_the_re_sends() {
     assert_eq!(get(&sim.stats().downlink_resent), 0);
     assert_eq!(get(&sim.stats().gateway_endpoints_pruned), 1);
 }
+
+/// A gateway's own `REG` declaring itself (`gatewayUeServiceId`).
+fn declared_gateway_reg(id: &str) -> String {
+    format!(r#"{{"messageType":"REG","ueServiceId":"{id}","gatewayUeServiceId":"{id}"}}"#)
+}
+
+#[test]
+fn single_requests_from_any_port_of_a_declared_gateways_host_are_its_uplinks() {
+    let mut c = ServerConfig::default();
+    c.policy.allowed_gateways = None;
+    let mut sim = Sim::new(c);
+    sim.reg(UE1, "ue-r");
+    // A plain UE at the gateway's host first: another port of it is not the UE.
+    sim.reg(NEW1, "ue-nat");
+    let (a, _) = sim.call(NEW2, &msg("ue-nat", &to_ue("ue-r"), "n-1", ""));
+    assert_eq!(
+        verdict(&a).2.as_deref(),
+        Some("UNAUTHORIZED"),
+        "no gateway declared"
+    );
+    // The gateway registers itself, declaring it; then a UE's REG comes singly from another
+    // port (an uplink never seen in a bulk) and its message from yet another.
+    let (a, _) = sim.call(GW, &declared_gateway_reg("gw"));
+    assert_eq!(view(&a).header.code, Code::CREATED);
+    let (a, _) = sim.call(GW_OTHER_PORT, &reg("ue-1"));
+    assert_eq!(view(&a).header.code, Code::CREATED);
+    assert!(sim.s.registration("ue-1").unwrap().path.via_gateway());
+    let (a, out) = sim.call(NEW1, &msg("ue-1", &to_ue("ue-r"), "g-1", ""));
+    assert_eq!(verdict(&a).1, Some(MsgDeliveryStatus::Accepted));
+    let d = only(out, UE1);
+    assert!(sim.feed(UE1, &answer(&d, Code::CHANGED)).is_empty());
+    // The gateway's own (AC) messages from any of its ports too.
+    let (a, _) = sim.call(NEW2, &msg("gw", &to_ue("ue-r"), "g-2", ""));
+    assert_eq!(verdict(&a).1, Some(MsgDeliveryStatus::Accepted));
+    // From another host: refused.
+    let (a, _) = sim.call(ELSEWHERE, &msg("ue-1", &to_ue("ue-r"), "g-3", ""));
+    assert_eq!(verdict(&a).2.as_deref(), Some("UNAUTHORIZED"));
+}
+
+#[test]
+fn only_listed_gateways_may_declare_themselves() {
+    let mut c = ServerConfig::default();
+    c.policy.allowed_gateways = Some(["other".to_string()].into_iter().collect());
+    let mut sim = Sim::new(c);
+    sim.reg(UE1, "ue-r");
+    let (a, _) = sim.call(GW, &declared_gateway_reg("gw"));
+    assert_eq!(view(&a).header.code, Code::CREATED);
+    sim.reg(GW_OTHER_PORT, "ue-1");
+    assert!(!sim.s.registration("ue-1").unwrap().path.via_gateway());
+    let (a, _) = sim.call(NEW1, &msg("ue-1", &to_ue("ue-r"), "g-1", ""));
+    assert_eq!(verdict(&a).2.as_deref(), Some("UNAUTHORIZED"));
+}
