@@ -9,6 +9,7 @@
 //! - [`net`]: sockets, shard run loops, shutdown: the thin drivers around the cores.
 //! - [`config`]: the one configuration (TOML file + flags), validated once.
 //! - [`device`]: an async constrained-UE client (REG/DEREG over CoAP) for tests and `loadgen`.
+//! - [`store`]: opening the roles' redb stores (directory, lock, layout version).
 //! - [`metrics`]: Prometheus metrics: per-shard atomic stats rendered at scrape time, `/metrics`.
 #![warn(missing_docs)]
 
@@ -21,3 +22,4 @@ pub mod msg;
 pub mod net;
 pub mod relay;
 pub mod server;
+pub mod store;

@@ -33,7 +33,7 @@ pub use directory::{
 };
 pub use handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
 pub use pending::{Dialect, Kind};
-pub use persist::{GatewayChanges, GatewayDb, GatewayPersistError, GatewaySnapshot};
+pub use persist::{GatewayChanges, GatewayDb, GatewaySnapshot};
 pub use split::{split_answer, Split};
 pub use stats::{
     answer_code_label, answer_slot, answer_slot_labels, kind_label, FlushReason, Received,

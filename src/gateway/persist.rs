@@ -18,6 +18,7 @@
 
 use super::directory::{AppRegistration, ReportRoute};
 use super::Directory;
+use crate::store::{db, open_versioned, StoreError, META};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -28,39 +29,12 @@ const APPS: TableDefinition<u32, &[u8]> = TableDefinition::new("apps");
 const CLIENTS: TableDefinition<&str, &str> = TableDefinition::new("clients");
 const REPORTS: TableDefinition<&str, &str> = TableDefinition::new("report_routes");
 const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("journal");
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Layout version written to `meta`; a file with another version is refused.
 pub const SCHEMA_VERSION: u64 = 1;
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "gateway.redb";
-
-/// Why the gateway's store failed.
-#[derive(Debug, thiserror::Error)]
-pub enum GatewayPersistError {
-    /// The data directory could not be created.
-    #[error("cannot create {path}: {source}")]
-    Dir {
-        /// The directory.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The database reported an error (open, lock, transaction, table, commit).
-    #[error("{0}")]
-    Db(#[from] redb::Error),
-    /// The file was written by another layout version.
-    #[error("schema version {found} (this build reads {SCHEMA_VERSION})")]
-    Schema {
-        /// The version found.
-        found: u64,
-    },
-}
-
-fn db<E: Into<redb::Error>>(e: E) -> GatewayPersistError {
-    GatewayPersistError::Db(e.into())
-}
 
 /// One shard's changes since its last write: the directory keys it changed (their values are
 /// read from the [`Directory`] when written; absent = deleted) and its journal records
@@ -137,31 +111,15 @@ struct AppRecord {
 impl GatewayDb {
     /// Open (create if missing) `dir/gateway.redb`, creating `dir` if needed; `shards` is
     /// recorded for the next start (its value is in [`GatewaySnapshot::shards`] until then).
-    pub fn open(dir: &Path) -> Result<GatewayDb, GatewayPersistError> {
-        std::fs::create_dir_all(dir).map_err(|source| GatewayPersistError::Dir {
-            path: dir.to_path_buf(),
-            source,
+    pub fn open(dir: &Path) -> Result<GatewayDb, StoreError> {
+        let (db, path) = open_versioned(dir, DB_FILE, SCHEMA_VERSION, |txn| {
+            txn.open_table(APPS)?;
+            txn.open_table(CLIENTS)?;
+            txn.open_table(REPORTS)?;
+            txn.open_table(JOURNAL)?;
+            Ok(())
         })?;
-        let path = dir.join(DB_FILE);
-        let database = redb::Database::create(&path).map_err(db)?;
-        let txn = database.begin_write().map_err(db)?;
-        {
-            let mut meta = txn.open_table(META).map_err(db)?;
-            let found = meta.get("schema_version").map_err(db)?.map(|v| v.value());
-            match found {
-                Some(SCHEMA_VERSION) => {}
-                Some(found) => return Err(GatewayPersistError::Schema { found }),
-                None => {
-                    meta.insert("schema_version", SCHEMA_VERSION).map_err(db)?;
-                }
-            }
-            txn.open_table(APPS).map_err(db)?;
-            txn.open_table(CLIENTS).map_err(db)?;
-            txn.open_table(REPORTS).map_err(db)?;
-            txn.open_table(JOURNAL).map_err(db)?;
-        }
-        txn.commit().map_err(db)?;
-        Ok(GatewayDb { db: database, path })
+        Ok(GatewayDb { db, path })
     }
 
     /// The database file.
@@ -170,7 +128,7 @@ impl GatewayDb {
     }
 
     /// Read everything.
-    pub fn load(&self) -> Result<GatewaySnapshot, GatewayPersistError> {
+    pub fn load(&self) -> Result<GatewaySnapshot, StoreError> {
         let txn = self.db.begin_read().map_err(db)?;
         let mut snapshot = GatewaySnapshot::default();
         for entry in txn.open_table(APPS).map_err(db)?.iter().map_err(db)? {
@@ -202,12 +160,12 @@ impl GatewayDb {
     }
 
     /// Make every earlier commit durable (an empty durable commit).
-    pub fn sync(&self) -> Result<(), GatewayPersistError> {
+    pub fn sync(&self) -> Result<(), StoreError> {
         self.db.begin_write().map_err(db)?.commit().map_err(db)
     }
 
     /// Record the shard count of this run.
-    pub fn set_shards(&self, shards: usize) -> Result<(), GatewayPersistError> {
+    pub fn set_shards(&self, shards: usize) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db)?;
         txn.open_table(META)
             .map_err(db)?
@@ -226,7 +184,7 @@ impl GatewayDb {
         changes: &GatewayChanges,
         directory: &Directory,
         durable: bool,
-    ) -> Result<(), GatewayPersistError> {
+    ) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write().map_err(db)?;
         if !durable {
             txn.set_durability(redb::Durability::None).map_err(db)?;

@@ -125,7 +125,7 @@ fn a_store_of_another_schema_version_is_refused() {
     let db = GatewayDb::open(&dir).unwrap();
     {
         let txn = db.db.begin_write().unwrap();
-        txn.open_table(META)
+        txn.open_table(crate::store::META)
             .unwrap()
             .insert("schema_version", SCHEMA_VERSION + 1)
             .unwrap();
@@ -134,7 +134,7 @@ fn a_store_of_another_schema_version_is_refused() {
     drop(db);
     assert!(matches!(
         GatewayDb::open(&dir),
-        Err(GatewayPersistError::Schema { .. })
+        Err(StoreError::Schema { .. })
     ));
     let _ = std::fs::remove_dir_all(&dir);
 }

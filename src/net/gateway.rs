@@ -392,7 +392,7 @@ pub fn spawn_gateway_persistent(
     let db = db.map(Arc::new);
     let mut journals: Vec<Vec<(u64, Vec<u8>)>> = vec![Vec::new(); shards];
     if let Some(db) = &db {
-        let failed = |e: crate::gateway::GatewayPersistError| {
+        let failed = |e: crate::store::StoreError| {
             io::Error::other(format!("gateway.data_dir {}: {e}", db.path().display()))
         };
         let snapshot = db.load().map_err(failed)?;

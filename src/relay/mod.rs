@@ -43,7 +43,7 @@ mod stats;
 mod tests;
 
 pub use exchange::is_dereg;
-pub use persist::{RelayChanges, RelayDb, RelayPersistError, RelayRestored, RelaySnapshot};
+pub use persist::{RelayChanges, RelayDb, RelayRestored, RelaySnapshot};
 pub use stats::{Bound, Discard, RelayStats};
 
 use crate::coap::endpoint::{classify, Classified};

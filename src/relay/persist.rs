@@ -19,6 +19,7 @@
 use super::link::Link;
 use super::{RelayCore, FIRST_LINK_SOCKET};
 use crate::net::shard::SocketOp;
+use crate::store::{db, open_versioned, StoreError};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -26,39 +27,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const LINKS: TableDefinition<&str, &[u8]> = TableDefinition::new("links");
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Layout version written to `meta`; a file with another version is refused.
 pub const RELAY_SCHEMA_VERSION: u64 = 1;
 
 /// The database file inside the data directory.
 pub const RELAY_DB_FILE: &str = "relay.redb";
-
-/// Why the relay's store failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RelayPersistError {
-    /// The data directory could not be created.
-    #[error("cannot create {path}: {source}")]
-    Dir {
-        /// The directory.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The database reported an error (open, transaction, table, commit).
-    #[error("{0}")]
-    Db(#[from] redb::Error),
-    /// The file was written by another layout version.
-    #[error("schema version {found} (this build reads {RELAY_SCHEMA_VERSION})")]
-    Schema {
-        /// The version found.
-        found: u64,
-    },
-}
-
-fn db<E: Into<redb::Error>>(e: E) -> RelayPersistError {
-    RelayPersistError::Db(e.into())
-}
 
 /// Changed links, encoded, to be written in one transaction (`None`: delete the key).
 #[derive(Debug, Default)]
@@ -100,29 +74,12 @@ pub struct RelayDb {
 
 impl RelayDb {
     /// Open (create if missing) `dir/relay.redb`, creating `dir` if needed.
-    pub fn open(dir: &Path) -> Result<RelayDb, RelayPersistError> {
-        std::fs::create_dir_all(dir).map_err(|source| RelayPersistError::Dir {
-            path: dir.to_path_buf(),
-            source,
+    pub fn open(dir: &Path) -> Result<RelayDb, StoreError> {
+        let (db, path) = open_versioned(dir, RELAY_DB_FILE, RELAY_SCHEMA_VERSION, |txn| {
+            txn.open_table(LINKS)?;
+            Ok(())
         })?;
-        let path = dir.join(RELAY_DB_FILE);
-        let database = redb::Database::create(&path).map_err(db)?;
-        let txn = database.begin_write().map_err(db)?;
-        {
-            let mut meta = txn.open_table(META).map_err(db)?;
-            let found = meta.get("schema_version").map_err(db)?.map(|v| v.value());
-            match found {
-                Some(RELAY_SCHEMA_VERSION) => {}
-                Some(found) => return Err(RelayPersistError::Schema { found }),
-                None => {
-                    meta.insert("schema_version", RELAY_SCHEMA_VERSION)
-                        .map_err(db)?;
-                }
-            }
-            txn.open_table(LINKS).map_err(db)?;
-        }
-        txn.commit().map_err(db)?;
-        Ok(RelayDb { db: database, path })
+        Ok(RelayDb { db, path })
     }
 
     /// The database file.
@@ -131,7 +88,7 @@ impl RelayDb {
     }
 
     /// Read every link.
-    pub fn load(&self) -> Result<RelaySnapshot, RelayPersistError> {
+    pub fn load(&self) -> Result<RelaySnapshot, StoreError> {
         let txn = self.db.begin_read().map_err(db)?;
         let mut snapshot = RelaySnapshot::default();
         for entry in txn.open_table(LINKS).map_err(db)?.iter().map_err(db)? {
@@ -144,7 +101,7 @@ impl RelayDb {
     }
 
     /// Write `changes` in one durable transaction (fsync on commit).
-    pub fn apply(&self, changes: &RelayChanges) -> Result<(), RelayPersistError> {
+    pub fn apply(&self, changes: &RelayChanges) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db)?;
         {
             let mut links = txn.open_table(LINKS).map_err(db)?;

@@ -315,7 +315,7 @@ fn the_database_keeps_what_was_applied() {
     {
         let raw = redb::Database::create(dir.join(RELAY_DB_FILE)).unwrap();
         let txn = raw.begin_write().unwrap();
-        txn.open_table(META)
+        txn.open_table(crate::store::META)
             .unwrap()
             .insert("schema_version", 99)
             .unwrap();
@@ -323,7 +323,7 @@ fn the_database_keeps_what_was_applied() {
     }
     assert!(matches!(
         RelayDb::open(&dir),
-        Err(RelayPersistError::Schema { found: 99 })
+        Err(StoreError::Schema { found: 99, .. })
     ));
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
 }

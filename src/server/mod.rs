@@ -113,7 +113,7 @@ mod tests;
 pub use configuration::{ConfigServerConfig, ConfigServerCore, ConfigServerStats};
 pub use error::RequestError;
 pub use messaging::MessagingConfig;
-pub use persist::{PersistError, Restored, ServerChanges, ServerDb, ServerSnapshot};
+pub use persist::{Restored, ServerChanges, ServerDb, ServerSnapshot};
 pub use registry::{DownlinkPath, Registration};
 pub use stats::{ServerRequest, ANSWER_CLASSES};
 

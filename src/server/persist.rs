@@ -21,6 +21,7 @@ use super::registry::{DownlinkPath, Inserted, Registration};
 use super::store::Stored;
 use super::ServerCore;
 use crate::msg::{Message, Payload, TargetType};
+use crate::store::{db, open_versioned, StoreError};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -30,39 +31,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const REGISTRATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("registrations");
 const AS_REGISTRATIONS: TableDefinition<&str, &str> = TableDefinition::new("as_registrations");
 const STORED: TableDefinition<u64, &[u8]> = TableDefinition::new("stored_messages");
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Layout version written to `meta`; a file with another version is refused.
 pub const SCHEMA_VERSION: u64 = 1;
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "server.redb";
-
-/// Why the server's store failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PersistError {
-    /// The data directory could not be created.
-    #[error("cannot create {path}: {source}")]
-    Dir {
-        /// The directory.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The database reported an error (open, transaction, table, commit).
-    #[error("{0}")]
-    Db(#[from] redb::Error),
-    /// The file was written by another layout version.
-    #[error("schema version {found} (this build reads {SCHEMA_VERSION})")]
-    Schema {
-        /// The version found.
-        found: u64,
-    },
-}
-
-fn db<E: Into<redb::Error>>(e: E) -> PersistError {
-    PersistError::Db(e.into())
-}
 
 /// Changed records, encoded, to be written in one transaction (`None`: delete the key).
 #[derive(Debug, Default)]
@@ -120,30 +94,14 @@ pub struct ServerDb {
 
 impl ServerDb {
     /// Open (create if missing) `dir/server.redb`, creating `dir` if needed.
-    pub fn open(dir: &Path) -> Result<ServerDb, PersistError> {
-        std::fs::create_dir_all(dir).map_err(|source| PersistError::Dir {
-            path: dir.to_path_buf(),
-            source,
+    pub fn open(dir: &Path) -> Result<ServerDb, StoreError> {
+        let (db, path) = open_versioned(dir, DB_FILE, SCHEMA_VERSION, |txn| {
+            txn.open_table(REGISTRATIONS)?;
+            txn.open_table(AS_REGISTRATIONS)?;
+            txn.open_table(STORED)?;
+            Ok(())
         })?;
-        let path = dir.join(DB_FILE);
-        let database = redb::Database::create(&path).map_err(db)?;
-        let txn = database.begin_write().map_err(db)?;
-        {
-            let mut meta = txn.open_table(META).map_err(db)?;
-            let found = meta.get("schema_version").map_err(db)?.map(|v| v.value());
-            match found {
-                Some(SCHEMA_VERSION) => {}
-                Some(found) => return Err(PersistError::Schema { found }),
-                None => {
-                    meta.insert("schema_version", SCHEMA_VERSION).map_err(db)?;
-                }
-            }
-            txn.open_table(REGISTRATIONS).map_err(db)?;
-            txn.open_table(AS_REGISTRATIONS).map_err(db)?;
-            txn.open_table(STORED).map_err(db)?;
-        }
-        txn.commit().map_err(db)?;
-        Ok(ServerDb { db: database, path })
+        Ok(ServerDb { db, path })
     }
 
     /// The database file.
@@ -152,7 +110,7 @@ impl ServerDb {
     }
 
     /// Read everything.
-    pub fn load(&self) -> Result<ServerSnapshot, PersistError> {
+    pub fn load(&self) -> Result<ServerSnapshot, StoreError> {
         let txn = self.db.begin_read().map_err(db)?;
         let mut snapshot = ServerSnapshot::default();
         for entry in txn
@@ -185,7 +143,7 @@ impl ServerDb {
     }
 
     /// Write `changes` in one durable transaction (fsync on commit).
-    pub fn apply(&self, changes: &ServerChanges) -> Result<(), PersistError> {
+    pub fn apply(&self, changes: &ServerChanges) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db)?;
         {
             let mut regs = txn.open_table(REGISTRATIONS).map_err(db)?;

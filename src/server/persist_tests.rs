@@ -453,7 +453,7 @@ fn the_database_keeps_what_was_applied() {
     {
         let raw = redb::Database::create(dir.join(DB_FILE)).unwrap();
         let txn = raw.begin_write().unwrap();
-        txn.open_table(META)
+        txn.open_table(crate::store::META)
             .unwrap()
             .insert("schema_version", 99)
             .unwrap();
@@ -461,14 +461,14 @@ fn the_database_keeps_what_was_applied() {
     }
     assert!(matches!(
         ServerDb::open(&dir),
-        Err(PersistError::Schema { found: 99 })
+        Err(StoreError::Schema { found: 99, .. })
     ));
     // A data directory that cannot be created.
     let file = temp_dir("file");
     std::fs::write(&file, b"").unwrap();
     assert!(matches!(
         ServerDb::open(&file.join("x")),
-        Err(PersistError::Dir { .. })
+        Err(StoreError::Dir { .. })
     ));
     std::fs::remove_file(&file).unwrap();
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
