@@ -76,7 +76,7 @@ max_pending = 65536
 # Overload control, delay bound: a new device request that waited longer than this (kernel
 # arrival to handling) gets 5.03 + Max-Age at once (a NON is dropped; past twice this a CON is
 # dropped unanswered too). 1..piggyback_window_ms.
-overload_delay_ms = 50
+overload_delay_ms = 250
 # Most bulks in flight toward the server per shard.
 max_in_flight = 64
 # Uplink sockets per shard, 1..=64: each is its own endpoint (and Message ID space) at the
@@ -251,7 +251,7 @@ overload_max_age_s = 5
 # Overload control: a new device request that waited longer than this in the relay's socket
 # buffer gets 5.03 + Max-Age from the relay itself (a NON is dropped; past twice this a CON is
 # dropped unanswered too); >= 1.
-overload_delay_ms = 50
+overload_delay_ms = 250
 # TCP address serving Prometheus metrics at GET /metrics (`msgin5g relay`); absent: none.
 # metrics_listen = "127.0.0.1:9466"
 # Directory of the relay's link table (UE address -> uplink port, last activity; file
