@@ -291,7 +291,7 @@ impl ServerCore {
     /// or when denied.
     pub(super) fn as_dereg(&mut self, from: SocketAddr, req: AsRegistrationRequest) -> Outcome {
         let auth = self.authorize(&req.as_service_id, req.credential_info.as_ref(), false);
-        let owner = self.as_table.get(&req.as_service_id);
+        let owner = self.as_table.get(&req.as_service_id).copied();
         if auth == Auth::Unauthorized || owner.is_some_and(|a| a != from) {
             return self.as_answer(
                 true,
@@ -442,7 +442,7 @@ impl ServerCore {
                 };
                 ok.then_some(()).ok_or(cause::UNAUTHORIZED)
             }
-            TargetType::As => match self.as_table.get(id) {
+            TargetType::As => match self.as_table.get(id).copied() {
                 None => Err(cause::NOT_REGISTERED),
                 Some(a) if a == from => Ok(()),
                 Some(_) => Err(cause::UNAUTHORIZED),
@@ -464,7 +464,7 @@ impl ServerCore {
                     _ => address,
                 })
             }
-            TargetType::As => self.as_table.get(id),
+            TargetType::As => self.as_table.get(id).copied(),
             TargetType::Group => None,
         }
     }

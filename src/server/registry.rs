@@ -1,4 +1,4 @@
-//! The registration table (24.538 §6.3.1.1.1, §9): one entry per UE Service ID, bounded.
+//! The registration tables (24.538 §6.3.1.1.1, §9): UEs and Application Servers, one entry per Service ID, bounded.
 
 use std::collections::{HashMap, HashSet};
 
@@ -61,19 +61,27 @@ pub(crate) enum Inserted {
     Full,
 }
 
-/// Registration table keyed by UE Service ID, bounded by `max` entries.
+/// A bounded table keyed by Service ID that remembers which keys changed (for persistence, one
+/// write per turn): the registrations and the AS table are both one of these.
 #[derive(Debug)]
-pub(crate) struct Registry {
-    map: HashMap<String, Registration, Hasher>,
+pub(crate) struct Table<V> {
+    map: HashMap<String, V, Hasher>,
     max: usize,
-    /// Keys changed since the last [`Registry::take_dirty`], when tracked (persistence on).
+    /// Keys changed since the last [`Table::take_dirty`], when tracked (persistence on).
     dirty: Option<HashSet<String, Hasher>>,
 }
 
-impl Registry {
+/// Registration table keyed by UE Service ID (24.538 §6.3.1.1.1).
+pub(crate) type Registry = Table<Registration>;
+
+/// Registered Application Servers (README "Message flows", project extension): AS Service ID to
+/// the source address of its `REG`, which is also its downlink path.
+pub(crate) type AsTable = Table<SocketAddr>;
+
+impl<V: PartialEq> Table<V> {
     /// An empty table holding at most `max` entries.
-    pub(crate) fn new(max: usize) -> Registry {
-        Registry {
+    pub(crate) fn new(max: usize) -> Table<V> {
+        Table {
             map: HashMap::default(),
             max,
             dirty: None,
@@ -104,113 +112,38 @@ impl Registry {
     }
 
     /// Insert or replace; a new key beyond the bound is refused.
-    pub(crate) fn insert(&mut self, ue_service_id: &str, reg: Registration) -> Inserted {
-        if let Some(slot) = self.map.get_mut(ue_service_id) {
-            if *slot != reg {
-                *slot = reg;
-                self.touch(ue_service_id);
+    pub(crate) fn insert(&mut self, key: &str, value: V) -> Inserted {
+        if let Some(slot) = self.map.get_mut(key) {
+            if *slot != value {
+                *slot = value;
+                self.touch(key);
             }
             return Inserted::Updated;
         }
         if self.map.len() >= self.max {
             return Inserted::Full;
         }
-        self.map.insert(ue_service_id.to_owned(), reg);
-        self.touch(ue_service_id);
+        self.map.insert(key.to_owned(), value);
+        self.touch(key);
         Inserted::Created
     }
 
     /// Remove; true when an entry existed.
-    pub(crate) fn remove(&mut self, ue_service_id: &str) -> bool {
-        let removed = self.map.remove(ue_service_id).is_some();
+    pub(crate) fn remove(&mut self, key: &str) -> bool {
+        let removed = self.map.remove(key).is_some();
         if removed {
-            self.touch(ue_service_id);
+            self.touch(key);
         }
         removed
     }
 
     /// Look up one entry.
-    pub(crate) fn get(&self, ue_service_id: &str) -> Option<&Registration> {
-        self.map.get(ue_service_id)
+    pub(crate) fn get(&self, key: &str) -> Option<&V> {
+        self.map.get(key)
     }
 
     /// Number of entries.
     pub(crate) fn len(&self) -> usize {
         self.map.len()
-    }
-}
-
-/// Registered Application Servers (README "Message flows", project extension): AS Service ID to
-/// the source address of its `REG`, which is also its downlink path. Bounded by `max` entries.
-#[derive(Debug)]
-pub(crate) struct AsTable {
-    map: HashMap<String, SocketAddr, Hasher>,
-    max: usize,
-    /// Keys changed since the last [`AsTable::take_dirty`], when tracked (persistence on).
-    dirty: Option<HashSet<String, Hasher>>,
-}
-
-impl AsTable {
-    /// An empty table holding at most `max` entries.
-    pub(crate) fn new(max: usize) -> AsTable {
-        AsTable {
-            map: HashMap::default(),
-            max,
-            dirty: None,
-        }
-    }
-
-    /// Record the keys changed from now on (see `take_dirty`).
-    pub(crate) fn track_changes(&mut self) {
-        self.dirty.get_or_insert_with(HashSet::default);
-    }
-
-    /// The keys inserted, replaced or removed since the last call (empty when not tracked); the
-    /// set keeps its capacity for the next turn.
-    pub(crate) fn take_dirty(&mut self) -> Vec<String> {
-        self.dirty
-            .as_mut()
-            .map(|d| d.drain().collect())
-            .unwrap_or_default()
-    }
-
-    /// Record `key` as changed (e.g. after a failed write, to write it again).
-    pub(crate) fn touch(&mut self, key: &str) {
-        if let Some(dirty) = &mut self.dirty {
-            if !dirty.contains(key) {
-                dirty.insert(key.to_owned());
-            }
-        }
-    }
-
-    /// Insert or replace; a new key beyond the bound is refused.
-    pub(crate) fn insert(&mut self, as_service_id: &str, address: SocketAddr) -> Inserted {
-        if let Some(slot) = self.map.get_mut(as_service_id) {
-            if *slot != address {
-                *slot = address;
-                self.touch(as_service_id);
-            }
-            return Inserted::Updated;
-        }
-        if self.map.len() >= self.max {
-            return Inserted::Full;
-        }
-        self.map.insert(as_service_id.to_owned(), address);
-        self.touch(as_service_id);
-        Inserted::Created
-    }
-
-    /// Remove; true when an entry existed.
-    pub(crate) fn remove(&mut self, as_service_id: &str) -> bool {
-        let removed = self.map.remove(as_service_id).is_some();
-        if removed {
-            self.touch(as_service_id);
-        }
-        removed
-    }
-
-    /// The registered address of an AS.
-    pub(crate) fn get(&self, as_service_id: &str) -> Option<SocketAddr> {
-        self.map.get(as_service_id).copied()
     }
 }
