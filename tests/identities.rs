@@ -9,45 +9,10 @@ use msgin5g::msg::{
     AppRegistrationRequest, CredentialInfo, DeregistrationRequest, Payload, RegResult,
     RegistrationRequest,
 };
-use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_msgin5g");
-
-fn free_port(tcp: bool) -> u16 {
-    if tcp {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    } else {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.local_addr().unwrap().port()
-    }
-}
-
-fn scrape(addr: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).expect("metrics listener");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
-
-/// SIGINT the child and wait for it; returns its stderr.
-async fn interrupt(child: Child) -> String {
-    let sigint = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sigint.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod support;
+use support::{free_port, interrupt, scrape, spawn_bin};
 
 fn options() -> RequestOptions {
     RequestOptions {
@@ -77,21 +42,19 @@ async fn a_server_refuses_reg_and_dereg_from_another_address_without_the_credent
     let listen = format!("127.0.0.1:{}", free_port(false));
     let config_listen = format!("127.0.0.1:{}", free_port(false));
     let metrics = format!("127.0.0.1:{}", free_port(true));
-    let child = Command::new(BIN)
-        .args([
-            "server",
-            "--in-memory",
-            "--listen",
-            &listen,
-            "--metrics",
-            &metrics,
-        ])
-        .args(["--config-listen", &config_listen, "--provisioning"])
-        .arg(&provisioning)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let provisioning = provisioning.to_str().unwrap();
+    let child = spawn_bin(&[
+        "server",
+        "--in-memory",
+        "--listen",
+        &listen,
+        "--metrics",
+        &metrics,
+        "--config-listen",
+        &config_listen,
+        "--provisioning",
+        provisioning,
+    ]);
     let target = listen.parse().unwrap();
     let mut owner = Device::bind(target).await.unwrap();
     let mut spoofer = Device::bind(target).await.unwrap();
@@ -111,8 +74,8 @@ async fn a_server_refuses_reg_and_dereg_from_another_address_without_the_credent
     let guessed = spoofer.send(&reg(cred("c2")), &options()).await;
     let removed = spoofer.send(&dereg, &options()).await;
     let page = registered.is_ok().then(|| scrape(&metrics));
-    let stderr = interrupt(child).await;
-    let _ = std::fs::remove_file(&provisioning);
+    let (_, stderr) = interrupt(child).await;
+    let _ = std::fs::remove_file(provisioning);
     assert_eq!(registered.expect("REG").code, Code::CREATED, "{stderr}");
     for refused in [taken_over, guessed, removed] {
         let a = refused.expect("answer");
@@ -134,20 +97,16 @@ async fn a_server_refuses_reg_and_dereg_from_another_address_without_the_credent
 async fn a_gateway_moves_an_application_client_only_with_its_registration_secret() {
     let listen = format!("127.0.0.1:{}", free_port(false));
     let config_listen = format!("127.0.0.1:{}", free_port(false));
-    let child = Command::new(BIN)
-        .args([
-            "gateway",
-            "--in-memory",
-            "--listen",
-            &listen,
-            "--shards",
-            "1",
-        ])
-        .args(["--config-listen", &config_listen])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_bin(&[
+        "gateway",
+        "--in-memory",
+        "--listen",
+        &listen,
+        "--shards",
+        "1",
+        "--config-listen",
+        &config_listen,
+    ]);
     let target = listen.parse().unwrap();
     let mut ac = Device::bind(target).await.unwrap();
     let mut spoofer = Device::bind(target).await.unwrap();
@@ -169,7 +128,7 @@ async fn a_gateway_moves_an_application_client_only_with_its_registration_secret
         .send(&moving(secret.map(|s| s ^ 1)), &options())
         .await;
     let genuine = moved.send(&moving(secret), &options()).await;
-    let stderr = interrupt(child).await;
+    let (_, stderr) = interrupt(child).await;
     assert_eq!(first.expect("registration").code, Code::CREATED, "{stderr}");
     assert!(id.is_some() && secret.is_some());
     assert_eq!(spoofed.expect("answer").code, Code::FORBIDDEN);
