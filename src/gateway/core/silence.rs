@@ -136,14 +136,10 @@ impl GatewayCore {
             .collect();
         lost.sort_unstable();
         for token in lost {
-            let Some(flight) = self.in_flight.remove(&token) else {
+            let Some(flight) = self.abandon_exchange(token) else {
                 continue;
             };
             inc(&self.stats.upstream_resent);
-            let destination = self.destination(flight.kind);
-            self.uplinks[flight.uplink]
-                .retx
-                .acknowledge(destination, flight.mid);
             match flight.purpose {
                 Purpose::SelfRegistration => self.on_self_registration(now, false),
                 Purpose::Members => self.requeue_after(now, flight, Duration::ZERO),

@@ -598,12 +598,19 @@ impl GatewayCore {
         }
     }
 
+    /// End the upstream exchange `token` without its answer: no longer in flight, its
+    /// retransmission stopped (a late answer finds nothing).
+    pub(super) fn abandon_exchange(&mut self, token: u64) -> Option<InFlight> {
+        let flight = self.in_flight.remove(&token)?;
+        let destination = self.destination(flight.kind);
+        self.uplinks[flight.uplink]
+            .retx
+            .acknowledge(destination, flight.mid);
+        Some(flight)
+    }
+
     pub(super) fn fail_exchange(&mut self, now: Instant, token: u64, failure_cause: &str) {
-        if let Some(flight) = self.in_flight.remove(&token) {
-            let destination = self.destination(flight.kind);
-            self.uplinks[flight.uplink]
-                .retx
-                .acknowledge(destination, flight.mid);
+        if let Some(flight) = self.abandon_exchange(token) {
             if flight.purpose == Purpose::SelfRegistration {
                 self.on_self_registration(now, false);
                 return;
