@@ -111,6 +111,9 @@ mid_max_entries = 1048576
 # app_allow_list = ["7", "weather"]
 # Most Application Client registrations (MSGin5G-5) per gateway; beyond: GATEWAY_FULL.
 max_app_registrations = 100000
+# An Application Client registration with no request and no answer to a delivery for this long
+# is removed, and its Application ID may be registered from another address (0: never).
+app_idle_expiry_s = 86400
 # Most MSGin5G-6 UEs remembered for downlink routing per gateway.
 max_clients = 2000000
 # Most messages remembered to route their delivery reports back to the sending AC.
@@ -402,6 +405,8 @@ pub struct GatewaySection {
     pub app_allow_list: Option<Vec<String>>,
     /// Most Application Client registrations per gateway.
     pub max_app_registrations: usize,
+    /// Seconds without activity after which an AC registration expires (0: never).
+    pub app_idle_expiry_s: u64,
     /// Most MSGin5G-6 UEs remembered for downlink routing.
     pub max_clients: usize,
     /// Most report routes remembered.
@@ -468,6 +473,7 @@ impl Default for GatewaySection {
             allow_list: None,
             app_allow_list: None,
             max_app_registrations: core.max_app_registrations,
+            app_idle_expiry_s: core.app_idle_expiry.as_secs(),
             max_clients: core.max_clients,
             max_report_routes: core.max_report_routes,
             max_delivered: core.max_delivered,
@@ -1062,6 +1068,7 @@ impl Config {
                 .as_ref()
                 .map(|list| list.iter().cloned().collect()),
             max_app_registrations: g.max_app_registrations,
+            app_idle_expiry: Duration::from_secs(g.app_idle_expiry_s),
             max_clients: g.max_clients,
             max_report_routes: g.max_report_routes,
             max_delivered: g.max_delivered,

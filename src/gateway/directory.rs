@@ -20,7 +20,8 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 /// Lock stripes per table (a power of two).
 const STRIPES: usize = 16;
@@ -105,6 +106,29 @@ struct AppTable {
     by_id: HashMap<u32, AppRegistration>,
     by_application: HashMap<Arc<str>, u32>,
     by_peer: HashMap<SocketAddr, Vec<u32>>,
+    /// Last activity of each registration, in nanoseconds after [`Directory`]'s activity base
+    /// (updated under the read lock; a registration without an entry counts as active at the
+    /// base, e.g. one restored from the store).
+    seen: HashMap<u32, AtomicU64>,
+    /// Registrations removed as idle by [`Directory::register_app`] reclaiming their Application
+    /// ID, not yet handed to the core ([`Directory::take_reclaimed`]).
+    reclaimed: Vec<AppRegistration>,
+}
+
+impl AppTable {
+    /// Remove registration `id` from every index.
+    fn remove(&mut self, id: u32) -> Option<AppRegistration> {
+        let reg = self.by_id.remove(&id)?;
+        self.seen.remove(&id);
+        self.by_application.remove(&reg.application_id);
+        if let Some(ids) = self.by_peer.get_mut(&reg.peer) {
+            ids.retain(|i| *i != id);
+            if ids.is_empty() {
+                self.by_peer.remove(&reg.peer);
+            }
+        }
+        Some(reg)
+    }
 }
 
 /// A client route as stored: 24 bytes, no heap (the table holds one per registered UE, so its
@@ -167,6 +191,11 @@ pub struct Directory {
     max_report_routes: usize,
     /// Successful registrations of the gateway's own UE Service ID so far (issue 9).
     self_registration_epoch: AtomicU64,
+    /// An Application Client registration with no activity for this long may be reclaimed by
+    /// another address and is removed by [`Directory::expire_idle_apps`] (`None`: never).
+    app_idle_expiry: Option<Duration>,
+    /// The first instant the directory was told of: activity times are kept relative to it.
+    activity_base: OnceLock<Instant>,
 }
 
 /// Default bound on application registrations per gateway.
@@ -218,7 +247,89 @@ impl Directory {
             max_clients,
             max_report_routes: max_report_routes.max(STRIPES),
             self_registration_epoch: AtomicU64::new(0),
+            app_idle_expiry: None,
+            activity_base: OnceLock::new(),
         }
+    }
+
+    /// The same directory whose Application Client registrations expire after `idle` without
+    /// activity (`None` or zero: never). Project policy, README "Message flows": 24.538
+    /// §6.3.2.1 gives AC registrations no lifetime, but an AC that vanished without
+    /// de-registering would otherwise hold its Application ID and a `max_app_registrations` slot
+    /// for ever, also across restarts.
+    pub fn with_app_idle_expiry(mut self, idle: Option<Duration>) -> Directory {
+        self.app_idle_expiry = idle.filter(|d| !d.is_zero());
+        self
+    }
+
+    /// How long an AC registration may stay idle (`None`: for ever).
+    pub fn app_idle_expiry(&self) -> Option<Duration> {
+        self.app_idle_expiry
+    }
+
+    /// `now` as nanoseconds after the activity base (the first instant seen).
+    fn activity_nanos(&self, now: Instant) -> u64 {
+        let base = *self.activity_base.get_or_init(|| now);
+        u64::try_from(now.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether registration `id` of `t` has been idle for the expiry at `now_nanos`.
+    fn is_idle(&self, t: &AppTable, id: u32, now_nanos: u64) -> bool {
+        let Some(idle) = self.app_idle_expiry else {
+            return false;
+        };
+        let last = t.seen.get(&id).map_or(0, |s| s.load(Ordering::Relaxed));
+        now_nanos.saturating_sub(last) >= u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Record activity of registration `id` at `now` (a request or an answer from its AC).
+    fn touch_locked(&self, t: &AppTable, id: u32, now: Instant) {
+        if self.app_idle_expiry.is_none() {
+            return;
+        }
+        if let Some(seen) = t.seen.get(&id) {
+            seen.store(self.activity_nanos(now), Ordering::Relaxed);
+        }
+    }
+
+    /// Record activity at `now` of every registration of the AC at `peer` (it answered a
+    /// downlink delivery).
+    pub fn touch_peer(&self, peer: SocketAddr, now: Instant) {
+        if self.app_idle_expiry.is_none() {
+            return;
+        }
+        let t = self.apps.read();
+        for id in t.by_peer.get(&peer).into_iter().flatten() {
+            self.touch_locked(&t, *id, now);
+        }
+    }
+
+    /// Remove every Application Client registration idle for the expiry at `now` and return
+    /// them (the caller persists the removals and counts them). O(registrations): call it at a
+    /// bounded rate.
+    pub fn expire_idle_apps(&self, now: Instant) -> Vec<AppRegistration> {
+        if self.app_idle_expiry.is_none() {
+            return Vec::new();
+        }
+        let now_nanos = self.activity_nanos(now);
+        let mut t = self.apps.write();
+        let idle: Vec<u32> = t
+            .by_id
+            .keys()
+            .copied()
+            .filter(|id| self.is_idle(&t, *id, now_nanos))
+            .collect();
+        idle.into_iter().filter_map(|id| t.remove(id)).collect()
+    }
+
+    /// Registrations removed because another address reclaimed their idle Application ID
+    /// since the last call (the caller persists the removals and counts them).
+    pub fn take_reclaimed(&self) -> Vec<AppRegistration> {
+        let mut t = self.apps.write();
+        if t.reclaimed.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut t.reclaimed)
     }
 
     /// How many times the server has accepted the gateway's own registration; a request sent
@@ -238,24 +349,35 @@ impl Directory {
     /// it ([`AppRegistrationError::InUse`]), unless the request names the current Registration
     /// ID and its registration secret: then the registration moves to the new address and shard,
     /// keeping both (an AC behind a NAT whose binding changed). The ID without the right secret
-    /// is [`AppRegistrationError::BadSecret`].
+    /// is [`AppRegistrationError::BadSecret`]. A registration idle for the expiry
+    /// ([`Directory::with_app_idle_expiry`]) no longer holds its Application ID: a request from
+    /// another address replaces it with a new registration (new ID and secret; the old one is
+    /// handed out by [`Directory::take_reclaimed`]).
     pub fn register_app(
         &self,
+        now: Instant,
         application_id: &str,
         peer: SocketAddr,
         shard: usize,
         registration_id: Option<u32>,
         secret: Option<u128>,
     ) -> Result<AppRegistration, AppRegistrationError> {
+        let now_nanos = self.activity_nanos(now);
         let mut guard = self.apps.write();
         let t = &mut *guard;
         if let Some(id) = t.by_application.get(application_id).copied() {
             let existing = t.by_id.get(&id).cloned().expect("indexes agree");
             if existing.peer == peer {
                 // The serving shard may have been a guess after a restart (persistence).
+                self.touch_locked(t, id, now);
                 let reg = t.by_id.get_mut(&id).expect("indexes agree");
                 reg.shard = shard;
                 return Ok(reg.clone());
+            }
+            if registration_id != Some(id) && self.is_idle(t, id, now_nanos) {
+                let old = t.remove(id).expect("indexes agree");
+                t.reclaimed.push(old);
+                return self.insert_new(t, now, application_id, peer, shard);
             }
             if registration_id != Some(id) {
                 return Err(AppRegistrationError::InUse);
@@ -271,11 +393,24 @@ impl Directory {
                 }
             }
             t.by_peer.entry(peer).or_default().push(id);
+            self.touch_locked(t, id, now);
             let reg = t.by_id.get_mut(&id).expect("indexes agree");
             reg.peer = peer;
             reg.shard = shard;
             return Ok(reg.clone());
         }
+        self.insert_new(t, now, application_id, peer, shard)
+    }
+
+    /// A new registration of `application_id` at `peer` (not registered), within the bound.
+    fn insert_new(
+        &self,
+        t: &mut AppTable,
+        now: Instant,
+        application_id: &str,
+        peer: SocketAddr,
+        shard: usize,
+    ) -> Result<AppRegistration, AppRegistrationError> {
         if t.by_id.len() >= self.max_app_registrations {
             return Err(AppRegistrationError::Full);
         }
@@ -299,6 +434,8 @@ impl Directory {
             .insert(reg.application_id.clone(), registration_id);
         t.by_peer.entry(peer).or_default().push(registration_id);
         t.by_id.insert(registration_id, reg.clone());
+        t.seen
+            .insert(registration_id, AtomicU64::new(self.activity_nanos(now)));
         Ok(reg)
     }
 
@@ -314,15 +451,7 @@ impl Directory {
             Some(r) if r.peer != peer => return Err(AppDeregistrationError::NotOwner),
             Some(_) => {}
         }
-        let reg = t.by_id.remove(&registration_id).expect("checked");
-        t.by_application.remove(&reg.application_id);
-        if let Some(ids) = t.by_peer.get_mut(&peer) {
-            ids.retain(|id| *id != registration_id);
-            if ids.is_empty() {
-                t.by_peer.remove(&peer);
-            }
-        }
-        Ok(reg)
+        Ok(t.remove(registration_id).expect("checked"))
     }
 
     /// The registration with this ID.
@@ -340,25 +469,31 @@ impl Directory {
     /// The registration an AC at `peer` sends with: `registration_id` when given and owned by
     /// `peer` (`Err` when owned by another address or unknown), else the registration `peer`
     /// made (or moved here) first (`Ok(None)` when it has none).
+    /// A found registration counts as active at `now`.
     pub fn app_for_sender(
         &self,
+        now: Instant,
         peer: SocketAddr,
         registration_id: Option<u32>,
     ) -> Result<Option<AppRegistration>, AppDeregistrationError> {
         let t = self.apps.read();
-        match registration_id {
+        let found = match registration_id {
             Some(id) => match t.by_id.get(&id) {
-                None => Err(AppDeregistrationError::Unknown),
-                Some(r) if r.peer != peer => Err(AppDeregistrationError::NotOwner),
-                Some(r) => Ok(Some(r.clone())),
+                None => return Err(AppDeregistrationError::Unknown),
+                Some(r) if r.peer != peer => return Err(AppDeregistrationError::NotOwner),
+                Some(r) => Some(r.clone()),
             },
-            None => Ok(t
+            None => t
                 .by_peer
                 .get(&peer)
                 .and_then(|ids| ids.first())
                 .and_then(|id| t.by_id.get(id))
-                .cloned()),
+                .cloned(),
+        };
+        if let Some(reg) = &found {
+            self.touch_locked(&t, reg.registration_id, now);
         }
+        Ok(found)
     }
 
     /// Number of application registrations.
@@ -438,6 +573,8 @@ impl Directory {
             .entry(reg.peer)
             .or_default()
             .push(reg.registration_id);
+        // Active as of the restart (the activity base): a full idle period from there.
+        t.seen.insert(reg.registration_id, AtomicU64::new(0));
         t.by_id.insert(reg.registration_id, reg);
         true
     }
@@ -464,18 +601,18 @@ mod tests {
     #[test]
     fn app_registration_allocates_unique_ids_and_indexes_them() {
         let d = Directory::new(10, 10, 100, Rng::new(7));
-        let a = d.register_app("app-a", addr(1), 0, None, None).unwrap();
-        let b = d.register_app("app-b", addr(2), 1, None, None).unwrap();
+        let a = d.register_app(Instant::now(), "app-a", addr(1), 0, None, None).unwrap();
+        let b = d.register_app(Instant::now(), "app-b", addr(2), 1, None, None).unwrap();
         assert_ne!(a.registration_id, b.registration_id);
         assert_ne!(a.secret, b.secret);
         assert_eq!(d.app_by_application("app-b").unwrap().shard, 1);
         assert_eq!(d.app(a.registration_id).unwrap().peer, addr(1));
         assert_eq!(d.app_count(), 2);
         // Same app, same address: same registration (lost answer, retry).
-        assert_eq!(d.register_app("app-a", addr(1), 0, None, None).unwrap(), a);
+        assert_eq!(d.register_app(Instant::now(), "app-a", addr(1), 0, None, None).unwrap(), a);
         // Same app from another address: refused while held.
         assert_eq!(
-            d.register_app("app-a", addr(3), 0, None, None),
+            d.register_app(Instant::now(), "app-a", addr(3), 0, None, None),
             Err(AppRegistrationError::InUse)
         );
     }
@@ -485,7 +622,7 @@ mod tests {
         let d = Directory::new(1000, 10, 100, Rng::new(3));
         let ids: Vec<u32> = (0..200)
             .map(|i| {
-                d.register_app(&format!("app-{i}"), addr(1), 0, None, None)
+                d.register_app(Instant::now(), &format!("app-{i}"), addr(1), 0, None, None)
                     .unwrap()
                     .registration_id
             })
@@ -501,14 +638,14 @@ mod tests {
         assert_eq!(near, 0, "{ids:?}");
         // Different gateways (seeds) draw different IDs.
         let other = Directory::new(10, 10, 100, Rng::new(4));
-        let first = other.register_app("app-0", addr(1), 0, None, None).unwrap();
+        let first = other.register_app(Instant::now(), "app-0", addr(1), 0, None, None).unwrap();
         assert_ne!(first.registration_id, ids[0]);
     }
 
     #[test]
     fn debug_output_leaves_the_secret_out() {
         let d = Directory::new(10, 10, 100, Rng::new(5));
-        let a = d.register_app("a", addr(1), 0, None, None).unwrap();
+        let a = d.register_app(Instant::now(), "a", addr(1), 0, None, None).unwrap();
         let text = format!("{a:?} {d:?}");
         assert!(!text.contains(&a.secret.to_string()), "{text}");
         assert!(!text.contains(&format!("{:x}", a.secret)), "{text}");
@@ -517,19 +654,19 @@ mod tests {
     #[test]
     fn a_move_without_the_secret_is_refused() {
         let d = Directory::new(10, 10, 100, Rng::new(1));
-        let a = d.register_app("a", addr(1), 0, None, None).unwrap();
+        let a = d.register_app(Instant::now(), "a", addr(1), 0, None, None).unwrap();
         // The Registration ID alone (the old rule) no longer moves it.
         assert_eq!(
-            d.register_app("a", addr(2), 1, Some(a.registration_id), None),
+            d.register_app(Instant::now(), "a", addr(2), 1, Some(a.registration_id), None),
             Err(AppRegistrationError::BadSecret)
         );
         assert_eq!(
-            d.register_app("a", addr(2), 1, Some(a.registration_id), Some(a.secret ^ 1)),
+            d.register_app(Instant::now(), "a", addr(2), 1, Some(a.registration_id), Some(a.secret ^ 1)),
             Err(AppRegistrationError::BadSecret)
         );
         // The secret with another ID: the ID is checked first.
         assert_eq!(
-            d.register_app("a", addr(2), 1, Some(a.registration_id ^ 1), Some(a.secret)),
+            d.register_app(Instant::now(), "a", addr(2), 1, Some(a.registration_id ^ 1), Some(a.secret)),
             Err(AppRegistrationError::InUse)
         );
         assert_eq!(d.app_by_application("a"), Some(a));
@@ -538,26 +675,26 @@ mod tests {
     #[test]
     fn a_registration_moves_with_its_registration_id_and_secret() {
         let d = Directory::new(10, 10, 100, Rng::new(1));
-        let a = d.register_app("a", addr(1), 0, None, None).unwrap();
+        let a = d.register_app(Instant::now(), "a", addr(1), 0, None, None).unwrap();
         // Another address without (or with a wrong) Registration ID: refused.
         assert_eq!(
-            d.register_app("a", addr(2), 1, None, None),
+            d.register_app(Instant::now(), "a", addr(2), 1, None, None),
             Err(AppRegistrationError::InUse)
         );
         assert_eq!(
-            d.register_app("a", addr(2), 1, Some(a.registration_id + 1), None),
+            d.register_app(Instant::now(), "a", addr(2), 1, Some(a.registration_id + 1), None),
             Err(AppRegistrationError::InUse)
         );
         // With both: moved, same ID, new address and shard; the old address owns nothing.
         let moved = d
-            .register_app("a", addr(2), 1, Some(a.registration_id), Some(a.secret))
+            .register_app(Instant::now(), "a", addr(2), 1, Some(a.registration_id), Some(a.secret))
             .unwrap();
         assert_eq!(moved.registration_id, a.registration_id);
         assert_eq!(moved.secret, a.secret);
         assert_eq!((moved.peer, moved.shard), (addr(2), 1));
         assert_eq!(d.app_by_application("a"), Some(moved.clone()));
-        assert_eq!(d.app_for_sender(addr(1), None), Ok(None));
-        assert_eq!(d.app_for_sender(addr(2), None), Ok(Some(moved)));
+        assert_eq!(d.app_for_sender(Instant::now(), addr(1), None), Ok(None));
+        assert_eq!(d.app_for_sender(Instant::now(), addr(2), None), Ok(Some(moved)));
         assert_eq!(
             d.deregister_app(a.registration_id, addr(1)),
             Err(AppDeregistrationError::NotOwner)
@@ -567,9 +704,9 @@ mod tests {
     #[test]
     fn capacity_limit_refuses_new_registrations() {
         let d = Directory::new(1, 10, 100, Rng::new(1));
-        d.register_app("a", addr(1), 0, None, None).unwrap();
+        d.register_app(Instant::now(), "a", addr(1), 0, None, None).unwrap();
         assert_eq!(
-            d.register_app("b", addr(2), 0, None, None),
+            d.register_app(Instant::now(), "b", addr(2), 0, None, None),
             Err(AppRegistrationError::Full)
         );
     }
@@ -577,7 +714,7 @@ mod tests {
     #[test]
     fn deregistration_checks_the_owner() {
         let d = Directory::new(10, 10, 100, Rng::new(1));
-        let a = d.register_app("a", addr(1), 0, None, None).unwrap();
+        let a = d.register_app(Instant::now(), "a", addr(1), 0, None, None).unwrap();
         assert_eq!(
             d.deregister_app(a.registration_id, addr(9)),
             Err(AppDeregistrationError::NotOwner)
@@ -589,26 +726,26 @@ mod tests {
         );
         assert_eq!(d.deregister_app(a.registration_id, addr(1)), Ok(a.clone()));
         assert!(d.app_by_application("a").is_none());
-        assert_eq!(d.app_for_sender(addr(1), None), Ok(None));
+        assert_eq!(d.app_for_sender(Instant::now(), addr(1), None), Ok(None));
         // The Application ID is free again.
-        assert!(d.register_app("a", addr(5), 0, None, None).is_ok());
+        assert!(d.register_app(Instant::now(), "a", addr(5), 0, None, None).is_ok());
     }
 
     #[test]
     fn sender_lookup_by_address_or_registration_id() {
         let d = Directory::new(10, 10, 100, Rng::new(1));
-        let a = d.register_app("a", addr(1), 0, None, None).unwrap();
-        let b = d.register_app("b", addr(1), 0, None, None).unwrap();
-        assert_eq!(d.app_for_sender(addr(1), None), Ok(Some(a.clone())));
+        let a = d.register_app(Instant::now(), "a", addr(1), 0, None, None).unwrap();
+        let b = d.register_app(Instant::now(), "b", addr(1), 0, None, None).unwrap();
+        assert_eq!(d.app_for_sender(Instant::now(), addr(1), None), Ok(Some(a.clone())));
         assert_eq!(
-            d.app_for_sender(addr(1), Some(b.registration_id)),
+            d.app_for_sender(Instant::now(), addr(1), Some(b.registration_id)),
             Ok(Some(b.clone()))
         );
         assert_eq!(
-            d.app_for_sender(addr(2), Some(b.registration_id)),
+            d.app_for_sender(Instant::now(), addr(2), Some(b.registration_id)),
             Err(AppDeregistrationError::NotOwner)
         );
-        assert_eq!(d.app_for_sender(addr(2), None), Ok(None));
+        assert_eq!(d.app_for_sender(Instant::now(), addr(2), None), Ok(None));
     }
 
     #[test]
@@ -668,6 +805,88 @@ mod tests {
                 .filter(|i| d.report_route(&format!("m{i}")).is_some())
                 .count()
                 <= STRIPES
+        );
+    }
+
+    #[test]
+    fn idle_registrations_expire_and_active_ones_stay() {
+        let idle = Duration::from_secs(100);
+        let d = Directory::new(10, 10, 10, Rng::new(3)).with_app_idle_expiry(Some(idle));
+        let t0 = Instant::now();
+        let a = d.register_app(t0, "a", addr(1), 0, None, None).unwrap();
+        let b = d.register_app(t0, "b", addr(2), 0, None, None).unwrap();
+        let c = d.register_app(t0, "c", addr(3), 0, None, None).unwrap();
+        // `a` sends, `c` answers a delivery; `b` is silent.
+        let t1 = t0 + Duration::from_secs(60);
+        assert!(d.app_for_sender(t1, addr(1), None).unwrap().is_some());
+        d.touch_peer(addr(3), t1);
+        assert!(d.expire_idle_apps(t0 + Duration::from_secs(99)).is_empty());
+        let gone = d.expire_idle_apps(t0 + Duration::from_secs(100));
+        assert_eq!(gone, vec![b.clone()]);
+        assert_eq!(d.app(b.registration_id), None);
+        assert_eq!(d.app_by_application("b"), None);
+        assert_eq!(d.app_for_sender(t1, addr(2), None), Ok(None));
+        assert_eq!(d.app_count(), 2);
+        let gone = d.expire_idle_apps(t1 + idle);
+        assert_eq!(gone.len(), 2, "{gone:?}");
+        assert!(d.app(a.registration_id).is_none() && d.app(c.registration_id).is_none());
+    }
+
+    #[test]
+    fn an_idle_application_id_can_be_taken_from_another_address() {
+        let idle = Duration::from_secs(100);
+        let d = Directory::new(10, 10, 10, Rng::new(3)).with_app_idle_expiry(Some(idle));
+        let t0 = Instant::now();
+        let a = d.register_app(t0, "a", addr(1), 0, None, None).unwrap();
+        let early = t0 + Duration::from_secs(50);
+        assert_eq!(
+            d.register_app(early, "a", addr(2), 0, None, None),
+            Err(AppRegistrationError::InUse)
+        );
+        assert!(d.take_reclaimed().is_empty());
+        let late = t0 + idle;
+        let new = d.register_app(late, "a", addr(2), 1, None, None).unwrap();
+        assert_ne!(new.registration_id, a.registration_id);
+        assert_ne!(new.secret, a.secret);
+        assert_eq!(new.peer, addr(2));
+        assert_eq!(d.take_reclaimed(), vec![a.clone()]);
+        assert!(d.take_reclaimed().is_empty());
+        assert_eq!(d.app(a.registration_id), None);
+        assert_eq!(d.app_for_sender(late, addr(1), None), Ok(None));
+        // The new holder is active from `late`.
+        assert!(d.expire_idle_apps(late + Duration::from_secs(99)).is_empty());
+    }
+
+    #[test]
+    fn without_expiry_nothing_expires_and_restored_ones_count_from_the_restart() {
+        let d = Directory::new(10, 10, 10, Rng::new(3));
+        let t0 = Instant::now();
+        d.register_app(t0, "a", addr(1), 0, None, None).unwrap();
+        let far = t0 + Duration::from_secs(1 << 30);
+        assert!(d.expire_idle_apps(far).is_empty());
+        assert_eq!(
+            d.register_app(far, "a", addr(2), 0, None, None),
+            Err(AppRegistrationError::InUse)
+        );
+
+        let idle = Duration::from_secs(100);
+        let restored = Directory::new(10, 10, 10, Rng::new(4)).with_app_idle_expiry(Some(idle));
+        let reg = AppRegistration {
+            registration_id: 77,
+            application_id: Arc::from("r"),
+            peer: addr(7),
+            shard: 0,
+            secret: 5,
+        };
+        assert!(restored.restore_app(reg.clone()));
+        // The first instant the restored directory hears of is the restart.
+        let start = t0 + Duration::from_secs(1000);
+        assert!(restored.expire_idle_apps(start).is_empty());
+        restored.touch_peer(addr(7), start + Duration::from_secs(90));
+        assert!(restored.expire_idle_apps(start + Duration::from_secs(150)).is_empty());
+        assert_eq!(
+            restored.expire_idle_apps(start + Duration::from_secs(190)),
+            vec![reg]
         );
     }
 }

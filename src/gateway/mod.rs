@@ -132,6 +132,10 @@ pub struct GatewayConfig {
     pub app_allow_list: Option<HashSet<String>>,
     /// Most Application Client registrations per gateway (beyond: `GATEWAY_FULL`).
     pub max_app_registrations: usize,
+    /// An Application Client registration without activity (a request from it, an answer to a
+    /// delivery) for this long is removed, and its Application ID may be taken by another
+    /// address (project policy; zero: never).
+    pub app_idle_expiry: Duration,
     /// Most MSGin5G-6 UEs remembered for downlink routing per gateway.
     pub max_clients: usize,
     /// Most messages remembered for routing their delivery reports back to the sending AC.
@@ -159,6 +163,10 @@ pub struct GatewayConfig {
     /// CoAP transmission parameters.
     pub params: TransmissionParams,
 }
+
+/// Default idle expiry of Application Client registrations: 24 h (the message-correlation
+/// TTL of the protocol profile).
+pub const DEFAULT_APP_IDLE_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 
 impl Default for GatewayConfig {
     fn default() -> Self {
@@ -190,6 +198,7 @@ impl Default for GatewayConfig {
             allow_list: None,
             app_allow_list: None,
             max_app_registrations: directory::DEFAULT_MAX_APP_REGISTRATIONS,
+            app_idle_expiry: DEFAULT_APP_IDLE_EXPIRY,
             max_clients: directory::DEFAULT_MAX_CLIENTS,
             max_report_routes: directory::DEFAULT_MAX_REPORT_ROUTES,
             max_delivered: 65_536,
@@ -319,6 +328,9 @@ pub struct GatewayStats {
     pub app_registrations_refused: AtomicU64,
     /// Application Client de-registrations accepted.
     pub app_deregistrations: AtomicU64,
+    /// Application Client registrations removed after `app_idle_expiry` without activity
+    /// (swept, or reclaimed by another address).
+    pub app_registrations_expired: AtomicU64,
     /// Requests naming a Registration ID owned by another address, or sent by an address that
     /// does not own the registration / UE Service ID it uses (spoofing attempts; answered 4.03).
     pub spoofed: AtomicU64,

@@ -942,3 +942,33 @@ fn an_application_client_behind_a_rebound_nat_keeps_its_registration_with_its_id
     assert_eq!(agg.messages.len(), 1);
     assert_eq!(agg.messages[0].message_id, "m-new");
 }
+
+#[test]
+fn idle_application_registrations_expire_and_free_their_application_id() {
+    let mut sim = scripted(GatewayConfig {
+        app_idle_expiry: Duration::from_secs(100),
+        ..config()
+    });
+    sim.gw.start(sim.now);
+    let idle = sim.register_app(dev(1), 1, "7");
+    let active = sim.register_app(dev(2), 2, "8");
+    // Another address cannot take "7" while it is fresh.
+    sim.device(dev(3), &app_register(3, "7"));
+    assert_eq!(sim.answers_to(dev(3)).last().unwrap().view().header.code, Code::FORBIDDEN);
+    sim.advance(Duration::from_secs(60));
+    // "8" stays active: it registers again from its address (a lost answer, retried).
+    assert_eq!(sim.register_app(dev(2), 4, "8"), active);
+    sim.advance(Duration::from_secs(60));
+    let dir = sim.gw.directory();
+    assert!(dir.app(idle).is_none(), "idle for 100 s: swept");
+    assert!(dir.app(active).is_some());
+    let stats = sim.gw.stats();
+    assert_eq!(stats.app_registrations_expired.load(Ordering::Relaxed), 1);
+    // Its Application ID is free again, for any address.
+    let new = sim.register_app(dev(3), 5, "7");
+    assert_ne!(new, idle);
+    // Sending with the expired registration: NOT_REGISTERED.
+    sim.device(dev(1), &app_send(6, "m1", "ue-1", "UE", ""));
+    let last = sim.answers_to(dev(1)).last().unwrap().clone();
+    assert_eq!(last.view().header.code, Code::FORBIDDEN);
+}

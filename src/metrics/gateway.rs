@@ -428,6 +428,32 @@ impl Source for GatewayMetrics {
             |s| &s.superseded,
         );
 
+        let name = "msgin5g_gateway_app_registrations_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Application Client (MSGin5G-5) registration events, by outcome: accepted, refused \
+             (allow-list, capacity, Application ID held by another address), deregistered, \
+             expired (idle for gateway.app_idle_expiry_s).",
+        );
+        for (shard, s) in shards {
+            for (outcome, counter) in [
+                ("accepted", &s.app_registrations),
+                ("refused", &s.app_registrations_refused),
+                ("deregistered", &s.app_deregistrations),
+                ("expired", &s.app_registrations_expired),
+            ] {
+                page.sample(name, &[("shard", shard), ("outcome", outcome)], load(counter));
+            }
+        }
+        self.counter(
+            page,
+            "msgin5g_gateway_spoofed_total",
+            "Requests naming a Registration ID or UE Service ID owned by another address, or a \
+             move without the registration secret (answered 4.03).",
+            |s| &s.spoofed,
+        );
+
         let name = "msgin5g_gateway_bulk_answer_anomalies_total";
         page.family(
             name,

@@ -387,7 +387,8 @@ pub fn spawn_gateway_persistent(
         config.max_clients,
         config.max_report_routes,
         os_rng.fork(),
-    ));
+    )
+    .with_app_idle_expiry(Some(config.app_idle_expiry)));
     // Loaded before the first datagram is read; journal records per owning shard.
     let db = db.map(Arc::new);
     let mut journals: Vec<Vec<(u64, Vec<u8>)>> = vec![Vec::new(); shards];

@@ -43,13 +43,16 @@ impl GatewayCore {
         {
             (Code::FORBIDDEN, refused(cause::UNAUTHORIZED))
         } else {
-            match self.directory.register_app(
+            let result = self.directory.register_app(
+                now,
                 &r.application_id,
                 from,
                 self.shard,
                 r.registration_id,
                 r.registration_secret,
-            ) {
+            );
+            self.forget_reclaimed_apps();
+            match result {
                 Ok(reg) => {
                     self.app_changed(reg.registration_id);
                     (
@@ -273,6 +276,45 @@ impl GatewayCore {
         self.admit(now, exchange, admission);
     }
 
+    /// Persist and count the registrations another address just reclaimed (idle past
+    /// `app_idle_expiry`).
+    fn forget_reclaimed_apps(&mut self) {
+        for old in self.directory.take_reclaimed() {
+            self.forget_expired_app(&old);
+        }
+    }
+
+    /// Persist and count the removal of an AC registration that expired (idle past
+    /// `app_idle_expiry`).
+    fn forget_expired_app(&mut self, old: &crate::gateway::AppRegistration) {
+        tracing::info!(
+            registration_id = old.registration_id,
+            application_id = %old.application_id,
+            peer = %old.peer,
+            "application client registration expired (idle)"
+        );
+        inc(&self.stats.app_registrations_expired);
+        self.app_changed(old.registration_id);
+    }
+
+    /// Remove the AC registrations idle past `app_idle_expiry` (shard 0, every
+    /// [`GatewayCore::app_sweep_interval`]).
+    pub(super) fn expire_idle_apps(&mut self, now: Instant) {
+        for old in self.directory.expire_idle_apps(now) {
+            self.forget_expired_app(&old);
+        }
+        if let Some(every) = self.app_sweep_interval() {
+            self.timers.push(now + every, Timer::AppSweep);
+        }
+    }
+
+    /// How often shard 0 looks for idle AC registrations: an eighth of the expiry, between 1 s
+    /// and 60 s (`None`: they never expire).
+    pub(super) fn app_sweep_interval(&self) -> Option<Duration> {
+        let idle = self.directory.app_idle_expiry()?;
+        Some((idle / 8).clamp(Duration::from_secs(1), Duration::from_secs(60)))
+    }
+
     /// The registration an AC request comes from, or `None` after answering the refusal:
     /// a Registration ID owned by another address is a spoofing attempt (4.03, counted); an
     /// address without registration gets `NOT_REGISTERED` (4.03).
@@ -286,7 +328,7 @@ impl GatewayCore {
     ) -> Option<crate::gateway::AppRegistration> {
         let refusal = match self
             .directory
-            .app_for_sender(exchange.peer, registration_id)
+            .app_for_sender(now, exchange.peer, registration_id)
         {
             Ok(Some(reg)) => return Some(reg),
             Ok(None) | Err(AppDeregistrationError::Unknown) => cause::NOT_REGISTERED,

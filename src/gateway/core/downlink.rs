@@ -479,9 +479,13 @@ impl GatewayCore {
 
     /// Map the device's answer to the result for the server.
     fn on_delivery_answer(&mut self, now: Instant, token: u64, view: &MessageView<'_>) {
-        let Some(target) = self.deliveries.get(&token).map(|d| d.target) else {
+        let Some((target, peer)) = self.deliveries.get(&token).map(|d| (d.target, d.peer)) else {
             return;
         };
+        if target == DeliveryTarget::App {
+            // An AC that answers a delivery is alive (`app_idle_expiry`).
+            self.directory.touch_peer(peer, now);
+        }
         let code = view.header.code;
         let body = msg::decode(view.payload()).ok();
         let result = match (target, body) {

@@ -110,6 +110,8 @@ enum Timer {
     SelfRegistration,
     /// The latest moment a request parked for the gateway's re-registration may wait.
     Parked { kind: Kind, ue: Arc<str>, seq: u64 },
+    /// Look for idle Application Client registrations (shard 0).
+    AppSweep,
 }
 
 /// The core's timers, earliest first. Ordered by (instant, insertion number) only, so heap
@@ -363,7 +365,8 @@ impl GatewayCore {
             config.max_clients,
             config.max_report_routes,
             rng.fork(),
-        ));
+        )
+        .with_app_idle_expiry(Some(config.app_idle_expiry)));
         GatewayCore::new_shard_with_rng(config, upstream, rng, 0, directory)
     }
 
@@ -485,6 +488,11 @@ impl GatewayCore {
     pub fn start(&mut self, now: Instant) {
         if self.self_state == SelfState::Due {
             self.send_self_registration(now);
+        }
+        if self.shard == 0 {
+            if let Some(every) = self.app_sweep_interval() {
+                self.timers.push(now + every, Timer::AppSweep);
+            }
         }
     }
 

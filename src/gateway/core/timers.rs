@@ -160,6 +160,7 @@ impl GatewayCore {
                 }
             }
             Timer::Parked { kind, ue, seq } => self.parked_timeout(now, kind, ue, seq),
+            Timer::AppSweep => self.expire_idle_apps(now),
             Timer::Upstream { token } => {
                 if self
                     .in_flight
