@@ -601,15 +601,23 @@ mod tests {
     #[test]
     fn app_registration_allocates_unique_ids_and_indexes_them() {
         let d = Directory::new(10, 10, 100, Rng::new(7));
-        let a = d.register_app(Instant::now(), "app-a", addr(1), 0, None, None).unwrap();
-        let b = d.register_app(Instant::now(), "app-b", addr(2), 1, None, None).unwrap();
+        let a = d
+            .register_app(Instant::now(), "app-a", addr(1), 0, None, None)
+            .unwrap();
+        let b = d
+            .register_app(Instant::now(), "app-b", addr(2), 1, None, None)
+            .unwrap();
         assert_ne!(a.registration_id, b.registration_id);
         assert_ne!(a.secret, b.secret);
         assert_eq!(d.app_by_application("app-b").unwrap().shard, 1);
         assert_eq!(d.app(a.registration_id).unwrap().peer, addr(1));
         assert_eq!(d.app_count(), 2);
         // Same app, same address: same registration (lost answer, retry).
-        assert_eq!(d.register_app(Instant::now(), "app-a", addr(1), 0, None, None).unwrap(), a);
+        assert_eq!(
+            d.register_app(Instant::now(), "app-a", addr(1), 0, None, None)
+                .unwrap(),
+            a
+        );
         // Same app from another address: refused while held.
         assert_eq!(
             d.register_app(Instant::now(), "app-a", addr(3), 0, None, None),
@@ -638,14 +646,18 @@ mod tests {
         assert_eq!(near, 0, "{ids:?}");
         // Different gateways (seeds) draw different IDs.
         let other = Directory::new(10, 10, 100, Rng::new(4));
-        let first = other.register_app(Instant::now(), "app-0", addr(1), 0, None, None).unwrap();
+        let first = other
+            .register_app(Instant::now(), "app-0", addr(1), 0, None, None)
+            .unwrap();
         assert_ne!(first.registration_id, ids[0]);
     }
 
     #[test]
     fn debug_output_leaves_the_secret_out() {
         let d = Directory::new(10, 10, 100, Rng::new(5));
-        let a = d.register_app(Instant::now(), "a", addr(1), 0, None, None).unwrap();
+        let a = d
+            .register_app(Instant::now(), "a", addr(1), 0, None, None)
+            .unwrap();
         let text = format!("{a:?} {d:?}");
         assert!(!text.contains(&a.secret.to_string()), "{text}");
         assert!(!text.contains(&format!("{:x}", a.secret)), "{text}");
@@ -654,19 +666,42 @@ mod tests {
     #[test]
     fn a_move_without_the_secret_is_refused() {
         let d = Directory::new(10, 10, 100, Rng::new(1));
-        let a = d.register_app(Instant::now(), "a", addr(1), 0, None, None).unwrap();
+        let a = d
+            .register_app(Instant::now(), "a", addr(1), 0, None, None)
+            .unwrap();
         // The Registration ID alone (the old rule) no longer moves it.
         assert_eq!(
-            d.register_app(Instant::now(), "a", addr(2), 1, Some(a.registration_id), None),
+            d.register_app(
+                Instant::now(),
+                "a",
+                addr(2),
+                1,
+                Some(a.registration_id),
+                None
+            ),
             Err(AppRegistrationError::BadSecret)
         );
         assert_eq!(
-            d.register_app(Instant::now(), "a", addr(2), 1, Some(a.registration_id), Some(a.secret ^ 1)),
+            d.register_app(
+                Instant::now(),
+                "a",
+                addr(2),
+                1,
+                Some(a.registration_id),
+                Some(a.secret ^ 1)
+            ),
             Err(AppRegistrationError::BadSecret)
         );
         // The secret with another ID: the ID is checked first.
         assert_eq!(
-            d.register_app(Instant::now(), "a", addr(2), 1, Some(a.registration_id ^ 1), Some(a.secret)),
+            d.register_app(
+                Instant::now(),
+                "a",
+                addr(2),
+                1,
+                Some(a.registration_id ^ 1),
+                Some(a.secret)
+            ),
             Err(AppRegistrationError::InUse)
         );
         assert_eq!(d.app_by_application("a"), Some(a));
@@ -675,26 +710,45 @@ mod tests {
     #[test]
     fn a_registration_moves_with_its_registration_id_and_secret() {
         let d = Directory::new(10, 10, 100, Rng::new(1));
-        let a = d.register_app(Instant::now(), "a", addr(1), 0, None, None).unwrap();
+        let a = d
+            .register_app(Instant::now(), "a", addr(1), 0, None, None)
+            .unwrap();
         // Another address without (or with a wrong) Registration ID: refused.
         assert_eq!(
             d.register_app(Instant::now(), "a", addr(2), 1, None, None),
             Err(AppRegistrationError::InUse)
         );
         assert_eq!(
-            d.register_app(Instant::now(), "a", addr(2), 1, Some(a.registration_id + 1), None),
+            d.register_app(
+                Instant::now(),
+                "a",
+                addr(2),
+                1,
+                Some(a.registration_id + 1),
+                None
+            ),
             Err(AppRegistrationError::InUse)
         );
         // With both: moved, same ID, new address and shard; the old address owns nothing.
         let moved = d
-            .register_app(Instant::now(), "a", addr(2), 1, Some(a.registration_id), Some(a.secret))
+            .register_app(
+                Instant::now(),
+                "a",
+                addr(2),
+                1,
+                Some(a.registration_id),
+                Some(a.secret),
+            )
             .unwrap();
         assert_eq!(moved.registration_id, a.registration_id);
         assert_eq!(moved.secret, a.secret);
         assert_eq!((moved.peer, moved.shard), (addr(2), 1));
         assert_eq!(d.app_by_application("a"), Some(moved.clone()));
         assert_eq!(d.app_for_sender(Instant::now(), addr(1), None), Ok(None));
-        assert_eq!(d.app_for_sender(Instant::now(), addr(2), None), Ok(Some(moved)));
+        assert_eq!(
+            d.app_for_sender(Instant::now(), addr(2), None),
+            Ok(Some(moved))
+        );
         assert_eq!(
             d.deregister_app(a.registration_id, addr(1)),
             Err(AppDeregistrationError::NotOwner)
@@ -704,7 +758,8 @@ mod tests {
     #[test]
     fn capacity_limit_refuses_new_registrations() {
         let d = Directory::new(1, 10, 100, Rng::new(1));
-        d.register_app(Instant::now(), "a", addr(1), 0, None, None).unwrap();
+        d.register_app(Instant::now(), "a", addr(1), 0, None, None)
+            .unwrap();
         assert_eq!(
             d.register_app(Instant::now(), "b", addr(2), 0, None, None),
             Err(AppRegistrationError::Full)
@@ -714,7 +769,9 @@ mod tests {
     #[test]
     fn deregistration_checks_the_owner() {
         let d = Directory::new(10, 10, 100, Rng::new(1));
-        let a = d.register_app(Instant::now(), "a", addr(1), 0, None, None).unwrap();
+        let a = d
+            .register_app(Instant::now(), "a", addr(1), 0, None, None)
+            .unwrap();
         assert_eq!(
             d.deregister_app(a.registration_id, addr(9)),
             Err(AppDeregistrationError::NotOwner)
@@ -728,15 +785,24 @@ mod tests {
         assert!(d.app_by_application("a").is_none());
         assert_eq!(d.app_for_sender(Instant::now(), addr(1), None), Ok(None));
         // The Application ID is free again.
-        assert!(d.register_app(Instant::now(), "a", addr(5), 0, None, None).is_ok());
+        assert!(d
+            .register_app(Instant::now(), "a", addr(5), 0, None, None)
+            .is_ok());
     }
 
     #[test]
     fn sender_lookup_by_address_or_registration_id() {
         let d = Directory::new(10, 10, 100, Rng::new(1));
-        let a = d.register_app(Instant::now(), "a", addr(1), 0, None, None).unwrap();
-        let b = d.register_app(Instant::now(), "b", addr(1), 0, None, None).unwrap();
-        assert_eq!(d.app_for_sender(Instant::now(), addr(1), None), Ok(Some(a.clone())));
+        let a = d
+            .register_app(Instant::now(), "a", addr(1), 0, None, None)
+            .unwrap();
+        let b = d
+            .register_app(Instant::now(), "b", addr(1), 0, None, None)
+            .unwrap();
+        assert_eq!(
+            d.app_for_sender(Instant::now(), addr(1), None),
+            Ok(Some(a.clone()))
+        );
         assert_eq!(
             d.app_for_sender(Instant::now(), addr(1), Some(b.registration_id)),
             Ok(Some(b.clone()))
@@ -854,7 +920,9 @@ mod tests {
         assert_eq!(d.app(a.registration_id), None);
         assert_eq!(d.app_for_sender(late, addr(1), None), Ok(None));
         // The new holder is active from `late`.
-        assert!(d.expire_idle_apps(late + Duration::from_secs(99)).is_empty());
+        assert!(d
+            .expire_idle_apps(late + Duration::from_secs(99))
+            .is_empty());
     }
 
     #[test]
@@ -883,7 +951,9 @@ mod tests {
         let start = t0 + Duration::from_secs(1000);
         assert!(restored.expire_idle_apps(start).is_empty());
         restored.touch_peer(addr(7), start + Duration::from_secs(90));
-        assert!(restored.expire_idle_apps(start + Duration::from_secs(150)).is_empty());
+        assert!(restored
+            .expire_idle_apps(start + Duration::from_secs(150))
+            .is_empty());
         assert_eq!(
             restored.expire_idle_apps(start + Duration::from_secs(190)),
             vec![reg]

@@ -72,6 +72,9 @@ pub struct Delivery {
     pub target: DeliveryTarget,
     /// For a message the AC must report on: (Message ID, original sender).
     pub correlate: Option<(Arc<str>, Originator)>,
+    /// For a message: its recipient and Message ID, remembered once delivered so the same
+    /// message sent again is acknowledged without a second delivery.
+    pub once: Option<Arc<str>>,
 }
 
 /// How the device answered a delivery.

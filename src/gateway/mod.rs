@@ -18,6 +18,7 @@ mod directory;
 mod handoff;
 mod pending;
 pub mod persist;
+mod recent;
 mod split;
 mod stats;
 
@@ -322,6 +323,9 @@ pub struct GatewayStats {
     pub downlink_delivered: AtomicU64,
     /// Downlink requests not delivered (no such target, refused, unreachable).
     pub downlink_failed: AtomicU64,
+    /// Downlink messages sent again after they were delivered (e.g. by a restarted server):
+    /// acknowledged as delivered without a second delivery.
+    pub downlink_duplicates: AtomicU64,
     /// Application Client registrations accepted (MSGin5G-5, 24.538 §6.3.2).
     pub app_registrations: AtomicU64,
     /// Application Client registrations refused (capacity, allow-list, Application ID in use).

@@ -4,8 +4,8 @@
 
 use super::*;
 use crate::coap::rng::Rng;
-use std::time::Instant;
 use crate::gateway::directory::ReportRoute;
+use std::time::Instant;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -30,8 +30,12 @@ fn directory_and_journal_round_trip_through_the_store() {
     let dir = temp_dir("roundtrip");
     let db = GatewayDb::open(&dir).unwrap();
     let d = directory();
-    let a = d.register_app(Instant::now(), "app-a", addr(1), 1, None, None).unwrap();
-    let b = d.register_app(Instant::now(), "app-b", addr(2), 0, None, None).unwrap();
+    let a = d
+        .register_app(Instant::now(), "app-a", addr(1), 1, None, None)
+        .unwrap();
+    let b = d
+        .register_app(Instant::now(), "app-b", addr(2), 0, None, None)
+        .unwrap();
     assert!(d.set_client("ue-1", addr(3), 1));
     assert!(d.set_client("ue-2", addr(4), 0));
     let route = ReportRoute {
@@ -89,7 +93,14 @@ fn directory_and_journal_round_trip_through_the_store() {
     assert_eq!(restored.report_route("m-1"), Some(route));
     // The restored registration moves only with its secret, as before the restart.
     assert!(restored
-        .register_app(Instant::now(), "app-a", addr(9), 0, Some(a.registration_id), Some(a.secret))
+        .register_app(
+            Instant::now(),
+            "app-a",
+            addr(9),
+            0,
+            Some(a.registration_id),
+            Some(a.secret)
+        )
         .is_ok());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -655,6 +655,44 @@ fn a_retransmitted_downlink_request_is_delivered_once() {
 }
 
 #[test]
+fn a_message_sent_again_after_its_delivery_is_acknowledged_without_a_second_delivery() {
+    let mut sim = scripted(config());
+    sim.register_app(dev(1), 1, "7");
+    sim.register_app(dev(2), 2, "8");
+    let deliveries = |sim: &Sim, to: SocketAddr| {
+        sim.to_devices
+            .iter()
+            .filter(|s| s.to == to && s.view().header.code == Code::POST)
+            .count()
+    };
+    sim.deliver_from_server(&downlink(800, tok(800), &msg_for_app("d-1", "7", false)));
+    let (mid, token, _) = delivery_to(&sim, dev(1));
+    let ack = MessageBuilder::new(MsgType::Ack, Code::CHANGED, mid, token)
+        .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+        .payload(br#"{"messageType":"MESSAGE RECEIVED RESPONSE","result":"SUCCESS"}"#);
+    sim.device(dev(1), &ack);
+    // A restarted server sends the same message again: new exchange, same Message ID.
+    sim.deliver_from_server(&downlink(9, tok(9), &msg_for_app("d-1", "7", false)));
+    assert_eq!(deliveries(&sim, dev(1)), 1, "not delivered twice");
+    let last = sim.server_answers().last().unwrap().clone();
+    assert_eq!((last.1, last.2), (Code::CHANGED, tok(9)));
+    let stats = sim.gw.stats();
+    assert_eq!(stats.downlink_duplicates.load(Ordering::Relaxed), 1);
+    // The same Message ID for another recipient (a group copy) is delivered.
+    sim.deliver_from_server(&downlink(10, tok(10), &msg_for_app("d-1", "8", false)));
+    assert_eq!(deliveries(&sim, dev(2)), 1);
+    // A message the AC refused is not remembered: sent again, it is delivered again.
+    sim.deliver_from_server(&downlink(11, tok(11), &msg_for_app("d-2", "7", false)));
+    let (mid, token, _) = delivery_to(&sim, dev(1));
+    let refuse = MessageBuilder::new(MsgType::Ack, Code::NOT_FOUND, mid, token)
+        .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+        .payload(br#"{"messageType":"MESSAGE RECEIVED RESPONSE","result":"FAILURE","failureReason":"UNKNOWN_APPLICATION"}"#);
+    sim.device(dev(1), &refuse);
+    sim.deliver_from_server(&downlink(12, tok(12), &msg_for_app("d-2", "7", false)));
+    assert_eq!(deliveries(&sim, dev(1)), 3);
+}
+
+#[test]
 fn downlink_for_a_client_is_forwarded_and_its_separate_answer_is_relayed() {
     let mut sim = scripted(config());
     register_client(&mut sim, dev(1), 1, "ue-1");
@@ -954,7 +992,10 @@ fn idle_application_registrations_expire_and_free_their_application_id() {
     let active = sim.register_app(dev(2), 2, "8");
     // Another address cannot take "7" while it is fresh.
     sim.device(dev(3), &app_register(3, "7"));
-    assert_eq!(sim.answers_to(dev(3)).last().unwrap().view().header.code, Code::FORBIDDEN);
+    assert_eq!(
+        sim.answers_to(dev(3)).last().unwrap().view().header.code,
+        Code::FORBIDDEN
+    );
     sim.advance(Duration::from_secs(60));
     // "8" stays active: it registers again from its address (a lost answer, retried).
     assert_eq!(sim.register_app(dev(2), 4, "8"), active);

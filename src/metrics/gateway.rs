@@ -443,7 +443,31 @@ impl Source for GatewayMetrics {
                 ("deregistered", &s.app_deregistrations),
                 ("expired", &s.app_registrations_expired),
             ] {
-                page.sample(name, &[("shard", shard), ("outcome", outcome)], load(counter));
+                page.sample(
+                    name,
+                    &[("shard", shard), ("outcome", outcome)],
+                    load(counter),
+                );
+            }
+        }
+        let name = "msgin5g_gateway_downlink_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Downlink (server to device, 23.554 8.11) by event: request (MSG/IMDN from the \
+             server), delivery (sent to a device), delivered (the device accepted it), failed (no \
+             such target, refused, unreachable), duplicate (a message sent again after it was \
+             delivered: acknowledged without a second delivery).",
+        );
+        for (shard, s) in shards {
+            for (event, counter) in [
+                ("request", &s.downlink_requests),
+                ("delivery", &s.downlink_deliveries),
+                ("delivered", &s.downlink_delivered),
+                ("failed", &s.downlink_failed),
+                ("duplicate", &s.downlink_duplicates),
+            ] {
+                page.sample(name, &[("shard", shard), ("event", event)], load(counter));
             }
         }
         self.counter(

@@ -382,13 +382,15 @@ pub fn spawn_gateway_persistent(
     let (config_sockets, config_addr) = bind_shard_sockets(config_listen, shards, sockets)?;
 
     let mut os_rng = Rng::from_os();
-    let directory = Arc::new(Directory::new(
-        config.max_app_registrations,
-        config.max_clients,
-        config.max_report_routes,
-        os_rng.fork(),
-    )
-    .with_app_idle_expiry(Some(config.app_idle_expiry)));
+    let directory = Arc::new(
+        Directory::new(
+            config.max_app_registrations,
+            config.max_clients,
+            config.max_report_routes,
+            os_rng.fork(),
+        )
+        .with_app_idle_expiry(Some(config.app_idle_expiry)),
+    );
     // Loaded before the first datagram is read; journal records per owning shard.
     let db = db.map(Arc::new);
     let mut journals: Vec<Vec<(u64, Vec<u8>)>> = vec![Vec::new(); shards];

@@ -276,6 +276,7 @@ impl GatewayCore {
                     body,
                     target: DeliveryTarget::App,
                     correlate,
+                    once: Some(once_key(&reg.application_id, &m.message_id)),
                 },
             ));
         }
@@ -287,6 +288,7 @@ impl GatewayCore {
                 body: raw.to_vec(),
                 target: DeliveryTarget::Client,
                 correlate: None,
+                once: Some(once_key(recipient, &m.message_id)),
             },
         ))
     }
@@ -329,6 +331,7 @@ impl GatewayCore {
                     body,
                     target: DeliveryTarget::App,
                     correlate: None,
+                    once: None,
                 },
             ));
         }
@@ -340,6 +343,7 @@ impl GatewayCore {
                 body: raw.to_vec(),
                 target: DeliveryTarget::Client,
                 correlate: None,
+                once: None,
             },
         ))
     }
@@ -387,6 +391,16 @@ impl GatewayCore {
 
     /// Send a delivery to a device this shard serves.
     fn start_delivery(&mut self, now: Instant, origin: usize, ticket: u64, delivery: Delivery) {
+        if delivery
+            .once
+            .as_deref()
+            .is_some_and(|key| self.recent_deliveries.contains(key))
+        {
+            // Sent again (e.g. by a restarted server, at-least-once): delivered already.
+            inc(&self.stats.downlink_duplicates);
+            self.return_result(now, origin, ticket, DeliveryResult::delivered());
+            return;
+        }
         let peer = delivery.peer;
         let Some(mid) = self.mids.allocate(now, peer) else {
             let result = DeliveryResult::failed(Code::SERVICE_UNAVAILABLE, cause::GATEWAY_OVERLOAD);
@@ -424,6 +438,7 @@ impl GatewayCore {
                 mid,
                 target: delivery.target,
                 correlate: delivery.correlate,
+                once: delivery.once,
                 acked: false,
             },
         );
@@ -519,6 +534,9 @@ impl GatewayCore {
         }
         if result.code.is_success() {
             inc(&self.stats.downlink_delivered);
+            if let Some(key) = d.once {
+                self.recent_deliveries.insert(key);
+            }
             if let Some((message_id, originator)) = d.correlate {
                 self.remember_delivered(message_id, originator);
             }
@@ -646,4 +664,15 @@ impl GatewayCore {
         }
         self.push(Side::Upstream(uplink), to, bytes);
     }
+}
+
+/// The key a delivered message is remembered by: its recipient (Application ID or UE Service ID)
+/// and its Message ID (24.538 §7.1: unique per originator; a group or topic copy differs by
+/// recipient).
+fn once_key(recipient: &str, message_id: &str) -> Arc<str> {
+    let mut key = String::with_capacity(recipient.len() + 1 + message_id.len());
+    key.push_str(recipient);
+    key.push('\n');
+    key.push_str(message_id);
+    Arc::from(key)
 }

@@ -30,6 +30,7 @@ use super::conf;
 use super::directory::Directory;
 use super::handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
 use super::pending::{AckState, Dialect, Exchange, Kind, Pending, PendingTable, Stage};
+use super::recent::RecentKeys;
 use super::split::{split_answer, Split};
 use super::{AnswerMode, GatewayConfig, GatewayStats, Received, Side};
 use crate::coap::build::{empty_ack, reset};
@@ -238,6 +239,8 @@ struct DeviceDelivery {
     mid: u16,
     target: DeliveryTarget,
     correlate: Option<(Arc<str>, Originator)>,
+    /// The recipient + Message ID to remember once delivered ([`Delivery::once`]).
+    once: Option<Arc<str>>,
     /// The device sent an empty ACK: the answer comes as a separate response.
     acked: bool,
 }
@@ -340,6 +343,9 @@ pub struct GatewayCore {
     /// sender (bounded, oldest first out).
     delivered: HashMap<Arc<str>, Originator>,
     delivered_order: VecDeque<Arc<str>>,
+    /// Messages this shard delivered (recipient + Message ID, bounded by `max_delivered`): the
+    /// same message sent again is acknowledged without a second delivery.
+    recent_deliveries: RecentKeys,
     self_state: SelfState,
     /// Whether the upstream answers (silence warning, pings, re-sending after its return).
     liveness: silence::Liveness,
@@ -360,13 +366,15 @@ impl GatewayCore {
     /// A single-shard core sending upstream to `upstream`; `seed` drives Tokens/MIDs/jitter.
     pub fn new(config: GatewayConfig, upstream: SocketAddr, seed: u64) -> GatewayCore {
         let mut rng = Rng::new(seed);
-        let directory = Arc::new(Directory::new(
-            config.max_app_registrations,
-            config.max_clients,
-            config.max_report_routes,
-            rng.fork(),
-        )
-        .with_app_idle_expiry(Some(config.app_idle_expiry)));
+        let directory = Arc::new(
+            Directory::new(
+                config.max_app_registrations,
+                config.max_clients,
+                config.max_report_routes,
+                rng.fork(),
+            )
+            .with_app_idle_expiry(Some(config.app_idle_expiry)),
+        );
         GatewayCore::new_shard_with_rng(config, upstream, rng, 0, directory)
     }
 
@@ -449,6 +457,7 @@ impl GatewayCore {
             deliveries: HashMap::new(),
             delivered: HashMap::new(),
             delivered_order: VecDeque::new(),
+            recent_deliveries: RecentKeys::new(config.max_delivered),
             self_state,
             liveness: silence::Liveness::default(),
             parked: HashMap::new(),
