@@ -95,8 +95,13 @@ upstream_silent_ms = 15000
 # whose exchanges were lost in the silence go again at once (0: no pings, wait for the
 # retransmissions).
 upstream_probe_ms = 2000
-# Max-Age in seconds on 5.03 overload answers.
+# Max-Age in seconds on 5.03 overload answers (each answer: this ±50 %, so refused devices do
+# not come back together).
 overload_max_age_s = 5
+# Most 5.03 answers per second per shard for requests shed by queueing delay; past it they are
+# dropped unanswered (a drop costs the shard only its receive, an answer about as much as
+# serving). At least 1.
+overload_answer_rate = 5000
 # Bound on the deduplication cache: devices (peers) remembered per shard (RFC 7252 §4.5); past
 # it the least recently active device is forgotten.
 dedup_max_entries = 1048576
@@ -393,6 +398,8 @@ pub struct GatewaySection {
     pub upstream_probe_ms: u64,
     /// Max-Age on 5.03 answers, in seconds.
     pub overload_max_age_s: u32,
+    /// Most 5.03 answers per second per shard for requests shed by queueing delay.
+    pub overload_answer_rate: u32,
     /// Deduplication cache bound (peers).
     pub dedup_max_entries: usize,
     /// Exchanges remembered per device for duplicate detection.
@@ -467,6 +474,7 @@ impl Default for GatewaySection {
             upstream_silent_ms: millis(core.upstream_silent_after),
             upstream_probe_ms: millis(core.upstream_probe_interval),
             overload_max_age_s: core.overload_max_age,
+            overload_answer_rate: core.overload_answer_rate,
             dedup_max_entries: core.dedup_max_entries,
             dedup_exchanges_per_peer: core.dedup_exchanges_per_peer,
             mid_max_entries: core.mid_max_entries,
@@ -814,6 +822,10 @@ impl Config {
             ));
         }
         at_least_one("gateway.max_pending", g.max_pending)?;
+        at_least_one(
+            "gateway.overload_answer_rate",
+            g.overload_answer_rate as usize,
+        )?;
         at_least_one("gateway.max_journal", g.max_journal)?;
         if g.overload_delay_ms == 0 || g.overload_delay_ms >= g.piggyback_window_ms {
             return Err(invalid(
@@ -1056,6 +1068,7 @@ impl Config {
             upstream_silent_after: Duration::from_millis(g.upstream_silent_ms),
             upstream_probe_interval: Duration::from_millis(g.upstream_probe_ms),
             overload_max_age: g.overload_max_age_s,
+            overload_answer_rate: g.overload_answer_rate,
             dedup_max_entries: g.dedup_max_entries,
             dedup_exchanges_per_peer: g.dedup_exchanges_per_peer,
             mid_max_entries: g.mid_max_entries,

@@ -232,6 +232,9 @@ pub struct Config {
     pub gateway_ue: String,
     /// Fraction of devices whose requests are URGENT (REG/DEREG) or `priority: HIGH` (messages).
     pub urgent_fraction: f64,
+    /// Devices ignore Max-Age on a 5.03 (by default a device that gets one sends nothing more
+    /// until Max-Age seconds have passed, RFC 7252 §5.9.3.4, §5.10.5).
+    pub ignore_max_age: bool,
     /// `waitTime` sent with REG/DEREG.
     pub wait_time: WaitTime,
     /// Closed or open loop.
@@ -323,6 +326,7 @@ impl Config {
             application_id: "7".into(),
             gateway_ue: "msgin5g-gateway".into(),
             urgent_fraction: 0.0,
+            ignore_max_age: false,
             wait_time: WaitTime::None,
             pacing: Pacing::Closed,
             duration: Some(Duration::from_secs(10)),

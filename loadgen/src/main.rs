@@ -110,6 +110,10 @@ struct Args {
     /// Fraction of devices whose requests are URGENT (messages: priority HIGH).
     #[arg(long, default_value_t = 0.0)]
     urgent_fraction: f64,
+    /// Do not hold a device back after a 5.03 with Max-Age (RFC 7252 §5.9.3.4): it goes on
+    /// sending at once (the worst case for overload control).
+    #[arg(long)]
+    ignore_max_age: bool,
     /// waitTime sent with REG/DEREG: seconds (30) or a uniform range (10..60).
     #[arg(long)]
     wait_time: Option<String>,
@@ -237,6 +241,7 @@ fn config(args: &Args) -> Result<Config, String> {
     c.application_id = args.application_id.clone();
     c.gateway_ue = args.gateway_ue.clone();
     c.urgent_fraction = args.urgent_fraction;
+    c.ignore_max_age = args.ignore_max_age;
     c.wait_time = match &args.wait_time {
         Some(w) => WaitTime::parse(w).map_err(|e| e.to_string())?,
         None => WaitTime::None,

@@ -159,6 +159,8 @@ pub struct Report {
     pub unmatched: u64,
     /// Times a device waited for its Message ID cycle to age (EXCHANGE_LIFETIME).
     pub mid_waits: u64,
+    /// Requests not sent because their device held back after a 5.03 with Max-Age.
+    pub deferred: u64,
     /// Final answers per second of `activeS`.
     pub requests_per_second: f64,
     /// Latency of final answers.
@@ -248,6 +250,7 @@ impl Report {
             recv_errors: s.recv_errors,
             unmatched: s.unmatched,
             mid_waits: s.mid_waits,
+            deferred: s.deferred,
             requests_per_second: rate(s.answered(), active_s),
             latency_us: Latency::new(&s.latency_us),
             latency_ok_us: Latency::new(&s.ok_latency_us),
@@ -378,6 +381,15 @@ impl Report {
                 self.cpu.user_s, self.cpu.system_s, self.cpu.us_per_request
             ),
         );
+        if self.deferred > 0 {
+            row(
+                "deferred",
+                format!(
+                    "{} requests not sent: their device held back for the Max-Age of a 5.03",
+                    self.deferred
+                ),
+            );
+        }
         let errors = self.send_errors + self.recv_errors + self.bind_errors;
         if errors + self.unmatched + self.mid_waits > 0 {
             row(

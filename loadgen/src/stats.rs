@@ -71,6 +71,9 @@ pub struct Stats {
     pub received_duplicates: u64,
     /// Times a device waited because its Message ID cycle was not EXCHANGE_LIFETIME old.
     pub mid_waits: u64,
+    /// Requests not sent because their device was holding back after a 5.03 with Max-Age
+    /// (RFC 7252 §5.9.3.4); an open-loop slot that falls on such a device is skipped.
+    pub deferred: u64,
     /// Sockets opened (devices plus rebinds).
     pub sockets_opened: u64,
     /// Sockets that could not be opened.
@@ -112,6 +115,7 @@ impl Default for Stats {
             received: [0; INCOMING_KINDS],
             received_duplicates: 0,
             mid_waits: 0,
+            deferred: 0,
             sockets_opened: 0,
             bind_errors: 0,
             behind_schedule: 0,
@@ -200,6 +204,7 @@ impl Stats {
         add(&mut self.received, &o.received);
         self.received_duplicates += o.received_duplicates;
         self.mid_waits += o.mid_waits;
+        self.deferred += o.deferred;
         self.sockets_opened += o.sockets_opened;
         self.bind_errors += o.bind_errors;
         self.behind_schedule += o.behind_schedule;
@@ -251,7 +256,7 @@ fn histogram_from_wire(h: &mut Histogram<u64>, w: Vec<(u64, u64)>) {
 }
 
 impl Stats {
-    fn counters_mut(&mut self) -> [&mut u64; 18] {
+    fn counters_mut(&mut self) -> [&mut u64; 19] {
         [
             &mut self.sent,
             &mut self.ok,
@@ -267,6 +272,7 @@ impl Stats {
             &mut self.acks_sent,
             &mut self.received_duplicates,
             &mut self.mid_waits,
+            &mut self.deferred,
             &mut self.sockets_opened,
             &mut self.bind_errors,
             &mut self.behind_schedule,

@@ -116,8 +116,13 @@ pub struct GatewayConfig {
     /// While the upstream is silent, a CoAP ping (RFC 7252 §4.3) goes to it this often, so its
     /// return is noticed at once and the exchanges it lost are sent again (zero: no pings).
     pub upstream_probe_interval: Duration,
-    /// Max-Age (seconds) on 5.03 overload answers.
+    /// Max-Age (seconds) on 5.03 overload answers; each answer carries it with ±50 % jitter so
+    /// the devices refused together do not come back together.
     pub overload_max_age: u32,
+    /// Most 5.03 answers per second per shard for requests shed by queueing delay (a token
+    /// bucket holding one second's worth); past it a request is dropped unanswered, which costs
+    /// the shard only its receive (README "Failure behaviour").
+    pub overload_answer_rate: u32,
     /// Bound on the deduplication caches: peers (devices) remembered, RFC 7252 §4.5.
     pub dedup_max_entries: usize,
     /// Exchanges remembered per device for duplicate detection (RFC 7252 §4.5; a device
@@ -193,6 +198,7 @@ impl Default for GatewayConfig {
             upstream_silent_after: Duration::from_secs(15),
             upstream_probe_interval: Duration::from_secs(2),
             overload_max_age: 5,
+            overload_answer_rate: DEFAULT_OVERLOAD_ANSWER_RATE,
             dedup_max_entries: 1 << 20,
             dedup_exchanges_per_peer: crate::coap::dedup::DEFAULT_EXCHANGES_PER_PEER,
             mid_max_entries: 1 << 20,
@@ -218,6 +224,10 @@ impl Default for GatewayConfig {
 /// a healthy server holds a few thousand; 65 536 is hit only when the server is slow or silent
 /// (then ~1.5 s of traffic), and bounds the state to ~25 MB per shard.
 pub const DEFAULT_MAX_PENDING: usize = 1 << 16;
+
+/// Default [`GatewayConfig::overload_answer_rate`]: 5 000 5.03 answers per second per shard,
+/// about a tenth of what one shard serves on the development VM (README "Failure behaviour").
+pub const DEFAULT_OVERLOAD_ANSWER_RATE: u32 = 5_000;
 
 /// Default [`GatewayConfig::overload_delay`]: 250 ms, a quarter of the piggyback window (an
 /// admitted request keeps the rest of it for its batch and the server, and is far from the
@@ -270,6 +280,9 @@ pub struct GatewayStats {
     /// New confirmable device requests dropped unanswered because they waited longer than
     /// twice `overload_delay` (answering them could not keep up; the device retransmits).
     pub shed_silent: AtomicU64,
+    /// New confirmable device requests shed by queueing delay and dropped unanswered because
+    /// `overload_answer_rate` 5.03 answers were sent in the last second.
+    pub shed_budget: AtomicU64,
     /// Device requests whose deadline from receipt came while still queued for a bulk: answered
     /// 5.04 `SERVER_TIMEOUT` and never sent upstream (work for a device about to give up).
     pub expired_dropped: AtomicU64,

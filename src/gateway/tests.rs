@@ -789,7 +789,8 @@ fn overload_and_drain_get_503_with_max_age() {
     let a = sim.answers_to(dev(3));
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].view().header.code, Code::SERVICE_UNAVAILABLE);
-    assert_eq!(a[0].view().max_age(), Some(5));
+    let max_age = a[0].view().max_age().unwrap();
+    assert!((3..=7).contains(&max_age), "5 s ±50 %: {max_age}");
     assert_eq!(
         a[0].result(),
         (RegResult::Failure, Some(cause::GATEWAY_OVERLOAD.into()))

@@ -339,12 +339,14 @@ impl Source for GatewayMetrics {
             "Device requests refused with 5.03 + Max-Age (a NON dropped) by overload control, by \
              reason: queue_delay (waited longer than gateway.overload_delay_ms; a NON is dropped), \
              queue_delay_silent (a CON dropped unanswered: waited more than twice that), \
-             in_flight (gateway.max_pending requests in flight).",
+             answer_budget (a CON dropped unanswered: gateway.overload_answer_rate 5.03 answers \
+             were sent in the last second), in_flight (gateway.max_pending requests in flight).",
         );
         for (shard, s) in shards {
             for (reason, counter) in [
                 ("queue_delay", &s.shed_queue_delay),
                 ("queue_delay_silent", &s.shed_silent),
+                ("answer_budget", &s.shed_budget),
                 ("in_flight", &s.shed_in_flight),
             ] {
                 page.sample(name, &[("shard", shard), ("reason", reason)], load(counter));

@@ -1,6 +1,6 @@
 //! Socket layer: binds sockets (socket2), runs the sans-IO cores, handles shutdown.
 //!
-//! The drivers are thin: each owns its sockets, one reused 64 KiB receive buffer per socket, one
+//! The drivers are thin: each owns its sockets, one reused set of receive slots ([`mmsg`]), one
 //! OS thread with a current-thread tokio runtime, and a core. They read the clock
 //! (`Instant::now()`), feed datagrams and time into the core, send what it yields, and sleep until
 //! its next timeout; the protocol lives entirely in the cores.
@@ -17,6 +17,7 @@
 //!   [`spawn_gateway`] / [`GatewayHandle`] (N shards sharing the device port).
 //! - [`rxtime`]: receiving with the kernel's arrival time (the queueing delay of overload
 //!   control).
+//! - [`mmsg`]: `recvmmsg`/`sendmmsg`: up to 64 datagrams per system call each way.
 //! - [`relay`]: [`spawn_relay`] / [`RelayHandle`] (the Relay UE on the one driver loop).
 //!
 //! Like mini-redis, the loops take already-bound sockets and a shutdown future, so tests bind
@@ -25,6 +26,7 @@
 pub mod config;
 mod driver;
 pub mod gateway;
+pub mod mmsg;
 pub mod relay;
 pub mod rxtime;
 pub mod server;

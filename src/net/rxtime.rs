@@ -74,7 +74,6 @@ pub fn try_recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Datagram> {
 /// `recvmsg(2)` with room for one `SCM_TIMESTAMPNS` control message.
 #[cfg(target_os = "linux")]
 fn recvmsg(fd: std::os::fd::RawFd, buf: &mut [u8]) -> io::Result<Datagram> {
-    use std::time::{Duration, UNIX_EPOCH};
     let mut storage = socket2::SockAddrStorage::zeroed();
     // SAFETY: SockAddrStorage is a transparent sockaddr_storage.
     let name: *mut libc::sockaddr_storage = unsafe { storage.view_as::<libc::sockaddr_storage>() };
@@ -98,27 +97,51 @@ fn recvmsg(fd: std::os::fd::RawFd, buf: &mut [u8]) -> io::Result<Datagram> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: the kernel wrote `msg_namelen` bytes of a socket address into `storage`.
-    let from = unsafe { socket2::SockAddr::new(storage, msg.msg_namelen) }
-        .as_socket()
+    let name = unsafe { &*name };
+    let from = source(name, msg.msg_namelen)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP source address"))?;
+    // SAFETY: the kernel filled `msg_controllen` bytes of `control`.
+    let arrived = unsafe { arrival(&msg) };
+    Ok(Datagram {
+        len: n as usize,
+        from,
+        arrived,
+    })
+}
+
+/// The source address the kernel wrote into `name` (`len` bytes), if it is an IP address.
+#[cfg(target_os = "linux")]
+pub(crate) fn source(name: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
+    // SAFETY: SockAddrStorage is a transparent sockaddr_storage; `len` bytes of it are valid.
+    let storage = unsafe {
+        let mut storage = socket2::SockAddrStorage::zeroed();
+        *storage.view_as::<libc::sockaddr_storage>() = *name;
+        socket2::SockAddr::new(storage, len)
+    };
+    storage.as_socket()
+}
+
+/// The `SCM_TIMESTAMPNS` arrival time in a received message's control data, if any.
+///
+/// # Safety
+/// `msg.msg_control` must point to `msg.msg_controllen` bytes the kernel filled in.
+#[cfg(target_os = "linux")]
+pub(crate) unsafe fn arrival(msg: &libc::msghdr) -> Option<SystemTime> {
+    use std::time::{Duration, UNIX_EPOCH};
     let mut arrived = None;
-    // SAFETY: the CMSG_* walk stays within `msg_controllen` bytes the kernel filled in.
+    // SAFETY: the CMSG_* walk stays within `msg_controllen` bytes (the caller's promise).
     unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
         while !cmsg.is_null() {
             if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
             {
                 let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
                 arrived = Some(UNIX_EPOCH + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
             }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
         }
     }
-    Ok(Datagram {
-        len: n as usize,
-        from,
-        arrived,
-    })
+    arrived
 }
 
 #[cfg(all(test, target_os = "linux"))]

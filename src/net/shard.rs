@@ -10,8 +10,9 @@
 //! The core never reads the clock and never touches a socket.
 
 use super::driver::{self, DRAIN_BATCH};
+use super::mmsg::{self, RecvBatch};
 use super::rxtime;
-use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER, RECV_BUFFER_LEN};
+use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER};
 use crate::coap::Transmit;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
@@ -366,7 +367,8 @@ pub async fn run<C: Core, H: Hooks<C>>(
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
     let mut drain_deadline: Option<Instant> = None;
-    let mut buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
+    let mut rx = RecvBatch::new();
+    let mut out: Vec<(SocketId, Transmit)> = Vec::with_capacity(mmsg::BATCH);
     let mut table = Sockets::new(sockets);
     let mut reported: Vec<(SocketId, u64)> = Vec::new();
     hooks.start(&mut core, Instant::now());
@@ -413,19 +415,25 @@ pub async fn run<C: Core, H: Hooks<C>>(
             };
             // One wall-clock reading per batch: the kernel stamps arrivals in wall time.
             let wall = SystemTime::now();
-            for _ in 0..options.drain_batch.max(1) {
-                match rxtime::try_recv(&socket, &mut buf) {
-                    Ok(datagram) => {
-                        let queue_delay = datagram
-                            .arrived
-                            .and_then(|t| wall.duration_since(t).ok())
-                            .unwrap_or_default();
-                        core.set_load(Load { queue_delay });
-                        core.handle_datagram(now, id, datagram.from, &buf[..datagram.len]);
+            let mut budget = options.drain_batch.max(1);
+            while budget > 0 {
+                match rx.try_recv(&socket, budget) {
+                    Ok(n) => {
+                        budget = budget.saturating_sub(n);
+                        for i in 0..n {
+                            let (datagram, data) = rx.get(i);
+                            let queue_delay = datagram
+                                .arrived
+                                .and_then(|t| wall.duration_since(t).ok())
+                                .unwrap_or_default();
+                            core.set_load(Load { queue_delay });
+                            core.handle_datagram(now, id, datagram.from, data);
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(error) if driver::is_transient(&error) => {
                         tracing::debug!(id, %error, "receive error ignored");
+                        budget -= 1;
                     }
                     Err(error) => return Err(error),
                 }
@@ -436,7 +444,7 @@ pub async fn run<C: Core, H: Hooks<C>>(
             core.handle_timeout(now);
         }
         hooks.turn(&mut core, now);
-        flush(&mut core, &mut hooks, &mut table, now).await;
+        flush(&mut core, &mut hooks, &mut table, &mut out, now).await;
         hooks.turn_done(&mut core);
         if let Some(deadline) = drain_deadline {
             if core.is_drained() {
@@ -449,7 +457,7 @@ pub async fn run<C: Core, H: Hooks<C>>(
                     "drain timeout passed with work still pending: aborting it"
                 );
                 core.abort(now);
-                flush(&mut core, &mut hooks, &mut table, now).await;
+                flush(&mut core, &mut hooks, &mut table, &mut out, now).await;
                 hooks.turn_done(&mut core);
                 break;
             }
@@ -465,15 +473,19 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
-/// Apply the core's socket ops, then send its transmits.
+/// Apply the core's socket ops and send its transmits, in the order the core produced them:
+/// consecutive transmits are gathered into `out` (up to [`mmsg::BATCH`]) and each run for one
+/// socket goes to the kernel in one `sendmmsg`; a socket op first sends what was gathered.
 async fn flush<C: Core, H: Hooks<C>>(
     core: &mut C,
     hooks: &mut H,
     table: &mut Sockets,
+    out: &mut Vec<(SocketId, Transmit)>,
     now: Instant,
 ) {
     loop {
         while let Some(op) = core.poll_socket_op() {
+            send_gathered(core, hooks, table, out).await;
             match op {
                 SocketOp::Open { id, bind } => {
                     let result = table.open(id, bind);
@@ -485,17 +497,67 @@ async fn flush<C: Core, H: Hooks<C>>(
                 SocketOp::Close { id } => table.close(id),
             }
         }
-        let Some((id, transmit)) = core.poll_transmit() else {
-            break;
-        };
+        match core.poll_transmit() {
+            Some(transmit) => {
+                out.push(transmit);
+                if out.len() >= mmsg::BATCH {
+                    send_gathered(core, hooks, table, out).await;
+                }
+            }
+            None if out.is_empty() => break,
+            None => send_gathered(core, hooks, table, out).await,
+        }
+    }
+}
+
+/// Send the gathered transmits, one `sendmmsg` per run of the same socket (waiting for room when
+/// a socket buffer is full), report each to [`Hooks::sent`], and empty `out`.
+async fn send_gathered<C: Core, H: Hooks<C>>(
+    core: &mut C,
+    hooks: &mut H,
+    table: &Sockets,
+    out: &mut Vec<(SocketId, Transmit)>,
+) {
+    let mut start = 0;
+    while start < out.len() {
+        let id = out[start].0;
+        let end = out[start..]
+            .iter()
+            .position(|(other, _)| *other != id)
+            .map_or(out.len(), |n| start + n);
         let Some(slot) = table.get(id) else {
-            tracing::debug!(id, destination = %transmit.destination, "transmit for a socket that is not open dropped");
+            for (_, transmit) in &out[start..end] {
+                tracing::debug!(id, destination = %transmit.destination, "transmit for a socket that is not open dropped");
+            }
+            start = end;
             continue;
         };
-        let sent =
-            driver::send_datagram(&slot.socket, transmit.destination, &transmit.payload).await;
-        hooks.sent(core, id, sent);
+        let run: Vec<(SocketAddr, &[u8])> = out[start..end]
+            .iter()
+            .map(|(_, t)| (t.destination, t.payload.as_slice()))
+            .collect();
+        let mut done = 0;
+        while done < run.len() {
+            match mmsg::try_send(&slot.socket, &run[done..]) {
+                Ok(n) => {
+                    for _ in 0..n {
+                        hooks.sent(core, id, true);
+                    }
+                    done += n;
+                }
+                // Full socket buffer (or a failure of this one datagram): send it alone,
+                // waiting for room, then go on with the rest.
+                Err(_) => {
+                    let (to, payload) = run[done];
+                    let sent = driver::send_datagram(&slot.socket, to, payload).await;
+                    hooks.sent(core, id, sent);
+                    done += 1;
+                }
+            }
+        }
+        start = end;
     }
+    out.clear();
 }
 
 /// A core running [`run`] on its own thread; dropping it shuts it down (and waits for it).

@@ -121,6 +121,8 @@ struct Device {
     timed_out_at: usize,
     incoming: [Option<(u16, Incoming)>; INCOMING_MEMORY],
     incoming_at: usize,
+    /// After a 5.03 with Max-Age: no request before this time (ns of the run).
+    hold_until: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -211,6 +213,7 @@ impl Worker {
                 timed_out_at: 0,
                 incoming: [None; INCOMING_MEMORY],
                 incoming_at: 0,
+                hold_until: 0,
             };
             match sockets::bind_device(ip, config.target, !config.two_peers()) {
                 Ok(s) => {
@@ -436,20 +439,19 @@ impl Worker {
         if self.devices[di].socket.is_none() {
             return;
         }
+        if self.devices[di].hold_until > now {
+            // RFC 7252 §5.9.3.4: the device waits out the Max-Age of a 5.03 before it sends
+            // again; the request (an open-loop slot) is skipped.
+            let at = self.devices[di].hold_until;
+            self.park(li, at);
+            self.stats.deferred += 1;
+            return;
+        }
         let lifetime_s = EXCHANGE_LIFETIME.as_secs() as u32;
         let now_s = (now / 1_000_000_000) as u32;
         let Some(mid) = self.devices[di].mids.alloc(now_s, lifetime_s) else {
             let at = u64::from(self.devices[di].mids.ready_at_s(lifetime_s)) * 1_000_000_000;
-            let lane = &mut self.lanes[li];
-            lane.parked = true;
-            lane.timer_at = at;
-            self.wheel.insert(
-                at,
-                Entry {
-                    lane: li as u32,
-                    seq: lane.seq,
-                },
-            );
+            self.park(li, at);
             self.stats.mid_waits += 1;
             return;
         };
@@ -491,6 +493,20 @@ impl Worker {
         self.stats.sent += 1;
         self.stats.sent_by_op[op as usize] += 1;
         self.transmit(li);
+    }
+
+    /// Idle lane `li` waits until `at` before it starts its next request.
+    fn park(&mut self, li: usize, at: u64) {
+        let lane = &mut self.lanes[li];
+        lane.parked = true;
+        lane.timer_at = at;
+        self.wheel.insert(
+            at,
+            Entry {
+                lane: li as u32,
+                seq: lane.seq,
+            },
+        );
     }
 
     /// Where a lane's request for `op` goes.

@@ -61,6 +61,12 @@ impl Worker {
             return;
         };
         let h = view.header;
+        if h.code == Code::SERVICE_UNAVAILABLE && !self.shared.config.ignore_max_age {
+            // RFC 7252 §5.9.3.4, §5.10.5: retry after Max-Age (default 60 s), the whole device.
+            let hold = u64::from(view.max_age().unwrap_or(60)) * 1_000_000_000;
+            let dev = &mut self.devices[di];
+            dev.hold_until = dev.hold_until.max(now.saturating_add(hold));
+        }
         let salt = self.devices[di].salt;
         let cf = view.content_format();
         match h.mtype {

@@ -342,8 +342,8 @@ impl GatewayCore {
         }
         if self.pending.len() >= self.config.max_pending {
             let ue = ue.to_string();
-            let outcome = Outcome::failure(cause::GATEWAY_OVERLOAD)
-                .with_max_age(self.config.overload_max_age);
+            let outcome =
+                Outcome::failure(cause::GATEWAY_OVERLOAD).with_max_age(self.overload_max_age());
             inc(&self.stats.shed);
             inc(&self.stats.shed_in_flight);
             self.stats.received(side, Received::Shed);
@@ -413,7 +413,7 @@ impl GatewayCore {
     pub(super) fn journal_refused(&mut self, now: Instant, kind: Kind, ue: &str, seq: u64) {
         inc(&self.stats.shed);
         let outcome =
-            Outcome::failure(cause::GATEWAY_OVERLOAD).with_max_age(self.config.overload_max_age);
+            Outcome::failure(cause::GATEWAY_OVERLOAD).with_max_age(self.overload_max_age());
         self.finish(now, kind, ue, seq, outcome);
     }
 

@@ -327,6 +327,8 @@ pub struct GatewayCore {
     draining: bool,
     /// Queueing delay of the datagram being handled, from the driver ([`crate::net::shard::Load`]).
     queue_delay: Duration,
+    /// 5.03 answers left for shed requests ([`GatewayConfig::overload_answer_rate`]).
+    answer_budget: overload::AnswerBudget,
     scratch: Vec<u8>,
     /// This shard's index among the gateway's shards.
     shard: usize,
@@ -448,6 +450,7 @@ impl GatewayCore {
             envelope_len,
             draining: false,
             queue_delay: Duration::ZERO,
+            answer_budget: overload::AnswerBudget::new(config.overload_answer_rate),
             scratch: Vec::new(),
             shard,
             directory,

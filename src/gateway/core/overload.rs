@@ -7,6 +7,13 @@
 //! was processed, so processing it later is safe, RFC 7252 §4.5). Retransmissions of admitted
 //! requests, ACKs, RSTs and the server's answers are never shed. The in-flight bound
 //! ([`GatewayConfig::max_pending`]) is checked in [`GatewayCore::admit`].
+//!
+//! The 5.03 answers themselves are bounded by an [`AnswerBudget`]
+//! ([`GatewayConfig::overload_answer_rate`] per second): on loopback an answer costs the shard
+//! about as much as serving the request (the send dominates), a drop only its share of one
+//! `recvmmsg`, so past the budget a shed request is dropped unanswered (its device retransmits
+//! and is judged afresh). Max-Age carries ±50 % jitter so devices refused in the same second do
+//! not come back in the same second (RFC 7252 §5.9.3.4: the client waits Max-Age).
 
 use super::*;
 use crate::coap::Header;
@@ -20,10 +27,59 @@ pub const SILENT_FACTOR: u32 = 2;
 /// Diagnostic payload of the overload answer (RFC 7252 §5.5.2).
 const OVERLOADED: &[u8] = b"overloaded";
 
+/// A token bucket of 5.03 answers: `rate` per second, holding at most one second's worth.
+#[derive(Debug, Clone)]
+pub(super) struct AnswerBudget {
+    rate: u32,
+    tokens: f64,
+    refilled: Option<Instant>,
+}
+
+impl AnswerBudget {
+    /// A full bucket of `rate` answers per second (at least 1).
+    pub(super) fn new(rate: u32) -> AnswerBudget {
+        let rate = rate.max(1);
+        AnswerBudget {
+            rate,
+            tokens: f64::from(rate),
+            refilled: None,
+        }
+    }
+
+    /// Take one answer at `now`: false when the last second's `rate` were spent.
+    pub(super) fn take(&mut self, now: Instant) -> bool {
+        let cap = f64::from(self.rate);
+        if let Some(at) = self.refilled {
+            let elapsed = now.saturating_duration_since(at).as_secs_f64();
+            self.tokens = (self.tokens + elapsed * cap).min(cap);
+        }
+        self.refilled = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// `max_age` seconds with ±50 % jitter (uniform over `[max_age - max_age/2, max_age +
+/// max_age/2]`), from `draw`.
+pub(super) fn jittered(max_age: u32, draw: u32) -> u32 {
+    let spread = max_age / 2;
+    max_age - spread + draw % (2 * spread + 1)
+}
+
 impl GatewayCore {
     /// The driver's measurement for the datagram fed next ([`crate::net::shard::Core::set_load`]).
     pub fn set_load(&mut self, load: Load) {
         self.queue_delay = load.queue_delay;
+    }
+
+    /// The Max-Age of one 5.03 overload answer: the configured one with ±50 % jitter.
+    pub(super) fn overload_max_age(&mut self) -> u32 {
+        let draw = self.rng.next_u32();
+        jittered(self.config.overload_max_age, draw)
     }
 
     /// Record the queueing delay of a device-facing datagram (metrics).
@@ -66,16 +122,42 @@ impl GatewayCore {
             inc(&self.stats.shed_silent);
             return true;
         }
+        if !self.answer_budget.take(now) {
+            inc(&self.stats.shed_budget);
+            return true;
+        }
         inc(&self.stats.shed_queue_delay);
+        let max_age = self.overload_max_age();
         let bytes = MessageBuilder::new(
             MsgType::Ack,
             Code::SERVICE_UNAVAILABLE,
             header.mid,
             header.token,
         )
-        .uint_option(option::MAX_AGE, self.config.overload_max_age)
+        .uint_option(option::MAX_AGE, max_age)
         .payload(OVERLOADED);
         self.push(side, from, bytes);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_jitter_spans_half_below_to_half_above_and_the_budget_holds_one_second() {
+        let seen: std::collections::BTreeSet<u32> = (0..100).map(|d| jittered(5, d)).collect();
+        assert_eq!(seen, (3..=7).collect());
+        assert_eq!(jittered(0, 12345), 0);
+        assert_eq!(jittered(1, 12345), 1);
+        let t0 = Instant::now();
+        let mut b = AnswerBudget::new(3);
+        assert!((0..3).all(|_| b.take(t0)));
+        assert!(!b.take(t0));
+        // A long idle time refills one second's worth, not more.
+        let later = t0 + Duration::from_secs(60);
+        assert!((0..3).all(|_| b.take(later)));
+        assert!(!b.take(later));
     }
 }
