@@ -98,6 +98,10 @@ upstream_probe_ms = 2000
 # Max-Age in seconds on 5.03 overload answers (each answer: this ±50 %, so refused devices do
 # not come back together).
 overload_max_age_s = 5
+# Overload control, latency bound: while the smoothed time from a request's receipt to its final
+# answer is above this (the server or the upstream path is queueing), new requests get 5.03 +
+# Max-Age (GATEWAY_OVERLOAD). Below piggyback_window_ms; 0 = off.
+overload_latency_ms = 500
 # Most 5.03 answers per second per shard for requests shed by queueing delay; past it they are
 # dropped unanswered (a drop costs the shard only its receive, an answer about as much as
 # serving). At least 1.
@@ -400,6 +404,8 @@ pub struct GatewaySection {
     pub overload_max_age_s: u32,
     /// Most 5.03 answers per second per shard for requests shed by queueing delay.
     pub overload_answer_rate: u32,
+    /// Smoothed answer latency above which new requests are refused, in milliseconds (0: off).
+    pub overload_latency_ms: u64,
     /// Deduplication cache bound (peers).
     pub dedup_max_entries: usize,
     /// Exchanges remembered per device for duplicate detection.
@@ -475,6 +481,7 @@ impl Default for GatewaySection {
             upstream_probe_ms: millis(core.upstream_probe_interval),
             overload_max_age_s: core.overload_max_age,
             overload_answer_rate: core.overload_answer_rate,
+            overload_latency_ms: millis(core.overload_latency),
             dedup_max_entries: core.dedup_max_entries,
             dedup_exchanges_per_peer: core.dedup_exchanges_per_peer,
             mid_max_entries: core.mid_max_entries,
@@ -826,6 +833,12 @@ impl Config {
             "gateway.overload_answer_rate",
             g.overload_answer_rate as usize,
         )?;
+        if g.overload_latency_ms >= g.piggyback_window_ms {
+            return Err(invalid(
+                "gateway.overload_latency_ms",
+                "must be below gateway.piggyback_window_ms (0 = off)",
+            ));
+        }
         at_least_one("gateway.max_journal", g.max_journal)?;
         if g.overload_delay_ms == 0 || g.overload_delay_ms >= g.piggyback_window_ms {
             return Err(invalid(
@@ -1069,6 +1082,7 @@ impl Config {
             upstream_probe_interval: Duration::from_millis(g.upstream_probe_ms),
             overload_max_age: g.overload_max_age_s,
             overload_answer_rate: g.overload_answer_rate,
+            overload_latency: Duration::from_millis(g.overload_latency_ms),
             dedup_max_entries: g.dedup_max_entries,
             dedup_exchanges_per_peer: g.dedup_exchanges_per_peer,
             mid_max_entries: g.mid_max_entries,

@@ -119,6 +119,12 @@ pub struct GatewayConfig {
     /// Max-Age (seconds) on 5.03 overload answers; each answer carries it with ±50 % jitter so
     /// the devices refused together do not come back together.
     pub overload_max_age: u32,
+    /// Overload control's latency bound: while the smoothed time from receipt to final answer
+    /// of the shard's requests is above this (and at least [`LATENCY_FLOOR`] are in flight), a
+    /// new request gets 5.03 + Max-Age (`GATEWAY_OVERLOAD`): the work behind the gateway (the
+    /// server, the upstream path) is queueing, and a request admitted now would miss the
+    /// piggyback window. Zero: off.
+    pub overload_latency: Duration,
     /// Most 5.03 answers per second per shard for requests shed by queueing delay (a token
     /// bucket holding one second's worth); past it a request is dropped unanswered, which costs
     /// the shard only its receive (README "Failure behaviour").
@@ -199,6 +205,7 @@ impl Default for GatewayConfig {
             upstream_probe_interval: Duration::from_secs(2),
             overload_max_age: 5,
             overload_answer_rate: DEFAULT_OVERLOAD_ANSWER_RATE,
+            overload_latency: Duration::from_millis(500),
             dedup_max_entries: 1 << 20,
             dedup_exchanges_per_peer: crate::coap::dedup::DEFAULT_EXCHANGES_PER_PEER,
             mid_max_entries: 1 << 20,
@@ -224,6 +231,11 @@ impl Default for GatewayConfig {
 /// a healthy server holds a few thousand; 65 536 is hit only when the server is slow or silent
 /// (then ~1.5 s of traffic), and bounds the state to ~25 MB per shard.
 pub const DEFAULT_MAX_PENDING: usize = 1 << 16;
+
+/// Fewest requests in flight for [`GatewayConfig::overload_latency`] to refuse new ones: below
+/// it new requests are admitted whatever the estimate says, so the estimate is refreshed by
+/// fresh answers once the backlog is gone.
+pub const LATENCY_FLOOR: usize = 64;
 
 /// Default [`GatewayConfig::overload_answer_rate`]: 5 000 5.03 answers per second per shard,
 /// about a tenth of what one shard serves on the development VM (README "Failure behaviour").
@@ -280,6 +292,9 @@ pub struct GatewayStats {
     /// New confirmable device requests dropped unanswered because they waited longer than
     /// twice `overload_delay` (answering them could not keep up; the device retransmits).
     pub shed_silent: AtomicU64,
+    /// New device requests answered 5.03 (`GATEWAY_OVERLOAD`) because the smoothed answer
+    /// latency was above `overload_latency`.
+    pub shed_latency: AtomicU64,
     /// New confirmable device requests shed by queueing delay and dropped unanswered because
     /// `overload_answer_rate` 5.03 answers were sent in the last second.
     pub shed_budget: AtomicU64,

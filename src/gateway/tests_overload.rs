@@ -217,3 +217,45 @@ fn past_the_answer_budget_shed_requests_are_dropped_unanswered_until_it_refills(
     assert!(sim.answers_to(dev(4)).is_empty());
     assert_eq!(stat(&sim, |s| &s.shed_budget), 2);
 }
+
+#[test]
+fn while_answers_lag_behind_new_requests_get_5_03_until_the_backlog_is_small() {
+    // Answers take ~400 ms (the batch hold time): above a 50 ms latency bound.
+    let mut sim = Sim::with_server(GatewayConfig {
+        overload_latency: Duration::from_millis(50),
+        hold_time: Duration::from_millis(400),
+        piggyback_window: Duration::from_millis(1500),
+        max_batch_entries: 1000,
+        max_bulk_bytes: 60_000,
+        ..config()
+    });
+    for i in 1..=100u16 {
+        sim.device(dev(i), &reg(i, tok(i), &format!("ue-{i}")));
+    }
+    sim.advance(Duration::from_millis(500));
+    assert!((1..=100u16).all(|i| sim.answers_to(dev(i)).len() == 1));
+    assert_eq!(
+        stat(&sim, |s| &s.shed_latency),
+        0,
+        "nothing in flight: all admitted"
+    );
+    // A new wave: the first LATENCY_FLOOR are admitted, the rest refused while they wait.
+    let floor = crate::gateway::LATENCY_FLOOR as u16;
+    for i in 101..=(100 + floor + 6) {
+        sim.device(dev(i), &reg(i, tok(i), &format!("ue-{i}")));
+    }
+    assert_eq!(stat(&sim, |s| &s.shed_latency), 6);
+    let refused = sim.answers_to(dev(100 + floor + 1));
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].view().header.code, Code::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        refused[0].result(),
+        (RegResult::Failure, Some(cause::GATEWAY_OVERLOAD.into()))
+    );
+    sim.advance(Duration::from_millis(500));
+    assert_eq!(
+        sim.answers_to(dev(101))[0].view().header.code,
+        Code::CREATED,
+        "admitted ones are served"
+    );
+}

@@ -340,7 +340,8 @@ impl Source for GatewayMetrics {
              reason: queue_delay (waited longer than gateway.overload_delay_ms; a NON is dropped), \
              queue_delay_silent (a CON dropped unanswered: waited more than twice that), \
              answer_budget (a CON dropped unanswered: gateway.overload_answer_rate 5.03 answers \
-             were sent in the last second), in_flight (gateway.max_pending requests in flight).",
+             were sent in the last second), in_flight (gateway.max_pending requests in flight), \
+             answer_latency (smoothed receipt-to-answer time above gateway.overload_latency_ms).",
         );
         for (shard, s) in shards {
             for (reason, counter) in [
@@ -348,6 +349,7 @@ impl Source for GatewayMetrics {
                 ("queue_delay_silent", &s.shed_silent),
                 ("answer_budget", &s.shed_budget),
                 ("in_flight", &s.shed_in_flight),
+                ("answer_latency", &s.shed_latency),
             ] {
                 page.sample(name, &[("shard", shard), ("reason", reason)], load(counter));
             }

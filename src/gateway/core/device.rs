@@ -340,12 +340,17 @@ impl GatewayCore {
             inc(&self.stats.superseded);
             self.finish(now, kind, &ue, seq, Outcome::failure(cause::SUPERSEDED));
         }
-        if self.pending.len() >= self.config.max_pending {
+        let full = self.pending.len() >= self.config.max_pending;
+        if full || self.answers_lagging() {
             let ue = ue.to_string();
             let outcome =
                 Outcome::failure(cause::GATEWAY_OVERLOAD).with_max_age(self.overload_max_age());
             inc(&self.stats.shed);
-            inc(&self.stats.shed_in_flight);
+            inc(if full {
+                &self.stats.shed_in_flight
+            } else {
+                &self.stats.shed_latency
+            });
             self.stats.received(side, Received::Shed);
             self.answer(now, kind, &ue, exchange, outcome);
             return;
@@ -690,6 +695,8 @@ impl GatewayCore {
         outcome: Outcome,
     ) {
         if let Some(entry) = self.pending.remove_if(kind, ue, seq) {
+            self.answer_latency
+                .observe(now.saturating_duration_since(entry.exchange.received_at));
             self.journal_forget(entry.journal);
             if entry.stage == Stage::Queued {
                 self.batches[kind.index()].forget(entry.element.len());

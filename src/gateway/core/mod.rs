@@ -329,6 +329,8 @@ pub struct GatewayCore {
     queue_delay: Duration,
     /// 5.03 answers left for shed requests ([`GatewayConfig::overload_answer_rate`]).
     answer_budget: overload::AnswerBudget,
+    /// Smoothed receipt-to-answer time ([`GatewayConfig::overload_latency`]).
+    answer_latency: overload::LatencyEstimate,
     scratch: Vec<u8>,
     /// This shard's index among the gateway's shards.
     shard: usize,
@@ -451,6 +453,7 @@ impl GatewayCore {
             draining: false,
             queue_delay: Duration::ZERO,
             answer_budget: overload::AnswerBudget::new(config.overload_answer_rate),
+            answer_latency: overload::LatencyEstimate::default(),
             scratch: Vec::new(),
             shard,
             directory,

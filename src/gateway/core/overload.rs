@@ -63,6 +63,25 @@ impl AnswerBudget {
     }
 }
 
+/// An exponentially weighted moving average of the receipt-to-answer time of requests
+/// (weight 1/64 per answer: it follows a change within a few hundred answers).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct LatencyEstimate {
+    nanos: f64,
+}
+
+impl LatencyEstimate {
+    /// Fold in one request's receipt-to-answer time.
+    pub(super) fn observe(&mut self, latency: Duration) {
+        self.nanos += (latency.as_nanos() as f64 - self.nanos) / 64.0;
+    }
+
+    /// The current estimate.
+    pub(super) fn get(&self) -> Duration {
+        Duration::from_nanos(self.nanos as u64)
+    }
+}
+
 /// `max_age` seconds with ±50 % jitter (uniform over `[max_age - max_age/2, max_age +
 /// max_age/2]`), from `draw`.
 pub(super) fn jittered(max_age: u32, draw: u32) -> u32 {
@@ -80,6 +99,14 @@ impl GatewayCore {
     pub(super) fn overload_max_age(&mut self) -> u32 {
         let draw = self.rng.next_u32();
         jittered(self.config.overload_max_age, draw)
+    }
+
+    /// Whether the work behind the gateway is queueing: the smoothed answer latency is above
+    /// [`GatewayConfig::overload_latency`] with at least [`LATENCY_FLOOR`] requests in flight.
+    pub(super) fn answers_lagging(&self) -> bool {
+        !self.config.overload_latency.is_zero()
+            && self.pending.len() >= crate::gateway::LATENCY_FLOOR
+            && self.answer_latency.get() > self.config.overload_latency
     }
 
     /// Record the queueing delay of a device-facing datagram (metrics).
@@ -159,5 +186,18 @@ mod tests {
         let later = t0 + Duration::from_secs(60);
         assert!((0..3).all(|_| b.take(later)));
         assert!(!b.take(later));
+    }
+
+    #[test]
+    fn the_latency_estimate_follows_a_change_within_a_few_hundred_answers() {
+        let mut e = LatencyEstimate::default();
+        for _ in 0..400 {
+            e.observe(Duration::from_millis(800));
+        }
+        assert!(e.get() > Duration::from_millis(790));
+        for _ in 0..400 {
+            e.observe(Duration::from_millis(10));
+        }
+        assert!(e.get() < Duration::from_millis(20));
     }
 }
