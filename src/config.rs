@@ -258,12 +258,14 @@ not_found_to_server = true
 # Inclusive port range of the uplink endpoints (link slot n binds start + n); it must hold at least
 # max_links ports. Default: ephemeral ports.
 # uplink_ports = [40000, 49999]
-# Max-Age in seconds on 5.03 answers when a bound is hit.
+# Max-Age in seconds on 5.03 answers when a bound is hit (each answer: this ±50 %).
 overload_max_age_s = 5
 # Overload control: a new device request that waited longer than this in the relay's socket
 # buffer gets 5.03 + Max-Age from the relay itself (a NON is dropped; past twice this a CON is
 # dropped unanswered too); >= 1.
 overload_delay_ms = 250
+# Most such 5.03 answers per second; past it the request is dropped unanswered. >= 1.
+overload_answer_rate = 5000
 # TCP address serving Prometheus metrics at GET /metrics (`msgin5g relay`); absent: none.
 # metrics_listen = "127.0.0.1:9466"
 # Directory of the relay's link table (UE address -> uplink port, last activity; file

@@ -8,6 +8,7 @@
 //! - [`backoff`]: the RFC 7252 §4.2 back-off schedule of one CON (shared by every CON sender).
 //! - [`retransmit`]: CON retransmission with the RFC 7252 §4.2 exponential back-off.
 //! - [`params`]: the transmission parameters (RFC 7252 §4.8).
+//! - [`overload`]: a budget of 5.03 answers and Max-Age jitter for endpoints that shed load.
 //!
 //! coap-lite's `Packet` is the independent decoder/encoder the codec tests and benches compare
 //! against; the hot path does not allocate per option.
@@ -17,6 +18,7 @@ pub mod build;
 pub mod dedup;
 pub mod endpoint;
 pub mod mid;
+pub mod overload;
 pub mod params;
 pub mod retransmit;
 pub mod rng;

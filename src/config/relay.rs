@@ -52,6 +52,8 @@ pub struct RelaySection {
     pub overload_max_age_s: u32,
     /// Queueing delay above which a new device request is shed, in milliseconds.
     pub overload_delay_ms: u64,
+    /// Most 5.03 answers per second for requests shed by queueing delay.
+    pub overload_answer_rate: u32,
     /// Prometheus `/metrics` listener (TCP); `None` runs none.
     pub metrics_listen: Option<SocketAddr>,
     /// Persistent link table directory; empty: in memory only.
@@ -79,6 +81,7 @@ impl Default for RelaySection {
             uplink_ports: None,
             overload_max_age_s: core.overload_max_age,
             overload_delay_ms: super::millis(core.overload_delay),
+            overload_answer_rate: core.overload_answer_rate,
             metrics_listen: None,
             data_dir: PathBuf::from(DEFAULT_RELAY_DATA_DIR),
         }
@@ -118,6 +121,9 @@ impl RelaySection {
         at_least_one("relay.max_exchanges", self.max_exchanges)?;
         at_least_one("relay.max_link_exchanges", self.max_link_exchanges)?;
         at_least_one("relay.max_link_queue", self.max_link_queue)?;
+        if self.overload_answer_rate == 0 {
+            return Err(invalid("relay.overload_answer_rate", "must be at least 1"));
+        }
         if self.overload_delay_ms == 0 {
             return Err(invalid("relay.overload_delay_ms", "must be at least 1"));
         }
@@ -193,6 +199,7 @@ impl RelaySection {
             overload_max_age: self.overload_max_age_s,
             exchange_lifetime: params.exchange_lifetime(),
             overload_delay: Duration::from_millis(self.overload_delay_ms),
+            overload_answer_rate: self.overload_answer_rate,
         }
     }
 }

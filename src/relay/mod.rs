@@ -47,6 +47,7 @@ pub use persist::{RelayChanges, RelayDb, RelayRestored, RelaySnapshot};
 pub use stats::{Bound, Discard, RelayStats};
 
 use crate::coap::endpoint::{classify, Classified};
+use crate::coap::overload::{jittered, AnswerBudget};
 use crate::coap::types::option;
 use crate::coap::{Code, Header, MessageBuilder, MessageView, MsgType, Transmit};
 use crate::net::shard::{Core, Load, SocketId, SocketOp};
@@ -95,8 +96,11 @@ pub struct RelayConfig {
     /// Inclusive port range of the uplink endpoints (slot `n` binds `start + n`); `None` binds
     /// ephemeral ports.
     pub uplink_ports: Option<(u16, u16)>,
-    /// Max-Age (seconds) on 5.03 answers when a bound is hit.
+    /// Max-Age (seconds) on 5.03 answers when a bound is hit (each answer: ±50 % jitter).
     pub overload_max_age: u32,
+    /// Most 5.03 answers per second for requests shed by queueing delay; past it they are
+    /// dropped unanswered (as the gateway's `overload_answer_rate`).
+    pub overload_answer_rate: u32,
     /// How long a device request is tracked without an answer (EXCHANGE_LIFETIME).
     pub exchange_lifetime: Duration,
     /// Overload control: a new device request that waited longer than this between the kernel
@@ -123,6 +127,7 @@ impl Default for RelayConfig {
             uplink_ip: localhost,
             uplink_ports: None,
             overload_max_age: 5,
+            overload_answer_rate: crate::gateway::DEFAULT_OVERLOAD_ANSWER_RATE,
             exchange_lifetime: crate::coap::TransmissionParams::default().exchange_lifetime(),
             overload_delay: crate::gateway::DEFAULT_OVERLOAD_DELAY,
         }
@@ -140,6 +145,8 @@ pub struct RelayCore {
     stats: Arc<RelayStats>,
     /// Queueing delay of the datagram being handled, from the driver.
     queue_delay: Duration,
+    /// 5.03 answers left for shed requests ([`RelayConfig::overload_answer_rate`]).
+    answer_budget: AnswerBudget,
     /// Wall-clock anchor (an `Instant` and the real time then), set by `restore`.
     wall: Option<(Instant, SystemTime)>,
     /// A timeout due at once (restored endpoints to open, queues to release).
@@ -160,6 +167,7 @@ impl RelayCore {
             config.unlinked_grace,
         );
         RelayCore {
+            answer_budget: AnswerBudget::new(config.overload_answer_rate),
             config,
             links,
             exchanges: 0,
@@ -223,8 +231,16 @@ impl RelayCore {
         let Some(h) = header.filter(|h| h.mtype == MsgType::Con && h.code.is_request()) else {
             return;
         };
+        // Jitter drawn from the request's own Message ID and Token: devices refused together
+        // get spread Max-Ages without a random generator in the relay.
+        let draw = u32::from(h.mid)
+            ^ h.token
+                .as_slice()
+                .iter()
+                .fold(0u32, |a, b| a.rotate_left(5) ^ u32::from(*b));
+        let max_age = jittered(self.config.overload_max_age, draw);
         let answer = MessageBuilder::new(MsgType::Ack, Code::SERVICE_UNAVAILABLE, h.mid, h.token)
-            .uint_option(option::MAX_AGE, self.config.overload_max_age)
+            .uint_option(option::MAX_AGE, max_age)
             .build();
         self.send(socket, to, answer);
         add(&self.stats.overload_sent);
@@ -261,6 +277,9 @@ impl RelayCore {
                 // retransmits), as the gateway does.
                 if self.queue_delay > self.config.overload_delay * crate::gateway::SILENT_FACTOR {
                     return;
+                }
+                if !self.answer_budget.take(now) {
+                    return self.stats.bound(Bound::AnswerRate);
                 }
                 return self.overload(socket, from, Some(header));
             }

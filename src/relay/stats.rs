@@ -62,16 +62,20 @@ pub enum Bound {
     /// `relay.overload_delay_ms`: a new device request waited longer than this before the relay
     /// handled it (overload control).
     QueueDelay,
+    /// `relay.overload_answer_rate`: a request shed by queueing delay was dropped unanswered
+    /// because the second's 5.03 answers were spent.
+    AnswerRate,
 }
 
 impl Bound {
     /// Every bound, in index order.
-    pub const ALL: [Bound; 5] = [
+    pub const ALL: [Bound; 6] = [
         Bound::Links,
         Bound::LinkExchanges,
         Bound::Exchanges,
         Bound::LinkQueue,
         Bound::QueueDelay,
+        Bound::AnswerRate,
     ];
 
     /// The label value.
@@ -82,6 +86,7 @@ impl Bound {
             Bound::Exchanges => "exchanges",
             Bound::LinkQueue => "link_queue",
             Bound::QueueDelay => "queue_delay",
+            Bound::AnswerRate => "answer_rate",
         }
     }
 }

@@ -328,7 +328,7 @@ pub struct GatewayCore {
     /// Queueing delay of the datagram being handled, from the driver ([`crate::net::shard::Load`]).
     queue_delay: Duration,
     /// 5.03 answers left for shed requests ([`GatewayConfig::overload_answer_rate`]).
-    answer_budget: overload::AnswerBudget,
+    answer_budget: crate::coap::overload::AnswerBudget,
     /// Smoothed receipt-to-answer time ([`GatewayConfig::overload_latency`]).
     answer_latency: overload::LatencyEstimate,
     scratch: Vec<u8>,
@@ -452,7 +452,7 @@ impl GatewayCore {
             envelope_len,
             draining: false,
             queue_delay: Duration::ZERO,
-            answer_budget: overload::AnswerBudget::new(config.overload_answer_rate),
+            answer_budget: crate::coap::overload::AnswerBudget::new(config.overload_answer_rate),
             answer_latency: overload::LatencyEstimate::default(),
             scratch: Vec::new(),
             shard,
