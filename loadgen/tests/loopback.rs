@@ -380,6 +380,44 @@ fn failures_are_counted_with_their_cause() {
 }
 
 #[test]
+fn a_device_holds_back_for_the_max_age_of_a_5_03() {
+    // Every request gets 5.03 with Max-Age 60: a device that honours it sends once in a
+    // one-second run; with --ignore-max-age it keeps sending.
+    let refuse = || {
+        Responder::start(|s, data, from| {
+            let Ok(v) = MessageView::parse(data) else {
+                return;
+            };
+            let h = v.header;
+            let answer =
+                MessageBuilder::new(MsgType::Ack, Code::SERVICE_UNAVAILABLE, h.mid, h.token)
+                    .uint_option(option::MAX_AGE, 60)
+                    .payload(b"overloaded");
+            let _ = s.send_to(&answer, from);
+        })
+    };
+    let responder = refuse();
+    let mut c = config(responder.addr, 3, 10_000);
+    c.duration = Some(Duration::from_secs(1));
+    let r = run(c.clone());
+    consistent(&r);
+    assert_eq!(r.sent, 3, "one request per device");
+    assert_eq!(r.answered_by_code["5.03"], 3);
+    assert!(
+        r.deferred >= 3,
+        "the next request of each device deferred: {}",
+        r.deferred
+    );
+    let responder = refuse();
+    c.target = responder.addr;
+    c.ignore_max_age = true;
+    let r = run(c);
+    consistent(&r);
+    assert!(r.sent > 30, "{}", r.sent);
+    assert_eq!(r.deferred, 0);
+}
+
+#[test]
 fn nat_rebind_and_churn_change_the_source_port() {
     for scenario in [Scenario::NatRebind, Scenario::Churn] {
         // Per identity: the port of its last REG; count DEREGs from another / the same port.
