@@ -100,8 +100,9 @@ upstream_probe_ms = 2000
 overload_max_age_s = 5
 # Overload control, latency bound: while the smoothed time from a request's receipt to its final
 # answer is above this (the server or the upstream path is queueing), new requests get 5.03 +
-# Max-Age (GATEWAY_OVERLOAD). Below piggyback_window_ms; 0 = off.
-overload_latency_ms = 500
+# Max-Age (GATEWAY_OVERLOAD). Below piggyback_window_ms; 0 = off; default: half of
+# piggyback_window_ms (500).
+# overload_latency_ms = 500
 # Most 5.03 answers per second per shard for requests shed by queueing delay; past it they are
 # dropped unanswered (a drop costs the shard only its receive, an answer about as much as
 # serving). At least 1.
@@ -406,8 +407,9 @@ pub struct GatewaySection {
     pub overload_max_age_s: u32,
     /// Most 5.03 answers per second per shard for requests shed by queueing delay.
     pub overload_answer_rate: u32,
-    /// Smoothed answer latency above which new requests are refused, in milliseconds (0: off).
-    pub overload_latency_ms: u64,
+    /// Smoothed answer latency above which new requests are refused, in milliseconds (0: off;
+    /// absent: half of `piggyback_window_ms`).
+    pub overload_latency_ms: Option<u64>,
     /// Deduplication cache bound (peers).
     pub dedup_max_entries: usize,
     /// Exchanges remembered per device for duplicate detection.
@@ -483,7 +485,7 @@ impl Default for GatewaySection {
             upstream_probe_ms: millis(core.upstream_probe_interval),
             overload_max_age_s: core.overload_max_age,
             overload_answer_rate: core.overload_answer_rate,
-            overload_latency_ms: millis(core.overload_latency),
+            overload_latency_ms: None,
             dedup_max_entries: core.dedup_max_entries,
             dedup_exchanges_per_peer: core.dedup_exchanges_per_peer,
             mid_max_entries: core.mid_max_entries,
@@ -835,7 +837,9 @@ impl Config {
             "gateway.overload_answer_rate",
             g.overload_answer_rate as usize,
         )?;
-        if g.overload_latency_ms >= g.piggyback_window_ms {
+        if g.overload_latency_ms
+            .is_some_and(|ms| ms >= g.piggyback_window_ms)
+        {
             return Err(invalid(
                 "gateway.overload_latency_ms",
                 "must be below gateway.piggyback_window_ms (0 = off)",
@@ -1084,7 +1088,9 @@ impl Config {
             upstream_probe_interval: Duration::from_millis(g.upstream_probe_ms),
             overload_max_age: g.overload_max_age_s,
             overload_answer_rate: g.overload_answer_rate,
-            overload_latency: Duration::from_millis(g.overload_latency_ms),
+            overload_latency: Duration::from_millis(
+                g.overload_latency_ms.unwrap_or(g.piggyback_window_ms / 2),
+            ),
             dedup_max_entries: g.dedup_max_entries,
             dedup_exchanges_per_peer: g.dedup_exchanges_per_peer,
             mid_max_entries: g.mid_max_entries,
@@ -1248,6 +1254,21 @@ mod tests {
     }
 
     #[test]
+    fn the_latency_bound_defaults_to_half_the_piggyback_window() {
+        let config = Config::from_toml_str("[gateway]\npiggyback_window_ms = 300").unwrap();
+        config.validate().unwrap();
+        let gateway = config.gateway_config();
+        assert_eq!(gateway.overload_latency, Duration::from_millis(150));
+        let config = Config::from_toml_str("[gateway]\noverload_latency_ms = 0").unwrap();
+        config.validate().unwrap();
+        assert!(config.gateway_config().overload_latency.is_zero());
+        assert_eq!(
+            Config::default().gateway_config().overload_latency,
+            GatewayConfig::default().overload_latency
+        );
+    }
+
+    #[test]
     fn defaults_match_the_core_defaults() {
         let config = Config::default();
         let gateway = config.gateway_config();
@@ -1398,6 +1419,14 @@ mod tests {
                 "gateway.server_uri_path",
             ),
             ("[gateway]\nmax_pending = 0", "gateway.max_pending"),
+            (
+                "[gateway]\npiggyback_window_ms = 300\noverload_latency_ms = 300",
+                "gateway.overload_latency_ms",
+            ),
+            (
+                "[gateway]\noverload_answer_rate = 0",
+                "gateway.overload_answer_rate",
+            ),
             ("[gateway]\nmax_in_flight = 0", "gateway.max_in_flight"),
             (
                 "[gateway]\noverload_delay_ms = 0",
