@@ -269,6 +269,10 @@ ack_timeout_ms = 2000
 ack_random_factor = 1.5
 # MAX_RETRANSMIT, 0..=20.
 max_retransmit = 4
+# Largest request datagram (header, options, payload) the server, the configuration server and
+# the gateway's device sockets accept; a larger one gets 4.13 with Size1 (RFC 7959 §4).
+# 1152..=65507, and at least gateway.max_bulk_bytes + 512 (a bulk must fit).
+max_request_bytes = 8192
 "#;
 
 /// Why a configuration was refused; the message names the file or the field.
@@ -619,6 +623,8 @@ pub struct CoapSection {
     pub ack_random_factor: f64,
     /// MAX_RETRANSMIT.
     pub max_retransmit: u32,
+    /// Largest request datagram accepted (4.13 with Size1 beyond).
+    pub max_request_bytes: usize,
 }
 
 impl Default for CoapSection {
@@ -628,6 +634,7 @@ impl Default for CoapSection {
             ack_timeout_ms: millis(params.ack_timeout),
             ack_random_factor: params.ack_random_factor,
             max_retransmit: params.max_retransmit,
+            max_request_bytes: crate::coap::DEFAULT_MAX_REQUEST_BYTES,
         }
     }
 }
@@ -689,6 +696,12 @@ pub const MIN_CONFIG_RESPONSE_BYTES: usize = 256;
 pub const MAX_BULK_BYTES: usize = 65_000;
 /// Smallest `max_bulk_bytes`: room for a bulk header and one entry.
 pub const MIN_BULK_BYTES: usize = 64;
+/// Smallest `coap.max_request_bytes` (RFC 7252 §4.6: 1152 bytes fit any path).
+pub const MIN_REQUEST_BYTES: usize = 1152;
+/// Largest `coap.max_request_bytes` (the largest UDP payload over IPv4).
+pub const MAX_REQUEST_BYTES: usize = 65_507;
+/// Room for a bulk's CoAP header and options beside `gateway.max_bulk_bytes` of JSON.
+pub const BULK_DATAGRAM_OVERHEAD: usize = 512;
 /// Largest `coap.max_retransmit` (2^(n+1) stays far from overflow).
 pub const MAX_RETRANSMIT: u32 = 20;
 /// Largest `coap.ack_timeout_ms` (5 minutes).
@@ -740,6 +753,12 @@ impl Config {
             return Err(invalid(
                 "coap.max_retransmit",
                 format!("must be at most {MAX_RETRANSMIT}"),
+            ));
+        }
+        if !(MIN_REQUEST_BYTES..=MAX_REQUEST_BYTES).contains(&c.max_request_bytes) {
+            return Err(invalid(
+                "coap.max_request_bytes",
+                format!("must be between {MIN_REQUEST_BYTES} and {MAX_REQUEST_BYTES}"),
             ));
         }
 
@@ -799,6 +818,16 @@ impl Config {
             return Err(invalid(
                 "gateway.max_bulk_bytes",
                 format!("must be between {MIN_BULK_BYTES} and {MAX_BULK_BYTES}"),
+            ));
+        }
+        if g.max_bulk_bytes.saturating_add(BULK_DATAGRAM_OVERHEAD) > c.max_request_bytes {
+            return Err(invalid(
+                "coap.max_request_bytes",
+                format!(
+                    "must be at least gateway.max_bulk_bytes + {BULK_DATAGRAM_OVERHEAD} ({}): \
+                     the server must accept the gateway's bulks",
+                    g.max_bulk_bytes.saturating_add(BULK_DATAGRAM_OVERHEAD)
+                ),
             ));
         }
         if g.hold_time_ms == 0 {
@@ -1008,6 +1037,7 @@ impl Config {
             default_segment_size,
             provisioning: Arc::new(provisioning.with_auto_provision(auto)),
             max_bulk_entries: s.config_max_bulk_entries,
+            max_request_bytes: self.coap.max_request_bytes,
             max_response_bytes: s.config_max_response_bytes,
             allowed_gateways: s
                 .allowed_gateways
@@ -1041,6 +1071,7 @@ impl Config {
             bulking_enabled: g.bulking_enabled,
             max_batch_entries: g.max_batch_entries,
             max_bulk_bytes: g.max_bulk_bytes,
+            max_request_bytes: self.coap.max_request_bytes,
             hold_time: Duration::from_millis(g.hold_time_ms),
             deadline_margin: Duration::from_millis(g.deadline_margin_ms),
             piggyback_window: Duration::from_millis(g.piggyback_window_ms),
@@ -1103,6 +1134,7 @@ impl Config {
             service_id: s.service_id.clone(),
             uri_path: s.uri_path.clone(),
             max_bulk_entries: s.max_bulk_entries,
+            max_request_bytes: self.coap.max_request_bytes,
             max_registrations: s.max_registrations,
             dedup_max_entries: s.dedup_max_entries,
             dedup_exchanges_per_peer: s.dedup_exchanges_per_peer,
@@ -1465,6 +1497,15 @@ mod tests {
             ("[coap]\nack_random_factor = 0.5", "coap.ack_random_factor"),
             ("[coap]\nack_random_factor = nan", "coap.ack_random_factor"),
             ("[coap]\nmax_retransmit = 21", "coap.max_retransmit"),
+            ("[coap]\nmax_request_bytes = 1151", "coap.max_request_bytes"),
+            (
+                "[coap]\nmax_request_bytes = 65508",
+                "coap.max_request_bytes",
+            ),
+            (
+                "[gateway]\nmax_bulk_bytes = 8000\n[coap]\nmax_request_bytes = 8192",
+                "coap.max_request_bytes",
+            ),
             (
                 "[gateway]\nmetrics_listen = \"224.0.0.1:9464\"",
                 "gateway.metrics_listen",

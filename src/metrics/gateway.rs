@@ -352,6 +352,13 @@ impl Source for GatewayMetrics {
         }
         self.counter(
             page,
+            "msgin5g_gateway_request_too_large_total",
+            "Device requests answered 4.13 with Size1: the datagram exceeded \
+             coap.max_request_bytes.",
+            |s| &s.too_large,
+        );
+        self.counter(
+            page,
             "msgin5g_gateway_expired_dropped_total",
             "Device requests still queued for a bulk at their deadline from receipt: answered \
              SERVER_TIMEOUT and never sent upstream.",
