@@ -132,6 +132,9 @@ register_self = true
 reregistration_holdoff_ms = 1000
 # On Ctrl-C, how long to wait for pending requests to get their answers.
 drain_timeout_ms = 10000
+# Seconds between activity summary log lines (requests, answers, failures, pending, upstream
+# RTT; none while idle); a totals line is logged at exit either way. 0 = no summary lines.
+summary_interval_s = 60
 # Requested SO_RCVBUF/SO_SNDBUF per socket (0 = system default); small buffers drop bursts.
 recv_buffer_bytes = 4194304
 # TCP address serving Prometheus metrics at GET /metrics (gateway, embedded server, kernel UDP
@@ -427,6 +430,8 @@ pub struct GatewaySection {
     pub reregistration_holdoff_ms: u64,
     /// Drain time on shutdown, in milliseconds.
     pub drain_timeout_ms: u64,
+    /// Seconds between activity summary log lines (0: none).
+    pub summary_interval_s: u64,
     /// Requested socket buffer sizes in bytes (0 = system default).
     pub recv_buffer_bytes: usize,
     /// Prometheus `/metrics` listener (TCP); `None` runs none.
@@ -486,6 +491,7 @@ impl Default for GatewaySection {
             credential: core.credential,
             reregistration_holdoff_ms: millis(core.reregistration_holdoff),
             drain_timeout_ms: 10_000,
+            summary_interval_s: 60,
             recv_buffer_bytes: DEFAULT_SOCKET_BUFFER,
             metrics_listen: None,
             data_dir: PathBuf::from(DEFAULT_GATEWAY_DATA_DIR),
@@ -702,6 +708,8 @@ pub const MIN_REQUEST_BYTES: usize = 1152;
 pub const MAX_REQUEST_BYTES: usize = 65_507;
 /// Room for a bulk's CoAP header and options beside `gateway.max_bulk_bytes` of JSON.
 pub const BULK_DATAGRAM_OVERHEAD: usize = 512;
+/// Largest `gateway.summary_interval_s` (one day).
+pub const MAX_SUMMARY_INTERVAL_S: u64 = 86_400;
 /// Largest `coap.max_retransmit` (2^(n+1) stays far from overflow).
 pub const MAX_RETRANSMIT: u32 = 20;
 /// Largest `coap.ack_timeout_ms` (5 minutes).
@@ -828,6 +836,12 @@ impl Config {
                      the server must accept the gateway's bulks",
                     g.max_bulk_bytes.saturating_add(BULK_DATAGRAM_OVERHEAD)
                 ),
+            ));
+        }
+        if g.summary_interval_s > MAX_SUMMARY_INTERVAL_S {
+            return Err(invalid(
+                "gateway.summary_interval_s",
+                format!("must be at most {MAX_SUMMARY_INTERVAL_S} (0: no summary lines)"),
             ));
         }
         if g.hold_time_ms == 0 {
@@ -1182,6 +1196,12 @@ impl Config {
         Duration::from_millis(self.gateway.drain_timeout_ms)
     }
 
+    /// How often the gateway logs an activity summary (`None`: never).
+    pub fn summary_interval(&self) -> Option<Duration> {
+        let s = self.gateway.summary_interval_s;
+        (s > 0).then(|| Duration::from_secs(s))
+    }
+
     /// Socket buffer sizes for the gateway's sockets.
     pub fn socket_options(&self) -> SocketOptions {
         SocketOptions {
@@ -1498,6 +1518,10 @@ mod tests {
             ("[coap]\nack_random_factor = nan", "coap.ack_random_factor"),
             ("[coap]\nmax_retransmit = 21", "coap.max_retransmit"),
             ("[coap]\nmax_request_bytes = 1151", "coap.max_request_bytes"),
+            (
+                "[gateway]\nsummary_interval_s = 86401",
+                "gateway.summary_interval_s",
+            ),
             (
                 "[coap]\nmax_request_bytes = 65508",
                 "coap.max_request_bytes",

@@ -21,6 +21,7 @@ pub mod persist;
 mod recent;
 mod split;
 mod stats;
+pub mod summary;
 
 pub use self::core::{journal_owner, RestoredJournal};
 pub use self::core::{
@@ -297,6 +298,9 @@ pub struct GatewayStats {
     /// Times the upstream went silent: requests outstanding and nothing heard from it for
     /// `upstream_silent_after` (logged as a warning).
     pub upstream_silent: AtomicU64,
+    /// Warnings logged about a silent upstream: the first of each silence and one per
+    /// `upstream_silent_after` while it lasts.
+    pub upstream_warnings: AtomicU64,
     /// Times a silent upstream was heard again (logged as info).
     pub upstream_recovered: AtomicU64,
     /// CoAP pings sent to a silent upstream (RFC 7252 §4.3).

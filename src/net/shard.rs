@@ -369,7 +369,13 @@ pub async fn run<C: Core, H: Hooks<C>>(
     let mut buf = vec![0u8; RECV_BUFFER_LEN].into_boxed_slice();
     let mut table = Sockets::new(sockets);
     let mut reported: Vec<(SocketId, u64)> = Vec::new();
-    hooks.start(&mut core, Instant::now());
+    let started = Instant::now();
+    hooks.start(&mut core, started);
+    // What the start queued (the gateway's own registration) leaves now, not at the first wake
+    // (which would be its first retransmission, ~ACK_TIMEOUT later, sending it twice at once).
+    hooks.turn(&mut core, started);
+    flush(&mut core, &mut hooks, &mut table, started).await;
+    hooks.turn_done(&mut core);
 
     loop {
         table.compact();
