@@ -11,6 +11,12 @@
 //! refuses the request with 4.02; an unrecognized elective one is silently ignored.
 //! `Proxy-Uri`/`Proxy-Scheme` are recognized, but no endpoint of this binary is a forward proxy:
 //! 5.05 (§5.7.2, §5.10.2).
+//!
+//! Hand-written: coap-lite (a dependency, used as the independent decoder in tests) names the
+//! options but has no length, repetition or support rules. Measured cost (callgrind on the
+//! pipeline bench, `reg_default_bulks`, 7 000 requests): 15.59 k → 15.87 k instructions per
+//! device `REG` (+1.8 %) for this check, the full option-chain validation in `classify` and the
+//! Accept check at the gateway together; the table check itself is 79 instructions.
 
 use super::view::MessageView;
 
