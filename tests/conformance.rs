@@ -7,7 +7,8 @@
 //! Proxy-Scheme 5.05, Accept 4.06, an unknown elective option ignored), wrong method 4.05, wrong
 //! Content-Format 4.15, a request over `coap.max_request_bytes` 4.13 with Size1, and the three
 //! kinds of malformed datagram (header error silence; option format error and reserved code
-//! class: RST for a CON, silence for a NON; never 4.00).
+//! class: RST for a CON, silence for a NON; never 4.00); the configuration endpoints (server,
+//! gateway, relay) likewise.
 
 use msgin5g::coap::types::option;
 use msgin5g::coap::view::decode_uint;
@@ -48,6 +49,7 @@ fn start() -> Setup {
         1,
         GatewayConfig {
             hold_time: Duration::from_millis(20),
+            config_upstream: Some(configuration.local_addr()),
             ..GatewayConfig::default()
         },
         Duration::from_secs(5),
@@ -388,14 +390,29 @@ fn accepted_requests_token_lengths_duplicates_and_non() {
 }
 
 #[test]
-fn the_configuration_endpoint_keeps_the_same_rules() {
+fn the_configuration_endpoints_keep_the_same_rules() {
     let setup = start();
-    let addr = setup.configuration.local_addr();
+    let targets = [
+        ("configuration server", setup.configuration.local_addr()),
+        ("gateway configuration", setup.gateway.config_addr()),
+        ("relay configuration", setup.relay.config_local_addr()),
+    ];
     let get = |extra: fn(MessageBuilder) -> MessageBuilder| {
         let b = MessageBuilder::new(MsgType::Con, Code::GET, mid(), tok(4));
         extra(b).build()
     };
-    for (case, request, expect) in [
+    let mut long = MessageBuilder::new(MsgType::Con, Code::GET, mid(), tok(5))
+        .uri_path("msgin5g-config")
+        .option(option::URI_QUERY, b"ueid=imsi-1");
+    for _ in 0..40 {
+        long = long.option(option::URI_QUERY, &[b'i'; 250]);
+    }
+    let cases = [
+        (
+            "over max_request_bytes",
+            long.build(),
+            Expect::Ack(Code::REQUEST_ENTITY_TOO_LARGE),
+        ),
         (
             "ping",
             MessageBuilder::new(MsgType::Con, Code::EMPTY, mid(), Token::EMPTY).build(),
@@ -433,9 +450,12 @@ fn the_configuration_endpoint_keeps_the_same_rules() {
             vec![0x40, 0xC1, 0x00, 0x43],
             Expect::Reset,
         ),
-    ] {
-        let answer = send(&device(), addr, &request, ANSWER_WAIT.min(WAIT * 5));
-        check("configuration", case, &request, answer, expect);
+    ];
+    for (name, addr) in targets {
+        for (case, request, expect) in &cases {
+            let answer = send(&device(), addr, request, ANSWER_WAIT);
+            check(name, case, request, answer, *expect);
+        }
     }
     stop(setup);
 }
