@@ -18,6 +18,9 @@
 //!      a request. A CON is rejected with a RST carrying its Message ID (§4.2); a NON, ACK or
 //!      RST is silently ignored (§4.3, §4.2).
 //!
+//!    A *response* with an unrecognized critical option ([`super::options`]) is rejected the
+//!    same way (§5.4.1): RST for a CON one, silence for a piggybacked or NON one.
+//!
 //!    ACK and RST are [`Classified::Ack`] / [`Classified::Reset`]; an Empty CON is a
 //!    [`Classified::Ping`] (answered with RST, §4.3); CON/NON responses are
 //!    [`Classified::Response`] (the core matches them to its own requests); everything else is a
@@ -44,6 +47,9 @@ pub enum Rejection {
     ReservedClass,
     /// An Empty NON (§4.3: a NON always carries a request or response).
     EmptyNon,
+    /// A response (piggybacked on an ACK, or in a CON or NON) carrying an unrecognized critical
+    /// option (§5.4.1: a CON or ACK response is rejected, a NON one ignored).
+    CriticalOption(u16),
 }
 
 /// What a received datagram is (RFC 7252 §4).
@@ -75,6 +81,11 @@ pub fn classify(data: &[u8]) -> Classified<'_> {
         Ok(v) => v,
         Err(e) => return Classified::Rejected(header, Rejection::Options(e)),
     };
+    if header.code.is_response() {
+        if let OptionVerdict::Unrecognized(n) = options::check(&view) {
+            return Classified::Rejected(header, Rejection::CriticalOption(n));
+        }
+    }
     match header.mtype {
         MsgType::Ack => return Classified::Ack(header),
         MsgType::Rst => return Classified::Reset(header),
@@ -346,6 +357,29 @@ mod tests {
         // A malformed ACK is rejected too (the core ignores it rather than matching it).
         let ack = [0x60, 0x45, 0, 1, 0xF0];
         assert!(matches!(classify(&ack), Classified::Rejected(h, _) if h.mtype == MsgType::Ack));
+    }
+
+    #[test]
+    fn responses_with_an_unrecognized_critical_option_are_rejected() {
+        let ack = MessageBuilder::new(MsgType::Ack, Code::CONTENT, 5, Token::EMPTY)
+            .option(9, b"")
+            .build();
+        assert_eq!(rejected(&ack), Rejection::CriticalOption(9));
+        let con = MessageBuilder::new(MsgType::Con, Code::CHANGED, 6, Token::EMPTY)
+            .option(option::URI_HOST, b"a")
+            .option(option::URI_HOST, b"b")
+            .build();
+        assert_eq!(rejected(&con), Rejection::CriticalOption(option::URI_HOST));
+        // Elective ones are ignored; a request keeps its options for check_request.
+        let ok = MessageBuilder::new(MsgType::Ack, Code::CONTENT, 7, Token::EMPTY)
+            .uint_option(option::CONTENT_FORMAT, 50)
+            .option(16, b"x")
+            .build();
+        assert!(matches!(classify(&ok), Classified::Ack(_)));
+        assert!(matches!(
+            classify(&post().option(9, b"").build()),
+            Classified::Request(_)
+        ));
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub use exchange::is_dereg;
 pub use persist::{RelayChanges, RelayDb, RelayRestored, RelaySnapshot};
 pub use stats::{Bound, Discard, RelayStats};
 
-use crate::coap::endpoint::{classify, Classified};
+use crate::coap::endpoint::{classify, Classified, Rejection};
 use crate::coap::types::option;
 use crate::coap::{Code, Header, MessageBuilder, MessageView, MsgType, Transmit};
 use crate::net::shard::{Core, Load, SocketId, SocketOp};
@@ -233,6 +233,19 @@ impl RelayCore {
         add(&self.stats.overload_sent);
     }
 
+    /// [`classify`] for a relay, which is not the endpoint of what it relays: a response with
+    /// an unrecognized critical option is relayed like any response (its endpoint, the device or
+    /// the server, rejects it, RFC 7252 §5.4.1).
+    fn classify_relayed(data: &[u8]) -> Classified<'_> {
+        match classify(data) {
+            Classified::Rejected(h, Rejection::CriticalOption(_)) if h.mtype == MsgType::Ack => {
+                Classified::Ack(h)
+            }
+            Classified::Rejected(h, Rejection::CriticalOption(_)) => Classified::Response(h),
+            other => other,
+        }
+    }
+
     /// A message format error that is not relayed: counted, a CON rejected with a RST.
     fn reject(&mut self, socket: SocketId, to: SocketAddr, header: &Header) {
         self.stats.discard(Discard::FormatError);
@@ -243,7 +256,7 @@ impl RelayCore {
 
     /// A datagram from a device on socket 0 or 1.
     fn uplink(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
-        let (header, request, rejected) = match classify(data) {
+        let (header, request, rejected) = match Self::classify_relayed(data) {
             Classified::FormatError(_) => return self.stats.discard(Discard::FormatError),
             Classified::Rejected(h, _) => (h, false, true),
             Classified::Ack(h)
@@ -375,7 +388,7 @@ impl RelayCore {
         } else {
             return self.stats.discard(Discard::ForeignSource);
         };
-        let classified = classify(data);
+        let classified = Self::classify_relayed(data);
         let link_socket = FIRST_LINK_SOCKET + slot;
         match classified {
             Classified::FormatError(_) => return self.stats.discard(Discard::FormatError),

@@ -530,6 +530,17 @@ fn message_format_errors_are_not_relayed_and_a_con_gets_the_rst_either_way() {
 }
 
 #[test]
+fn a_response_with_an_unrecognized_critical_option_is_relayed_for_its_endpoint_to_reject() {
+    let mut h = Harness::new(config());
+    h.feed(DEVICE_SOCKET, ue(1), &reg(0x40, 4));
+    let odd = MessageBuilder::new(MsgType::Ack, Code::CREATED, 0x40, Token::from_u64(4))
+        .option(9, b"")
+        .build();
+    assert_eq!(one(h.feed(2, UPSTREAM, &odd)), (DEVICE_SOCKET, ue(1), odd));
+    assert_eq!(h.stat(|s| &s.exchanges), 0);
+}
+
+#[test]
 fn a_port_range_gives_each_slot_its_port() {
     let mut h = Harness::new(RelayConfig {
         uplink_ports: Some((40000, 40009)),

@@ -361,7 +361,9 @@ impl ConfigServerCore {
             Classified::Rejected(h, why) => {
                 match why {
                     Rejection::Options(_) => bump(&self.stats.dropped),
-                    Rejection::ReservedClass | Rejection::EmptyNon => bump(&self.stats.ignored),
+                    Rejection::ReservedClass
+                    | Rejection::EmptyNon
+                    | Rejection::CriticalOption(_) => bump(&self.stats.ignored),
                 }
                 if h.mtype == MsgType::Con {
                     self.push(from, reset(h.mid));

@@ -493,7 +493,9 @@ impl ServerCore {
                 // RST (§4.2), anything else silently ignored; never answered as a request.
                 match why {
                     Rejection::Options(_) => bump(&self.stats.dropped),
-                    Rejection::ReservedClass | Rejection::EmptyNon => bump(&self.stats.ignored),
+                    Rejection::ReservedClass
+                    | Rejection::EmptyNon
+                    | Rejection::CriticalOption(_) => bump(&self.stats.ignored),
                 }
                 if header.mtype == MsgType::Con {
                     self.push(from, reset(header.mid));

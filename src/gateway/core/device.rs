@@ -149,7 +149,9 @@ impl GatewayCore {
                 inc(&self.stats.dropped);
                 let received = match why {
                     Rejection::Options(_) => Received::DecodeError,
-                    Rejection::ReservedClass | Rejection::EmptyNon => Received::Ignored,
+                    Rejection::ReservedClass
+                    | Rejection::EmptyNon
+                    | Rejection::CriticalOption(_) => Received::Ignored,
                 };
                 self.stats.received(side, received);
                 if header.mtype == MsgType::Con {
