@@ -341,11 +341,9 @@ impl GatewayCore {
         }
         let side = Side::Upstream(uplink);
         let classified = classify(data);
-        if !matches!(
-            classified,
-            Classified::FormatError(_) | Classified::Rejected(..)
-        ) {
-            // Any CoAP from the upstream shows it is alive (silence watch, issue 9 item 9).
+        if !matches!(classified, Classified::FormatError(_)) {
+            // Any CoAP from the upstream, even one it gets rejected for, shows it is alive
+            // (silence watch, issue 9 item 9).
             self.upstream_heard(now);
         }
         let h = match classified {
