@@ -142,6 +142,9 @@ register_self = true
 reregistration_holdoff_ms = 1000
 # On Ctrl-C, how long to wait for pending requests to get their answers.
 drain_timeout_ms = 10000
+# Seconds between activity summary log lines (requests, answers, failures, pending, upstream
+# RTT; none while idle); a totals line is logged at exit either way. 0 = no summary lines.
+summary_interval_s = 60
 # Requested SO_RCVBUF/SO_SNDBUF per socket (0 = system default); small buffers drop bursts.
 recv_buffer_bytes = 4194304
 # TCP address serving Prometheus metrics at GET /metrics (gateway, embedded server, kernel UDP
@@ -281,6 +284,10 @@ ack_timeout_ms = 2000
 ack_random_factor = 1.5
 # MAX_RETRANSMIT, 0..=20.
 max_retransmit = 4
+# Largest request datagram (header, options, payload) the server, the configuration server and
+# the gateway's device sockets accept; a larger one gets 4.13 with Size1 (RFC 7959 §4).
+# 1152..=65507, and at least gateway.max_bulk_bytes + 512 (a bulk must fit).
+max_request_bytes = 8192
 "#;
 
 /// Why a configuration was refused; the message names the file or the field.
@@ -440,6 +447,8 @@ pub struct GatewaySection {
     pub reregistration_holdoff_ms: u64,
     /// Drain time on shutdown, in milliseconds.
     pub drain_timeout_ms: u64,
+    /// Seconds between activity summary log lines (0: none).
+    pub summary_interval_s: u64,
     /// Requested socket buffer sizes in bytes (0 = system default).
     pub recv_buffer_bytes: usize,
     /// Prometheus `/metrics` listener (TCP); `None` runs none.
@@ -501,6 +510,7 @@ impl Default for GatewaySection {
             credential: core.credential,
             reregistration_holdoff_ms: millis(core.reregistration_holdoff),
             drain_timeout_ms: 10_000,
+            summary_interval_s: 60,
             recv_buffer_bytes: DEFAULT_SOCKET_BUFFER,
             metrics_listen: None,
             data_dir: PathBuf::from(DEFAULT_GATEWAY_DATA_DIR),
@@ -638,6 +648,8 @@ pub struct CoapSection {
     pub ack_random_factor: f64,
     /// MAX_RETRANSMIT.
     pub max_retransmit: u32,
+    /// Largest request datagram accepted (4.13 with Size1 beyond).
+    pub max_request_bytes: usize,
 }
 
 impl Default for CoapSection {
@@ -647,6 +659,7 @@ impl Default for CoapSection {
             ack_timeout_ms: millis(params.ack_timeout),
             ack_random_factor: params.ack_random_factor,
             max_retransmit: params.max_retransmit,
+            max_request_bytes: crate::coap::DEFAULT_MAX_REQUEST_BYTES,
         }
     }
 }
@@ -708,6 +721,14 @@ pub const MIN_CONFIG_RESPONSE_BYTES: usize = 256;
 pub const MAX_BULK_BYTES: usize = 65_000;
 /// Smallest `max_bulk_bytes`: room for a bulk header and one entry.
 pub const MIN_BULK_BYTES: usize = 64;
+/// Smallest `coap.max_request_bytes` (RFC 7252 §4.6: 1152 bytes fit any path).
+pub const MIN_REQUEST_BYTES: usize = 1152;
+/// Largest `coap.max_request_bytes` (the largest UDP payload over IPv4).
+pub const MAX_REQUEST_BYTES: usize = 65_507;
+/// Room for a bulk's CoAP header and options beside `gateway.max_bulk_bytes` of JSON.
+pub const BULK_DATAGRAM_OVERHEAD: usize = 512;
+/// Largest `gateway.summary_interval_s` (one day).
+pub const MAX_SUMMARY_INTERVAL_S: u64 = 86_400;
 /// Largest `coap.max_retransmit` (2^(n+1) stays far from overflow).
 pub const MAX_RETRANSMIT: u32 = 20;
 /// Largest `coap.ack_timeout_ms` (5 minutes).
@@ -759,6 +780,12 @@ impl Config {
             return Err(invalid(
                 "coap.max_retransmit",
                 format!("must be at most {MAX_RETRANSMIT}"),
+            ));
+        }
+        if !(MIN_REQUEST_BYTES..=MAX_REQUEST_BYTES).contains(&c.max_request_bytes) {
+            return Err(invalid(
+                "coap.max_request_bytes",
+                format!("must be between {MIN_REQUEST_BYTES} and {MAX_REQUEST_BYTES}"),
             ));
         }
 
@@ -818,6 +845,22 @@ impl Config {
             return Err(invalid(
                 "gateway.max_bulk_bytes",
                 format!("must be between {MIN_BULK_BYTES} and {MAX_BULK_BYTES}"),
+            ));
+        }
+        if g.max_bulk_bytes.saturating_add(BULK_DATAGRAM_OVERHEAD) > c.max_request_bytes {
+            return Err(invalid(
+                "coap.max_request_bytes",
+                format!(
+                    "must be at least gateway.max_bulk_bytes + {BULK_DATAGRAM_OVERHEAD} ({}): \
+                     the server must accept the gateway's bulks",
+                    g.max_bulk_bytes.saturating_add(BULK_DATAGRAM_OVERHEAD)
+                ),
+            ));
+        }
+        if g.summary_interval_s > MAX_SUMMARY_INTERVAL_S {
+            return Err(invalid(
+                "gateway.summary_interval_s",
+                format!("must be at most {MAX_SUMMARY_INTERVAL_S} (0: no summary lines)"),
             ));
         }
         if g.hold_time_ms == 0 {
@@ -1039,6 +1082,7 @@ impl Config {
             default_segment_size,
             provisioning: Arc::new(provisioning.with_auto_provision(auto)),
             max_bulk_entries: s.config_max_bulk_entries,
+            max_request_bytes: self.coap.max_request_bytes,
             max_response_bytes: s.config_max_response_bytes,
             allowed_gateways: s
                 .allowed_gateways
@@ -1072,6 +1116,7 @@ impl Config {
             bulking_enabled: g.bulking_enabled,
             max_batch_entries: g.max_batch_entries,
             max_bulk_bytes: g.max_bulk_bytes,
+            max_request_bytes: self.coap.max_request_bytes,
             hold_time: Duration::from_millis(g.hold_time_ms),
             deadline_margin: Duration::from_millis(g.deadline_margin_ms),
             piggyback_window: Duration::from_millis(g.piggyback_window_ms),
@@ -1138,6 +1183,7 @@ impl Config {
             service_id: s.service_id.clone(),
             uri_path: s.uri_path.clone(),
             max_bulk_entries: s.max_bulk_entries,
+            max_request_bytes: self.coap.max_request_bytes,
             max_registrations: s.max_registrations,
             dedup_max_entries: s.dedup_max_entries,
             dedup_exchanges_per_peer: s.dedup_exchanges_per_peer,
@@ -1183,6 +1229,12 @@ impl Config {
     /// How long shutdown waits for the gateway to drain.
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_millis(self.gateway.drain_timeout_ms)
+    }
+
+    /// How often the gateway logs an activity summary (`None`: never).
+    pub fn summary_interval(&self) -> Option<Duration> {
+        let s = self.gateway.summary_interval_s;
+        (s > 0).then(|| Duration::from_secs(s))
     }
 
     /// Socket buffer sizes for the gateway's sockets.
@@ -1523,6 +1575,19 @@ mod tests {
             ("[coap]\nack_random_factor = 0.5", "coap.ack_random_factor"),
             ("[coap]\nack_random_factor = nan", "coap.ack_random_factor"),
             ("[coap]\nmax_retransmit = 21", "coap.max_retransmit"),
+            ("[coap]\nmax_request_bytes = 1151", "coap.max_request_bytes"),
+            (
+                "[gateway]\nsummary_interval_s = 86401",
+                "gateway.summary_interval_s",
+            ),
+            (
+                "[coap]\nmax_request_bytes = 65508",
+                "coap.max_request_bytes",
+            ),
+            (
+                "[gateway]\nmax_bulk_bytes = 8000\n[coap]\nmax_request_bytes = 8192",
+                "coap.max_request_bytes",
+            ),
             (
                 "[gateway]\nmetrics_listen = \"224.0.0.1:9464\"",
                 "gateway.metrics_listen",

@@ -17,11 +17,12 @@
 
 use clap::{Args, Parser, Subcommand};
 use msgin5g::config::{AnswerModeSetting, Config, RelaySection, EXAMPLE_TOML};
+use msgin5g::gateway::summary::Summary;
 use msgin5g::gateway::GatewayDb;
 use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry, Source};
 use msgin5g::net::{
     spawn_config_server, spawn_gateway_persistent, spawn_relay_with, spawn_server,
-    spawn_server_with, ConfigServerHandle, ServerHandle,
+    spawn_server_with, BindError, ConfigServerHandle, ServerHandle,
 };
 use msgin5g::relay::RelayDb;
 use msgin5g::server::ServerDb;
@@ -211,7 +212,15 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            run_server(&config, config_server, db)
+            run_server(&config, config_server, db).map_err(|e| {
+                name_setting(
+                    e,
+                    &[
+                        ("server.listen", config.server.listen),
+                        ("server.config_listen", config.server.config_listen),
+                    ],
+                )
+            })
         }
         Command::Gateway(args) => {
             let config = match load_config(args.config.as_ref(), |config| {
@@ -242,7 +251,15 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            run_gateway(&config, embedded_config, db)
+            run_gateway(&config, embedded_config, db).map_err(|e| {
+                name_setting(
+                    e,
+                    &[
+                        ("gateway.listen", config.gateway.listen),
+                        ("gateway.config_listen", config.gateway.config_listen),
+                    ],
+                )
+            })
         }
         Command::Relay(args) => {
             let config = match load_config(args.config.as_ref(), |config| {
@@ -272,14 +289,22 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            run_relay(&config, config_server, db)
+            run_relay(&config, config_server, db).map_err(|e| {
+                name_setting(
+                    e,
+                    &[
+                        ("relay.listen", config.relay.listen),
+                        ("relay.config_listen", config.relay.config_listen),
+                    ],
+                )
+            })
         }
         Command::PrintConfig => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, "msgin5g failed");
+            // Printed once (not also logged): a bind error names the address and its setting.
             eprintln!("msgin5g: {error}");
             ExitCode::from(EXIT_RUNTIME)
         }
@@ -389,9 +414,36 @@ fn apply_relay_flags(config: &mut Config, args: &RelayArgs) {
 
 /// Bind the metrics listener (if configured) before starting what it observes: a bad address
 /// fails the start, and early scrapes wait in the accept queue.
-fn bind_metrics(addr: Option<SocketAddr>) -> std::io::Result<Option<std::net::TcpListener>> {
-    addr.map(|a| msgin5g::metrics::bind_listener(a, msgin5g::metrics::BIND_RETRY))
-        .transpose()
+/// Bind the metrics listener of setting `field`, if one is configured.
+fn bind_metrics(
+    field: &str,
+    addr: Option<SocketAddr>,
+) -> std::io::Result<Option<std::net::TcpListener>> {
+    addr.map(|a| {
+        msgin5g::metrics::bind_listener(a, msgin5g::metrics::BIND_RETRY).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot bind {a} (TCP, {field}): {e}"))
+        })
+    })
+    .transpose()
+}
+
+/// Name the setting of a UDP bind failure ([`BindError`]): `cannot bind ADDR (FIELD): reason`.
+/// Other errors pass unchanged.
+fn name_setting(error: std::io::Error, settings: &[(&str, SocketAddr)]) -> std::io::Error {
+    let named = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<BindError>())
+        .and_then(|bind| {
+            let (field, _) = settings.iter().find(|(_, addr)| *addr == bind.addr)?;
+            Some(format!(
+                "cannot bind {} (UDP, {field}): {}",
+                bind.addr, bind.reason
+            ))
+        });
+    match named {
+        Some(message) => std::io::Error::new(error.kind(), message),
+        None => error,
+    }
 }
 
 /// The reference server's configuration, with the per-UE credentials of the provisioning file
@@ -412,7 +464,7 @@ fn run_server(
     config_server: msgin5g::server::ConfigServerConfig,
     db: Option<ServerDb>,
 ) -> std::io::Result<()> {
-    let metrics_listener = bind_metrics(config.server.metrics_listen)?;
+    let metrics_listener = bind_metrics("server.metrics_listen", config.server.metrics_listen)?;
     if db.is_none() {
         tracing::info!("server.data_dir is empty: state kept in memory only");
     }
@@ -450,7 +502,7 @@ fn run_gateway(
     embedded_config: Option<msgin5g::server::ConfigServerConfig>,
     db: Option<GatewayDb>,
 ) -> std::io::Result<()> {
-    let metrics_listener = bind_metrics(config.gateway.metrics_listen)?;
+    let metrics_listener = bind_metrics("gateway.metrics_listen", config.gateway.metrics_listen)?;
     if db.is_none() {
         tracing::info!("gateway.data_dir is empty: gateway state kept in memory only");
     }
@@ -479,7 +531,8 @@ fn run_gateway(
     // One endpoint for the process: the gateway, the embedded server if any, the kernel's drops.
     let metrics = serve_metrics(metrics_listener, gateway.metrics(), &server, &configuration)?;
     let runtime = signal_runtime()?;
-    runtime.block_on(shutdown_signal());
+    let shards = gateway.stats();
+    runtime.block_on(summaries_until_signal(config.summary_interval(), &shards));
     tracing::info!(
         drain_timeout = ?config.drain_timeout(),
         "draining the gateway (signal again to exit at once)"
@@ -506,6 +559,7 @@ fn run_gateway(
     }
     // Scrapable through the drain; stopped last.
     drop(metrics);
+    Summary::log_totals(&shards);
     tracing::info!("bye");
     Ok(())
 }
@@ -519,7 +573,7 @@ fn run_relay(
     if db.is_none() {
         tracing::info!("relay.data_dir is empty: links kept in memory only");
     }
-    let metrics_listener = bind_metrics(r.metrics_listen)?;
+    let metrics_listener = bind_metrics("relay.metrics_listen", r.metrics_listen)?;
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     // No upstream: the reference server and its configuration server run in-process (the
     // configuration server unless a configuration upstream is given).
@@ -607,6 +661,30 @@ fn signal_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
+}
+
+/// Wait for the shutdown signal, logging the gateway's activity summary every `interval`
+/// meanwhile (issue 10 §4; none when `None`).
+async fn summaries_until_signal(
+    interval: Option<std::time::Duration>,
+    shards: &[std::sync::Arc<msgin5g::gateway::GatewayStats>],
+) {
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    let Some(every) = interval else {
+        return signal.await;
+    };
+    let mut summary = Summary::default();
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut signal => return,
+            _ = tick.tick() => {
+                summary.log_interval(shards);
+            }
+        }
+    }
 }
 
 /// Complete on Ctrl-C (or SIGTERM on Unix).

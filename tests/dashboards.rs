@@ -245,8 +245,11 @@ fn check_with_promtool(page: &str, exprs: &[String]) {
             "      - record: dashboard:expr_{i}\n        expr: '{expr}'\n"
         ));
     }
+    // One file per call: the gateway and relay tests run in parallel in this process.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let file = std::env::temp_dir().join(format!(
-        "msgin5g-dashboard-rules-{}.yml",
+        "msgin5g-dashboard-rules-{}-{call}.yml",
         std::process::id()
     ));
     std::fs::write(&file, rules).unwrap();

@@ -27,6 +27,8 @@ fn start(shards: usize, config: GatewayConfig) -> (ConfigServerHandle, GatewayHa
         "127.0.0.1:0".parse().unwrap(),
         ConfigServerConfig {
             provisioning: Arc::new(provisioning),
+            // Room for the 8 KiB bulks of the bulk test (coap.max_request_bytes).
+            max_request_bytes: 16 * 1024,
             ..ConfigServerConfig::default()
         },
     )

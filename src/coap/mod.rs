@@ -1,6 +1,7 @@
 //! CoAP (RFC 7252) for the MSGin5G reference points MSGin5G-1 and MSGin5G-6 (TS 24.538 §6.1).
 //!
 //! - [`endpoint`]: the message layer every endpoint shares: classify a datagram, check a request.
+//! - [`options`]: the option table (RFC 7252 Table 4, RFC 7959) and the unrecognized-option rule.
 //! - [`view`]: zero-allocation header-first parser for the hot path.
 //! - [`build`]: message encoder (options in ascending order, delta-encoded).
 //! - [`dedup`]: RFC 7252 §4.5 duplicate detection for confirmable/non-confirmable requests.
@@ -19,6 +20,7 @@ pub mod dedup;
 pub mod endpoint;
 pub mod mid;
 pub mod overload;
+pub mod options;
 pub mod params;
 pub mod retransmit;
 pub mod rng;
@@ -31,6 +33,12 @@ pub use types::{Code, MsgType, Token, CONTENT_FORMAT_JSON, CONTENT_FORMAT_XML};
 pub use view::{Header, MessageView, ParseError};
 
 use std::net::SocketAddr;
+
+/// Default `coap.max_request_bytes`: the largest request datagram an endpoint accepts (larger
+/// gets 4.13 with Size1, RFC 7959 §4). Room for a single MSGin5G message with the largest
+/// default payload (`server.max_payload_bytes` 2048, base64 in JSON) and a default bulk
+/// (`gateway.max_bulk_bytes` 1024); RFC 7252 §4.6's 1152 bytes would refuse such messages.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 8192;
 
 /// One datagram a sans-IO core wants sent.
 #[derive(Debug, Clone, PartialEq, Eq)]

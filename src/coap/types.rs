@@ -9,7 +9,7 @@ pub const CONTENT_FORMAT_JSON: u16 = 50;
 /// (24.538 §7.2).
 pub const CONTENT_FORMAT_XML: u16 = 41;
 
-/// Option numbers (RFC 7252 §5.10, RFC 7959 §2.1).
+/// Option numbers (RFC 7252 §5.10, RFC 7959 §2.1); their rules are in [`super::options`].
 pub mod option {
     /// If-Match.
     pub const IF_MATCH: u16 = 1;
@@ -49,37 +49,6 @@ pub mod option {
     pub const PROXY_SCHEME: u16 = 39;
     /// Size1.
     pub const SIZE1: u16 = 60;
-
-    /// Whether an option number is critical (RFC 7252 §5.4.6: odd numbers are critical).
-    pub fn is_critical(number: u16) -> bool {
-        number & 1 == 1
-    }
-
-    /// Whether this implementation understands an option number.
-    pub fn is_known(number: u16) -> bool {
-        matches!(
-            number,
-            IF_MATCH
-                | URI_HOST
-                | ETAG
-                | IF_NONE_MATCH
-                | OBSERVE
-                | URI_PORT
-                | LOCATION_PATH
-                | URI_PATH
-                | CONTENT_FORMAT
-                | MAX_AGE
-                | URI_QUERY
-                | ACCEPT
-                | LOCATION_QUERY
-                | BLOCK2
-                | BLOCK1
-                | SIZE2
-                | PROXY_URI
-                | PROXY_SCHEME
-                | SIZE1
-        )
-    }
 }
 
 /// Message type (RFC 7252 §3, field T).
@@ -163,6 +132,8 @@ impl Code {
     pub const SERVICE_UNAVAILABLE: Code = Code(0xa3);
     /// 5.04 Gateway Timeout.
     pub const GATEWAY_TIMEOUT: Code = Code(0xa4);
+    /// 5.05 Proxying Not Supported.
+    pub const PROXYING_NOT_SUPPORTED: Code = Code(0xa5);
 
     /// Code class (0 request, 2 success, 4 client error, 5 server error).
     pub fn class(self) -> u8 {

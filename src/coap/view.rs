@@ -248,9 +248,11 @@ impl<'a> MessageView<'a> {
         self.options().find(|o| o.number == number).map(|o| o.value)
     }
 
-    /// Content-Format as a uint, if present.
+    /// Content-Format as a uint, if present with a valid 0–2 byte value (RFC 7252 §5.10.3; a
+    /// longer value is unrecognized and ignored, §5.4.3).
     pub fn content_format(&self) -> Option<u16> {
         self.option(super::types::option::CONTENT_FORMAT)
+            .filter(|v| v.len() <= 2)
             .and_then(decode_uint)
             .and_then(|v| u16::try_from(v).ok())
     }
@@ -287,14 +289,6 @@ impl<'a> MessageView<'a> {
                 _ => return false,
             }
         }
-    }
-
-    /// First unrecognised critical option number (RFC 7252 §5.4.1), if any.
-    pub fn unknown_critical_option(&self) -> Option<u16> {
-        use super::types::option::{is_critical, is_known};
-        self.options()
-            .map(|o| o.number)
-            .find(|&n| is_critical(n) && !is_known(n))
     }
 
     /// The payload after the 0xFF marker (empty when none).
@@ -351,7 +345,6 @@ mod tests {
         assert!(!v.uri_path_is("temperature/x"));
         assert!(!v.uri_path_is(""));
         assert!(v.payload().is_empty());
-        assert_eq!(v.unknown_critical_option(), None);
         assert_eq!(v.as_bytes(), &buf[..]);
     }
 
@@ -388,7 +381,10 @@ mod tests {
         assert_eq!(opts[2].number, 2001);
         assert_eq!(opts[2].value.len(), 300);
         assert_eq!(v.payload(), &[1]);
-        assert_eq!(v.unknown_critical_option(), Some(2001));
+        assert_eq!(
+            crate::coap::options::check(&v),
+            crate::coap::options::OptionVerdict::Unrecognized(2001)
+        );
 
         let built = MessageBuilder::new(
             MsgType::Con,
@@ -563,7 +559,10 @@ mod tests {
             .option(2049, b"y") // critical unknown
             .build();
         let v = MessageView::parse(&buf).unwrap();
-        assert_eq!(v.unknown_critical_option(), Some(2049));
+        assert_eq!(
+            crate::coap::options::check(&v),
+            crate::coap::options::OptionVerdict::Unrecognized(2049)
+        );
     }
 
     /// Re-encoding a parsed message yields the same bytes: CoAP option encodings are unique.
@@ -584,7 +583,7 @@ mod tests {
             let _ = v.content_format();
             let _ = v.max_age();
             let _ = v.block1();
-            let _ = v.unknown_critical_option();
+            let _ = crate::coap::options::check(&v);
             assert_eq!(rebuild(&v), buf);
             assert!(MessageView::parse_header(buf).is_ok());
         }

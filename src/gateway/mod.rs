@@ -21,6 +21,7 @@ pub mod persist;
 mod recent;
 mod split;
 mod stats;
+pub mod summary;
 
 pub use self::core::{journal_owner, RestoredJournal};
 pub use self::core::{
@@ -74,6 +75,9 @@ pub struct GatewayConfig {
     pub max_batch_entries: usize,
     /// Most bytes of one bulk's JSON payload (RFC 7252 §4.6: fit one datagram).
     pub max_bulk_bytes: usize,
+    /// Largest device request datagram (messaging and configuration sockets); larger gets 4.13
+    /// with Size1 (RFC 7959 §4; `coap.max_request_bytes`).
+    pub max_request_bytes: usize,
     /// T_hold_max: longest a non-urgent request waits for batching.
     pub hold_time: Duration,
     /// T_margin: safety margin before a request's `waitTime` deadline.
@@ -189,6 +193,7 @@ impl Default for GatewayConfig {
             bulking_enabled: true,
             max_batch_entries: 100,
             max_bulk_bytes: 1024,
+            max_request_bytes: crate::coap::DEFAULT_MAX_REQUEST_BYTES,
             hold_time: Duration::from_millis(500),
             deadline_margin: Duration::from_millis(200),
             piggyback_window: Duration::from_millis(1000),
@@ -277,10 +282,15 @@ pub struct GatewayStats {
     pub answers_failure: AtomicU64,
     /// Duplicate CONs absorbed or replayed.
     pub duplicates: AtomicU64,
-    /// Datagrams that were not CoAP, dropped.
+    /// Message format errors (header or options, RFC 7252 §3), reserved code classes and Empty
+    /// NONs: dropped (a CON with a good header rejected with a RST), and unmatched ACK/RST.
     pub dropped: AtomicU64,
-    /// Requests refused with 4.00/4.02/4.15.
+    /// Requests refused by the message layer or the payload check (4.00/4.02/4.04/4.05/4.06/
+    /// 4.13/4.15/5.05).
     pub bad_requests: AtomicU64,
+    /// Device requests answered 4.13 with Size1 because the datagram exceeded
+    /// `max_request_bytes` (also counted in `bad_requests`).
+    pub too_large: AtomicU64,
     /// Requests refused with 5.03 (overload).
     pub shed: AtomicU64,
     /// New device requests answered 5.03 + Max-Age at once (NON: dropped) because they waited
@@ -316,6 +326,9 @@ pub struct GatewayStats {
     /// Times the upstream went silent: requests outstanding and nothing heard from it for
     /// `upstream_silent_after` (logged as a warning).
     pub upstream_silent: AtomicU64,
+    /// Warnings logged about a silent upstream: the first of each silence and one per
+    /// `upstream_silent_after` while it lasts.
+    pub upstream_warnings: AtomicU64,
     /// Times a silent upstream was heard again (logged as info).
     pub upstream_recovered: AtomicU64,
     /// CoAP pings sent to a silent upstream (RFC 7252 §4.3).

@@ -446,7 +446,7 @@ fn bad_configuration_requests_get_400_404_405_406_or_silence() {
                 .uri_path("msgin5g-config")
                 .build(),
             Code::BAD_OPTION,
-            "unknown critical option 9",
+            "unrecognized critical option 9",
         ),
     ];
     for (i, (bytes, code, diagnostic)) in cases.iter().enumerate() {
@@ -558,6 +558,7 @@ fn against_the_real_configuration_server_each_device_gets_its_own_configuration(
         ConfigServerConfig {
             provisioning: Arc::new(provisioning),
             max_bulk_entries: 40,
+            max_request_bytes: 32 * 1024,
             ..ConfigServerConfig::default()
         },
         3,

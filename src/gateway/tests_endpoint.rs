@@ -71,3 +71,18 @@ fn downlink_requests_are_checked_like_every_request() {
         )
     );
 }
+
+#[test]
+fn a_malformed_request_or_a_response_with_an_unrecognized_critical_option_gets_rst() {
+    let mut sim = scripted();
+    // An option delta nibble 15 in a CON request from the server: a format error, RST (not 4.00).
+    sim.deliver_from_server(&[0x41, 0x02, 0x01, 0x10, 0x07, 0xF0]);
+    assert_eq!(last_up(&sim), crate::coap::build::reset(0x0110));
+    // A separate CON response carrying option 9 (critical, unknown): rejected (RFC 7252
+    // §5.4.1), not acknowledged.
+    let odd = MessageBuilder::new(MsgType::Con, Code::CHANGED, 0x0111, Token::from_u64(42))
+        .option(9, b"")
+        .build();
+    sim.deliver_from_server(&odd);
+    assert_eq!(last_up(&sim), crate::coap::build::reset(0x0111));
+}

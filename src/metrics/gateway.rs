@@ -313,6 +313,14 @@ impl Source for GatewayMetrics {
         }
         self.counter(
             page,
+            "msgin5g_gateway_upstream_warnings_total",
+            "Warnings logged about a silent upstream: at the start of each silence (at the first \
+             retransmission of the gateway's own registration when the server was never heard) \
+             and once per gateway.upstream_silent_ms while it lasts.",
+            |s| &s.upstream_warnings,
+        );
+        self.counter(
+            page,
             "msgin5g_gateway_upstream_probes_total",
             "CoAP pings (RFC 7252 4.3) sent to a silent upstream, one per \
              gateway.upstream_probe_ms.",
@@ -354,6 +362,13 @@ impl Source for GatewayMetrics {
                 page.sample(name, &[("shard", shard), ("reason", reason)], load(counter));
             }
         }
+        self.counter(
+            page,
+            "msgin5g_gateway_request_too_large_total",
+            "Device requests answered 4.13 with Size1: the datagram exceeded \
+             coap.max_request_bytes.",
+            |s| &s.too_large,
+        );
         self.counter(
             page,
             "msgin5g_gateway_expired_dropped_total",

@@ -4,7 +4,7 @@
 
 use super::driver::{self, DRAIN_BATCH};
 use super::shard::{self, CoreHandle, Hooks, RunOptions, SocketId};
-use super::socket::{bind_udp, local_bind_addr_for, SocketOptions};
+use super::socket::{bind_udp, ensure_port_free, local_bind_addr_for, SocketOptions};
 use crate::coap::rng::Rng;
 use crate::gateway::persist::{commit_durability, restore_directory};
 #[cfg(doc)]
@@ -304,13 +304,17 @@ pub fn spawn_gateway(
 }
 
 /// Bind `shards` sockets to `listen`, with `SO_REUSEPORT` when there is more than one: the first
-/// picks the port when `listen` has port 0 and the others join it. Returns them and their address.
+/// picks the port when `listen` has port 0 and the others join it; a fixed port another socket
+/// holds is refused first ([`ensure_port_free`]). Returns them and their address.
 fn bind_shard_sockets(
     listen: SocketAddr,
     shards: usize,
     sockets: SocketOptions,
 ) -> io::Result<(Vec<std::net::UdpSocket>, SocketAddr)> {
     let reuse_port = shards > 1;
+    if reuse_port {
+        ensure_port_free(listen)?;
+    }
     let mut bound = Vec::with_capacity(shards);
     let first = bind_udp(listen, reuse_port, sockets.recv_buffer, sockets.send_buffer)?;
     let addr = first.local_addr()?;

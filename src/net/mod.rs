@@ -41,5 +41,6 @@ pub use gateway::{
 pub use relay::{spawn_relay, spawn_relay_with, RelayHandle};
 pub use server::{run_server, spawn_server, spawn_server_with, ServerHandle};
 pub use socket::{
-    bind_udp, local_bind_addr_for, SocketOptions, DEFAULT_SOCKET_BUFFER, RECV_BUFFER_LEN,
+    bind_error, bind_udp, ensure_port_free, local_bind_addr_for, BindError, SocketOptions,
+    DEFAULT_SOCKET_BUFFER, RECV_BUFFER_LEN,
 };

@@ -371,7 +371,13 @@ pub async fn run<C: Core, H: Hooks<C>>(
     let mut out: Vec<(SocketId, Transmit)> = Vec::with_capacity(mmsg::BATCH);
     let mut table = Sockets::new(sockets);
     let mut reported: Vec<(SocketId, u64)> = Vec::new();
-    hooks.start(&mut core, Instant::now());
+    let started = Instant::now();
+    hooks.start(&mut core, started);
+    // What the start queued (the gateway's own registration) leaves now, not at the first wake
+    // (which would be its first retransmission, ~ACK_TIMEOUT later, sending it twice at once).
+    hooks.turn(&mut core, started);
+    flush(&mut core, &mut hooks, &mut table, &mut out, started).await;
+    hooks.turn_done(&mut core);
 
     loop {
         table.compact();

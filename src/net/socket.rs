@@ -32,7 +32,54 @@ impl Default for SocketOptions {
     }
 }
 
-/// Bind a non-blocking UDP socket to `addr`.
+/// A socket could not be bound: the error names the address (the caller names the setting).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot bind {addr}: {reason}")]
+pub struct BindError {
+    /// The address that could not be bound.
+    pub addr: SocketAddr,
+    /// Why (the system's error, or why the port is refused).
+    pub reason: String,
+}
+
+/// An `io::Error` of `source`'s kind carrying a [`BindError`] for `addr`.
+pub fn bind_error(
+    addr: SocketAddr,
+    reason: impl std::fmt::Display,
+    kind: io::ErrorKind,
+) -> io::Error {
+    io::Error::new(
+        kind,
+        BindError {
+            addr,
+            reason: reason.to_string(),
+        },
+    )
+}
+
+/// Refuse a fixed port that another socket already holds, before sharing it with
+/// `SO_REUSEPORT`: a plain bind (no reuse option) fails exactly when any socket holds the port,
+/// while a `SO_REUSEPORT` bind would silently join another process's group and split its
+/// traffic (issue 10 §4).
+pub fn ensure_port_free(addr: SocketAddr) -> io::Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    match bind_udp(addr, false, 0, 0) {
+        Ok(probe) => {
+            drop(probe);
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(bind_error(
+            addr,
+            "address already in use by another socket (another msgin5g?); refusing to share it",
+            io::ErrorKind::AddrInUse,
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// Bind a non-blocking UDP socket to `addr`; a failure is a [`BindError`] naming it.
 ///
 /// With `reuse_port`, sets `SO_REUSEADDR` and `SO_REUSEPORT` so several sockets (one per shard)
 /// can share the port and the kernel spreads peers over them. `recv_buffer`/`send_buffer` are the
@@ -65,7 +112,9 @@ pub fn bind_udp(
         check_buffer("SO_SNDBUF", send_buffer, socket.send_buffer_size()?, addr);
     }
     socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
+    socket
+        .bind(&addr.into())
+        .map_err(|e| bind_error(addr, &e, e.kind()))?;
     Ok(socket.into())
 }
 

@@ -18,8 +18,11 @@
 //!   `overload_delay` in the relay's socket buffer gets 5.03 + Max-Age from the relay itself (the
 //!   one answer the relay originates toward a device; not byte-transparent), a NON one is dropped,
 //!   and past twice that delay a CON is dropped unanswered too.
-//! - Uplink (6.2.2.1, 6.3.3.2, 6.4.2.4.2): only datagrams whose CoAP header parses are relayed
-//!   ([`classify`]); requests are tracked per link (`exchange.rs`) for the bounds and to notice a
+//! - Uplink (6.2.2.1, 6.3.3.2, 6.4.2.4.2): only well-formed CoAP is relayed ([`classify`]): a
+//!   header error is dropped; an option format error, a reserved code class or an Empty NON is
+//!   not relayed, and a CON one gets the RST the server would send (RFC 7252 §4.2), either way.
+//!   The relay checks no request options: it is not the endpoint, so Proxy-Uri, unrecognized
+//!   critical options and sizes are the server's to refuse (5.05, 4.02, 4.13); requests are tracked per link (`exchange.rs`) for the bounds and to notice a
 //!   DEREG (a scan for `"messageType":"DEREG"` in POSTs on the messaging socket).
 //! - Downlink (6.2.2.1, 6.4.2.4.1): only datagrams from the upstream addresses are accepted on a
 //!   link's endpoint. A request for a UE that is no longer linked, or whose Uri-Host (
@@ -46,7 +49,7 @@ pub use exchange::is_dereg;
 pub use persist::{RelayChanges, RelayDb, RelayRestored, RelaySnapshot};
 pub use stats::{Bound, Discard, RelayStats};
 
-use crate::coap::endpoint::{classify, Classified};
+use crate::coap::endpoint::{classify, Classified, Rejection};
 use crate::coap::overload::{jittered, AnswerBudget};
 use crate::coap::types::option;
 use crate::coap::{Code, Header, MessageBuilder, MessageView, MsgType, Transmit};
@@ -246,21 +249,47 @@ impl RelayCore {
         add(&self.stats.overload_sent);
     }
 
+    /// [`classify`] for a relay, which is not the endpoint of what it relays: a response with
+    /// an unrecognized critical option is relayed like any response (its endpoint, the device or
+    /// the server, rejects it, RFC 7252 §5.4.1).
+    fn classify_relayed(data: &[u8]) -> Classified<'_> {
+        match classify(data) {
+            Classified::Rejected(h, Rejection::CriticalOption(_)) if h.mtype == MsgType::Ack => {
+                Classified::Ack(h)
+            }
+            Classified::Rejected(h, Rejection::CriticalOption(_)) => Classified::Response(h),
+            other => other,
+        }
+    }
+
+    /// A message format error that is not relayed: counted, a CON rejected with a RST.
+    fn reject(&mut self, socket: SocketId, to: SocketAddr, header: &Header) {
+        self.stats.discard(Discard::FormatError);
+        if header.mtype == MsgType::Con {
+            self.send(socket, to, crate::coap::build::reset(header.mid));
+        }
+    }
+
     /// A datagram from a device on socket 0 or 1.
     fn uplink(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
-        let (header, request) = match classify(data) {
+        let (header, request, rejected) = match Self::classify_relayed(data) {
             Classified::FormatError(_) => return self.stats.discard(Discard::FormatError),
+            Classified::Rejected(h, _) => (h, false, true),
             Classified::Ack(h)
             | Classified::Reset(h)
             | Classified::Ping(h)
-            | Classified::Ignored(h)
-            | Classified::Response(h) => (h, false),
-            Classified::Request(h) => (h, true),
+            | Classified::Response(h) => (h, false, false),
+            Classified::Request(v) => (v.header, true, false),
         };
         if let Some(allowed) = &self.config.allow_list {
             if !allowed.contains(&from.ip().to_canonical()) {
                 return self.stats.discard(Discard::NotAllowed);
             }
+        }
+        if rejected {
+            // A message format error (RFC 7252 §3, §4.1, §12.1) is not relayed: the relay gives
+            // the answer the server would, a RST for a CON (§4.2), silence otherwise.
+            return self.reject(socket, from, &header);
         }
         if request && self.queue_delay > self.config.overload_delay {
             // Overload control: a new request that waited too long is refused by the relay
@@ -378,19 +407,22 @@ impl RelayCore {
         } else {
             return self.stats.discard(Discard::ForeignSource);
         };
-        let classified = classify(data);
-        if let Classified::FormatError(_) = classified {
-            return self.stats.discard(Discard::FormatError);
-        }
+        let classified = Self::classify_relayed(data);
         let link_socket = FIRST_LINK_SOCKET + slot;
+        match classified {
+            Classified::FormatError(_) => return self.stats.discard(Discard::FormatError),
+            Classified::Rejected(h, _) => return self.reject(link_socket, from, &h),
+            _ => {}
+        }
         let Some(link) = self.links.get_mut(slot) else {
             return self.stats.discard(Discard::Unlinked);
         };
         let linked = link.unlinked_since.is_none();
         let mut dereg_done = false;
         match classified {
-            Classified::FormatError(_) => return,
-            Classified::Request(h) => {
+            Classified::FormatError(_) | Classified::Rejected(..) => return,
+            Classified::Request(v) => {
+                let h = v.header;
                 let wrong = linked && !recipient_matches(data, link.ue.ip());
                 if !linked || wrong {
                     self.stats.discard(if wrong {
@@ -425,7 +457,7 @@ impl RelayCore {
                     dereg_done = dereg && h.code == Code::CHANGED;
                 }
             }
-            Classified::Ping(_) | Classified::Ignored(_) => {}
+            Classified::Ping(_) => {}
         }
         if !linked {
             // A (configuration) response, ACK or RST for a UE that is no longer linked.

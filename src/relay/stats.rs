@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Why a datagram was not relayed (label `reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Discard {
-    /// The CoAP header does not parse (RFC 7252 §4.2: silently dropped).
+    /// A message format error (RFC 7252 §3): a header error dropped; a bad option chain, reserved
+    /// code class or Empty NON not relayed (a CON one rejected with a RST by the relay).
     FormatError,
     /// The device is not on `relay.allow_list`.
     NotAllowed,

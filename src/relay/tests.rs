@@ -506,6 +506,42 @@ fn foreign_sources_format_errors_and_unlisted_devices_are_dropped() {
 }
 
 #[test]
+fn message_format_errors_are_not_relayed_and_a_con_gets_the_rst_either_way() {
+    let mut h = Harness::new(config());
+    // Uplink: an option delta nibble 15 in a CON from a device: RST from the relay, no link.
+    let bad = [0x40, 0x02, 0x00, 0x31, 0xF0];
+    let (socket, to, rst) = one(h.feed(DEVICE_SOCKET, ue(1), &bad));
+    assert_eq!((socket, to), (DEVICE_SOCKET, ue(1)));
+    assert_eq!(rst, crate::coap::build::reset(0x31));
+    assert_eq!(h.core.links(), 0);
+    // The same as NON, and a reserved code class as NON: silence.
+    assert!(h
+        .feed(DEVICE_SOCKET, ue(1), &[0x50, 0x02, 0x00, 0x32, 0xF0])
+        .is_empty());
+    assert!(h
+        .feed(DEVICE_SOCKET, ue(1), &[0x50, 0xE0, 0x00, 0x33])
+        .is_empty());
+    // Downlink: a linked UE's endpoint gets a server CON with a value past the end: RST to it.
+    h.feed(DEVICE_SOCKET, ue(1), &reg(1, 1));
+    let (socket, to, rst) = one(h.feed(2, UPSTREAM, &[0x40, 0x02, 0x00, 0x34, 0xB5, b'a']));
+    assert_eq!((socket, to), (2, UPSTREAM));
+    assert_eq!(rst, crate::coap::build::reset(0x34));
+    assert_eq!(h.core.stats().discarded(Discard::FormatError), 4);
+    assert_eq!(h.stat(|s| &s.relayed_down), 0);
+}
+
+#[test]
+fn a_response_with_an_unrecognized_critical_option_is_relayed_for_its_endpoint_to_reject() {
+    let mut h = Harness::new(config());
+    h.feed(DEVICE_SOCKET, ue(1), &reg(0x40, 4));
+    let odd = MessageBuilder::new(MsgType::Ack, Code::CREATED, 0x40, Token::from_u64(4))
+        .option(9, b"")
+        .build();
+    assert_eq!(one(h.feed(2, UPSTREAM, &odd)), (DEVICE_SOCKET, ue(1), odd));
+    assert_eq!(h.stat(|s| &s.exchanges), 0);
+}
+
+#[test]
 fn a_port_range_gives_each_slot_its_port() {
     let mut h = Harness::new(RelayConfig {
         uplink_ports: Some((40000, 40009)),

@@ -3,16 +3,19 @@
 //! `/msgin5g-config`.
 //!
 //! # Message layer (RFC 7252)
-//! [`classify`] first: a datagram whose header does not parse is dropped (`dropped`); an Empty
-//! CON (ping) gets a RST; ACK and RST are never answered (`ignored`: this server sends no CON);
-//! a response, a reserved code class or a malformed Empty message is rejected with a RST when
-//! confirmable and ignored when not (`ignored`, RFC 7252 §4.2, §5.3.2). Requests are deduplicated per (peer, Message ID)
-//! (`duplicates`: a retransmitted CON gets the identical reply, a duplicate NON nothing), then
-//! checked with [`check_request`]: 4.02 unknown critical option, 4.04 other Uri-Path, 4.05
+//! [`classify`] first: a datagram whose header does not parse is dropped (`dropped`); an option
+//! format error (RFC 7252 §3) is rejected with a RST when confirmable and ignored when not
+//! (`dropped`); an Empty CON (ping) gets a RST; ACK and RST are never answered (`ignored`: this
+//! server sends no CON); a response, a reserved code class or an Empty NON is rejected with a RST
+//! when confirmable and ignored when not (`ignored`, RFC 7252 §4.2, §5.3.2). Requests are
+//! deduplicated per (peer, Message ID) (`duplicates`: a retransmitted CON gets the identical
+//! reply, a duplicate NON nothing), then checked with [`check_request`]: 4.13 with Size1 a
+//! datagram over `max_request_bytes`, 4.02 an unrecognized critical option, 5.05
+//! Proxy-Uri/Proxy-Scheme, 4.04 other Uri-Path, 4.05
 //! neither GET nor POST, 4.15 a body that is not Content-Format 50, 4.13 Block1 other than one
 //! complete block, 4.06 an Accept other than 50 (JSON) or 41 (XML; GET only). A CON request gets
 //! a piggybacked response; a NON request a NON response with a fresh Message ID and its Token,
-//! except that a NON request refused by the message layer (4.00/4.02/4.04/4.05/4.13/4.15) is
+//! except that a NON request refused by the message layer (4.02/4.04/4.05/4.13/4.15) is
 //! dropped and only counted (`bad_requests`), as at the MSGin5G server.
 //!
 //! # GET `/msgin5g-config?ueid=<MSGin5G UE ID>[&svc=<service id>][&info=...][&cred=...]`
@@ -45,7 +48,7 @@ use super::MAX_QUEUED_TRANSMITS;
 use crate::coap::build::reset;
 use crate::coap::dedup::{DedupCache, DedupOutcome};
 use crate::coap::endpoint::{
-    accept, check_request, classify, query_arg, Classified, EndpointError, RequestRules,
+    accept, check_request, classify, query_arg, Classified, EndpointError, Rejection, RequestRules,
 };
 use crate::coap::mid::MidAllocator;
 use crate::coap::types::option;
@@ -92,6 +95,8 @@ pub struct ConfigServerConfig {
     pub provisioning: Arc<Provisioning>,
     /// Largest `BULKCONF` accepted; larger gets 4.13.
     pub max_bulk_entries: usize,
+    /// Largest request datagram; larger gets 4.13 with Size1 (`coap.max_request_bytes`).
+    pub max_request_bytes: usize,
     /// Largest answer payload in bytes; a bulk answer beyond it is 4.13.
     pub max_response_bytes: usize,
     /// Gateways allowed to send `BULKCONF`; `None` allows all (and vouches for none).
@@ -113,6 +118,7 @@ impl Default for ConfigServerConfig {
             default_segment_size: crate::msg::DEFAULT_SEGMENT_SIZE,
             provisioning: Arc::new(Provisioning::default()),
             max_bulk_entries: 1000,
+            max_request_bytes: crate::coap::DEFAULT_MAX_REQUEST_BYTES,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             allowed_gateways: None,
             dedup_max_entries: 1 << 20,
@@ -167,7 +173,8 @@ pub struct ConfigServerStats {
     pub bad_requests: AtomicU64,
     /// Retransmitted requests answered from the dedup cache or absorbed.
     pub duplicates: AtomicU64,
-    /// Datagrams that were not CoAP, dropped.
+    /// Message format errors (header or options, RFC 7252 §3): dropped, a CON with a good header
+    /// rejected with a RST.
     pub dropped: AtomicU64,
     /// Messages not processed: ACK, RST, responses, Empty NON, reserved codes (CON ones: RST).
     pub ignored: AtomicU64,
@@ -268,13 +275,13 @@ impl ConfigRequestError {
     fn silent_for_non(&self) -> bool {
         match self {
             ConfigRequestError::Endpoint(e) => match e {
-                EndpointError::Malformed
+                EndpointError::TooLarge { .. }
                 | EndpointError::BadOption(_)
                 | EndpointError::NotFound
                 | EndpointError::MethodNotAllowed
                 | EndpointError::UnsupportedContentFormat
                 | EndpointError::BlockwiseUnsupported => true,
-                EndpointError::NotAcceptable(_) => false,
+                EndpointError::NotAcceptable(_) | EndpointError::ProxyingNotSupported => false,
             },
             _ => false,
         }
@@ -285,6 +292,8 @@ impl ConfigRequestError {
 struct Reply {
     code: Code,
     content_format: Option<u16>,
+    /// Size1 of a 4.13 for a request over `max_request_bytes` (RFC 7959 §4).
+    size1: Option<u32>,
     body: Vec<u8>,
 }
 
@@ -295,6 +304,10 @@ impl Reply {
         Reply {
             code: e.code(),
             content_format: None,
+            size1: match e {
+                ConfigRequestError::Endpoint(e) => e.size1(),
+                _ => None,
+            },
             body,
         }
     }
@@ -343,25 +356,37 @@ impl ConfigServerCore {
     }
 
     fn datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        let header = match classify(data) {
+        let view = match classify(data) {
             Classified::FormatError(_) => return bump(&self.stats.dropped),
+            Classified::Rejected(h, why) => {
+                match why {
+                    Rejection::Options(_) => bump(&self.stats.dropped),
+                    Rejection::ReservedClass
+                    | Rejection::EmptyNon
+                    | Rejection::CriticalOption(_) => bump(&self.stats.ignored),
+                }
+                if h.mtype == MsgType::Con {
+                    self.push(from, reset(h.mid));
+                }
+                return;
+            }
             Classified::Ping(h) => {
                 bump(&self.stats.pings);
                 return self.push(from, reset(h.mid));
             }
             Classified::Ack(_) | Classified::Reset(_) => return bump(&self.stats.ignored),
-            // A reserved code class or an Empty message with bytes after the Message ID, or a
-            // response (this server sends no requests): a CON is rejected with a RST (§4.2,
+            // A response (this server sends no requests): a CON is rejected with a RST (§4.2,
             // §5.3.2), a NON ignored.
-            Classified::Ignored(h) | Classified::Response(h) => {
+            Classified::Response(h) => {
                 bump(&self.stats.ignored);
                 if h.mtype == MsgType::Con {
                     self.push(from, reset(h.mid));
                 }
                 return;
             }
-            Classified::Request(h) => h,
+            Classified::Request(view) => view,
         };
+        let header = view.header;
         let con = header.mtype == MsgType::Con;
         match self.dedup.check(now, from, header.mid, con, header.token) {
             DedupOutcome::New => {}
@@ -373,12 +398,13 @@ impl ConfigServerCore {
             }
         }
         let rules = RequestRules {
+            max_request_bytes: self.config.max_request_bytes,
             uri_path: Some(&self.config.uri_path),
             methods: &[Code::GET, Code::POST],
             content_formats: &[CONTENT_FORMAT_JSON],
             accept: &[CONTENT_FORMAT_JSON, CONTENT_FORMAT_XML],
         };
-        let result = match check_request(data, &rules) {
+        let result = match check_request(view, &rules) {
             Err(e) => Err(ConfigRequestError::Endpoint(e)),
             Ok(view) if view.header.code == Code::GET => {
                 bump(&self.stats.requests_by_kind[ConfigRequest::Get as usize]);
@@ -435,6 +461,7 @@ impl ConfigServerCore {
             }
         };
         Ok(Reply {
+            size1: None,
             code: Code::CONTENT,
             content_format: Some(content_format),
             body,
@@ -515,6 +542,7 @@ impl ConfigServerCore {
             return Err(ConfigRequestError::ResponseTooLarge);
         }
         Ok(Reply {
+            size1: None,
             code: Code::CONTENT,
             content_format: Some(CONTENT_FORMAT_JSON),
             body,
@@ -585,6 +613,9 @@ impl ConfigServerCore {
         let mut b = MessageBuilder::new(mtype, reply.code, mid, header.token);
         if let Some(cf) = reply.content_format {
             b = b.uint_option(option::CONTENT_FORMAT, u32::from(cf));
+        }
+        if let Some(size1) = reply.size1 {
+            b = b.uint_option(option::SIZE1, size1);
         }
         let bytes = if reply.body.is_empty() {
             b.build()

@@ -253,11 +253,12 @@ fn missing_or_invalid_ueid_is_4_00() {
             Some("missing ueid"),
         );
     }
+    // A Uri-Query over 255 bytes is outside RFC 7252 Table 4's range: unrecognized, critical, 4.02.
     let long = format!("ueid={}", "x".repeat(256));
     assert_answer(
         &h.answer(&get(MsgType::Con, 5, &[&long], None)),
-        Code::BAD_REQUEST,
-        Some("invalid ueid"),
+        Code::BAD_OPTION,
+        Some("unrecognized critical option 15"),
     );
     // A NON request with a missing ueid still gets its (NON) answer.
     let a = h.answer(&get(MsgType::Non, 6, &[], None));

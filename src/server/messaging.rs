@@ -336,6 +336,7 @@ impl ServerCore {
         Outcome::Reply(Reply {
             code,
             max_age,
+            size1: None,
             body: super::json(&payload),
         })
     }
@@ -376,6 +377,7 @@ impl ServerCore {
             code,
             max_age: (code == Code::SERVICE_UNAVAILABLE)
                 .then_some(self.config.messaging.busy_max_age),
+            size1: None,
             body: Body::Json(body),
         }
     }
@@ -394,6 +396,7 @@ impl ServerCore {
         Outcome::Reply(Reply {
             code: Code::CHANGED,
             max_age: None,
+            size1: None,
             body: Body::Json(body),
         })
     }
@@ -1015,6 +1018,7 @@ impl ServerCore {
             Outcome::Reply(Reply {
                 code: Code::SERVICE_UNAVAILABLE,
                 max_age: Some(max_age),
+                size1: None,
                 body: Body::Empty,
             })
         })

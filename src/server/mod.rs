@@ -23,8 +23,11 @@
 //!   answer and only counted (`bad_requests`).
 //!
 //! # Request checks, in order
-//! [`crate::coap::endpoint::check_request`]: malformed option chain 4.00; unknown critical option
-//! 4.02; Uri-Path not `uri_path` 4.04; not POST 4.05; Content-Format not 50 4.15; Block1 other
+//! [`crate::coap::endpoint::classify`] first: a header error is dropped, an option format error, a
+//! reserved code class or an Empty NON is rejected (RST for a CON, silence otherwise; never 4.00).
+//! Then [`crate::coap::endpoint::check_request`]: a datagram over `max_request_bytes` 4.13 with
+//! Size1; an unrecognized critical option (unknown, If-Match/If-None-Match, repeated or out of
+//! range) 4.02; Proxy-Uri/Proxy-Scheme 5.05; Uri-Path not `uri_path` 4.04; not POST 4.05; Content-Format not 50 4.15; Block1 other
 //! than one complete block 4.13; an Accept other than 50 4.06 (RFC 7252 §5.10.4); then JSON refused by [`crate::msg::decode`] or a
 //! Message Type that is not a request the server serves 4.00 (diagnostic payload, no
 //! Content-Format).
@@ -119,7 +122,7 @@ pub use stats::{ServerRequest, ANSWER_CLASSES};
 
 use crate::coap::build::{empty_ack, reset};
 use crate::coap::dedup::{DedupCache, DedupOutcome};
-use crate::coap::endpoint::{check_request, classify, Classified, RequestRules};
+use crate::coap::endpoint::{check_request, classify, Classified, Rejection, RequestRules};
 use crate::coap::mid::MidAllocator;
 use crate::coap::retransmit::{RetransmitEvent, Retransmitter};
 use crate::coap::rng::Rng;
@@ -201,6 +204,8 @@ pub struct ServerConfig {
     pub uri_path: String,
     /// Largest bulk accepted; larger gets 4.13 (23.554 §8.2.7).
     pub max_bulk_entries: usize,
+    /// Largest request datagram; larger gets 4.13 with Size1 (`coap.max_request_bytes`).
+    pub max_request_bytes: usize,
     /// Bound on the registration table; entries beyond it fail with `STORE_FULL`.
     pub max_registrations: usize,
     /// Bound on the deduplication cache: peers remembered, RFC 7252 §4.5.
@@ -224,6 +229,7 @@ impl Default for ServerConfig {
             service_id: crate::msg::DEFAULT_SERVICE_ID.to_string(),
             uri_path: "msgin5g".to_string(),
             max_bulk_entries: 1000,
+            max_request_bytes: crate::coap::DEFAULT_MAX_REQUEST_BYTES,
             max_registrations: 10_000_000,
             dedup_max_entries: 1 << 20,
             dedup_exchanges_per_peer: AGGREGATOR_EXCHANGES_PER_PEER,
@@ -257,11 +263,13 @@ pub struct ServerStats {
     /// Exchanges forgotten within EXCHANGE_LIFETIME because their peer started more than
     /// `dedup_exchanges_per_peer` (RFC 7252 §4.4, §4.7).
     pub dedup_window_overflows: AtomicU64,
-    /// Datagrams that were not CoAP, dropped.
+    /// Message format errors (header or options, RFC 7252 §3): dropped, a CON with a good header
+    /// rejected with a RST.
     pub dropped: AtomicU64,
     /// Current registrations.
     pub registrations: AtomicU64,
-    /// CoAP messages ignored: responses, reserved codes, ACK/RST matching nothing outstanding.
+    /// CoAP messages ignored: responses, reserved code classes and Empty NONs (a CON of a
+    /// reserved class gets RST), ACK/RST matching nothing outstanding.
     pub ignored: AtomicU64,
     /// Datagrams not sent: outgoing queue overflow, or no free Message ID toward the peer.
     pub transmit_dropped: AtomicU64,
@@ -383,6 +391,8 @@ enum Body {
 struct Reply {
     code: Code,
     max_age: Option<u32>,
+    /// Size1 of a 4.13 for a request over `max_request_bytes` (RFC 7959 §4).
+    size1: Option<u32>,
     body: Body,
 }
 
@@ -391,6 +401,10 @@ impl Reply {
         Reply {
             code: e.code(),
             max_age: None,
+            size1: match e {
+                RequestError::Endpoint(e) => e.size1(),
+                _ => None,
+            },
             body: Body::Diagnostic(e.diagnostic()),
         }
     }
@@ -469,9 +483,23 @@ impl ServerCore {
     }
 
     fn datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        let header = match classify(data) {
+        let view = match classify(data) {
             Classified::FormatError(_) => {
                 bump(&self.stats.dropped);
+                return;
+            }
+            Classified::Rejected(header, why) => {
+                // A message format error (RFC 7252 §3, §4.1, §12.1): a CON is rejected with a
+                // RST (§4.2), anything else silently ignored; never answered as a request.
+                match why {
+                    Rejection::Options(_) => bump(&self.stats.dropped),
+                    Rejection::ReservedClass
+                    | Rejection::EmptyNon
+                    | Rejection::CriticalOption(_) => bump(&self.stats.ignored),
+                }
+                if header.mtype == MsgType::Con {
+                    self.push(from, reset(header.mid));
+                }
                 return;
             }
             Classified::Ack(header) | Classified::Reset(header) => {
@@ -489,22 +517,14 @@ impl ServerCore {
                 self.push(from, reset(header.mid));
                 return;
             }
-            Classified::Ignored(header) => {
-                // An Empty message with bytes after the Message ID (§4.1 format error) or a
-                // reserved code class: a CON is rejected with a RST (§4.2), a NON ignored.
-                bump(&self.stats.ignored);
-                if header.mtype == MsgType::Con {
-                    self.push(from, reset(header.mid));
-                }
-                return;
-            }
             Classified::Response(header) => {
                 // Separate responses to our downlink requests; others are never answered.
                 self.downlink_response(now, from, &header);
                 return;
             }
-            Classified::Request(header) => header,
+            Classified::Request(view) => view,
         };
+        let header = view.header;
         let con = header.mtype == MsgType::Con;
         let duplicate = match self.dedup.check(now, from, header.mid, con, header.token) {
             DedupOutcome::New => {
@@ -522,12 +542,13 @@ impl ServerCore {
             return;
         }
         let rules = RequestRules {
+            max_request_bytes: self.config.max_request_bytes,
             uri_path: Some(&self.config.uri_path),
             methods: &[Code::POST],
             content_formats: &[CONTENT_FORMAT_JSON],
             accept: &[CONTENT_FORMAT_JSON],
         };
-        let (result, is_bulk) = match check_request(data, &rules) {
+        let (result, is_bulk) = match check_request(view, &rules) {
             Ok(view) => self.process(now, from, &view),
             Err(e) => (Err(e.into()), false),
         };
@@ -878,6 +899,7 @@ impl ServerCore {
         Ok(Outcome::Reply(Reply {
             code,
             max_age,
+            size1: None,
             body: json(&Payload::RegResp(resp)),
         }))
     }
@@ -895,6 +917,7 @@ impl ServerCore {
         Ok(Outcome::Reply(Reply {
             code,
             max_age: None,
+            size1: None,
             body: json(&Payload::DeregResp(resp)),
         }))
     }
@@ -919,6 +942,7 @@ impl ServerCore {
             return Ok(Some(Outcome::Reply(Reply {
                 code: Code::SERVICE_UNAVAILABLE,
                 max_age: Some(max_age),
+                size1: None,
                 body: Body::Empty,
             })));
         }
@@ -987,6 +1011,7 @@ impl ServerCore {
                 Code::CHANGED
             },
             max_age: None,
+            size1: None,
             body,
         }))
     }
@@ -1016,6 +1041,7 @@ impl ServerCore {
         Ok(Outcome::Reply(Reply {
             code: Code::CHANGED,
             max_age: None,
+            size1: None,
             body,
         }))
     }
@@ -1085,6 +1111,9 @@ fn encode_reply(mtype: MsgType, mid: u16, token: Token, reply: &Reply) -> Vec<u8
     }
     if let Some(max_age) = reply.max_age {
         b = b.uint_option(option::MAX_AGE, max_age);
+    }
+    if let Some(size1) = reply.size1 {
+        b = b.uint_option(option::SIZE1, size1);
     }
     match &reply.body {
         Body::Empty => b.build(),

@@ -395,18 +395,29 @@ fn coap_ping_gets_reset() {
 }
 
 #[test]
-fn malformed_options_on_con_get_4_00() {
+fn malformed_options_are_a_format_error_rst_for_con_never_4_00() {
     let mut s = default_server();
     let t0 = Instant::now();
-    // Header + token parse, then an option byte with reserved delta 15 (not the 0xFF marker).
+    // Header + token parse, then an option byte with reserved delta 15 (not the 0xFF marker):
+    // a message format error (RFC 7252 §3), rejected with a RST (§4.2).
     let d = [0x41, 0x02, 0x00, 0x05, 0xAA, 0xF1, 0x00];
     let a = one(&mut s, t0, PEER, &d);
-    assert_eq!(view(&a).header.code, Code::BAD_REQUEST);
-    assert_eq!(view(&a).header.mid, 5);
-    // Same on NON: dropped, counted.
+    assert_eq!(a.payload, crate::coap::build::reset(5));
+    // Same on NON: silently ignored (§4.3), counted.
     let d = [0x51, 0x02, 0x00, 0x06, 0xAA, 0xF1, 0x00];
     assert!(exchange(&mut s, t0, PEER, &d).is_empty());
-    assert_eq!(get(&s.stats().bad_requests), 2);
+    // A payload marker with no payload, and a value running past the end.
+    let a = one(
+        &mut s,
+        t0,
+        PEER,
+        &[0x40, 0x02, 0x00, 0x07, 0xB1, b'a', 0xFF],
+    );
+    assert_eq!(a.payload, crate::coap::build::reset(7));
+    let a = one(&mut s, t0, PEER, &[0x40, 0x02, 0x00, 0x08, 0xB5, b'a']);
+    assert_eq!(a.payload, crate::coap::build::reset(8));
+    assert_eq!(get(&s.stats().dropped), 4);
+    assert_eq!(get(&s.stats().bad_requests), 0);
 }
 
 #[test]

@@ -9,8 +9,10 @@ use crate::coap::endpoint::{self, check_request, RequestRules};
 use crate::coap::CONTENT_FORMAT_XML;
 use crate::gateway::conf::{ConfRequest, CONFIG_URI_PATH};
 
-/// The configuration resource: `GET /msgin5g-config`, answered in JSON (50) or XML (41).
+/// The configuration resource: `GET /msgin5g-config`, answered in JSON (50) or XML (41);
+/// `max_request_bytes` comes from the configuration.
 const CONFIG_RULES: RequestRules<'static> = RequestRules {
+    max_request_bytes: usize::MAX,
     uri_path: Some(CONFIG_URI_PATH),
     methods: &[Code::GET],
     content_formats: &[],
@@ -22,10 +24,15 @@ impl GatewayCore {
     /// `/msgin5g-config?ueid=<MSGin5G UE ID>[&svc=<service id>][&info=<UE information>]
     /// [&wait=<seconds>]`.
     pub fn handle_config_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        let Some(header) = self.classify_device(now, Side::Config, from, data) else {
+        let Some(view) = self.classify_device(now, Side::Config, from, data) else {
             return;
         };
-        let view = match check_request(data, &CONFIG_RULES) {
+        let header = view.header;
+        let rules = RequestRules {
+            max_request_bytes: self.config.max_request_bytes,
+            ..CONFIG_RULES
+        };
+        let view = match check_request(view, &rules) {
             Ok(v) => v,
             Err(e) => {
                 self.reject_endpoint(Side::Config, from, &header, e);

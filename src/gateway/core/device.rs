@@ -2,16 +2,20 @@
 //! send each request its one final answer (README "Protocol profile").
 
 use super::*;
-use crate::coap::endpoint::{check_request, classify, Classified, EndpointError, RequestRules};
+use crate::coap::endpoint::{
+    check_request, classify, Classified, EndpointError, Rejection, RequestRules,
+};
 use crate::coap::Header;
 
 /// The messaging resource of the device socket: any Uri-Path (devices address the server's
-/// resource through the gateway), `POST` with a JSON body (24.538 §6.1).
+/// resource through the gateway), `POST` with a JSON body (24.538 §6.1), answered in JSON (an
+/// Accept of anything else: 4.06). `max_request_bytes` comes from the configuration.
 const DEVICE_RULES: RequestRules<'static> = RequestRules {
+    max_request_bytes: usize::MAX,
     uri_path: None,
     methods: &[Code::POST],
     content_formats: &[CONTENT_FORMAT_JSON],
-    accept: &[],
+    accept: &[CONTENT_FORMAT_JSON],
 };
 
 /// The device-facing socket requests of `kind` arrive on and are answered from.
@@ -41,10 +45,15 @@ pub(super) struct Admission<'a> {
 impl GatewayCore {
     /// Feed a datagram received on the device socket (messaging: `POST` only).
     pub fn handle_device_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        let Some(header) = self.classify_device(now, Side::Device, from, data) else {
+        let Some(view) = self.classify_device(now, Side::Device, from, data) else {
             return;
         };
-        let view = match check_request(data, &DEVICE_RULES) {
+        let header = view.header;
+        let rules = RequestRules {
+            max_request_bytes: self.config.max_request_bytes,
+            ..DEVICE_RULES
+        };
+        let view = match check_request(view, &rules) {
             Ok(v) => v,
             Err(e) => {
                 self.reject_endpoint(Side::Device, from, &header, e);
@@ -118,20 +127,36 @@ impl GatewayCore {
     }
 
     /// The message layer of a device-facing socket (`side`: messaging or configuration;
-    /// [`classify`], RFC 7252 §4): format errors dropped, ACK/RST matched to our confirmable
-    /// answers and deliveries, ping answered with RST, responses matched to deliveries, then
-    /// deduplication (§4.5) before any parsing. Returns the header of a new request.
-    pub(super) fn classify_device(
+    /// [`classify`], RFC 7252 §4): header errors dropped, option format errors, reserved code
+    /// classes and Empty NONs rejected (RST for a CON, silence otherwise), ACK/RST matched to our
+    /// confirmable answers and deliveries, ping answered with RST, responses matched to
+    /// deliveries, then deduplication (§4.5) before the payload is read. Returns the view of a
+    /// new request.
+    pub(super) fn classify_device<'a>(
         &mut self,
         now: Instant,
         side: Side,
         from: SocketAddr,
-        data: &[u8],
-    ) -> Option<Header> {
-        let header = match classify(data) {
+        data: &'a [u8],
+    ) -> Option<MessageView<'a>> {
+        let view = match classify(data) {
             Classified::FormatError(_) => {
                 inc(&self.stats.dropped);
                 self.stats.received(side, Received::DecodeError);
+                return None;
+            }
+            Classified::Rejected(header, why) => {
+                inc(&self.stats.dropped);
+                let received = match why {
+                    Rejection::Options(_) => Received::DecodeError,
+                    Rejection::ReservedClass
+                    | Rejection::EmptyNon
+                    | Rejection::CriticalOption(_) => Received::Ignored,
+                };
+                self.stats.received(side, received);
+                if header.mtype == MsgType::Con {
+                    self.push(side, from, reset(header.mid));
+                }
                 return None;
             }
             Classified::Ack(header) | Classified::Reset(header) => {
@@ -170,11 +195,6 @@ impl GatewayCore {
                 self.push(side, from, reset(header.mid));
                 return None;
             }
-            Classified::Ignored(_) => {
-                inc(&self.stats.dropped);
-                self.stats.received(side, Received::Ignored);
-                return None;
-            }
             Classified::Response(header) => {
                 // A separate response to a downlink delivery (RFC 7252 §5.2.2)?
                 if side == Side::Device {
@@ -193,8 +213,9 @@ impl GatewayCore {
                 self.stats.received(side, Received::Ignored);
                 return None;
             }
-            Classified::Request(header) => header,
+            Classified::Request(view) => view,
         };
+        let header = view.header;
         if self.shed_late(now, side, from, &header) {
             return None;
         }
@@ -204,7 +225,7 @@ impl GatewayCore {
             Side::Device | Side::Upstream(_) => &mut self.dedup,
         };
         match dedup.check(now, from, header.mid, con, header.token) {
-            DedupOutcome::New => Some(header),
+            DedupOutcome::New => Some(view),
             DedupOutcome::Pending => {
                 inc(&self.stats.duplicates);
                 self.stats.received(side, Received::DedupHit);
@@ -230,6 +251,7 @@ impl GatewayCore {
         error: EndpointError,
     ) {
         let diagnostic = match (error, side) {
+            (EndpointError::ProxyingNotSupported, _) => "not a forward proxy".to_string(),
             (EndpointError::MethodNotAllowed, Side::Config) => "GET only".to_string(),
             (EndpointError::MethodNotAllowed, Side::Device | Side::Upstream(_)) => {
                 "POST only".to_string()
@@ -240,11 +262,23 @@ impl GatewayCore {
             }
             (EndpointError::NotAcceptable(_), _) => "Accept must be 50 or 41".to_string(),
             (
-                EndpointError::Malformed | EndpointError::BadOption(_) | EndpointError::NotFound,
+                EndpointError::TooLarge { .. }
+                | EndpointError::BadOption(_)
+                | EndpointError::NotFound,
                 _,
             ) => error.to_string(),
         };
-        self.reject_on(side, peer, request, error.code(), &diagnostic);
+        if let EndpointError::TooLarge { .. } = error {
+            inc(&self.stats.too_large);
+        }
+        self.reject_with(
+            side,
+            peer,
+            request,
+            error.code(),
+            error.size1(),
+            &diagnostic,
+        );
     }
 
     /// Admit an accepted device request of `admission.kind` keyed `admission.key` (UE Service ID
@@ -563,14 +597,30 @@ impl GatewayCore {
         code: Code,
         diagnostic: &str,
     ) {
+        self.reject_with(side, peer, request, code, None, diagnostic);
+    }
+
+    /// [`Self::reject_on`] with an optional Size1 option (RFC 7959 §4, on a 4.13).
+    fn reject_with(
+        &mut self,
+        side: Side,
+        peer: SocketAddr,
+        request: &Header,
+        code: Code,
+        size1: Option<u32>,
+        diagnostic: &str,
+    ) {
         inc(&self.stats.bad_requests);
         self.stats.received(side, Received::Rejected);
         if request.mtype != MsgType::Con {
             return;
         }
         let text = &diagnostic.as_bytes()[..diagnostic.len().min(64)];
-        let bytes =
-            MessageBuilder::new(MsgType::Ack, code, request.mid, request.token).payload(text);
+        let mut b = MessageBuilder::new(MsgType::Ack, code, request.mid, request.token);
+        if let Some(size1) = size1 {
+            b = b.uint_option(option::SIZE1, size1);
+        }
+        let bytes = b.payload(text);
         match side {
             Side::Config => self.config_side.dedup.set_reply(peer, request.mid, &bytes),
             Side::Device | Side::Upstream(_) => self.dedup.set_reply(peer, request.mid, &bytes),

@@ -24,8 +24,11 @@ const MAX_SERVER_REQUESTS: usize = 65_536;
 
 /// What the gateway accepts from the server on an uplink (23.554 §8.11): POST with a JSON body
 /// (4.05 "POST only", 4.15), any Uri-Path (the server's `downlink_uri_path`), unknown critical
-/// options 4.02 (RFC 7252 §5.4.1), Block1 4.13, an Accept other than JSON 4.06 (§5.10.4).
+/// options 4.02 (RFC 7252 §5.4.1), Proxy-Uri 5.05, Block1 4.13, an Accept other than JSON 4.06
+/// (§5.10.4). The server is the gateway's configured upstream: its datagrams have no size limit
+/// beyond UDP's.
 const SERVER_REQUEST_RULES: RequestRules<'static> = RequestRules {
+    max_request_bytes: usize::MAX,
     uri_path: None,
     methods: &[Code::POST],
     content_formats: &[CONTENT_FORMAT_JSON],
@@ -102,10 +105,9 @@ impl GatewayCore {
         now: Instant,
         uplink: usize,
         from: SocketAddr,
-        h: &crate::coap::Header,
-        data: &[u8],
+        view: MessageView<'_>,
     ) {
-        let h = *h;
+        let h = view.header;
         let con = h.mtype == MsgType::Con;
         match self.uplinks[uplink]
             .dedup
@@ -120,7 +122,7 @@ impl GatewayCore {
             }
         }
         inc(&self.stats.downlink_requests);
-        let view = match check_request(data, &SERVER_REQUEST_RULES) {
+        let view = match check_request(view, &SERVER_REQUEST_RULES) {
             Ok(view) => view,
             Err(e) => {
                 let text = match e {

@@ -1,6 +1,9 @@
-//! Upstream liveness (issue 9 item 9): one warning when the upstream stops answering while
-//! requests are outstanding, one info line when it answers again, and a counter of these
-//! transitions. While it is silent a CoAP ping (RFC 7252 §4.3: an Empty CON, answered with a RST
+//! Upstream liveness (issue 9 item 9, issue 10 §4): a warning naming the upstream address when
+//! it stops answering while requests are outstanding, repeated every `upstream_silent_after`
+//! while it stays silent (a bounded rate), one info line when it answers again, and counters of
+//! these. A server that has never answered is reported early: when the gateway's own
+//! registration, its first request, is still unanswered at its first retransmission
+//! (ACK_TIMEOUT), not `upstream_silent_after` later. While it is silent a CoAP ping (RFC 7252 §4.3: an Empty CON, answered with a RST
 //! by any CoAP endpoint) goes to it every `upstream_probe_interval`, so its return is noticed
 //! within one interval rather than at the next back-off retransmission (up to 16 × ACK_TIMEOUT
 //! later, or never when MAX_RETRANSMIT ran out during the outage). When it is heard again, every
@@ -26,6 +29,10 @@ pub(super) struct Liveness {
     /// Heard again (second) after a silence that began at the first: the exchanges sent
     /// before its beginning go again at the next timeout.
     resend: Option<(Instant, Instant)>,
+    /// When the warning is repeated, while silent.
+    next_warning: Option<Instant>,
+    /// Whether anything has come from the upstream since the start.
+    heard: bool,
 }
 
 impl Liveness {
@@ -44,8 +51,10 @@ impl GatewayCore {
     /// A datagram came from an upstream: it is alive. The clock restarts for what is still
     /// outstanding; after a silence, the exchanges it lost are re-sent at the next timeout.
     pub(super) fn upstream_heard(&mut self, now: Instant) {
+        self.liveness.heard = true;
         if let Some(since) = self.liveness.silent_since.take() {
             self.liveness.next_probe = None;
+            self.liveness.next_warning = None;
             self.liveness.resend = Some((since, now));
             inc(&self.stats.upstream_recovered);
             tracing::info!(
@@ -64,14 +73,28 @@ impl GatewayCore {
         if let Some((_, heard)) = l.resend {
             return Some(heard);
         }
-        if l.silent_since.is_some() {
-            return l.next_probe.filter(|_| !self.in_flight.is_empty());
-        }
         if self.in_flight.is_empty() {
             return None;
         }
-        l.awaiting_since
-            .map(|t| t + self.config.upstream_silent_after)
+        if l.silent_since.is_some() {
+            return match (l.next_probe, l.next_warning) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        l.awaiting_since.map(|t| t + self.silence_threshold())
+    }
+
+    /// How long the upstream may stay quiet with requests outstanding: ACK_TIMEOUT while the
+    /// gateway's own registration waits for a server never heard from (a wrong address or a
+    /// server that is down shows at once), else `upstream_silent_after`.
+    fn silence_threshold(&self) -> Duration {
+        let silent_after = self.config.upstream_silent_after;
+        if !self.liveness.heard && self.self_state == SelfState::Sent {
+            self.config.params.ack_timeout.min(silent_after)
+        } else {
+            silent_after
+        }
     }
 
     /// Declare the upstream silent once its silence has lasted long enough; ping it while it
@@ -80,7 +103,18 @@ impl GatewayCore {
         if let Some((before, _)) = self.liveness.resend.take() {
             self.resend_lost_exchanges(now, before);
         }
-        if self.liveness.silent_since.is_some() {
+        if let Some(since) = self.liveness.silent_since {
+            if self.liveness.next_warning.is_some_and(|t| t <= now) && !self.in_flight.is_empty() {
+                self.liveness.next_warning = Some(now + self.config.upstream_silent_after);
+                inc(&self.stats.upstream_warnings);
+                tracing::warn!(
+                    shard = self.shard,
+                    upstream = %self.upstream,
+                    silent_for = ?now.saturating_duration_since(since),
+                    outstanding = self.in_flight.len(),
+                    "upstream still silent (gateway.upstream)"
+                );
+            }
             self.probe_upstream(now);
             return;
         }
@@ -91,18 +125,32 @@ impl GatewayCore {
         let Some(since) = self.liveness.awaiting_since else {
             return;
         };
-        if now < since + self.config.upstream_silent_after {
+        if now < since + self.silence_threshold() {
             return;
         }
+        let never_heard = !self.liveness.heard;
         self.liveness.silent_since = Some(now);
+        self.liveness.next_warning = Some(now + self.config.upstream_silent_after);
         inc(&self.stats.upstream_silent);
-        tracing::warn!(
-            shard = self.shard,
-            upstream = %self.upstream,
-            silent_for = ?now.saturating_duration_since(since),
-            outstanding = self.in_flight.len(),
-            "upstream silent: no answer while requests are outstanding"
-        );
+        inc(&self.stats.upstream_warnings);
+        if never_heard {
+            tracing::warn!(
+                shard = self.shard,
+                upstream = %self.upstream,
+                silent_for = ?now.saturating_duration_since(since),
+                outstanding = self.in_flight.len(),
+                "upstream not answering since start: no answer to the gateway's first requests \
+                 (is the MSGin5G Server running at gateway.upstream?)"
+            );
+        } else {
+            tracing::warn!(
+                shard = self.shard,
+                upstream = %self.upstream,
+                silent_for = ?now.saturating_duration_since(since),
+                outstanding = self.in_flight.len(),
+                "upstream silent: no answer while requests are outstanding (gateway.upstream)"
+            );
+        }
         self.probe_upstream(now);
     }
 
@@ -234,6 +282,48 @@ mod tests {
         run(&mut gw, &mut now, t0 + Duration::from_secs(200));
         assert!(!gw.is_upstream_silent());
         assert_eq!(stats.upstream_silent.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_server_never_heard_is_reported_at_the_first_unanswered_registration_then_at_a_bounded_rate(
+    ) {
+        let config = GatewayConfig {
+            upstream_silent_after: Duration::from_secs(15),
+            ..GatewayConfig::default()
+        };
+        let mut gw = GatewayCore::new(config, server(), 5);
+        let stats = gw.stats();
+        let warnings = || stats.upstream_warnings.load(Ordering::Relaxed);
+        let t0 = Instant::now();
+        let mut now = t0;
+        gw.start(now);
+        // The registration leaves at start, once.
+        let first = run(&mut gw, &mut now, t0);
+        assert_eq!(first.len(), 1);
+        assert!(!gw.is_upstream_silent());
+        // Unanswered at its first retransmission (ACK_TIMEOUT 2 s): reported, not at 15 s.
+        run(&mut gw, &mut now, t0 + Duration::from_millis(2100));
+        assert!(gw.is_upstream_silent());
+        assert_eq!(stats.upstream_silent.load(Ordering::Relaxed), 1);
+        assert_eq!(warnings(), 1);
+        // Still silent: one more warning per 15 s, no more.
+        run(&mut gw, &mut now, t0 + Duration::from_secs(16));
+        assert_eq!(warnings(), 1);
+        run(&mut gw, &mut now, t0 + Duration::from_secs(18));
+        assert_eq!(warnings(), 2);
+        let sent = run(&mut gw, &mut now, t0 + Duration::from_secs(48));
+        assert_eq!(warnings(), 4);
+        // It answers a ping: recovery, and the warnings stop.
+        let ping = sent
+            .iter()
+            .rev()
+            .find(|t| is_ping(&t.payload))
+            .expect("pings");
+        gw.handle_upstream_datagram(now, 0, server(), &answer(&ping.payload));
+        assert!(!gw.is_upstream_silent());
+        assert_eq!(stats.upstream_recovered.load(Ordering::Relaxed), 1);
+        run(&mut gw, &mut now, t0 + Duration::from_secs(60));
+        assert_eq!(warnings(), 4);
     }
 
     fn is_ping(datagram: &[u8]) -> bool {

@@ -3,7 +3,7 @@
 
 use super::config::conf_single_outcome;
 use super::*;
-use crate::coap::endpoint::{classify, Classified};
+use crate::coap::endpoint::{classify, Classified, Rejection};
 use crate::gateway::FlushReason;
 
 impl GatewayCore {
@@ -342,7 +342,8 @@ impl GatewayCore {
         let side = Side::Upstream(uplink);
         let classified = classify(data);
         if !matches!(classified, Classified::FormatError(_)) {
-            // Any CoAP from the upstream shows it is alive (silence watch, issue 9 item 9).
+            // Any CoAP from the upstream, even one it gets rejected for, shows it is alive
+            // (silence watch, issue 9 item 9).
             self.upstream_heard(now);
         }
         let h = match classified {
@@ -366,17 +367,24 @@ impl GatewayCore {
                 self.push(side, from, reset(h.mid));
                 return;
             }
-            Classified::Ignored(h) => {
-                // Empty with bytes after the Message ID (§4.1) or a reserved code class: a CON
-                // is rejected with a RST (§4.2), a NON ignored.
+            Classified::Rejected(h, why) => {
+                // A message format error (RFC 7252 §3, §4.1, §12.1): a CON is rejected with a
+                // RST (§4.2), anything else (a malformed ACK included) silently ignored.
                 inc(&self.stats.dropped);
-                self.stats.received(side, Received::Ignored);
+                let received = match why {
+                    Rejection::Options(_) => Received::DecodeError,
+                    Rejection::ReservedClass
+                    | Rejection::EmptyNon
+                    | Rejection::CriticalOption(_) => Received::Ignored,
+                };
+                self.stats.received(side, received);
                 if h.mtype == MsgType::Con {
                     self.push(side, from, reset(h.mid));
                 }
                 return;
             }
-            Classified::Request(h) if from != self.upstream => {
+            Classified::Request(view) if from != self.upstream => {
+                let h = view.header;
                 // The configuration server sends no requests: a CON is rejected with a RST
                 // (RFC 7252 §4.2), a NON ignored.
                 inc(&self.stats.dropped);
@@ -386,10 +394,10 @@ impl GatewayCore {
                 }
                 return;
             }
-            Classified::Request(h) => {
+            Classified::Request(view) => {
                 // A downlink request for a device behind the gateway (23.554 §8.11).
                 self.stats.received(side, Received::Ok);
-                self.handle_server_request(now, uplink, from, &h, data);
+                self.handle_server_request(now, uplink, from, view);
                 return;
             }
             Classified::Ack(h) | Classified::Response(h) => h,
