@@ -5,6 +5,7 @@
 //! the cores. Every key, its default and its meaning are listed in [`EXAMPLE_TOML`]
 //! (`msgin5g print-config`). Unknown keys are rejected; a missing key keeps its default.
 
+use crate::coap::block::{szx_of, BlockConfig, MAX_SZX};
 use crate::coap::TransmissionParams;
 use crate::gateway::{AnswerMode, GatewayConfig};
 use crate::net::{SocketOptions, DEFAULT_SOCKET_BUFFER, MAX_SHARDS};
@@ -269,6 +270,24 @@ ack_timeout_ms = 2000
 ack_random_factor = 1.5
 # MAX_RETRANSMIT, 0..=20.
 max_retransmit = 4
+# Block-wise transfer (RFC 7959), per core (gateway device socket, server, configuration
+# server). Preferred block size in bytes (16, 32, ..., 1024): a client's smaller size wins.
+block_size = 1024
+# Block1 bodies being reassembled, and Block2 answers being fetched, per core; a new Block1
+# transfer beyond it gets 5.03 + Max-Age, a cached answer beyond it drops the oldest.
+block_max_transfers = 1024
+# Largest request body reassembled from Block1 blocks; larger: 4.13 with Size1 (also at once
+# when the first block's Size1 announces more).
+block_max_body_bytes = 65000
+# Bytes held by one core's Block1 table, and by its Block2 cache (>= block_max_body_bytes).
+block_max_total_bytes = 16777216
+# A transfer is dropped this long after its last block (Block1: then 4.08; Block2: a GET is
+# served afresh, a POST gets 4.08); >= 1.
+block_lifetime_ms = 60000
+# Answers with a body larger than this go Block2 even when the request did not ask (the
+# gateway's uplinks do not fetch blocks, so keep it above the largest bulk answer when a
+# gateway uses this server).
+block_auto_bytes = 65000
 "#;
 
 /// Why a configuration was refused; the message names the file or the field.
@@ -619,15 +638,34 @@ pub struct CoapSection {
     pub ack_random_factor: f64,
     /// MAX_RETRANSMIT.
     pub max_retransmit: u32,
+    /// Preferred block size in bytes (RFC 7959 §2.2: 16..=1024, a power of two).
+    pub block_size: usize,
+    /// Block1 transfers / cached Block2 answers per core.
+    pub block_max_transfers: usize,
+    /// Largest reassembled Block1 body (above: 4.13 with Size1).
+    pub block_max_body_bytes: usize,
+    /// Bytes held per table (Block1 bodies, Block2 answers).
+    pub block_max_total_bytes: usize,
+    /// Lifetime of a transfer after its last block.
+    pub block_lifetime_ms: u64,
+    /// Answers larger than this go Block2 unasked.
+    pub block_auto_bytes: usize,
 }
 
 impl Default for CoapSection {
     fn default() -> Self {
         let params = TransmissionParams::default();
+        let block = BlockConfig::default();
         CoapSection {
             ack_timeout_ms: millis(params.ack_timeout),
             ack_random_factor: params.ack_random_factor,
             max_retransmit: params.max_retransmit,
+            block_size: 1 << (block.szx + 4),
+            block_max_transfers: block.max_transfers,
+            block_max_body_bytes: block.max_body_bytes,
+            block_max_total_bytes: block.max_total_bytes,
+            block_lifetime_ms: millis(block.lifetime),
+            block_auto_bytes: block.auto_block2_bytes,
         }
     }
 }
@@ -741,6 +779,28 @@ impl Config {
                 "coap.max_retransmit",
                 format!("must be at most {MAX_RETRANSMIT}"),
             ));
+        }
+        if szx_of(c.block_size).is_none() {
+            return Err(invalid(
+                "coap.block_size",
+                "must be 16, 32, 64, 128, 256, 512 or 1024",
+            ));
+        }
+        at_least_one("coap.block_max_transfers", c.block_max_transfers)?;
+        if c.block_max_body_bytes < c.block_size {
+            return Err(invalid(
+                "coap.block_max_body_bytes",
+                "must be at least coap.block_size",
+            ));
+        }
+        if c.block_max_total_bytes < c.block_max_body_bytes {
+            return Err(invalid(
+                "coap.block_max_total_bytes",
+                "must be at least coap.block_max_body_bytes",
+            ));
+        }
+        if c.block_lifetime_ms == 0 {
+            return Err(invalid("coap.block_lifetime_ms", "must be at least 1"));
         }
 
         if let Some(upstream) = g.upstream {
@@ -1016,7 +1076,21 @@ impl Config {
             dedup_max_entries: s.dedup_max_entries,
             dedup_exchanges_per_peer: s.dedup_exchanges_per_peer,
             params: self.transmission_params(),
+            block: self.block_config(),
         })
+    }
+
+    /// Block-wise transfer bounds from `[coap]` (RFC 7959).
+    pub fn block_config(&self) -> BlockConfig {
+        let c = &self.coap;
+        BlockConfig {
+            szx: szx_of(c.block_size).unwrap_or(MAX_SZX),
+            max_transfers: c.block_max_transfers,
+            max_body_bytes: c.block_max_body_bytes,
+            max_total_bytes: c.block_max_total_bytes,
+            lifetime: Duration::from_millis(c.block_lifetime_ms),
+            auto_block2_bytes: c.block_auto_bytes,
+        }
     }
 
     /// RFC 7252 transmission parameters from `[coap]` (PROCESSING_DELAY = ACK_TIMEOUT).
@@ -1079,6 +1153,7 @@ impl Config {
             config_upstream: g.config_upstream,
             config_listen: Some(g.config_listen),
             params: self.transmission_params(),
+            block: self.block_config(),
         }
     }
 
@@ -1119,6 +1194,7 @@ impl Config {
             },
             hooks: ServerTestHooks::default(),
             params: self.transmission_params(),
+            block: self.block_config(),
             messaging: MessagingConfig {
                 groups: s.groups.clone(),
                 max_aggregate_entries: s.max_aggregate_entries,

@@ -14,8 +14,9 @@
 //!    everything else is a [`Classified::Request`].
 //! 2. deduplication (the core's [`DedupCache`](super::dedup::DedupCache): RFC 7252 §4.5).
 //! 3. [`check_request`], in this order: option chain (4.00 on a malformed chain), unrecognised
-//!    critical option 4.02, Uri-Path 4.04, method 4.05, Content-Format 4.15, Block1 other than
-//!    one complete block 4.13, Accept the resource cannot produce 4.06.
+//!    critical option 4.02, Uri-Path 4.04, method 4.05, Content-Format 4.15, Accept the
+//!    resource cannot produce 4.06. Block-wise transfer (RFC 7959) is the core's, after this
+//!    check, with [`super::block`].
 
 use super::types::{option, Code, MsgType};
 use super::view::{decode_uint, Header, MessageView, ParseError};
@@ -102,9 +103,6 @@ pub enum EndpointError {
     /// Content-Format absent or not accepted: 4.15.
     #[error("unsupported content-format")]
     UnsupportedContentFormat,
-    /// A Block1 request that is not a single complete block: 4.13.
-    #[error("block-wise transfer not supported")]
-    BlockwiseUnsupported,
     /// An Accept the resource cannot produce (RFC 7252 §5.10.4): 4.06.
     #[error("cannot produce content-format {0}")]
     NotAcceptable(u16),
@@ -119,7 +117,6 @@ impl EndpointError {
             EndpointError::NotFound => Code::NOT_FOUND,
             EndpointError::MethodNotAllowed => Code::METHOD_NOT_ALLOWED,
             EndpointError::UnsupportedContentFormat => Code::UNSUPPORTED_CONTENT_FORMAT,
-            EndpointError::BlockwiseUnsupported => Code::REQUEST_ENTITY_TOO_LARGE,
             EndpointError::NotAcceptable(_) => Code::NOT_ACCEPTABLE,
         }
     }
@@ -154,9 +151,6 @@ pub fn check_request<'a>(
             Some(cf) if rules.content_formats.contains(&cf) => {}
             _ => return Err(EndpointError::UnsupportedContentFormat),
         }
-    }
-    if view.block1().is_some_and(|b| b.more || b.num != 0) {
-        return Err(EndpointError::BlockwiseUnsupported);
     }
     if !rules.accept.is_empty() {
         if let Some(accept) = accept(&view) {
@@ -268,15 +262,6 @@ mod tests {
         assert_eq!(
             check_request(&no_cf, &RULES).unwrap_err(),
             EndpointError::UnsupportedContentFormat
-        );
-        let block = post()
-            .uri_path("msgin5g")
-            .uint_option(option::CONTENT_FORMAT, 50)
-            .uint_option(option::BLOCK1, 0x0E)
-            .payload(b"{}");
-        assert_eq!(
-            check_request(&block, &RULES).unwrap_err(),
-            EndpointError::BlockwiseUnsupported
         );
         let accept = post()
             .uri_path("msgin5g")

@@ -41,10 +41,12 @@ pub use stats::{
     ANSWER_CAUSES, ANSWER_CODES, ANSWER_SLOTS, OTHER_CAUSE,
 };
 
+use crate::coap::block::{BlockConfig, BlockStats};
 use crate::coap::TransmissionParams;
 use crate::metrics::{EntriesHistogram, SecondsHistogram};
 use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How a device learns the outcome of a bulked request (README "Protocol profile").
@@ -163,6 +165,8 @@ pub struct GatewayConfig {
     pub config_listen: Option<std::net::SocketAddr>,
     /// CoAP transmission parameters.
     pub params: TransmissionParams,
+    /// Block1 reassembly bounds on the device socket (RFC 7959; `[coap]` `block_*`).
+    pub block: BlockConfig,
 }
 
 /// Default idle expiry of Application Client registrations: 24 h (the message-correlation
@@ -210,6 +214,7 @@ impl Default for GatewayConfig {
             config_upstream: None,
             config_listen: None,
             params: TransmissionParams::default(),
+            block: BlockConfig::default(),
         }
     }
 }
@@ -249,6 +254,8 @@ pub enum Side {
 pub struct GatewayStats {
     /// Device requests accepted for processing (duplicates excluded).
     pub requests: AtomicU64,
+    /// Block-wise transfer (RFC 7959) events on the device socket.
+    pub block: Arc<BlockStats>,
     /// Final answers sent to devices with SUCCESS.
     pub answers_success: AtomicU64,
     /// Final answers sent to devices with FAILURE or an error code.

@@ -1,7 +1,8 @@
 //! Simulated-time tests of the configuration server core (every path of the module doc).
 
 use super::*;
-use crate::coap::Token;
+use crate::coap::types::option;
+use crate::coap::{MessageBuilder, Token};
 use crate::msg::{
     cause, decode, encode, BulkConfigurationResponse, ConfigurationRequest, ConfigurationResponse,
 };

@@ -91,6 +91,7 @@ impl GatewayCore {
             },
             received_at: now,
             dialect: Dialect::Configuration(cf),
+            block1: None,
         };
         let mut element = Vec::new();
         conf::write_element(&mut element, &request);

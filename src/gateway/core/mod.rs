@@ -33,6 +33,7 @@ use super::pending::{AckState, Dialect, Exchange, Kind, Pending, PendingTable, S
 use super::recent::RecentKeys;
 use super::split::{split_answer, Split};
 use super::{AnswerMode, GatewayConfig, GatewayStats, Received, Side};
+use crate::coap::block::Block1Table;
 use crate::coap::build::{empty_ack, reset};
 use crate::coap::dedup::{DedupCache, DedupOutcome};
 use crate::coap::mid::MidAllocator;
@@ -360,6 +361,8 @@ pub struct GatewayCore {
     reregistration_requested: bool,
     /// Change tracking and the request journal when the gateway persists (issue 9).
     persist: Option<Box<persist::PersistState>>,
+    /// Block1 reassembly of device requests (RFC 7959 §2.3).
+    block1: Block1Table,
 }
 
 impl GatewayCore {
@@ -408,7 +411,9 @@ impl GatewayCore {
         } else {
             SelfState::NotOwner
         };
+        let stats = Arc::new(GatewayStats::default());
         GatewayCore {
+            block1: Block1Table::new(config.block),
             dedup: DedupCache::new(
                 config.dedup_max_entries,
                 lifetime,
@@ -438,7 +443,7 @@ impl GatewayCore {
             device_retx: Retransmitter::new(config.params),
             learned_max_entries: config.max_batch_entries,
             rng,
-            stats: Arc::new(GatewayStats::default()),
+            stats,
             transmits: VecDeque::new(),
             pending: PendingTable::default(),
             batches: Default::default(),
