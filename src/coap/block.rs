@@ -148,6 +148,16 @@ impl RequestKey {
         }
     }
 
+    /// A key named by the caller instead of the request's options (a core that keeps only a
+    /// digest of the request until it answers, e.g. the gateway's configuration socket).
+    pub fn named(peer: SocketAddr, method: Code, name: &[u8]) -> RequestKey {
+        RequestKey {
+            peer,
+            method,
+            target: name.into(),
+        }
+    }
+
     /// Bytes this key holds (counted against `max_total_bytes`).
     pub(super) fn cost(&self) -> usize {
         std::mem::size_of::<RequestKey>() + self.target.len()

@@ -95,6 +95,9 @@ pub struct Exchange {
     /// The Block1 of the last block when the request came block-wise (RFC 7959 §2.3): its
     /// final answer carries it (M=0).
     pub block1: Option<BlockOpt>,
+    /// The Block2 the request asked for (RFC 7959 §2.4, configuration GETs): its answer goes
+    /// block-wise when larger.
+    pub block2: Option<BlockOpt>,
 }
 
 /// Where a pending request is in its life.

@@ -24,10 +24,13 @@
 //!
 //! # Request checks, in order
 //! [`crate::coap::endpoint::check_request`]: malformed option chain 4.00; unknown critical option
-//! 4.02; Uri-Path not `uri_path` 4.04; not POST 4.05; Content-Format not 50 4.15; Block1 other
-//! than one complete block 4.13; an Accept other than 50 4.06 (RFC 7252 §5.10.4); then JSON refused by [`crate::msg::decode`] or a
-//! Message Type that is not a request the server serves 4.00 (diagnostic payload, no
-//! Content-Format).
+//! 4.02; Uri-Path not `uri_path` 4.04; not POST 4.05; Content-Format not 50 4.15; an Accept other
+//! than 50 4.06 (RFC 7252 §5.10.4); then Block1 reassembly ([`Blockwise`]: 2.31, 4.08, 4.13 with
+//! Size1, 5.03); then JSON refused by [`crate::msg::decode`] or a Message Type that is not a
+//! request the server serves 4.00 (diagnostic payload, no Content-Format). A Block2 fetch (NUM >
+//! 0) is served from the answer cache before these checks (4.08 when the answer is gone: a POST
+//! is not repeated); an answer larger than the block size asked for goes Block2 (README
+//! "Block-wise transfer").
 //!
 //! # Procedures
 //! - `REG`: 2.01 `REGRESP SUCCESS` when new, 2.04 when already registered (entry replaced).

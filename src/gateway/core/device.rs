@@ -88,6 +88,7 @@ impl GatewayCore {
             received_at: now,
             dialect: Dialect::Client,
             block1,
+            block2: None,
         };
         let app = Exchange {
             dialect: Dialect::App,
@@ -702,7 +703,10 @@ impl GatewayCore {
         if code.is_response() {
             b = BlockHeaders::block1(exchange.block1).write_blocks(b);
         }
-        let bytes = b.payload(&body);
+        let mut bytes = b.payload(&body);
+        if let Some(block) = self.conf_block2(now, ue, &exchange, code, content_format, &body) {
+            bytes = block.encode(mtype, mid, exchange.token);
+        }
         self.stats.answered_with(kind, code);
         let (dedup, retx) = match side {
             Side::Config => (&mut self.config_side.dedup, &mut self.config_side.retx),

@@ -34,6 +34,7 @@ use super::recent::RecentKeys;
 use super::split::{split_answer, Split};
 use super::{AnswerMode, GatewayConfig, GatewayStats, Received, Side};
 use crate::coap::block::Block1Table;
+use crate::coap::block2::Block2Cache;
 use crate::coap::build::{empty_ack, reset};
 use crate::coap::dedup::{DedupCache, DedupOutcome};
 use crate::coap::mid::MidAllocator;
@@ -296,6 +297,8 @@ struct Uplink {
 struct ConfigSide {
     dedup: DedupCache,
     retx: Retransmitter<DeviceRetx>,
+    /// Configuration answers being fetched block by block (RFC 7959 §2.4).
+    block2: Block2Cache,
 }
 
 /// The Gateway UE state machine for one shard.
@@ -481,6 +484,7 @@ impl GatewayCore {
                 )
                 .with_exchanges_per_peer(config.dedup_exchanges_per_peer),
                 retx: Retransmitter::new(config.params),
+                block2: Block2Cache::new(config.block),
             },
             upstream,
             config,

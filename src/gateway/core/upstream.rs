@@ -625,12 +625,20 @@ impl GatewayCore {
 fn conf_get(mid: u16, token: Token, request: &[u8]) -> Vec<u8> {
     let mut b = MessageBuilder::new(MsgType::Con, Code::GET, mid, token);
     if let Ok(view) = MessageView::parse(request) {
-        for o in view.options() {
+        // The gateway fetches the whole document (its uplinks do not do block-wise transfer,
+        // README "Block-wise transfer"): the device's Block2/Size2 are its own exchange's.
+        for o in view
+            .options()
+            .filter(|o| !BLOCK_OPTIONS.contains(&o.number))
+        {
             b = b.option(o.number, o.value);
         }
     }
     b.build()
 }
+
+/// The RFC 7959 options of a device's exchange, never forwarded upstream.
+const BLOCK_OPTIONS: [u16; 4] = [option::BLOCK2, option::BLOCK1, option::SIZE2, option::SIZE1];
 
 /// The outcome of a single (non-bulked) request from the server's code and its
 /// REGRESP/DEREGRESP/MSGRESP.
