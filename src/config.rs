@@ -56,6 +56,11 @@ bulking_enabled = true
 max_batch_entries = 100
 # Most bytes of one bulk's JSON payload, 64..=65000 (keep a bulk inside one datagram).
 max_bulk_bytes = 1024
+# Larger bulks and aggregates, up to this many bytes, go to the server in RFC 7959 Block1
+# blocks of at most max_bulk_bytes (one exchange, one round trip per block) instead of being
+# split into several bulks (one round trip each, in parallel); 0 = off, else
+# max_bulk_bytes < n <= 1048576. The server must reassemble (its coap.block_max_body_bytes).
+bulk_block1_bytes = 0
 # Longest a non-urgent request waits for batching (> 0).
 hold_time_ms = 500
 # Safety margin before a request's waitTime deadline.
@@ -380,6 +385,8 @@ pub struct GatewaySection {
     pub max_batch_entries: usize,
     /// Most bytes of one bulk's JSON payload.
     pub max_bulk_bytes: usize,
+    /// Larger bulks up to this size go Block1 (0 = off).
+    pub bulk_block1_bytes: usize,
     /// Longest hold for batching, in milliseconds.
     pub hold_time_ms: u64,
     /// Margin before a `waitTime` deadline, in milliseconds.
@@ -468,6 +475,7 @@ impl Default for GatewaySection {
             bulking_enabled: core.bulking_enabled,
             max_batch_entries: core.max_batch_entries,
             max_bulk_bytes: core.max_bulk_bytes,
+            bulk_block1_bytes: core.bulk_block1_bytes,
             hold_time_ms: millis(core.hold_time),
             deadline_margin_ms: millis(core.deadline_margin),
             piggyback_window_ms: millis(core.piggyback_window),
@@ -725,6 +733,8 @@ pub const MIN_CONFIG_RESPONSE_BYTES: usize = 256;
 
 /// Largest `max_bulk_bytes`: a bulk must fit one UDP datagram with its CoAP header.
 pub const MAX_BULK_BYTES: usize = 65_000;
+/// Largest `gateway.bulk_block1_bytes` (1 MiB).
+pub const MAX_BLOCK1_BULK_BYTES: usize = 1 << 20;
 /// Smallest `max_bulk_bytes`: room for a bulk header and one entry.
 pub const MIN_BULK_BYTES: usize = 64;
 /// Largest `coap.max_retransmit` (2^(n+1) stays far from overflow).
@@ -859,6 +869,14 @@ impl Config {
             return Err(invalid(
                 "gateway.max_bulk_bytes",
                 format!("must be between {MIN_BULK_BYTES} and {MAX_BULK_BYTES}"),
+            ));
+        }
+        if g.bulk_block1_bytes != 0
+            && !(g.max_bulk_bytes + 1..=MAX_BLOCK1_BULK_BYTES).contains(&g.bulk_block1_bytes)
+        {
+            return Err(invalid(
+                "gateway.bulk_block1_bytes",
+                format!("must be 0 or above max_bulk_bytes and at most {MAX_BLOCK1_BULK_BYTES}"),
             ));
         }
         if g.hold_time_ms == 0 {
@@ -1115,6 +1133,7 @@ impl Config {
             bulking_enabled: g.bulking_enabled,
             max_batch_entries: g.max_batch_entries,
             max_bulk_bytes: g.max_bulk_bytes,
+            bulk_block1_bytes: g.bulk_block1_bytes,
             hold_time: Duration::from_millis(g.hold_time_ms),
             deadline_margin: Duration::from_millis(g.deadline_margin_ms),
             piggyback_window: Duration::from_millis(g.piggyback_window_ms),
@@ -1410,6 +1429,14 @@ mod tests {
             ),
             ("[gateway]\nmax_bulk_bytes = 63", "gateway.max_bulk_bytes"),
             (
+                "[gateway]\nbulk_block1_bytes = 1024",
+                "gateway.bulk_block1_bytes",
+            ),
+            (
+                "[gateway]\nbulk_block1_bytes = 1048577",
+                "gateway.bulk_block1_bytes",
+            ),
+            (
                 "[gateway]\nmax_bulk_bytes = 65001",
                 "gateway.max_bulk_bytes",
             ),
@@ -1541,6 +1568,21 @@ mod tests {
             ("[coap]\nack_random_factor = 0.5", "coap.ack_random_factor"),
             ("[coap]\nack_random_factor = nan", "coap.ack_random_factor"),
             ("[coap]\nmax_retransmit = 21", "coap.max_retransmit"),
+            ("[coap]\nblock_size = 100", "coap.block_size"),
+            ("[coap]\nblock_size = 2048", "coap.block_size"),
+            (
+                "[coap]\nblock_max_transfers = 0",
+                "coap.block_max_transfers",
+            ),
+            (
+                "[coap]\nblock_max_body_bytes = 512",
+                "coap.block_max_body_bytes",
+            ),
+            (
+                "[coap]\nblock_max_total_bytes = 1000",
+                "coap.block_max_total_bytes",
+            ),
+            ("[coap]\nblock_lifetime_ms = 0", "coap.block_lifetime_ms"),
             (
                 "[gateway]\nmetrics_listen = \"224.0.0.1:9464\"",
                 "gateway.metrics_listen",
@@ -1708,5 +1750,28 @@ mod tests {
         // Without a file: auto-provision only.
         let c = Config::default().config_server_config().unwrap();
         assert!(c.provisioning.is_empty() && c.provisioning.auto_provision());
+    }
+
+    #[test]
+    fn block_keys_reach_every_core() {
+        let text = "[gateway]\nbulk_block1_bytes = 8192\n[coap]\nblock_size = 64\n\
+                    block_max_transfers = 7\nblock_max_body_bytes = 4096\n\
+                    block_max_total_bytes = 8192\nblock_lifetime_ms = 1500\n\
+                    block_auto_bytes = 2000\n";
+        let config = Config::from_toml_str(text).unwrap();
+        config.validate().unwrap();
+        let want = BlockConfig {
+            szx: 2,
+            max_transfers: 7,
+            max_body_bytes: 4096,
+            max_total_bytes: 8192,
+            lifetime: Duration::from_millis(1500),
+            auto_block2_bytes: 2000,
+        };
+        assert_eq!(config.gateway_config().block, want);
+        assert_eq!(config.gateway_config().bulk_block1_bytes, 8192);
+        assert_eq!(config.server_config().block, want);
+        assert_eq!(config.config_server_config().unwrap().block, want);
+        assert_eq!(Config::default().block_config(), BlockConfig::default());
     }
 }

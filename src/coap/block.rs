@@ -75,10 +75,12 @@ pub struct BlockStats {
     pub block2_evicted: AtomicU64,
     /// Transfers dropped because `block_lifetime_ms` passed (either table).
     pub expired: AtomicU64,
+    /// Block1 blocks sent (the gateway's block-wise bulks toward the server).
+    pub block1_sent: AtomicU64,
 }
 
 /// The events of [`BlockStats`] in exposition order, with their label values.
-pub const BLOCK_EVENTS: [&str; 9] = [
+pub const BLOCK_EVENTS: [&str; 10] = [
     "continue",
     "complete",
     "incomplete",
@@ -88,11 +90,12 @@ pub const BLOCK_EVENTS: [&str; 9] = [
     "block2_sent",
     "block2_evicted",
     "expired",
+    "block1_sent",
 ];
 
 impl BlockStats {
     /// The counters in the order of [`BLOCK_EVENTS`].
-    pub fn counters(&self) -> [&AtomicU64; 9] {
+    pub fn counters(&self) -> [&AtomicU64; 10] {
         [
             &self.continued,
             &self.completed,
@@ -103,6 +106,7 @@ impl BlockStats {
             &self.block2_sent,
             &self.block2_evicted,
             &self.expired,
+            &self.block1_sent,
         ]
     }
 }

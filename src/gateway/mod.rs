@@ -76,6 +76,9 @@ pub struct GatewayConfig {
     pub max_batch_entries: usize,
     /// Most bytes of one bulk's JSON payload (RFC 7252 §4.6: fit one datagram).
     pub max_bulk_bytes: usize,
+    /// Bulks and aggregates up to this size go to the server in Block1 blocks of at most
+    /// `max_bulk_bytes` (RFC 7959 §2.3); 0 = off (larger ones are split into several bulks).
+    pub bulk_block1_bytes: usize,
     /// T_hold_max: longest a non-urgent request waits for batching.
     pub hold_time: Duration,
     /// T_margin: safety margin before a request's `waitTime` deadline.
@@ -182,6 +185,7 @@ impl Default for GatewayConfig {
             bulking_enabled: true,
             max_batch_entries: 100,
             max_bulk_bytes: 1024,
+            bulk_block1_bytes: 0,
             hold_time: Duration::from_millis(500),
             deadline_margin: Duration::from_millis(200),
             piggyback_window: Duration::from_millis(1000),

@@ -1338,3 +1338,6 @@ mod dedup;
 mod overload;
 #[path = "tests_persist.rs"]
 mod persist;
+
+#[path = "tests_block.rs"]
+mod block;

@@ -95,7 +95,7 @@ pub(super) fn blockwise(page: &mut Exposition, name: &'static str, stats: &Block
         "Block-wise transfer (RFC 7959) events: 2.31 continue, complete (Block1 body served), \
          incomplete (4.08), too_large (4.13 + Size1), busy (5.03: block_max_transfers or \
          block_max_total_bytes), malformed (4.00), block2_sent, block2_evicted (a cached \
-         answer dropped for room), expired (block_lifetime_ms).",
+         answer dropped for room), expired (block_lifetime_ms), block1_sent.",
         "event",
         BLOCK_EVENTS
             .iter()

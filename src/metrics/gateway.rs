@@ -200,7 +200,9 @@ impl Source for GatewayMetrics {
             MetricType::Counter,
             "Block-wise transfer (RFC 7959) events on the device socket: 2.31 continue, complete \
              (Block1 body served), incomplete (4.08), too_large (4.13 + Size1), busy (5.03: \
-             block_max_transfers or block_max_total_bytes), malformed (4.00).",
+             block_max_transfers or block_max_total_bytes), malformed (4.00), block2_sent / \
+             block2_evicted (configuration socket), expired, block1_sent (block-wise bulks \
+             toward the server, gateway.bulk_block1_bytes).",
         );
         for (shard, s) in shards {
             for (event, counter) in BLOCK_EVENTS.iter().zip(s.block.counters()) {

@@ -409,8 +409,7 @@ impl GatewayCore {
             Kind::Reg | Kind::Dereg | Kind::Conf => {}
         }
         let ue: Arc<str> = Arc::from(ue);
-        let too_big =
-            bulk && self.envelope_len_of(kind) + element.len() > self.config.max_bulk_bytes;
+        let too_big = bulk && self.envelope_len_of(kind) + element.len() > self.bulk_budget();
         let element = if bulk && !too_big {
             element
         } else {

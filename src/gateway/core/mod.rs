@@ -3,6 +3,7 @@
 //! - this file: the state, construction, the public driving API and draining;
 //! - [`device`]: device requests: validation, dedup, replacement, the one final answer;
 //! - [`upstream`]: batching, bulk and single requests, splitting the server's answers;
+//! - [`upstream_block`]: bulks sent in Block1 blocks (RFC 7959) when configured;
 //! - [`timers`]: piggyback windows, deadlines, retransmissions, expiry;
 //! - [`observe`]: flush reasons and gauges for the metrics;
 //! - [`driven`]: the shard as a `net::shard::Core` (socket ids ↔ sides).
@@ -19,6 +20,7 @@ mod reregister;
 mod silence;
 mod timers;
 mod upstream;
+mod upstream_block;
 
 pub use driven::{side_of, socket_of, CONFIG_SOCKET, DEVICE_SOCKET, UPLINK_SOCKET_BASE};
 pub use overload::SILENT_FACTOR;
@@ -275,6 +277,8 @@ struct InFlight {
     deadline: Instant,
     /// [`Directory::self_registration_epoch`] when it was sent.
     epoch: u64,
+    /// The body still being sent in Block1 blocks (`bulk_block1_bytes`).
+    block1: Option<Box<upstream_block::Block1Send>>,
 }
 
 pub(super) fn inc(counter: &AtomicU64) {
