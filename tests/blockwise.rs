@@ -372,3 +372,54 @@ fn a_server_answer_is_fetched_in_blocks_with_late_negotiation_and_expiry() {
     assert_eq!(server.stats().single_requests.load(Ordering::Relaxed), 2);
     server.shutdown().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_sends_large_bulks_to_the_server_in_block1_blocks() {
+    use msgin5g::device::{Device, RequestOptions};
+    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let gateway = spawn_gateway(
+        "127.0.0.1:0".parse().unwrap(),
+        server.local_addr(),
+        1,
+        GatewayConfig {
+            hold_time: Duration::from_millis(300),
+            max_bulk_bytes: 256,
+            bulk_block1_bytes: 8192,
+            ..GatewayConfig::default()
+        },
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let target = gateway.local_addr();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        set.spawn(async move {
+            let mut dev = Device::bind(target).await.unwrap();
+            let options = RequestOptions {
+                timeout: Duration::from_secs(20),
+                ..RequestOptions::default()
+            };
+            dev.register(&format!("ue-bulk-block-{i:02}"), &options)
+                .await
+                .unwrap()
+        });
+    }
+    while let Some(answer) = set.join_next().await {
+        assert_eq!(
+            answer.unwrap().result,
+            Some(msgin5g::msg::RegResult::Success)
+        );
+    }
+    // The bulks (30 REGs, ~1 KB) went in 256-byte blocks and were reassembled by the server.
+    let sent: u64 = gateway
+        .stats()
+        .iter()
+        .map(|s| s.block.block1_sent.load(Ordering::Relaxed))
+        .sum();
+    let (continued, completed, _) = load(&server.stats().block);
+    assert!(completed >= 1, "{completed} bodies reassembled");
+    assert_eq!(sent, continued + completed);
+    gateway.shutdown().unwrap();
+    let core = server.shutdown().unwrap();
+    assert!((0..30).all(|i| core.is_registered(&format!("ue-bulk-block-{i:02}"))));
+}
