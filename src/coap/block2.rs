@@ -123,12 +123,13 @@ impl Block2Cache {
         self.map.is_empty()
     }
 
-    /// Send `answer` to the request keyed `key`, whose Block2 option was `requested`: whole,
-    /// or block NUM of `requested` (0 when absent).
+    /// Send `answer` to the request keyed `key` (built only when the answer is sliced: most
+    /// answers are not, and the key allocates), whose Block2 option was `requested`: whole, or
+    /// block NUM of `requested` (0 when absent).
     pub fn answer(
         &mut self,
         now: Instant,
-        key: RequestKey,
+        key: impl FnOnce() -> RequestKey,
         requested: Option<BlockOpt>,
         answer: Answer,
         stats: &BlockStats,
@@ -165,6 +166,7 @@ impl Block2Cache {
             return Sliced::Beyond;
         };
         bump(&stats.block2_sent);
+        let key = key();
         self.remove(&key);
         if out.headers.block2.is_some_and(|b| b.more) {
             self.insert(now, key, cached, stats);

@@ -58,7 +58,7 @@ fn early_negotiation_slices_and_fetches() {
         Instant::now(),
     );
     // The client asks for 64-byte blocks: 150 bytes go in 3 blocks.
-    let first = block_of(c.answer(now, key(1), Some(opt(0, 2)), answer(150), &s));
+    let first = block_of(c.answer(now, || key(1), Some(opt(0, 2)), answer(150), &s));
     assert_eq!(first.payload, answer(150).body[..64]);
     let b2 = first.headers.block2.unwrap();
     assert_eq!((b2.num, b2.more, b2.szx), (0, true, 2));
@@ -102,7 +102,7 @@ fn late_negotiation_takes_the_smaller_size() {
     let mut cfg = config();
     cfg.szx = 2;
     c.config = cfg;
-    let first = block_of(c.answer(now, key(1), None, answer(150), &s));
+    let first = block_of(c.answer(now, || key(1), None, answer(150), &s));
     assert_eq!(first.payload.len(), 64);
     // The client switches to 32-byte blocks: NUM 2 of 32 is bytes 64..96.
     let Fetched::Block(b) = c.fetch(now, &key(1), opt(2, 1), &s) else {
@@ -120,22 +120,22 @@ fn small_answers_go_whole_and_beyond_is_refused() {
         Instant::now(),
     );
     assert_eq!(
-        c.answer(now, key(1), None, answer(100), &s),
+        c.answer(now, || key(1), None, answer(100), &s),
         Sliced::Whole(answer(100))
     );
     assert_eq!(
-        c.answer(now, key(1), Some(opt(0, 2)), answer(64), &s),
+        c.answer(now, || key(1), Some(opt(0, 2)), answer(64), &s),
         Sliced::Whole(answer(64))
     );
     assert_eq!(
-        c.answer(now, key(1), Some(opt(1, 2)), answer(64), &s),
+        c.answer(now, || key(1), Some(opt(1, 2)), answer(64), &s),
         Sliced::Beyond
     );
     assert_eq!(
-        c.answer(now, key(1), Some(opt(3, 2)), answer(150), &s),
+        c.answer(now, || key(1), Some(opt(3, 2)), answer(150), &s),
         Sliced::Beyond
     );
-    block_of(c.answer(now, key(1), Some(opt(0, 2)), answer(150), &s));
+    block_of(c.answer(now, || key(1), Some(opt(0, 2)), answer(150), &s));
     assert_eq!(c.fetch(now, &key(1), opt(9, 2), &s), Fetched::Beyond);
     assert!(c.is_empty() || c.len() == 1);
 }
@@ -148,7 +148,7 @@ fn a_fresh_answer_can_start_at_a_later_block() {
         BlockStats::default(),
         Instant::now(),
     );
-    let b = block_of(c.answer(now, key(1), Some(opt(2, 2)), answer(150), &s));
+    let b = block_of(c.answer(now, || key(1), Some(opt(2, 2)), answer(150), &s));
     assert_eq!(b.payload, answer(150).body[128..]);
     assert!(c.is_empty());
 }
@@ -161,7 +161,7 @@ fn expiry_and_eviction() {
         Instant::now(),
     );
     for port in 1..=3 {
-        block_of(c.answer(now, key(port), Some(opt(0, 2)), answer(150), &s));
+        block_of(c.answer(now, || key(port), Some(opt(0, 2)), answer(150), &s));
     }
     // Two transfers at most: the oldest (port 1) was dropped.
     assert_eq!(c.len(), 2);
@@ -189,11 +189,11 @@ fn total_bytes_bound() {
         ..config()
     };
     let (mut c, s, now) = (Block2Cache::new(cfg), BlockStats::default(), Instant::now());
-    block_of(c.answer(now, key(1), Some(opt(0, 2)), answer(150), &s));
-    block_of(c.answer(now, key(2), Some(opt(0, 2)), answer(150), &s));
+    block_of(c.answer(now, || key(1), Some(opt(0, 2)), answer(150), &s));
+    block_of(c.answer(now, || key(2), Some(opt(0, 2)), answer(150), &s));
     assert!(c.bytes <= 400);
     assert_eq!(c.len(), 1);
     // An answer larger than the whole cache is sent first block only, never cached.
-    block_of(c.answer(now, key(3), Some(opt(0, 2)), answer(900), &s));
+    block_of(c.answer(now, || key(3), Some(opt(0, 2)), answer(900), &s));
     assert_eq!(c.fetch(now, &key(3), opt(1, 2), &s), Fetched::Missing);
 }

@@ -49,12 +49,18 @@ impl Blockwise {
         }
     }
 
-    /// A Block2 fetch (NUM > 0) or a malformed Block2 option: the answer, unless the request is
-    /// to be served (no fetch, or a GET whose answer is no longer cached: served afresh).
-    pub fn fetch(&mut self, now: Instant, peer: SocketAddr, data: &[u8]) -> Option<Block> {
+    /// A Block2 fetch (NUM > 0) or a malformed Block2 option in `request` (`None`: it does not
+    /// parse; the resource checks answer it): the answer, unless the request is to be served
+    /// (no fetch, or a GET whose answer is no longer cached: served afresh).
+    pub fn fetch(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        request: Option<&MessageView<'_>>,
+    ) -> Option<Block> {
         self.final_block1 = None;
-        let view = MessageView::parse(data).ok()?;
-        let requested = match block_option(&view, option::BLOCK2) {
+        let view = request?;
+        let requested = match block_option(view, option::BLOCK2) {
             Ok(Some(b)) if b.num > 0 => b,
             Ok(_) => return None,
             Err(MalformedBlock) => {
@@ -62,7 +68,7 @@ impl Blockwise {
                 return Some(refusal(Code::BAD_REQUEST, "malformed Block2"));
             }
         };
-        let key = RequestKey::of(peer, &view);
+        let key = RequestKey::of(peer, view);
         match self.block2.fetch(now, &key, requested, &self.stats) {
             Fetched::Block(b) => Some(b),
             Fetched::Beyond => Some(refusal(Code::BAD_REQUEST, "no such block")),
@@ -111,7 +117,7 @@ impl Blockwise {
         let sliced = match request {
             Some(view) => match block_option(view, option::BLOCK2) {
                 Ok(requested) => {
-                    let key = RequestKey::of(peer, view);
+                    let key = || RequestKey::of(peer, view);
                     self.block2.answer(now, key, requested, answer, &self.stats)
                 }
                 Err(MalformedBlock) => Sliced::Whole(answer),

@@ -388,7 +388,8 @@ impl ConfigServerCore {
             }
         }
         // RFC 7959: Block2 fetches first (a fetch carries no body), Block1 after the checks.
-        if let Some(block) = self.blockwise.fetch(now, from, data) {
+        let request = MessageView::parse(data).ok();
+        if let Some(block) = self.blockwise.fetch(now, from, request.as_ref()) {
             return self.send(now, from, &header, &block);
         }
         let rules = RequestRules {
@@ -431,7 +432,6 @@ impl ConfigServerCore {
             max_age: None,
             body: reply.body,
         };
-        let request = MessageView::parse(data).ok();
         let block = self.blockwise.answer(now, from, request.as_ref(), answer);
         self.send(now, from, &header, &block);
     }

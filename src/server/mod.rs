@@ -551,7 +551,8 @@ impl ServerCore {
         }
         // RFC 7959: a Block2 fetch is served from the answer cache before any check (it
         // carries no body); Block1 blocks are collected after the resource checks.
-        if let Some(block) = self.blockwise.fetch(now, from, data) {
+        let request = MessageView::parse(data).ok();
+        if let Some(block) = self.blockwise.fetch(now, from, request.as_ref()) {
             self.stats.answered(block.code);
             return self.send_block(now, from, &header, &block, false);
         }
@@ -579,7 +580,7 @@ impl ServerCore {
             Ok(Outcome::Silent) => {}
             Ok(Outcome::Reply(reply)) => {
                 let separate = is_bulk && self.config.hooks.separate_response;
-                self.respond(now, from, &header, data, reply, separate);
+                self.respond(now, from, &header, request.as_ref(), reply, separate);
             }
             Err(e) => {
                 if e.is_bad_request() {
@@ -592,7 +593,8 @@ impl ServerCore {
                     bump(&self.stats.too_large);
                 }
                 let separate = is_bulk && self.config.hooks.separate_response;
-                self.respond(now, from, &header, data, Reply::error(&e), separate);
+                let reply = Reply::error(&e);
+                self.respond(now, from, &header, request.as_ref(), reply, separate);
             }
         }
     }
@@ -688,21 +690,20 @@ impl ServerCore {
         self.out.push_back(t);
     }
 
-    /// Send `reply` to the request `data` with `header` from `from`: whole, or its first block
-    /// (RFC 7959 §2.4), with the Block1 of a reassembled request.
+    /// Send `reply` to `request` (parsed, when it parses) with `header` from `from`: whole, or
+    /// its first block (RFC 7959 §2.4), with the Block1 of a reassembled request.
     fn respond(
         &mut self,
         now: Instant,
         from: SocketAddr,
         header: &Header,
-        data: &[u8],
+        request: Option<&MessageView<'_>>,
         reply: Reply,
         separate: bool,
     ) {
         self.stats.answered(reply.code);
         let answer = reply.into_answer();
-        let request = MessageView::parse(data).ok();
-        let block = self.blockwise.answer(now, from, request.as_ref(), answer);
+        let block = self.blockwise.answer(now, from, request, answer);
         self.send_block(now, from, header, &block, separate);
     }
 

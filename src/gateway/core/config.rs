@@ -185,7 +185,7 @@ impl GatewayCore {
             max_age: None,
             body: body.to_vec(),
         };
-        let key = conf_block_key(exchange.peer, ue, cf);
+        let key = || conf_block_key(exchange.peer, ue, cf);
         let stats = Arc::clone(&self.stats);
         match self
             .config_side
