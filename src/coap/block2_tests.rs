@@ -197,3 +197,40 @@ fn total_bytes_bound() {
     block_of(c.answer(now, || key(3), Some(opt(0, 2)), answer(900), &s));
     assert_eq!(c.fetch(now, &key(3), opt(1, 2), &s), Fetched::Missing);
 }
+
+#[test]
+fn random_answers_and_fetches_never_panic_and_keep_the_byte_count() {
+    let mut rng = crate::coap::rng::Rng::new(9);
+    let cfg = BlockConfig {
+        max_total_bytes: 2000,
+        max_transfers: 3,
+        ..config()
+    };
+    let (mut c, s) = (Block2Cache::new(cfg), BlockStats::default());
+    let mut now = Instant::now();
+    for _ in 0..20_000 {
+        let r = rng.next_u64();
+        let port = 1 + (r % 5) as u16;
+        let szx = ((r >> 8) % 7) as u8;
+        let num = ((r >> 16) % 10) as u32;
+        if (r >> 24) & 1 == 0 {
+            let requested = ((r >> 25) & 1 == 0).then_some(opt(num, szx));
+            let len = ((r >> 32) % 1500) as usize;
+            match c.answer(now, || key(port), requested, answer(len), &s) {
+                Sliced::Block(b) => assert!(b.payload.len() <= 1024),
+                Sliced::Whole(a) => assert_eq!(a.body.len(), len),
+                Sliced::Beyond => {}
+            }
+        } else if let Fetched::Block(b) = c.fetch(now, &key(port), opt(num, szx), &s) {
+            assert!(!b.payload.is_empty());
+        }
+        let held: usize = c
+            .map
+            .iter()
+            .map(|(k, v)| v.answer.body.len() + k.cost())
+            .sum();
+        assert_eq!(c.bytes, held);
+        assert!(c.len() <= 3 && c.bytes <= 2000);
+        now += Duration::from_millis((r >> 48) % 3000);
+    }
+}

@@ -313,3 +313,45 @@ fn block_sizes() {
     assert_eq!(szx_of(100), None);
     assert_eq!(szx_of(2048), None);
 }
+
+/// Bytes the table accounts for, recomputed from its entries.
+fn held(t: &Block1Table) -> usize {
+    t.map.iter().map(|(k, e)| e.body.len() + k.cost()).sum()
+}
+
+#[test]
+fn random_blocks_never_panic_and_keep_the_byte_count() {
+    let mut rng = crate::coap::rng::Rng::new(5);
+    let cfg = BlockConfig {
+        max_transfers: 4,
+        max_body_bytes: 300,
+        max_total_bytes: 700,
+        ..config()
+    };
+    let (mut t, s) = (Block1Table::new(cfg), BlockStats::default());
+    let mut now = Instant::now();
+    for i in 0..20_000u32 {
+        let r = rng.next_u64();
+        let szx = (r % 4) as u8;
+        let size = 1usize << (szx + 4);
+        let num = ((r >> 8) % 8) as u32;
+        let more = (r >> 16) & 1 == 1;
+        let len = match (r >> 20) % 4 {
+            0 => size,
+            1 => size / 2,
+            2 => 0,
+            _ => size + 1,
+        };
+        let size1 = ((r >> 24) % 5 == 0).then_some(((r >> 32) % 600) as u32);
+        let data = block(i as u16, num, more, szx, size1, &vec![b'x'; len]);
+        let outcome = feed(&mut t, now, 1 + (r >> 40) as u16 % 6, &data, &s);
+        if let Block1Outcome::Complete { body, .. } = outcome {
+            assert!(body.len() <= 300);
+        }
+        assert_eq!(t.bytes, held(&t), "after {i}");
+        assert!(t.len() <= 4 && t.bytes <= 700);
+        now += Duration::from_millis((r >> 48) % 500);
+    }
+    assert!(s.completed.load(Ordering::Relaxed) > 0);
+    assert!(s.continued.load(Ordering::Relaxed) > 0);
+}
