@@ -5,6 +5,7 @@
 //! the cores. Every key, its default and its meaning are listed in [`EXAMPLE_TOML`]
 //! (`msgin5g print-config`). Unknown keys are rejected; a missing key keeps its default.
 
+use crate::coap::block::{szx_of, BlockConfig, MAX_SZX};
 use crate::coap::TransmissionParams;
 use crate::gateway::{AnswerMode, GatewayConfig};
 use crate::net::{SocketOptions, DEFAULT_SOCKET_BUFFER, MAX_SHARDS};
@@ -55,6 +56,11 @@ bulking_enabled = true
 max_batch_entries = 100
 # Most bytes of one bulk's JSON payload, 64..=65000 (keep a bulk inside one datagram).
 max_bulk_bytes = 1024
+# Larger bulks and aggregates, up to this many bytes, go to the server in RFC 7959 Block1
+# blocks of at most max_bulk_bytes (one exchange, one round trip per block) instead of being
+# split into several bulks (one round trip each, in parallel); 0 = off, else
+# max_bulk_bytes < n <= 1048576. The server must reassemble (its coap.block_max_body_bytes).
+bulk_block1_bytes = 0
 # Longest a non-urgent request waits for batching (> 0).
 hold_time_ms = 500
 # Safety margin before a request's waitTime deadline.
@@ -286,8 +292,28 @@ ack_random_factor = 1.5
 max_retransmit = 4
 # Largest request datagram (header, options, payload) the server, the configuration server and
 # the gateway's device sockets accept; a larger one gets 4.13 with Size1 (RFC 7959 §4).
-# 1152..=65507, and at least gateway.max_bulk_bytes + 512 (a bulk must fit).
+# 1152..=65507, and at least gateway.max_bulk_bytes + 512 (a bulk must fit). It bounds each
+# datagram, so each Block1 block (a 1024-byte block always fits 1152, RFC 7252 §4.6); a body
+# reassembled from blocks is bounded by block_max_body_bytes instead.
 max_request_bytes = 8192
+# Block-wise transfer (RFC 7959), per core (gateway device socket, server, configuration
+# server). Preferred block size in bytes (16, 32, ..., 1024): a client's smaller size wins.
+block_size = 1024
+# Block1 bodies being reassembled, and Block2 answers being fetched, per core; a new Block1
+# transfer beyond it gets 5.03 + Max-Age, a cached answer beyond it drops the oldest.
+block_max_transfers = 1024
+# Largest request body reassembled from Block1 blocks; larger: 4.13 with Size1 (also at once
+# when the first block's Size1 announces more).
+block_max_body_bytes = 65000
+# Bytes held by one core's Block1 table, and by its Block2 cache (>= block_max_body_bytes).
+block_max_total_bytes = 16777216
+# A transfer is dropped this long after its last block (Block1: then 4.08; Block2: a GET is
+# served afresh, a POST gets 4.08); >= 1.
+block_lifetime_ms = 60000
+# Answers with a body larger than this go Block2 even when the request did not ask (the
+# gateway's uplinks do not fetch blocks, so keep it above the largest bulk answer when a
+# gateway uses this server).
+block_auto_bytes = 65000
 "#;
 
 /// Why a configuration was refused; the message names the file or the field.
@@ -380,6 +406,8 @@ pub struct GatewaySection {
     pub max_batch_entries: usize,
     /// Most bytes of one bulk's JSON payload.
     pub max_bulk_bytes: usize,
+    /// Larger bulks up to this size go Block1 (0 = off).
+    pub bulk_block1_bytes: usize,
     /// Longest hold for batching, in milliseconds.
     pub hold_time_ms: u64,
     /// Margin before a `waitTime` deadline, in milliseconds.
@@ -475,6 +503,7 @@ impl Default for GatewaySection {
             bulking_enabled: core.bulking_enabled,
             max_batch_entries: core.max_batch_entries,
             max_bulk_bytes: core.max_bulk_bytes,
+            bulk_block1_bytes: core.bulk_block1_bytes,
             hold_time_ms: millis(core.hold_time),
             deadline_margin_ms: millis(core.deadline_margin),
             piggyback_window_ms: millis(core.piggyback_window),
@@ -650,16 +679,35 @@ pub struct CoapSection {
     pub max_retransmit: u32,
     /// Largest request datagram accepted (4.13 with Size1 beyond).
     pub max_request_bytes: usize,
+    /// Preferred block size in bytes (RFC 7959 §2.2: 16..=1024, a power of two).
+    pub block_size: usize,
+    /// Block1 transfers / cached Block2 answers per core.
+    pub block_max_transfers: usize,
+    /// Largest reassembled Block1 body (above: 4.13 with Size1).
+    pub block_max_body_bytes: usize,
+    /// Bytes held per table (Block1 bodies, Block2 answers).
+    pub block_max_total_bytes: usize,
+    /// Lifetime of a transfer after its last block.
+    pub block_lifetime_ms: u64,
+    /// Answers larger than this go Block2 unasked.
+    pub block_auto_bytes: usize,
 }
 
 impl Default for CoapSection {
     fn default() -> Self {
         let params = TransmissionParams::default();
+        let block = BlockConfig::default();
         CoapSection {
             ack_timeout_ms: millis(params.ack_timeout),
             ack_random_factor: params.ack_random_factor,
             max_retransmit: params.max_retransmit,
             max_request_bytes: crate::coap::DEFAULT_MAX_REQUEST_BYTES,
+            block_size: 1 << (block.szx + 4),
+            block_max_transfers: block.max_transfers,
+            block_max_body_bytes: block.max_body_bytes,
+            block_max_total_bytes: block.max_total_bytes,
+            block_lifetime_ms: millis(block.lifetime),
+            block_auto_bytes: block.auto_block2_bytes,
         }
     }
 }
@@ -719,6 +767,8 @@ pub const MIN_CONFIG_RESPONSE_BYTES: usize = 256;
 
 /// Largest `max_bulk_bytes`: a bulk must fit one UDP datagram with its CoAP header.
 pub const MAX_BULK_BYTES: usize = 65_000;
+/// Largest `gateway.bulk_block1_bytes` (1 MiB).
+pub const MAX_BLOCK1_BULK_BYTES: usize = 1 << 20;
 /// Smallest `max_bulk_bytes`: room for a bulk header and one entry.
 pub const MIN_BULK_BYTES: usize = 64;
 /// Smallest `coap.max_request_bytes` (RFC 7252 §4.6: 1152 bytes fit any path).
@@ -787,6 +837,28 @@ impl Config {
                 "coap.max_request_bytes",
                 format!("must be between {MIN_REQUEST_BYTES} and {MAX_REQUEST_BYTES}"),
             ));
+        }
+        if szx_of(c.block_size).is_none() {
+            return Err(invalid(
+                "coap.block_size",
+                "must be 16, 32, 64, 128, 256, 512 or 1024",
+            ));
+        }
+        at_least_one("coap.block_max_transfers", c.block_max_transfers)?;
+        if c.block_max_body_bytes < c.block_size {
+            return Err(invalid(
+                "coap.block_max_body_bytes",
+                "must be at least coap.block_size",
+            ));
+        }
+        if c.block_max_total_bytes < c.block_max_body_bytes {
+            return Err(invalid(
+                "coap.block_max_total_bytes",
+                "must be at least coap.block_max_body_bytes",
+            ));
+        }
+        if c.block_lifetime_ms == 0 {
+            return Err(invalid("coap.block_lifetime_ms", "must be at least 1"));
         }
 
         if let Some(upstream) = g.upstream {
@@ -861,6 +933,14 @@ impl Config {
             return Err(invalid(
                 "gateway.summary_interval_s",
                 format!("must be at most {MAX_SUMMARY_INTERVAL_S} (0: no summary lines)"),
+            ));
+        }
+        if g.bulk_block1_bytes != 0
+            && !(g.max_bulk_bytes + 1..=MAX_BLOCK1_BULK_BYTES).contains(&g.bulk_block1_bytes)
+        {
+            return Err(invalid(
+                "gateway.bulk_block1_bytes",
+                format!("must be 0 or above max_bulk_bytes and at most {MAX_BLOCK1_BULK_BYTES}"),
             ));
         }
         if g.hold_time_ms == 0 {
@@ -1091,7 +1171,21 @@ impl Config {
             dedup_max_entries: s.dedup_max_entries,
             dedup_exchanges_per_peer: s.dedup_exchanges_per_peer,
             params: self.transmission_params(),
+            block: self.block_config(),
         })
+    }
+
+    /// Block-wise transfer bounds from `[coap]` (RFC 7959).
+    pub fn block_config(&self) -> BlockConfig {
+        let c = &self.coap;
+        BlockConfig {
+            szx: szx_of(c.block_size).unwrap_or(MAX_SZX),
+            max_transfers: c.block_max_transfers,
+            max_body_bytes: c.block_max_body_bytes,
+            max_total_bytes: c.block_max_total_bytes,
+            lifetime: Duration::from_millis(c.block_lifetime_ms),
+            auto_block2_bytes: c.block_auto_bytes,
+        }
     }
 
     /// RFC 7252 transmission parameters from `[coap]` (PROCESSING_DELAY = ACK_TIMEOUT).
@@ -1117,6 +1211,7 @@ impl Config {
             max_batch_entries: g.max_batch_entries,
             max_bulk_bytes: g.max_bulk_bytes,
             max_request_bytes: self.coap.max_request_bytes,
+            bulk_block1_bytes: g.bulk_block1_bytes,
             hold_time: Duration::from_millis(g.hold_time_ms),
             deadline_margin: Duration::from_millis(g.deadline_margin_ms),
             piggyback_window: Duration::from_millis(g.piggyback_window_ms),
@@ -1159,6 +1254,7 @@ impl Config {
             config_upstream: g.config_upstream,
             config_listen: Some(g.config_listen),
             params: self.transmission_params(),
+            block: self.block_config(),
         }
     }
 
@@ -1200,6 +1296,7 @@ impl Config {
             },
             hooks: ServerTestHooks::default(),
             params: self.transmission_params(),
+            block: self.block_config(),
             messaging: MessagingConfig {
                 groups: s.groups.clone(),
                 max_aggregate_entries: s.max_aggregate_entries,
@@ -1436,6 +1533,14 @@ mod tests {
             ),
             ("[gateway]\nmax_bulk_bytes = 63", "gateway.max_bulk_bytes"),
             (
+                "[gateway]\nbulk_block1_bytes = 1024",
+                "gateway.bulk_block1_bytes",
+            ),
+            (
+                "[gateway]\nbulk_block1_bytes = 1048577",
+                "gateway.bulk_block1_bytes",
+            ),
+            (
                 "[gateway]\nmax_bulk_bytes = 65001",
                 "gateway.max_bulk_bytes",
             ),
@@ -1588,6 +1693,21 @@ mod tests {
                 "[gateway]\nmax_bulk_bytes = 8000\n[coap]\nmax_request_bytes = 8192",
                 "coap.max_request_bytes",
             ),
+            ("[coap]\nblock_size = 100", "coap.block_size"),
+            ("[coap]\nblock_size = 2048", "coap.block_size"),
+            (
+                "[coap]\nblock_max_transfers = 0",
+                "coap.block_max_transfers",
+            ),
+            (
+                "[coap]\nblock_max_body_bytes = 512",
+                "coap.block_max_body_bytes",
+            ),
+            (
+                "[coap]\nblock_max_total_bytes = 1000",
+                "coap.block_max_total_bytes",
+            ),
+            ("[coap]\nblock_lifetime_ms = 0", "coap.block_lifetime_ms"),
             (
                 "[gateway]\nmetrics_listen = \"224.0.0.1:9464\"",
                 "gateway.metrics_listen",
@@ -1755,5 +1875,28 @@ mod tests {
         // Without a file: auto-provision only.
         let c = Config::default().config_server_config().unwrap();
         assert!(c.provisioning.is_empty() && c.provisioning.auto_provision());
+    }
+
+    #[test]
+    fn block_keys_reach_every_core() {
+        let text = "[gateway]\nbulk_block1_bytes = 8192\n[coap]\nblock_size = 64\n\
+                    block_max_transfers = 7\nblock_max_body_bytes = 4096\n\
+                    block_max_total_bytes = 8192\nblock_lifetime_ms = 1500\n\
+                    block_auto_bytes = 2000\n";
+        let config = Config::from_toml_str(text).unwrap();
+        config.validate().unwrap();
+        let want = BlockConfig {
+            szx: 2,
+            max_transfers: 7,
+            max_body_bytes: 4096,
+            max_total_bytes: 8192,
+            lifetime: Duration::from_millis(1500),
+            auto_block2_bytes: 2000,
+        };
+        assert_eq!(config.gateway_config().block, want);
+        assert_eq!(config.gateway_config().bulk_block1_bytes, 8192);
+        assert_eq!(config.server_config().block, want);
+        assert_eq!(config.config_server_config().unwrap().block, want);
+        assert_eq!(Config::default().block_config(), BlockConfig::default());
     }
 }

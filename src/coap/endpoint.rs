@@ -27,10 +27,11 @@
 //!    [`Classified::Request`] carrying the parsed view.
 //! 2. deduplication (the core's [`DedupCache`](super::dedup::DedupCache): RFC 7252 §4.5).
 //! 3. [`check_request`], in this order: datagram over the configured maximum 4.13 with Size1
-//!    (RFC 7959 §4), an unrecognized critical option 4.02 (the option table,
-//!    [`super::options`]: unknown, unimplemented, repeated or out of range, RFC 7252 §5.4),
-//!    Proxy-Uri/Proxy-Scheme 5.05 (§5.7.2), Uri-Path 4.04, method 4.05, Content-Format 4.15,
-//!    Block1 other than one complete block 4.13, Accept the resource cannot produce 4.06.
+//!    (RFC 7959 §4; per datagram, so per block of a block-wise request), an unrecognized
+//!    critical option 4.02 (the option table, [`super::options`]: unknown, unimplemented,
+//!    repeated or out of range, RFC 7252 §5.4), Proxy-Uri/Proxy-Scheme 5.05 (§5.7.2), Uri-Path
+//!    4.04, method 4.05, Content-Format 4.15, Accept the resource cannot produce 4.06.
+//!    Block-wise transfer (RFC 7959) is the core's, after this check, with [`super::block`].
 
 use super::options::{self, OptionVerdict};
 use super::types::{option, Code, MsgType};
@@ -154,9 +155,6 @@ pub enum EndpointError {
     /// Content-Format absent or not accepted: 4.15.
     #[error("unsupported content-format")]
     UnsupportedContentFormat,
-    /// A Block1 request that is not a single complete block: 4.13.
-    #[error("block-wise transfer not supported")]
-    BlockwiseUnsupported,
     /// An Accept the resource cannot produce (RFC 7252 §5.10.4): 4.06.
     #[error("cannot produce content-format {0}")]
     NotAcceptable(u16),
@@ -172,7 +170,6 @@ impl EndpointError {
             EndpointError::NotFound => Code::NOT_FOUND,
             EndpointError::MethodNotAllowed => Code::METHOD_NOT_ALLOWED,
             EndpointError::UnsupportedContentFormat => Code::UNSUPPORTED_CONTENT_FORMAT,
-            EndpointError::BlockwiseUnsupported => Code::REQUEST_ENTITY_TOO_LARGE,
             EndpointError::NotAcceptable(_) => Code::NOT_ACCEPTABLE,
         }
     }
@@ -186,7 +183,6 @@ impl EndpointError {
             | EndpointError::NotFound
             | EndpointError::MethodNotAllowed
             | EndpointError::UnsupportedContentFormat
-            | EndpointError::BlockwiseUnsupported
             | EndpointError::NotAcceptable(_) => None,
         }
     }
@@ -232,9 +228,6 @@ pub fn check_request<'a>(
             _ => return Err(EndpointError::UnsupportedContentFormat),
         }
     }
-    if view.block1().is_some_and(|b| b.more || b.num != 0) {
-        return Err(EndpointError::BlockwiseUnsupported);
-    }
     if !rules.accept.is_empty() {
         if let Some(accept) = accept(&view) {
             if !rules.accept.contains(&accept) {
@@ -243,6 +236,23 @@ pub fn check_request<'a>(
         }
     }
     Ok(view)
+}
+
+/// [`check_request`] on a request reassembled from its Block1 blocks
+/// ([`super::block::reassembled`], RFC 7959 §2.3): the same checks but the datagram size, which
+/// each block passed on its own (the body is bounded by `coap.block_max_body_bytes` instead).
+/// The message is built from a parsed block, so it parses; were it not to, it is refused as the
+/// Block1 option it came in (4.02).
+pub fn check_reassembled<'a>(
+    whole: &'a [u8],
+    rules: &RequestRules<'_>,
+) -> Result<MessageView<'a>, EndpointError> {
+    let view = MessageView::parse(whole).map_err(|_| EndpointError::BadOption(option::BLOCK1))?;
+    let rules = RequestRules {
+        max_request_bytes: usize::MAX,
+        ..*rules
+    };
+    check_request(view, &rules)
 }
 
 /// The Accept option (RFC 7252 §5.10.4), if present with a valid 0–2 byte value (a longer one is
@@ -446,12 +456,6 @@ mod tests {
             check(&long_cf),
             Err(EndpointError::UnsupportedContentFormat)
         );
-        let block = post()
-            .uri_path("msgin5g")
-            .uint_option(option::CONTENT_FORMAT, 50)
-            .uint_option(option::BLOCK1, 0x0E)
-            .payload(b"{}");
-        assert_eq!(check(&block), Err(EndpointError::BlockwiseUnsupported));
         let accept = post()
             .uri_path("msgin5g")
             .uint_option(option::CONTENT_FORMAT, 50)

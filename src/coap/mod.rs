@@ -6,6 +6,8 @@
 //! - [`build`]: message encoder (options in ascending order, delta-encoded).
 //! - [`dedup`]: RFC 7252 §4.5 duplicate detection for confirmable/non-confirmable requests.
 //! - [`mid`]: Message ID allocator that never reuses an ID toward one peer within EXCHANGE_LIFETIME.
+//! - [`block`], [`block2`], [`blockwise`]: block-wise transfer (RFC 7959): Block1 reassembly,
+//!   Block2 answers, and the front of the cores that answer at once.
 //! - [`backoff`]: the RFC 7252 §4.2 back-off schedule of one CON (shared by every CON sender).
 //! - [`retransmit`]: CON retransmission with the RFC 7252 §4.2 exponential back-off.
 //! - [`params`]: the transmission parameters (RFC 7252 §4.8).
@@ -15,12 +17,15 @@
 //! against; the hot path does not allocate per option.
 
 pub mod backoff;
+pub mod block;
+pub mod block2;
+pub mod blockwise;
 pub mod build;
 pub mod dedup;
 pub mod endpoint;
 pub mod mid;
-pub mod overload;
 pub mod options;
+pub mod overload;
 pub mod params;
 pub mod retransmit;
 pub mod rng;

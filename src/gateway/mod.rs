@@ -42,10 +42,12 @@ pub use stats::{
     ANSWER_CAUSES, ANSWER_CODES, ANSWER_SLOTS, OTHER_CAUSE,
 };
 
+use crate::coap::block::{BlockConfig, BlockStats};
 use crate::coap::TransmissionParams;
 use crate::metrics::{EntriesHistogram, SecondsHistogram};
 use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How a device learns the outcome of a bulked request (README "Protocol profile").
@@ -78,6 +80,9 @@ pub struct GatewayConfig {
     /// Largest device request datagram (messaging and configuration sockets); larger gets 4.13
     /// with Size1 (RFC 7959 §4; `coap.max_request_bytes`).
     pub max_request_bytes: usize,
+    /// Bulks and aggregates up to this size go to the server in Block1 blocks of at most
+    /// `max_bulk_bytes` (RFC 7959 §2.3); 0 = off (larger ones are split into several bulks).
+    pub bulk_block1_bytes: usize,
     /// T_hold_max: longest a non-urgent request waits for batching.
     pub hold_time: Duration,
     /// T_margin: safety margin before a request's `waitTime` deadline.
@@ -178,6 +183,8 @@ pub struct GatewayConfig {
     pub config_listen: Option<std::net::SocketAddr>,
     /// CoAP transmission parameters.
     pub params: TransmissionParams,
+    /// Block1 reassembly bounds on the device socket (RFC 7959; `[coap]` `block_*`).
+    pub block: BlockConfig,
 }
 
 /// Default idle expiry of Application Client registrations: 24 h (the message-correlation
@@ -194,6 +201,7 @@ impl Default for GatewayConfig {
             max_batch_entries: 100,
             max_bulk_bytes: 1024,
             max_request_bytes: crate::coap::DEFAULT_MAX_REQUEST_BYTES,
+            bulk_block1_bytes: 0,
             hold_time: Duration::from_millis(500),
             deadline_margin: Duration::from_millis(200),
             piggyback_window: Duration::from_millis(1000),
@@ -228,6 +236,7 @@ impl Default for GatewayConfig {
             config_upstream: None,
             config_listen: None,
             params: TransmissionParams::default(),
+            block: BlockConfig::default(),
         }
     }
 }
@@ -276,6 +285,8 @@ pub enum Side {
 pub struct GatewayStats {
     /// Device requests accepted for processing (duplicates excluded).
     pub requests: AtomicU64,
+    /// Block-wise transfer (RFC 7959) events on the device socket.
+    pub block: Arc<BlockStats>,
     /// Final answers sent to devices with SUCCESS.
     pub answers_success: AtomicU64,
     /// Final answers sent to devices with FAILURE or an error code.

@@ -1,6 +1,7 @@
 //! Pending-request cache (24.538 §6.3.4): one entry per (kind, UE Service ID) holding the device's
 //! CoAP exchange (address, Message ID, Token, type) until its final answer is sent.
 
+use crate::coap::view::BlockOpt;
 use crate::coap::Token;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -91,6 +92,12 @@ pub struct Exchange {
     pub received_at: Instant,
     /// The answer vocabulary.
     pub dialect: Dialect,
+    /// The Block1 of the last block when the request came block-wise (RFC 7959 §2.3): its
+    /// final answer carries it (M=0).
+    pub block1: Option<BlockOpt>,
+    /// The Block2 the request asked for (RFC 7959 §2.4, configuration GETs): its answer goes
+    /// block-wise when larger.
+    pub block2: Option<BlockOpt>,
 }
 
 /// Where a pending request is in its life.

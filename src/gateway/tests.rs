@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::coap::types::option;
+use crate::coap::view::BlockOpt;
 use crate::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
 use crate::msg::{self, cause, Payload, RegResult};
 use crate::server::{ServerConfig, ServerCore};
@@ -1065,18 +1066,54 @@ fn bulks_spread_over_the_uplinks_each_with_its_own_message_ids() {
 }
 
 #[test]
-fn block_wise_device_requests_get_413() {
+fn block_wise_device_requests_are_reassembled() {
     let mut sim = Sim::with_server(config());
-    let bytes = MessageBuilder::new(MsgType::Con, Code::POST, 5, tok(5))
+    let json = r#"{"messageType":"REG","ueServiceId":"ue-blocks","padding":"0123456789"}"#;
+    let chunks: Vec<&[u8]> = json.as_bytes().chunks(32).collect();
+    let last = chunks.len() - 1;
+    for (num, chunk) in chunks.iter().enumerate() {
+        let block = BlockOpt {
+            num: num as u32,
+            more: num < last,
+            szx: 1,
+        };
+        let bytes = MessageBuilder::new(MsgType::Con, Code::POST, 5 + num as u16, tok(5))
+            .uri_path("msgin5g")
+            .uint_option(option::CONTENT_FORMAT, 50)
+            .uint_option(option::BLOCK1, block.encode())
+            .payload(chunk);
+        sim.device(dev(1), &bytes);
+        if num < last {
+            let v = sim.to_devices.last().unwrap().view();
+            assert_eq!(v.header.code, Code::CONTINUE);
+            assert_eq!(v.header.mid, 5 + num as u16);
+            assert_eq!(v.block1(), Some(block));
+            assert!(sim
+                .upstream
+                .iter()
+                .all(|u| !String::from_utf8_lossy(u).contains("ue-blocks")));
+        }
+    }
+    sim.advance(Duration::from_millis(100));
+    // The final answer carries the last Block1 (M=0).
+    let answer = sim.answers_to(dev(1)).pop().unwrap();
+    assert_eq!(answer.result().0, RegResult::Success);
+    let last_block = BlockOpt {
+        num: last as u32,
+        more: false,
+        szx: 1,
+    };
+    assert_eq!(answer.view().block1(), Some(last_block));
+    assert_eq!(answer.view().header.mid, 5 + last as u16);
+    // A block without its start: 4.08.
+    let stray = MessageBuilder::new(MsgType::Con, Code::POST, 50, tok(50))
         .uri_path("msgin5g")
         .uint_option(option::CONTENT_FORMAT, 50)
-        .uint_option(option::BLOCK1, 0b1000 | 2) // NUM 0, M=1, SZX 2 (64 bytes)
-        .payload(&[b'{'; 64]);
-    sim.device(dev(1), &bytes);
-    let v = sim.to_devices[0].view();
-    assert_eq!(v.header.code, Code::REQUEST_ENTITY_TOO_LARGE);
-    assert_eq!(v.header.mid, 5);
-    assert!(sim.upstream.is_empty());
+        .uint_option(option::BLOCK1, 0x11)
+        .payload(b"{}");
+    sim.device(dev(3), &stray);
+    let v = sim.to_devices.last().unwrap().view();
+    assert_eq!(v.header.code, Code::REQUEST_ENTITY_INCOMPLETE);
     // A single complete block (NUM 0, M=0) is an ordinary request.
     let whole = MessageBuilder::new(MsgType::Con, Code::POST, 6, tok(6))
         .uri_path("msgin5g")
@@ -1302,3 +1339,6 @@ mod dedup;
 mod overload;
 #[path = "tests_persist.rs"]
 mod persist;
+
+#[path = "tests_block.rs"]
+mod block;

@@ -642,3 +642,80 @@ fn a_non_get_gets_a_non_205_with_its_token() {
     );
     assert_eq!(a[0].side, Side::Config);
 }
+
+#[test]
+fn a_configuration_is_fetched_in_blocks_through_the_gateway() {
+    use crate::coap::view::BlockOpt;
+    use crate::server::provisioning::{AutoProvision, Provisioning};
+    use crate::server::{ConfigServerConfig, ConfigServerCore};
+    let provisioning =
+        Provisioning::default().with_auto_provision(Some(AutoProvision::new("ue-{ueid}").unwrap()));
+    let server = ConfigServerCore::new(
+        ConfigServerConfig {
+            provisioning: Arc::new(provisioning),
+            ..ConfigServerConfig::default()
+        },
+        3,
+    );
+    let stats = server.stats();
+    let mut sim = Sim::new(conf_config(), None);
+    sim.conf_server = Some(Box::new(server));
+    // A GET asking for 32-byte blocks (SZX 1); `cred=` makes the second one go on its own.
+    let get_block = |mid: u16, ueid: &str, cred: bool, num: u32| {
+        let mut b = MessageBuilder::new(MsgType::Con, Code::GET, mid, tok(mid))
+            .uri_path("msgin5g-config")
+            .option(option::URI_QUERY, format!("ueid={ueid}").as_bytes());
+        if cred {
+            b = b.option(option::URI_QUERY, b"cred=x");
+        }
+        let block = BlockOpt {
+            num,
+            more: false,
+            szx: 1,
+        };
+        b.uint_option(option::BLOCK2, block.encode()).build()
+    };
+    for (d, ueid, cred) in [(1u16, "imsi-blk", false), (2, "imsi-blk2", true)] {
+        let base = d * 100;
+        sim.config(dev(d), &get_block(base, ueid, cred, 0));
+        sim.advance(Duration::from_secs(1));
+        let first = sim.answers_to(dev(d)).pop().unwrap();
+        let v = first.view();
+        assert_eq!(v.header.code, Code::CONTENT);
+        let b2 = v.option(option::BLOCK2).and_then(BlockOpt::decode).unwrap();
+        assert_eq!((b2.num, b2.more, b2.szx), (0, true, 1));
+        let size2 = v
+            .option(option::SIZE2)
+            .and_then(crate::coap::view::decode_uint);
+        let mut body = v.payload().to_vec();
+        for num in 1..100u32 {
+            sim.config(dev(d), &get_block(base + num as u16, ueid, cred, num));
+            let a = sim.answers_to(dev(d)).pop().unwrap();
+            let v = a.view();
+            assert_eq!(v.header.mid, base + num as u16);
+            body.extend_from_slice(v.payload());
+            if !v
+                .option(option::BLOCK2)
+                .and_then(BlockOpt::decode)
+                .unwrap()
+                .more
+            {
+                break;
+            }
+        }
+        assert_eq!(Some(body.len() as u32), size2);
+        let c = crate::msg::UeConfiguration::from_json(&body, None).unwrap();
+        assert_eq!(c.ue_service_id, format!("ue-{ueid}"));
+    }
+    // The fetches were served by the gateway (one BULKCONF, one single GET upstream), and the
+    // single GET went without the device's Block2.
+    assert_eq!(count(&stats.requests_by_kind[0]), 1);
+    assert_eq!(count(&stats.requests_by_kind[1]), 1);
+    let single = sim
+        .conf_upstream
+        .iter()
+        .map(|d| MessageView::parse(d).unwrap())
+        .find(|v| v.header.code == Code::GET)
+        .unwrap();
+    assert_eq!(single.option(option::BLOCK2), None);
+}

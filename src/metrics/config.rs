@@ -2,7 +2,9 @@
 //! [`ConfigServerStats`] at scrape time.
 
 use super::exposition::{Exposition, MetricType};
-use super::families::{datagrams_sent, labelled, load, scalar, scalars, stats_source, Scalar};
+use super::families::{
+    blockwise, datagrams_sent, labelled, load, scalar, scalars, stats_source, Scalar,
+};
 use super::Source;
 use crate::server::configuration::{ConfigRequest, CONFIG_ANSWER_CLASSES};
 use crate::server::ConfigServerStats;
@@ -36,6 +38,7 @@ impl Source for ConfigServerMetrics {
                 .zip(s.answers_by_class.iter().map(load)),
         );
 
+        blockwise(page, "msgin5g_config_blockwise_total", &s.block);
         datagrams_sent(
             page,
             "msgin5g_config_datagrams_sent_total",

@@ -3,6 +3,7 @@
 //! [`RelayMetrics`](super::RelayMetrics)).
 
 use super::exposition::{Exposition, MetricType};
+use crate::coap::block::{BlockStats, BLOCK_EVENTS};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Declares a [`Source`](super::Source)'s struct: it holds the shared stats it renders, given
@@ -81,5 +82,24 @@ pub(super) fn datagrams_sent(
         "Datagrams sent, by result (ok, error).",
         "result",
         [("ok", load(ok)), ("error", load(error))],
+    );
+}
+
+/// The `<prefix>_blockwise_total` counter family of one core's [`BlockStats`], by event (RFC
+/// 7959; README "Block-wise transfer").
+pub(super) fn blockwise(page: &mut Exposition, name: &'static str, stats: &BlockStats) {
+    labelled(
+        page,
+        name,
+        MetricType::Counter,
+        "Block-wise transfer (RFC 7959) events: 2.31 continue, complete (Block1 body served), \
+         incomplete (4.08), too_large (4.13 + Size1), busy (5.03: block_max_transfers or \
+         block_max_total_bytes), malformed (4.00), block2_sent, block2_evicted (a cached \
+         answer dropped for room), expired (block_lifetime_ms), block1_sent.",
+        "event",
+        BLOCK_EVENTS
+            .iter()
+            .copied()
+            .zip(stats.counters().into_iter().map(load)),
     );
 }

@@ -5,6 +5,7 @@ use super::exposition::{Exposition, MetricType};
 use super::families::load;
 use super::histogram::HistogramSnapshot;
 use super::Source;
+use crate::coap::block::BLOCK_EVENTS;
 use crate::gateway::{
     answer_code_label, answer_slot_labels, kind_label, FlushReason, GatewayStats, Kind, Received,
     Side, ANSWER_SLOTS,
@@ -190,6 +191,23 @@ impl Source for GatewayMetrics {
                     ("message_type", kind_label(kind)),
                 ];
                 page.sample(name, &labels, load(&s.requests_by_kind[kind.index()]));
+            }
+        }
+
+        let name = "msgin5g_gateway_blockwise_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Block-wise transfer (RFC 7959) events on the device socket: 2.31 continue, complete \
+             (Block1 body served), incomplete (4.08), too_large (4.13 + Size1), busy (5.03: \
+             block_max_transfers or block_max_total_bytes), malformed (4.00), block2_sent / \
+             block2_evicted (configuration socket), expired, block1_sent (block-wise bulks \
+             toward the server, gateway.bulk_block1_bytes).",
+        );
+        for (shard, s) in shards {
+            for (event, counter) in BLOCK_EVENTS.iter().zip(s.block.counters()) {
+                let labels = [("shard", shard.as_str()), ("event", *event)];
+                page.sample(name, &labels, load(counter));
             }
         }
 

@@ -2,7 +2,9 @@
 //! [`ServerStats`] at scrape time.
 
 use super::exposition::{Exposition, MetricType};
-use super::families::{datagrams_sent, labelled, load, scalar, scalars, stats_source, Scalar};
+use super::families::{
+    blockwise, datagrams_sent, labelled, load, scalar, scalars, stats_source, Scalar,
+};
 use super::Source;
 use crate::server::{ServerRequest, ServerStats, ANSWER_CLASSES};
 
@@ -40,6 +42,7 @@ impl Source for ServerMetrics {
                 .zip(s.answers_by_class.iter().map(load)),
         );
 
+        blockwise(page, "msgin5g_server_blockwise_total", &s.block);
         datagrams_sent(
             page,
             "msgin5g_server_datagrams_sent_total",

@@ -10,13 +10,19 @@
 //! when confirmable and ignored when not (`ignored`, RFC 7252 §4.2, §5.3.2). Requests are
 //! deduplicated per (peer, Message ID) (`duplicates`: a retransmitted CON gets the identical
 //! reply, a duplicate NON nothing), then checked with [`check_request`]: 4.13 with Size1 a
-//! datagram over `max_request_bytes`, 4.02 an unrecognized critical option, 5.05
-//! Proxy-Uri/Proxy-Scheme, 4.04 other Uri-Path, 4.05
-//! neither GET nor POST, 4.15 a body that is not Content-Format 50, 4.13 Block1 other than one
-//! complete block, 4.06 an Accept other than 50 (JSON) or 41 (XML; GET only). A CON request gets
-//! a piggybacked response; a NON request a NON response with a fresh Message ID and its Token,
-//! except that a NON request refused by the message layer (4.02/4.04/4.05/4.13/4.15) is
-//! dropped and only counted (`bad_requests`), as at the MSGin5G server.
+//! datagram over `max_request_bytes` (each Block1 block is a datagram), 4.02 an unrecognized
+//! critical option, 5.05 Proxy-Uri/Proxy-Scheme, 4.04 other Uri-Path, 4.05 neither GET nor POST,
+//! 4.15 a body that is not Content-Format 50, 4.06 an Accept other than 50 (JSON) or 41 (XML;
+//! GET only). A CON request gets a piggybacked response; a NON request a NON response with a
+//! fresh Message ID and its Token, except that a NON request refused by the message layer
+//! (4.02/4.04/4.05/4.13/4.15) is dropped and only counted (`bad_requests`), as at the MSGin5G
+//! server.
+//!
+//! # Block-wise transfer (RFC 7959, [`Blockwise`])
+//! A `BULKCONF` may arrive in Block1 blocks (2.31 Continue, 4.08, 4.13 with Size1, 5.03 when
+//! `block_max_transfers` are in progress); an answer larger than the block size the client
+//! asked for (Block2 in the GET, early negotiation) or than `block_auto_bytes` goes in Block2
+//! blocks; a GET fetching a block of an answer no longer cached is served afresh (new ETag).
 //!
 //! # GET `/msgin5g-config?ueid=<MSGin5G UE ID>[&svc=<service id>][&info=...][&cred=...]`
 //! - `ueid` missing or empty 4.00 `missing ueid`, longer than 255 bytes 4.00 `invalid ueid`;
@@ -45,16 +51,19 @@
 
 use super::provisioning::{Decision, Provisioning};
 use super::MAX_QUEUED_TRANSMITS;
+use crate::coap::block::{BlockConfig, BlockStats};
+use crate::coap::block2::{Answer, Block};
+use crate::coap::blockwise::{Blockwise, Front};
 use crate::coap::build::reset;
 use crate::coap::dedup::{DedupCache, DedupOutcome};
 use crate::coap::endpoint::{
-    accept, check_request, classify, query_arg, Classified, EndpointError, Rejection, RequestRules,
+    accept, check_reassembled, check_request, classify, query_arg, Classified, EndpointError,
+    Rejection, RequestRules,
 };
 use crate::coap::mid::MidAllocator;
-use crate::coap::types::option;
 use crate::coap::{
-    Code, Header, MessageBuilder, MessageView, MsgType, TransmissionParams, Transmit,
-    CONTENT_FORMAT_JSON, CONTENT_FORMAT_XML,
+    Code, Header, MessageView, MsgType, TransmissionParams, Transmit, CONTENT_FORMAT_JSON,
+    CONTENT_FORMAT_XML,
 };
 use crate::msg::{
     cause, write_configuration_response_element, write_json_string, BulkConfiguration, MsgError,
@@ -107,6 +116,8 @@ pub struct ConfigServerConfig {
     pub dedup_exchanges_per_peer: usize,
     /// CoAP transmission parameters (lifetimes).
     pub params: TransmissionParams,
+    /// Block-wise transfer bounds (RFC 7959; `[coap]` `block_*`).
+    pub block: BlockConfig,
 }
 
 impl Default for ConfigServerConfig {
@@ -124,6 +135,7 @@ impl Default for ConfigServerConfig {
             dedup_max_entries: 1 << 20,
             dedup_exchanges_per_peer: super::AGGREGATOR_EXCHANGES_PER_PEER,
             params: TransmissionParams::default(),
+            block: BlockConfig::default(),
         }
     }
 }
@@ -180,6 +192,8 @@ pub struct ConfigServerStats {
     pub ignored: AtomicU64,
     /// CoAP pings answered with RST.
     pub pings: AtomicU64,
+    /// Block-wise transfer (RFC 7959) events.
+    pub block: Arc<BlockStats>,
     /// Answers not sent: queue overflow or no free Message ID toward the peer.
     pub transmit_dropped: AtomicU64,
     /// Datagrams received by the driver.
@@ -279,8 +293,7 @@ impl ConfigRequestError {
                 | EndpointError::BadOption(_)
                 | EndpointError::NotFound
                 | EndpointError::MethodNotAllowed
-                | EndpointError::UnsupportedContentFormat
-                | EndpointError::BlockwiseUnsupported => true,
+                | EndpointError::UnsupportedContentFormat => true,
                 EndpointError::NotAcceptable(_) | EndpointError::ProxyingNotSupported => false,
             },
             _ => false,
@@ -321,6 +334,8 @@ pub struct ConfigServerCore {
     mids: MidAllocator,
     out: VecDeque<Transmit>,
     stats: Arc<ConfigServerStats>,
+    /// Block1 reassembly and Block2 answers (RFC 7959).
+    blockwise: Blockwise,
 }
 
 impl ConfigServerCore {
@@ -340,6 +355,7 @@ impl ConfigServerCore {
             .with_exchanges_per_peer(config.dedup_exchanges_per_peer),
             mids: MidAllocator::new(params.exchange_lifetime(), config.dedup_max_entries, seed),
             out: VecDeque::new(),
+            blockwise: Blockwise::new(config.block, Arc::clone(&stats.block)),
             stats,
             config,
         }
@@ -397,6 +413,11 @@ impl ConfigServerCore {
                 return self.push(from, bytes);
             }
         }
+        // RFC 7959: Block2 fetches first (a fetch carries no body), Block1 after the checks.
+        let request = Some(view);
+        if let Some(block) = self.blockwise.fetch(now, from, request.as_ref()) {
+            return self.send(now, from, &header, &block);
+        }
         let rules = RequestRules {
             max_request_bytes: self.config.max_request_bytes,
             uri_path: Some(&self.config.uri_path),
@@ -406,14 +427,14 @@ impl ConfigServerCore {
         };
         let result = match check_request(view, &rules) {
             Err(e) => Err(ConfigRequestError::Endpoint(e)),
-            Ok(view) if view.header.code == Code::GET => {
-                bump(&self.stats.requests_by_kind[ConfigRequest::Get as usize]);
-                self.get(&view)
-            }
-            Ok(view) => {
-                bump(&self.stats.requests_by_kind[ConfigRequest::BulkConf as usize]);
-                self.bulk(&view)
-            }
+            Ok(view) => match self.blockwise.block1(now, from, &view) {
+                Front::Serve => self.serve(&view),
+                Front::Reassembled(whole) => match check_reassembled(&whole, &rules) {
+                    Ok(view) => self.serve(&view),
+                    Err(e) => Err(ConfigRequestError::Endpoint(e)),
+                },
+                Front::Answer(block) => return self.send(now, from, &header, &block),
+            },
         };
         let reply = match result {
             Ok(reply) => reply,
@@ -432,7 +453,26 @@ impl ConfigServerCore {
                 Reply::error(&e)
             }
         };
-        self.respond(now, from, &header, &reply);
+        let answer = Answer {
+            code: reply.code,
+            content_format: reply.content_format,
+            max_age: None,
+            body: reply.body,
+        };
+        let mut block = self.blockwise.answer(now, from, request.as_ref(), answer);
+        block.headers.size1 = block.headers.size1.or(reply.size1);
+        self.send(now, from, &header, &block);
+    }
+
+    /// Serve a request that passed the message layer (and was reassembled, if block-wise).
+    fn serve(&self, view: &MessageView<'_>) -> Result<Reply, ConfigRequestError> {
+        if view.header.code == Code::GET {
+            bump(&self.stats.requests_by_kind[ConfigRequest::Get as usize]);
+            self.get(view)
+        } else {
+            bump(&self.stats.requests_by_kind[ConfigRequest::BulkConf as usize]);
+            self.bulk(view)
+        }
     }
 
     /// A configuration GET (the view passed the message layer).
@@ -599,8 +639,9 @@ impl ConfigServerCore {
         out
     }
 
-    /// Send `reply` to the request `header` from `from` (piggybacked for CON, NON for NON).
-    fn respond(&mut self, now: Instant, from: SocketAddr, header: &Header, reply: &Reply) {
+    /// Send `reply` (a whole answer or one block) to the request with `header`: on the ACK of
+    /// a CON, in a NON with a fresh Message ID for a NON.
+    fn send(&mut self, now: Instant, from: SocketAddr, header: &Header, reply: &Block) {
         self.stats.answered(reply.code);
         let (mtype, mid) = if header.mtype == MsgType::Con {
             (MsgType::Ack, header.mid)
@@ -610,18 +651,7 @@ impl ConfigServerCore {
                 None => return bump(&self.stats.transmit_dropped),
             }
         };
-        let mut b = MessageBuilder::new(mtype, reply.code, mid, header.token);
-        if let Some(cf) = reply.content_format {
-            b = b.uint_option(option::CONTENT_FORMAT, u32::from(cf));
-        }
-        if let Some(size1) = reply.size1 {
-            b = b.uint_option(option::SIZE1, size1);
-        }
-        let bytes = if reply.body.is_empty() {
-            b.build()
-        } else {
-            b.payload(&reply.body)
-        };
+        let bytes = reply.encode(mtype, mid, header.token);
         if header.mtype == MsgType::Con {
             self.dedup.set_reply(from, header.mid, &bytes);
         }

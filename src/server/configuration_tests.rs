@@ -1,7 +1,8 @@
 //! Simulated-time tests of the configuration server core (every path of the module doc).
 
 use super::*;
-use crate::coap::Token;
+use crate::coap::types::option;
+use crate::coap::{MessageBuilder, Token};
 use crate::msg::{
     cause, decode, encode, BulkConfigurationResponse, ConfigurationRequest, ConfigurationResponse,
 };
@@ -597,4 +598,66 @@ fn outgoing_queue_is_bounded() {
         n += 1;
     }
     assert_eq!(n, MAX_QUEUED_TRANSMITS);
+}
+
+#[test]
+fn bulkconf_in_block1_blocks_and_its_answer_in_block2_blocks() {
+    use crate::coap::view::BlockOpt;
+    let mut h = Harness::new(config());
+    let body = bulk_body(Some("gw-1"), &["imsi-1", "imsi-cred"], None);
+    // Block1 in 32-byte blocks, asking for the answer in 64-byte blocks (Block2 SZX 2).
+    let chunks: Vec<&[u8]> = body.chunks(32).collect();
+    let last = chunks.len() - 1;
+    let mut first = Vec::new();
+    for (num, chunk) in chunks.iter().enumerate() {
+        let b1 = BlockOpt {
+            num: num as u32,
+            more: num < last,
+            szx: 1,
+        };
+        let mut b = MessageBuilder::new(MsgType::Con, Code::POST, 10 + num as u16, Token::EMPTY)
+            .uri_path(CONFIG_URI_PATH)
+            .uint_option(option::CONTENT_FORMAT, 50);
+        if num == last {
+            b = b.uint_option(option::BLOCK2, 0x02);
+        }
+        let a = h.answer(&b.uint_option(option::BLOCK1, b1.encode()).payload(chunk));
+        let v = view(&a);
+        assert_eq!(v.block1(), Some(b1));
+        if num < last {
+            assert_eq!(v.header.code, Code::CONTINUE);
+        } else {
+            first = a;
+        }
+    }
+    let v = view(&first);
+    assert_eq!(v.header.code, Code::CONTENT);
+    let b2 = v.option(option::BLOCK2).and_then(BlockOpt::decode).unwrap();
+    assert_eq!((b2.num, b2.more, b2.szx), (0, true, 2));
+    let mut answer = v.payload().to_vec();
+    for num in 1..100u32 {
+        // A fetch carries no body (and no Content-Format): the POST is not repeated.
+        let fetch = MessageBuilder::new(MsgType::Con, Code::POST, 100 + num as u16, Token::EMPTY)
+            .uri_path(CONFIG_URI_PATH)
+            .uint_option(option::BLOCK2, (num << 4) | 2)
+            .build();
+        let a = h.answer(&fetch);
+        let v = view(&a);
+        assert_eq!(v.header.code, Code::CONTENT);
+        answer.extend_from_slice(v.payload());
+        if !v
+            .option(option::BLOCK2)
+            .and_then(BlockOpt::decode)
+            .unwrap()
+            .more
+        {
+            break;
+        }
+    }
+    match decode(&answer).unwrap() {
+        Payload::BulkConfResp(r) => assert_eq!(r.configuration_responses.len(), 2),
+        p => panic!("{p:?}"),
+    }
+    assert_eq!(h.stat(|s| &s.requests_by_kind[1]), 1);
+    assert_eq!(h.stat(|s| &s.block.completed), 1);
 }

@@ -25,12 +25,16 @@
 //! # Request checks, in order
 //! [`crate::coap::endpoint::classify`] first: a header error is dropped, an option format error, a
 //! reserved code class or an Empty NON is rejected (RST for a CON, silence otherwise; never 4.00).
-//! Then [`crate::coap::endpoint::check_request`]: a datagram over `max_request_bytes` 4.13 with
-//! Size1; an unrecognized critical option (unknown, If-Match/If-None-Match, repeated or out of
-//! range) 4.02; Proxy-Uri/Proxy-Scheme 5.05; Uri-Path not `uri_path` 4.04; not POST 4.05; Content-Format not 50 4.15; Block1 other
-//! than one complete block 4.13; an Accept other than 50 4.06 (RFC 7252 §5.10.4); then JSON refused by [`crate::msg::decode`] or a
-//! Message Type that is not a request the server serves 4.00 (diagnostic payload, no
-//! Content-Format).
+//! A Block2 fetch (NUM > 0) is then served from the answer cache (4.08 when the answer is gone: a
+//! POST is not repeated). Then [`crate::coap::endpoint::check_request`]: a datagram over
+//! `max_request_bytes` 4.13 with Size1 (each Block1 block is a datagram); an unrecognized
+//! critical option (unknown, If-Match/If-None-Match, repeated or out of range) 4.02;
+//! Proxy-Uri/Proxy-Scheme 5.05; Uri-Path not `uri_path` 4.04; not POST 4.05; Content-Format not
+//! 50 4.15; an Accept other than 50 4.06 (RFC 7252 §5.10.4); then Block1 reassembly
+//! ([`Blockwise`]: 2.31, 4.08, 4.13 with Size1, 5.03); then JSON refused by
+//! [`crate::msg::decode`] or a Message Type that is not a request the server serves 4.00
+//! (diagnostic payload, no Content-Format). An answer larger than the block size asked for goes
+//! Block2 (README "Block-wise transfer").
 //!
 //! # Procedures
 //! - `REG`: 2.01 `REGRESP SUCCESS` when new, 2.04 when already registered (entry replaced).
@@ -120,16 +124,19 @@ pub use persist::{Restored, ServerChanges, ServerDb, ServerSnapshot};
 pub use registry::{DownlinkPath, Registration};
 pub use stats::{ServerRequest, ANSWER_CLASSES};
 
+use crate::coap::block::{BlockConfig, BlockStats};
+use crate::coap::block2::{Answer, Block};
+use crate::coap::blockwise::{Blockwise, Front};
 use crate::coap::build::{empty_ack, reset};
 use crate::coap::dedup::{DedupCache, DedupOutcome};
-use crate::coap::endpoint::{check_request, classify, Classified, Rejection, RequestRules};
+use crate::coap::endpoint::{
+    check_reassembled, check_request, classify, Classified, Rejection, RequestRules,
+};
 use crate::coap::mid::MidAllocator;
 use crate::coap::retransmit::{RetransmitEvent, Retransmitter};
 use crate::coap::rng::Rng;
-use crate::coap::types::option;
 use crate::coap::{
-    Code, Header, MessageBuilder, MessageView, MsgType, Token, TransmissionParams, Transmit,
-    CONTENT_FORMAT_JSON,
+    Code, Header, MessageView, MsgType, TransmissionParams, Transmit, CONTENT_FORMAT_JSON,
 };
 use crate::msg::{
     cause, BulkDeregistration, BulkDeregistrationResponse, BulkRegistration,
@@ -221,6 +228,8 @@ pub struct ServerConfig {
     pub params: TransmissionParams,
     /// Messaging: groups, bounds, store and forward.
     pub messaging: MessagingConfig,
+    /// Block-wise transfer bounds (RFC 7959; `[coap]` `block_*`).
+    pub block: BlockConfig,
 }
 
 impl Default for ServerConfig {
@@ -237,6 +246,7 @@ impl Default for ServerConfig {
             hooks: ServerTestHooks::default(),
             params: TransmissionParams::default(),
             messaging: MessagingConfig::default(),
+            block: BlockConfig::default(),
         }
     }
 }
@@ -327,6 +337,8 @@ pub struct ServerStats {
     pub persist_commits: AtomicU64,
     /// Write transactions that failed (logged; the changed keys are written again next turn).
     pub persist_failures: AtomicU64,
+    /// Block-wise transfer (RFC 7959) events.
+    pub block: Arc<BlockStats>,
 }
 
 /// Most Gateway UEs remembered as such (see `known_gateways`).
@@ -347,6 +359,8 @@ pub struct ServerCore {
     out: VecDeque<Transmit>,
     registry: Registry,
     stats: Arc<ServerStats>,
+    /// Block1 reassembly and Block2 answers (RFC 7959).
+    blockwise: Blockwise,
     /// Registered Application Servers.
     as_table: AsTable,
     /// UE Service IDs seen sending bulks or aggregates (Gateway UEs; bounded by
@@ -408,6 +422,21 @@ impl Reply {
             body: Body::Diagnostic(e.diagnostic()),
         }
     }
+
+    /// The answer before block-wise slicing: JSON carries Content-Format 50, a diagnostic none.
+    fn into_answer(self) -> Answer {
+        let (content_format, body) = match self.body {
+            Body::Empty => (None, Vec::new()),
+            Body::Json(bytes) => (Some(CONTENT_FORMAT_JSON), bytes),
+            Body::Diagnostic(text) => (None, text.into_bytes()),
+        };
+        Answer {
+            code: self.code,
+            content_format,
+            max_age: self.max_age,
+            body,
+        }
+    }
 }
 
 /// What processing decided.
@@ -448,7 +477,9 @@ impl ServerCore {
             rng.next_u64(),
         );
         let m = &config.messaging;
+        let stats = Arc::new(ServerStats::default());
         ServerCore {
+            blockwise: Blockwise::new(config.block, Arc::clone(&stats.block)),
             registry: Registry::new(config.max_registrations),
             retx: Retransmitter::new(params),
             as_table: AsTable::new(config.max_registrations),
@@ -471,7 +502,7 @@ impl ServerCore {
             dedup,
             mids,
             out: VecDeque::new(),
-            stats: Arc::new(ServerStats::default()),
+            stats,
         }
     }
 
@@ -541,6 +572,13 @@ impl ServerCore {
             }
             return;
         }
+        // RFC 7959: a Block2 fetch is served from the answer cache before any check (it
+        // carries no body); Block1 blocks are collected after the resource checks.
+        let request = Some(view);
+        if let Some(block) = self.blockwise.fetch(now, from, request.as_ref()) {
+            self.stats.answered(block.code);
+            return self.send_block(now, from, &header, &block, false);
+        }
         let rules = RequestRules {
             max_request_bytes: self.config.max_request_bytes,
             uri_path: Some(&self.config.uri_path),
@@ -549,14 +587,24 @@ impl ServerCore {
             accept: &[CONTENT_FORMAT_JSON],
         };
         let (result, is_bulk) = match check_request(view, &rules) {
-            Ok(view) => self.process(now, from, &view),
+            Ok(view) => match self.blockwise.block1(now, from, &view) {
+                Front::Serve => self.process(now, from, &view),
+                Front::Reassembled(whole) => match check_reassembled(&whole, &rules) {
+                    Ok(view) => self.process(now, from, &view),
+                    Err(e) => (Err(e.into()), false),
+                },
+                Front::Answer(block) => {
+                    self.stats.answered(block.code);
+                    return self.send_block(now, from, &header, &block, false);
+                }
+            },
             Err(e) => (Err(e.into()), false),
         };
         match result {
             Ok(Outcome::Silent) => {}
             Ok(Outcome::Reply(reply)) => {
                 let separate = is_bulk && self.config.hooks.separate_response;
-                self.respond(now, from, &header, reply, separate);
+                self.respond(now, from, &header, request.as_ref(), reply, separate);
             }
             Err(e) => {
                 if e.is_bad_request() {
@@ -569,7 +617,8 @@ impl ServerCore {
                     bump(&self.stats.too_large);
                 }
                 let separate = is_bulk && self.config.hooks.separate_response;
-                self.respond(now, from, &header, Reply::error(&e), separate);
+                let reply = Reply::error(&e);
+                self.respond(now, from, &header, request.as_ref(), reply, separate);
             }
         }
     }
@@ -665,23 +714,43 @@ impl ServerCore {
         self.out.push_back(t);
     }
 
-    /// Send `reply` to the request with `header` from `from`.
+    /// Send `reply` to `request` (parsed, when it parses) with `header` from `from`: whole, or
+    /// its first block (RFC 7959 §2.4), with the Block1 of a reassembled request.
     fn respond(
         &mut self,
         now: Instant,
         from: SocketAddr,
         header: &Header,
+        request: Option<&MessageView<'_>>,
         reply: Reply,
         separate: bool,
     ) {
         self.stats.answered(reply.code);
+        let size1 = reply.size1;
+        let answer = reply.into_answer();
+        let mut block = self.blockwise.answer(now, from, request, answer);
+        block.headers.size1 = block.headers.size1.or(size1);
+        self.send_block(now, from, header, &block, separate);
+    }
+
+    /// Send `reply` (one whole answer or one block of it) to the request with `header`:
+    /// piggybacked on the ACK of a CON (or separate, for the `separate_response` hook), in a
+    /// NON with a fresh Message ID for a NON.
+    fn send_block(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        header: &Header,
+        reply: &Block,
+        separate: bool,
+    ) {
         if header.mtype == MsgType::Con {
             if separate {
                 if let Some(mid) = self.mids.allocate(now, from) {
                     let ack = empty_ack(header.mid);
                     self.dedup.set_reply(from, header.mid, &ack);
                     self.push(from, ack);
-                    let bytes = encode_reply(MsgType::Con, mid, header.token, &reply);
+                    let bytes = reply.encode(MsgType::Con, mid, header.token);
                     self.push(from, bytes.clone());
                     self.retx
                         .start(now, &mut self.rng, from, mid, bytes, header.mid);
@@ -689,13 +758,13 @@ impl ServerCore {
                 }
                 // No free Message ID toward this peer: fall back to a piggybacked response.
             }
-            let bytes = encode_reply(MsgType::Ack, header.mid, header.token, &reply);
+            let bytes = reply.encode(MsgType::Ack, header.mid, header.token);
             self.dedup.set_reply(from, header.mid, &bytes);
             self.push(from, bytes);
         } else {
             match self.mids.allocate(now, from) {
                 Some(mid) => {
-                    let bytes = encode_reply(MsgType::Non, mid, header.token, &reply);
+                    let bytes = reply.encode(MsgType::Non, mid, header.token);
                     self.push(from, bytes);
                 }
                 None => bump(&self.stats.transmit_dropped),
@@ -1101,23 +1170,4 @@ fn json(payload: &Payload) -> Body {
     let mut out = Vec::with_capacity(160);
     crate::msg::encode(payload, &mut out);
     Body::Json(out)
-}
-
-/// Encode an answer as one CoAP message.
-fn encode_reply(mtype: MsgType, mid: u16, token: Token, reply: &Reply) -> Vec<u8> {
-    let mut b = MessageBuilder::new(mtype, reply.code, mid, token);
-    if let Body::Json(_) = reply.body {
-        b = b.uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
-    }
-    if let Some(max_age) = reply.max_age {
-        b = b.uint_option(option::MAX_AGE, max_age);
-    }
-    if let Some(size1) = reply.size1 {
-        b = b.uint_option(option::SIZE1, size1);
-    }
-    match &reply.body {
-        Body::Empty => b.build(),
-        Body::Json(bytes) => b.payload(bytes),
-        Body::Diagnostic(text) => b.payload(text.as_bytes()),
-    }
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::coap::types::option;
+use crate::coap::view::BlockOpt;
 use crate::coap::{MessageBuilder, MessageView, MsgType, Token};
 use crate::msg::{decode, Payload, RegResult};
 use std::time::Duration;
@@ -341,17 +342,43 @@ fn unknown_critical_option_gets_4_02() {
 }
 
 #[test]
-fn blockwise_request_gets_4_13() {
+fn block1_request_is_reassembled_and_answered_with_block1() {
     let mut s = default_server();
     let t0 = Instant::now();
-    let r = MessageBuilder::new(MsgType::Con, Code::POST, 1, tok(1))
-        .uri_path("msgin5g")
-        .uint_option(option::CONTENT_FORMAT, 50)
-        .uint_option(option::BLOCK1, 0x0e) // NUM 0, M=1, SZX 6
-        .payload(reg("u").as_bytes());
-    let a = one(&mut s, t0, PEER, &r);
-    assert_eq!(view(&a).header.code, Code::REQUEST_ENTITY_TOO_LARGE);
-    assert_eq!(get(&s.stats().too_large), 1);
+    let json = reg("u");
+    let chunks: Vec<&[u8]> = json.as_bytes().chunks(16).collect();
+    let last = chunks.len() - 1;
+    for (num, chunk) in chunks.iter().enumerate() {
+        let block = BlockOpt {
+            num: num as u32,
+            more: num < last,
+            szx: 0,
+        };
+        // Each block its own CON (and Token): RFC 7959 §2.3.
+        let r = MessageBuilder::new(MsgType::Con, Code::POST, num as u16, tok(num as u8))
+            .uri_path("msgin5g")
+            .uint_option(option::CONTENT_FORMAT, 50)
+            .uint_option(option::BLOCK1, block.encode())
+            .payload(chunk);
+        let a = one(&mut s, t0, PEER, &r);
+        let v = view(&a);
+        assert_eq!(v.block1(), Some(block), "Block1 echoed");
+        if num < last {
+            assert_eq!(v.header.code, Code::CONTINUE);
+            assert!(!s.is_registered("u"));
+            // A retransmitted block gets the identical 2.31, and is not appended twice.
+            assert_eq!(one(&mut s, t0, PEER, &r).payload, a.payload);
+        } else {
+            assert_eq!(v.header.code, Code::CREATED);
+            assert!(matches!(body(&a), Payload::RegResp(_)));
+        }
+    }
+    assert!(s.is_registered("u"));
+    let (continued, completed) = (
+        get(&s.stats().block.continued),
+        get(&s.stats().block.completed),
+    );
+    assert_eq!((continued, completed), (last as u64, 1));
 }
 
 #[test]

@@ -5,7 +5,10 @@
 
 use super::device::Admission;
 use super::*;
+use crate::coap::block::{block_option, MalformedBlock, RequestKey};
+use crate::coap::block2::{Answer, Block, Fetched, Sliced};
 use crate::coap::endpoint::{self, check_request, RequestRules};
+use crate::coap::Header;
 use crate::coap::CONTENT_FORMAT_XML;
 use crate::gateway::conf::{ConfRequest, CONFIG_URI_PATH};
 
@@ -87,6 +90,33 @@ impl GatewayCore {
             wait_time,
         };
         let cf = endpoint::accept(&view).unwrap_or(CONTENT_FORMAT_JSON);
+        // Block2 (RFC 7959 §2.4): a fetch of a later block is served from the answers cached
+        // here; one no longer cached is served afresh (a GET is safe; the new ETag says so).
+        let block2 = match block_option(&view, option::BLOCK2) {
+            Ok(b) => b,
+            Err(MalformedBlock) => {
+                inc(&self.stats.block.malformed);
+                let text = "malformed Block2";
+                self.reject_on(Side::Config, from, &header, Code::BAD_REQUEST, text);
+                return;
+            }
+        };
+        if let Some(fetch) = block2.filter(|b| b.num > 0) {
+            let key = conf_block_key(from, ue_id, cf);
+            match self
+                .config_side
+                .block2
+                .fetch(now, &key, fetch, &self.stats.block)
+            {
+                Fetched::Block(block) => return self.send_conf_block(now, from, &header, &block),
+                Fetched::Beyond => {
+                    let text = "no such block";
+                    self.reject_on(Side::Config, from, &header, Code::BAD_REQUEST, text);
+                    return;
+                }
+                Fetched::Missing => {}
+            }
+        }
         let exchange = Exchange {
             peer: from,
             mid: header.mid,
@@ -98,6 +128,8 @@ impl GatewayCore {
             },
             received_at: now,
             dialect: Dialect::Configuration(cf),
+            block1: None,
+            block2,
         };
         let mut element = Vec::new();
         conf::write_element(&mut element, &request);
@@ -115,6 +147,68 @@ impl GatewayCore {
             single: data,
         };
         self.admit(now, exchange, admission);
+    }
+
+    /// A block of a cached configuration answer, to the fetch with `header`: on the ACK of a
+    /// CON, in a NON with a fresh Message ID for a NON.
+    fn send_conf_block(&mut self, now: Instant, peer: SocketAddr, header: &Header, block: &Block) {
+        self.stats.received(Side::Config, Received::Ok);
+        let bytes = match header.mtype {
+            MsgType::Con => block.encode(MsgType::Ack, header.mid, header.token),
+            MsgType::Non | MsgType::Ack | MsgType::Rst => {
+                let mid = self.device_mid(now, peer, header.mid ^ 0x8000);
+                block.encode(MsgType::Non, mid, header.token)
+            }
+        };
+        if header.mtype == MsgType::Con {
+            self.config_side.dedup.set_reply(peer, header.mid, &bytes);
+        }
+        self.push(Side::Config, peer, bytes);
+    }
+
+    /// The configuration answer `body` to `exchange` as its first (or requested) Block2 block,
+    /// when the device asked for blocks smaller than it or it exceeds `block_auto_bytes`
+    /// (RFC 7959 §2.4); `None`: it goes whole.
+    pub(super) fn conf_block2(
+        &mut self,
+        now: Instant,
+        ue: &str,
+        exchange: &Exchange,
+        code: Code,
+        content_format: Option<u16>,
+        body: &[u8],
+    ) -> Option<Block> {
+        let Dialect::Configuration(cf) = exchange.dialect else {
+            return None;
+        };
+        if !code.is_response()
+            || (exchange.block2.is_none() && body.len() <= self.config.block.auto_block2_bytes)
+        {
+            return None;
+        }
+        let answer = Answer {
+            code,
+            content_format,
+            max_age: None,
+            body: body.to_vec(),
+        };
+        let key = || conf_block_key(exchange.peer, ue, cf);
+        let stats = Arc::clone(&self.stats);
+        match self
+            .config_side
+            .block2
+            .answer(now, key, exchange.block2, answer, &stats.block)
+        {
+            Sliced::Whole(_) => None,
+            Sliced::Block(block) => Some(block),
+            Sliced::Beyond => Some(Block {
+                code: Code::BAD_REQUEST,
+                content_format: None,
+                max_age: None,
+                headers: Default::default(),
+                payload: b"no such block".to_vec(),
+            }),
+        }
     }
 
     /// Split a `BULKCONFRESP` (23.554 §8.1.4, §7.3): each member gets its configuration in the
@@ -135,6 +229,15 @@ impl GatewayCore {
         let split = conf::split_conf(&members, payload);
         self.finish_split(now, flight, split);
     }
+}
+
+/// The Block2 cache key of a configuration GET: the device, its MSGin5G UE ID and the
+/// Content-Format it asked for (the other query arguments do not change the document).
+fn conf_block_key(peer: SocketAddr, ue_id: &str, cf: u16) -> RequestKey {
+    let mut name = Vec::with_capacity(ue_id.len() + 2);
+    name.extend_from_slice(&cf.to_be_bytes());
+    name.extend_from_slice(ue_id.as_bytes());
+    RequestKey::named(peer, Code::GET, &name)
 }
 
 /// The outcome of a configuration GET forwarded on its own: the server's 2.05 (its body and

@@ -2,8 +2,9 @@
 //! send each request its one final answer (README "Protocol profile").
 
 use super::*;
+use crate::coap::block::{reassembled, Block1Outcome, BlockHeaders};
 use crate::coap::endpoint::{
-    check_request, classify, Classified, EndpointError, Rejection, RequestRules,
+    check_reassembled, check_request, classify, Classified, EndpointError, Rejection, RequestRules,
 };
 use crate::coap::Header;
 
@@ -60,6 +61,22 @@ impl GatewayCore {
                 return;
             }
         };
+        // Block1 (RFC 7959 §2.3): blocks are collected and answered 2.31; the last one makes the
+        // request served below, as if it had come whole.
+        let (whole, block1) = match self.block1.handle(now, from, &view, &self.stats.block) {
+            Block1Outcome::Whole => (None, None),
+            Block1Outcome::Complete { body, block } => {
+                (Some(reassembled(&view, &body)), Some(block))
+            }
+            other => return self.answer_block(now, from, &header, &other),
+        };
+        let view = match &whole {
+            None => view,
+            Some(whole) => match check_reassembled(whole, &DEVICE_RULES) {
+                Ok(v) => v,
+                Err(e) => return self.reject_endpoint(Side::Device, from, &header, e),
+            },
+        };
         let con = header.mtype == MsgType::Con;
         let payload = match msg::decode(view.payload()) {
             Ok(p) => p,
@@ -79,6 +96,8 @@ impl GatewayCore {
             },
             received_at: now,
             dialect: Dialect::Client,
+            block1,
+            block2: None,
         };
         let app = Exchange {
             dialect: Dialect::App,
@@ -241,6 +260,42 @@ impl GatewayCore {
         }
     }
 
+    /// Answer a Block1 block that is not the last (2.31 Continue) or is refused (4.08, 4.13 with
+    /// Size1, 5.03, 4.00): on the ACK of a CON; a NON block gets a NON 2.31, a NON refusal
+    /// nothing (as [`Self::reject`]).
+    fn answer_block(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        request: &Header,
+        outcome: &Block1Outcome,
+    ) {
+        let side = Side::Device;
+        if !matches!(outcome, Block1Outcome::Continue(_)) {
+            inc(&self.stats.bad_requests);
+            self.stats.received(side, Received::Rejected);
+        } else {
+            self.stats.received(side, Received::Ok);
+        }
+        let bytes = match request.mtype {
+            MsgType::Con => outcome.encode(MsgType::Ack, request.mid, request.token),
+            MsgType::Non | MsgType::Ack | MsgType::Rst => {
+                let Block1Outcome::Continue(_) = outcome else {
+                    return;
+                };
+                let mid = self.device_mid(now, peer, request.mid ^ 0x8000);
+                outcome.encode(MsgType::Non, mid, request.token)
+            }
+        };
+        let Some(bytes) = bytes else {
+            return;
+        };
+        if request.mtype == MsgType::Con {
+            self.dedup.set_reply(peer, request.mid, &bytes);
+        }
+        self.push(side, peer, bytes);
+    }
+
     /// Refuse a request the message layer rejected ([`check_request`]), with the code of the
     /// [`EndpointError`] and a short diagnostic.
     pub(super) fn reject_endpoint(
@@ -257,9 +312,6 @@ impl GatewayCore {
                 "POST only".to_string()
             }
             (EndpointError::UnsupportedContentFormat, _) => "Content-Format must be 50".to_string(),
-            (EndpointError::BlockwiseUnsupported, _) => {
-                "block-wise requests not supported".to_string()
-            }
             (EndpointError::NotAcceptable(_), _) => "Accept must be 50 or 41".to_string(),
             (
                 EndpointError::TooLarge { .. }
@@ -396,8 +448,7 @@ impl GatewayCore {
             Kind::Reg | Kind::Dereg | Kind::Conf => {}
         }
         let ue: Arc<str> = Arc::from(ue);
-        let too_big =
-            bulk && self.envelope_len_of(kind) + element.len() > self.config.max_bulk_bytes;
+        let too_big = bulk && self.envelope_len_of(kind) + element.len() > self.bulk_budget();
         let element = if bulk && !too_big {
             element
         } else {
@@ -701,7 +752,15 @@ impl GatewayCore {
         if let (Some(age), true) = (outcome.max_age, code.is_response()) {
             b = b.uint_option(option::MAX_AGE, age);
         }
-        let bytes = b.payload(&body);
+        // The final answer to a block-wise request echoes its last Block1 (RFC 7959 §2.3); a
+        // spec-literal POST is a request of the gateway's, where Block1 would describe its body.
+        if code.is_response() {
+            b = BlockHeaders::block1(exchange.block1).write_blocks(b);
+        }
+        let mut bytes = b.payload(&body);
+        if let Some(block) = self.conf_block2(now, ue, &exchange, code, content_format, &body) {
+            bytes = block.encode(mtype, mid, exchange.token);
+        }
         self.stats.answered_with(kind, code);
         let (dedup, retx) = match side {
             Side::Config => (&mut self.config_side.dedup, &mut self.config_side.retx),

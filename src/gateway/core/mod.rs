@@ -3,6 +3,7 @@
 //! - this file: the state, construction, the public driving API and draining;
 //! - [`device`]: device requests: validation, dedup, replacement, the one final answer;
 //! - [`upstream`]: batching, bulk and single requests, splitting the server's answers;
+//! - [`upstream_block`]: bulks sent in Block1 blocks (RFC 7959) when configured;
 //! - [`timers`]: piggyback windows, deadlines, retransmissions, expiry;
 //! - [`observe`]: flush reasons and gauges for the metrics;
 //! - [`driven`]: the shard as a `net::shard::Core` (socket ids ↔ sides).
@@ -19,6 +20,7 @@ mod reregister;
 mod silence;
 mod timers;
 mod upstream;
+mod upstream_block;
 
 pub use driven::{side_of, socket_of, CONFIG_SOCKET, DEVICE_SOCKET, UPLINK_SOCKET_BASE};
 pub use overload::SILENT_FACTOR;
@@ -33,6 +35,8 @@ use super::pending::{AckState, Dialect, Exchange, Kind, Pending, PendingTable, S
 use super::recent::RecentKeys;
 use super::split::{split_answer, Split};
 use super::{AnswerMode, GatewayConfig, GatewayStats, Received, Side};
+use crate::coap::block::Block1Table;
+use crate::coap::block2::Block2Cache;
 use crate::coap::build::{empty_ack, reset};
 use crate::coap::dedup::{DedupCache, DedupOutcome};
 use crate::coap::mid::MidAllocator;
@@ -273,6 +277,8 @@ struct InFlight {
     deadline: Instant,
     /// [`Directory::self_registration_epoch`] when it was sent.
     epoch: u64,
+    /// The body still being sent in Block1 blocks (`bulk_block1_bytes`).
+    block1: Option<Box<upstream_block::Block1Send>>,
 }
 
 pub(super) fn inc(counter: &AtomicU64) {
@@ -295,6 +301,8 @@ struct Uplink {
 struct ConfigSide {
     dedup: DedupCache,
     retx: Retransmitter<DeviceRetx>,
+    /// Configuration answers being fetched block by block (RFC 7959 §2.4).
+    block2: Block2Cache,
 }
 
 /// The Gateway UE state machine for one shard.
@@ -364,6 +372,8 @@ pub struct GatewayCore {
     reregistration_requested: bool,
     /// Change tracking and the request journal when the gateway persists (issue 9).
     persist: Option<Box<persist::PersistState>>,
+    /// Block1 reassembly of device requests (RFC 7959 §2.3).
+    block1: Block1Table,
 }
 
 impl GatewayCore {
@@ -412,7 +422,9 @@ impl GatewayCore {
         } else {
             SelfState::NotOwner
         };
+        let stats = Arc::new(GatewayStats::default());
         GatewayCore {
+            block1: Block1Table::new(config.block),
             dedup: DedupCache::new(
                 config.dedup_max_entries,
                 lifetime,
@@ -442,7 +454,7 @@ impl GatewayCore {
             device_retx: Retransmitter::new(config.params),
             learned_max_entries: config.max_batch_entries,
             rng,
-            stats: Arc::new(GatewayStats::default()),
+            stats,
             transmits: VecDeque::new(),
             pending: PendingTable::default(),
             batches: Default::default(),
@@ -482,6 +494,7 @@ impl GatewayCore {
                 )
                 .with_exchanges_per_peer(config.dedup_exchanges_per_peer),
                 retx: Retransmitter::new(config.params),
+                block2: Block2Cache::new(config.block),
             },
             upstream,
             config,

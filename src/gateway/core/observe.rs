@@ -17,7 +17,7 @@ impl GatewayCore {
             FlushReason::Shutdown
         } else if batch.count >= self.max_entries() {
             FlushReason::Size
-        } else if self.batch_bytes(kind) >= self.config.max_bulk_bytes {
+        } else if self.batch_bytes(kind) >= self.bulk_budget() {
             FlushReason::Bytes
         } else if held {
             FlushReason::Hold

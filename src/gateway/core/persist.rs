@@ -349,6 +349,9 @@ impl GatewayCore {
             },
             received_at: p.instant(from_ms(r.received_ms)),
             dialect,
+            // Not journaled: a request restored after a restart is answered without it.
+            block1: None,
+            block2: None,
         };
         let deadline = r.deadline_ms.map(|ms| p.instant(from_ms(ms)));
         if self.pending.get(kind, &r.key).is_some() {

@@ -25,7 +25,7 @@ impl GatewayCore {
         let mut t = oldest + self.config.hold_time;
         if self.draining
             || batch.count >= self.max_entries()
-            || self.batch_bytes(kind) >= self.config.max_bulk_bytes
+            || self.batch_bytes(kind) >= self.bulk_budget()
         {
             t = oldest;
         }
@@ -78,7 +78,7 @@ impl GatewayCore {
     pub(super) fn send_bulk(&mut self, kind: Kind, now: Instant) -> bool {
         let reason = self.flush_reason(kind, now);
         let max_entries = self.max_entries();
-        let budget = self.config.max_bulk_bytes;
+        let budget = self.bulk_budget();
         let mut members: Vec<(Arc<str>, u64)> = Vec::new();
         let mut bytes = self.envelope_len[kind.index()];
         {
@@ -278,7 +278,16 @@ impl GatewayCore {
         payload: &[u8],
     ) {
         let destination = self.destination(kind);
+        let block1 = match (kind, single) {
+            (Kind::Conf, true) => None,
+            _ => self.block1_start(payload),
+        };
         let bytes = match (kind, single) {
+            _ if block1.is_some() => {
+                inc(&self.stats.block.block1_sent);
+                let send = block1.as_deref().expect("checked");
+                self.block1_request(kind, mid, token, send)
+            }
             // A configuration GET forwarded on its own: the device's request (its options, hence
             // Uri-Path, Uri-Query and Accept) with the gateway's Message ID and Token.
             (Kind::Conf, true) => conf_get(mid, Token::from_u64(token), payload),
@@ -309,6 +318,7 @@ impl GatewayCore {
                 sent_at: now,
                 deadline,
                 epoch,
+                block1,
             },
         );
         self.timers.push(deadline, Timer::Upstream { token });
@@ -434,6 +444,11 @@ impl GatewayCore {
         self.uplinks[flight.uplink]
             .retx
             .acknowledge(from, flight.mid);
+        if h.code == Code::CONTINUE && flight.block1.is_some() {
+            // RFC 7959 §2.3: the server took the block; the next one goes.
+            self.next_block(now, token, flight, &view);
+            return;
+        }
         let rtt = now.saturating_duration_since(flight.sent_at);
         self.stats.upstream_rtt.observe_duration(rtt);
         self.rtt_estimate = (self.rtt_estimate * 7 + rtt) / 8;
@@ -633,12 +648,20 @@ impl GatewayCore {
 fn conf_get(mid: u16, token: Token, request: &[u8]) -> Vec<u8> {
     let mut b = MessageBuilder::new(MsgType::Con, Code::GET, mid, token);
     if let Ok(view) = MessageView::parse(request) {
-        for o in view.options() {
+        // The gateway fetches the whole document (its uplinks do not do block-wise transfer,
+        // README "Block-wise transfer"): the device's Block2/Size2 are its own exchange's.
+        for o in view
+            .options()
+            .filter(|o| !BLOCK_OPTIONS.contains(&o.number))
+        {
             b = b.option(o.number, o.value);
         }
     }
     b.build()
 }
+
+/// The RFC 7959 options of a device's exchange, never forwarded upstream.
+const BLOCK_OPTIONS: [u16; 4] = [option::BLOCK2, option::BLOCK1, option::SIZE2, option::SIZE1];
 
 /// The outcome of a single (non-bulked) request from the server's code and its
 /// REGRESP/DEREGRESP/MSGRESP.
