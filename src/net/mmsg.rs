@@ -1,5 +1,5 @@
 //! Batched datagram I/O for the driver loop: `recvmmsg(2)` reads up to [`BATCH`] datagrams (each
-//! with its `SO_TIMESTAMPNS` arrival time, [`rxtime`](super::rxtime)) in one system call and
+//! with its `SO_TIMESTAMPNS` arrival time, [`rxtime`]) in one system call and
 //! `sendmmsg(2)` hands up to [`BATCH`] datagrams for one socket to the kernel in one call (Linux).
 //!
 //! Measured reason for hand-written `libc` calls (README "Performance", "Failure behaviour"): at
