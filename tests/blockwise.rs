@@ -3,7 +3,8 @@
 //! 64` sends a body in 64-byte blocks to the gateway, to the server, and through the relay (which
 //! passes the blocks through); Block2 answers fetched in 64-byte blocks from the configuration
 //! server (libcoap) and the server (raw socket, including late negotiation and an expired
-//! answer); 4.08 and 4.13 with Size1 with raw sockets.
+//! answer); 4.08 and 4.13 with Size1 with raw sockets; `coap.max_request_bytes` bounding each
+//! block's datagram, not the reassembled body.
 
 mod support;
 
@@ -315,6 +316,62 @@ fn incomplete_and_too_large_get_4_08_and_4_13_with_size1() {
     gateway.shutdown().unwrap();
     upstream.shutdown().unwrap();
     server.shutdown().unwrap();
+}
+
+#[test]
+fn max_request_bytes_bounds_each_block_not_the_reassembled_body() {
+    // coap.max_request_bytes bounds a datagram (RFC 7959 §4: 4.13 with Size1); a body
+    // reassembled from Block1 blocks is bounded by block_max_body_bytes only.
+    let max_request_bytes = 1152;
+    let server = spawn_server(
+        "127.0.0.1:0".parse().unwrap(),
+        ServerConfig {
+            max_request_bytes,
+            ..ServerConfig::default()
+        },
+    )
+    .unwrap();
+    let gateway = spawn_gateway(
+        "127.0.0.1:0".parse().unwrap(),
+        server.local_addr(),
+        1,
+        GatewayConfig {
+            hold_time: Duration::from_millis(50),
+            max_request_bytes,
+            ..GatewayConfig::default()
+        },
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    for (to, ue) in [
+        (gateway.local_addr(), "ue-per-block-gw"),
+        (server.local_addr(), "ue-per-block-srv"),
+    ] {
+        let body = padded_reg(ue, 2500);
+        let mut raw = Raw::new(to);
+        let ack = raw.post(None, None, None, body.as_bytes());
+        let view = MessageView::parse(&ack).unwrap();
+        assert_eq!(view.header.code, Code::REQUEST_ENTITY_TOO_LARGE, "{ue}");
+        let size1 = view.option(option::SIZE1).and_then(decode_uint).unwrap();
+        assert!(size1 < 1152 && size1 > 1024, "{ue}: Size1 {size1}");
+        let chunks: Vec<&[u8]> = body.as_bytes().chunks(1024).collect();
+        for (num, chunk) in chunks.iter().enumerate() {
+            let more = num + 1 < chunks.len();
+            let ack = raw.post(block(num as u32, more, 6), None, None, chunk);
+            let view = MessageView::parse(&ack).unwrap();
+            let want = if more { Code::CONTINUE } else { Code::CREATED };
+            assert_eq!(view.header.code, want, "{ue}: block {num}");
+            assert_eq!(
+                block_opt(&view, option::BLOCK1),
+                block(num as u32, more, 6),
+                "{ue}"
+            );
+        }
+    }
+    gateway.shutdown().unwrap();
+    let core = server.shutdown().unwrap();
+    assert!(core.is_registered("ue-per-block-gw"));
+    assert!(core.is_registered("ue-per-block-srv"));
 }
 
 #[test]
