@@ -1879,12 +1879,18 @@ mod tests {
 
     #[test]
     fn block_keys_reach_every_core() {
+        // max_request_bytes bounds a datagram (each block), not a reassembled body: smaller than
+        // block_max_body_bytes and bulk_block1_bytes is valid.
         let text = "[gateway]\nbulk_block1_bytes = 8192\n[coap]\nblock_size = 64\n\
                     block_max_transfers = 7\nblock_max_body_bytes = 4096\n\
                     block_max_total_bytes = 8192\nblock_lifetime_ms = 1500\n\
-                    block_auto_bytes = 2000\n";
+                    block_auto_bytes = 2000\nmax_request_bytes = 1536\n";
         let config = Config::from_toml_str(text).unwrap();
         config.validate().unwrap();
+        assert_eq!(config.gateway_config().max_request_bytes, 1536);
+        assert_eq!(config.server_config().max_request_bytes, 1536);
+        let config_server = config.config_server_config().unwrap();
+        assert_eq!(config_server.max_request_bytes, 1536);
         let want = BlockConfig {
             szx: 2,
             max_transfers: 7,
