@@ -130,9 +130,9 @@ pub struct GatewayConfig {
     pub overload_max_age: u32,
     /// Overload control's latency bound: while the smoothed time from receipt to final answer
     /// of the shard's requests is above this (and at least [`LATENCY_FLOOR`] are in flight), a
-    /// new request gets 5.03 + Max-Age (`GATEWAY_OVERLOAD`): the work behind the gateway (the
-    /// server, the upstream path) is queueing, and a request admitted now would miss the
-    /// piggyback window. Zero: off.
+    /// new request is shed as by the delay bound (5.03 + Max-Age before its payload is parsed,
+    /// within the answer budget): the work behind the gateway (the server, the upstream path)
+    /// is queueing, and a request admitted now would miss the piggyback window. Zero: off.
     pub overload_latency: Duration,
     /// Most 5.03 answers per second per shard for requests shed by queueing delay (a token
     /// bucket holding one second's worth); past it a request is dropped unanswered, which costs
@@ -313,7 +313,7 @@ pub struct GatewayStats {
     /// New confirmable device requests dropped unanswered because they waited longer than
     /// twice `overload_delay` (answering them could not keep up; the device retransmits).
     pub shed_silent: AtomicU64,
-    /// New device requests answered 5.03 (`GATEWAY_OVERLOAD`) because the smoothed answer
+    /// New device requests shed (5.03 + Max-Age; NON: dropped) because the smoothed answer
     /// latency was above `overload_latency`.
     pub shed_latency: AtomicU64,
     /// New confirmable device requests shed by queueing delay and dropped unanswered because

@@ -426,17 +426,12 @@ impl GatewayCore {
             inc(&self.stats.superseded);
             self.finish(now, kind, &ue, seq, Outcome::failure(cause::SUPERSEDED));
         }
-        let full = self.pending.len() >= self.config.max_pending;
-        if full || self.answers_lagging() {
+        if self.pending.len() >= self.config.max_pending {
             let ue = ue.to_string();
             let outcome =
                 Outcome::failure(cause::GATEWAY_OVERLOAD).with_max_age(self.overload_max_age());
             inc(&self.stats.shed);
-            inc(if full {
-                &self.stats.shed_in_flight
-            } else {
-                &self.stats.shed_latency
-            });
+            inc(&self.stats.shed_in_flight);
             self.stats.received(side, Received::Shed);
             self.answer(now, kind, &ue, exchange, outcome);
             return;

@@ -72,11 +72,13 @@ impl GatewayCore {
         self.stats.queue_delay.observe_duration(self.queue_delay);
     }
 
-    /// Admission by queueing delay of a request on the device-facing socket `side`, before
-    /// duplicate detection records anything: true when it was shed. A copy of a recorded
-    /// exchange (retransmission of an admitted request) is never shed. Above
-    /// [`GatewayConfig::overload_delay`] a CON gets 5.03 + Max-Age; above
-    /// [`SILENT_FACTOR`] times it (the 5.03 answers themselves cannot keep up) it is dropped
+    /// Admission by queueing delay and answer latency of a request on the device-facing socket
+    /// `side`, before its payload is parsed and before duplicate detection records anything:
+    /// true when it was shed. A copy of a recorded exchange (retransmission of an admitted
+    /// request) is never shed. Above [`GatewayConfig::overload_delay`], or while answers lag
+    /// ([`GatewayCore::answers_lagging`]), a CON gets 5.03 + Max-Age within the
+    /// [`GatewayConfig::overload_answer_rate`] budget; above [`SILENT_FACTOR`] times the delay
+    /// (the 5.03 answers themselves cannot keep up) or past the budget it is dropped
     /// unanswered, the cheapest refusal, so the socket buffer never overflows and the kernel
     /// never drops indiscriminately (ACKs, retransmissions of admitted requests, the server's
     /// answers). A NON is always dropped.
@@ -87,7 +89,8 @@ impl GatewayCore {
         from: SocketAddr,
         header: &Header,
     ) -> bool {
-        if self.queue_delay <= self.config.overload_delay {
+        let late = self.queue_delay > self.config.overload_delay;
+        if !late && !self.answers_lagging() {
             return false;
         }
         let dedup = match side {
@@ -99,8 +102,13 @@ impl GatewayCore {
         }
         inc(&self.stats.shed);
         self.stats.received(side, Received::Shed);
+        let reason = if late {
+            &self.stats.shed_queue_delay
+        } else {
+            &self.stats.shed_latency
+        };
         if header.mtype != MsgType::Con {
-            inc(&self.stats.shed_queue_delay);
+            inc(reason);
             return true;
         }
         if self.queue_delay > self.config.overload_delay * SILENT_FACTOR {
@@ -111,7 +119,11 @@ impl GatewayCore {
             inc(&self.stats.shed_budget);
             return true;
         }
-        inc(&self.stats.shed_queue_delay);
+        inc(if late {
+            &self.stats.shed_queue_delay
+        } else {
+            &self.stats.shed_latency
+        });
         let max_age = self.overload_max_age();
         let bytes = MessageBuilder::new(
             MsgType::Ack,
