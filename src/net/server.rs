@@ -143,6 +143,7 @@ pub fn spawn_server_with(
             registrations = restored.registrations,
             as_registrations = restored.as_registrations,
             stored_messages = restored.stored,
+            accepted_messages = restored.accepted,
             skipped = restored.skipped,
             "server state loaded"
         );

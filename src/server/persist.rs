@@ -11,11 +11,16 @@
 //! that saw the recipient's 2.xx; after a restart the stored messages of registered recipients
 //! go out at the first timeout (at-least-once: a recipient may see a copy again, with the same
 //! Message ID, if the server died between its delivery and the write of its deletion).
+//! A message copy answered `ACCEPTED` is written the same way from the turn it is accepted
+//! (before the answer leaves) until its delivery's outcome (module `accepted`), and sent again
+//! after a restart, ahead of the stored messages.
 //!
 //! Tables (file `server.redb` in the data directory): `registrations` (UE Service ID → JSON
 //! record: downlink path, `clientAddress`, `clientProfile`), `as_registrations` (AS Service ID
 //! → address), `stored_messages` (store id → JSON record: recipient, wall-clock expiry in Unix
-//! milliseconds, the copy in its wire JSON), `meta` (`schema_version`).
+//! milliseconds, the copy in its wire JSON), `accepted_messages` (accepted id → the copy in its
+//! wire JSON, `MSG`; added to a file of layout 1 when it is opened, read as empty before),
+//! `meta` (`schema_version`).
 
 use super::registry::{DownlinkPath, Inserted, Registration};
 use super::store::Stored;
@@ -31,6 +36,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const REGISTRATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("registrations");
 const AS_REGISTRATIONS: TableDefinition<&str, &str> = TableDefinition::new("as_registrations");
 const STORED: TableDefinition<u64, &[u8]> = TableDefinition::new("stored_messages");
+const ACCEPTED: TableDefinition<u64, &[u8]> = TableDefinition::new("accepted_messages");
 
 /// Layout version written to `meta`; a file with another version is refused.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -47,17 +53,25 @@ pub struct ServerChanges {
     pub as_registrations: Vec<(String, Option<String>)>,
     /// Store id → stored-message record.
     pub stored: Vec<(u64, Option<Vec<u8>>)>,
+    /// Accepted id → the copy in delivery (`MSG` wire JSON).
+    pub accepted: Vec<(u64, Option<Vec<u8>>)>,
 }
 
 impl ServerChanges {
     /// Nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.registrations.is_empty() && self.as_registrations.is_empty() && self.stored.is_empty()
+        self.registrations.is_empty()
+            && self.as_registrations.is_empty()
+            && self.stored.is_empty()
+            && self.accepted.is_empty()
     }
 
     /// Records to write or delete.
     pub fn len(&self) -> usize {
-        self.registrations.len() + self.as_registrations.len() + self.stored.len()
+        self.registrations.len()
+            + self.as_registrations.len()
+            + self.stored.len()
+            + self.accepted.len()
     }
 }
 
@@ -70,6 +84,8 @@ pub struct ServerSnapshot {
     pub as_registrations: Vec<(String, String)>,
     /// Store id → stored-message record, ascending ids.
     pub stored: Vec<(u64, Vec<u8>)>,
+    /// Accepted id → the copy in delivery, ascending ids.
+    pub accepted: Vec<(u64, Vec<u8>)>,
 }
 
 /// What [`ServerCore::restore`] loaded.
@@ -81,6 +97,8 @@ pub struct Restored {
     pub as_registrations: usize,
     /// Stored messages loaded.
     pub stored: usize,
+    /// Accepted message copies loaded (sent again).
+    pub accepted: usize,
     /// Records that did not decode or did not fit the configured bounds (dropped).
     pub skipped: usize,
 }
@@ -99,6 +117,7 @@ impl ServerDb {
             txn.open_table(REGISTRATIONS)?;
             txn.open_table(AS_REGISTRATIONS)?;
             txn.open_table(STORED)?;
+            txn.open_table(ACCEPTED)?;
             Ok(())
         })?;
         Ok(ServerDb { db, path })
@@ -139,6 +158,10 @@ impl ServerDb {
             let (k, v) = entry.map_err(db)?;
             snapshot.stored.push((k.value(), v.value().to_vec()));
         }
+        for entry in txn.open_table(ACCEPTED).map_err(db)?.iter().map_err(db)? {
+            let (k, v) = entry.map_err(db)?;
+            snapshot.accepted.push((k.value(), v.value().to_vec()));
+        }
         Ok(snapshot)
     }
 
@@ -167,6 +190,14 @@ impl ServerDb {
                 match record {
                     Some(r) => stored.insert(*id, r.as_slice()).map(drop),
                     None => stored.remove(*id).map(drop),
+                }
+                .map_err(db)?;
+            }
+            let mut accepted = txn.open_table(ACCEPTED).map_err(db)?;
+            for (id, record) in &changes.accepted {
+                match record {
+                    Some(r) => accepted.insert(*id, r.as_slice()).map(drop),
+                    None => accepted.remove(*id).map(drop),
                 }
                 .map_err(db)?;
             }
@@ -272,6 +303,20 @@ fn encode_stored(target: TargetType, recipient: &str, expires: SystemTime, m: &M
     simd_json::to_vec(&record).unwrap_or_default()
 }
 
+/// An accepted copy as stored: its `MSG` wire JSON (the recipient is in it).
+fn encode_accepted(m: &Message) -> Vec<u8> {
+    let mut wire = Vec::with_capacity(256);
+    crate::msg::write_message(&mut wire, m);
+    wire
+}
+
+fn decode_accepted(bytes: &[u8]) -> Option<Message> {
+    match crate::msg::decode(bytes) {
+        Ok(Payload::Msg(m)) if m.recipient().is_some() => Some(m),
+        _ => None,
+    }
+}
+
 fn decode_stored(bytes: &[u8]) -> Option<(TargetType, String, SystemTime, Message)> {
     let mut buf = bytes.to_vec();
     let r: StoredRecord = simd_json::serde::from_slice(&mut buf).ok()?;
@@ -338,15 +383,32 @@ impl ServerCore {
                 }
             }
         }
+        let mut dropped_accepted = Vec::new();
+        for (id, bytes) in snapshot.accepted {
+            match decode_accepted(&bytes) {
+                Some(m) => {
+                    self.accepted.restore(id, m);
+                    restored.accepted += 1;
+                }
+                None => {
+                    restored.skipped += 1;
+                    dropped_accepted.push(id);
+                }
+            }
+        }
         self.registry.track_changes();
         self.as_table.track_changes();
         self.store.track_changes();
+        self.accepted.track_changes();
         // Records that could not be loaded are deleted with the first flush.
         for id in dropped {
             self.store.mark_dirty(id);
         }
-        // Stored messages of registered recipients go out at the first timeout (issue 9: a
-        // delivery cut short by the restart is made again).
+        for id in dropped_accepted {
+            self.accepted.mark_dirty(id);
+        }
+        // Accepted copies and the stored messages of registered recipients go out at the first
+        // timeout (issue 9: a delivery cut short by the restart is made again).
         self.schedule_all_flushes(now);
         self.sync_gauge();
         restored
@@ -382,6 +444,10 @@ impl ServerCore {
             });
             changes.stored.push((id, record));
         }
+        for id in self.accepted.take_dirty() {
+            let record = self.accepted.get(id).map(encode_accepted);
+            changes.accepted.push((id, record));
+        }
         changes
     }
 
@@ -396,6 +462,9 @@ impl ServerCore {
         }
         for (id, _) in &changes.stored {
             self.store.mark_dirty(*id);
+        }
+        for (id, _) in &changes.accepted {
+            self.accepted.mark_dirty(*id);
         }
     }
 }

@@ -90,6 +90,7 @@ struct Tables {
     regs: BTreeMap<String, Vec<u8>>,
     ases: BTreeMap<String, String>,
     stored: BTreeMap<u64, Vec<u8>>,
+    accepted: BTreeMap<u64, Vec<u8>>,
 }
 
 impl Tables {
@@ -112,6 +113,12 @@ impl Tables {
                 None => self.stored.remove(&k),
             };
         }
+        for (k, v) in c.accepted {
+            match v {
+                Some(v) => self.accepted.insert(k, v),
+                None => self.accepted.remove(&k),
+            };
+        }
     }
 
     fn snapshot(&self) -> ServerSnapshot {
@@ -119,6 +126,7 @@ impl Tables {
             registrations: self.regs.clone().into_iter().collect(),
             as_registrations: self.ases.clone().into_iter().collect(),
             stored: self.stored.clone().into_iter().collect(),
+            accepted: self.accepted.clone().into_iter().collect(),
         }
     }
 }
@@ -329,6 +337,7 @@ fn restore_brings_back_registrations_and_stored_messages() {
             registrations: 2,
             as_registrations: 0,
             stored: 2,
+            accepted: 0,
             skipped: 0
         }
     );
@@ -395,11 +404,20 @@ fn undecodable_records_are_skipped_and_deleted() {
         registrations: vec![("ue-1".into(), b"junk".to_vec())],
         as_registrations: vec![("as-1".into(), "not an address".into())],
         stored: vec![(4, b"junk".to_vec())],
+        // Not a MSG, and a MSG without a recipient.
+        accepted: vec![
+            (5, b"junk".to_vec()),
+            (6, br#"{"messageType":"MSG","messageId":"m"}"#.to_vec()),
+        ],
     };
     let mut sim = Sim::new();
     let restored = sim.s.restore(sim.now, wall0(), snapshot);
-    assert_eq!(restored.skipped, 3);
-    assert_eq!(sim.s.take_changes().stored, vec![(4, None)]);
+    assert_eq!(restored.skipped, 5);
+    let c = sim.s.take_changes();
+    assert_eq!(c.stored, vec![(4, None)]);
+    let mut deleted = c.accepted;
+    deleted.sort();
+    assert_eq!(deleted, vec![(5, None), (6, None)]);
 }
 
 #[test]
@@ -431,10 +449,12 @@ fn the_database_keeps_what_was_applied() {
         registrations: vec![("ue-1".into(), Some(b"r1".to_vec())), ("ue-2".into(), None)],
         as_registrations: vec![("as-1".into(), Some(UE1.into()))],
         stored: vec![(3, Some(b"s3".to_vec())), (1, Some(b"s1".to_vec()))],
+        accepted: vec![(8, Some(b"a8".to_vec())), (9, Some(b"a9".to_vec()))],
     };
     db.apply(&changes).unwrap();
     db.apply(&ServerChanges {
         stored: vec![(3, None)],
+        accepted: vec![(8, None)],
         ..Default::default()
     })
     .unwrap();
@@ -447,6 +467,7 @@ fn the_database_keeps_what_was_applied() {
     );
     assert_eq!(snapshot.as_registrations, vec![("as-1".into(), UE1.into())]);
     assert_eq!(snapshot.stored, vec![(1, b"s1".to_vec())]);
+    assert_eq!(snapshot.accepted, vec![(9, b"a9".to_vec())]);
     drop(db);
 
     // Another layout version is refused.
@@ -488,3 +509,6 @@ fn a_declared_gateway_is_known_again_after_a_restart() {
     assert!(b.code("192.0.2.9:40007", &reg("ue-1")).is_success());
     assert!(b.s.registry.get("ue-1").unwrap().path.via_gateway());
 }
+
+#[path = "persist_accepted_tests.rs"]
+mod accepted;
