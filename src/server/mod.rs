@@ -114,6 +114,7 @@ mod store;
 mod tests;
 
 pub use configuration::{ConfigServerConfig, ConfigServerCore, ConfigServerStats};
+pub use driven::SERVER_SOCKET;
 pub use error::RequestError;
 pub use messaging::MessagingConfig;
 pub use persist::{Restored, ServerChanges, ServerDb, ServerSnapshot};
@@ -325,6 +326,9 @@ pub struct ServerStats {
     pub persist_commits: AtomicU64,
     /// Write transactions that failed (logged; the changed keys are written again next turn).
     pub persist_failures: AtomicU64,
+    /// Turns that waited for the write in progress because `MAX_QUEUED_TRANSMITS` datagrams
+    /// were held for durability (group commit, `net::group_commit`).
+    pub persist_waits: AtomicU64,
 }
 
 /// Most Gateway UEs remembered as such (see `known_gateways`).
