@@ -35,6 +35,8 @@ impl Hooks<ServerCore> for ServerHooks {
 /// are durable (group commit, [`PersistingServer`]).
 struct PersistHooks {
     sent: CountSent<ServerStats>,
+    /// When the next batch of registration changes is due ([`PersistingServer::next_wake`]).
+    wake_at: Option<Instant>,
 }
 
 impl Hooks<PersistingServer> for PersistHooks {
@@ -42,12 +44,20 @@ impl Hooks<PersistingServer> for PersistHooks {
         server.core_mut().set_wall_clock(now, SystemTime::now());
     }
 
-    fn input(&mut self, server: &mut PersistingServer, _now: Instant) {
-        server.collect();
+    fn poll_wake(&self) -> Option<Instant> {
+        self.wake_at
     }
 
-    fn turn(&mut self, server: &mut PersistingServer, _now: Instant) {
-        server.end_turn();
+    fn input(&mut self, server: &mut PersistingServer, now: Instant) {
+        server.collect(now);
+    }
+
+    fn turn(&mut self, server: &mut PersistingServer, now: Instant) {
+        server.end_turn(now);
+    }
+
+    fn turn_done(&mut self, server: &mut PersistingServer) {
+        self.wake_at = server.next_wake();
     }
 
     fn sent(&mut self, _server: &mut PersistingServer, _socket: SocketId, sent: bool) {
@@ -160,7 +170,10 @@ pub fn spawn_server_with(
                 "msgin5g-server",
                 vec![socket],
                 server,
-                PersistHooks { sent },
+                PersistHooks {
+                    sent,
+                    wake_at: None,
+                },
                 options,
             )?)
         }

@@ -112,6 +112,7 @@ mod stats;
 mod store;
 #[cfg(test)]
 mod tests;
+mod wal;
 
 pub use configuration::{ConfigServerConfig, ConfigServerCore, ConfigServerStats};
 pub use driven::SERVER_SOCKET;

@@ -24,6 +24,7 @@
 
 use super::registry::{DownlinkPath, Inserted, Registration};
 use super::store::Stored;
+use super::wal::Wal;
 use super::ServerCore;
 use crate::msg::{Message, Payload, TargetType};
 use crate::store::{db, open_versioned, StoreError};
@@ -66,6 +67,16 @@ impl ServerChanges {
             && self.accepted.is_empty()
     }
 
+    /// Whether an answer waits for these changes: a stored or accepted message written (its
+    /// `STORED`/`ACCEPTED` answer leaves only once it is durable); registrations and deletions
+    /// do not hold answers (README "Persistence").
+    pub fn needs_durability(&self) -> bool {
+        self.stored
+            .iter()
+            .chain(&self.accepted)
+            .any(|(_, r)| r.is_some())
+    }
+
     /// Records to write or delete.
     pub fn len(&self) -> usize {
         self.registrations.len()
@@ -103,15 +114,18 @@ pub struct Restored {
     pub skipped: usize,
 }
 
-/// The server's `redb` database.
+/// The server's `redb` database and its write-ahead log (module `wal`): batches are appended
+/// to the log durably and folded into the database about once a second.
 #[derive(Debug)]
 pub struct ServerDb {
     db: redb::Database,
     path: PathBuf,
+    wal: Wal,
 }
 
 impl ServerDb {
-    /// Open (create if missing) `dir/server.redb`, creating `dir` if needed.
+    /// Open (create if missing) `dir/server.redb` and `dir/server.log`, creating `dir` if
+    /// needed; what the log holds (a stop or kill before its fold) is folded in first.
     pub fn open(dir: &Path) -> Result<ServerDb, StoreError> {
         let (db, path) = open_versioned(dir, DB_FILE, SCHEMA_VERSION, |txn| {
             txn.open_table(REGISTRATIONS)?;
@@ -120,7 +134,16 @@ impl ServerDb {
             txn.open_table(ACCEPTED)?;
             Ok(())
         })?;
-        Ok(ServerDb { db, path })
+        let log_error = |source| StoreError::File {
+            path: dir.join(super::wal::LOG_FILE),
+            source,
+        };
+        let (mut wal, found) = Wal::open(dir).map_err(log_error)?;
+        if !found.is_empty() {
+            write_tables(&db, &found)?;
+            wal.truncate().map_err(log_error)?;
+        }
+        Ok(ServerDb { db, path, wal })
     }
 
     /// The database file.
@@ -165,46 +188,90 @@ impl ServerDb {
         Ok(snapshot)
     }
 
-    /// Write `changes` in one durable transaction (fsync on commit).
-    pub fn apply(&self, changes: &ServerChanges) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(db)?;
-        {
-            let mut regs = txn.open_table(REGISTRATIONS).map_err(db)?;
-            for (key, record) in &changes.registrations {
-                match record {
-                    Some(r) => regs.insert(key.as_str(), r.as_slice()).map(drop),
-                    None => regs.remove(key.as_str()).map(drop),
-                }
-                .map_err(db)?;
-            }
-            let mut ases = txn.open_table(AS_REGISTRATIONS).map_err(db)?;
-            for (key, address) in &changes.as_registrations {
-                match address {
-                    Some(a) => ases.insert(key.as_str(), a.as_str()).map(drop),
-                    None => ases.remove(key.as_str()).map(drop),
-                }
-                .map_err(db)?;
-            }
-            let mut stored = txn.open_table(STORED).map_err(db)?;
-            for (id, record) in &changes.stored {
-                match record {
-                    Some(r) => stored.insert(*id, r.as_slice()).map(drop),
-                    None => stored.remove(*id).map(drop),
-                }
-                .map_err(db)?;
-            }
-            let mut accepted = txn.open_table(ACCEPTED).map_err(db)?;
-            for (id, record) in &changes.accepted {
-                match record {
-                    Some(r) => accepted.insert(*id, r.as_slice()).map(drop),
-                    None => accepted.remove(*id).map(drop),
-                }
-                .map_err(db)?;
-            }
+    /// Make `changes` durable: appended to the log (fdatasync), and folded into the database
+    /// when a fold is due (a fold that fails is logged and tried again later: the records stay
+    /// in the log). On failure nothing of `changes` is written and they come back.
+    pub fn apply(
+        &mut self,
+        changes: ServerChanges,
+    ) -> Result<(), Box<(StoreError, ServerChanges)>> {
+        if let Err((source, changes)) = self.wal.append(changes) {
+            let path = self.wal.path().to_path_buf();
+            return Err(Box::new((StoreError::File { path, source }, changes)));
         }
-        txn.commit().map_err(db)?;
+        if self.wal.fold_due() {
+            self.fold();
+        }
         Ok(())
     }
+
+    /// Write the records kept by the log into the database (one durable transaction) and empty
+    /// the log.
+    fn fold(&mut self) {
+        let records = self.wal.take_unfolded();
+        match write_tables(&self.db, &records) {
+            Ok(()) => {
+                if let Err(error) = self.wal.truncate() {
+                    // The log keeps frames already folded: replaying them is harmless.
+                    tracing::warn!(%error, "server.log not emptied after a fold");
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, records = records.len(), "server.log not folded (retried)");
+                self.wal.unfold(records);
+            }
+        }
+    }
+}
+
+impl Drop for ServerDb {
+    /// A clean stop folds what the log holds.
+    fn drop(&mut self) {
+        if self.wal.has_unfolded() {
+            self.fold();
+        }
+    }
+}
+
+/// Write `changes` into the tables in one durable transaction (fsync on commit).
+fn write_tables(database: &redb::Database, changes: &ServerChanges) -> Result<(), StoreError> {
+    let txn = database.begin_write().map_err(db)?;
+    {
+        let mut regs = txn.open_table(REGISTRATIONS).map_err(db)?;
+        for (key, record) in &changes.registrations {
+            match record {
+                Some(r) => regs.insert(key.as_str(), r.as_slice()).map(drop),
+                None => regs.remove(key.as_str()).map(drop),
+            }
+            .map_err(db)?;
+        }
+        let mut ases = txn.open_table(AS_REGISTRATIONS).map_err(db)?;
+        for (key, address) in &changes.as_registrations {
+            match address {
+                Some(a) => ases.insert(key.as_str(), a.as_str()).map(drop),
+                None => ases.remove(key.as_str()).map(drop),
+            }
+            .map_err(db)?;
+        }
+        let mut stored = txn.open_table(STORED).map_err(db)?;
+        for (id, record) in &changes.stored {
+            match record {
+                Some(r) => stored.insert(*id, r.as_slice()).map(drop),
+                None => stored.remove(*id).map(drop),
+            }
+            .map_err(db)?;
+        }
+        let mut accepted = txn.open_table(ACCEPTED).map_err(db)?;
+        for (id, record) in &changes.accepted {
+            match record {
+                Some(r) => accepted.insert(*id, r.as_slice()).map(drop),
+                None => accepted.remove(*id).map(drop),
+            }
+            .map_err(db)?;
+        }
+    }
+    txn.commit().map_err(db)?;
+    Ok(())
 }
 
 /// A registration as stored.

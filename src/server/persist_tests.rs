@@ -444,15 +444,15 @@ fn temp_dir(name: &str) -> PathBuf {
 #[test]
 fn the_database_keeps_what_was_applied() {
     let dir = temp_dir("db").join("nested");
-    let db = ServerDb::open(&dir).expect("open creates the directory");
+    let mut db = ServerDb::open(&dir).expect("open creates the directory");
     let changes = ServerChanges {
         registrations: vec![("ue-1".into(), Some(b"r1".to_vec())), ("ue-2".into(), None)],
         as_registrations: vec![("as-1".into(), Some(UE1.into()))],
         stored: vec![(3, Some(b"s3".to_vec())), (1, Some(b"s1".to_vec()))],
         accepted: vec![(8, Some(b"a8".to_vec())), (9, Some(b"a9".to_vec()))],
     };
-    db.apply(&changes).unwrap();
-    db.apply(&ServerChanges {
+    db.apply(changes).unwrap();
+    db.apply(ServerChanges {
         stored: vec![(3, None)],
         accepted: vec![(8, None)],
         ..Default::default()
