@@ -10,13 +10,14 @@
 //! (one transaction for all of them), so the commit rate adapts to the disk and the loop's rate
 //! to the CPU.
 //!
-//! Which datagrams wait: those of a turn whose changes hold a message answered `STORED` or
-//! `ACCEPTED` (a stored or accepted record written: durable before its answer, issue 9), and
-//! every datagram after them. A turn that only changed registrations sends at once, and its
-//! changes reach the writer within [`REGISTRATION_SYNC`] (sooner with a message batch), like the
-//! gateway's routes (README "Persistence"): a registration lost to a kill in that window costs
-//! the UE a `NOT_REGISTERED` and a new registration. Measured: holding registration answers for
-//! the fsync (about 4 ms on the shared VM's disk under load) cost 30 % of the closed-loop rate.
+//! Which datagrams wait: those of a turn that changed stored or accepted messages (a message
+//! answered `STORED` or `ACCEPTED` is durable before its answer, issue 9), and every datagram
+//! after them. A turn that only changed registrations sends at once; its changes gather in the
+//! core and reach the writer within [`REGISTRATION_SYNC`] (sooner with a message batch), like
+//! the gateway's routes (README "Persistence"): a registration lost to a kill in that window
+//! costs the UE a `NOT_REGISTERED` and a new registration. Measured: holding registration
+//! answers for the fsync (about 4 ms on the shared VM's disk under load) cost 30 % of the
+//! closed-loop rate.
 //!
 //! Ordering: a datagram that waits is tagged with the batch that must be durable before it
 //! leaves, and datagrams leave in the order the core yielded them, so a duplicate-detection
@@ -42,10 +43,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-/// Longest a change no answer waits for (registrations, deletions) stays before it is handed to
-/// the writer: one fsync per 10 ms at most for them, instead of one per turn (the VM's
-/// `iowrite16` of each fsync showed in the writer's profile).
-pub const REGISTRATION_SYNC: Duration = Duration::from_millis(10);
+/// Longest a change no answer waits for (registrations) stays in the core before it is handed to
+/// the writer. The core's change sets keep one entry per key, so a device that registers and
+/// de-registers within it costs one record, encoded once, instead of one per change; and there
+/// is at most one fsync per interval for them (each fsync's `iowrite16` showed in the writer's
+/// profile on the VM).
+pub const REGISTRATION_SYNC: Duration = Duration::from_millis(100);
 
 /// One batch's outcome, from the writer thread.
 struct Written {
@@ -117,11 +120,10 @@ pub struct PersistingServer {
     writer: Writer,
     /// Datagrams in the order the core yielded them, each with the batch it waits for.
     held: VecDeque<(u64, Transmit)>,
-    /// Changes taken and not yet handed to the writer: the next batch.
-    pending: ServerChanges,
-    /// `pending` holds a record an answer waits for (write it as soon as the writer is idle).
+    /// The core's changes not yet handed to the writer include messages an answer may wait for
+    /// (hand them over as soon as the writer is idle).
     pending_urgent: bool,
-    /// When the oldest change of `pending` was taken.
+    /// Since when the core has changes not handed to the writer.
     pending_since: Option<Instant>,
     /// The batch being written.
     writing: Option<u64>,
@@ -150,7 +152,6 @@ impl PersistingServer {
             core,
             writer: Writer::spawn(db, wake)?,
             held: VecDeque::new(),
-            pending: ServerChanges::default(),
             pending_urgent: false,
             pending_since: None,
             writing: None,
@@ -185,15 +186,13 @@ impl PersistingServer {
         self.maybe_submit(now, false);
     }
 
-    /// End of a turn: take the core's changes into the next batch (handed to the writer at once
-    /// when an answer waits for them and the writer is idle) and hold the turn's datagrams when
-    /// they, or datagrams before them, wait for a batch.
+    /// End of a turn: note the core's changes (handed to the writer at once when an answer may
+    /// wait for them and the writer is idle, else left in the core to gather) and hold the
+    /// turn's datagrams when they, or datagrams before them, wait for a batch.
     pub fn end_turn(&mut self, now: Instant) {
-        let changes = self.core.take_changes();
-        if !changes.is_empty() {
-            self.pending_urgent |= changes.needs_durability();
+        if self.core.has_changes() {
+            self.pending_urgent |= self.core.has_message_changes();
             self.pending_since.get_or_insert(now);
-            append(&mut self.pending, changes);
         }
         let needed = if self.pending_urgent {
             self.next_seq
@@ -225,13 +224,13 @@ impl PersistingServer {
 
     /// Whether nothing is held, written or waiting to be written.
     pub fn is_idle(&self) -> bool {
-        self.held.is_empty() && self.writing.is_none() && self.pending.is_empty()
+        self.held.is_empty() && self.writing.is_none() && !self.core.has_changes()
     }
 
-    /// Hand `pending` to an idle writer when an answer waits for it, when its oldest change is
-    /// [`REGISTRATION_SYNC`] old, or when `force`d.
+    /// Hand the core's changes to an idle writer when an answer may wait for them, when the
+    /// oldest is [`REGISTRATION_SYNC`] old, or when `force`d.
     fn maybe_submit(&mut self, now: Instant, force: bool) {
-        if self.writing.is_some() || self.pending.is_empty() {
+        if self.writing.is_some() || !self.core.has_changes() {
             return;
         }
         let due = self
@@ -239,7 +238,7 @@ impl PersistingServer {
             .and_then(|since| since.checked_add(REGISTRATION_SYNC))
             .is_some_and(|at| at <= now);
         if force || self.pending_urgent || due {
-            let batch = std::mem::take(&mut self.pending);
+            let batch = self.core.take_changes();
             self.pending_urgent = false;
             self.pending_since = None;
             self.submit(batch);
@@ -287,7 +286,6 @@ impl PersistingServer {
         self.stats.persist_failures.fetch_add(1, Ordering::Relaxed);
         tracing::error!("server state writer stopped: state is no longer written");
         self.writing = None;
-        self.pending = ServerChanges::default();
         self.pending_urgent = false;
         self.pending_since = None;
         self.done = self.next_seq;
@@ -308,17 +306,11 @@ impl PersistingServer {
                     "server state not written"
                 );
                 self.core.retry_changes(&written.changes);
+                // Written again with the next batch, whatever it holds.
+                self.pending_urgent = true;
             }
         }
     }
-}
-
-/// Add `more` (taken later) to `batch`: written in order, a key's last record wins.
-fn append(batch: &mut ServerChanges, more: ServerChanges) {
-    batch.registrations.extend(more.registrations);
-    batch.as_registrations.extend(more.as_registrations);
-    batch.stored.extend(more.stored);
-    batch.accepted.extend(more.accepted);
 }
 
 impl Core for PersistingServer {

@@ -29,6 +29,11 @@ impl Accepted {
         self.dirty.get_or_insert_with(HashSet::new);
     }
 
+    /// Whether ids were added or removed since the last [`Accepted::take_dirty`].
+    pub(crate) fn has_dirty(&self) -> bool {
+        self.dirty.as_ref().is_some_and(|d| !d.is_empty())
+    }
+
     /// The ids added or removed since the last call (empty when not tracked): resolve each with
     /// [`Accepted::get`] (absent: removed).
     pub(crate) fn take_dirty(&mut self) -> HashSet<u64> {

@@ -67,16 +67,6 @@ impl ServerChanges {
             && self.accepted.is_empty()
     }
 
-    /// Whether an answer waits for these changes: a stored or accepted message written (its
-    /// `STORED`/`ACCEPTED` answer leaves only once it is durable); registrations and deletions
-    /// do not hold answers (README "Persistence").
-    pub fn needs_durability(&self) -> bool {
-        self.stored
-            .iter()
-            .chain(&self.accepted)
-            .any(|(_, r)| r.is_some())
-    }
-
     /// Records to write or delete.
     pub fn len(&self) -> usize {
         self.registrations.len()
@@ -516,6 +506,20 @@ impl ServerCore {
             changes.accepted.push((id, record));
         }
         changes
+    }
+
+    /// Whether anything changed since the last [`ServerCore::take_changes`].
+    pub fn has_changes(&self) -> bool {
+        self.registry.has_dirty()
+            || self.as_table.has_dirty()
+            || self.store.has_dirty()
+            || self.accepted.has_dirty()
+    }
+
+    /// Whether stored or accepted messages changed since the last
+    /// [`ServerCore::take_changes`]: an answer (`STORED`/`ACCEPTED`) may wait for them.
+    pub fn has_message_changes(&self) -> bool {
+        self.store.has_dirty() || self.accepted.has_dirty()
     }
 
     /// Record the keys of `changes` as changed again (their write failed): the next
