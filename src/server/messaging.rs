@@ -458,7 +458,7 @@ impl ServerCore {
     }
 
     /// Where downlink traffic for a recipient goes, when it is registered.
-    fn address_of(&self, kind: TargetType, id: &str) -> Option<SocketAddr> {
+    pub(super) fn address_of(&self, kind: TargetType, id: &str) -> Option<SocketAddr> {
         match kind {
             TargetType::Ue => {
                 let address = self.path_address(&self.registry.get(id)?.path);
@@ -635,7 +635,7 @@ impl ServerCore {
     }
 
     /// Keep a copy for later: `STORED`, or `FAILED EXPIRED`/`STORE_FULL`.
-    fn store_copy(&mut self, now: Instant, key: RecipientKey, copy: Message) -> Verdict {
+    pub(super) fn store_copy(&mut self, now: Instant, key: RecipientKey, copy: Message) -> Verdict {
         let Some(expires) = self.expiry_of(now, &copy) else {
             return Verdict::failed(cause::EXPIRED);
         };
@@ -714,7 +714,7 @@ impl ServerCore {
 
     /// An `IMDN FAILURE` to the sender of `m` on behalf of its recipient (README "Message flows": the server
     /// reports a failed or expired delivery when delivery status was required).
-    fn send_failure_report(&mut self, now: Instant, m: &Message, failure: &'static str) {
+    pub(super) fn send_failure_report(&mut self, now: Instant, m: &Message, failure: &'static str) {
         let (Some(sender), Some(recipient)) = (m.originator(), m.recipient()) else {
             return;
         };
@@ -760,7 +760,12 @@ impl ServerCore {
 
     /// Send `item` as a CON POST to `peer`; the item comes back when no request can start (the
     /// outstanding bound, or no free Message ID toward `peer`).
-    fn send_downlink(&mut self, now: Instant, peer: SocketAddr, item: Item) -> Result<(), Item> {
+    pub(super) fn send_downlink(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        item: Item,
+    ) -> Result<(), Item> {
         self.send_downlink_attempt(now, peer, item, 1)
     }
 
@@ -950,56 +955,6 @@ impl ServerCore {
                     self.undelivered(now, m);
                 }
             }
-        }
-    }
-
-    /// An accepted copy could not be delivered: stored (`storeAndForward`) or failed, with an
-    /// `IMDN FAILURE RECIPIENT_UNREACHABLE` when delivery status was required.
-    fn undelivered(&mut self, now: Instant, m: Message) {
-        let key = m.recipient().map(|a| (a.kind, a.id.to_owned()));
-        if let (true, Some(key)) = (m.store_and_forward, key) {
-            let dsr = m.delivery_status_required;
-            let copy = dsr.then(|| m.clone());
-            if self.store_copy(now, key, m).status == MsgDeliveryStatus::Stored {
-                return;
-            }
-            bump(&self.stats.messages_failed);
-            if let Some(copy) = copy {
-                self.send_failure_report(now, &copy, cause::RECIPIENT_UNREACHABLE);
-            }
-            return;
-        }
-        bump(&self.stats.messages_failed);
-        if m.delivery_status_required {
-            self.send_failure_report(now, &m, cause::RECIPIENT_UNREACHABLE);
-        }
-    }
-
-    /// Send again the accepted copies restored at start (issue 9), while there is room; a copy
-    /// whose recipient is no longer registered is undelivered.
-    fn resend_restored(&mut self, now: Instant) {
-        while self.downlink.has_room() {
-            let Some(id) = self.accepted.pop_waiting() else {
-                return;
-            };
-            let peer = self
-                .accepted
-                .get(id)
-                .and_then(|m| m.recipient().map(|a| (a.kind, a.id.to_owned())))
-                .and_then(|(kind, rid)| self.address_of(kind, &rid));
-            let Some(peer) = peer else {
-                if let Some(m) = self.accepted.remove(id) {
-                    self.undelivered(now, m);
-                }
-                continue;
-            };
-            if self.send_downlink(now, peer, Item::Message(id)).is_err() {
-                // No Message ID toward the peer now: first in line again, tried after a
-                // completion.
-                self.accepted.unpop_waiting(id);
-                return;
-            }
-            bump(&self.stats.accepted_resent);
         }
     }
 
