@@ -496,6 +496,32 @@ fn the_database_keeps_what_was_applied() {
 }
 
 #[test]
+fn a_log_left_by_a_kill_is_folded_at_open() {
+    let dir = temp_dir("wal");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut wal, _) = crate::server::wal::Wal::open(&dir).unwrap();
+    let batch = ServerChanges {
+        registrations: vec![("ue-1".into(), Some(b"r1".to_vec()))],
+        accepted: vec![(4, Some(b"a4".to_vec()))],
+        ..Default::default()
+    };
+    wal.append(batch).unwrap();
+    // Killed before the fold: only the log has them.
+    drop(wal);
+    let db = ServerDb::open(&dir).expect("open folds the log");
+    let snapshot = db.load().unwrap();
+    assert_eq!(
+        snapshot.registrations,
+        vec![("ue-1".into(), b"r1".to_vec())]
+    );
+    assert_eq!(snapshot.accepted, vec![(4, b"a4".to_vec())]);
+    let log = dir.join(crate::server::wal::LOG_FILE);
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), 0, "emptied");
+    drop(db);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_declared_gateway_is_known_again_after_a_restart() {
     let mut tables = Tables::default();
     let mut a = Sim::new();
