@@ -23,6 +23,14 @@ pub enum StoreError {
     /// The database reported an error (open, lock, transaction, table, commit).
     #[error("{0}")]
     Db(#[from] redb::Error),
+    /// A file next to the database (the server's write-ahead log) could not be read or written.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The file was written by another layout version.
     #[error("schema version {found} (this build reads {expected})")]
     Schema {

@@ -101,7 +101,8 @@ async fn registrations_and_stored_messages_survive_a_restart() {
         panic!("expected MSGRESP, got {answer:?}");
     };
     assert_eq!(resp.delivery_status, Some(MsgDeliveryStatus::Stored));
-    assert!(server.stats().persist_commits.load(Ordering::Relaxed) >= 2);
+    // Written before the answer left (with the registration, within the same batch or before).
+    assert!(server.stats().persist_commits.load(Ordering::Relaxed) >= 1);
     let core = server.shutdown().unwrap();
     assert_eq!(core.stored_messages(), 1);
 

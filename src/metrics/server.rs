@@ -141,6 +141,18 @@ impl Source for ServerMetrics {
                 "Write transactions to server.data_dir that failed (retried next turn).",
                 &s.persist_failures,
             ),
+            (
+                "msgin5g_server_persist_waits_total",
+                "Turns that waited for the write in progress because 65 536 datagrams were held \
+                 until their state was durable.",
+                &s.persist_waits,
+            ),
+            (
+                "msgin5g_server_accepted_resent_total",
+                "Accepted message copies reloaded from server.data_dir and sent again after a \
+                 restart.",
+                &s.accepted_resent,
+            ),
         ];
         scalars(page, MetricType::Counter, persistence);
     }

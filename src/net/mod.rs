@@ -11,6 +11,8 @@
 //!   [`shard::spawn`] / [`shard::CoreHandle`] (thread, runtime, shutdown).
 //! - [`server`]: [`run_server`] / [`spawn_server`] / [`ServerHandle`]: the server core on the
 //!   driver with its counters.
+//! - [`group_commit`]: [`PersistingServer`](group_commit::PersistingServer), the server core
+//!   with its durable writes on a writer thread (group commit).
 //! - [`config`]: [`spawn_config_server`] / [`ConfigServerHandle`]: the configuration server
 //!   core on the driver.
 //! - [`gateway`]: [`run_gateway_shard`] (one shard on the driver with its handoff mesh) and
@@ -26,6 +28,7 @@
 pub mod config;
 mod driver;
 pub mod gateway;
+pub mod group_commit;
 pub mod mmsg;
 pub mod relay;
 pub mod rxtime;

@@ -1,6 +1,7 @@
 //! Driver for the reference MSGin5G Server core: the one driver loop ([`shard::run`]) on one
 //! socket, one thread, one current-thread runtime.
 
+use super::group_commit::PersistingServer;
 use super::shard::{self, CoreHandle, CountSent, Hooks, RunOptions, SocketId};
 use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER};
 use crate::metrics::ServerMetrics;
@@ -8,22 +9,15 @@ use crate::server::{ServerConfig, ServerCore, ServerDb, ServerStats};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio::net::UdpSocket;
+use tokio::sync::Notify;
 
-/// Datagrams read per turn when the server persists its state: each turn with changes ends in
-/// one durable (fsync'd) write transaction before its answers go out, so a larger turn amortises
-/// it. Measured (README "Performance", 1 000 devices, register-deregister, medians): 56 % of the
-/// in-memory rate with 64 per turn, 72 % with 1 024.
-pub const PERSIST_DRAIN_BATCH: usize = 1024;
-
-/// The server's additions to the driver loop: the wall-clock anchor at start, persistence
-/// (one write transaction per turn before its datagrams are sent) and the sent/failed counters.
+/// The server's additions to the driver loop: the wall-clock anchor at start and the
+/// sent/failed counters.
 struct ServerHooks {
     sent: CountSent<ServerStats>,
-    persist: Option<ServerDb>,
 }
 
 impl Hooks<ServerCore> for ServerHooks {
@@ -31,51 +25,48 @@ impl Hooks<ServerCore> for ServerHooks {
         core.set_wall_clock(now, SystemTime::now());
     }
 
-    fn turn(&mut self, core: &mut ServerCore, _now: Instant) {
-        // Durable before this turn's answers (e.g. STORED) leave.
-        self.write(core);
-    }
-
-    fn turn_done(&mut self, core: &mut ServerCore) {
-        // Changes made while sending or by a drain abort (nothing in a normal turn).
-        self.write(core);
-    }
-
     fn sent(&mut self, _core: &mut ServerCore, _socket: SocketId, sent: bool) {
         self.sent.count(sent);
     }
 }
 
-impl ServerHooks {
-    /// Write the core's changes in one transaction; on failure, count, log, and keep them for
-    /// the next turn.
-    fn write(&mut self, core: &mut ServerCore) {
-        let Some(db) = &self.persist else {
-            return;
-        };
-        let changes = core.take_changes();
-        if changes.is_empty() {
-            return;
-        }
-        let stats = core.stats();
-        match db.apply(&changes) {
-            Ok(()) => {
-                stats.persist_commits.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(error) => {
-                stats.persist_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(%error, records = changes.len(), "server state not written");
-                core.retry_changes(&changes);
-            }
-        }
+/// [`ServerHooks`] for the persisting server: each turn first takes the outcomes of finished
+/// writes, and ends by handing its changes to the writer and holding its datagrams until they
+/// are durable (group commit, [`PersistingServer`]).
+struct PersistHooks {
+    sent: CountSent<ServerStats>,
+    /// When the next batch of registration changes is due ([`PersistingServer::next_wake`]).
+    wake_at: Option<Instant>,
+}
+
+impl Hooks<PersistingServer> for PersistHooks {
+    fn start(&mut self, server: &mut PersistingServer, now: Instant) {
+        server.core_mut().set_wall_clock(now, SystemTime::now());
+    }
+
+    fn poll_wake(&self) -> Option<Instant> {
+        self.wake_at
+    }
+
+    fn input(&mut self, server: &mut PersistingServer, now: Instant) {
+        server.collect(now);
+    }
+
+    fn turn(&mut self, server: &mut PersistingServer, now: Instant) {
+        server.end_turn(now);
+    }
+
+    fn turn_done(&mut self, server: &mut PersistingServer) {
+        self.wake_at = server.next_wake();
+    }
+
+    fn sent(&mut self, _server: &mut PersistingServer, _socket: SocketId, sent: bool) {
+        self.sent.count(sent);
     }
 }
 
-fn hooks(core: &ServerCore, persist: Option<ServerDb>) -> ServerHooks {
-    ServerHooks {
-        sent: CountSent::new(core.stats(), |s| (&s.datagrams_sent, &s.send_errors)),
-        persist,
-    }
+fn count_sent(core: &ServerCore) -> CountSent<ServerStats> {
+    CountSent::new(core.stats(), |s| (&s.datagrams_sent, &s.send_errors))
 }
 
 /// Run `core` on `socket` until `shutdown` completes, then return the core.
@@ -91,7 +82,9 @@ pub async fn run_server(
     core: ServerCore,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<ServerCore> {
-    let hooks = hooks(&core, None);
+    let hooks = ServerHooks {
+        sent: count_sent(&core),
+    };
     shard::run(vec![socket], core, hooks, RunOptions::default(), shutdown).await
 }
 
@@ -100,7 +93,14 @@ pub async fn run_server(
 pub struct ServerHandle {
     local_addr: SocketAddr,
     stats: Arc<ServerStats>,
-    driver: CoreHandle<ServerCore>,
+    driver: Driver,
+}
+
+/// The loop running the core: in memory, or with group commit.
+#[derive(Debug)]
+enum Driver {
+    InMemory(CoreHandle<ServerCore>),
+    Persisting(CoreHandle<PersistingServer>),
 }
 
 /// Bind `bind` (4 MiB socket buffers) and run a [`ServerCore`] with `config` on a thread named
@@ -110,8 +110,9 @@ pub fn spawn_server(bind: SocketAddr, config: ServerConfig) -> io::Result<Server
 }
 
 /// [`spawn_server`] with persistence when `db` is given: its content is loaded before the first
-/// datagram is read, and every turn's changes to registrations and stored messages are written
-/// before that turn's datagrams are sent (see [`ServerCore::take_changes`]).
+/// datagram is read, and every turn's changes to registrations, stored and accepted messages
+/// are written by a writer thread (group commit, [`PersistingServer`]) before that turn's
+/// datagrams are sent (see [`ServerCore::take_changes`]).
 pub fn spawn_server_with(
     bind: SocketAddr,
     config: ServerConfig,
@@ -143,21 +144,40 @@ pub fn spawn_server_with(
             registrations = restored.registrations,
             as_registrations = restored.as_registrations,
             stored_messages = restored.stored,
+            accepted_messages = restored.accepted,
             skipped = restored.skipped,
             "server state loaded"
         );
     }
     let stats = core.stats();
-    let options = RunOptions {
-        drain_batch: if db.is_some() {
-            PERSIST_DRAIN_BATCH
-        } else {
-            RunOptions::default().drain_batch
-        },
-        ..RunOptions::default()
+    let sent = count_sent(&core);
+    let driver = match db {
+        None => Driver::InMemory(shard::spawn(
+            "msgin5g-server",
+            vec![socket],
+            core,
+            ServerHooks { sent },
+            RunOptions::default(),
+        )?),
+        Some(db) => {
+            let wake = Arc::new(Notify::new());
+            let server = PersistingServer::new(core, db, wake.clone())?;
+            let options = RunOptions {
+                extra_wake: Some(wake),
+                ..RunOptions::default()
+            };
+            Driver::Persisting(shard::spawn(
+                "msgin5g-server",
+                vec![socket],
+                server,
+                PersistHooks {
+                    sent,
+                    wake_at: None,
+                },
+                options,
+            )?)
+        }
     };
-    let hooks = hooks(&core, db);
-    let driver = shard::spawn("msgin5g-server", vec![socket], core, hooks, options)?;
     tracing::info!(%local_addr, "MSGin5G server listening");
     Ok(ServerHandle {
         local_addr,
@@ -184,8 +204,12 @@ impl ServerHandle {
         ServerMetrics::new(self.stats.clone())
     }
 
-    /// Stop the loop, join the thread and hand back the core (for inspection in tests).
+    /// Stop the loop, join the thread and hand back the core (for inspection in tests); a
+    /// persisting server first writes and sends everything.
     pub fn shutdown(self) -> io::Result<ServerCore> {
-        self.driver.shutdown()
+        match self.driver {
+            Driver::InMemory(driver) => driver.shutdown(),
+            Driver::Persisting(driver) => driver.shutdown().map(PersistingServer::into_core),
+        }
     }
 }

@@ -11,7 +11,7 @@
 use crate::coap::retransmit::{RetransmitEvent, Retransmitter};
 use crate::coap::rng::Rng;
 use crate::coap::{Code, Token, TransmissionParams, Transmit};
-use crate::msg::{DeliveryReport, Message};
+use crate::msg::DeliveryReport;
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 /// What one downlink request carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Item {
-    /// A message copy addressed to its recipient.
-    Message(Box<Message>),
+    /// An accepted message copy, by its id in the accepted table (`super::accepted`): held
+    /// (and persisted) there until the outcome.
+    Message(u64),
     /// A stored message copy, by its store id: it stays in the store until the outcome.
     Stored(u64),
     /// A delivery report forwarded to (or generated for) the original sender.

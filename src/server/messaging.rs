@@ -191,6 +191,12 @@ impl ServerCore {
         self.downlink.len()
     }
 
+    /// Message copies answered `ACCEPTED` whose delivery has not ended (restored ones waiting
+    /// to be sent again included).
+    pub fn accepted_messages(&self) -> usize {
+        self.accepted.len()
+    }
+
     /// Whether an AS Service ID is registered.
     pub fn is_as_registered(&self, as_service_id: &str) -> bool {
         self.as_table.get(as_service_id).is_some()
@@ -455,7 +461,7 @@ impl ServerCore {
     }
 
     /// Where downlink traffic for a recipient goes, when it is registered.
-    fn address_of(&self, kind: TargetType, id: &str) -> Option<SocketAddr> {
+    pub(super) fn address_of(&self, kind: TargetType, id: &str) -> Option<SocketAddr> {
         match kind {
             TargetType::Ue => {
                 let address = self.path_address(&self.registry.get(id)?.path);
@@ -607,16 +613,22 @@ impl ServerCore {
         };
         let store = copy.store_and_forward;
         match self.address_of(target.0, &target.1) {
-            Some(peer) => match self.send_downlink(now, peer, Item::Message(Box::new(copy))) {
-                Ok(()) => Verdict::ACCEPTED,
-                Err(Item::Message(m)) if store => {
-                    // No room now: stored, and sent as soon as a delivery completes.
-                    let v = self.store_copy(now, target.clone(), *m);
-                    self.schedule_flush(target);
-                    v
+            Some(peer) => {
+                // Held (and persisted with this turn) until the delivery's outcome (issue 9).
+                let id = self.accepted.insert(copy);
+                match self.send_downlink(now, peer, Item::Message(id)) {
+                    Ok(()) => Verdict::ACCEPTED,
+                    Err(_) => match self.accepted.remove(id) {
+                        Some(m) if store => {
+                            // No room now: stored, and sent as soon as a delivery completes.
+                            let v = self.store_copy(now, target.clone(), m);
+                            self.schedule_flush(target);
+                            v
+                        }
+                        _ => Verdict::failed(cause::SERVER_BUSY),
+                    },
                 }
-                Err(_) => Verdict::failed(cause::SERVER_BUSY),
-            },
+            }
             None if store => self.store_copy(now, target, copy),
             None => Verdict::failed(match target.0 {
                 TargetType::Ue => cause::UNKNOWN_UE,
@@ -626,7 +638,7 @@ impl ServerCore {
     }
 
     /// Keep a copy for later: `STORED`, or `FAILED EXPIRED`/`STORE_FULL`.
-    fn store_copy(&mut self, now: Instant, key: RecipientKey, copy: Message) -> Verdict {
+    pub(super) fn store_copy(&mut self, now: Instant, key: RecipientKey, copy: Message) -> Verdict {
         let Some(expires) = self.expiry_of(now, &copy) else {
             return Verdict::failed(cause::EXPIRED);
         };
@@ -705,7 +717,7 @@ impl ServerCore {
 
     /// An `IMDN FAILURE` to the sender of `m` on behalf of its recipient (README "Message flows": the server
     /// reports a failed or expired delivery when delivery status was required).
-    fn send_failure_report(&mut self, now: Instant, m: &Message, failure: &'static str) {
+    pub(super) fn send_failure_report(&mut self, now: Instant, m: &Message, failure: &'static str) {
         let (Some(sender), Some(recipient)) = (m.originator(), m.recipient()) else {
             return;
         };
@@ -751,7 +763,12 @@ impl ServerCore {
 
     /// Send `item` as a CON POST to `peer`; the item comes back when no request can start (the
     /// outstanding bound, or no free Message ID toward `peer`).
-    fn send_downlink(&mut self, now: Instant, peer: SocketAddr, item: Item) -> Result<(), Item> {
+    pub(super) fn send_downlink(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        item: Item,
+    ) -> Result<(), Item> {
         self.send_downlink_attempt(now, peer, item, 1)
     }
 
@@ -771,7 +788,10 @@ impl ServerCore {
         };
         let mut body = Vec::with_capacity(256);
         match &item {
-            Item::Message(m) => write_message(&mut body, m),
+            Item::Message(id) => match self.accepted.get(*id) {
+                Some(m) => write_message(&mut body, m),
+                None => return Err(item),
+            },
             Item::Stored(id) => match self.store.get(*id) {
                 Some((_, stored)) => write_message(&mut body, &stored.message),
                 None => return Err(item),
@@ -907,7 +927,10 @@ impl ServerCore {
             }
         }
         match (done.item, done.delivered) {
-            (Item::Message(m), true) => {
+            (Item::Message(id), true) => {
+                let Some(m) = self.accepted.remove(id) else {
+                    return;
+                };
                 bump(&self.stats.messages_delivered);
                 // The recipient is reachable: its stored messages (if any) follow.
                 if let Some(a) = m.recipient() {
@@ -930,24 +953,9 @@ impl ServerCore {
             }
             (Item::Report(_), true) => bump(&self.stats.reports_delivered),
             (Item::Report(_), false) => bump(&self.stats.reports_failed),
-            (Item::Message(m), false) => {
-                let m = *m;
-                let key = m.recipient().map(|a| (a.kind, a.id.to_owned()));
-                if let (true, Some(key)) = (m.store_and_forward, key) {
-                    let dsr = m.delivery_status_required;
-                    let copy = dsr.then(|| m.clone());
-                    if self.store_copy(now, key, m).status == MsgDeliveryStatus::Stored {
-                        return;
-                    }
-                    bump(&self.stats.messages_failed);
-                    if let Some(copy) = copy {
-                        self.send_failure_report(now, &copy, cause::RECIPIENT_UNREACHABLE);
-                    }
-                    return;
-                }
-                bump(&self.stats.messages_failed);
-                if m.delivery_status_required {
-                    self.send_failure_report(now, &m, cause::RECIPIENT_UNREACHABLE);
+            (Item::Message(id), false) => {
+                if let Some(m) = self.accepted.remove(id) {
+                    self.undelivered(now, m);
                 }
             }
         }
@@ -963,7 +971,8 @@ impl ServerCore {
     }
 
     /// Queue the stored messages of every registered recipient (after a restart: the restored
-    /// store is delivered without waiting for new registrations), pumped at the next timeout.
+    /// store is delivered without waiting for new registrations), pumped at the next timeout,
+    /// after the restored accepted copies.
     pub(super) fn schedule_all_flushes(&mut self, now: Instant) {
         let keys: Vec<RecipientKey> = self.store.recipients().cloned().collect();
         for key in keys {
@@ -971,7 +980,7 @@ impl ServerCore {
                 self.schedule_flush(key);
             }
         }
-        if !self.flush.queue.is_empty() {
+        if !self.flush.queue.is_empty() || self.accepted.has_waiting() {
             self.flush.due = Some(now);
         }
     }
@@ -980,6 +989,10 @@ impl ServerCore {
     /// stays in the store until its outcome ([`Store::begin`]).
     pub(super) fn pump(&mut self, now: Instant) {
         self.flush.due = None;
+        if self.accepted.has_waiting() {
+            // Accepted before the restart: ahead of the stored messages.
+            self.resend_restored(now);
+        }
         while let Some(key) = self.flush.queue.front().cloned() {
             if !self.downlink.has_room() {
                 break;

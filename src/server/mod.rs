@@ -82,6 +82,8 @@
 //!   delivery's outcome: deleted on 2.xx, first in line again on a failure (issue 9). They expire
 //!   at `expirationTime` (mapped through [`ServerCore::set_wall_clock`]) or `store_max_time`
 //!   (`IMDN FAILURE EXPIRED` when asked for). AS identity: `REG`/`DEREG` with `asServiceId`.
+//! - A copy answered `ACCEPTED` is held (and persisted) until its delivery's outcome, and sent
+//!   again after a restart (module `accepted`; at-least-once, same Message ID).
 //!
 //! # Test hooks ([`ServerTestHooks`], bulks and aggregates)
 //! Applied after the bulk or aggregate is decoded and counted (`bulk_requests`, `bulk_entries`,
@@ -102,6 +104,7 @@
 //! memory are bounded by their [`MessagingConfig`] settings; the outgoing queue holds
 //! [`MAX_QUEUED_TRANSMITS`] datagrams (oldest dropped first, counted in `transmit_dropped`).
 
+mod accepted;
 mod auth;
 pub mod configuration;
 mod downlink;
@@ -116,8 +119,10 @@ mod stats;
 mod store;
 #[cfg(test)]
 mod tests;
+mod wal;
 
 pub use configuration::{ConfigServerConfig, ConfigServerCore, ConfigServerStats};
+pub use driven::SERVER_SOCKET;
 pub use error::RequestError;
 pub use messaging::MessagingConfig;
 pub use persist::{Restored, ServerChanges, ServerDb, ServerSnapshot};
@@ -143,6 +148,7 @@ use crate::msg::{
     BulkRegistrationResponse, DeregistrationRequest, DeregistrationResponse, Payload, RegResult,
     RegistrationRequest, RegistrationResponse,
 };
+use accepted::Accepted;
 use downlink::Downlink;
 use messaging::{FlushQueue, Recent};
 use registry::{AsTable, Inserted, Registry};
@@ -329,6 +335,8 @@ pub struct ServerStats {
     pub gateway_endpoints_pruned: AtomicU64,
     /// Downlink requests re-sent on another endpoint of a gateway after one was unreachable.
     pub downlink_resent: AtomicU64,
+    /// Accepted message copies restored from the data directory and sent again (issue 9).
+    pub accepted_resent: AtomicU64,
     /// `REG`/`DEREG` requests and bulk elements refused for a missing or wrong credential
     /// (24.538 §6.3.1.2.2).
     pub credential_failures: AtomicU64,
@@ -339,6 +347,9 @@ pub struct ServerStats {
     pub persist_failures: AtomicU64,
     /// Block-wise transfer (RFC 7959) events.
     pub block: Arc<BlockStats>,
+    /// Turns that waited for the write in progress because `MAX_QUEUED_TRANSMITS` datagrams
+    /// were held for durability (group commit, `net::group_commit`).
+    pub persist_waits: AtomicU64,
 }
 
 /// Most Gateway UEs remembered as such (see `known_gateways`).
@@ -379,6 +390,8 @@ pub struct ServerCore {
     downlink: Downlink,
     /// Store and forward.
     store: Store,
+    /// Accepted message copies in delivery (and restored ones to send again).
+    accepted: Accepted,
     /// Recipients whose stored messages are going out.
     flush: FlushQueue,
     /// Verdicts of recently accepted messages.
@@ -493,6 +506,7 @@ impl ServerCore {
                 m.separate_response_timeout,
             ),
             store: Store::new(m.store_max_total, m.store_max_per_recipient),
+            accepted: Accepted::default(),
             flush: FlushQueue::default(),
             recent: Recent::new(m.recent_message_ids),
             wall: None,

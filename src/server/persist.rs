@@ -11,14 +11,20 @@
 //! that saw the recipient's 2.xx; after a restart the stored messages of registered recipients
 //! go out at the first timeout (at-least-once: a recipient may see a copy again, with the same
 //! Message ID, if the server died between its delivery and the write of its deletion).
+//! A message copy answered `ACCEPTED` is written the same way from the turn it is accepted
+//! (before the answer leaves) until its delivery's outcome (module `accepted`), and sent again
+//! after a restart, ahead of the stored messages.
 //!
 //! Tables (file `server.redb` in the data directory): `registrations` (UE Service ID → JSON
 //! record: downlink path, `clientAddress`, `clientProfile`), `as_registrations` (AS Service ID
 //! → address), `stored_messages` (store id → JSON record: recipient, wall-clock expiry in Unix
-//! milliseconds, the copy in its wire JSON), `meta` (`schema_version`).
+//! milliseconds, the copy in its wire JSON), `accepted_messages` (accepted id → the copy in its
+//! wire JSON, `MSG`; added to a file of layout 1 when it is opened, read as empty before),
+//! `meta` (`schema_version`).
 
 use super::registry::{DownlinkPath, Inserted, Registration};
 use super::store::Stored;
+use super::wal::Wal;
 use super::ServerCore;
 use crate::msg::{Message, Payload, TargetType};
 use crate::store::{db, open_versioned, StoreError};
@@ -31,6 +37,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const REGISTRATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("registrations");
 const AS_REGISTRATIONS: TableDefinition<&str, &str> = TableDefinition::new("as_registrations");
 const STORED: TableDefinition<u64, &[u8]> = TableDefinition::new("stored_messages");
+const ACCEPTED: TableDefinition<u64, &[u8]> = TableDefinition::new("accepted_messages");
 
 /// Layout version written to `meta`; a file with another version is refused.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -47,17 +54,25 @@ pub struct ServerChanges {
     pub as_registrations: Vec<(String, Option<String>)>,
     /// Store id → stored-message record.
     pub stored: Vec<(u64, Option<Vec<u8>>)>,
+    /// Accepted id → the copy in delivery (`MSG` wire JSON).
+    pub accepted: Vec<(u64, Option<Vec<u8>>)>,
 }
 
 impl ServerChanges {
     /// Nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.registrations.is_empty() && self.as_registrations.is_empty() && self.stored.is_empty()
+        self.registrations.is_empty()
+            && self.as_registrations.is_empty()
+            && self.stored.is_empty()
+            && self.accepted.is_empty()
     }
 
     /// Records to write or delete.
     pub fn len(&self) -> usize {
-        self.registrations.len() + self.as_registrations.len() + self.stored.len()
+        self.registrations.len()
+            + self.as_registrations.len()
+            + self.stored.len()
+            + self.accepted.len()
     }
 }
 
@@ -70,6 +85,8 @@ pub struct ServerSnapshot {
     pub as_registrations: Vec<(String, String)>,
     /// Store id → stored-message record, ascending ids.
     pub stored: Vec<(u64, Vec<u8>)>,
+    /// Accepted id → the copy in delivery, ascending ids.
+    pub accepted: Vec<(u64, Vec<u8>)>,
 }
 
 /// What [`ServerCore::restore`] loaded.
@@ -81,27 +98,42 @@ pub struct Restored {
     pub as_registrations: usize,
     /// Stored messages loaded.
     pub stored: usize,
+    /// Accepted message copies loaded (sent again).
+    pub accepted: usize,
     /// Records that did not decode or did not fit the configured bounds (dropped).
     pub skipped: usize,
 }
 
-/// The server's `redb` database.
+/// The server's `redb` database and its write-ahead log (module `wal`): batches are appended
+/// to the log durably and folded into the database about once a second.
 #[derive(Debug)]
 pub struct ServerDb {
     db: redb::Database,
     path: PathBuf,
+    wal: Wal,
 }
 
 impl ServerDb {
-    /// Open (create if missing) `dir/server.redb`, creating `dir` if needed.
+    /// Open (create if missing) `dir/server.redb` and `dir/server.log`, creating `dir` if
+    /// needed; what the log holds (a stop or kill before its fold) is folded in first.
     pub fn open(dir: &Path) -> Result<ServerDb, StoreError> {
         let (db, path) = open_versioned(dir, DB_FILE, SCHEMA_VERSION, |txn| {
             txn.open_table(REGISTRATIONS)?;
             txn.open_table(AS_REGISTRATIONS)?;
             txn.open_table(STORED)?;
+            txn.open_table(ACCEPTED)?;
             Ok(())
         })?;
-        Ok(ServerDb { db, path })
+        let log_error = |source| StoreError::File {
+            path: dir.join(super::wal::LOG_FILE),
+            source,
+        };
+        let (mut wal, found) = Wal::open(dir).map_err(log_error)?;
+        if !found.is_empty() {
+            write_tables(&db, &found)?;
+            wal.truncate().map_err(log_error)?;
+        }
+        Ok(ServerDb { db, path, wal })
     }
 
     /// The database file.
@@ -139,41 +171,97 @@ impl ServerDb {
             let (k, v) = entry.map_err(db)?;
             snapshot.stored.push((k.value(), v.value().to_vec()));
         }
+        for entry in txn.open_table(ACCEPTED).map_err(db)?.iter().map_err(db)? {
+            let (k, v) = entry.map_err(db)?;
+            snapshot.accepted.push((k.value(), v.value().to_vec()));
+        }
         Ok(snapshot)
     }
 
-    /// Write `changes` in one durable transaction (fsync on commit).
-    pub fn apply(&self, changes: &ServerChanges) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(db)?;
-        {
-            let mut regs = txn.open_table(REGISTRATIONS).map_err(db)?;
-            for (key, record) in &changes.registrations {
-                match record {
-                    Some(r) => regs.insert(key.as_str(), r.as_slice()).map(drop),
-                    None => regs.remove(key.as_str()).map(drop),
-                }
-                .map_err(db)?;
-            }
-            let mut ases = txn.open_table(AS_REGISTRATIONS).map_err(db)?;
-            for (key, address) in &changes.as_registrations {
-                match address {
-                    Some(a) => ases.insert(key.as_str(), a.as_str()).map(drop),
-                    None => ases.remove(key.as_str()).map(drop),
-                }
-                .map_err(db)?;
-            }
-            let mut stored = txn.open_table(STORED).map_err(db)?;
-            for (id, record) in &changes.stored {
-                match record {
-                    Some(r) => stored.insert(*id, r.as_slice()).map(drop),
-                    None => stored.remove(*id).map(drop),
-                }
-                .map_err(db)?;
-            }
+    /// Make `changes` durable: appended to the log (fdatasync), and folded into the database
+    /// when a fold is due (a fold that fails is logged and tried again later: the records stay
+    /// in the log). On failure nothing of `changes` is written and they come back.
+    pub fn apply(
+        &mut self,
+        changes: ServerChanges,
+    ) -> Result<(), Box<(StoreError, ServerChanges)>> {
+        if let Err((source, changes)) = self.wal.append(changes) {
+            let path = self.wal.path().to_path_buf();
+            return Err(Box::new((StoreError::File { path, source }, changes)));
         }
-        txn.commit().map_err(db)?;
+        if self.wal.fold_due() {
+            self.fold();
+        }
         Ok(())
     }
+
+    /// Write the records kept by the log into the database (one durable transaction) and empty
+    /// the log.
+    fn fold(&mut self) {
+        let records = self.wal.take_unfolded();
+        match write_tables(&self.db, &records) {
+            Ok(()) => {
+                if let Err(error) = self.wal.truncate() {
+                    // The log keeps frames already folded: replaying them is harmless.
+                    tracing::warn!(%error, "server.log not emptied after a fold");
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, records = records.len(), "server.log not folded (retried)");
+                self.wal.unfold(records);
+            }
+        }
+    }
+}
+
+impl Drop for ServerDb {
+    /// A clean stop folds what the log holds.
+    fn drop(&mut self) {
+        if self.wal.has_unfolded() {
+            self.fold();
+        }
+    }
+}
+
+/// Write `changes` into the tables in one durable transaction (fsync on commit).
+fn write_tables(database: &redb::Database, changes: &ServerChanges) -> Result<(), StoreError> {
+    let txn = database.begin_write().map_err(db)?;
+    {
+        let mut regs = txn.open_table(REGISTRATIONS).map_err(db)?;
+        for (key, record) in &changes.registrations {
+            match record {
+                Some(r) => regs.insert(key.as_str(), r.as_slice()).map(drop),
+                None => regs.remove(key.as_str()).map(drop),
+            }
+            .map_err(db)?;
+        }
+        let mut ases = txn.open_table(AS_REGISTRATIONS).map_err(db)?;
+        for (key, address) in &changes.as_registrations {
+            match address {
+                Some(a) => ases.insert(key.as_str(), a.as_str()).map(drop),
+                None => ases.remove(key.as_str()).map(drop),
+            }
+            .map_err(db)?;
+        }
+        let mut stored = txn.open_table(STORED).map_err(db)?;
+        for (id, record) in &changes.stored {
+            match record {
+                Some(r) => stored.insert(*id, r.as_slice()).map(drop),
+                None => stored.remove(*id).map(drop),
+            }
+            .map_err(db)?;
+        }
+        let mut accepted = txn.open_table(ACCEPTED).map_err(db)?;
+        for (id, record) in &changes.accepted {
+            match record {
+                Some(r) => accepted.insert(*id, r.as_slice()).map(drop),
+                None => accepted.remove(*id).map(drop),
+            }
+            .map_err(db)?;
+        }
+    }
+    txn.commit().map_err(db)?;
+    Ok(())
 }
 
 /// A registration as stored.
@@ -272,6 +360,20 @@ fn encode_stored(target: TargetType, recipient: &str, expires: SystemTime, m: &M
     simd_json::to_vec(&record).unwrap_or_default()
 }
 
+/// An accepted copy as stored: its `MSG` wire JSON (the recipient is in it).
+fn encode_accepted(m: &Message) -> Vec<u8> {
+    let mut wire = Vec::with_capacity(256);
+    crate::msg::write_message(&mut wire, m);
+    wire
+}
+
+fn decode_accepted(bytes: &[u8]) -> Option<Message> {
+    match crate::msg::decode(bytes) {
+        Ok(Payload::Msg(m)) if m.recipient().is_some() => Some(m),
+        _ => None,
+    }
+}
+
 fn decode_stored(bytes: &[u8]) -> Option<(TargetType, String, SystemTime, Message)> {
     let mut buf = bytes.to_vec();
     let r: StoredRecord = simd_json::serde::from_slice(&mut buf).ok()?;
@@ -338,15 +440,32 @@ impl ServerCore {
                 }
             }
         }
+        let mut dropped_accepted = Vec::new();
+        for (id, bytes) in snapshot.accepted {
+            match decode_accepted(&bytes) {
+                Some(m) => {
+                    self.accepted.restore(id, m);
+                    restored.accepted += 1;
+                }
+                None => {
+                    restored.skipped += 1;
+                    dropped_accepted.push(id);
+                }
+            }
+        }
         self.registry.track_changes();
         self.as_table.track_changes();
         self.store.track_changes();
+        self.accepted.track_changes();
         // Records that could not be loaded are deleted with the first flush.
         for id in dropped {
             self.store.mark_dirty(id);
         }
-        // Stored messages of registered recipients go out at the first timeout (issue 9: a
-        // delivery cut short by the restart is made again).
+        for id in dropped_accepted {
+            self.accepted.mark_dirty(id);
+        }
+        // Accepted copies and the stored messages of registered recipients go out at the first
+        // timeout (issue 9: a delivery cut short by the restart is made again).
         self.schedule_all_flushes(now);
         self.sync_gauge();
         restored
@@ -382,7 +501,25 @@ impl ServerCore {
             });
             changes.stored.push((id, record));
         }
+        for id in self.accepted.take_dirty() {
+            let record = self.accepted.get(id).map(encode_accepted);
+            changes.accepted.push((id, record));
+        }
         changes
+    }
+
+    /// Whether anything changed since the last [`ServerCore::take_changes`].
+    pub fn has_changes(&self) -> bool {
+        self.registry.has_dirty()
+            || self.as_table.has_dirty()
+            || self.store.has_dirty()
+            || self.accepted.has_dirty()
+    }
+
+    /// Whether stored or accepted messages changed since the last
+    /// [`ServerCore::take_changes`]: an answer (`STORED`/`ACCEPTED`) may wait for them.
+    pub fn has_message_changes(&self) -> bool {
+        self.store.has_dirty() || self.accepted.has_dirty()
     }
 
     /// Record the keys of `changes` as changed again (their write failed): the next
@@ -396,6 +533,9 @@ impl ServerCore {
         }
         for (id, _) in &changes.stored {
             self.store.mark_dirty(*id);
+        }
+        for (id, _) in &changes.accepted {
+            self.accepted.mark_dirty(*id);
         }
     }
 }

@@ -90,6 +90,7 @@ struct Tables {
     regs: BTreeMap<String, Vec<u8>>,
     ases: BTreeMap<String, String>,
     stored: BTreeMap<u64, Vec<u8>>,
+    accepted: BTreeMap<u64, Vec<u8>>,
 }
 
 impl Tables {
@@ -112,6 +113,12 @@ impl Tables {
                 None => self.stored.remove(&k),
             };
         }
+        for (k, v) in c.accepted {
+            match v {
+                Some(v) => self.accepted.insert(k, v),
+                None => self.accepted.remove(&k),
+            };
+        }
     }
 
     fn snapshot(&self) -> ServerSnapshot {
@@ -119,6 +126,7 @@ impl Tables {
             registrations: self.regs.clone().into_iter().collect(),
             as_registrations: self.ases.clone().into_iter().collect(),
             stored: self.stored.clone().into_iter().collect(),
+            accepted: self.accepted.clone().into_iter().collect(),
         }
     }
 }
@@ -329,6 +337,7 @@ fn restore_brings_back_registrations_and_stored_messages() {
             registrations: 2,
             as_registrations: 0,
             stored: 2,
+            accepted: 0,
             skipped: 0
         }
     );
@@ -395,11 +404,20 @@ fn undecodable_records_are_skipped_and_deleted() {
         registrations: vec![("ue-1".into(), b"junk".to_vec())],
         as_registrations: vec![("as-1".into(), "not an address".into())],
         stored: vec![(4, b"junk".to_vec())],
+        // Not a MSG, and a MSG without a recipient.
+        accepted: vec![
+            (5, b"junk".to_vec()),
+            (6, br#"{"messageType":"MSG","messageId":"m"}"#.to_vec()),
+        ],
     };
     let mut sim = Sim::new();
     let restored = sim.s.restore(sim.now, wall0(), snapshot);
-    assert_eq!(restored.skipped, 3);
-    assert_eq!(sim.s.take_changes().stored, vec![(4, None)]);
+    assert_eq!(restored.skipped, 5);
+    let c = sim.s.take_changes();
+    assert_eq!(c.stored, vec![(4, None)]);
+    let mut deleted = c.accepted;
+    deleted.sort();
+    assert_eq!(deleted, vec![(5, None), (6, None)]);
 }
 
 #[test]
@@ -426,15 +444,17 @@ fn temp_dir(name: &str) -> PathBuf {
 #[test]
 fn the_database_keeps_what_was_applied() {
     let dir = temp_dir("db").join("nested");
-    let db = ServerDb::open(&dir).expect("open creates the directory");
+    let mut db = ServerDb::open(&dir).expect("open creates the directory");
     let changes = ServerChanges {
         registrations: vec![("ue-1".into(), Some(b"r1".to_vec())), ("ue-2".into(), None)],
         as_registrations: vec![("as-1".into(), Some(UE1.into()))],
         stored: vec![(3, Some(b"s3".to_vec())), (1, Some(b"s1".to_vec()))],
+        accepted: vec![(8, Some(b"a8".to_vec())), (9, Some(b"a9".to_vec()))],
     };
-    db.apply(&changes).unwrap();
-    db.apply(&ServerChanges {
+    db.apply(changes).unwrap();
+    db.apply(ServerChanges {
         stored: vec![(3, None)],
+        accepted: vec![(8, None)],
         ..Default::default()
     })
     .unwrap();
@@ -447,6 +467,7 @@ fn the_database_keeps_what_was_applied() {
     );
     assert_eq!(snapshot.as_registrations, vec![("as-1".into(), UE1.into())]);
     assert_eq!(snapshot.stored, vec![(1, b"s1".to_vec())]);
+    assert_eq!(snapshot.accepted, vec![(9, b"a9".to_vec())]);
     drop(db);
 
     // Another layout version is refused.
@@ -475,6 +496,32 @@ fn the_database_keeps_what_was_applied() {
 }
 
 #[test]
+fn a_log_left_by_a_kill_is_folded_at_open() {
+    let dir = temp_dir("wal");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut wal, _) = crate::server::wal::Wal::open(&dir).unwrap();
+    let batch = ServerChanges {
+        registrations: vec![("ue-1".into(), Some(b"r1".to_vec()))],
+        accepted: vec![(4, Some(b"a4".to_vec()))],
+        ..Default::default()
+    };
+    wal.append(batch).unwrap();
+    // Killed before the fold: only the log has them.
+    drop(wal);
+    let db = ServerDb::open(&dir).expect("open folds the log");
+    let snapshot = db.load().unwrap();
+    assert_eq!(
+        snapshot.registrations,
+        vec![("ue-1".into(), b"r1".to_vec())]
+    );
+    assert_eq!(snapshot.accepted, vec![(4, b"a4".to_vec())]);
+    let log = dir.join(crate::server::wal::LOG_FILE);
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), 0, "emptied");
+    drop(db);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_declared_gateway_is_known_again_after_a_restart() {
     let mut tables = Tables::default();
     let mut a = Sim::new();
@@ -488,3 +535,6 @@ fn a_declared_gateway_is_known_again_after_a_restart() {
     assert!(b.code("192.0.2.9:40007", &reg("ue-1")).is_success());
     assert!(b.s.registry.get("ue-1").unwrap().path.via_gateway());
 }
+
+#[path = "persist_accepted_tests.rs"]
+mod accepted;

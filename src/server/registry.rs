@@ -93,6 +93,11 @@ impl<V: PartialEq> Table<V> {
         self.dirty.get_or_insert_with(HashSet::default);
     }
 
+    /// Whether keys changed since the last [`Table::take_dirty`].
+    pub(crate) fn has_dirty(&self) -> bool {
+        self.dirty.as_ref().is_some_and(|d| !d.is_empty())
+    }
+
     /// The keys inserted, replaced or removed since the last call (empty when not tracked); the
     /// set keeps its capacity for the next turn.
     pub(crate) fn take_dirty(&mut self) -> Vec<String> {

@@ -71,6 +71,11 @@ impl Store {
         self.dirty.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// Whether entries changed since the last [`Store::take_dirty`].
+    pub(crate) fn has_dirty(&self) -> bool {
+        self.dirty.as_ref().is_some_and(|d| !d.is_empty())
+    }
+
     /// Record `id` as changed (e.g. a loaded record that is to be deleted).
     pub(crate) fn mark_dirty(&mut self, id: u64) {
         self.touch(id);
