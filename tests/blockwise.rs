@@ -20,11 +20,10 @@ use msgin5g::relay::RelayConfig;
 use msgin5g::server::provisioning::{AutoProvision, Provisioning};
 use msgin5g::server::{ConfigServerConfig, ServerConfig};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use support::{coap_client_run, outcome};
+use support::{aiocoap_post, coap_client_run};
 
 fn start_gateway(block: BlockConfig) -> (ServerHandle, GatewayHandle) {
     let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
@@ -74,34 +73,6 @@ fn padded_reg(ue: &str, len: usize) -> String {
     let head = format!(r#"{{"messageType":"REG","ueServiceId":"{ue}","padding":""#);
     let pad = len.saturating_sub(head.len() + 2);
     format!("{head}{}\"}}", "p".repeat(pad))
-}
-
-/// Run aiocoap's `aiocoap-client` POST with a JSON payload; (exit success, stdout + stderr).
-fn aiocoap_post(uri: &str, json: &str) -> (bool, String) {
-    let args = [
-        "-m",
-        "POST",
-        "--content-format",
-        "application/json",
-        "--payload",
-        json,
-        uri,
-    ];
-    let out = Command::new("aiocoap-client")
-        .args(args)
-        .output()
-        .or_else(|_| {
-            Command::new("python3")
-                .args(["-m", "aiocoap.cli.client"])
-                .args(args)
-                .output()
-        })
-        .expect("run aiocoap-client");
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("No module named"),
-        "aiocoap is not installed: pip install aiocoap"
-    );
-    outcome(&out)
 }
 
 #[test]

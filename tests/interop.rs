@@ -11,7 +11,7 @@ use msgin5g::net::{spawn_gateway, spawn_server, GatewayHandle, ServerHandle};
 use msgin5g::server::ServerConfig;
 use std::process::Command;
 use std::time::Duration;
-use support::{coap_client, outcome};
+use support::{aiocoap_post, coap_client, outcome};
 
 fn start(config: GatewayConfig) -> (ServerHandle, GatewayHandle) {
     let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
@@ -173,36 +173,6 @@ fn coap_client_gets_a_diagnostic_for_a_bad_payload() {
     server.shutdown().unwrap();
 }
 
-/// Run aiocoap's `aiocoap-client` (PyPI `aiocoap`) and return (exit success, stdout + stderr).
-fn aiocoap_post(gateway: &GatewayHandle, json: &str) -> (bool, String) {
-    let uri = format!("coap://{}/msgin5g", gateway.local_addr());
-    let args = [
-        "-m",
-        "POST",
-        "--content-format",
-        "application/json",
-        "--payload",
-        json,
-        &uri,
-    ];
-    // The console script, or the module when the script is not on PATH.
-    let out = Command::new("aiocoap-client")
-        .args(args)
-        .output()
-        .or_else(|_| {
-            Command::new("python3")
-                .args(["-m", "aiocoap.cli.client"])
-                .args(args)
-                .output()
-        })
-        .expect("run aiocoap-client");
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("No module named"),
-        "aiocoap is not installed: pip install aiocoap"
-    );
-    outcome(&out)
-}
-
 #[test]
 fn aiocoap_client_registers_with_piggybacked_and_separate_answers() {
     for (hold_ms, piggyback_ms) in [(50, 1000), (1200, 200)] {
@@ -213,13 +183,16 @@ fn aiocoap_client_registers_with_piggybacked_and_separate_answers() {
         });
         let ue = format!("ue-aiocoap-{hold_ms}");
         let (ok, out) = aiocoap_post(
-            &gateway,
+            &format!("coap://{}/msgin5g", gateway.local_addr()),
             &format!(r#"{{"messageType":"REG","ueServiceId":"{ue}"}}"#),
         );
         assert!(ok, "aiocoap-client failed: {out}");
         assert!(out.contains(r#""registrationResult":"SUCCESS""#), "{out}");
         assert!(out.contains(&format!(r#""ueServiceId":"{ue}""#)), "{out}");
-        let (_, out) = aiocoap_post(&gateway, r#"{"messageType":"DEREG"}"#);
+        let (_, out) = aiocoap_post(
+            &format!("coap://{}/msgin5g", gateway.local_addr()),
+            r#"{"messageType":"DEREG"}"#,
+        );
         assert!(
             out.contains("4.00") && out.contains("missing ueServiceId"),
             "{out}"

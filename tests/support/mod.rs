@@ -50,6 +50,35 @@ pub fn coap_client_run(args: &[&str], uri: &str) -> (bool, String) {
     outcome(&out)
 }
 
+/// Run aiocoap's `aiocoap-client` (PyPI `aiocoap`; the module when the console script is not on
+/// PATH) POST of `json` to `uri`; (exit success, stdout + stderr).
+pub fn aiocoap_post(uri: &str, json: &str) -> (bool, String) {
+    let args = [
+        "-m",
+        "POST",
+        "--content-format",
+        "application/json",
+        "--payload",
+        json,
+        uri,
+    ];
+    let out = Command::new("aiocoap-client")
+        .args(args)
+        .output()
+        .or_else(|_| {
+            Command::new("python3")
+                .args(["-m", "aiocoap.cli.client"])
+                .args(args)
+                .output()
+        })
+        .expect("run aiocoap-client");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("No module named"),
+        "aiocoap is not installed: pip install aiocoap"
+    );
+    outcome(&out)
+}
+
 /// (exit success, stdout followed by stderr) of a finished client.
 pub fn outcome(out: &Output) -> (bool, String) {
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -145,6 +145,28 @@ impl GatewayCore {
         }
     }
 
+    /// A message format error (RFC 7252 §3, §4.1, §12.1) on `side`: counted, a CON rejected with
+    /// a RST (§4.2), anything else (a malformed ACK included) silently ignored.
+    pub(super) fn reject_format_error(
+        &mut self,
+        side: Side,
+        from: SocketAddr,
+        header: Header,
+        why: Rejection,
+    ) {
+        inc(&self.stats.dropped);
+        let received = match why {
+            Rejection::Options(_) => Received::DecodeError,
+            Rejection::ReservedClass | Rejection::EmptyNon | Rejection::CriticalOption(_) => {
+                Received::Ignored
+            }
+        };
+        self.stats.received(side, received);
+        if header.mtype == MsgType::Con {
+            self.push(side, from, reset(header.mid));
+        }
+    }
+
     /// The message layer of a device-facing socket (`side`: messaging or configuration;
     /// [`classify`], RFC 7252 §4): header errors dropped, option format errors, reserved code
     /// classes and Empty NONs rejected (RST for a CON, silence otherwise), ACK/RST matched to our
@@ -165,17 +187,7 @@ impl GatewayCore {
                 return None;
             }
             Classified::Rejected(header, why) => {
-                inc(&self.stats.dropped);
-                let received = match why {
-                    Rejection::Options(_) => Received::DecodeError,
-                    Rejection::ReservedClass
-                    | Rejection::EmptyNon
-                    | Rejection::CriticalOption(_) => Received::Ignored,
-                };
-                self.stats.received(side, received);
-                if header.mtype == MsgType::Con {
-                    self.push(side, from, reset(header.mid));
-                }
+                self.reject_format_error(side, from, header, why);
                 return None;
             }
             Classified::Ack(header) | Classified::Reset(header) => {

@@ -3,7 +3,7 @@
 
 use super::config::conf_single_outcome;
 use super::*;
-use crate::coap::endpoint::{classify, Classified, Rejection};
+use crate::coap::endpoint::{classify, Classified};
 use crate::gateway::FlushReason;
 
 impl GatewayCore {
@@ -378,19 +378,7 @@ impl GatewayCore {
                 return;
             }
             Classified::Rejected(h, why) => {
-                // A message format error (RFC 7252 §3, §4.1, §12.1): a CON is rejected with a
-                // RST (§4.2), anything else (a malformed ACK included) silently ignored.
-                inc(&self.stats.dropped);
-                let received = match why {
-                    Rejection::Options(_) => Received::DecodeError,
-                    Rejection::ReservedClass
-                    | Rejection::EmptyNon
-                    | Rejection::CriticalOption(_) => Received::Ignored,
-                };
-                self.stats.received(side, received);
-                if h.mtype == MsgType::Con {
-                    self.push(side, from, reset(h.mid));
-                }
+                self.reject_format_error(side, from, h, why);
                 return;
             }
             Classified::Request(view) if from != self.upstream => {
