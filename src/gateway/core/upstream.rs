@@ -2,8 +2,10 @@
 //! the answers (24.538 §6.3.4.3.3 / §6.3.4.3.6; 24.538 §6.3.4.3.3).
 
 use super::config::conf_single_outcome;
+use super::upstream_block2::Block2Step;
 use super::*;
 use crate::coap::endpoint::{classify, Classified, Rejection};
+use crate::coap::view::BlockOpt;
 use crate::gateway::FlushReason;
 
 impl GatewayCore {
@@ -290,7 +292,7 @@ impl GatewayCore {
             }
             // A configuration GET forwarded on its own: the device's request (its options, hence
             // Uri-Path, Uri-Query and Accept) with the gateway's Message ID and Token.
-            (Kind::Conf, true) => conf_get(mid, Token::from_u64(token), payload),
+            (Kind::Conf, true) => conf_get(mid, Token::from_u64(token), payload, None),
             (Kind::Conf, false) => {
                 MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(token))
                     .uri_path(conf::CONFIG_URI_PATH)
@@ -319,6 +321,7 @@ impl GatewayCore {
                 deadline,
                 epoch,
                 block1,
+                block2: None,
             },
         );
         self.timers.push(deadline, Timer::Upstream { token });
@@ -452,7 +455,16 @@ impl GatewayCore {
         let rtt = now.saturating_duration_since(flight.sent_at);
         self.stats.upstream_rtt.observe_duration(rtt);
         self.rtt_estimate = (self.rtt_estimate * 7 + rtt) / 8;
-        self.on_response(now, flight, &view);
+        match self.block2_step(now, token, flight, &view) {
+            Block2Step::Answer(flight, None) => self.on_response(now, flight, &view),
+            Block2Step::Answer(flight, Some(whole)) => match MessageView::parse(&whole) {
+                Ok(whole) => self.on_response(now, flight, &whole),
+                Err(_) => self.fail_members(now, flight, cause::SERVER_ERROR),
+            },
+            // Still fetching (the slot stays taken), or failed (its flush follows).
+            Block2Step::Consumed if self.in_flight.contains_key(&token) => return,
+            Block2Step::Consumed => {}
+        }
         // A slot toward the server is free again.
         for kind in Kind::ALL {
             self.flush(kind, now);
@@ -644,18 +656,32 @@ impl GatewayCore {
 }
 
 /// The device's configuration GET `request` re-sent with the gateway's `mid` and `token`: same
-/// method and options (validated on receipt), no payload.
-fn conf_get(mid: u16, token: Token, request: &[u8]) -> Vec<u8> {
+/// method and options (validated on receipt), no payload; with `block2` when fetching a block of
+/// the answer (RFC 7959 §2.4, [`super::upstream_block2`]).
+pub(super) fn conf_get(
+    mid: u16,
+    token: Token,
+    request: &[u8],
+    mut block2: Option<BlockOpt>,
+) -> Vec<u8> {
     let mut b = MessageBuilder::new(MsgType::Con, Code::GET, mid, token);
     if let Ok(view) = MessageView::parse(request) {
-        // The gateway fetches the whole document (its uplinks do not do block-wise transfer,
-        // README "Block-wise transfer"): the device's Block2/Size2 are its own exchange's.
+        // The device's Block2/Size2 are its own exchange's: the gateway fetches the whole
+        // document, block by block when the configuration server slices it.
         for o in view
             .options()
             .filter(|o| !BLOCK_OPTIONS.contains(&o.number))
         {
+            if o.number > option::BLOCK2 {
+                if let Some(blk) = block2.take() {
+                    b = b.uint_option(option::BLOCK2, blk.encode());
+                }
+            }
             b = b.option(o.number, o.value);
         }
+    }
+    if let Some(blk) = block2 {
+        b = b.uint_option(option::BLOCK2, blk.encode());
     }
     b.build()
 }
