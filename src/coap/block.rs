@@ -129,7 +129,7 @@ const KEY_OPTIONS: [u16; 6] = [
     option::URI_PATH,
     option::URI_QUERY,
     option::ACCEPT,
-    292,
+    option::REQUEST_TAG,
 ];
 
 /// The key of one block-wise transfer: peer, method and the target options.

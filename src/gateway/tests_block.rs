@@ -239,3 +239,38 @@ fn a_lost_fetch_answer_fails_the_bulk_before_the_deadline() {
     }
     assert!(fetches(&sim).len() > 1, "the fetch was retransmitted");
 }
+
+#[test]
+fn sliced_answers_of_bulks_in_flight_on_one_uplink_are_kept_apart() {
+    // Three bulks of 3 on a single uplink reach the server before any answer comes back: its
+    // answer cache tells them apart by their Request-Tag (RFC 9175), not just endpoint and path.
+    let mut sim = Sim::new(
+        GatewayConfig {
+            max_batch_entries: 3,
+            uplinks_per_shard: 1,
+            ..config()
+        },
+        Some(slicing_server()),
+    );
+    for i in 0..9u16 {
+        sim.gw
+            .handle_device_datagram(sim.now, dev(i), &reg(i, tok(i), &format!("ue-tag-{i:02}")));
+    }
+    sim.pump();
+    sim.advance(Duration::from_millis(200));
+    assert_eq!(sim.bulks().len(), 3);
+    for i in 0..9u16 {
+        let a = sim.answers_to(dev(i));
+        assert_eq!(a.len(), 1, "device {i}");
+        assert_eq!(a[0].result(), (RegResult::Success, None), "device {i}");
+    }
+    let tags: std::collections::HashSet<Vec<u8>> = sim
+        .upstream
+        .iter()
+        .filter_map(|d| {
+            let v = MessageView::parse(d).unwrap();
+            v.option(option::REQUEST_TAG).map(<[u8]>::to_vec)
+        })
+        .collect();
+    assert_eq!(tags.len(), 3, "one tag per bulk");
+}

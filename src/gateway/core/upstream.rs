@@ -297,12 +297,14 @@ impl GatewayCore {
                 MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(token))
                     .uri_path(conf::CONFIG_URI_PATH)
                     .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+                    .option(option::REQUEST_TAG, &request_tag(token))
                     .payload(payload)
             }
             (Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn, _) => {
                 MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(token))
                     .uri_path(&self.config.server_uri_path)
                     .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+                    .option(option::REQUEST_TAG, &request_tag(token))
                     .payload(payload)
             }
         };
@@ -684,6 +686,14 @@ pub(super) fn conf_get(
         b = b.uint_option(option::BLOCK2, blk.encode());
     }
     b.build()
+}
+
+/// The Request-Tag (RFC 9175 §3.2) of the uplink exchange with Token `token`: its POST, its
+/// Block1 blocks and its Block2 fetches carry it, so the server keeps the block-wise transfers of
+/// the exchanges in flight on one uplink apart (its transfers are keyed by endpoint and target
+/// options, Request-Tag included).
+pub(super) fn request_tag(token: u64) -> [u8; 4] {
+    (token as u32).to_be_bytes()
 }
 
 /// The RFC 7959 options of a device's exchange, never forwarded upstream.

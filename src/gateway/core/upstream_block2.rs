@@ -2,12 +2,12 @@
 //! aggregate, `BULKCONF` or single request) that carries Block2 with M=1 is fetched block by
 //! block on the same uplink (the server keys the cached answer by endpoint, method and target
 //! options), each fetch a CON of its own with a fresh Message ID and the exchange's Token: the
-//! request's method and target options with Block2 NUM=n and no payload (a POST's body is not
-//! resent). The block size the server uses is followed (late negotiation); the ETag must stay the
-//! same and the body within `coap.block_max_body_bytes`, else the exchange fails. Only the
-//! reassembled answer (M=0) goes to the answer handling.
+//! request's method and target options (Request-Tag included, RFC 9175) with Block2 NUM=n and
+//! no payload (a POST's body is not resent). The block size the server uses is followed (late
+//! negotiation); the ETag must stay the same and the body within `coap.block_max_body_bytes`,
+//! else the exchange fails. Only the reassembled answer (M=0) goes to the answer handling.
 
-use super::upstream::conf_get;
+use super::upstream::{conf_get, request_tag};
 use super::*;
 use crate::coap::view::BlockOpt;
 
@@ -158,12 +158,13 @@ impl GatewayCore {
     }
 }
 
-/// A Block2 fetch of a POST answer (RFC 7959 §2.4): the request's method and Uri-Path with
-/// Block2 NUM=n, no payload (the server serves it from its answer cache).
+/// A Block2 fetch of a POST answer (RFC 7959 §2.4): the request's method, Uri-Path and
+/// Request-Tag with Block2 NUM=n, no payload (the server serves it from its answer cache).
 fn fetch_post(mid: u16, token: u64, path: &str, block: BlockOpt) -> Vec<u8> {
     MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(token))
         .uri_path(path)
         .uint_option(option::BLOCK2, block.encode())
+        .option(option::REQUEST_TAG, &request_tag(token))
         .build()
 }
 
