@@ -445,10 +445,13 @@ impl GatewayCore {
         let Some(flight) = self.in_flight.remove(&token) else {
             return; // late or duplicate response
         };
-        // A separate response whose empty ACK was lost also ends the request's retransmission.
-        self.uplinks[flight.uplink]
-            .retx
-            .acknowledge(from, flight.mid);
+        // A separate response whose empty ACK was lost also ends the request's retransmission
+        // (not a piggybacked answer to an earlier message of a block-wise exchange: replayed).
+        if h.mtype != MsgType::Ack || h.mid == flight.mid {
+            self.uplinks[flight.uplink]
+                .retx
+                .acknowledge(from, flight.mid);
+        }
         if h.code == Code::CONTINUE && flight.block1.is_some() {
             // RFC 7959 §2.3: the server took the block; the next one goes.
             self.next_block(now, token, flight, &view);

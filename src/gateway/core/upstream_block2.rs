@@ -77,6 +77,12 @@ impl GatewayCore {
         };
         let offset = (b.num as usize).checked_mul(b.size());
         let payload = view.payload();
+        if etag == fetch.etag.as_deref() && offset.is_some_and(|o| o < fetch.body.len()) {
+            // A block already taken (the server's replay of an earlier fetch it received twice,
+            // or its separate response sent again): the fetch in flight goes on.
+            self.in_flight.insert(token, flight);
+            return Block2Step::Consumed;
+        }
         if etag != fetch.etag.as_deref()
             || offset != Some(fetch.body.len())
             || b.szx > fetch.szx
