@@ -303,16 +303,15 @@ block_size = 1024
 # transfer beyond it gets 5.03 + Max-Age, a cached answer beyond it drops the oldest.
 block_max_transfers = 1024
 # Largest request body reassembled from Block1 blocks; larger: 4.13 with Size1 (also at once
-# when the first block's Size1 announces more).
+# when the first block's Size1 announces more). A gateway also fetches no larger Block2 answer.
 block_max_body_bytes = 65000
 # Bytes held by one core's Block1 table, and by its Block2 cache (>= block_max_body_bytes).
 block_max_total_bytes = 16777216
 # A transfer is dropped this long after its last block (Block1: then 4.08; Block2: a GET is
 # served afresh, a POST gets 4.08); >= 1.
 block_lifetime_ms = 60000
-# Answers with a body larger than this go Block2 even when the request did not ask (the
-# gateway's uplinks do not fetch blocks, so keep it above the largest bulk answer when a
-# gateway uses this server).
+# Answers with a body larger than this go Block2 even when the request did not ask (a gateway
+# fetches the blocks of its bulk answers).
 block_auto_bytes = 65000
 "#;
 

@@ -4,7 +4,8 @@
 //! passes the blocks through); Block2 answers fetched in 64-byte blocks from the configuration
 //! server (libcoap) and the server (raw socket, including late negotiation and an expired
 //! answer); 4.08 and 4.13 with Size1 with raw sockets; `coap.max_request_bytes` bounding each
-//! block's datagram, not the reassembled body.
+//! block's datagram, not the reassembled body; a gateway fetching the server's bulk answers
+//! sent in Block2 blocks.
 
 mod support;
 
@@ -450,4 +451,70 @@ async fn a_gateway_sends_large_bulks_to_the_server_in_block1_blocks() {
     gateway.shutdown().unwrap();
     let core = server.shutdown().unwrap();
     assert!((0..30).all(|i| core.is_registered(&format!("ue-bulk-block-{i:02}"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_fetches_a_bulk_answer_the_server_sends_in_block2_blocks() {
+    use msgin5g::device::{Device, RequestOptions};
+    // Answers above 256 bytes go in 256-byte Block2 blocks: a BULKREGRESP for 20 devices is
+    // well over 1 KB.
+    let server_config = ServerConfig {
+        block: BlockConfig {
+            szx: 4,
+            auto_block2_bytes: 256,
+            ..BlockConfig::default()
+        },
+        ..ServerConfig::default()
+    };
+    let server = spawn_server("127.0.0.1:0".parse().unwrap(), server_config).unwrap();
+    let gateway = spawn_gateway(
+        "127.0.0.1:0".parse().unwrap(),
+        server.local_addr(),
+        1,
+        GatewayConfig {
+            hold_time: Duration::from_millis(300),
+            ..GatewayConfig::default()
+        },
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let target = gateway.local_addr();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        set.spawn(async move {
+            let mut dev = Device::bind(target).await.unwrap();
+            let options = RequestOptions {
+                timeout: Duration::from_secs(20),
+                ..RequestOptions::default()
+            };
+            dev.register(&format!("ue-bulk-block2-{i:02}"), &options)
+                .await
+                .unwrap()
+        });
+    }
+    while let Some(answer) = set.join_next().await {
+        let answer = answer.unwrap();
+        assert_eq!(answer.code, Code::CREATED);
+        assert_eq!(answer.result, Some(msgin5g::msg::RegResult::Success));
+    }
+    let fetched: u64 = gateway
+        .stats()
+        .iter()
+        .map(|s| s.block.block2_fetched.load(Ordering::Relaxed))
+        .sum();
+    let bulks: u64 = gateway
+        .stats()
+        .iter()
+        .map(|s| s.bulks_sent.load(Ordering::Relaxed))
+        .sum();
+    assert!(
+        bulks >= 1 && fetched >= bulks,
+        "{bulks} bulks, {fetched} fetches"
+    );
+    // Every block the server sent was a first block or a fetched one.
+    let (_, _, block2_sent) = load(&server.stats().block);
+    assert!(block2_sent > fetched, "{block2_sent} blocks sent");
+    gateway.shutdown().unwrap();
+    let core = server.shutdown().unwrap();
+    assert!((0..20).all(|i| core.is_registered(&format!("ue-bulk-block2-{i:02}"))));
 }

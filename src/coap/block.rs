@@ -77,10 +77,12 @@ pub struct BlockStats {
     pub expired: AtomicU64,
     /// Block1 blocks sent (the gateway's block-wise bulks toward the server).
     pub block1_sent: AtomicU64,
+    /// Block2 fetches sent (the gateway fetching the rest of a server's block-wise answer).
+    pub block2_fetched: AtomicU64,
 }
 
 /// The events of [`BlockStats`] in exposition order, with their label values.
-pub const BLOCK_EVENTS: [&str; 10] = [
+pub const BLOCK_EVENTS: [&str; 11] = [
     "continue",
     "complete",
     "incomplete",
@@ -91,11 +93,12 @@ pub const BLOCK_EVENTS: [&str; 10] = [
     "block2_evicted",
     "expired",
     "block1_sent",
+    "block2_fetched",
 ];
 
 impl BlockStats {
     /// The counters in the order of [`BLOCK_EVENTS`].
-    pub fn counters(&self) -> [&AtomicU64; 10] {
+    pub fn counters(&self) -> [&AtomicU64; 11] {
         [
             &self.continued,
             &self.completed,
@@ -107,6 +110,7 @@ impl BlockStats {
             &self.block2_evicted,
             &self.expired,
             &self.block1_sent,
+            &self.block2_fetched,
         ]
     }
 }
@@ -125,7 +129,7 @@ const KEY_OPTIONS: [u16; 6] = [
     option::URI_PATH,
     option::URI_QUERY,
     option::ACCEPT,
-    292,
+    option::REQUEST_TAG,
 ];
 
 /// The key of one block-wise transfer: peer, method and the target options.

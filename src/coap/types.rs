@@ -49,6 +49,8 @@ pub mod option {
     pub const PROXY_SCHEME: u16 = 39;
     /// Size1.
     pub const SIZE1: u16 = 60;
+    /// Request-Tag (RFC 9175 §3): keeps concurrent block-wise transfers to one resource apart.
+    pub const REQUEST_TAG: u16 = 292;
 }
 
 /// Message type (RFC 7252 §3, field T).

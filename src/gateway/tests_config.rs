@@ -719,3 +719,65 @@ fn a_configuration_is_fetched_in_blocks_through_the_gateway() {
         .unwrap();
     assert_eq!(single.option(option::BLOCK2), None);
 }
+
+#[test]
+fn a_sliced_bulkconfresp_and_a_sliced_single_answer_are_fetched_upstream() {
+    use crate::coap::view::BlockOpt;
+    use crate::server::provisioning::{AutoProvision, Provisioning};
+    use crate::server::{ConfigServerConfig, ConfigServerCore};
+    let provisioning =
+        Provisioning::default().with_auto_provision(Some(AutoProvision::new("ue-{ueid}").unwrap()));
+    // The configuration server sends answers over 64 bytes in 64-byte Block2 blocks.
+    let server = ConfigServerCore::new(
+        ConfigServerConfig {
+            provisioning: Arc::new(provisioning),
+            block: crate::coap::block::BlockConfig {
+                szx: 2,
+                auto_block2_bytes: 64,
+                ..Default::default()
+            },
+            ..ConfigServerConfig::default()
+        },
+        3,
+    );
+    let mut sim = Sim::new(conf_config(), None);
+    sim.conf_server = Some(Box::new(server));
+    for i in 0..4u16 {
+        sim.config(dev(i), &get_con(i, &format!("imsi-sl{i}")));
+    }
+    // `cred=` sends this one on its own: a single GET, its fetches repeat its options.
+    let single = MessageBuilder::new(MsgType::Con, Code::GET, 9, tok(9))
+        .uri_path("msgin5g-config")
+        .option(option::URI_QUERY, b"ueid=imsi-sl9")
+        .option(option::URI_QUERY, b"cred=x")
+        .build();
+    sim.config(dev(9), &single);
+    sim.advance(Duration::from_secs(1));
+    for i in [0u16, 1, 2, 3, 9] {
+        let a = sim.answers_to(dev(i));
+        assert_eq!(a.len(), 1, "device {i}");
+        let v = a[0].view();
+        assert_eq!(v.header.code, Code::CONTENT, "device {i}");
+        let c = crate::msg::UeConfiguration::from_json(v.payload(), None).unwrap();
+        assert_eq!(c.ue_service_id, format!("ue-imsi-sl{i}"));
+    }
+    let fetches: Vec<(Code, BlockOpt, usize)> = sim
+        .conf_upstream
+        .iter()
+        .filter_map(|d| {
+            let v = MessageView::parse(d).unwrap();
+            let b = v.option(option::BLOCK2).and_then(BlockOpt::decode)?;
+            let queries = v
+                .options()
+                .filter(|o| o.number == option::URI_QUERY)
+                .count();
+            Some((v.header.code, b, queries))
+        })
+        .collect();
+    assert!(fetches.iter().any(|f| f.0 == Code::POST), "{fetches:?}");
+    assert!(
+        fetches.iter().any(|f| f.0 == Code::GET && f.2 == 2),
+        "{fetches:?}"
+    );
+    assert!(fetches.iter().all(|f| f.1.num >= 1 && f.1.szx == 2));
+}

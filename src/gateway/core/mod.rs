@@ -4,6 +4,7 @@
 //! - [`device`]: device requests: validation, dedup, replacement, the one final answer;
 //! - [`upstream`]: batching, bulk and single requests, splitting the server's answers;
 //! - [`upstream_block`]: bulks sent in Block1 blocks (RFC 7959) when configured;
+//! - [`upstream_block2`]: answers from the server fetched in Block2 blocks (RFC 7959 §2.4);
 //! - [`timers`]: piggyback windows, deadlines, retransmissions, expiry;
 //! - [`observe`]: flush reasons and gauges for the metrics;
 //! - [`driven`]: the shard as a `net::shard::Core` (socket ids ↔ sides).
@@ -21,6 +22,7 @@ mod silence;
 mod timers;
 mod upstream;
 mod upstream_block;
+mod upstream_block2;
 
 pub use driven::{side_of, socket_of, CONFIG_SOCKET, DEVICE_SOCKET, UPLINK_SOCKET_BASE};
 pub use overload::SILENT_FACTOR;
@@ -279,6 +281,8 @@ struct InFlight {
     epoch: u64,
     /// The body still being sent in Block1 blocks (`bulk_block1_bytes`).
     block1: Option<Box<upstream_block::Block1Send>>,
+    /// The answer being fetched in Block2 blocks (RFC 7959 §2.4).
+    block2: Option<Box<upstream_block2::Block2Fetch>>,
 }
 
 pub(super) fn inc(counter: &AtomicU64) {

@@ -2,8 +2,10 @@
 //! the answers (24.538 §6.3.4.3.3 / §6.3.4.3.6; 24.538 §6.3.4.3.3).
 
 use super::config::conf_single_outcome;
+use super::upstream_block2::Block2Step;
 use super::*;
 use crate::coap::endpoint::{classify, Classified};
+use crate::coap::view::BlockOpt;
 use crate::gateway::FlushReason;
 
 impl GatewayCore {
@@ -290,17 +292,19 @@ impl GatewayCore {
             }
             // A configuration GET forwarded on its own: the device's request (its options, hence
             // Uri-Path, Uri-Query and Accept) with the gateway's Message ID and Token.
-            (Kind::Conf, true) => conf_get(mid, Token::from_u64(token), payload),
+            (Kind::Conf, true) => conf_get(mid, Token::from_u64(token), payload, None),
             (Kind::Conf, false) => {
                 MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(token))
                     .uri_path(conf::CONFIG_URI_PATH)
                     .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+                    .option(option::REQUEST_TAG, &request_tag(token))
                     .payload(payload)
             }
             (Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn, _) => {
                 MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(token))
                     .uri_path(&self.config.server_uri_path)
                     .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+                    .option(option::REQUEST_TAG, &request_tag(token))
                     .payload(payload)
             }
         };
@@ -319,6 +323,7 @@ impl GatewayCore {
                 deadline,
                 epoch,
                 block1,
+                block2: None,
             },
         );
         self.timers.push(deadline, Timer::Upstream { token });
@@ -428,10 +433,13 @@ impl GatewayCore {
         let Some(flight) = self.in_flight.remove(&token) else {
             return; // late or duplicate response
         };
-        // A separate response whose empty ACK was lost also ends the request's retransmission.
-        self.uplinks[flight.uplink]
-            .retx
-            .acknowledge(from, flight.mid);
+        // A separate response whose empty ACK was lost also ends the request's retransmission
+        // (not a piggybacked answer to an earlier message of a block-wise exchange: replayed).
+        if h.mtype != MsgType::Ack || h.mid == flight.mid {
+            self.uplinks[flight.uplink]
+                .retx
+                .acknowledge(from, flight.mid);
+        }
         if h.code == Code::CONTINUE && flight.block1.is_some() {
             // RFC 7959 §2.3: the server took the block; the next one goes.
             self.next_block(now, token, flight, &view);
@@ -440,7 +448,16 @@ impl GatewayCore {
         let rtt = now.saturating_duration_since(flight.sent_at);
         self.stats.upstream_rtt.observe_duration(rtt);
         self.rtt_estimate = (self.rtt_estimate * 7 + rtt) / 8;
-        self.on_response(now, flight, &view);
+        match self.block2_step(now, token, flight, &view) {
+            Block2Step::Answer(flight, None) => self.on_response(now, flight, &view),
+            Block2Step::Answer(flight, Some(whole)) => match MessageView::parse(&whole) {
+                Ok(whole) => self.on_response(now, flight, &whole),
+                Err(_) => self.fail_members(now, flight, cause::SERVER_ERROR),
+            },
+            // Still fetching (the slot stays taken), or failed (its flush follows).
+            Block2Step::Consumed if self.in_flight.contains_key(&token) => return,
+            Block2Step::Consumed => {}
+        }
         // A slot toward the server is free again.
         for kind in Kind::ALL {
             self.flush(kind, now);
@@ -632,20 +649,42 @@ impl GatewayCore {
 }
 
 /// The device's configuration GET `request` re-sent with the gateway's `mid` and `token`: same
-/// method and options (validated on receipt), no payload.
-fn conf_get(mid: u16, token: Token, request: &[u8]) -> Vec<u8> {
+/// method and options (validated on receipt), no payload; with `block2` when fetching a block of
+/// the answer (RFC 7959 §2.4, [`super::upstream_block2`]).
+pub(super) fn conf_get(
+    mid: u16,
+    token: Token,
+    request: &[u8],
+    mut block2: Option<BlockOpt>,
+) -> Vec<u8> {
     let mut b = MessageBuilder::new(MsgType::Con, Code::GET, mid, token);
     if let Ok(view) = MessageView::parse(request) {
-        // The gateway fetches the whole document (its uplinks do not do block-wise transfer,
-        // README "Block-wise transfer"): the device's Block2/Size2 are its own exchange's.
+        // The device's Block2/Size2 are its own exchange's: the gateway fetches the whole
+        // document, block by block when the configuration server slices it.
         for o in view
             .options()
             .filter(|o| !BLOCK_OPTIONS.contains(&o.number))
         {
+            if o.number > option::BLOCK2 {
+                if let Some(blk) = block2.take() {
+                    b = b.uint_option(option::BLOCK2, blk.encode());
+                }
+            }
             b = b.option(o.number, o.value);
         }
     }
+    if let Some(blk) = block2 {
+        b = b.uint_option(option::BLOCK2, blk.encode());
+    }
     b.build()
+}
+
+/// The Request-Tag (RFC 9175 §3.2) of the uplink exchange with Token `token`: its POST, its
+/// Block1 blocks and its Block2 fetches carry it, so the server keeps the block-wise transfers of
+/// the exchanges in flight on one uplink apart (its transfers are keyed by endpoint and target
+/// options, Request-Tag included).
+pub(super) fn request_tag(token: u64) -> [u8; 4] {
+    (token as u32).to_be_bytes()
 }
 
 /// The RFC 7959 options of a device's exchange, never forwarded upstream.

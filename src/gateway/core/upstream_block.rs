@@ -81,7 +81,8 @@ impl GatewayCore {
             let size = u32::try_from(send.body.len()).unwrap_or(u32::MAX);
             b = b.uint_option(option::SIZE1, size);
         }
-        b.payload(send.chunk())
+        b.option(option::REQUEST_TAG, &super::upstream::request_tag(token))
+            .payload(send.chunk())
     }
 
     /// A 2.31 Continue for the block-wise exchange `flight` (Token `token`): send its next block
