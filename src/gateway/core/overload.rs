@@ -102,13 +102,14 @@ impl GatewayCore {
         }
         inc(&self.stats.shed);
         self.stats.received(side, Received::Shed);
-        let reason = if late {
-            &self.stats.shed_queue_delay
+        // The counter of a refusal (a NON dropped, or a CON answered 5.03): by which bound.
+        let refused: fn(&GatewayStats) -> &AtomicU64 = if late {
+            |s| &s.shed_queue_delay
         } else {
-            &self.stats.shed_latency
+            |s| &s.shed_latency
         };
         if header.mtype != MsgType::Con {
-            inc(reason);
+            inc(refused(&self.stats));
             return true;
         }
         if self.queue_delay > self.config.overload_delay * SILENT_FACTOR {
@@ -119,11 +120,7 @@ impl GatewayCore {
             inc(&self.stats.shed_budget);
             return true;
         }
-        inc(if late {
-            &self.stats.shed_queue_delay
-        } else {
-            &self.stats.shed_latency
-        });
+        inc(refused(&self.stats));
         let max_age = self.overload_max_age();
         let bytes = MessageBuilder::new(
             MsgType::Ack,

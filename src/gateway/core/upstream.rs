@@ -626,6 +626,31 @@ impl GatewayCore {
         }
     }
 
+    /// Send `bytes` (Message ID `mid`) as the next datagram of the upstream exchange `token` (a
+    /// Block1 block or a Block2 fetch, RFC 7959): retransmitted per RFC 7252 §4.2 until
+    /// answered, with `flight` back in the in-flight table under its new Message ID.
+    pub(super) fn continue_exchange(
+        &mut self,
+        now: Instant,
+        token: u64,
+        mut flight: InFlight,
+        mid: u16,
+        bytes: Vec<u8>,
+    ) {
+        let destination = self.destination(flight.kind);
+        flight.mid = mid;
+        self.uplinks[flight.uplink].retx.start(
+            now,
+            &mut self.rng,
+            destination,
+            mid,
+            bytes.clone(),
+            UpRetx::Request(token),
+        );
+        self.push(Side::Upstream(flight.uplink), destination, bytes);
+        self.in_flight.insert(token, flight);
+    }
+
     /// End the upstream exchange `token` without its answer: no longer in flight, its
     /// retransmission stopped (a late answer finds nothing).
     pub(super) fn abandon_exchange(&mut self, token: u64) -> Option<InFlight> {

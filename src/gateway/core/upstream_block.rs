@@ -119,17 +119,7 @@ impl GatewayCore {
             return self.fail_members(now, flight, cause::GATEWAY_OVERLOAD);
         };
         let bytes = self.block1_request(flight.kind, mid, token, send);
-        flight.mid = mid;
         inc(&self.stats.block.block1_sent);
-        self.uplinks[flight.uplink].retx.start(
-            now,
-            &mut self.rng,
-            destination,
-            mid,
-            bytes.clone(),
-            UpRetx::Request(token),
-        );
-        self.push(Side::Upstream(flight.uplink), destination, bytes);
-        self.in_flight.insert(token, flight);
+        self.continue_exchange(now, token, flight, mid, bytes);
     }
 }

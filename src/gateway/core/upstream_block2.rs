@@ -136,19 +136,9 @@ impl GatewayCore {
                 fetch_post(mid, token, &self.config.server_uri_path, block)
             }
         };
-        flight.mid = mid;
         flight.sent_at = now;
         inc(&self.stats.block.block2_fetched);
-        self.uplinks[flight.uplink].retx.start(
-            now,
-            &mut self.rng,
-            destination,
-            mid,
-            bytes.clone(),
-            UpRetx::Request(token),
-        );
-        self.push(Side::Upstream(flight.uplink), destination, bytes);
-        self.in_flight.insert(token, flight);
+        self.continue_exchange(now, token, flight, mid, bytes);
         Block2Step::Consumed
     }
 
