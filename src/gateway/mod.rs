@@ -128,11 +128,14 @@ pub struct GatewayConfig {
     /// Max-Age (seconds) on 5.03 overload answers; each answer carries it with ±50 % jitter so
     /// the devices refused together do not come back together.
     pub overload_max_age: u32,
-    /// Overload control's latency bound: while the smoothed time from receipt to final answer
-    /// of the shard's requests is above this (and at least [`LATENCY_FLOOR`] are in flight), a
-    /// new request is shed as by the delay bound (5.03 + Max-Age before its payload is parsed,
-    /// within the answer budget): the work behind the gateway (the server, the upstream path)
-    /// is queueing, and a request admitted now would miss the piggyback window. Zero: off.
+    /// Overload control's latency bound: once the smoothed time from receipt to final answer
+    /// of the shard's requests is above half of this (the work behind the gateway, the server
+    /// or the upstream path, is queueing), the shard keeps at most as many requests in flight
+    /// as it answers within this time at its measured answer rate (Little's law; at least
+    /// [`LATENCY_FLOOR`]) and sheds the others as by the delay bound (5.03 + Max-Age before the
+    /// payload is parsed, within the answer budget): the excess is refused, the rest admitted,
+    /// and admitted requests are answered within about this bound. Set it above the upstream
+    /// round-trip time. Zero: off.
     pub overload_latency: Duration,
     /// Most 5.03 answers per second per shard for requests shed by queueing delay (a token
     /// bucket holding one second's worth); past it a request is dropped unanswered, which costs
@@ -247,8 +250,8 @@ impl Default for GatewayConfig {
 pub const DEFAULT_MAX_PENDING: usize = 1 << 16;
 
 /// Fewest requests in flight for [`GatewayConfig::overload_latency`] to refuse new ones: below
-/// it new requests are admitted whatever the estimate says, so the estimate is refreshed by
-/// fresh answers once the backlog is gone.
+/// it new requests are admitted whatever the estimates say, so they are refreshed by fresh
+/// answers once the backlog is gone.
 pub const LATENCY_FLOOR: usize = 64;
 
 /// Default [`GatewayConfig::overload_answer_rate`]: 5 000 5.03 answers per second per shard,

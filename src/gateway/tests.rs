@@ -100,6 +100,11 @@ struct Sim {
     conf_server: Option<Box<dyn crate::net::shard::Core>>,
     /// The uplink of the latest datagram to the configuration server.
     last_conf_uplink: usize,
+    /// A server of limited capacity: each upstream datagram takes this long to serve, one at
+    /// a time (none: the server answers at once).
+    server_service_time: Option<Duration>,
+    /// Upstream datagrams waiting for that server: (served at, uplink, datagram).
+    server_backlog: std::collections::VecDeque<(Instant, usize, Vec<u8>)>,
 }
 
 impl Sim {
@@ -118,6 +123,8 @@ impl Sim {
             conf_upstream: Vec::new(),
             conf_server: None,
             last_conf_uplink: 0,
+            server_service_time: None,
+            server_backlog: std::collections::VecDeque::new(),
         }
     }
 
@@ -149,7 +156,16 @@ impl Sim {
                         self.upstream.push(t.payload.clone());
                         self.last_uplink = i;
                         let lost = self.rng.next_f64() < self.upstream_loss;
-                        if let (Some(s), false) = (&mut self.server, self.cut_upstream || lost) {
+                        if let Some(service) = self.server_service_time {
+                            let start = self
+                                .server_backlog
+                                .back()
+                                .map_or(self.now, |b| b.0.max(self.now));
+                            self.server_backlog
+                                .push_back((start + service, i, t.payload.clone()));
+                        } else if let (Some(s), false) =
+                            (&mut self.server, self.cut_upstream || lost)
+                        {
                             s.handle_datagram(self.now, gw_uplink(i), &t.payload);
                         }
                     }
@@ -165,6 +181,13 @@ impl Sim {
                         CONFIG_SERVER.parse().unwrap(),
                         &t.payload,
                     );
+                }
+            }
+            while self.server_backlog.front().is_some_and(|b| b.0 <= self.now) {
+                let (_, i, datagram) = self.server_backlog.pop_front().expect("front");
+                if let Some(s) = &mut self.server {
+                    s.handle_datagram(self.now, gw_uplink(i), &datagram);
+                    moved = true;
                 }
             }
             if let Some(s) = &mut self.server {
@@ -214,6 +237,7 @@ impl Sim {
                 self.gw.poll_timeout(),
                 self.server.as_ref().and_then(|s| s.poll_timeout()),
                 self.conf_server.as_ref().and_then(|s| s.poll_timeout()),
+                self.server_backlog.front().map(|b| b.0),
             ]
             .into_iter()
             .flatten()

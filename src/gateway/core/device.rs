@@ -811,8 +811,10 @@ impl GatewayCore {
         outcome: Outcome,
     ) {
         if let Some(entry) = self.pending.remove_if(kind, ue, seq) {
-            self.answer_latency
-                .observe(now.saturating_duration_since(entry.exchange.received_at));
+            self.answer_pace.observe(
+                now,
+                now.saturating_duration_since(entry.exchange.received_at),
+            );
             self.journal_forget(entry.journal);
             if entry.stage == Stage::Queued {
                 self.batches[kind.index()].forget(entry.element.len());

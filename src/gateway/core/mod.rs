@@ -341,8 +341,8 @@ pub struct GatewayCore {
     queue_delay: Duration,
     /// 5.03 answers left for shed requests ([`GatewayConfig::overload_answer_rate`]).
     answer_budget: crate::coap::overload::AnswerBudget,
-    /// Smoothed receipt-to-answer time ([`GatewayConfig::overload_latency`]).
-    answer_latency: overload::LatencyEstimate,
+    /// Smoothed receipt-to-answer time and answer rate ([`GatewayConfig::overload_latency`]).
+    answer_pace: overload::AnswerPace,
     scratch: Vec<u8>,
     /// This shard's index among the gateway's shards.
     shard: usize,
@@ -469,7 +469,7 @@ impl GatewayCore {
             draining: false,
             queue_delay: Duration::ZERO,
             answer_budget: crate::coap::overload::AnswerBudget::new(config.overload_answer_rate),
-            answer_latency: overload::LatencyEstimate::default(),
+            answer_pace: overload::AnswerPace::default(),
             scratch: Vec::new(),
             shard,
             directory,

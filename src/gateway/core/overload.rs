@@ -18,6 +18,7 @@
 use super::*;
 use crate::coap::overload::jittered;
 use crate::coap::Header;
+use crate::gateway::LATENCY_FLOOR;
 use crate::net::shard::Load;
 
 /// Beyond this multiple of [`GatewayConfig::overload_delay`] a new CON is dropped unanswered:
@@ -28,22 +29,53 @@ pub const SILENT_FACTOR: u32 = 2;
 /// Diagnostic payload of the overload answer (RFC 7252 §5.5.2).
 const OVERLOADED: &[u8] = b"overloaded";
 
-/// An exponentially weighted moving average of the receipt-to-answer time of requests
-/// (weight 1/64 per answer: it follows a change within a few hundred answers).
+/// Length of one window of [`AnswerPace`]'s rate estimate.
+const PACE_WINDOW: Duration = Duration::from_millis(100);
+
+/// How the shard's requests are being answered: the receipt-to-answer time (an exponentially
+/// weighted moving average, weight 1/64 per answer, so it follows a change within a few
+/// hundred answers) and the answer rate (per [`PACE_WINDOW`], smoothed with weight 1/4 per
+/// window). Overload control derives its in-flight limit from the two (Little's law: requests
+/// in flight = answer rate × time to answer).
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct LatencyEstimate {
-    nanos: f64,
+pub(super) struct AnswerPace {
+    latency_nanos: f64,
+    /// Start of the current rate window and the answers in it.
+    window: Option<(Instant, u32)>,
+    /// Answers per second.
+    rate: f64,
 }
 
-impl LatencyEstimate {
-    /// Fold in one request's receipt-to-answer time.
-    pub(super) fn observe(&mut self, latency: Duration) {
-        self.nanos += (latency.as_nanos() as f64 - self.nanos) / 64.0;
+impl AnswerPace {
+    /// Fold in one request answered at `now` after `latency` from its receipt.
+    pub(super) fn observe(&mut self, now: Instant, latency: Duration) {
+        self.latency_nanos += (latency.as_nanos() as f64 - self.latency_nanos) / 64.0;
+        let Some((start, answers)) = self.window else {
+            self.window = Some((now, 1));
+            return;
+        };
+        let elapsed = now.saturating_duration_since(start);
+        if elapsed < PACE_WINDOW {
+            self.window = Some((start, answers + 1));
+            return;
+        }
+        let rate = f64::from(answers) / elapsed.as_secs_f64();
+        self.rate = if self.rate == 0.0 {
+            rate
+        } else {
+            self.rate + (rate - self.rate) / 4.0
+        };
+        self.window = Some((now, 1));
     }
 
-    /// The current estimate.
-    pub(super) fn get(&self) -> Duration {
-        Duration::from_nanos(self.nanos as u64)
+    /// The smoothed receipt-to-answer time.
+    pub(super) fn latency(&self) -> Duration {
+        Duration::from_nanos(self.latency_nanos as u64)
+    }
+
+    /// Requests the shard answers within `target` at its measured rate.
+    pub(super) fn in_flight_for(&self, target: Duration) -> usize {
+        (self.rate * target.as_secs_f64()) as usize
     }
 }
 
@@ -59,12 +91,21 @@ impl GatewayCore {
         jittered(self.config.overload_max_age, draw)
     }
 
-    /// Whether the work behind the gateway is queueing: the smoothed answer latency is above
-    /// [`GatewayConfig::overload_latency`] with at least [`LATENCY_FLOOR`] requests in flight.
+    /// Whether a new request would wait too long behind the work in flight: the smoothed
+    /// answer latency is above half of [`GatewayConfig::overload_latency`] (the work behind the
+    /// gateway is queueing) and at least as many requests are in flight as the shard answers
+    /// within that bound at its measured rate ([`AnswerPace::in_flight_for`], at least
+    /// [`LATENCY_FLOOR`]). So under a sustained overload the shard keeps admitting at the rate
+    /// it answers and refuses only the excess, and admitted requests wait about the bound; a
+    /// rule on the latency alone would refuse everything until the backlog was gone and leave
+    /// the shard idle while the refused devices wait out their Max-Age.
     pub(super) fn answers_lagging(&self) -> bool {
-        !self.config.overload_latency.is_zero()
-            && self.pending.len() >= crate::gateway::LATENCY_FLOOR
-            && self.answer_latency.get() > self.config.overload_latency
+        let bound = self.config.overload_latency;
+        let in_flight = self.pending.len();
+        !bound.is_zero()
+            && in_flight >= LATENCY_FLOOR
+            && self.answer_pace.latency() > bound / 2
+            && in_flight >= self.answer_pace.in_flight_for(bound)
     }
 
     /// Record the queueing delay of a device-facing datagram (metrics).
@@ -141,14 +182,47 @@ mod tests {
 
     #[test]
     fn the_latency_estimate_follows_a_change_within_a_few_hundred_answers() {
-        let mut e = LatencyEstimate::default();
+        let t0 = Instant::now();
+        let mut e = AnswerPace::default();
         for _ in 0..400 {
-            e.observe(Duration::from_millis(800));
+            e.observe(t0, Duration::from_millis(800));
         }
-        assert!(e.get() > Duration::from_millis(790));
+        assert!(e.latency() > Duration::from_millis(790));
         for _ in 0..400 {
-            e.observe(Duration::from_millis(10));
+            e.observe(t0, Duration::from_millis(10));
         }
-        assert!(e.get() < Duration::from_millis(20));
+        assert!(e.latency() < Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod pace_tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_estimate_follows_the_answer_rate_and_gives_the_in_flight_limit() {
+        let t0 = Instant::now();
+        let mut e = AnswerPace::default();
+        assert_eq!(
+            e.in_flight_for(Duration::from_secs(1)),
+            0,
+            "nothing measured yet"
+        );
+        // 2 000 answers per second for 2 s: one every 500 µs.
+        for i in 0..4_000u64 {
+            e.observe(
+                t0 + Duration::from_micros(500 * i),
+                Duration::from_millis(5),
+            );
+        }
+        let limit = e.in_flight_for(Duration::from_millis(500));
+        assert!((950..=1_050).contains(&limit), "2 000/s × 0.5 s: {limit}");
+        // The rate halves: within a second the limit follows.
+        let t1 = t0 + Duration::from_secs(2);
+        for i in 0..1_000u64 {
+            e.observe(t1 + Duration::from_millis(i), Duration::from_millis(5));
+        }
+        let limit = e.in_flight_for(Duration::from_millis(500));
+        assert!((450..=560).contains(&limit), "1 000/s × 0.5 s: {limit}");
     }
 }
