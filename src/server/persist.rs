@@ -22,10 +22,11 @@
 //! wire JSON, `MSG`; added to a file of layout 1 when it is opened, read as empty before),
 //! `meta` (`schema_version`).
 
+use super::changes::ServerChanges;
+use super::core::ServerCore;
 use super::registry::{DownlinkPath, Inserted, Registration};
 use super::store::Stored;
 use super::wal::Wal;
-use super::ServerCore;
 use crate::msg::{Message, Payload, TargetType};
 use crate::store::{db, open_versioned, StoreError};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
@@ -44,37 +45,6 @@ pub const SCHEMA_VERSION: u64 = 1;
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "server.redb";
-
-/// Changed records, encoded, to be written in one transaction (`None`: delete the key).
-#[derive(Debug, Default)]
-pub struct ServerChanges {
-    /// UE Service ID → registration record.
-    pub registrations: Vec<(String, Option<Vec<u8>>)>,
-    /// AS Service ID → address.
-    pub as_registrations: Vec<(String, Option<String>)>,
-    /// Store id → stored-message record.
-    pub stored: Vec<(u64, Option<Vec<u8>>)>,
-    /// Accepted id → the copy in delivery (`MSG` wire JSON).
-    pub accepted: Vec<(u64, Option<Vec<u8>>)>,
-}
-
-impl ServerChanges {
-    /// Nothing to write.
-    pub fn is_empty(&self) -> bool {
-        self.registrations.is_empty()
-            && self.as_registrations.is_empty()
-            && self.stored.is_empty()
-            && self.accepted.is_empty()
-    }
-
-    /// Records to write or delete.
-    pub fn len(&self) -> usize {
-        self.registrations.len()
-            + self.as_registrations.len()
-            + self.stored.len()
-            + self.accepted.len()
-    }
-}
 
 /// Everything the store holds, as read at start (stored messages in id order).
 #[derive(Debug, Default)]
