@@ -31,7 +31,7 @@
 //! critical option (unknown, If-Match/If-None-Match, repeated or out of range) 4.02;
 //! Proxy-Uri/Proxy-Scheme 5.05; Uri-Path not `uri_path` 4.04; not POST 4.05; Content-Format not
 //! 50 4.15; an Accept other than 50 4.06 (RFC 7252 §5.10.4); then Block1 reassembly
-//! ([`Blockwise`]: 2.31, 4.08, 4.13 with Size1, 5.03); then JSON refused by
+//! ([`Blockwise`](crate::coap::blockwise::Blockwise): 2.31, 4.08, 4.13 with Size1, 5.03); then JSON refused by
 //! [`crate::msg::decode`] or a Message Type that is not a request the server serves 4.00
 //! (diagnostic payload, no Content-Format). An answer larger than the block size asked for goes
 //! Block2 (README "Block-wise transfer").
@@ -97,7 +97,7 @@
 //!
 //! # Bounds
 //! The dedup cache remembers `dedup_max_entries` peers with at most `dedup_exchanges_per_peer`
-//! exchanges each ([`DedupCache`]: least recently active peer evicted, `dedup_evictions`; a
+//! exchanges each ([`DedupCache`](crate::coap::dedup::DedupCache): least recently active peer evicted, `dedup_evictions`; a
 //! peer's oldest exchange forgotten, `dedup_window_overflows`); the Message ID allocator (for NON and separate
 //! responses and downlink requests) tracks at most `dedup_max_entries` (peer, MID) pairs; the
 //! AS table holds `max_registrations`; downlink requests, the store and the recent-Message-ID
