@@ -114,7 +114,8 @@
 //!   (`IMDN` forwarding and generated failures), `verdict`, `recent` (repeated messages).
 //! - `delivery` (downlink requests and their outcomes) over `downlink` (the table); `accepted`
 //!   (copies in delivery); `forward` (store and forward) over `store` and `flush`.
-//! - `persist` ([`ServerDb`], restore and change tracking), `changes`, `wal`.
+//! - `persist` (restore and change tracking), `changes`, `records` (their encodings), `db`
+//!   ([`ServerDb`]) and `wal`.
 //! - `config` ([`ServerConfig`], [`MessagingConfig`]), `stats` ([`ServerStats`]).
 //! - `configuration` and `provisioning`: the configuration management server (24.538 §6.2.1).
 
@@ -125,6 +126,7 @@ mod changes;
 mod config;
 pub mod configuration;
 mod core;
+mod db;
 mod delivery;
 mod downlink;
 mod driven;
@@ -137,6 +139,7 @@ mod messaging;
 mod persist;
 pub mod provisioning;
 mod recent;
+mod records;
 mod registration;
 mod registry;
 mod reply;
@@ -156,10 +159,11 @@ pub use config::{
     MessagingConfig, ServerConfig, ServerPolicy, ServerTestHooks, AGGREGATOR_EXCHANGES_PER_PEER,
 };
 pub use configuration::{ConfigServerConfig, ConfigServerCore, ConfigServerStats};
+pub use db::{ServerDb, ServerSnapshot};
 pub use driven::SERVER_SOCKET;
 pub use error::RequestError;
 pub use gateways::{MAX_GATEWAY_ENDPOINTS, MAX_KNOWN_GATEWAYS};
-pub use persist::{Restored, ServerDb, ServerSnapshot};
+pub use persist::Restored;
 pub use registration::STORE_FULL_MAX_AGE;
 pub use registry::{DownlinkPath, Registration};
 pub use stats::{RequestType, ServerStats, ANSWER_CLASSES};

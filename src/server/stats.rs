@@ -106,7 +106,6 @@ pub struct ServerStats {
 ///
 /// A label set with an array index, not a message: the decoded request is a
 /// [`Payload`](crate::msg::Payload) and its type a [`MessageType`](crate::msg::MessageType).
-/// (Formerly `ServerRequest`, a name the gateway core uses for a request *from* the server.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestType {
     /// `REG`.
