@@ -47,11 +47,12 @@ pub struct ServerCore {
     /// Registered Application Servers.
     pub(super) as_table: AsTable,
     /// UE Service IDs seen sending bulks or aggregates (Gateway UEs; bounded by
-    /// [`MAX_KNOWN_GATEWAYS`](super::MAX_KNOWN_GATEWAYS)), each with the index of its endpoint group: a gateway sends from
-    /// several uplink ports, and downlink toward it is spread over them.
+    /// [`MAX_KNOWN_GATEWAYS`](super::MAX_KNOWN_GATEWAYS)), each with the index of its endpoint
+    /// group: a gateway sends from several uplink ports, and downlink toward it is spread over
+    /// them.
     pub(super) known_gateways: HashMap<String, usize>,
-    /// Per known gateway: its uplink endpoints (at most [`MAX_GATEWAY_ENDPOINTS`](super::MAX_GATEWAY_ENDPOINTS)) and a
-    /// round-robin cursor.
+    /// Per known gateway: its uplink endpoints (at most
+    /// [`MAX_GATEWAY_ENDPOINTS`](super::MAX_GATEWAY_ENDPOINTS)) and a round-robin cursor.
     pub(super) gateway_groups: Vec<(Vec<SocketAddr>, usize)>,
     /// Endpoint → its gateway's group.
     pub(super) endpoint_group: HashMap<SocketAddr, usize>,

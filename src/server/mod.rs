@@ -31,8 +31,8 @@
 //! critical option (unknown, If-Match/If-None-Match, repeated or out of range) 4.02;
 //! Proxy-Uri/Proxy-Scheme 5.05; Uri-Path not `uri_path` 4.04; not POST 4.05; Content-Format not
 //! 50 4.15; an Accept other than 50 4.06 (RFC 7252 §5.10.4); then Block1 reassembly
-//! ([`Blockwise`](crate::coap::blockwise::Blockwise): 2.31, 4.08, 4.13 with Size1, 5.03); then JSON refused by
-//! [`crate::msg::decode`] or a Message Type that is not a request the server serves 4.00
+//! ([`Blockwise`](crate::coap::blockwise::Blockwise): 2.31, 4.08, 4.13 with Size1, 5.03); then
+//! JSON refused by [`crate::msg::decode`] or a Message Type that is not a request the server serves 4.00
 //! (diagnostic payload, no Content-Format). An answer larger than the block size asked for goes
 //! Block2 (README "Block-wise transfer").
 //!
@@ -62,7 +62,7 @@
 //!   per request element, in order: `BULKREGRESP` 2.01 when at least one UE was created, else
 //!   2.04; `BULKDEREGRESP` 2.04. Bulk registrations record the gateway as the downlink path.
 //!
-//! # Messages (module `messaging`, README "Messages")
+//! # Messages (README "Messages"; the files are listed under "Files")
 //! - `MSG`: sender registered and sending from its registered address (a gateway-registered UE:
 //!   from that gateway's IP, or inside an aggregate of an allowed gateway that registered it),
 //!   else 4.03 `REJECTED NOT_REGISTERED`/`UNAUTHORIZED`; payload above `max_payload_bytes` 4.13;
@@ -97,9 +97,9 @@
 //!
 //! # Bounds
 //! The dedup cache remembers `dedup_max_entries` peers with at most `dedup_exchanges_per_peer`
-//! exchanges each ([`DedupCache`](crate::coap::dedup::DedupCache): least recently active peer evicted, `dedup_evictions`; a
-//! peer's oldest exchange forgotten, `dedup_window_overflows`); the Message ID allocator (for NON and separate
-//! responses and downlink requests) tracks at most `dedup_max_entries` (peer, MID) pairs; the
+//! exchanges each ([`DedupCache`](crate::coap::dedup::DedupCache): least recently active peer
+//! evicted, `dedup_evictions`; a peer's oldest exchange forgotten, `dedup_window_overflows`);
+//! the Message ID allocator (for NON and separate responses and downlink requests) tracks at most `dedup_max_entries` (peer, MID) pairs; the
 //! AS table holds `max_registrations`; downlink requests, the store and the recent-Message-ID
 //! memory are bounded by their [`MessagingConfig`] settings; the outgoing queue holds
 //! [`MAX_QUEUED_TRANSMITS`] datagrams (oldest dropped first, counted in `transmit_dropped`).

@@ -13,16 +13,13 @@ use crate::coap::Code;
 use crate::msg::{
     cause, BulkDeregistration, BulkDeregistrationResponse, BulkRegistration,
     BulkRegistrationResponse, DeregistrationRequest, DeregistrationResponse, Payload, RegResult,
-    RegistrationRequest, RegistrationResponse,
+    RegistrationRequest, RegistrationResponse, MAX_UE_SERVICE_ID_LEN,
 };
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
 /// Max-Age (seconds) sent with 5.03 when the registration table is full.
 pub const STORE_FULL_MAX_AGE: u32 = 60;
-
-/// Longest accepted UE Service ID in bytes (24.538 §7.1).
-const MAX_UE_SERVICE_ID_LEN: usize = 255;
 
 impl ServerCore {
     /// Register one UE; returns the per-UE result and what happened in the table.
