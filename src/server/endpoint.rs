@@ -19,6 +19,8 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 impl ServerCore {
+    /// One received datagram through the message layer (RFC 7252 §4): matched, deduplicated,
+    /// checked, processed and answered (the answer queued, not yet sent).
     pub(super) fn datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         let view = match classify(data) {
             Classified::FormatError(_) => {
