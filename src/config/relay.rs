@@ -1,7 +1,9 @@
 //! `[relay]`: the Relay UE's keys (24.538 6.2.2, 6.3.3, 6.4.2.4; README "Relay UE").
 
-use super::{at_least_one, invalid, listener_address, ConfigError};
+use super::check::{at_least_one, invalid, listener_address, millis};
+use super::error::ConfigError;
 use crate::relay::RelayConfig;
+use crate::server::configuration::CONFIG_PORT;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -13,8 +15,6 @@ pub const DEFAULT_RELAY_DATA_DIR: &str = "msgin5g-data/relay";
 /// Largest `relay.max_links`: each link is one socket (file descriptor and local port) of the
 /// driver's table, after the two device-facing ones.
 pub const MAX_RELAY_LINKS: usize = crate::net::shard::MAX_SOCKETS - crate::relay::FIRST_LINK_SOCKET;
-
-use crate::server::configuration::CONFIG_PORT;
 
 /// `[relay]`: see [`EXAMPLE_TOML`](super::EXAMPLE_TOML) for each key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,8 +70,8 @@ impl Default for RelaySection {
             upstream: None,
             config_upstream: None,
             max_links: 10_000,
-            link_idle_timeout_ms: super::millis(core.link_idle_timeout),
-            unlinked_grace_ms: super::millis(core.unlinked_grace),
+            link_idle_timeout_ms: millis(core.link_idle_timeout),
+            unlinked_grace_ms: millis(core.unlinked_grace),
             max_exchanges: core.max_exchanges,
             max_link_exchanges: core.max_link_exchanges,
             max_link_queue: core.max_link_queue,
@@ -80,7 +80,7 @@ impl Default for RelaySection {
             uplink_bind: None,
             uplink_ports: None,
             overload_max_age_s: core.overload_max_age,
-            overload_delay_ms: super::millis(core.overload_delay),
+            overload_delay_ms: millis(core.overload_delay),
             overload_answer_rate: core.overload_answer_rate,
             metrics_listen: None,
             data_dir: PathBuf::from(DEFAULT_RELAY_DATA_DIR),
@@ -206,11 +206,11 @@ impl RelaySection {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Config, EXAMPLE_TOML};
+    use crate::config::{Config, ConfigError, RelaySection, DEFAULT_RELAY_DATA_DIR, EXAMPLE_TOML};
 
     fn invalid_field(text: &str) -> String {
         match Config::from_toml_str(text).expect("parses").validate() {
-            Err(super::ConfigError::Invalid { field, .. }) => field.to_string(),
+            Err(ConfigError::Invalid { field, .. }) => field.to_string(),
             other => panic!("expected an invalid field for {text:?}, got {other:?}"),
         }
     }
@@ -269,7 +269,7 @@ mod tests {
         )
         .unwrap();
         let up = "127.0.0.1:5683".parse().unwrap();
-        let conf = super::RelaySection::default_config_upstream(up);
+        let conf = RelaySection::default_config_upstream(up);
         assert_eq!(conf.port(), 65401);
         let core = config
             .relay
@@ -281,7 +281,7 @@ mod tests {
         assert!(EXAMPLE_TOML.contains("[relay]\n"));
         assert_eq!(
             config.relay.data_dir(),
-            Some(std::path::Path::new(super::DEFAULT_RELAY_DATA_DIR))
+            Some(std::path::Path::new(DEFAULT_RELAY_DATA_DIR))
         );
         let in_memory = Config::from_toml_str("[relay]\ndata_dir = \"\"\n").unwrap();
         assert_eq!(in_memory.relay.data_dir(), None);

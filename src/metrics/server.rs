@@ -6,7 +6,7 @@ use super::families::{
     blockwise, datagrams_sent, labelled, load, scalar, scalars, stats_source, Scalar,
 };
 use super::Source;
-use crate::server::{ServerRequest, ServerStats, ANSWER_CLASSES};
+use crate::server::{RequestType, ServerStats, ANSWER_CLASSES};
 
 stats_source! {
     /// Renders the server's families.
@@ -23,7 +23,7 @@ impl Source for ServerMetrics {
             MetricType::Counter,
             "Requests decoded (duplicates excluded), by Message Type.",
             "message_type",
-            ServerRequest::ALL.map(|request| {
+            RequestType::ALL.map(|request| {
                 (
                     request.as_str(),
                     load(&s.requests_by_type[request as usize]),

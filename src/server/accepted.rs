@@ -7,14 +7,11 @@
 //! durable before its `ACCEPTED` answer leaves, and a restart (kill -9 included) finds it and
 //! delivers it again (at-least-once, same Message ID). Bounded by
 //! `max_outstanding_deliveries` (a copy only enters with a downlink request that starts at
-//! once), plus the copies restored at start. Also here: what the core does with a copy that
-//! could not be delivered, and the sending again of restored copies.
+//! once), plus the copies restored at start. What the core does with a copy that could not be
+//! delivered is in `delivery`; the sending again of restored copies in `forward`.
 
-use super::downlink::Item;
-use super::{bump, ServerCore};
-use crate::msg::{cause, Message, MsgDeliveryStatus};
+use crate::msg::Message;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::Instant;
 
 /// Accepted copies in delivery, by id, and the restored ones still to be sent again.
 #[derive(Debug, Default)]
@@ -99,58 +96,6 @@ impl Accepted {
     /// Copies held (in delivery or waiting).
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
-    }
-}
-
-impl ServerCore {
-    /// An accepted copy could not be delivered: stored (`storeAndForward`) or failed, with an
-    /// `IMDN FAILURE RECIPIENT_UNREACHABLE` when delivery status was required.
-    pub(super) fn undelivered(&mut self, now: Instant, m: Message) {
-        let key = m.recipient().map(|a| (a.kind, a.id.to_owned()));
-        if let (true, Some(key)) = (m.store_and_forward, key) {
-            let dsr = m.delivery_status_required;
-            let copy = dsr.then(|| m.clone());
-            if self.store_copy(now, key, m).status == MsgDeliveryStatus::Stored {
-                return;
-            }
-            bump(&self.stats.messages_failed);
-            if let Some(copy) = copy {
-                self.send_failure_report(now, &copy, cause::RECIPIENT_UNREACHABLE);
-            }
-            return;
-        }
-        bump(&self.stats.messages_failed);
-        if m.delivery_status_required {
-            self.send_failure_report(now, &m, cause::RECIPIENT_UNREACHABLE);
-        }
-    }
-
-    /// Send again the accepted copies restored at start (issue 9), while there is room; a copy
-    /// whose recipient is no longer registered is undelivered.
-    pub(super) fn resend_restored(&mut self, now: Instant) {
-        while self.downlink.has_room() {
-            let Some(id) = self.accepted.pop_waiting() else {
-                return;
-            };
-            let peer = self
-                .accepted
-                .get(id)
-                .and_then(|m| m.recipient().map(|a| (a.kind, a.id.to_owned())))
-                .and_then(|(kind, rid)| self.address_of(kind, &rid));
-            let Some(peer) = peer else {
-                if let Some(m) = self.accepted.remove(id) {
-                    self.undelivered(now, m);
-                }
-                continue;
-            };
-            if self.send_downlink(now, peer, Item::Message(id)).is_err() {
-                // No Message ID toward the peer now: first in line again, tried after a
-                // completion.
-                self.accepted.unpop_waiting(id);
-                return;
-            }
-            bump(&self.stats.accepted_resent);
-        }
     }
 }
 

@@ -2,8 +2,17 @@
 //! Information; TS 33.501 Annex Y.6 / TS 33.501 Y.6 for gateways): the denied list, per-UE credentials
 //! from the provisioning file, the shared `required_token`, and gateway vouching.
 
-use super::{bump, Auth, ServerCore, ServerPolicy};
+use super::config::ServerPolicy;
+use super::core::ServerCore;
+use super::stats::bump;
 use crate::msg::CredentialInfo;
+
+/// Result of checking one element's authorisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Auth {
+    Ok,
+    Unauthorized,
+}
 
 impl ServerPolicy {
     /// Whether identities go unverified: no per-UE credential and no `required_token` (any

@@ -49,8 +49,9 @@
 //! [`MAX_QUEUED_TRANSMITS`] (oldest dropped, `transmit_dropped`); bulks `max_bulk_entries`;
 //! answers `max_response_bytes`; the provisioning its `server.max_provisioned` entries.
 
+use super::config::AGGREGATOR_EXCHANGES_PER_PEER;
+use super::core::MAX_QUEUED_TRANSMITS;
 use super::provisioning::{Decision, Provisioning};
-use super::MAX_QUEUED_TRANSMITS;
 use crate::coap::block::{BlockConfig, BlockStats};
 use crate::coap::block2::{Answer, Block};
 use crate::coap::blockwise::{Blockwise, Front};
@@ -133,7 +134,7 @@ impl Default for ConfigServerConfig {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             allowed_gateways: None,
             dedup_max_entries: 1 << 20,
-            dedup_exchanges_per_peer: super::AGGREGATOR_EXCHANGES_PER_PEER,
+            dedup_exchanges_per_peer: AGGREGATOR_EXCHANGES_PER_PEER,
             params: TransmissionParams::default(),
             block: BlockConfig::default(),
         }
@@ -371,7 +372,7 @@ impl ConfigServerCore {
         &self.config
     }
 
-    fn datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+    pub(super) fn datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         let view = match classify(data) {
             Classified::FormatError(_) => return bump(&self.stats.dropped),
             Classified::Rejected(h, why) => {
@@ -549,7 +550,37 @@ impl ConfigServerCore {
         }
         let bulk = match crate::msg::decode(view.payload()).map_err(ConfigRequestError::Payload)? {
             Payload::BulkConf(b) => b,
-            _ => return Err(ConfigRequestError::UnexpectedMessageType),
+            // The configuration server serves BULKCONF only (24.538 §6.2.1): every other
+            // Message Type is listed so that a new one is a compile error until it is decided.
+            Payload::Reg(_)
+            | Payload::Dereg(_)
+            | Payload::RegResp(_)
+            | Payload::DeregResp(_)
+            | Payload::BulkReg(_)
+            | Payload::BulkRegResp(_)
+            | Payload::BulkDereg(_)
+            | Payload::BulkDeregResp(_)
+            | Payload::BulkConfResp(_)
+            | Payload::Msg(_)
+            | Payload::MsgResp(_)
+            | Payload::Imdn(_)
+            | Payload::AggMsg(_)
+            | Payload::AggImdn(_)
+            | Payload::AsReg(_)
+            | Payload::AsDereg(_)
+            | Payload::AsRegResp(_)
+            | Payload::AsDeregResp(_)
+            | Payload::AppReg(_)
+            | Payload::AppRegResp(_)
+            | Payload::AppDereg(_)
+            | Payload::AppDeregResp(_)
+            | Payload::MsgSending(_)
+            | Payload::MsgSendingResp(_)
+            | Payload::ReportSending(_)
+            | Payload::ReportSendingResp(_)
+            | Payload::MsgDelivery(_)
+            | Payload::MsgReceivedResp(_)
+            | Payload::ReportDelivery(_) => return Err(ConfigRequestError::UnexpectedMessageType),
         };
         let c = &self.config;
         if let Some(allowed) = &c.allowed_gateways {
@@ -658,7 +689,7 @@ impl ConfigServerCore {
         self.push(from, bytes);
     }
 
-    fn push(&mut self, destination: SocketAddr, payload: Vec<u8>) {
+    pub(super) fn push(&mut self, destination: SocketAddr, payload: Vec<u8>) {
         if self.out.len() >= MAX_QUEUED_TRANSMITS {
             self.out.pop_front();
             bump(&self.stats.transmit_dropped);

@@ -1,6 +1,7 @@
 //! The reference server as a [`Core`] of the one driver (`net::shard::run`): one socket, id 0.
 
-use super::{bump, ServerCore};
+use super::core::ServerCore;
+use super::stats::bump;
 use crate::coap::Transmit;
 use crate::net::shard::{Core, SocketId};
 use std::net::SocketAddr;

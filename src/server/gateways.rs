@@ -22,10 +22,17 @@
 //! - A UE registered through a gateway is reached through the gateway's group even when the
 //!   endpoint its bulk came from was forgotten.
 
+use super::core::ServerCore;
 use super::registry::DownlinkPath;
-use super::{bump, ServerCore, MAX_GATEWAY_ENDPOINTS, MAX_KNOWN_GATEWAYS};
+use super::stats::bump;
 use std::net::SocketAddr;
 use std::time::Instant;
+
+/// Most Gateway UEs remembered as such (see `known_gateways`).
+pub const MAX_KNOWN_GATEWAYS: usize = 1024;
+
+/// Most uplink endpoints remembered per Gateway UE (a gateway runs `shards × uplinks_per_shard`).
+pub const MAX_GATEWAY_ENDPOINTS: usize = 256;
 
 impl ServerCore {
     /// Remember `gateway` as a Gateway UE (it sent a bulk or an aggregate that passed the checks)

@@ -4,8 +4,8 @@
 //!
 //! The core stays sans-IO: its tables record which keys changed, [`ServerCore::take_changes`]
 //! turns them into encoded records ([`ServerChanges`]), and the driver writes them with
-//! [`ServerDb::apply`] in one `redb` write transaction per event-loop turn, before the turn's
-//! datagrams are sent. At start the driver reads a [`ServerSnapshot`] with [`ServerDb::load`] and
+//! [`ServerDb::apply`](super::ServerDb::apply) in one `redb` write transaction per event-loop turn, before the turn's
+//! datagrams are sent. At start the driver reads a [`ServerSnapshot`] with [`ServerDb::load`](super::ServerDb::load) and
 //! hands it to [`ServerCore::restore`], which also turns change tracking on. A stored message
 //! stays in `stored_messages` while its delivery is in progress and is deleted with the turn
 //! that saw the recipient's 2.xx; after a restart the stored messages of registered recipients
@@ -14,80 +14,17 @@
 //! A message copy answered `ACCEPTED` is written the same way from the turn it is accepted
 //! (before the answer leaves) until its delivery's outcome (module `accepted`), and sent again
 //! after a restart, ahead of the stored messages.
-//!
-//! Tables (file `server.redb` in the data directory): `registrations` (UE Service ID → JSON
-//! record: downlink path, `clientAddress`, `clientProfile`), `as_registrations` (AS Service ID
-//! → address), `stored_messages` (store id → JSON record: recipient, wall-clock expiry in Unix
-//! milliseconds, the copy in its wire JSON), `accepted_messages` (accepted id → the copy in its
-//! wire JSON, `MSG`; added to a file of layout 1 when it is opened, read as empty before),
-//! `meta` (`schema_version`).
 
-use super::registry::{DownlinkPath, Inserted, Registration};
+use super::changes::ServerChanges;
+use super::core::ServerCore;
+use super::db::ServerSnapshot;
+use super::records::{
+    decode_accepted, decode_registration, decode_stored, encode_accepted, encode_registration,
+    encode_stored,
+};
+use super::registry::Inserted;
 use super::store::Stored;
-use super::wal::Wal;
-use super::ServerCore;
-use crate::msg::{Message, Payload, TargetType};
-use crate::store::{db, open_versioned, StoreError};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
-use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-const REGISTRATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("registrations");
-const AS_REGISTRATIONS: TableDefinition<&str, &str> = TableDefinition::new("as_registrations");
-const STORED: TableDefinition<u64, &[u8]> = TableDefinition::new("stored_messages");
-const ACCEPTED: TableDefinition<u64, &[u8]> = TableDefinition::new("accepted_messages");
-
-/// Layout version written to `meta`; a file with another version is refused.
-pub const SCHEMA_VERSION: u64 = 1;
-
-/// The database file inside the data directory.
-pub const DB_FILE: &str = "server.redb";
-
-/// Changed records, encoded, to be written in one transaction (`None`: delete the key).
-#[derive(Debug, Default)]
-pub struct ServerChanges {
-    /// UE Service ID → registration record.
-    pub registrations: Vec<(String, Option<Vec<u8>>)>,
-    /// AS Service ID → address.
-    pub as_registrations: Vec<(String, Option<String>)>,
-    /// Store id → stored-message record.
-    pub stored: Vec<(u64, Option<Vec<u8>>)>,
-    /// Accepted id → the copy in delivery (`MSG` wire JSON).
-    pub accepted: Vec<(u64, Option<Vec<u8>>)>,
-}
-
-impl ServerChanges {
-    /// Nothing to write.
-    pub fn is_empty(&self) -> bool {
-        self.registrations.is_empty()
-            && self.as_registrations.is_empty()
-            && self.stored.is_empty()
-            && self.accepted.is_empty()
-    }
-
-    /// Records to write or delete.
-    pub fn len(&self) -> usize {
-        self.registrations.len()
-            + self.as_registrations.len()
-            + self.stored.len()
-            + self.accepted.len()
-    }
-}
-
-/// Everything the store holds, as read at start (stored messages in id order).
-#[derive(Debug, Default)]
-pub struct ServerSnapshot {
-    /// UE Service ID → registration record.
-    pub registrations: Vec<(String, Vec<u8>)>,
-    /// AS Service ID → address.
-    pub as_registrations: Vec<(String, String)>,
-    /// Store id → stored-message record, ascending ids.
-    pub stored: Vec<(u64, Vec<u8>)>,
-    /// Accepted id → the copy in delivery, ascending ids.
-    pub accepted: Vec<(u64, Vec<u8>)>,
-}
 
 /// What [`ServerCore::restore`] loaded.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -102,287 +39,6 @@ pub struct Restored {
     pub accepted: usize,
     /// Records that did not decode or did not fit the configured bounds (dropped).
     pub skipped: usize,
-}
-
-/// The server's `redb` database and its write-ahead log (module `wal`): batches are appended
-/// to the log durably and folded into the database about once a second.
-#[derive(Debug)]
-pub struct ServerDb {
-    db: redb::Database,
-    path: PathBuf,
-    wal: Wal,
-}
-
-impl ServerDb {
-    /// Open (create if missing) `dir/server.redb` and `dir/server.log`, creating `dir` if
-    /// needed; what the log holds (a stop or kill before its fold) is folded in first.
-    pub fn open(dir: &Path) -> Result<ServerDb, StoreError> {
-        let (db, path) = open_versioned(dir, DB_FILE, SCHEMA_VERSION, |txn| {
-            txn.open_table(REGISTRATIONS)?;
-            txn.open_table(AS_REGISTRATIONS)?;
-            txn.open_table(STORED)?;
-            txn.open_table(ACCEPTED)?;
-            Ok(())
-        })?;
-        let log_error = |source| StoreError::File {
-            path: dir.join(super::wal::LOG_FILE),
-            source,
-        };
-        let (mut wal, found) = Wal::open(dir).map_err(log_error)?;
-        if !found.is_empty() {
-            write_tables(&db, &found)?;
-            wal.truncate().map_err(log_error)?;
-        }
-        Ok(ServerDb { db, path, wal })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Read everything.
-    pub fn load(&self) -> Result<ServerSnapshot, StoreError> {
-        let txn = self.db.begin_read().map_err(db)?;
-        let mut snapshot = ServerSnapshot::default();
-        for entry in txn
-            .open_table(REGISTRATIONS)
-            .map_err(db)?
-            .iter()
-            .map_err(db)?
-        {
-            let (k, v) = entry.map_err(db)?;
-            snapshot
-                .registrations
-                .push((k.value().to_owned(), v.value().to_vec()));
-        }
-        for entry in txn
-            .open_table(AS_REGISTRATIONS)
-            .map_err(db)?
-            .iter()
-            .map_err(db)?
-        {
-            let (k, v) = entry.map_err(db)?;
-            snapshot
-                .as_registrations
-                .push((k.value().to_owned(), v.value().to_owned()));
-        }
-        for entry in txn.open_table(STORED).map_err(db)?.iter().map_err(db)? {
-            let (k, v) = entry.map_err(db)?;
-            snapshot.stored.push((k.value(), v.value().to_vec()));
-        }
-        for entry in txn.open_table(ACCEPTED).map_err(db)?.iter().map_err(db)? {
-            let (k, v) = entry.map_err(db)?;
-            snapshot.accepted.push((k.value(), v.value().to_vec()));
-        }
-        Ok(snapshot)
-    }
-
-    /// Make `changes` durable: appended to the log (fdatasync), and folded into the database
-    /// when a fold is due (a fold that fails is logged and tried again later: the records stay
-    /// in the log). On failure nothing of `changes` is written and they come back.
-    pub fn apply(
-        &mut self,
-        changes: ServerChanges,
-    ) -> Result<(), Box<(StoreError, ServerChanges)>> {
-        if let Err((source, changes)) = self.wal.append(changes) {
-            let path = self.wal.path().to_path_buf();
-            return Err(Box::new((StoreError::File { path, source }, changes)));
-        }
-        if self.wal.fold_due() {
-            self.fold();
-        }
-        Ok(())
-    }
-
-    /// Write the records kept by the log into the database (one durable transaction) and empty
-    /// the log.
-    fn fold(&mut self) {
-        let records = self.wal.take_unfolded();
-        match write_tables(&self.db, &records) {
-            Ok(()) => {
-                if let Err(error) = self.wal.truncate() {
-                    // The log keeps frames already folded: replaying them is harmless.
-                    tracing::warn!(%error, "server.log not emptied after a fold");
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, records = records.len(), "server.log not folded (retried)");
-                self.wal.unfold(records);
-            }
-        }
-    }
-}
-
-impl Drop for ServerDb {
-    /// A clean stop folds what the log holds.
-    fn drop(&mut self) {
-        if self.wal.has_unfolded() {
-            self.fold();
-        }
-    }
-}
-
-/// Write `changes` into the tables in one durable transaction (fsync on commit).
-fn write_tables(database: &redb::Database, changes: &ServerChanges) -> Result<(), StoreError> {
-    let txn = database.begin_write().map_err(db)?;
-    {
-        let mut regs = txn.open_table(REGISTRATIONS).map_err(db)?;
-        for (key, record) in &changes.registrations {
-            match record {
-                Some(r) => regs.insert(key.as_str(), r.as_slice()).map(drop),
-                None => regs.remove(key.as_str()).map(drop),
-            }
-            .map_err(db)?;
-        }
-        let mut ases = txn.open_table(AS_REGISTRATIONS).map_err(db)?;
-        for (key, address) in &changes.as_registrations {
-            match address {
-                Some(a) => ases.insert(key.as_str(), a.as_str()).map(drop),
-                None => ases.remove(key.as_str()).map(drop),
-            }
-            .map_err(db)?;
-        }
-        let mut stored = txn.open_table(STORED).map_err(db)?;
-        for (id, record) in &changes.stored {
-            match record {
-                Some(r) => stored.insert(*id, r.as_slice()).map(drop),
-                None => stored.remove(*id).map(drop),
-            }
-            .map_err(db)?;
-        }
-        let mut accepted = txn.open_table(ACCEPTED).map_err(db)?;
-        for (id, record) in &changes.accepted {
-            match record {
-                Some(r) => accepted.insert(*id, r.as_slice()).map(drop),
-                None => accepted.remove(*id).map(drop),
-            }
-            .map_err(db)?;
-        }
-    }
-    txn.commit().map_err(db)?;
-    Ok(())
-}
-
-/// A registration as stored.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-struct RegistrationRecord {
-    /// The downlink address.
-    address: SocketAddr,
-    /// Registered through a gateway bulk.
-    via_gateway: bool,
-    /// The gateway's UE Service ID, if the bulk carried one.
-    gateway: Option<String>,
-    client_address: Option<String>,
-    client_profile: Option<String>,
-    /// The UE declared itself a Gateway UE in its own `REG`.
-    #[serde(default)]
-    gateway_ue: bool,
-}
-
-/// A stored message copy as stored.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-struct StoredRecord {
-    /// `UE`/`AS`/`GROUP`.
-    target: String,
-    recipient: String,
-    /// Expiry, Unix milliseconds (wall clock).
-    expires_ms: u64,
-    /// The copy in its wire JSON (`MSG`).
-    message: String,
-}
-
-/// [`RegistrationRecord`] borrowing its strings, for encoding without copies (same fields, same
-/// order).
-#[derive(Serialize)]
-struct RegistrationRecordRef<'a> {
-    address: SocketAddr,
-    via_gateway: bool,
-    gateway: Option<&'a str>,
-    client_address: Option<&'a str>,
-    client_profile: Option<&'a str>,
-    gateway_ue: bool,
-}
-
-fn encode_registration(reg: &Registration) -> Vec<u8> {
-    let (via_gateway, gateway) = match &reg.path {
-        DownlinkPath::Direct(_) => (false, None),
-        DownlinkPath::Gateway {
-            gateway_ue_service_id,
-            ..
-        } => (true, gateway_ue_service_id.as_deref()),
-    };
-    let record = RegistrationRecordRef {
-        address: reg.path.address(),
-        via_gateway,
-        gateway,
-        client_address: reg.client_address.as_deref(),
-        client_profile: reg.client_profile.as_deref(),
-        gateway_ue: reg.gateway_ue,
-    };
-    let mut out = Vec::with_capacity(128);
-    match simd_json::to_writer(&mut out, &record) {
-        Ok(()) => out,
-        Err(_) => Vec::new(),
-    }
-}
-
-fn decode_registration(bytes: &[u8]) -> Option<Registration> {
-    let mut buf = bytes.to_vec();
-    let r: RegistrationRecord = simd_json::serde::from_slice(&mut buf).ok()?;
-    let path = if r.via_gateway {
-        DownlinkPath::Gateway {
-            address: r.address,
-            gateway_ue_service_id: r.gateway,
-        }
-    } else {
-        DownlinkPath::Direct(r.address)
-    };
-    Some(Registration {
-        path,
-        client_address: r.client_address,
-        client_profile: r.client_profile,
-        gateway_ue: r.gateway_ue,
-    })
-}
-
-fn encode_stored(target: TargetType, recipient: &str, expires: SystemTime, m: &Message) -> Vec<u8> {
-    let mut wire = Vec::new();
-    crate::msg::encode(&Payload::Msg(m.clone()), &mut wire);
-    let record = StoredRecord {
-        target: target.as_str().to_owned(),
-        recipient: recipient.to_owned(),
-        expires_ms: expires
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-        message: String::from_utf8(wire).unwrap_or_default(),
-    };
-    simd_json::to_vec(&record).unwrap_or_default()
-}
-
-/// An accepted copy as stored: its `MSG` wire JSON (the recipient is in it).
-fn encode_accepted(m: &Message) -> Vec<u8> {
-    let mut wire = Vec::with_capacity(256);
-    crate::msg::write_message(&mut wire, m);
-    wire
-}
-
-fn decode_accepted(bytes: &[u8]) -> Option<Message> {
-    match crate::msg::decode(bytes) {
-        Ok(Payload::Msg(m)) if m.recipient().is_some() => Some(m),
-        _ => None,
-    }
-}
-
-fn decode_stored(bytes: &[u8]) -> Option<(TargetType, String, SystemTime, Message)> {
-    let mut buf = bytes.to_vec();
-    let r: StoredRecord = simd_json::serde::from_slice(&mut buf).ok()?;
-    let target = TargetType::parse(&r.target)?;
-    let Ok(Payload::Msg(message)) = crate::msg::decode(r.message.as_bytes()) else {
-        return None;
-    };
-    let expires = UNIX_EPOCH.checked_add(Duration::from_millis(r.expires_ms))?;
-    Some((target, r.recipient, expires, message))
 }
 
 impl ServerCore {
@@ -472,7 +128,7 @@ impl ServerCore {
     }
 
     /// The registrations and stored messages changed since the last call, encoded for
-    /// [`ServerDb::apply`] (empty until [`ServerCore::restore`] turned tracking on). The driver
+    /// [`ServerDb::apply`](super::ServerDb::apply) (empty until [`ServerCore::restore`] turned tracking on). The driver
     /// writes them before it sends the datagrams of the same turn.
     pub fn take_changes(&mut self) -> ServerChanges {
         let mut changes = ServerChanges::default();

@@ -3,8 +3,16 @@
 use super::*;
 use crate::coap::types::option;
 use crate::coap::{Code, MessageBuilder, MessageView, MsgType, Token, Transmit};
-use crate::server::ServerConfig;
+use crate::msg::{Message, Payload, TargetType};
+use crate::server::db::DB_FILE;
+use crate::server::records::{
+    decode_accepted, decode_registration, decode_stored, encode_registration, encode_stored,
+};
+use crate::server::{DownlinkPath, Registration, ServerConfig, ServerDb};
+use crate::store::StoreError;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 const UE1: &str = "192.0.2.11:5683";

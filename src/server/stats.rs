@@ -1,12 +1,113 @@
-//! Label sets and recording helpers for [`ServerStats`] (README "Metrics").
+//! The server's counters ([`ServerStats`]), their label sets and recording helpers (README
+//! "Metrics").
 
-use super::ServerStats;
+use crate::coap::block::BlockStats;
 use crate::coap::Code;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-/// The requests the server serves (label `message_type`).
+/// Server counters, shared with the driver, tests and the metrics exporter (README "Metrics").
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    /// Single `REG`/`DEREG` requests processed.
+    pub single_requests: AtomicU64,
+    /// Bulk requests (`BULKREG`/`BULKDEREG`) decoded, duplicates excluded (refused and hooked
+    /// bulks included).
+    pub bulk_requests: AtomicU64,
+    /// Elements in processed bulk requests.
+    pub bulk_entries: AtomicU64,
+    /// Requests answered 4.00/4.02/4.04/4.05/4.15 (NON requests: dropped for those reasons).
+    pub bad_requests: AtomicU64,
+    /// Bulks answered 4.13.
+    pub too_large: AtomicU64,
+    /// Retransmitted requests answered from the dedup cache or absorbed.
+    pub duplicates: AtomicU64,
+    /// Peers the dedup cache forgot early (least recently active first) because
+    /// `dedup_max_entries` peers were remembered (RFC 7252 §4.5).
+    pub dedup_evictions: AtomicU64,
+    /// Exchanges forgotten within EXCHANGE_LIFETIME because their peer started more than
+    /// `dedup_exchanges_per_peer` (RFC 7252 §4.4, §4.7).
+    pub dedup_window_overflows: AtomicU64,
+    /// Message format errors (header or options, RFC 7252 §3): dropped, a CON with a good header
+    /// rejected with a RST.
+    pub dropped: AtomicU64,
+    /// Current registrations.
+    pub registrations: AtomicU64,
+    /// CoAP messages ignored: responses, reserved code classes and Empty NONs (a CON of a
+    /// reserved class gets RST), ACK/RST matching nothing outstanding.
+    pub ignored: AtomicU64,
+    /// Datagrams not sent: outgoing queue overflow, or no free Message ID toward the peer.
+    pub transmit_dropped: AtomicU64,
+    /// Separate CON responses never acknowledged (MAX_RETRANSMIT exhausted).
+    pub gave_up: AtomicU64,
+    /// Decoded requests by [`RequestType`] (duplicates excluded).
+    pub requests_by_type: [AtomicU64; RequestType::ALL.len()],
+    /// Answers produced (retransmissions and dedup replays excluded; an answer then lost to
+    /// `transmit_dropped` included) by code class, see [`ANSWER_CLASSES`].
+    pub answers_by_class: [AtomicU64; ANSWER_CLASSES.len()],
+    /// Retransmissions of separate CON responses.
+    pub retransmissions: AtomicU64,
+    /// Datagrams received by the driver.
+    pub datagrams_received: AtomicU64,
+    /// Datagrams handed to the kernel by the driver.
+    pub datagrams_sent: AtomicU64,
+    /// Datagrams the kernel refused to send (dropped; CoAP retransmission covers them).
+    pub send_errors: AtomicU64,
+    /// `AGGMSG`/`AGGIMDN` requests decoded (duplicates excluded).
+    pub aggregate_requests: AtomicU64,
+    /// Messages received: single `MSG`s and `AGGMSG` elements.
+    pub messages_received: AtomicU64,
+    /// Message copies the recipient answered with 2.xx.
+    pub messages_delivered: AtomicU64,
+    /// Message copies put into the store-and-forward store.
+    pub messages_stored: AtomicU64,
+    /// Stored message copies dropped at their expiry.
+    pub messages_expired: AtomicU64,
+    /// Deliveries of stored messages that failed (the message stays stored, first in line).
+    pub stored_delivery_failures: AtomicU64,
+    /// Messages refused (`REJECTED`/`FAILED` verdicts) and copies neither delivered nor stored.
+    pub messages_failed: AtomicU64,
+    /// Messages answered from the recent-Message-ID memory instead of being delivered again.
+    pub messages_duplicate: AtomicU64,
+    /// Delivery reports received: single `IMDN`s and `AGGIMDN` elements.
+    pub reports_received: AtomicU64,
+    /// Reports the server generated (`FAILURE` on failed or expired deliveries).
+    pub reports_generated: AtomicU64,
+    /// Reports (forwarded or generated) the recipient answered with 2.xx.
+    pub reports_delivered: AtomicU64,
+    /// Reports refused, or not delivered.
+    pub reports_failed: AtomicU64,
+    /// Retransmissions of downlink `MSG`/`IMDN` requests.
+    pub downlink_retransmissions: AtomicU64,
+    /// Gateway uplink endpoints forgotten: unreachable (RST / no ACK) or left behind by the
+    /// gateway's new self-registration (issue 9).
+    pub gateway_endpoints_pruned: AtomicU64,
+    /// Downlink requests re-sent on another endpoint of a gateway after one was unreachable.
+    pub downlink_resent: AtomicU64,
+    /// Accepted message copies restored from the data directory and sent again (issue 9).
+    pub accepted_resent: AtomicU64,
+    /// `REG`/`DEREG` requests and bulk elements refused for a missing or wrong credential
+    /// (24.538 §6.3.1.2.2).
+    pub credential_failures: AtomicU64,
+    /// Write transactions of changed state committed to the data directory (one per turn with
+    /// changes).
+    pub persist_commits: AtomicU64,
+    /// Write transactions that failed (logged; the changed keys are written again next turn).
+    pub persist_failures: AtomicU64,
+    /// Block-wise transfer (RFC 7959) events.
+    pub block: Arc<BlockStats>,
+    /// Turns that waited for the write in progress because `MAX_QUEUED_TRANSMITS` datagrams
+    /// were held for durability (group commit, `net::group_commit`).
+    pub persist_waits: AtomicU64,
+}
+
+/// The Message Types the server serves as requests, as the `message_type` label of
+/// `requests_by_type` (24.538 §7.1; `AsReg`/`AsDereg` count as `REG`/`DEREG`).
+///
+/// A label set with an array index, not a message: the decoded request is a
+/// [`Payload`](crate::msg::Payload) and its type a [`MessageType`](crate::msg::MessageType).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServerRequest {
+pub enum RequestType {
     /// `REG`.
     Reg,
     /// `DEREG`.
@@ -25,30 +126,30 @@ pub enum ServerRequest {
     AggImdn,
 }
 
-impl ServerRequest {
+impl RequestType {
     /// Every request type, in index order.
-    pub const ALL: [ServerRequest; 8] = [
-        ServerRequest::Reg,
-        ServerRequest::Dereg,
-        ServerRequest::BulkReg,
-        ServerRequest::BulkDereg,
-        ServerRequest::Msg,
-        ServerRequest::Imdn,
-        ServerRequest::AggMsg,
-        ServerRequest::AggImdn,
+    pub const ALL: [RequestType; 8] = [
+        RequestType::Reg,
+        RequestType::Dereg,
+        RequestType::BulkReg,
+        RequestType::BulkDereg,
+        RequestType::Msg,
+        RequestType::Imdn,
+        RequestType::AggMsg,
+        RequestType::AggImdn,
     ];
 
     /// The label value (the Message Type).
     pub fn as_str(self) -> &'static str {
         match self {
-            ServerRequest::Reg => "REG",
-            ServerRequest::Dereg => "DEREG",
-            ServerRequest::BulkReg => "BULKREG",
-            ServerRequest::BulkDereg => "BULKDEREG",
-            ServerRequest::Msg => "MSG",
-            ServerRequest::Imdn => "IMDN",
-            ServerRequest::AggMsg => "AGGMSG",
-            ServerRequest::AggImdn => "AGGIMDN",
+            RequestType::Reg => "REG",
+            RequestType::Dereg => "DEREG",
+            RequestType::BulkReg => "BULKREG",
+            RequestType::BulkDereg => "BULKDEREG",
+            RequestType::Msg => "MSG",
+            RequestType::Imdn => "IMDN",
+            RequestType::AggMsg => "AGGMSG",
+            RequestType::AggImdn => "AGGIMDN",
         }
     }
 }
@@ -56,13 +157,18 @@ impl ServerRequest {
 /// Code classes of the server's answers (label `result`): `2xx`, `4xx`, `5xx`, in that order.
 pub const ANSWER_CLASSES: [&str; 3] = ["2xx", "4xx", "5xx"];
 
+/// Increment a counter.
+pub(super) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
 fn add(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
 impl ServerStats {
     /// Count one decoded request of type `request`.
-    pub fn request(&self, request: ServerRequest) {
+    pub fn request(&self, request: RequestType) {
         add(&self.requests_by_type[request as usize]);
     }
 
@@ -97,7 +203,7 @@ mod tests {
             .map(|c| c.load(Ordering::Relaxed))
             .collect();
         assert_eq!(counts, [2, 1, 1]);
-        for (i, r) in ServerRequest::ALL.iter().enumerate() {
+        for (i, r) in RequestType::ALL.iter().enumerate() {
             assert_eq!(*r as usize, i);
         }
     }

@@ -212,6 +212,11 @@ impl Store {
     }
 }
 
+/// Registered-recipient key of a UE.
+pub(crate) fn ue_key(id: &str) -> RecipientKey {
+    (TargetType::Ue, id.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

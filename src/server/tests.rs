@@ -1,11 +1,19 @@
 //! Deterministic simulations of the reference server (simulated time, scripted datagrams).
 
 use super::*;
+use crate::coap::rng::Rng;
 use crate::coap::types::option;
 use crate::coap::view::BlockOpt;
-use crate::coap::{MessageBuilder, MessageView, MsgType, Token};
-use crate::msg::{decode, Payload, RegResult};
-use std::time::Duration;
+use crate::coap::{Code, MessageBuilder, MessageView, MsgType, Token, Transmit};
+use crate::msg::{
+    decode, BulkRegistrationResponse, DeregistrationResponse, Payload, RegResult,
+    RegistrationResponse,
+};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 const PEER: &str = "192.0.2.1:5683";
 const GW: &str = "192.0.2.9:40000";
@@ -1034,7 +1042,7 @@ fn requests_are_counted_by_type_and_answers_by_code_class() {
         ..ServerConfig::default()
     });
     let t = Instant::now();
-    let count = |s: &ServerCore, r: ServerRequest| get(&s.stats().requests_by_type[r as usize]);
+    let count = |s: &ServerCore, r: RequestType| get(&s.stats().requests_by_type[r as usize]);
     one(&mut s, t, PEER, &post(1, tok(1), &reg("a"))); // 2.01
     one(&mut s, t, PEER, &post(2, tok(2), &dereg("a"))); // 2.04
     one(
@@ -1047,10 +1055,10 @@ fn requests_are_counted_by_type_and_answers_by_code_class() {
     one(&mut s, t, PEER, &post(5, tok(5), &reg("d"))); // table full: 5.03
     one(&mut s, t, PEER, &post(6, tok(6), "{not json")); // 4.00
     one(&mut s, t, PEER, &post(6, tok(6), "{not json")); // duplicate: replayed, not counted
-    assert_eq!(count(&s, ServerRequest::Reg), 2);
-    assert_eq!(count(&s, ServerRequest::Dereg), 1);
-    assert_eq!(count(&s, ServerRequest::BulkReg), 1);
-    assert_eq!(count(&s, ServerRequest::BulkDereg), 1);
+    assert_eq!(count(&s, RequestType::Reg), 2);
+    assert_eq!(count(&s, RequestType::Dereg), 1);
+    assert_eq!(count(&s, RequestType::BulkReg), 1);
+    assert_eq!(count(&s, RequestType::BulkDereg), 1);
     let classes: Vec<u64> = s.stats().answers_by_class.iter().map(get).collect();
     assert_eq!(classes, [4, 1, 1]);
 }

@@ -21,7 +21,7 @@
 //! (kinds 0/1: `u32 LE` length + UTF-8; kinds 2/3: `u64 LE`), value when present (`u32 LE` length
 //! + bytes).
 
-use super::persist::ServerChanges;
+use super::changes::ServerChanges;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};

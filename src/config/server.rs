@@ -1,0 +1,334 @@
+//! `[server]`: the reference MSGin5G Server's keys (messaging, 23.554 §8.2–§8.4) and its
+//! configuration management server's (24.538 §6.2.1), their checks and the [`ServerConfig`] and
+//! [`ConfigServerConfig`] they make.
+
+use super::check::{at_least_one, invalid, listener_address, no_empty_entries, not_empty};
+use super::coap::CoapSection;
+use super::error::ConfigError;
+use super::gateway::MAX_BULK_BYTES;
+use crate::server::configuration::{CONFIG_PORT, CONFIG_URI_PATH, DEFAULT_MAX_RESPONSE_BYTES};
+use crate::server::provisioning::{AutoProvision, Provisioning, DEFAULT_AUTO_PROVISION_TEMPLATE};
+use crate::server::{
+    ConfigServerConfig, MessagingConfig, ServerConfig, ServerPolicy, ServerTestHooks,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Default `server.max_provisioned`.
+pub const DEFAULT_MAX_PROVISIONED: usize = 1_000_000;
+/// Smallest `server.config_max_response_bytes` (room for one configuration).
+pub const MIN_CONFIG_RESPONSE_BYTES: usize = 256;
+
+/// Default `server.data_dir`, relative to the working directory.
+pub const DEFAULT_SERVER_DATA_DIR: &str = "msgin5g-data/server";
+
+/// `[server]`: see [`EXAMPLE_TOML`](super::EXAMPLE_TOML) for each key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSection {
+    /// UDP address of the standalone server.
+    pub listen: SocketAddr,
+    /// MSGin5G service identifier.
+    pub service_id: String,
+    /// Uri-Path requests must carry.
+    pub uri_path: String,
+    /// Largest bulk accepted.
+    pub max_bulk_entries: usize,
+    /// Registration table bound.
+    pub max_registrations: usize,
+    /// Deduplication cache bound (peers).
+    pub dedup_max_entries: usize,
+    /// Exchanges remembered per peer for duplicate detection.
+    pub dedup_exchanges_per_peer: usize,
+    /// UE Service IDs always refused.
+    pub denied_ue_service_ids: Vec<String>,
+    /// Token credential required of every request, if any.
+    pub required_token: Option<String>,
+    /// Gateways allowed to send bulks and aggregates; `None` allows all.
+    pub allowed_gateways: Option<Vec<String>>,
+    /// Prometheus `/metrics` listener (TCP) of the standalone server; `None` runs none.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Static groups: Group Service ID to member UE Service IDs.
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// Most elements in one aggregate.
+    pub max_aggregate_entries: usize,
+    /// Largest decoded message payload in bytes.
+    pub max_payload_bytes: usize,
+    /// Most downlink requests outstanding.
+    pub max_outstanding_deliveries: usize,
+    /// Wait for a separate response after an empty ACK, in milliseconds.
+    pub separate_response_timeout_ms: u64,
+    /// Uri-Path of downlink requests.
+    pub downlink_uri_path: String,
+    /// Most stored messages per recipient.
+    pub store_max_per_recipient: usize,
+    /// Most stored messages in total.
+    pub store_max_total: usize,
+    /// Longest storage time in seconds.
+    pub store_max_time_s: u64,
+    /// Max-Age on 5.03 answers to messages refused for lack of capacity.
+    pub busy_max_age_s: u32,
+    /// Remembered accepted (originator, messageId) pairs.
+    pub recent_message_ids: usize,
+    /// Most attempts of one downlink request over a gateway's endpoints.
+    pub delivery_attempts: usize,
+    /// Persistent state directory of the standalone server; empty: in memory only.
+    pub data_dir: PathBuf,
+    /// UDP address of the configuration management server.
+    pub config_listen: SocketAddr,
+    /// Uri-Path of the configuration resource.
+    pub config_uri_path: String,
+    /// Provisioning file; `None`: the auto-provision rule only.
+    pub provisioning: Option<PathBuf>,
+    /// Auto-provision unlisted UE IDs; `None`: on without a provisioning file, off with one.
+    pub auto_provision: Option<bool>,
+    /// UE Service ID template of the auto-provision rule (contains `{ueid}`).
+    pub auto_provision_template: String,
+    /// `msgin5gServerAddress` handed out; `None`: derived from `listen` and `uri_path`.
+    pub public_address: Option<String>,
+    /// Most UEs in the provisioning file.
+    pub max_provisioned: usize,
+    /// Largest `BULKCONF` accepted.
+    pub config_max_bulk_entries: usize,
+    /// Largest configuration answer payload in bytes.
+    pub config_max_response_bytes: usize,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        let core = ServerConfig::default();
+        let m = core.messaging;
+        ServerSection {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5683),
+            service_id: core.service_id,
+            uri_path: core.uri_path,
+            max_bulk_entries: core.max_bulk_entries,
+            max_registrations: core.max_registrations,
+            dedup_max_entries: core.dedup_max_entries,
+            dedup_exchanges_per_peer: core.dedup_exchanges_per_peer,
+            denied_ue_service_ids: Vec::new(),
+            required_token: None,
+            allowed_gateways: None,
+            metrics_listen: None,
+            groups: m.groups,
+            max_aggregate_entries: m.max_aggregate_entries,
+            max_payload_bytes: m.max_payload_bytes,
+            max_outstanding_deliveries: m.max_outstanding_deliveries,
+            separate_response_timeout_ms: m.separate_response_timeout.as_millis() as u64,
+            downlink_uri_path: m.downlink_uri_path,
+            store_max_per_recipient: m.store_max_per_recipient,
+            store_max_total: m.store_max_total,
+            store_max_time_s: m.store_max_time.as_secs(),
+            busy_max_age_s: m.busy_max_age,
+            recent_message_ids: m.recent_message_ids,
+            delivery_attempts: m.delivery_attempts,
+            data_dir: PathBuf::from(DEFAULT_SERVER_DATA_DIR),
+            config_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), CONFIG_PORT),
+            config_uri_path: CONFIG_URI_PATH.to_string(),
+            provisioning: None,
+            auto_provision: None,
+            auto_provision_template: DEFAULT_AUTO_PROVISION_TEMPLATE.to_string(),
+            public_address: None,
+            max_provisioned: DEFAULT_MAX_PROVISIONED,
+            config_max_bulk_entries: 1000,
+            config_max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+}
+impl ServerSection {
+    /// Check the messaging server's `[server]` values (the configuration server's are
+    /// [`ServerSection::validate_configuration_keys`]).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = self;
+        not_empty("server.service_id", &s.service_id)?;
+        not_empty("server.uri_path", &s.uri_path)?;
+        at_least_one("server.max_bulk_entries", s.max_bulk_entries)?;
+        at_least_one("server.max_registrations", s.max_registrations)?;
+        at_least_one("server.dedup_max_entries", s.dedup_max_entries)?;
+        at_least_one(
+            "server.dedup_exchanges_per_peer",
+            s.dedup_exchanges_per_peer,
+        )?;
+        no_empty_entries(
+            "server.denied_ue_service_ids",
+            Some(&s.denied_ue_service_ids),
+        )?;
+        if s.required_token.as_deref() == Some("") {
+            return Err(invalid("server.required_token", "must not be empty"));
+        }
+        no_empty_entries("server.allowed_gateways", s.allowed_gateways.as_ref())?;
+        listener_address("server.metrics_listen", s.metrics_listen)?;
+        for (group, members) in &s.groups {
+            if group.is_empty() {
+                return Err(invalid("server.groups", "group ids must not be empty"));
+            }
+            no_empty_entries("server.groups", Some(members))?;
+        }
+        at_least_one("server.max_aggregate_entries", s.max_aggregate_entries)?;
+        at_least_one(
+            "server.max_outstanding_deliveries",
+            s.max_outstanding_deliveries,
+        )?;
+        at_least_one("server.delivery_attempts", s.delivery_attempts)?;
+        if s.separate_response_timeout_ms == 0 {
+            return Err(invalid(
+                "server.separate_response_timeout_ms",
+                "must be at least 1",
+            ));
+        }
+        not_empty("server.downlink_uri_path", &s.downlink_uri_path)?;
+        if s.store_max_time_s == 0 {
+            return Err(invalid("server.store_max_time_s", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Check the configuration server's keys (the provisioning file itself is read by
+    /// [`ServerSection::config_server_config`]).
+    pub fn validate_configuration_keys(&self) -> Result<(), ConfigError> {
+        let s = self;
+        not_empty("server.config_uri_path", &s.config_uri_path)?;
+        if s.provisioning
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(invalid("server.provisioning", "must not be empty"));
+        }
+        if self.auto_provision_enabled() {
+            AutoProvision::new(&s.auto_provision_template)
+                .map_err(|e| invalid("server.auto_provision_template", e.to_string()))?;
+        }
+        if let Some(address) = &s.public_address {
+            if address.is_empty() || address.len() > crate::msg::MAX_UE_SERVICE_ID_LEN {
+                return Err(invalid("server.public_address", "must be 1 to 255 bytes"));
+            }
+        }
+        at_least_one("server.max_provisioned", s.max_provisioned)?;
+        at_least_one("server.config_max_bulk_entries", s.config_max_bulk_entries)?;
+        if !(MIN_CONFIG_RESPONSE_BYTES..=MAX_BULK_BYTES).contains(&s.config_max_response_bytes) {
+            return Err(invalid(
+                "server.config_max_response_bytes",
+                format!("must be between {MIN_CONFIG_RESPONSE_BYTES} and {MAX_BULK_BYTES}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether unlisted UE IDs are auto-provisioned: `server.auto_provision`, by default on
+    /// exactly when no provisioning file is given.
+    pub fn auto_provision_enabled(&self) -> bool {
+        self.auto_provision.unwrap_or(self.provisioning.is_none())
+    }
+
+    /// The `msgin5gServerAddress` handed out: `server.public_address`, else
+    /// `coap://<server.listen>/<server.uri_path>` with an unspecified address shown as loopback.
+    pub fn public_address(&self) -> String {
+        if let Some(address) = &self.public_address {
+            return address.clone();
+        }
+        let mut listen = self.listen;
+        if listen.ip().is_unspecified() {
+            listen.set_ip(match listen.ip() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            });
+        }
+        format!("coap://{listen}/{}", self.uri_path)
+    }
+
+    /// The configuration server configuration, with `coap`'s bounds, reading the provisioning
+    /// file (an unreadable, malformed or too large file names `server.provisioning`).
+    pub fn config_server_config(
+        &self,
+        coap: &CoapSection,
+    ) -> Result<ConfigServerConfig, ConfigError> {
+        let s = self;
+        let auto = if self.auto_provision_enabled() {
+            Some(
+                AutoProvision::new(&s.auto_provision_template)
+                    .map_err(|e| invalid("server.auto_provision_template", e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let provisioning = match &s.provisioning {
+            Some(path) => Provisioning::load(path, s.max_provisioned)
+                .map_err(|e| invalid("server.provisioning", e.to_string()))?,
+            None => Provisioning::default(),
+        };
+        let default_segment_size = u32::try_from(s.max_payload_bytes)
+            .unwrap_or(u32::MAX)
+            .max(1);
+        Ok(ConfigServerConfig {
+            service_id: s.service_id.clone(),
+            uri_path: s.config_uri_path.clone(),
+            public_address: self.public_address(),
+            default_segment_size,
+            provisioning: Arc::new(provisioning.with_auto_provision(auto)),
+            max_bulk_entries: s.config_max_bulk_entries,
+            max_request_bytes: coap.max_request_bytes,
+            max_response_bytes: s.config_max_response_bytes,
+            allowed_gateways: s
+                .allowed_gateways
+                .as_ref()
+                .map(|list| list.iter().cloned().collect()),
+            dedup_max_entries: s.dedup_max_entries,
+            dedup_exchanges_per_peer: s.dedup_exchanges_per_peer,
+            params: coap.transmission_params(),
+            block: coap.block_config(),
+        })
+    }
+
+    /// The reference server core configuration, with `coap`'s bounds (no test hooks).
+    pub fn core_config(&self, coap: &CoapSection) -> ServerConfig {
+        let s = self;
+        ServerConfig {
+            service_id: s.service_id.clone(),
+            uri_path: s.uri_path.clone(),
+            max_bulk_entries: s.max_bulk_entries,
+            max_request_bytes: coap.max_request_bytes,
+            max_registrations: s.max_registrations,
+            dedup_max_entries: s.dedup_max_entries,
+            dedup_exchanges_per_peer: s.dedup_exchanges_per_peer,
+            policy: ServerPolicy {
+                denied_ue_service_ids: s.denied_ue_service_ids.iter().cloned().collect(),
+                required_token: s.required_token.clone(),
+                allowed_gateways: s
+                    .allowed_gateways
+                    .as_ref()
+                    .map(|list| list.iter().cloned().collect()),
+                // From the provisioning file, read by `config_server_config`: the binary sets
+                // it with `Provisioning::ue_credentials` before the server starts.
+                ue_credentials: Default::default(),
+            },
+            hooks: ServerTestHooks::default(),
+            params: coap.transmission_params(),
+            block: coap.block_config(),
+            messaging: MessagingConfig {
+                groups: s.groups.clone(),
+                max_aggregate_entries: s.max_aggregate_entries,
+                max_payload_bytes: s.max_payload_bytes,
+                max_outstanding_deliveries: s.max_outstanding_deliveries,
+                separate_response_timeout: Duration::from_millis(s.separate_response_timeout_ms),
+                downlink_uri_path: s.downlink_uri_path.clone(),
+                store_max_per_recipient: s.store_max_per_recipient,
+                store_max_total: s.store_max_total,
+                store_max_time: Duration::from_secs(s.store_max_time_s),
+                busy_max_age: s.busy_max_age_s,
+                recent_message_ids: s.recent_message_ids,
+                delivery_attempts: s.delivery_attempts,
+            },
+        }
+    }
+
+    /// The standalone server's persistent state directory (`server.data_dir`); `None`: in
+    /// memory only (the key is empty).
+    pub fn data_dir(&self) -> Option<&Path> {
+        let dir = self.data_dir.as_path();
+        (!dir.as_os_str().is_empty()).then_some(dir)
+    }
+}

@@ -1,0 +1,231 @@
+//! Downlink delivery (23.554 §8.3.2, §8.3.4; RFC 7252 §5.2.2): each copy or report goes out as a
+//! CON POST, its ACK, RST or separate response ends it, a gateway endpoint that is unreachable is
+//! forgotten and the request re-sent on another (issue 9), and an undelivered copy is stored or
+//! reported.
+
+use super::core::ServerCore;
+use super::downlink::{Acked, Done, Event, Item};
+use super::stats::bump;
+use crate::coap::build::empty_ack;
+use crate::coap::dedup::DedupOutcome;
+use crate::coap::types::option;
+use crate::coap::{Code, Header, MessageBuilder, MsgType, Token, Transmit, CONTENT_FORMAT_JSON};
+use crate::msg::{cause, write_message, write_report, Message, MsgDeliveryStatus};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+impl ServerCore {
+    /// Send `item` as a CON POST to `peer`; the item comes back when no request can start (the
+    /// outstanding bound, or no free Message ID toward `peer`).
+    pub(super) fn send_downlink(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        item: Item,
+    ) -> Result<(), Item> {
+        self.send_downlink_attempt(now, peer, item, 1)
+    }
+
+    /// [`Self::send_downlink`], attempt number `attempt` (re-sends on another gateway endpoint).
+    fn send_downlink_attempt(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        item: Item,
+        attempt: u8,
+    ) -> Result<(), Item> {
+        if !self.downlink.has_room() {
+            return Err(item);
+        }
+        let Some((peer, mid)) = self.downlink_endpoint(now, peer) else {
+            return Err(item);
+        };
+        let mut body = Vec::with_capacity(256);
+        match &item {
+            Item::Message(id) => match self.accepted.get(*id) {
+                Some(m) => write_message(&mut body, m),
+                None => return Err(item),
+            },
+            Item::Stored(id) => match self.store.get(*id) {
+                Some((_, stored)) => write_message(&mut body, &stored.message),
+                None => return Err(item),
+            },
+            Item::Report(r) => write_report(&mut body, r),
+        }
+        let token = Token::from_u64(self.rng.next_u64());
+        let datagram = MessageBuilder::new(MsgType::Con, Code::POST, mid, token)
+            .uri_path(&self.config.messaging.downlink_uri_path)
+            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+            .payload(&body);
+        self.deferred.push(Transmit {
+            destination: peer,
+            payload: datagram.clone(),
+        });
+        self.downlink.start(
+            now,
+            &mut self.rng,
+            peer,
+            mid,
+            token,
+            datagram,
+            (item, attempt),
+        );
+        Ok(())
+    }
+
+    /// An ACK or RST from `from`; false when it matches no downlink request.
+    pub(super) fn downlink_ack(&mut self, now: Instant, from: SocketAddr, header: &Header) -> bool {
+        let rst = header.mtype == MsgType::Rst;
+        match self
+            .downlink
+            .acknowledge(now, from, header.mid, header.token, header.code, rst)
+        {
+            Acked::NotOurs => false,
+            Acked::Waiting => true,
+            Acked::Done(done) => {
+                self.finished(now, done);
+                true
+            }
+        }
+    }
+
+    /// A CON/NON response from `from`: a separate response to a downlink request (ACKed when
+    /// CON, also when repeated), else ignored.
+    pub(super) fn downlink_response(&mut self, now: Instant, from: SocketAddr, header: &Header) {
+        let con = header.mtype == MsgType::Con;
+        match self.downlink.response(from, header.token, header.code) {
+            Some(done) => {
+                if con {
+                    let ack = empty_ack(header.mid);
+                    self.dedup.check(now, from, header.mid, true, header.token);
+                    self.dedup.set_reply(from, header.mid, &ack);
+                    self.push(from, ack);
+                }
+                self.finished(now, done);
+            }
+            None if con => {
+                match self.dedup.check(now, from, header.mid, true, header.token) {
+                    DedupOutcome::Replay(ack) => {
+                        // A retransmitted separate response we already acknowledged.
+                        let ack = ack.to_vec();
+                        bump(&self.stats.duplicates);
+                        self.push(from, ack);
+                    }
+                    DedupOutcome::New => {
+                        self.dedup.remove(from, header.mid);
+                        bump(&self.stats.ignored);
+                    }
+                    DedupOutcome::Pending => bump(&self.stats.ignored),
+                }
+            }
+            None => bump(&self.stats.ignored),
+        }
+    }
+
+    /// Downlink timers and stored-message expiry.
+    pub(super) fn messaging_timeout(&mut self, now: Instant) {
+        while let Some(event) = self.downlink.poll(now) {
+            match event {
+                Event::Resend(t) => {
+                    bump(&self.stats.downlink_retransmissions);
+                    self.push_transmit(t);
+                }
+                Event::Done(done) => self.finished(now, done),
+            }
+        }
+        while let Some((_, stored)) = self.store.pop_expired(now) {
+            self.expired(now, stored.message);
+        }
+    }
+
+    /// The next messaging timer.
+    pub(super) fn messaging_next_timeout(&self) -> Option<Instant> {
+        [
+            self.downlink.next_timeout(),
+            self.store.next_expiry(),
+            self.flush.due,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// A downlink request ended.
+    fn finished(&mut self, now: Instant, done: Done) {
+        let mut done = done;
+        if done.unreachable {
+            // The endpoint is gone (issue 9): forget it; a gateway's other endpoint gets the copy.
+            if let Some(other) = self.forget_endpoint(done.peer) {
+                if usize::from(done.attempt) < self.config.messaging.delivery_attempts {
+                    match self.send_downlink_attempt(
+                        now,
+                        other,
+                        done.item,
+                        done.attempt.saturating_add(1),
+                    ) {
+                        Ok(()) => {
+                            bump(&self.stats.downlink_resent);
+                            return;
+                        }
+                        Err(item) => done.item = item,
+                    }
+                }
+            }
+        }
+        match (done.item, done.delivered) {
+            (Item::Message(id), true) => {
+                let Some(m) = self.accepted.remove(id) else {
+                    return;
+                };
+                bump(&self.stats.messages_delivered);
+                // The recipient is reachable: its stored messages (if any) follow.
+                if let Some(a) = m.recipient() {
+                    self.schedule_flush((a.kind, a.id.to_owned()));
+                }
+            }
+            (Item::Stored(id), true) => {
+                // Deleted from the store (and its persisted copy) only now (issue 9).
+                if let Some((key, _)) = self.store.delivered(id) {
+                    bump(&self.stats.messages_delivered);
+                    self.schedule_flush(key);
+                }
+            }
+            (Item::Stored(id), false) => {
+                // Kept, first in its recipient's queue: sent again at the recipient's next
+                // registration or successful delivery (or dropped at its expiry).
+                if self.store.requeue(id).is_some() {
+                    bump(&self.stats.stored_delivery_failures);
+                }
+            }
+            (Item::Report(_), true) => bump(&self.stats.reports_delivered),
+            (Item::Report(_), false) => bump(&self.stats.reports_failed),
+            (Item::Message(id), false) => {
+                if let Some(m) = self.accepted.remove(id) {
+                    self.undelivered(now, m);
+                }
+            }
+        }
+    }
+
+    /// An accepted copy could not be delivered: stored (`storeAndForward`) or failed, with an
+    /// `IMDN FAILURE RECIPIENT_UNREACHABLE` when delivery status was required.
+    pub(super) fn undelivered(&mut self, now: Instant, m: Message) {
+        let key = m.recipient().map(|a| (a.kind, a.id.to_owned()));
+        if let (true, Some(key)) = (m.store_and_forward, key) {
+            let dsr = m.delivery_status_required;
+            let copy = dsr.then(|| m.clone());
+            if self.store_copy(now, key, m).status == MsgDeliveryStatus::Stored {
+                return;
+            }
+            bump(&self.stats.messages_failed);
+            if let Some(copy) = copy {
+                self.send_failure_report(now, &copy, cause::RECIPIENT_UNREACHABLE);
+            }
+            return;
+        }
+        bump(&self.stats.messages_failed);
+        if m.delivery_status_required {
+            self.send_failure_report(now, &m, cause::RECIPIENT_UNREACHABLE);
+        }
+    }
+}
