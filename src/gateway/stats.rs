@@ -2,7 +2,7 @@
 //! comes from one of these small fixed sets, never from a device identity or address.
 
 use super::answer::Outcome;
-use super::pending::Kind;
+use super::Kind;
 use super::{GatewayStats, Side};
 use crate::coap::Code;
 use crate::msg::{cause, RegResult};

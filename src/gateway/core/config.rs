@@ -4,13 +4,24 @@
 //! `BULKCONFRESP` is split into one 2.05/4.03/4.04 per device.
 
 use super::device::Admission;
-use super::*;
+use super::pending::{AckState, Dialect, Exchange, Kind};
+use super::shard::{inc, GatewayCore};
+use super::upstream_state::InFlight;
 use crate::coap::block::{block_option, MalformedBlock, RequestKey};
 use crate::coap::block2::{Answer, Block, Fetched, Sliced};
 use crate::coap::endpoint::{self, check_request, RequestRules};
+use crate::coap::types::option;
 use crate::coap::Header;
 use crate::coap::CONTENT_FORMAT_XML;
+use crate::coap::{Code, MessageView, MsgType, CONTENT_FORMAT_JSON};
+use crate::gateway::answer::Outcome;
+use crate::gateway::conf;
 use crate::gateway::conf::{ConfRequest, CONFIG_URI_PATH};
+use crate::gateway::{Received, Side};
+use crate::msg::{self, cause};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// The configuration resource: `GET /msgin5g-config`, answered in JSON (50) or XML (41);
 /// `max_request_bytes` comes from the configuration.

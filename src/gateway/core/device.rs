@@ -1,12 +1,28 @@
 //! Device requests (MSGin5G-6): validate, deduplicate (RFC 7252 §4.5), accept, replace, and
 //! send each request its one final answer (README "Protocol profile").
 
-use super::*;
+use super::batch::Queued;
+use super::device_state::DeviceRetx;
+use super::pending::{AckState, Dialect, Exchange, Kind, Pending, Stage};
+use super::shard::{inc, GatewayCore};
+use super::timer::Timer;
 use crate::coap::block::{reassembled, Block1Outcome, BlockHeaders};
+use crate::coap::build::{empty_ack, reset};
+use crate::coap::dedup::DedupOutcome;
 use crate::coap::endpoint::{
     check_reassembled, check_request, classify, Classified, EndpointError, Rejection, RequestRules,
 };
+use crate::coap::types::option;
 use crate::coap::Header;
+use crate::coap::{Code, MessageBuilder, MessageView, MsgType, CONTENT_FORMAT_JSON};
+use crate::gateway::answer::{self, Outcome};
+use crate::gateway::handoff::DeliveryResult;
+use crate::gateway::{AnswerMode, Received, Side};
+use crate::msg::{self, cause, Payload, RegResult, UrgentDegree};
+use std::cmp::Reverse;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The messaging resource of the device socket: any Uri-Path (devices address the server's
 /// resource through the gateway), `POST` with a JSON body (24.538 §6.1), answered in JSON (an
@@ -63,7 +79,11 @@ impl GatewayCore {
         };
         // Block1 (RFC 7959 §2.3): blocks are collected and answered 2.31; the last one makes the
         // request served below, as if it had come whole.
-        let (whole, block1) = match self.block1.handle(now, from, &view, &self.stats.block) {
+        let (whole, block1) = match self
+            .device
+            .block1
+            .handle(now, from, &view, &self.stats.block)
+        {
             Block1Outcome::Whole => (None, None),
             Block1Outcome::Complete { body, block } => {
                 (Some(reassembled(&view, &body)), Some(block))
@@ -196,7 +216,7 @@ impl GatewayCore {
                 let matched = match side {
                     Side::Config => self.config_side.retx.acknowledge(from, header.mid),
                     Side::Device | Side::Upstream(_) => {
-                        self.device_retx.acknowledge(from, header.mid)
+                        self.device.retx.acknowledge(from, header.mid)
                     }
                 };
                 match matched {
@@ -253,7 +273,7 @@ impl GatewayCore {
         let con = header.mtype == MsgType::Con;
         let dedup = match side {
             Side::Config => &mut self.config_side.dedup,
-            Side::Device | Side::Upstream(_) => &mut self.dedup,
+            Side::Device | Side::Upstream(_) => &mut self.device.dedup,
         };
         match dedup.check(now, from, header.mid, con, header.token) {
             DedupOutcome::New => Some(view),
@@ -303,7 +323,7 @@ impl GatewayCore {
             return;
         };
         if request.mtype == MsgType::Con {
-            self.dedup.set_reply(peer, request.mid, &bytes);
+            self.device.dedup.set_reply(peer, request.mid, &bytes);
         }
         self.push(side, peer, bytes);
     }
@@ -407,7 +427,10 @@ impl GatewayCore {
         let bulk = self.config.bulking_enabled
             && !urgent
             && deadline.is_none_or(|d| {
-                d > now + self.config.deadline_margin + self.rtt_estimate + Duration::from_millis(1)
+                d > now
+                    + self.config.deadline_margin
+                    + self.upstream.rtt_estimate
+                    + Duration::from_millis(1)
             });
         if let Some(p) = self.pending.get(kind, ue) {
             if kind.is_message() {
@@ -485,7 +508,7 @@ impl GatewayCore {
             }
             // A batch may hold more than one bulk's worth; `flush` sends budget-sized bulks.
             let relevant = deadline.filter(|d| self.deadline_may_trigger(now, *d));
-            self.batches[kind.index()].push(
+            self.upstream.batches[kind.index()].push(
                 Queued {
                     ue: ue.clone(),
                     seq,
@@ -522,7 +545,9 @@ impl GatewayCore {
         }
         // Configuration answers never take this path (`answer_mode`): the messaging socket.
         let ack = empty_ack(exchange.mid);
-        self.dedup.set_reply(exchange.peer, exchange.mid, &ack);
+        self.device
+            .dedup
+            .set_reply(exchange.peer, exchange.mid, &ack);
         self.push(Side::Device, exchange.peer, ack);
         exchange.ack = AckState::Acked;
     }
@@ -552,7 +577,8 @@ impl GatewayCore {
     }
 
     pub(super) fn deadline_may_trigger(&self, received_at: Instant, deadline: Instant) -> bool {
-        let lead = self.config.deadline_margin + self.rtt_estimate + Duration::from_secs(1);
+        let lead =
+            self.config.deadline_margin + self.upstream.rtt_estimate + Duration::from_secs(1);
         deadline < received_at + self.config.hold_time + lead
     }
 
@@ -611,7 +637,7 @@ impl GatewayCore {
             let old_len = entry.element.len();
             let new_len = element.len();
             entry.element = element;
-            self.batches[kind.index()].resize(old_len, new_len);
+            self.upstream.batches[kind.index()].resize(old_len, new_len);
         }
         entry.deadline = match (entry.deadline, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -622,7 +648,7 @@ impl GatewayCore {
         self.schedule_exchange_timers(kind, &key, seq, &exchange, new_deadline);
         let relevant = new_deadline.filter(|d| self.deadline_may_trigger(now, *d));
         if let (Some(d), Stage::Queued) = (relevant, stage) {
-            self.batches[kind.index()]
+            self.upstream.batches[kind.index()]
                 .deadlines
                 .push(Reverse((d, seq, key.clone())));
         }
@@ -681,7 +707,9 @@ impl GatewayCore {
         let bytes = b.payload(text);
         match side {
             Side::Config => self.config_side.dedup.set_reply(peer, request.mid, &bytes),
-            Side::Device | Side::Upstream(_) => self.dedup.set_reply(peer, request.mid, &bytes),
+            Side::Device | Side::Upstream(_) => {
+                self.device.dedup.set_reply(peer, request.mid, &bytes)
+            }
         }
         self.push(side, peer, bytes);
     }
@@ -702,7 +730,7 @@ impl GatewayCore {
         }
         let latency = now.saturating_duration_since(exchange.received_at);
         self.stats.answered(&outcome, latency);
-        let mut body = std::mem::take(&mut self.scratch);
+        let mut body = std::mem::take(&mut self.device.scratch);
         body.clear();
         answer::encode_body(
             kind,
@@ -732,7 +760,7 @@ impl GatewayCore {
             // reserved toward the device so this gateway never reuses it within
             // EXCHANGE_LIFETIME (24.538 §6.3.4.3.3).
             (AnswerMode::SpecPost, ack) => {
-                let mid = if self.mids.reserve(now, peer, exchange.mid) {
+                let mid = if self.device.mids.reserve(now, peer, exchange.mid) {
                     exchange.mid
                 } else {
                     self.device_mid(now, peer, exchange.mid ^ 0x8000)
@@ -771,7 +799,7 @@ impl GatewayCore {
         self.stats.answered_with(kind, code);
         let (dedup, retx) = match side {
             Side::Config => (&mut self.config_side.dedup, &mut self.config_side.retx),
-            Side::Device | Side::Upstream(_) => (&mut self.dedup, &mut self.device_retx),
+            Side::Device | Side::Upstream(_) => (&mut self.device.dedup, &mut self.device.retx),
         };
         match mtype {
             MsgType::Ack => dedup.set_reply(peer, exchange.mid, &bytes),
@@ -786,13 +814,13 @@ impl GatewayCore {
             _ => {}
         }
         self.push(side, peer, bytes);
-        self.scratch = body;
+        self.device.scratch = body;
     }
 
     /// A fresh MID toward a device; when none is free (65 536 in EXCHANGE_LIFETIME toward one
     /// address), `fallback` is used and the exhaustion is counted as a shed answer.
     pub(super) fn device_mid(&mut self, now: Instant, peer: SocketAddr, fallback: u16) -> u16 {
-        match self.mids.allocate(now, peer) {
+        match self.device.mids.allocate(now, peer) {
             Some(m) => m,
             None => {
                 inc(&self.stats.shed);
@@ -811,11 +839,12 @@ impl GatewayCore {
         outcome: Outcome,
     ) {
         if let Some(entry) = self.pending.remove_if(kind, ue, seq) {
-            self.answer_latency
+            self.overload
+                .answer_latency
                 .observe(now.saturating_duration_since(entry.exchange.received_at));
             self.journal_forget(entry.journal);
             if entry.stage == Stage::Queued {
-                self.batches[kind.index()].forget(entry.element.len());
+                self.upstream.batches[kind.index()].forget(entry.element.len());
             }
             // A UE registered through this gateway can be reached for downlink (24.538 §6.3.4
             // "registered constrained UEs"); a de-registered one no longer.

@@ -15,10 +15,16 @@
 //! and is judged afresh). Max-Age carries ±50 % jitter so devices refused in the same second do
 //! not come back in the same second (RFC 7252 §5.9.3.4: the client waits Max-Age).
 
-use super::*;
+use super::shard::{inc, GatewayCore};
 use crate::coap::overload::jittered;
+use crate::coap::types::option;
 use crate::coap::Header;
+use crate::coap::{Code, MessageBuilder, MsgType};
+use crate::gateway::{GatewayStats, Received, Side};
 use crate::net::shard::Load;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
 
 /// Beyond this multiple of [`GatewayConfig::overload_delay`] a new CON is dropped unanswered:
 /// on loopback a 5.03 costs the shard ~80 % of serving the request (the send dominates), so
@@ -28,29 +34,10 @@ pub const SILENT_FACTOR: u32 = 2;
 /// Diagnostic payload of the overload answer (RFC 7252 §5.5.2).
 const OVERLOADED: &[u8] = b"overloaded";
 
-/// An exponentially weighted moving average of the receipt-to-answer time of requests
-/// (weight 1/64 per answer: it follows a change within a few hundred answers).
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct LatencyEstimate {
-    nanos: f64,
-}
-
-impl LatencyEstimate {
-    /// Fold in one request's receipt-to-answer time.
-    pub(super) fn observe(&mut self, latency: Duration) {
-        self.nanos += (latency.as_nanos() as f64 - self.nanos) / 64.0;
-    }
-
-    /// The current estimate.
-    pub(super) fn get(&self) -> Duration {
-        Duration::from_nanos(self.nanos as u64)
-    }
-}
-
 impl GatewayCore {
     /// The driver's measurement for the datagram fed next ([`crate::net::shard::Core::set_load`]).
     pub fn set_load(&mut self, load: Load) {
-        self.queue_delay = load.queue_delay;
+        self.overload.queue_delay = load.queue_delay;
     }
 
     /// The Max-Age of one 5.03 overload answer: the configured one with ±50 % jitter.
@@ -64,12 +51,14 @@ impl GatewayCore {
     pub(super) fn answers_lagging(&self) -> bool {
         !self.config.overload_latency.is_zero()
             && self.pending.len() >= crate::gateway::LATENCY_FLOOR
-            && self.answer_latency.get() > self.config.overload_latency
+            && self.overload.answer_latency.get() > self.config.overload_latency
     }
 
     /// Record the queueing delay of a device-facing datagram (metrics).
     pub(super) fn observe_queue_delay(&self) {
-        self.stats.queue_delay.observe_duration(self.queue_delay);
+        self.stats
+            .queue_delay
+            .observe_duration(self.overload.queue_delay);
     }
 
     /// Admission by queueing delay and answer latency of a request on the device-facing socket
@@ -89,13 +78,13 @@ impl GatewayCore {
         from: SocketAddr,
         header: &Header,
     ) -> bool {
-        let late = self.queue_delay > self.config.overload_delay;
+        let late = self.overload.queue_delay > self.config.overload_delay;
         if !late && !self.answers_lagging() {
             return false;
         }
         let dedup = match side {
             Side::Config => &self.config_side.dedup,
-            Side::Device | Side::Upstream(_) => &self.dedup,
+            Side::Device | Side::Upstream(_) => &self.device.dedup,
         };
         if dedup.contains(now, from, header.mid, header.token) {
             return false;
@@ -112,11 +101,11 @@ impl GatewayCore {
             inc(refused(&self.stats));
             return true;
         }
-        if self.queue_delay > self.config.overload_delay * SILENT_FACTOR {
+        if self.overload.queue_delay > self.config.overload_delay * SILENT_FACTOR {
             inc(&self.stats.shed_silent);
             return true;
         }
-        if !self.answer_budget.take(now) {
+        if !self.overload.answer_budget.take(now) {
             inc(&self.stats.shed_budget);
             return true;
         }
@@ -132,23 +121,5 @@ impl GatewayCore {
         .payload(OVERLOADED);
         self.push(side, from, bytes);
         true
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_latency_estimate_follows_a_change_within_a_few_hundred_answers() {
-        let mut e = LatencyEstimate::default();
-        for _ in 0..400 {
-            e.observe(Duration::from_millis(800));
-        }
-        assert!(e.get() > Duration::from_millis(790));
-        for _ in 0..400 {
-            e.observe(Duration::from_millis(10));
-        }
-        assert!(e.get() < Duration::from_millis(20));
     }
 }

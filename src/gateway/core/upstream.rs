@@ -1,26 +1,43 @@
 //! Toward the server: flush triggers, bulk and single requests over the uplinks, and splitting
 //! the answers (24.538 §6.3.4.3.3 / §6.3.4.3.6; 24.538 §6.3.4.3.3).
 
+use super::batch::Queued;
 use super::config::conf_single_outcome;
+use super::pending::{Kind, Stage};
+use super::shard::{inc, GatewayCore};
+use super::split::{split_answer, Split};
+use super::timer::Timer;
 use super::upstream_block2::Block2Step;
-use super::*;
+use super::upstream_state::{uuid_text, InFlight, Purpose, UpRetx, DEFAULT_MAX_AGE};
+use crate::coap::build::{empty_ack, reset};
 use crate::coap::endpoint::{classify, Classified};
+use crate::coap::types::option;
 use crate::coap::view::BlockOpt;
+use crate::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
+use crate::gateway::answer::Outcome;
+use crate::gateway::conf;
 use crate::gateway::FlushReason;
+use crate::gateway::{Received, Side};
+use crate::msg::{self, cause, AggKind, BulkKind, Payload, RegResult};
+use std::cmp::Reverse;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 impl GatewayCore {
     pub(super) fn batch_bytes(&self, kind: Kind) -> usize {
-        self.envelope_len[kind.index()] + self.batches[kind.index()].bytes
+        self.upstream.envelope_len[kind.index()] + self.upstream.batches[kind.index()].bytes
     }
 
     pub(super) fn max_entries(&self) -> usize {
-        self.learned_max_entries.max(1)
+        self.upstream.learned_max_entries.max(1)
     }
 
     /// When the batch of `kind` must be flushed (None when empty or blocked on in-flight slots).
     pub(super) fn flush_time(&self, kind: Kind) -> Option<Instant> {
-        let batch = &self.batches[kind.index()];
-        if batch.count == 0 || self.in_flight.len() >= self.config.max_in_flight {
+        let batch = &self.upstream.batches[kind.index()];
+        if batch.count == 0 || self.upstream.in_flight.len() >= self.config.max_in_flight {
             return None;
         }
         let oldest = batch.queue.front().map(|q| q.received_at)?;
@@ -32,7 +49,7 @@ impl GatewayCore {
             t = oldest;
         }
         if let Some(Reverse((d, _, _))) = batch.deadlines.peek() {
-            let lead = self.config.deadline_margin + self.rtt_estimate;
+            let lead = self.config.deadline_margin + self.upstream.rtt_estimate;
             t = t.min(d.checked_sub(lead).unwrap_or(*d));
         }
         if let Some(b) = batch.blocked_until {
@@ -49,7 +66,7 @@ impl GatewayCore {
                 .get(kind, ue)
                 .is_some_and(|p| p.seq == seq && p.stage == Stage::Queued)
         };
-        let batch = &mut self.batches[kind.index()];
+        let batch = &mut self.upstream.batches[kind.index()];
         batch.oldest(|q| live(&q.ue, q.seq));
         while let Some(Reverse((_, seq, ue))) = batch.deadlines.peek() {
             if live(ue, *seq) {
@@ -82,9 +99,9 @@ impl GatewayCore {
         let max_entries = self.max_entries();
         let budget = self.bulk_budget();
         let mut members: Vec<(Arc<str>, u64)> = Vec::new();
-        let mut bytes = self.envelope_len[kind.index()];
+        let mut bytes = self.upstream.envelope_len[kind.index()];
         {
-            let batch = &mut self.batches[kind.index()];
+            let batch = &mut self.upstream.batches[kind.index()];
             while members.len() < max_entries {
                 let Some(front) = batch.queue.front() else {
                     break;
@@ -114,7 +131,7 @@ impl GatewayCore {
             // oldest reservation ends; never reuse one early.
             inc(&self.stats.upstream_mid_exhausted);
             let retry = self.upstream_mid_expiry().unwrap_or(now).max(now);
-            let batch = &mut self.batches[kind.index()];
+            let batch = &mut self.upstream.batches[kind.index()];
             for (ue, seq) in members.into_iter().rev() {
                 let received_at = self
                     .pending
@@ -158,7 +175,7 @@ impl GatewayCore {
             }
         }
         let token = self.fresh_token();
-        let batch = &mut self.batches[kind.index()];
+        let batch = &mut self.upstream.batches[kind.index()];
         for (ue, _) in &members {
             if let Some(p) = self.pending.get_mut(kind, ue) {
                 let held = now.saturating_duration_since(p.exchange.received_at);
@@ -229,8 +246,8 @@ impl GatewayCore {
     /// the MSGin5G Server for everything else.
     pub(super) fn destination(&self, kind: Kind) -> SocketAddr {
         match kind {
-            Kind::Conf => self.config_upstream,
-            Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn => self.upstream,
+            Kind::Conf => self.upstream.config_server,
+            Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn => self.upstream.server,
         }
     }
 
@@ -240,11 +257,11 @@ impl GatewayCore {
         now: Instant,
         peer: SocketAddr,
     ) -> Option<(usize, u16)> {
-        let n = self.uplinks.len();
+        let n = self.upstream.uplinks.len();
         for k in 0..n {
-            let i = (self.next_uplink + k) % n;
-            if let Some(mid) = self.uplinks[i].mids.allocate(now, peer) {
-                self.next_uplink = (i + 1) % n;
+            let i = (self.upstream.next_uplink + k) % n;
+            if let Some(mid) = self.upstream.uplinks[i].mids.allocate(now, peer) {
+                self.upstream.next_uplink = (i + 1) % n;
                 return Some((i, mid));
             }
         }
@@ -253,7 +270,8 @@ impl GatewayCore {
 
     /// When the earliest upstream Message ID reservation ends.
     pub(super) fn upstream_mid_expiry(&self) -> Option<Instant> {
-        self.uplinks
+        self.upstream
+            .uplinks
             .iter()
             .filter_map(|u| u.mids.next_expiry())
             .min()
@@ -262,7 +280,7 @@ impl GatewayCore {
     pub(super) fn fresh_token(&mut self) -> u64 {
         loop {
             let t = self.rng.next_u64();
-            if !self.in_flight.contains_key(&t) {
+            if !self.upstream.in_flight.contains_key(&t) {
                 return t;
             }
         }
@@ -310,7 +328,7 @@ impl GatewayCore {
         };
         let deadline = now + self.config.bulk_response_timeout;
         let epoch = self.directory.self_registration_epoch();
-        self.in_flight.insert(
+        self.upstream.in_flight.insert(
             token,
             InFlight {
                 uplink,
@@ -328,7 +346,7 @@ impl GatewayCore {
         );
         self.timers.push(deadline, Timer::Upstream { token });
         self.upstream_sent(now);
-        self.uplinks[uplink].retx.start(
+        self.upstream.uplinks[uplink].retx.start(
             now,
             &mut self.rng,
             destination,
@@ -348,7 +366,9 @@ impl GatewayCore {
         from: SocketAddr,
         data: &[u8],
     ) {
-        if (from != self.upstream && from != self.config_upstream) || uplink >= self.uplinks.len() {
+        if (from != self.upstream.server && from != self.upstream.config_server)
+            || uplink >= self.upstream.uplinks.len()
+        {
             inc(&self.stats.dropped);
             self.stats
                 .received(Side::Upstream(uplink), Received::Ignored);
@@ -370,7 +390,7 @@ impl GatewayCore {
             Classified::Reset(h) => {
                 self.stats.received(side, Received::Ok);
                 if let Some(UpRetx::Request(token)) =
-                    self.uplinks[uplink].retx.acknowledge(from, h.mid)
+                    self.upstream.uplinks[uplink].retx.acknowledge(from, h.mid)
                 {
                     self.fail_exchange(now, token, cause::SERVER_ERROR);
                 }
@@ -386,7 +406,7 @@ impl GatewayCore {
                 self.reject_format_error(side, from, h, why);
                 return;
             }
-            Classified::Request(view) if from != self.upstream => {
+            Classified::Request(view) if from != self.upstream.server => {
                 let h = view.header;
                 // The configuration server sends no requests: a CON is rejected with a RST
                 // (RFC 7252 §4.2), a NON ignored.
@@ -416,7 +436,7 @@ impl GatewayCore {
         };
         self.stats.received(side, Received::Ok);
         if h.mtype == MsgType::Ack {
-            self.uplinks[uplink].retx.acknowledge(from, h.mid);
+            self.upstream.uplinks[uplink].retx.acknowledge(from, h.mid);
             if h.code.is_empty() {
                 return; // separate response follows (RFC 7252 §5.2.2)
             }
@@ -430,13 +450,13 @@ impl GatewayCore {
         let mut t = [0u8; 8];
         t.copy_from_slice(h.token.as_slice());
         let token = u64::from_be_bytes(t);
-        let Some(flight) = self.in_flight.remove(&token) else {
+        let Some(flight) = self.upstream.in_flight.remove(&token) else {
             return; // late or duplicate response
         };
         // A separate response whose empty ACK was lost also ends the request's retransmission
         // (not a piggybacked answer to an earlier message of a block-wise exchange: replayed).
         if h.mtype != MsgType::Ack || h.mid == flight.mid {
-            self.uplinks[flight.uplink]
+            self.upstream.uplinks[flight.uplink]
                 .retx
                 .acknowledge(from, flight.mid);
         }
@@ -447,7 +467,7 @@ impl GatewayCore {
         }
         let rtt = now.saturating_duration_since(flight.sent_at);
         self.stats.upstream_rtt.observe_duration(rtt);
-        self.rtt_estimate = (self.rtt_estimate * 7 + rtt) / 8;
+        self.upstream.rtt_estimate = (self.upstream.rtt_estimate * 7 + rtt) / 8;
         match self.block2_step(now, token, flight, &view) {
             Block2Step::Answer(flight, None) => self.on_response(now, flight, &view),
             Block2Step::Answer(flight, Some(whole)) => match MessageView::parse(&whole) {
@@ -455,7 +475,7 @@ impl GatewayCore {
                 Err(_) => self.fail_members(now, flight, cause::SERVER_ERROR),
             },
             // Still fetching (the slot stays taken), or failed (its flush follows).
-            Block2Step::Consumed if self.in_flight.contains_key(&token) => return,
+            Block2Step::Consumed if self.upstream.in_flight.contains_key(&token) => return,
             Block2Step::Consumed => {}
         }
         // A slot toward the server is free again.
@@ -564,13 +584,16 @@ impl GatewayCore {
             }
             return;
         }
-        self.learned_max_entries = live.len().div_ceil(2).min(self.learned_max_entries);
+        self.upstream.learned_max_entries = live
+            .len()
+            .div_ceil(2)
+            .min(self.upstream.learned_max_entries);
         // Put the members back at the head of the queue, in order, and flush at once.
         for (ue, seq) in live.into_iter().rev() {
             self.requeue_front(kind, ue, seq);
         }
-        while self.batches[kind.index()].count > 0
-            && self.in_flight.len() < self.config.max_in_flight
+        while self.upstream.batches[kind.index()].count > 0
+            && self.upstream.in_flight.len() < self.config.max_in_flight
         {
             if !self.send_bulk(kind, now) {
                 break;
@@ -594,7 +617,7 @@ impl GatewayCore {
                 self.requeue_front(kind, ue, seq);
             }
         }
-        self.batches[kind.index()].blocked_until = Some(retry_at);
+        self.upstream.batches[kind.index()].blocked_until = Some(retry_at);
         for (ue, seq) in expired {
             let outcome =
                 Outcome::failure(cause::GATEWAY_OVERLOAD).with_max_age(wait.as_secs() as u32);
@@ -609,7 +632,7 @@ impl GatewayCore {
         };
         p.stage = Stage::Queued;
         let (len, deadline, received_at) = (p.element.len(), p.deadline, p.exchange.received_at);
-        self.batches[kind.index()].push_front(
+        self.upstream.batches[kind.index()].push_front(
             Queued {
                 ue,
                 seq,
@@ -639,7 +662,7 @@ impl GatewayCore {
     ) {
         let destination = self.destination(flight.kind);
         flight.mid = mid;
-        self.uplinks[flight.uplink].retx.start(
+        self.upstream.uplinks[flight.uplink].retx.start(
             now,
             &mut self.rng,
             destination,
@@ -648,15 +671,15 @@ impl GatewayCore {
             UpRetx::Request(token),
         );
         self.push(Side::Upstream(flight.uplink), destination, bytes);
-        self.in_flight.insert(token, flight);
+        self.upstream.in_flight.insert(token, flight);
     }
 
     /// End the upstream exchange `token` without its answer: no longer in flight, its
     /// retransmission stopped (a late answer finds nothing).
     pub(super) fn abandon_exchange(&mut self, token: u64) -> Option<InFlight> {
-        let flight = self.in_flight.remove(&token)?;
+        let flight = self.upstream.in_flight.remove(&token)?;
         let destination = self.destination(flight.kind);
-        self.uplinks[flight.uplink]
+        self.upstream.uplinks[flight.uplink]
             .retx
             .acknowledge(destination, flight.mid);
         Some(flight)

@@ -1,0 +1,74 @@
+//! The downlink sub-state of a shard (23.554 §8.11, 24.538 §6.3.3): the server's requests
+//! awaiting their delivery result (origin side), the deliveries toward this shard's devices
+//! (owner side), and what was delivered (report routing, duplicate suppression).
+
+use crate::coap::Token;
+use crate::gateway::handoff::{DeliveryTarget, Originator};
+use crate::gateway::recent::RecentKeys;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The shard's downlink state.
+#[derive(Debug)]
+pub(super) struct Downlink {
+    /// Downlink requests from the server awaiting their delivery result, by ticket.
+    pub(super) server_requests: HashMap<u64, ServerRequest>,
+    /// The last ticket handed out.
+    pub(super) next_ticket: u64,
+    /// Deliveries toward devices of this shard, by device-side Token.
+    pub(super) deliveries: HashMap<u64, DeviceDelivery>,
+    /// Messages delivered to ACs of this shard that asked for a report: Message ID → original
+    /// sender (bounded, oldest first out).
+    pub(super) delivered: HashMap<Arc<str>, Originator>,
+    /// `delivered`'s keys, oldest first.
+    pub(super) delivered_order: VecDeque<Arc<str>>,
+    /// Messages this shard delivered (recipient + Message ID, bounded by `max_delivered`): the
+    /// same message sent again is acknowledged without a second delivery.
+    pub(super) recent_deliveries: RecentKeys,
+}
+
+impl Downlink {
+    /// An empty downlink state remembering up to `max_delivered` delivered messages.
+    pub(super) fn new(max_delivered: usize) -> Downlink {
+        Downlink {
+            server_requests: HashMap::new(),
+            next_ticket: 0,
+            deliveries: HashMap::new(),
+            delivered: HashMap::new(),
+            delivered_order: VecDeque::new(),
+            recent_deliveries: RecentKeys::new(max_delivered),
+        }
+    }
+
+    /// Whether no downlink request or delivery is outstanding.
+    pub(super) fn is_idle(&self) -> bool {
+        self.server_requests.is_empty() && self.deliveries.is_empty()
+    }
+}
+
+/// A downlink request from the server awaiting the device's answer (origin side).
+#[derive(Debug)]
+pub(super) struct ServerRequest {
+    pub(super) uplink: usize,
+    pub(super) token: Token,
+    /// Whether the server's request was confirmable (the answer then is a CON too).
+    pub(super) con: bool,
+    /// The Message ID the answer's `MSGRESP` names.
+    pub(super) message_id: Arc<str>,
+}
+
+/// A delivery toward a device in progress (owner side), by device-side Token.
+#[derive(Debug)]
+pub(super) struct DeviceDelivery {
+    pub(super) origin: usize,
+    pub(super) ticket: u64,
+    pub(super) peer: SocketAddr,
+    pub(super) mid: u16,
+    pub(super) target: DeliveryTarget,
+    pub(super) correlate: Option<(Arc<str>, Originator)>,
+    /// The recipient + Message ID to remember once delivered ([`crate::gateway::Delivery::once`]).
+    pub(super) once: Option<Arc<str>>,
+    /// The device sent an empty ACK: the answer comes as a separate response.
+    pub(super) acked: bool,
+}
