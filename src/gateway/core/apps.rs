@@ -3,7 +3,7 @@
 //! all aggregated upstream (`AGGMSG`/`AGGIMDN`, 23.554 §8.4) by the same batcher as
 //! registrations.
 
-use super::device::Admission;
+use super::admission::Admission;
 use super::pending::{Exchange, Kind};
 use super::shard::{inc, GatewayCore};
 use super::timer::Timer;

@@ -1,7 +1,7 @@
 //! The gateway shard as a [`Core`] of the one driver (`net::shard::run`): the socket table
 //! layout and the mapping between socket ids and [`Side`]s (README "Architecture").
 
-use super::GatewayCore;
+use super::shard::GatewayCore;
 use crate::coap::Transmit;
 use crate::gateway::Side;
 use crate::net::shard::{Core, Load, SocketId};
@@ -101,7 +101,8 @@ impl Core for GatewayCore {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{side_of, socket_of};
+    use crate::gateway::Side;
 
     #[test]
     fn socket_ids_and_sides_map_both_ways() {

@@ -13,11 +13,14 @@
 //! - [`timer`]: the timers and their queue.
 //!
 //! The behaviour, one concern per file (each an `impl GatewayCore` block):
-//! - [`device`]: device requests: validation, dedup, replacement, the one final answer;
+//! - [`device`]: device datagrams: validation, deduplication (RFC 7252 §4.5), Block1, refusals;
+//! - [`admission`]: accepting a device request: bounds, replacement, its batch or a single;
+//! - [`device_answer`]: the one final answer to each device request;
 //! - [`config`]: configuration GETs on the configuration socket (24.538 §6.2.2.1);
 //! - [`apps`]: Application Client registration and requests (MSGin5G-5, 24.538 §6.3.2);
 //! - [`upstream`]: batching, bulk and single requests, the server's answers; [`split`] splits
 //!   a bulk or aggregate answer per member;
+//! - [`single`]: the wire form of requests sent on their own and their answers' outcomes;
 //! - [`upstream_block`]: bulks sent in Block1 blocks (RFC 7959) when configured;
 //! - [`upstream_block2`]: answers from the server fetched in Block2 blocks (RFC 7959 §2.4);
 //! - [`downlink`]: the server's downlink requests and their delivery (23.554 §8.11);
@@ -29,10 +32,12 @@
 //! - [`observe`]: flush reasons and gauges for the metrics;
 //! - [`driven`]: the shard as a `net::shard::Core` (socket ids ↔ sides).
 
+mod admission;
 mod apps;
 pub(super) mod batch;
 mod config;
 mod device;
+mod device_answer;
 mod device_state;
 mod downlink;
 mod downlink_state;
@@ -48,6 +53,7 @@ mod registration_state;
 mod reregister;
 mod shard;
 mod silence;
+mod single;
 pub(super) mod split;
 mod timer;
 mod timers;

@@ -47,7 +47,8 @@ impl LatencyEstimate {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::LatencyEstimate;
+    use std::time::Duration;
 
     #[test]
     fn the_latency_estimate_follows_a_change_within_a_few_hundred_answers() {

@@ -185,16 +185,18 @@ impl GatewayCore {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::coap::build::reset;
     use crate::coap::types::option;
     use crate::coap::{
         Code, MessageBuilder, MessageView, MsgType, Token, Transmit, CONTENT_FORMAT_JSON,
     };
     use crate::gateway::GatewayConfig;
+    use crate::gateway::GatewayCore;
+    use crate::gateway::Side;
     use std::net::SocketAddr;
     use std::sync::atomic::Ordering;
     use std::time::Duration;
+    use std::time::Instant;
 
     const SERVER: &str = "127.0.0.1:5683";
 

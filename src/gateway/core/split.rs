@@ -121,9 +121,13 @@ pub(in crate::gateway) fn match_member<M>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{split_answer, Split};
     use crate::coap::Code;
+    use crate::gateway::answer::Outcome;
+    use crate::gateway::Kind;
+    use crate::msg::cause;
     use crate::msg::MsgDeliveryStatus;
+    use std::sync::Arc;
 
     fn members(keys: &[&str]) -> Vec<(Arc<str>, u64)> {
         keys.iter()

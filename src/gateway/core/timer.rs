@@ -107,8 +107,9 @@ impl TimerQueue {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{Timer, TimerQueue};
     use std::time::Duration;
+    use std::time::Instant;
 
     fn up(token: u64) -> Timer {
         Timer::Upstream { token }

@@ -1,7 +1,7 @@
 //! Timers: piggyback windows, `waitTime` deadlines, deadlines from receipt, upstream answer waits, retransmissions and
 //! cache expiry.
 
-use super::device::kind_side;
+use super::device_answer::kind_side;
 use super::device_state::DeviceRetx;
 use super::pending::{AckState, Kind, Stage};
 use super::registration_state::SelfState;

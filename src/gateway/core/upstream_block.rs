@@ -11,6 +11,7 @@
 
 use super::pending::Kind;
 use super::shard::{inc, GatewayCore};
+use super::single::request_tag;
 use super::upstream_state::{Block1Send, InFlight};
 use crate::coap::block::{szx_of, MAX_SZX};
 use crate::coap::types::option;
@@ -71,7 +72,7 @@ impl GatewayCore {
             let size = u32::try_from(send.body.len()).unwrap_or(u32::MAX);
             b = b.uint_option(option::SIZE1, size);
         }
-        b.option(option::REQUEST_TAG, &super::upstream::request_tag(token))
+        b.option(option::REQUEST_TAG, &request_tag(token))
             .payload(send.chunk())
     }
 

@@ -9,7 +9,7 @@
 
 use super::pending::Kind;
 use super::shard::{inc, GatewayCore};
-use super::upstream::{conf_get, request_tag};
+use super::single::{conf_get, request_tag};
 use super::upstream_state::{Block2Fetch, InFlight, Purpose};
 use crate::coap::types::option;
 use crate::coap::view::BlockOpt;
