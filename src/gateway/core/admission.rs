@@ -50,7 +50,7 @@ impl GatewayCore {
         let side = kind_side(kind);
         // The allow-list names UE Service IDs: registration kinds only (configuration is keyed
         // by MSGin5G UE ID, before the UE has a UE Service ID; 23.554 §8.1.4).
-        if matches!(kind, Kind::Reg | Kind::Dereg) {
+        if kind.is_registration() {
             if let Some(allow) = &self.config.allow_list {
                 if !allow.contains(ue) {
                     self.stats.received(side, Received::Ok);

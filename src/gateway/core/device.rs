@@ -129,7 +129,30 @@ impl GatewayCore {
             Payload::AppDereg(r) => self.app_deregister(now, from, &header, r),
             Payload::MsgSending(r) => self.app_message(now, app, r),
             Payload::ReportSending(r) => self.app_report(now, app, r),
-            other => {
+            // Answers, bulks, aggregates and server-side requests are not a device's to send;
+            // listed one by one so that a new message type is a compile error here.
+            other @ (Payload::RegResp(_)
+            | Payload::DeregResp(_)
+            | Payload::BulkReg(_)
+            | Payload::BulkRegResp(_)
+            | Payload::BulkDereg(_)
+            | Payload::BulkDeregResp(_)
+            | Payload::BulkConf(_)
+            | Payload::BulkConfResp(_)
+            | Payload::MsgResp(_)
+            | Payload::AggMsg(_)
+            | Payload::AggImdn(_)
+            | Payload::AsReg(_)
+            | Payload::AsDereg(_)
+            | Payload::AsRegResp(_)
+            | Payload::AsDeregResp(_)
+            | Payload::AppRegResp(_)
+            | Payload::AppDeregResp(_)
+            | Payload::MsgSendingResp(_)
+            | Payload::ReportSendingResp(_)
+            | Payload::MsgDelivery(_)
+            | Payload::MsgReceivedResp(_)
+            | Payload::ReportDelivery(_)) => {
                 let text = format!("unsupported messageType {}", other.message_type().as_str());
                 self.reject(from, &header, Code::BAD_REQUEST, &text);
             }

@@ -168,7 +168,36 @@ impl GatewayCore {
         let (message_id, target) = match &payload {
             Payload::Msg(m) => (m.message_id.clone(), self.route_message(m, view.payload())),
             Payload::Imdn(r) => (r.message_id.clone(), self.route_report(r, view.payload())),
-            other => {
+            // The server delivers only messages and reports (23.554 §8.11); listed one by one so
+            // that a new message type is a compile error here.
+            other @ (Payload::Reg(_)
+            | Payload::Dereg(_)
+            | Payload::RegResp(_)
+            | Payload::DeregResp(_)
+            | Payload::BulkReg(_)
+            | Payload::BulkRegResp(_)
+            | Payload::BulkDereg(_)
+            | Payload::BulkDeregResp(_)
+            | Payload::BulkConf(_)
+            | Payload::BulkConfResp(_)
+            | Payload::MsgResp(_)
+            | Payload::AggMsg(_)
+            | Payload::AggImdn(_)
+            | Payload::AsReg(_)
+            | Payload::AsDereg(_)
+            | Payload::AsRegResp(_)
+            | Payload::AsDeregResp(_)
+            | Payload::AppReg(_)
+            | Payload::AppRegResp(_)
+            | Payload::AppDereg(_)
+            | Payload::AppDeregResp(_)
+            | Payload::MsgSending(_)
+            | Payload::MsgSendingResp(_)
+            | Payload::ReportSending(_)
+            | Payload::ReportSendingResp(_)
+            | Payload::MsgDelivery(_)
+            | Payload::MsgReceivedResp(_)
+            | Payload::ReportDelivery(_)) => {
                 let text = format!("unsupported messageType {}", other.message_type().as_str());
                 self.reply_server(
                     now,

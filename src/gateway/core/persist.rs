@@ -64,18 +64,8 @@ struct JournalRecord {
     element: Vec<u8>,
 }
 
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Reg => "REG",
-        Kind::Dereg => "DEREG",
-        Kind::Msg => "MSG",
-        Kind::Imdn => "IMDN",
-        Kind::Conf => "CONF",
-    }
-}
-
 fn kind_from(name: &str) -> Option<Kind> {
-    Kind::ALL.into_iter().find(|k| kind_name(*k) == name)
+    Kind::ALL.into_iter().find(|k| k.as_str() == name)
 }
 
 fn to_ms(t: SystemTime) -> u64 {
@@ -247,7 +237,7 @@ impl GatewayCore {
         };
         let record = JournalRecord {
             shard: self.shard,
-            kind: kind_name(*kind).to_owned(),
+            kind: kind.as_str().to_owned(),
             key: key.to_string(),
             peer: x.peer,
             mid: x.mid,
