@@ -174,7 +174,9 @@ impl GatewayCore {
                 bytes.clone(),
                 DeviceRetx::Answer,
             ),
-            _ => {}
+            // A NON answer is neither remembered nor retransmitted (RFC 7252 §4.3); answers
+            // are never RSTs.
+            MsgType::Non | MsgType::Rst => {}
         }
         self.push(side, peer, bytes);
         self.device.scratch = body;

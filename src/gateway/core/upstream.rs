@@ -298,8 +298,11 @@ impl GatewayCore {
     ) {
         let destination = self.destination(kind);
         let block1 = match (kind, single) {
+            // A configuration GET has no body to send block-wise.
             (Kind::Conf, true) => None,
-            _ => self.block1_start(payload),
+            (Kind::Conf, false) | (Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn, _) => {
+                self.block1_start(payload)
+            }
         };
         let bytes = match (kind, single) {
             _ if block1.is_some() => {
