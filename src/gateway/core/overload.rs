@@ -1,15 +1,15 @@
 //! Overload control (README "Failure behaviour"): a new device request that waited longer than
-//! [`GatewayConfig::overload_delay`] between the kernel receiving it and the shard handling it is
+//! [`crate::gateway::GatewayConfig::overload_delay`] between the kernel receiving it and the shard handling it is
 //! answered 5.03 + Max-Age at once (RFC 7252 §5.9.3.4, §5.10.5) without parsing its payload,
 //! and a NON one is dropped; both are counted; beyond [`SILENT_FACTOR`] times the delay a CON is
 //! dropped unanswered too. Nothing is kept for it (the check comes before duplicate detection
 //! records the exchange), so a retransmission of the same Message ID is judged afresh (nothing
 //! was processed, so processing it later is safe, RFC 7252 §4.5). Retransmissions of admitted
 //! requests, ACKs, RSTs and the server's answers are never shed. The in-flight bound
-//! ([`GatewayConfig::max_pending`]) is checked in [`GatewayCore::admit`].
+//! ([`crate::gateway::GatewayConfig::max_pending`]) is checked in [`GatewayCore::admit`].
 //!
 //! The 5.03 answers themselves are bounded by an [`AnswerBudget`]
-//! ([`GatewayConfig::overload_answer_rate`] per second): on loopback an answer costs the shard
+//! ([`crate::gateway::GatewayConfig::overload_answer_rate`] per second): on loopback an answer costs the shard
 //! about as much as serving the request (the send dominates), a drop only its share of one
 //! `recvmmsg`, so past the budget a shed request is dropped unanswered (its device retransmits
 //! and is judged afresh). Max-Age carries ±50 % jitter so devices refused in the same second do
@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
-/// Beyond this multiple of [`GatewayConfig::overload_delay`] a new CON is dropped unanswered:
+/// Beyond this multiple of [`crate::gateway::GatewayConfig::overload_delay`] a new CON is dropped unanswered:
 /// on loopback a 5.03 costs the shard ~80 % of serving the request (the send dominates), so
 /// answering every excess request cannot drain the queue (README "Failure behaviour").
 pub const SILENT_FACTOR: u32 = 2;
@@ -47,7 +47,7 @@ impl GatewayCore {
     }
 
     /// Whether the work behind the gateway is queueing: the smoothed answer latency is above
-    /// [`GatewayConfig::overload_latency`] with at least [`LATENCY_FLOOR`] requests in flight.
+    /// [`crate::gateway::GatewayConfig::overload_latency`] with at least [`LATENCY_FLOOR`] requests in flight.
     pub(super) fn answers_lagging(&self) -> bool {
         !self.config.overload_latency.is_zero()
             && self.pending.len() >= crate::gateway::LATENCY_FLOOR
@@ -64,9 +64,9 @@ impl GatewayCore {
     /// Admission by queueing delay and answer latency of a request on the device-facing socket
     /// `side`, before its payload is parsed and before duplicate detection records anything:
     /// true when it was shed. A copy of a recorded exchange (retransmission of an admitted
-    /// request) is never shed. Above [`GatewayConfig::overload_delay`], or while answers lag
+    /// request) is never shed. Above [`crate::gateway::GatewayConfig::overload_delay`], or while answers lag
     /// ([`GatewayCore::answers_lagging`]), a CON gets 5.03 + Max-Age within the
-    /// [`GatewayConfig::overload_answer_rate`] budget; above [`SILENT_FACTOR`] times the delay
+    /// [`crate::gateway::GatewayConfig::overload_answer_rate`] budget; above [`SILENT_FACTOR`] times the delay
     /// (the 5.03 answers themselves cannot keep up) or past the budget it is dropped
     /// unanswered, the cheapest refusal, so the socket buffer never overflows and the kernel
     /// never drops indiscriminately (ACKs, retransmissions of admitted requests, the server's

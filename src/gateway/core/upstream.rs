@@ -360,7 +360,7 @@ impl GatewayCore {
     }
 
     /// Feed a datagram received on uplink socket `uplink` (an index below
-    /// [`GatewayConfig::uplinks_per_shard`]).
+    /// [`crate::gateway::GatewayConfig::uplinks_per_shard`]).
     pub fn handle_upstream_datagram(
         &mut self,
         now: Instant,
