@@ -8,7 +8,7 @@
 //! requests, ACKs, RSTs and the server's answers are never shed. The in-flight bound
 //! ([`crate::gateway::GatewayConfig::max_pending`]) is checked in [`GatewayCore::admit`].
 //!
-//! The 5.03 answers themselves are bounded by an [`AnswerBudget`]
+//! The 5.03 answers themselves are bounded by an [`AnswerBudget`](crate::coap::overload::AnswerBudget)
 //! ([`crate::gateway::GatewayConfig::overload_answer_rate`] per second): on loopback an answer costs the shard
 //! about as much as serving the request (the send dominates), a drop only its share of one
 //! `recvmmsg`, so past the budget a shed request is dropped unanswered (its device retransmits
@@ -47,7 +47,7 @@ impl GatewayCore {
     }
 
     /// Whether the work behind the gateway is queueing: the smoothed answer latency is above
-    /// [`crate::gateway::GatewayConfig::overload_latency`] with at least [`LATENCY_FLOOR`] requests in flight.
+    /// [`crate::gateway::GatewayConfig::overload_latency`] with at least [`LATENCY_FLOOR`](crate::gateway::LATENCY_FLOOR) requests in flight.
     pub(super) fn answers_lagging(&self) -> bool {
         !self.config.overload_latency.is_zero()
             && self.pending.len() >= crate::gateway::LATENCY_FLOOR

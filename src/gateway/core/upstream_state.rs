@@ -179,7 +179,7 @@ pub(super) struct InFlight {
     pub(super) members: Vec<(Arc<str>, u64)>,
     pub(super) sent_at: Instant,
     pub(super) deadline: Instant,
-    /// [`Directory::self_registration_epoch`] when it was sent.
+    /// [`crate::gateway::Directory::self_registration_epoch`] when it was sent.
     pub(super) epoch: u64,
     /// The body still being sent in Block1 blocks (`bulk_block1_bytes`).
     pub(super) block1: Option<Box<Block1Send>>,
