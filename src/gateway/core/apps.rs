@@ -246,7 +246,7 @@ impl GatewayCore {
         {
             return;
         }
-        let Some(originator) = self.delivered_originator(&r.reply_to_message_id) else {
+        let Some(originator) = self.downlink.delivered_originator(&r.reply_to_message_id) else {
             self.stats.received(Side::Device, Received::Ok);
             inc(&self.stats.requests);
             self.answer(

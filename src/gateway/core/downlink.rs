@@ -247,17 +247,12 @@ impl GatewayCore {
                 .set_reply(from, h.mid, &ack);
             self.push(Side::Upstream(uplink), from, ack);
         }
-        self.downlink.next_ticket += 1;
-        let ticket = self.downlink.next_ticket;
-        self.downlink.server_requests.insert(
-            ticket,
-            ServerRequest {
-                uplink,
-                token: h.token,
-                con,
-                message_id: Arc::from(message_id.as_str()),
-            },
-        );
+        let ticket = self.downlink.add_server_request(ServerRequest {
+            uplink,
+            token: h.token,
+            con,
+            message_id: Arc::from(message_id.as_str()),
+        });
         self.timers.push(
             now + self.config.delivery_timeout + Duration::from_secs(5),
             Timer::ServerRequest { ticket },
@@ -596,7 +591,8 @@ impl GatewayCore {
                 self.downlink.recent_deliveries.insert(key);
             }
             if let Some((message_id, originator)) = d.correlate {
-                self.remember_delivered(message_id, originator);
+                self.downlink
+                    .remember_delivered(message_id, originator, self.config.max_delivered);
             }
         } else {
             inc(&self.stats.downlink_failed);
@@ -611,29 +607,6 @@ impl GatewayCore {
             self.handoffs
                 .push_back((origin, Handoff::Delivered { ticket, result }));
         }
-    }
-
-    /// Remember that a message delivered to an AC expects a report (bounded; oldest out).
-    fn remember_delivered(&mut self, message_id: Arc<str>, originator: Originator) {
-        if self
-            .downlink
-            .delivered
-            .insert(message_id.clone(), originator)
-            .is_none()
-        {
-            self.downlink.delivered_order.push_back(message_id);
-        }
-        while self.downlink.delivered.len() > self.config.max_delivered.max(1) {
-            let Some(old) = self.downlink.delivered_order.pop_front() else {
-                break;
-            };
-            self.downlink.delivered.remove(&old);
-        }
-    }
-
-    /// The sender of a message this shard delivered to an AC (for the AC's report).
-    pub(super) fn delivered_originator(&self, message_id: &str) -> Option<Originator> {
-        self.downlink.delivered.get(message_id).cloned()
     }
 
     /// Answer the server's downlink request `ticket` with a separate response.

@@ -41,6 +41,42 @@ impl Downlink {
         }
     }
 
+    /// Keep the server's downlink request `request` until its delivery result; its ticket.
+    pub(super) fn add_server_request(&mut self, request: ServerRequest) -> u64 {
+        self.next_ticket += 1;
+        let ticket = self.next_ticket;
+        self.server_requests.insert(ticket, request);
+        ticket
+    }
+
+    /// Remember that a message delivered to an AC expects a report (at most `max` messages;
+    /// oldest out).
+    pub(super) fn remember_delivered(
+        &mut self,
+        message_id: Arc<str>,
+        originator: Originator,
+        max: usize,
+    ) {
+        if self
+            .delivered
+            .insert(message_id.clone(), originator)
+            .is_none()
+        {
+            self.delivered_order.push_back(message_id);
+        }
+        while self.delivered.len() > max.max(1) {
+            let Some(old) = self.delivered_order.pop_front() else {
+                break;
+            };
+            self.delivered.remove(&old);
+        }
+    }
+
+    /// The sender of a message this shard delivered to an AC (for the AC's report).
+    pub(super) fn delivered_originator(&self, message_id: &str) -> Option<Originator> {
+        self.delivered.get(message_id).cloned()
+    }
+
     /// Whether no downlink request or delivery is outstanding.
     pub(super) fn is_idle(&self) -> bool {
         self.server_requests.is_empty() && self.deliveries.is_empty()
@@ -50,7 +86,9 @@ impl Downlink {
 /// A downlink request from the server awaiting the device's answer (origin side).
 #[derive(Debug)]
 pub(super) struct ServerRequest {
+    /// The uplink the server's request came on (its answer leaves there).
     pub(super) uplink: usize,
+    /// The server's Token, echoed in the answer.
     pub(super) token: Token,
     /// Whether the server's request was confirmable (the answer then is a CON too).
     pub(super) con: bool,
@@ -61,11 +99,17 @@ pub(super) struct ServerRequest {
 /// A delivery toward a device in progress (owner side), by device-side Token.
 #[derive(Debug)]
 pub(super) struct DeviceDelivery {
+    /// The shard holding the server's request.
     pub(super) origin: usize,
+    /// The server's request at the origin shard.
     pub(super) ticket: u64,
+    /// The device (or AC) delivered to.
     pub(super) peer: SocketAddr,
+    /// Message ID of the delivery CON.
     pub(super) mid: u16,
+    /// A MSGin5G-6 client or an Application Client (MSGin5G-5).
     pub(super) target: DeliveryTarget,
+    /// Message ID and sender to remember for the AC's delivery report, once delivered.
     pub(super) correlate: Option<(Arc<str>, Originator)>,
     /// The recipient + Message ID to remember once delivered ([`crate::gateway::Delivery::once`]).
     pub(super) once: Option<Arc<str>>,

@@ -11,8 +11,11 @@ use std::time::{Instant, SystemTime};
 pub(super) struct PersistState {
     /// Real time at `anchor.0` (journal times are stored as wall-clock Unix milliseconds).
     pub(super) anchor: (Instant, SystemTime),
+    /// Application Client registrations changed, by Registration ID.
     pub(super) apps: HashSet<u32>,
+    /// Client routes changed, by UE Service ID.
     pub(super) clients: HashSet<Arc<str>, foldhash::fast::RandomState>,
+    /// Report routes changed, by Message ID.
     pub(super) reports: Vec<Arc<str>>,
     /// Journal records to write (or delete, when no pending entry holds them any more).
     pub(super) journal_dirty: HashSet<u64>,
