@@ -5,7 +5,7 @@
 use super::batch::Queued;
 use super::pending::{AckState, Exchange, Kind, Pending, Stage};
 use super::shard::{inc, GatewayCore};
-use super::timer::Timer;
+use super::timer_queue::Timer;
 use crate::coap::build::empty_ack;
 use crate::gateway::answer::Outcome;
 use crate::gateway::{AnswerMode, Received, Side};

@@ -6,7 +6,7 @@
 use super::admission::Admission;
 use super::pending::{Exchange, Kind};
 use super::shard::{inc, GatewayCore};
-use super::timer::Timer;
+use super::timer_queue::Timer;
 use crate::coap::types::option;
 use crate::coap::Header;
 use crate::coap::{Code, MessageBuilder, MsgType, CONTENT_FORMAT_JSON};

@@ -10,7 +10,7 @@ use super::downlink_state::{DeviceDelivery, ServerRequest};
 use super::pending::Kind;
 use super::registration_state::SelfState;
 use super::shard::{inc, GatewayCore};
-use super::timer::Timer;
+use super::timer_queue::Timer;
 use super::upstream_state::{Purpose, UpRetx};
 use crate::coap::build::empty_ack;
 use crate::coap::dedup::DedupOutcome;

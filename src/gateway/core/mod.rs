@@ -10,7 +10,7 @@
 //! - [`downlink_state`]: the server's downlink requests and the deliveries toward devices;
 //! - [`registration_state`]: the gateway's own registration and the requests parked on it;
 //! - [`overload_state`]: overload control; [`journal_state`]: persistence change tracking;
-//! - [`timer`]: the timers and their queue.
+//! - [`timer_queue`]: the timers and their queue.
 //!
 //! The behaviour, one concern per file (each an `impl GatewayCore` block):
 //! - [`device`]: device datagrams: validation, deduplication (RFC 7252 §4.5), Block1, refusals;
@@ -55,7 +55,7 @@ mod shard;
 mod silence;
 mod single;
 pub(super) mod split;
-mod timer;
+mod timer_queue;
 mod timers;
 mod upstream;
 mod upstream_block;

@@ -19,7 +19,7 @@
 use super::pending::{Dialect, Kind, Stage};
 use super::registration_state::SelfState;
 use super::shard::{inc, GatewayCore};
-use super::timer::Timer;
+use super::timer_queue::Timer;
 use crate::gateway::answer::Outcome;
 use crate::gateway::handoff::Handoff;
 use crate::msg::cause;

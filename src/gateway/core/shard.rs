@@ -7,7 +7,7 @@ use super::journal_state::PersistState;
 use super::overload_state::Overload;
 use super::pending::{Kind, PendingTable};
 use super::registration_state::{SelfRegistration, SelfState};
-use super::timer::{Timer, TimerQueue};
+use super::timer_queue::{Timer, TimerQueue};
 use super::upstream_state::{Purpose, Upstream};
 use crate::coap::dedup::DedupCache;
 use crate::coap::rng::Rng;

@@ -6,7 +6,7 @@ use super::device_state::DeviceRetx;
 use super::pending::{AckState, Kind, Stage};
 use super::registration_state::SelfState;
 use super::shard::{inc, GatewayCore};
-use super::timer::Timer;
+use super::timer_queue::Timer;
 use super::upstream_state::UpRetx;
 use crate::coap::build::empty_ack;
 use crate::coap::retransmit::RetransmitEvent;

@@ -6,7 +6,7 @@ use super::pending::{Kind, Stage};
 use super::shard::{inc, GatewayCore};
 use super::single::{conf_get, conf_single_outcome, request_tag, single_outcome};
 use super::split::{split_answer, Split};
-use super::timer::Timer;
+use super::timer_queue::Timer;
 use super::upstream_block2::Block2Step;
 use super::upstream_state::{uuid_text, InFlight, Purpose, UpRetx, DEFAULT_MAX_AGE};
 use crate::coap::build::{empty_ack, reset};
