@@ -53,7 +53,7 @@ const SERVER_REQUEST_RULES: RequestRules<'static> = RequestRules {
 impl GatewayCore {
     /// Send the gateway's own `REG` (shard 0, at start and after failures).
     pub(super) fn send_self_registration(&mut self, now: Instant) {
-        let Some((uplink, mid)) = self.allocate_upstream_mid(now, self.upstream.server) else {
+        let Some((uplink, mid)) = self.upstream.allocate_mid(now, self.upstream.server) else {
             self.registration.state = SelfState::Due;
             self.timers
                 .push(now + SELF_REGISTRATION_RETRY, Timer::SelfRegistration);

@@ -34,7 +34,7 @@
 
 mod admission;
 mod apps;
-pub(super) mod batch;
+mod batch;
 mod config;
 mod device;
 mod device_answer;
@@ -47,7 +47,7 @@ mod liveness;
 mod observe;
 mod overload;
 mod overload_state;
-pub(super) mod pending;
+mod pending;
 mod persist;
 mod registration_state;
 mod reregister;

@@ -151,7 +151,7 @@ impl GatewayCore {
         }
         self.upstream.liveness.next_probe = Some(now + interval);
         let upstream = self.upstream.server;
-        let Some((uplink, mid)) = self.allocate_upstream_mid(now, upstream) else {
+        let Some((uplink, mid)) = self.upstream.allocate_mid(now, upstream) else {
             return;
         };
         inc(&self.stats.upstream_probes);

@@ -125,11 +125,11 @@ impl GatewayCore {
         if members.is_empty() {
             return false;
         }
-        let Some((uplink, mid)) = self.allocate_upstream_mid(now, self.destination(kind)) else {
+        let Some((uplink, mid)) = self.upstream.allocate_mid(now, self.destination(kind)) else {
             // Message IDs toward the server exhausted (RFC 7252 §4.4): hold the batch until the
             // oldest reservation ends; never reuse one early.
             inc(&self.stats.upstream_mid_exhausted);
-            let retry = self.upstream_mid_expiry().unwrap_or(now).max(now);
+            let retry = self.upstream.mid_expiry().unwrap_or(now).max(now);
             let batch = &mut self.upstream.batches[kind.index()];
             for (ue, seq) in members.into_iter().rev() {
                 let received_at = self
@@ -214,7 +214,7 @@ impl GatewayCore {
             return;
         };
         let seq = entry.seq;
-        let Some((uplink, mid)) = self.allocate_upstream_mid(now, self.destination(kind)) else {
+        let Some((uplink, mid)) = self.upstream.allocate_mid(now, self.destination(kind)) else {
             let outcome = Outcome::failure(cause::GATEWAY_OVERLOAD)
                 .with_max_age(self.config.overload_max_age);
             inc(&self.stats.shed);
@@ -248,32 +248,6 @@ impl GatewayCore {
             Kind::Conf => self.upstream.config_server,
             Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn => self.upstream.server,
         }
-    }
-
-    /// A fresh Message ID toward `peer` on the next uplink that has one (round robin).
-    pub(super) fn allocate_upstream_mid(
-        &mut self,
-        now: Instant,
-        peer: SocketAddr,
-    ) -> Option<(usize, u16)> {
-        let n = self.upstream.uplinks.len();
-        for k in 0..n {
-            let i = (self.upstream.next_uplink + k) % n;
-            if let Some(mid) = self.upstream.uplinks[i].mids.allocate(now, peer) {
-                self.upstream.next_uplink = (i + 1) % n;
-                return Some((i, mid));
-            }
-        }
-        None
-    }
-
-    /// When the earliest upstream Message ID reservation ends.
-    pub(super) fn upstream_mid_expiry(&self) -> Option<Instant> {
-        self.upstream
-            .uplinks
-            .iter()
-            .filter_map(|u| u.mids.next_expiry())
-            .min()
     }
 
     pub(super) fn fresh_token(&mut self) -> u64 {

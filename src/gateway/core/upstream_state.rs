@@ -128,6 +128,27 @@ impl Upstream {
         }
     }
 
+    /// A fresh Message ID toward `peer` on the next uplink that has one (round robin).
+    pub(super) fn allocate_mid(&mut self, now: Instant, peer: SocketAddr) -> Option<(usize, u16)> {
+        let n = self.uplinks.len();
+        for k in 0..n {
+            let i = (self.next_uplink + k) % n;
+            if let Some(mid) = self.uplinks[i].mids.allocate(now, peer) {
+                self.next_uplink = (i + 1) % n;
+                return Some((i, mid));
+            }
+        }
+        None
+    }
+
+    /// When the earliest upstream Message ID reservation ends.
+    pub(super) fn mid_expiry(&self) -> Option<Instant> {
+        self.uplinks
+            .iter()
+            .filter_map(|u| u.mids.next_expiry())
+            .min()
+    }
+
     /// The earliest retransmission or Message ID expiry over the uplinks.
     pub(super) fn next_uplink_timeout(&self) -> Option<Instant> {
         self.uplinks
