@@ -1,7 +1,7 @@
 //! The final answer to one device (24.538 §6.3.4.3.3 / §6.3.4.3.6; README "Protocol profile"): the outcome
 //! of its request and the CoAP code that carries it.
 
-use super::pending::{Dialect, Kind};
+use super::{Dialect, Kind};
 use crate::coap::Code;
 use crate::msg::{self, cause, MsgDeliveryStatus, RegResult, ReportStatus};
 

@@ -3,7 +3,7 @@
 //! of a `BULKCONFRESP` into one answer per device in the content format it asked for.
 
 use super::answer::Outcome;
-use super::split::{match_member, Split};
+use super::core::split::{match_member, Split};
 use crate::coap::{Code, CONTENT_FORMAT_XML};
 use crate::msg::{
     self, cause, cause::configuration_failure_code, BulkKind, Payload, RegResult, UeConfiguration,

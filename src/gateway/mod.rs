@@ -11,22 +11,18 @@
 //! and `handle_timeout`, drain it with `poll_transmit`, and sleep until `poll_timeout`.
 
 mod answer;
-mod batch;
 pub mod conf;
 mod core;
 mod directory;
 mod handoff;
-mod pending;
 pub mod persist;
 mod recent;
-mod split;
 mod stats;
 pub mod summary;
 
-pub use self::core::{journal_owner, RestoredJournal};
 pub use self::core::{
-    side_of, socket_of, GatewayCore, CONFIG_SOCKET, DEFAULT_CONFIG_PORT, DEVICE_SOCKET,
-    SILENT_FACTOR, UPLINK_SOCKET_BASE,
+    journal_owner, side_of, socket_of, split_answer, Dialect, GatewayCore, Kind, RestoredJournal,
+    Split, CONFIG_SOCKET, DEFAULT_CONFIG_PORT, DEVICE_SOCKET, SILENT_FACTOR, UPLINK_SOCKET_BASE,
 };
 pub use answer::{failure_code, Outcome};
 pub use directory::{
@@ -34,9 +30,7 @@ pub use directory::{
     ReportRoute,
 };
 pub use handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
-pub use pending::{Dialect, Kind};
 pub use persist::{GatewayChanges, GatewayDb, GatewaySnapshot};
-pub use split::{split_answer, Split};
 pub use stats::{
     answer_code_label, answer_slot, answer_slot_labels, kind_label, FlushReason, Received,
     ANSWER_CAUSES, ANSWER_CODES, ANSWER_SLOTS, OTHER_CAUSE,

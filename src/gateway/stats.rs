@@ -2,14 +2,15 @@
 //! comes from one of these small fixed sets, never from a device identity or address.
 
 use super::answer::Outcome;
-use super::pending::Kind;
+use super::Kind;
 use super::{GatewayStats, Side};
 use crate::coap::Code;
 use crate::msg::{cause, RegResult};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// What became of a received datagram (label `result`).
+/// What became of a received datagram (label `result` of `datagrams_received_total`): a
+/// receive outcome per socket, not a message type (a datagram may not even parse as CoAP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Received {
     /// Processed: a request accepted (answered later), an ACK/RST that matched, a ping.
@@ -156,16 +157,7 @@ pub const ANSWER_SLOTS: usize = ANSWER_CAUSES.len() + 2;
 
 /// Label value of a request [`Kind`] (label `message_type`: the device's Message Type).
 pub fn kind_label(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Reg => "REG",
-        Kind::Dereg => "DEREG",
-        // MSGin5G-6 `MSG` and A.3 `MESSAGE SENDING REQUEST` alike.
-        Kind::Msg => "MSG",
-        // MSGin5G-6 `IMDN` and A.3 `DELIVERY REPORT SENDING REQUEST` alike.
-        Kind::Imdn => "IMDN",
-        // A configuration GET (no Message Type on the wire; bulked as BULKCONF).
-        Kind::Conf => "CONF",
-    }
+    kind.as_str()
 }
 
 fn side_index(side: Side) -> usize {

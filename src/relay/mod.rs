@@ -258,7 +258,13 @@ impl RelayCore {
                 Classified::Ack(h)
             }
             Classified::Rejected(h, Rejection::CriticalOption(_)) => Classified::Response(h),
-            other => other,
+            other @ (Classified::FormatError(_)
+            | Classified::Rejected(..)
+            | Classified::Ack(_)
+            | Classified::Reset(_)
+            | Classified::Ping(_)
+            | Classified::Response(_)
+            | Classified::Request(_)) => other,
         }
     }
 
@@ -412,7 +418,11 @@ impl RelayCore {
         match classified {
             Classified::FormatError(_) => return self.stats.discard(Discard::FormatError),
             Classified::Rejected(h, _) => return self.reject(link_socket, from, &h),
-            _ => {}
+            Classified::Ack(_)
+            | Classified::Reset(_)
+            | Classified::Ping(_)
+            | Classified::Response(_)
+            | Classified::Request(_) => {}
         }
         let Some(link) = self.links.get_mut(slot) else {
             return self.stats.discard(Discard::Unlinked);

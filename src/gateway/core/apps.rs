@@ -3,15 +3,24 @@
 //! all aggregated upstream (`AGGMSG`/`AGGIMDN`, 23.554 §8.4) by the same batcher as
 //! registrations.
 
-use super::device::Admission;
-use super::*;
+use super::admission::Admission;
+use super::pending::{Exchange, Kind};
+use super::shard::{inc, GatewayCore};
+use super::timer_queue::Timer;
+use crate::coap::types::option;
 use crate::coap::Header;
+use crate::coap::{Code, MessageBuilder, MsgType, CONTENT_FORMAT_JSON};
+use crate::gateway::answer::Outcome;
 use crate::gateway::directory::{AppDeregistrationError, AppRegistrationError, ReportRoute};
+use crate::gateway::{Received, Side};
+use crate::msg::{self, cause, Payload, RegResult};
 use crate::msg::{
     AcceptResult, AppDeregistrationRequest, AppDeregistrationResponse, AppRegistrationRequest,
     AppRegistrationResponse, DeliveryReport, DeliveryReportSendingRequest, Message,
     MessageSendingRequest, Priority, TargetType,
 };
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 impl GatewayCore {
     /// `REGISTRATION REQUEST` (24.538 §6.3.2.1.1): decided locally and answered at once. The
@@ -237,7 +246,7 @@ impl GatewayCore {
         {
             return;
         }
-        let Some(originator) = self.delivered_originator(&r.reply_to_message_id) else {
+        let Some(originator) = self.downlink.delivered_originator(&r.reply_to_message_id) else {
             self.stats.received(Side::Device, Received::Ok);
             inc(&self.stats.requests);
             self.answer(
@@ -446,7 +455,7 @@ impl GatewayCore {
             .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
             .payload(body);
         if mtype == MsgType::Ack {
-            self.dedup.set_reply(peer, request.mid, &bytes);
+            self.device.dedup.set_reply(peer, request.mid, &bytes);
         }
         self.push(Side::Device, peer, bytes);
     }

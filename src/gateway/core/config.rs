@@ -3,14 +3,24 @@
 //! admitted like a registration (batched into `BULKCONF`, or forwarded singly); the
 //! `BULKCONFRESP` is split into one 2.05/4.03/4.04 per device.
 
-use super::device::Admission;
-use super::*;
+use super::admission::Admission;
+use super::pending::{AckState, Dialect, Exchange, Kind};
+use super::shard::{inc, GatewayCore};
+use super::upstream_state::InFlight;
 use crate::coap::block::{block_option, MalformedBlock, RequestKey};
 use crate::coap::block2::{Answer, Block, Fetched, Sliced};
 use crate::coap::endpoint::{self, check_request, RequestRules};
+use crate::coap::types::option;
 use crate::coap::Header;
 use crate::coap::CONTENT_FORMAT_XML;
+use crate::coap::{Code, MsgType, CONTENT_FORMAT_JSON};
+use crate::gateway::conf;
 use crate::gateway::conf::{ConfRequest, CONFIG_URI_PATH};
+use crate::gateway::{Received, Side};
+use crate::msg::{self};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// The configuration resource: `GET /msgin5g-config`, answered in JSON (50) or XML (41);
 /// `max_request_bytes` comes from the configuration.
@@ -238,28 +248,4 @@ fn conf_block_key(peer: SocketAddr, ue_id: &str, cf: u16) -> RequestKey {
     name.extend_from_slice(&cf.to_be_bytes());
     name.extend_from_slice(ue_id.as_bytes());
     RequestKey::named(peer, Code::GET, &name)
-}
-
-/// The outcome of a configuration GET forwarded on its own: the server's 2.05 (its body and
-/// Content-Format) or its error code, with a failure cause for the metrics (4.03
-/// `UNAUTHORIZED`, 4.04 `NOT_FOUND`, 5.03 `SERVER_BUSY` with its Max-Age, else `SERVER_ERROR`).
-pub(super) fn conf_single_outcome(code: Code, view: &MessageView<'_>) -> Outcome {
-    if code == Code::CONTENT {
-        let cf = view.content_format().unwrap_or(CONTENT_FORMAT_JSON);
-        return Outcome::content(cf, view.payload().to_vec());
-    }
-    let c = match code {
-        Code::FORBIDDEN => cause::UNAUTHORIZED,
-        Code::NOT_FOUND => cause::NOT_FOUND,
-        Code::SERVICE_UNAVAILABLE => cause::SERVER_BUSY,
-        _ => cause::SERVER_ERROR,
-    };
-    let mut o = Outcome::failure(c);
-    o.code = if code.is_success() {
-        Code::new(5, 2)
-    } else {
-        code
-    };
-    o.max_age = view.max_age();
-    o
 }

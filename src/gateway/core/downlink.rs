@@ -5,13 +5,28 @@
 //! The server's CON gets an empty ACK at once; the device's answer (or its silence) becomes a
 //! separate response to the server carrying `MSGRESP` (RFC 7252 §5.2.2).
 
-use super::*;
+use super::device_state::DeviceRetx;
+use super::downlink_state::{DeviceDelivery, ServerRequest};
+use super::pending::Kind;
+use super::registration_state::SelfState;
+use super::shard::{inc, GatewayCore};
+use super::timer_queue::Timer;
+use super::upstream_state::{Purpose, UpRetx};
+use crate::coap::build::empty_ack;
 use crate::coap::dedup::DedupOutcome;
 use crate::coap::endpoint::{check_request, EndpointError, RequestRules};
+use crate::coap::types::option;
+use crate::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
+use crate::gateway::handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
+use crate::gateway::Side;
+use crate::msg::{self, cause, Payload, UrgentDegree};
 use crate::msg::{
     DeliveryReport, Message, MessageDeliveryRequest, MsgDeliveryStatus, RegistrationRequest,
     TargetType,
 };
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Uri-Path of the Application Client resource on a constrained UE (24.538 Annex A.3).
 pub const APP_URI_PATH: &str = "msgin5g-gw";
@@ -38,8 +53,8 @@ const SERVER_REQUEST_RULES: RequestRules<'static> = RequestRules {
 impl GatewayCore {
     /// Send the gateway's own `REG` (shard 0, at start and after failures).
     pub(super) fn send_self_registration(&mut self, now: Instant) {
-        let Some((uplink, mid)) = self.allocate_upstream_mid(now, self.upstream) else {
-            self.self_state = SelfState::Due;
+        let Some((uplink, mid)) = self.upstream.allocate_mid(now, self.upstream.server) else {
+            self.registration.state = SelfState::Due;
             self.timers
                 .push(now + SELF_REGISTRATION_RETRY, Timer::SelfRegistration);
             return;
@@ -66,8 +81,8 @@ impl GatewayCore {
             &mut payload,
         );
         let token = self.fresh_token();
-        self.self_state = SelfState::Sent;
-        self.self_registration_sent = Some(now);
+        self.registration.state = SelfState::Sent;
+        self.registration.sent_at = Some(now);
         self.send_upstream(
             now,
             Kind::Reg,
@@ -83,7 +98,7 @@ impl GatewayCore {
     pub(super) fn on_self_registration(&mut self, now: Instant, accepted: bool) {
         if accepted {
             tracing::info!(ue = %self.config.gateway_ue_service_id, "gateway registered with the server");
-            self.self_state = SelfState::Registered;
+            self.registration.state = SelfState::Registered;
             inc(&self.stats.self_registrations);
             self.directory.bump_self_registration_epoch();
             self.on_reregistered(now);
@@ -92,7 +107,7 @@ impl GatewayCore {
                 ue = %self.config.gateway_ue_service_id,
                 "gateway registration refused or unanswered; retrying"
             );
-            self.self_state = SelfState::Due;
+            self.registration.state = SelfState::Due;
             self.timers
                 .push(now + SELF_REGISTRATION_RETRY, Timer::SelfRegistration);
         }
@@ -109,7 +124,7 @@ impl GatewayCore {
     ) {
         let h = view.header;
         let con = h.mtype == MsgType::Con;
-        match self.uplinks[uplink]
+        match self.upstream.uplinks[uplink]
             .dedup
             .check(now, from, h.mid, con, h.token)
         {
@@ -153,7 +168,36 @@ impl GatewayCore {
         let (message_id, target) = match &payload {
             Payload::Msg(m) => (m.message_id.clone(), self.route_message(m, view.payload())),
             Payload::Imdn(r) => (r.message_id.clone(), self.route_report(r, view.payload())),
-            other => {
+            // The server delivers only messages and reports (23.554 §8.11); listed one by one so
+            // that a new message type is a compile error here.
+            other @ (Payload::Reg(_)
+            | Payload::Dereg(_)
+            | Payload::RegResp(_)
+            | Payload::DeregResp(_)
+            | Payload::BulkReg(_)
+            | Payload::BulkRegResp(_)
+            | Payload::BulkDereg(_)
+            | Payload::BulkDeregResp(_)
+            | Payload::BulkConf(_)
+            | Payload::BulkConfResp(_)
+            | Payload::MsgResp(_)
+            | Payload::AggMsg(_)
+            | Payload::AggImdn(_)
+            | Payload::AsReg(_)
+            | Payload::AsDereg(_)
+            | Payload::AsRegResp(_)
+            | Payload::AsDeregResp(_)
+            | Payload::AppReg(_)
+            | Payload::AppRegResp(_)
+            | Payload::AppDereg(_)
+            | Payload::AppDeregResp(_)
+            | Payload::MsgSending(_)
+            | Payload::MsgSendingResp(_)
+            | Payload::ReportSending(_)
+            | Payload::ReportSendingResp(_)
+            | Payload::MsgDelivery(_)
+            | Payload::MsgReceivedResp(_)
+            | Payload::ReportDelivery(_)) => {
                 let text = format!("unsupported messageType {}", other.message_type().as_str());
                 self.reply_server(
                     now,
@@ -183,7 +227,7 @@ impl GatewayCore {
                 return;
             }
         };
-        if self.server_requests.len() >= MAX_SERVER_REQUESTS {
+        if self.downlink.server_requests.len() >= MAX_SERVER_REQUESTS {
             inc(&self.stats.shed);
             self.reply_server(
                 now,
@@ -198,20 +242,17 @@ impl GatewayCore {
         }
         if con {
             let ack = empty_ack(h.mid);
-            self.uplinks[uplink].dedup.set_reply(from, h.mid, &ack);
+            self.upstream.uplinks[uplink]
+                .dedup
+                .set_reply(from, h.mid, &ack);
             self.push(Side::Upstream(uplink), from, ack);
         }
-        self.next_ticket += 1;
-        let ticket = self.next_ticket;
-        self.server_requests.insert(
-            ticket,
-            ServerRequest {
-                uplink,
-                token: h.token,
-                con,
-                message_id: Arc::from(message_id.as_str()),
-            },
-        );
+        let ticket = self.downlink.add_server_request(ServerRequest {
+            uplink,
+            token: h.token,
+            con,
+            message_id: Arc::from(message_id.as_str()),
+        });
         self.timers.push(
             now + self.config.delivery_timeout + Duration::from_secs(5),
             Timer::ServerRequest { ticket },
@@ -362,11 +403,11 @@ impl GatewayCore {
                 self.complete_server_request(now, ticket, result)
             }
             Handoff::SelfRegistrationLost { shard } => {
-                self.reregistration_waiters.insert(shard);
+                self.registration.waiters.insert(shard);
                 self.request_reregistration(now);
             }
             Handoff::SelfRegistered => {
-                self.reregistration_requested = false;
+                self.registration.requested = false;
                 self.release_parked(now);
             }
         }
@@ -385,7 +426,7 @@ impl GatewayCore {
             // The origin times the request out (`Timer::ServerRequest`).
             Handoff::Delivered { .. } => {}
             // Asked again with the next refusal; the parked requests time out meanwhile.
-            Handoff::SelfRegistrationLost { .. } => self.reregistration_requested = false,
+            Handoff::SelfRegistrationLost { .. } => self.registration.requested = false,
             // The waiting shard's parked requests time out (`Timer::Parked`).
             Handoff::SelfRegistered => {}
         }
@@ -396,7 +437,7 @@ impl GatewayCore {
         if delivery
             .once
             .as_deref()
-            .is_some_and(|key| self.recent_deliveries.contains(key))
+            .is_some_and(|key| self.downlink.recent_deliveries.contains(key))
         {
             // Sent again (e.g. by a restarted server, at-least-once): delivered already.
             inc(&self.stats.downlink_duplicates);
@@ -404,14 +445,14 @@ impl GatewayCore {
             return;
         }
         let peer = delivery.peer;
-        let Some(mid) = self.mids.allocate(now, peer) else {
+        let Some(mid) = self.device.mids.allocate(now, peer) else {
             let result = DeliveryResult::failed(Code::SERVICE_UNAVAILABLE, cause::GATEWAY_OVERLOAD);
             self.return_result(now, origin, ticket, result);
             return;
         };
         let token = loop {
             let t = self.rng.next_u64();
-            if !self.deliveries.contains_key(&t) {
+            if !self.downlink.deliveries.contains_key(&t) {
                 break t;
             }
         };
@@ -423,7 +464,7 @@ impl GatewayCore {
             .uri_path(path)
             .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
             .payload(&delivery.body);
-        self.device_retx.start(
+        self.device.retx.start(
             now,
             &mut self.rng,
             peer,
@@ -431,7 +472,7 @@ impl GatewayCore {
             bytes.clone(),
             DeviceRetx::Delivery(token),
         );
-        self.deliveries.insert(
+        self.downlink.deliveries.insert(
             token,
             DeviceDelivery {
                 origin,
@@ -456,7 +497,7 @@ impl GatewayCore {
     pub(super) fn on_delivery_ack(&mut self, now: Instant, token: u64, view: &MessageView<'_>) {
         let code = view.header.code;
         if code.is_empty() {
-            if let Some(d) = self.deliveries.get_mut(&token) {
+            if let Some(d) = self.downlink.deliveries.get_mut(&token) {
                 d.acked = true; // the answer follows as a separate response
             }
             return;
@@ -479,7 +520,12 @@ impl GatewayCore {
         let mut t = [0u8; 8];
         t.copy_from_slice(h.token.as_slice());
         let token = u64::from_be_bytes(t);
-        let Some((peer, mid)) = self.deliveries.get(&token).map(|d| (d.peer, d.mid)) else {
+        let Some((peer, mid)) = self
+            .downlink
+            .deliveries
+            .get(&token)
+            .map(|d| (d.peer, d.mid))
+        else {
             return false;
         };
         if peer != from {
@@ -489,14 +535,19 @@ impl GatewayCore {
             self.push(Side::Device, from, empty_ack(h.mid));
         }
         // A separate response whose empty ACK was lost also ends the retransmission.
-        self.device_retx.acknowledge(peer, mid);
+        self.device.retx.acknowledge(peer, mid);
         self.on_delivery_answer(now, token, view);
         true
     }
 
     /// Map the device's answer to the result for the server.
     fn on_delivery_answer(&mut self, now: Instant, token: u64, view: &MessageView<'_>) {
-        let Some((target, peer)) = self.deliveries.get(&token).map(|d| (d.target, d.peer)) else {
+        let Some((target, peer)) = self
+            .downlink
+            .deliveries
+            .get(&token)
+            .map(|d| (d.target, d.peer))
+        else {
             return;
         };
         if target == DeliveryTarget::App {
@@ -528,19 +579,20 @@ impl GatewayCore {
 
     /// End delivery `token` with `result` and report it to its origin.
     pub(super) fn finish_delivery(&mut self, now: Instant, token: u64, result: DeliveryResult) {
-        let Some(d) = self.deliveries.remove(&token) else {
+        let Some(d) = self.downlink.deliveries.remove(&token) else {
             return;
         };
-        if self.device_retx.contains(d.peer, d.mid) {
-            self.device_retx.acknowledge(d.peer, d.mid);
+        if self.device.retx.contains(d.peer, d.mid) {
+            self.device.retx.acknowledge(d.peer, d.mid);
         }
         if result.code.is_success() {
             inc(&self.stats.downlink_delivered);
             if let Some(key) = d.once {
-                self.recent_deliveries.insert(key);
+                self.downlink.recent_deliveries.insert(key);
             }
             if let Some((message_id, originator)) = d.correlate {
-                self.remember_delivered(message_id, originator);
+                self.downlink
+                    .remember_delivered(message_id, originator, self.config.max_delivered);
             }
         } else {
             inc(&self.stats.downlink_failed);
@@ -557,28 +609,6 @@ impl GatewayCore {
         }
     }
 
-    /// Remember that a message delivered to an AC expects a report (bounded; oldest out).
-    fn remember_delivered(&mut self, message_id: Arc<str>, originator: Originator) {
-        if self
-            .delivered
-            .insert(message_id.clone(), originator)
-            .is_none()
-        {
-            self.delivered_order.push_back(message_id);
-        }
-        while self.delivered.len() > self.config.max_delivered.max(1) {
-            let Some(old) = self.delivered_order.pop_front() else {
-                break;
-            };
-            self.delivered.remove(&old);
-        }
-    }
-
-    /// The sender of a message this shard delivered to an AC (for the AC's report).
-    pub(super) fn delivered_originator(&self, message_id: &str) -> Option<Originator> {
-        self.delivered.get(message_id).cloned()
-    }
-
     /// Answer the server's downlink request `ticket` with a separate response.
     pub(super) fn complete_server_request(
         &mut self,
@@ -586,7 +616,7 @@ impl GatewayCore {
         ticket: u64,
         result: DeliveryResult,
     ) {
-        let Some(req) = self.server_requests.remove(&ticket) else {
+        let Some(req) = self.downlink.server_requests.remove(&ticket) else {
             return;
         };
         let status = if result.code.is_success() {
@@ -603,7 +633,10 @@ impl GatewayCore {
             result.cause.as_deref(),
         );
         let uplink = req.uplink;
-        let mid = match self.uplinks[uplink].mids.allocate(now, self.upstream) {
+        let mid = match self.upstream.uplinks[uplink]
+            .mids
+            .allocate(now, self.upstream.server)
+        {
             Some(m) => m,
             None => {
                 inc(&self.stats.upstream_mid_exhausted);
@@ -618,16 +651,16 @@ impl GatewayCore {
         }
         let bytes = b.payload(&body);
         if mtype == MsgType::Con {
-            self.uplinks[uplink].retx.start(
+            self.upstream.uplinks[uplink].retx.start(
                 now,
                 &mut self.rng,
-                self.upstream,
+                self.upstream.server,
                 mid,
                 bytes.clone(),
                 UpRetx::Response,
             );
         }
-        self.push(Side::Upstream(uplink), self.upstream, bytes);
+        self.push(Side::Upstream(uplink), self.upstream.server, bytes);
     }
 
     /// Piggybacked (CON) or NON answer to a server request: a diagnostic text, or a JSON body.
@@ -645,7 +678,7 @@ impl GatewayCore {
         let (mtype, mid) = if h.mtype == MsgType::Con {
             (MsgType::Ack, h.mid)
         } else {
-            match self.uplinks[uplink].mids.allocate(now, to) {
+            match self.upstream.uplinks[uplink].mids.allocate(now, to) {
                 Some(m) => (MsgType::Non, m),
                 None => {
                     inc(&self.stats.upstream_mid_exhausted);
@@ -662,7 +695,9 @@ impl GatewayCore {
         };
         let bytes = b.payload(body);
         if mtype == MsgType::Ack {
-            self.uplinks[uplink].dedup.set_reply(to, h.mid, &bytes);
+            self.upstream.uplinks[uplink]
+                .dedup
+                .set_reply(to, h.mid, &bytes);
         }
         self.push(Side::Upstream(uplink), to, bytes);
     }

@@ -1,7 +1,7 @@
 //! The gateway shard as a [`Core`] of the one driver (`net::shard::run`): the socket table
 //! layout and the mapping between socket ids and [`Side`]s (README "Architecture").
 
-use super::GatewayCore;
+use super::shard::GatewayCore;
 use crate::coap::Transmit;
 use crate::gateway::Side;
 use crate::net::shard::{Core, Load, SocketId};
@@ -37,7 +37,7 @@ pub fn side_of(socket: SocketId) -> Option<Side> {
 impl GatewayCore {
     /// The MSGin5G Server this shard talks to (uplink datagrams from anyone else are dropped).
     pub fn upstream(&self) -> SocketAddr {
-        self.upstream
+        self.upstream.server
     }
 }
 
@@ -57,12 +57,12 @@ impl Core for GatewayCore {
                 self.handle_config_datagram(now, from, data)
             }
             Some(Side::Upstream(index))
-                if from == self.upstream || from == self.config_upstream =>
+                if from == self.upstream.server || from == self.upstream.config_server =>
             {
                 self.handle_upstream_datagram(now, index, from, data)
             }
             Some(Side::Upstream(_)) => {
-                let upstream = self.upstream;
+                let upstream = self.upstream.server;
                 let len = data.len();
                 tracing::debug!(%from, %upstream, len, "uplink datagram not from an upstream, dropped");
             }
@@ -101,7 +101,8 @@ impl Core for GatewayCore {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{side_of, socket_of};
+    use crate::gateway::Side;
 
     #[test]
     fn socket_ids_and_sides_map_both_ways() {

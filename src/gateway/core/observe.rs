@@ -1,14 +1,18 @@
 //! What the metrics need from the core's state: the flush reason of a bulk about to go, and the
 //! gauges the shard loop publishes after each wake (README "Metrics").
 
-use super::*;
+use super::pending::Kind;
+use super::shard::GatewayCore;
+use crate::coap::dedup::DedupCache;
 use crate::gateway::FlushReason;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 impl GatewayCore {
     /// Which trigger makes the batch of `kind` flush now (checked in [`Self::flush_time`]'s
     /// order of precedence: draining, entries, bytes, then hold time versus deadline).
     pub(super) fn flush_reason(&self, kind: Kind, now: Instant) -> FlushReason {
-        let batch = &self.batches[kind.index()];
+        let batch = &self.upstream.batches[kind.index()];
         let held = batch
             .queue
             .front()
@@ -29,7 +33,7 @@ impl GatewayCore {
     /// Store the gauges (pending, dedup cache, in flight, Message IDs in use toward the server)
     /// into the shared stats; the driver calls it after each wake.
     pub fn publish_gauges(&self) {
-        let mids: usize = self.uplinks.iter().map(|u| u.mids.in_use()).sum();
+        let mids: usize = self.upstream.uplinks.iter().map(|u| u.mids.in_use()).sum();
         let s = &self.stats;
         s.pending_entries
             .store(self.pending.len() as u64, Ordering::Relaxed);
@@ -44,7 +48,7 @@ impl GatewayCore {
         s.dedup_window_overflows
             .store(sum(DedupCache::window_overflows), Ordering::Relaxed);
         s.upstream_in_flight
-            .store(self.in_flight.len() as u64, Ordering::Relaxed);
+            .store(self.upstream.in_flight.len() as u64, Ordering::Relaxed);
         s.upstream_mids_in_use.store(mids as u64, Ordering::Relaxed);
         s.journal_entries
             .store(self.journal_len() as u64, Ordering::Relaxed);

@@ -12,25 +12,21 @@
 //! device's give-up time (receipt + MAX_TRANSMIT_WAIT − `answer_margin`) has passed: then the
 //! record is dropped and counted.
 
-use super::*;
+use super::batch::Queued;
+use super::journal_state::PersistState;
+use super::pending::{AckState, Dialect, Exchange, Kind, Pending, Stage};
+use super::shard::{inc, GatewayCore};
+use crate::coap::Token;
+use crate::gateway::answer::Outcome;
 use crate::gateway::persist::GatewayChanges;
+use crate::msg::cause;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// The shard's change tracking, present when the gateway persists.
-#[derive(Debug)]
-pub(super) struct PersistState {
-    /// Real time at `anchor.0` (journal times are stored as wall-clock Unix milliseconds).
-    anchor: (Instant, SystemTime),
-    apps: HashSet<u32>,
-    clients: HashSet<Arc<str>, foldhash::fast::RandomState>,
-    reports: Vec<Arc<str>>,
-    /// Journal records to write (or delete, when no pending entry holds them any more).
-    journal_dirty: HashSet<u64>,
-    /// Journal record id → the pending entry holding it.
-    journal_index: HashMap<u64, (Kind, Arc<str>)>,
-}
 
 /// What [`GatewayCore::restore_journal`] did with the records it was given.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -68,18 +64,8 @@ struct JournalRecord {
     element: Vec<u8>,
 }
 
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Reg => "REG",
-        Kind::Dereg => "DEREG",
-        Kind::Msg => "MSG",
-        Kind::Imdn => "IMDN",
-        Kind::Conf => "CONF",
-    }
-}
-
 fn kind_from(name: &str) -> Option<Kind> {
-    Kind::ALL.into_iter().find(|k| kind_name(*k) == name)
+    Kind::ALL.into_iter().find(|k| k.as_str() == name)
 }
 
 fn to_ms(t: SystemTime) -> u64 {
@@ -91,25 +77,6 @@ fn from_ms(ms: u64) -> SystemTime {
     UNIX_EPOCH
         .checked_add(Duration::from_millis(ms))
         .unwrap_or(UNIX_EPOCH)
-}
-
-impl PersistState {
-    fn wall(&self, at: Instant) -> SystemTime {
-        let (base, wall) = self.anchor;
-        match at.checked_duration_since(base) {
-            Some(ahead) => wall.checked_add(ahead),
-            None => wall.checked_sub(base.duration_since(at)),
-        }
-        .unwrap_or(wall)
-    }
-
-    fn instant(&self, wall: SystemTime) -> Instant {
-        let (base, now_wall) = self.anchor;
-        match wall.duration_since(now_wall) {
-            Ok(ahead) => base.checked_add(ahead).unwrap_or(base),
-            Err(e) => base.checked_sub(e.duration()).unwrap_or(base),
-        }
-    }
 }
 
 impl GatewayCore {
@@ -270,7 +237,7 @@ impl GatewayCore {
         };
         let record = JournalRecord {
             shard: self.shard,
-            kind: kind_name(*kind).to_owned(),
+            kind: kind.as_str().to_owned(),
             key: key.to_string(),
             peer: x.peer,
             mid: x.mid,
@@ -389,7 +356,7 @@ impl GatewayCore {
             self.send_single(kind, key, now);
         } else {
             let relevant = deadline.filter(|d| self.deadline_may_trigger(now, *d));
-            self.batches[kind.index()].push(
+            self.upstream.batches[kind.index()].push(
                 Queued {
                     ue: key,
                     seq,

@@ -16,7 +16,15 @@
 //!   less `deadline_margin`, or is refused again, gets the server's `NOT_REGISTERED` answer: no
 //!   message is lost silently.
 
-use super::*;
+use super::pending::{Dialect, Kind, Stage};
+use super::registration_state::SelfState;
+use super::shard::{inc, GatewayCore};
+use super::timer_queue::Timer;
+use crate::gateway::answer::Outcome;
+use crate::gateway::handoff::Handoff;
+use crate::msg::cause;
+use std::sync::Arc;
+use std::time::Instant;
 
 impl GatewayCore {
     /// The server's `outcome` for member (`kind`, `ue`, `seq`) of an exchange sent under
@@ -61,7 +69,9 @@ impl GatewayCore {
             return;
         }
         p.stage = Stage::Parked;
-        self.parked.insert((kind, key.clone()), (seq, outcome));
+        self.registration
+            .parked
+            .insert((kind, key.clone()), (seq, outcome));
         self.timers
             .push(until, Timer::Parked { kind, ue: key, seq });
         self.request_reregistration(now);
@@ -70,15 +80,15 @@ impl GatewayCore {
     /// Register the gateway again (shard 0), or ask shard 0 to.
     pub(super) fn request_reregistration(&mut self, now: Instant) {
         if self.shard != 0 {
-            if !self.reregistration_requested {
-                self.reregistration_requested = true;
+            if !self.registration.requested {
+                self.registration.requested = true;
                 let shard = self.shard;
                 self.handoffs
                     .push_back((0, Handoff::SelfRegistrationLost { shard }));
             }
             return;
         }
-        match self.self_state {
+        match self.registration.state {
             // One registration at a time; its answer releases the parked requests.
             SelfState::Sent | SelfState::NotOwner => return,
             SelfState::Registered => {
@@ -92,12 +102,13 @@ impl GatewayCore {
             SelfState::Due => {}
         }
         let earliest = self
-            .self_registration_sent
+            .registration
+            .sent_at
             .map_or(now, |t| t + self.config.reregistration_holdoff);
         if earliest <= now {
             self.send_self_registration(now);
         } else {
-            self.self_state = SelfState::Due;
+            self.registration.state = SelfState::Due;
             self.timers.push(earliest, Timer::SelfRegistration);
         }
     }
@@ -105,7 +116,7 @@ impl GatewayCore {
     /// Shard 0's registration was accepted: release the parked requests here and on the shards
     /// that asked.
     pub(super) fn on_reregistered(&mut self, now: Instant) {
-        for shard in std::mem::take(&mut self.reregistration_waiters) {
+        for shard in std::mem::take(&mut self.registration.waiters) {
             if shard != self.shard {
                 self.handoffs.push_back((shard, Handoff::SelfRegistered));
             }
@@ -115,7 +126,7 @@ impl GatewayCore {
 
     /// Re-send every parked request (once).
     pub(super) fn release_parked(&mut self, now: Instant) {
-        for ((kind, key), (seq, _)) in std::mem::take(&mut self.parked) {
+        for ((kind, key), (seq, _)) in std::mem::take(&mut self.registration.parked) {
             let parked = self
                 .pending
                 .get(kind, &key)
@@ -141,8 +152,17 @@ impl GatewayCore {
     /// A parked request waited as long as it may: it gets the server's refusal.
     pub(super) fn parked_timeout(&mut self, now: Instant, kind: Kind, ue: Arc<str>, seq: u64) {
         let key = (kind, ue);
-        if self.parked.get(&key).is_some_and(|(s, _)| *s == seq) {
-            let (_, outcome) = self.parked.remove(&key).expect("checked above");
+        if self
+            .registration
+            .parked
+            .get(&key)
+            .is_some_and(|(s, _)| *s == seq)
+        {
+            let (_, outcome) = self
+                .registration
+                .parked
+                .remove(&key)
+                .expect("checked above");
             self.finish(now, kind, &key.1, seq, outcome);
         }
     }

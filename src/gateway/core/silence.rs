@@ -14,66 +14,46 @@
 //! server, and messages and reports carry their Message IDs, which the server does not deliver
 //! twice (23.554 §8.3).
 
-use super::*;
-
-/// The shard's view of whether the upstream is alive.
-#[derive(Debug, Default)]
-pub(super) struct Liveness {
-    /// Since when something has been outstanding toward the upstream with nothing heard back
-    /// (`None`: nothing outstanding, or heard since).
-    awaiting_since: Option<Instant>,
-    /// When the upstream was declared silent (`None`: it is not).
-    silent_since: Option<Instant>,
-    /// When the next ping goes, while silent.
-    next_probe: Option<Instant>,
-    /// Heard again (second) after a silence that began at the first: the exchanges sent
-    /// before its beginning go again at the next timeout.
-    resend: Option<(Instant, Instant)>,
-    /// When the warning is repeated, while silent.
-    next_warning: Option<Instant>,
-    /// Whether anything has come from the upstream since the start.
-    heard: bool,
-}
-
-impl Liveness {
-    /// Whether the upstream is currently declared silent.
-    pub(super) fn is_silent(&self) -> bool {
-        self.silent_since.is_some()
-    }
-}
+use super::registration_state::SelfState;
+use super::shard::{inc, GatewayCore};
+use super::upstream_state::Purpose;
+use crate::coap::{Code, MessageBuilder, MsgType, Token};
+use crate::gateway::Side;
+use std::time::{Duration, Instant};
 
 impl GatewayCore {
     /// Something went upstream: start the silence clock if it is not running.
     pub(super) fn upstream_sent(&mut self, now: Instant) {
-        self.liveness.awaiting_since.get_or_insert(now);
+        self.upstream.liveness.awaiting_since.get_or_insert(now);
     }
 
     /// A datagram came from an upstream: it is alive. The clock restarts for what is still
     /// outstanding; after a silence, the exchanges it lost are re-sent at the next timeout.
     pub(super) fn upstream_heard(&mut self, now: Instant) {
-        self.liveness.heard = true;
-        if let Some(since) = self.liveness.silent_since.take() {
-            self.liveness.next_probe = None;
-            self.liveness.next_warning = None;
-            self.liveness.resend = Some((since, now));
+        self.upstream.liveness.heard = true;
+        if let Some(since) = self.upstream.liveness.silent_since.take() {
+            self.upstream.liveness.next_probe = None;
+            self.upstream.liveness.next_warning = None;
+            self.upstream.liveness.resend = Some((since, now));
             inc(&self.stats.upstream_recovered);
             tracing::info!(
                 shard = self.shard,
-                upstream = %self.upstream,
+                upstream = %self.upstream.server,
                 silent_for = ?now.saturating_duration_since(since),
                 "upstream answering again"
             );
         }
-        self.liveness.awaiting_since = (!self.in_flight.is_empty()).then_some(now);
+        self.upstream.liveness.awaiting_since =
+            (!self.upstream.in_flight.is_empty()).then_some(now);
     }
 
     /// The next liveness event: the silence check, a ping, or the re-sending after a return.
     pub(super) fn liveness_timeout(&self) -> Option<Instant> {
-        let l = &self.liveness;
+        let l = &self.upstream.liveness;
         if let Some((_, heard)) = l.resend {
             return Some(heard);
         }
-        if self.in_flight.is_empty() {
+        if self.upstream.in_flight.is_empty() {
             return None;
         }
         if l.silent_since.is_some() {
@@ -90,7 +70,7 @@ impl GatewayCore {
     /// server that is down shows at once), else `upstream_silent_after`.
     fn silence_threshold(&self) -> Duration {
         let silent_after = self.config.upstream_silent_after;
-        if !self.liveness.heard && self.self_state == SelfState::Sent {
+        if !self.upstream.liveness.heard && self.registration.state == SelfState::Sent {
             self.config.params.ack_timeout.min(silent_after)
         } else {
             silent_after
@@ -100,54 +80,60 @@ impl GatewayCore {
     /// Declare the upstream silent once its silence has lasted long enough; ping it while it
     /// is; re-send what it lost once it is back.
     pub(super) fn check_upstream_liveness(&mut self, now: Instant) {
-        if let Some((before, _)) = self.liveness.resend.take() {
+        if let Some((before, _)) = self.upstream.liveness.resend.take() {
             self.resend_lost_exchanges(now, before);
         }
-        if let Some(since) = self.liveness.silent_since {
-            if self.liveness.next_warning.is_some_and(|t| t <= now) && !self.in_flight.is_empty() {
-                self.liveness.next_warning = Some(now + self.config.upstream_silent_after);
+        if let Some(since) = self.upstream.liveness.silent_since {
+            if self
+                .upstream
+                .liveness
+                .next_warning
+                .is_some_and(|t| t <= now)
+                && !self.upstream.in_flight.is_empty()
+            {
+                self.upstream.liveness.next_warning = Some(now + self.config.upstream_silent_after);
                 inc(&self.stats.upstream_warnings);
                 tracing::warn!(
                     shard = self.shard,
-                    upstream = %self.upstream,
+                    upstream = %self.upstream.server,
                     silent_for = ?now.saturating_duration_since(since),
-                    outstanding = self.in_flight.len(),
+                    outstanding = self.upstream.in_flight.len(),
                     "upstream still silent (gateway.upstream)"
                 );
             }
             self.probe_upstream(now);
             return;
         }
-        if self.in_flight.is_empty() {
-            self.liveness.awaiting_since = None;
+        if self.upstream.in_flight.is_empty() {
+            self.upstream.liveness.awaiting_since = None;
             return;
         }
-        let Some(since) = self.liveness.awaiting_since else {
+        let Some(since) = self.upstream.liveness.awaiting_since else {
             return;
         };
         if now < since + self.silence_threshold() {
             return;
         }
-        let never_heard = !self.liveness.heard;
-        self.liveness.silent_since = Some(now);
-        self.liveness.next_warning = Some(now + self.config.upstream_silent_after);
+        let never_heard = !self.upstream.liveness.heard;
+        self.upstream.liveness.silent_since = Some(now);
+        self.upstream.liveness.next_warning = Some(now + self.config.upstream_silent_after);
         inc(&self.stats.upstream_silent);
         inc(&self.stats.upstream_warnings);
         if never_heard {
             tracing::warn!(
                 shard = self.shard,
-                upstream = %self.upstream,
+                upstream = %self.upstream.server,
                 silent_for = ?now.saturating_duration_since(since),
-                outstanding = self.in_flight.len(),
+                outstanding = self.upstream.in_flight.len(),
                 "upstream not answering since start: no answer to the gateway's first requests \
                  (is the MSGin5G Server running at gateway.upstream?)"
             );
         } else {
             tracing::warn!(
                 shard = self.shard,
-                upstream = %self.upstream,
+                upstream = %self.upstream.server,
                 silent_for = ?now.saturating_duration_since(since),
-                outstanding = self.in_flight.len(),
+                outstanding = self.upstream.in_flight.len(),
                 "upstream silent: no answer while requests are outstanding (gateway.upstream)"
             );
         }
@@ -158,14 +144,14 @@ impl GatewayCore {
     fn probe_upstream(&mut self, now: Instant) {
         let interval = self.config.upstream_probe_interval;
         if interval.is_zero()
-            || self.in_flight.is_empty()
-            || self.liveness.next_probe.is_some_and(|t| now < t)
+            || self.upstream.in_flight.is_empty()
+            || self.upstream.liveness.next_probe.is_some_and(|t| now < t)
         {
             return;
         }
-        self.liveness.next_probe = Some(now + interval);
-        let upstream = self.upstream;
-        let Some((uplink, mid)) = self.allocate_upstream_mid(now, upstream) else {
+        self.upstream.liveness.next_probe = Some(now + interval);
+        let upstream = self.upstream.server;
+        let Some((uplink, mid)) = self.upstream.allocate_mid(now, upstream) else {
             return;
         };
         inc(&self.stats.upstream_probes);
@@ -177,6 +163,7 @@ impl GatewayCore {
     /// again in new exchanges (the gateway's own registration is sent again).
     fn resend_lost_exchanges(&mut self, now: Instant, before: Instant) {
         let mut lost: Vec<u64> = self
+            .upstream
             .in_flight
             .iter()
             .filter(|(_, f)| f.sent_at <= before)
@@ -198,7 +185,18 @@ impl GatewayCore {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::coap::build::reset;
+    use crate::coap::types::option;
+    use crate::coap::{
+        Code, MessageBuilder, MessageView, MsgType, Token, Transmit, CONTENT_FORMAT_JSON,
+    };
+    use crate::gateway::GatewayConfig;
+    use crate::gateway::GatewayCore;
+    use crate::gateway::Side;
+    use std::net::SocketAddr;
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+    use std::time::Instant;
 
     const SERVER: &str = "127.0.0.1:5683";
 

@@ -1,7 +1,21 @@
 //! Timers: piggyback windows, `waitTime` deadlines, deadlines from receipt, upstream answer waits, retransmissions and
 //! cache expiry.
 
-use super::*;
+use super::device_answer::kind_side;
+use super::device_state::DeviceRetx;
+use super::pending::{AckState, Kind, Stage};
+use super::registration_state::SelfState;
+use super::shard::{inc, GatewayCore};
+use super::timer_queue::Timer;
+use super::upstream_state::UpRetx;
+use crate::coap::build::empty_ack;
+use crate::coap::retransmit::RetransmitEvent;
+use crate::coap::Code;
+use crate::gateway::answer::Outcome;
+use crate::gateway::handoff::DeliveryResult;
+use crate::gateway::Side;
+use crate::msg::cause;
+use std::time::Instant;
 
 impl GatewayCore {
     /// Advance timers to `now`.
@@ -10,9 +24,9 @@ impl GatewayCore {
             self.on_timer(now, timer);
         }
         self.answer_given_up(now);
-        for i in 0..self.uplinks.len() {
-            self.uplinks[i].mids.expire(now);
-            while let Some(ev) = self.uplinks[i].retx.poll_event(now) {
+        for i in 0..self.upstream.uplinks.len() {
+            self.upstream.uplinks[i].mids.expire(now);
+            while let Some(ev) = self.upstream.uplinks[i].retx.poll_event(now) {
                 match ev {
                     RetransmitEvent::Resend(t) => {
                         inc(&self.stats.upstream_retransmissions);
@@ -33,7 +47,7 @@ impl GatewayCore {
                 }
             }
         }
-        while let Some(ev) = self.device_retx.poll_event(now) {
+        while let Some(ev) = self.device.retx.poll_event(now) {
             match ev {
                 RetransmitEvent::Resend(t) => self.transmits.push_back((Side::Device, t)),
                 // 24.538 §6.3.4.3.3: the device slept or left; the server-side state stays.
@@ -61,11 +75,11 @@ impl GatewayCore {
             }
         }
         self.check_upstream_liveness(now);
-        self.dedup.expire(now);
+        self.device.dedup.expire(now);
         self.config_side.dedup.expire(now);
-        self.mids.expire(now);
+        self.device.mids.expire(now);
         for kind in Kind::ALL {
-            let batch = &mut self.batches[kind.index()];
+            let batch = &mut self.upstream.batches[kind.index()];
             if batch.blocked_until.is_some_and(|b| b <= now) {
                 batch.blocked_until = None;
             }
@@ -87,10 +101,10 @@ impl GatewayCore {
             {
                 inc(&self.stats.expired_dropped);
             }
-            let outcome = match self.parked.remove(&(kind, ue.clone())) {
+            let outcome = match self.registration.parked.remove(&(kind, ue.clone())) {
                 Some((parked_seq, refusal)) if parked_seq == seq => refusal,
                 Some(other) => {
-                    self.parked.insert((kind, ue.clone()), other);
+                    self.registration.parked.insert((kind, ue.clone()), other);
                     Outcome::failure(cause::SERVER_TIMEOUT)
                 }
                 None => Outcome::failure(cause::SERVER_TIMEOUT),
@@ -127,10 +141,12 @@ impl GatewayCore {
                 };
                 let (peer, mid) = (p.exchange.peer, p.exchange.mid);
                 let ack = empty_ack(mid);
-                let side = device::kind_side(kind);
+                let side = kind_side(kind);
                 match side {
                     Side::Config => self.config_side.dedup.set_reply(peer, mid, &ack),
-                    Side::Device | Side::Upstream(_) => self.dedup.set_reply(peer, mid, &ack),
+                    Side::Device | Side::Upstream(_) => {
+                        self.device.dedup.set_reply(peer, mid, &ack)
+                    }
                 }
                 self.push(side, peer, ack);
             }
@@ -155,7 +171,7 @@ impl GatewayCore {
                 self.complete_server_request(now, ticket, result);
             }
             Timer::SelfRegistration => {
-                if self.self_state == SelfState::Due {
+                if self.registration.state == SelfState::Due {
                     self.send_self_registration(now);
                 }
             }
@@ -163,6 +179,7 @@ impl GatewayCore {
             Timer::AppSweep => self.expire_idle_apps(now),
             Timer::Upstream { token } => {
                 if self
+                    .upstream
                     .in_flight
                     .get(&token)
                     .is_some_and(|f| f.deadline <= now)

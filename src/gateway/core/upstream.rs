@@ -1,26 +1,42 @@
 //! Toward the server: flush triggers, bulk and single requests over the uplinks, and splitting
 //! the answers (24.538 §6.3.4.3.3 / §6.3.4.3.6; 24.538 §6.3.4.3.3).
 
-use super::config::conf_single_outcome;
+use super::batch::Queued;
+use super::pending::{Kind, Stage};
+use super::shard::{inc, GatewayCore};
+use super::single::{conf_get, conf_single_outcome, request_tag, single_outcome};
+use super::split::{split_answer, Split};
+use super::timer_queue::Timer;
 use super::upstream_block2::Block2Step;
-use super::*;
+use super::upstream_state::{uuid_text, InFlight, Purpose, UpRetx, DEFAULT_MAX_AGE};
+use crate::coap::build::{empty_ack, reset};
 use crate::coap::endpoint::{classify, Classified};
-use crate::coap::view::BlockOpt;
+use crate::coap::types::option;
+use crate::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
+use crate::gateway::answer::Outcome;
+use crate::gateway::conf;
 use crate::gateway::FlushReason;
+use crate::gateway::{Received, Side};
+use crate::msg::{self, cause, AggKind, BulkKind};
+use std::cmp::Reverse;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 impl GatewayCore {
     pub(super) fn batch_bytes(&self, kind: Kind) -> usize {
-        self.envelope_len[kind.index()] + self.batches[kind.index()].bytes
+        self.upstream.envelope_len[kind.index()] + self.upstream.batches[kind.index()].bytes
     }
 
     pub(super) fn max_entries(&self) -> usize {
-        self.learned_max_entries.max(1)
+        self.upstream.learned_max_entries.max(1)
     }
 
     /// When the batch of `kind` must be flushed (None when empty or blocked on in-flight slots).
     pub(super) fn flush_time(&self, kind: Kind) -> Option<Instant> {
-        let batch = &self.batches[kind.index()];
-        if batch.count == 0 || self.in_flight.len() >= self.config.max_in_flight {
+        let batch = &self.upstream.batches[kind.index()];
+        if batch.count == 0 || self.upstream.in_flight.len() >= self.config.max_in_flight {
             return None;
         }
         let oldest = batch.queue.front().map(|q| q.received_at)?;
@@ -32,7 +48,7 @@ impl GatewayCore {
             t = oldest;
         }
         if let Some(Reverse((d, _, _))) = batch.deadlines.peek() {
-            let lead = self.config.deadline_margin + self.rtt_estimate;
+            let lead = self.config.deadline_margin + self.upstream.rtt_estimate;
             t = t.min(d.checked_sub(lead).unwrap_or(*d));
         }
         if let Some(b) = batch.blocked_until {
@@ -49,7 +65,7 @@ impl GatewayCore {
                 .get(kind, ue)
                 .is_some_and(|p| p.seq == seq && p.stage == Stage::Queued)
         };
-        let batch = &mut self.batches[kind.index()];
+        let batch = &mut self.upstream.batches[kind.index()];
         batch.oldest(|q| live(&q.ue, q.seq));
         while let Some(Reverse((_, seq, ue))) = batch.deadlines.peek() {
             if live(ue, *seq) {
@@ -82,9 +98,9 @@ impl GatewayCore {
         let max_entries = self.max_entries();
         let budget = self.bulk_budget();
         let mut members: Vec<(Arc<str>, u64)> = Vec::new();
-        let mut bytes = self.envelope_len[kind.index()];
+        let mut bytes = self.upstream.envelope_len[kind.index()];
         {
-            let batch = &mut self.batches[kind.index()];
+            let batch = &mut self.upstream.batches[kind.index()];
             while members.len() < max_entries {
                 let Some(front) = batch.queue.front() else {
                     break;
@@ -109,12 +125,12 @@ impl GatewayCore {
         if members.is_empty() {
             return false;
         }
-        let Some((uplink, mid)) = self.allocate_upstream_mid(now, self.destination(kind)) else {
+        let Some((uplink, mid)) = self.upstream.allocate_mid(now, self.destination(kind)) else {
             // Message IDs toward the server exhausted (RFC 7252 §4.4): hold the batch until the
             // oldest reservation ends; never reuse one early.
             inc(&self.stats.upstream_mid_exhausted);
-            let retry = self.upstream_mid_expiry().unwrap_or(now).max(now);
-            let batch = &mut self.batches[kind.index()];
+            let retry = self.upstream.mid_expiry().unwrap_or(now).max(now);
+            let batch = &mut self.upstream.batches[kind.index()];
             for (ue, seq) in members.into_iter().rev() {
                 let received_at = self
                     .pending
@@ -158,7 +174,7 @@ impl GatewayCore {
             }
         }
         let token = self.fresh_token();
-        let batch = &mut self.batches[kind.index()];
+        let batch = &mut self.upstream.batches[kind.index()];
         for (ue, _) in &members {
             if let Some(p) = self.pending.get_mut(kind, ue) {
                 let held = now.saturating_duration_since(p.exchange.received_at);
@@ -198,7 +214,7 @@ impl GatewayCore {
             return;
         };
         let seq = entry.seq;
-        let Some((uplink, mid)) = self.allocate_upstream_mid(now, self.destination(kind)) else {
+        let Some((uplink, mid)) = self.upstream.allocate_mid(now, self.destination(kind)) else {
             let outcome = Outcome::failure(cause::GATEWAY_OVERLOAD)
                 .with_max_age(self.config.overload_max_age);
             inc(&self.stats.shed);
@@ -229,40 +245,15 @@ impl GatewayCore {
     /// the MSGin5G Server for everything else.
     pub(super) fn destination(&self, kind: Kind) -> SocketAddr {
         match kind {
-            Kind::Conf => self.config_upstream,
-            Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn => self.upstream,
+            Kind::Conf => self.upstream.config_server,
+            Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn => self.upstream.server,
         }
-    }
-
-    /// A fresh Message ID toward `peer` on the next uplink that has one (round robin).
-    pub(super) fn allocate_upstream_mid(
-        &mut self,
-        now: Instant,
-        peer: SocketAddr,
-    ) -> Option<(usize, u16)> {
-        let n = self.uplinks.len();
-        for k in 0..n {
-            let i = (self.next_uplink + k) % n;
-            if let Some(mid) = self.uplinks[i].mids.allocate(now, peer) {
-                self.next_uplink = (i + 1) % n;
-                return Some((i, mid));
-            }
-        }
-        None
-    }
-
-    /// When the earliest upstream Message ID reservation ends.
-    pub(super) fn upstream_mid_expiry(&self) -> Option<Instant> {
-        self.uplinks
-            .iter()
-            .filter_map(|u| u.mids.next_expiry())
-            .min()
     }
 
     pub(super) fn fresh_token(&mut self) -> u64 {
         loop {
             let t = self.rng.next_u64();
-            if !self.in_flight.contains_key(&t) {
+            if !self.upstream.in_flight.contains_key(&t) {
                 return t;
             }
         }
@@ -281,8 +272,11 @@ impl GatewayCore {
     ) {
         let destination = self.destination(kind);
         let block1 = match (kind, single) {
+            // A configuration GET has no body to send block-wise.
             (Kind::Conf, true) => None,
-            _ => self.block1_start(payload),
+            (Kind::Conf, false) | (Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn, _) => {
+                self.block1_start(payload)
+            }
         };
         let bytes = match (kind, single) {
             _ if block1.is_some() => {
@@ -310,7 +304,7 @@ impl GatewayCore {
         };
         let deadline = now + self.config.bulk_response_timeout;
         let epoch = self.directory.self_registration_epoch();
-        self.in_flight.insert(
+        self.upstream.in_flight.insert(
             token,
             InFlight {
                 uplink,
@@ -328,7 +322,7 @@ impl GatewayCore {
         );
         self.timers.push(deadline, Timer::Upstream { token });
         self.upstream_sent(now);
-        self.uplinks[uplink].retx.start(
+        self.upstream.uplinks[uplink].retx.start(
             now,
             &mut self.rng,
             destination,
@@ -340,7 +334,7 @@ impl GatewayCore {
     }
 
     /// Feed a datagram received on uplink socket `uplink` (an index below
-    /// [`GatewayConfig::uplinks_per_shard`]).
+    /// [`crate::gateway::GatewayConfig::uplinks_per_shard`]).
     pub fn handle_upstream_datagram(
         &mut self,
         now: Instant,
@@ -348,7 +342,9 @@ impl GatewayCore {
         from: SocketAddr,
         data: &[u8],
     ) {
-        if (from != self.upstream && from != self.config_upstream) || uplink >= self.uplinks.len() {
+        if (from != self.upstream.server && from != self.upstream.config_server)
+            || uplink >= self.upstream.uplinks.len()
+        {
             inc(&self.stats.dropped);
             self.stats
                 .received(Side::Upstream(uplink), Received::Ignored);
@@ -370,7 +366,7 @@ impl GatewayCore {
             Classified::Reset(h) => {
                 self.stats.received(side, Received::Ok);
                 if let Some(UpRetx::Request(token)) =
-                    self.uplinks[uplink].retx.acknowledge(from, h.mid)
+                    self.upstream.uplinks[uplink].retx.acknowledge(from, h.mid)
                 {
                     self.fail_exchange(now, token, cause::SERVER_ERROR);
                 }
@@ -386,7 +382,7 @@ impl GatewayCore {
                 self.reject_format_error(side, from, h, why);
                 return;
             }
-            Classified::Request(view) if from != self.upstream => {
+            Classified::Request(view) if from != self.upstream.server => {
                 let h = view.header;
                 // The configuration server sends no requests: a CON is rejected with a RST
                 // (RFC 7252 §4.2), a NON ignored.
@@ -416,7 +412,7 @@ impl GatewayCore {
         };
         self.stats.received(side, Received::Ok);
         if h.mtype == MsgType::Ack {
-            self.uplinks[uplink].retx.acknowledge(from, h.mid);
+            self.upstream.uplinks[uplink].retx.acknowledge(from, h.mid);
             if h.code.is_empty() {
                 return; // separate response follows (RFC 7252 §5.2.2)
             }
@@ -430,13 +426,13 @@ impl GatewayCore {
         let mut t = [0u8; 8];
         t.copy_from_slice(h.token.as_slice());
         let token = u64::from_be_bytes(t);
-        let Some(flight) = self.in_flight.remove(&token) else {
+        let Some(flight) = self.upstream.in_flight.remove(&token) else {
             return; // late or duplicate response
         };
         // A separate response whose empty ACK was lost also ends the request's retransmission
         // (not a piggybacked answer to an earlier message of a block-wise exchange: replayed).
         if h.mtype != MsgType::Ack || h.mid == flight.mid {
-            self.uplinks[flight.uplink]
+            self.upstream.uplinks[flight.uplink]
                 .retx
                 .acknowledge(from, flight.mid);
         }
@@ -447,7 +443,7 @@ impl GatewayCore {
         }
         let rtt = now.saturating_duration_since(flight.sent_at);
         self.stats.upstream_rtt.observe_duration(rtt);
-        self.rtt_estimate = (self.rtt_estimate * 7 + rtt) / 8;
+        self.upstream.rtt_estimate = (self.upstream.rtt_estimate * 7 + rtt) / 8;
         match self.block2_step(now, token, flight, &view) {
             Block2Step::Answer(flight, None) => self.on_response(now, flight, &view),
             Block2Step::Answer(flight, Some(whole)) => match MessageView::parse(&whole) {
@@ -455,7 +451,7 @@ impl GatewayCore {
                 Err(_) => self.fail_members(now, flight, cause::SERVER_ERROR),
             },
             // Still fetching (the slot stays taken), or failed (its flush follows).
-            Block2Step::Consumed if self.in_flight.contains_key(&token) => return,
+            Block2Step::Consumed if self.upstream.in_flight.contains_key(&token) => return,
             Block2Step::Consumed => {}
         }
         // A slot toward the server is free again.
@@ -564,13 +560,16 @@ impl GatewayCore {
             }
             return;
         }
-        self.learned_max_entries = live.len().div_ceil(2).min(self.learned_max_entries);
+        self.upstream.learned_max_entries = live
+            .len()
+            .div_ceil(2)
+            .min(self.upstream.learned_max_entries);
         // Put the members back at the head of the queue, in order, and flush at once.
         for (ue, seq) in live.into_iter().rev() {
             self.requeue_front(kind, ue, seq);
         }
-        while self.batches[kind.index()].count > 0
-            && self.in_flight.len() < self.config.max_in_flight
+        while self.upstream.batches[kind.index()].count > 0
+            && self.upstream.in_flight.len() < self.config.max_in_flight
         {
             if !self.send_bulk(kind, now) {
                 break;
@@ -594,7 +593,7 @@ impl GatewayCore {
                 self.requeue_front(kind, ue, seq);
             }
         }
-        self.batches[kind.index()].blocked_until = Some(retry_at);
+        self.upstream.batches[kind.index()].blocked_until = Some(retry_at);
         for (ue, seq) in expired {
             let outcome =
                 Outcome::failure(cause::GATEWAY_OVERLOAD).with_max_age(wait.as_secs() as u32);
@@ -609,7 +608,7 @@ impl GatewayCore {
         };
         p.stage = Stage::Queued;
         let (len, deadline, received_at) = (p.element.len(), p.deadline, p.exchange.received_at);
-        self.batches[kind.index()].push_front(
+        self.upstream.batches[kind.index()].push_front(
             Queued {
                 ue,
                 seq,
@@ -639,7 +638,7 @@ impl GatewayCore {
     ) {
         let destination = self.destination(flight.kind);
         flight.mid = mid;
-        self.uplinks[flight.uplink].retx.start(
+        self.upstream.uplinks[flight.uplink].retx.start(
             now,
             &mut self.rng,
             destination,
@@ -648,15 +647,15 @@ impl GatewayCore {
             UpRetx::Request(token),
         );
         self.push(Side::Upstream(flight.uplink), destination, bytes);
-        self.in_flight.insert(token, flight);
+        self.upstream.in_flight.insert(token, flight);
     }
 
     /// End the upstream exchange `token` without its answer: no longer in flight, its
     /// retransmission stopped (a late answer finds nothing).
     pub(super) fn abandon_exchange(&mut self, token: u64) -> Option<InFlight> {
-        let flight = self.in_flight.remove(&token)?;
+        let flight = self.upstream.in_flight.remove(&token)?;
         let destination = self.destination(flight.kind);
-        self.uplinks[flight.uplink]
+        self.upstream.uplinks[flight.uplink]
             .retx
             .acknowledge(destination, flight.mid);
         Some(flight)
@@ -671,84 +670,4 @@ impl GatewayCore {
             self.fail_members(now, flight, failure_cause);
         }
     }
-}
-
-/// The device's configuration GET `request` re-sent with the gateway's `mid` and `token`: same
-/// method and options (validated on receipt), no payload; with `block2` when fetching a block of
-/// the answer (RFC 7959 §2.4, [`super::upstream_block2`]).
-pub(super) fn conf_get(
-    mid: u16,
-    token: Token,
-    request: &[u8],
-    mut block2: Option<BlockOpt>,
-) -> Vec<u8> {
-    let mut b = MessageBuilder::new(MsgType::Con, Code::GET, mid, token);
-    if let Ok(view) = MessageView::parse(request) {
-        // The device's Block2/Size2 are its own exchange's: the gateway fetches the whole
-        // document, block by block when the configuration server slices it.
-        for o in view
-            .options()
-            .filter(|o| !BLOCK_OPTIONS.contains(&o.number))
-        {
-            if o.number > option::BLOCK2 {
-                if let Some(blk) = block2.take() {
-                    b = b.uint_option(option::BLOCK2, blk.encode());
-                }
-            }
-            b = b.option(o.number, o.value);
-        }
-    }
-    if let Some(blk) = block2 {
-        b = b.uint_option(option::BLOCK2, blk.encode());
-    }
-    b.build()
-}
-
-/// The Request-Tag (RFC 9175 §3.2) of the uplink exchange with Token `token`: its POST, its
-/// Block1 blocks and its Block2 fetches carry it, so the server keeps the block-wise transfers of
-/// the exchanges in flight on one uplink apart (its transfers are keyed by endpoint and target
-/// options, Request-Tag included).
-pub(super) fn request_tag(token: u64) -> [u8; 4] {
-    (token as u32).to_be_bytes()
-}
-
-/// The RFC 7959 options of a device's exchange, never forwarded upstream.
-const BLOCK_OPTIONS: [u16; 4] = [option::BLOCK2, option::BLOCK1, option::SIZE2, option::SIZE1];
-
-/// The outcome of a single (non-bulked) request from the server's code and its
-/// REGRESP/DEREGRESP/MSGRESP.
-fn single_outcome(kind: Kind, code: Code, view: &MessageView<'_>) -> Outcome {
-    let body = msg::decode(view.payload()).ok();
-    if let Some(Payload::MsgResp(r)) = &body {
-        if let Some(status) = r.delivery_status {
-            let mut o = Outcome::verdict(status, r.failure_cause.as_deref());
-            if !code.is_success() {
-                o.code = code;
-            }
-            o.max_age = view.max_age();
-            return o;
-        }
-    }
-    let (result, failure_cause) = match body {
-        Some(Payload::RegResp(r)) => (r.registration_result, r.failure_cause),
-        Some(Payload::DeregResp(r)) => (r.deregistration_result, r.failure_cause),
-        _ if code.is_success() => (RegResult::Success, None),
-        _ => (RegResult::Failure, None),
-    };
-    if code.is_success() && result == RegResult::Success {
-        let mut o = Outcome::success(kind);
-        o.code = code;
-        return o;
-    }
-    let c = failure_cause.unwrap_or_else(|| match code {
-        Code::FORBIDDEN => cause::UNAUTHORIZED.to_string(),
-        Code::SERVICE_UNAVAILABLE => cause::GATEWAY_OVERLOAD.to_string(),
-        _ => cause::SERVER_ERROR.to_string(),
-    });
-    let mut o = Outcome::failure(&c);
-    if !code.is_success() {
-        o.code = code;
-    }
-    o.max_age = view.max_age();
-    o
 }

@@ -9,26 +9,17 @@
 //! fewer bulks in flight and Message IDs per device request, but one round trip per block in
 //! sequence, so the answer comes later; split bulks go out in parallel.
 
-use super::*;
+use super::pending::Kind;
+use super::shard::{inc, GatewayCore};
+use super::single::request_tag;
+use super::upstream_state::{Block1Send, InFlight};
 use crate::coap::block::{szx_of, MAX_SZX};
+use crate::coap::types::option;
 use crate::coap::view::BlockOpt;
-
-/// A request body being sent block by block.
-#[derive(Debug)]
-pub(super) struct Block1Send {
-    body: Vec<u8>,
-    /// The block in flight.
-    block: BlockOpt,
-    /// Where it starts in `body`.
-    start: usize,
-}
-
-impl Block1Send {
-    fn chunk(&self) -> &[u8] {
-        let end = (self.start + self.block.size()).min(self.body.len());
-        &self.body[self.start..end]
-    }
-}
+use crate::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
+use crate::gateway::conf;
+use crate::msg::cause;
+use std::time::Instant;
 
 impl GatewayCore {
     /// The byte budget of one bulk or aggregate: `bulk_block1_bytes` when block-wise sending is
@@ -81,7 +72,7 @@ impl GatewayCore {
             let size = u32::try_from(send.body.len()).unwrap_or(u32::MAX);
             b = b.uint_option(option::SIZE1, size);
         }
-        b.option(option::REQUEST_TAG, &super::upstream::request_tag(token))
+        b.option(option::REQUEST_TAG, &request_tag(token))
             .payload(send.chunk())
     }
 
@@ -114,7 +105,10 @@ impl GatewayCore {
             szx,
         };
         let destination = self.destination(flight.kind);
-        let Some(mid) = self.uplinks[flight.uplink].mids.allocate(now, destination) else {
+        let Some(mid) = self.upstream.uplinks[flight.uplink]
+            .mids
+            .allocate(now, destination)
+        else {
             inc(&self.stats.upstream_mid_exhausted);
             return self.fail_members(now, flight, cause::GATEWAY_OVERLOAD);
         };

@@ -7,20 +7,16 @@
 //! negotiation); the ETag must stay the same and the body within `coap.block_max_body_bytes`,
 //! else the exchange fails. Only the reassembled answer (M=0) goes to the answer handling.
 
-use super::upstream::{conf_get, request_tag};
-use super::*;
+use super::pending::Kind;
+use super::shard::{inc, GatewayCore};
+use super::single::{conf_get, request_tag};
+use super::upstream_state::{Block2Fetch, InFlight, Purpose};
+use crate::coap::types::option;
 use crate::coap::view::BlockOpt;
-
-/// An answer being fetched block by block.
-#[derive(Debug)]
-pub(super) struct Block2Fetch {
-    /// The blocks received so far, in order.
-    body: Vec<u8>,
-    /// The ETag of the first block (RFC 7959 §2.4: every block of one answer carries it).
-    etag: Option<Vec<u8>>,
-    /// The block size (SZX) of the next fetch.
-    szx: u8,
-}
+use crate::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
+use crate::gateway::conf;
+use crate::msg::cause;
+use std::time::Instant;
 
 /// What a response does to its exchange's Block2 transfer.
 pub(super) enum Block2Step {
@@ -80,7 +76,7 @@ impl GatewayCore {
         if etag == fetch.etag.as_deref() && offset.is_some_and(|o| o < fetch.body.len()) {
             // A block already taken (the server's replay of an earlier fetch it received twice,
             // or its separate response sent again): the fetch in flight goes on.
-            self.in_flight.insert(token, flight);
+            self.upstream.in_flight.insert(token, flight);
             return Block2Step::Consumed;
         }
         if etag != fetch.etag.as_deref()
@@ -117,7 +113,10 @@ impl GatewayCore {
             szx: fetch.szx,
         };
         let destination = self.destination(flight.kind);
-        let Some(mid) = self.uplinks[flight.uplink].mids.allocate(now, destination) else {
+        let Some(mid) = self.upstream.uplinks[flight.uplink]
+            .mids
+            .allocate(now, destination)
+        else {
             inc(&self.stats.upstream_mid_exhausted);
             return self.fail_flight(now, flight, cause::GATEWAY_OVERLOAD);
         };

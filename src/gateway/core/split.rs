@@ -2,8 +2,8 @@
 //! §6.3.4.3.6; 23.554 §8.4): the entries are decoded borrowed ([`msg::with_answer`]) and
 //! matched against the members' keys in order, so no string is allocated per entry.
 
-use super::answer::Outcome;
 use super::pending::Kind;
+use crate::gateway::answer::Outcome;
 use crate::msg::{self, cause, AnswerKind, RegResult, Verdict};
 use std::sync::Arc;
 
@@ -103,7 +103,7 @@ pub fn split_answer(kind: Kind, members: &[(Arc<str>, u64)], payload: &[u8]) -> 
 
 /// The member that answer entry `i`, naming `key`, is for: member `i` when it has that key and
 /// is not yet `taken` (the usual in-order answer), else the first untaken member with that key.
-pub(super) fn match_member<M>(
+pub(in crate::gateway) fn match_member<M>(
     members: &[M],
     taken: &[bool],
     i: usize,
@@ -121,9 +121,13 @@ pub(super) fn match_member<M>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{split_answer, Split};
     use crate::coap::Code;
+    use crate::gateway::answer::Outcome;
+    use crate::gateway::Kind;
+    use crate::msg::cause;
     use crate::msg::MsgDeliveryStatus;
+    use std::sync::Arc;
 
     fn members(keys: &[&str]) -> Vec<(Arc<str>, u64)> {
         keys.iter()

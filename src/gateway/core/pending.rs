@@ -8,7 +8,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The procedure a pending request belongs to; batches are kept per kind (24.538 §6.3.4).
+/// The batching class of a device request (24.538 §6.3.4, 23.554 §8.2.7 step 7): which batch
+/// queue and pending-cache table it goes to and which bulk or aggregate carries it upstream.
+///
+/// Not a [`crate::msg::MessageType`]: `Msg` covers MSGin5G-6 `MSG` and Annex A.3 `MESSAGE
+/// SENDING REQUEST` alike, `Imdn` both report requests, and `Conf` is a CoAP GET on the
+/// configuration socket, which has no Message Type at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     /// Registration (`REG` → `BULKREG`).
@@ -37,6 +42,21 @@ impl Kind {
         self as usize
     }
 
+    /// The kind's name: the device's Message Type (`REG`, `DEREG`, `MSG`, `IMDN`) or `CONF`
+    /// for a configuration GET (journal records, metric label `message_type`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Reg => "REG",
+            Kind::Dereg => "DEREG",
+            // MSGin5G-6 `MSG` and A.3 `MESSAGE SENDING REQUEST` alike.
+            Kind::Msg => "MSG",
+            // MSGin5G-6 `IMDN` and A.3 `DELIVERY REPORT SENDING REQUEST` alike.
+            Kind::Imdn => "IMDN",
+            // A configuration GET (no Message Type on the wire; bulked as BULKCONF).
+            Kind::Conf => "CONF",
+        }
+    }
+
     /// The opposite procedure of a registration kind (REG ↔ DEREG); messages have none.
     pub fn opposite(self) -> Option<Kind> {
         match self {
@@ -48,7 +68,19 @@ impl Kind {
 
     /// Whether this kind is keyed by Message ID (messages and reports) rather than UE Service ID.
     pub fn is_message(self) -> bool {
-        matches!(self, Kind::Msg | Kind::Imdn)
+        match self {
+            Kind::Msg | Kind::Imdn => true,
+            Kind::Reg | Kind::Dereg | Kind::Conf => false,
+        }
+    }
+
+    /// Whether this kind is keyed by UE Service ID (registration and de-registration, the kinds
+    /// an allow-list applies to).
+    pub fn is_registration(self) -> bool {
+        match self {
+            Kind::Reg | Kind::Dereg => true,
+            Kind::Msg | Kind::Imdn | Kind::Conf => false,
+        }
     }
 }
 
