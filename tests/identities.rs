@@ -4,11 +4,11 @@
 //! a new address on its Registration ID alone (the registration secret is needed).
 
 use msgin5g::coap::Code;
-use msgin5g::device::{Device, RequestOptions};
 use msgin5g::msg::{
     AppRegistrationRequest, CredentialInfo, DeregistrationRequest, Payload, RegResult,
     RegistrationRequest,
 };
+use msgin5g::testkit::device::{Device, RequestOptions};
 use std::time::Duration;
 
 mod support;

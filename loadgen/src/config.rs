@@ -335,7 +335,7 @@ impl Config {
             timeout: Duration::from_secs(93),
             ack_timeout: Duration::from_secs(2),
             max_retransmit: 4,
-            uri_path: msgin5g::device::DEFAULT_URI_PATH.into(),
+            uri_path: msgin5g::testkit::device::DEFAULT_URI_PATH.into(),
             proxy_uri: None,
             id_prefix: "lg".into(),
             seed: fresh_seed(),
