@@ -2,8 +2,7 @@
 //! and back-off jitter: ChaCha12 (RFC 7252 §5.3.1: Tokens hard to guess; RFC 7539 cipher).
 //! Sans-IO cores take a seed ([`Rng::new`], simulations replay exactly) or a generator seeded
 //! from the operating system's random source (`getrandom(2)`: [`Rng::from_os`], [`os_seed`];
-//! the drivers). Tests that need reproducible noise use the
-//! `testkit::TestRng` instead.
+//! the drivers). Tests that need reproducible noise use `testkit::TestRng` instead.
 //!
 //! Cost: one `next_u64` reads 8 bytes from a 256-byte ChaCha block buffer (one block function
 //! per 32 draws), a few nanoseconds against the microseconds a request costs in parsing; no
