@@ -45,10 +45,7 @@ fn start(server_address: &str, auto: bool) -> ConfigServerHandle {
 }
 
 fn options() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(20),
-        ..RequestOptions::default()
-    }
+    RequestOptions::with_timeout(Duration::from_secs(20))
 }
 
 #[tokio::test]

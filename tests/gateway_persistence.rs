@@ -23,10 +23,7 @@ const GATEWAY_UE: &str = "msgin5g-gateway";
 const JOURNALED: usize = 4;
 
 fn opts() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(60),
-        ..RequestOptions::default()
-    }
+    RequestOptions::with_timeout(Duration::from_secs(60))
 }
 
 /// Children killed on drop (also when the test fails).
@@ -156,13 +153,7 @@ async fn a_gateway_killed_and_restarted_keeps_its_state_and_answers_every_journa
 
     // The AS at the server; an Application Client and a MSGin5G-6 UE at the gateway.
     let mut as_dev = Device::bind(server_addr.parse().unwrap()).await.unwrap();
-    let a = as_dev
-        .request_json(
-            format!(r#"{{"messageType":"REG","asServiceId":"{AS_ID}"}}"#).as_bytes(),
-            &opts(),
-        )
-        .await
-        .unwrap();
+    let a = as_dev.register_as(AS_ID, &opts()).await.unwrap();
     assert!(a.code.is_success(), "AS registration: {a:?}");
     let mut ac = Device::bind(target).await.unwrap();
     ac.set_uri_path("msgin5g-gw");

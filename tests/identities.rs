@@ -15,10 +15,7 @@ mod support;
 use support::{free_port, interrupt, scrape, spawn_bin};
 
 fn options() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(20),
-        ..RequestOptions::default()
-    }
+    RequestOptions::with_timeout(Duration::from_secs(20))
 }
 
 fn cred(c: &str) -> Option<CredentialInfo> {

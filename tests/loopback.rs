@@ -11,7 +11,7 @@ use msgin5g::net::{spawn_gateway, spawn_server, GatewayHandle, ServerHandle};
 use msgin5g::server::ServerConfig;
 use msgin5g::testkit::device::{AnswerForm, Device, RequestOptions};
 use msgin5g::testkit::harness::{
-    raise_fd_limit, start_gateway, start_server, start_server_and_gateway, wait_ready,
+    bind_devices, raise_fd_limit, start_gateway, start_server, start_server_and_gateway, wait_ready,
 };
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -109,10 +109,9 @@ async fn two_thousand_devices_register_and_deregister_through_a_two_shard_gatewa
     const DEVICES: u32 = 2000;
     let (server, gateway) = start(2, GatewayConfig::default());
     let target = gateway.local_addr();
-    let mut devices = Vec::new();
-    for i in 0..DEVICES {
-        devices.push((i, Device::bind(target).await.unwrap()));
-    }
+    let devices = (0..)
+        .zip(bind_devices(target, DEVICES as usize).await)
+        .collect();
 
     let answers = run_all(devices, false).await;
     assert_eq!(answers.len(), DEVICES as usize);
@@ -376,13 +375,9 @@ async fn ipv6_loopback_works_end_to_end() {
     .unwrap();
     wait_ready(&gateway);
     assert!(gateway.local_addr().is_ipv6());
-    let devices: Vec<(u32, Device)> = {
-        let mut v = Vec::new();
-        for i in 0..50u32 {
-            v.push((i, Device::bind(gateway.local_addr()).await.unwrap()));
-        }
-        v
-    };
+    let devices = (0..)
+        .zip(bind_devices(gateway.local_addr(), 50).await)
+        .collect();
     for (i, _, a) in run_all(devices, false).await {
         assert_eq!(a.result, Some(RegResult::Success), "device {i}");
     }

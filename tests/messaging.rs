@@ -35,22 +35,13 @@ fn start() -> (ServerHandle, GatewayHandle) {
 }
 
 fn opts() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(30),
-        ..RequestOptions::default()
-    }
+    RequestOptions::with_timeout(Duration::from_secs(30))
 }
 
 /// The AS: a device registered straight with the server under an AS Service ID.
 async fn application_server(server: SocketAddr) -> Device {
     let mut dev = Device::bind(server).await.unwrap();
-    let a = dev
-        .request_json(
-            format!(r#"{{"messageType":"REG","asServiceId":"{AS_ID}"}}"#).as_bytes(),
-            &opts(),
-        )
-        .await
-        .unwrap();
+    let a = dev.register_as(AS_ID, &opts()).await.unwrap();
     assert!(a.code.is_success(), "AS registration: {a:?}");
     dev
 }

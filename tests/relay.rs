@@ -14,7 +14,9 @@ use msgin5g::relay::{Discard, RelayConfig, RelayStats};
 use msgin5g::server::provisioning::{AutoProvision, Provisioning};
 use msgin5g::server::{ConfigServerConfig, ServerConfig};
 use msgin5g::testkit::device::{ConfigFormat, Device, RequestOptions};
-use msgin5g::testkit::harness::{raise_fd_limit, start_config_server, start_relay, start_server};
+use msgin5g::testkit::harness::{
+    bind_devices, raise_fd_limit, start_config_server, start_relay, start_server,
+};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -80,10 +82,7 @@ fn start(config: RelayConfig, auto: bool) -> Setup {
 }
 
 fn opts() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(60),
-        ..RequestOptions::default()
-    }
+    RequestOptions::with_timeout(Duration::from_secs(60))
 }
 
 fn load(counter: &AtomicU64) -> u64 {
@@ -142,10 +141,7 @@ async fn a_thousand_ues_configure_register_message_and_deregister_through_the_re
     let relay = &setup.relay;
     let target = relay.local_addr();
     let config_socket = relay.config_local_addr();
-    let mut devices = Vec::with_capacity(UES);
-    for _ in 0..UES {
-        devices.push(Device::bind(target).await.unwrap());
-    }
+    let devices = bind_devices(target, UES).await;
     let devices = all(devices, Step::ConfigureAndRegister, config_socket).await;
     let stats = relay.stats();
     assert_eq!(load(&stats.links), UES as u64);

@@ -33,21 +33,12 @@ fn gateway(server: SocketAddr) -> GatewayHandle {
 }
 
 fn opts() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(20),
-        ..RequestOptions::default()
-    }
+    RequestOptions::with_timeout(Duration::from_secs(20))
 }
 
 /// (Re-)register the AS with the server at `server` from `dev`.
 async fn register_as(dev: &mut Device) {
-    let a = dev
-        .request_json(
-            format!(r#"{{"messageType":"REG","asServiceId":"{AS_ID}"}}"#).as_bytes(),
-            &opts(),
-        )
-        .await
-        .unwrap();
+    let a = dev.register_as(AS_ID, &opts()).await.unwrap();
     assert!(a.code.is_success(), "AS registration: {a:?}");
 }
 

@@ -561,13 +561,10 @@ impl GatewayHandle {
     }
 
     /// Whether the server has accepted the gateway's own registration (which lets it reach the
-    /// Application Clients behind the gateway).
+    /// Application Clients behind the gateway): what [`GatewayHandle::ready`] waits for, without
+    /// waiting.
     pub fn is_self_registered(&self) -> bool {
-        self.stats.iter().any(|s| {
-            s.self_registrations
-                .load(std::sync::atomic::Ordering::Relaxed)
-                > 0
-        })
+        *self.registrations.borrow() > 0
     }
 
     /// Resolves once the server has accepted the gateway's own registration (23.554 §8.2.7),

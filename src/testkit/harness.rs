@@ -11,6 +11,7 @@ use crate::net::{
 use crate::relay::RelayConfig;
 use crate::server::provisioning::{AutoProvision, Provisioning};
 use crate::server::{ConfigServerConfig, ServerConfig};
+use crate::testkit::device::Device;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -138,6 +139,16 @@ pub fn wait_ready(gateway: &GatewayHandle) {
 /// A relay on [`LOOPBACK`] (device and configuration sockets) with `config`.
 pub fn start_relay(config: RelayConfig) -> RelayHandle {
     spawn_relay(LOOPBACK, LOOPBACK, config).expect("start the relay")
+}
+
+/// `n` devices, each on a socket (source port) of its own on the loopback address of
+/// `target`'s family, talking to `target`.
+pub async fn bind_devices(target: SocketAddr, n: usize) -> Vec<Device> {
+    let mut devices = Vec::with_capacity(n);
+    for _ in 0..n {
+        devices.push(Device::bind(target).await.expect("bind a device"));
+    }
+    devices
 }
 
 /// A fresh temporary directory named after `name` and this process, removed on drop (also

@@ -104,6 +104,16 @@ impl Default for RequestOptions {
     }
 }
 
+impl RequestOptions {
+    /// The defaults with an overall wait of `timeout`.
+    pub fn with_timeout(timeout: Duration) -> RequestOptions {
+        RequestOptions {
+            timeout,
+            ..RequestOptions::default()
+        }
+    }
+}
+
 /// How the final answer reached the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AnswerForm {
@@ -356,6 +366,17 @@ impl Device {
             ..Default::default()
         });
         self.send_payload(&payload, options, Expect::RegResp).await
+    }
+
+    /// Register as the Application Server `as_service_id` (`REG` with `asServiceId`, an AS
+    /// talking straight to the MSGin5G Server; 23.554 §8.2.1) and wait for the answer.
+    pub async fn register_as(
+        &mut self,
+        as_service_id: &str,
+        options: &RequestOptions,
+    ) -> Result<Answer, DeviceError> {
+        let json = format!(r#"{{"messageType":"REG","asServiceId":"{as_service_id}"}}"#);
+        self.exchange(json.as_bytes(), options, Expect::Any).await
     }
 
     /// De-register `ue_service_id` (`DEREG`) and wait for the answer.
