@@ -1,5 +1,7 @@
-//! Shared by the integration test files: the open-file limit, libcoap's `coap-client`, and
-//! driving the `msgin5g` binary (free ports, metrics scrapes, SIGINT).
+//! Shared by the integration test files: libcoap's `coap-client`, aiocoap, and driving the
+//! `msgin5g` binary (free ports, metrics scrapes, SIGINT). The in-process harness (roles on
+//! port 0, the gateway's readiness, the open-file limit, raw peers) is `msgin5g::testkit`,
+//! shared with loadgen's tests.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};

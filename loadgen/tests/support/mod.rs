@@ -1,5 +1,6 @@
-//! Shared by the loopback test files: the run configuration of tests, consistency checks and
-//! scripted responders (a UDP socket on 127.0.0.1 port 0 with a bounded life).
+//! Shared by loadgen's test files: the run configuration of tests, consistency checks and
+//! scripted responders (a UDP socket on 127.0.0.1 port 0 with a bounded life). Starting the
+//! real roles is `msgin5g::testkit::harness`.
 #![allow(dead_code)]
 
 use loadgen::{Config, Progress, Report};
