@@ -8,14 +8,14 @@
 //! - [`relay`]: the Relay UE core (sans-IO): a transparent Layer-3 UE-to-Network relay for CoAP.
 //! - [`net`]: sockets, shard run loops, shutdown: the thin drivers around the cores.
 //! - [`config`]: the one configuration (TOML file + flags), validated once.
-//! - [`device`]: an async constrained-UE client (REG/DEREG over CoAP) for tests and `loadgen`.
 //! - [`store`]: opening the roles' redb stores (directory, lock, layout version).
 //! - [`metrics`]: Prometheus metrics: per-shard atomic stats rendered at scrape time, `/metrics`.
+//! - `testkit` (cargo feature `testkit`; not part of the product): the device client, test
+//!   harness and seeded test RNG that the tests and `loadgen` use.
 #![warn(missing_docs)]
 
 pub mod coap;
 pub mod config;
-pub mod device;
 pub mod gateway;
 pub mod metrics;
 pub mod msg;
@@ -23,3 +23,5 @@ pub mod net;
 pub mod relay;
 pub mod server;
 pub mod store;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;

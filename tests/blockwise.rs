@@ -14,23 +14,22 @@ use msgin5g::coap::types::option;
 use msgin5g::coap::view::{decode_uint, BlockOpt};
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
 use msgin5g::gateway::GatewayConfig;
-use msgin5g::net::{
-    spawn_config_server, spawn_gateway, spawn_relay, spawn_server, GatewayHandle, ServerHandle,
-};
+use msgin5g::net::{GatewayHandle, ServerHandle};
 use msgin5g::relay::RelayConfig;
 use msgin5g::server::provisioning::{AutoProvision, Provisioning};
 use msgin5g::server::{ConfigServerConfig, ServerConfig};
+use msgin5g::testkit::harness::{
+    start_config_server, start_gateway, start_relay, start_server, start_server_and_gateway,
+};
+use msgin5g::testkit::peer::raw_socket;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use support::{aiocoap_post, coap_client_run};
 
-fn start_gateway(block: BlockConfig) -> (ServerHandle, GatewayHandle) {
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
-        server.local_addr(),
+fn start_with_blocks(block: BlockConfig) -> (ServerHandle, GatewayHandle) {
+    start_server_and_gateway(
         2,
         GatewayConfig {
             hold_time: Duration::from_millis(50),
@@ -39,16 +38,6 @@ fn start_gateway(block: BlockConfig) -> (ServerHandle, GatewayHandle) {
         },
         Duration::from_secs(5),
     )
-    .unwrap();
-    // Bounded wait (5 s) for the gateway's own registration.
-    for _ in 0..1000 {
-        if gateway.is_self_registered() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(gateway.is_self_registered());
-    (server, gateway)
 }
 
 /// The gateway's block counters summed over its shards: (continue, complete).
@@ -78,7 +67,7 @@ fn padded_reg(ue: &str, len: usize) -> String {
 
 #[test]
 fn aiocoap_registers_a_3kb_body_through_the_gateway() {
-    let (server, gateway) = start_gateway(BlockConfig::default());
+    let (server, gateway) = start_with_blocks(BlockConfig::default());
     let uri = format!("coap://{}/msgin5g", gateway.local_addr());
     let body = padded_reg("ue-block-aiocoap", 3000);
     assert!(body.len() >= 3000);
@@ -94,7 +83,7 @@ fn aiocoap_registers_a_3kb_body_through_the_gateway() {
 
 #[test]
 fn coap_client_sends_64_byte_blocks_to_the_gateway_and_the_server() {
-    let (server, gateway) = start_gateway(BlockConfig::default());
+    let (server, gateway) = start_with_blocks(BlockConfig::default());
     let body = padded_reg("ue-block-libcoap", 400);
     for (target, ue) in [
         (gateway.local_addr(), "ue-block-libcoap"),
@@ -118,22 +107,13 @@ fn coap_client_sends_64_byte_blocks_to_the_gateway_and_the_server() {
 
 #[test]
 fn the_relay_passes_blocks_through() {
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
-    let configuration = spawn_config_server(
-        "127.0.0.1:0".parse().unwrap(),
-        ConfigServerConfig::default(),
-    )
-    .unwrap();
-    let relay = spawn_relay(
-        "127.0.0.1:0".parse().unwrap(),
-        "127.0.0.1:0".parse().unwrap(),
-        RelayConfig {
-            upstream: server.local_addr(),
-            config_upstream: configuration.local_addr(),
-            ..RelayConfig::default()
-        },
-    )
-    .unwrap();
+    let server = start_server(ServerConfig::default());
+    let configuration = start_config_server(ConfigServerConfig::default());
+    let relay = start_relay(RelayConfig {
+        upstream: server.local_addr(),
+        config_upstream: configuration.local_addr(),
+        ..RelayConfig::default()
+    });
     let body = padded_reg("ue-block-relay", 300);
     let uri = format!("coap://{}/msgin5g", relay.local_addr());
     let (ok, out) = coap_client_run(&["-m", "post", "-t", "50", "-b", "64", "-e", &body], &uri);
@@ -151,14 +131,10 @@ fn the_relay_passes_blocks_through() {
 fn coap_client_fetches_a_configuration_in_64_byte_blocks() {
     let provisioning =
         Provisioning::default().with_auto_provision(Some(AutoProvision::new("ue-{ueid}").unwrap()));
-    let configuration = spawn_config_server(
-        "127.0.0.1:0".parse().unwrap(),
-        ConfigServerConfig {
-            provisioning: Arc::new(provisioning),
-            ..ConfigServerConfig::default()
-        },
-    )
-    .unwrap();
+    let configuration = start_config_server(ConfigServerConfig {
+        provisioning: Arc::new(provisioning),
+        ..ConfigServerConfig::default()
+    });
     let uri = format!(
         "coap://{}/msgin5g-config?ueid=imsi-block-1",
         configuration.local_addr()
@@ -183,10 +159,7 @@ struct Raw {
 
 impl Raw {
     fn new(to: SocketAddr) -> Raw {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+        let socket = raw_socket(Duration::from_secs(5));
         Raw {
             socket,
             to,
@@ -248,15 +221,11 @@ fn incomplete_and_too_large_get_4_08_and_4_13_with_size1() {
         max_body_bytes: 128,
         ..BlockConfig::default()
     };
-    let server = spawn_server(
-        "127.0.0.1:0".parse().unwrap(),
-        ServerConfig {
-            block: limits,
-            ..ServerConfig::default()
-        },
-    )
-    .unwrap();
-    let (upstream, gateway) = start_gateway(limits);
+    let server = start_server(ServerConfig {
+        block: limits,
+        ..ServerConfig::default()
+    });
+    let (upstream, gateway) = start_with_blocks(limits);
     for to in [gateway.local_addr(), server.local_addr()] {
         let mut raw = Raw::new(to);
         // A block without its start: 4.08.
@@ -295,16 +264,11 @@ fn max_request_bytes_bounds_each_block_not_the_reassembled_body() {
     // coap.max_request_bytes bounds a datagram (RFC 7959 §4: 4.13 with Size1); a body
     // reassembled from Block1 blocks is bounded by block_max_body_bytes only.
     let max_request_bytes = 1152;
-    let server = spawn_server(
-        "127.0.0.1:0".parse().unwrap(),
-        ServerConfig {
-            max_request_bytes,
-            ..ServerConfig::default()
-        },
-    )
-    .unwrap();
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
+    let server = start_server(ServerConfig {
+        max_request_bytes,
+        ..ServerConfig::default()
+    });
+    let gateway = start_gateway(
         server.local_addr(),
         1,
         GatewayConfig {
@@ -313,8 +277,7 @@ fn max_request_bytes_bounds_each_block_not_the_reassembled_body() {
             ..GatewayConfig::default()
         },
         Duration::from_secs(5),
-    )
-    .unwrap();
+    );
     for (to, ue) in [
         (gateway.local_addr(), "ue-per-block-gw"),
         (server.local_addr(), "ue-per-block-srv"),
@@ -348,17 +311,13 @@ fn max_request_bytes_bounds_each_block_not_the_reassembled_body() {
 
 #[test]
 fn a_server_answer_is_fetched_in_blocks_with_late_negotiation_and_expiry() {
-    let server = spawn_server(
-        "127.0.0.1:0".parse().unwrap(),
-        ServerConfig {
-            block: BlockConfig {
-                lifetime: Duration::from_millis(300),
-                ..BlockConfig::default()
-            },
-            ..ServerConfig::default()
+    let server = start_server(ServerConfig {
+        block: BlockConfig {
+            lifetime: Duration::from_millis(300),
+            ..BlockConfig::default()
         },
-    )
-    .unwrap();
+        ..ServerConfig::default()
+    });
     let mut raw = Raw::new(server.local_addr());
     let reg = br#"{"messageType":"REG","ueServiceId":"ue-block2-raw"}"#;
     // The client asks for 32-byte answer blocks in the request (early negotiation).
@@ -404,10 +363,9 @@ fn a_server_answer_is_fetched_in_blocks_with_late_negotiation_and_expiry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_sends_large_bulks_to_the_server_in_block1_blocks() {
-    use msgin5g::device::{Device, RequestOptions};
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
+    use msgin5g::testkit::device::{Device, RequestOptions};
+    let server = start_server(ServerConfig::default());
+    let gateway = start_gateway(
         server.local_addr(),
         1,
         GatewayConfig {
@@ -417,8 +375,7 @@ async fn a_gateway_sends_large_bulks_to_the_server_in_block1_blocks() {
             ..GatewayConfig::default()
         },
         Duration::from_secs(5),
-    )
-    .unwrap();
+    );
     let target = gateway.local_addr();
     let mut set = tokio::task::JoinSet::new();
     for i in 0..30 {
@@ -455,7 +412,7 @@ async fn a_gateway_sends_large_bulks_to_the_server_in_block1_blocks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_fetches_a_bulk_answer_the_server_sends_in_block2_blocks() {
-    use msgin5g::device::{Device, RequestOptions};
+    use msgin5g::testkit::device::{Device, RequestOptions};
     // Answers above 256 bytes go in 256-byte Block2 blocks: a BULKREGRESP for 20 devices is
     // well over 1 KB.
     let server_config = ServerConfig {
@@ -466,9 +423,8 @@ async fn a_gateway_fetches_a_bulk_answer_the_server_sends_in_block2_blocks() {
         },
         ..ServerConfig::default()
     };
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), server_config).unwrap();
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
+    let server = start_server(server_config);
+    let gateway = start_gateway(
         server.local_addr(),
         1,
         GatewayConfig {
@@ -476,8 +432,7 @@ async fn a_gateway_fetches_a_bulk_answer_the_server_sends_in_block2_blocks() {
             ..GatewayConfig::default()
         },
         Duration::from_secs(5),
-    )
-    .unwrap();
+    );
     let target = gateway.local_addr();
     let mut set = tokio::task::JoinSet::new();
     for i in 0..20 {

@@ -5,8 +5,8 @@
 mod support;
 
 use msgin5g::config::{Config, EXAMPLE_TOML};
-use msgin5g::device::{ConfigFormat, Device, RequestOptions};
 use msgin5g::msg::RegResult;
+use msgin5g::testkit::device::{ConfigFormat, Device, RequestOptions};
 use std::process::Command;
 use std::time::Duration;
 use support::{free_port, interrupt, scrape, spawn_bin, BIN};

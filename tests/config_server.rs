@@ -7,13 +7,14 @@ mod support;
 
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
-use msgin5g::device::{ConfigFormat, Device, RequestOptions};
 use msgin5g::msg::{
     self, BulkConfiguration, ConfigurationRequest, Payload, RegResult, UeConfiguration,
 };
-use msgin5g::net::{spawn_config_server, spawn_server, ConfigServerHandle};
+use msgin5g::net::ConfigServerHandle;
 use msgin5g::server::provisioning::{AutoProvision, Provisioning};
 use msgin5g::server::{ConfigServerConfig, ServerConfig};
+use msgin5g::testkit::device::{ConfigFormat, Device, RequestOptions};
+use msgin5g::testkit::harness::{start_config_server, start_server};
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::atomic::Ordering;
@@ -35,28 +36,21 @@ fn start(server_address: &str, auto: bool) -> ConfigServerHandle {
     let provisioning = Provisioning::from_toml_str(FILE, 100)
         .unwrap()
         .with_auto_provision(auto.then(|| AutoProvision::new("ue-{ueid}").unwrap()));
-    spawn_config_server(
-        "127.0.0.1:0".parse().unwrap(),
-        ConfigServerConfig {
-            public_address: server_address.to_owned(),
-            provisioning: Arc::new(provisioning),
-            max_bulk_entries: 10,
-            ..ConfigServerConfig::default()
-        },
-    )
-    .unwrap()
+    start_config_server(ConfigServerConfig {
+        public_address: server_address.to_owned(),
+        provisioning: Arc::new(provisioning),
+        max_bulk_entries: 10,
+        ..ConfigServerConfig::default()
+    })
 }
 
 fn options() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(20),
-        ..RequestOptions::default()
-    }
+    RequestOptions::with_timeout(Duration::from_secs(20))
 }
 
 #[tokio::test]
 async fn device_configures_then_registers_with_the_given_ue_service_id() {
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let server = start_server(ServerConfig::default());
     let address = format!("coap://{}/msgin5g", server.local_addr());
     let config = start(&address, true);
     let mut dev = Device::bind(server.local_addr()).await.unwrap();
@@ -97,7 +91,8 @@ async fn refusals_over_udp() {
     let config = start("coap://127.0.0.1:5683/msgin5g", false);
     let target = config.local_addr();
     let mut dev = Device::bind(target).await.unwrap();
-    let code = |c: &msgin5g::device::Configuration| (c.answer.code, c.configuration.is_some());
+    let code =
+        |c: &msgin5g::testkit::device::Configuration| (c.answer.code, c.configuration.is_some());
     let got = dev
         .configure(target, "imsi-blocked", None, ConfigFormat::Xml, &options())
         .await

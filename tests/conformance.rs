@@ -14,12 +14,11 @@ use msgin5g::coap::types::option;
 use msgin5g::coap::view::decode_uint;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token, DEFAULT_MAX_REQUEST_BYTES};
 use msgin5g::gateway::GatewayConfig;
-use msgin5g::net::{
-    spawn_config_server, spawn_gateway, spawn_relay, spawn_server, ConfigServerHandle,
-    GatewayHandle, RelayHandle, ServerHandle,
-};
+use msgin5g::net::{ConfigServerHandle, GatewayHandle, RelayHandle, ServerHandle};
 use msgin5g::relay::RelayConfig;
 use msgin5g::server::{ConfigServerConfig, ServerConfig};
+use msgin5g::testkit::harness::{start_config_server, start_gateway, start_relay, start_server};
+use msgin5g::testkit::peer::{exchange, raw_socket};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
@@ -37,14 +36,9 @@ struct Setup {
 }
 
 fn start() -> Setup {
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
-    let configuration = spawn_config_server(
-        "127.0.0.1:0".parse().unwrap(),
-        ConfigServerConfig::default(),
-    )
-    .unwrap();
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
+    let server = start_server(ServerConfig::default());
+    let configuration = start_config_server(ConfigServerConfig::default());
+    let gateway = start_gateway(
         server.local_addr(),
         1,
         GatewayConfig {
@@ -53,19 +47,13 @@ fn start() -> Setup {
             ..GatewayConfig::default()
         },
         Duration::from_secs(5),
-    )
-    .unwrap();
-    let relay = spawn_relay(
-        "127.0.0.1:0".parse().unwrap(),
-        "127.0.0.1:0".parse().unwrap(),
-        RelayConfig {
-            upstream: server.local_addr(),
-            config_upstream: configuration.local_addr(),
-            overload_delay: Duration::from_secs(10),
-            ..RelayConfig::default()
-        },
-    )
-    .unwrap();
+    );
+    let relay = start_relay(RelayConfig {
+        upstream: server.local_addr(),
+        config_upstream: configuration.local_addr(),
+        overload_delay: Duration::from_secs(10),
+        ..RelayConfig::default()
+    });
     Setup {
         server,
         configuration,
@@ -91,20 +79,7 @@ fn mid() -> u16 {
 
 /// A fresh device socket (its own endpoint, so no case sees another's duplicate detection).
 fn device() -> UdpSocket {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    s
-}
-
-/// Send `datagram` from `socket` and return the first answer within `wait`.
-fn send(socket: &UdpSocket, to: SocketAddr, datagram: &[u8], wait: Duration) -> Option<Vec<u8>> {
-    socket.send_to(datagram, to).unwrap();
-    socket.set_read_timeout(Some(wait)).unwrap();
-    let mut buf = vec![0u8; 65_536];
-    match socket.recv_from(&mut buf) {
-        Ok((n, _)) => Some(buf[..n].to_vec()),
-        Err(_) => None,
-    }
+    raw_socket(WAIT)
 }
 
 fn reg_body(ue: &str) -> String {
@@ -316,7 +291,7 @@ fn every_endpoint_keeps_the_rfc_7252_rules_alike() {
                 Expect::Silence => WAIT,
                 Expect::Reset | Expect::Ack(_) => ANSWER_WAIT,
             };
-            let answer = send(&socket, addr, &request, wait);
+            let answer = exchange(&socket, addr, &request, wait);
             if let (Expect::Ack(Code::REQUEST_ENTITY_TOO_LARGE), Some(a)) = (expect, &answer) {
                 let v = MessageView::parse(a).unwrap();
                 let size1 = v.option(option::SIZE1).and_then(decode_uint);
@@ -353,7 +328,7 @@ fn accepted_requests_token_lengths_duplicates_and_non() {
                         .option(16, b"elective")
                 },
             );
-            let answer = send(&socket, addr, &request, ANSWER_WAIT);
+            let answer = exchange(&socket, addr, &request, ANSWER_WAIT);
             check(name, "token", &request, answer, Expect::Ack(Code::CREATED));
         }
         // A duplicate CON gets the identical answer (RFC 7252 §4.5).
@@ -362,8 +337,8 @@ fn accepted_requests_token_lengths_duplicates_and_non() {
             b.uri_path("msgin5g")
                 .uint_option(option::CONTENT_FORMAT, 50)
         });
-        let first = send(&socket, addr, &request, ANSWER_WAIT).expect("an answer");
-        let again = send(&socket, addr, &request, ANSWER_WAIT).expect("the answer again");
+        let first = exchange(&socket, addr, &request, ANSWER_WAIT).expect("an answer");
+        let again = exchange(&socket, addr, &request, ANSWER_WAIT).expect("the answer again");
         assert_eq!(first, again, "{name}: duplicate CON");
         check(
             name,
@@ -378,7 +353,7 @@ fn accepted_requests_token_lengths_duplicates_and_non() {
             b.uri_path("msgin5g")
                 .uint_option(option::CONTENT_FORMAT, 50)
         });
-        let a = send(&socket, addr, &request, ANSWER_WAIT).expect("a NON answer");
+        let a = exchange(&socket, addr, &request, ANSWER_WAIT).expect("a NON answer");
         let v = MessageView::parse(&a).unwrap();
         assert_eq!(
             (v.header.mtype, v.header.code, v.header.token),
@@ -453,7 +428,7 @@ fn the_configuration_endpoints_keep_the_same_rules() {
     ];
     for (name, addr) in targets {
         for (case, request, expect) in &cases {
-            let answer = send(&device(), addr, request, ANSWER_WAIT);
+            let answer = exchange(&device(), addr, request, ANSWER_WAIT);
             check(name, case, request, answer, *expect);
         }
     }

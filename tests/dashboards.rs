@@ -5,13 +5,13 @@
 //! values must agree with the traffic sent. When `promtool` is installed, the scrape config, the
 //! exposition text and every dashboard expression are checked with it too.
 
-use msgin5g::device::{Device, RequestOptions};
 use msgin5g::gateway::GatewayConfig;
 use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry, CONTENT_TYPE};
 use msgin5g::msg::RegResult;
-use msgin5g::net::{spawn_gateway, spawn_relay, spawn_server};
 use msgin5g::relay::RelayConfig;
 use msgin5g::server::ServerConfig;
+use msgin5g::testkit::device::{Device, RequestOptions};
+use msgin5g::testkit::harness::{start_relay, start_server, start_server_and_gateway};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -260,26 +260,15 @@ fn check_with_promtool(page: &str, exprs: &[String]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboards_reference_only_exported_metrics_and_the_values_add_up() {
     const DEVICES: u32 = 24;
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
-        server.local_addr(),
+    // The gateway's own registration is one more upstream round trip.
+    let (server, gateway) = start_server_and_gateway(
         2,
         GatewayConfig {
             hold_time: Duration::from_millis(20),
             ..GatewayConfig::default()
         },
         Duration::from_secs(10),
-    )
-    .unwrap();
-    // Bounded wait (5 s) for the gateway's own registration: one more upstream round trip.
-    for _ in 0..1000 {
-        if gateway.is_self_registered() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(gateway.is_self_registered());
+    );
     // The registry `msgin5g gateway --metrics` serves with its embedded server.
     let registry = Registry::new()
         .with(gateway.metrics())
@@ -422,18 +411,13 @@ async fn dashboards_reference_only_exported_metrics_and_the_values_add_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_dashboard_references_only_exported_metrics_and_the_values_add_up() {
     const DEVICES: u32 = 8;
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let server = start_server(ServerConfig::default());
     let upstream = server.local_addr();
-    let relay = spawn_relay(
-        "127.0.0.1:0".parse().unwrap(),
-        "127.0.0.1:0".parse().unwrap(),
-        RelayConfig {
-            upstream,
-            config_upstream: SocketAddr::new(upstream.ip(), 9),
-            ..RelayConfig::default()
-        },
-    )
-    .unwrap();
+    let relay = start_relay(RelayConfig {
+        upstream,
+        config_upstream: SocketAddr::new(upstream.ip(), 9),
+        ..RelayConfig::default()
+    });
     // The registry `msgin5g relay --metrics` serves with its embedded server.
     let registry = Registry::new()
         .with(relay.metrics())

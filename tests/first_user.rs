@@ -8,7 +8,7 @@ mod support;
 
 use msgin5g::coap::{build, Code, MessageBuilder, MessageView, MsgType, Token, TransmissionParams};
 use msgin5g::gateway::GatewayConfig;
-use msgin5g::net::spawn_gateway;
+use msgin5g::testkit::harness::start_gateway;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -38,8 +38,7 @@ fn the_own_registration_leaves_at_start_and_once() {
     // retransmission (where the old driver first sent anything, twice) well after the start.
     let upstream = UdpSocket::bind("127.0.0.1:0").unwrap();
     let started = Instant::now();
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
+    let gateway = start_gateway(
         upstream.local_addr().unwrap(),
         2,
         GatewayConfig {
@@ -50,8 +49,7 @@ fn the_own_registration_leaves_at_start_and_once() {
             ..GatewayConfig::default()
         },
         Duration::from_secs(1),
-    )
-    .unwrap();
+    );
     let mut buf = vec![0u8; 4096];
     upstream
         .set_read_timeout(Some(Duration::from_secs(4)))

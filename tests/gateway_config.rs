@@ -8,14 +8,15 @@ mod support;
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
 use msgin5g::gateway::{GatewayConfig, GatewayStats, Kind};
-use msgin5g::net::{spawn_config_server, spawn_gateway, ConfigServerHandle, GatewayHandle};
+use msgin5g::net::{ConfigServerHandle, GatewayHandle};
 use msgin5g::server::provisioning::{AutoProvision, Provisioning};
 use msgin5g::server::ConfigServerConfig;
+use msgin5g::testkit::harness::{raise_fd_limit, start_config_server, start_gateway};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use support::{coap_client_run, raise_fd_limit};
+use support::coap_client_run;
 use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
 
@@ -23,19 +24,14 @@ fn start(shards: usize, config: GatewayConfig) -> (ConfigServerHandle, GatewayHa
     raise_fd_limit();
     let provisioning =
         Provisioning::auto_only(Some(AutoProvision::new("ue-{ueid}").expect("template")));
-    let server = spawn_config_server(
-        "127.0.0.1:0".parse().unwrap(),
-        ConfigServerConfig {
-            provisioning: Arc::new(provisioning),
-            // Room for the 8 KiB bulks of the bulk test (coap.max_request_bytes).
-            max_request_bytes: 16 * 1024,
-            ..ConfigServerConfig::default()
-        },
-    )
-    .unwrap();
+    let server = start_config_server(ConfigServerConfig {
+        provisioning: Arc::new(provisioning),
+        // Room for the 8 KiB bulks of the bulk test (coap.max_request_bytes).
+        max_request_bytes: 16 * 1024,
+        ..ConfigServerConfig::default()
+    });
     // The messaging upstream is not used here (no self-registration).
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
+    let gateway = start_gateway(
         "127.0.0.1:9".parse().unwrap(),
         shards,
         GatewayConfig {
@@ -44,8 +40,7 @@ fn start(shards: usize, config: GatewayConfig) -> (ConfigServerHandle, GatewayHa
             ..config
         },
         Duration::from_secs(10),
-    )
-    .unwrap();
+    );
     (server, gateway)
 }
 
@@ -217,8 +212,7 @@ fn coap_client_fetches_a_configuration_through_the_gateway() {
     );
     // A separate response when the batch outlasts the piggyback window.
     drop(gateway);
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
+    let gateway = start_gateway(
         "127.0.0.1:9".parse().unwrap(),
         1,
         GatewayConfig {
@@ -229,8 +223,7 @@ fn coap_client_fetches_a_configuration_through_the_gateway() {
             ..GatewayConfig::default()
         },
         Duration::from_secs(5),
-    )
-    .unwrap();
+    );
     let base = format!("coap://{}/msgin5g-config", gateway.config_addr());
     let (ok, out) = coap_get(&format!("{base}?ueid=imsi-interop-3"), &[]);
     assert!(ok, "coap-client failed: {out}");

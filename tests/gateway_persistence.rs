@@ -8,10 +8,11 @@
 
 mod support;
 
-use msgin5g::device::{AnswerForm, Device, RequestOptions};
 use msgin5g::msg::{self, Payload, RegResult, TargetType};
+use msgin5g::testkit::device::{AnswerForm, Device, RequestOptions};
+use msgin5g::testkit::harness::TempDir;
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::{free_port, BIN};
@@ -22,19 +23,7 @@ const GATEWAY_UE: &str = "msgin5g-gateway";
 const JOURNALED: usize = 4;
 
 fn opts() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(60),
-        ..RequestOptions::default()
-    }
-}
-
-/// A fresh temporary data directory, removed on drop (also when the test fails).
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    RequestOptions::with_timeout(Duration::from_secs(60))
 }
 
 /// Children killed on drop (also when the test fails).
@@ -58,7 +47,7 @@ fn signal(child: &Child, name: &str) -> bool {
 }
 
 /// The gateway binary on `listen` in front of `server`, persisting in `dir`.
-fn gateway(listen: &str, config_listen: &str, server: &str, dir: &PathBuf, metrics: &str) -> Child {
+fn gateway(listen: &str, config_listen: &str, server: &str, dir: &Path, metrics: &str) -> Child {
     Command::new(BIN)
         .args([
             "gateway",
@@ -139,11 +128,7 @@ async fn as_receives(as_dev: &mut Device) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_killed_and_restarted_keeps_its_state_and_answers_every_journaled_request_once() {
-    let temp = TempDir(std::env::temp_dir().join(format!(
-        "msgin5g-gateway-persistence-{}",
-        std::process::id()
-    )));
-    let _ = std::fs::remove_dir_all(&temp.0);
+    let temp = TempDir::new("gateway-persistence");
     let port = |tcp| format!("127.0.0.1:{}", free_port(tcp));
     let (server_addr, server_config) = (port(false), port(false));
     let (listen, config_listen) = (port(false), port(false));
@@ -160,7 +145,7 @@ async fn a_gateway_killed_and_restarted_keeps_its_state_and_answers_every_journa
         &listen,
         &config_listen,
         &server_addr,
-        &temp.0,
+        temp.path(),
         &metrics1,
     ));
     let target = listen.parse().unwrap();
@@ -168,13 +153,7 @@ async fn a_gateway_killed_and_restarted_keeps_its_state_and_answers_every_journa
 
     // The AS at the server; an Application Client and a MSGin5G-6 UE at the gateway.
     let mut as_dev = Device::bind(server_addr.parse().unwrap()).await.unwrap();
-    let a = as_dev
-        .request_json(
-            format!(r#"{{"messageType":"REG","asServiceId":"{AS_ID}"}}"#).as_bytes(),
-            &opts(),
-        )
-        .await
-        .unwrap();
+    let a = as_dev.register_as(AS_ID, &opts()).await.unwrap();
     assert!(a.code.is_success(), "AS registration: {a:?}");
     let mut ac = Device::bind(target).await.unwrap();
     ac.set_uri_path("msgin5g-gw");
@@ -215,7 +194,7 @@ async fn a_gateway_killed_and_restarted_keeps_its_state_and_answers_every_journa
         &listen,
         &config_listen,
         &server_addr,
-        &temp.0,
+        temp.path(),
         &metrics2,
     ));
     let page = wait_metric(&metrics2, "msgin5g_gateway_journal_restored_total", 0.0).await;

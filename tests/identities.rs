@@ -4,21 +4,18 @@
 //! a new address on its Registration ID alone (the registration secret is needed).
 
 use msgin5g::coap::Code;
-use msgin5g::device::{Device, RequestOptions};
 use msgin5g::msg::{
     AppRegistrationRequest, CredentialInfo, DeregistrationRequest, Payload, RegResult,
     RegistrationRequest,
 };
+use msgin5g::testkit::device::{Device, RequestOptions};
 use std::time::Duration;
 
 mod support;
 use support::{free_port, interrupt, scrape, spawn_bin};
 
 fn options() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(20),
-        ..RequestOptions::default()
-    }
+    RequestOptions::with_timeout(Duration::from_secs(20))
 }
 
 fn cred(c: &str) -> Option<CredentialInfo> {

@@ -7,31 +7,16 @@
 mod support;
 
 use msgin5g::gateway::GatewayConfig;
-use msgin5g::net::{spawn_gateway, spawn_server, GatewayHandle, ServerHandle};
-use msgin5g::server::ServerConfig;
+use msgin5g::net::{GatewayHandle, ServerHandle};
+use msgin5g::testkit::harness::start_server_and_gateway;
 use std::process::Command;
 use std::time::Duration;
 use support::{aiocoap_post, coap_client, outcome};
 
+/// A server and a registered two-shard gateway (its own registration is one single REG at the
+/// server).
 fn start(config: GatewayConfig) -> (ServerHandle, GatewayHandle) {
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
-        server.local_addr(),
-        2,
-        config,
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    // Bounded wait (5 s) for the gateway's own registration (one single REG at the server).
-    for _ in 0..1000 {
-        if gateway.is_self_registered() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(gateway.is_self_registered());
-    (server, gateway)
+    start_server_and_gateway(2, config, Duration::from_secs(5))
 }
 
 /// Run `coap-client` and return (exit success, stdout followed by stderr).

@@ -5,49 +5,30 @@
 mod support;
 
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
-use msgin5g::device::{AnswerForm, Device, RequestOptions};
 use msgin5g::gateway::{AnswerMode, GatewayConfig, GatewayStats};
 use msgin5g::msg::{cause, RegResult};
 use msgin5g::net::{spawn_gateway, spawn_server, GatewayHandle, ServerHandle};
 use msgin5g::server::ServerConfig;
+use msgin5g::testkit::device::{AnswerForm, Device, RequestOptions};
+use msgin5g::testkit::harness::{
+    bind_devices, raise_fd_limit, start_gateway, start_server, start_server_and_gateway, wait_ready,
+};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use support::raise_fd_limit;
 use tokio::task::JoinSet;
 
 fn start(shards: usize, config: GatewayConfig) -> (ServerHandle, GatewayHandle) {
     raise_fd_limit();
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
     // A debug build serving a flood queues far longer than a release build: overload control
     // (tested in tests/overload.rs) would shed part of it.
     let config = GatewayConfig {
         overload_delay: Duration::from_millis(900),
         ..config
     };
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
-        server.local_addr(),
-        shards,
-        config,
-        Duration::from_secs(10),
-    )
-    .unwrap();
-    wait_self_registered(&gateway);
-    (server, gateway)
-}
-
-/// Bounded wait (5 s) for the gateway's own registration, which the server counts as one single
-/// `REG` and one registration.
-fn wait_self_registered(gateway: &GatewayHandle) {
-    for _ in 0..1000 {
-        if gateway.is_self_registered() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("the gateway did not register itself");
+    // The gateway's own registration is one single `REG` and one registration at the server.
+    start_server_and_gateway(shards, config, Duration::from_secs(10))
 }
 
 fn total(stats: &[Arc<GatewayStats>], f: impl Fn(&GatewayStats) -> u64) -> u64 {
@@ -59,7 +40,7 @@ fn spawn_registrations(
     target: SocketAddr,
     prefix: &str,
     n: u32,
-) -> JoinSet<msgin5g::device::Answer> {
+) -> JoinSet<msgin5g::testkit::device::Answer> {
     let mut set = JoinSet::new();
     for i in 0..n {
         let ue = format!("{prefix}-{i}");
@@ -90,7 +71,7 @@ fn token_for(i: u32) -> Token {
 async fn run_all(
     devices: Vec<(u32, Device)>,
     deregister: bool,
-) -> Vec<(u32, Device, msgin5g::device::Answer)> {
+) -> Vec<(u32, Device, msgin5g::testkit::device::Answer)> {
     let mut set = JoinSet::new();
     for (i, mut dev) in devices {
         set.spawn(async move {
@@ -128,10 +109,9 @@ async fn two_thousand_devices_register_and_deregister_through_a_two_shard_gatewa
     const DEVICES: u32 = 2000;
     let (server, gateway) = start(2, GatewayConfig::default());
     let target = gateway.local_addr();
-    let mut devices = Vec::new();
-    for i in 0..DEVICES {
-        devices.push((i, Device::bind(target).await.unwrap()));
-    }
+    let devices = (0..)
+        .zip(bind_devices(target, DEVICES as usize).await)
+        .collect();
 
     let answers = run_all(devices, false).await;
     assert_eq!(answers.len(), DEVICES as usize);
@@ -329,15 +309,13 @@ async fn denied_ue_gets_its_failure_cause() {
         .policy
         .denied_ue_service_ids
         .insert("ue-denied".into());
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), config).unwrap();
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
+    let server = start_server(config);
+    let gateway = start_gateway(
         server.local_addr(),
         1,
         GatewayConfig::default(),
         Duration::from_secs(5),
-    )
-    .unwrap();
+    );
     let mut dev = Device::bind(gateway.local_addr()).await.unwrap();
     let a = dev
         .register("ue-denied", &RequestOptions::default())
@@ -354,8 +332,7 @@ async fn denied_ue_gets_its_failure_cause() {
 async fn drain_timeout_with_a_dead_server_still_answers_every_device() {
     // An upstream that never answers.
     let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
+    let gateway = start_gateway(
         dead.local_addr().unwrap(),
         2,
         GatewayConfig {
@@ -363,8 +340,7 @@ async fn drain_timeout_with_a_dead_server_still_answers_every_device() {
             ..GatewayConfig::default()
         },
         Duration::from_millis(300),
-    )
-    .unwrap();
+    );
     let mut set = spawn_registrations(gateway.local_addr(), "ue-dead", 20);
     wait_for_total(
         &gateway.stats(),
@@ -397,15 +373,11 @@ async fn ipv6_loopback_works_end_to_end() {
         Duration::from_secs(5),
     )
     .unwrap();
-    wait_self_registered(&gateway);
+    wait_ready(&gateway);
     assert!(gateway.local_addr().is_ipv6());
-    let devices: Vec<(u32, Device)> = {
-        let mut v = Vec::new();
-        for i in 0..50u32 {
-            v.push((i, Device::bind(gateway.local_addr()).await.unwrap()));
-        }
-        v
-    };
+    let devices = (0..)
+        .zip(bind_devices(gateway.local_addr(), 50).await)
+        .collect();
     for (i, _, a) in run_all(devices, false).await {
         assert_eq!(a.result, Some(RegResult::Success), "device {i}");
     }

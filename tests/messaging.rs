@@ -5,15 +5,14 @@
 
 mod support;
 
-use msgin5g::device::{Device, RequestOptions};
 use msgin5g::gateway::GatewayConfig;
 use msgin5g::msg::{self, Payload, ReportStatus, TargetType};
-use msgin5g::net::{spawn_gateway, spawn_server, GatewayHandle, ServerHandle};
-use msgin5g::server::ServerConfig;
+use msgin5g::net::{GatewayHandle, ServerHandle};
+use msgin5g::testkit::device::{Device, RequestOptions};
+use msgin5g::testkit::harness::{raise_fd_limit, start_server_and_gateway};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
-use support::raise_fd_limit;
 use tokio::task::JoinSet;
 
 const GATEWAY_UE: &str = "msgin5g-gateway";
@@ -22,10 +21,7 @@ const ACS: usize = 1000;
 
 fn start() -> (ServerHandle, GatewayHandle) {
     raise_fd_limit();
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
-        server.local_addr(),
+    start_server_and_gateway(
         2,
         // A debug build serving a flood queues far longer than a release build: overload control
         // (tested in tests/overload.rs) would shed part of it.
@@ -36,37 +32,16 @@ fn start() -> (ServerHandle, GatewayHandle) {
         },
         Duration::from_secs(10),
     )
-    .unwrap();
-    for _ in 0..1000 {
-        if gateway.is_self_registered() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(
-        gateway.is_self_registered(),
-        "the gateway registered itself"
-    );
-    (server, gateway)
 }
 
 fn opts() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(30),
-        ..RequestOptions::default()
-    }
+    RequestOptions::with_timeout(Duration::from_secs(30))
 }
 
 /// The AS: a device registered straight with the server under an AS Service ID.
 async fn application_server(server: SocketAddr) -> Device {
     let mut dev = Device::bind(server).await.unwrap();
-    let a = dev
-        .request_json(
-            format!(r#"{{"messageType":"REG","asServiceId":"{AS_ID}"}}"#).as_bytes(),
-            &opts(),
-        )
-        .await
-        .unwrap();
+    let a = dev.register_as(AS_ID, &opts()).await.unwrap();
     assert!(a.code.is_success(), "AS registration: {a:?}");
     dev
 }

@@ -7,12 +7,10 @@ mod support;
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
 use msgin5g::gateway::GatewayConfig;
-use msgin5g::net::{spawn_gateway, spawn_server};
-use msgin5g::server::ServerConfig;
+use msgin5g::testkit::harness::{raise_fd_limit, start_server_and_gateway};
 use std::net::UdpSocket;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use support::raise_fd_limit;
 
 const DEVICES: u16 = 300;
 const MAX_PENDING: usize = 16;
@@ -20,26 +18,12 @@ const MAX_PENDING: usize = 16;
 #[test]
 fn a_flood_gets_exactly_one_answer_per_request_2xx_or_5_03_with_max_age() {
     raise_fd_limit();
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
     let config = GatewayConfig {
         max_pending: MAX_PENDING,
         hold_time: Duration::from_millis(300),
         ..GatewayConfig::default()
     };
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
-        server.local_addr(),
-        1,
-        config,
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    for _ in 0..1000 {
-        if gateway.is_self_registered() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let (_server, gateway) = start_server_and_gateway(1, config, Duration::from_secs(5));
     let target = gateway.local_addr();
     let devices: Vec<UdpSocket> = (0..DEVICES)
         .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())

@@ -8,20 +8,21 @@
 mod support;
 
 use msgin5g::coap::Code;
-use msgin5g::device::{ConfigFormat, Device, RequestOptions};
 use msgin5g::msg::{Payload, RegResult};
-use msgin5g::net::{
-    spawn_config_server, spawn_relay, spawn_server, ConfigServerHandle, RelayHandle, ServerHandle,
-};
+use msgin5g::net::{ConfigServerHandle, RelayHandle, ServerHandle};
 use msgin5g::relay::{Discard, RelayConfig, RelayStats};
 use msgin5g::server::provisioning::{AutoProvision, Provisioning};
 use msgin5g::server::{ConfigServerConfig, ServerConfig};
+use msgin5g::testkit::device::{ConfigFormat, Device, RequestOptions};
+use msgin5g::testkit::harness::{
+    bind_devices, raise_fd_limit, start_config_server, start_relay, start_server,
+};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{coap_client_run, raise_fd_limit};
+use support::coap_client_run;
 use tokio::task::JoinSet;
 
 const UES: usize = 1000;
@@ -53,23 +54,17 @@ impl Setup {
 
 fn start(config: RelayConfig, auto: bool) -> Setup {
     raise_fd_limit();
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let server = start_server(ServerConfig::default());
     let upstream = server.local_addr();
     let provisioning = Provisioning::from_toml_str(PROVISIONING, 100)
         .unwrap()
         .with_auto_provision(auto.then(|| AutoProvision::new("ue-{ueid}").unwrap()));
-    let configuration = spawn_config_server(
-        "127.0.0.1:0".parse().unwrap(),
-        ConfigServerConfig {
-            public_address: format!("coap://{upstream}/msgin5g"),
-            provisioning: Arc::new(provisioning),
-            ..ConfigServerConfig::default()
-        },
-    )
-    .unwrap();
-    let relay = spawn_relay(
-        "127.0.0.1:0".parse().unwrap(),
-        "127.0.0.1:0".parse().unwrap(),
+    let configuration = start_config_server(ConfigServerConfig {
+        public_address: format!("coap://{upstream}/msgin5g"),
+        provisioning: Arc::new(provisioning),
+        ..ConfigServerConfig::default()
+    });
+    let relay = start_relay(
         // A debug build serving a flood queues far longer than a release build: overload control
         // (tested in tests/overload.rs) would shed part of it.
         RelayConfig {
@@ -78,8 +73,7 @@ fn start(config: RelayConfig, auto: bool) -> Setup {
             overload_delay: Duration::from_secs(10),
             ..config
         },
-    )
-    .unwrap();
+    );
     Setup {
         server,
         configuration,
@@ -88,10 +82,7 @@ fn start(config: RelayConfig, auto: bool) -> Setup {
 }
 
 fn opts() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(60),
-        ..RequestOptions::default()
-    }
+    RequestOptions::with_timeout(Duration::from_secs(60))
 }
 
 fn load(counter: &AtomicU64) -> u64 {
@@ -150,10 +141,7 @@ async fn a_thousand_ues_configure_register_message_and_deregister_through_the_re
     let relay = &setup.relay;
     let target = relay.local_addr();
     let config_socket = relay.config_local_addr();
-    let mut devices = Vec::with_capacity(UES);
-    for _ in 0..UES {
-        devices.push(Device::bind(target).await.unwrap());
-    }
+    let devices = bind_devices(target, UES).await;
     let devices = all(devices, Step::ConfigureAndRegister, config_socket).await;
     let stats = relay.stats();
     assert_eq!(load(&stats.links), UES as u64);

@@ -7,28 +7,12 @@
 mod support;
 
 use msgin5g::coap::{Code, MessageBuilder, MsgType, Token};
+use msgin5g::testkit::harness::TempDir;
+use msgin5g::testkit::peer::raw_socket;
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::{free_port, BIN};
-
-/// A fresh temporary data directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let dir = std::env::temp_dir().join(format!("msgin5g-relay-kill-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A child process killed (SIGKILL) on drop, also when the test fails.
 struct Killed(Child);
@@ -41,10 +25,7 @@ impl Drop for Killed {
 }
 
 fn socket() -> UdpSocket {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    s
+    raw_socket(Duration::from_millis(200))
 }
 
 /// Send `data` from `from` to `to` every 200 ms until `at` receives `expected` (other datagrams,
@@ -70,13 +51,13 @@ fn send_until_received(
 
 #[test]
 fn links_come_back_on_the_same_uplink_ports_after_kill_9() {
-    let temp = TempDir::new();
+    let temp = TempDir::new("relay-kill");
     let server = socket();
     let ue = socket();
     let listen: SocketAddr = format!("127.0.0.1:{}", free_port(false)).parse().unwrap();
     let config_listen = format!("127.0.0.1:{}", free_port(false));
     let upstream = server.local_addr().unwrap().to_string();
-    let data_dir = temp.0.to_str().unwrap().to_owned();
+    let data_dir = temp.path().to_str().unwrap().to_owned();
     let start = || {
         Killed(
             Command::new(BIN)

@@ -4,11 +4,12 @@
 //! uplink ports while the server keeps running (downlink reaches the new gateway, none is sent to
 //! the dead ports).
 
-use msgin5g::device::{Device, RequestOptions};
 use msgin5g::gateway::GatewayConfig;
 use msgin5g::msg::{self, Payload, TargetType};
-use msgin5g::net::{spawn_gateway, spawn_server, GatewayHandle, ServerHandle};
+use msgin5g::net::{spawn_server, GatewayHandle, ServerHandle};
 use msgin5g::server::ServerConfig;
+use msgin5g::testkit::device::{Device, RequestOptions};
+use msgin5g::testkit::harness::{start_ready_gateway, start_server, wait_self_registered};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -18,8 +19,7 @@ const AS_ID: &str = "as-restart";
 const ACS: usize = 8;
 
 fn gateway(server: SocketAddr) -> GatewayHandle {
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
+    start_ready_gateway(
         server,
         2,
         GatewayConfig {
@@ -30,45 +30,15 @@ fn gateway(server: SocketAddr) -> GatewayHandle {
         },
         Duration::from_secs(5),
     )
-    .unwrap();
-    wait_self_registrations(&gateway, 1);
-    gateway
-}
-
-/// Bounded wait (5 s) until the gateway's own registration was accepted `n` times in all.
-fn wait_self_registrations(gateway: &GatewayHandle, n: u64) {
-    let count = || -> u64 {
-        gateway
-            .stats()
-            .iter()
-            .map(|s| s.self_registrations.load(Ordering::Relaxed))
-            .sum()
-    };
-    for _ in 0..1000 {
-        if count() >= n {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("the gateway registered itself {} times, not {n}", count());
 }
 
 fn opts() -> RequestOptions {
-    RequestOptions {
-        timeout: Duration::from_secs(20),
-        ..RequestOptions::default()
-    }
+    RequestOptions::with_timeout(Duration::from_secs(20))
 }
 
 /// (Re-)register the AS with the server at `server` from `dev`.
 async fn register_as(dev: &mut Device) {
-    let a = dev
-        .request_json(
-            format!(r#"{{"messageType":"REG","asServiceId":"{AS_ID}"}}"#).as_bytes(),
-            &opts(),
-        )
-        .await
-        .unwrap();
+    let a = dev.register_as(AS_ID, &opts()).await.unwrap();
     assert!(a.code.is_success(), "AS registration: {a:?}");
 }
 
@@ -131,8 +101,7 @@ async fn the_as_sends_to_every_ac(acs: &mut [Device], as_dev: &mut Device, round
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_server_gets_the_gateway_registered_again_without_losing_ac_messages() {
-    let server: ServerHandle =
-        spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let server: ServerHandle = start_server(ServerConfig::default());
     let address = server.local_addr();
     let gateway = gateway(address);
     let mut as_dev = Device::bind(address).await.unwrap();
@@ -148,7 +117,7 @@ async fn a_restarted_server_gets_the_gateway_registered_again_without_losing_ac_
     // The ACs' next messages are refused NOT_REGISTERED by the new server, the gateway registers
     // again and re-sends them: every AC still gets 2.04, every message arrives.
     every_ac_sends_to_the_as(&mut acs, &mut as_dev, "after").await;
-    wait_self_registrations(&gateway, 2);
+    wait_self_registered(&gateway, 2);
     let reregistrations: u64 = gateway
         .stats()
         .iter()
@@ -163,8 +132,7 @@ async fn a_restarted_server_gets_the_gateway_registered_again_without_losing_ac_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_gateway_gets_the_downlink_on_its_new_ports() {
-    let server: ServerHandle =
-        spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let server: ServerHandle = start_server(ServerConfig::default());
     let address = server.local_addr();
     let mut as_dev = Device::bind(address).await.unwrap();
     register_as(&mut as_dev).await;

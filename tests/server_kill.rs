@@ -6,25 +6,15 @@
 
 mod support;
 
-use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
 use msgin5g::msg::{self, MsgDeliveryStatus, Payload};
+use msgin5g::testkit::harness::TempDir;
+use msgin5g::testkit::peer::Peer;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::{free_port, BIN};
-use tokio::net::UdpSocket;
-use tokio::time::timeout;
-
-/// A fresh temporary data directory, removed on drop (also when the test fails).
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A child killed on drop (also when the test fails).
 struct Proc(Child);
@@ -37,7 +27,7 @@ impl Drop for Proc {
 }
 
 /// `msgin5g server` on `listen` persisting in `dir`.
-fn server(listen: &str, config_listen: &str, dir: &PathBuf) -> Proc {
+fn server(listen: &str, config_listen: &str, dir: &Path) -> Proc {
     Proc(
         Command::new(BIN)
             .args([
@@ -56,70 +46,20 @@ fn server(listen: &str, config_listen: &str, dir: &PathBuf) -> Proc {
     )
 }
 
-/// A raw CoAP endpoint (a UE registered directly with the server).
-struct Ue {
-    sock: UdpSocket,
-    mid: u16,
-}
-
-impl Ue {
-    async fn bind(first_mid: u16) -> Ue {
-        Ue {
-            sock: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
-            mid: first_mid,
-        }
-    }
-
-    /// The next datagram within `wait`.
-    async fn recv(&self, wait: Duration) -> Option<Vec<u8>> {
-        let mut buf = vec![0u8; 2048];
-        let (n, _) = timeout(wait, self.sock.recv_from(&mut buf))
-            .await
-            .ok()?
-            .unwrap();
-        buf.truncate(n);
-        Some(buf)
-    }
-
-    /// CON POST `body` to `server`, retransmitted every 500 ms (the server may still be
-    /// starting) for at most 10 s; the piggybacked answer's code and payload.
-    async fn request(&mut self, server: SocketAddr, body: &str) -> (Code, Payload) {
-        self.mid = self.mid.wrapping_add(1);
-        let mid = self.mid;
-        let token = Token::from_u64(u64::from(mid) << 8 | 0x42);
-        let req = MessageBuilder::new(MsgType::Con, Code::POST, mid, token)
-            .uri_path("msgin5g")
-            .uint_option(option::CONTENT_FORMAT, 50)
-            .payload(body.as_bytes());
-        let end = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < end {
-            self.sock.send_to(&req, server).await.unwrap();
-            while let Some(d) = self.recv(Duration::from_millis(500)).await {
-                let v = MessageView::parse(&d).unwrap();
-                if v.header.mtype == MsgType::Ack && v.header.mid == mid {
-                    return (v.header.code, msg::decode(v.payload()).unwrap());
-                }
-            }
-        }
-        panic!("no answer to {body}");
-    }
-
-    /// The next downlink `MSG` request (CON POST) within `wait`: its CoAP Message ID and Token,
-    /// and its MSGin5G Message ID.
-    async fn next_msg(&self, wait: Duration) -> Option<(u16, Token, String)> {
-        let end = Instant::now() + wait;
-        loop {
-            let left = end.checked_duration_since(Instant::now())?;
-            let d = self.recv(left).await?;
-            let v = MessageView::parse(&d).unwrap();
-            if v.header.mtype != MsgType::Con || v.header.code != Code::POST {
-                continue;
-            }
-            if let Ok(Payload::Msg(m)) = msg::decode(v.payload()) {
-                return Some((v.header.mid, v.header.token, m.message_id));
-            }
-        }
-    }
+/// The next downlink `MSG` request (CON POST) `ue` gets within `wait`: its CoAP Message ID and
+/// Token, and its MSGin5G Message ID.
+async fn next_msg(ue: &mut Peer, wait: Duration) -> Option<(u16, Token, String)> {
+    let is_msg = |v: &MessageView<'_>| {
+        v.header.mtype == MsgType::Con
+            && v.header.code == Code::POST
+            && matches!(msg::decode(v.payload()), Ok(Payload::Msg(_)))
+    };
+    let d = ue.wait_for(is_msg, wait).await?;
+    let v = MessageView::parse(&d).unwrap();
+    let Ok(Payload::Msg(m)) = msg::decode(v.payload()) else {
+        unreachable!("matched as a MSG");
+    };
+    Some((v.header.mid, v.header.token, m.message_id))
 }
 
 fn reg(id: &str) -> String {
@@ -128,29 +68,27 @@ fn reg(id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accepted_message_in_delivery_survives_a_kill_and_is_delivered_once() {
-    let dir = TempDir(std::env::temp_dir().join(format!("msgin5g-kill-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir.0);
+    let dir = TempDir::new("kill");
     let listen = format!("127.0.0.1:{}", free_port(false));
     let config_listen = format!("127.0.0.1:{}", free_port(false));
     let addr: SocketAddr = listen.parse().unwrap();
 
-    let mut first = server(&listen, &config_listen, &dir.0);
-    let mut sender = Ue::bind(100).await;
-    let mut recipient = Ue::bind(500).await;
-    assert_eq!(sender.request(addr, &reg("ue-a")).await.0, Code::CREATED);
-    assert_eq!(recipient.request(addr, &reg("ue-b")).await.0, Code::CREATED);
+    let mut first = server(&listen, &config_listen, dir.path());
+    let mut sender = Peer::bind(addr, 100).await;
+    let mut recipient = Peer::bind(addr, 500).await;
+    assert_eq!(sender.request(&reg("ue-a")).await.0, Code::CREATED);
+    assert_eq!(recipient.request(&reg("ue-b")).await.0, Code::CREATED);
 
     // A plain message (no store and forward): answered ACCEPTED, sent to ue-b, which holds it
     // (no ACK).
     let m = r#"{"messageType":"MSG","messageId":"m-kill","originatingUeServiceId":"ue-a","recipientUeServiceId":"ue-b","payload":"aGk="}"#;
-    let (code, answer) = sender.request(addr, m).await;
+    let (code, answer) = sender.request(m).await;
     assert_eq!(code, Code::CHANGED);
     let Payload::MsgResp(resp) = answer else {
         panic!("expected MSGRESP, got {answer:?}");
     };
     assert_eq!(resp.delivery_status, Some(MsgDeliveryStatus::Accepted));
-    let (_, held, id) = recipient
-        .next_msg(Duration::from_secs(5))
+    let (_, held, id) = next_msg(&mut recipient, Duration::from_secs(5))
         .await
         .expect("the delivery");
     assert_eq!(id, "m-kill");
@@ -158,13 +96,12 @@ async fn an_accepted_message_in_delivery_survives_a_kill_and_is_delivered_once()
     // kill -9, then a new process on the same data directory and port.
     first.0.kill().unwrap();
     first.0.wait().unwrap();
-    let _second = server(&listen, &config_listen, &dir.0);
+    let _second = server(&listen, &config_listen, dir.path());
 
     // Sent again (a new request, same Message ID); retransmissions of the held request (its Token)
     // that were already in the socket are skipped.
     let (mid, token, id) = loop {
-        let (mid, token, id) = recipient
-            .next_msg(Duration::from_secs(10))
+        let (mid, token, id) = next_msg(&mut recipient, Duration::from_secs(10))
             .await
             .expect("delivered again after the restart");
         if token != held {
@@ -173,13 +110,13 @@ async fn an_accepted_message_in_delivery_survives_a_kill_and_is_delivered_once()
     };
     assert_eq!(id, "m-kill");
     let ack = MessageBuilder::new(MsgType::Ack, Code::CHANGED, mid, token).build();
-    recipient.sock.send_to(&ack, addr).await.unwrap();
+    recipient.send(&ack).await;
 
     // Exactly once: no other request follows (the server's ACK_TIMEOUT is 2–3 s; wait past two).
-    if let Some((mid, _, id)) = recipient.next_msg(Duration::from_secs(7)).await {
+    if let Some((mid, _, id)) = next_msg(&mut recipient, Duration::from_secs(7)).await {
         panic!("delivered again: {id} (Message ID {mid})");
     }
     // The sender is still registered in the new process (its registration was kept).
     let m2 = m.replace("m-kill", "m-after");
-    assert_eq!(sender.request(addr, &m2).await.0, Code::CHANGED);
+    assert_eq!(sender.request(&m2).await.0, Code::CHANGED);
 }

@@ -2,99 +2,12 @@
 //! reference server, exchange a MSG and its IMDN (P2P), then A2P with a separate response and
 //! P2A.
 
-use msgin5g::coap::types::option;
-use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
-use msgin5g::msg::{self, MsgDeliveryStatus, Payload, ReportStatus};
-use msgin5g::net::spawn_server;
+use msgin5g::coap::{Code, MessageBuilder, MsgType};
+use msgin5g::msg::{MsgDeliveryStatus, Payload, ReportStatus};
 use msgin5g::server::ServerConfig;
-use std::collections::VecDeque;
-use std::net::SocketAddr;
+use msgin5g::testkit::harness::start_server;
+use msgin5g::testkit::peer::{Peer, PEER_WAIT};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
-use tokio::net::UdpSocket;
-use tokio::time::timeout;
-
-/// A raw CoAP endpoint: its socket, the server, the datagrams received but not consumed yet.
-struct Peer {
-    sock: UdpSocket,
-    server: SocketAddr,
-    backlog: VecDeque<Vec<u8>>,
-    mid: u16,
-}
-
-impl Peer {
-    async fn bind(server: SocketAddr, first_mid: u16) -> Peer {
-        Peer {
-            sock: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
-            server,
-            backlog: VecDeque::new(),
-            mid: first_mid,
-        }
-    }
-
-    /// The next datagram from the server (bounded wait: 5 s).
-    async fn recv(&mut self) -> Vec<u8> {
-        let mut buf = vec![0u8; 2048];
-        let (n, from) = timeout(Duration::from_secs(5), self.sock.recv_from(&mut buf))
-            .await
-            .expect("a datagram within 5 s")
-            .unwrap();
-        assert_eq!(from, self.server);
-        buf.truncate(n);
-        buf
-    }
-
-    /// The first datagram (backlog first) matching `want`; others go to the backlog.
-    async fn wait_for(&mut self, want: impl Fn(&MessageView<'_>) -> bool) -> Vec<u8> {
-        if let Some(i) = self
-            .backlog
-            .iter()
-            .position(|d| MessageView::parse(d).is_ok_and(|v| want(&v)))
-        {
-            return self.backlog.remove(i).unwrap();
-        }
-        for _ in 0..16 {
-            let d = self.recv().await;
-            if MessageView::parse(&d).is_ok_and(|v| want(&v)) {
-                return d;
-            }
-            self.backlog.push_back(d);
-        }
-        panic!("expected datagram never came");
-    }
-
-    /// CON POST `body` to the server; the piggybacked answer's code and payload.
-    async fn request(&mut self, body: &str) -> (Code, Payload) {
-        self.mid = self.mid.wrapping_add(1);
-        let mid = self.mid;
-        let token = Token::from_u64(u64::from(mid) << 8 | 0x42);
-        let req = MessageBuilder::new(MsgType::Con, Code::POST, mid, token)
-            .uri_path("msgin5g")
-            .uint_option(option::CONTENT_FORMAT, 50)
-            .payload(body.as_bytes());
-        self.sock.send_to(&req, self.server).await.unwrap();
-        let answer = self
-            .wait_for(|v| v.header.mtype == MsgType::Ack && v.header.mid == mid)
-            .await;
-        let v = MessageView::parse(&answer).unwrap();
-        assert_eq!(v.header.token, token);
-        (v.header.code, msg::decode(v.payload()).unwrap())
-    }
-
-    /// The next downlink CON POST from the server, decoded, with its header.
-    async fn downlink(&mut self) -> (msgin5g::coap::Header, Payload) {
-        let d = self
-            .wait_for(|v| v.header.mtype == MsgType::Con && v.header.code == Code::POST)
-            .await;
-        let v = MessageView::parse(&d).unwrap();
-        assert_eq!(v.content_format(), Some(50));
-        (v.header, msg::decode(v.payload()).unwrap())
-    }
-
-    async fn send(&self, datagram: &[u8]) {
-        self.sock.send_to(datagram, self.server).await.unwrap();
-    }
-}
 
 fn verdict(p: &Payload) -> Option<MsgDeliveryStatus> {
     match p {
@@ -105,7 +18,7 @@ fn verdict(p: &Payload) -> Option<MsgDeliveryStatus> {
 
 #[tokio::test]
 async fn ues_and_an_as_exchange_messages_and_a_report() {
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let server = start_server(ServerConfig::default());
     let addr = server.local_addr();
     let mut ue1 = Peer::bind(addr, 100).await;
     let mut ue2 = Peer::bind(addr, 200).await;
@@ -179,8 +92,12 @@ async fn ues_and_an_as_exchange_messages_and_a_report() {
     ue1.send(&MessageBuilder::new(MsgType::Con, Code::CHANGED, 0x4242, h.token).build())
         .await;
     let ack = ue1
-        .wait_for(|v| v.header.mtype == MsgType::Ack && v.header.mid == 0x4242)
-        .await;
+        .wait_for(
+            |v| v.header.mtype == MsgType::Ack && v.header.mid == 0x4242,
+            PEER_WAIT,
+        )
+        .await
+        .expect("the ACK of the separate response");
     assert_eq!(ack, msgin5g::coap::build::empty_ack(0x4242));
 
     // P2A.

@@ -5,6 +5,7 @@
 use memchr::memmem;
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MsgType, Token, CONTENT_FORMAT_JSON};
+use msgin5g::msg::MessageType;
 use std::sync::LazyLock;
 
 /// Whether a 2.xx (or spec-literal POST) answer body still reports a failure: a
@@ -91,7 +92,10 @@ fn skip_ws(b: &[u8]) -> &[u8] {
     &b[n..]
 }
 
-/// A request the target sends to a device (downlink), by `messageType`.
+/// A request the target sends to a device (downlink), by `messageType`: the report's bucket for
+/// it, not a message type. Four buckets are msgin5g [`MessageType`]s (those a device may be
+/// sent); everything else, of any type, is `Other`. `Copy` and `u8`-numbered so the counters
+/// are plain arrays and a lane stores the kind in one byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Incoming {
@@ -120,26 +124,69 @@ impl Incoming {
         Incoming::Other,
     ];
 
-    /// Classify a request body.
+    /// Classify a request body by its `messageType`, matched exactly (no allocation).
     pub fn classify(body: &[u8]) -> Incoming {
-        match str_value(body, b"messageType") {
-            Some(b"MSG") => Incoming::Msg,
-            Some(b"IMDN") => Incoming::Imdn,
-            Some(b"MESSAGE DELIVERY REQUEST") => Incoming::MessageDelivery,
-            Some(b"DELIVERY REPORT DELIVERY REQUEST") => Incoming::DeliveryReport,
+        let Some(value) = str_value(body, b"messageType").and_then(|v| std::str::from_utf8(v).ok())
+        else {
+            return Incoming::Other;
+        };
+        match MessageType::parse_known(value) {
+            Some(t) if t.as_str() == value => Incoming::of(&t),
             _ => Incoming::Other,
         }
     }
 
-    /// The label in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Incoming::Msg => "MSG",
-            Incoming::Imdn => "IMDN",
-            Incoming::MessageDelivery => "MESSAGE DELIVERY REQUEST",
-            Incoming::DeliveryReport => "DELIVERY REPORT DELIVERY REQUEST",
-            Incoming::Other => "other",
+    /// The bucket of a message type (exhaustive: a new message type must be placed here).
+    pub fn of(message_type: &MessageType) -> Incoming {
+        match message_type {
+            MessageType::Msg => Incoming::Msg,
+            MessageType::Imdn => Incoming::Imdn,
+            MessageType::MessageDeliveryRequest => Incoming::MessageDelivery,
+            MessageType::DeliveryReportDeliveryRequest => Incoming::DeliveryReport,
+            // Requests a device sends, answers, and types no downlink carries.
+            MessageType::Reg
+            | MessageType::Dereg
+            | MessageType::RegResp
+            | MessageType::DeregResp
+            | MessageType::BulkReg
+            | MessageType::BulkRegResp
+            | MessageType::BulkDereg
+            | MessageType::BulkDeregResp
+            | MessageType::BulkConf
+            | MessageType::BulkConfResp
+            | MessageType::MsgResp
+            | MessageType::SegRec
+            | MessageType::SegConfir
+            | MessageType::AggMsg
+            | MessageType::AggImdn
+            | MessageType::RegistrationRequest
+            | MessageType::RegistrationResponse
+            | MessageType::DeregistrationRequest
+            | MessageType::DeregistrationResponse
+            | MessageType::MessageSendingRequest
+            | MessageType::MessageSendingResponse
+            | MessageType::DeliveryReportSendingRequest
+            | MessageType::DeliveryReportSendingResponse
+            | MessageType::MessageReceivedResponse
+            | MessageType::Other(_) => Incoming::Other,
         }
+    }
+
+    /// The message type of the bucket (none for `Other`).
+    pub fn message_type(self) -> Option<MessageType> {
+        match self {
+            Incoming::Msg => Some(MessageType::Msg),
+            Incoming::Imdn => Some(MessageType::Imdn),
+            Incoming::MessageDelivery => Some(MessageType::MessageDeliveryRequest),
+            Incoming::DeliveryReport => Some(MessageType::DeliveryReportDeliveryRequest),
+            Incoming::Other => None,
+        }
+    }
+
+    /// The label in reports: the message type's wire string, or `other`.
+    pub fn label(self) -> String {
+        self.message_type()
+            .map_or_else(|| "other".to_owned(), |t| t.as_str().to_owned())
     }
 
     fn from_u8(v: u8) -> Incoming {
@@ -239,6 +286,39 @@ mod tests {
         assert_eq!(failure_cause(Code::SERVICE_UNAVAILABLE, b""), "5.03");
         let long = "x".repeat(200);
         assert!(failure_cause(c, long.as_bytes()).chars().count() < 60);
+    }
+
+    #[test]
+    fn report_labels_are_the_wire_strings() {
+        let labels: Vec<String> = Incoming::ALL.iter().map(|k| k.label()).collect();
+        assert_eq!(
+            labels,
+            [
+                "MSG",
+                "IMDN",
+                "MESSAGE DELIVERY REQUEST",
+                "DELIVERY REPORT DELIVERY REQUEST",
+                "other"
+            ]
+        );
+        // Exact match only, as the gateway sends them.
+        assert_eq!(
+            Incoming::classify(br#"{"messageType":"msg"}"#),
+            Incoming::Other
+        );
+        let ops: Vec<String> = crate::template::Op::ALL.iter().map(|o| o.label()).collect();
+        assert_eq!(
+            ops,
+            [
+                "REG",
+                "DEREG",
+                "MSG",
+                "REGISTRATION REQUEST",
+                "MESSAGE SENDING REQUEST",
+                "DE-REGISTRATION REQUEST",
+                "configuration GET"
+            ]
+        );
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! The validated run configuration: what to simulate, how fast, for how long.
 
-use msgin5g::coap::rng::Rng;
+use msgin5g::coap::rng::os_seed;
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use thiserror::Error;
 
 /// RFC 7252 §4.8.2 EXCHANGE_LIFETIME with the default parameters: a Message ID is not reused
@@ -293,21 +293,16 @@ fn opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S
     }
 }
 
-/// A seed no earlier call in this process returned (a bijection of a per-process base from the
-/// clock and process id plus a call counter), so runs of one process never share a seed.
+/// A seed no earlier call in this process returned (a per-process base from the operating
+/// system's random source, [`os_seed`], plus a call counter), so runs of one process never
+/// share a seed and runs of different processes share one with negligible probability.
 pub fn fresh_seed() -> u64 {
     static BASE: OnceLock<u64> = OnceLock::new();
     static CALLS: AtomicU64 = AtomicU64::new(0);
-    let base = *BASE.get_or_init(|| {
-        let clock = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1);
-        clock ^ u64::from(std::process::id()).rotate_left(32)
-    });
+    let base = *BASE.get_or_init(os_seed);
     let n = CALLS.fetch_add(1, Ordering::Relaxed);
-    // SplitMix64's first output is a bijection of its state: distinct calls, distinct seeds.
-    Rng::new(base.wrapping_add(n)).next_u64()
+    // Distinct calls, distinct seeds; the workers' ChaCha seeding makes neighbours unrelated.
+    base.wrapping_add(n)
 }
 
 impl Config {
@@ -335,7 +330,7 @@ impl Config {
             timeout: Duration::from_secs(93),
             ack_timeout: Duration::from_secs(2),
             max_retransmit: 4,
-            uri_path: msgin5g::device::DEFAULT_URI_PATH.into(),
+            uri_path: msgin5g::testkit::device::DEFAULT_URI_PATH.into(),
             proxy_uri: None,
             id_prefix: "lg".into(),
             seed: fresh_seed(),

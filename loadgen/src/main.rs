@@ -265,7 +265,7 @@ fn config(args: &Args) -> Result<Config, String> {
         if args.app_clients {
             "msgin5g-gw"
         } else {
-            msgin5g::device::DEFAULT_URI_PATH
+            msgin5g::testkit::device::DEFAULT_URI_PATH
         }
         .to_string()
     });

@@ -1,17 +1,26 @@
-//! Level-triggered epoll over many device sockets (Linux).
+//! Level-triggered epoll over many device sockets (Linux), through `rustix`'s safe wrappers
+//! (the same `epoll_ctl` / `epoll_pwait` system calls, no `unsafe` here).
 //!
 //! Level-triggered rather than mio's edge-triggered readiness: a worker reads one datagram per
 //! ready socket per turn and never has to read until `EWOULDBLOCK`, which saves one failing
 //! `recv` system call per answer (a socket that still holds data is simply reported again).
 
+use rustix::buffer::spare_capacity;
+use rustix::event::epoll::{self, CreateFlags, Event, EventData, EventFlags};
+use rustix::event::Timespec;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 /// An epoll instance.
-#[derive(Debug)]
 pub struct Poller {
     fd: OwnedFd,
-    events: Vec<libc::epoll_event>,
+    events: Vec<Event>,
+}
+
+impl std::fmt::Debug for Poller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poller").field("fd", &self.fd).finish()
+    }
 }
 
 /// Most readiness events taken per wait.
@@ -20,61 +29,39 @@ pub const MAX_EVENTS: usize = 1024;
 impl Poller {
     /// A new epoll instance (close-on-exec).
     pub fn new() -> io::Result<Poller> {
-        // SAFETY: plain system call; the result is checked before use.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
         Ok(Poller {
-            // SAFETY: `fd` is a freshly created descriptor nobody else owns.
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-            events: vec![libc::epoll_event { events: 0, u64: 0 }; MAX_EVENTS],
+            fd: epoll::create(CreateFlags::CLOEXEC)?,
+            events: Vec::with_capacity(MAX_EVENTS),
         })
     }
 
-    /// Watch `fd` for readability, reporting `key`.
-    pub fn add(&self, fd: RawFd, key: u64) -> io::Result<()> {
-        self.ctl(libc::EPOLL_CTL_ADD, fd, key)
-    }
-
-    /// Stop watching `fd` (closing it does this too).
-    pub fn remove(&self, fd: RawFd) -> io::Result<()> {
-        self.ctl(libc::EPOLL_CTL_DEL, fd, 0)
-    }
-
-    fn ctl(&self, op: libc::c_int, fd: RawFd, key: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: key,
-        };
-        // SAFETY: valid epoll descriptor and event struct.
-        let r = unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
+    /// Watch `fd` for readability (level-triggered), reporting `key`.
+    pub fn add(&self, fd: impl AsFd, key: u64) -> io::Result<()> {
+        epoll::add(&self.fd, fd, EventData::new_u64(key), EventFlags::IN)?;
         Ok(())
     }
 
-    /// Wait up to `timeout_ms` (0: poll) and append the ready keys to `out`.
+    /// Stop watching `fd` (closing it does this too).
+    pub fn remove(&self, fd: impl AsFd) -> io::Result<()> {
+        epoll::delete(&self.fd, fd)?;
+        Ok(())
+    }
+
+    /// Wait up to `timeout_ms` (0: poll) and append the ready keys to `out` (at most
+    /// [`MAX_EVENTS`] per call, one system call).
     pub fn wait(&mut self, timeout_ms: i32, out: &mut Vec<u64>) -> io::Result<()> {
-        // SAFETY: the buffer holds MAX_EVENTS initialised events.
-        let n = unsafe {
-            libc::epoll_wait(
-                self.fd.as_raw_fd(),
-                self.events.as_mut_ptr(),
-                MAX_EVENTS as libc::c_int,
-                timeout_ms,
-            )
+        let ms = timeout_ms.max(0);
+        let timeout = Timespec {
+            tv_sec: i64::from(ms / 1000),
+            tv_nsec: i64::from(ms % 1000) * 1_000_000,
         };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return if e.kind() == io::ErrorKind::Interrupted {
-                Ok(())
-            } else {
-                Err(e)
-            };
+        self.events.clear();
+        match epoll::wait(&self.fd, spare_capacity(&mut self.events), Some(&timeout)) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => return Ok(()),
+            Err(e) => return Err(e.into()),
         }
-        out.extend(self.events[..n as usize].iter().map(|e| e.u64));
+        out.extend(self.events.iter().map(|e| e.data.u64()));
         Ok(())
     }
 }
@@ -90,7 +77,7 @@ mod tests {
         let b = UdpSocket::bind("127.0.0.1:0").unwrap();
         b.set_nonblocking(true).unwrap();
         let mut p = Poller::new().unwrap();
-        p.add(b.as_raw_fd(), 42).unwrap();
+        p.add(&b, 42).unwrap();
         let mut out = Vec::new();
         p.wait(0, &mut out).unwrap();
         assert!(out.is_empty());
@@ -107,6 +94,6 @@ mod tests {
         out.clear();
         p.wait(0, &mut out).unwrap();
         assert!(out.is_empty());
-        p.remove(b.as_raw_fd()).unwrap();
+        p.remove(&b).unwrap();
     }
 }

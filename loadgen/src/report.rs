@@ -200,12 +200,12 @@ impl Report {
         let sent_by_type = Op::ALL
             .iter()
             .filter(|op| s.sent_by_op[**op as usize] > 0)
-            .map(|op| (op.message_type().to_string(), s.sent_by_op[*op as usize]))
+            .map(|op| (op.label(), s.sent_by_op[*op as usize]))
             .collect();
         let received = Incoming::ALL
             .iter()
             .filter(|k| s.received[**k as usize] > 0)
-            .map(|k| (k.as_str().to_string(), s.received[*k as usize]))
+            .map(|k| (k.label(), s.received[*k as usize]))
             .collect();
         let configuration = config.scenario.configures().then(|| Configuration {
             answered_by_code: s

@@ -268,14 +268,39 @@ fn update(bar: &ProgressBar, shared: &Shared, start: Instant) {
     ));
 }
 
-/// This process's (user, system) CPU seconds so far.
+/// This process's (user, system) CPU seconds so far, from `/proc/self/stat` (the kernel's
+/// `utime`/`stime` in clock ticks, 10 ms on most systems; `getrusage` reads the same accounting
+/// but has no safe wrapper); (0, 0) where it cannot be read.
 fn cpu_times() -> (f64, f64) {
-    // SAFETY: getrusage fills the zero-initialised struct.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer to a rusage struct.
-    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return (0.0, 0.0);
+    };
+    let ticks = rustix::param::clock_ticks_per_second() as f64;
+    parse_cpu_ticks(&stat).map_or((0.0, 0.0), |(user, system)| {
+        (user as f64 / ticks, system as f64 / ticks)
+    })
+}
+
+/// (utime, stime) of a `/proc/<pid>/stat` line: fields 14 and 15, counted after the
+/// parenthesised command name (which may hold spaces).
+fn parse_cpu_ticks(stat: &str) -> Option<(u64, u64)> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // Fields from 3 (state) on; utime is field 14, stime 15.
+    let mut fields = after_name.split_ascii_whitespace().skip(11);
+    let user = fields.next()?.parse().ok()?;
+    let system = fields.next()?.parse().ok()?;
+    Some((user, system))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_are_fields_14_and_15() {
+        let line = "42 (load gen) R 1 42 42 0 -1 4194304 100 0 0 0 250 37 0 0 20 0 3 0 1 1 1";
+        assert_eq!(parse_cpu_ticks(line), Some((250, 37)));
+        let (user, system) = cpu_times();
+        assert!(user >= 0.0 && system >= 0.0);
     }
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    (t(u.ru_utime), t(u.ru_stime))
 }

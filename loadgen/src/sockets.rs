@@ -53,41 +53,38 @@ pub fn bind_device(ip: IpAddr, target: SocketAddr, connect: bool) -> io::Result<
 }
 
 /// Raise the open-file limit to at least `needed` (soft up to hard; as root also the hard
-/// limit, up to `fs.nr_open`). Returns the soft limit in force afterwards.
+/// limit, up to `fs.nr_open`). Returns the soft limit in force afterwards (`u64::MAX`:
+/// unlimited).
 pub fn raise_fd_limit(needed: u64) -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid, initialised struct; failures leave it as is.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return 0;
-        }
-        if limit.rlim_max < needed {
-            let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-                .unwrap_or(limit.rlim_max);
-            let want = libc::rlimit {
-                rlim_cur: needed.min(nr_open),
-                rlim_max: needed.min(nr_open),
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                return want.rlim_cur;
-            }
-        }
-        if limit.rlim_cur < limit.rlim_max {
-            let want = libc::rlimit {
-                rlim_cur: limit.rlim_max,
-                rlim_max: limit.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                return want.rlim_cur;
-            }
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    // `None` is RLIM_INFINITY.
+    let current = limit.current.unwrap_or(u64::MAX);
+    let maximum = limit.maximum.unwrap_or(u64::MAX);
+    if maximum < needed {
+        let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(maximum);
+        let want = needed.min(nr_open);
+        let raised = Rlimit {
+            current: Some(want),
+            maximum: Some(want),
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return want;
         }
     }
-    limit.rlim_cur
+    if current < maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return maximum;
+        }
+    }
+    current
 }
 
 /// A socket's Message ID state: RFC 7252 §4.4 forbids reusing a Message ID toward the same

@@ -10,6 +10,7 @@
 use crate::config::{Config, MsgTarget, WaitTime, UE_ID_PLACEHOLDER};
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MsgType, Token, CONTENT_FORMAT_JSON};
+use msgin5g::msg::MessageType;
 
 /// Token length of every request: 4 bytes of per-device sequence number, 2 bytes of salt.
 pub const TOKEN_LEN: usize = 6;
@@ -17,7 +18,10 @@ pub const TOKEN_LEN: usize = 6;
 /// Offset of the Token in a request (right after the 4-byte header).
 const TOKEN_AT: usize = 4;
 
-/// The request a lane sends.
+/// The request a lane sends: a lane step, not a message type. Six are MSGin5G requests a UE or
+/// Application Client sends (their wire string is msgin5g's [`MessageType`], see
+/// [`Op::message_type`]); the seventh is the configuration GET, which carries no message type.
+/// `Copy` and `u8`-numbered so per-request counters are plain arrays indexed by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Op {
@@ -55,17 +59,24 @@ impl Op {
         Op::ConfGet,
     ];
 
-    /// The `messageType` the request carries.
-    pub fn message_type(self) -> &'static str {
+    /// The `messageType` the request carries (24.538 §7.1; Annex A.3 for the MSGin5G-5
+    /// requests); none for the configuration GET.
+    pub fn message_type(self) -> Option<MessageType> {
         match self {
-            Op::Reg => "REG",
-            Op::Dereg => "DEREG",
-            Op::Msg => "MSG",
-            Op::AppReg => "REGISTRATION REQUEST",
-            Op::AppMsg => "MESSAGE SENDING REQUEST",
-            Op::AppDereg => "DE-REGISTRATION REQUEST",
-            Op::ConfGet => "configuration GET",
+            Op::Reg => Some(MessageType::Reg),
+            Op::Dereg => Some(MessageType::Dereg),
+            Op::Msg => Some(MessageType::Msg),
+            Op::AppReg => Some(MessageType::RegistrationRequest),
+            Op::AppMsg => Some(MessageType::MessageSendingRequest),
+            Op::AppDereg => Some(MessageType::DeregistrationRequest),
+            Op::ConfGet => None,
         }
+    }
+
+    /// The label in reports: the message type's wire string, or `configuration GET`.
+    pub fn label(self) -> String {
+        self.message_type()
+            .map_or_else(|| "configuration GET".to_owned(), |t| t.as_str().to_owned())
     }
 
     /// Whether a failed answer restarts the lane's cycle: without a registration there is
@@ -408,7 +419,7 @@ fn build(config: &Config, ids: &Identities, op: Op) -> Template {
         Op::ConfGet => return config_get(config, ids),
         Op::Reg | Op::Dereg => {
             w.lit(SERVICE_HEAD)
-                .lit(op.message_type())
+                .lit(&op.label())
                 .lit("\",\"ueServiceId\":\"");
             if configured {
                 splices.push((w.out.len(), Splice::Own));

@@ -8,16 +8,16 @@ mod support;
 use loadgen::Scenario;
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType};
-use msgin5g::net::{spawn_config_server, spawn_server};
 use msgin5g::server::provisioning::Provisioning;
 use msgin5g::server::{ConfigServerConfig, ServerConfig};
+use msgin5g::testkit::harness::{start_auto_config_server, start_config_server, start_server};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{config, consistent, echo_ok, run, spawn_auto_config_server, Responder};
+use support::{config, consistent, echo_ok, run, Responder};
 
 /// The scripted configuration server: `ueid` → 2.05 (`ue-<ueid>`, JSON, or SEAL XML when the
 /// GET's Accept is 41), except devices ≡ 10 (mod 12) → 4.04 and ≡ 11 → 4.03; devices ≡ 3 or 7
@@ -193,16 +193,12 @@ fn configure_register_against_the_reference_configuration_server() {
         );
     }
     file.push_str("[ue.\"imsi-lgtest-10\"]\nue_service_id = \"meter-10\"\nallowed = false\n");
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
-    let conf = spawn_config_server(
-        "127.0.0.1:0".parse().unwrap(),
-        ConfigServerConfig {
-            public_address: format!("coap://{}/msgin5g", server.local_addr()),
-            provisioning: Arc::new(Provisioning::from_toml_str(&file, 100).unwrap()),
-            ..ConfigServerConfig::default()
-        },
-    )
-    .unwrap();
+    let server = start_server(ServerConfig::default());
+    let conf = start_config_server(ConfigServerConfig {
+        public_address: format!("coap://{}/msgin5g", server.local_addr()),
+        provisioning: Arc::new(Provisioning::from_toml_str(&file, 100).unwrap()),
+        ..ConfigServerConfig::default()
+    });
     let mut gets = 0;
     for accept in [None, Some(41)] {
         let mut c = config(server.local_addr(), 20, 1_500);
@@ -299,8 +295,8 @@ fn configure_messaging_sends_from_and_to_configured_ue_service_ids() {
 
 #[test]
 fn ues_configure_register_and_message_each_other_at_the_reference_servers() {
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
-    let conf = spawn_auto_config_server();
+    let server = start_server(ServerConfig::default());
+    let conf = start_auto_config_server();
     let mut c = config(server.local_addr(), 200, 3_000);
     c.scenario = Scenario::ConfigureMessaging;
     c.config_target = conf.local_addr();

@@ -9,8 +9,8 @@ use loadgen::{MsgTarget, Pacing, Scenario};
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
 use msgin5g::gateway::GatewayConfig;
-use msgin5g::net::{spawn_gateway, spawn_server};
 use msgin5g::server::ServerConfig;
+use msgin5g::testkit::harness::{start_gateway, start_server};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -20,7 +20,7 @@ use support::{config, consistent, echo_ok, reply, run, Responder, REGRESP_OK};
 
 #[test]
 fn register_deregister_against_the_reference_server() {
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let server = start_server(ServerConfig::default());
     let mut c = config(server.local_addr(), 200, 4_000);
     c.threads = 2;
     let r = run(c);
@@ -40,19 +40,16 @@ fn register_deregister_against_the_reference_server() {
 
 #[test]
 fn register_with_lanes_through_the_gateway() {
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
-    let gateway = spawn_gateway(
-        "127.0.0.1:0".parse().unwrap(),
+    let server = start_server(ServerConfig::default());
+    let gateway = start_gateway(
         server.local_addr(),
-        2,
-        // A debug build serving a flood queues far longer than a release build.
+        2, // A debug build serving a flood queues far longer than a release build.
         GatewayConfig {
             overload_delay: Duration::from_millis(900),
             ..GatewayConfig::default()
         },
         Duration::from_secs(5),
-    )
-    .unwrap();
+    );
     let mut c = config(gateway.local_addr(), 100, 1_000);
     c.scenario = Scenario::Register;
     c.outstanding = 3;
@@ -659,7 +656,7 @@ fn peers_message_each_other_and_answer_the_downlink_with_2_04() {
 fn peers_message_each_other_through_the_reference_server() {
     // Every device its own endpoint at the server (as behind a transparent relay): a MSG to the
     // next device is delivered as a downlink CON MSG, which the device answers 2.04.
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
+    let server = start_server(ServerConfig::default());
     let mut c = config(server.local_addr(), 20, 1_000);
     c.scenario = Scenario::Messaging;
     c.messages = 3;

@@ -5,27 +5,24 @@
 
 mod support;
 
-use loadgen::{Config, Progress, Report, Scenario};
-use msgin5g::net::{spawn_relay, spawn_server};
+use loadgen::{Config, Report, Scenario};
 use msgin5g::relay::RelayConfig;
 use msgin5g::server::ServerConfig;
+use msgin5g::testkit::harness::{start_auto_config_server, start_relay, start_server};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use support::spawn_auto_config_server;
 
+/// 1000 devices named `lgrelay-*` running `scenario` for `requests` requests.
 fn config(target: std::net::SocketAddr, scenario: Scenario, requests: u64) -> Config {
-    let mut c = Config::new(target);
-    c.devices = 1000;
-    c.requests = Some(requests);
-    c.duration = Some(Duration::from_secs(30));
-    c.drain_timeout = Duration::from_secs(5);
+    let mut c = support::config(target, 1000, requests);
     c.scenario = scenario;
     c.id_prefix = "lgrelay".into();
     c
 }
 
+/// [`support::run`], every request answered.
 fn run(c: Config) -> Report {
-    let r = loadgen::run(c, Progress { bar: false }).expect("loadgen run");
+    let r = support::run(c);
     assert_eq!(r.ok + r.failed + r.timed_out, r.sent);
     assert_eq!((r.timed_out, r.unmatched), (0, 0), "{}", r.table());
     r
@@ -33,20 +30,15 @@ fn run(c: Config) -> Report {
 
 #[test]
 fn ues_configure_register_and_message_through_the_relay() {
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
-    let conf = spawn_auto_config_server();
-    let relay = spawn_relay(
-        "127.0.0.1:0".parse().unwrap(),
-        "127.0.0.1:0".parse().unwrap(),
-        RelayConfig {
-            upstream: server.local_addr(),
-            config_upstream: conf.local_addr(),
-            // A debug build serving a flood queues far longer than a release build.
-            overload_delay: Duration::from_secs(10),
-            ..RelayConfig::default()
-        },
-    )
-    .unwrap();
+    let server = start_server(ServerConfig::default());
+    let conf = start_auto_config_server();
+    let relay = start_relay(RelayConfig {
+        upstream: server.local_addr(),
+        config_upstream: conf.local_addr(),
+        // A debug build serving a flood queues far longer than a release build.
+        overload_delay: Duration::from_secs(10),
+        ..RelayConfig::default()
+    });
     let mut gets = 0;
     for accept in [None, Some(41)] {
         let mut c = config(relay.local_addr(), Scenario::ConfigureMessaging, 8_000);
@@ -75,19 +67,14 @@ fn ues_configure_register_and_message_through_the_relay() {
 
 #[test]
 fn peers_message_each_other_through_the_relay() {
-    let server = spawn_server("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).unwrap();
-    let relay = spawn_relay(
-        "127.0.0.1:0".parse().unwrap(),
-        "127.0.0.1:0".parse().unwrap(),
-        RelayConfig {
-            upstream: server.local_addr(),
-            config_upstream: "127.0.0.1:9".parse().unwrap(),
-            // A debug build serving a flood queues far longer than a release build.
-            overload_delay: Duration::from_secs(10),
-            ..RelayConfig::default()
-        },
-    )
-    .unwrap();
+    let server = start_server(ServerConfig::default());
+    let relay = start_relay(RelayConfig {
+        upstream: server.local_addr(),
+        config_upstream: "127.0.0.1:9".parse().unwrap(),
+        // A debug build serving a flood queues far longer than a release build.
+        overload_delay: Duration::from_secs(10),
+        ..RelayConfig::default()
+    });
     let r = run(config(relay.local_addr(), Scenario::Messaging, 10_000));
     let delivered = server.stats().messages_delivered.load(Ordering::Relaxed);
     let unknown = r.failure_causes.get("UNKNOWN_UE").copied().unwrap_or(0);

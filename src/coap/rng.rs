@@ -1,7 +1,8 @@
 //! The random source of Tokens, Registration IDs, registration secrets, initial Message IDs
 //! and back-off jitter: ChaCha12 (RFC 7252 §5.3.1: Tokens hard to guess; RFC 7539 cipher).
 //! Sans-IO cores take a seed ([`Rng::new`], simulations replay exactly) or a generator seeded
-//! from the operating system ([`Rng::from_os`], the drivers).
+//! from the operating system's random source (`getrandom(2)`: [`Rng::from_os`], [`os_seed`];
+//! the drivers). Tests that need reproducible noise use `testkit::TestRng` instead.
 //!
 //! Cost: one `next_u64` reads 8 bytes from a 256-byte ChaCha block buffer (one block function
 //! per 32 draws), a few nanoseconds against the microseconds a request costs in parsing; no
@@ -25,8 +26,10 @@ impl Rng {
     }
     /// A generator with a full 256-bit seed from the operating system (production drivers).
     pub fn from_os() -> Rng {
+        let mut seed = [0u8; 32];
+        fill_from_os(&mut seed);
         Rng {
-            inner: ChaCha12Rng::from_os_rng(),
+            inner: ChaCha12Rng::from_seed(seed),
         }
     }
     /// A generator seeded from this one (one per shard, independent streams).
@@ -55,6 +58,22 @@ impl Rng {
     }
 }
 
+/// A 64-bit seed from the operating system's random source, different in every call and
+/// process (for cores that take a `u64` seed).
+pub fn os_seed() -> u64 {
+    let mut seed = [0u8; 8];
+    fill_from_os(&mut seed);
+    u64::from_le_bytes(seed)
+}
+
+/// Fill `bytes` from `getrandom(2)`. It fails only where the OS has no random source at all
+/// (not Linux since 3.17): a gateway must not run with guessable Tokens, so that is fatal.
+fn fill_from_os(bytes: &mut [u8]) {
+    if let Err(error) = getrandom::fill(bytes) {
+        panic!("the operating system's random source failed: {error}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,6 +91,7 @@ mod tests {
     #[test]
     fn os_seeded_generators_differ() {
         assert_ne!(Rng::from_os().next_u128(), Rng::from_os().next_u128());
+        assert_ne!(os_seed(), os_seed());
     }
 
     const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;

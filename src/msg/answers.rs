@@ -270,6 +270,7 @@ fn aggregate<'i>(
 mod tests {
     use super::*;
     use crate::msg::{decode, Payload};
+    use crate::testkit::TestRng;
 
     type Owned = (Option<u32>, Vec<(String, Verdict, Option<String>)>);
 
@@ -500,20 +501,6 @@ mod tests {
         );
     }
 
-    /// xorshift64* for the bounded differential fuzz test.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     #[test]
     fn malformed_input_never_panics_and_matches_decode() {
         let seeds: Vec<&[u8]> = vec![
@@ -539,7 +526,7 @@ mod tests {
             b"\"x\"",
             b"true",
         ];
-        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let mut rng = TestRng::new(0x2545_F491_4F6C_DD1D);
         let mut accepted = 0;
         for _ in 0..3000 {
             let mut b = seeds[rng.below(seeds.len())].to_vec();
@@ -553,7 +540,7 @@ mod tests {
                     1 => {
                         b.remove(i);
                     }
-                    2 => b.insert(i, rng.next() as u8),
+                    2 => b.insert(i, rng.next_u64() as u8),
                     _ => {
                         // Replace the value after a ':' with another token.
                         if let Some(p) = b[i..].iter().position(|&c| c == b':') {

@@ -1118,6 +1118,7 @@ pub fn bulk_envelope_len(kind: BulkKind, service_id: &str, gateway_ue_service_id
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::TestRng;
 
     fn enc(p: &Payload) -> Vec<u8> {
         let mut out = Vec::new();
@@ -1883,20 +1884,6 @@ mod tests {
         );
     }
 
-    /// xorshift64* for the bounded fuzz test.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     #[test]
     fn garbage_never_panics() {
         let mut seeds: Vec<Vec<u8>> = vec![
@@ -1911,7 +1898,7 @@ mod tests {
             br#"{"messageType":"BULKDEREGRESP","deregistrationResponses":[{"ueServiceId":"a","deregistrationResult":"SUCCESS"}]}"#.to_vec(),
         ];
         seeds.push(b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[".repeat(40));
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = TestRng::new(0x9E37_79B9_7F4A_7C15);
         // Every truncation of every seed.
         for s in &seeds {
             for l in 0..=s.len() {
@@ -1932,7 +1919,7 @@ mod tests {
                     1 => {
                         b.remove(i);
                     }
-                    _ => b.insert(i, rng.next() as u8),
+                    _ => b.insert(i, rng.next_u64() as u8),
                 }
             }
             if let Ok(p) = decode(&b) {
@@ -1943,7 +1930,7 @@ mod tests {
                 }
             }
             let len = rng.below(64);
-            let r: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let r: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
             let _ = decode(&r);
         }
     }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::msg::{bulk_envelope_len, decode, encode, write_bulk, BulkKind};
+use crate::testkit::TestRng;
 
 fn cfg(ue: &str) -> UeConfiguration {
     UeConfiguration {
@@ -241,7 +242,7 @@ fn xml_errors() {
 
 #[test]
 fn xml_garbage_never_panics() {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rng = TestRng::new(0x9E37_79B9_7F4A_7C15);
     let pieces: [&str; 12] = [
         "<",
         ">",
@@ -258,16 +259,13 @@ fn xml_garbage_never_panics() {
     ];
     for _ in 0..2000 {
         let mut s = String::new();
-        for _ in 0..(x % 24) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            s.push_str(pieces[(x % pieces.len() as u64) as usize]);
+        for _ in 0..rng.below(24) {
+            s.push_str(pieces[rng.below(pieces.len())]);
         }
         let _ = UeConfiguration::from_xml(s.as_bytes(), "i");
         let mut d = DOC.as_bytes().to_vec();
-        let i = (x as usize) % d.len();
-        d[i] = (x >> 32) as u8;
+        let i = rng.below(d.len());
+        d[i] = rng.byte();
         let _ = UeConfiguration::from_xml(&d, "i");
         d.truncate(i);
         assert!(UeConfiguration::from_xml(&d, "i").is_err() || i >= DOC.len() - 1);

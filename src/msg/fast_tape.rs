@@ -211,6 +211,7 @@ impl<'j> Parser<'j, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::TestRng;
 
     /// Runs both paths; asserts the fast tape equals simd-json's whenever the fast path takes
     /// the input. Returns whether it did.
@@ -286,20 +287,6 @@ mod tests {
         }
     }
 
-    /// xorshift64*.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     #[test]
     fn string_stop_scan_finds_the_first_stop_byte() {
         let is_stop = |c: u8| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c);
@@ -317,11 +304,11 @@ mod tests {
                 assert_eq!(fast(w), first(w), "{c:#x} at {pos}");
             }
         }
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = TestRng::new(0x9E37_79B9_7F4A_7C15);
         for _ in 0..200_000 {
             // Bias towards printable ASCII so that late stops are common too.
-            let w = (rng.next() & 0x3f3f_3f3f_3f3f_3f3f) + 0x2020_2020_2020_2020;
-            let w = w ^ (rng.next() & rng.next() & rng.next());
+            let w = (rng.next_u64() & 0x3f3f_3f3f_3f3f_3f3f) + 0x2020_2020_2020_2020;
+            let w = w ^ (rng.next_u64() & rng.next_u64() & rng.next_u64());
             assert_eq!(fast(w), first(w), "{w:#018x}");
         }
     }
@@ -334,7 +321,7 @@ mod tests {
             r#"{"messageType":"REG","ueServiceId":"ué","clientProfile":{"a":[1,{"b":null}]},"waitTime":30}"#.as_bytes(),
         ];
         const ALPHABET: &[u8] = b"{}[]\":,\\ \t0123456789.-eEtrufalsn\x00\x1f\x7f\xff\xc3\xa9abc";
-        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let mut rng = TestRng::new(0x2545_F491_4F6C_DD1D);
         let mut taken = 0;
         for s in seeds {
             for l in 0..=s.len() {

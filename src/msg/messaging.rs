@@ -1148,6 +1148,7 @@ pub(super) fn encode(payload: &Payload, out: &mut Vec<u8>) -> bool {
 mod tests {
     use super::*;
     use crate::msg::{decode, encode, MsgError::*};
+    use crate::testkit::TestRng;
 
     fn enc(p: &Payload) -> Vec<u8> {
         let mut out = Vec::new();
@@ -1957,20 +1958,6 @@ mod tests {
         }
     }
 
-    /// xorshift64* for the bounded fuzz test.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     #[test]
     fn truncated_and_mutated_inputs_never_panic() {
         let seeds: Vec<Vec<u8>> = vec![
@@ -1986,7 +1973,7 @@ mod tests {
             br#"{"messageType":"AGGIMDN","messageId":"a","originatingUeServiceId":"g","recipientUeServiceId":"v","numberOfReports":1,"reports":[{"messageId":"r","originalMessageId":"m","deliveryStatus":"SUCCESS"}]}"#.to_vec(),
             br#"{"messageType":"MSGRESP","messageId":"a","numberOfResults":1,"results":[{"messageId":"m","deliveryStatus":"FAILED","failureCause":"X"}]}"#.to_vec(),
         ];
-        let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+        let mut rng = TestRng::new(0xD1B5_4A32_D192_ED03);
         for s in &seeds {
             for l in 0..=s.len() {
                 let _ = decode(&s[..l]);
@@ -2005,7 +1992,7 @@ mod tests {
                     1 => {
                         b.remove(i);
                     }
-                    _ => b.insert(i, rng.next() as u8),
+                    _ => b.insert(i, rng.next_u64() as u8),
                 }
             }
             if let Ok(p) = decode(&b) {

@@ -22,7 +22,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::net::UdpSocket;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 /// Most shards one gateway runs (one per core is the intent; this only stops typos).
 pub const MAX_SHARDS: usize = 256;
@@ -78,6 +78,11 @@ struct ShardHooks {
     sync_interval: Duration,
     /// Since when this shard has changes in non-durable commits.
     unsynced_since: Option<Instant>,
+    /// The gateway-wide count of accepted own registrations, for [`GatewayHandle::ready`]
+    /// (none: a shard run without a handle).
+    registrations: Option<Arc<watch::Sender<u64>>>,
+    /// This shard's `self_registrations` counter when it was last added to `registrations`.
+    registrations_seen: u64,
 }
 
 impl ShardHooks {
@@ -86,6 +91,7 @@ impl ShardHooks {
         mesh: ShardMesh,
         persist: Option<Arc<GatewayDb>>,
         sync_interval: Duration,
+        registrations: Option<Arc<watch::Sender<u64>>>,
     ) -> ShardHooks {
         ShardHooks {
             mesh,
@@ -95,6 +101,22 @@ impl ShardHooks {
             persist,
             sync_interval,
             unsynced_since: None,
+            registrations,
+            registrations_seen: 0,
+        }
+    }
+
+    /// Add the registrations this shard's core accepted since the last turn to the gateway-wide
+    /// count (one relaxed load per turn; a send only when the gateway (re-)registered).
+    fn publish_registrations(&mut self) {
+        let Some(registrations) = &self.registrations else {
+            return;
+        };
+        let accepted = self.stats.self_registrations.load(Ordering::Relaxed);
+        if accepted != self.registrations_seen {
+            let added = accepted.wrapping_sub(self.registrations_seen);
+            self.registrations_seen = accepted;
+            registrations.send_modify(|count| *count += added);
         }
     }
 
@@ -181,6 +203,7 @@ impl Hooks<GatewayCore> for ShardHooks {
         // Changes made while sending or by a drain abort (nothing in a normal turn).
         self.write(core, Instant::now());
         core.publish_gauges();
+        self.publish_registrations();
         if !self.mesh.inbox.is_empty() {
             // More than one batch waiting: come back at once.
             self.mesh.wake.notify_one();
@@ -228,7 +251,7 @@ pub async fn run_gateway_shard(
         extra_wake: Some(mesh.wake.clone()),
         ..RunOptions::default()
     };
-    let hooks = ShardHooks::new(&core, mesh, None, Duration::ZERO);
+    let hooks = ShardHooks::new(&core, mesh, None, Duration::ZERO, None);
     shard::run(
         shard_sockets(device, config, uplinks),
         core,
@@ -281,6 +304,8 @@ pub struct GatewayHandle {
     shards: Vec<CoreHandle<GatewayCore>>,
     /// The store, made durable once every shard has stopped.
     persist: Option<Arc<GatewayDb>>,
+    /// Accepted own registrations, counted by the shards after each turn.
+    registrations: watch::Receiver<u64>,
 }
 
 /// Start a gateway on `listen` with `shards` shards toward `upstream`, with 4 MiB socket buffers.
@@ -443,6 +468,8 @@ pub fn spawn_gateway_persistent(
             0,
         )),
     };
+    let (registrations, registrations_rx) = watch::channel(0);
+    let registrations = Arc::new(registrations);
     let mut handle = GatewayHandle {
         local_addr,
         config_addr,
@@ -451,6 +478,7 @@ pub fn spawn_gateway_persistent(
         directory: directory.clone(),
         shards: Vec::with_capacity(shards),
         persist: db.clone(),
+        registrations: registrations_rx,
     };
     for (index, (device_std, config_std)) in
         device_sockets.into_iter().zip(config_sockets).enumerate()
@@ -490,7 +518,13 @@ pub fn spawn_gateway_persistent(
             extra_wake: Some(mesh.wake.clone()),
             ..RunOptions::default()
         };
-        let hooks = ShardHooks::new(&core, mesh, db.clone(), config.persist_sync);
+        let hooks = ShardHooks::new(
+            &core,
+            mesh,
+            db.clone(),
+            config.persist_sync,
+            Some(registrations.clone()),
+        );
         // On a failed spawn, dropping `handle` stops the shards already started.
         let shard = shard::spawn(
             &format!("msgin5g-gw-{index}"),
@@ -527,13 +561,35 @@ impl GatewayHandle {
     }
 
     /// Whether the server has accepted the gateway's own registration (which lets it reach the
-    /// Application Clients behind the gateway).
+    /// Application Clients behind the gateway): what [`GatewayHandle::ready`] waits for, without
+    /// waiting.
     pub fn is_self_registered(&self) -> bool {
-        self.stats.iter().any(|s| {
-            s.self_registrations
-                .load(std::sync::atomic::Ordering::Relaxed)
-                > 0
-        })
+        *self.registrations.borrow() > 0
+    }
+
+    /// Resolves once the server has accepted the gateway's own registration (23.554 §8.2.7),
+    /// which lets it reach the Application Clients behind the gateway; fails if every shard
+    /// stopped first. The future owns what it waits on, so it may be awaited on any thread.
+    pub fn ready(&self) -> impl Future<Output = io::Result<()>> + Send + 'static {
+        self.self_registered(1)
+    }
+
+    /// Resolves once the server has accepted the gateway's own registration `count` times in
+    /// all (a restarted server that lost it gets it again; 23.554 §8.2.7); fails if every shard
+    /// stopped first.
+    pub fn self_registered(
+        &self,
+        count: u64,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static {
+        let mut registrations = self.registrations.clone();
+        async move {
+            match registrations.wait_for(|accepted| *accepted >= count).await {
+                Ok(_) => Ok(()),
+                Err(_) => Err(io::Error::other(format!(
+                    "the gateway stopped before its registration was accepted {count} times"
+                ))),
+            }
+        }
     }
 
     /// Each shard's counters, in shard order.

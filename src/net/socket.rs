@@ -175,15 +175,9 @@ fn check_buffer(name: &str, requested: usize, effective: usize, addr: SocketAddr
     }
 }
 
-/// A seed for the cores' Token/MID/jitter generators, different in every process.
+/// A seed for the cores' Token/MID/jitter generators from the OS ([`os_seed`](crate::coap::rng::os_seed)).
 pub(crate) fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    if let Ok(elapsed) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        hasher.write_u128(elapsed.as_nanos());
-    }
-    hasher.write_u32(std::process::id());
-    hasher.finish()
+    crate::coap::rng::os_seed()
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! Shared by the integration test files: the open-file limit, libcoap's `coap-client`, and
-//! driving the `msgin5g` binary (free ports, metrics scrapes, SIGINT).
+//! Shared by the integration test files: libcoap's `coap-client`, aiocoap, and driving the
+//! `msgin5g` binary (free ports, metrics scrapes, SIGINT). The in-process harness (roles on
+//! port 0, the gateway's readiness, the open-file limit, raw peers) is `msgin5g::testkit`,
+//! shared with loadgen's tests.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -8,23 +10,6 @@ use std::time::Duration;
 
 /// The `msgin5g` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_msgin5g");
-
-/// Raise the open-file soft limit toward the hard limit (at most 65 536, never lowered): the
-/// many-device tests open one socket per device (a common default soft limit is 1 024).
-pub fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit with a valid, initialised struct; failure leaves the limit as is.
-    unsafe {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max.min(65_536).max(limit.rlim_cur);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-}
 
 /// libcoap's client, when installed (Debian `libcoap3-bin`).
 pub fn find_coap_client() -> Option<&'static str> {

@@ -3,6 +3,10 @@
 //! Message ID and Token) and ignores everything else, with batched `recvmmsg`/`sendmmsg` on
 //! `SO_REUSEPORT` sockets, one per thread. No parsing beyond the 4-byte header: what it costs is
 //! the kernel's UDP receive and send, which is what "the UDP echo limit" means in the figures.
+//!
+//! The one place in the loadgen package with `unsafe` (raw `libc` calls): `rustix` has no
+//! `recvmmsg`, and msgin5g's batched I/O does more per datagram (arrival times, tokio
+//! readiness), which would move the floor the figures are measured against.
 
 use clap::Parser;
 use std::io;

@@ -20,7 +20,6 @@ use msgin5g::coap::rng::Rng;
 use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -219,7 +218,7 @@ impl Worker {
                 Ok(s) => {
                     dev.port = s.local_addr()?.port();
                     dev.mids = shared.mids.take(block, dev.port, dev.mids);
-                    poller.add(s.as_raw_fd(), i as u64)?;
+                    poller.add(&s, i as u64)?;
                     dev.socket = Some(s);
                     stats.sockets_opened += 1;
                 }
@@ -583,12 +582,12 @@ impl Worker {
         match sockets::bind_device(ip, config.target, !config.two_peers()) {
             Ok(s) => {
                 let port = s.local_addr().map(|a| a.port()).unwrap_or(0);
-                if self.poller.add(s.as_raw_fd(), di as u64).is_err() {
+                if self.poller.add(&s, di as u64).is_err() {
                     self.stats.bind_errors += 1;
                     return;
                 }
                 if let Some(old) = dev.socket.take() {
-                    let _ = self.poller.remove(old.as_raw_fd());
+                    let _ = self.poller.remove(&old);
                     self.shared.mids.put(dev.block, dev.port, dev.mids);
                 }
                 let fresh = MidState::new(self.rng.next_u64() as u16);

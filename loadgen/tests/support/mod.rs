@@ -1,13 +1,11 @@
-//! Shared by the loopback test files: the run configuration of tests, consistency checks and
-//! scripted responders (a UDP socket on 127.0.0.1 port 0 with a bounded life).
+//! Shared by loadgen's test files: the run configuration of tests, consistency checks and
+//! scripted responders (a UDP socket on 127.0.0.1 port 0 with a bounded life). Starting the
+//! real roles is `msgin5g::testkit::harness`.
 #![allow(dead_code)]
 
 use loadgen::{Config, Progress, Report};
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
-use msgin5g::net::{spawn_config_server, ConfigServerHandle};
-use msgin5g::server::provisioning::{AutoProvision, Provisioning};
-use msgin5g::server::ConfigServerConfig;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -35,21 +33,6 @@ pub fn consistent(r: &Report) {
     assert_eq!(r.answered, r.ok + r.failed);
     assert_eq!(r.ok + r.failed + r.timed_out, r.sent, "{r:#?}");
     assert_eq!(r.latency_us.count, r.answered);
-}
-
-/// The reference configuration server on 127.0.0.1 (any port), configuring every UE by the
-/// auto-provision rule `ue-{ueid}`.
-pub fn spawn_auto_config_server() -> ConfigServerHandle {
-    spawn_config_server(
-        "127.0.0.1:0".parse().unwrap(),
-        ConfigServerConfig {
-            provisioning: Arc::new(Provisioning::auto_only(Some(
-                AutoProvision::new("ue-{ueid}").unwrap(),
-            ))),
-            ..ConfigServerConfig::default()
-        },
-    )
-    .unwrap()
 }
 
 /// A scripted peer: `behave` gets each datagram and its source and may reply.

@@ -1,0 +1,19 @@
+//! Test and load tooling, not part of the product: nothing in the gateway, relay or server uses
+//! it. Compiled for this crate's unit tests and with the `testkit` cargo feature, which the
+//! integration tests (`tests/`, `loadgen/tests/`) and `loadgen` enable.
+//!
+//! - [`device`]: an async constrained-UE client (REG/DEREG, messaging, configuration over
+//!   CoAP); the integration tests drive the roles with it, loadgen takes its default Uri-Path.
+//! - [`harness`]: the roles started on 127.0.0.1 port 0, the gateway's own registration
+//!   awaited, the open-file limit, temporary directories (integration tests, loadgen tests).
+//! - [`peer`]: raw CoAP sockets for tests that write their own datagrams.
+//! - [`TestRng`]: the one seeded generator of test noise (unit tests' fuzz inputs).
+
+pub mod device;
+#[cfg(feature = "testkit")]
+pub mod harness;
+#[cfg(feature = "testkit")]
+pub mod peer;
+mod rng;
+
+pub use rng::TestRng;
