@@ -1,9 +1,10 @@
 //! The MSGin5G UE configuration document (24.538 §7.2): the XML form (Content-Format 41) of a
 //! [`UeConfiguration`], written and read with quick-xml (layout and reading rules in
-//! [`super::configuration`]).
+//! [`super`]).
 
-use super::codec::{write_uint, MsgError};
-use super::configuration::{UeConfiguration, CONFIG_XML_NAMESPACE, MAX_CONFIG_STRING_LEN};
+use super::{UeConfiguration, CONFIG_XML_NAMESPACE, MAX_CONFIG_STRING_LEN};
+use crate::msg::error::MsgError;
+use crate::msg::json::write_uint;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
