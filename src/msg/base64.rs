@@ -65,5 +65,4 @@ mod tests {
         }
         assert_eq!(base64_decoded_len("AQé"), None);
     }
-
 }

@@ -5,34 +5,35 @@
 //! (`"Message Type"`, `"UE Service ID"`, ...) are accepted as aliases on input.
 //!
 //! Module map (each file depends only on the ones listed before it):
-//! - [`error`]: [`MsgError`], why a payload was refused, and its diagnostic text.
-//! - [`message_type`]: the "Message Type" IE ([`MessageType`]).
-//! - [`values`]: enumerated IE values shared by the families and the identifier limits.
+//! - `error`: [`MsgError`], why a payload was refused, and its diagnostic text.
+//! - `message_type`: the "Message Type" IE ([`MessageType`]).
+//! - `values`: enumerated IE values shared by the families and the identifier limits.
 //! - `base64`, `rfc3339`: the text checks of the `payload` and `expirationTime` IEs.
 //! - `json`: the JSON machinery, a leaf: the simd-json tape, the one key table, the one field
 //!   collector and the writers.
-//! - The message families, each depending only on the above: [`registration`] (`REG` ...
-//!   `BULKDEREGRESP`, AS registration, the bulk envelope), [`configuration`] (the UE
-//!   configuration, JSON and XML, `BULKCONF`/`BULKCONFRESP`), [`messaging`] (`MSG`, `MSGRESP`,
-//!   `IMDN`, `AGGMSG`, `AGGIMDN`, the aggregate envelope), [`annex_a`] (the MSGin5G-5 payloads).
-//! - [`payload`]: [`Payload`] and the one exhaustive `MessageType` → family dispatch
+//! - The message families, each a directory depending only on the above: `registration`
+//!   (`REG` ... `BULKDEREGRESP`, AS registration, the bulk envelope), `configuration` (the UE
+//!   configuration, JSON and XML, `BULKCONF`/`BULKCONFRESP`), `messaging` (`MSG`, `MSGRESP`,
+//!   `IMDN`, `AGGMSG`, `AGGIMDN`, the aggregate envelope), `annex_a` (the MSGin5G-5 payloads);
+//!   each has its types in `mod.rs`, a decoder, an encoder and its tests.
+//! - `payload`: [`Payload`] and the one exhaustive `MessageType` → family dispatch
 //!   ([`decode`], [`encode`]).
 //! - [`answers`]: borrowed decoding of the bulk and aggregate answers the gateway splits.
 //! - [`cause`]: failure causes and their CoAP codes.
 
-pub mod annex_a;
+mod annex_a;
 pub mod answers;
 mod base64;
 pub mod cause;
-pub mod configuration;
-pub mod error;
+mod configuration;
+mod error;
 mod json;
-pub mod message_type;
-pub mod messaging;
-pub mod payload;
-pub mod registration;
+mod message_type;
+mod messaging;
+mod payload;
+mod registration;
 mod rfc3339;
-pub mod values;
+mod values;
 
 pub use annex_a::codec::write_sending_response;
 pub use annex_a::{
@@ -67,9 +68,9 @@ pub use payload::{decode, encode, write_element, Payload};
 pub use registration::bulk::{bulk_envelope_len, write_bulk, BulkKind};
 pub use registration::encode::write_registration_response;
 pub use registration::{
-    AsRegistrationRequest, AsRegistrationResponse, BulkDeregistration,
-    BulkDeregistrationResponse, BulkRegistration, BulkRegistrationResponse, CredentialInfo,
-    DeregistrationRequest, DeregistrationResponse, RegistrationRequest, RegistrationResponse,
+    AsRegistrationRequest, AsRegistrationResponse, BulkDeregistration, BulkDeregistrationResponse,
+    BulkRegistration, BulkRegistrationResponse, CredentialInfo, DeregistrationRequest,
+    DeregistrationResponse, RegistrationRequest, RegistrationResponse,
 };
 pub use rfc3339::{format_rfc3339, parse_rfc3339};
 pub use values::*;

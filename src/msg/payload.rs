@@ -125,7 +125,7 @@ impl Payload {
 /// `UnknownMessageType`). A `null` value counts as an absent IE. Elements of bulk and aggregate
 /// lists never carry the envelope keys, so their `msgin5g_service_id` is always `None`. Bulk
 /// count fields are returned as sent (comparing them with the list lengths is up to the
-/// caller); the messaging counts are checked here (see [`super::messaging`]). Parsing reuses
+/// caller); the messaging counts are checked here (README "Message flows"). Parsing reuses
 /// thread-local buffers.
 pub fn decode(json: &[u8]) -> Result<Payload, MsgError> {
     with_tape(json, decode_root)
@@ -179,9 +179,7 @@ fn decode_root(root: Value<'_, '_>) -> Result<Payload, MsgError> {
         T::AggMsg => Payload::AggMsg(messaging::decode::aggregated_message(f)?),
         T::AggImdn => Payload::AggImdn(messaging::decode::aggregated_report(f)?),
         T::RegistrationRequest => Payload::AppReg(annex_a::codec::registration_request(f)?),
-        T::RegistrationResponse => {
-            Payload::AppRegResp(annex_a::codec::registration_response(f)?)
-        }
+        T::RegistrationResponse => Payload::AppRegResp(annex_a::codec::registration_response(f)?),
         T::DeregistrationRequest => Payload::AppDereg(annex_a::codec::deregistration_request(f)?),
         T::DeregistrationResponse => {
             Payload::AppDeregResp(annex_a::codec::deregistration_response(f)?)
@@ -249,9 +247,7 @@ pub fn encode(payload: &Payload, out: &mut Vec<u8>) {
         Payload::AsRegResp(r) => reg::write_as_response(out, false, r),
         Payload::AsDeregResp(r) => reg::write_as_response(out, true, r),
         Payload::BulkConf(b) => configuration::codec::write_bulk_configuration(out, b),
-        Payload::BulkConfResp(b) => {
-            configuration::codec::write_bulk_configuration_response(out, b)
-        }
+        Payload::BulkConfResp(b) => configuration::codec::write_bulk_configuration_response(out, b),
         Payload::Msg(m) => messaging::encode::write_message(out, m),
         Payload::MsgResp(r) => messaging::encode::write_response(out, r),
         Payload::Imdn(r) => messaging::encode::write_report(out, r),
@@ -299,3 +295,7 @@ pub fn write_element(req: &Payload, out: &mut Vec<u8>) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+#[path = "payload_tests.rs"]
+mod tests;

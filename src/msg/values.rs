@@ -246,7 +246,6 @@ impl AcceptResult {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,4 +258,3 @@ mod tests {
         assert_eq!(RegResult::Failure.as_str(), "FAILURE");
     }
 }
-

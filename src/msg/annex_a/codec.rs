@@ -32,9 +32,7 @@ fn payload_m(f: &Fields<'_, '_>) -> Result<String, MsgError> {
 }
 
 /// `REGISTRATION REQUEST`.
-pub(crate) fn registration_request(
-    f: &Fields<'_, '_>,
-) -> Result<AppRegistrationRequest, MsgError> {
+pub(crate) fn registration_request(f: &Fields<'_, '_>) -> Result<AppRegistrationRequest, MsgError> {
     Ok(AppRegistrationRequest {
         application_id: f
             .application_id()?
@@ -309,10 +307,7 @@ pub(crate) fn write_message_received_response(out: &mut Vec<u8>, r: &MessageRece
 }
 
 /// A whole `DELIVERY REPORT DELIVERY REQUEST`.
-pub(crate) fn write_report_delivery_request(
-    out: &mut Vec<u8>,
-    r: &DeliveryReportDeliveryRequest,
-) {
+pub(crate) fn write_report_delivery_request(out: &mut Vec<u8>, r: &DeliveryReportDeliveryRequest) {
     head(out, MessageType::DeliveryReportDeliveryRequest);
     write_opt_str(out, "messageId", Some(&r.message_id));
     write_opt_str(out, "replyToMessageId", Some(&r.reply_to_message_id));

@@ -12,7 +12,6 @@ mod tests;
 
 use super::values::{AcceptResult, MsgDeliveryStatus, Priority, ReportStatus, TargetType};
 
-
 /// `REGISTRATION REQUEST` (24.538 §6.3.2.2.1): AC → gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AppRegistrationRequest {

@@ -1,7 +1,7 @@
 //! Tests of the Annex A.3 payloads (MSGin5G-5).
 
-use crate::msg::*;
 use crate::msg::MsgError::*;
+use crate::msg::*;
 
 fn enc(p: &Payload) -> Vec<u8> {
     let mut out = Vec::new();

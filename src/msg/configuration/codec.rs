@@ -229,13 +229,20 @@ fn write_request(out: &mut Vec<u8>, r: &ConfigurationRequest) {
     out.push(b'}');
 }
 
-
 /// A whole `BULKCONF`: exactly what `write_bulk(.., BulkKind::Configuration, ..)` writes from
 /// [`write_configuration_request_element`] elements when the service and gateway IDs are set
 /// and no element carries an urgent degree (an absent count is written as the list length).
 pub(crate) fn write_bulk_configuration(out: &mut Vec<u8>, b: &BulkConfiguration) {
-    write_head(out, b.msgin5g_service_id.as_deref(), MessageType::BulkConf.as_str());
-    write_opt_str(out, "gatewayUeServiceId", b.gateway_ue_service_id.as_deref());
+    write_head(
+        out,
+        b.msgin5g_service_id.as_deref(),
+        MessageType::BulkConf.as_str(),
+    );
+    write_opt_str(
+        out,
+        "gatewayUeServiceId",
+        b.gateway_ue_service_id.as_deref(),
+    );
     write_list(
         out,
         "numberOfConfigurationRequests",
@@ -248,11 +255,12 @@ pub(crate) fn write_bulk_configuration(out: &mut Vec<u8>, b: &BulkConfiguration)
 }
 
 /// A whole `BULKCONFRESP`.
-pub(crate) fn write_bulk_configuration_response(
-    out: &mut Vec<u8>,
-    b: &BulkConfigurationResponse,
-) {
-    write_head(out, b.msgin5g_service_id.as_deref(), MessageType::BulkConfResp.as_str());
+pub(crate) fn write_bulk_configuration_response(out: &mut Vec<u8>, b: &BulkConfigurationResponse) {
+    write_head(
+        out,
+        b.msgin5g_service_id.as_deref(),
+        MessageType::BulkConfResp.as_str(),
+    );
     write_list(
         out,
         "numberOfConfigurationResponses",

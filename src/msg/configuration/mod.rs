@@ -29,9 +29,9 @@
 //! CDATA are resolved, values are trimmed.
 
 pub(crate) mod codec;
-mod xml;
 #[cfg(test)]
 mod tests;
+mod xml;
 
 use super::values::{RegResult, UrgentDegree, MAX_UE_SERVICE_ID_LEN};
 

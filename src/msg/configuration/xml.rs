@@ -11,7 +11,7 @@ use quick_xml::NsReader;
 
 impl UeConfiguration {
     /// Write the 24.538 §7.2 XML configuration document (Content-Format 41; layout in
-    /// [`crate::msg::configuration`]); text is escaped (`&`, `<`, `>`, `"`, `'`).
+    /// the `configuration` module docs); text is escaped (`&`, `<`, `>`, `"`, `'`).
     pub fn write_xml(&self, out: &mut Vec<u8>) {
         let esc = |out: &mut Vec<u8>, s: &str| {
             out.extend_from_slice(quick_xml::escape::escape(s).as_bytes())

@@ -1,7 +1,6 @@
 //! The JSON writers every message family encodes with: compact JSON (RFC 8259) appended
 //! straight to the caller's buffer, strings escaped as RFC 8259 §7 requires.
 
-
 /// Per byte: 0 = copy as is, `u` = `\u00XX`, otherwise the character after the backslash.
 static ESCAPE: [u8; 256] = {
     let mut t = [0u8; 256];

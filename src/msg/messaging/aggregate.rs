@@ -5,7 +5,6 @@
 use crate::msg::json::{json_string_len, write_json_string, write_uint};
 use crate::msg::message_type::MessageType;
 
-
 /// The aggregate a Gateway UE builds (23.554 §8.4): a subset of [`MessageType`] (`AGGMSG`,
 /// `AGGIMDN`), typed so that [`write_aggregate`] takes exactly the types it can write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,7 +53,8 @@ fn agg_parts(kind: AggKind) -> (&'static [u8], &'static [u8], &'static [u8]) {
 /// Appends `{"msgin5gServiceId":S,"messageType":"AGGMSG","messageId":M,
 /// "originatingUeServiceId":G,"numberOfMessages":N,"messages":[e1,e2,...]}` (or the `AGGIMDN`
 /// analogue with `numberOfReports`/`reports`) with `N = elements.len()`; the elements (from
-/// [`write_message_element`] / [`write_report_element`]) are copied verbatim.
+/// [`crate::msg::write_message_element`] / [`crate::msg::write_report_element`]) are copied
+/// verbatim.
 pub fn write_aggregate(
     out: &mut Vec<u8>,
     kind: AggKind,
@@ -113,7 +113,6 @@ pub fn aggregate_envelope_len(
         + p3.len()
         + AGG_CLOSE.len()
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -96,7 +96,11 @@ pub fn write_report_element(out: &mut Vec<u8>, r: &DeliveryReport) {
 /// Write a whole `MSG` for `m` (head with `msgin5gServiceId` when set): exactly what
 /// [`crate::msg::encode`] writes for `Payload::Msg(m.clone())`, without moving `m` into a payload.
 pub fn write_message(out: &mut Vec<u8>, m: &Message) {
-    write_head(out, m.msgin5g_service_id.as_deref(), MessageType::Msg.as_str());
+    write_head(
+        out,
+        m.msgin5g_service_id.as_deref(),
+        MessageType::Msg.as_str(),
+    );
     out.push(b',');
     write_message_body(out, m);
     out.push(b'}');
@@ -105,14 +109,18 @@ pub fn write_message(out: &mut Vec<u8>, m: &Message) {
 /// Write a whole `IMDN` for `r`: exactly what [`crate::msg::encode`] writes for
 /// `Payload::Imdn(r.clone())`.
 pub fn write_report(out: &mut Vec<u8>, r: &DeliveryReport) {
-    write_head(out, r.msgin5g_service_id.as_deref(), MessageType::Imdn.as_str());
+    write_head(
+        out,
+        r.msgin5g_service_id.as_deref(),
+        MessageType::Imdn.as_str(),
+    );
     out.push(b',');
     write_report_body(out, r);
     out.push(b'}');
 }
 
 /// Write a single `MSGRESP` from borrowed fields: exactly what [`crate::msg::encode`] writes for a
-/// [`Payload::MsgResp`] without results.
+/// [`crate::msg::Payload::MsgResp`] without results.
 pub fn write_message_response(
     out: &mut Vec<u8>,
     service_id: Option<&str>,
@@ -169,7 +177,11 @@ pub fn write_aggregate_response(
 
 /// A whole `MSGRESP` (with `numberOfResults`/`results` when it answers an aggregate).
 pub(crate) fn write_response(out: &mut Vec<u8>, r: &MessageResponse) {
-    write_head(out, r.msgin5g_service_id.as_deref(), MessageType::MsgResp.as_str());
+    write_head(
+        out,
+        r.msgin5g_service_id.as_deref(),
+        MessageType::MsgResp.as_str(),
+    );
     write_opt_str(out, "messageId", r.message_id.as_deref());
     write_opt_str(
         out,
@@ -185,7 +197,11 @@ pub(crate) fn write_response(out: &mut Vec<u8>, r: &MessageResponse) {
 
 /// A whole `AGGMSG`.
 pub(crate) fn write_aggregated_message(out: &mut Vec<u8>, a: &AggregatedMessage) {
-    write_head(out, a.msgin5g_service_id.as_deref(), MessageType::AggMsg.as_str());
+    write_head(
+        out,
+        a.msgin5g_service_id.as_deref(),
+        MessageType::AggMsg.as_str(),
+    );
     write_opt_str(out, "messageId", Some(&a.message_id));
     write_addresses(
         out,
@@ -206,13 +222,24 @@ pub(crate) fn write_aggregated_message(out: &mut Vec<u8>, a: &AggregatedMessage)
             ),
         ],
     );
-    write_list(out, "numberOfMessages", None, "messages", &a.messages, write_message_element);
+    write_list(
+        out,
+        "numberOfMessages",
+        None,
+        "messages",
+        &a.messages,
+        write_message_element,
+    );
     out.push(b'}');
 }
 
 /// A whole `AGGIMDN`.
 pub(crate) fn write_aggregated_report(out: &mut Vec<u8>, a: &AggregatedReport) {
-    write_head(out, a.msgin5g_service_id.as_deref(), MessageType::AggImdn.as_str());
+    write_head(
+        out,
+        a.msgin5g_service_id.as_deref(),
+        MessageType::AggImdn.as_str(),
+    );
     write_opt_str(out, "messageId", Some(&a.message_id));
     write_addresses(
         out,
@@ -229,7 +256,13 @@ pub(crate) fn write_aggregated_report(out: &mut Vec<u8>, a: &AggregatedReport) {
             ("recipientAsServiceId", a.recipient_as_service_id.as_deref()),
         ],
     );
-    write_list(out, "numberOfReports", None, "reports", &a.reports, write_report_element);
+    write_list(
+        out,
+        "numberOfReports",
+        None,
+        "reports",
+        &a.reports,
+        write_report_element,
+    );
     out.push(b'}');
 }
-

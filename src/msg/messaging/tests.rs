@@ -1,8 +1,8 @@
 //! Tests of the messaging family (`MSG`, `MSGRESP`, `IMDN`, `AGGMSG`, `AGGIMDN`, AS
 //! registration) and of its writers.
 
-use crate::msg::*;
 use crate::msg::MsgError::*;
+use crate::msg::*;
 
 fn enc(p: &Payload) -> Vec<u8> {
     let mut out = Vec::new();
@@ -359,12 +359,14 @@ fn wire_examples_decode() {
 
 #[test]
 fn aliases() {
-    let p = dec(r#"{"Message Type":"msg","Message ID":"m","Originating UE Service ID":"u",
+    let p = dec(
+        r#"{"Message Type":"msg","Message ID":"m","Originating UE Service ID":"u",
         "Recipient Group Service ID":"g","Application ID":7,"Payload":"",
         "Delivery status required":"true","Priority type":"high",
         "Store and forward flag":false,
         "Store and forward parameters":{"Message expiration time":"2026-02-03T04:05:06.5+01:00"},
-        "MSGin5G service identifier":"s","unknown":{"a":[1]}}"#)
+        "MSGin5G service identifier":"s","unknown":{"a":[1]}}"#,
+    )
     .unwrap();
     assert_eq!(
         p,
@@ -725,7 +727,6 @@ fn recipients_order() {
     assert_eq!(Message::default().originator(), None);
     assert_eq!(Message::default().payload_len(), 0);
 }
-
 
 /// xorshift64* for the bounded fuzz test.
 struct Rng(u64);

@@ -2,9 +2,9 @@
 //! collected fields of a root object.
 
 use super::{
-    AsRegistrationRequest, AsRegistrationResponse, BulkDeregistration,
-    BulkDeregistrationResponse, BulkRegistration, BulkRegistrationResponse, CredentialInfo,
-    DeregistrationRequest, DeregistrationResponse, RegistrationRequest, RegistrationResponse,
+    AsRegistrationRequest, AsRegistrationResponse, BulkDeregistration, BulkDeregistrationResponse,
+    BulkRegistration, BulkRegistrationResponse, CredentialInfo, DeregistrationRequest,
+    DeregistrationResponse, RegistrationRequest, RegistrationResponse,
 };
 use crate::msg::error::MsgError;
 use crate::msg::json::{Fields, Key};
@@ -193,10 +193,7 @@ fn reg_resp(f: &Fields<'_, '_>, sid: Option<String>) -> Result<RegistrationRespo
     })
 }
 
-fn dereg_resp(
-    f: &Fields<'_, '_>,
-    sid: Option<String>,
-) -> Result<DeregistrationResponse, MsgError> {
+fn dereg_resp(f: &Fields<'_, '_>, sid: Option<String>) -> Result<DeregistrationResponse, MsgError> {
     Ok(DeregistrationResponse {
         ue_service_id: ue_service_id(f)?,
         msgin5g_service_id: sid,

@@ -3,20 +3,23 @@
 //! order; bulk elements leave out the envelope keys and the urgent degree.
 
 use super::{
-    AsRegistrationRequest, AsRegistrationResponse, BulkDeregistration,
-    BulkDeregistrationResponse, BulkRegistration, BulkRegistrationResponse, CredentialInfo,
-    DeregistrationRequest, DeregistrationResponse, RegistrationRequest, RegistrationResponse,
+    AsRegistrationRequest, AsRegistrationResponse, BulkDeregistration, BulkDeregistrationResponse,
+    BulkRegistration, BulkRegistrationResponse, CredentialInfo, DeregistrationRequest,
+    DeregistrationResponse, RegistrationRequest, RegistrationResponse,
 };
 use crate::msg::json::{
-    write_first, write_head, write_json_string, write_key, write_list, write_opt_str,
-    write_opt_u32,
+    write_first, write_head, write_json_string, write_key, write_list, write_opt_str, write_opt_u32,
 };
 use crate::msg::message_type::MessageType;
 use crate::msg::values::{RegResult, UrgentDegree};
 
 /// A whole `REG`.
 pub(crate) fn write_registration_request(out: &mut Vec<u8>, r: &RegistrationRequest) {
-    write_head(out, r.msgin5g_service_id.as_deref(), MessageType::Reg.as_str());
+    write_head(
+        out,
+        r.msgin5g_service_id.as_deref(),
+        MessageType::Reg.as_str(),
+    );
     out.push(b',');
     write_reg_body(out, r, false);
     out.push(b'}');
@@ -24,7 +27,11 @@ pub(crate) fn write_registration_request(out: &mut Vec<u8>, r: &RegistrationRequ
 
 /// A whole `DEREG`.
 pub(crate) fn write_deregistration_request(out: &mut Vec<u8>, r: &DeregistrationRequest) {
-    write_head(out, r.msgin5g_service_id.as_deref(), MessageType::Dereg.as_str());
+    write_head(
+        out,
+        r.msgin5g_service_id.as_deref(),
+        MessageType::Dereg.as_str(),
+    );
     out.push(b',');
     write_dereg_body(out, r, false);
     out.push(b'}');
@@ -47,8 +54,16 @@ pub(crate) fn write_deregistration_element(out: &mut Vec<u8>, r: &Deregistration
 
 /// A whole `BULKREG` (an absent count is written as the list length).
 pub(crate) fn write_bulk_registration(out: &mut Vec<u8>, b: &BulkRegistration) {
-    write_head(out, b.msgin5g_service_id.as_deref(), MessageType::BulkReg.as_str());
-    write_opt_str(out, "gatewayUeServiceId", b.gateway_ue_service_id.as_deref());
+    write_head(
+        out,
+        b.msgin5g_service_id.as_deref(),
+        MessageType::BulkReg.as_str(),
+    );
+    write_opt_str(
+        out,
+        "gatewayUeServiceId",
+        b.gateway_ue_service_id.as_deref(),
+    );
     write_list(
         out,
         "numberOfRegistrationRequests",
@@ -62,8 +77,16 @@ pub(crate) fn write_bulk_registration(out: &mut Vec<u8>, b: &BulkRegistration) {
 
 /// A whole `BULKDEREG`.
 pub(crate) fn write_bulk_deregistration(out: &mut Vec<u8>, b: &BulkDeregistration) {
-    write_head(out, b.msgin5g_service_id.as_deref(), MessageType::BulkDereg.as_str());
-    write_opt_str(out, "gatewayUeServiceId", b.gateway_ue_service_id.as_deref());
+    write_head(
+        out,
+        b.msgin5g_service_id.as_deref(),
+        MessageType::BulkDereg.as_str(),
+    );
+    write_opt_str(
+        out,
+        "gatewayUeServiceId",
+        b.gateway_ue_service_id.as_deref(),
+    );
     write_list(
         out,
         "numberOfDeregistrationRequests",
@@ -77,7 +100,11 @@ pub(crate) fn write_bulk_deregistration(out: &mut Vec<u8>, b: &BulkDeregistratio
 
 /// A whole `BULKREGRESP`.
 pub(crate) fn write_bulk_registration_response(out: &mut Vec<u8>, b: &BulkRegistrationResponse) {
-    write_head(out, b.msgin5g_service_id.as_deref(), MessageType::BulkRegResp.as_str());
+    write_head(
+        out,
+        b.msgin5g_service_id.as_deref(),
+        MessageType::BulkRegResp.as_str(),
+    );
     write_list(
         out,
         "numberOfRegistrationResponses",
@@ -104,7 +131,11 @@ pub(crate) fn write_bulk_deregistration_response(
     out: &mut Vec<u8>,
     b: &BulkDeregistrationResponse,
 ) {
-    write_head(out, b.msgin5g_service_id.as_deref(), MessageType::BulkDeregResp.as_str());
+    write_head(
+        out,
+        b.msgin5g_service_id.as_deref(),
+        MessageType::BulkDeregResp.as_str(),
+    );
     write_list(
         out,
         "numberOfDeregistrationResponses",
@@ -265,4 +296,3 @@ pub fn write_registration_response(
     write_resp_body(out, ue_service_id, result_key, result, failure_cause);
     out.push(b'}');
 }
-

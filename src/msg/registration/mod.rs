@@ -7,7 +7,7 @@ pub(crate) mod bulk;
 pub(crate) mod decode;
 pub(crate) mod encode;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use super::values::{RegResult, UrgentDegree};
 use serde::{Deserialize, Serialize};
@@ -162,4 +162,3 @@ pub struct AsRegistrationResponse {
     /// Failure Cause (C).
     pub failure_cause: Option<String>,
 }
-
