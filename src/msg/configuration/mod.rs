@@ -9,24 +9,7 @@
 //! snake_case are accepted on input, `null` counts as absent, the last duplicate key wins and
 //! unknown keys are ignored, as everywhere in [`crate::msg`].
 //!
-//! The XML document (24.538 §7.2, an extension of the SEAL UE configuration document of
-//! TS 24.546) is written as
-//!
-//! ```xml
-//! <?xml version="1.0" encoding="UTF-8"?>
-//! <seal-UE-configuration xmlns="urn:3gpp:ns:seal:MSGin5GUEConfig:1.0"><on-network>
-//! <MSGin5G-Server-address>coap://...</MSGin5G-Server-address>
-//! <MSGin5G-UE-Service-id>ue-1</MSGin5G-UE-Service-id><Segment-size>2048</Segment-size>
-//! </on-network></seal-UE-configuration>
-//! ```
-//!
-//! (on one line, no whitespace between elements). It carries exactly the §7.2 elements: the
-//! MSGin5G UE ID is the key of the GET that fetched it and the MSGin5G service identifier is the
-//! document's AUID, so neither is in the document; the reader takes the UE ID from the request.
-//! On input the SEAL elements (`seal-UE-configuration`, `on-network`) are matched by local name in
-//! any namespace, the three MSGin5G elements by local name in the MSGin5G namespace or in no
-//! namespace; unknown elements are skipped, character and predefined entity references and
-//! CDATA are resolved, values are trimmed.
+//! The XML document is read and written in `xml.rs` (its layout: [`UeConfiguration::write_xml`]).
 
 pub(crate) mod codec;
 #[cfg(test)]

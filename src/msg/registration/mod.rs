@@ -1,7 +1,7 @@
 //! The registration family (TS 24.538 §6.3.1, §6.3.4.3; 23.554 §8.2): `REG`, `DEREG`,
 //! `REGRESP`, `DEREGRESP` (of a UE, or of an AS with `asServiceId`) and the Gateway UE's bulks
 //! `BULKREG`, `BULKREGRESP`, `BULKDEREG`, `BULKDEREGRESP`: the payload types here, their
-//! [`decode`]rs, [`encode`]rs and the [`bulk`] envelope writer.
+//! decoders (`decode.rs`), writers (`encode.rs`) and the bulk envelope (`bulk.rs`).
 
 pub(crate) mod bulk;
 pub(crate) mod decode;
