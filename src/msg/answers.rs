@@ -29,7 +29,7 @@ pub enum AnswerKind {
 }
 
 impl AnswerKind {
-    /// Its Message Type.
+    /// Its Message Type (TS 24.538 §7.1).
     pub fn message_type(self) -> MessageType {
         match self {
             AnswerKind::BulkRegistration => MessageType::BulkRegResp,

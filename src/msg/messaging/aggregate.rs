@@ -16,7 +16,7 @@ pub enum AggKind {
 }
 
 impl AggKind {
-    /// Its Message Type.
+    /// Its Message Type (TS 24.538 §7.1).
     pub fn message_type(self) -> MessageType {
         match self {
             AggKind::Messages => MessageType::AggMsg,

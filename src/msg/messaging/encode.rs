@@ -5,9 +5,7 @@
 use super::{
     AggregatedMessage, AggregatedReport, DeliveryReport, Message, MessageResponse, MessageResult,
 };
-use crate::msg::json::{
-    write_first, write_head, write_key, write_list, write_opt_str, write_true, write_uint,
-};
+use crate::msg::json::{write_first, write_head, write_key, write_list, write_opt_str, write_true};
 use crate::msg::message_type::MessageType;
 use crate::msg::values::{MsgDeliveryStatus, Priority};
 
@@ -139,23 +137,22 @@ pub fn write_message_response(
     out.push(b'}');
 }
 
-/// `,"numberOfResults":N,"results":[...]`.
-fn write_results(out: &mut Vec<u8>, number_of_results: u64, results: &[MessageResult]) {
-    write_key(out, "numberOfResults");
-    write_uint(out, number_of_results);
-    write_key(out, "results");
-    out.push(b'[');
-    for (i, e) in results.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'{');
-        write_first(out, "messageId", &e.message_id);
-        write_opt_str(out, "deliveryStatus", Some(e.delivery_status.as_str()));
-        write_opt_str(out, "failureCause", e.failure_cause.as_deref());
-        out.push(b'}');
-    }
-    out.push(b']');
+/// `,"numberOfResults":N,"results":[...]` (`N` as given, else the list length).
+fn write_results(out: &mut Vec<u8>, number_of_results: Option<u32>, results: &[MessageResult]) {
+    write_list(
+        out,
+        "numberOfResults",
+        number_of_results,
+        "results",
+        results,
+        |o, e| {
+            o.push(b'{');
+            write_first(o, "messageId", &e.message_id);
+            write_opt_str(o, "deliveryStatus", Some(e.delivery_status.as_str()));
+            write_opt_str(o, "failureCause", e.failure_cause.as_deref());
+            o.push(b'}');
+        },
+    );
 }
 
 /// Write the `MSGRESP` answering an aggregate (README "Message flows"): `{"msgin5gServiceId"?,"messageType":
@@ -171,7 +168,7 @@ pub fn write_aggregate_response(
 ) {
     write_head(out, service_id, MessageType::MsgResp.as_str());
     write_opt_str(out, "messageId", Some(message_id));
-    write_results(out, u64::from(number_of_results), results);
+    write_results(out, Some(number_of_results), results);
     out.push(b'}');
 }
 
@@ -190,7 +187,7 @@ pub(crate) fn write_response(out: &mut Vec<u8>, r: &MessageResponse) {
     );
     write_opt_str(out, "failureCause", r.failure_cause.as_deref());
     if !r.results.is_empty() {
-        write_results(out, r.results.len() as u64, &r.results);
+        write_results(out, None, &r.results);
     }
     out.push(b'}');
 }

@@ -18,7 +18,7 @@ pub enum BulkKind {
 }
 
 impl BulkKind {
-    /// Its Message Type.
+    /// Its Message Type (TS 24.538 §7.1).
     pub fn message_type(self) -> MessageType {
         match self {
             BulkKind::Registration => MessageType::BulkReg,
