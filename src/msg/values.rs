@@ -113,7 +113,8 @@ impl Priority {
     }
 }
 
-/// Message response status (`MSGRESP.deliveryStatus`, the JSON profile, README "Protocol profile"; 23.554 Table 8.3.2-3).
+/// Message response status (`MSGRESP.deliveryStatus`, the JSON profile, README "Protocol profile";
+/// 23.554 Table 8.3.2-3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MsgDeliveryStatus {
     /// Accepted for delivery.

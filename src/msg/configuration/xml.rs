@@ -25,12 +25,12 @@ impl UeConfiguration {
     /// ```
     ///
     /// (on one line, no whitespace between elements). It carries exactly the §7.2 elements: the
-    /// MSGin5G UE ID is the key of the GET that fetched it and the MSGin5G service identifier is the
-    /// document's AUID, so neither is in the document; the reader takes the UE ID from the request.
-    /// On input the SEAL elements (`seal-UE-configuration`, `on-network`) are matched by local name in
-    /// any namespace, the three MSGin5G elements by local name in the MSGin5G namespace or in no
-    /// namespace; unknown elements are skipped, character and predefined entity references and
-    /// CDATA are resolved, values are trimmed.
+    /// MSGin5G UE ID is the key of the GET that fetched it and the MSGin5G service identifier is
+    /// the document's AUID, so neither is in the document; the reader takes the UE ID from the
+    /// request. On input the SEAL elements (`seal-UE-configuration`, `on-network`) are matched by
+    /// local name in any namespace, the three MSGin5G elements by local name in the MSGin5G
+    /// namespace or in no namespace; unknown elements are skipped, character and predefined entity
+    /// references and CDATA are resolved, values are trimmed.
     pub fn write_xml(&self, out: &mut Vec<u8>) {
         let esc = |out: &mut Vec<u8>, s: &str| {
             out.extend_from_slice(quick_xml::escape::escape(s).as_bytes())

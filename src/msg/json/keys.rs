@@ -44,33 +44,72 @@ keys! {
     CredInfo => "ueCredentialInfo" | "UE Credential Information" | "ue_credential_info",
     ClientAddress => "clientAddress" | "MSGin5G Client address" | "client_address",
     ClientProfile => "clientProfile" | "MSGin5G Client Profile" | "client_profile",
-    Urgent => "registrationUrgentDegree" | "Registration urgent degree" | "registration_urgent_degree",
-    WaitTime => "waitTime" | "registrationRequestExpirationTime" | "Wait time" | "Registration request expiration time" | "wait_time",
-    RegResult => "registrationResult" | "Registration result" | "registration_result" | "Registration Result",
-    DeregResult => "deregistrationResult" | "De-registration result" | "Deregistration result" | "deregistration_result" | "De-registration Result",
+    Urgent => "registrationUrgentDegree"
+        | "Registration urgent degree"
+        | "registration_urgent_degree",
+    WaitTime => "waitTime"
+        | "registrationRequestExpirationTime"
+        | "Wait time"
+        | "Registration request expiration time"
+        | "wait_time",
+    RegResult => "registrationResult"
+        | "Registration result"
+        | "registration_result"
+        | "Registration Result",
+    DeregResult => "deregistrationResult"
+        | "De-registration result"
+        | "Deregistration result"
+        | "deregistration_result"
+        | "De-registration Result",
     FailureCause => "failureCause" | "Failure Cause" | "Failure cause" | "failure_cause",
     GatewayId => "gatewayUeServiceId" | "Gateway UE Service ID" | "gateway_ue_service_id",
-    NumRegReq => "numberOfRegistrationRequests" | "Number of individual MSGin5G UE registration requests",
-    RegReqs => "registrationRequests" | "List of individual MSGin5G UE registration request" | "List of individual MSGin5G UE registration requests",
-    NumRegResp => "numberOfRegistrationResponses" | "Number of individual MSGin5G UE registration responses",
-    RegResps => "registrationResponses" | "List of individual MSGin5G UE registration response" | "List of individual MSGin5G UE registration responses",
-    NumDeregReq => "numberOfDeregistrationRequests" | "Number of individual MSGin5G UE de-registration requests" | "Number of individual MSGin5G UE deregistration requests",
-    DeregReqs => "deregistrationRequests" | "List of individual MSGin5G UE de-registration request" | "List of individual MSGin5G UE de-registration requests" | "List of individual MSGin5G UE deregistration request" | "List of individual MSGin5G UE deregistration requests",
-    NumDeregResp => "numberOfDeregistrationResponses" | "Number of individual MSGin5G UE de-registration responses" | "Number of individual MSGin5G UE deregistration responses",
-    DeregResps => "deregistrationResponses" | "List of individual MSGin5G UE de-registration response" | "List of individual MSGin5G UE de-registration responses" | "List of individual MSGin5G UE deregistration response" | "List of individual MSGin5G UE deregistration responses",
+    NumRegReq => "numberOfRegistrationRequests"
+        | "Number of individual MSGin5G UE registration requests",
+    RegReqs => "registrationRequests"
+        | "List of individual MSGin5G UE registration request"
+        | "List of individual MSGin5G UE registration requests",
+    NumRegResp => "numberOfRegistrationResponses"
+        | "Number of individual MSGin5G UE registration responses",
+    RegResps => "registrationResponses"
+        | "List of individual MSGin5G UE registration response"
+        | "List of individual MSGin5G UE registration responses",
+    NumDeregReq => "numberOfDeregistrationRequests"
+        | "Number of individual MSGin5G UE de-registration requests"
+        | "Number of individual MSGin5G UE deregistration requests",
+    DeregReqs => "deregistrationRequests"
+        | "List of individual MSGin5G UE de-registration request"
+        | "List of individual MSGin5G UE de-registration requests"
+        | "List of individual MSGin5G UE deregistration request"
+        | "List of individual MSGin5G UE deregistration requests",
+    NumDeregResp => "numberOfDeregistrationResponses"
+        | "Number of individual MSGin5G UE de-registration responses"
+        | "Number of individual MSGin5G UE deregistration responses",
+    DeregResps => "deregistrationResponses"
+        | "List of individual MSGin5G UE de-registration response"
+        | "List of individual MSGin5G UE de-registration responses"
+        | "List of individual MSGin5G UE deregistration response"
+        | "List of individual MSGin5G UE deregistration responses",
     AsServiceId => "asServiceId" | "AS Service ID" | "as_service_id",
     MessageId => "messageId" | "Message ID" | "message_id",
     OrigUe => "originatingUeServiceId" | "Originating UE Service ID" | "originating_ue_service_id",
     OrigAs => "originatingAsServiceId" | "Originating AS Service ID" | "originating_as_service_id",
     RcptUe => "recipientUeServiceId" | "Recipient UE Service ID" | "recipient_ue_service_id",
     RcptAs => "recipientAsServiceId" | "Recipient AS Service ID" | "recipient_as_service_id",
-    RcptGroup => "recipientGroupServiceId" | "Recipient Group Service ID" | "Recipient Group ID" | "recipient_group_service_id",
+    RcptGroup => "recipientGroupServiceId"
+        | "Recipient Group Service ID"
+        | "Recipient Group ID"
+        | "recipient_group_service_id",
     ApplicationId => "applicationId" | "Application ID" | "application_id",
     Payload => "payload" | "Payload",
-    DeliveryStatusRequired => "deliveryStatusRequired" | "Delivery status required" | "Delivery Status Required" | "delivery_status_required",
+    DeliveryStatusRequired => "deliveryStatusRequired"
+        | "Delivery status required"
+        | "Delivery Status Required"
+        | "delivery_status_required",
     Priority => "priority" | "Priority type" | "Priority",
     StoreAndForward => "storeAndForward" | "Store and forward flag" | "store_and_forward",
-    SfParams => "storeAndForwardParams" | "Store and forward parameters" | "store_and_forward_params",
+    SfParams => "storeAndForwardParams"
+        | "Store and forward parameters"
+        | "store_and_forward_params",
     DeliveryStatus => "deliveryStatus" | "Delivery Status" | "Delivery status" | "delivery_status",
     OriginalMessageId => "originalMessageId" | "Original Message ID" | "original_message_id",
     NumMessages => "numberOfMessages" | "Number of messages",
@@ -89,16 +128,30 @@ keys! {
     OriginatorAddress => "originatorAddress" | "Originator Address" | "Originator address",
     OriginatorType => "originatorType" | "Originator Type" | "Originator type",
     UeId => "msgin5gUeId" | "MSGin5G UE ID" | "msgin5g_ue_id" | "valUeId" | "VAL UE ID",
-    ServerAddress => "msgin5gServerAddress" | "MSGin5G Server address" | "MSGin5G-Server-address" | "msgin5g_server_address",
+    ServerAddress => "msgin5gServerAddress"
+        | "MSGin5G Server address"
+        | "MSGin5G-Server-address"
+        | "msgin5g_server_address",
     SegmentSize => "segmentSize" | "Segment size" | "Segment-size" | "segment_size",
     ValServiceId => "valServiceId" | "VAL service ID" | "val_service_id",
-    UeInformation => "ueInformation" | "MSGin5G UE information" | "VAL UE information" | "ue_information",
-    ConfUrgent => "configurationUrgentDegree" | "Configuration urgent degree" | "configuration_urgent_degree",
+    UeInformation => "ueInformation"
+        | "MSGin5G UE information"
+        | "VAL UE information"
+        | "ue_information",
+    ConfUrgent => "configurationUrgentDegree"
+        | "Configuration urgent degree"
+        | "configuration_urgent_degree",
     Configuration => "configuration" | "Configuration" | "VAL UE configuration data",
-    NumConfReq => "numberOfConfigurationRequests" | "Number of individual MSGin5G UE configuration requests",
-    ConfReqs => "configurationRequests" | "List of individual MSGin5G UE configuration request" | "List of individual MSGin5G UE configuration requests",
-    NumConfResp => "numberOfConfigurationResponses" | "Number of individual MSGin5G UE configuration responses",
-    ConfResps => "configurationResponses" | "List of individual MSGin5G UE configuration response" | "List of individual MSGin5G UE configuration responses",
+    NumConfReq => "numberOfConfigurationRequests"
+        | "Number of individual MSGin5G UE configuration requests",
+    ConfReqs => "configurationRequests"
+        | "List of individual MSGin5G UE configuration request"
+        | "List of individual MSGin5G UE configuration requests",
+    NumConfResp => "numberOfConfigurationResponses"
+        | "Number of individual MSGin5G UE configuration responses",
+    ConfResps => "configurationResponses"
+        | "List of individual MSGin5G UE configuration response"
+        | "List of individual MSGin5G UE configuration responses",
 }
 
 /// Number of [`Key`] variants.

@@ -155,10 +155,11 @@ fn write_results(out: &mut Vec<u8>, number_of_results: Option<u32>, results: &[M
     );
 }
 
-/// Write the `MSGRESP` answering an aggregate (README "Message flows"): `{"msgin5gServiceId"?,"messageType":
-/// "MSGRESP","messageId","numberOfResults":N,"results":[...]}` with `N` as given (the reference
-/// server's `count_mismatch` test hook sends a wrong one); with `N = results.len()` the bytes
-/// equal [`crate::msg::encode`] of the equivalent [`MessageResponse`] (non-empty results).
+/// Write the `MSGRESP` answering an aggregate (README "Message flows"):
+/// `{"msgin5gServiceId"?,"messageType":"MSGRESP","messageId","numberOfResults":N,"results":[...]}`
+/// with `N` as given (the reference server's `count_mismatch` test hook sends a wrong one); with
+/// `N = results.len()` the bytes equal [`crate::msg::encode`] of the equivalent
+/// [`MessageResponse`] (non-empty results).
 pub fn write_aggregate_response(
     out: &mut Vec<u8>,
     service_id: Option<&str>,

@@ -1,7 +1,7 @@
-//! Messaging payloads on MSGin5G-1/-6 (23.554 §8.3.2–4.8, README "Message flows"): `MSG`, `MSGRESP` (with the
-//! per-element `results` of an aggregate answer), `IMDN`, `AGGMSG`, `AGGIMDN`: the payload
-//! types here, their decoders (`decode.rs`), writers (`encode.rs`, with the allocation-light
-//! element writers of the gateway's aggregation path) and the aggregate envelope
+//! Messaging payloads on MSGin5G-1/-6 (23.554 §8.3.2–4.8, README "Message flows"): `MSG`, `MSGRESP`
+//! (with the per-element `results` of an aggregate answer), `IMDN`, `AGGMSG`, `AGGIMDN`: the
+//! payload types here, their decoders (`decode.rs`), writers (`encode.rs`, with the
+//! allocation-light element writers of the gateway's aggregation path) and the aggregate envelope
 //! (`aggregate.rs`).
 //!
 //! Validation on decode: Message IDs are 1..=64 bytes, service identifiers 1..=255 bytes, the

@@ -57,9 +57,9 @@ fn bulk_parts(kind: BulkKind) -> (&'static [u8], &'static [u8], &'static [u8]) {
 /// Write a whole bulk request from pre-encoded elements into `out`.
 ///
 /// Appends `{"msgin5gServiceId":S,"messageType":"BULKREG","gatewayUeServiceId":G,
-/// "numberOfRegistrationRequests":N,"registrationRequests":[e1,e2,...]}` (or the `BULKDEREG`
-/// or `BULKCONF` analogue) with `N = elements.len()`; the elements (from [`crate::msg::write_element`] or
-/// [`crate::msg::write_configuration_request_element`]) are copied verbatim.
+/// "numberOfRegistrationRequests":N,"registrationRequests":[e1,e2,...]}` (or the `BULKDEREG` or
+/// `BULKCONF` analogue) with `N = elements.len()`; the elements (from [`crate::msg::write_element`]
+/// or [`crate::msg::write_configuration_request_element`]) are copied verbatim.
 pub fn write_bulk(
     out: &mut Vec<u8>,
     kind: BulkKind,

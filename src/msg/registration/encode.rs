@@ -276,8 +276,8 @@ fn write_resp_body(
 }
 
 /// Write a `REGRESP` (or, with `deregistration`, `DEREGRESP`) into `out` from borrowed fields:
-/// exactly what [`crate::msg::encode`] writes for `Payload::RegResp` / `Payload::DeregResp`, without
-/// building the owned payload first (the gateway's per-device answer path).
+/// exactly what [`crate::msg::encode`] writes for `Payload::RegResp` / `Payload::DeregResp`,
+/// without building the owned payload first (the gateway's per-device answer path).
 pub fn write_registration_response(
     out: &mut Vec<u8>,
     deregistration: bool,
