@@ -3,14 +3,25 @@
 //! decoder) and [`encode`]. Both matches are exhaustive, so a new message type or payload is a
 //! compile error here until its family handles it.
 
-use super::annex_a::{self, *};
+use super::annex_a::{
+    self, AppDeregistrationRequest, AppDeregistrationResponse, AppRegistrationRequest,
+    AppRegistrationResponse, DeliveryReportDeliveryRequest, DeliveryReportSendingRequest,
+    DeliveryReportSendingResponse, MessageDeliveryRequest, MessageReceivedResponse,
+    MessageSendingRequest, MessageSendingResponse,
+};
 use super::configuration::{self, BulkConfiguration, BulkConfigurationResponse};
 use super::error::{unknown_type, MsgError};
 use super::json::{message_type_value, with_tape, Fields, Key};
 use super::message_type::MessageType;
-use super::messaging::{self, *};
+use super::messaging::{
+    self, AggregatedMessage, AggregatedReport, DeliveryReport, Message, MessageResponse,
+};
 use super::registration::decode::Party;
-use super::registration::{self, *};
+use super::registration::{
+    self, AsRegistrationRequest, AsRegistrationResponse, BulkDeregistration,
+    BulkDeregistrationResponse, BulkRegistration, BulkRegistrationResponse, DeregistrationRequest,
+    DeregistrationResponse, RegistrationRequest, RegistrationResponse,
+};
 use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
 
