@@ -7,16 +7,17 @@
 //! `null` as absent, last duplicate key wins, same value checks) and yields the same entries in
 //! the same order; any other message type is `InvalidIe("messageType")`.
 
-use super::codec::{self, with_tape, MsgError, K, MAX_UE_SERVICE_ID_LEN};
-use super::ie::{self, Ie};
-use super::messaging::MsgDeliveryStatus;
-use super::types::{MessageType, RegResult};
-use super::MAX_MESSAGE_ID_LEN;
+use super::error::MsgError;
+use super::json::{message_type_value, with_tape, Fields, Key};
+use super::message_type::MessageType;
+use super::values::{MsgDeliveryStatus, RegResult, MAX_MESSAGE_ID_LEN, MAX_UE_SERVICE_ID_LEN};
 use simd_json::prelude::{TypedValue, ValueAsScalar, ValueIntoString};
 use simd_json::tape::{Array, Object, Value};
 use simd_json::ValueType;
 
-/// Which answer a bulk or aggregate request expects.
+/// The answer a bulk or aggregate request expects: a subset of [`MessageType`] (`BULKREGRESP`,
+/// `BULKDEREGRESP`, `MSGRESP`), typed so that [`with_answer`] takes exactly the answers it can
+/// split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AnswerKind {
     /// `BULKREGRESP` with `registrationResponses` (24.538 §6.3.4.3.3).
@@ -25,6 +26,17 @@ pub enum AnswerKind {
     BulkDeregistration,
     /// `MSGRESP` with the aggregate's `results` (23.554 §8.4; absent `results` is no entry).
     Aggregate,
+}
+
+impl AnswerKind {
+    /// Its Message Type (TS 24.538 §7.1).
+    pub fn message_type(self) -> MessageType {
+        match self {
+            AnswerKind::BulkRegistration => MessageType::BulkRegResp,
+            AnswerKind::BulkDeregistration => MessageType::BulkDeregResp,
+            AnswerKind::Aggregate => MessageType::MsgResp,
+        }
+    }
 }
 
 /// The verdict of one entry.
@@ -69,14 +81,14 @@ pub fn with_answer<R>(
 
 /// The root object's `messageType`, checked against `expected` as `decode` resolves it.
 fn check_type(obj: &Object<'_, '_>, expected: MessageType) -> Result<(), MsgError> {
-    let mt = codec::message_type_value(obj).ok_or(MsgError::MissingMessageType)?;
+    let mt = message_type_value(obj).ok_or(MsgError::MissingMessageType)?;
     let mt = mt
         .as_str()
-        .ok_or(MsgError::InvalidIe(K::MessageType.name()))?;
+        .ok_or(MsgError::InvalidIe(Key::MessageType.name()))?;
     if MessageType::parse_known(mt) == Some(expected) {
         Ok(())
     } else {
-        Err(MsgError::InvalidIe(K::MessageType.name()))
+        Err(MsgError::InvalidIe(Key::MessageType.name()))
     }
 }
 
@@ -99,24 +111,24 @@ fn bulk<'i>(
 ) -> Result<Option<u32>, MsgError> {
     let (mt, count_key, list_key, result_key) = if deregistration {
         (
-            MessageType::BulkDeregResp,
-            K::NumDeregResp,
-            K::DeregResps,
-            K::DeregResult,
+            AnswerKind::BulkDeregistration.message_type(),
+            Key::NumDeregResp,
+            Key::DeregResps,
+            Key::DeregResult,
         )
     } else {
         (
-            MessageType::BulkRegResp,
-            K::NumRegResp,
-            K::RegResps,
-            K::RegResult,
+            AnswerKind::BulkRegistration.message_type(),
+            Key::NumRegResp,
+            Key::RegResps,
+            Key::RegResult,
         )
     };
     let obj = root_object(root)?;
     check_type(&obj, mt)?;
-    let f = codec::Fields::collect(&obj);
-    f.opt_str(K::ServiceId)?;
-    let count = f.opt_u32(count_key)?;
+    let f = Fields::collect(&obj);
+    f.opt_str(Key::ServiceId)?;
+    let count = f.opt_u32_saturating(count_key)?;
     let list = f
         .get(list_key)
         .ok_or(MsgError::MissingIe(list_key.name()))?
@@ -129,8 +141,8 @@ fn bulk<'i>(
 /// The entries of a bulk answer list: `{ueServiceId, <result_key>, failureCause?}` each.
 fn bulk_entries<'i>(
     list: Array<'_, 'i>,
-    list_key: K,
-    result_key: K,
+    list_key: Key,
+    result_key: Key,
     out: &mut Vec<AnswerEntry<'i>>,
 ) -> Result<(), MsgError> {
     let result_name = result_key.name();
@@ -147,9 +159,9 @@ fn bulk_entries<'i>(
             } else if key == "failureCause" {
                 &mut cause
             } else {
-                match K::of(key) {
-                    Some(K::UeServiceId) => &mut ue,
-                    Some(K::FailureCause) => &mut cause,
+                match Key::of(key) {
+                    Some(Key::UeServiceId) => &mut ue,
+                    Some(Key::FailureCause) => &mut cause,
                     Some(k) if k == result_key => &mut result,
                     _ => continue,
                 }
@@ -157,10 +169,10 @@ fn bulk_entries<'i>(
             *slot = non_null(val);
         }
         let key = ue
-            .ok_or(MsgError::MissingIe(K::UeServiceId.name()))?
+            .ok_or(MsgError::MissingIe(Key::UeServiceId.name()))?
             .into_string()
             .filter(|s| !s.is_empty() && s.len() <= MAX_UE_SERVICE_ID_LEN)
-            .ok_or(MsgError::InvalidIe(K::UeServiceId.name()))?;
+            .ok_or(MsgError::InvalidIe(Key::UeServiceId.name()))?;
         let result = match result.ok_or(MsgError::MissingIe(result_name))?.as_str() {
             // The exact spellings first: the case-insensitive compare is byte by byte.
             Some("SUCCESS") => RegResult::Success,
@@ -172,7 +184,7 @@ fn bulk_entries<'i>(
         out.push(AnswerEntry {
             key,
             verdict: Verdict::Registration(result),
-            failure_cause: opt_string(cause, K::FailureCause.name())?,
+            failure_cause: opt_string(cause, Key::FailureCause.name())?,
         });
     }
     Ok(())
@@ -208,59 +220,59 @@ fn aggregate<'i>(
     out: &mut Vec<AnswerEntry<'i>>,
 ) -> Result<Option<u32>, MsgError> {
     let obj = root_object(root)?;
-    check_type(&obj, MessageType::MsgResp)?;
-    let f = ie::Fields::collect(&obj);
-    f.opt_string(Ie::ServiceId)?;
-    f.opt_message_id(Ie::MessageId)?;
-    f.msg_status(Ie::DeliveryStatus)?;
-    f.opt_string(Ie::FailureCause)?;
-    let declared = f.opt_u32(Ie::NumResults)?;
-    let Some(list) = f.get(Ie::Results) else {
+    check_type(&obj, AnswerKind::Aggregate.message_type())?;
+    let f = Fields::collect(&obj);
+    f.opt_string(Key::ServiceId)?;
+    f.opt_message_id(Key::MessageId)?;
+    f.opt_enum(Key::DeliveryStatus, MsgDeliveryStatus::parse)?;
+    f.opt_string(Key::FailureCause)?;
+    let declared = f.opt_u32(Key::NumResults)?;
+    let Some(list) = f.get(Key::Results) else {
         return match declared {
             None | Some(0) => Ok(declared),
-            Some(_) => Err(MsgError::InvalidIe(Ie::NumResults.name())),
+            Some(_) => Err(MsgError::InvalidIe(Key::NumResults.name())),
         };
     };
     let list = list
         .as_array()
-        .ok_or(MsgError::InvalidIe(Ie::Results.name()))?;
+        .ok_or(MsgError::InvalidIe(Key::Results.name()))?;
     if declared.is_some_and(|n| n as usize != list.len()) {
-        return Err(MsgError::InvalidIe(Ie::NumResults.name()));
+        return Err(MsgError::InvalidIe(Key::NumResults.name()));
     }
     out.reserve(list.len());
     for e in list.iter() {
         let obj = e
             .as_object()
-            .ok_or(MsgError::InvalidIe(Ie::Results.name()))?;
+            .ok_or(MsgError::InvalidIe(Key::Results.name()))?;
         let (mut id, mut status, mut cause) = (None, None, None);
         for (key, val) in obj.iter() {
             let slot = match key {
                 "messageId" => &mut id,
                 "deliveryStatus" => &mut status,
                 "failureCause" => &mut cause,
-                _ => match Ie::of(key) {
-                    Some(Ie::MessageId) => &mut id,
-                    Some(Ie::DeliveryStatus) => &mut status,
-                    Some(Ie::FailureCause) => &mut cause,
+                _ => match Key::of(key) {
+                    Some(Key::MessageId) => &mut id,
+                    Some(Key::DeliveryStatus) => &mut status,
+                    Some(Key::FailureCause) => &mut cause,
                     _ => continue,
                 },
             };
             *slot = non_null(val);
         }
         let key = id
-            .ok_or(MsgError::MissingIe(Ie::MessageId.name()))?
+            .ok_or(MsgError::MissingIe(Key::MessageId.name()))?
             .into_string()
             .filter(|s| !s.is_empty() && s.len() <= MAX_MESSAGE_ID_LEN)
-            .ok_or(MsgError::InvalidIe(Ie::MessageId.name()))?;
+            .ok_or(MsgError::InvalidIe(Key::MessageId.name()))?;
         let status = status
-            .ok_or(MsgError::MissingIe(Ie::DeliveryStatus.name()))?
+            .ok_or(MsgError::MissingIe(Key::DeliveryStatus.name()))?
             .as_str()
             .and_then(delivery_status)
-            .ok_or(MsgError::InvalidIe(Ie::DeliveryStatus.name()))?;
+            .ok_or(MsgError::InvalidIe(Key::DeliveryStatus.name()))?;
         out.push(AnswerEntry {
             key,
             verdict: Verdict::Message(status),
-            failure_cause: opt_string(cause, Ie::FailureCause.name())?,
+            failure_cause: opt_string(cause, Key::FailureCause.name())?,
         });
     }
     Ok(declared)

@@ -1,33 +1,79 @@
-//! MSGin5G payloads on MSGin5G-1/-6 (TS 24.538 §7.1, project JSON profile the JSON profile, README "Protocol profile"):
-//! Message Type values, the registration IEs, bulk requests/responses, the messaging payloads
-//! (`MSG`/`MSGRESP`/`IMDN`/`AGGMSG`/`AGGIMDN`), the Annex A.3 (MSGin5G-5) payloads, failure
-//! causes, the configuration payloads (JSON and the §7.2 XML document, `BULKCONF`), and a JSON codec built on simd-json (Content-Format 50).
+//! MSGin5G payloads on MSGin5G-1/-5/-6 (TS 24.538 §7.1, Annex A.3; 23.554 §8) and their JSON
+//! profile (Content-Format 50, README "Protocol profile").
 //!
 //! Keys are lowerCamelCase (`messageType`, `ueServiceId`, ...); the spec's literal IE names
 //! (`"Message Type"`, `"UE Service ID"`, ...) are accepted as aliases on input.
+//!
+//! Module map (each file depends only on the ones listed before it):
+//! - `error`: [`MsgError`], why a payload was refused, and its diagnostic text.
+//! - `message_type`: the "Message Type" IE ([`MessageType`]).
+//! - `values`: enumerated IE values shared by the families and the identifier limits.
+//! - `base64`, `rfc3339`: the text checks of the `payload` and `expirationTime` IEs.
+//! - `json`: the JSON machinery, a leaf: the simd-json tape, the one key table, the one field
+//!   collector and the writers.
+//! - The message families, each a directory depending only on the above: `registration`
+//!   (`REG` ... `BULKDEREGRESP`, AS registration, the bulk envelope), `configuration` (the UE
+//!   configuration, JSON and XML, `BULKCONF`/`BULKCONFRESP`), `messaging` (`MSG`, `MSGRESP`,
+//!   `IMDN`, `AGGMSG`, `AGGIMDN`, the aggregate envelope), `annex_a` (the MSGin5G-5 payloads);
+//!   each has its types in `mod.rs`, a decoder, an encoder and its tests.
+//! - `payload`: [`Payload`] and the one exhaustive `MessageType` → family dispatch
+//!   ([`decode`], [`encode`]).
+//! - [`answers`]: borrowed decoding of the bulk and aggregate answers the gateway splits.
+//! - [`cause`]: failure causes and their CoAP codes.
 
-pub mod annex_a;
+mod annex_a;
 pub mod answers;
+mod base64;
 pub mod cause;
-pub mod codec;
-mod config_xml;
-pub mod configuration;
-mod fast_tape;
-mod ie;
-pub mod messaging;
-pub mod types;
+mod configuration;
+mod error;
+mod json;
+mod message_type;
+mod messaging;
+mod payload;
+mod registration;
+mod rfc3339;
+mod values;
 
-pub use annex_a::*;
-pub use answers::{with_answer, AnswerEntry, AnswerKind, Verdict};
-pub use codec::{
-    bulk_envelope_len, decode, encode, json_string_len, write_bulk, write_element,
-    write_json_string, write_registration_response, BulkKind, MsgError, DIAGNOSTIC_MAX,
-    MAX_UE_SERVICE_ID_LEN,
+pub use annex_a::codec::write_sending_response;
+pub use annex_a::{
+    AppDeregistrationRequest, AppDeregistrationResponse, AppRegistrationRequest,
+    AppRegistrationResponse, DeliveryReportDeliveryRequest, DeliveryReportSendingRequest,
+    DeliveryReportSendingResponse, MessageDeliveryRequest, MessageReceivedResponse,
+    MessageSendingRequest, MessageSendingResponse,
 };
-pub use configuration::*;
-pub use ie::{MAX_APPLICATION_ID_LEN, MAX_MESSAGE_ID_LEN};
-pub use messaging::*;
-pub use types::*;
+pub use answers::{with_answer, AnswerEntry, AnswerKind, Verdict};
+pub use base64::base64_decoded_len;
+pub use configuration::codec::{
+    write_configuration_request_element, write_configuration_response_element,
+};
+pub use configuration::{
+    BulkConfiguration, BulkConfigurationResponse, ConfigurationRequest, ConfigurationResponse,
+    UeConfiguration, CONFIG_XML_NAMESPACE, DEFAULT_SEGMENT_SIZE, MAX_CONFIG_STRING_LEN,
+    MAX_UE_INFORMATION_LEN,
+};
+pub use error::{MsgError, DIAGNOSTIC_MAX};
+pub use json::{json_string_len, write_json_string};
+pub use message_type::MessageType;
+pub use messaging::aggregate::{aggregate_envelope_len, write_aggregate, AggKind};
+pub use messaging::encode::{
+    write_aggregate_response, write_message, write_message_element, write_message_response,
+    write_report, write_report_element,
+};
+pub use messaging::{
+    Address, AggregatedMessage, AggregatedReport, DeliveryReport, Message, MessageResponse,
+    MessageResult,
+};
+pub use payload::{decode, encode, write_element, Payload};
+pub use registration::bulk::{bulk_envelope_len, write_bulk, BulkKind};
+pub use registration::encode::write_registration_response;
+pub use registration::{
+    AsRegistrationRequest, AsRegistrationResponse, BulkDeregistration, BulkDeregistrationResponse,
+    BulkRegistration, BulkRegistrationResponse, CredentialInfo, DeregistrationRequest,
+    DeregistrationResponse, RegistrationRequest, RegistrationResponse,
+};
+pub use rfc3339::{format_rfc3339, parse_rfc3339};
+pub use values::*;
 
 /// Default MSGin5G service identifier (24.538 §7.1, (project profile); configurable).
 pub const DEFAULT_SERVICE_ID: &str = "org.3gpp.msgin5g";

@@ -1,16 +1,36 @@
 //! The MSGin5G UE configuration document (24.538 §7.2): the XML form (Content-Format 41) of a
-//! [`UeConfiguration`], written and read with quick-xml (layout and reading rules in
-//! [`super::configuration`]).
+//! [`UeConfiguration`], written and read with quick-xml (layout and reading rules on
+//! [`UeConfiguration::write_xml`]).
 
-use super::codec::{write_uint, MsgError};
-use super::configuration::{UeConfiguration, CONFIG_XML_NAMESPACE, MAX_CONFIG_STRING_LEN};
+use super::{UeConfiguration, CONFIG_XML_NAMESPACE, MAX_CONFIG_STRING_LEN};
+use crate::msg::error::MsgError;
+use crate::msg::json::write_uint;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
 impl UeConfiguration {
-    /// Write the 24.538 §7.2 XML configuration document (Content-Format 41; layout in
-    /// [`crate::msg::configuration`]); text is escaped (`&`, `<`, `>`, `"`, `'`).
+    /// Write the 24.538 §7.2 XML configuration document (Content-Format 41); text is escaped
+    /// (`&`, `<`, `>`, `"`, `'`).
+    ///
+    /// The XML document (24.538 §7.2, an extension of the SEAL UE configuration document of
+    /// TS 24.546) is written as
+    ///
+    /// ```xml
+    /// <?xml version="1.0" encoding="UTF-8"?>
+    /// <seal-UE-configuration xmlns="urn:3gpp:ns:seal:MSGin5GUEConfig:1.0"><on-network>
+    /// <MSGin5G-Server-address>coap://...</MSGin5G-Server-address>
+    /// <MSGin5G-UE-Service-id>ue-1</MSGin5G-UE-Service-id><Segment-size>2048</Segment-size>
+    /// </on-network></seal-UE-configuration>
+    /// ```
+    ///
+    /// (on one line, no whitespace between elements). It carries exactly the §7.2 elements: the
+    /// MSGin5G UE ID is the key of the GET that fetched it and the MSGin5G service identifier is
+    /// the document's AUID, so neither is in the document; the reader takes the UE ID from the
+    /// request. On input the SEAL elements (`seal-UE-configuration`, `on-network`) are matched by
+    /// local name in any namespace, the three MSGin5G elements by local name in the MSGin5G
+    /// namespace or in no namespace; unknown elements are skipped, character and predefined entity
+    /// references and CDATA are resolved, values are trimmed.
     pub fn write_xml(&self, out: &mut Vec<u8>) {
         let esc = |out: &mut Vec<u8>, s: &str| {
             out.extend_from_slice(quick_xml::escape::escape(s).as_bytes())

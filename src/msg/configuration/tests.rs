@@ -1,7 +1,6 @@
 //! Tests of the configuration payloads (JSON, the 24.538 §7.2 XML document, BULKCONF).
 
-use super::*;
-use crate::msg::{bulk_envelope_len, decode, encode, write_bulk, BulkKind};
+use crate::msg::*;
 use crate::testkit::TestRng;
 
 fn cfg(ue: &str) -> UeConfiguration {

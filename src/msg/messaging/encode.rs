@@ -1,0 +1,266 @@
+//! Encoding of the messaging family (23.554 §8.3.2–§8.4, README "Message flows"): compact
+//! JSON, false flags left out, aggregate and results counts written as the list lengths; the
+//! single-message writers work from borrowed values for the gateway's and server's hot paths.
+
+use super::{
+    AggregatedMessage, AggregatedReport, DeliveryReport, Message, MessageResponse, MessageResult,
+};
+use crate::msg::json::{write_first, write_head, write_key, write_list, write_opt_str, write_true};
+use crate::msg::message_type::MessageType;
+use crate::msg::values::{MsgDeliveryStatus, Priority};
+
+fn write_addresses(out: &mut Vec<u8>, ids: &[(&str, Option<&str>)]) {
+    for &(k, v) in ids {
+        write_opt_str(out, k, v);
+    }
+}
+
+/// Message IEs starting with `"messageId"` (no braces).
+fn write_message_body(out: &mut Vec<u8>, m: &Message) {
+    write_first(out, "messageId", &m.message_id);
+    write_addresses(
+        out,
+        &[
+            (
+                "originatingUeServiceId",
+                m.originating_ue_service_id.as_deref(),
+            ),
+            (
+                "originatingAsServiceId",
+                m.originating_as_service_id.as_deref(),
+            ),
+            ("recipientUeServiceId", m.recipient_ue_service_id.as_deref()),
+            ("recipientAsServiceId", m.recipient_as_service_id.as_deref()),
+            (
+                "recipientGroupServiceId",
+                m.recipient_group_service_id.as_deref(),
+            ),
+        ],
+    );
+    write_opt_str(out, "applicationId", m.application_id.as_deref());
+    write_opt_str(out, "payload", m.payload.as_deref());
+    write_true(out, "deliveryStatusRequired", m.delivery_status_required);
+    write_opt_str(out, "priority", m.priority.map(Priority::as_str));
+    write_true(out, "storeAndForward", m.store_and_forward);
+    if let Some(e) = &m.expiration_time {
+        write_key(out, "storeAndForwardParams");
+        out.push(b'{');
+        write_first(out, "expirationTime", e);
+        out.push(b'}');
+    }
+}
+
+/// Report IEs starting with `"messageId"` (no braces).
+fn write_report_body(out: &mut Vec<u8>, r: &DeliveryReport) {
+    write_first(out, "messageId", &r.message_id);
+    write_opt_str(out, "originalMessageId", Some(&r.original_message_id));
+    write_addresses(
+        out,
+        &[
+            (
+                "originatingUeServiceId",
+                r.originating_ue_service_id.as_deref(),
+            ),
+            (
+                "originatingAsServiceId",
+                r.originating_as_service_id.as_deref(),
+            ),
+            ("recipientUeServiceId", r.recipient_ue_service_id.as_deref()),
+            ("recipientAsServiceId", r.recipient_as_service_id.as_deref()),
+        ],
+    );
+    write_opt_str(out, "deliveryStatus", Some(r.delivery_status.as_str()));
+    write_opt_str(out, "failureCause", r.failure_cause.as_deref());
+}
+
+/// Write one `AGGMSG` element for `m` (the message without the envelope keys
+/// `msgin5gServiceId`/`messageType`): `{"messageId",originating*?,recipient*?,applicationId?,
+/// payload?,deliveryStatusRequired?,priority?,storeAndForward?,storeAndForwardParams?}`; false
+/// flags are left out.
+pub fn write_message_element(out: &mut Vec<u8>, m: &Message) {
+    out.push(b'{');
+    write_message_body(out, m);
+    out.push(b'}');
+}
+
+/// Write one `AGGIMDN` element for `r` (the report without the envelope keys):
+/// `{"messageId","originalMessageId",originating*?,recipient*?,"deliveryStatus",failureCause?}`.
+pub fn write_report_element(out: &mut Vec<u8>, r: &DeliveryReport) {
+    out.push(b'{');
+    write_report_body(out, r);
+    out.push(b'}');
+}
+
+/// Write a whole `MSG` for `m` (head with `msgin5gServiceId` when set): exactly what
+/// [`crate::msg::encode`] writes for `Payload::Msg(m.clone())`, without moving `m` into a payload.
+pub fn write_message(out: &mut Vec<u8>, m: &Message) {
+    write_head(
+        out,
+        m.msgin5g_service_id.as_deref(),
+        MessageType::Msg.as_str(),
+    );
+    out.push(b',');
+    write_message_body(out, m);
+    out.push(b'}');
+}
+
+/// Write a whole `IMDN` for `r`: exactly what [`crate::msg::encode`] writes for
+/// `Payload::Imdn(r.clone())`.
+pub fn write_report(out: &mut Vec<u8>, r: &DeliveryReport) {
+    write_head(
+        out,
+        r.msgin5g_service_id.as_deref(),
+        MessageType::Imdn.as_str(),
+    );
+    out.push(b',');
+    write_report_body(out, r);
+    out.push(b'}');
+}
+
+/// Write a single `MSGRESP` from borrowed fields: exactly what [`crate::msg::encode`] writes for a
+/// [`crate::msg::Payload::MsgResp`] without results.
+pub fn write_message_response(
+    out: &mut Vec<u8>,
+    service_id: Option<&str>,
+    message_id: Option<&str>,
+    delivery_status: Option<MsgDeliveryStatus>,
+    failure_cause: Option<&str>,
+) {
+    write_head(out, service_id, MessageType::MsgResp.as_str());
+    write_opt_str(out, "messageId", message_id);
+    write_opt_str(
+        out,
+        "deliveryStatus",
+        delivery_status.map(MsgDeliveryStatus::as_str),
+    );
+    write_opt_str(out, "failureCause", failure_cause);
+    out.push(b'}');
+}
+
+/// `,"numberOfResults":N,"results":[...]` (`N` as given, else the list length).
+fn write_results(out: &mut Vec<u8>, number_of_results: Option<u32>, results: &[MessageResult]) {
+    write_list(
+        out,
+        "numberOfResults",
+        number_of_results,
+        "results",
+        results,
+        |o, e| {
+            o.push(b'{');
+            write_first(o, "messageId", &e.message_id);
+            write_opt_str(o, "deliveryStatus", Some(e.delivery_status.as_str()));
+            write_opt_str(o, "failureCause", e.failure_cause.as_deref());
+            o.push(b'}');
+        },
+    );
+}
+
+/// Write the `MSGRESP` answering an aggregate (README "Message flows"):
+/// `{"msgin5gServiceId"?,"messageType":"MSGRESP","messageId","numberOfResults":N,"results":[...]}`
+/// with `N` as given (the reference server's `count_mismatch` test hook sends a wrong one); with
+/// `N = results.len()` the bytes equal [`crate::msg::encode`] of the equivalent
+/// [`MessageResponse`] (non-empty results).
+pub fn write_aggregate_response(
+    out: &mut Vec<u8>,
+    service_id: Option<&str>,
+    message_id: &str,
+    number_of_results: u32,
+    results: &[MessageResult],
+) {
+    write_head(out, service_id, MessageType::MsgResp.as_str());
+    write_opt_str(out, "messageId", Some(message_id));
+    write_results(out, Some(number_of_results), results);
+    out.push(b'}');
+}
+
+/// A whole `MSGRESP` (with `numberOfResults`/`results` when it answers an aggregate).
+pub(crate) fn write_response(out: &mut Vec<u8>, r: &MessageResponse) {
+    write_head(
+        out,
+        r.msgin5g_service_id.as_deref(),
+        MessageType::MsgResp.as_str(),
+    );
+    write_opt_str(out, "messageId", r.message_id.as_deref());
+    write_opt_str(
+        out,
+        "deliveryStatus",
+        r.delivery_status.map(MsgDeliveryStatus::as_str),
+    );
+    write_opt_str(out, "failureCause", r.failure_cause.as_deref());
+    if !r.results.is_empty() {
+        write_results(out, None, &r.results);
+    }
+    out.push(b'}');
+}
+
+/// A whole `AGGMSG`.
+pub(crate) fn write_aggregated_message(out: &mut Vec<u8>, a: &AggregatedMessage) {
+    write_head(
+        out,
+        a.msgin5g_service_id.as_deref(),
+        MessageType::AggMsg.as_str(),
+    );
+    write_opt_str(out, "messageId", Some(&a.message_id));
+    write_addresses(
+        out,
+        &[
+            (
+                "originatingUeServiceId",
+                a.originating_ue_service_id.as_deref(),
+            ),
+            (
+                "originatingAsServiceId",
+                a.originating_as_service_id.as_deref(),
+            ),
+            ("recipientUeServiceId", a.recipient_ue_service_id.as_deref()),
+            ("recipientAsServiceId", a.recipient_as_service_id.as_deref()),
+            (
+                "recipientGroupServiceId",
+                a.recipient_group_service_id.as_deref(),
+            ),
+        ],
+    );
+    write_list(
+        out,
+        "numberOfMessages",
+        None,
+        "messages",
+        &a.messages,
+        write_message_element,
+    );
+    out.push(b'}');
+}
+
+/// A whole `AGGIMDN`.
+pub(crate) fn write_aggregated_report(out: &mut Vec<u8>, a: &AggregatedReport) {
+    write_head(
+        out,
+        a.msgin5g_service_id.as_deref(),
+        MessageType::AggImdn.as_str(),
+    );
+    write_opt_str(out, "messageId", Some(&a.message_id));
+    write_addresses(
+        out,
+        &[
+            (
+                "originatingUeServiceId",
+                a.originating_ue_service_id.as_deref(),
+            ),
+            (
+                "originatingAsServiceId",
+                a.originating_as_service_id.as_deref(),
+            ),
+            ("recipientUeServiceId", a.recipient_ue_service_id.as_deref()),
+            ("recipientAsServiceId", a.recipient_as_service_id.as_deref()),
+        ],
+    );
+    write_list(
+        out,
+        "numberOfReports",
+        None,
+        "reports",
+        &a.reports,
+        write_report_element,
+    );
+    out.push(b'}');
+}
