@@ -1,4 +1,5 @@
-//! A small HTTP/1.1 listener serving `GET /metrics` (tokio, one thread, current-thread runtime).
+//! The HTTP/1.1 listener serving `GET /metrics`: hyper on a listener bound here (so a port-0 bind
+//! reports its port), driven by a current-thread tokio runtime on a thread of its own.
 //!
 //! Each connection gets one response and is closed (`Connection: close`; Prometheus reconnects
 //! per scrape). Bounded: at most [`MAX_CONNECTIONS`] connections at once (others wait in the
@@ -7,18 +8,27 @@
 
 use super::exposition::CONTENT_TYPE;
 use super::Registry;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, Semaphore};
 
 /// Most connections served at once (scrapers are few; this only bounds misbehaving clients).
 pub const MAX_CONNECTIONS: usize = 16;
-/// Longest request head read (request line and headers); longer gets 431 and a close.
+/// Longest request head read (request line and headers); longer gets 431 and a close. (hyper's
+/// read buffer, whose smallest allowed size this is.)
 pub const MAX_REQUEST_HEAD: usize = 8 * 1024;
 /// Time a client has to send its request head.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -151,7 +161,7 @@ async fn serve(listener: TcpListener, registry: Arc<Registry>, shutdown: oneshot
             Ok((stream, peer)) => {
                 let registry = registry.clone();
                 tokio::spawn(async move {
-                    if let Err(error) = handle(stream, &registry).await {
+                    if let Err(error) = handle(stream, registry).await {
                         tracing::debug!(%peer, %error, "metrics connection ended with an error");
                     }
                     drop(permit);
@@ -166,123 +176,52 @@ async fn serve(listener: TcpListener, registry: Arc<Registry>, shutdown: oneshot
     }
 }
 
-/// What a request head asks for.
-#[derive(Debug, PartialEq, Eq)]
-enum Request {
-    /// `GET /metrics` (with_body) or `HEAD /metrics`.
-    Metrics { with_body: bool },
-    /// Another path.
-    NotFound,
-    /// Another method.
-    MethodNotAllowed,
-    /// Not an HTTP request line.
-    Bad,
+/// Serve one connection: one request, one response, then close (HTTP/1.1 by hyper; the head is
+/// bounded by [`MAX_REQUEST_HEAD`] (431 beyond) and [`REQUEST_TIMEOUT`]).
+async fn handle(stream: TcpStream, registry: Arc<Registry>) -> hyper::Result<()> {
+    let service = service_fn(move |request: Request<Incoming>| {
+        let response = answer(&registry, request.method(), request.uri().path());
+        async move { Ok::<_, Infallible>(response) }
+    });
+    http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(REQUEST_TIMEOUT)
+        .max_buf_size(MAX_REQUEST_HEAD)
+        .keep_alive(false)
+        .title_case_headers(true)
+        .serve_connection(TokioIo::new(stream), service)
+        .await
 }
 
-fn parse_request_line(head: &[u8]) -> Request {
-    let line_end = head.iter().position(|&b| b == b'\r' || b == b'\n');
-    let Some(line) = line_end.and_then(|end| std::str::from_utf8(&head[..end]).ok()) else {
-        return Request::Bad;
-    };
-    let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Request::Bad;
-    };
-    if !version.starts_with("HTTP/1.") {
-        return Request::Bad;
+/// The answer to `method path`: `GET`/`HEAD /metrics` (query ignored) renders `registry` (hyper
+/// leaves out a `HEAD` answer's body); other paths 404, other methods 405.
+fn answer(registry: &Registry, method: &Method, path: &str) -> Response<Full<Bytes>> {
+    if method != Method::GET && method != Method::HEAD {
+        return plain(StatusCode::METHOD_NOT_ALLOWED);
     }
-    let path = target.split('?').next().unwrap_or(target);
-    let with_body = match method {
-        "GET" => true,
-        "HEAD" => false,
-        _ => return Request::MethodNotAllowed,
-    };
-    if path == "/metrics" {
-        Request::Metrics { with_body }
-    } else {
-        Request::NotFound
+    if path != "/metrics" {
+        return plain(StatusCode::NOT_FOUND);
     }
+    respond(StatusCode::OK, CONTENT_TYPE, registry.render())
 }
 
-/// Read until the end of the request head (`\r\n\r\n`), the size bound, or the timeout.
-async fn read_head(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
-    let mut head = Vec::with_capacity(512);
-    let mut chunk = [0u8; 1024];
-    let read = async {
-        loop {
-            if head.windows(4).any(|w| w == b"\r\n\r\n") {
-                return Ok(Some(()));
-            }
-            if head.len() >= MAX_REQUEST_HEAD {
-                return Ok(None);
-            }
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "connection closed before the end of the request head",
-                ));
-            }
-            head.extend_from_slice(&chunk[..n]);
-        }
-    };
-    match tokio::time::timeout(REQUEST_TIMEOUT, read).await {
-        Ok(Ok(Some(()))) => Ok(Some(head)),
-        Ok(Ok(None)) => Ok(None),
-        Ok(Err(error)) => Err(error),
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "request head timeout",
-        )),
-    }
+/// A status-only answer: its reason phrase as a plain-text body.
+fn plain(status: StatusCode) -> Response<Full<Bytes>> {
+    let text = format!(
+        "{} {}",
+        status.as_str(),
+        status.canonical_reason().unwrap_or_default()
+    );
+    respond(status, "text/plain; charset=utf-8", text)
 }
 
-async fn handle(mut stream: TcpStream, registry: &Registry) -> io::Result<()> {
-    let Some(head) = read_head(&mut stream).await? else {
-        return respond(
-            &mut stream,
-            "431 Request Header Fields Too Large",
-            None,
-            true,
-        )
-        .await;
-    };
-    match parse_request_line(&head) {
-        Request::Metrics { with_body } => {
-            let body = registry.render();
-            respond(&mut stream, "200 OK", Some(&body), with_body).await
-        }
-        Request::NotFound => respond(&mut stream, "404 Not Found", None, true).await,
-        Request::MethodNotAllowed => {
-            respond(&mut stream, "405 Method Not Allowed", None, true).await
-        }
-        Request::Bad => respond(&mut stream, "400 Bad Request", None, true).await,
-    }
-}
-
-async fn respond(
-    stream: &mut TcpStream,
-    status: &str,
-    metrics: Option<&str>,
-    with_body: bool,
-) -> io::Result<()> {
-    let (content_type, body) = match metrics {
-        Some(text) => (CONTENT_TYPE, text),
-        None => ("text/plain; charset=utf-8", status),
-    };
-    let mut response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    if with_body {
-        response.extend_from_slice(body.as_bytes());
-    }
-    stream.write_all(&response).await?;
-    stream.shutdown().await
+fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }
 
 #[cfg(test)]
@@ -336,31 +275,6 @@ mod tests {
     }
 
     #[test]
-    fn request_lines_are_classified() {
-        let metrics = Request::Metrics { with_body: true };
-        assert_eq!(
-            parse_request_line(b"GET /metrics HTTP/1.1\r\n\r\n"),
-            metrics
-        );
-        assert_eq!(
-            parse_request_line(b"GET /metrics?x=1 HTTP/1.0\r\n"),
-            metrics
-        );
-        assert_eq!(
-            parse_request_line(b"HEAD /metrics HTTP/1.1\r\n"),
-            Request::Metrics { with_body: false }
-        );
-        assert_eq!(parse_request_line(b"GET / HTTP/1.1\r\n"), Request::NotFound);
-        assert_eq!(
-            parse_request_line(b"POST /metrics HTTP/1.1\r\n"),
-            Request::MethodNotAllowed
-        );
-        assert_eq!(parse_request_line(b"GET /metrics\r\n"), Request::Bad);
-        assert_eq!(parse_request_line(b"GET /metrics SPDY/3\r\n"), Request::Bad);
-        assert_eq!(parse_request_line(b"\xff\xfe\r\n"), Request::Bad);
-    }
-
-    #[test]
     fn serves_metrics_and_refuses_the_rest() {
         let server =
             MetricsServer::spawn("127.0.0.1:0".parse().unwrap(), Registry::new().with(Fixed))
@@ -373,10 +287,15 @@ mod tests {
         assert!(ok.contains(&format!("Content-Type: {CONTENT_TYPE}\r\n")));
         let body = "# HELP msgin5g_test_up Up.\n# TYPE msgin5g_test_up gauge\nmsgin5g_test_up 1\n";
         assert!(ok.contains(&format!("Content-Length: {}\r\n", body.len())));
+        assert!(ok.contains("Connection: close\r\n"), "{ok}");
         assert!(ok.ends_with(&format!("\r\n\r\n{body}")), "{ok}");
 
         let head = exchange(addr, b"HEAD /metrics HTTP/1.1\r\n\r\n");
         assert!(head.starts_with("HTTP/1.1 200 OK\r\n") && head.ends_with("\r\n\r\n"));
+        assert!(
+            head.contains(&format!("Content-Length: {}\r\n", body.len())),
+            "{head}"
+        );
 
         let missing = exchange(addr, b"GET /other HTTP/1.1\r\n\r\n");
         assert!(
