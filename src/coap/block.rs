@@ -10,9 +10,10 @@
 use super::build::MessageBuilder;
 use super::types::{option, Code, MsgType, Token};
 use super::view::{decode_uint, BlockOpt, MessageView};
+use metrics::CounterFn;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 /// Largest SZX (RFC 7959 §2.2: 6 is 1024 bytes; 7 is reserved).
@@ -113,10 +114,6 @@ impl BlockStats {
             &self.block2_fetched,
         ]
     }
-}
-
-pub(super) fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Options that name the target of a request (RFC 7959 §2.4/§2.5: the blocks of one body, or
@@ -407,7 +404,7 @@ impl Block1Table {
             Block1Outcome::Malformed => Some(&stats.malformed),
         };
         if let Some(c) = counter {
-            bump(c);
+            c.increment(1);
         }
         outcome
     }
@@ -475,7 +472,7 @@ impl Block1Table {
             return Block1Outcome::Incomplete;
         };
         if entry.expires <= now {
-            bump(&stats.expired);
+            stats.expired.increment(1);
             self.remove(&key);
             return Block1Outcome::Incomplete;
         }
@@ -542,7 +539,7 @@ impl Block1Table {
             let keep = e.expires > now;
             if !keep {
                 freed += e.body.len() + k.cost();
-                bump(&stats.expired);
+                stats.expired.increment(1);
             }
             keep
         });

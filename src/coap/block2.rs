@@ -10,11 +10,12 @@
 //! caller's: a GET is served afresh and the block cut from the new answer (its ETag differs, so
 //! the client sees the change, §2.4); a POST is not repeated and gets 4.08.
 
-use super::block::{bump, BlockConfig, BlockHeaders, BlockStats, RequestKey};
+use super::block::{BlockConfig, BlockHeaders, BlockStats, RequestKey};
 use super::build::MessageBuilder;
 use super::types::{option, Code, MsgType, Token};
 use super::view::BlockOpt;
 use indexmap::IndexMap;
+use metrics::CounterFn;
 use std::time::Instant;
 
 /// A whole answer, before slicing.
@@ -165,7 +166,7 @@ impl Block2Cache {
         let Some(out) = cut(&cached, block) else {
             return Sliced::Beyond;
         };
-        bump(&stats.block2_sent);
+        stats.block2_sent.increment(1);
         let key = key();
         self.remove(&key);
         if out.headers.block2.is_some_and(|b| b.more) {
@@ -186,14 +187,14 @@ impl Block2Cache {
             return Fetched::Missing;
         };
         if cached.expires <= now {
-            bump(&stats.expired);
+            stats.expired.increment(1);
             self.remove(key);
             return Fetched::Missing;
         }
         let Some(out) = cut(cached, requested) else {
             return Fetched::Beyond;
         };
-        bump(&stats.block2_sent);
+        stats.block2_sent.increment(1);
         if out.headers.block2.is_some_and(|b| !b.more) {
             // The last block: the transfer is over (a retransmitted fetch is answered by the
             // deduplication cache).
@@ -207,7 +208,7 @@ impl Block2Cache {
     fn insert(&mut self, now: Instant, key: RequestKey, cached: Cached, stats: &BlockStats) {
         let cost = cached.answer.body.len() + key_cost(&key);
         if cost > self.config.max_total_bytes {
-            bump(&stats.block2_evicted);
+            stats.block2_evicted.increment(1);
             return;
         }
         let full = |c: &Self| {
@@ -219,7 +220,7 @@ impl Block2Cache {
                 let keep = c.expires > now;
                 if !keep {
                     freed += c.answer.body.len() + key_cost(k);
-                    bump(&stats.expired);
+                    stats.expired.increment(1);
                 }
                 keep
             });
@@ -230,7 +231,7 @@ impl Block2Cache {
                 break;
             };
             self.bytes -= c.answer.body.len() + key_cost(&k);
-            bump(&stats.block2_evicted);
+            stats.block2_evicted.increment(1);
         }
         self.bytes += cost;
         self.map.insert(key, cached);

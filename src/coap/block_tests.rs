@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::coap::{MessageBuilder, MsgType, Token};
+use std::sync::atomic::Ordering;
 
 fn peer(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))

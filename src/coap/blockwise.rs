@@ -7,12 +7,13 @@
 //! resource, then [`Blockwise::answer`] on its answer.
 
 use super::block::{
-    block_option, bump, reassembled, Block1Outcome, Block1Table, BlockConfig, BlockStats,
-    MalformedBlock, RequestKey,
+    block_option, reassembled, Block1Outcome, Block1Table, BlockConfig, BlockStats, MalformedBlock,
+    RequestKey,
 };
 use super::block2::{Answer, Block, Block2Cache, Fetched, Sliced};
 use super::types::{option, Code};
 use super::view::{BlockOpt, MessageView};
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -64,7 +65,7 @@ impl Blockwise {
             Ok(Some(b)) if b.num > 0 => b,
             Ok(_) => return None,
             Err(MalformedBlock) => {
-                bump(&self.stats.malformed);
+                self.stats.malformed.increment(1);
                 return Some(refusal(Code::BAD_REQUEST, "malformed Block2"));
             }
         };
@@ -74,7 +75,7 @@ impl Blockwise {
             Fetched::Beyond => Some(refusal(Code::BAD_REQUEST, "no such block")),
             Fetched::Missing if view.header.code == Code::GET => None,
             Fetched::Missing => {
-                bump(&self.stats.incomplete);
+                self.stats.incomplete.increment(1);
                 Some(refusal(
                     Code::REQUEST_ENTITY_INCOMPLETE,
                     "answer no longer available",

@@ -6,7 +6,8 @@ use super::Kind;
 use super::{GatewayStats, Side};
 use crate::coap::Code;
 use crate::msg::{cause, RegResult};
-use std::sync::atomic::{AtomicU64, Ordering};
+use metrics::CounterFn;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// What became of a received datagram (label `result` of `datagrams_received_total`): a
@@ -168,17 +169,10 @@ fn side_index(side: Side) -> usize {
     }
 }
 
-fn add(counter: &AtomicU64, n: u64) {
-    counter.fetch_add(n, Ordering::Relaxed);
-}
-
 impl GatewayStats {
     /// Count one datagram received on `side` with `result`.
     pub fn received(&self, side: Side, result: Received) {
-        add(
-            &self.datagrams_received[side_index(side)][result as usize],
-            1,
-        );
+        self.datagrams_received[side_index(side)][result as usize].increment(1);
     }
 
     /// Datagrams received on `side` with `result` so far.
@@ -188,7 +182,7 @@ impl GatewayStats {
 
     /// Count one datagram handed to the kernel on `side` (`ok`) or refused by it.
     pub fn sent(&self, side: Side, ok: bool) {
-        add(&self.datagrams_sent[side_index(side)][usize::from(!ok)], 1);
+        self.datagrams_sent[side_index(side)][usize::from(!ok)].increment(1);
     }
 
     /// Datagrams sent on `side` (`ok`) or failed so far.
@@ -198,12 +192,12 @@ impl GatewayStats {
 
     /// Count one accepted device request of `kind`.
     pub fn request(&self, kind: Kind) {
-        add(&self.requests_by_kind[kind.index()], 1);
+        self.requests_by_kind[kind.index()].increment(1);
     }
 
     /// Count one upstream request (bulk or single) sent for `reason`.
     pub fn flushed(&self, reason: FlushReason) {
-        add(&self.flushed_by_reason[reason as usize], 1);
+        self.flushed_by_reason[reason as usize].increment(1);
     }
 
     /// Count one final device answer to a `kind` request by the CoAP code it carried.
@@ -212,18 +206,18 @@ impl GatewayStats {
             .iter()
             .position(|c| *c == code)
             .unwrap_or(ANSWER_CODES.len());
-        add(&self.answers_by_code[kind.index()][slot], 1);
+        self.answers_by_code[kind.index()][slot].increment(1);
     }
 
     /// Count one bulk/aggregate of `kind` with `entries` members sent.
     pub fn bulk_sent(&self, kind: Kind, entries: usize) {
-        add(&self.bulks_by_kind[kind.index()], 1);
-        add(&self.bulk_entries_by_kind[kind.index()], entries as u64);
+        self.bulks_by_kind[kind.index()].increment(1);
+        self.bulk_entries_by_kind[kind.index()].increment(entries as u64);
     }
 
     /// Count one final device answer by cause and record its latency since receipt.
     pub fn answered(&self, outcome: &Outcome, latency: Duration) {
-        add(&self.answers_by_cause[answer_slot(outcome)], 1);
+        self.answers_by_cause[answer_slot(outcome)].increment(1);
         self.answer_latency.observe_duration(latency);
     }
 }

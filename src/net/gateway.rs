@@ -15,6 +15,7 @@ use crate::gateway::{
 };
 use crate::metrics::GatewayMetrics;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use metrics::CounterFn;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -137,7 +138,7 @@ impl ShardHooks {
         };
         match db.apply(&changes, &core.directory(), durable) {
             Ok(()) => {
-                self.stats.persist_commits.fetch_add(1, Ordering::Relaxed);
+                self.stats.persist_commits.increment(1);
                 if durable {
                     self.unsynced_since = None;
                 } else {
@@ -145,7 +146,7 @@ impl ShardHooks {
                 }
             }
             Err(error) => {
-                self.stats.persist_failures.fetch_add(1, Ordering::Relaxed);
+                self.stats.persist_failures.increment(1);
                 tracing::error!(%error, records = changes.len(), "gateway state not written");
                 core.retry_changes(changes);
             }

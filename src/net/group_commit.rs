@@ -34,10 +34,10 @@ use crate::server::{
 };
 use crate::store::StoreError;
 use crossbeam_channel::{Receiver, Sender};
+use metrics::CounterFn;
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -208,7 +208,7 @@ impl PersistingServer {
             self.held.push_back((tag, t));
         }
         while self.held.len() > MAX_QUEUED_TRANSMITS && self.writing.is_some() {
-            self.stats.persist_waits.fetch_add(1, Ordering::Relaxed);
+            self.stats.persist_waits.increment(1);
             self.wait_one();
             self.maybe_submit(now, false);
         }
@@ -283,7 +283,7 @@ impl PersistingServer {
     /// The writer thread ended (it panicked): nothing can be written any more; count, log, and
     /// release what waits so the server keeps answering.
     fn writer_gone(&mut self) {
-        self.stats.persist_failures.fetch_add(1, Ordering::Relaxed);
+        self.stats.persist_failures.increment(1);
         tracing::error!("server state writer stopped: state is no longer written");
         self.writing = None;
         self.pending_urgent = false;
@@ -296,10 +296,10 @@ impl PersistingServer {
         self.writing = None;
         match written.result {
             Ok(()) => {
-                self.stats.persist_commits.fetch_add(1, Ordering::Relaxed);
+                self.stats.persist_commits.increment(1);
             }
             Err(error) => {
-                self.stats.persist_failures.fetch_add(1, Ordering::Relaxed);
+                self.stats.persist_failures.increment(1);
                 tracing::error!(
                     %error,
                     records = written.changes.len(),
@@ -352,6 +352,7 @@ mod tests {
     use crate::coap::types::option;
     use crate::coap::{Code, MessageBuilder, MsgType, Token};
     use crate::server::{ServerConfig, ServerSnapshot};
+    use std::sync::atomic::Ordering;
     use std::time::SystemTime;
 
     fn temp_dir() -> std::path::PathBuf {

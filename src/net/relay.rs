@@ -5,9 +5,9 @@ use super::shard::{self, CoreHandle, CountSent, Hooks, RunOptions, SocketId};
 use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER};
 use crate::metrics::RelayMetrics;
 use crate::relay::{RelayConfig, RelayCore, RelayDb, RelayStats};
+use metrics::CounterFn;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -48,10 +48,10 @@ impl RelayHooks {
         let stats = core.stats();
         match db.apply(&changes) {
             Ok(()) => {
-                stats.persist_commits.fetch_add(1, Ordering::Relaxed);
+                stats.persist_commits.increment(1);
             }
             Err(error) => {
-                stats.persist_failures.fetch_add(1, Ordering::Relaxed);
+                stats.persist_failures.increment(1);
                 tracing::error!(%error, records = changes.links.len(), "relay links not written");
                 core.retry_changes(&changes);
             }

@@ -16,11 +16,12 @@ use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER};
 use crate::coap::Transmit;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
+use metrics::CounterFn;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
@@ -132,7 +133,7 @@ impl<S> CountSent<S> {
     pub fn count(&self, sent: bool) {
         let (ok, failed) = (self.counters)(&self.stats);
         let counter = if sent { ok } else { failed };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.increment(1);
     }
 }
 

@@ -56,7 +56,8 @@ use crate::coap::{Code, Header, MessageBuilder, MessageView, MsgType, Transmit};
 use crate::net::shard::{Core, Load, SocketId, SocketOp};
 use exchange::Begin;
 use link::{Expiry, LinkTable};
-use stats::{add, set};
+use metrics::CounterFn;
+use stats::set;
 use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -246,7 +247,7 @@ impl RelayCore {
             .uint_option(option::MAX_AGE, max_age)
             .build();
         self.send(socket, to, answer);
-        add(&self.stats.overload_sent);
+        self.stats.overload_sent.increment(1);
     }
 
     /// [`classify`] for a relay, which is not the endpoint of what it relays: a response with
@@ -327,7 +328,7 @@ impl RelayCore {
                     .is_some_and(|l| l.unlinked_since.is_some())
                 {
                     self.links.relink(now, slot);
-                    add(&self.stats.links_created);
+                    self.stats.links_created.increment(1);
                 }
                 slot
             }
@@ -342,7 +343,7 @@ impl RelayCore {
                         id: FIRST_LINK_SOCKET + slot,
                         bind: self.bind_for(slot),
                     });
-                    add(&self.stats.links_created);
+                    self.stats.links_created.increment(1);
                     slot
                 }
                 Err(link::Full) => {
@@ -398,7 +399,7 @@ impl RelayCore {
                 config.upstream
             };
             self.send(FIRST_LINK_SOCKET + slot, destination, data.to_vec());
-            add(&self.stats.relayed_up);
+            self.stats.relayed_up.increment(1);
         } else {
             link.queue.push((socket, data.to_vec()));
         }
@@ -445,7 +446,7 @@ impl RelayCore {
                             MessageBuilder::new(MsgType::Ack, Code::NOT_FOUND, h.mid, h.token)
                                 .build();
                         self.send(link_socket, from, answer);
-                        add(&self.stats.not_found_sent);
+                        self.stats.not_found_sent.increment(1);
                     }
                     return;
                 }
@@ -476,11 +477,11 @@ impl RelayCore {
         let ue = link.ue;
         self.links.activity(slot, now);
         self.send(device_socket, ue, data.to_vec());
-        add(&self.stats.relayed_down);
+        self.stats.relayed_down.increment(1);
         if dereg_done {
             if let Some(dropped) = self.links.unlink(now, slot) {
                 self.exchanges -= dropped;
-                add(&self.stats.links_deregistered);
+                self.stats.links_deregistered.increment(1);
             }
         }
     }
@@ -507,7 +508,7 @@ impl RelayCore {
                     payload: data,
                 },
             ));
-            add(&self.stats.relayed_up);
+            self.stats.relayed_up.increment(1);
         }
     }
 }
@@ -544,7 +545,7 @@ impl Core for RelayCore {
     }
 
     fn handle_datagram(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
-        add(&self.stats.datagrams_received);
+        self.stats.datagrams_received.increment(1);
         match socket {
             DEVICE_SOCKET | CONFIG_SOCKET => self.uplink(now, socket, from, data),
             link => self.downlink(now, link - FIRST_LINK_SOCKET, from, data),
@@ -561,7 +562,7 @@ impl Core for RelayCore {
             match fired {
                 Some(Expiry::Idle(dropped)) => {
                     self.exchanges -= dropped;
-                    add(&self.stats.links_expired);
+                    self.stats.links_expired.increment(1);
                 }
                 Some(Expiry::Freed(slot)) => self.ops.push_back(SocketOp::Close {
                     id: FIRST_LINK_SOCKET + slot,
@@ -615,7 +616,7 @@ impl Core for RelayCore {
             Err(error) => {
                 let restored = self.links.get(slot).is_some_and(|l| l.port.is_some());
                 if restored {
-                    add(&self.stats.links_restore_failed);
+                    self.stats.links_restore_failed.increment(1);
                     tracing::warn!(id, %error, "relay: a restored link's uplink port cannot be bound again; link dropped");
                 } else {
                     tracing::warn!(id, %error, "relay: cannot open a link's uplink endpoint");

@@ -20,6 +20,7 @@ use super::link::Link;
 use super::{RelayCore, FIRST_LINK_SOCKET};
 use crate::net::shard::SocketOp;
 use crate::store::{db, open_versioned, StoreError};
+use metrics::CounterFn;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -232,9 +233,7 @@ impl RelayCore {
             self.wake_at = Some(now);
         }
         super::stats::set(&self.stats.links, self.links.active());
-        self.stats
-            .links_restored
-            .fetch_add(restored.links as u64, std::sync::atomic::Ordering::Relaxed);
+        self.stats.links_restored.increment(restored.links as u64);
         restored
     }
 

@@ -1,6 +1,7 @@
 //! The relay's counters (README "Metrics", `msgin5g_relay_*`): plain relaxed atomics shared with
 //! the metrics endpoint, one slot per [`Discard`] reason and per [`Bound`].
 
+use metrics::CounterFn;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Why a datagram was not relayed (label `reason`).
@@ -137,10 +138,6 @@ pub struct RelayStats {
     pub persist_failures: AtomicU64,
 }
 
-pub(crate) fn add(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
 pub(crate) fn set(gauge: &AtomicU64, value: usize) {
     gauge.store(value as u64, Ordering::Relaxed);
 }
@@ -148,12 +145,12 @@ pub(crate) fn set(gauge: &AtomicU64, value: usize) {
 impl RelayStats {
     /// Count a discarded datagram.
     pub fn discard(&self, reason: Discard) {
-        add(&self.discarded[reason as usize]);
+        self.discarded[reason as usize].increment(1);
     }
 
     /// Count a bound hit (and the discard it causes).
     pub fn bound(&self, bound: Bound) {
-        add(&self.bound_hits[bound as usize]);
+        self.bound_hits[bound as usize].increment(1);
         self.discard(Discard::Bound);
     }
 

@@ -4,8 +4,8 @@
 
 use super::config::ServerPolicy;
 use super::core::ServerCore;
-use super::stats::bump;
 use crate::msg::CredentialInfo;
+use metrics::CounterFn;
 
 /// Result of checking one element's authorisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +51,7 @@ impl ServerCore {
         if ok {
             Auth::Ok
         } else {
-            bump(&self.stats.credential_failures);
+            self.stats.credential_failures.increment(1);
             Auth::Unauthorized
         }
     }

@@ -71,6 +71,7 @@ use crate::msg::{
     Payload, RegResult, UeConfiguration, MAX_UE_SERVICE_ID_LEN,
 };
 use crate::net::shard::{Core, SocketId};
+use metrics::CounterFn;
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -210,10 +211,6 @@ pub struct ConfigServerStats {
 /// Code classes of [`ConfigServerStats::answers_by_class`] (label `result`).
 pub const CONFIG_ANSWER_CLASSES: [&str; 3] = ["2xx", "4xx", "5xx"];
 
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
 impl ConfigServerStats {
     fn answered(&self, code: Code) {
         let slot = match code.class() {
@@ -221,7 +218,7 @@ impl ConfigServerStats {
             4 => 1,
             _ => 2,
         };
-        bump(&self.answers_by_class[slot]);
+        self.answers_by_class[slot].increment(1);
     }
 }
 
@@ -374,13 +371,13 @@ impl ConfigServerCore {
 
     pub(super) fn datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         let view = match classify(data) {
-            Classified::FormatError(_) => return bump(&self.stats.dropped),
+            Classified::FormatError(_) => return self.stats.dropped.increment(1),
             Classified::Rejected(h, why) => {
                 match why {
-                    Rejection::Options(_) => bump(&self.stats.dropped),
+                    Rejection::Options(_) => self.stats.dropped.increment(1),
                     Rejection::ReservedClass
                     | Rejection::EmptyNon
-                    | Rejection::CriticalOption(_) => bump(&self.stats.ignored),
+                    | Rejection::CriticalOption(_) => self.stats.ignored.increment(1),
                 }
                 if h.mtype == MsgType::Con {
                     self.push(from, reset(h.mid));
@@ -388,14 +385,14 @@ impl ConfigServerCore {
                 return;
             }
             Classified::Ping(h) => {
-                bump(&self.stats.pings);
+                self.stats.pings.increment(1);
                 return self.push(from, reset(h.mid));
             }
-            Classified::Ack(_) | Classified::Reset(_) => return bump(&self.stats.ignored),
+            Classified::Ack(_) | Classified::Reset(_) => return self.stats.ignored.increment(1),
             // A response (this server sends no requests): a CON is rejected with a RST (§4.2,
             // §5.3.2), a NON ignored.
             Classified::Response(h) => {
-                bump(&self.stats.ignored);
+                self.stats.ignored.increment(1);
                 if h.mtype == MsgType::Con {
                     self.push(from, reset(h.mid));
                 }
@@ -407,10 +404,10 @@ impl ConfigServerCore {
         let con = header.mtype == MsgType::Con;
         match self.dedup.check(now, from, header.mid, con, header.token) {
             DedupOutcome::New => {}
-            DedupOutcome::Pending => return bump(&self.stats.duplicates),
+            DedupOutcome::Pending => return self.stats.duplicates.increment(1),
             DedupOutcome::Replay(bytes) => {
                 let bytes = bytes.to_vec();
-                bump(&self.stats.duplicates);
+                self.stats.duplicates.increment(1);
                 return self.push(from, bytes);
             }
         }
@@ -442,11 +439,11 @@ impl ConfigServerCore {
             Err(e) => {
                 match e.code() {
                     Code::NOT_FOUND if !matches!(e, ConfigRequestError::Endpoint(_)) => {
-                        bump(&self.stats.not_found)
+                        self.stats.not_found.increment(1)
                     }
-                    Code::FORBIDDEN => bump(&self.stats.forbidden),
-                    Code::REQUEST_ENTITY_TOO_LARGE => bump(&self.stats.too_large),
-                    _ => bump(&self.stats.bad_requests),
+                    Code::FORBIDDEN => self.stats.forbidden.increment(1),
+                    Code::REQUEST_ENTITY_TOO_LARGE => self.stats.too_large.increment(1),
+                    _ => self.stats.bad_requests.increment(1),
                 }
                 if !con && e.silent_for_non() {
                     return;
@@ -468,10 +465,10 @@ impl ConfigServerCore {
     /// Serve a request that passed the message layer (and was reassembled, if block-wise).
     fn serve(&self, view: &MessageView<'_>) -> Result<Reply, ConfigRequestError> {
         if view.header.code == Code::GET {
-            bump(&self.stats.requests_by_kind[ConfigRequest::Get as usize]);
+            self.stats.requests_by_kind[ConfigRequest::Get as usize].increment(1);
             self.get(view)
         } else {
-            bump(&self.stats.requests_by_kind[ConfigRequest::BulkConf as usize]);
+            self.stats.requests_by_kind[ConfigRequest::BulkConf as usize].increment(1);
             self.bulk(view)
         }
     }
@@ -524,9 +521,9 @@ impl ConfigServerCore {
                 segment_size,
                 auto,
             } => {
-                bump(&self.stats.configured);
+                self.stats.configured.increment(1);
                 if auto {
-                    bump(&self.stats.auto_provisioned);
+                    self.stats.auto_provisioned.increment(1);
                 }
                 Ok(UeConfiguration {
                     msgin5g_ue_id: ue_id.to_owned(),
@@ -605,9 +602,7 @@ impl ConfigServerCore {
         {
             return Err(ConfigRequestError::CountMismatch);
         }
-        self.stats
-            .bulk_entries
-            .fetch_add(n as u64, Ordering::Relaxed);
+        self.stats.bulk_entries.increment(n as u64);
         let body = self.bulk_answer(&bulk);
         if body.len() > c.max_response_bytes {
             return Err(ConfigRequestError::ResponseTooLarge);
@@ -650,11 +645,11 @@ impl ConfigServerCore {
             let (result, failure_cause, configuration) = match &outcome {
                 Ok(cfg) => (RegResult::Success, None, Some(cfg)),
                 Err(ConfigRequestError::Forbidden) => {
-                    bump(&self.stats.forbidden);
+                    self.stats.forbidden.increment(1);
                     (RegResult::Failure, Some(cause::UNAUTHORIZED), None)
                 }
                 Err(_) => {
-                    bump(&self.stats.not_found);
+                    self.stats.not_found.increment(1);
                     (RegResult::Failure, Some(cause::NOT_FOUND), None)
                 }
             };
@@ -679,7 +674,7 @@ impl ConfigServerCore {
         } else {
             match self.mids.allocate(now, from) {
                 Some(mid) => (MsgType::Non, mid),
-                None => return bump(&self.stats.transmit_dropped),
+                None => return self.stats.transmit_dropped.increment(1),
             }
         };
         let bytes = reply.encode(mtype, mid, header.token);
@@ -692,7 +687,7 @@ impl ConfigServerCore {
     pub(super) fn push(&mut self, destination: SocketAddr, payload: Vec<u8>) {
         if self.out.len() >= MAX_QUEUED_TRANSMITS {
             self.out.pop_front();
-            bump(&self.stats.transmit_dropped);
+            self.stats.transmit_dropped.increment(1);
         }
         self.out.push_back(Transmit {
             destination,
@@ -704,9 +699,9 @@ impl ConfigServerCore {
 impl Core for ConfigServerCore {
     fn handle_datagram(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
         if socket != CONFIG_SOCKET {
-            return bump(&self.stats.dropped);
+            return self.stats.dropped.increment(1);
         }
-        bump(&self.stats.datagrams_received);
+        self.stats.datagrams_received.increment(1);
         self.datagram(now, from, data);
     }
 

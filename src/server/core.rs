@@ -12,7 +12,7 @@ use super::downlink::Downlink;
 use super::flush::FlushQueue;
 use super::recent::Recent;
 use super::registry::{AsTable, Registration, Registry};
-use super::stats::{bump, ServerStats};
+use super::stats::ServerStats;
 use super::store::Store;
 use crate::coap::blockwise::Blockwise;
 use crate::coap::dedup::DedupCache;
@@ -20,6 +20,7 @@ use crate::coap::mid::MidAllocator;
 use crate::coap::retransmit::{RetransmitEvent, Retransmitter};
 use crate::coap::rng::Rng;
 use crate::coap::Transmit;
+use metrics::CounterFn;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -141,10 +142,10 @@ impl ServerCore {
         while let Some(event) = self.retx.poll_event(now) {
             match event {
                 RetransmitEvent::Resend(t) => {
-                    bump(&self.stats.retransmissions);
+                    self.stats.retransmissions.increment(1);
                     self.push_transmit(t)
                 }
-                RetransmitEvent::GaveUp { .. } => bump(&self.stats.gave_up),
+                RetransmitEvent::GaveUp { .. } => self.stats.gave_up.increment(1),
             }
         }
         self.messaging_timeout(now);

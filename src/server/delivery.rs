@@ -5,12 +5,12 @@
 
 use super::core::ServerCore;
 use super::downlink::{Acked, Done, Event, Item};
-use super::stats::bump;
 use crate::coap::build::empty_ack;
 use crate::coap::dedup::DedupOutcome;
 use crate::coap::types::option;
 use crate::coap::{Code, Header, MessageBuilder, MsgType, Token, Transmit, CONTENT_FORMAT_JSON};
 use crate::msg::{cause, write_message, write_report, Message, MsgDeliveryStatus};
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -108,17 +108,17 @@ impl ServerCore {
                     DedupOutcome::Replay(ack) => {
                         // A retransmitted separate response we already acknowledged.
                         let ack = ack.to_vec();
-                        bump(&self.stats.duplicates);
+                        self.stats.duplicates.increment(1);
                         self.push(from, ack);
                     }
                     DedupOutcome::New => {
                         self.dedup.remove(from, header.mid);
-                        bump(&self.stats.ignored);
+                        self.stats.ignored.increment(1);
                     }
-                    DedupOutcome::Pending => bump(&self.stats.ignored),
+                    DedupOutcome::Pending => self.stats.ignored.increment(1),
                 }
             }
-            None => bump(&self.stats.ignored),
+            None => self.stats.ignored.increment(1),
         }
     }
 
@@ -127,7 +127,7 @@ impl ServerCore {
         while let Some(event) = self.downlink.poll(now) {
             match event {
                 Event::Resend(t) => {
-                    bump(&self.stats.downlink_retransmissions);
+                    self.stats.downlink_retransmissions.increment(1);
                     self.push_transmit(t);
                 }
                 Event::Done(done) => self.finished(now, done),
@@ -164,7 +164,7 @@ impl ServerCore {
                         done.attempt.saturating_add(1),
                     ) {
                         Ok(()) => {
-                            bump(&self.stats.downlink_resent);
+                            self.stats.downlink_resent.increment(1);
                             return;
                         }
                         Err(item) => done.item = item,
@@ -177,7 +177,7 @@ impl ServerCore {
                 let Some(m) = self.accepted.remove(id) else {
                     return;
                 };
-                bump(&self.stats.messages_delivered);
+                self.stats.messages_delivered.increment(1);
                 // The recipient is reachable: its stored messages (if any) follow.
                 if let Some(a) = m.recipient() {
                     self.schedule_flush((a.kind, a.id.to_owned()));
@@ -186,7 +186,7 @@ impl ServerCore {
             (Item::Stored(id), true) => {
                 // Deleted from the store (and its persisted copy) only now (issue 9).
                 if let Some((key, _)) = self.store.delivered(id) {
-                    bump(&self.stats.messages_delivered);
+                    self.stats.messages_delivered.increment(1);
                     self.schedule_flush(key);
                 }
             }
@@ -194,11 +194,11 @@ impl ServerCore {
                 // Kept, first in its recipient's queue: sent again at the recipient's next
                 // registration or successful delivery (or dropped at its expiry).
                 if self.store.requeue(id).is_some() {
-                    bump(&self.stats.stored_delivery_failures);
+                    self.stats.stored_delivery_failures.increment(1);
                 }
             }
-            (Item::Report(_), true) => bump(&self.stats.reports_delivered),
-            (Item::Report(_), false) => bump(&self.stats.reports_failed),
+            (Item::Report(_), true) => self.stats.reports_delivered.increment(1),
+            (Item::Report(_), false) => self.stats.reports_failed.increment(1),
             (Item::Message(id), false) => {
                 if let Some(m) = self.accepted.remove(id) {
                     self.undelivered(now, m);
@@ -217,13 +217,13 @@ impl ServerCore {
             if self.store_copy(now, key, m).status == MsgDeliveryStatus::Stored {
                 return;
             }
-            bump(&self.stats.messages_failed);
+            self.stats.messages_failed.increment(1);
             if let Some(copy) = copy {
                 self.send_failure_report(now, &copy, cause::RECIPIENT_UNREACHABLE);
             }
             return;
         }
-        bump(&self.stats.messages_failed);
+        self.stats.messages_failed.increment(1);
         if m.delivery_status_required {
             self.send_failure_report(now, &m, cause::RECIPIENT_UNREACHABLE);
         }

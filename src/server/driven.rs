@@ -1,9 +1,9 @@
 //! The reference server as a [`Core`] of the one driver (`net::shard::run`): one socket, id 0.
 
 use super::core::ServerCore;
-use super::stats::bump;
 use crate::coap::Transmit;
 use crate::net::shard::{Core, SocketId};
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -17,7 +17,7 @@ impl Core for ServerCore {
             tracing::debug!(socket, %from, "datagram on a socket the server does not own dropped");
             return;
         }
-        bump(&self.stats.datagrams_received);
+        self.stats.datagrams_received.increment(1);
         ServerCore::handle_datagram(self, now, from, data);
     }
 

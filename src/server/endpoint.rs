@@ -5,7 +5,6 @@
 
 use super::core::{ServerCore, MAX_QUEUED_TRANSMITS};
 use super::reply::{Outcome, Reply};
-use super::stats::bump;
 use crate::coap::block2::Block;
 use crate::coap::blockwise::Front;
 use crate::coap::build::{empty_ack, reset};
@@ -14,6 +13,7 @@ use crate::coap::endpoint::{
     check_reassembled, check_request, classify, Classified, Rejection, RequestRules,
 };
 use crate::coap::{Code, Header, MessageView, MsgType, Transmit, CONTENT_FORMAT_JSON};
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -24,17 +24,17 @@ impl ServerCore {
     pub(super) fn datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         let view = match classify(data) {
             Classified::FormatError(_) => {
-                bump(&self.stats.dropped);
+                self.stats.dropped.increment(1);
                 return;
             }
             Classified::Rejected(header, why) => {
                 // A message format error (RFC 7252 §3, §4.1, §12.1): a CON is rejected with a
                 // RST (§4.2), anything else silently ignored; never answered as a request.
                 match why {
-                    Rejection::Options(_) => bump(&self.stats.dropped),
+                    Rejection::Options(_) => self.stats.dropped.increment(1),
                     Rejection::ReservedClass
                     | Rejection::EmptyNon
-                    | Rejection::CriticalOption(_) => bump(&self.stats.ignored),
+                    | Rejection::CriticalOption(_) => self.stats.ignored.increment(1),
                 }
                 if header.mtype == MsgType::Con {
                     self.push(from, reset(header.mid));
@@ -47,7 +47,7 @@ impl ServerCore {
                 if !self.downlink_ack(now, from, &header)
                     && self.retx.acknowledge(from, header.mid).is_none()
                 {
-                    bump(&self.stats.ignored);
+                    self.stats.ignored.increment(1);
                 }
                 return;
             }
@@ -74,7 +74,7 @@ impl ServerCore {
             DedupOutcome::Replay(bytes) => Some(Some(bytes.to_vec())),
         };
         if let Some(replay) = duplicate {
-            bump(&self.stats.duplicates);
+            self.stats.duplicates.increment(1);
             if let (true, Some(bytes)) = (con, replay) {
                 self.push(from, bytes);
             }
@@ -116,13 +116,13 @@ impl ServerCore {
             }
             Err(e) => {
                 if e.is_bad_request() {
-                    bump(&self.stats.bad_requests);
+                    self.stats.bad_requests.increment(1);
                     if !con {
                         return;
                     }
                 }
                 if e.is_too_large() {
-                    bump(&self.stats.too_large);
+                    self.stats.too_large.increment(1);
                 }
                 let separate = is_bulk && self.config.hooks.separate_response;
                 let reply = Reply::error(&e);
@@ -149,7 +149,7 @@ impl ServerCore {
     pub(super) fn push_transmit(&mut self, t: Transmit) {
         if self.out.len() >= MAX_QUEUED_TRANSMITS {
             self.out.pop_front();
-            bump(&self.stats.transmit_dropped);
+            self.stats.transmit_dropped.increment(1);
         }
         self.out.push_back(t);
     }
@@ -207,7 +207,7 @@ impl ServerCore {
                     let bytes = reply.encode(MsgType::Non, mid, header.token);
                     self.push(from, bytes);
                 }
-                None => bump(&self.stats.transmit_dropped),
+                None => self.stats.transmit_dropped.increment(1),
             }
         }
     }

@@ -5,10 +5,10 @@
 
 use super::core::ServerCore;
 use super::downlink::Item;
-use super::stats::bump;
 use super::store::{RecipientKey, Stored};
 use super::verdict::Verdict;
 use crate::msg::{cause, parse_rfc3339, Message};
+use metrics::CounterFn;
 use std::time::Instant;
 
 impl ServerCore {
@@ -25,7 +25,7 @@ impl ServerCore {
             },
         ) {
             Ok(()) => {
-                bump(&self.stats.messages_stored);
+                self.stats.messages_stored.increment(1);
                 Verdict::STORED
             }
             Err(_) => Verdict::failed(cause::STORE_FULL),
@@ -53,7 +53,7 @@ impl ServerCore {
 
     /// A stored message expired: dropped, and an `IMDN FAILURE EXPIRED` when asked for.
     pub(super) fn expired(&mut self, now: Instant, m: Message) {
-        bump(&self.stats.messages_expired);
+        self.stats.messages_expired.increment(1);
         if m.delivery_status_required {
             self.send_failure_report(now, &m, cause::EXPIRED);
         }
@@ -140,7 +140,7 @@ impl ServerCore {
                 self.accepted.unpop_waiting(id);
                 return;
             }
-            bump(&self.stats.accepted_resent);
+            self.stats.accepted_resent.increment(1);
         }
     }
 }

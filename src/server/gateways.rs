@@ -24,7 +24,7 @@
 
 use super::core::ServerCore;
 use super::registry::DownlinkPath;
-use super::stats::bump;
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -117,7 +117,7 @@ impl ServerCore {
         *cursor = 0;
         for e in &dropped {
             self.endpoint_group.remove(e);
-            bump(&self.stats.gateway_endpoints_pruned);
+            self.stats.gateway_endpoints_pruned.increment(1);
         }
         if !dropped.is_empty() {
             tracing::info!(
@@ -135,7 +135,7 @@ impl ServerCore {
         let group = self.endpoint_group.remove(&peer)?;
         let (endpoints, cursor) = &mut self.gateway_groups[group];
         endpoints.retain(|e| *e != peer);
-        bump(&self.stats.gateway_endpoints_pruned);
+        self.stats.gateway_endpoints_pruned.increment(1);
         tracing::debug!(%peer, left = endpoints.len(), "gateway endpoint unreachable; forgotten");
         if endpoints.is_empty() {
             return None;

@@ -7,13 +7,13 @@
 use super::core::ServerCore;
 use super::error::RequestError;
 use super::reply::{Body, Outcome, Reply};
-use super::stats::bump;
 use super::verdict::{result, Verdict};
 use crate::coap::Code;
 use crate::msg::{
     write_aggregate_response, write_message_response, AggregatedMessage, AggregatedReport,
     DeliveryReport, Message, MessageResult,
 };
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -85,7 +85,7 @@ impl ServerCore {
         gateway: Option<&str>,
         len: usize,
     ) -> Result<Option<Outcome>, RequestError> {
-        bump(&self.stats.aggregate_requests);
+        self.stats.aggregate_requests.increment(1);
         if let Some(outcome) = self.hook_outcome() {
             return Ok(Some(outcome));
         }

@@ -7,7 +7,6 @@ use super::core::ServerCore;
 use super::error::RequestError;
 use super::registry::{DownlinkPath, Inserted, Registration};
 use super::reply::{json, Body, Outcome, Reply};
-use super::stats::bump;
 use super::store::ue_key;
 use crate::coap::Code;
 use crate::msg::{
@@ -15,6 +14,7 @@ use crate::msg::{
     BulkRegistrationResponse, DeregistrationRequest, DeregistrationResponse, Payload, RegResult,
     RegistrationRequest, RegistrationResponse, MAX_UE_SERVICE_ID_LEN,
 };
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
@@ -185,10 +185,8 @@ impl ServerCore {
         declared: Option<u32>,
         len: usize,
     ) -> Result<Option<Outcome>, RequestError> {
-        bump(&self.stats.bulk_requests);
-        self.stats
-            .bulk_entries
-            .fetch_add(len as u64, Ordering::Relaxed);
+        self.stats.bulk_requests.increment(1);
+        self.stats.bulk_entries.increment(len as u64);
         let hooks = &self.config.hooks;
         if hooks.silent {
             return Ok(Some(Outcome::Silent));

@@ -3,9 +3,9 @@
 
 use super::core::ServerCore;
 use super::downlink::Item;
-use super::stats::bump;
 use super::verdict::Verdict;
 use crate::msg::{cause, DeliveryReport, Message, ReportStatus, TargetType};
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -18,7 +18,7 @@ impl ServerCore {
         r: DeliveryReport,
         gateway: Option<&str>,
     ) -> Verdict {
-        bump(&self.stats.reports_received);
+        self.stats.reports_received.increment(1);
         let Some(origin) = r.originator().map(|a| (a.kind, a.id.to_owned())) else {
             return self.report_refused(Verdict::rejected(cause::MALFORMED));
         };
@@ -45,7 +45,7 @@ impl ServerCore {
     }
 
     fn report_refused(&self, v: Verdict) -> Verdict {
-        bump(&self.stats.reports_failed);
+        self.stats.reports_failed.increment(1);
         v
     }
 
@@ -56,7 +56,7 @@ impl ServerCore {
             return;
         };
         let Some(peer) = self.address_of(sender.kind, sender.id) else {
-            bump(&self.stats.reports_failed);
+            self.stats.reports_failed.increment(1);
             return;
         };
         let ue = |a: &crate::msg::Address<'_>, k| (a.kind == k).then(|| a.id.to_owned());
@@ -71,12 +71,12 @@ impl ServerCore {
             delivery_status: ReportStatus::Failure,
             failure_cause: Some(failure.to_owned()),
         };
-        bump(&self.stats.reports_generated);
+        self.stats.reports_generated.increment(1);
         if self
             .send_downlink(now, peer, Item::Report(Box::new(report)))
             .is_err()
         {
-            bump(&self.stats.reports_failed);
+            self.stats.reports_failed.increment(1);
         }
     }
 

@@ -6,9 +6,10 @@
 use super::core::ServerCore;
 use super::error::RequestError;
 use super::reply::{Body, Outcome, Reply};
-use super::stats::{bump, RequestType};
+use super::stats::RequestType;
 use crate::coap::{Code, MessageView};
 use crate::msg::Payload;
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -26,12 +27,12 @@ impl ServerCore {
         };
         match payload {
             Payload::Reg(req) => {
-                bump(&self.stats.single_requests);
+                self.stats.single_requests.increment(1);
                 self.stats.request(RequestType::Reg);
                 (self.single_reg(from, req), false)
             }
             Payload::Dereg(req) => {
-                bump(&self.stats.single_requests);
+                self.stats.single_requests.increment(1);
                 self.stats.request(RequestType::Dereg);
                 (self.single_dereg(req), false)
             }
@@ -45,12 +46,12 @@ impl ServerCore {
             }
             Payload::AsReg(req) => {
                 self.stats.request(RequestType::Reg);
-                bump(&self.stats.single_requests);
+                self.stats.single_requests.increment(1);
                 (Ok(self.as_reg(from, req)), false)
             }
             Payload::AsDereg(req) => {
                 self.stats.request(RequestType::Dereg);
-                bump(&self.stats.single_requests);
+                self.stats.single_requests.increment(1);
                 (Ok(self.as_dereg(from, req)), false)
             }
             Payload::Msg(m) => {

@@ -5,9 +5,9 @@
 use super::core::ServerCore;
 use super::downlink::Item;
 use super::registry::DownlinkPath;
-use super::stats::bump;
 use super::verdict::Verdict;
 use crate::msg::{cause, Message, MsgDeliveryStatus, TargetType};
+use metrics::CounterFn;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -100,7 +100,7 @@ impl ServerCore {
         m: Message,
         gateway: Option<&str>,
     ) -> Verdict {
-        bump(&self.stats.messages_received);
+        self.stats.messages_received.increment(1);
         let Some(origin) = m.originator().map(|a| (a.kind, a.id.to_owned())) else {
             return self.refused(Verdict::rejected(cause::MALFORMED));
         };
@@ -112,7 +112,7 @@ impl ServerCore {
         }
         let key = (origin.0, origin.1, m.message_id.clone());
         if let Some(v) = self.recent.get(&key) {
-            bump(&self.stats.messages_duplicate);
+            self.stats.messages_duplicate.increment(1);
             return v;
         }
         let targets = match self.targets(&m) {
@@ -128,7 +128,7 @@ impl ServerCore {
                 v.status,
                 MsgDeliveryStatus::Accepted | MsgDeliveryStatus::Stored
             ) {
-                bump(&self.stats.messages_failed);
+                self.stats.messages_failed.increment(1);
                 failed.push((t, v));
             }
             verdict = Some(match (verdict, v.status) {
@@ -159,7 +159,7 @@ impl ServerCore {
 
     /// Count a message refused as a whole.
     fn refused(&self, v: Verdict) -> Verdict {
-        bump(&self.stats.messages_failed);
+        self.stats.messages_failed.increment(1);
         v
     }
 

@@ -3,7 +3,8 @@
 
 use crate::coap::block::BlockStats;
 use crate::coap::Code;
-use std::sync::atomic::{AtomicU64, Ordering};
+use metrics::CounterFn;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 /// Server counters, shared with the driver, tests and the metrics exporter (README "Metrics").
@@ -158,18 +159,10 @@ impl RequestType {
 pub const ANSWER_CLASSES: [&str; 3] = ["2xx", "4xx", "5xx"];
 
 /// Increment a counter.
-pub(super) fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
-fn add(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
 impl ServerStats {
     /// Count one decoded request of type `request`.
     pub fn request(&self, request: RequestType) {
-        add(&self.requests_by_type[request as usize]);
+        self.requests_by_type[request as usize].increment(1);
     }
 
     /// Count one answer with `code` by its class (other classes are not sent by the server).
@@ -180,7 +173,7 @@ impl ServerStats {
             5 => Some(2),
             _ => None,
         } {
-            add(&self.answers_by_class[slot]);
+            self.answers_by_class[slot].increment(1);
         }
     }
 }
@@ -188,6 +181,7 @@ impl ServerStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn answers_are_counted_by_class() {

@@ -4,12 +4,13 @@
 
 use super::batch::Queued;
 use super::pending::{AckState, Exchange, Kind, Pending, Stage};
-use super::shard::{inc, GatewayCore};
+use super::shard::GatewayCore;
 use super::timer_queue::Timer;
 use crate::coap::build::empty_ack;
 use crate::gateway::answer::Outcome;
 use crate::gateway::{AnswerMode, Received, Side};
 use crate::msg::cause;
+use metrics::CounterFn;
 use std::cmp::Reverse;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,7 +46,7 @@ impl GatewayCore {
             element,
             single,
         } = admission;
-        inc(&self.stats.requests);
+        self.stats.requests.increment(1);
         self.stats.request(kind);
         let side = kind_side(kind);
         // The allow-list names UE Service IDs: registration kinds only (configuration is keyed
@@ -70,7 +71,7 @@ impl GatewayCore {
             let ue = ue.to_string();
             let outcome =
                 Outcome::failure(cause::SHUTTING_DOWN).with_max_age(self.config.overload_max_age);
-            inc(&self.stats.shed);
+            self.stats.shed.increment(1);
             self.stats.received(side, Received::Shed);
             self.answer(now, kind, &ue, exchange, outcome);
             return;
@@ -88,7 +89,7 @@ impl GatewayCore {
                 .filter(|p| p.stage == Stage::Queued)
             {
                 let (seq, ue) = (p.seq, ue.to_string());
-                inc(&self.stats.superseded);
+                self.stats.superseded.increment(1);
                 self.finish(now, other, &ue, seq, Outcome::failure(cause::SUPERSEDED));
             }
         }
@@ -126,23 +127,23 @@ impl GatewayCore {
                 return;
             }
             let (seq, ue) = (p.seq, ue.to_string());
-            inc(&self.stats.superseded);
+            self.stats.superseded.increment(1);
             self.finish(now, kind, &ue, seq, Outcome::failure(cause::SUPERSEDED));
         }
         if self.pending.len() >= self.config.max_pending {
             let ue = ue.to_string();
             let outcome =
                 Outcome::failure(cause::GATEWAY_OVERLOAD).with_max_age(self.overload_max_age());
-            inc(&self.stats.shed);
-            inc(&self.stats.shed_in_flight);
+            self.stats.shed.increment(1);
+            self.stats.shed_in_flight.increment(1);
             self.stats.received(side, Received::Shed);
             self.answer(now, kind, &ue, exchange, outcome);
             return;
         }
         self.stats.received(side, Received::Ok);
         match kind {
-            Kind::Msg => inc(&self.stats.messages),
-            Kind::Imdn => inc(&self.stats.reports),
+            Kind::Msg => self.stats.messages.increment(1),
+            Kind::Imdn => self.stats.reports.increment(1),
             Kind::Reg | Kind::Dereg | Kind::Conf => {}
         }
         let ue: Arc<str> = Arc::from(ue);
@@ -199,7 +200,7 @@ impl GatewayCore {
     /// A request that needs a journal record found the journal full (`max_journal`): it gets
     /// its final answer now, 5.03 + Max-Age (piggybacked when still possible).
     pub(super) fn journal_refused(&mut self, now: Instant, kind: Kind, ue: &str, seq: u64) {
-        inc(&self.stats.shed);
+        self.stats.shed.increment(1);
         let outcome =
             Outcome::failure(cause::GATEWAY_OVERLOAD).with_max_age(self.overload_max_age());
         self.finish(now, kind, ue, seq, outcome);
@@ -289,7 +290,7 @@ impl GatewayCore {
         deadline: Option<Instant>,
         element: Vec<u8>,
     ) {
-        inc(&self.stats.superseded);
+        self.stats.superseded.increment(1);
         let mut exchange = exchange;
         self.ack_spec_post(kind, &mut exchange);
         let key = self.pending.key(kind, ue).expect("entry exists");

@@ -5,7 +5,7 @@
 
 use super::admission::Admission;
 use super::pending::{Exchange, Kind};
-use super::shard::{inc, GatewayCore};
+use super::shard::GatewayCore;
 use super::timer_queue::Timer;
 use crate::coap::types::option;
 use crate::coap::Header;
@@ -19,6 +19,7 @@ use crate::msg::{
     AppRegistrationResponse, DeliveryReport, DeliveryReportSendingRequest, Message,
     MessageSendingRequest, Priority, TargetType,
 };
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -35,7 +36,7 @@ impl GatewayCore {
         r: &AppRegistrationRequest,
     ) {
         self.stats.received(Side::Device, Received::Ok);
-        inc(&self.stats.requests);
+        self.stats.requests.increment(1);
         let refused = |reason: &str| AppRegistrationResponse {
             registration_result: AcceptResult::NotAccepted,
             registration_id: None,
@@ -76,15 +77,15 @@ impl GatewayCore {
                 }
                 Err(AppRegistrationError::Full) => (Code::FORBIDDEN, refused(cause::GATEWAY_FULL)),
                 Err(AppRegistrationError::InUse | AppRegistrationError::BadSecret) => {
-                    inc(&self.stats.spoofed);
+                    self.stats.spoofed.increment(1);
                     (Code::FORBIDDEN, refused(cause::UNAUTHORIZED))
                 }
             }
         };
         if code.is_success() {
-            inc(&self.stats.app_registrations);
+            self.stats.app_registrations.increment(1);
         } else {
-            inc(&self.stats.app_registrations_refused);
+            self.stats.app_registrations_refused.increment(1);
         }
         let reason = body.failure_reason.clone();
         self.answer_locally(now, from, header, code, reason, &Payload::AppRegResp(body));
@@ -100,7 +101,7 @@ impl GatewayCore {
         r: &AppDeregistrationRequest,
     ) {
         self.stats.received(Side::Device, Received::Ok);
-        inc(&self.stats.requests);
+        self.stats.requests.increment(1);
         let refused = |reason: &str| AppDeregistrationResponse {
             deregistration_result: AcceptResult::NotAccepted,
             registration_id: None,
@@ -122,12 +123,12 @@ impl GatewayCore {
                 (Code::NOT_FOUND, refused(cause::UNKNOWN_REGISTRATION))
             }
             Err(AppDeregistrationError::NotOwner) => {
-                inc(&self.stats.spoofed);
+                self.stats.spoofed.increment(1);
                 (Code::FORBIDDEN, refused(cause::UNAUTHORIZED))
             }
         };
         if code.is_success() {
-            inc(&self.stats.app_deregistrations);
+            self.stats.app_deregistrations.increment(1);
         }
         let reason = body.failure_reason.clone();
         self.answer_locally(
@@ -167,9 +168,9 @@ impl GatewayCore {
             },
         };
         if outcome.result == RegResult::Success {
-            inc(&self.stats.answers_success);
+            self.stats.answers_success.increment(1);
         } else {
-            inc(&self.stats.answers_failure);
+            self.stats.answers_failure.increment(1);
         }
         self.stats.answered(&outcome, Duration::ZERO);
         let mut out = Vec::new();
@@ -248,7 +249,7 @@ impl GatewayCore {
         }
         let Some(originator) = self.downlink.delivered_originator(&r.reply_to_message_id) else {
             self.stats.received(Side::Device, Received::Ok);
-            inc(&self.stats.requests);
+            self.stats.requests.increment(1);
             self.answer(
                 now,
                 Kind::Imdn,
@@ -302,7 +303,7 @@ impl GatewayCore {
             peer = %old.peer,
             "application client registration expired (idle)"
         );
-        inc(&self.stats.app_registrations_expired);
+        self.stats.app_registrations_expired.increment(1);
         self.app_changed(old.registration_id);
     }
 
@@ -342,12 +343,12 @@ impl GatewayCore {
             Ok(Some(reg)) => return Some(reg),
             Ok(None) | Err(AppDeregistrationError::Unknown) => cause::NOT_REGISTERED,
             Err(AppDeregistrationError::NotOwner) => {
-                inc(&self.stats.spoofed);
+                self.stats.spoofed.increment(1);
                 cause::UNAUTHORIZED
             }
         };
         self.stats.received(Side::Device, Received::Ok);
-        inc(&self.stats.requests);
+        self.stats.requests.increment(1);
         self.answer(now, kind, key, exchange, Outcome::failure(refusal));
         None
     }
@@ -420,7 +421,7 @@ impl GatewayCore {
                 return;
             }
             Some(Some(_)) => {
-                inc(&self.stats.spoofed);
+                self.stats.spoofed.increment(1);
                 cause::UNAUTHORIZED
             }
             // An AS originator cannot come from a device; an unknown UE is not registered here.
@@ -428,7 +429,7 @@ impl GatewayCore {
             Some(None) => cause::NOT_REGISTERED,
         };
         self.stats.received(Side::Device, Received::Ok);
-        inc(&self.stats.requests);
+        self.stats.requests.increment(1);
         let (kind, key) = (admission.kind, admission.key);
         self.answer(now, kind, key, exchange, Outcome::failure(refusal));
     }

@@ -5,7 +5,7 @@
 
 use super::admission::Admission;
 use super::pending::{AckState, Dialect, Exchange, Kind};
-use super::shard::{inc, GatewayCore};
+use super::shard::GatewayCore;
 use super::upstream_state::InFlight;
 use crate::coap::block::{block_option, MalformedBlock, RequestKey};
 use crate::coap::block2::{Answer, Block, Fetched, Sliced};
@@ -17,7 +17,8 @@ use crate::coap::{Code, MsgType, CONTENT_FORMAT_JSON};
 use crate::gateway::conf;
 use crate::gateway::conf::{ConfRequest, CONFIG_URI_PATH};
 use crate::gateway::{Received, Side};
-use crate::msg::{self};
+use crate::msg;
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -105,7 +106,7 @@ impl GatewayCore {
         let block2 = match block_option(&view, option::BLOCK2) {
             Ok(b) => b,
             Err(MalformedBlock) => {
-                inc(&self.stats.block.malformed);
+                self.stats.block.malformed.increment(1);
                 let text = "malformed Block2";
                 self.reject_on(Side::Config, from, &header, Code::BAD_REQUEST, text);
                 return;

@@ -4,7 +4,7 @@
 use super::admission::Admission;
 use super::device_state::DeviceRetx;
 use super::pending::{AckState, Dialect, Exchange, Kind};
-use super::shard::{inc, GatewayCore};
+use super::shard::GatewayCore;
 use crate::coap::block::{reassembled, Block1Outcome};
 use crate::coap::build::reset;
 use crate::coap::dedup::DedupOutcome;
@@ -16,6 +16,7 @@ use crate::coap::{Code, MessageView, MsgType, CONTENT_FORMAT_JSON};
 use crate::gateway::handoff::DeliveryResult;
 use crate::gateway::{Received, Side};
 use crate::msg::{self, cause, Payload, UrgentDegree};
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -168,7 +169,7 @@ impl GatewayCore {
         header: Header,
         why: Rejection,
     ) {
-        inc(&self.stats.dropped);
+        self.stats.dropped.increment(1);
         let received = match why {
             Rejection::Options(_) => Received::DecodeError,
             Rejection::ReservedClass | Rejection::EmptyNon | Rejection::CriticalOption(_) => {
@@ -196,7 +197,7 @@ impl GatewayCore {
     ) -> Option<MessageView<'a>> {
         let view = match classify(data) {
             Classified::FormatError(_) => {
-                inc(&self.stats.dropped);
+                self.stats.dropped.increment(1);
                 self.stats.received(side, Received::DecodeError);
                 return None;
             }
@@ -228,7 +229,7 @@ impl GatewayCore {
                         }
                     }
                     None => {
-                        inc(&self.stats.dropped);
+                        self.stats.dropped.increment(1);
                         self.stats.received(side, Received::Ignored);
                     }
                 }
@@ -254,7 +255,7 @@ impl GatewayCore {
                 if header.mtype == MsgType::Con {
                     self.push(side, from, reset(header.mid));
                 }
-                inc(&self.stats.dropped);
+                self.stats.dropped.increment(1);
                 self.stats.received(side, Received::Ignored);
                 return None;
             }
@@ -272,13 +273,13 @@ impl GatewayCore {
         match dedup.check(now, from, header.mid, con, header.token) {
             DedupOutcome::New => Some(view),
             DedupOutcome::Pending => {
-                inc(&self.stats.duplicates);
+                self.stats.duplicates.increment(1);
                 self.stats.received(side, Received::DedupHit);
                 None
             }
             DedupOutcome::Replay(bytes) => {
                 let bytes = bytes.to_vec();
-                inc(&self.stats.duplicates);
+                self.stats.duplicates.increment(1);
                 self.stats.received(side, Received::DedupHit);
                 self.push(side, from, bytes);
                 None
@@ -298,7 +299,7 @@ impl GatewayCore {
     ) {
         let side = Side::Device;
         if !matches!(outcome, Block1Outcome::Continue(_)) {
-            inc(&self.stats.bad_requests);
+            self.stats.bad_requests.increment(1);
             self.stats.received(side, Received::Rejected);
         } else {
             self.stats.received(side, Received::Ok);
@@ -347,7 +348,7 @@ impl GatewayCore {
             ) => error.to_string(),
         };
         if let EndpointError::TooLarge { .. } = error {
-            inc(&self.stats.too_large);
+            self.stats.too_large.increment(1);
         }
         self.reject_with(
             side,

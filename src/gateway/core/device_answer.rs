@@ -3,7 +3,7 @@
 
 use super::device_state::DeviceRetx;
 use super::pending::{AckState, Exchange, Kind, Stage};
-use super::shard::{inc, GatewayCore};
+use super::shard::GatewayCore;
 use crate::coap::block::BlockHeaders;
 use crate::coap::types::option;
 use crate::coap::Header;
@@ -11,6 +11,7 @@ use crate::coap::{Code, MessageBuilder, MsgType, CONTENT_FORMAT_JSON};
 use crate::gateway::answer::{self, Outcome};
 use crate::gateway::{AnswerMode, Received, Side};
 use crate::msg::RegResult;
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -57,7 +58,7 @@ impl GatewayCore {
         size1: Option<u32>,
         diagnostic: &str,
     ) {
-        inc(&self.stats.bad_requests);
+        self.stats.bad_requests.increment(1);
         self.stats.received(side, Received::Rejected);
         if request.mtype != MsgType::Con {
             return;
@@ -87,9 +88,9 @@ impl GatewayCore {
         outcome: Outcome,
     ) {
         if outcome.result == RegResult::Success {
-            inc(&self.stats.answers_success);
+            self.stats.answers_success.increment(1);
         } else {
-            inc(&self.stats.answers_failure);
+            self.stats.answers_failure.increment(1);
         }
         let latency = now.saturating_duration_since(exchange.received_at);
         self.stats.answered(&outcome, latency);
@@ -188,7 +189,7 @@ impl GatewayCore {
         match self.device.mids.allocate(now, peer) {
             Some(m) => m,
             None => {
-                inc(&self.stats.shed);
+                self.stats.shed.increment(1);
                 fallback
             }
         }
@@ -221,7 +222,7 @@ impl GatewayCore {
                             .directory
                             .set_client(ue, entry.exchange.peer, self.shard)
                         {
-                            inc(&self.stats.shed);
+                            self.stats.shed.increment(1);
                         }
                         self.client_changed(ue);
                     }

@@ -9,7 +9,7 @@ use super::device_state::DeviceRetx;
 use super::downlink_state::{DeviceDelivery, ServerRequest};
 use super::pending::Kind;
 use super::registration_state::SelfState;
-use super::shard::{inc, GatewayCore};
+use super::shard::GatewayCore;
 use super::timer_queue::Timer;
 use super::upstream_state::{Purpose, UpRetx};
 use crate::coap::build::empty_ack;
@@ -24,6 +24,7 @@ use crate::msg::{
     DeliveryReport, Message, MessageDeliveryRequest, MsgDeliveryStatus, RegistrationRequest,
     TargetType,
 };
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -99,7 +100,7 @@ impl GatewayCore {
         if accepted {
             tracing::info!(ue = %self.config.gateway_ue_service_id, "gateway registered with the server");
             self.registration.state = SelfState::Registered;
-            inc(&self.stats.self_registrations);
+            self.stats.self_registrations.increment(1);
             self.directory.bump_self_registration_epoch();
             self.on_reregistered(now);
         } else {
@@ -136,7 +137,7 @@ impl GatewayCore {
                 return;
             }
         }
-        inc(&self.stats.downlink_requests);
+        self.stats.downlink_requests.increment(1);
         let view = match check_request(view, &SERVER_REQUEST_RULES) {
             Ok(view) => view,
             Err(e) => {
@@ -214,7 +215,7 @@ impl GatewayCore {
         let (shard, delivery) = match target {
             Ok(t) => t,
             Err(failure_cause) => {
-                inc(&self.stats.downlink_failed);
+                self.stats.downlink_failed.increment(1);
                 let mut body = Vec::new();
                 msg::write_message_response(
                     &mut body,
@@ -228,7 +229,7 @@ impl GatewayCore {
             }
         };
         if self.downlink.server_requests.len() >= MAX_SERVER_REQUESTS {
-            inc(&self.stats.shed);
+            self.stats.shed.increment(1);
             self.reply_server(
                 now,
                 uplink,
@@ -416,7 +417,7 @@ impl GatewayCore {
     /// A handoff this shard produced could not be passed on (the target's channel is full): the
     /// server is told at once instead of waiting for the timeout.
     pub fn handoff_failed(&mut self, now: Instant, handoff: Handoff) {
-        inc(&self.stats.shed);
+        self.stats.shed.increment(1);
         match handoff {
             Handoff::Deliver { ticket, .. } => self.complete_server_request(
                 now,
@@ -440,7 +441,7 @@ impl GatewayCore {
             .is_some_and(|key| self.downlink.recent_deliveries.contains(key))
         {
             // Sent again (e.g. by a restarted server, at-least-once): delivered already.
-            inc(&self.stats.downlink_duplicates);
+            self.stats.downlink_duplicates.increment(1);
             self.return_result(now, origin, ticket, DeliveryResult::delivered());
             return;
         }
@@ -489,7 +490,7 @@ impl GatewayCore {
             now + self.config.delivery_timeout,
             Timer::Delivery { token },
         );
-        inc(&self.stats.downlink_deliveries);
+        self.stats.downlink_deliveries.increment(1);
         self.push(Side::Device, peer, bytes);
     }
 
@@ -586,7 +587,7 @@ impl GatewayCore {
             self.device.retx.acknowledge(d.peer, d.mid);
         }
         if result.code.is_success() {
-            inc(&self.stats.downlink_delivered);
+            self.stats.downlink_delivered.increment(1);
             if let Some(key) = d.once {
                 self.downlink.recent_deliveries.insert(key);
             }
@@ -595,7 +596,7 @@ impl GatewayCore {
                     .remember_delivered(message_id, originator, self.config.max_delivered);
             }
         } else {
-            inc(&self.stats.downlink_failed);
+            self.stats.downlink_failed.increment(1);
         }
         self.return_result(now, d.origin, d.ticket, result);
     }
@@ -639,7 +640,7 @@ impl GatewayCore {
         {
             Some(m) => m,
             None => {
-                inc(&self.stats.upstream_mid_exhausted);
+                self.stats.upstream_mid_exhausted.increment(1);
                 return;
             }
         };
@@ -681,7 +682,7 @@ impl GatewayCore {
             match self.upstream.uplinks[uplink].mids.allocate(now, to) {
                 Some(m) => (MsgType::Non, m),
                 None => {
-                    inc(&self.stats.upstream_mid_exhausted);
+                    self.stats.upstream_mid_exhausted.increment(1);
                     return;
                 }
             }

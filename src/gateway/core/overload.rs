@@ -15,7 +15,7 @@
 //! and is judged afresh). Max-Age carries ±50 % jitter so devices refused in the same second do
 //! not come back in the same second (RFC 7252 §5.9.3.4: the client waits Max-Age).
 
-use super::shard::{inc, GatewayCore};
+use super::shard::GatewayCore;
 use crate::coap::overload::jittered;
 use crate::coap::types::option;
 use crate::coap::Header;
@@ -23,6 +23,7 @@ use crate::coap::{Code, MessageBuilder, MsgType};
 use crate::gateway::LATENCY_FLOOR;
 use crate::gateway::{GatewayStats, Received, Side};
 use crate::net::shard::Load;
+use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
@@ -99,7 +100,7 @@ impl GatewayCore {
         if dedup.contains(now, from, header.mid, header.token) {
             return false;
         }
-        inc(&self.stats.shed);
+        self.stats.shed.increment(1);
         self.stats.received(side, Received::Shed);
         // The counter of a refusal (a NON dropped, or a CON answered 5.03): by which bound.
         let refused: fn(&GatewayStats) -> &AtomicU64 = if late {
@@ -108,18 +109,18 @@ impl GatewayCore {
             |s| &s.shed_latency
         };
         if header.mtype != MsgType::Con {
-            inc(refused(&self.stats));
+            refused(&self.stats).increment(1);
             return true;
         }
         if self.overload.queue_delay > self.config.overload_delay * SILENT_FACTOR {
-            inc(&self.stats.shed_silent);
+            self.stats.shed_silent.increment(1);
             return true;
         }
         if !self.overload.answer_budget.take(now) {
-            inc(&self.stats.shed_budget);
+            self.stats.shed_budget.increment(1);
             return true;
         }
-        inc(refused(&self.stats));
+        refused(&self.stats).increment(1);
         let max_age = self.overload_max_age();
         let bytes = MessageBuilder::new(
             MsgType::Ack,

@@ -15,11 +15,12 @@
 use super::batch::Queued;
 use super::journal_state::PersistState;
 use super::pending::{AckState, Dialect, Exchange, Kind, Pending, Stage};
-use super::shard::{inc, GatewayCore};
+use super::shard::GatewayCore;
 use crate::coap::Token;
 use crate::gateway::answer::Outcome;
 use crate::gateway::persist::GatewayChanges;
 use crate::msg::cause;
+use metrics::CounterFn;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::collections::HashSet;
@@ -192,7 +193,7 @@ impl GatewayCore {
             }
             (true, None) => {
                 if p.journal_index.len() >= max {
-                    inc(&self.stats.journal_full);
+                    self.stats.journal_full.increment(1);
                     return false;
                 }
                 let id = loop {
@@ -269,11 +270,11 @@ impl GatewayCore {
             match self.restore_record(now, id, &bytes) {
                 Ok(()) => {
                     restored.restored += 1;
-                    inc(&self.stats.journal_restored);
+                    self.stats.journal_restored.increment(1);
                 }
                 Err(Dropped::Expired) => {
                     restored.expired += 1;
-                    inc(&self.stats.journal_expired);
+                    self.stats.journal_expired.increment(1);
                     self.journal_forget(Some(id));
                 }
                 Err(Dropped::Skipped) => {

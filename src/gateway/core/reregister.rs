@@ -18,11 +18,12 @@
 
 use super::pending::{Dialect, Kind, Stage};
 use super::registration_state::SelfState;
-use super::shard::{inc, GatewayCore};
+use super::shard::GatewayCore;
 use super::timer_queue::Timer;
 use crate::gateway::answer::Outcome;
 use crate::gateway::handoff::Handoff;
 use crate::msg::cause;
+use metrics::CounterFn;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -96,7 +97,7 @@ impl GatewayCore {
                     ue = %self.config.gateway_ue_service_id,
                     "server answered NOT_REGISTERED for the gateway; registering again"
                 );
-                inc(&self.stats.self_reregistrations);
+                self.stats.self_reregistrations.increment(1);
             }
             // A retry is scheduled; send sooner if the hold-off allows.
             SelfState::Due => {}
@@ -145,7 +146,7 @@ impl GatewayCore {
         if let Some(p) = self.pending.get_mut(kind, &key) {
             p.retried = true;
         }
-        inc(&self.stats.reregistration_retries);
+        self.stats.reregistration_retries.increment(1);
         self.requeue_front(kind, key, seq);
     }
 

@@ -19,15 +19,10 @@ use crate::gateway::{GatewayConfig, GatewayStats, Side};
 use crate::msg::cause;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Count one event (relaxed: the counters are statistics, README "Metrics").
-pub(super) fn inc(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
 /// The Gateway UE state machine for one shard: the shard's identity and links, and one owned
 /// sub-state per side (23.554 §8.2.7, §8.11; README "Architecture").
 #[derive(Debug)]

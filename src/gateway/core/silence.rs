@@ -15,10 +15,11 @@
 //! twice (23.554 §8.3).
 
 use super::registration_state::SelfState;
-use super::shard::{inc, GatewayCore};
+use super::shard::GatewayCore;
 use super::upstream_state::Purpose;
 use crate::coap::{Code, MessageBuilder, MsgType, Token};
 use crate::gateway::Side;
+use metrics::CounterFn;
 use std::time::{Duration, Instant};
 
 impl GatewayCore {
@@ -35,7 +36,7 @@ impl GatewayCore {
             self.upstream.liveness.next_probe = None;
             self.upstream.liveness.next_warning = None;
             self.upstream.liveness.resend = Some((since, now));
-            inc(&self.stats.upstream_recovered);
+            self.stats.upstream_recovered.increment(1);
             tracing::info!(
                 shard = self.shard,
                 upstream = %self.upstream.server,
@@ -92,7 +93,7 @@ impl GatewayCore {
                 && !self.upstream.in_flight.is_empty()
             {
                 self.upstream.liveness.next_warning = Some(now + self.config.upstream_silent_after);
-                inc(&self.stats.upstream_warnings);
+                self.stats.upstream_warnings.increment(1);
                 tracing::warn!(
                     shard = self.shard,
                     upstream = %self.upstream.server,
@@ -117,8 +118,8 @@ impl GatewayCore {
         let never_heard = !self.upstream.liveness.heard;
         self.upstream.liveness.silent_since = Some(now);
         self.upstream.liveness.next_warning = Some(now + self.config.upstream_silent_after);
-        inc(&self.stats.upstream_silent);
-        inc(&self.stats.upstream_warnings);
+        self.stats.upstream_silent.increment(1);
+        self.stats.upstream_warnings.increment(1);
         if never_heard {
             tracing::warn!(
                 shard = self.shard,
@@ -154,7 +155,7 @@ impl GatewayCore {
         let Some((uplink, mid)) = self.upstream.allocate_mid(now, upstream) else {
             return;
         };
-        inc(&self.stats.upstream_probes);
+        self.stats.upstream_probes.increment(1);
         let ping = MessageBuilder::new(MsgType::Con, Code::EMPTY, mid, Token::EMPTY).build();
         self.push(Side::Upstream(uplink), upstream, ping);
     }
@@ -174,7 +175,7 @@ impl GatewayCore {
             let Some(flight) = self.abandon_exchange(token) else {
                 continue;
             };
-            inc(&self.stats.upstream_resent);
+            self.stats.upstream_resent.increment(1);
             match flight.purpose {
                 Purpose::SelfRegistration => self.on_self_registration(now, false),
                 Purpose::Members => self.requeue_after(now, flight, Duration::ZERO),

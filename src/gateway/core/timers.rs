@@ -5,7 +5,7 @@ use super::device_answer::kind_side;
 use super::device_state::DeviceRetx;
 use super::pending::{AckState, Kind, Stage};
 use super::registration_state::SelfState;
-use super::shard::{inc, GatewayCore};
+use super::shard::GatewayCore;
 use super::timer_queue::Timer;
 use super::upstream_state::UpRetx;
 use crate::coap::build::empty_ack;
@@ -15,6 +15,7 @@ use crate::gateway::answer::Outcome;
 use crate::gateway::handoff::DeliveryResult;
 use crate::gateway::Side;
 use crate::msg::cause;
+use metrics::CounterFn;
 use std::time::Instant;
 
 impl GatewayCore {
@@ -29,21 +30,21 @@ impl GatewayCore {
             while let Some(ev) = self.upstream.uplinks[i].retx.poll_event(now) {
                 match ev {
                     RetransmitEvent::Resend(t) => {
-                        inc(&self.stats.upstream_retransmissions);
+                        self.stats.upstream_retransmissions.increment(1);
                         self.transmits.push_back((Side::Upstream(i), t));
                     }
                     RetransmitEvent::GaveUp {
                         key: UpRetx::Request(token),
                         ..
                     } => {
-                        inc(&self.stats.upstream_timeouts);
+                        self.stats.upstream_timeouts.increment(1);
                         self.fail_exchange(now, token, cause::SERVER_TIMEOUT);
                     }
                     // A separate response the server never acknowledged: nothing more to do.
                     RetransmitEvent::GaveUp {
                         key: UpRetx::Response,
                         ..
-                    } => inc(&self.stats.upstream_timeouts),
+                    } => self.stats.upstream_timeouts.increment(1),
                 }
             }
         }
@@ -93,13 +94,13 @@ impl GatewayCore {
     /// request parked for the gateway's re-registration gets the server's own refusal.
     pub(super) fn answer_given_up(&mut self, now: Instant) {
         while let Some((kind, ue, seq)) = self.pending.pop_given_up(now) {
-            inc(&self.stats.answer_deadlines);
+            self.stats.answer_deadlines.increment(1);
             if self
                 .pending
                 .get(kind, &ue)
                 .is_some_and(|p| p.seq == seq && p.stage == Stage::Queued)
             {
-                inc(&self.stats.expired_dropped);
+                self.stats.expired_dropped.increment(1);
             }
             let outcome = match self.registration.parked.remove(&(kind, ue.clone())) {
                 Some((parked_seq, refusal)) if parked_seq == seq => refusal,
@@ -184,7 +185,7 @@ impl GatewayCore {
                     .get(&token)
                     .is_some_and(|f| f.deadline <= now)
                 {
-                    inc(&self.stats.upstream_timeouts);
+                    self.stats.upstream_timeouts.increment(1);
                     self.fail_exchange(now, token, cause::SERVER_TIMEOUT);
                 }
             }

@@ -3,7 +3,7 @@
 
 use super::batch::Queued;
 use super::pending::{Kind, Stage};
-use super::shard::{inc, GatewayCore};
+use super::shard::GatewayCore;
 use super::single::{conf_get, conf_single_outcome, request_tag, single_outcome};
 use super::split::{split_answer, Split};
 use super::timer_queue::Timer;
@@ -18,9 +18,9 @@ use crate::gateway::conf;
 use crate::gateway::FlushReason;
 use crate::gateway::{Received, Side};
 use crate::msg::{self, cause, AggKind, BulkKind};
+use metrics::CounterFn;
 use std::cmp::Reverse;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -128,7 +128,7 @@ impl GatewayCore {
         let Some((uplink, mid)) = self.upstream.allocate_mid(now, self.destination(kind)) else {
             // Message IDs toward the server exhausted (RFC 7252 §4.4): hold the batch until the
             // oldest reservation ends; never reuse one early.
-            inc(&self.stats.upstream_mid_exhausted);
+            self.stats.upstream_mid_exhausted.increment(1);
             let retry = self.upstream.mid_expiry().unwrap_or(now).max(now);
             let batch = &mut self.upstream.batches[kind.index()];
             for (ue, seq) in members.into_iter().rev() {
@@ -189,10 +189,8 @@ impl GatewayCore {
             batch.deadlines.clear();
             batch.bytes = 0;
         }
-        self.stats
-            .bulk_entries
-            .fetch_add(members.len() as u64, Ordering::Relaxed);
-        inc(&self.stats.bulks_sent);
+        self.stats.bulk_entries.increment(members.len() as u64);
+        self.stats.bulks_sent.increment(1);
         self.stats.bulk_sent(kind, members.len());
         self.stats.flushed(reason);
         self.stats.batch_size.observe(members.len() as u64);
@@ -217,7 +215,7 @@ impl GatewayCore {
         let Some((uplink, mid)) = self.upstream.allocate_mid(now, self.destination(kind)) else {
             let outcome = Outcome::failure(cause::GATEWAY_OVERLOAD)
                 .with_max_age(self.config.overload_max_age);
-            inc(&self.stats.shed);
+            self.stats.shed.increment(1);
             self.finish(now, kind, &ue, seq, outcome);
             return;
         };
@@ -225,7 +223,7 @@ impl GatewayCore {
         let entry = self.pending.get_mut(kind, &ue).expect("checked above");
         entry.stage = Stage::InFlight(token);
         let payload = std::mem::take(&mut entry.element);
-        inc(&self.stats.singles_sent);
+        self.stats.singles_sent.increment(1);
         self.stats.flushed(FlushReason::Single);
         self.send_upstream(
             now,
@@ -280,7 +278,7 @@ impl GatewayCore {
         };
         let bytes = match (kind, single) {
             _ if block1.is_some() => {
-                inc(&self.stats.block.block1_sent);
+                self.stats.block.block1_sent.increment(1);
                 let send = block1.as_deref().expect("checked");
                 self.block1_request(kind, mid, token, send)
             }
@@ -345,7 +343,7 @@ impl GatewayCore {
         if (from != self.upstream.server && from != self.upstream.config_server)
             || uplink >= self.upstream.uplinks.len()
         {
-            inc(&self.stats.dropped);
+            self.stats.dropped.increment(1);
             self.stats
                 .received(Side::Upstream(uplink), Received::Ignored);
             return;
@@ -359,7 +357,7 @@ impl GatewayCore {
         }
         let h = match classified {
             Classified::FormatError(_) => {
-                inc(&self.stats.dropped);
+                self.stats.dropped.increment(1);
                 self.stats.received(side, Received::DecodeError);
                 return;
             }
@@ -386,7 +384,7 @@ impl GatewayCore {
                 let h = view.header;
                 // The configuration server sends no requests: a CON is rejected with a RST
                 // (RFC 7252 §4.2), a NON ignored.
-                inc(&self.stats.dropped);
+                self.stats.dropped.increment(1);
                 self.stats.received(side, Received::Ignored);
                 if h.mtype == MsgType::Con {
                     self.push(side, from, reset(h.mid));
@@ -405,7 +403,7 @@ impl GatewayCore {
         let view = match MessageView::parse(data) {
             Ok(v) => v,
             Err(_) => {
-                inc(&self.stats.dropped);
+                self.stats.dropped.increment(1);
                 self.stats.received(side, Received::DecodeError);
                 return;
             }
@@ -528,14 +526,14 @@ impl GatewayCore {
     /// naming no member, members the answer does not list.
     fn count_split(&self, split: &Split) {
         if split.count_mismatch {
-            inc(&self.stats.count_mismatches);
+            self.stats.count_mismatches.increment(1);
         }
         for (counter, n) in [
             (&self.stats.unknown_entries, split.unknown_entries),
             (&self.stats.missing_entries, split.missing_entries),
         ] {
             if n > 0 {
-                counter.fetch_add(n, Ordering::Relaxed);
+                counter.increment(n);
             }
         }
     }

@@ -10,7 +10,7 @@
 //! sequence, so the answer comes later; split bulks go out in parallel.
 
 use super::pending::Kind;
-use super::shard::{inc, GatewayCore};
+use super::shard::GatewayCore;
 use super::single::request_tag;
 use super::upstream_state::{Block1Send, InFlight};
 use crate::coap::block::{szx_of, MAX_SZX};
@@ -19,6 +19,7 @@ use crate::coap::view::BlockOpt;
 use crate::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
 use crate::gateway::conf;
 use crate::msg::cause;
+use metrics::CounterFn;
 use std::time::Instant;
 
 impl GatewayCore {
@@ -109,11 +110,11 @@ impl GatewayCore {
             .mids
             .allocate(now, destination)
         else {
-            inc(&self.stats.upstream_mid_exhausted);
+            self.stats.upstream_mid_exhausted.increment(1);
             return self.fail_members(now, flight, cause::GATEWAY_OVERLOAD);
         };
         let bytes = self.block1_request(flight.kind, mid, token, send);
-        inc(&self.stats.block.block1_sent);
+        self.stats.block.block1_sent.increment(1);
         self.continue_exchange(now, token, flight, mid, bytes);
     }
 }

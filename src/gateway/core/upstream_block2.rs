@@ -8,7 +8,7 @@
 //! else the exchange fails. Only the reassembled answer (M=0) goes to the answer handling.
 
 use super::pending::Kind;
-use super::shard::{inc, GatewayCore};
+use super::shard::GatewayCore;
 use super::single::{conf_get, request_tag};
 use super::upstream_state::{Block2Fetch, InFlight, Purpose};
 use crate::coap::types::option;
@@ -16,6 +16,7 @@ use crate::coap::view::BlockOpt;
 use crate::coap::{Code, MessageBuilder, MessageView, MsgType, Token};
 use crate::gateway::conf;
 use crate::msg::cause;
+use metrics::CounterFn;
 use std::time::Instant;
 
 /// What a response does to its exchange's Block2 transfer.
@@ -52,7 +53,7 @@ impl GatewayCore {
                     if b.num != 0 || view.payload().len() != b.size() {
                         self.fail_flight(now, flight, cause::SERVER_ERROR)
                     } else if size2.max(b.size()) > self.config.block.max_body_bytes {
-                        inc(&self.stats.block.too_large);
+                        self.stats.block.too_large.increment(1);
                         self.fail_flight(now, flight, cause::SERVER_ERROR)
                     } else {
                         flight.block2 = Some(Box::new(Block2Fetch {
@@ -85,11 +86,11 @@ impl GatewayCore {
             || (b.more && payload.len() != b.size())
             || payload.len() > b.size()
         {
-            inc(&self.stats.block.incomplete);
+            self.stats.block.incomplete.increment(1);
             return self.fail_flight(now, flight, cause::SERVER_ERROR);
         }
         if fetch.body.len() + payload.len() > self.config.block.max_body_bytes {
-            inc(&self.stats.block.too_large);
+            self.stats.block.too_large.increment(1);
             return self.fail_flight(now, flight, cause::SERVER_ERROR);
         }
         fetch.body.extend_from_slice(payload);
@@ -117,7 +118,7 @@ impl GatewayCore {
             .mids
             .allocate(now, destination)
         else {
-            inc(&self.stats.upstream_mid_exhausted);
+            self.stats.upstream_mid_exhausted.increment(1);
             return self.fail_flight(now, flight, cause::GATEWAY_OVERLOAD);
         };
         let bytes = match (flight.kind, flight.single) {
@@ -136,7 +137,7 @@ impl GatewayCore {
             }
         };
         flight.sent_at = now;
-        inc(&self.stats.block.block2_fetched);
+        self.stats.block.block2_fetched.increment(1);
         self.continue_exchange(now, token, flight, mid, bytes);
         Block2Step::Consumed
     }
