@@ -110,7 +110,7 @@ impl NaiveDedup {
 fn dedup(c: &mut Criterion) {
     let t0 = Instant::now();
     let at = |i: u64| t0 + STEP * i as u32;
-    let answer = reply();
+    let answer = bytes::Bytes::from(reply());
     let mut ours = DedupCache::new(ENTRIES, CON_LIFETIME, NON_LIFETIME);
     let mut naive = NaiveDedup {
         map: HashMap::new(),

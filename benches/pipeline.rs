@@ -165,7 +165,7 @@ fn drain(core: &mut GatewayCore, now: Instant, up: &mut Upstream<'_>, run: &mut 
                             s.handle_datagram(now, uplink_addr(i), &t.payload);
                             while let Some(a) = s.poll_transmit() {
                                 assert_eq!(a.destination, uplink_addr(i));
-                                run.recorded.insert(token, a.payload);
+                                run.recorded.insert(token, a.payload.to_vec());
                             }
                         }
                     }

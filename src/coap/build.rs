@@ -89,9 +89,11 @@ impl MessageBuilder {
     }
 }
 
-/// An Empty ACK (RFC 7252 §4.2) for `mid`.
+/// An Empty ACK (RFC 7252 §4.2) for `mid`: the 4-byte header in a buffer of exactly that size
+/// (a deduplication cache may keep it for EXCHANGE_LIFETIME to replay).
 pub fn empty_ack(mid: u16) -> Vec<u8> {
-    MessageBuilder::new(MsgType::Ack, Code::EMPTY, mid, Token::EMPTY).build()
+    let buf = Vec::with_capacity(4);
+    MessageBuilder::with_buffer(buf, MsgType::Ack, Code::EMPTY, mid, Token::EMPTY).build()
 }
 
 /// A Reset (RFC 7252 §4.2/§4.3) for `mid`.

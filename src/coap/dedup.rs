@@ -23,6 +23,7 @@
 
 use super::params::TransmissionParams;
 use super::types::Token;
+use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -38,7 +39,7 @@ pub enum DedupOutcome<'a> {
     /// Seen, answer not decided yet: absorb silently.
     Pending,
     /// Seen and answered: resend exactly these bytes.
-    Replay(&'a [u8]),
+    Replay(&'a Bytes),
 }
 
 /// The peer table: foldhash, seeded per process (keys come from the network).
@@ -50,7 +51,7 @@ struct Exchange {
     /// Nanoseconds since the cache's epoch when the entry stops counting.
     expiry: u64,
     /// The answer to replay (CON only); `None` while pending.
-    reply: Option<Box<[u8]>>,
+    reply: Option<Bytes>,
     /// Token of the recorded message: a retransmission repeats it (RFC 7252 §4.2).
     token: Token,
     mid: u16,
@@ -278,7 +279,7 @@ impl DedupCache {
         if let Some(Some(i)) = found {
             // A duplicate (rare): look the reply up again to return it.
             let e = self.map[&peer].exchanges.get(i);
-            return match e.reply.as_deref() {
+            return match &e.reply {
                 Some(r) => DedupOutcome::Replay(r),
                 None => DedupOutcome::Pending,
             };
@@ -370,13 +371,14 @@ impl DedupCache {
         DedupOutcome::New
     }
 
-    /// Record the reply sent for (peer, mid); later duplicates get these bytes.
+    /// Record the reply sent for (peer, mid); later duplicates get these bytes (shared with the
+    /// [`Transmit`](super::Transmit) that sends it, not copied).
     /// Replaces an earlier reply (a separate response's empty ACK stays the answer to replay).
     /// Ignored when (peer, mid) is not recorded (e.g. already evicted).
-    pub fn set_reply(&mut self, peer: SocketAddr, mid: u16, reply: &[u8]) {
+    pub fn set_reply(&mut self, peer: SocketAddr, mid: u16, reply: &Bytes) {
         if let Some(p) = self.map.get_mut(&peer) {
             if let Some(i) = p.exchanges.find(mid) {
-                p.exchanges.get_mut(i).reply = Some(reply.into());
+                p.exchanges.get_mut(i).reply = Some(reply.clone());
             }
         }
     }

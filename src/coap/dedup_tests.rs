@@ -57,20 +57,24 @@ fn new_pending_replay() {
         c.check(t0, peer(0), 2, true, Token::EMPTY),
         DedupOutcome::New
     );
-    c.set_reply(peer(0), 1, &[0x60, 0, 0, 1]);
+    c.set_reply(peer(0), 1, &Bytes::copy_from_slice(&[0x60, 0, 0, 1]));
     assert_eq!(
         c.check(t0 + secs(2), peer(0), 1, true, Token::EMPTY),
-        DedupOutcome::Replay(&[0x60, 0, 0, 1])
+        DedupOutcome::Replay(&Bytes::copy_from_slice(&[0x60, 0, 0, 1]))
     );
     // A later reply replaces the earlier one.
-    c.set_reply(peer(0), 1, &[0x60, 0x45, 0, 1, 0xff, b'x']);
+    c.set_reply(
+        peer(0),
+        1,
+        &Bytes::copy_from_slice(&[0x60, 0x45, 0, 1, 0xff, b'x']),
+    );
     assert_eq!(
         c.check(t0 + secs(3), peer(0), 1, true, Token::EMPTY),
-        DedupOutcome::Replay(&[0x60, 0x45, 0, 1, 0xff, b'x'])
+        DedupOutcome::Replay(&Bytes::copy_from_slice(&[0x60, 0x45, 0, 1, 0xff, b'x']))
     );
     // set_reply for an unknown key is ignored.
-    c.set_reply(peer(9), 9, b"zz");
-    c.set_reply(peer(0), 9, b"zz");
+    c.set_reply(peer(9), 9, &Bytes::copy_from_slice(b"zz"));
+    c.set_reply(peer(0), 9, &Bytes::copy_from_slice(b"zz"));
     assert_eq!(c.len(), 3);
     assert_eq!(c.peers(), 2);
     assert_eq!(c.evictions(), 0);
@@ -286,10 +290,10 @@ fn same_mid_with_another_token_is_a_new_message() {
     let a = Token::from_slice(&[1]).unwrap();
     let b = Token::from_slice(&[2]).unwrap();
     assert_eq!(c.check(t0, peer(0), 9, true, a), DedupOutcome::New);
-    c.set_reply(peer(0), 9, b"first");
+    c.set_reply(peer(0), 9, &Bytes::copy_from_slice(b"first"));
     assert_eq!(
         c.check(t0, peer(0), 9, true, a),
-        DedupOutcome::Replay(b"first")
+        DedupOutcome::Replay(&Bytes::copy_from_slice(b"first"))
     );
     assert_eq!(c.check(t0, peer(0), 9, true, b), DedupOutcome::New);
     assert_eq!(c.check(t0, peer(0), 9, true, b), DedupOutcome::Pending);
@@ -305,7 +309,7 @@ fn retransmission_at_246_s_replays_at_248_s_is_new() {
         c.check(t0, peer(0), 7, true, Token::EMPTY),
         DedupOutcome::New
     );
-    c.set_reply(peer(0), 7, b"ack");
+    c.set_reply(peer(0), 7, &Bytes::copy_from_slice(b"ack"));
     // The device keeps working (NSTART=1): a new exchange every 60 s, within its slots.
     for k in 1..=3u16 {
         let at = t0 + secs(60 * u64::from(k));
@@ -317,7 +321,7 @@ fn retransmission_at_246_s_replays_at_248_s_is_new() {
     }
     assert_eq!(
         c.check(t0 + secs(246), peer(0), 7, true, Token::EMPTY),
-        DedupOutcome::Replay(b"ack")
+        DedupOutcome::Replay(&Bytes::copy_from_slice(b"ack"))
     );
     c.expire(t0 + secs(248));
     assert_eq!(
@@ -334,7 +338,7 @@ fn more_exchanges_than_slots_forget_the_oldest_and_count_it() {
     let mut c = DedupCache::new(8, CON, NON).with_exchanges_per_peer(k);
     for mid in 0..k as u16 {
         c.check(t0 + secs(mid.into()), peer(0), mid, true, Token::EMPTY);
-        c.set_reply(peer(0), mid, &[mid as u8]);
+        c.set_reply(peer(0), mid, &Bytes::copy_from_slice(&[mid as u8]));
     }
     assert_eq!(c.window_overflows(), 0);
     // K+1 distinct Message IDs within the window: the oldest exchange is forgotten.
@@ -344,7 +348,7 @@ fn more_exchanges_than_slots_forget_the_oldest_and_count_it() {
     for mid in 1..k as u16 {
         assert_eq!(
             c.check(t0 + secs(11), peer(0), mid, true, Token::EMPTY),
-            DedupOutcome::Replay(&[mid as u8])
+            DedupOutcome::Replay(&Bytes::copy_from_slice(&[mid as u8]))
         );
     }
     assert_eq!(
@@ -373,8 +377,9 @@ fn nothing_is_kept_for_a_non_but_its_message_id() {
 }
 
 /// Bytes a peer's state costs in the table (entry, queue items, one exchange slot), without
-/// the answer's own bytes.
-const PER_PEER_BUDGET: usize = 256;
+/// the answer's own bytes. (The answer is a `Bytes` shared with the datagram that sent it: two
+/// words more in the slot than a boxed copy.)
+const PER_PEER_BUDGET: usize = 272;
 
 #[test]
 fn window_holds_under_churn_of_many_distinct_peers_with_bounded_memory() {
@@ -398,7 +403,11 @@ fn window_holds_under_churn_of_many_distinct_peers_with_bounded_memory() {
             c.check(now, distinct(i), i as u16, true, Token::EMPTY),
             DedupOutcome::New
         );
-        c.set_reply(distinct(i), i as u16, &[0x60, 0, 0, 0]);
+        c.set_reply(
+            distinct(i),
+            i as u16,
+            &Bytes::copy_from_slice(&[0x60, 0, 0, 0]),
+        );
         if i % 1000 == 0 {
             c.expire(now);
         }
@@ -418,14 +427,14 @@ fn window_holds_under_churn_of_many_distinct_peers_with_bounded_memory() {
             true,
             Token::EMPTY
         ),
-        DedupOutcome::Replay(&[0x60, 0, 0, 0])
+        DedupOutcome::Replay(&Bytes::copy_from_slice(&[0x60, 0, 0, 0]))
     );
     // With the bound above the window's peers, none is evicted: the whole window holds.
     let mut c = DedupCache::new(130_000, CON, NON);
     for i in 0..total {
         let now = t0 + step * i;
         c.check(now, distinct(i), i as u16, true, Token::EMPTY);
-        c.set_reply(distinct(i), i as u16, b"ok");
+        c.set_reply(distinct(i), i as u16, &Bytes::copy_from_slice(b"ok"));
         if i % 1000 == 0 {
             c.expire(now);
         }
@@ -436,7 +445,7 @@ fn window_holds_under_churn_of_many_distinct_peers_with_bounded_memory() {
     let old = total - 123_000; // 246 s before `end`
     assert_eq!(
         c.check(end, distinct(old), old as u16, true, Token::EMPTY),
-        DedupOutcome::Replay(b"ok")
+        DedupOutcome::Replay(&Bytes::copy_from_slice(b"ok"))
     );
     let gone = total - 124_000; // 248 s before `end`
     c.expire(end);
@@ -458,14 +467,14 @@ fn indexed_peers_behave_like_scanned_ones() {
         let tok = |i: u16| Token::from_u64(u64::from(i) + 1);
         for mid in 0..200u16 {
             assert_eq!(c.check(t0, peer(1), mid, true, tok(mid)), DedupOutcome::New);
-            c.set_reply(peer(1), mid, &mid.to_be_bytes());
+            c.set_reply(peer(1), mid, &Bytes::copy_from_slice(&mid.to_be_bytes()));
         }
         // The last `per_peer` are replayed with their own answers, older ones are new again.
         for mid in 200 - per_peer as u16..200 {
             let reply = mid.to_be_bytes();
             assert_eq!(
                 c.check(t0, peer(1), mid, true, tok(mid)),
-                DedupOutcome::Replay(&reply[..]),
+                DedupOutcome::Replay(&Bytes::copy_from_slice(&reply[..])),
                 "per_peer {per_peer} mid {mid}"
             );
         }
@@ -499,7 +508,7 @@ fn finished_exchanges_forgotten_after_max_transmit_wait_are_not_counted() {
     let mut c = DedupCache::new(8, CON, NON).with_exchanges_per_peer(k);
     for i in 0..8u16 {
         c.check(t0 + secs(40 * u64::from(i)), peer(0), i, true, Token::EMPTY);
-        c.set_reply(peer(0), i, &[i as u8]);
+        c.set_reply(peer(0), i, &Bytes::copy_from_slice(&[i as u8]));
     }
     assert_eq!(c.len(), k);
     assert_eq!(c.window_overflows(), 0);

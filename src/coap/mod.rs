@@ -37,6 +37,7 @@ pub use params::TransmissionParams;
 pub use types::{Code, MsgType, Token, CONTENT_FORMAT_JSON, CONTENT_FORMAT_XML};
 pub use view::{Header, MessageView, ParseError};
 
+use bytes::Bytes;
 use std::net::SocketAddr;
 
 /// Default `coap.max_request_bytes`: the largest request datagram an endpoint accepts (larger
@@ -50,6 +51,17 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 8192;
 pub struct Transmit {
     /// Where the datagram goes.
     pub destination: SocketAddr,
-    /// The encoded CoAP message.
-    pub payload: Vec<u8>,
+    /// The encoded CoAP message (shared, not copied, with a deduplication cache that keeps it
+    /// for replay, RFC 7252 §4.5).
+    pub payload: Bytes,
+}
+
+impl Transmit {
+    /// A datagram of `payload` for `destination`.
+    pub fn new(destination: SocketAddr, payload: impl Into<Bytes>) -> Transmit {
+        Transmit {
+            destination,
+            payload: payload.into(),
+        }
+    }
 }

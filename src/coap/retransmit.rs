@@ -6,6 +6,7 @@ use super::backoff::Backoff;
 use super::params::TransmissionParams;
 use super::rng::Rng;
 use super::Transmit;
+use bytes::Bytes;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
@@ -30,7 +31,7 @@ pub enum RetransmitEvent<K> {
 /// One outstanding CON.
 #[derive(Debug)]
 struct Pending<K> {
-    datagram: Vec<u8>,
+    datagram: Bytes,
     key: K,
     backoff: Backoff,
     deadline: Instant,
@@ -70,7 +71,7 @@ impl<K> Retransmitter<K> {
         rng: &mut Rng,
         peer: SocketAddr,
         mid: u16,
-        datagram: Vec<u8>,
+        datagram: impl Into<Bytes>,
         key: K,
     ) {
         let backoff = Backoff::new(&self.params, rng);
@@ -79,7 +80,7 @@ impl<K> Retransmitter<K> {
         self.entries.insert(
             (peer, mid),
             Pending {
-                datagram,
+                datagram: datagram.into(),
                 key,
                 backoff,
                 deadline,
@@ -251,7 +252,7 @@ mod tests {
                 r.poll_event(now),
                 Some(RetransmitEvent::Resend(Transmit {
                     destination: peer(0),
-                    payload: dgram.clone(),
+                    payload: dgram.clone().into(),
                 }))
             );
             assert_eq!(r.poll_event(now), None, "one event per expiry");
@@ -315,7 +316,7 @@ mod tests {
             r.poll_event(second_due),
             Some(RetransmitEvent::Resend(Transmit {
                 destination: peer(1),
-                payload: vec![2]
+                payload: vec![2].into()
             }))
         );
         assert_eq!(r.acknowledge(peer(1), 1), Some(11));

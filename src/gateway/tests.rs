@@ -141,11 +141,11 @@ impl Sim {
                 match side {
                     Side::Device | Side::Config => self.to_devices.push(Seen {
                         to: t.destination,
-                        bytes: t.payload,
+                        bytes: t.payload.to_vec(),
                         side,
                     }),
                     Side::Upstream(i) if t.destination == CONFIG_SERVER.parse().unwrap() => {
-                        self.conf_upstream.push(t.payload.clone());
+                        self.conf_upstream.push(t.payload.to_vec());
                         self.last_conf_uplink = i;
                         if let (Some(s), false) = (&mut self.conf_server, self.cut_upstream) {
                             s.handle_datagram(self.now, 0, gw_uplink(i), &t.payload);
@@ -153,7 +153,7 @@ impl Sim {
                     }
                     Side::Upstream(i) => {
                         assert_eq!(t.destination, SERVER.parse::<SocketAddr>().unwrap());
-                        self.upstream.push(t.payload.clone());
+                        self.upstream.push(t.payload.to_vec());
                         self.last_uplink = i;
                         let lost = self.rng.next_f64() < self.upstream_loss;
                         if let Some(service) = self.server_service_time {
@@ -162,7 +162,7 @@ impl Sim {
                                 .back()
                                 .map_or(self.now, |b| b.0.max(self.now));
                             self.server_backlog
-                                .push_back((start + service, i, t.payload.clone()));
+                                .push_back((start + service, i, t.payload.to_vec()));
                         } else if let (Some(s), false) =
                             (&mut self.server, self.cut_upstream || lost)
                         {

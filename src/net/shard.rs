@@ -541,7 +541,7 @@ async fn send_gathered<C: Core, H: Hooks<C>>(
         };
         let run: Vec<(SocketAddr, &[u8])> = out[start..end]
             .iter()
-            .map(|(_, t)| (t.destination, t.payload.as_slice()))
+            .map(|(_, t)| (t.destination, &t.payload[..]))
             .collect();
         let mut done = 0;
         while done < run.len() {

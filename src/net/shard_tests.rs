@@ -25,7 +25,7 @@ impl Toy {
             socket,
             Transmit {
                 destination: to,
-                payload: text.into_bytes(),
+                payload: text.into_bytes().into(),
             },
         ));
     }

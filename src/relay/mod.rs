@@ -221,13 +221,8 @@ impl RelayCore {
     }
 
     fn send(&mut self, socket: SocketId, destination: SocketAddr, payload: Vec<u8>) {
-        self.transmits.push_back((
-            socket,
-            Transmit {
-                destination,
-                payload,
-            },
-        ));
+        self.transmits
+            .push_back((socket, Transmit::new(destination, payload)));
     }
 
     /// 5.03 + Max-Age to a device's CON request (a bound was hit); silence for anything else.
@@ -501,13 +496,8 @@ impl RelayCore {
             } else {
                 upstream
             };
-            self.transmits.push_back((
-                id,
-                Transmit {
-                    destination,
-                    payload: data,
-                },
-            ));
+            self.transmits
+                .push_back((id, Transmit::new(destination, data)));
             self.stats.relayed_up.increment(1);
         }
     }

@@ -122,7 +122,7 @@ impl Harness {
 fn one(out: Vec<(SocketId, Transmit)>) -> (SocketId, SocketAddr, Vec<u8>) {
     assert_eq!(out.len(), 1, "{out:?}");
     let (socket, t) = out.into_iter().next().unwrap();
-    (socket, t.destination, t.payload)
+    (socket, t.destination, t.payload.to_vec())
 }
 
 #[test]
@@ -626,7 +626,7 @@ fn a_ues_repeated_get_reaches_the_configuration_server_from_the_same_endpoint() 
         assert_eq!(view.header.code, Code::CONTENT);
         assert_eq!(
             one(h.feed(socket, CONFIG_UPSTREAM, &answer.payload)),
-            (CONFIG_SOCKET, ue(1), answer.payload.clone())
+            (CONFIG_SOCKET, ue(1), answer.payload.to_vec())
         );
         socket
     };

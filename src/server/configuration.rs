@@ -71,6 +71,7 @@ use crate::msg::{
     Payload, RegResult, UeConfiguration, MAX_UE_SERVICE_ID_LEN,
 };
 use crate::net::shard::{Core, SocketId};
+use bytes::Bytes;
 use metrics::CounterFn;
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -406,7 +407,7 @@ impl ConfigServerCore {
             DedupOutcome::New => {}
             DedupOutcome::Pending => return self.stats.duplicates.increment(1),
             DedupOutcome::Replay(bytes) => {
-                let bytes = bytes.to_vec();
+                let bytes = bytes.clone();
                 self.stats.duplicates.increment(1);
                 return self.push(from, bytes);
             }
@@ -677,22 +678,19 @@ impl ConfigServerCore {
                 None => return self.stats.transmit_dropped.increment(1),
             }
         };
-        let bytes = reply.encode(mtype, mid, header.token);
+        let bytes = Bytes::from(reply.encode(mtype, mid, header.token));
         if header.mtype == MsgType::Con {
             self.dedup.set_reply(from, header.mid, &bytes);
         }
         self.push(from, bytes);
     }
 
-    pub(super) fn push(&mut self, destination: SocketAddr, payload: Vec<u8>) {
+    pub(super) fn push(&mut self, destination: SocketAddr, payload: impl Into<Bytes>) {
         if self.out.len() >= MAX_QUEUED_TRANSMITS {
             self.out.pop_front();
             self.stats.transmit_dropped.increment(1);
         }
-        self.out.push_back(Transmit {
-            destination,
-            payload,
-        });
+        self.out.push_back(Transmit::new(destination, payload));
     }
 }
 

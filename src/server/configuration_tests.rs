@@ -59,7 +59,7 @@ impl Harness {
         while let Some((socket, t)) = self.core.poll_transmit() {
             assert_eq!(socket, CONFIG_SOCKET);
             assert_eq!(t.destination, self.peer);
-            out.push(t.payload);
+            out.push(t.payload.to_vec());
         }
         out
     }

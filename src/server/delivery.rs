@@ -10,6 +10,7 @@ use crate::coap::dedup::DedupOutcome;
 use crate::coap::types::option;
 use crate::coap::{Code, Header, MessageBuilder, MsgType, Token, Transmit, CONTENT_FORMAT_JSON};
 use crate::msg::{cause, write_message, write_report, Message, MsgDeliveryStatus};
+use bytes::Bytes;
 use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -57,10 +58,8 @@ impl ServerCore {
             .uri_path(&self.config.messaging.downlink_uri_path)
             .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
             .payload(&body);
-        self.deferred.push(Transmit {
-            destination: peer,
-            payload: datagram.clone(),
-        });
+        let datagram = Bytes::from(datagram);
+        self.deferred.push(Transmit::new(peer, datagram.clone()));
         self.downlink.start(
             now,
             &mut self.rng,
@@ -96,7 +95,7 @@ impl ServerCore {
         match self.downlink.response(from, header.token, header.code) {
             Some(done) => {
                 if con {
-                    let ack = empty_ack(header.mid);
+                    let ack = Bytes::from(empty_ack(header.mid));
                     self.dedup.check(now, from, header.mid, true, header.token);
                     self.dedup.set_reply(from, header.mid, &ack);
                     self.push(from, ack);
@@ -107,7 +106,7 @@ impl ServerCore {
                 match self.dedup.check(now, from, header.mid, true, header.token) {
                     DedupOutcome::Replay(ack) => {
                         // A retransmitted separate response we already acknowledged.
-                        let ack = ack.to_vec();
+                        let ack = ack.clone();
                         self.stats.duplicates.increment(1);
                         self.push(from, ack);
                     }

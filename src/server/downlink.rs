@@ -12,6 +12,7 @@ use crate::coap::retransmit::{RetransmitEvent, Retransmitter};
 use crate::coap::rng::Rng;
 use crate::coap::{Code, Token, TransmissionParams, Transmit};
 use crate::msg::DeliveryReport;
+use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -125,7 +126,7 @@ impl Downlink {
         peer: SocketAddr,
         mid: u16,
         token: Token,
-        datagram: Vec<u8>,
+        datagram: Bytes,
         (item, attempt): (Item, u8),
     ) {
         let id = self.next_id;

@@ -13,6 +13,7 @@ use crate::coap::endpoint::{
     check_reassembled, check_request, classify, Classified, Rejection, RequestRules,
 };
 use crate::coap::{Code, Header, MessageView, MsgType, Transmit, CONTENT_FORMAT_JSON};
+use bytes::Bytes;
 use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -71,7 +72,7 @@ impl ServerCore {
                 None
             }
             DedupOutcome::Pending => Some(None),
-            DedupOutcome::Replay(bytes) => Some(Some(bytes.to_vec())),
+            DedupOutcome::Replay(bytes) => Some(Some(bytes.clone())),
         };
         if let Some(replay) = duplicate {
             self.stats.duplicates.increment(1);
@@ -131,11 +132,8 @@ impl ServerCore {
         }
     }
 
-    pub(super) fn push(&mut self, destination: SocketAddr, payload: Vec<u8>) {
-        self.push_transmit(Transmit {
-            destination,
-            payload,
-        });
+    pub(super) fn push(&mut self, destination: SocketAddr, payload: impl Into<Bytes>) {
+        self.push_transmit(Transmit::new(destination, payload));
     }
 
     /// Queue the downlink requests started while handling the last input.
@@ -187,10 +185,10 @@ impl ServerCore {
         if header.mtype == MsgType::Con {
             if separate {
                 if let Some(mid) = self.mids.allocate(now, from) {
-                    let ack = empty_ack(header.mid);
+                    let ack = Bytes::from(empty_ack(header.mid));
                     self.dedup.set_reply(from, header.mid, &ack);
                     self.push(from, ack);
-                    let bytes = reply.encode(MsgType::Con, mid, header.token);
+                    let bytes = Bytes::from(reply.encode(MsgType::Con, mid, header.token));
                     self.push(from, bytes.clone());
                     self.retx
                         .start(now, &mut self.rng, from, mid, bytes, header.mid);
@@ -198,7 +196,7 @@ impl ServerCore {
                 }
                 // No free Message ID toward this peer: fall back to a piggybacked response.
             }
-            let bytes = reply.encode(MsgType::Ack, header.mid, header.token);
+            let bytes = Bytes::from(reply.encode(MsgType::Ack, header.mid, header.token));
             self.dedup.set_reply(from, header.mid, &bytes);
             self.push(from, bytes);
         } else {

@@ -10,6 +10,7 @@ use crate::coap::build::empty_ack;
 use crate::gateway::answer::Outcome;
 use crate::gateway::{AnswerMode, Received, Side};
 use crate::msg::cause;
+use bytes::Bytes;
 use metrics::CounterFn;
 use std::cmp::Reverse;
 use std::sync::Arc;
@@ -213,7 +214,7 @@ impl GatewayCore {
             return;
         }
         // Configuration answers never take this path (`answer_mode`): the messaging socket.
-        let ack = empty_ack(exchange.mid);
+        let ack = Bytes::from(empty_ack(exchange.mid));
         self.device
             .dedup
             .set_reply(exchange.peer, exchange.mid, &ack);

@@ -19,6 +19,7 @@ use crate::msg::{
     AppRegistrationResponse, DeliveryReport, DeliveryReportSendingRequest, Message,
     MessageSendingRequest, Priority, TargetType,
 };
+use bytes::Bytes;
 use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -455,6 +456,7 @@ impl GatewayCore {
         let bytes = MessageBuilder::new(mtype, code, mid, request.token)
             .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
             .payload(body);
+        let bytes = Bytes::from(bytes);
         if mtype == MsgType::Ack {
             self.device.dedup.set_reply(peer, request.mid, &bytes);
         }

@@ -18,6 +18,7 @@ use crate::gateway::conf;
 use crate::gateway::conf::{ConfRequest, CONFIG_URI_PATH};
 use crate::gateway::{Received, Side};
 use crate::msg;
+use bytes::Bytes;
 use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -171,6 +172,7 @@ impl GatewayCore {
                 block.encode(MsgType::Non, mid, header.token)
             }
         };
+        let bytes = Bytes::from(bytes);
         if header.mtype == MsgType::Con {
             self.config_side.dedup.set_reply(peer, header.mid, &bytes);
         }

@@ -16,6 +16,7 @@ use crate::coap::{Code, MessageView, MsgType, CONTENT_FORMAT_JSON};
 use crate::gateway::handoff::DeliveryResult;
 use crate::gateway::{Received, Side};
 use crate::msg::{self, cause, Payload, UrgentDegree};
+use bytes::Bytes;
 use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -278,7 +279,7 @@ impl GatewayCore {
                 None
             }
             DedupOutcome::Replay(bytes) => {
-                let bytes = bytes.to_vec();
+                let bytes = bytes.clone();
                 self.stats.duplicates.increment(1);
                 self.stats.received(side, Received::DedupHit);
                 self.push(side, from, bytes);
@@ -314,7 +315,7 @@ impl GatewayCore {
                 outcome.encode(MsgType::Non, mid, request.token)
             }
         };
-        let Some(bytes) = bytes else {
+        let Some(bytes) = bytes.map(Bytes::from) else {
             return;
         };
         if request.mtype == MsgType::Con {

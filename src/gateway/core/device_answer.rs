@@ -11,6 +11,7 @@ use crate::coap::{Code, MessageBuilder, MsgType, CONTENT_FORMAT_JSON};
 use crate::gateway::answer::{self, Outcome};
 use crate::gateway::{AnswerMode, Received, Side};
 use crate::msg::RegResult;
+use bytes::Bytes;
 use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -68,7 +69,7 @@ impl GatewayCore {
         if let Some(size1) = size1 {
             b = b.uint_option(option::SIZE1, size1);
         }
-        let bytes = b.payload(text);
+        let bytes = Bytes::from(b.payload(text));
         match side {
             Side::Config => self.config_side.dedup.set_reply(peer, request.mid, &bytes),
             Side::Device | Side::Upstream(_) => {
@@ -160,6 +161,7 @@ impl GatewayCore {
         if let Some(block) = self.conf_block2(now, ue, &exchange, code, content_format, &body) {
             bytes = block.encode(mtype, mid, exchange.token);
         }
+        let bytes = Bytes::from(bytes);
         self.stats.answered_with(kind, code);
         let (dedup, retx) = match side {
             Side::Config => (&mut self.config_side.dedup, &mut self.config_side.retx),

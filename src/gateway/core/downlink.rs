@@ -24,6 +24,7 @@ use crate::msg::{
     DeliveryReport, Message, MessageDeliveryRequest, MsgDeliveryStatus, RegistrationRequest,
     TargetType,
 };
+use bytes::Bytes;
 use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -132,7 +133,7 @@ impl GatewayCore {
             DedupOutcome::New => {}
             DedupOutcome::Pending => return,
             DedupOutcome::Replay(bytes) => {
-                let bytes = bytes.to_vec();
+                let bytes = bytes.clone();
                 self.push(Side::Upstream(uplink), from, bytes);
                 return;
             }
@@ -242,7 +243,7 @@ impl GatewayCore {
             return;
         }
         if con {
-            let ack = empty_ack(h.mid);
+            let ack = Bytes::from(empty_ack(h.mid));
             self.upstream.uplinks[uplink]
                 .dedup
                 .set_reply(from, h.mid, &ack);
@@ -694,7 +695,7 @@ impl GatewayCore {
         } else {
             &body[..body.len().min(64)]
         };
-        let bytes = b.payload(body);
+        let bytes = Bytes::from(b.payload(body));
         if mtype == MsgType::Ack {
             self.upstream.uplinks[uplink]
                 .dedup

@@ -17,6 +17,7 @@ use crate::gateway::directory::Directory;
 use crate::gateway::handoff::{DeliveryResult, Handoff};
 use crate::gateway::{GatewayConfig, GatewayStats, Side};
 use crate::msg::cause;
+use bytes::Bytes;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -266,13 +267,8 @@ impl GatewayCore {
     }
 
     /// Queue a datagram to `destination` on `side`.
-    pub(super) fn push(&mut self, side: Side, destination: SocketAddr, payload: Vec<u8>) {
-        self.transmits.push_back((
-            side,
-            Transmit {
-                destination,
-                payload,
-            },
-        ));
+    pub(super) fn push(&mut self, side: Side, destination: SocketAddr, payload: impl Into<Bytes>) {
+        self.transmits
+            .push_back((side, Transmit::new(destination, payload)));
     }
 }

@@ -15,6 +15,7 @@ use crate::gateway::answer::Outcome;
 use crate::gateway::handoff::DeliveryResult;
 use crate::gateway::Side;
 use crate::msg::cause;
+use bytes::Bytes;
 use metrics::CounterFn;
 use std::time::Instant;
 
@@ -141,7 +142,7 @@ impl GatewayCore {
                     return;
                 };
                 let (peer, mid) = (p.exchange.peer, p.exchange.mid);
-                let ack = empty_ack(mid);
+                let ack = Bytes::from(empty_ack(mid));
                 let side = kind_side(kind);
                 match side {
                     Side::Config => self.config_side.dedup.set_reply(peer, mid, &ack),
