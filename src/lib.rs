@@ -9,6 +9,7 @@
 //! - [`net`]: sockets, shard run loops, shutdown: the thin drivers around the cores.
 //! - [`config`]: the one configuration (TOML file + flags), validated once.
 //! - [`store`]: opening the roles' redb stores (directory, lock, layout version).
+//! - [`histogram`]: fixed-bucket atomic histograms the cores record latencies and sizes into.
 //! - [`metrics`]: Prometheus metrics: per-shard atomic stats rendered at scrape time, `/metrics`.
 //! - `testkit` (cargo feature `testkit`; not part of the product): the device client, test
 //!   harness and seeded test RNG that the tests and `loadgen` use.
@@ -17,6 +18,7 @@
 pub mod coap;
 pub mod config;
 pub mod gateway;
+pub mod histogram;
 pub mod metrics;
 pub mod msg;
 pub mod net;

@@ -33,12 +33,12 @@ pub use handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator}
 pub use persist::{GatewayChanges, GatewayDb, GatewaySnapshot};
 pub use stats::{
     answer_code_label, answer_slot, answer_slot_labels, kind_label, FlushReason, Received,
-    ANSWER_CAUSES, ANSWER_CODES, ANSWER_SLOTS, OTHER_CAUSE,
+    ANSWER_CAUSES, ANSWER_CODES, ANSWER_SLOTS, MESSAGE_TYPE_LABELS, OTHER_CAUSE, SOCKET_LABELS,
 };
 
 use crate::coap::block::{BlockConfig, BlockStats};
 use crate::coap::TransmissionParams;
-use crate::metrics::{EntriesHistogram, SecondsHistogram};
+use crate::histogram::{EntriesHistogram, SecondsHistogram};
 use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;

@@ -157,10 +157,27 @@ pub const OTHER_CAUSE: &str = "OTHER";
 pub const ANSWER_SLOTS: usize = ANSWER_CAUSES.len() + 2;
 
 /// Label value of a request [`Kind`] (label `message_type`: the device's Message Type).
-pub fn kind_label(kind: Kind) -> &'static str {
+pub const fn kind_label(kind: Kind) -> &'static str {
     kind.as_str()
 }
 
+/// Label values of the request Message Types (label `message_type`), in [`Kind`] index order:
+/// the slots of [`GatewayStats::requests_by_kind`] and the other per-kind arrays.
+pub const MESSAGE_TYPE_LABELS: [&str; Kind::COUNT] = {
+    let mut labels = [""; Kind::COUNT];
+    let mut i = 0;
+    while i < Kind::COUNT {
+        labels[i] = kind_label(Kind::ALL[i]);
+        i += 1;
+    }
+    labels
+};
+
+/// Label values of the sockets (label `kind` of the datagram counters), in the index order of
+/// [`GatewayStats::datagrams_received`] and [`GatewayStats::datagrams_sent`].
+pub const SOCKET_LABELS: [&str; 3] = ["device", "upstream", "config"];
+
+/// The slot of `side` in the per-socket arrays (see [`SOCKET_LABELS`]).
 fn side_index(side: Side) -> usize {
     match side {
         Side::Device => 0,
@@ -256,6 +273,20 @@ mod tests {
         let slot = answer_slot(&Outcome::failure("SOMETHING_NEW"));
         assert_eq!(slot, ANSWER_SLOTS - 1);
         assert_eq!(answer_slot_labels(slot), ("failure", OTHER_CAUSE));
+    }
+
+    #[test]
+    fn label_tables_follow_the_index_order() {
+        for kind in Kind::ALL {
+            assert_eq!(MESSAGE_TYPE_LABELS[kind.index()], kind_label(kind));
+        }
+        for (side, label) in [
+            (Side::Device, "device"),
+            (Side::Upstream(2), "upstream"),
+            (Side::Config, "config"),
+        ] {
+            assert_eq!(SOCKET_LABELS[side_index(side)], label);
+        }
     }
 
     #[test]

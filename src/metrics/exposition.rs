@@ -1,7 +1,7 @@
 //! The Prometheus text exposition format (version 0.0.4), written with
 //! `metrics-exporter-prometheus`'s formatting helpers (HELP/TYPE lines, label escaping).
 
-use super::histogram::HistogramSnapshot;
+use crate::histogram::HistogramSnapshot;
 use indexmap::IndexMap;
 use metrics::{Key, Label};
 use metrics_exporter_prometheus::formatting::{
@@ -112,7 +112,7 @@ impl Exposition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::histogram::EntriesHistogram;
+    use crate::histogram::EntriesHistogram;
 
     #[test]
     fn counter_family_is_help_type_then_samples() {

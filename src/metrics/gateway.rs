@@ -3,13 +3,13 @@
 
 use super::exposition::{Exposition, MetricType};
 use super::families::load;
-use super::histogram::HistogramSnapshot;
 use super::Source;
 use crate::coap::block::BLOCK_EVENTS;
 use crate::gateway::{
-    answer_code_label, answer_slot_labels, kind_label, FlushReason, GatewayStats, Kind, Received,
-    Side, ANSWER_SLOTS,
+    answer_code_label, answer_slot_labels, FlushReason, GatewayStats, Received, ANSWER_SLOTS,
+    MESSAGE_TYPE_LABELS, SOCKET_LABELS,
 };
+use crate::histogram::HistogramSnapshot;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -55,12 +55,6 @@ impl GatewayMetrics {
         }
     }
 }
-
-const SIDES: [(Side, &str); 3] = [
-    (Side::Device, "device"),
-    (Side::Upstream(0), "upstream"),
-    (Side::Config, "config"),
-];
 
 /// A histogram family: name, help, and how to read one shard's histogram.
 type HistogramFamily = (
@@ -146,14 +140,14 @@ impl Source for GatewayMetrics {
             "Datagrams received, by socket (kind: device, upstream, config) and result.",
         );
         for (shard, s) in shards {
-            for (side, kind) in SIDES {
+            for (kind, by_result) in SOCKET_LABELS.iter().zip(&s.datagrams_received) {
                 for result in Received::ALL {
                     let labels = [
                         ("shard", shard.as_str()),
                         ("kind", kind),
                         ("result", result.as_str()),
                     ];
-                    page.sample(name, &labels, s.received_count(side, result));
+                    page.sample(name, &labels, load(&by_result[result as usize]));
                 }
             }
         }
@@ -165,14 +159,14 @@ impl Source for GatewayMetrics {
             "Datagrams sent, by socket (kind: device, upstream, config) and result (ok, error).",
         );
         for (shard, s) in shards {
-            for (side, kind) in SIDES {
-                for (ok, result) in [(true, "ok"), (false, "error")] {
+            for (kind, [ok, error]) in SOCKET_LABELS.iter().zip(&s.datagrams_sent) {
+                for (result, counter) in [("ok", ok), ("error", error)] {
                     let labels = [
                         ("shard", shard.as_str()),
                         ("kind", kind),
                         ("result", result),
                     ];
-                    page.sample(name, &labels, s.sent_count(side, ok));
+                    page.sample(name, &labels, load(counter));
                 }
             }
         }
@@ -185,12 +179,9 @@ impl Source for GatewayMetrics {
              by Message Type.",
         );
         for (shard, s) in shards {
-            for kind in Kind::ALL {
-                let labels = [
-                    ("shard", shard.as_str()),
-                    ("message_type", kind_label(kind)),
-                ];
-                page.sample(name, &labels, load(&s.requests_by_kind[kind.index()]));
+            for (message_type, counter) in MESSAGE_TYPE_LABELS.iter().zip(&s.requests_by_kind) {
+                let labels = [("shard", shard.as_str()), ("message_type", message_type)];
+                page.sample(name, &labels, load(counter));
             }
         }
 
@@ -242,12 +233,12 @@ impl Source for GatewayMetrics {
              spec-literal REGRESP/DEREGRESP POST).",
         );
         for (shard, s) in shards {
-            for kind in Kind::ALL {
-                for (slot, counter) in s.answers_by_code[kind.index()].iter().enumerate() {
+            for (message_type, by_code) in MESSAGE_TYPE_LABELS.iter().zip(&s.answers_by_code) {
+                for (slot, counter) in by_code.iter().enumerate() {
                     let code = answer_code_label(slot);
                     let labels = [
                         ("shard", shard.as_str()),
-                        ("message_type", kind_label(kind)),
+                        ("message_type", message_type),
                         ("code", code.as_str()),
                     ];
                     page.sample(name, &labels, load(counter));
@@ -261,7 +252,7 @@ impl Source for GatewayMetrics {
                 "Bulk and aggregate requests sent upstream (BULKREG, BULKDEREG, AGGMSG, AGGIMDN, \
                  BULKCONF), by the Message Type of their members; retransmissions excluded.",
                 (|s: &GatewayStats| &s.bulks_by_kind)
-                    as fn(&GatewayStats) -> &[AtomicU64; Kind::COUNT],
+                    as fn(&GatewayStats) -> &[AtomicU64; MESSAGE_TYPE_LABELS.len()],
             ),
             (
                 "msgin5g_gateway_bulk_entries_total",
@@ -271,12 +262,9 @@ impl Source for GatewayMetrics {
         ] {
             page.family(name, MetricType::Counter, help);
             for (shard, s) in shards {
-                for kind in Kind::ALL {
-                    let labels = [
-                        ("shard", shard.as_str()),
-                        ("message_type", kind_label(kind)),
-                    ];
-                    page.sample(name, &labels, load(&counters(s)[kind.index()]));
+                for (message_type, counter) in MESSAGE_TYPE_LABELS.iter().zip(counters(s)) {
+                    let labels = [("shard", shard.as_str()), ("message_type", message_type)];
+                    page.sample(name, &labels, load(counter));
                 }
             }
         }

@@ -2,25 +2,31 @@
 //!
 //! **Where the numbers live.** The sans-IO cores record into their own shared stats
 //! ([`GatewayStats`](crate::gateway::GatewayStats) per shard,
-//! [`ServerStats`](crate::server::ServerStats)): plain atomics updated with relaxed adds, and
-//! [`Histogram`]s with fixed atomic buckets. The handles are created once, with the core, and
+//! [`ServerStats`](crate::server::ServerStats), [`RelayStats`](crate::relay::RelayStats), ...):
+//! `AtomicU64` counters bumped through the `metrics` crate's counter API
+//! ([`metrics::CounterFn::increment`], one atomic add, no dynamic call), and fixed-bucket
+//! [`Histogram`](crate::histogram::Histogram)s. The handles are created once, with the core, and
 //! belong to it; the shard loop stores the gauges (pending, dedup cache, in flight, Message IDs in
-//! use) after each wake.
+//! use) after each wake. One direction only: the cores never import from this module; this
+//! module reads the stats' public fields and the label tables their `stats.rs` files export.
 //!
 //! **How they are exported.** A [`Registry`] is a list of [`Source`]s ([`GatewayMetrics`],
-//! [`ServerMetrics`], [`RelayMetrics`], [`KernelMetrics`]); at each scrape it reads the atomics and writes the text
-//! exposition format with `metrics-exporter-prometheus`'s formatting helpers (HELP/TYPE lines,
-//! label escaping, `metrics::Key` labels). [`MetricsServer`] serves `GET /metrics` from one
-//! registry on a small tokio listener of its own, whose bound address it reports (port 0 works).
+//! [`ServerMetrics`], [`ConfigServerMetrics`], [`RelayMetrics`], [`KernelMetrics`]), one registry
+//! per endpoint, so two gateways in one process keep their numbers apart. At each scrape it reads
+//! the atomics and writes the text exposition format with `metrics-exporter-prometheus`'s
+//! formatting (HELP/TYPE lines, label escaping, `metrics::Key` labels): every role renders through
+//! the same [`Exposition`]. [`MetricsServer`] serves `GET /metrics` from one registry with hyper,
+//! on a listener bound here so that a port-0 bind reports its port.
 //!
-//! **Why not a `PrometheusRecorder`.** The exporter's recorder is meant to be installed as the
-//! process-global `metrics` recorder: two gateways in one process (tests) would share, and mix,
-//! their series. A recorder kept local instead would still cost a dynamic call and a registry
-//! lookup per event unless its handles were threaded into the cores, and its histograms buffer
-//! every sample until the next scrape or upkeep (unbounded memory when nobody scrapes). Our
-//! fixed-bucket atomics cost one relaxed add per event, stay bounded, keep each gateway's numbers
-//! its own, and leave the cores free of any metrics dependency beyond their stats struct. Its
-//! built-in HTTP listener is not used either: it cannot report the port it bound.
+//! **Why not the exporter's `PrometheusRecorder`.** `PrometheusBuilder::build_recorder()` gives a
+//! local recorder, but (0.18) its counter handles are generational (`fetch_add` on the value and
+//! an `AcqRel` `fetch_add` on a generation: two atomic read-modify-writes and a dynamic call per
+//! event instead of one add), its histograms push every sample with a clock reading into a
+//! growing bucket drained only at render or upkeep (memory unbounded when nobody scrapes; our
+//! fixed buckets are two relaxed adds and constant memory), it cannot render a histogram kept in
+//! fixed atomic buckets, and it renders from hash maps (family and series order change between
+//! scrapes). Its handles also cannot be read back, and the tests read the cores' counters. So
+//! the cores keep plain atomics and the exporter supplies the format.
 //!
 //! **Naming.** `msgin5g_<area>_<what>_<unit>`; labels only from small fixed sets (`shard`,
 //! `kind`, `result`, `reason`, `cause`, `message_type`), never a device identity or address.
@@ -29,7 +35,6 @@ mod config;
 mod exposition;
 mod families;
 mod gateway;
-mod histogram;
 mod http;
 mod kernel;
 mod relay;
@@ -38,9 +43,6 @@ mod server;
 pub use config::ConfigServerMetrics;
 pub use exposition::{Exposition, MetricType, CONTENT_TYPE};
 pub use gateway::GatewayMetrics;
-pub use histogram::{
-    Buckets, Entries, EntriesHistogram, Histogram, HistogramSnapshot, Seconds, SecondsHistogram,
-};
 pub use http::{
     bind_listener, MetricsServer, BIND_RETRY, MAX_CONNECTIONS, MAX_REQUEST_HEAD, REQUEST_TIMEOUT,
 };

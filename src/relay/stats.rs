@@ -127,7 +127,7 @@ pub struct RelayStats {
     /// Sends that failed.
     pub send_errors: AtomicU64,
     /// Queueing delay of received datagrams (kernel arrival to the relay handling them).
-    pub queue_delay: crate::metrics::SecondsHistogram,
+    pub queue_delay: crate::histogram::SecondsHistogram,
     /// Links loaded from `relay.data_dir` at start (their endpoints re-opened on the same ports).
     pub links_restored: AtomicU64,
     /// Restored links dropped because their old port could not be bound again.

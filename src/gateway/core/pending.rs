@@ -44,7 +44,7 @@ impl Kind {
 
     /// The kind's name: the device's Message Type (`REG`, `DEREG`, `MSG`, `IMDN`) or `CONF`
     /// for a configuration GET (journal records, metric label `message_type`).
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Kind::Reg => "REG",
             Kind::Dereg => "DEREG",

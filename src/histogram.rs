@@ -1,6 +1,7 @@
-//! A lock-free fixed-bucket histogram for Prometheus classic histograms: one atomic counter per
-//! bucket and an atomic sum, recorded with relaxed `fetch_add`s from a shard thread and read at
-//! scrape time by the metrics listener.
+//! A lock-free fixed-bucket histogram for Prometheus classic histograms (README "Metrics"): one
+//! atomic counter per bucket and an atomic sum, recorded with relaxed `fetch_add`s by a core's
+//! shard thread and read at scrape time by [`crate::metrics`]. The cores' stats hold them; the
+//! cores never import from `metrics/`.
 
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
