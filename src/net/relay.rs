@@ -30,7 +30,7 @@ impl Hooks<RelayCore> for RelayHooks {
     }
 
     fn sent(&mut self, _core: &mut RelayCore, _socket: SocketId, sent: bool) {
-        self.sent.count(sent);
+        self.sent.counter(sent).increment(1);
     }
 }
 

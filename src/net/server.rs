@@ -6,6 +6,7 @@ use super::shard::{self, CoreHandle, CountSent, Hooks, RunOptions, SocketId};
 use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER};
 use crate::metrics::ServerMetrics;
 use crate::server::{ServerConfig, ServerCore, ServerDb, ServerStats};
+use metrics::CounterFn;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -26,7 +27,7 @@ impl Hooks<ServerCore> for ServerHooks {
     }
 
     fn sent(&mut self, _core: &mut ServerCore, _socket: SocketId, sent: bool) {
-        self.sent.count(sent);
+        self.sent.counter(sent).increment(1);
     }
 }
 
@@ -61,7 +62,7 @@ impl Hooks<PersistingServer> for PersistHooks {
     }
 
     fn sent(&mut self, _server: &mut PersistingServer, _socket: SocketId, sent: bool) {
-        self.sent.count(sent);
+        self.sent.counter(sent).increment(1);
     }
 }
 

@@ -129,17 +129,20 @@ impl<S> CountSent<S> {
         CountSent { stats, counters }
     }
 
-    /// Count one transmit, `sent` or failed.
-    pub fn count(&self, sent: bool) {
+    /// The counter of a transmit handed to the kernel (`sent`) or failed.
+    pub fn counter(&self, sent: bool) -> &AtomicU64 {
         let (ok, failed) = (self.counters)(&self.stats);
-        let counter = if sent { ok } else { failed };
-        counter.increment(1);
+        if sent {
+            ok
+        } else {
+            failed
+        }
     }
 }
 
 impl<C: Core, S> Hooks<C> for CountSent<S> {
     fn sent(&mut self, _core: &mut C, _socket: SocketId, sent: bool) {
-        self.count(sent);
+        self.counter(sent).increment(1);
     }
 }
 

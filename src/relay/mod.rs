@@ -57,9 +57,9 @@ use crate::net::shard::{Core, Load, SocketId, SocketOp};
 use exchange::Begin;
 use link::{Expiry, LinkTable};
 use metrics::CounterFn;
-use stats::set;
 use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -215,9 +215,14 @@ impl RelayCore {
     }
 
     fn gauges(&self) {
-        set(&self.stats.links, self.links.active());
-        set(&self.stats.endpoints, self.links.endpoints());
-        set(&self.stats.exchanges, self.exchanges);
+        let gauges = [
+            (&self.stats.links, self.links.active()),
+            (&self.stats.endpoints, self.links.endpoints()),
+            (&self.stats.exchanges, self.exchanges),
+        ];
+        for (gauge, value) in gauges {
+            gauge.store(value as u64, Ordering::Relaxed);
+        }
     }
 
     fn send(&mut self, socket: SocketId, destination: SocketAddr, payload: Vec<u8>) {

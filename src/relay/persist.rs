@@ -232,7 +232,10 @@ impl RelayCore {
         if restored.links > 0 {
             self.wake_at = Some(now);
         }
-        super::stats::set(&self.stats.links, self.links.active());
+        self.stats.links.store(
+            self.links.active() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         self.stats.links_restored.increment(restored.links as u64);
         restored
     }

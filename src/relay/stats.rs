@@ -138,10 +138,6 @@ pub struct RelayStats {
     pub persist_failures: AtomicU64,
 }
 
-pub(crate) fn set(gauge: &AtomicU64, value: usize) {
-    gauge.store(value as u64, Ordering::Relaxed);
-}
-
 impl RelayStats {
     /// Count a discarded datagram.
     pub fn discard(&self, reason: Discard) {
