@@ -1,4 +1,4 @@
-//! The one way every role opens its redb store (README "Persistence"): the data directory is
+//! The one way every role opens its redb store (docs/ARCHITECTURE.md §6): the data directory is
 //! created if missing, redb locks the file (a second process on the same directory is refused),
 //! and a `meta` table holds the layout version, so a file of another layout is refused rather
 //! than misread.

@@ -1,7 +1,7 @@
 //! RFC 7252 conformance over real UDP on 127.0.0.1, in the manner of the ETSI CoAP plugtests: a
 //! raw socket sends each case to the reference server, to the gateway's device socket and to the
 //! relay's device socket (in front of the same server), and every one must give the same answer
-//! (README "Protocol profile", Bad input and the option table). Covered: ping → RST, a duplicate
+//! (docs/PROTOCOL.md §3.5, §3.6). Covered: ping → RST, a duplicate
 //! CON → the identical answer, NON → NON, token lengths 0–8, the option table (unknown critical
 //! 4.02, If-Match/If-None-Match 4.02, two Uri-Host 4.02, a 3-byte Uri-Port 4.02, Proxy-Uri/
 //! Proxy-Scheme 5.05, Accept 4.06, an unknown elective option ignored), wrong method 4.05, wrong

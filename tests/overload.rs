@@ -1,6 +1,6 @@
 //! Overload control over real UDP on 127.0.0.1 (port 0): a flood of devices against a gateway
 //! with a small in-flight bound; every confirmable request gets exactly one final answer, a
-//! 2.xx or a 5.03 with Max-Age (README "Failure behaviour").
+//! 2.xx or a 5.03 with Max-Age (docs/ARCHITECTURE.md §8).
 
 mod support;
 

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 /// Whether a 2.xx (or spec-literal POST) answer body still reports a failure: a
 /// `registrationResult`/`deregistrationResult`/`result` of FAILURE or NOT_ACCEPTED, or a
-/// `deliveryStatus` of FAILED/REJECTED (README "Message flows").
+/// `deliveryStatus` of FAILED/REJECTED (docs/PROTOCOL.md §9.3).
 pub fn body_reports_failure(body: &[u8]) -> bool {
     // Searchers built once (building one costs more than searching a short body).
     static FINDERS: LazyLock<[memmem::Finder<'static>; 3]> = LazyLock::new(|| {
@@ -212,7 +212,7 @@ impl TryFrom<u8> for Incoming {
 
 /// The piggybacked answer (an ACK with the request's Message ID and Token) a device gives an
 /// incoming confirmable request: 2.04 with `MESSAGE RECEIVED RESPONSE` for a MESSAGE DELIVERY
-/// REQUEST (README "Message flows"), 2.04 without a body for MSG, IMDN and delivery reports, 4.00 with a
+/// REQUEST (docs/PROTOCOL.md §11), 2.04 without a body for MSG, IMDN and delivery reports, 4.00 with a
 /// diagnostic for anything else.
 pub fn answer_incoming(kind: Incoming, mid: u16, token: Token, out: Vec<u8>) -> Vec<u8> {
     let b = MessageBuilder::with_buffer(

@@ -17,7 +17,7 @@ pub const MAX_CAUSES: usize = 64;
 /// The label of causes beyond [`MAX_CAUSES`].
 pub const OTHER_CAUSES: &str = "(other causes)";
 
-/// How a final answer reached the device (README "Protocol profile").
+/// How a final answer reached the device (docs/PROTOCOL.md §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Form {

@@ -29,7 +29,7 @@ pub enum Op {
     Reg = 0,
     /// `DEREG` (24.538 §6.3.1.1.2).
     Dereg = 1,
-    /// `MSG` (23.554 §8.3.2, README "Message flows").
+    /// `MSG` (23.554 §8.3.2, docs/PROTOCOL.md §9).
     Msg = 2,
     /// `REGISTRATION REQUEST` (MSGin5G-5, 24.538 Annex A.3).
     AppReg = 3,

@@ -1,6 +1,6 @@
 //! Refusing under overload (RFC 7252 §5.9.3.4, §5.10.5): a budget of 5.03 answers per second
 //! and the Max-Age jitter every endpoint that sheds (gateway shard, relay) puts on them
-//! (README "Failure behaviour").
+//! (docs/ARCHITECTURE.md §8).
 
 use std::time::Instant;
 

@@ -1,4 +1,4 @@
-//! `[relay]`: the Relay UE's keys (24.538 6.2.2, 6.3.3, 6.4.2.4; README "Relay UE").
+//! `[relay]`: the Relay UE's keys (24.538 §6.2.2, §6.3.3, §6.4.2.4; docs/PROTOCOL.md §14).
 
 use super::check::{at_least_one, invalid, listener_address, millis};
 use super::error::ConfigError;

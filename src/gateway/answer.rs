@@ -1,4 +1,4 @@
-//! The final answer to one device (24.538 §6.3.4.3.3 / §6.3.4.3.6; README "Protocol profile"): the outcome
+//! The final answer to one device (24.538 §6.3.4.3.3 / §6.3.4.3.6; docs/PROTOCOL.md §7): the outcome
 //! of its request and the CoAP code that carries it.
 
 use super::{Dialect, Kind};
@@ -100,7 +100,7 @@ impl Outcome {
     }
 }
 
-/// CoAP code for a failure answer (project profile, README "Answers"):
+/// CoAP code for a failure answer (project profile, docs/PROTOCOL.md §5.4):
 /// UNAUTHORIZED/POLICY_REJECT/AS_REJECT/NOT_REGISTERED/GATEWAY_FULL → 4.03,
 /// UNKNOWN_UE/UNKNOWN_APPLICATION/UNKNOWN_REGISTRATION/UNKNOWN_MESSAGE/UNKNOWN_GROUP/NOT_FOUND
 /// → 4.04,

@@ -1,5 +1,5 @@
-//! Configuration requests through the Gateway UE (24.538 §6.2; 23.554 §8.1.4; 23.554 §8.1.4,
-//! §7.2, A24): the device's GET as a `BULKCONF` element, the `BULKCONF` envelope, and the split
+//! Configuration requests through the Gateway UE (24.538 §6.2; 23.554 §8.1.4,
+//! docs/PROTOCOL.md §12.3): the device's GET as a `BULKCONF` element, the `BULKCONF` envelope, and the split
 //! of a `BULKCONFRESP` into one answer per device in the content format it asked for.
 
 use super::answer::Outcome;
@@ -18,13 +18,13 @@ pub const MAX_UE_ID_LEN: usize = msg::MAX_CONFIG_STRING_LEN;
 /// One device's configuration request, from its Uri-Query (24.538 §6.2.1, §7.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConfRequest<'a> {
-    /// MSGin5G UE ID (`ueid=`): the pending-cache key (A24).
+    /// MSGin5G UE ID (`ueid=`): the pending-cache key (23.554 §8.1.4: no UE Service ID yet).
     pub ue_id: &'a str,
     /// VAL service ID (`svc=`), if given.
     pub service: Option<&'a str>,
     /// VAL UE information (`info=`), if given.
     pub info: Option<&'a str>,
-    /// `wait=` seconds: the `waitTime` of the element (project extension, README).
+    /// `wait=` seconds: the `waitTime` of the element (project extension, docs/PROTOCOL.md §12.3).
     pub wait_time: Option<u32>,
 }
 

@@ -1,4 +1,4 @@
-//! State shared by the shards of one gateway (24.538 §6.3.4; README "Architecture" "cross-shard work is
+//! State shared by the shards of one gateway (24.538 §6.3.4; docs/ARCHITECTURE.md §4: "cross-shard work is
 //! rare and explicit"): who is behind the gateway, and on which shard.
 //!
 //! - **Application registrations** (MSGin5G-5, 24.538 §6.3.2.1): Registration ID ↔ Application ID
@@ -253,7 +253,7 @@ impl Directory {
     }
 
     /// The same directory whose Application Client registrations expire after `idle` without
-    /// activity (`None` or zero: never). Project policy, README "Message flows": 24.538
+    /// activity (`None` or zero: never). Project policy, docs/PROTOCOL.md §10.1: 24.538
     /// §6.3.2.1 gives AC registrations no lifetime, but an AC that vanished without
     /// de-registering would otherwise hold its Application ID and a `max_app_registrations` slot
     /// for ever, also across restarts.

@@ -1,4 +1,4 @@
-//! Work one shard hands to another (README "Architecture": cross-shard work is rare and explicit and goes
+//! Work one shard hands to another (docs/ARCHITECTURE.md §4: cross-shard work is rare and explicit and goes
 //! over a bounded channel).
 //!
 //! A downlink request from the server (`MSG`, `IMDN`; 23.554 §8.11) arrives on the uplink of some

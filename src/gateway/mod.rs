@@ -1,4 +1,4 @@
-//! Gateway UE core (TS 24.538 §6.3.4, 23.554 §8.2.7; 24.538 §6.3.4–7.4; README "Architecture", §3):
+//! Gateway UE core (TS 24.538 §6.3.4, 23.554 §8.2.7; docs/PROTOCOL.md §6–§8, docs/ARCHITECTURE.md §3):
 //! sans-IO, one instance per shard.
 //!
 //! Constrained UEs' `REG`/`DEREG` are deduplicated, cached with their Message ID, Token, type and
@@ -44,7 +44,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How a device learns the outcome of a bulked request (README "Protocol profile").
+/// How a device learns the outcome of a bulked request (docs/PROTOCOL.md §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AnswerMode {
     /// RFC 7252 response: piggybacked on the ACK when the bulk answer is back within the
@@ -56,7 +56,7 @@ pub enum AnswerMode {
     SpecPost,
 }
 
-/// Gateway bounds and timers (the timer profile, README "Configuration"). Every bound has a metric for when it is hit.
+/// Gateway bounds and timers (docs/PROTOCOL.md §8, README "Configuration"). Every bound has a metric for when it is hit.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     /// MSGin5G service identifier put in every payload.
@@ -87,7 +87,7 @@ pub struct GatewayConfig {
     pub answer_mode: AnswerMode,
     /// Most device requests in flight per shard (accepted, not yet answered: queued or at the
     /// server); beyond it a new request gets 5.03 + Max-Age (`GATEWAY_OVERLOAD`). Overload
-    /// control's in-flight bound (README "Failure behaviour").
+    /// control's in-flight bound (docs/ARCHITECTURE.md §8).
     pub max_pending: usize,
     /// Most journaled requests per shard when persisting (accepted, acknowledged or NON, not
     /// yet answered); a request that would need one more gets 5.03 + Max-Age at once.
@@ -105,7 +105,7 @@ pub struct GatewayConfig {
     /// Most bulks in flight toward the server per shard (NSTART deviation, RFC 7252 §4.8).
     pub max_in_flight: usize,
     /// Uplink sockets per shard; each is its own endpoint and Message ID space at the server,
-    /// good for ~265 CON/s under the RFC 7252 §4.4 rule (README "Protocol profile").
+    /// good for ~265 CON/s under the RFC 7252 §4.4 rule (docs/PROTOCOL.md §3.3).
     pub uplinks_per_shard: usize,
     /// Give up on a bulk's answer after this long (MAX_TRANSMIT_WAIT by default).
     pub bulk_response_timeout: Duration,
@@ -133,7 +133,7 @@ pub struct GatewayConfig {
     pub overload_latency: Duration,
     /// Most 5.03 answers per second per shard for requests shed by queueing delay (a token
     /// bucket holding one second's worth); past it a request is dropped unanswered, which costs
-    /// the shard only its receive (README "Failure behaviour").
+    /// the shard only its receive (docs/ARCHITECTURE.md §8).
     pub overload_answer_rate: u32,
     /// Bound on the deduplication caches: peers (devices) remembered, RFC 7252 §4.5.
     pub dedup_max_entries: usize,
@@ -185,7 +185,7 @@ pub struct GatewayConfig {
 }
 
 /// Default idle expiry of Application Client registrations: 24 h (the message-correlation
-/// TTL of the protocol profile).
+/// TTL; docs/PROTOCOL.md §10.1).
 pub const DEFAULT_APP_IDLE_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 
 impl Default for GatewayConfig {
@@ -249,7 +249,7 @@ pub const DEFAULT_MAX_PENDING: usize = 1 << 16;
 pub const LATENCY_FLOOR: usize = 64;
 
 /// Default [`GatewayConfig::overload_answer_rate`]: 5 000 5.03 answers per second per shard,
-/// about a tenth of what one shard serves on the development VM (README "Failure behaviour").
+/// about a tenth of what one shard serves on the development VM (docs/ARCHITECTURE.md §8).
 pub const DEFAULT_OVERLOAD_ANSWER_RATE: u32 = 5_000;
 
 /// Default [`GatewayConfig::overload_delay`]: 250 ms, a quarter of the piggyback window (an
@@ -260,7 +260,7 @@ pub const DEFAULT_OVERLOAD_ANSWER_RATE: u32 = 5_000;
 /// and 500 ms none were refused and the rate was unchanged. The price: at a sustained 2x the
 /// 4 MiB socket buffer can fill (~90 ms at twice a shard's capacity) before the delay is
 /// reached, so the kernel drops first; an operator who prefers 5.03 to kernel drops lowers it
-/// (README "Failure behaviour").
+/// (docs/ARCHITECTURE.md §8).
 pub const DEFAULT_OVERLOAD_DELAY: Duration = Duration::from_millis(250);
 
 /// Which socket a datagram belongs to.

@@ -1,5 +1,5 @@
-//! Bulk configuration through the gateway (24.538 §6.2; 23.554 §8.1.4; 23.554 §8.1.4,
-//! §7.2–7.3, A24) in simulated time, against a scripted configuration server.
+//! Bulk configuration through the gateway (24.538 §6.2; 23.554 §8.1.4,
+//! docs/PROTOCOL.md §12.3) in simulated time, against a scripted configuration server.
 
 use super::*;
 use crate::coap::CONTENT_FORMAT_XML;

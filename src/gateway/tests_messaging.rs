@@ -1,5 +1,5 @@
 //! Deterministic scenarios for messages, reports, Application Clients (MSGin5G-5) and downlink
-//! delivery, against a scripted server (23.554 §8.3.2–4.8, §6, §7.5; README "Message flows").
+//! delivery, against a scripted server (23.554 §8.3.2–§8.4, §8.11; 24.538 Annex A.3; docs/PROTOCOL.md §9–§11).
 
 use super::*;
 use crate::msg::{

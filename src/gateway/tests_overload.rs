@@ -1,4 +1,4 @@
-//! Overload control (README "Failure behaviour"): admission by queueing delay and by requests
+//! Overload control (docs/ARCHITECTURE.md §8): admission by queueing delay and by requests
 //! in flight, 5.03 + Max-Age at once, no work for devices about to give up.
 
 use super::*;

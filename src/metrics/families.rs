@@ -86,7 +86,7 @@ pub(super) fn datagrams_sent(
 }
 
 /// The `<prefix>_blockwise_total` counter family of one core's [`BlockStats`], by event (RFC
-/// 7959; README "Block-wise transfer").
+/// 7959; docs/PROTOCOL.md §4).
 pub(super) fn blockwise(page: &mut Exposition, name: &'static str, stats: &BlockStats) {
     labelled(
         page,

@@ -1,4 +1,4 @@
-//! Prometheus metrics (README "Metrics"; README "Architecture": no global registry).
+//! Prometheus metrics (README "Metrics"; docs/ARCHITECTURE.md §9: no global registry).
 //!
 //! **Where the numbers live.** The sans-IO cores record into their own shared stats
 //! ([`GatewayStats`](crate::gateway::GatewayStats) per shard,

@@ -1,4 +1,4 @@
-//! Failure Cause vocabulary (the failure-cause profile, README "Protocol profile", project profile).
+//! Failure Cause vocabulary (project profile, docs/PROTOCOL.md §5.4).
 
 /// Credential or policy check failed.
 pub const UNAUTHORIZED: &str = "UNAUTHORIZED";

@@ -19,9 +19,9 @@ pub enum MessageType {
     BulkDereg,
     /// `BULKDEREGRESP` bulk de-registration response (project profile).
     BulkDeregResp,
-    /// `BULKCONF` bulk configuration request (project profile, 23.554 §8.1.4: PROPOSED).
+    /// `BULKCONF` bulk configuration request (project profile, 23.554 §8.1.4).
     BulkConf,
-    /// `BULKCONFRESP` bulk configuration response (project profile, 23.554 §8.1.4: PROPOSED).
+    /// `BULKCONFRESP` bulk configuration response (project profile, 23.554 §8.1.4).
     BulkConfResp,
     /// `MSG` MSGin5G message.
     Msg,

@@ -1,5 +1,5 @@
 //! MSGin5G payloads on MSGin5G-1/-5/-6 (TS 24.538 §7.1, Annex A.3; 23.554 §8) and their JSON
-//! profile (Content-Format 50, README "Protocol profile").
+//! profile (Content-Format 50, docs/PROTOCOL.md §7).
 //!
 //! Keys are lowerCamelCase (`messageType`, `ueServiceId`, ...); the spec's literal IE names
 //! (`"Message Type"`, `"UE Service ID"`, ...) are accepted as aliases on input.
@@ -75,5 +75,5 @@ pub use registration::{
 pub use rfc3339::{format_rfc3339, parse_rfc3339};
 pub use values::*;
 
-/// Default MSGin5G service identifier (24.538 §7.1, (project profile); configurable).
+/// Default MSGin5G service identifier (project profile, docs/PROTOCOL.md §5.3; configurable).
 pub const DEFAULT_SERVICE_ID: &str = "org.3gpp.msgin5g";

@@ -58,7 +58,7 @@ pub enum Payload {
     AggMsg(AggregatedMessage),
     /// `AGGIMDN` (23.554 §8.4).
     AggImdn(AggregatedReport),
-    /// `REG` with `asServiceId` (AS identity, project extension; README "Message flows").
+    /// `REG` with `asServiceId` (AS identity, project extension; docs/PROTOCOL.md §15.1).
     AsReg(AsRegistrationRequest),
     /// `DEREG` with `asServiceId`.
     AsDereg(AsRegistrationRequest),
@@ -128,15 +128,14 @@ impl Payload {
     }
 }
 
-/// Decode a JSON payload into a [`Payload`]. Accepts the JSON profile keys (README "Protocol
-/// profile") and the spec's literal IE names as aliases; ignores unknown keys.
+/// Decode a JSON payload into a [`Payload`]. Accepts the JSON profile keys (docs/PROTOCOL.md §5) and the spec's literal IE names as aliases; ignores unknown keys.
 ///
 /// `messageType`, the results and the enumerated values are matched ASCII-case-insensitively;
 /// every [`Payload`] kind is accepted (`SEGREC`/`SEGCONFIR` and unknown types are
 /// `UnknownMessageType`). A `null` value counts as an absent IE. Elements of bulk and aggregate
 /// lists never carry the envelope keys, so their `msgin5g_service_id` is always `None`. Bulk
 /// count fields are returned as sent (comparing them with the list lengths is up to the
-/// caller); the messaging counts are checked here (README "Message flows"). Parsing reuses
+/// caller); the messaging counts are checked here (docs/PROTOCOL.md §9). Parsing reuses
 /// thread-local buffers.
 pub fn decode(json: &[u8]) -> Result<Payload, MsgError> {
     with_tape(json, decode_root)

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// and addresses.
 pub const MAX_UE_SERVICE_ID_LEN: usize = 255;
 
-/// Longest accepted Message ID in bytes (README "Message flows": string 1..=64).
+/// Longest accepted Message ID in bytes (docs/PROTOCOL.md §5.1: string 1..=64).
 pub const MAX_MESSAGE_ID_LEN: usize = 64;
 
 /// Longest accepted Application ID in bytes (project profile).
@@ -113,7 +113,7 @@ impl Priority {
     }
 }
 
-/// Message response status (`MSGRESP.deliveryStatus`, the JSON profile, README "Protocol profile";
+/// Message response status (`MSGRESP.deliveryStatus`, the JSON profile, docs/PROTOCOL.md §5.1;
 /// 23.554 Table 8.3.2-3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MsgDeliveryStatus {

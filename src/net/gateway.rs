@@ -1,6 +1,6 @@
 //! Driver for the Gateway UE: `shards` share-nothing shards, each with its own device socket
 //! (`SO_REUSEPORT`, same port), its own uplink socket, thread, current-thread runtime and
-//! [`GatewayCore`] (README "Architecture").
+//! [`GatewayCore`] (docs/ARCHITECTURE.md §2).
 
 use super::driver::{self, DRAIN_BATCH};
 use super::shard::{self, CoreHandle, Hooks, RunOptions, SocketId};
@@ -28,7 +28,7 @@ use tokio::sync::{watch, Notify};
 /// Most shards one gateway runs (one per core is the intent; this only stops typos).
 pub const MAX_SHARDS: usize = 256;
 
-/// Capacity of each shard's handoff channel (cross-shard downlink deliveries; README "Architecture").
+/// Capacity of each shard's handoff channel (cross-shard downlink deliveries; docs/ARCHITECTURE.md §4).
 /// When full, the sending shard answers the server 5.03 at once.
 pub const HANDOFF_CHANNEL_CAPACITY: usize = 4096;
 
@@ -124,8 +124,8 @@ impl ShardHooks {
     /// Write the core's changes in one transaction: durable (fsync) when it carries journal
     /// records or Application Client registrations (their answers and empty ACKs leave right
     /// after), or when this shard's earlier non-durable changes are `sync_interval` old;
-    /// otherwise not durable (a fsync per turn would stall the shard; README "Persistence
-    /// (gateway)"). On failure count, log, and keep the changes for the next turn.
+    /// otherwise not durable (a fsync per turn would stall the shard; docs/ARCHITECTURE.md
+    /// §6). On failure count, log, and keep the changes for the next turn.
     fn write(&mut self, core: &mut GatewayCore, now: Instant) {
         let Some(db) = &self.persist else {
             return;

@@ -1,4 +1,4 @@
-//! Group commit of the server's state (issue 9, README "Persistence"): the durable write of a
+//! Group commit of the server's state (docs/ARCHITECTURE.md §6): the durable write of a
 //! turn's changes runs on a writer thread while the event loop goes on, and the datagrams that
 //! may depend on those changes are held until the write returns.
 //!
@@ -14,7 +14,7 @@
 //! answered `STORED` or `ACCEPTED` is durable before its answer, issue 9), and every datagram
 //! after them. A turn that only changed registrations sends at once; its changes gather in the
 //! core and reach the writer within [`REGISTRATION_SYNC`] (sooner with a message batch), like
-//! the gateway's routes (README "Persistence"): a registration lost to a kill in that window
+//! the gateway's routes (docs/ARCHITECTURE.md §6): a registration lost to a kill in that window
 //! costs the UE a `NOT_REGISTERED` and a new registration. Measured: holding registration
 //! answers for the fsync (about 4 ms on the shared VM's disk under load) cost 30 % of the
 //! closed-loop rate.

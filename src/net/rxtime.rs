@@ -1,6 +1,6 @@
 //! Receiving with the kernel's arrival time (`SO_TIMESTAMPNS`, Linux socket(7)), so the driver
 //! can tell the core how long each datagram waited in the socket buffer and the turn before it
-//! was handled: the queueing delay overload control admits by (README "Failure behaviour").
+//! was handled: the queueing delay overload control admits by (docs/ARCHITECTURE.md §8).
 //! Elsewhere (or if the option is refused) datagrams come without a time and count as not
 //! delayed.
 

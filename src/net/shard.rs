@@ -1,5 +1,5 @@
 //! The one driver contract every sans-IO core implements (gateway shard, server, configuration
-//! server, relay): datagrams and time in, datagrams (and socket changes) out (README "Architecture").
+//! server, relay): datagrams and time in, datagrams (and socket changes) out (docs/ARCHITECTURE.md §2).
 //!
 //! A driver owns a table of sockets indexed by [`SocketId`]: the ones it was started with
 //! (0, 1, ... in the order given) and the ones the core asks for at run time with
@@ -50,8 +50,8 @@ pub enum SocketOp {
     },
 }
 
-/// What the driver measured about the datagram it feeds next (overload control, README
-/// "Failure behaviour"): set with [`Core::set_load`] before each [`Core::handle_datagram`].
+/// What the driver measured about the datagram it feeds next (overload control, docs/ARCHITECTURE.md
+/// §8): set with [`Core::set_load`] before each [`Core::handle_datagram`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Load {
     /// How long the datagram waited between the kernel receiving it and the core being handed
@@ -587,7 +587,7 @@ impl<C> std::fmt::Debug for CoreHandle<C> {
 }
 
 /// Start [`run`] for `core` on `sockets` (set non-blocking here) on a thread named `name` with
-/// its own current-thread runtime (README "Architecture": one thread per shard).
+/// its own current-thread runtime (docs/ARCHITECTURE.md §2: one thread per shard).
 pub fn spawn<C, H>(
     name: &str,
     sockets: Vec<std::net::UdpSocket>,

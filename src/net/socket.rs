@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Default `SO_RCVBUF`/`SO_SNDBUF` request: 4 MiB.
 ///
-/// Reason (README "Performance"): with Linux's default (≈208 KiB) a socket overflows once ~1 000 small
+/// Reason (docs/ARCHITECTURE.md §13): with Linux's default (≈208 KiB) a socket overflows once ~1 000 small
 /// datagrams queue, and those devices then wait out a 2 s CoAP retransmission timeout.
 pub const DEFAULT_SOCKET_BUFFER: usize = 4 << 20;
 

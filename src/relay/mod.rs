@@ -1,4 +1,4 @@
-//! The MSGin5G Relay UE (24.538 6.2.2, 6.3.3, 6.4.2.4; 24.538 §6.2.2, §6.3.3, §6.4.2.4): a 5G ProSe Layer-3
+//! The MSGin5G Relay UE (24.538 §6.2.2, §6.3.3, §6.4.2.4): a 5G ProSe Layer-3
 //! UE-to-Network relay for CoAP, as a sans-IO [`Core`]. It never aggregates and never rewrites:
 //! every datagram it relays leaves byte-identical (same Message ID, Token, options, payload).
 //!
@@ -14,7 +14,7 @@
 //! - Links (`link.rs`): created at a UE's first datagram (optional allow-list by IP), ended by the
 //!   idle timeout or by the server's 2.04 to the UE's DEREG, bounded by `max_links` (a CON
 //!   request beyond it gets 5.03 + Max-Age, anything else is dropped and counted).
-//! - Overload control (README "Failure behaviour"): a new device request that waited longer than
+//! - Overload control (docs/ARCHITECTURE.md §8): a new device request that waited longer than
 //!   `overload_delay` in the relay's socket buffer gets 5.03 + Max-Age from the relay itself (the
 //!   one answer the relay originates toward a device; not byte-transparent), a NON one is dropped,
 //!   and past twice that delay a CON is dropped unanswered too.

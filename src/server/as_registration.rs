@@ -1,4 +1,4 @@
-//! Application Server identity (project extension, README "Message flows"): `REG`/`DEREG` with
+//! Application Server identity (project extension, docs/PROTOCOL.md §15.1): `REG`/`DEREG` with
 //! `asServiceId` register the AS at its address, so messages can be sent to and by it.
 
 use super::auth::Auth;

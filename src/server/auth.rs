@@ -1,5 +1,5 @@
 //! Who may register and de-register a UE (24.538 §6.3.1.2.2 "shall verify" the UE Credential
-//! Information; TS 33.501 Annex Y.6 / TS 33.501 Y.6 for gateways): the denied list, per-UE credentials
+//! Information; TS 33.501 Annex Y.6 for gateways): the denied list, per-UE credentials
 //! from the provisioning file, the shared `required_token`, and gateway vouching.
 
 use super::config::ServerPolicy;

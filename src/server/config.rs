@@ -29,7 +29,7 @@ pub struct ServerPolicy {
     pub ue_credentials: HashMap<String, String>,
 }
 
-/// Fault injection for tests and load tests (the reference server profile, README "Test hooks").
+/// Fault injection for tests and load tests (docs/PROTOCOL.md §15.3).
 #[derive(Debug, Clone, Default)]
 pub struct ServerTestHooks {
     /// Omit every n-th element (1-based position % n == 0) from bulk and aggregate responses.
@@ -94,10 +94,10 @@ impl Default for ServerConfig {
     }
 }
 
-/// Messaging settings of the reference server (23.554 §8.3.6; README "Message flows").
+/// Messaging settings of the reference server (23.554 §8.3.6; docs/PROTOCOL.md §15.2).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessagingConfig {
-    /// Static groups: Group Service ID to member UE Service IDs (README "Message flows").
+    /// Static groups: Group Service ID to member UE Service IDs (docs/PROTOCOL.md §15.2).
     pub groups: BTreeMap<String, Vec<String>>,
     /// Most elements in one `AGGMSG`/`AGGIMDN`; larger get 4.13.
     pub max_aggregate_entries: usize,

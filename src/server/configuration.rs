@@ -83,7 +83,7 @@ use thiserror::Error;
 /// The configuration server's only socket.
 pub const CONFIG_SOCKET: SocketId = 0;
 
-/// Default UDP port of the configuration management server (24.538 §6.2.2.1; 24.538 §6.2.2.1).
+/// Default UDP port of the configuration management server (24.538 §6.2.2.1).
 pub const CONFIG_PORT: u16 = 65401;
 
 /// Default resource path (24.538 §6.2.1, §7.2).

@@ -1,4 +1,4 @@
-//! The server's downlink requests (23.554 §8.3.2, §8.3.4; README "Message flows"): CON POST
+//! The server's downlink requests (23.554 §8.3.2, §8.3.4; docs/PROTOCOL.md §15.2): CON POST
 //! `MSG`/`IMDN` toward a UE, an AS or a gateway, tracked until a response arrives.
 //!
 //! A request ends *delivered* on a 2.xx response and *failed* on a 4.xx/5.xx response, a RST,

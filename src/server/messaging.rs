@@ -1,4 +1,4 @@
-//! Messaging requests (23.554 §8.3.2, §8.3.4, §8.4; README "Message flows"): single `MSG` and
+//! Messaging requests (23.554 §8.3.2, §8.3.4, §8.4; docs/PROTOCOL.md §15.2): single `MSG` and
 //! `IMDN`, and `AGGMSG`/`AGGIMDN` unpacked into one result per element, with their answers. The
 //! routing of each message or report is in `routing` and `reports`.
 //!

@@ -1,4 +1,4 @@
-//! Reference MSGin5G Server core (the reference server profile, README): sans-IO, datagrams and time in, datagrams out.
+//! Reference MSGin5G Server core (docs/PROTOCOL.md §15): sans-IO, datagrams and time in, datagrams out.
 //!
 //! Handles `REG`/`DEREG` (2.01/2.04 with `REGRESP`/`DEREGRESP`), `BULKREG`/`BULKDEREG` (one
 //! response element per request element, in order), keeps the registration table, answers 4.13
@@ -34,7 +34,7 @@
 //! ([`Blockwise`](crate::coap::blockwise::Blockwise): 2.31, 4.08, 4.13 with Size1, 5.03); then
 //! JSON refused by [`crate::msg::decode`] or a Message Type that is not a request the server serves 4.00
 //! (diagnostic payload, no Content-Format). An answer larger than the block size asked for goes
-//! Block2 (README "Block-wise transfer").
+//! Block2 (docs/PROTOCOL.md §4).
 //!
 //! # Procedures
 //! - `REG`: 2.01 `REGRESP SUCCESS` when new, 2.04 when already registered (entry replaced).
@@ -51,7 +51,7 @@
 //!   address: a REG/DEREG without it (e.g. from a new address taking the UE over) is 4.03
 //!   `UNAUTHORIZED`. Otherwise, with `policy.required_token` set, `ueCredentialInfo.credential`
 //!   must equal the token (any `authType`); a missing `ueCredentialInfo` fails, except inside a
-//!   bulk from a gateway listed in `policy.allowed_gateways` (TS 33.501 Annex Y.6 / TS 33.501 Y.6: the
+//!   bulk from a gateway listed in `policy.allowed_gateways` (TS 33.501 Annex Y.6: the
 //!   authorised gateway vouches for its UEs that supplied none and have no provisioned
 //!   credential; credentials it forwards are still checked). Failures: `credential_failures`.
 //!   With neither, identities are not verified (the driver logs it at start).
@@ -62,7 +62,7 @@
 //!   per request element, in order: `BULKREGRESP` 2.01 when at least one UE was created, else
 //!   2.04; `BULKDEREGRESP` 2.04. Bulk registrations record the gateway as the downlink path.
 //!
-//! # Messages (README "Messages"; the files are listed under "Files")
+//! # Messages (docs/PROTOCOL.md §15.2; the files are listed under "Files")
 //! - `MSG`: sender registered and sending from its registered address (a gateway-registered UE:
 //!   from that gateway's IP, or inside an aggregate of an allowed gateway that registered it),
 //!   else 4.03 `REJECTED NOT_REGISTERED`/`UNAUTHORIZED`; payload above `max_payload_bytes` 4.13;

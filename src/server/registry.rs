@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 type Hasher = foldhash::fast::RandomState;
 use std::net::SocketAddr;
 
-/// How downlink traffic reaches a registered UE (the reference server profile, README "Store the downlink path per UE").
+/// How downlink traffic reaches a registered UE (docs/PROTOCOL.md §15.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DownlinkPath {
     /// Registered with a single `REG`: the source transport address of that request.
@@ -74,7 +74,7 @@ pub(crate) struct Table<V> {
 /// Registration table keyed by UE Service ID (24.538 §6.3.1.1.1).
 pub(crate) type Registry = Table<Registration>;
 
-/// Registered Application Servers (README "Message flows", project extension): AS Service ID to
+/// Registered Application Servers (docs/PROTOCOL.md §15.1, project extension): AS Service ID to
 /// the source address of its `REG`, which is also its downlink path.
 pub(crate) type AsTable = Table<SocketAddr>;
 

@@ -49,7 +49,7 @@ impl ServerCore {
         v
     }
 
-    /// An `IMDN FAILURE` to the sender of `m` on behalf of its recipient (README "Message flows": the server
+    /// An `IMDN FAILURE` to the sender of `m` on behalf of its recipient (docs/PROTOCOL.md §15.2: the server
     /// reports a failed or expired delivery when delivery status was required).
     pub(super) fn send_failure_report(&mut self, now: Instant, m: &Message, failure: &'static str) {
         let (Some(sender), Some(recipient)) = (m.originator(), m.recipient()) else {

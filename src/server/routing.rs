@@ -1,4 +1,4 @@
-//! Message routing (23.554 §8.3.2, §8.3.6; README "Message flows"): who may send, where a
+//! Message routing (23.554 §8.3.2, §8.3.6; docs/PROTOCOL.md §15.2): who may send, where a
 //! recipient is reached, the targets of a message (UE, AS, group members), and each copy
 //! delivered now, stored, or failed.
 
@@ -19,7 +19,7 @@ struct Target {
     group: Option<String>,
 }
 
-/// `Some(cause)` for a sender that may not send (README "Message flows", the reference server profile, README).
+/// `Some(cause)` for a sender that may not send (docs/PROTOCOL.md §15.2).
 type SenderCheck = Result<(), &'static str>;
 
 impl ServerCore {

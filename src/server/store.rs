@@ -1,4 +1,4 @@
-//! Store and forward (23.554 §8.3.2 NOTE, §8.3.6; 23.554 §8.3.6): messages kept for recipients
+//! Store and forward (23.554 §8.3.2 NOTE, §8.3.6): messages kept for recipients
 //! that are not reachable, bounded per recipient and in total, each with an expiry instant.
 //!
 //! A delivery of a stored message takes it out of its recipient's queue but keeps it stored

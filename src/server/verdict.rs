@@ -1,5 +1,5 @@
 //! The server's verdict on one message or report (23.554 §8.3.2, §8.4: `MSGRESP` and aggregate
-//! results) and the CoAP code answering it (README "Message flows").
+//! results) and the CoAP code answering it (docs/PROTOCOL.md §15.2).
 
 use crate::coap::Code;
 use crate::msg::{cause, MessageResult, MsgDeliveryStatus};
@@ -35,7 +35,7 @@ impl Verdict {
         }
     }
 
-    /// The CoAP code answering a single `MSG`/`IMDN` with this verdict (README "Message flows").
+    /// The CoAP code answering a single `MSG`/`IMDN` with this verdict (docs/PROTOCOL.md §15.2).
     pub(super) fn code(self) -> Code {
         match (self.status, self.cause) {
             (MsgDeliveryStatus::Accepted | MsgDeliveryStatus::Stored, _) => Code::CHANGED,

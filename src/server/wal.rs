@@ -1,4 +1,4 @@
-//! The server's write-ahead log, `server.log` next to `server.redb` (README "Persistence").
+//! The server's write-ahead log, `server.log` next to `server.redb` (docs/ARCHITECTURE.md §6).
 //!
 //! Each batch of changed records ([`ServerChanges`]) is appended as one checksummed frame and made
 //! durable with `fdatasync` before the batch counts as written; the records are kept in memory,

@@ -1,4 +1,4 @@
-//! Admission of an accepted device request (24.538 §6.3.4; README "Protocol profile"): the
+//! Admission of an accepted device request (24.538 §6.3.4; docs/PROTOCOL.md §7): the
 //! pending bound, drain and journal checks, `waitTime`, replacement of an older request from the
 //! same device, then its batch or a single request upstream; and the timers of its exchange.
 

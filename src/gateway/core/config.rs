@@ -1,5 +1,5 @@
 //! Configuration requests on the configuration socket (24.538 §6.2; 23.554 §8.1.4;
-//! 23.554 §8.1.4; 24.538 §6.3.4): the GET is checked, deduplicated, cached by MSGin5G UE ID and
+//! 24.538 §6.3.4): the GET is checked, deduplicated, cached by MSGin5G UE ID and
 //! admitted like a registration (batched into `BULKCONF`, or forwarded singly); the
 //! `BULKCONFRESP` is split into one 2.05/4.03/4.04 per device.
 

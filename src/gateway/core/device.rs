@@ -1,5 +1,5 @@
 //! Device requests (MSGin5G-6): validate, deduplicate (RFC 7252 §4.5), accept, replace, and
-//! send each request its one final answer (README "Protocol profile").
+//! send each request its one final answer (docs/PROTOCOL.md §7).
 
 use super::admission::Admission;
 use super::device_state::DeviceRetx;

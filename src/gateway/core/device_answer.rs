@@ -1,4 +1,4 @@
-//! The one final answer to a device request (24.538 §6.3.4.3.3; README "Protocol profile"):
+//! The one final answer to a device request (24.538 §6.3.4.3.3; docs/PROTOCOL.md §7):
 //! piggybacked, separate (CON) or spec-literal POST, and refusals before acceptance.
 
 use super::device_state::DeviceRetx;
@@ -79,7 +79,7 @@ impl GatewayCore {
         self.push(side, peer, bytes);
     }
 
-    /// Send the one final answer for `exchange` (README "Protocol profile").
+    /// Send the one final answer for `exchange` (docs/PROTOCOL.md §7).
     pub(super) fn answer(
         &mut self,
         now: Instant,

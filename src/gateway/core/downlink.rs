@@ -1,5 +1,5 @@
 //! Downlink: requests from the server (`MSG`, `IMDN`) for the devices behind the gateway
-//! (23.554 §8.11, 23.554 §8.11), delivered by the shard that serves the device (README "Architecture"),
+//! (23.554 §8.11), delivered by the shard that serves the device (docs/ARCHITECTURE.md §4),
 //! and the gateway's own registration with the server (23.554 §8.2.7 pre-condition 1).
 //!
 //! The server's CON gets an empty ACK at once; the device's answer (or its silence) becomes a

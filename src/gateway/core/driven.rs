@@ -1,5 +1,5 @@
 //! The gateway shard as a [`Core`] of the one driver (`net::shard::run`): the socket table
-//! layout and the mapping between socket ids and [`Side`]s (README "Architecture").
+//! layout and the mapping between socket ids and [`Side`]s (docs/ARCHITECTURE.md §2).
 
 use super::shard::GatewayCore;
 use crate::coap::Transmit;

@@ -1,4 +1,4 @@
-//! The Gateway UE core of one shard (23.554 §8.2.7, §8.11; README "Architecture", §3): sans-IO,
+//! The Gateway UE core of one shard (23.554 §8.2.7, §8.11; docs/ARCHITECTURE.md §1, §3): sans-IO,
 //! fed with `handle_*`, drained with `poll_transmit`/`poll_handoff`, woken at `poll_timeout`.
 //!
 //! [`GatewayCore`] ([`shard`]) owns one sub-state per side, each a plain data type with its own
@@ -26,7 +26,7 @@
 //! - [`downlink`]: the server's downlink requests and their delivery (23.554 §8.11);
 //! - [`reregister`]: the gateway's own (re-)registration (issue 9);
 //! - [`silence`]: upstream liveness: warnings, pings, re-sending after a silence;
-//! - [`overload`]: overload control (README "Failure behaviour");
+//! - [`overload`]: overload control (docs/ARCHITECTURE.md §8);
 //! - [`timers`]: piggyback windows, deadlines, retransmissions, expiry;
 //! - [`persist`]: change tracking and the request journal (issue 9);
 //! - [`observe`]: flush reasons and gauges for the metrics;

@@ -1,4 +1,4 @@
-//! Overload control (README "Failure behaviour"): a new device request that waited longer than
+//! Overload control (docs/ARCHITECTURE.md §8): a new device request that waited longer than
 //! [`crate::gateway::GatewayConfig::overload_delay`] between the kernel receiving it and the shard handling it is
 //! answered 5.03 + Max-Age at once (RFC 7252 §5.9.3.4, §5.10.5) without parsing its payload,
 //! and a NON one is dropped; both are counted; beyond [`SILENT_FACTOR`] times the delay a CON is
@@ -30,7 +30,7 @@ use std::time::Instant;
 
 /// Beyond this multiple of [`crate::gateway::GatewayConfig::overload_delay`] a new CON is dropped unanswered:
 /// on loopback a 5.03 costs the shard ~80 % of serving the request (the send dominates), so
-/// answering every excess request cannot drain the queue (README "Failure behaviour").
+/// answering every excess request cannot drain the queue (docs/ARCHITECTURE.md §8).
 pub const SILENT_FACTOR: u32 = 2;
 
 /// Diagnostic payload of the overload answer (RFC 7252 §5.5.2).

@@ -1,4 +1,4 @@
-//! The overload-control sub-state of a shard (README "Failure behaviour"): the queueing delay
+//! The overload-control sub-state of a shard (docs/ARCHITECTURE.md §8): the queueing delay
 //! of the datagram being handled, the budget of 5.03 answers, and the answer pace (latency
 //! and rate).
 

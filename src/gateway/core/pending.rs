@@ -87,7 +87,7 @@ impl Kind {
 /// Whether the device's CON has been acknowledged yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckState {
-    /// CON, ACK held back hoping to piggyback the answer (README "Protocol profile").
+    /// CON, ACK held back hoping to piggyback the answer (docs/PROTOCOL.md §7).
     Held,
     /// CON, empty ACK already sent; the answer goes as a separate message.
     Acked,

@@ -1,4 +1,4 @@
-//! The Gateway UE state machine of one shard (23.554 §8.2.7, §8.11; README "Architecture"):
+//! The Gateway UE state machine of one shard (23.554 §8.2.7, §8.11; docs/ARCHITECTURE.md §1):
 //! its owned sub-states, construction, the public driving API and draining.
 
 use super::device_state::{ConfigSide, DeviceSide};
@@ -25,7 +25,7 @@ use std::time::Instant;
 
 /// Count one event (relaxed: the counters are statistics, README "Metrics").
 /// The Gateway UE state machine for one shard: the shard's identity and links, and one owned
-/// sub-state per side (23.554 §8.2.7, §8.11; README "Architecture").
+/// sub-state per side (23.554 §8.2.7, §8.11; docs/ARCHITECTURE.md §1).
 #[derive(Debug)]
 pub struct GatewayCore {
     /// The gateway's bounds and timers.
@@ -54,7 +54,7 @@ pub struct GatewayCore {
     pub(super) downlink: Downlink,
     /// The gateway's own registration and the requests parked on it.
     pub(super) registration: SelfRegistration,
-    /// Overload control's state (README "Failure behaviour").
+    /// Overload control's state (docs/ARCHITECTURE.md §8).
     pub(super) overload: Overload,
     /// State shared by all shards (Application Client registrations, clients, report routes).
     pub(super) directory: Arc<Directory>,

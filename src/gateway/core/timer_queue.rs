@@ -1,4 +1,4 @@
-//! The core's timers (README "Architecture"): what each one is for, and the queue that hands
+//! The core's timers (docs/ARCHITECTURE.md §1): what each one is for, and the queue that hands
 //! them back earliest first. A timer is validated when it fires (stale ones are ignored).
 
 use super::pending::Kind;

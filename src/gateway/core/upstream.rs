@@ -501,7 +501,7 @@ impl GatewayCore {
     }
 
     /// Split a bulk response (24.538 §6.3.4.3.3 / §6.3.4.3.6) or an aggregate's `MSGRESP`
-    /// (23.554 §8.4, README "Message flows") into one answer per member ([`split_answer`]); an unusable answer
+    /// (23.554 §8.4, docs/PROTOCOL.md §9.3) into one answer per member ([`split_answer`]); an unusable answer
     /// fails every member with `SERVER_ERROR`.
     pub(super) fn split(&mut self, now: Instant, flight: InFlight, payload: &[u8]) {
         let split = split_answer(flight.kind, &flight.members, payload);

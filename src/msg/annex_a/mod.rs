@@ -1,5 +1,5 @@
 //! Annex A.3 payloads (MSGin5G-5, CoAP + JSON between an Application Client on a constrained UE and
-//! the Gateway UE; TS 24.538 §6.3.2, §6.4.2.3, Annex A.3, README "Message flows"): registration,
+//! the Gateway UE; TS 24.538 §6.3.2, §6.4.2.3, Annex A.3, docs/PROTOCOL.md §10): registration,
 //! de-registration, message and delivery-report sending, and the gateway → AC deliveries.
 //!
 //! Message Type strings carry spaces (`"MESSAGE SENDING REQUEST"`); these payloads carry no

@@ -73,7 +73,7 @@ pub struct ConfigurationResponse {
     pub configuration: Option<UeConfiguration>,
 }
 
-/// `BULKCONF` (23.554 §8.1.4; 23.554 §8.1.4, project profile).
+/// `BULKCONF` (23.554 §8.1.4, project profile).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BulkConfiguration {
     /// MSGin5G service identifier.

@@ -1,4 +1,4 @@
-//! The one JSON key table of the MSGin5G payloads (JSON profile, README "Protocol profile";
+//! The one JSON key table of the MSGin5G payloads (JSON profile, docs/PROTOCOL.md §5;
 //! TS 24.538 §7.1, 23.554 §8): each IE's canonical lowerCamelCase key, used on output and in
 //! errors, and the aliases accepted on input (the spec's literal IE names, snake_case).
 

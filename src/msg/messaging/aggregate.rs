@@ -1,4 +1,4 @@
-//! The aggregate envelope (`AGGMSG`/`AGGIMDN`, 23.554 §8.4, README "Message flows") written
+//! The aggregate envelope (`AGGMSG`/`AGGIMDN`, 23.554 §8.4, docs/PROTOCOL.md §9) written
 //! around elements the Gateway UE encoded ahead of time, and its size bound for datagram
 //! budgeting.
 

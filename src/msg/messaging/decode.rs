@@ -1,4 +1,4 @@
-//! Decoding of the messaging family (23.554 §8.3.2–§8.4, README "Message flows") from the
+//! Decoding of the messaging family (23.554 §8.3.2–§8.4, docs/PROTOCOL.md §9) from the
 //! collected fields of a root object; see [`super`] for the checks.
 
 use super::{
@@ -79,7 +79,7 @@ fn is_base64(s: &str) -> bool {
 const ORIGINATOR: &str = "originating*ServiceId";
 const RECIPIENT: &str = "recipient*ServiceId";
 
-/// Envelope keys an aggregate element inherits (README "Message flows").
+/// Envelope keys an aggregate element inherits (docs/PROTOCOL.md §9).
 #[derive(Default)]
 struct Inherit {
     orig_ue: Option<String>,

@@ -1,4 +1,4 @@
-//! Encoding of the messaging family (23.554 §8.3.2–§8.4, README "Message flows"): compact
+//! Encoding of the messaging family (23.554 §8.3.2–§8.4, docs/PROTOCOL.md §9): compact
 //! JSON, false flags left out, aggregate and results counts written as the list lengths; the
 //! single-message writers work from borrowed values for the gateway's and server's hot paths.
 
@@ -155,7 +155,7 @@ fn write_results(out: &mut Vec<u8>, number_of_results: Option<u32>, results: &[M
     );
 }
 
-/// Write the `MSGRESP` answering an aggregate (README "Message flows"):
+/// Write the `MSGRESP` answering an aggregate (docs/PROTOCOL.md §9.3):
 /// `{"msgin5gServiceId"?,"messageType":"MSGRESP","messageId","numberOfResults":N,"results":[...]}`
 /// with `N` as given (the reference server's `count_mismatch` test hook sends a wrong one); with
 /// `N = results.len()` the bytes equal [`crate::msg::encode`] of the equivalent

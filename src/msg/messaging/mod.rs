@@ -1,4 +1,4 @@
-//! Messaging payloads on MSGin5G-1/-6 (23.554 §8.3.2–4.8, README "Message flows"): `MSG`, `MSGRESP`
+//! Messaging payloads on MSGin5G-1/-6 (23.554 §8.3.2–§8.4; docs/PROTOCOL.md §9): `MSG`, `MSGRESP`
 //! (with the per-element `results` of an aggregate answer), `IMDN`, `AGGMSG`, `AGGIMDN`: the
 //! payload types here, their decoders (`decode.rs`), writers (`encode.rs`, with the
 //! allocation-light element writers of the gateway's aggregation path) and the aggregate envelope
@@ -158,7 +158,7 @@ fn originator<'a>(ue: &'a Option<String>, as_: &'a Option<String>) -> Option<Add
     }
 }
 
-/// `AGGMSG` (23.554 §8.4; 23.554 §8.4, README "Message flows").
+/// `AGGMSG` (23.554 §8.4, docs/PROTOCOL.md §9.1).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AggregatedMessage {
     /// MSGin5G service identifier.
@@ -179,7 +179,7 @@ pub struct AggregatedMessage {
     pub messages: Vec<Message>,
 }
 
-/// `AGGIMDN` (23.554 §8.4, README "Message flows").
+/// `AGGIMDN` (23.554 §8.4, docs/PROTOCOL.md §9).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AggregatedReport {
     /// MSGin5G service identifier.
@@ -198,7 +198,7 @@ pub struct AggregatedReport {
     pub reports: Vec<DeliveryReport>,
 }
 
-/// One element verdict in an aggregate answer (`MSGRESP.results[]`, README "Message flows").
+/// One element verdict in an aggregate answer (`MSGRESP.results[]`, docs/PROTOCOL.md §9.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageResult {
     /// The element's Message ID.
@@ -228,7 +228,7 @@ pub struct MessageResponse {
 
 impl MessageResponse {
     /// The verdict for element `message_id` of an aggregate answer: the listed one, or
-    /// `ACCEPTED` when the answer does not list it (README "Message flows").
+    /// `ACCEPTED` when the answer does not list it (docs/PROTOCOL.md §9.3).
     pub fn result_for(&self, message_id: &str) -> (MsgDeliveryStatus, Option<&str>) {
         self.results
             .iter()

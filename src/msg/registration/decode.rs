@@ -13,7 +13,7 @@ use simd_json::prelude::{TypedValue, ValueIntoString, Writable};
 use simd_json::ValueType;
 
 /// A (de-)registration of a UE (`ueServiceId`) or of an AS (`asServiceId` and no
-/// `ueServiceId`; AS identity, project extension, README "Message flows").
+/// `ueServiceId`; AS identity, project extension, docs/PROTOCOL.md §9).
 pub(crate) enum Party<U, A> {
     /// A UE's.
     Ue(U),

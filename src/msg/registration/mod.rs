@@ -90,7 +90,7 @@ pub struct DeregistrationResponse {
     pub failure_cause: Option<String>,
 }
 
-/// `BULKREG` (23.554 §8.2.7; 23.554 §8.2.7).
+/// `BULKREG` (23.554 §8.2.7).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BulkRegistration {
     /// MSGin5G service identifier.
@@ -139,7 +139,7 @@ pub struct BulkDeregistrationResponse {
 }
 
 /// AS registration or de-registration (`REG`/`DEREG` with `asServiceId` and no `ueServiceId`;
-/// project extension, README "Message flows").
+/// project extension, docs/PROTOCOL.md §15.1).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AsRegistrationRequest {
     /// MSGin5G service identifier.

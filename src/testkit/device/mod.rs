@@ -3,7 +3,7 @@
 //! A [`Device`] owns one UDP socket (its own source port) and talks to one target (a Gateway UE,
 //! Relay UE or Server). [`Device::register`] / [`Device::deregister`] send a `REG` / `DEREG`
 //! POST (Uri-Path `msgin5g` by default, Content-Format 50) and wait for the answer in any of the
-//! forms a gateway may use (README "Protocol profile"):
+//! forms a gateway may use (docs/PROTOCOL.md §7):
 //!
 //! - **Piggybacked**: an ACK with the request's Message ID, a response code and the Token.
 //! - **Separate**: an empty ACK first (for a CON request), then a CON or NON response carrying
@@ -44,7 +44,7 @@ use tokio::time::Instant;
 /// Default overall time to wait for an answer: MAX_TRANSMIT_WAIT (93 s) plus a margin.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(95);
 
-/// Default Uri-Path of MSGin5G requests (README "Protocol profile").
+/// Default Uri-Path of MSGin5G requests (docs/PROTOCOL.md §3.1).
 pub const DEFAULT_URI_PATH: &str = "msgin5g";
 
 /// Receive buffer size: larger than any answer a gateway sends to a constrained UE.
