@@ -76,6 +76,10 @@ pub(crate) fn write_uint(out: &mut Vec<u8>, mut n: u64) {
 }
 
 /// `{` + `"msgin5gServiceId":S,`? + `"messageType":"MT"` (`mt` is a `MessageType` wire string).
+// The small writers below are `#[inline]`: since they live in this module rather than in each
+// family's file, the bulk element writer called them out of line, +9 % instructions per element
+// (callgrind, `batch` bench, 558.1M vs 512.2M for the same run); inlined it is 512.2M again.
+#[inline]
 pub(crate) fn write_head(out: &mut Vec<u8>, sid: Option<&str>, mt: &str) {
     out.push(b'{');
     if let Some(s) = sid {
@@ -89,6 +93,7 @@ pub(crate) fn write_head(out: &mut Vec<u8>, sid: Option<&str>, mt: &str) {
 }
 
 /// `,"key":`
+#[inline]
 pub(crate) fn write_key(out: &mut Vec<u8>, key: &str) {
     out.extend_from_slice(b",\"");
     out.extend_from_slice(key.as_bytes());
@@ -96,6 +101,7 @@ pub(crate) fn write_key(out: &mut Vec<u8>, key: &str) {
 }
 
 /// `,"key":"v"` when `v` is set.
+#[inline]
 pub(crate) fn write_opt_str(out: &mut Vec<u8>, key: &str, v: Option<&str>) {
     if let Some(v) = v {
         write_key(out, key);
@@ -104,6 +110,7 @@ pub(crate) fn write_opt_str(out: &mut Vec<u8>, key: &str, v: Option<&str>) {
 }
 
 /// `,"key":n` when `v` is set.
+#[inline]
 pub(crate) fn write_opt_u32(out: &mut Vec<u8>, key: &str, v: Option<u32>) {
     if let Some(v) = v {
         write_key(out, key);
@@ -112,6 +119,7 @@ pub(crate) fn write_opt_u32(out: &mut Vec<u8>, key: &str, v: Option<u32>) {
 }
 
 /// `"key":"value"` without a leading comma (opens an object).
+#[inline]
 pub(crate) fn write_first(out: &mut Vec<u8>, key: &str, v: &str) {
     out.push(b'"');
     out.extend_from_slice(key.as_bytes());
@@ -120,6 +128,7 @@ pub(crate) fn write_first(out: &mut Vec<u8>, key: &str, v: &str) {
 }
 
 /// `,"key":true` when `v`; false flags are left out.
+#[inline]
 pub(crate) fn write_true(out: &mut Vec<u8>, key: &str, v: bool) {
     if v {
         write_key(out, key);
