@@ -89,6 +89,10 @@ overload_max_age_s = 5
 # dropped unanswered (a drop costs the shard only its receive, an answer about as much as
 # serving). At least 1.
 overload_answer_rate = 5000
+# Overload control, buffer bound: while the device socket's receive buffer is still this full
+# (percent, read after each full receive batch) a new request is shed as by the delay bound,
+# before the kernel has to drop (at 100). 0 = off, ..= 100.
+overload_buffer_percent = 50
 # Bound on the deduplication cache: devices (peers) remembered per shard (RFC 7252 §4.5); past
 # it the least recently active device is forgotten.
 dedup_max_entries = 1048576

@@ -110,6 +110,9 @@ pub struct GatewaySection {
     pub overload_max_age_s: u32,
     /// Most 5.03 answers per second per shard for requests shed by queueing delay.
     pub overload_answer_rate: u32,
+    /// Receive-buffer fill (percent) from which new requests are shed as by the delay bound
+    /// (0: off).
+    pub overload_buffer_percent: u8,
     /// Smoothed answer latency above which new requests are refused, in milliseconds (0: off;
     /// absent: half of `piggyback_window_ms`).
     pub overload_latency_ms: Option<u64>,
@@ -191,6 +194,7 @@ impl Default for GatewaySection {
             upstream_probe_ms: millis(core.upstream_probe_interval),
             overload_max_age_s: core.overload_max_age,
             overload_answer_rate: core.overload_answer_rate,
+            overload_buffer_percent: core.overload_buffer_percent,
             overload_latency_ms: None,
             dedup_max_entries: core.dedup_max_entries,
             dedup_exchanges_per_peer: core.dedup_exchanges_per_peer,
@@ -322,6 +326,12 @@ impl GatewaySection {
             "gateway.overload_answer_rate",
             g.overload_answer_rate as usize,
         )?;
+        if g.overload_buffer_percent > 100 {
+            return Err(invalid(
+                "gateway.overload_buffer_percent",
+                "must be 0 (off) ..= 100",
+            ));
+        }
         if g.overload_latency_ms
             .is_some_and(|ms| ms >= g.piggyback_window_ms)
         {
@@ -428,6 +438,7 @@ impl GatewaySection {
             upstream_probe_interval: Duration::from_millis(g.upstream_probe_ms),
             overload_max_age: g.overload_max_age_s,
             overload_answer_rate: g.overload_answer_rate,
+            overload_buffer_percent: g.overload_buffer_percent,
             overload_latency: Duration::from_millis(
                 g.overload_latency_ms.unwrap_or(g.piggyback_window_ms / 2),
             ),

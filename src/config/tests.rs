@@ -244,6 +244,10 @@ fn each_invalid_value_names_its_field() {
             "[gateway]\noverload_answer_rate = 0",
             "gateway.overload_answer_rate",
         ),
+        (
+            "[gateway]\noverload_buffer_percent = 101",
+            "gateway.overload_buffer_percent",
+        ),
         ("[gateway]\nmax_in_flight = 0", "gateway.max_in_flight"),
         (
             "[gateway]\noverload_delay_ms = 0",

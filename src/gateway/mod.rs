@@ -135,6 +135,13 @@ pub struct GatewayConfig {
     /// bucket holding one second's worth); past it a request is dropped unanswered, which costs
     /// the shard only its receive (docs/ARCHITECTURE.md §8).
     pub overload_answer_rate: u32,
+    /// Overload control's buffer bound: while the device-facing socket's receive buffer is
+    /// still at least this full (percent, [`crate::net::shard::Load::buffer_fill`]) a new
+    /// request is shed as by [`GatewayConfig::overload_delay`]: the buffer fills before the
+    /// delay is reached at twice a shard's capacity (4 MiB, ~100–140 ms), and at 100 % the
+    /// kernel drops whatever arrives, ACKs and retransmissions of admitted requests included.
+    /// Zero: off.
+    pub overload_buffer_percent: u8,
     /// Bound on the deduplication caches: peers (devices) remembered, RFC 7252 §4.5.
     pub dedup_max_entries: usize,
     /// Exchanges remembered per device for duplicate detection (RFC 7252 §4.5; a device
@@ -215,6 +222,7 @@ impl Default for GatewayConfig {
             upstream_probe_interval: Duration::from_secs(2),
             overload_max_age: 5,
             overload_answer_rate: DEFAULT_OVERLOAD_ANSWER_RATE,
+            overload_buffer_percent: 50,
             overload_latency: Duration::from_millis(500),
             dedup_max_entries: 1 << 20,
             dedup_exchanges_per_peer: crate::coap::dedup::DEFAULT_EXCHANGES_PER_PEER,

@@ -7,6 +7,7 @@ use crate::net::shard::Load;
 fn late(_sim: &Sim) -> Load {
     Load {
         queue_delay: config().overload_delay + Duration::from_millis(1),
+        ..Load::default()
     }
 }
 
@@ -168,6 +169,7 @@ fn far_behind_a_new_con_is_dropped_unanswered_but_admitted_work_still_answered()
     let far_behind = Load {
         queue_delay: config().overload_delay * crate::gateway::SILENT_FACTOR
             + Duration::from_millis(1),
+        ..Load::default()
     };
     sim.gw.set_load(far_behind);
     sim.device(dev(2), &reg(2, tok(2), "ue-2"));
@@ -306,4 +308,40 @@ fn under_sustained_overload_the_shard_admits_at_the_rate_it_answers_and_refuses_
         worst <= bound * 3 / 2,
         "admitted ones wait about the bound: {worst:?}"
     );
+}
+
+#[test]
+fn a_request_read_while_the_receive_buffer_is_still_half_full_gets_5_03() {
+    let mut sim = Sim::with_server(config());
+    // The batch left the buffer 60 % full: refused before the payload is parsed.
+    sim.gw.set_load(Load {
+        buffer_fill: 60,
+        ..Load::default()
+    });
+    sim.device(dev(1), &reg(1, tok(1), "ue-1"));
+    let a = sim.answers_to(dev(1));
+    assert_eq!(a.len(), 1);
+    expect_overloaded(&a[0], 1);
+    assert_eq!(stat(&sim, |s| &s.shed_queue_delay), 1);
+    assert_eq!(sim.gw.pending_len(), 0);
+    // Below the bound (50 %): admitted.
+    sim.gw.set_load(Load {
+        buffer_fill: 49,
+        ..Load::default()
+    });
+    sim.device(dev(2), &reg(2, tok(2), "ue-2"));
+    sim.advance(Duration::from_millis(200));
+    assert_eq!(sim.answers_to(dev(2))[0].view().header.code, Code::CREATED);
+    // Off (0): a full buffer is left to the delay bound.
+    let mut sim = Sim::with_server(GatewayConfig {
+        overload_buffer_percent: 0,
+        ..config()
+    });
+    sim.gw.set_load(Load {
+        buffer_fill: 100,
+        ..Load::default()
+    });
+    sim.device(dev(3), &reg(3, tok(3), "ue-3"));
+    sim.advance(Duration::from_millis(200));
+    assert_eq!(sim.answers_to(dev(3))[0].view().header.code, Code::CREATED);
 }

@@ -183,6 +183,39 @@ fn sendmmsg(fd: std::os::fd::RawFd, batch: &[(SocketAddr, &[u8])]) -> io::Result
     Ok(n as usize)
 }
 
+/// How full `socket`'s receive buffer is, in percent of its size (`SO_MEMINFO`: the memory the
+/// queued datagrams take, kernel bookkeeping included, against `SO_RCVBUF`); `None` where the
+/// kernel does not tell. One `getsockopt`, read by the driver once per full receive batch
+/// (overload control, docs/ARCHITECTURE.md §8: the kernel drops at 100 %).
+#[cfg(target_os = "linux")]
+pub fn receive_buffer_fill(socket: &UdpSocket) -> Option<u8> {
+    use std::os::fd::AsRawFd;
+    // SK_MEMINFO_RMEM_ALLOC = 0, SK_MEMINFO_RCVBUF = 1; the kernel fills as many of the
+    // SK_MEMINFO_VARS (9 today) as fit.
+    let mut info = [0u32; 16];
+    let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
+    // SAFETY: `info` is writable for `len` bytes and `len` is a valid pointer.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_MEMINFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 || (len as usize) < 2 * std::mem::size_of::<u32>() || info[1] == 0 {
+        return None;
+    }
+    Some((u64::from(info[0]) * 100 / u64::from(info[1])).min(100) as u8)
+}
+
+/// How full `socket`'s receive buffer is: not known off Linux.
+#[cfg(not(target_os = "linux"))]
+pub fn receive_buffer_fill(_socket: &UdpSocket) -> Option<u8> {
+    None
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
@@ -221,5 +254,33 @@ mod tests {
         assert_eq!(seen, payloads);
         let err = slots.try_recv(&rx, BATCH).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod fill_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_receive_buffer_fill_rises_with_queued_datagrams_and_falls_when_they_are_read() {
+        let rx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let to = rx.local_addr().unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        assert_eq!(receive_buffer_fill(&rx), Some(0), "nothing queued");
+        for i in 0..50u8 {
+            tx.send_to(&[i; 100], to).await.unwrap();
+        }
+        // Loopback delivers within the send call.
+        let full = receive_buffer_fill(&rx).unwrap();
+        assert!(full > 0, "50 datagrams queued: {full} %");
+        let mut batch = RecvBatch::new();
+        let mut read = 0;
+        while read < 50 {
+            rx.readable().await.unwrap();
+            if let Ok(n) = batch.try_recv(&rx, BATCH) {
+                read += n;
+            }
+        }
+        assert_eq!(receive_buffer_fill(&rx), Some(0), "all read");
     }
 }

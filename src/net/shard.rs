@@ -57,6 +57,10 @@ pub struct Load {
     /// How long the datagram waited between the kernel receiving it and the core being handed
     /// it (socket buffer plus the turn); zero when the kernel did not stamp it.
     pub queue_delay: Duration,
+    /// How full the socket's receive buffer still was after the batch holding this datagram
+    /// was read, in percent ([`mmsg::receive_buffer_fill`], read only after a full batch; zero
+    /// otherwise): at 100 the kernel drops what arrives.
+    pub buffer_fill: u8,
 }
 
 /// A sans-IO protocol core driven by a [`net`](super) driver (quinn's `handle_*`/`poll_*` style).
@@ -429,6 +433,12 @@ pub async fn run<C: Core, H: Hooks<C>>(
             while budget > 0 {
                 match rx.try_recv(&socket, budget) {
                     Ok(n) => {
+                        // A full batch may have left more queued: how much (one getsockopt).
+                        let buffer_fill = if n == budget.min(mmsg::BATCH) {
+                            mmsg::receive_buffer_fill(&socket).unwrap_or(0)
+                        } else {
+                            0
+                        };
                         budget = budget.saturating_sub(n);
                         for i in 0..n {
                             let (datagram, data) = rx.get(i);
@@ -436,7 +446,10 @@ pub async fn run<C: Core, H: Hooks<C>>(
                                 .arrived
                                 .and_then(|t| wall.duration_since(t).ok())
                                 .unwrap_or_default();
-                            core.set_load(Load { queue_delay });
+                            core.set_load(Load {
+                                queue_delay,
+                                buffer_fill,
+                            });
                             core.handle_datagram(now, id, datagram.from, data);
                         }
                     }

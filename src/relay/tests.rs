@@ -657,6 +657,7 @@ fn a_new_request_that_waited_past_the_overload_delay_gets_5_03_from_the_relay_it
     let mut h = Harness::new(config());
     let late = Load {
         queue_delay: h.core.config().overload_delay + Duration::from_millis(1),
+        ..Load::default()
     };
     // Admitted while on time: relayed, and its exchange is tracked.
     h.core.set_load(Load::default());
@@ -701,6 +702,7 @@ fn a_new_request_that_waited_past_the_overload_delay_gets_5_03_from_the_relay_it
     h.core.set_load(Load {
         queue_delay: h.core.config().overload_delay * crate::gateway::SILENT_FACTOR
             + Duration::from_millis(1),
+        ..Load::default()
     });
     assert!(h.feed(DEVICE_SOCKET, ue(1), &reg(6, 6)).is_empty());
     assert_eq!(h.core.stats().bound_hits(Bound::QueueDelay), 4);
@@ -718,6 +720,7 @@ fn past_the_answer_rate_a_request_shed_by_delay_is_dropped_unanswered() {
     });
     h.core.set_load(Load {
         queue_delay: h.core.config().overload_delay + Duration::from_millis(1),
+        ..Load::default()
     });
     expect_overload(
         h.feed(DEVICE_SOCKET, ue(1), &reg(1, 1)),

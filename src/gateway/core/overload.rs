@@ -40,6 +40,7 @@ impl GatewayCore {
     /// The driver's measurement for the datagram fed next ([`crate::net::shard::Core::set_load`]).
     pub fn set_load(&mut self, load: Load) {
         self.overload.queue_delay = load.queue_delay;
+        self.overload.buffer_fill = load.buffer_fill;
     }
 
     /// The Max-Age of one 5.03 overload answer: the configured one with ±50 % jitter.
@@ -89,7 +90,9 @@ impl GatewayCore {
         from: SocketAddr,
         header: &Header,
     ) -> bool {
-        let late = self.overload.queue_delay > self.config.overload_delay;
+        let full = self.config.overload_buffer_percent;
+        let late = self.overload.queue_delay > self.config.overload_delay
+            || (full != 0 && self.overload.buffer_fill >= full);
         if !late && !self.answers_lagging() {
             return false;
         }

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 pub(super) struct Overload {
     /// Queueing delay of the datagram being handled, from the driver ([`crate::net::shard::Load`]).
     pub(super) queue_delay: Duration,
+    /// Receive-buffer fill (percent) when that datagram's batch was read.
+    pub(super) buffer_fill: u8,
     /// 5.03 answers left for shed requests ([`crate::gateway::GatewayConfig::overload_answer_rate`]).
     pub(super) answer_budget: AnswerBudget,
     /// Smoothed receipt-to-answer time and answer rate
@@ -22,6 +24,7 @@ impl Overload {
     pub(super) fn new(answer_rate: u32) -> Overload {
         Overload {
             queue_delay: Duration::ZERO,
+            buffer_fill: 0,
             answer_budget: AnswerBudget::new(answer_rate),
             answer_pace: AnswerPace::default(),
         }
