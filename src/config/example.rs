@@ -60,7 +60,7 @@ max_pending = 65536
 # dropped unanswered too). 1..piggyback_window_ms.
 overload_delay_ms = 250
 # Most bulks in flight toward the server per shard.
-max_in_flight = 64
+max_in_flight = 256
 # Uplink sockets per shard, 1..=64: each is its own endpoint (and Message ID space) at the
 # server, good for ~265 bulks/s under RFC 7252's no-reuse rule.
 uplinks_per_shard = 8

@@ -103,6 +103,8 @@ pub struct GatewayConfig {
     /// without parsing its payload or keeping any state.
     pub overload_delay: Duration,
     /// Most bulks in flight toward the server per shard (NSTART deviation, RFC 7252 §4.8).
+    /// Default 256: with 64, a shard under twice its load carried only 64 bulks per upstream
+    /// round trip, and the round trip grows under load (docs/ARCHITECTURE.md §8).
     pub max_in_flight: usize,
     /// Uplink sockets per shard; each is its own endpoint and Message ID space at the server,
     /// good for ~265 CON/s under the RFC 7252 §4.4 rule (docs/PROTOCOL.md §3.3).
@@ -214,7 +216,7 @@ impl Default for GatewayConfig {
             persist_sync: Duration::from_millis(1000),
             max_pending: DEFAULT_MAX_PENDING,
             overload_delay: DEFAULT_OVERLOAD_DELAY,
-            max_in_flight: 64,
+            max_in_flight: 256,
             uplinks_per_shard: 8,
             bulk_response_timeout: Duration::from_secs(93),
             answer_margin: Duration::from_millis(2000),

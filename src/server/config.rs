@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 /// Default exchanges remembered per peer by the servers' duplicate detection (RFC 7252 §4.5):
-/// a gateway uplink keeps up to `max_in_flight` bulks (64 per shard by default) outstanding.
+/// a gateway uplink keeps up to `max_in_flight` bulks (256 per shard by default, spread over its uplinks) outstanding.
 pub const AGGREGATOR_EXCHANGES_PER_PEER: usize = 256;
 
 /// Per-entry policy of the reference server (TS 33.501 Y.6: trust the gateway, check per UE).
