@@ -256,6 +256,9 @@ overload_max_age_s = 5
 overload_delay_ms = 250
 # Most such 5.03 answers per second; past it the request is dropped unanswered. >= 1.
 overload_answer_rate = 5000
+# The gateway's buffer bound for the relay: while a socket's receive buffer is still this full
+# (percent) a new device request gets the relay's own 5.03. 0 = off, ..= 100.
+overload_buffer_percent = 50
 # TCP address serving Prometheus metrics at GET /metrics (`msgin5g relay`); absent: none.
 # metrics_listen = "127.0.0.1:9466"
 # Directory of the relay's link table (UE address -> uplink port, last activity; file

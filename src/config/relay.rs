@@ -54,6 +54,8 @@ pub struct RelaySection {
     pub overload_delay_ms: u64,
     /// Most 5.03 answers per second for requests shed by queueing delay.
     pub overload_answer_rate: u32,
+    /// Receive-buffer fill (percent) from which a new device request is shed (0: off).
+    pub overload_buffer_percent: u8,
     /// Prometheus `/metrics` listener (TCP); `None` runs none.
     pub metrics_listen: Option<SocketAddr>,
     /// Persistent link table directory; empty: in memory only.
@@ -82,6 +84,7 @@ impl Default for RelaySection {
             overload_max_age_s: core.overload_max_age,
             overload_delay_ms: millis(core.overload_delay),
             overload_answer_rate: core.overload_answer_rate,
+            overload_buffer_percent: core.overload_buffer_percent,
             metrics_listen: None,
             data_dir: PathBuf::from(DEFAULT_RELAY_DATA_DIR),
         }
@@ -126,6 +129,12 @@ impl RelaySection {
         }
         if self.overload_delay_ms == 0 {
             return Err(invalid("relay.overload_delay_ms", "must be at least 1"));
+        }
+        if self.overload_buffer_percent > 100 {
+            return Err(invalid(
+                "relay.overload_buffer_percent",
+                "must be 0 (off) ..= 100",
+            ));
         }
         if self.allow_list.as_ref().is_some_and(Vec::is_empty) {
             return Err(invalid(
@@ -200,6 +209,7 @@ impl RelaySection {
             exchange_lifetime: params.exchange_lifetime(),
             overload_delay: Duration::from_millis(self.overload_delay_ms),
             overload_answer_rate: self.overload_answer_rate,
+            overload_buffer_percent: self.overload_buffer_percent,
         }
     }
 }

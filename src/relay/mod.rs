@@ -112,6 +112,11 @@ pub struct RelayConfig {
     /// one is dropped; past twice the delay a CON is dropped unanswered too); retransmissions of
     /// relayed requests still pass.
     pub overload_delay: Duration,
+    /// Overload control's buffer bound (as the gateway's
+    /// [`crate::gateway::GatewayConfig::overload_buffer_percent`]): while the socket's receive
+    /// buffer is still this full (percent) a new device request is refused as by the delay.
+    /// Zero: off.
+    pub overload_buffer_percent: u8,
 }
 
 impl Default for RelayConfig {
@@ -134,6 +139,7 @@ impl Default for RelayConfig {
             overload_answer_rate: crate::gateway::DEFAULT_OVERLOAD_ANSWER_RATE,
             exchange_lifetime: crate::coap::TransmissionParams::default().exchange_lifetime(),
             overload_delay: crate::gateway::DEFAULT_OVERLOAD_DELAY,
+            overload_buffer_percent: crate::gateway::DEFAULT_OVERLOAD_BUFFER_PERCENT,
         }
     }
 }
@@ -149,6 +155,8 @@ pub struct RelayCore {
     stats: Arc<RelayStats>,
     /// Queueing delay of the datagram being handled, from the driver.
     queue_delay: Duration,
+    /// Receive-buffer fill (percent) when that datagram's batch was read.
+    buffer_fill: u8,
     /// 5.03 answers left for shed requests ([`RelayConfig::overload_answer_rate`]).
     answer_budget: AnswerBudget,
     /// Wall-clock anchor (an `Instant` and the real time then), set by `restore`.
@@ -179,6 +187,7 @@ impl RelayCore {
             ops: VecDeque::new(),
             stats: Arc::new(RelayStats::default()),
             queue_delay: Duration::ZERO,
+            buffer_fill: 0,
             wall: None,
             wake_at: None,
             release: Vec::new(),
@@ -298,7 +307,10 @@ impl RelayCore {
             // the answer the server would, a RST for a CON (§4.2), silence otherwise.
             return self.reject(socket, from, &header);
         }
-        if request && self.queue_delay > self.config.overload_delay {
+        let full = self.config.overload_buffer_percent;
+        let late = self.queue_delay > self.config.overload_delay
+            || (full != 0 && self.buffer_fill >= full);
+        if request && late {
             // Overload control: a new request that waited too long is refused by the relay
             // itself (not byte-transparent; no link or exchange is created); a retransmission
             // of a relayed request still goes through.
@@ -534,6 +546,7 @@ fn recipient_matches(data: &[u8], ue: IpAddr) -> bool {
 impl Core for RelayCore {
     fn set_load(&mut self, load: Load) {
         self.queue_delay = load.queue_delay;
+        self.buffer_fill = load.buffer_fill;
         if self.queue_delay > Duration::ZERO {
             self.stats.queue_delay.observe_duration(self.queue_delay);
         }

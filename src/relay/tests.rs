@@ -732,3 +732,31 @@ fn past_the_answer_rate_a_request_shed_by_delay_is_dropped_unanswered() {
     assert_eq!(h.core.stats().bound_hits(Bound::AnswerRate), 1);
     assert_eq!(h.stat(|s| &s.overload_sent), 1);
 }
+
+#[test]
+fn a_new_request_read_while_the_receive_buffer_is_half_full_gets_5_03_from_the_relay() {
+    let mut h = Harness::new(config());
+    h.core.set_load(Load {
+        buffer_fill: 50,
+        ..Load::default()
+    });
+    expect_overload(
+        h.feed(DEVICE_SOCKET, ue(1), &reg(1, 1)),
+        DEVICE_SOCKET,
+        ue(1),
+        1,
+    );
+    assert_eq!(
+        h.core.link_socket(ue(1)),
+        None,
+        "no state for a shed request"
+    );
+    assert_eq!(h.core.stats().bound_hits(Bound::QueueDelay), 1);
+    // Below the bound: relayed.
+    h.core.set_load(Load {
+        buffer_fill: 49,
+        ..Load::default()
+    });
+    let (socket, dest, _) = one(h.feed(DEVICE_SOCKET, ue(1), &reg(1, 1)));
+    assert_eq!((socket, dest), (FIRST_LINK_SOCKET, UPSTREAM));
+}
