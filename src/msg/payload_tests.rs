@@ -135,19 +135,7 @@ fn garbage_never_panics() {
     const ALPHABET: &[u8] = b"{}[]\":,\\ 0123456789.-eEtrufalsn\x00\xff\xc3\xa9abc";
     for _ in 0..4000 {
         let mut b = seeds[rng.below(seeds.len())].clone();
-        for _ in 0..1 + rng.below(6) {
-            if b.is_empty() {
-                break;
-            }
-            let i = rng.below(b.len());
-            match rng.below(3) {
-                0 => b[i] = ALPHABET[rng.below(ALPHABET.len())],
-                1 => {
-                    b.remove(i);
-                }
-                _ => b.insert(i, rng.next_u64() as u8),
-            }
-        }
+        rng.mutate(&mut b, ALPHABET, 6);
         if let Ok(p) = decode(&b) {
             // Whatever decodes re-encodes to something that decodes to the same thing
             // (modulo the element-only IEs bulk elements drop).

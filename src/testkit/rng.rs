@@ -33,6 +33,24 @@ impl TestRng {
     pub fn byte(&mut self) -> u8 {
         self.next_u64() as u8
     }
+
+    /// Apply 1 ..= `max_edits` random edits to `b` (fuzzing a decoder): each replaces a byte
+    /// with one of `alphabet`, removes a byte, or inserts a random byte.
+    pub fn mutate(&mut self, b: &mut Vec<u8>, alphabet: &[u8], max_edits: usize) {
+        for _ in 0..1 + self.below(max_edits) {
+            if b.is_empty() {
+                break;
+            }
+            let i = self.below(b.len());
+            match self.below(3) {
+                0 => b[i] = alphabet[self.below(alphabet.len())],
+                1 => {
+                    b.remove(i);
+                }
+                _ => b.insert(i, self.next_u64() as u8),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -753,19 +753,7 @@ fn truncated_and_mutated_inputs_never_panic() {
     const ALPHABET: &[u8] = b"{}[]\":,\\ 0123456789.-=+/TZtruefalsn\x00\xff\xc3\xa9";
     for _ in 0..4000 {
         let mut b = seeds[rng.below(seeds.len())].clone();
-        for _ in 0..1 + rng.below(6) {
-            if b.is_empty() {
-                break;
-            }
-            let i = rng.below(b.len());
-            match rng.below(3) {
-                0 => b[i] = ALPHABET[rng.below(ALPHABET.len())],
-                1 => {
-                    b.remove(i);
-                }
-                _ => b.insert(i, rng.next_u64() as u8),
-            }
-        }
+        rng.mutate(&mut b, ALPHABET, 6);
         if let Ok(p) = decode(&b) {
             // Whatever decodes re-encodes to something that decodes to the same thing.
             if matches!(p, Payload::Msg(_) | Payload::Imdn(_) | Payload::MsgResp(_)) {
