@@ -63,6 +63,15 @@ pub struct Load {
     pub buffer_fill: u8,
 }
 
+impl Load {
+    /// Whether a new request read under this load is too late to admit (overload control,
+    /// docs/ARCHITECTURE.md §8): it waited longer than `delay`, or its socket's receive buffer
+    /// was still at least `buffer_percent` full (0: that bound off).
+    pub fn is_late(&self, delay: Duration, buffer_percent: u8) -> bool {
+        self.queue_delay > delay || (buffer_percent != 0 && self.buffer_fill >= buffer_percent)
+    }
+}
+
 /// A sans-IO protocol core driven by a [`net`](super) driver (quinn's `handle_*`/`poll_*` style).
 pub trait Core {
     /// The driver's measurement for the datagram fed next (cores without overload control

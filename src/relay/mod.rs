@@ -153,10 +153,9 @@ pub struct RelayCore {
     transmits: VecDeque<(SocketId, Transmit)>,
     ops: VecDeque<SocketOp>,
     stats: Arc<RelayStats>,
-    /// Queueing delay of the datagram being handled, from the driver.
-    queue_delay: Duration,
-    /// Receive-buffer fill (percent) when that datagram's batch was read.
-    buffer_fill: u8,
+    /// The driver's measurement of the datagram being handled (queueing delay, receive-buffer
+    /// fill).
+    load: Load,
     /// 5.03 answers left for shed requests ([`RelayConfig::overload_answer_rate`]).
     answer_budget: AnswerBudget,
     /// Wall-clock anchor (an `Instant` and the real time then), set by `restore`.
@@ -186,8 +185,7 @@ impl RelayCore {
             transmits: VecDeque::new(),
             ops: VecDeque::new(),
             stats: Arc::new(RelayStats::default()),
-            queue_delay: Duration::ZERO,
-            buffer_fill: 0,
+            load: Load::default(),
             wall: None,
             wake_at: None,
             release: Vec::new(),
@@ -307,9 +305,10 @@ impl RelayCore {
             // the answer the server would, a RST for a CON (§4.2), silence otherwise.
             return self.reject(socket, from, &header);
         }
-        let full = self.config.overload_buffer_percent;
-        let late = self.queue_delay > self.config.overload_delay
-            || (full != 0 && self.buffer_fill >= full);
+        let late = self.load.is_late(
+            self.config.overload_delay,
+            self.config.overload_buffer_percent,
+        );
         if request && late {
             // Overload control: a new request that waited too long is refused by the relay
             // itself (not byte-transparent; no link or exchange is created); a retransmission
@@ -323,7 +322,9 @@ impl RelayCore {
                 self.stats.bound(Bound::QueueDelay);
                 // Far behind, even the 5.03 cannot keep up: dropped unanswered (the device
                 // retransmits), as the gateway does.
-                if self.queue_delay > self.config.overload_delay * crate::gateway::SILENT_FACTOR {
+                if self.load.queue_delay
+                    > self.config.overload_delay * crate::gateway::SILENT_FACTOR
+                {
                     return;
                 }
                 if !self.answer_budget.take(now) {
@@ -545,10 +546,9 @@ fn recipient_matches(data: &[u8], ue: IpAddr) -> bool {
 
 impl Core for RelayCore {
     fn set_load(&mut self, load: Load) {
-        self.queue_delay = load.queue_delay;
-        self.buffer_fill = load.buffer_fill;
-        if self.queue_delay > Duration::ZERO {
-            self.stats.queue_delay.observe_duration(self.queue_delay);
+        self.load = load;
+        if load.queue_delay > Duration::ZERO {
+            self.stats.queue_delay.observe_duration(load.queue_delay);
         }
     }
 

@@ -39,8 +39,7 @@ const OVERLOADED: &[u8] = b"overloaded";
 impl GatewayCore {
     /// The driver's measurement for the datagram fed next ([`crate::net::shard::Core::set_load`]).
     pub fn set_load(&mut self, load: Load) {
-        self.overload.queue_delay = load.queue_delay;
-        self.overload.buffer_fill = load.buffer_fill;
+        self.overload.load = load;
     }
 
     /// The Max-Age of one 5.03 overload answer: the configured one with ±50 % jitter.
@@ -70,7 +69,7 @@ impl GatewayCore {
     pub(super) fn observe_queue_delay(&self) {
         self.stats
             .queue_delay
-            .observe_duration(self.overload.queue_delay);
+            .observe_duration(self.overload.load.queue_delay);
     }
 
     /// Admission by queueing delay and answer latency of a request on the device-facing socket
@@ -90,9 +89,10 @@ impl GatewayCore {
         from: SocketAddr,
         header: &Header,
     ) -> bool {
-        let full = self.config.overload_buffer_percent;
-        let late = self.overload.queue_delay > self.config.overload_delay
-            || (full != 0 && self.overload.buffer_fill >= full);
+        let late = self.overload.load.is_late(
+            self.config.overload_delay,
+            self.config.overload_buffer_percent,
+        );
         if !late && !self.answers_lagging() {
             return false;
         }
@@ -115,7 +115,7 @@ impl GatewayCore {
             refused(&self.stats).increment(1);
             return true;
         }
-        if self.overload.queue_delay > self.config.overload_delay * SILENT_FACTOR {
+        if self.overload.load.queue_delay > self.config.overload_delay * SILENT_FACTOR {
             self.stats.shed_silent.increment(1);
             return true;
         }

@@ -3,15 +3,15 @@
 //! and rate).
 
 use crate::coap::overload::AnswerBudget;
+use crate::net::shard::Load;
 use std::time::{Duration, Instant};
 
 /// What overload control keeps between datagrams.
 #[derive(Debug)]
 pub(super) struct Overload {
-    /// Queueing delay of the datagram being handled, from the driver ([`crate::net::shard::Load`]).
-    pub(super) queue_delay: Duration,
-    /// Receive-buffer fill (percent) when that datagram's batch was read.
-    pub(super) buffer_fill: u8,
+    /// The driver's measurement of the datagram being handled (queueing delay, receive-buffer
+    /// fill).
+    pub(super) load: Load,
     /// 5.03 answers left for shed requests ([`crate::gateway::GatewayConfig::overload_answer_rate`]).
     pub(super) answer_budget: AnswerBudget,
     /// Smoothed receipt-to-answer time and answer rate
@@ -23,8 +23,7 @@ impl Overload {
     /// Nothing queued yet, a full budget of `answer_rate` 5.03 answers per second.
     pub(super) fn new(answer_rate: u32) -> Overload {
         Overload {
-            queue_delay: Duration::ZERO,
-            buffer_fill: 0,
+            load: Load::default(),
             answer_budget: AnswerBudget::new(answer_rate),
             answer_pace: AnswerPace::default(),
         }
