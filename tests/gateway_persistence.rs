@@ -89,34 +89,38 @@ fn try_scrape(addr: &str) -> Option<String> {
     response.starts_with("HTTP/1.1 200 OK").then_some(response)
 }
 
-/// Bounded wait (20 s) until `name` sums to at least `want` on the page at `metrics`.
+/// Scrape until metric `name` is at least `want` (bounded: 20 s).
 async fn wait_metric(metrics: &str, name: &str, want: f64) -> String {
-    for _ in 0..400 {
-        let addr = metrics.to_string();
-        let page = tokio::task::spawn_blocking(move || try_scrape(&addr))
-            .await
-            .unwrap();
-        if let Some(page) = page.filter(|p| metric(p, name) >= want) {
-            return page;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{name} never reached {want}");
+    wait_metric_until(metrics, name, &format!("reached {want}"), |v| v >= want).await
 }
 
 /// Scrape until metric `name` is at most `want` (bounded: 20 s).
 async fn wait_metric_at_most(metrics: &str, name: &str, want: f64) -> String {
+    wait_metric_until(metrics, name, &format!("came down to {want}"), |v| {
+        v <= want
+    })
+    .await
+}
+
+/// Scrape until metric `name` (summed over its series) satisfies `done`, bounded: 400 scrapes
+/// 50 ms apart; `what` names the wait in the panic.
+async fn wait_metric_until(
+    metrics: &str,
+    name: &str,
+    what: &str,
+    done: impl Fn(f64) -> bool,
+) -> String {
     for _ in 0..400 {
         let addr = metrics.to_string();
         let page = tokio::task::spawn_blocking(move || try_scrape(&addr))
             .await
             .unwrap();
-        if let Some(page) = page.filter(|p| metric(p, name) <= want) {
+        if let Some(page) = page.filter(|p| done(metric(p, name))) {
             return page;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("{name} never came down to {want}");
+    panic!("{name} never {what}");
 }
 
 fn app_message(id: &str, registration_id: Option<u32>) -> Payload {
