@@ -110,6 +110,7 @@ fn aggregate_answer(request: &MessageView<'_>) -> Vec<u8> {
                     message_id: m.message_id.clone(),
                     delivery_status: MsgDeliveryStatus::Accepted,
                     failure_cause: None,
+                    segment_number: None,
                 })
                 .collect(),
             ..Default::default()

@@ -68,6 +68,7 @@ fn msgresp() -> Vec<u8> {
                         MsgDeliveryStatus::Accepted
                     },
                     failure_cause: (i % 10 == 9).then(|| cause::POLICY_REJECT.to_string()),
+                    segment_number: None,
                 })
                 .collect(),
             ..Default::default()

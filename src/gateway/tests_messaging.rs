@@ -294,6 +294,7 @@ fn application_messages_are_aggregated_and_each_gets_the_verdict_on_its_element(
         message_id: id.into(),
         delivery_status: s,
         failure_cause: c.map(str::to_string),
+        segment_number: None,
     };
     sim.answer_last(
         Code::CHANGED,

@@ -47,6 +47,7 @@ fn not_registered(sim: &Sim, ids: &[&str]) -> Payload {
                 message_id: (*id).into(),
                 delivery_status: MsgDeliveryStatus::Rejected,
                 failure_cause: Some(cause::NOT_REGISTERED.into()),
+                segment_number: None,
             })
             .collect(),
         ..MessageResponse::default()
@@ -219,6 +220,7 @@ fn another_shard_asks_shard_0_to_register_again_and_hears_back() {
             message_id: "m-1".into(),
             delivery_status: MsgDeliveryStatus::Rejected,
             failure_cause: Some(cause::NOT_REGISTERED.into()),
+            segment_number: None,
         }],
         ..MessageResponse::default()
     });

@@ -33,6 +33,14 @@ pub enum MessageType {
     SegRec,
     /// `SEGCONFIR` segments received confirmation.
     SegConfir,
+    /// `TOPICSUB` messaging topic subscription (project profile, 23.554 §8.8.1).
+    TopicSub,
+    /// `TOPICSUBRESP` its answer (project profile).
+    TopicSubResp,
+    /// `TOPICUNSUB` messaging topic unsubscription (project profile, 23.554 §8.8).
+    TopicUnsub,
+    /// `TOPICUNSUBRESP` its answer (project profile).
+    TopicUnsubResp,
     /// `AGGMSG` aggregated message (project profile).
     AggMsg,
     /// `AGGIMDN` aggregated delivery report (project profile).
@@ -82,6 +90,10 @@ impl MessageType {
             MessageType::Imdn => "IMDN",
             MessageType::SegRec => "SEGREC",
             MessageType::SegConfir => "SEGCONFIR",
+            MessageType::TopicSub => "TOPICSUB",
+            MessageType::TopicSubResp => "TOPICSUBRESP",
+            MessageType::TopicUnsub => "TOPICUNSUB",
+            MessageType::TopicUnsubResp => "TOPICUNSUBRESP",
             MessageType::AggMsg => "AGGMSG",
             MessageType::AggImdn => "AGGIMDN",
             MessageType::RegistrationRequest => "REGISTRATION REQUEST",
@@ -142,6 +154,10 @@ impl MessageType {
             "IMDN" => MessageType::Imdn,
             "SEGREC" => MessageType::SegRec,
             "SEGCONFIR" => MessageType::SegConfir,
+            "TOPICSUB" => MessageType::TopicSub,
+            "TOPICSUBRESP" => MessageType::TopicSubResp,
+            "TOPICUNSUB" => MessageType::TopicUnsub,
+            "TOPICUNSUBRESP" => MessageType::TopicUnsubResp,
             "AGGMSG" => MessageType::AggMsg,
             "AGGIMDN" => MessageType::AggImdn,
             "REGISTRATION REQUEST" => MessageType::RegistrationRequest,
@@ -189,6 +205,10 @@ mod tests {
             MessageType::Imdn,
             MessageType::SegRec,
             MessageType::SegConfir,
+            MessageType::TopicSub,
+            MessageType::TopicSubResp,
+            MessageType::TopicUnsub,
+            MessageType::TopicUnsubResp,
             MessageType::AggMsg,
             MessageType::AggImdn,
             MessageType::RegistrationRequest,

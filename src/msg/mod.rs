@@ -9,12 +9,15 @@
 //! - `message_type`: the "Message Type" IE ([`MessageType`]).
 //! - `values`: enumerated IE values shared by the families and the identifier limits.
 //! - `base64`, `rfc3339`: the text checks of the `payload` and `expirationTime` IEs.
+//! - `segmentation`: the `segmentation` object of a segment (23.554 §8.5), shared by `MSG` and
+//!   the segment family.
 //! - `json`: the JSON machinery, a leaf: the simd-json tape, the one key table, the one field
 //!   collector and the writers.
 //! - The message families, each a directory depending only on the above: `registration`
 //!   (`REG` ... `BULKDEREGRESP`, AS registration, the bulk envelope), `configuration` (the UE
 //!   configuration, JSON and XML, `BULKCONF`/`BULKCONFRESP`), `messaging` (`MSG`, `MSGRESP`,
-//!   `IMDN`, `AGGMSG`, `AGGIMDN`, the aggregate envelope), `annex_a` (the MSGin5G-5 payloads);
+//!   `IMDN`, `AGGMSG`, `AGGIMDN`, the aggregate envelope), `segments` (`SEGREC`,
+//!   `SEGCONFIR`), `topics` (`TOPICSUB` ... `TOPICUNSUBRESP`), `annex_a` (the MSGin5G-5 payloads);
 //!   each has its types in `mod.rs`, a decoder, an encoder and its tests.
 //! - `payload`: [`Payload`] and the one exhaustive `MessageType` → family dispatch
 //!   ([`decode`], [`encode`]).
@@ -33,6 +36,9 @@ mod messaging;
 mod payload;
 mod registration;
 mod rfc3339;
+mod segmentation;
+mod segments;
+mod topics;
 mod values;
 
 pub use annex_a::codec::write_sending_response;
@@ -73,6 +79,11 @@ pub use registration::{
     DeregistrationResponse, RegistrationRequest, RegistrationResponse,
 };
 pub use rfc3339::{format_rfc3339, parse_rfc3339};
+pub use segmentation::{Segmentation, DEFAULT_SEGMENT_PAYLOAD, MAX_SEGMENTS};
+pub use segments::codec::{write_segment_confirmation, write_segment_recovery};
+pub use segments::{SegmentConfirmation, SegmentRecovery};
+pub use topics::codec::{write_subscription, write_subscription_response};
+pub use topics::{TopicSubscription, TopicSubscriptionResponse, MAX_TOPICS_PER_REQUEST};
 pub use values::*;
 
 /// Default MSGin5G service identifier (project profile, docs/PROTOCOL.md §5.3; configurable).

@@ -22,6 +22,8 @@ use super::registration::{
     BulkDeregistrationResponse, BulkRegistration, BulkRegistrationResponse, DeregistrationRequest,
     DeregistrationResponse, RegistrationRequest, RegistrationResponse,
 };
+use super::segments::{self, SegmentConfirmation, SegmentRecovery};
+use super::topics::{self, TopicSubscription, TopicSubscriptionResponse};
 use simd_json::prelude::ValueAsScalar;
 use simd_json::tape::Value;
 
@@ -58,6 +60,18 @@ pub enum Payload {
     AggMsg(AggregatedMessage),
     /// `AGGIMDN` (23.554 §8.4).
     AggImdn(AggregatedReport),
+    /// `SEGREC` (23.554 §8.5).
+    SegRec(SegmentRecovery),
+    /// `SEGCONFIR` (23.554 §8.5).
+    SegConfir(SegmentConfirmation),
+    /// `TOPICSUB` (23.554 §8.8.1).
+    TopicSub(TopicSubscription),
+    /// `TOPICSUBRESP`.
+    TopicSubResp(TopicSubscriptionResponse),
+    /// `TOPICUNSUB` (23.554 §8.8).
+    TopicUnsub(TopicSubscription),
+    /// `TOPICUNSUBRESP`.
+    TopicUnsubResp(TopicSubscriptionResponse),
     /// `REG` with `asServiceId` (AS identity, project extension; docs/PROTOCOL.md §15.1).
     AsReg(AsRegistrationRequest),
     /// `DEREG` with `asServiceId`.
@@ -109,6 +123,12 @@ impl Payload {
             Payload::Imdn(_) => MessageType::Imdn,
             Payload::AggMsg(_) => MessageType::AggMsg,
             Payload::AggImdn(_) => MessageType::AggImdn,
+            Payload::SegRec(_) => MessageType::SegRec,
+            Payload::SegConfir(_) => MessageType::SegConfir,
+            Payload::TopicSub(_) => MessageType::TopicSub,
+            Payload::TopicSubResp(_) => MessageType::TopicSubResp,
+            Payload::TopicUnsub(_) => MessageType::TopicUnsub,
+            Payload::TopicUnsubResp(_) => MessageType::TopicUnsubResp,
             Payload::AsReg(_) => MessageType::Reg,
             Payload::AsDereg(_) => MessageType::Dereg,
             Payload::AsRegResp(_) => MessageType::RegResp,
@@ -131,8 +151,7 @@ impl Payload {
 /// Decode a JSON payload into a [`Payload`]. Accepts the JSON profile keys (docs/PROTOCOL.md §5) and the spec's literal IE names as aliases; ignores unknown keys.
 ///
 /// `messageType`, the results and the enumerated values are matched ASCII-case-insensitively;
-/// every [`Payload`] kind is accepted (`SEGREC`/`SEGCONFIR` and unknown types are
-/// `UnknownMessageType`). A `null` value counts as an absent IE. Elements of bulk and aggregate
+/// every [`Payload`] kind is accepted (unknown types are `UnknownMessageType`). A `null` value counts as an absent IE. Elements of bulk and aggregate
 /// lists never carry the envelope keys, so their `msgin5g_service_id` is always `None`. Bulk
 /// count fields are returned as sent (comparing them with the list lengths is up to the
 /// caller); the messaging counts are checked here (docs/PROTOCOL.md §9). Parsing reuses
@@ -215,8 +234,13 @@ fn decode_root(root: Value<'_, '_>) -> Result<Payload, MsgError> {
         T::DeliveryReportDeliveryRequest => {
             Payload::ReportDelivery(annex_a::codec::report_delivery_request(f)?)
         }
-        // Segmentation (24.538 §6.4.3) is not carried as JSON here.
-        T::SegRec | T::SegConfir | T::Other(_) => return Err(unknown_type(mt)),
+        T::SegRec => Payload::SegRec(segments::codec::segment_recovery(f)?),
+        T::SegConfir => Payload::SegConfir(segments::codec::segment_confirmation(f)?),
+        T::TopicSub => Payload::TopicSub(topics::codec::subscription(f, false)?),
+        T::TopicSubResp => Payload::TopicSubResp(topics::codec::response(f)?),
+        T::TopicUnsub => Payload::TopicUnsub(topics::codec::subscription(f, true)?),
+        T::TopicUnsubResp => Payload::TopicUnsubResp(topics::codec::response(f)?),
+        T::Other(_) => return Err(unknown_type(mt)),
     })
 }
 
@@ -263,6 +287,12 @@ pub fn encode(payload: &Payload, out: &mut Vec<u8>) {
         Payload::Imdn(r) => messaging::encode::write_report(out, r),
         Payload::AggMsg(a) => messaging::encode::write_aggregated_message(out, a),
         Payload::AggImdn(a) => messaging::encode::write_aggregated_report(out, a),
+        Payload::SegRec(r) => segments::codec::write_segment_recovery(out, r),
+        Payload::SegConfir(c) => segments::codec::write_segment_confirmation(out, c),
+        Payload::TopicSub(s) => topics::codec::write_subscription(out, false, s),
+        Payload::TopicUnsub(s) => topics::codec::write_subscription(out, true, s),
+        Payload::TopicSubResp(r) => topics::codec::write_subscription_response(out, false, r),
+        Payload::TopicUnsubResp(r) => topics::codec::write_subscription_response(out, true, r),
         Payload::AppReg(r) => annex_a::codec::write_registration_request(out, r),
         Payload::AppRegResp(r) => annex_a::codec::write_registration_response(out, r),
         Payload::AppDereg(r) => annex_a::codec::write_deregistration_request(out, r),

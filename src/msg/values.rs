@@ -188,7 +188,7 @@ impl ReportStatus {
     }
 }
 
-/// Target Type / Originator Type (Annex A.2.2.7; 29.538 `AddressType`): `"UE"`/`"AS"`/`"GROUP"`.
+/// Target Type / Originator Type (Annex A.2.2.7; 29.538 `AddressType`): `"UE"`/`"AS"`/`"GROUP"`/`"TOPIC"`/`"BC"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum TargetType {
     /// A UE Service ID (the default when absent).
@@ -198,22 +198,37 @@ pub enum TargetType {
     As,
     /// A Group Service ID.
     Group,
+    /// A Messaging Topic (23.554 §8.8; 29.538 `AddressType` `TOPIC`).
+    Topic,
+    /// A Broadcast Area (23.554 §8.3.2; 29.538 `AddressType` `BC`).
+    Bc,
 }
 
 impl TargetType {
-    /// The wire string.
+    /// The wire string (29.538 `AddressType`).
     pub fn as_str(self) -> &'static str {
         match self {
             TargetType::Ue => "UE",
             TargetType::As => "AS",
             TargetType::Group => "GROUP",
+            TargetType::Topic => "TOPIC",
+            TargetType::Bc => "BC",
         }
     }
-    /// From the wire string (ASCII case-insensitive).
+    /// From the wire string (ASCII case-insensitive; `BROADCAST`, the A.2.2.7 name, is `BC`).
     pub fn parse(s: &str) -> Option<TargetType> {
-        [TargetType::Ue, TargetType::As, TargetType::Group]
-            .into_iter()
-            .find(|t| s.eq_ignore_ascii_case(t.as_str()))
+        if s.eq_ignore_ascii_case("BROADCAST") {
+            return Some(TargetType::Bc);
+        }
+        [
+            TargetType::Ue,
+            TargetType::As,
+            TargetType::Group,
+            TargetType::Topic,
+            TargetType::Bc,
+        ]
+        .into_iter()
+        .find(|t| s.eq_ignore_ascii_case(t.as_str()))
     }
 }
 

@@ -70,7 +70,7 @@ impl ServerCore {
                 Some(a) if a == from => Ok(()),
                 Some(_) => Err(cause::UNAUTHORIZED),
             },
-            TargetType::Group => Err(cause::UNAUTHORIZED),
+            TargetType::Group | TargetType::Topic | TargetType::Bc => Err(cause::UNAUTHORIZED),
         }
     }
 
@@ -88,7 +88,7 @@ impl ServerCore {
                 })
             }
             TargetType::As => self.as_table.get(id).copied(),
-            TargetType::Group => None,
+            TargetType::Group | TargetType::Topic | TargetType::Bc => None,
         }
     }
 

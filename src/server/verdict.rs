@@ -52,5 +52,6 @@ pub(super) fn result(message_id: String, v: Verdict) -> MessageResult {
         message_id,
         delivery_status: v.status,
         failure_cause: v.cause.map(str::to_owned),
+        segment_number: None,
     }
 }

@@ -248,7 +248,7 @@ fn missing_and_invalid_ies() {
             InvalidIe("payload"),
         ),
         (
-            r#"{"messageType":"MESSAGE SENDING REQUEST","messageId":"m","targetAddress":"a","payload":"","targetType":"TOPIC"}"#,
+            r#"{"messageType":"MESSAGE SENDING REQUEST","messageId":"m","targetAddress":"a","payload":"","targetType":"SUBNET"}"#,
             InvalidIe("targetType"),
         ),
         (

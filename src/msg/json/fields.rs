@@ -11,13 +11,13 @@ use simd_json::ValueType;
 use std::mem::MaybeUninit;
 
 // One presence bit per key.
-const _: () = assert!(KEY_COUNT <= 64);
+const _: () = assert!(KEY_COUNT <= 128);
 
 /// The known IEs of one JSON object, collected in a single pass over its keys. A `null` value
 /// counts as absent; for a repeated key the last occurrence wins; unknown keys are ignored.
 pub(crate) struct Fields<'t, 'i> {
     /// Bit `k` set: slot `k` holds the value of key `k`.
-    present: u64,
+    present: u128,
     /// Only the slots whose bit is set are initialized, so collecting an object costs nothing
     /// per key of the table (one table serves every message family).
     v: [MaybeUninit<Value<'t, 'i>>; KEY_COUNT],
@@ -42,7 +42,7 @@ impl<'t, 'i> Fields<'t, 'i> {
         };
         for (key, val) in obj.iter() {
             if let Some(k) = Key::of(key) {
-                let bit = 1u64 << k as u32;
+                let bit = 1u128 << k as u32;
                 if val.value_type() == ValueType::Null {
                     f.present &= !bit;
                 } else {
@@ -68,7 +68,7 @@ impl<'t, 'i> Fields<'t, 'i> {
     /// Whether `k` is present (and not `null`).
     #[inline]
     pub(crate) fn has(&self, k: Key) -> bool {
-        self.present & (1u64 << k as u32) != 0
+        self.present & (1u128 << k as u32) != 0
     }
 
     /// Any string, borrowed from the input.
@@ -117,6 +117,72 @@ impl<'t, 'i> Fields<'t, 'i> {
     /// A mandatory service identifier.
     pub(crate) fn id(&self, k: Key) -> Result<String, MsgError> {
         self.opt_id(k)?.ok_or(MsgError::MissingIe(k.name()))
+    }
+
+    /// Exactly one of the two identifiers `a`/`b` (an originator UE/AS Service ID pair): both
+    /// is `InvalidIe(name)`, neither `MissingIe(name)`.
+    pub(crate) fn one_id_of(
+        &self,
+        a: Key,
+        b: Key,
+        name: &'static str,
+    ) -> Result<(Option<String>, Option<String>), MsgError> {
+        match (self.opt_id(a)?, self.opt_id(b)?) {
+            (Some(_), Some(_)) => Err(MsgError::InvalidIe(name)),
+            (None, None) => Err(MsgError::MissingIe(name)),
+            pair => Ok(pair),
+        }
+    }
+
+    /// At most one of the two identifiers `a`/`b` (a recipient UE/AS Service ID pair): both is
+    /// `InvalidIe(name)`.
+    pub(crate) fn opt_one_id_of(
+        &self,
+        a: Key,
+        b: Key,
+        name: &'static str,
+    ) -> Result<(Option<String>, Option<String>), MsgError> {
+        match (self.opt_id(a)?, self.opt_id(b)?) {
+            (Some(_), Some(_)) => Err(MsgError::InvalidIe(name)),
+            pair => Ok(pair),
+        }
+    }
+
+    /// A list of 1..=`max` strings of 1..=255 bytes each (`messagingTopics`).
+    pub(crate) fn id_list(&self, k: Key, max: usize) -> Result<Vec<String>, MsgError> {
+        let v = self.get(k).ok_or(MsgError::MissingIe(k.name()))?;
+        let arr = v.as_array().ok_or(MsgError::InvalidIe(k.name()))?;
+        if arr.is_empty() || arr.len() > max {
+            return Err(MsgError::InvalidIe(k.name()));
+        }
+        arr.iter()
+            .map(|e| {
+                let s = e.as_str().ok_or(MsgError::InvalidIe(k.name()))?;
+                Ok(bounded(k, s, MAX_UE_SERVICE_ID_LEN)?.to_owned())
+            })
+            .collect()
+    }
+
+    /// A list of 1..=`max` integers, each in `range` (`missingSegments`).
+    pub(crate) fn u32_list(
+        &self,
+        k: Key,
+        max: usize,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<Vec<u32>, MsgError> {
+        let v = self.get(k).ok_or(MsgError::MissingIe(k.name()))?;
+        let arr = v.as_array().ok_or(MsgError::InvalidIe(k.name()))?;
+        if arr.is_empty() || arr.len() > max {
+            return Err(MsgError::InvalidIe(k.name()));
+        }
+        arr.iter()
+            .map(|e| {
+                e.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|n| range.contains(n))
+                    .ok_or(MsgError::InvalidIe(k.name()))
+            })
+            .collect()
     }
 
     /// A Message ID (`messageId`, `originalMessageId`, `replyToMessageId`): 1..=64 bytes.

@@ -118,6 +118,17 @@ keys! {
     Reports => "reports" | "List of reports",
     NumResults => "numberOfResults" | "Number of results",
     Results => "results" | "List of results",
+    Segmentation => "segmentation" | "Segmentation" | "segmentation_info",
+    SegmentNumber => "segmentNumber" | "Message segment number" | "segment_number",
+    MissingSegments => "missingSegments" | "Missing segments" | "missing_segments",
+    Topic => "messagingTopic" | "Messaging Topic" | "Messaging topic" | "messaging_topic",
+    Topics => "messagingTopics" | "Messaging Topics" | "messaging_topics",
+    BroadcastArea => "broadcastArea"
+        | "Broadcast Area"
+        | "Broadcast area"
+        | "broadcast_area"
+        | "recipientBroadcastArea",
+    Expiration => "expiration" | "Expiration" | "expirationTime",
     TargetAddress => "targetAddress" | "Target Address" | "Target address" | "target_address",
     TargetType => "targetType" | "Target Type" | "Target type" | "target_type",
     RegistrationId => "registrationId" | "Registration ID" | "registration_id",
@@ -159,7 +170,7 @@ pub(crate) const KEY_COUNT: usize = Key::ALL.len();
 
 /// Longest canonical name, and most canonical names of one length.
 const MAX_NAME_LEN: usize = 31;
-const BUCKET: usize = 8;
+const BUCKET: usize = 10;
 const EMPTY: u8 = u8::MAX;
 
 /// Per name length, the keys whose canonical name has that length (`EMPTY` pads).

@@ -8,6 +8,7 @@ use crate::msg::base64::base64_decoded_len;
 use crate::msg::error::MsgError;
 use crate::msg::json::{Fields, Key};
 use crate::msg::rfc3339::parse_rfc3339;
+use crate::msg::segmentation::decode_segmentation;
 use crate::msg::values::{MsgDeliveryStatus, Priority, ReportStatus};
 use simd_json::prelude::{TypedValue, ValueIntoString};
 use simd_json::ValueType;
@@ -45,6 +46,8 @@ pub(crate) fn aggregated_message(f: &Fields<'_, '_>) -> Result<AggregatedMessage
         recipient_ue_service_id: env.rcpt_ue,
         recipient_as_service_id: env.rcpt_as,
         recipient_group_service_id: env.rcpt_group,
+        recipient_topic: env.rcpt_topic,
+        recipient_broadcast_area: env.rcpt_bc,
         messages,
     })
 }
@@ -56,6 +59,12 @@ pub(crate) fn aggregated_report(f: &Fields<'_, '_>) -> Result<AggregatedReport, 
     let (message_id, env) = envelope(f)?;
     if env.rcpt_group.is_some() {
         return Err(MsgError::InvalidIe(Key::RcptGroup.name()));
+    }
+    if env.rcpt_topic.is_some() {
+        return Err(MsgError::InvalidIe(Key::Topic.name()));
+    }
+    if env.rcpt_bc.is_some() {
+        return Err(MsgError::InvalidIe(Key::BroadcastArea.name()));
     }
     let reports = f.counted_list(Key::Reports, Key::NumReports, true, |e| {
         report(e, None, Some(&env))
@@ -87,6 +96,8 @@ struct Inherit {
     rcpt_ue: Option<String>,
     rcpt_as: Option<String>,
     rcpt_group: Option<String>,
+    rcpt_topic: Option<String>,
+    rcpt_bc: Option<String>,
 }
 
 /// Exactly one of the two originators (after inheritance).
@@ -147,11 +158,20 @@ fn message(
         f.opt_id(Key::RcptUe)?,
         f.opt_id(Key::RcptAs)?,
         f.opt_id(Key::RcptGroup)?,
+        f.opt_id(Key::Topic)?,
+        f.opt_id(Key::BroadcastArea)?,
     );
-    if let (None, None, None, Some(e)) = (&rcpt.0, &rcpt.1, &rcpt.2, env) {
-        rcpt = (e.rcpt_ue.clone(), e.rcpt_as.clone(), e.rcpt_group.clone());
+    let none = (None, None, None, None, None);
+    if let (true, Some(e)) = (rcpt == none, env) {
+        rcpt = (
+            e.rcpt_ue.clone(),
+            e.rcpt_as.clone(),
+            e.rcpt_group.clone(),
+            e.rcpt_topic.clone(),
+            e.rcpt_bc.clone(),
+        );
     }
-    if rcpt == (None, None, None) {
+    if rcpt == none {
         return Err(MsgError::MissingIe(RECIPIENT));
     }
     Ok(Message {
@@ -162,12 +182,18 @@ fn message(
         recipient_ue_service_id: rcpt.0,
         recipient_as_service_id: rcpt.1,
         recipient_group_service_id: rcpt.2,
+        recipient_topic: rcpt.3,
+        recipient_broadcast_area: rcpt.4,
         application_id: f.application_id()?,
         payload: f.opt_checked(Key::Payload, is_base64)?,
         delivery_status_required: f.flag(Key::DeliveryStatusRequired)?,
         priority: f.opt_enum(Key::Priority, Priority::parse)?,
         store_and_forward: f.flag(Key::StoreAndForward)?,
         expiration_time: expiration(f)?,
+        segmentation: f
+            .get(Key::Segmentation)
+            .map(decode_segmentation)
+            .transpose()?,
     })
 }
 
@@ -218,6 +244,8 @@ fn envelope(f: &Fields<'_, '_>) -> Result<(String, Inherit), MsgError> {
             rcpt_ue: f.opt_id(Key::RcptUe)?,
             rcpt_as: f.opt_id(Key::RcptAs)?,
             rcpt_group: f.opt_id(Key::RcptGroup)?,
+            rcpt_topic: f.opt_id(Key::Topic)?,
+            rcpt_bc: f.opt_id(Key::BroadcastArea)?,
         },
     ))
 }
@@ -235,6 +263,7 @@ fn response(f: &Fields<'_, '_>, sid: Option<String>) -> Result<MessageResponse, 
                     .opt_enum(Key::DeliveryStatus, MsgDeliveryStatus::parse)?
                     .ok_or(MsgError::MissingIe(Key::DeliveryStatus.name()))?,
                 failure_cause: e.opt_string(Key::FailureCause)?,
+                segment_number: e.opt_u32(Key::SegmentNumber)?,
             })
         })?,
     })

@@ -5,8 +5,11 @@
 use super::{
     AggregatedMessage, AggregatedReport, DeliveryReport, Message, MessageResponse, MessageResult,
 };
-use crate::msg::json::{write_first, write_head, write_key, write_list, write_opt_str, write_true};
+use crate::msg::json::{
+    write_first, write_head, write_key, write_list, write_opt_str, write_opt_u32, write_true,
+};
 use crate::msg::message_type::MessageType;
+use crate::msg::segmentation::write_segmentation;
 use crate::msg::values::{MsgDeliveryStatus, Priority};
 
 fn write_addresses(out: &mut Vec<u8>, ids: &[(&str, Option<&str>)]) {
@@ -35,6 +38,8 @@ fn write_message_body(out: &mut Vec<u8>, m: &Message) {
                 "recipientGroupServiceId",
                 m.recipient_group_service_id.as_deref(),
             ),
+            ("messagingTopic", m.recipient_topic.as_deref()),
+            ("broadcastArea", m.recipient_broadcast_area.as_deref()),
         ],
     );
     write_opt_str(out, "applicationId", m.application_id.as_deref());
@@ -47,6 +52,9 @@ fn write_message_body(out: &mut Vec<u8>, m: &Message) {
         out.push(b'{');
         write_first(out, "expirationTime", e);
         out.push(b'}');
+    }
+    if let Some(seg) = &m.segmentation {
+        write_segmentation(out, seg);
     }
 }
 
@@ -150,6 +158,7 @@ fn write_results(out: &mut Vec<u8>, number_of_results: Option<u32>, results: &[M
             write_first(o, "messageId", &e.message_id);
             write_opt_str(o, "deliveryStatus", Some(e.delivery_status.as_str()));
             write_opt_str(o, "failureCause", e.failure_cause.as_deref());
+            write_opt_u32(o, "segmentNumber", e.segment_number);
             o.push(b'}');
         },
     );
@@ -218,6 +227,8 @@ pub(crate) fn write_aggregated_message(out: &mut Vec<u8>, a: &AggregatedMessage)
                 "recipientGroupServiceId",
                 a.recipient_group_service_id.as_deref(),
             ),
+            ("messagingTopic", a.recipient_topic.as_deref()),
+            ("broadcastArea", a.recipient_broadcast_area.as_deref()),
         ],
     );
     write_list(

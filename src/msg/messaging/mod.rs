@@ -19,6 +19,7 @@ pub(crate) mod encode;
 mod tests;
 
 use super::base64::base64_decoded_len;
+use super::segmentation::Segmentation;
 use super::values::{MsgDeliveryStatus, Priority, ReportStatus, TargetType};
 
 /// A borrowed address: kind (UE/AS/Group Service ID) and identifier.
@@ -47,6 +48,12 @@ pub struct Message {
     pub recipient_as_service_id: Option<String>,
     /// Recipient Group Service ID (with the UE ID on group fan-out copies, 23.554 §8.7).
     pub recipient_group_service_id: Option<String>,
+    /// Recipient Messaging Topic (`messagingTopic`, 23.554 §8.8; with the UE ID on the
+    /// subscribers' copies).
+    pub recipient_topic: Option<String>,
+    /// Recipient Broadcast Area (`broadcastArea`, 23.554 §8.3.2; with the UE ID on the members'
+    /// copies).
+    pub recipient_broadcast_area: Option<String>,
     /// Application ID (O).
     pub application_id: Option<String>,
     /// Payload (O): base64 text, kept as text.
@@ -59,6 +66,8 @@ pub struct Message {
     pub store_and_forward: bool,
     /// `storeAndForwardParams.expirationTime` (RFC 3339; 23.554 §8.3.6.1).
     pub expiration_time: Option<String>,
+    /// The segmentation IEs (C: this message is one segment of a set, 23.554 §8.5).
+    pub segmentation: Option<Segmentation>,
 }
 
 impl Message {
@@ -70,18 +79,21 @@ impl Message {
         )
     }
 
-    /// The addressed recipient, most specific first: UE, then AS, then Group (a group fan-out
-    /// copy carries both the group and the member's UE ID and is addressed to the UE).
+    /// The addressed recipient, most specific first: UE, then AS, then Group, Topic, Broadcast
+    /// Area (a fan-out copy carries both the group, topic or area and the member's UE ID and is
+    /// addressed to the UE).
     pub fn recipient(&self) -> Option<Address<'_>> {
         self.recipients().next()
     }
 
-    /// Every recipient present, in the order UE, AS, Group.
+    /// Every recipient present, in the order UE, AS, Group, Topic, Broadcast Area.
     pub fn recipients(&self) -> impl Iterator<Item = Address<'_>> {
         [
             (TargetType::Ue, &self.recipient_ue_service_id),
             (TargetType::As, &self.recipient_as_service_id),
             (TargetType::Group, &self.recipient_group_service_id),
+            (TargetType::Topic, &self.recipient_topic),
+            (TargetType::Bc, &self.recipient_broadcast_area),
         ]
         .into_iter()
         .filter_map(|(kind, id)| id.as_deref().map(|id| Address { kind, id }))
@@ -175,6 +187,10 @@ pub struct AggregatedMessage {
     pub recipient_as_service_id: Option<String>,
     /// Envelope recipient group (O).
     pub recipient_group_service_id: Option<String>,
+    /// Envelope recipient topic (O).
+    pub recipient_topic: Option<String>,
+    /// Envelope recipient broadcast area (O).
+    pub recipient_broadcast_area: Option<String>,
     /// The messages (≥ 1), inheritance applied on decode; `numberOfMessages` is their count.
     pub messages: Vec<Message>,
 }
@@ -207,6 +223,9 @@ pub struct MessageResult {
     pub delivery_status: MsgDeliveryStatus,
     /// Failure Cause (C: with `FAILED`/`REJECTED`).
     pub failure_cause: Option<String>,
+    /// The element's segment number (C: the element is a segment; docs/PROTOCOL.md §18.1),
+    /// since every segment of a set carries the message's Message ID.
+    pub segment_number: Option<u32>,
 }
 
 /// `MSGRESP` (23.554 §8.3.2, §8.4): the answer to a `MSG`/`IMDN` (`delivery_status`) or to an
@@ -230,9 +249,19 @@ impl MessageResponse {
     /// The verdict for element `message_id` of an aggregate answer: the listed one, or
     /// `ACCEPTED` when the answer does not list it (docs/PROTOCOL.md §9.3).
     pub fn result_for(&self, message_id: &str) -> (MsgDeliveryStatus, Option<&str>) {
+        self.segment_result_for(message_id, None)
+    }
+
+    /// The verdict for element `message_id`, segment `segment_number` when the element is a
+    /// segment (docs/PROTOCOL.md §18.1), as [`Self::result_for`].
+    pub fn segment_result_for(
+        &self,
+        message_id: &str,
+        segment_number: Option<u32>,
+    ) -> (MsgDeliveryStatus, Option<&str>) {
         self.results
             .iter()
-            .find(|r| r.message_id == message_id)
+            .find(|r| r.message_id == message_id && r.segment_number == segment_number)
             .map(|r| (r.delivery_status, r.failure_cause.as_deref()))
             .unwrap_or((MsgDeliveryStatus::Accepted, None))
     }

@@ -32,12 +32,20 @@ fn full_msg(id: &str) -> Message {
         recipient_ue_service_id: Some("ue-\"2\"".into()),
         recipient_as_service_id: Some("as-1".into()),
         recipient_group_service_id: Some("grp-1".into()),
+        recipient_topic: Some("topic/1".into()),
+        recipient_broadcast_area: Some("area-9".into()),
         application_id: Some("7".into()),
         payload: Some("AQID".into()),
         delivery_status_required: true,
         priority: Some(Priority::Low),
         store_and_forward: true,
         expiration_time: Some("2026-01-01T00:00:00Z".into()),
+        segmentation: Some(crate::msg::Segmentation {
+            set_id: "set-1".into(),
+            total_segments: Some(3),
+            segment_number: 1,
+            last_segment: false,
+        }),
     }
 }
 
@@ -104,16 +112,19 @@ fn round_trips() {
                 message_id: "a".into(),
                 delivery_status: MsgDeliveryStatus::Accepted,
                 failure_cause: None,
+                segment_number: None,
             },
             MessageResult {
                 message_id: "b".into(),
                 delivery_status: MsgDeliveryStatus::Rejected,
                 failure_cause: Some("NOT_REGISTERED".into()),
+                segment_number: None,
             },
             MessageResult {
                 message_id: "c".into(),
                 delivery_status: MsgDeliveryStatus::Failed,
                 failure_cause: Some("UNKNOWN_UE".into()),
+                segment_number: None,
             },
         ],
     }));
@@ -125,6 +136,8 @@ fn round_trips() {
         recipient_ue_service_id: None,
         recipient_as_service_id: Some("as-1".into()),
         recipient_group_service_id: None,
+        recipient_topic: None,
+        recipient_broadcast_area: None,
         messages: vec![element(full_msg("m-1")), min_msg("m-2")],
     }));
     round_trip(Payload::AggImdn(AggregatedReport {
@@ -219,9 +232,11 @@ fn exact_encoding() {
             r#"{"msgin5gServiceId":"org.3gpp.msgin5g","messageType":"MSG","messageId":"m-1","#,
             r#""originatingUeServiceId":"ue-1","recipientUeServiceId":"ue-\"2\"","#,
             r#""recipientAsServiceId":"as-1","recipientGroupServiceId":"grp-1","#,
+            r#""messagingTopic":"topic/1","broadcastArea":"area-9","#,
             r#""applicationId":"7","payload":"AQID","deliveryStatusRequired":true,"#,
             r#""priority":"LOW","storeAndForward":true,"#,
-            r#""storeAndForwardParams":{"expirationTime":"2026-01-01T00:00:00Z"}}"#
+            r#""storeAndForwardParams":{"expirationTime":"2026-01-01T00:00:00Z"},"#,
+            r#""segmentation":{"setId":"set-1","totalSegments":3,"segmentNumber":1}}"#
         )
     );
     // False flags are left out.
@@ -684,11 +699,13 @@ fn writers_match_encode_and_bound_holds() {
             message_id: "a".into(),
             delivery_status: MsgDeliveryStatus::Stored,
             failure_cause: None,
+            segment_number: None,
         },
         MessageResult {
             message_id: "b".into(),
             delivery_status: MsgDeliveryStatus::Rejected,
             failure_cause: Some("NOT_REGISTERED".into()),
+            segment_number: None,
         },
     ];
     let mut out = Vec::new();
@@ -714,7 +731,9 @@ fn recipients_order() {
         [
             (TargetType::Ue, "ue-\"2\""),
             (TargetType::As, "as-1"),
-            (TargetType::Group, "grp-1")
+            (TargetType::Group, "grp-1"),
+            (TargetType::Topic, "topic/1"),
+            (TargetType::Bc, "area-9"),
         ]
     );
     assert_eq!(m.recipient().map(|a| a.kind), Some(TargetType::Ue));

@@ -365,12 +365,12 @@ fn error_paths() {
         Err(UnknownMessageType("FOO".into()))
     );
     assert_eq!(
-        dec(r#"{"messageType":"SEGREC"}"#),
-        Err(UnknownMessageType("SEGREC".into()))
+        dec(r#"{"messageType":"SEGREC","messageId":"m","originatingUeServiceId":"u"}"#),
+        Err(MissingIe("segmentation"))
     );
     assert_eq!(
         dec(r#"{"messageType":"segconfir"}"#),
-        Err(UnknownMessageType("segconfir".into()))
+        Err(MissingIe("originating*ServiceId"))
     );
     // Messaging types are decoded (see messaging.rs for their vectors).
     assert_eq!(
