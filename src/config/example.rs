@@ -190,6 +190,23 @@ recent_message_ids = 65536
 # Most attempts of one downlink request over a gateway's uplink endpoints: an endpoint that sent
 # RST or no ACK is forgotten and the request re-sent on another.
 delivery_attempts = 3
+# Segmentation (23.554 §8.5). Largest decoded payload per segment toward a UE whose REG
+# clientProfile has no maxSegmentSize; larger copies go out as segments (an AS gets messages whole).
+segment_size = 2048
+# Largest whole message in bytes: a reassembled segment set, or an unsegmented MSG from an AS
+# (the server segments it); larger fail with PAYLOAD_TOO_LARGE.
+max_message_bytes = 65536
+# Reassembly of received segments (in memory only): most sets and decoded bytes held at once;
+# beyond either a segment gets 5.03 SERVER_BUSY with Max-Age busy_max_age_s.
+reassembly_max_sets = 10000
+reassembly_max_bytes = 67108864
+# Time a set may take from its first segment: a SEGREC for the missing segments every third of
+# it (at most segrec_retries), then the set is dropped (IMDN FAILURE SEGMENT_TIMEOUT if asked).
+reassembly_timeout_s = 30
+segrec_retries = 2
+# Outgoing sets kept (until the recipient's SEGCONFIR or 2 x reassembly_timeout_s) to answer a
+# recipient's SEGREC; beyond it the oldest is dropped.
+segmented_max_sets = 10000
 # Directory of the standalone server's persistent state (registrations and stored messages,
 # file server.redb), created if missing; relative to the working directory. "" keeps the state
 # in memory only (lost at exit). The gateway's and relay's embedded server is always in memory.

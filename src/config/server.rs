@@ -76,6 +76,20 @@ pub struct ServerSection {
     pub recent_message_ids: usize,
     /// Most attempts of one downlink request over a gateway's endpoints.
     pub delivery_attempts: usize,
+    /// Segment size toward a UE without `clientProfile.maxSegmentSize`, in bytes.
+    pub segment_size: usize,
+    /// Largest whole (reassembled, or unsegmented from an AS) message in bytes.
+    pub max_message_bytes: usize,
+    /// Most sets in reassembly.
+    pub reassembly_max_sets: usize,
+    /// Most decoded bytes held in reassembly.
+    pub reassembly_max_bytes: usize,
+    /// Reassembly time limit from a set's first segment, in seconds.
+    pub reassembly_timeout_s: u64,
+    /// Most `SEGREC`s per incomplete set.
+    pub segrec_retries: u32,
+    /// Most outgoing sets kept for `SEGREC`.
+    pub segmented_max_sets: usize,
     /// Persistent state directory of the standalone server; empty: in memory only.
     pub data_dir: PathBuf,
     /// UDP address of the configuration management server.
@@ -126,6 +140,13 @@ impl Default for ServerSection {
             busy_max_age_s: m.busy_max_age,
             recent_message_ids: m.recent_message_ids,
             delivery_attempts: m.delivery_attempts,
+            segment_size: m.segment_size,
+            max_message_bytes: m.max_message_bytes,
+            reassembly_max_sets: m.reassembly_max_sets,
+            reassembly_max_bytes: m.reassembly_max_bytes,
+            reassembly_timeout_s: m.reassembly_timeout.as_secs(),
+            segrec_retries: m.segrec_retries,
+            segmented_max_sets: m.segmented_max_sets,
             data_dir: PathBuf::from(DEFAULT_SERVER_DATA_DIR),
             config_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), CONFIG_PORT),
             config_uri_path: CONFIG_URI_PATH.to_string(),
@@ -174,6 +195,14 @@ impl ServerSection {
             s.max_outstanding_deliveries,
         )?;
         at_least_one("server.delivery_attempts", s.delivery_attempts)?;
+        at_least_one("server.segment_size", s.segment_size)?;
+        at_least_one("server.max_message_bytes", s.max_message_bytes)?;
+        at_least_one("server.reassembly_max_sets", s.reassembly_max_sets)?;
+        at_least_one("server.reassembly_max_bytes", s.reassembly_max_bytes)?;
+        at_least_one("server.segmented_max_sets", s.segmented_max_sets)?;
+        if s.reassembly_timeout_s == 0 {
+            return Err(invalid("server.reassembly_timeout_s", "must be at least 1"));
+        }
         if s.separate_response_timeout_ms == 0 {
             return Err(invalid(
                 "server.separate_response_timeout_ms",
@@ -321,6 +350,13 @@ impl ServerSection {
                 busy_max_age: s.busy_max_age_s,
                 recent_message_ids: s.recent_message_ids,
                 delivery_attempts: s.delivery_attempts,
+                segment_size: s.segment_size,
+                max_message_bytes: s.max_message_bytes,
+                reassembly_max_sets: s.reassembly_max_sets,
+                reassembly_max_bytes: s.reassembly_max_bytes,
+                reassembly_timeout: Duration::from_secs(s.reassembly_timeout_s),
+                segrec_retries: s.segrec_retries,
+                segmented_max_sets: s.segmented_max_sets,
             },
         }
     }

@@ -155,5 +155,76 @@ impl Source for ServerMetrics {
             ),
         ];
         scalars(page, MetricType::Counter, persistence);
+
+        let segments: &[Scalar] = &[
+            (
+                "msgin5g_server_segments_received_total",
+                "Segments received (MSGs and AGGMSG elements with segmentation).",
+                &s.segments_received,
+            ),
+            (
+                "msgin5g_server_segment_sets_reassembled_total",
+                "Segment sets reassembled whole.",
+                &s.segment_sets_reassembled,
+            ),
+            (
+                "msgin5g_server_segments_refused_total",
+                "Segments refused: disagreeing with their set or over server.max_message_bytes.",
+                &s.segments_refused,
+            ),
+            (
+                "msgin5g_server_segments_duplicate_total",
+                "Segments received again while their set was in reassembly.",
+                &s.segments_duplicate,
+            ),
+            (
+                "msgin5g_server_reassembly_full_total",
+                "Segments refused with 5.03: server.reassembly_max_sets or \
+                 server.reassembly_max_bytes reached.",
+                &s.reassembly_full,
+            ),
+            (
+                "msgin5g_server_reassembly_expired_total",
+                "Segment sets dropped incomplete at server.reassembly_timeout_s.",
+                &s.reassembly_expired,
+            ),
+            (
+                "msgin5g_server_segrec_sent_total",
+                "SEGRECs sent for incomplete segment sets.",
+                &s.segrec_sent,
+            ),
+            (
+                "msgin5g_server_segconfir_sent_total",
+                "SEGCONFIRs sent for reassembled segment sets.",
+                &s.segconfir_sent,
+            ),
+            (
+                "msgin5g_server_segment_sets_sent_total",
+                "Message copies sent as segments.",
+                &s.segment_sets_sent,
+            ),
+            (
+                "msgin5g_server_segments_sent_total",
+                "Segments created by the server.",
+                &s.segments_sent,
+            ),
+            (
+                "msgin5g_server_segmented_dropped_total",
+                "Outgoing segment sets dropped before the recipient's SEGCONFIR: \
+                 server.segmented_max_sets kept.",
+                &s.segmented_dropped,
+            ),
+            (
+                "msgin5g_server_segment_requests_total",
+                "SEGREC and SEGCONFIR requests received.",
+                &s.segment_requests,
+            ),
+            (
+                "msgin5g_server_segments_resent_total",
+                "Segments sent again for a recipient's SEGREC.",
+                &s.segments_resent,
+            ),
+        ];
+        scalars(page, MetricType::Counter, segments);
     }
 }

@@ -125,6 +125,23 @@ pub struct MessagingConfig {
     /// Most attempts of one downlink request over a gateway's endpoints: an endpoint that sent
     /// RST or no ACK is forgotten and the request re-sent on another (issue 9).
     pub delivery_attempts: usize,
+    /// Largest decoded payload per segment toward a UE whose `clientProfile` has no
+    /// `maxSegmentSize` (23.554 §8.5.1; docs/PROTOCOL.md §18.1): larger copies go as segments.
+    pub segment_size: usize,
+    /// Largest whole message in bytes: a reassembled set, or an unsegmented `MSG` from an AS
+    /// (23.554 §8.5: the server segments A2P); larger fail with `PAYLOAD_TOO_LARGE`.
+    pub max_message_bytes: usize,
+    /// Most sets in reassembly at once; a segment of a further set gets 5.03 `SERVER_BUSY`.
+    pub reassembly_max_sets: usize,
+    /// Most decoded bytes held in reassembly in total; beyond it 5.03 `SERVER_BUSY`.
+    pub reassembly_max_bytes: usize,
+    /// How long a set may take to complete from its first segment (a `SEGREC` every third of
+    /// it; dropped at its end).
+    pub reassembly_timeout: Duration,
+    /// Most `SEGREC`s sent for one incomplete set.
+    pub segrec_retries: u32,
+    /// Most outgoing sets kept to answer a recipient's `SEGREC` (oldest dropped beyond it).
+    pub segmented_max_sets: usize,
 }
 
 impl Default for MessagingConfig {
@@ -142,6 +159,13 @@ impl Default for MessagingConfig {
             busy_max_age: 5,
             recent_message_ids: 65_536,
             delivery_attempts: 3,
+            segment_size: crate::msg::DEFAULT_SEGMENT_PAYLOAD,
+            max_message_bytes: 65_536,
+            reassembly_max_sets: 10_000,
+            reassembly_max_bytes: 64 << 20,
+            reassembly_timeout: Duration::from_secs(30),
+            segrec_retries: 2,
+            segmented_max_sets: 10_000,
         }
     }
 }

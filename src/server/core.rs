@@ -10,8 +10,10 @@ use super::accepted::Accepted;
 use super::config::ServerConfig;
 use super::downlink::Downlink;
 use super::flush::FlushQueue;
+use super::reassembly::Reassembly;
 use super::recent::Recent;
 use super::registry::{AsTable, Registration, Registry};
+use super::segmenting::Segmented;
 use super::stats::ServerStats;
 use super::store::Store;
 use crate::coap::blockwise::Blockwise;
@@ -70,6 +72,10 @@ pub struct ServerCore {
     pub(super) flush: FlushQueue,
     /// Verdicts of recently accepted messages.
     pub(super) recent: Recent,
+    /// Incoming segment sets in reassembly (23.554 §8.5).
+    pub(super) reassembly: Reassembly,
+    /// Outgoing segment sets kept for the recipient's `SEGREC`.
+    pub(super) segmented: Segmented,
     /// Wall-clock anchor (see `set_wall_clock`).
     pub(super) wall: Option<(Instant, SystemTime)>,
     /// Downlink requests started while handling the current input, sent after its answer.
@@ -117,6 +123,13 @@ impl ServerCore {
             accepted: Accepted::default(),
             flush: FlushQueue::default(),
             recent: Recent::new(m.recent_message_ids),
+            reassembly: Reassembly::new(
+                m.reassembly_max_sets,
+                m.reassembly_max_bytes,
+                m.reassembly_timeout,
+                m.segrec_retries,
+            ),
+            segmented: Segmented::new(m.segmented_max_sets, m.reassembly_timeout * 2),
             wall: None,
             deferred: Vec::new(),
             config,
@@ -149,6 +162,7 @@ impl ServerCore {
             }
         }
         self.messaging_timeout(now);
+        self.segments_timeout(now);
         self.pump(now);
         self.flush_deferred();
     }
@@ -165,6 +179,7 @@ impl ServerCore {
             self.dedup.next_expiry(),
             self.mids.next_expiry(),
             self.messaging_next_timeout(),
+            self.segments_next_timeout(),
         ]
         .into_iter()
         .flatten()

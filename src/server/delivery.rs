@@ -52,6 +52,8 @@ impl ServerCore {
                 None => return Err(item),
             },
             Item::Report(r) => write_report(&mut body, r),
+            Item::SegRec(r) => crate::msg::write_segment_recovery(&mut body, r),
+            Item::SegConfir(c) => crate::msg::write_segment_confirmation(&mut body, c),
         }
         let token = Token::from_u64(self.rng.next_u64());
         let datagram = MessageBuilder::new(MsgType::Con, Code::POST, mid, token)
@@ -198,6 +200,9 @@ impl ServerCore {
             }
             (Item::Report(_), true) => self.stats.reports_delivered.increment(1),
             (Item::Report(_), false) => self.stats.reports_failed.increment(1),
+            // Best effort: a lost SEGREC is followed by the next one or the expiry, a lost
+            // SEGCONFIR by the sender's hold time.
+            (Item::SegRec(_) | Item::SegConfir(_), _) => {}
             (Item::Message(id), false) => {
                 if let Some(m) = self.accepted.remove(id) {
                     self.undelivered(now, m);

@@ -1,5 +1,5 @@
 //! The server's downlink requests (23.554 §8.3.2, §8.3.4; docs/PROTOCOL.md §15.2): CON POST
-//! `MSG`/`IMDN` toward a UE, an AS or a gateway, tracked until a response arrives.
+//! `MSG`/`IMDN` (and `SEGREC`/`SEGCONFIR`) toward a UE, an AS or a gateway, tracked until a response arrives.
 //!
 //! A request ends *delivered* on a 2.xx response and *failed* on a 4.xx/5.xx response, a RST,
 //! MAX_RETRANSMIT exhausted without an ACK, or no separate response within the configured time
@@ -11,7 +11,7 @@
 use crate::coap::retransmit::{RetransmitEvent, Retransmitter};
 use crate::coap::rng::Rng;
 use crate::coap::{Code, Token, TransmissionParams, Transmit};
-use crate::msg::DeliveryReport;
+use crate::msg::{DeliveryReport, SegmentConfirmation, SegmentRecovery};
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -27,6 +27,10 @@ pub(crate) enum Item {
     Stored(u64),
     /// A delivery report forwarded to (or generated for) the original sender.
     Report(Box<DeliveryReport>),
+    /// A `SEGREC` the server sends about a set it reassembles (23.554 §8.5).
+    SegRec(Box<SegmentRecovery>),
+    /// A `SEGCONFIR` the server sends for a set it reassembled (23.554 §8.5).
+    SegConfir(Box<SegmentConfirmation>),
 }
 
 /// A finished downlink request.
@@ -110,6 +114,11 @@ impl Downlink {
     /// Whether another request may start.
     pub(crate) fn has_room(&self) -> bool {
         self.live.len() < self.max
+    }
+
+    /// How many more requests may start.
+    pub(crate) fn free(&self) -> usize {
+        self.max.saturating_sub(self.live.len())
     }
 
     /// Outstanding requests.

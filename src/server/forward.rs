@@ -107,6 +107,15 @@ impl ServerCore {
                 }
                 continue;
             }
+            match self.flush_segmented(now, peer, id) {
+                // Sent as segments (docs/PROTOCOL.md §18.3).
+                Some(true) => continue,
+                Some(false) => {
+                    self.store.requeue(id);
+                    break;
+                }
+                None => {}
+            }
             if self.send_downlink(now, peer, Item::Stored(id)).is_err() {
                 // No room (or no Message ID toward the peer): first in line again, tried after a
                 // completion.

@@ -52,8 +52,9 @@ impl ServerCore {
         let mut results = Vec::with_capacity(a.messages.len());
         for m in a.messages {
             let message_id = m.message_id.clone();
+            let segment = m.segmentation.as_ref().map(|s| s.segment_number);
             let v = self.route_message(now, from, m, gateway.as_deref());
-            results.push(result(message_id, v));
+            results.push(result(message_id, segment, v));
         }
         Ok(self.aggregate_reply(&a.message_id, results))
     }
@@ -74,7 +75,7 @@ impl ServerCore {
         for r in a.reports {
             let message_id = r.message_id.clone();
             let v = self.route_report(now, from, r, gateway.as_deref());
-            results.push(result(message_id, v));
+            results.push(result(message_id, None, v));
         }
         Ok(self.aggregate_reply(&a.message_id, results))
     }
@@ -101,7 +102,7 @@ impl ServerCore {
         Ok(None)
     }
 
-    fn verdict_reply(&self, message_id: &str, v: Verdict) -> Reply {
+    pub(super) fn verdict_reply(&self, message_id: &str, v: Verdict) -> Reply {
         let code = v.code();
         let mut body = Vec::with_capacity(128);
         write_message_response(

@@ -112,6 +112,9 @@
 //!   policy), `registry` (the tables), `gateways` (Gateway UE endpoint groups).
 //! - `messaging` (`MSG`/`IMDN`/aggregate requests), `routing` (targets and copies), `reports`
 //!   (`IMDN` forwarding and generated failures), `verdict`, `recent` (repeated messages).
+//! - `segments` (received segments, `SEGREC`/`SEGCONFIR` sent) over `reassembly`;
+//!   `segment_delivery` (copies sent as segments, `SEGREC`/`SEGCONFIR` answered) over
+//!   `segmenting`; `base64` (payload bytes).
 //! - `delivery` (downlink requests and their outcomes) over `downlink` (the table); `accepted`
 //!   (copies in delivery); `forward` (store and forward) over `store` and `flush`.
 //! - `persist` (restore and change tracking), `changes`, `records` (their encodings), `db`
@@ -122,6 +125,7 @@
 mod accepted;
 mod as_registration;
 mod auth;
+mod base64;
 mod changes;
 mod config;
 pub mod configuration;
@@ -138,6 +142,7 @@ mod gateways;
 mod messaging;
 mod persist;
 pub mod provisioning;
+mod reassembly;
 mod recent;
 mod records;
 mod registration;
@@ -146,6 +151,9 @@ mod reply;
 mod reports;
 mod request;
 mod routing;
+mod segment_delivery;
+mod segmenting;
+mod segments;
 mod stats;
 mod store;
 #[cfg(test)]

@@ -1,15 +1,19 @@
-//! Verdicts of recently accepted messages by (originator, Message ID), so a repeated message is
+//! Verdicts of recently accepted messages by (originator, Message ID, segment number for a
+//! segment: 23.554 §8.5, docs/PROTOCOL.md §18.1), so a repeated message is
 //! answered with its first verdict instead of being delivered twice (23.554 §8.3.2).
 
 use super::verdict::Verdict;
 use crate::msg::TargetType;
 use std::collections::{HashMap, VecDeque};
 
-/// Remembered verdicts of accepted messages, keyed by (originator, Message ID), FIFO-bounded.
+/// Originator kind and id, Message ID, segment number (segments only).
+pub(super) type RecentKey = (TargetType, String, String, Option<u32>);
+
+/// Remembered verdicts of accepted messages, keyed by [`RecentKey`], FIFO-bounded.
 #[derive(Debug)]
 pub(super) struct Recent {
-    map: HashMap<(TargetType, String, String), Verdict>,
-    order: VecDeque<(TargetType, String, String)>,
+    map: HashMap<RecentKey, Verdict>,
+    order: VecDeque<RecentKey>,
     max: usize,
 }
 
@@ -22,11 +26,11 @@ impl Recent {
         }
     }
 
-    pub(super) fn get(&self, key: &(TargetType, String, String)) -> Option<Verdict> {
+    pub(super) fn get(&self, key: &RecentKey) -> Option<Verdict> {
         self.map.get(key).copied()
     }
 
-    pub(super) fn insert(&mut self, key: (TargetType, String, String), v: Verdict) {
+    pub(super) fn insert(&mut self, key: RecentKey, v: Verdict) {
         if self.max == 0 || self.map.contains_key(&key) {
             return;
         }

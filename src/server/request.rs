@@ -70,6 +70,8 @@ impl ServerCore {
                 self.stats.request(RequestType::AggImdn);
                 (self.aggregate_imdn(now, from, a), true)
             }
+            Payload::SegRec(r) => (Ok(self.segment_recovery(now, from, r)), false),
+            Payload::SegConfir(c) => (Ok(self.segment_confirmation(from, c)), false),
             // Answers, BULKCONF (the configuration server's) and the Application Client
             // messages (Annex A, MSGin5G-5) are not requests this server serves: 4.00. Listed
             // one by one so that a new Message Type is a compile error until it is handled.
@@ -80,8 +82,6 @@ impl ServerCore {
             | Payload::BulkConf(_)
             | Payload::BulkConfResp(_)
             | Payload::MsgResp(_)
-            | Payload::SegRec(_)
-            | Payload::SegConfir(_)
             | Payload::TopicSub(_)
             | Payload::TopicSubResp(_)
             | Payload::TopicUnsub(_)

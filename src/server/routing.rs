@@ -107,14 +107,32 @@ impl ServerCore {
         if let Err(c) = self.check_sender(from, origin.0, &origin.1, gateway) {
             return self.refused(Verdict::rejected(c));
         }
-        if m.payload_len() > self.config.messaging.max_payload_bytes {
+        // A UE segments itself; an AS sends whole and the server segments (23.554 §8.5).
+        let segment = m.segmentation.as_ref().map(|s| s.segment_number);
+        let limit = match (origin.0, segment) {
+            (TargetType::As, None) => self.config.messaging.max_message_bytes,
+            _ => self.config.messaging.max_payload_bytes,
+        };
+        if m.payload_len() > limit {
             return self.refused(Verdict::failed(cause::PAYLOAD_TOO_LARGE));
         }
-        let key = (origin.0, origin.1, m.message_id.clone());
+        let key = (origin.0, origin.1, m.message_id.clone(), segment);
         if let Some(v) = self.recent.get(&key) {
             self.stats.messages_duplicate.increment(1);
             return v;
         }
+        // A segment is held until its set is complete (docs/PROTOCOL.md §18.3).
+        let m = match segment {
+            None => m,
+            Some(_) => match self.reassemble(now, &(key.0, key.1.clone()), m) {
+                Ok(whole) => whole,
+                Err(v) if v.status.is_success() => {
+                    self.recent.insert(key, v);
+                    return v;
+                }
+                Err(v) => return self.refused(v),
+            },
+        };
         let targets = match self.targets(&m) {
             Ok(t) => t,
             Err(c) => return self.refused(Verdict::failed(c)),
@@ -228,6 +246,9 @@ impl ServerCore {
         let store = copy.store_and_forward;
         match self.address_of(target.0, &target.1) {
             Some(peer) => {
+                if let Some(size) = self.needs_segments(&target, &copy) {
+                    return self.dispatch_segments(now, (peer, target), copy, size);
+                }
                 // Held (and persisted with this turn) until the delivery's outcome (issue 9).
                 let id = self.accepted.insert(copy);
                 match self.send_downlink(now, peer, Item::Message(id)) {

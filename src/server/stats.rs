@@ -95,6 +95,35 @@ pub struct ServerStats {
     pub persist_commits: AtomicU64,
     /// Write transactions that failed (logged; the changed keys are written again next turn).
     pub persist_failures: AtomicU64,
+    /// Segments received (single `MSG`s and `AGGMSG` elements with `segmentation`).
+    pub segments_received: AtomicU64,
+    /// Segment sets reassembled whole.
+    pub segment_sets_reassembled: AtomicU64,
+    /// Segments refused: disagreeing with their set, or making it larger than
+    /// `max_message_bytes`.
+    pub segments_refused: AtomicU64,
+    /// Segments received again while their set is in reassembly (held once).
+    pub segments_duplicate: AtomicU64,
+    /// Segments refused with 5.03 because reassembly was at `reassembly_max_sets` or
+    /// `reassembly_max_bytes`.
+    pub reassembly_full: AtomicU64,
+    /// Sets dropped incomplete at `reassembly_timeout`.
+    pub reassembly_expired: AtomicU64,
+    /// `SEGREC`s the server sent for incomplete sets.
+    pub segrec_sent: AtomicU64,
+    /// `SEGCONFIR`s the server sent for reassembled sets.
+    pub segconfir_sent: AtomicU64,
+    /// Copies the server sent as segments (one per outgoing set).
+    pub segment_sets_sent: AtomicU64,
+    /// Segments the server created.
+    pub segments_sent: AtomicU64,
+    /// Outgoing sets dropped before the recipient's `SEGCONFIR` because `segmented_max_sets`
+    /// were kept.
+    pub segmented_dropped: AtomicU64,
+    /// `SEGREC`/`SEGCONFIR` requests received (duplicates excluded).
+    pub segment_requests: AtomicU64,
+    /// Segments sent again for a recipient's `SEGREC`.
+    pub segments_resent: AtomicU64,
     /// Block-wise transfer (RFC 7959) events.
     pub block: Arc<BlockStats>,
     /// Turns that waited for the write in progress because `MAX_QUEUED_TRANSMITS` datagrams

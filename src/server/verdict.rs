@@ -47,11 +47,13 @@ impl Verdict {
     }
 }
 
-pub(super) fn result(message_id: String, v: Verdict) -> MessageResult {
+/// The aggregate result of one element; `segment_number` for a segment element
+/// (docs/PROTOCOL.md §18.1).
+pub(super) fn result(message_id: String, segment_number: Option<u32>, v: Verdict) -> MessageResult {
     MessageResult {
         message_id,
         delivery_status: v.status,
         failure_cause: v.cause.map(str::to_owned),
-        segment_number: None,
+        segment_number,
     }
 }
