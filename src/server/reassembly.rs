@@ -317,7 +317,10 @@ mod tests {
     fn inconsistent_segments_and_bounds() {
         let mut r = Reassembly::new(1, 4, Duration::from_secs(30), 2);
         let now = Instant::now();
-        assert!(matches!(r.add(now, key(), seg(1, 3, "AQ"), 100), Added::Held));
+        assert!(matches!(
+            r.add(now, key(), seg(1, 3, "AQ"), 100),
+            Added::Held
+        ));
         assert!(matches!(
             r.add(now, key(), seg(5, 5, "AQ"), 100),
             Added::Inconsistent
@@ -327,7 +330,10 @@ mod tests {
             Added::Inconsistent
         ));
         let other = (TargetType::Ue, "ue-1".into(), "m".into(), "t".into());
-        assert!(matches!(r.add(now, other, seg(1, 3, "AQ"), 100), Added::Full));
+        assert!(matches!(
+            r.add(now, other, seg(1, 3, "AQ"), 100),
+            Added::Full
+        ));
         assert!(matches!(
             r.add(now, key(), seg(2, 3, "AQIDBA"), 100),
             Added::Full

@@ -1,13 +1,13 @@
-//! Verdicts of recently accepted messages by (originator, Message ID, segment number for a
-//! segment: 23.554 §8.5, docs/PROTOCOL.md §18.1), so a repeated message is
+//! Verdicts of recently accepted messages by (originator, Message ID, and for a segment its set
+//! ID and number: 23.554 §8.5, docs/PROTOCOL.md §18.1), so a repeated message is
 //! answered with its first verdict instead of being delivered twice (23.554 §8.3.2).
 
 use super::verdict::Verdict;
 use crate::msg::TargetType;
 use std::collections::{HashMap, VecDeque};
 
-/// Originator kind and id, Message ID, segment number (segments only).
-pub(super) type RecentKey = (TargetType, String, String, Option<u32>);
+/// Originator kind and id, Message ID, set ID and segment number (segments only).
+pub(super) type RecentKey = (TargetType, String, String, Option<(String, u32)>);
 
 /// Remembered verdicts of accepted messages, keyed by [`RecentKey`], FIFO-bounded.
 #[derive(Debug)]

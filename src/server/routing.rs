@@ -108,8 +108,11 @@ impl ServerCore {
             return self.refused(Verdict::rejected(c));
         }
         // A UE segments itself; an AS sends whole and the server segments (23.554 §8.5).
-        let segment = m.segmentation.as_ref().map(|s| s.segment_number);
-        let limit = match (origin.0, segment) {
+        let segment = m
+            .segmentation
+            .as_ref()
+            .map(|s| (s.set_id.clone(), s.segment_number));
+        let limit = match (origin.0, &segment) {
             (TargetType::As, None) => self.config.messaging.max_message_bytes,
             _ => self.config.messaging.max_payload_bytes,
         };
@@ -122,7 +125,7 @@ impl ServerCore {
             return v;
         }
         // A segment is held until its set is complete (docs/PROTOCOL.md §18.3).
-        let m = match segment {
+        let m = match &key.3 {
             None => m,
             Some(_) => match self.reassemble(now, &(key.0, key.1.clone()), m) {
                 Ok(whole) => whole,

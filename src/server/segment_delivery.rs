@@ -82,7 +82,12 @@ impl ServerCore {
     /// A stored copy at its flush: `None` when it goes whole; `Some(true)` when it went out as
     /// segments (or failed for too many); `Some(false)` when there is no room for its segments
     /// now (it stays stored).
-    pub(super) fn flush_segmented(&mut self, now: Instant, peer: SocketAddr, id: u64) -> Option<bool> {
+    pub(super) fn flush_segmented(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        id: u64,
+    ) -> Option<bool> {
         let (target, stored) = self.store.get(id)?;
         let size = self.needs_segments(target, &stored.message)?;
         let set_id = format!("{:016x}", self.rng.next_u64());
@@ -106,7 +111,13 @@ impl ServerCore {
 
     /// Start one downlink `MSG` per segment and keep the set for `SEGREC` (a segment that cannot
     /// start now is fetched by the recipient's `SEGREC`).
-    fn send_set(&mut self, now: Instant, peer: SocketAddr, target: RecipientKey, parts: Vec<Message>) {
+    fn send_set(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        target: RecipientKey,
+        parts: Vec<Message>,
+    ) {
         self.stats.segment_sets_sent.increment(1);
         self.stats.segments_sent.increment(parts.len() as u64);
         for part in &parts {

@@ -159,7 +159,14 @@ mod tests {
     fn sets_are_bounded_and_expire() {
         let now = Instant::now();
         let mut s = Segmented::new(2, Duration::from_secs(60));
-        let key = |n: &str| (TargetType::Ue, "ue-2".to_string(), "m".to_string(), n.to_string());
+        let key = |n: &str| {
+            (
+                TargetType::Ue,
+                "ue-2".to_string(),
+                "m".to_string(),
+                n.to_string(),
+            )
+        };
         assert_eq!(s.insert(now, key("a"), vec![whole(1)]), 0);
         assert_eq!(s.insert(now, key("b"), vec![whole(1)]), 0);
         assert!(s.remove(&key("b")));

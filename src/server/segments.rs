@@ -9,9 +9,7 @@ use super::core::ServerCore;
 use super::downlink::Item;
 use super::reassembly::{Added, Due};
 use super::verdict::Verdict;
-use crate::msg::{
-    cause, Message, ReportStatus, SegmentConfirmation, SegmentRecovery, TargetType,
-};
+use crate::msg::{cause, Message, ReportStatus, SegmentConfirmation, SegmentRecovery, TargetType};
 use metrics::CounterFn;
 use std::time::Instant;
 
@@ -135,14 +133,10 @@ impl ServerCore {
 
     /// A `SEGREC`/`SEGCONFIR` about `m`'s set to `m`'s originator; whether it went out.
     fn send_segment_control(&mut self, now: Instant, m: &Message, item: Item) -> bool {
-        let Some(peer) = m
-            .originator()
-            .and_then(|a| self.address_of(a.kind, a.id))
-        else {
+        let Some(peer) = m.originator().and_then(|a| self.address_of(a.kind, a.id)) else {
             return false;
         };
-        self.send_downlink(now, peer, item)
-            .is_ok()
+        self.send_downlink(now, peer, item).is_ok()
     }
 
     /// The parties of a `SEGREC`/`SEGCONFIR` about `m`'s set: from its recipient (UE or AS; the
