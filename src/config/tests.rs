@@ -569,3 +569,39 @@ fn block_keys_reach_every_core() {
     assert_eq!(config.config_server_config().unwrap().block, want);
     assert_eq!(Config::default().block_config(), BlockConfig::default());
 }
+
+#[test]
+fn segmentation_keys_are_carried_and_checked() {
+    let config = Config::from_toml_str(
+        r#"
+        [server]
+        segment_size = 512
+        max_message_bytes = 4096
+        reassembly_max_sets = 7
+        reassembly_max_bytes = 9999
+        reassembly_timeout_s = 12
+        segrec_retries = 1
+        segmented_max_sets = 3
+        "#,
+    )
+    .unwrap();
+    config.validate().unwrap();
+    let m = config.server_config().messaging;
+    assert_eq!((m.segment_size, m.max_message_bytes), (512, 4096));
+    assert_eq!((m.reassembly_max_sets, m.reassembly_max_bytes), (7, 9999));
+    assert_eq!(m.reassembly_timeout, Duration::from_secs(12));
+    assert_eq!((m.segrec_retries, m.segmented_max_sets), (1, 3));
+    for key in [
+        "segment_size",
+        "max_message_bytes",
+        "reassembly_max_sets",
+        "reassembly_max_bytes",
+        "reassembly_timeout_s",
+        "segmented_max_sets",
+    ] {
+        assert_eq!(
+            invalid_field(&format!("[server]\n{key} = 0\n")),
+            format!("server.{key}")
+        );
+    }
+}

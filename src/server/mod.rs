@@ -70,6 +70,22 @@
 //!   POST, or is stored (`storeAndForward`), or fails (4.04 `UNKNOWN_UE`/`UNKNOWN_GROUP`, 5.03
 //!   `STORE_FULL`/`SERVER_BUSY` with Max-Age). Verdict in a `MSGRESP`.
 //! - `IMDN`: forwarded to its recipient (2.04), 4.04 `UNKNOWN_UE` when not registered.
+//! - Segments (23.554 §8.5; docs/PROTOCOL.md §18): a `MSG` with `segmentation` (single or
+//!   aggregate element; its result carries `segmentNumber`) goes to reassembly by (originator,
+//!   Message ID, set ID) and is answered at once: 2.04 `ACCEPTED` while its set is incomplete
+//!   (a repeated segment is held once), 4.04 `FAILED MALFORMED` when it disagrees with its set,
+//!   4.13 above `max_message_bytes` in total, 5.03 `SERVER_BUSY` with Max-Age at
+//!   `reassembly_max_sets`/`reassembly_max_bytes`; the completing segment gets the verdict of
+//!   routing the whole message and the originator a downlink `SEGCONFIR SUCCESS`. An incomplete
+//!   set gets a `SEGREC` for its missing segments every third of `reassembly_timeout` (at most
+//!   `segrec_retries`), then is dropped (`IMDN FAILURE SEGMENT_TIMEOUT` when delivery status was
+//!   asked). The server never forwards segments: a copy above its UE recipient's segment size
+//!   (`clientProfile.maxSegmentSize`, else `segment_size`; an AS gets it whole) goes out as
+//!   segments, each an accepted copy, kept (`segmented_max_sets`) until the recipient's
+//!   `SEGCONFIR` or twice `reassembly_timeout` to answer its `SEGREC` (the listed segments
+//!   again, 2.04; 4.04 `UNKNOWN_MESSAGE` for an unknown set). A stored copy stays whole and is
+//!   segmented at its flush. An AS's unsegmented `MSG` is bounded by `max_message_bytes`, not
+//!   `max_payload_bytes`. Reassembly and the outgoing sets are in memory only.
 //! - `AGGMSG`/`AGGIMDN`: 4.03 for a gateway outside `allowed_gateways`, 4.13 above
 //!   `max_aggregate_entries`, else 2.04 with one result per element, in order.
 //! - Downlink outcome: 2.xx delivered; 4.xx/5.xx, RST, MAX_RETRANSMIT without ACK or no separate
