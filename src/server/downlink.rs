@@ -116,9 +116,10 @@ impl Downlink {
         self.live.len() < self.max
     }
 
-    /// How many more requests may start.
-    pub(crate) fn free(&self) -> usize {
-        self.max.saturating_sub(self.live.len())
+    /// Whether `n` more requests may start (at most the bound's worth: a set larger than the
+    /// bound starts what fits).
+    pub(crate) fn has_room_for(&self, n: usize) -> bool {
+        self.live.len() + n.min(self.max) <= self.max
     }
 
     /// Outstanding requests.

@@ -67,7 +67,7 @@ impl ServerCore {
         let Some(parts) = split(&copy, size, &set_id) else {
             return Verdict::failed(cause::PAYLOAD_TOO_LARGE);
         };
-        if self.downlink.free() < parts.len() {
+        if !self.downlink.has_room_for(parts.len()) {
             if !copy.store_and_forward {
                 return Verdict::failed(cause::SERVER_BUSY);
             }
@@ -92,7 +92,7 @@ impl ServerCore {
         let size = self.needs_segments(target, &stored.message)?;
         let set_id = format!("{:016x}", self.rng.next_u64());
         match split(&stored.message, size, &set_id) {
-            Some(parts) if self.downlink.free() < parts.len() => Some(false),
+            Some(parts) if !self.downlink.has_room_for(parts.len()) => Some(false),
             Some(parts) => {
                 let (target, _) = self.store.delivered(id)?;
                 self.send_set(now, peer, target, parts);

@@ -592,3 +592,43 @@ fn aggregate_elements_are_segmented_or_reassembled_one_by_one() {
     assert!(msgs_to(&out, AS1).is_empty(), "the segment element is held");
     assert_eq!(sim.s.reassembly_sets(), 1);
 }
+
+#[test]
+fn a_set_waits_for_room_and_one_above_the_bound_starts_what_fits() {
+    let mut c = big_requests();
+    c.messaging.max_outstanding_deliveries = 2;
+    let mut sim = Sim::standard(c);
+    let a2p = |id: &str| {
+        format!(
+            r#"{{"messageType":"MSG","messageId":"{id}","originatingAsServiceId":"as-1",{TO_UE2},"payload":"{}"}}"#,
+            b64(&bytes(1500))
+        )
+    };
+    // One delivery outstanding: no room for two more, so neither for the set.
+    let (_, pending) = sim.call(
+        AS1,
+        r#"{"messageType":"MSG","messageId":"x","originatingAsServiceId":"as-1","recipientUeServiceId":"ue-1"}"#,
+    );
+    let (a, out) = sim.call(AS1, &a2p("a-1"));
+    assert_eq!(
+        (verdict(&a), out.len()),
+        (failed(Code::SERVICE_UNAVAILABLE, "SERVER_BUSY"), 0)
+    );
+    ack(&mut sim, UE1, &pending);
+    // Three segments, room for two: they start, the third is fetched by SEGREC.
+    let (a, out) = sim.call(AS1, &a2p("a-2"));
+    assert_eq!(verdict(&a), ACCEPTED);
+    let parts = msgs_to(&out, UE2);
+    assert_eq!(parts.len(), 2);
+    ack(&mut sim, UE2, &out);
+    let set = parts[0].segmentation.clone().unwrap().set_id;
+    let rec = format!(
+        r#"{{"messageType":"SEGREC","messageId":"a-2","originatingUeServiceId":"ue-2","segmentation":{{"setId":"{set}"}},"missingSegments":[3]}}"#
+    );
+    let (a, out) = sim.call(UE2, &rec);
+    assert_eq!(verdict(&a), ACCEPTED);
+    let third = msgs_to(&out, UE2);
+    assert_eq!(third.len(), 1);
+    assert_eq!(third[0].segmentation.as_ref().unwrap().segment_number, 3);
+    assert!(third[0].segmentation.as_ref().unwrap().last_segment);
+}
