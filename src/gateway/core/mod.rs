@@ -9,6 +9,7 @@
 //! - [`upstream_state`]: batches, uplinks and exchanges toward the server, [`liveness`];
 //! - [`downlink_state`]: the server's downlink requests and the deliveries toward devices;
 //! - [`registration_state`]: the gateway's own registration and the requests parked on it;
+//! - [`reassembly_state`]: the downlink segment sets being reassembled for the ACs;
 //! - [`overload_state`]: overload control; [`journal_state`]: persistence change tracking;
 //! - [`timer_queue`]: the timers and their queue.
 //!
@@ -24,6 +25,7 @@
 //! - [`upstream_block`]: bulks sent in Block1 blocks (RFC 7959) when configured;
 //! - [`upstream_block2`]: answers from the server fetched in Block2 blocks (RFC 7959 §2.4);
 //! - [`downlink`]: the server's downlink requests and their delivery (23.554 §8.11);
+//! - [`reassembly`]: downlink segments for the ACs, `SEGREC`/`SEGCONFIR` (23.554 §8.5);
 //! - [`reregister`]: the gateway's own (re-)registration (issue 9);
 //! - [`silence`]: upstream liveness: warnings, pings, re-sending after a silence;
 //! - [`overload`]: overload control (docs/ARCHITECTURE.md §8);
@@ -49,6 +51,8 @@ mod overload;
 mod overload_state;
 mod pending;
 mod persist;
+mod reassembly;
+mod reassembly_state;
 mod registration_state;
 mod reregister;
 mod shard;
