@@ -19,6 +19,8 @@
 //! - [`device_answer`]: the one final answer to each device request;
 //! - [`config`]: configuration GETs on the configuration socket (24.538 §6.2.2.1);
 //! - [`apps`]: Application Client registration and requests (MSGin5G-5, 24.538 §6.3.2);
+//! - [`forward`]: a MSGin5G-6 UE's `SEGREC`/`SEGCONFIR`/`TOPICSUB`/`TOPICUNSUB`, forwarded
+//!   singly with the server's answer relayed;
 //! - [`upstream`]: batching, bulk and single requests, the server's answers; [`split`] splits
 //!   a bulk or aggregate answer per member;
 //! - [`single`]: the wire form of requests sent on their own and their answers' outcomes;
@@ -44,6 +46,7 @@ mod device_state;
 mod downlink;
 mod downlink_state;
 mod driven;
+mod forward;
 mod journal_state;
 mod liveness;
 mod observe;
@@ -68,7 +71,7 @@ mod upstream_state;
 
 pub use driven::{side_of, socket_of, CONFIG_SOCKET, DEVICE_SOCKET, UPLINK_SOCKET_BASE};
 pub use overload::SILENT_FACTOR;
-pub use pending::{Dialect, Kind};
+pub use pending::{Dialect, Forwarded, Kind};
 pub use persist::{journal_owner, RestoredJournal};
 pub use shard::GatewayCore;
 pub use split::{split_answer, Split};
