@@ -22,8 +22,8 @@ pub mod summary;
 
 pub use self::core::{
     journal_owner, side_of, socket_of, split_answer, Dialect, Forwarded, GatewayCore, Kind,
-    RestoredJournal,
-    Split, CONFIG_SOCKET, DEFAULT_CONFIG_PORT, DEVICE_SOCKET, SILENT_FACTOR, UPLINK_SOCKET_BASE,
+    RestoredJournal, Split, CONFIG_SOCKET, DEFAULT_CONFIG_PORT, DEVICE_SOCKET, SILENT_FACTOR,
+    UPLINK_SOCKET_BASE,
 };
 pub use answer::{failure_code, Outcome};
 pub use directory::{

@@ -156,14 +156,20 @@ impl GatewayCore {
                 now,
                 exchange,
                 Forwarded::TopicSub,
-                (r.originating_ue_service_id.as_deref(), r.message_id.as_deref()),
+                (
+                    r.originating_ue_service_id.as_deref(),
+                    r.message_id.as_deref(),
+                ),
                 view.payload(),
             ),
             Payload::TopicUnsub(r) => self.client_forward(
                 now,
                 exchange,
                 Forwarded::TopicUnsub,
-                (r.originating_ue_service_id.as_deref(), r.message_id.as_deref()),
+                (
+                    r.originating_ue_service_id.as_deref(),
+                    r.message_id.as_deref(),
+                ),
                 view.payload(),
             ),
             // Answers, bulks, aggregates and server-side requests are not a device's to send;

@@ -60,9 +60,11 @@ impl GatewayCore {
         let Ok(Payload::Msg(m)) = msg::decode(&delivery.body) else {
             return Err(malformed());
         };
-        let Some(payload) = m.payload.as_deref().map_or(Some(Vec::new()), |p| {
-            BASE64.decode(p).ok()
-        }) else {
+        let Some(payload) = m
+            .payload
+            .as_deref()
+            .map_or(Some(Vec::new()), |p| BASE64.decode(p).ok())
+        else {
             return Err(malformed());
         };
         let application = m.application_id.as_deref().unwrap_or("");

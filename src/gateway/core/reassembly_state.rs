@@ -157,9 +157,7 @@ impl SegmentSet {
         let upto = self
             .total
             .unwrap_or_else(|| (highest + 1).min(MAX_SEGMENTS));
-        (1..=upto)
-            .filter(|n| !self.parts.contains_key(n))
-            .collect()
+        (1..=upto).filter(|n| !self.parts.contains_key(n)).collect()
     }
 }
 
@@ -194,7 +192,10 @@ mod tests {
         let (m3, p3) = segment(3, 3, b"c");
         let (m1, p1) = segment(1, 3, b"a");
         let (m2, p2) = segment(2, 3, b"b");
-        assert!(matches!(r.add(now, &m3, p3.clone(), BOUNDS), Added::Held(Some(_))));
+        assert!(matches!(
+            r.add(now, &m3, p3.clone(), BOUNDS),
+            Added::Held(Some(_))
+        ));
         assert_eq!(r.add(now, &m3, p3, BOUNDS), Added::Duplicate);
         assert_eq!(r.add(now, &m1, p1, BOUNDS), Added::Held(None));
         assert_eq!(r.sets.values().next().unwrap().missing(), vec![2]);
