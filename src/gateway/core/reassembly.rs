@@ -141,9 +141,10 @@ impl GatewayCore {
             }
             return;
         }
-        if set.segrecs < SEGREC_RETRIES {
+        let missing = set.missing();
+        // Nothing to ask for: every segment up to 64 is held but none said it was the last.
+        if set.segrecs < SEGREC_RETRIES && !missing.is_empty() {
             set.segrecs += 1;
-            let missing = set.missing();
             let header = set.header.clone();
             let set_id = set.set_id.clone();
             self.stats.reassembly_segrecs.increment(1);

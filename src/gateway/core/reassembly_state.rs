@@ -219,6 +219,23 @@ mod tests {
     }
 
     #[test]
+    fn nothing_is_missing_when_every_number_is_held_without_a_last_one() {
+        let now = Instant::now();
+        let mut r = Reassembly::default();
+        for n in 1..=MAX_SEGMENTS {
+            let (mut m, p) = segment(n, MAX_SEGMENTS, b"x");
+            m.segmentation = Some(Segmentation {
+                set_id: "set-1".into(),
+                total_segments: None,
+                segment_number: n,
+                last_segment: false,
+            });
+            assert!(matches!(r.add(now, &m, p, BOUNDS), Added::Held(_)));
+        }
+        assert!(r.sets.values().next().unwrap().missing().is_empty());
+    }
+
+    #[test]
     fn inconsistent_and_bounds() {
         let now = Instant::now();
         let mut r = Reassembly::default();
