@@ -284,6 +284,31 @@ fn reassembly_bounds_answer_5_03_with_max_age_and_disagreeing_segments_4_00() {
 }
 
 #[test]
+fn a_whole_message_too_large_for_one_datagram_to_the_application_is_refused_4_13() {
+    let mut sim = scripted(config());
+    sim.register_app(dev(1), 1, "7");
+    // Two segments of 27 000 decoded bytes: 72 000 base64 characters in the delivery.
+    let half = "A".repeat(36_000);
+    sim.deliver_from_server(&downlink(
+        1,
+        tok(1),
+        &segment("d-1", "s-1", 1, 2, &half, false),
+    ));
+    sim.deliver_from_server(&downlink(
+        2,
+        tok(2),
+        &segment("d-1", "s-1", 2, 2, &half, false),
+    ));
+    let (code, _, body) = sim.piggybacked(2);
+    assert_eq!(code, Code::REQUEST_ENTITY_TOO_LARGE);
+    let Payload::MsgResp(r) = body else {
+        panic!("{body:?}")
+    };
+    assert_eq!(r.failure_cause.as_deref(), Some(cause::PAYLOAD_TOO_LARGE));
+    assert_eq!(sim.deliveries_to(dev(1)), 0);
+}
+
+#[test]
 fn segments_arriving_on_another_shard_are_reassembled_by_the_applications_shard() {
     let upstream: SocketAddr = SERVER.parse().unwrap();
     let dir = Arc::new(Directory::default());

@@ -11,7 +11,8 @@
 //!   when its first segment asked for delivery status, the originator gets `IMDN FAILURE
 //!   SEGMENT_TIMEOUT`.
 //! - Bounds: `reassembly_max_sets` sets and `reassembly_max_bytes` bytes per shard; beyond,
-//!   5.03 + Max-Age. A segment that disagrees with its set is refused 4.00 `MALFORMED`.
+//!   5.03 + Max-Age. A segment that disagrees with its set is refused 4.00 `MALFORMED`; a
+//!   whole message whose delivery would not fit one UDP datagram, 4.13 `PAYLOAD_TOO_LARGE`.
 //! - These requests of the gateway's own go upstream singly; no device waits for their answer.
 
 use super::downlink::{app_delivery, once_key};
@@ -36,6 +37,9 @@ use std::time::Instant;
 
 /// Most `SEGREC`s per set (23.554 §8.5; design D9).
 pub(super) const SEGREC_RETRIES: u32 = 2;
+
+/// Room for the CoAP header, Token and options of a delivery beside its JSON body.
+const DELIVERY_OVERHEAD: usize = 64;
 
 /// RFC 4648 §4 base64, padding optional on input (the payload IE's rule) and written on output.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -117,7 +121,15 @@ impl GatewayCore {
                     .ok_or_else(|| {
                         DeliveryResult::failed(Code::NOT_FOUND, cause::UNKNOWN_APPLICATION)
                     })?;
-                Ok(app_delivery(&whole, &reg))
+                let delivery = app_delivery(&whole, &reg);
+                // The AC gets the message in one datagram (24.538 Annex A.3 over UDP).
+                if delivery.body.len() + DELIVERY_OVERHEAD > crate::config::MAX_REQUEST_BYTES {
+                    return Err(DeliveryResult::failed(
+                        Code::REQUEST_ENTITY_TOO_LARGE,
+                        cause::PAYLOAD_TOO_LARGE,
+                    ));
+                }
+                Ok(delivery)
             }
         }
     }
