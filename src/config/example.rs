@@ -118,6 +118,17 @@ max_report_routes = 100000
 max_delivered = 65536
 # How long a downlink delivery waits for the device before the server hears 5.03.
 delivery_timeout_ms = 60000
+# Largest decoded payload per segment in bytes (23.554 8.5): the gateway's own REG carries it as
+# clientProfile.maxSegmentSize, so the server segments downlink for the ACs at this size.
+segment_size = 2048
+# Seconds a downlink segment set for an AC may take to complete from its first segment: after a
+# third of it the gateway asks the server for the missing segments (SEGREC, at most twice); at
+# the end the set is dropped (IMDN FAILURE SEGMENT_TIMEOUT to the sender if it asked for one).
+reassembly_timeout_s = 30
+# Most downlink segment sets, and payload bytes, being reassembled per shard (beyond: 5.03 +
+# Max-Age to the server).
+reassembly_max_sets = 4096
+reassembly_max_bytes = 16777216
 # Register the gateway's own UE Service ID with the server at start (23.554 8.2.7).
 register_self = true
 # Credential sent (ueCredentialInfo, authType TOKEN) in the gateway's own REG, for a server that

@@ -138,6 +138,14 @@ pub struct GatewaySection {
     pub max_delivered: usize,
     /// Downlink delivery timeout, in milliseconds.
     pub delivery_timeout_ms: u64,
+    /// Largest decoded payload per segment, in bytes (`clientProfile.maxSegmentSize`).
+    pub segment_size: usize,
+    /// Time for a downlink segment set to complete, in seconds.
+    pub reassembly_timeout_s: u64,
+    /// Most downlink segment sets being reassembled per shard.
+    pub reassembly_max_sets: usize,
+    /// Most payload bytes of downlink sets being reassembled per shard.
+    pub reassembly_max_bytes: usize,
     /// Register the gateway itself with the server at start.
     pub register_self: bool,
     /// The credential in the gateway's own `REG` (`None`: none sent).
@@ -207,6 +215,10 @@ impl Default for GatewaySection {
             max_report_routes: core.max_report_routes,
             max_delivered: core.max_delivered,
             delivery_timeout_ms: millis(core.delivery_timeout),
+            segment_size: core.segment_size,
+            reassembly_timeout_s: core.reassembly_timeout.as_secs(),
+            reassembly_max_sets: core.reassembly_max_sets,
+            reassembly_max_bytes: core.reassembly_max_bytes,
             register_self: core.register_self,
             credential: core.credential,
             reregistration_holdoff_ms: millis(core.reregistration_holdoff),
@@ -361,6 +373,15 @@ impl GatewaySection {
                 "must be greater than 0",
             ));
         }
+        at_least_one("gateway.segment_size", g.segment_size)?;
+        if g.reassembly_timeout_s < 3 {
+            return Err(invalid(
+                "gateway.reassembly_timeout_s",
+                "must be at least 3 (a third of it goes before each SEGREC)",
+            ));
+        }
+        at_least_one("gateway.reassembly_max_sets", g.reassembly_max_sets)?;
+        at_least_one("gateway.reassembly_max_bytes", g.reassembly_max_bytes)?;
         if !(1..=MAX_UPLINKS_PER_SHARD).contains(&g.uplinks_per_shard) {
             return Err(invalid(
                 "gateway.uplinks_per_shard",
@@ -459,6 +480,10 @@ impl GatewaySection {
             max_report_routes: g.max_report_routes,
             max_delivered: g.max_delivered,
             delivery_timeout: Duration::from_millis(g.delivery_timeout_ms),
+            segment_size: g.segment_size,
+            reassembly_timeout: Duration::from_secs(g.reassembly_timeout_s),
+            reassembly_max_sets: g.reassembly_max_sets,
+            reassembly_max_bytes: g.reassembly_max_bytes,
             register_self: g.register_self,
             credential: g.credential.clone(),
             reregistration_holdoff: Duration::from_millis(g.reregistration_holdoff_ms),

@@ -292,6 +292,19 @@ fn each_invalid_value_names_its_field() {
             "gateway.dedup_exchanges_per_peer",
         ),
         ("[gateway]\nmid_max_entries = 0", "gateway.mid_max_entries"),
+        ("[gateway]\nsegment_size = 0", "gateway.segment_size"),
+        (
+            "[gateway]\nreassembly_timeout_s = 2",
+            "gateway.reassembly_timeout_s",
+        ),
+        (
+            "[gateway]\nreassembly_max_sets = 0",
+            "gateway.reassembly_max_sets",
+        ),
+        (
+            "[gateway]\nreassembly_max_bytes = 0",
+            "gateway.reassembly_max_bytes",
+        ),
         ("[gateway]\nallow_list = [\"\"]", "gateway.allow_list"),
         (
             "[gateway]\nrecv_buffer_bytes = 100",

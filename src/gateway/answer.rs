@@ -1,7 +1,7 @@
 //! The final answer to one device (24.538 §6.3.4.3.3 / §6.3.4.3.6; docs/PROTOCOL.md §7): the outcome
 //! of its request and the CoAP code that carries it.
 
-use super::{Dialect, Kind};
+use super::{Dialect, Forwarded, Kind};
 use crate::coap::Code;
 use crate::msg::{self, cause, MsgDeliveryStatus, RegResult, ReportStatus};
 
@@ -161,6 +161,32 @@ pub fn encode_body(
                 (None, None) => {}
             }
         }
+        // A relayed answer is the server's body; the gateway's own refusal speaks the
+        // request's answer type.
+        (_, Dialect::Forwarded(f)) => match (&outcome.content, f) {
+            (Some((_, body)), _) => out.extend_from_slice(body),
+            (None, Forwarded::TopicSub | Forwarded::TopicUnsub) => {
+                msg::write_subscription_response(
+                    out,
+                    f == Forwarded::TopicUnsub,
+                    &msg::TopicSubscriptionResponse {
+                        msgin5g_service_id: Some(service_id.to_owned()),
+                        message_id: Forwarded::message_id(key).map(str::to_owned),
+                        result: outcome.result,
+                        topics: Vec::new(),
+                        expiration: None,
+                        failure_cause: outcome.cause.clone(),
+                    },
+                )
+            }
+            (None, Forwarded::SegRec | Forwarded::SegConfir) => msg::write_message_response(
+                out,
+                Some(service_id),
+                Forwarded::message_id(key),
+                status,
+                outcome.cause.as_deref(),
+            ),
+        },
         (Kind::Reg | Kind::Dereg, _) => msg::write_registration_response(
             out,
             kind == Kind::Dereg,

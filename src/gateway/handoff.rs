@@ -49,6 +49,9 @@ pub enum DeliveryTarget {
     App,
     /// A UE with its own MSGin5G Client (MSGin5G-6): the server's `MSG`/`IMDN` forwarded as is.
     Client,
+    /// One segment of a message for an Application Client (23.554 §8.5): the body is the
+    /// server's segment `MSG`, reassembled by the AC's shard before anything is delivered.
+    AppSegment,
 }
 
 /// The sender of a message delivered to an AC, kept so the AC's delivery report can be addressed

@@ -21,8 +21,9 @@ mod stats;
 pub mod summary;
 
 pub use self::core::{
-    journal_owner, side_of, socket_of, split_answer, Dialect, GatewayCore, Kind, RestoredJournal,
-    Split, CONFIG_SOCKET, DEFAULT_CONFIG_PORT, DEVICE_SOCKET, SILENT_FACTOR, UPLINK_SOCKET_BASE,
+    journal_owner, side_of, socket_of, split_answer, Dialect, Forwarded, GatewayCore, Kind,
+    RestoredJournal, Split, CONFIG_SOCKET, DEFAULT_CONFIG_PORT, DEVICE_SOCKET, SILENT_FACTOR,
+    UPLINK_SOCKET_BASE,
 };
 pub use answer::{failure_code, Outcome};
 pub use directory::{
@@ -172,6 +173,19 @@ pub struct GatewayConfig {
     /// How long a downlink delivery waits for the device's answer before the server is told
     /// `RECIPIENT_UNREACHABLE` (5.03).
     pub delivery_timeout: Duration,
+    /// Largest decoded payload per segment (23.554 §8.5; docs/PROTOCOL.md §18.1): the
+    /// gateway's own `REG` carries it as `clientProfile.maxSegmentSize`, so the server segments
+    /// the downlink for the Application Clients at this size.
+    pub segment_size: usize,
+    /// How long a downlink segment set for an Application Client may take to complete, from
+    /// its first segment (23.554 §8.5): after a third of it the missing segments are asked for
+    /// (`SEGREC`, at most twice), at the end the set is dropped.
+    pub reassembly_timeout: Duration,
+    /// Most downlink segment sets being reassembled per shard (beyond: 5.03 + Max-Age).
+    pub reassembly_max_sets: usize,
+    /// Most payload bytes held by downlink sets being reassembled per shard (beyond: 5.03 +
+    /// Max-Age).
+    pub reassembly_max_bytes: usize,
     /// Register the gateway's own UE Service ID with the server at start (23.554 §8.2.7
     /// pre-condition 1), so the server can reach the ACs behind it.
     pub register_self: bool,
@@ -237,6 +251,10 @@ impl Default for GatewayConfig {
             max_report_routes: directory::DEFAULT_MAX_REPORT_ROUTES,
             max_delivered: 65_536,
             delivery_timeout: Duration::from_secs(60),
+            segment_size: crate::msg::DEFAULT_SEGMENT_PAYLOAD,
+            reassembly_timeout: Duration::from_secs(30),
+            reassembly_max_sets: 4096,
+            reassembly_max_bytes: 16 << 20,
             register_self: true,
             credential: None,
             reregistration_holdoff: Duration::from_secs(1),
@@ -389,6 +407,23 @@ pub struct GatewayStats {
     /// Downlink messages sent again after they were delivered (e.g. by a restarted server):
     /// acknowledged as delivered without a second delivery.
     pub downlink_duplicates: AtomicU64,
+    /// Downlink segments for ACs held until their set completes (23.554 §8.5).
+    pub reassembly_held: AtomicU64,
+    /// Downlink segment sets completed and delivered whole.
+    pub reassembly_completed: AtomicU64,
+    /// Downlink segments held already, or of a message delivered already: absorbed.
+    pub reassembly_duplicates: AtomicU64,
+    /// Downlink segments disagreeing with their set (answered 4.00 `MALFORMED`).
+    pub reassembly_malformed: AtomicU64,
+    /// Downlink segments refused 5.03 because `reassembly_max_sets` sets or
+    /// `reassembly_max_bytes` bytes were held.
+    pub reassembly_full: AtomicU64,
+    /// `SEGREC`s sent for incomplete downlink sets.
+    pub reassembly_segrecs: AtomicU64,
+    /// Downlink sets dropped incomplete at `reassembly_timeout`.
+    pub reassembly_expired: AtomicU64,
+    /// `SEGREC`/`SEGCONFIR`/`TOPICSUB`/`TOPICUNSUB` from MSGin5G-6 UEs forwarded upstream.
+    pub forwarded: AtomicU64,
     /// Application Client registrations accepted (MSGin5G-5, 24.538 §6.3.2).
     pub app_registrations: AtomicU64,
     /// Application Client registrations refused (capacity, allow-list, Application ID in use).

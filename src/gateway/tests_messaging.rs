@@ -12,6 +12,9 @@ const GW: &str = "msgin5g-gateway";
 #[path = "tests_restarts.rs"]
 mod restarts;
 
+#[path = "tests_segments_down.rs"]
+mod segments_down;
+
 fn app_register(mid: u16, app: &str) -> Vec<u8> {
     request(
         MsgType::Con,

@@ -495,6 +495,36 @@ impl Source for GatewayMetrics {
                 page.sample(name, &[("shard", shard), ("event", event)], load(counter));
             }
         }
+        let name = "msgin5g_gateway_reassembly_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Downlink segments for Application Clients (23.554 8.5) by event: held (set not yet \
+             complete, answered 2.04), completed (set delivered whole), duplicate (absorbed), \
+             malformed (disagrees with its set, 4.00), full (gateway.reassembly_max_sets or \
+             reassembly_max_bytes reached, 5.03), segrec (missing segments asked for), expired \
+             (set dropped at gateway.reassembly_timeout_s).",
+        );
+        for (shard, s) in shards {
+            for (event, counter) in [
+                ("held", &s.reassembly_held),
+                ("completed", &s.reassembly_completed),
+                ("duplicate", &s.reassembly_duplicates),
+                ("malformed", &s.reassembly_malformed),
+                ("full", &s.reassembly_full),
+                ("segrec", &s.reassembly_segrecs),
+                ("expired", &s.reassembly_expired),
+            ] {
+                page.sample(name, &[("shard", shard), ("event", event)], load(counter));
+            }
+        }
+        self.counter(
+            page,
+            "msgin5g_gateway_forwarded_total",
+            "SEGREC, SEGCONFIR, TOPICSUB and TOPICUNSUB from MSGin5G-6 UEs forwarded upstream \
+             singly (the server's answer relayed).",
+            |s| &s.forwarded,
+        );
         self.counter(
             page,
             "msgin5g_gateway_spoofed_total",

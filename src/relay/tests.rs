@@ -4,6 +4,9 @@ use super::*;
 use crate::coap::{Token, CONTENT_FORMAT_JSON};
 use std::net::Ipv4Addr;
 
+#[path = "tests_segments.rs"]
+mod segments;
+
 const UPSTREAM: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 5683);
 const CONFIG_UPSTREAM: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 65401);
 

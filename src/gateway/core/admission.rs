@@ -3,7 +3,7 @@
 //! same device, then its batch or a single request upstream; and the timers of its exchange.
 
 use super::batch::Queued;
-use super::pending::{AckState, Exchange, Kind, Pending, Stage};
+use super::pending::{AckState, Dialect, Exchange, Kind, Pending, Stage};
 use super::shard::GatewayCore;
 use super::timer_queue::Timer;
 use crate::coap::build::empty_ack;
@@ -143,6 +143,10 @@ impl GatewayCore {
         }
         self.stats.received(side, Received::Ok);
         match kind {
+            // A forwarded SEGREC/SEGCONFIR/TOPICSUB/TOPICUNSUB is counted as `forwarded`.
+            Kind::Msg if matches!(exchange.dialect, Dialect::Forwarded(_)) => {
+                self.stats.forwarded.increment(1)
+            }
             Kind::Msg => self.stats.messages.increment(1),
             Kind::Imdn => self.stats.reports.increment(1),
             Kind::Reg | Kind::Dereg | Kind::Conf => {}

@@ -409,7 +409,7 @@ impl GatewayCore {
 
     /// Admit a MSGin5G-6 UE's message or report if `originator` is a UE registered through this
     /// gateway at the exchange's address; otherwise answer the refusal (4.03).
-    fn client_admit(
+    pub(super) fn client_admit(
         &mut self,
         now: Instant,
         exchange: Exchange,

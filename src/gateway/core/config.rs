@@ -234,7 +234,9 @@ impl GatewayCore {
             .map(|(ue, seq)| {
                 let cf = match self.pending.get(Kind::Conf, ue).map(|p| p.exchange.dialect) {
                     Some(Dialect::Configuration(cf)) => cf,
-                    Some(Dialect::Client | Dialect::App) | None => CONTENT_FORMAT_JSON,
+                    Some(Dialect::Client | Dialect::App | Dialect::Forwarded(_)) | None => {
+                        CONTENT_FORMAT_JSON
+                    }
                 };
                 (ue.clone(), *seq, cf)
             })

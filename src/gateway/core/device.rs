@@ -3,7 +3,7 @@
 
 use super::admission::Admission;
 use super::device_state::DeviceRetx;
-use super::pending::{AckState, Dialect, Exchange, Kind};
+use super::pending::{AckState, Dialect, Exchange, Forwarded, Kind};
 use super::shard::GatewayCore;
 use crate::coap::block::{reassembled, Block1Outcome};
 use crate::coap::build::reset;
@@ -131,6 +131,47 @@ impl GatewayCore {
             Payload::AppDereg(r) => self.app_deregister(now, from, &header, r),
             Payload::MsgSending(r) => self.app_message(now, app, r),
             Payload::ReportSending(r) => self.app_report(now, app, r),
+            // Forwarded singly, the server's answer relayed (design D10).
+            Payload::SegRec(r) => self.client_forward(
+                now,
+                exchange,
+                Forwarded::SegRec,
+                (
+                    r.originating_ue_service_id.as_deref(),
+                    Some(r.message_id.as_str()),
+                ),
+                view.payload(),
+            ),
+            Payload::SegConfir(r) => self.client_forward(
+                now,
+                exchange,
+                Forwarded::SegConfir,
+                (
+                    r.originating_ue_service_id.as_deref(),
+                    Some(r.message_id.as_str()),
+                ),
+                view.payload(),
+            ),
+            Payload::TopicSub(r) => self.client_forward(
+                now,
+                exchange,
+                Forwarded::TopicSub,
+                (
+                    r.originating_ue_service_id.as_deref(),
+                    r.message_id.as_deref(),
+                ),
+                view.payload(),
+            ),
+            Payload::TopicUnsub(r) => self.client_forward(
+                now,
+                exchange,
+                Forwarded::TopicUnsub,
+                (
+                    r.originating_ue_service_id.as_deref(),
+                    r.message_id.as_deref(),
+                ),
+                view.payload(),
+            ),
             // Answers, bulks, aggregates and server-side requests are not a device's to send;
             // listed one by one so that a new message type is a compile error here.
             other @ (Payload::RegResp(_)
@@ -143,11 +184,7 @@ impl GatewayCore {
             | Payload::BulkConfResp(_)
             | Payload::MsgResp(_)
             | Payload::AggMsg(_)
-            | Payload::SegRec(_)
-            | Payload::SegConfir(_)
-            | Payload::TopicSub(_)
             | Payload::TopicSubResp(_)
-            | Payload::TopicUnsub(_)
             | Payload::TopicUnsubResp(_)
             | Payload::AggImdn(_)
             | Payload::AsReg(_)

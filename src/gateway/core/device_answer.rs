@@ -143,7 +143,9 @@ impl GatewayCore {
         let content_format = match (kind, &outcome.content) {
             (Kind::Conf, Some((cf, _))) => Some(*cf),
             (Kind::Conf, None) => None,
-            (Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn, _) => Some(CONTENT_FORMAT_JSON),
+            // A relayed server answer (design D10) keeps its Content-Format.
+            (Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn, Some((cf, _))) => Some(*cf),
+            (Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn, None) => Some(CONTENT_FORMAT_JSON),
         };
         let mut b = MessageBuilder::new(mtype, code, mid, exchange.token);
         if let Some(cf) = content_format {

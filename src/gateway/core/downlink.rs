@@ -18,7 +18,7 @@ use crate::coap::endpoint::{check_request, EndpointError, RequestRules};
 use crate::coap::types::option;
 use crate::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
 use crate::gateway::handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
-use crate::gateway::Side;
+use crate::gateway::{AppRegistration, Side};
 use crate::msg::{self, cause, Payload, UrgentDegree};
 use crate::msg::{
     DeliveryReport, Message, MessageDeliveryRequest, MsgDeliveryStatus, RegistrationRequest,
@@ -78,6 +78,12 @@ impl GatewayCore {
                         auth_type: "TOKEN".to_owned(),
                         credential: Some(c.clone()),
                     }),
+                // The server segments the downlink for the ACs at this size (23.554 §8.5;
+                // docs/PROTOCOL.md §18.1).
+                client_profile: Some(format!(
+                    "{{\"maxSegmentSize\":{}}}",
+                    self.config.segment_size
+                )),
                 ..RegistrationRequest::default()
             }),
             &mut payload,
@@ -235,6 +241,19 @@ impl GatewayCore {
                 return;
             }
         };
+        // A segment for an AC this shard serves: answered here at once unless it completes
+        // its set (23.554 §8.5).
+        let delivery = if shard == self.shard {
+            match self.take_segment(now, delivery) {
+                Ok(d) => d,
+                Err(result) => {
+                    self.reply_segment(now, (uplink, from), &h, &message_id, &result);
+                    return;
+                }
+            }
+        } else {
+            delivery
+        };
         if self.downlink.server_requests.len() >= MAX_SERVER_REQUESTS {
             self.stats.shed.increment(1);
             self.reply_server(
@@ -280,7 +299,8 @@ impl GatewayCore {
     }
 
     /// Where a downlink `MSG` goes: an AC by Application ID when it is for the gateway's own UE
-    /// Service ID, or a MSGin5G-6 UE registered through this gateway; `Err(cause)` otherwise.
+    /// Service ID (a segment first to reassembly, 23.554 §8.5), or a MSGin5G-6 UE registered
+    /// through this gateway; `Err(cause)` otherwise.
     fn route_message(&self, m: &Message, raw: &[u8]) -> Result<(usize, Delivery), &'static str> {
         let recipient = m.recipient_ue_service_id.as_deref().unwrap_or("");
         if recipient == self.config.gateway_ue_service_id {
@@ -289,47 +309,17 @@ impl GatewayCore {
                 .as_deref()
                 .and_then(|a| self.directory.app_by_application(a))
                 .ok_or(cause::UNKNOWN_APPLICATION)?;
-            let (is_as, originator) =
-                match (&m.originating_ue_service_id, &m.originating_as_service_id) {
-                    (Some(ue), _) => (false, ue.clone()),
-                    (None, Some(as_id)) => (true, as_id.clone()),
-                    (None, None) => (false, String::new()),
-                };
-            let mut body = Vec::new();
-            msg::encode(
-                &Payload::MsgDelivery(MessageDeliveryRequest {
-                    message_id: m.message_id.clone(),
-                    originator_address: originator.clone(),
-                    originator_type: Some(if is_as {
-                        TargetType::As
-                    } else {
-                        TargetType::Ue
-                    }),
-                    application_id: m.application_id.clone(),
-                    payload: m.payload.clone().unwrap_or_default(),
-                    delivery_status_required: m.delivery_status_required,
-                }),
-                &mut body,
-            );
-            let correlate = m.delivery_status_required.then(|| {
-                (
-                    Arc::from(m.message_id.as_str()),
-                    Originator {
-                        is_as,
-                        id: Arc::from(originator.as_str()),
-                    },
-                )
-            });
-            return Ok((
-                reg.shard,
-                Delivery {
+            if m.segmentation.is_some() {
+                let delivery = Delivery {
                     peer: reg.peer,
-                    body,
-                    target: DeliveryTarget::App,
-                    correlate,
-                    once: Some(once_key(&reg.application_id, &m.message_id)),
-                },
-            ));
+                    body: raw.to_vec(),
+                    target: DeliveryTarget::AppSegment,
+                    correlate: None,
+                    once: None,
+                };
+                return Ok((reg.shard, delivery));
+            }
+            return Ok((reg.shard, app_delivery(m, &reg)));
         }
         let route = self.directory.client(recipient).ok_or(cause::UNKNOWN_UE)?;
         Ok((
@@ -442,6 +432,11 @@ impl GatewayCore {
 
     /// Send a delivery to a device this shard serves.
     fn start_delivery(&mut self, now: Instant, origin: usize, ticket: u64, delivery: Delivery) {
+        // A segment handed over by another shard is reassembled here (23.554 §8.5).
+        let delivery = match self.take_segment(now, delivery) {
+            Ok(d) => d,
+            Err(result) => return self.return_result(now, origin, ticket, result),
+        };
         if delivery
             .once
             .as_deref()
@@ -465,7 +460,7 @@ impl GatewayCore {
             }
         };
         let path = match delivery.target {
-            DeliveryTarget::App => APP_URI_PATH,
+            DeliveryTarget::App | DeliveryTarget::AppSegment => APP_URI_PATH,
             DeliveryTarget::Client => self.config.server_uri_path.as_str(),
         };
         let bytes = MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(token))
@@ -711,10 +706,52 @@ impl GatewayCore {
     }
 }
 
+/// The `MESSAGE DELIVERY REQUEST` (24.538 §6.4.2.3.3) carrying the whole message `m` to the
+/// Application Client `reg`.
+pub(super) fn app_delivery(m: &Message, reg: &AppRegistration) -> Delivery {
+    let (is_as, originator) = match (&m.originating_ue_service_id, &m.originating_as_service_id) {
+        (Some(ue), _) => (false, ue.clone()),
+        (None, Some(as_id)) => (true, as_id.clone()),
+        (None, None) => (false, String::new()),
+    };
+    let mut body = Vec::new();
+    msg::encode(
+        &Payload::MsgDelivery(MessageDeliveryRequest {
+            message_id: m.message_id.clone(),
+            originator_address: originator.clone(),
+            originator_type: Some(if is_as {
+                TargetType::As
+            } else {
+                TargetType::Ue
+            }),
+            application_id: m.application_id.clone(),
+            payload: m.payload.clone().unwrap_or_default(),
+            delivery_status_required: m.delivery_status_required,
+        }),
+        &mut body,
+    );
+    let correlate = m.delivery_status_required.then(|| {
+        (
+            Arc::from(m.message_id.as_str()),
+            Originator {
+                is_as,
+                id: Arc::from(originator.as_str()),
+            },
+        )
+    });
+    Delivery {
+        peer: reg.peer,
+        body,
+        target: DeliveryTarget::App,
+        correlate,
+        once: Some(once_key(&reg.application_id, &m.message_id)),
+    }
+}
+
 /// The key a delivered message is remembered by: its recipient (Application ID or UE Service ID)
 /// and its Message ID (24.538 §7.1: unique per originator; a group or topic copy differs by
 /// recipient).
-fn once_key(recipient: &str, message_id: &str) -> Arc<str> {
+pub(super) fn once_key(recipient: &str, message_id: &str) -> Arc<str> {
     let mut key = String::with_capacity(recipient.len() + 1 + message_id.len());
     key.push_str(recipient);
     key.push('\n');

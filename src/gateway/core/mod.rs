@@ -9,6 +9,7 @@
 //! - [`upstream_state`]: batches, uplinks and exchanges toward the server, [`liveness`];
 //! - [`downlink_state`]: the server's downlink requests and the deliveries toward devices;
 //! - [`registration_state`]: the gateway's own registration and the requests parked on it;
+//! - [`reassembly_state`]: the downlink segment sets being reassembled for the ACs;
 //! - [`overload_state`]: overload control; [`journal_state`]: persistence change tracking;
 //! - [`timer_queue`]: the timers and their queue.
 //!
@@ -18,12 +19,15 @@
 //! - [`device_answer`]: the one final answer to each device request;
 //! - [`config`]: configuration GETs on the configuration socket (24.538 §6.2.2.1);
 //! - [`apps`]: Application Client registration and requests (MSGin5G-5, 24.538 §6.3.2);
+//! - [`forward`]: a MSGin5G-6 UE's `SEGREC`/`SEGCONFIR`/`TOPICSUB`/`TOPICUNSUB`, forwarded
+//!   singly with the server's answer relayed;
 //! - [`upstream`]: batching, bulk and single requests, the server's answers; [`split`] splits
 //!   a bulk or aggregate answer per member;
 //! - [`single`]: the wire form of requests sent on their own and their answers' outcomes;
 //! - [`upstream_block`]: bulks sent in Block1 blocks (RFC 7959) when configured;
 //! - [`upstream_block2`]: answers from the server fetched in Block2 blocks (RFC 7959 §2.4);
 //! - [`downlink`]: the server's downlink requests and their delivery (23.554 §8.11);
+//! - [`reassembly`]: downlink segments for the ACs, `SEGREC`/`SEGCONFIR` (23.554 §8.5);
 //! - [`reregister`]: the gateway's own (re-)registration (issue 9);
 //! - [`silence`]: upstream liveness: warnings, pings, re-sending after a silence;
 //! - [`overload`]: overload control (docs/ARCHITECTURE.md §8);
@@ -42,6 +46,7 @@ mod device_state;
 mod downlink;
 mod downlink_state;
 mod driven;
+mod forward;
 mod journal_state;
 mod liveness;
 mod observe;
@@ -49,6 +54,8 @@ mod overload;
 mod overload_state;
 mod pending;
 mod persist;
+mod reassembly;
+mod reassembly_state;
 mod registration_state;
 mod reregister;
 mod shard;
@@ -64,7 +71,7 @@ mod upstream_state;
 
 pub use driven::{side_of, socket_of, CONFIG_SOCKET, DEVICE_SOCKET, UPLINK_SOCKET_BASE};
 pub use overload::SILENT_FACTOR;
-pub use pending::{Dialect, Kind};
+pub use pending::{Dialect, Forwarded, Kind};
 pub use persist::{journal_owner, RestoredJournal};
 pub use shard::GatewayCore;
 pub use split::{split_answer, Split};

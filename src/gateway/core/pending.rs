@@ -107,6 +107,60 @@ pub enum Dialect {
     /// A configuration GET on the configuration socket: the configuration in this
     /// Content-Format (50 JSON or 41 XML, 24.538 §7.2), answered from that socket.
     Configuration(u16),
+    /// A MSGin5G-6 UE's request forwarded upstream as is (design D10): the server's answer is
+    /// relayed (code and payload); the gateway's own refusals speak the request's answer type.
+    Forwarded(Forwarded),
+}
+
+/// The MSGin5G-6 requests the gateway forwards singly, as is (23.554 §8.5 `SEGREC`/`SEGCONFIR`,
+/// §8.8 `TOPICSUB`/`TOPICUNSUB`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forwarded {
+    /// `SEGREC`.
+    SegRec,
+    /// `SEGCONFIR`.
+    SegConfir,
+    /// `TOPICSUB`.
+    TopicSub,
+    /// `TOPICUNSUB`.
+    TopicUnsub,
+}
+
+impl Forwarded {
+    /// Every forwarded type.
+    pub const ALL: [Forwarded; 4] = [
+        Forwarded::SegRec,
+        Forwarded::SegConfir,
+        Forwarded::TopicSub,
+        Forwarded::TopicUnsub,
+    ];
+
+    /// The Message Type on the wire (24.538 §7.1).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Forwarded::SegRec => "SEGREC",
+            Forwarded::SegConfir => "SEGCONFIR",
+            Forwarded::TopicSub => "TOPICSUB",
+            Forwarded::TopicUnsub => "TOPICUNSUB",
+        }
+    }
+
+    /// The pending key of one forwarded request: its type, the UE's address and Token (one
+    /// exchange: a retransmission is caught by deduplication first) and its Message ID.
+    pub fn key(self, peer: SocketAddr, token: Token, message_id: Option<&str>) -> String {
+        let mut key = format!("{}\n{peer}\n", self.as_str());
+        for b in token.as_slice() {
+            key.push_str(&format!("{b:02x}"));
+        }
+        key.push('\n');
+        key.push_str(message_id.unwrap_or(""));
+        key
+    }
+
+    /// The Message ID in a pending [`Forwarded::key`], if it has one.
+    pub fn message_id(key: &str) -> Option<&str> {
+        key.splitn(4, '\n').nth(3).filter(|id| !id.is_empty())
+    }
 }
 
 /// One device CoAP exchange awaiting its final answer.

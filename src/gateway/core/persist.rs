@@ -14,7 +14,7 @@
 
 use super::batch::Queued;
 use super::journal_state::PersistState;
-use super::pending::{AckState, Dialect, Exchange, Kind, Pending, Stage};
+use super::pending::{AckState, Dialect, Exchange, Forwarded, Kind, Pending, Stage};
 use super::shard::GatewayCore;
 use crate::coap::Token;
 use crate::gateway::answer::Outcome;
@@ -235,6 +235,7 @@ impl GatewayCore {
             Dialect::Client => ("client", None),
             Dialect::App => ("app", None),
             Dialect::Configuration(cf) => ("config", Some(cf)),
+            Dialect::Forwarded(f) => (f.as_str(), None),
         };
         let record = JournalRecord {
             shard: self.shard,
@@ -299,7 +300,10 @@ impl GatewayCore {
             ("client", _) => Dialect::Client,
             ("app", _) => Dialect::App,
             ("config", Some(cf)) => Dialect::Configuration(cf),
-            _ => return Err(Dropped::Skipped),
+            (other, _) => match Forwarded::ALL.into_iter().find(|f| f.as_str() == other) {
+                Some(f) => Dialect::Forwarded(f),
+                None => return Err(Dropped::Skipped),
+            },
         };
         let p = self.persist.as_deref().ok_or(Dropped::Skipped)?;
         let give_up = p.instant(from_ms(r.give_up_ms));

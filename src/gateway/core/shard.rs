@@ -6,6 +6,7 @@ use super::downlink_state::Downlink;
 use super::journal_state::PersistState;
 use super::overload_state::Overload;
 use super::pending::{Kind, PendingTable};
+use super::reassembly_state::Reassembly;
 use super::registration_state::{SelfRegistration, SelfState};
 use super::timer_queue::{Timer, TimerQueue};
 use super::upstream_state::{Purpose, Upstream};
@@ -54,6 +55,8 @@ pub struct GatewayCore {
     pub(super) downlink: Downlink,
     /// The gateway's own registration and the requests parked on it.
     pub(super) registration: SelfRegistration,
+    /// Downlink segment sets being reassembled for the ACs (23.554 §8.5).
+    pub(super) reassembly: Reassembly,
     /// Overload control's state (docs/ARCHITECTURE.md §8).
     pub(super) overload: Overload,
     /// State shared by all shards (Application Client registrations, clients, report routes).
@@ -117,6 +120,7 @@ impl GatewayCore {
             upstream: Upstream::new(&config, upstream, lifetime, mid_seed),
             downlink: Downlink::new(config.max_delivered),
             registration: SelfRegistration::new(shard, config.register_self),
+            reassembly: Reassembly::default(),
             overload: Overload::new(config.overload_answer_rate),
             directory,
             handoffs: VecDeque::new(),

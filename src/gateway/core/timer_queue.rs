@@ -26,6 +26,8 @@ pub(super) enum Timer {
     Parked { kind: Kind, ue: Arc<str>, seq: u64 },
     /// Look for idle Application Client registrations (shard 0).
     AppSweep,
+    /// `SEGREC` or expiry of downlink segment set `key` (identity `id`; 23.554 §8.5).
+    Reassembly { key: Arc<str>, id: u64 },
 }
 
 /// The core's timers, earliest first. Ordered by (instant, insertion number) only, so heap

@@ -473,7 +473,10 @@ impl GatewayCore {
                 }
             };
             for (ue, seq) in flight.members {
-                self.finish_from_server(now, flight.epoch, kind, &ue, seq, outcome.clone());
+                let outcome = self
+                    .relayed_outcome(kind, &ue, seq, view)
+                    .unwrap_or_else(|| outcome.clone());
+                self.finish_from_server(now, flight.epoch, kind, &ue, seq, outcome);
             }
             return;
         }
