@@ -11,6 +11,12 @@ use std::time::Duration;
 /// a gateway uplink keeps up to `max_in_flight` bulks (256 per shard by default, spread over its uplinks) outstanding.
 pub const AGGREGATOR_EXCHANGES_PER_PEER: usize = 256;
 
+/// Default longest topic subscription in seconds (30 days; `server.topic_max_expiration_s`).
+pub const DEFAULT_TOPIC_MAX_EXPIRATION_S: u64 = 30 * 24 * 3600;
+
+/// Longest `server.topic_max_expiration_s` accepted (10 years).
+pub const MAX_TOPIC_EXPIRATION_S: u64 = 10 * 365 * 24 * 3600;
+
 /// Per-entry policy of the reference server (TS 33.501 Y.6: trust the gateway, check per UE).
 #[derive(Debug, Clone, Default)]
 pub struct ServerPolicy {
@@ -125,6 +131,18 @@ pub struct MessagingConfig {
     /// Most attempts of one downlink request over a gateway's endpoints: an endpoint that sent
     /// RST or no ACK is forgotten and the request re-sent on another (issue 9).
     pub delivery_attempts: usize,
+    /// Static broadcast areas: area to member UE Service IDs (23.554 §8.3.2; the area
+    /// definition is operator policy, docs/PROTOCOL.md §18.5).
+    pub broadcast_areas: BTreeMap<String, Vec<String>>,
+    /// Longest topic subscription granted (23.554 Table 8.8.1-1 `expiration`, operator policy):
+    /// a later requested expiration is capped, an absent one gets this.
+    pub topic_max_expiration: Duration,
+    /// Most topics one subscriber holds; beyond it `TOPICSUB` gets 4.03 `POLICY_REJECT`.
+    pub max_topics_per_subscriber: usize,
+    /// Most subscribers of one topic; beyond it `TOPICSUB` gets 5.03 `STORE_FULL`.
+    pub max_subscribers_per_topic: usize,
+    /// Most distinct topics with subscribers; beyond it `TOPICSUB` gets 5.03 `STORE_FULL`.
+    pub max_topics: usize,
 }
 
 impl Default for MessagingConfig {
@@ -142,6 +160,11 @@ impl Default for MessagingConfig {
             busy_max_age: 5,
             recent_message_ids: 65_536,
             delivery_attempts: 3,
+            broadcast_areas: BTreeMap::new(),
+            topic_max_expiration: Duration::from_secs(DEFAULT_TOPIC_MAX_EXPIRATION_S),
+            max_topics_per_subscriber: 64,
+            max_subscribers_per_topic: 100_000,
+            max_topics: 100_000,
         }
     }
 }

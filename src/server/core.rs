@@ -14,6 +14,7 @@ use super::recent::Recent;
 use super::registry::{AsTable, Registration, Registry};
 use super::stats::ServerStats;
 use super::store::Store;
+use super::topics::{Limits, Topics};
 use crate::coap::blockwise::Blockwise;
 use crate::coap::dedup::DedupCache;
 use crate::coap::mid::MidAllocator;
@@ -74,6 +75,8 @@ pub struct ServerCore {
     pub(super) wall: Option<(Instant, SystemTime)>,
     /// Downlink requests started while handling the current input, sent after its answer.
     pub(super) deferred: Vec<Transmit>,
+    /// Messaging topic subscriptions (23.554 §8.8).
+    pub(super) topics: Topics,
 }
 
 impl ServerCore {
@@ -119,6 +122,11 @@ impl ServerCore {
             recent: Recent::new(m.recent_message_ids),
             wall: None,
             deferred: Vec::new(),
+            topics: Topics::new(Limits {
+                per_subscriber: m.max_topics_per_subscriber,
+                per_topic: m.max_subscribers_per_topic,
+                total: m.max_topics,
+            }),
             config,
             rng,
             dedup,
@@ -149,6 +157,7 @@ impl ServerCore {
             }
         }
         self.messaging_timeout(now);
+        self.topics_timeout(now);
         self.pump(now);
         self.flush_deferred();
     }
@@ -165,6 +174,7 @@ impl ServerCore {
             self.dedup.next_expiry(),
             self.mids.next_expiry(),
             self.messaging_next_timeout(),
+            self.topics.next_expiry(),
         ]
         .into_iter()
         .flatten()
@@ -223,6 +233,11 @@ impl ServerCore {
     /// to be sent again included).
     pub fn accepted_messages(&self) -> usize {
         self.accepted.len()
+    }
+
+    /// Messaging topic subscriptions held (subscriber, topic pairs; 23.554 §8.8).
+    pub fn topic_subscriptions(&self) -> usize {
+        self.topics.len()
     }
 
     /// Whether an AS Service ID is registered.

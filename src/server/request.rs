@@ -70,6 +70,14 @@ impl ServerCore {
                 self.stats.request(RequestType::AggImdn);
                 (self.aggregate_imdn(now, from, a), true)
             }
+            Payload::TopicSub(s) => {
+                self.stats.request(RequestType::TopicSub);
+                (Ok(self.topic_sub(now, from, s)), false)
+            }
+            Payload::TopicUnsub(s) => {
+                self.stats.request(RequestType::TopicUnsub);
+                (Ok(self.topic_unsub(from, s)), false)
+            }
             // Answers, BULKCONF (the configuration server's) and the Application Client
             // messages (Annex A, MSGin5G-5) are not requests this server serves: 4.00. Listed
             // one by one so that a new Message Type is a compile error until it is handled.
@@ -82,9 +90,7 @@ impl ServerCore {
             | Payload::MsgResp(_)
             | Payload::SegRec(_)
             | Payload::SegConfir(_)
-            | Payload::TopicSub(_)
             | Payload::TopicSubResp(_)
-            | Payload::TopicUnsub(_)
             | Payload::TopicUnsubResp(_)
             | Payload::AsRegResp(_)
             | Payload::AsDeregResp(_)
