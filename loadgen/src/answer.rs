@@ -157,6 +157,10 @@ impl Incoming {
             | MessageType::MsgResp
             | MessageType::SegRec
             | MessageType::SegConfir
+            | MessageType::TopicSub
+            | MessageType::TopicSubResp
+            | MessageType::TopicUnsub
+            | MessageType::TopicUnsubResp
             | MessageType::AggMsg
             | MessageType::AggImdn
             | MessageType::RegistrationRequest

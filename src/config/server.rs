@@ -186,7 +186,10 @@ impl ServerSection {
         }
         for (area, members) in &s.broadcast_areas {
             if area.is_empty() {
-                return Err(invalid("server.broadcast_areas", "area ids must not be empty"));
+                return Err(invalid(
+                    "server.broadcast_areas",
+                    "area ids must not be empty",
+                ));
             }
             no_empty_entries("server.broadcast_areas", Some(members))?;
         }

@@ -130,7 +130,8 @@ impl ServerDb {
         &mut self,
         changes: ServerChanges,
     ) -> Result<(), Box<(StoreError, ServerChanges)>> {
-        if let Err((source, changes)) = self.wal.append(changes) {
+        if let Err(failed) = self.wal.append(changes) {
+            let (source, changes) = *failed;
             let path = self.wal.path().to_path_buf();
             return Err(Box::new((StoreError::File { path, source }, changes)));
         }

@@ -203,15 +203,14 @@ impl ServerCore {
             changes.accepted.push((id, record));
         }
         for subscriber in self.topics.take_dirty() {
-            let record = self.topics.topics_of(&subscriber).map(|topics| {
-                // Without an anchor (never the case once restored) they reload expired.
-                encode_subscriptions(topics.iter().map(|(topic, &at)| {
-                    (topic.as_str(), self.wall_of(at).unwrap_or(UNIX_EPOCH))
-                }))
-            });
-            changes
-                .topic_subscriptions
-                .push((subscriber.key(), record));
+            let record =
+                self.topics.topics_of(&subscriber).map(|topics| {
+                    // Without an anchor (never the case once restored) they reload expired.
+                    encode_subscriptions(topics.iter().map(|(topic, &at)| {
+                        (topic.as_str(), self.wall_of(at).unwrap_or(UNIX_EPOCH))
+                    }))
+                });
+            changes.topic_subscriptions.push((subscriber.key(), record));
         }
         changes
     }

@@ -570,3 +570,6 @@ fn a_declared_gateway_is_known_again_after_a_restart() {
 
 #[path = "persist_accepted_tests.rs"]
 mod accepted;
+
+#[path = "persist_topics_tests.rs"]
+mod topics;

@@ -1069,3 +1069,4 @@ mod endpoint;
 
 mod dedup;
 mod identities;
+mod topics;

@@ -217,7 +217,11 @@ impl Topics {
         expires: Instant,
     ) -> Result<(), Bound> {
         let topic = topic.to_owned();
-        if self.by_subscriber.get(s).is_none_or(|h| !h.contains_key(&topic)) {
+        if self
+            .by_subscriber
+            .get(s)
+            .is_none_or(|h| !h.contains_key(&topic))
+        {
             self.check(s, &[&topic])?;
         }
         self.insert(s, &topic, expires);
@@ -429,7 +433,10 @@ impl ServerCore {
         from: SocketAddr,
         req: &TopicSubscription,
     ) -> Result<Subscriber, (Code, &'static str)> {
-        let (kind, id) = match (&req.originating_ue_service_id, &req.originating_as_service_id) {
+        let (kind, id) = match (
+            &req.originating_ue_service_id,
+            &req.originating_as_service_id,
+        ) {
             (Some(id), _) => (TargetType::Ue, id),
             (None, Some(id)) => (TargetType::As, id),
             (None, None) => return Err((Code::BAD_REQUEST, cause::MALFORMED)),
@@ -448,8 +455,7 @@ impl ServerCore {
             .checked_add(max)
             .or_else(|| now.checked_add(Duration::from_secs(u32::MAX.into())))
             .unwrap_or(now);
-        let (Some(t), Some((anchor, wall))) = (requested.and_then(parse_rfc3339), self.wall)
-        else {
+        let (Some(t), Some((anchor, wall))) = (requested.and_then(parse_rfc3339), self.wall) else {
             return Some(cap);
         };
         let at = match t.duration_since(wall) {
@@ -538,8 +544,14 @@ mod tests {
             total: 3,
         });
         table.track_changes();
-        assert_eq!(table.subscribe(&ue("a"), &topics(&["x", "x"]), at(10)), Ok(true));
-        assert_eq!(table.subscribe(&ue("a"), &topics(&["x"]), at(20)), Ok(false));
+        assert_eq!(
+            table.subscribe(&ue("a"), &topics(&["x", "x"]), at(10)),
+            Ok(true)
+        );
+        assert_eq!(
+            table.subscribe(&ue("a"), &topics(&["x"]), at(20)),
+            Ok(false)
+        );
         assert_eq!((table.len(), table.next_expiry()), (1, Some(at(20))));
         assert_eq!(
             table.subscribe(&ue("a"), &topics(&["y", "z"]), at(5)),
@@ -547,7 +559,9 @@ mod tests {
             "all or none"
         );
         assert_eq!(table.len(), 1);
-        table.subscribe(&ue("b"), &topics(&["x", "y"]), at(5)).unwrap();
+        table
+            .subscribe(&ue("b"), &topics(&["x", "y"]), at(5))
+            .unwrap();
         assert_eq!(
             table.subscribe(&ue("c"), &topics(&["x"]), at(5)),
             Err(Bound::PerTopic)

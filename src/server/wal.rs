@@ -98,14 +98,14 @@ impl Wal {
     pub(crate) fn append(
         &mut self,
         changes: ServerChanges,
-    ) -> Result<(), (io::Error, ServerChanges)> {
+    ) -> Result<(), Box<(io::Error, ServerChanges)>> {
         let mut body = std::mem::take(&mut self.frame);
         body.clear();
         body.extend_from_slice(&[0; 8]);
         encode_records(&changes, &mut body);
         let Ok(n) = u32::try_from(body.len() - 8) else {
             self.frame = body;
-            return Err((io::Error::other("frame too large"), changes));
+            return Err(Box::new((io::Error::other("frame too large"), changes)));
         };
         let crc = crc32fast::hash(&body[8..]);
         body[..4].copy_from_slice(&n.to_le_bytes());
@@ -118,7 +118,7 @@ impl Wal {
             // Never leave half a frame in front of later ones.
             let _ = self.file.set_len(self.len);
             self.frame = body;
-            return Err((e, changes));
+            return Err(Box::new((e, changes)));
         }
         self.len += body.len() as u64;
         self.frame = body;
