@@ -185,3 +185,35 @@ impl Source for ServerMetrics {
         scalars(page, MetricType::Counter, persistence);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Registry;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    #[test]
+    fn topic_families_are_rendered() {
+        let stats = Arc::new(ServerStats::default());
+        stats.topic_subscriptions.store(4, Ordering::Relaxed);
+        stats
+            .topic_subscriptions_expired
+            .store(2, Ordering::Relaxed);
+        stats.topic_bound_hits[1].store(5, Ordering::Relaxed);
+        stats.requests_by_type[RequestType::TopicSub as usize].store(7, Ordering::Relaxed);
+        let text = Registry::new().with(ServerMetrics::new(stats)).render();
+        for line in [
+            "# TYPE msgin5g_server_topic_subscriptions gauge",
+            "msgin5g_server_topic_subscriptions 4",
+            "msgin5g_server_topic_subscriptions_expired_total 2",
+            "msgin5g_server_topic_bound_hits_total{bound=\"per_subscriber\"} 0",
+            "msgin5g_server_topic_bound_hits_total{bound=\"per_topic\"} 5",
+            "msgin5g_server_topic_bound_hits_total{bound=\"total\"} 0",
+            "msgin5g_server_requests_total{message_type=\"TOPICSUB\"} 7",
+            "msgin5g_server_requests_total{message_type=\"TOPICUNSUB\"} 0",
+        ] {
+            assert!(text.contains(line), "{line}");
+        }
+    }
+}

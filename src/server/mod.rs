@@ -103,7 +103,9 @@
 //! exchanges each ([`DedupCache`](crate::coap::dedup::DedupCache): least recently active peer
 //! evicted, `dedup_evictions`; a peer's oldest exchange forgotten, `dedup_window_overflows`);
 //! the Message ID allocator (for NON and separate responses and downlink requests) tracks at most `dedup_max_entries` (peer, MID) pairs; the
-//! AS table holds `max_registrations`; downlink requests, the store and the recent-Message-ID
+//! AS table holds `max_registrations`; the topic subscriptions are bounded per subscriber, per
+//! topic and in distinct topics (`max_topics_per_subscriber`, `max_subscribers_per_topic`,
+//! `max_topics`, counted in `topic_bound_hits`); downlink requests, the store and the recent-Message-ID
 //! memory are bounded by their [`MessagingConfig`] settings; the outgoing queue holds
 //! [`MAX_QUEUED_TRANSMITS`] datagrams (oldest dropped first, counted in `transmit_dropped`).
 //!

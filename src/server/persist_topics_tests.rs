@@ -123,3 +123,45 @@ fn unsubscribing_and_deregistering_delete_the_record_and_failed_writes_retry() {
     assert_eq!(c.topic_subscriptions, vec![("UE:ue-1".into(), None)]);
     assert_eq!(c.registrations, vec![("ue-1".into(), None)]);
 }
+
+#[test]
+fn a_data_dir_without_the_subscription_table_opens_with_none() {
+    let dir = temp_dir("topics-old");
+    std::fs::create_dir_all(&dir).unwrap();
+    {
+        // A file of layout 1 written before `topic_subscriptions` existed.
+        let raw = redb::Database::create(dir.join(DB_FILE)).unwrap();
+        let txn = raw.begin_write().unwrap();
+        txn.open_table(crate::store::META)
+            .unwrap()
+            .insert("schema_version", crate::server::db::SCHEMA_VERSION)
+            .unwrap();
+        let regs: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("registrations");
+        let record = encode_registration(&Registration {
+            path: DownlinkPath::Direct(addr(UE1)),
+            client_address: None,
+            client_profile: None,
+            gateway_ue: false,
+        });
+        txn.open_table(regs)
+            .unwrap()
+            .insert("ue-1", record.as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let mut db = ServerDb::open(&dir).expect("an older file opens");
+    let snapshot = db.load().unwrap();
+    assert_eq!(snapshot.registrations.len(), 1);
+    assert!(snapshot.topic_subscriptions.is_empty());
+    // And takes subscriptions from then on.
+    let mut sim = Sim::new();
+    sim.s.restore(sim.now, wall0(), snapshot);
+    let sub = subscription("TOPICSUB", "ue-1", &["t"], "");
+    assert_eq!(sim.code(UE1, &sub), Code::CREATED);
+    db.apply(sim.s.take_changes()).unwrap();
+    drop(db);
+    let db = ServerDb::open(&dir).unwrap();
+    assert_eq!(db.load().unwrap().topic_subscriptions.len(), 1);
+    drop(db);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
