@@ -164,9 +164,9 @@ impl ServerCore {
         v
     }
 
-    /// The delivery targets of `m`: its UE and AS recipients, the members of its group and
-    /// broadcast area and the subscribers of its topic at `now` (23.554 §8.3.2, §8.8), without
-    /// the originator, each UE or AS once.
+    /// The delivery targets of `m`: its UE and AS recipients, then the members of its group and
+    /// broadcast area and the subscribers of its topic at `now` (23.554 §8.3.2, §8.8); a fan-out
+    /// target is never the originator nor a UE or AS already targeted.
     fn targets<'a>(&'a self, now: Instant, m: &'a Message) -> Result<Vec<Target>, &'static str> {
         let mut out = Vec::new();
         // The sender and a recipient already addressed directly get no (further) copy.
