@@ -180,6 +180,18 @@ denied_ue_service_ids = []
 # Static groups: Group Service ID = member UE Service IDs (group messages fan out to members).
 groups = {}
 # groups = { "grp-1" = ["ue-1", "ue-2"] }
+# Static broadcast areas: area = member UE Service IDs (a MSG with broadcastArea fans out to the
+# members, each copy carrying broadcastArea and recipientUeServiceId; an unknown area fails with
+# UNKNOWN_AREA). The area definition is operator policy (23.554 8.3.2).
+broadcast_areas = {}
+# broadcast_areas = { "area-1" = ["ue-1", "ue-2"] }
+# Messaging topics (23.554 8.8): longest subscription granted in seconds (a later requested
+# expiration is capped; an absent one gets this), most topics per subscriber (more: TOPICSUB 4.03
+# POLICY_REJECT), most subscribers per topic and most distinct topics (more: 5.03 STORE_FULL).
+topic_max_expiration_s = 2592000
+max_topics_per_subscriber = 64
+max_subscribers_per_topic = 100000
+max_topics = 100000
 # Most elements in one AGGMSG/AGGIMDN; larger aggregates get 4.13.
 max_aggregate_entries = 1000
 # Largest decoded message payload in bytes; larger messages fail with PAYLOAD_TOO_LARGE.

@@ -10,6 +10,7 @@ use crate::server::configuration::{CONFIG_PORT, CONFIG_URI_PATH, DEFAULT_MAX_RES
 use crate::server::provisioning::{AutoProvision, Provisioning, DEFAULT_AUTO_PROVISION_TEMPLATE};
 use crate::server::{
     ConfigServerConfig, MessagingConfig, ServerConfig, ServerPolicy, ServerTestHooks,
+    MAX_TOPIC_EXPIRATION_S,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -54,6 +55,16 @@ pub struct ServerSection {
     pub metrics_listen: Option<SocketAddr>,
     /// Static groups: Group Service ID to member UE Service IDs.
     pub groups: BTreeMap<String, Vec<String>>,
+    /// Static broadcast areas: area to member UE Service IDs.
+    pub broadcast_areas: BTreeMap<String, Vec<String>>,
+    /// Longest topic subscription granted, in seconds.
+    pub topic_max_expiration_s: u64,
+    /// Most topics per subscriber.
+    pub max_topics_per_subscriber: usize,
+    /// Most subscribers per topic.
+    pub max_subscribers_per_topic: usize,
+    /// Most distinct topics with subscribers.
+    pub max_topics: usize,
     /// Most elements in one aggregate.
     pub max_aggregate_entries: usize,
     /// Largest decoded message payload in bytes.
@@ -129,6 +140,11 @@ impl Default for ServerSection {
             allowed_gateways: None,
             metrics_listen: None,
             groups: m.groups,
+            broadcast_areas: m.broadcast_areas,
+            topic_max_expiration_s: m.topic_max_expiration.as_secs(),
+            max_topics_per_subscriber: m.max_topics_per_subscriber,
+            max_subscribers_per_topic: m.max_subscribers_per_topic,
+            max_topics: m.max_topics,
             max_aggregate_entries: m.max_aggregate_entries,
             max_payload_bytes: m.max_payload_bytes,
             max_outstanding_deliveries: m.max_outstanding_deliveries,
@@ -189,6 +205,30 @@ impl ServerSection {
             }
             no_empty_entries("server.groups", Some(members))?;
         }
+        for (area, members) in &s.broadcast_areas {
+            if area.is_empty() {
+                return Err(invalid(
+                    "server.broadcast_areas",
+                    "area ids must not be empty",
+                ));
+            }
+            no_empty_entries("server.broadcast_areas", Some(members))?;
+        }
+        if !(1..=MAX_TOPIC_EXPIRATION_S).contains(&s.topic_max_expiration_s) {
+            return Err(invalid(
+                "server.topic_max_expiration_s",
+                format!("must be between 1 and {MAX_TOPIC_EXPIRATION_S}"),
+            ));
+        }
+        at_least_one(
+            "server.max_topics_per_subscriber",
+            s.max_topics_per_subscriber,
+        )?;
+        at_least_one(
+            "server.max_subscribers_per_topic",
+            s.max_subscribers_per_topic,
+        )?;
+        at_least_one("server.max_topics", s.max_topics)?;
         at_least_one("server.max_aggregate_entries", s.max_aggregate_entries)?;
         at_least_one(
             "server.max_outstanding_deliveries",
@@ -357,6 +397,11 @@ impl ServerSection {
                 reassembly_timeout: Duration::from_secs(s.reassembly_timeout_s),
                 segrec_retries: s.segrec_retries,
                 segmented_max_sets: s.segmented_max_sets,
+                broadcast_areas: s.broadcast_areas.clone(),
+                topic_max_expiration: Duration::from_secs(s.topic_max_expiration_s),
+                max_topics_per_subscriber: s.max_topics_per_subscriber,
+                max_subscribers_per_topic: s.max_subscribers_per_topic,
+                max_topics: s.max_topics,
             },
         }
     }

@@ -58,6 +58,33 @@ fn example_lists_every_key() {
 }
 
 #[test]
+fn topic_and_broadcast_keys_are_carried_into_the_server_config() {
+    let config = Config::from_toml_str(
+        r#"
+        [server]
+        broadcast_areas = { "area-1" = ["ue-1", "ue-2"] }
+        topic_max_expiration_s = 3600
+        max_topics_per_subscriber = 3
+        max_subscribers_per_topic = 4
+        max_topics = 5
+        "#,
+    )
+    .unwrap();
+    config.validate().unwrap();
+    let m = config.server_config().messaging;
+    assert_eq!(m.broadcast_areas["area-1"], ["ue-1", "ue-2"]);
+    assert_eq!(m.topic_max_expiration, Duration::from_secs(3600));
+    assert_eq!(
+        (
+            m.max_topics_per_subscriber,
+            m.max_subscribers_per_topic,
+            m.max_topics
+        ),
+        (3, 4, 5)
+    );
+}
+
+#[test]
 fn empty_text_is_the_default() {
     assert_eq!(Config::from_toml_str("").unwrap(), Config::default());
 }
@@ -330,6 +357,31 @@ fn each_invalid_value_names_its_field() {
             "server.downlink_uri_path",
         ),
         ("[server]\nstore_max_time_s = 0", "server.store_max_time_s"),
+        (
+            "[server]\nbroadcast_areas = { \"\" = [\"a\"] }",
+            "server.broadcast_areas",
+        ),
+        (
+            "[server]\nbroadcast_areas = { \"b\" = [\"\"] }",
+            "server.broadcast_areas",
+        ),
+        (
+            "[server]\ntopic_max_expiration_s = 0",
+            "server.topic_max_expiration_s",
+        ),
+        (
+            "[server]\ntopic_max_expiration_s = 315360001",
+            "server.topic_max_expiration_s",
+        ),
+        (
+            "[server]\nmax_topics_per_subscriber = 0",
+            "server.max_topics_per_subscriber",
+        ),
+        (
+            "[server]\nmax_subscribers_per_topic = 0",
+            "server.max_subscribers_per_topic",
+        ),
+        ("[server]\nmax_topics = 0", "server.max_topics"),
         ("[server]\nuri_path = \"\"", "server.uri_path"),
         ("[server]\nmax_bulk_entries = 0", "server.max_bulk_entries"),
         (

@@ -6,7 +6,7 @@ use super::families::{
     blockwise, datagrams_sent, labelled, load, scalar, scalars, stats_source, Scalar,
 };
 use super::Source;
-use crate::server::{RequestType, ServerStats, ANSWER_CLASSES};
+use crate::server::{RequestType, ServerStats, ANSWER_CLASSES, TOPIC_BOUNDS};
 
 stats_source! {
     /// Renders the server's families.
@@ -42,6 +42,19 @@ impl Source for ServerMetrics {
                 .zip(s.answers_by_class.iter().map(load)),
         );
 
+        labelled(
+            page,
+            "msgin5g_server_topic_bound_hits_total",
+            MetricType::Counter,
+            "TOPICSUB requests refused by a bound of the subscription table: per_subscriber \
+             (server.max_topics_per_subscriber, 4.03), per_topic \
+             (server.max_subscribers_per_topic, 5.03), total (server.max_topics, 5.03).",
+            "bound",
+            TOPIC_BOUNDS
+                .iter()
+                .copied()
+                .zip(s.topic_bound_hits.iter().map(load)),
+        );
         blockwise(page, "msgin5g_server_blockwise_total", &s.block);
         datagrams_sent(
             page,
@@ -128,6 +141,21 @@ impl Source for ServerMetrics {
             MetricType::Gauge,
             "Registered UE Service IDs.",
             &s.registrations,
+        );
+
+        scalar(
+            page,
+            "msgin5g_server_topic_subscriptions",
+            MetricType::Gauge,
+            "Messaging topic subscriptions held (subscriber, topic pairs).",
+            &s.topic_subscriptions,
+        );
+        scalar(
+            page,
+            "msgin5g_server_topic_subscriptions_expired_total",
+            MetricType::Counter,
+            "Messaging topic subscriptions ended at their expiration.",
+            &s.topic_subscriptions_expired,
         );
 
         let persistence: &[Scalar] = &[
@@ -226,5 +254,37 @@ impl Source for ServerMetrics {
             ),
         ];
         scalars(page, MetricType::Counter, segments);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Registry;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    #[test]
+    fn topic_families_are_rendered() {
+        let stats = Arc::new(ServerStats::default());
+        stats.topic_subscriptions.store(4, Ordering::Relaxed);
+        stats
+            .topic_subscriptions_expired
+            .store(2, Ordering::Relaxed);
+        stats.topic_bound_hits[1].store(5, Ordering::Relaxed);
+        stats.requests_by_type[RequestType::TopicSub as usize].store(7, Ordering::Relaxed);
+        let text = Registry::new().with(ServerMetrics::new(stats)).render();
+        for line in [
+            "# TYPE msgin5g_server_topic_subscriptions gauge",
+            "msgin5g_server_topic_subscriptions 4",
+            "msgin5g_server_topic_subscriptions_expired_total 2",
+            "msgin5g_server_topic_bound_hits_total{bound=\"per_subscriber\"} 0",
+            "msgin5g_server_topic_bound_hits_total{bound=\"per_topic\"} 5",
+            "msgin5g_server_topic_bound_hits_total{bound=\"total\"} 0",
+            "msgin5g_server_requests_total{message_type=\"TOPICSUB\"} 7",
+            "msgin5g_server_requests_total{message_type=\"TOPICUNSUB\"} 0",
+        ] {
+            assert!(text.contains(line), "{line}");
+        }
     }
 }

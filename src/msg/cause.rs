@@ -46,6 +46,8 @@ pub const GATEWAY_FULL: &str = "GATEWAY_FULL";
 pub const DUPLICATE_MESSAGE_ID: &str = "DUPLICATE_MESSAGE_ID";
 /// The addressed group is unknown to the server.
 pub const UNKNOWN_GROUP: &str = "UNKNOWN_GROUP";
+/// The addressed broadcast area is unknown to the server (4.04; docs/PROTOCOL.md §18.5).
+pub const UNKNOWN_AREA: &str = "UNKNOWN_AREA";
 /// The reported (original) message is unknown.
 pub const UNKNOWN_MESSAGE: &str = "UNKNOWN_MESSAGE";
 /// The server has no capacity for the message now (outstanding deliveries at their bound).

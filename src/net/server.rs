@@ -146,6 +146,7 @@ pub fn spawn_server_with(
             as_registrations = restored.as_registrations,
             stored_messages = restored.stored,
             accepted_messages = restored.accepted,
+            topic_subscriptions = restored.topic_subscriptions,
             skipped = restored.skipped,
             "server state loaded"
         );

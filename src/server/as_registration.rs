@@ -57,6 +57,7 @@ impl ServerCore {
             );
         }
         self.as_table.remove(&req.as_service_id);
+        self.drop_subscriptions(TargetType::As, &req.as_service_id);
         self.as_answer(
             true,
             req.as_service_id,

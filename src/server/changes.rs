@@ -12,6 +12,8 @@ pub struct ServerChanges {
     pub stored: Vec<(u64, Option<Vec<u8>>)>,
     /// Accepted id → the copy in delivery (`MSG` wire JSON).
     pub accepted: Vec<(u64, Option<Vec<u8>>)>,
+    /// Subscriber key (`UE:<id>`/`AS:<id>`) → its topic subscriptions record.
+    pub topic_subscriptions: Vec<(String, Option<Vec<u8>>)>,
 }
 
 impl ServerChanges {
@@ -21,6 +23,7 @@ impl ServerChanges {
             && self.as_registrations.is_empty()
             && self.stored.is_empty()
             && self.accepted.is_empty()
+            && self.topic_subscriptions.is_empty()
     }
 
     /// Records to write or delete.
@@ -29,5 +32,6 @@ impl ServerChanges {
             + self.as_registrations.len()
             + self.stored.len()
             + self.accepted.len()
+            + self.topic_subscriptions.len()
     }
 }

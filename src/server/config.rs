@@ -11,6 +11,12 @@ use std::time::Duration;
 /// a gateway uplink keeps up to `max_in_flight` bulks (256 per shard by default, spread over its uplinks) outstanding.
 pub const AGGREGATOR_EXCHANGES_PER_PEER: usize = 256;
 
+/// Default longest topic subscription in seconds (30 days; `server.topic_max_expiration_s`).
+pub const DEFAULT_TOPIC_MAX_EXPIRATION_S: u64 = 30 * 24 * 3600;
+
+/// Longest `server.topic_max_expiration_s` accepted (10 years).
+pub const MAX_TOPIC_EXPIRATION_S: u64 = 10 * 365 * 24 * 3600;
+
 /// Per-entry policy of the reference server (TS 33.501 Y.6: trust the gateway, check per UE).
 #[derive(Debug, Clone, Default)]
 pub struct ServerPolicy {
@@ -142,6 +148,18 @@ pub struct MessagingConfig {
     pub segrec_retries: u32,
     /// Most outgoing sets kept to answer a recipient's `SEGREC` (oldest dropped beyond it).
     pub segmented_max_sets: usize,
+    /// Static broadcast areas: area to member UE Service IDs (23.554 §8.3.2; the area
+    /// definition is operator policy, docs/PROTOCOL.md §18.5).
+    pub broadcast_areas: BTreeMap<String, Vec<String>>,
+    /// Longest topic subscription granted (23.554 Table 8.8.1-1 `expiration`, operator policy):
+    /// a later requested expiration is capped, an absent one gets this.
+    pub topic_max_expiration: Duration,
+    /// Most topics one subscriber holds; beyond it `TOPICSUB` gets 4.03 `POLICY_REJECT`.
+    pub max_topics_per_subscriber: usize,
+    /// Most subscribers of one topic; beyond it `TOPICSUB` gets 5.03 `STORE_FULL`.
+    pub max_subscribers_per_topic: usize,
+    /// Most distinct topics with subscribers; beyond it `TOPICSUB` gets 5.03 `STORE_FULL`.
+    pub max_topics: usize,
 }
 
 impl Default for MessagingConfig {
@@ -166,6 +184,11 @@ impl Default for MessagingConfig {
             reassembly_timeout: Duration::from_secs(30),
             segrec_retries: 2,
             segmented_max_sets: 10_000,
+            broadcast_areas: BTreeMap::new(),
+            topic_max_expiration: Duration::from_secs(DEFAULT_TOPIC_MAX_EXPIRATION_S),
+            max_topics_per_subscriber: 64,
+            max_subscribers_per_topic: 100_000,
+            max_topics: 100_000,
         }
     }
 }

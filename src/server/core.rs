@@ -16,6 +16,7 @@ use super::registry::{AsTable, Registration, Registry};
 use super::segmenting::Segmented;
 use super::stats::ServerStats;
 use super::store::Store;
+use super::topics::{Limits, Topics};
 use crate::coap::blockwise::Blockwise;
 use crate::coap::dedup::DedupCache;
 use crate::coap::mid::MidAllocator;
@@ -80,6 +81,8 @@ pub struct ServerCore {
     pub(super) wall: Option<(Instant, SystemTime)>,
     /// Downlink requests started while handling the current input, sent after its answer.
     pub(super) deferred: Vec<Transmit>,
+    /// Messaging topic subscriptions (23.554 §8.8).
+    pub(super) topics: Topics,
 }
 
 impl ServerCore {
@@ -132,6 +135,11 @@ impl ServerCore {
             segmented: Segmented::new(m.segmented_max_sets, m.reassembly_timeout * 2),
             wall: None,
             deferred: Vec::new(),
+            topics: Topics::new(Limits {
+                per_subscriber: m.max_topics_per_subscriber,
+                per_topic: m.max_subscribers_per_topic,
+                total: m.max_topics,
+            }),
             config,
             rng,
             dedup,
@@ -163,6 +171,7 @@ impl ServerCore {
         }
         self.messaging_timeout(now);
         self.segments_timeout(now);
+        self.topics_timeout(now);
         self.pump(now);
         self.flush_deferred();
     }
@@ -180,6 +189,7 @@ impl ServerCore {
             self.mids.next_expiry(),
             self.messaging_next_timeout(),
             self.segments_next_timeout(),
+            self.topics.next_expiry(),
         ]
         .into_iter()
         .flatten()
@@ -238,6 +248,11 @@ impl ServerCore {
     /// to be sent again included).
     pub fn accepted_messages(&self) -> usize {
         self.accepted.len()
+    }
+
+    /// Messaging topic subscriptions held (subscriber, topic pairs; 23.554 §8.8).
+    pub fn topic_subscriptions(&self) -> usize {
+        self.topics.len()
     }
 
     /// Whether an AS Service ID is registered.

@@ -6,7 +6,8 @@
 //! → address), `stored_messages` (store id → JSON record: recipient, wall-clock expiry in Unix
 //! milliseconds, the copy in its wire JSON), `accepted_messages` (accepted id → the copy in its
 //! wire JSON, `MSG`; added to a file of layout 1 when it is opened, read as empty before),
-//! `meta` (`schema_version`).
+//! `topic_subscriptions` (subscriber `UE:<id>`/`AS:<id>` → JSON record: its topics, each with
+//! its wall-clock expiry in Unix milliseconds; added likewise), `meta` (`schema_version`).
 
 use super::changes::ServerChanges;
 use super::wal::{Wal, LOG_FILE};
@@ -18,6 +19,7 @@ const REGISTRATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("regist
 const AS_REGISTRATIONS: TableDefinition<&str, &str> = TableDefinition::new("as_registrations");
 const STORED: TableDefinition<u64, &[u8]> = TableDefinition::new("stored_messages");
 const ACCEPTED: TableDefinition<u64, &[u8]> = TableDefinition::new("accepted_messages");
+const TOPICS: TableDefinition<&str, &[u8]> = TableDefinition::new("topic_subscriptions");
 
 /// Layout version written to `meta`; a file with another version is refused.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -36,6 +38,8 @@ pub struct ServerSnapshot {
     pub stored: Vec<(u64, Vec<u8>)>,
     /// Accepted id → the copy in delivery, ascending ids.
     pub accepted: Vec<(u64, Vec<u8>)>,
+    /// Subscriber key → its topic subscriptions record.
+    pub topic_subscriptions: Vec<(String, Vec<u8>)>,
 }
 
 /// The server's `redb` database and its write-ahead log (module `wal`): batches are appended
@@ -56,6 +60,7 @@ impl ServerDb {
             txn.open_table(AS_REGISTRATIONS)?;
             txn.open_table(STORED)?;
             txn.open_table(ACCEPTED)?;
+            txn.open_table(TOPICS)?;
             Ok(())
         })?;
         let log_error = |source| StoreError::File {
@@ -109,6 +114,12 @@ impl ServerDb {
             let (k, v) = entry.map_err(db)?;
             snapshot.accepted.push((k.value(), v.value().to_vec()));
         }
+        for entry in txn.open_table(TOPICS).map_err(db)?.iter().map_err(db)? {
+            let (k, v) = entry.map_err(db)?;
+            snapshot
+                .topic_subscriptions
+                .push((k.value().to_owned(), v.value().to_vec()));
+        }
         Ok(snapshot)
     }
 
@@ -119,7 +130,8 @@ impl ServerDb {
         &mut self,
         changes: ServerChanges,
     ) -> Result<(), Box<(StoreError, ServerChanges)>> {
-        if let Err((source, changes)) = self.wal.append(changes) {
+        if let Err(failed) = self.wal.append(changes) {
+            let (source, changes) = *failed;
             let path = self.wal.path().to_path_buf();
             return Err(Box::new((StoreError::File { path, source }, changes)));
         }
@@ -190,6 +202,14 @@ fn write_tables(database: &redb::Database, changes: &ServerChanges) -> Result<()
             match record {
                 Some(r) => accepted.insert(*id, r.as_slice()).map(drop),
                 None => accepted.remove(*id).map(drop),
+            }
+            .map_err(db)?;
+        }
+        let mut topics = txn.open_table(TOPICS).map_err(db)?;
+        for (key, record) in &changes.topic_subscriptions {
+            match record {
+                Some(r) => topics.insert(key.as_str(), r.as_slice()).map(drop),
+                None => topics.remove(key.as_str()).map(drop),
             }
             .map_err(db)?;
         }

@@ -66,9 +66,12 @@
 //! - `MSG`: sender registered and sending from its registered address (a gateway-registered UE:
 //!   from that gateway's IP, or inside an aggregate of an allowed gateway that registered it),
 //!   else 4.03 `REJECTED NOT_REGISTERED`/`UNAUTHORIZED`; payload above `max_payload_bytes` 4.13;
-//!   then one copy per recipient (UE, AS, each group member but the sender) goes out as a CON
-//!   POST, or is stored (`storeAndForward`), or fails (4.04 `UNKNOWN_UE`/`UNKNOWN_GROUP`, 5.03
-//!   `STORE_FULL`/`SERVER_BUSY` with Max-Age). Verdict in a `MSGRESP`.
+//!   then one copy per recipient (UE, AS, each member of a group or broadcast area and each
+//!   subscriber of a topic, each once and never the sender) goes out as a CON POST, or is stored
+//!   (`storeAndForward`), or fails (4.04 `UNKNOWN_UE`/`UNKNOWN_GROUP`/`UNKNOWN_AREA`, 5.03
+//!   `STORE_FULL`/`SERVER_BUSY` with Max-Age). Verdict in a `MSGRESP`; a topic without
+//!   subscribers is `ACCEPTED`.
+//! - `TOPICSUB`/`TOPICUNSUB`: subscriptions of registered UEs and ASs (module `topics`).
 //! - `IMDN`: forwarded to its recipient (2.04), 4.04 `UNKNOWN_UE` when not registered.
 //! - Segments (23.554 §8.5; docs/PROTOCOL.md §18): a `MSG` with `segmentation` (single or
 //!   aggregate element; its result carries `segmentNumber`) goes to reassembly by (originator,
@@ -116,7 +119,9 @@
 //! exchanges each ([`DedupCache`](crate::coap::dedup::DedupCache): least recently active peer
 //! evicted, `dedup_evictions`; a peer's oldest exchange forgotten, `dedup_window_overflows`);
 //! the Message ID allocator (for NON and separate responses and downlink requests) tracks at most `dedup_max_entries` (peer, MID) pairs; the
-//! AS table holds `max_registrations`; downlink requests, the store and the recent-Message-ID
+//! AS table holds `max_registrations`; the topic subscriptions are bounded per subscriber, per
+//! topic and in distinct topics (`max_topics_per_subscriber`, `max_subscribers_per_topic`,
+//! `max_topics`, counted in `topic_bound_hits`); downlink requests, the store and the recent-Message-ID
 //! memory are bounded by their [`MessagingConfig`] settings; the outgoing queue holds
 //! [`MAX_QUEUED_TRANSMITS`] datagrams (oldest dropped first, counted in `transmit_dropped`).
 //!
@@ -127,7 +132,8 @@
 //! - `registration` (UEs), `as_registration` (Application Servers), `auth` (credentials and
 //!   policy), `registry` (the tables), `gateways` (Gateway UE endpoint groups).
 //! - `messaging` (`MSG`/`IMDN`/aggregate requests), `routing` (targets and copies), `reports`
-//!   (`IMDN` forwarding and generated failures), `verdict`, `recent` (repeated messages).
+//!   (`IMDN` forwarding and generated failures), `verdict`, `recent` (repeated messages),
+//!   `topics` (messaging topic subscriptions, 23.554 §8.8).
 //! - `segments` (received segments, `SEGREC`/`SEGCONFIR` sent) over `reassembly`;
 //!   `segment_delivery` (copies sent as segments, `SEGREC`/`SEGCONFIR` answered) over
 //!   `segmenting`; `base64` (payload bytes).
@@ -174,6 +180,7 @@ mod stats;
 mod store;
 #[cfg(test)]
 mod tests;
+mod topics;
 mod verdict;
 mod wal;
 
@@ -181,6 +188,7 @@ pub use self::core::{ServerCore, MAX_QUEUED_TRANSMITS};
 pub use changes::ServerChanges;
 pub use config::{
     MessagingConfig, ServerConfig, ServerPolicy, ServerTestHooks, AGGREGATOR_EXCHANGES_PER_PEER,
+    DEFAULT_TOPIC_MAX_EXPIRATION_S, MAX_TOPIC_EXPIRATION_S,
 };
 pub use configuration::{ConfigServerConfig, ConfigServerCore, ConfigServerStats};
 pub use db::{ServerDb, ServerSnapshot};
@@ -190,4 +198,4 @@ pub use gateways::{MAX_GATEWAY_ENDPOINTS, MAX_KNOWN_GATEWAYS};
 pub use persist::Restored;
 pub use registration::STORE_FULL_MAX_AGE;
 pub use registry::{DownlinkPath, Registration};
-pub use stats::{RequestType, ServerStats, ANSWER_CLASSES};
+pub use stats::{RequestType, ServerStats, ANSWER_CLASSES, TOPIC_BOUNDS};

@@ -13,17 +13,20 @@
 //! Message ID, if the server died between its delivery and the write of its deletion).
 //! A message copy answered `ACCEPTED` is written the same way from the turn it is accepted
 //! (before the answer leaves) until its delivery's outcome (module `accepted`), and sent again
-//! after a restart, ahead of the stored messages.
+//! after a restart, ahead of the stored messages. Topic subscriptions (23.554 §8.8) are written
+//! per subscriber like registrations, with their wall-clock expiry; one that expired while the
+//! server was down ends at the first timeout.
 
 use super::changes::ServerChanges;
 use super::core::ServerCore;
 use super::db::ServerSnapshot;
 use super::records::{
-    decode_accepted, decode_registration, decode_stored, encode_accepted, encode_registration,
-    encode_stored,
+    decode_accepted, decode_registration, decode_stored, decode_subscriptions, encode_accepted,
+    encode_registration, encode_stored, encode_subscriptions,
 };
 use super::registry::Inserted;
 use super::store::Stored;
+use super::topics::Subscriber;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What [`ServerCore::restore`] loaded.
@@ -37,6 +40,8 @@ pub struct Restored {
     pub stored: usize,
     /// Accepted message copies loaded (sent again).
     pub accepted: usize,
+    /// Topic subscriptions loaded (subscriber, topic pairs).
+    pub topic_subscriptions: usize,
     /// Records that did not decode or did not fit the configured bounds (dropped).
     pub skipped: usize,
 }
@@ -109,8 +114,43 @@ impl ServerCore {
                 }
             }
         }
+        let mut partial = Vec::new();
+        for (key, bytes) in snapshot.topic_subscriptions {
+            let Some(subscriber) = Subscriber::from_key(&key) else {
+                restored.skipped += 1;
+                continue;
+            };
+            let Some(topics) = decode_subscriptions(&bytes) else {
+                // Rewritten (deleted) with the first flush.
+                restored.skipped += 1;
+                partial.push(subscriber);
+                continue;
+            };
+            let mut skipped = false;
+            for (topic, expires_wall) in topics {
+                // One that expired meanwhile ends at the first timeout.
+                let left = expires_wall.duration_since(wall).unwrap_or(Duration::ZERO);
+                let expires = now.checked_add(left).unwrap_or(now);
+                match self.topics.restore(&subscriber, &topic, expires) {
+                    Ok(()) => restored.topic_subscriptions += 1,
+                    Err(_) => {
+                        restored.skipped += 1;
+                        skipped = true;
+                    }
+                }
+            }
+            if skipped {
+                partial.push(subscriber);
+            }
+        }
         self.registry.track_changes();
         self.as_table.track_changes();
+        self.topics.track_changes();
+        // A subscriber whose record did not decode or whose topics did not all fit the bounds is
+        // written again as loaded.
+        for subscriber in &partial {
+            self.topics.touch(subscriber);
+        }
         self.store.track_changes();
         self.accepted.track_changes();
         // Records that could not be loaded are deleted with the first flush.
@@ -124,6 +164,7 @@ impl ServerCore {
         // timeout (issue 9: a delivery cut short by the restart is made again).
         self.schedule_all_flushes(now);
         self.sync_gauge();
+        self.sync_topic_gauge();
         restored
     }
 
@@ -161,6 +202,16 @@ impl ServerCore {
             let record = self.accepted.get(id).map(encode_accepted);
             changes.accepted.push((id, record));
         }
+        for subscriber in self.topics.take_dirty() {
+            let record =
+                self.topics.topics_of(&subscriber).map(|topics| {
+                    // Without an anchor (never the case once restored) they reload expired.
+                    encode_subscriptions(topics.iter().map(|(topic, &at)| {
+                        (topic.as_str(), self.wall_of(at).unwrap_or(UNIX_EPOCH))
+                    }))
+                });
+            changes.topic_subscriptions.push((subscriber.key(), record));
+        }
         changes
     }
 
@@ -170,6 +221,7 @@ impl ServerCore {
             || self.as_table.has_dirty()
             || self.store.has_dirty()
             || self.accepted.has_dirty()
+            || self.topics.has_dirty()
     }
 
     /// Whether stored or accepted messages changed since the last
@@ -192,6 +244,11 @@ impl ServerCore {
         }
         for (id, _) in &changes.accepted {
             self.accepted.mark_dirty(*id);
+        }
+        for (key, _) in &changes.topic_subscriptions {
+            if let Some(subscriber) = Subscriber::from_key(key) {
+                self.topics.touch(&subscriber);
+            }
         }
     }
 }

@@ -99,6 +99,7 @@ struct Tables {
     ases: BTreeMap<String, String>,
     stored: BTreeMap<u64, Vec<u8>>,
     accepted: BTreeMap<u64, Vec<u8>>,
+    topics: BTreeMap<String, Vec<u8>>,
 }
 
 impl Tables {
@@ -127,6 +128,12 @@ impl Tables {
                 None => self.accepted.remove(&k),
             };
         }
+        for (k, v) in c.topic_subscriptions {
+            match v {
+                Some(v) => self.topics.insert(k, v),
+                None => self.topics.remove(&k),
+            };
+        }
     }
 
     fn snapshot(&self) -> ServerSnapshot {
@@ -135,6 +142,7 @@ impl Tables {
             as_registrations: self.ases.clone().into_iter().collect(),
             stored: self.stored.clone().into_iter().collect(),
             accepted: self.accepted.clone().into_iter().collect(),
+            topic_subscriptions: self.topics.clone().into_iter().collect(),
         }
     }
 }
@@ -346,6 +354,7 @@ fn restore_brings_back_registrations_and_stored_messages() {
             as_registrations: 0,
             stored: 2,
             accepted: 0,
+            topic_subscriptions: 0,
             skipped: 0
         }
     );
@@ -417,15 +426,21 @@ fn undecodable_records_are_skipped_and_deleted() {
             (5, b"junk".to_vec()),
             (6, br#"{"messageType":"MSG","messageId":"m"}"#.to_vec()),
         ],
+        // A record that does not decode, and a key that names no subscriber.
+        topic_subscriptions: vec![
+            ("UE:ue-1".into(), b"junk".to_vec()),
+            ("GROUP:g".into(), br#"{"topics":[]}"#.to_vec()),
+        ],
     };
     let mut sim = Sim::new();
     let restored = sim.s.restore(sim.now, wall0(), snapshot);
-    assert_eq!(restored.skipped, 5);
+    assert_eq!(restored.skipped, 7);
     let c = sim.s.take_changes();
     assert_eq!(c.stored, vec![(4, None)]);
     let mut deleted = c.accepted;
     deleted.sort();
     assert_eq!(deleted, vec![(5, None), (6, None)]);
+    assert_eq!(c.topic_subscriptions, vec![("UE:ue-1".into(), None)]);
 }
 
 #[test]
@@ -458,11 +473,16 @@ fn the_database_keeps_what_was_applied() {
         as_registrations: vec![("as-1".into(), Some(UE1.into()))],
         stored: vec![(3, Some(b"s3".to_vec())), (1, Some(b"s1".to_vec()))],
         accepted: vec![(8, Some(b"a8".to_vec())), (9, Some(b"a9".to_vec()))],
+        topic_subscriptions: vec![
+            ("UE:ue-1".into(), Some(b"t1".to_vec())),
+            ("AS:as-1".into(), Some(b"t2".to_vec())),
+        ],
     };
     db.apply(changes).unwrap();
     db.apply(ServerChanges {
         stored: vec![(3, None)],
         accepted: vec![(8, None)],
+        topic_subscriptions: vec![("AS:as-1".into(), None)],
         ..Default::default()
     })
     .unwrap();
@@ -476,6 +496,10 @@ fn the_database_keeps_what_was_applied() {
     assert_eq!(snapshot.as_registrations, vec![("as-1".into(), UE1.into())]);
     assert_eq!(snapshot.stored, vec![(1, b"s1".to_vec())]);
     assert_eq!(snapshot.accepted, vec![(9, b"a9".to_vec())]);
+    assert_eq!(
+        snapshot.topic_subscriptions,
+        vec![("UE:ue-1".into(), b"t1".to_vec())]
+    );
     drop(db);
 
     // Another layout version is refused.
@@ -546,3 +570,6 @@ fn a_declared_gateway_is_known_again_after_a_restart() {
 
 #[path = "persist_accepted_tests.rs"]
 mod accepted;
+
+#[path = "persist_topics_tests.rs"]
+mod topics;

@@ -1,5 +1,6 @@
-//! The encodings of the persisted records: a registration and a stored message copy as JSON
-//! records, an accepted copy as its `MSG` wire JSON (24.538 §7.1).
+//! The encodings of the persisted records: a registration, a stored message copy and a
+//! subscriber's topic subscriptions as JSON records, an accepted copy as its `MSG` wire JSON
+//! (24.538 §7.1).
 
 use super::registry::{DownlinkPath, Registration};
 use crate::msg::{Message, Payload, TargetType};
@@ -100,9 +101,7 @@ pub(super) fn encode_stored(
     let record = StoredRecord {
         target: target.as_str().to_owned(),
         recipient: recipient.to_owned(),
-        expires_ms: expires
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        expires_ms: unix_ms(expires),
         message: String::from_utf8(wire).unwrap_or_default(),
     };
     simd_json::to_vec(&record).unwrap_or_default()
@@ -131,4 +130,50 @@ pub(super) fn decode_stored(bytes: &[u8]) -> Option<(TargetType, String, SystemT
     };
     let expires = UNIX_EPOCH.checked_add(Duration::from_millis(r.expires_ms))?;
     Some((target, r.recipient, expires, message))
+}
+
+/// One topic subscription as stored.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct TopicRecord {
+    topic: String,
+    /// Expiry, Unix milliseconds (wall clock).
+    expires_ms: u64,
+}
+
+/// A subscriber's topic subscriptions as stored (23.554 §8.8; the subscriber is the key).
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct SubscriptionsRecord {
+    topics: Vec<TopicRecord>,
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A subscriber's topics with their wall-clock expiry.
+pub(super) fn encode_subscriptions<'a>(
+    topics: impl Iterator<Item = (&'a str, SystemTime)>,
+) -> Vec<u8> {
+    let record = SubscriptionsRecord {
+        topics: topics
+            .map(|(topic, expires)| TopicRecord {
+                topic: topic.to_owned(),
+                expires_ms: unix_ms(expires),
+            })
+            .collect(),
+    };
+    simd_json::to_vec(&record).unwrap_or_default()
+}
+
+pub(super) fn decode_subscriptions(bytes: &[u8]) -> Option<Vec<(String, SystemTime)>> {
+    let mut buf = bytes.to_vec();
+    let r: SubscriptionsRecord = simd_json::serde::from_slice(&mut buf).ok()?;
+    r.topics
+        .into_iter()
+        .map(|t| {
+            let expires = UNIX_EPOCH.checked_add(Duration::from_millis(t.expires_ms))?;
+            (!t.topic.is_empty()).then_some((t.topic, expires))
+        })
+        .collect()
 }

@@ -12,7 +12,7 @@ use crate::coap::Code;
 use crate::msg::{
     cause, BulkDeregistration, BulkDeregistrationResponse, BulkRegistration,
     BulkRegistrationResponse, DeregistrationRequest, DeregistrationResponse, Payload, RegResult,
-    RegistrationRequest, RegistrationResponse, MAX_UE_SERVICE_ID_LEN,
+    RegistrationRequest, RegistrationResponse, TargetType, MAX_UE_SERVICE_ID_LEN,
 };
 use metrics::CounterFn;
 use std::net::SocketAddr;
@@ -104,6 +104,7 @@ impl ServerCore {
         }
         self.registry.remove(&resp.ue_service_id);
         self.sync_gauge();
+        self.drop_subscriptions(TargetType::Ue, &resp.ue_service_id);
         resp.deregistration_result = RegResult::Success;
         (resp, auth)
     }

@@ -72,6 +72,14 @@ impl ServerCore {
             }
             Payload::SegRec(r) => (Ok(self.segment_recovery(now, from, r)), false),
             Payload::SegConfir(c) => (Ok(self.segment_confirmation(from, c)), false),
+            Payload::TopicSub(s) => {
+                self.stats.request(RequestType::TopicSub);
+                (Ok(self.topic_sub(now, from, s)), false)
+            }
+            Payload::TopicUnsub(s) => {
+                self.stats.request(RequestType::TopicUnsub);
+                (Ok(self.topic_unsub(from, s)), false)
+            }
             // Answers, BULKCONF (the configuration server's) and the Application Client
             // messages (Annex A, MSGin5G-5) are not requests this server serves: 4.00. Listed
             // one by one so that a new Message Type is a compile error until it is handled.
@@ -82,9 +90,7 @@ impl ServerCore {
             | Payload::BulkConf(_)
             | Payload::BulkConfResp(_)
             | Payload::MsgResp(_)
-            | Payload::TopicSub(_)
             | Payload::TopicSubResp(_)
-            | Payload::TopicUnsub(_)
             | Payload::TopicUnsubResp(_)
             | Payload::AsRegResp(_)
             | Payload::AsDeregResp(_)

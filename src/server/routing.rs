@@ -16,7 +16,8 @@ use std::time::Instant;
 struct Target {
     kind: TargetType,
     id: String,
-    group: Option<String>,
+    /// The group, topic or broadcast area the copy fans out from (`None`: addressed directly).
+    via: Option<(TargetType, String)>,
 }
 
 /// `Some(cause)` for a sender that may not send (docs/PROTOCOL.md §15.2).
@@ -136,7 +137,7 @@ impl ServerCore {
                 Err(v) => return self.refused(v),
             },
         };
-        let targets = match self.targets(&m) {
+        let targets = match self.targets(now, &m) {
             Ok(t) => t,
             Err(c) => return self.refused(Verdict::failed(c)),
         };
@@ -184,23 +185,28 @@ impl ServerCore {
         v
     }
 
-    /// The delivery targets of `m`: its UE and AS recipients and the members of its group
-    /// (without the originator; each UE once).
-    fn targets(&self, m: &Message) -> Result<Vec<Target>, &'static str> {
+    /// The delivery targets of `m`: its UE and AS recipients, then the members of its group and
+    /// broadcast area and the subscribers of its topic at `now` (23.554 §8.3.2, §8.8); a fan-out
+    /// target is never the originator nor a UE or AS already targeted.
+    fn targets<'a>(&'a self, now: Instant, m: &'a Message) -> Result<Vec<Target>, &'static str> {
         let mut out = Vec::new();
+        // The sender and a recipient already addressed directly get no (further) copy.
+        let mut seen: HashSet<(TargetType, &str)> =
+            m.originator().map(|a| (a.kind, a.id)).into_iter().collect();
+        let mut add = |kind: TargetType, id: &'a str, via: Option<(TargetType, &String)>| {
+            if seen.insert((kind, id)) || via.is_none() {
+                out.push(Target {
+                    kind,
+                    id: id.to_owned(),
+                    via: via.map(|(k, v)| (k, v.clone())),
+                });
+            }
+        };
         if let Some(id) = &m.recipient_ue_service_id {
-            out.push(Target {
-                kind: TargetType::Ue,
-                id: id.clone(),
-                group: None,
-            });
+            add(TargetType::Ue, id, None);
         }
         if let Some(id) = &m.recipient_as_service_id {
-            out.push(Target {
-                kind: TargetType::As,
-                id: id.clone(),
-                group: None,
-            });
+            add(TargetType::As, id, None);
         }
         if let Some(g) = &m.recipient_group_service_id {
             let members = self
@@ -209,34 +215,45 @@ impl ServerCore {
                 .groups
                 .get(g)
                 .ok_or(cause::UNKNOWN_GROUP)?;
-            // The sender and a UE already addressed directly get no (further) copy.
-            let mut seen: HashSet<&str> = m
-                .originating_ue_service_id
-                .iter()
-                .chain(m.recipient_ue_service_id.iter())
-                .map(String::as_str)
-                .collect();
             for member in members {
-                if !seen.insert(member) {
-                    continue;
-                }
-                out.push(Target {
-                    kind: TargetType::Ue,
-                    id: member.clone(),
-                    group: Some(g.clone()),
-                });
+                add(TargetType::Ue, member, Some((TargetType::Group, g)));
+            }
+        }
+        if let Some(topic) = &m.recipient_topic {
+            for s in self.topics.subscribers(topic, now) {
+                add(s.kind(), s.id(), Some((TargetType::Topic, topic)));
+            }
+        }
+        if let Some(area) = &m.recipient_broadcast_area {
+            let members = self
+                .config
+                .messaging
+                .broadcast_areas
+                .get(area)
+                .ok_or(cause::UNKNOWN_AREA)?;
+            for member in members {
+                add(TargetType::Ue, member, Some((TargetType::Bc, area)));
             }
         }
         Ok(out)
     }
 
-    /// The copy of `m` addressed to one target (a group copy carries the group and the UE).
+    /// The copy of `m` addressed to one target: a fan-out copy carries its group, topic or
+    /// broadcast area and the member's UE (or AS) Service ID.
     fn copy_for(&self, m: &Message, t: &Target) -> Message {
+        let via = |kind: TargetType| {
+            t.via
+                .as_ref()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, v)| v.clone())
+        };
         Message {
             msgin5g_service_id: Some(self.config.service_id.clone()),
             recipient_ue_service_id: (t.kind == TargetType::Ue).then(|| t.id.clone()),
             recipient_as_service_id: (t.kind == TargetType::As).then(|| t.id.clone()),
-            recipient_group_service_id: t.group.clone(),
+            recipient_group_service_id: via(TargetType::Group),
+            recipient_topic: via(TargetType::Topic),
+            recipient_broadcast_area: via(TargetType::Bc),
             ..m.clone()
         }
     }

@@ -129,6 +129,12 @@ pub struct ServerStats {
     /// Turns that waited for the write in progress because `MAX_QUEUED_TRANSMITS` datagrams
     /// were held for durability (group commit, `net::group_commit`).
     pub persist_waits: AtomicU64,
+    /// Current messaging topic subscriptions (subscriber, topic pairs; 23.554 §8.8).
+    pub topic_subscriptions: AtomicU64,
+    /// Topic subscriptions ended at their expiry.
+    pub topic_subscriptions_expired: AtomicU64,
+    /// `TOPICSUB` requests refused by a bound, by [`TOPIC_BOUNDS`].
+    pub topic_bound_hits: [AtomicU64; TOPIC_BOUNDS.len()],
 }
 
 /// The Message Types the server serves as requests, as the `message_type` label of
@@ -154,11 +160,15 @@ pub enum RequestType {
     AggMsg,
     /// `AGGIMDN`.
     AggImdn,
+    /// `TOPICSUB`.
+    TopicSub,
+    /// `TOPICUNSUB`.
+    TopicUnsub,
 }
 
 impl RequestType {
     /// Every request type, in index order.
-    pub const ALL: [RequestType; 8] = [
+    pub const ALL: [RequestType; 10] = [
         RequestType::Reg,
         RequestType::Dereg,
         RequestType::BulkReg,
@@ -167,6 +177,8 @@ impl RequestType {
         RequestType::Imdn,
         RequestType::AggMsg,
         RequestType::AggImdn,
+        RequestType::TopicSub,
+        RequestType::TopicUnsub,
     ];
 
     /// The label value (the Message Type).
@@ -180,12 +192,18 @@ impl RequestType {
             RequestType::Imdn => "IMDN",
             RequestType::AggMsg => "AGGMSG",
             RequestType::AggImdn => "AGGIMDN",
+            RequestType::TopicSub => "TOPICSUB",
+            RequestType::TopicUnsub => "TOPICUNSUB",
         }
     }
 }
 
 /// Code classes of the server's answers (label `result`): `2xx`, `4xx`, `5xx`, in that order.
 pub const ANSWER_CLASSES: [&str; 3] = ["2xx", "4xx", "5xx"];
+
+/// The bounds of the topic subscription table (label `bound` of `topic_bound_hits`), in order:
+/// `server.max_topics_per_subscriber`, `server.max_subscribers_per_topic`, `server.max_topics`.
+pub const TOPIC_BOUNDS: [&str; 3] = ["per_subscriber", "per_topic", "total"];
 
 /// Increment a counter.
 impl ServerStats {

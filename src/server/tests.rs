@@ -1070,3 +1070,4 @@ mod endpoint;
 mod dedup;
 mod identities;
 mod segments;
+mod topics;

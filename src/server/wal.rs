@@ -17,9 +17,9 @@
 //! de-registering) reaches redb once.
 //!
 //! Frame: `len: u32 LE`, `crc32(body): u32 LE`, body = records; record = kind `u8` (0 UE
-//! registration, 1 AS registration, 2 stored message, 3 accepted message), present `u8`, key
-//! (kinds 0/1: `u32 LE` length + UTF-8; kinds 2/3: `u64 LE`), value when present (`u32 LE` length
-//! + bytes).
+//! registration, 1 AS registration, 2 stored message, 3 accepted message, 4 a subscriber's topic
+//! subscriptions), present `u8`, key (kinds 0/1/4: `u32 LE` length + UTF-8; kinds 2/3:
+//! `u64 LE`), value when present (`u32 LE` length + bytes).
 
 use super::changes::ServerChanges;
 use std::collections::HashMap;
@@ -40,13 +40,14 @@ pub const FOLD_BYTES: u64 = 16 << 20;
 /// Most bytes of one frame (a larger length is read as corruption).
 const MAX_FRAME: usize = 1 << 30;
 
-/// A key of one of the four tables.
+/// A key of one of the five tables.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Registration(String),
     AsRegistration(String),
     Stored(u64),
     Accepted(u64),
+    TopicSubscriptions(String),
 }
 
 /// The log file and the records appended since the last fold.
@@ -97,14 +98,14 @@ impl Wal {
     pub(crate) fn append(
         &mut self,
         changes: ServerChanges,
-    ) -> Result<(), (io::Error, ServerChanges)> {
+    ) -> Result<(), Box<(io::Error, ServerChanges)>> {
         let mut body = std::mem::take(&mut self.frame);
         body.clear();
         body.extend_from_slice(&[0; 8]);
         encode_records(&changes, &mut body);
         let Ok(n) = u32::try_from(body.len() - 8) else {
             self.frame = body;
-            return Err((io::Error::other("frame too large"), changes));
+            return Err(Box::new((io::Error::other("frame too large"), changes)));
         };
         let crc = crc32fast::hash(&body[8..]);
         body[..4].copy_from_slice(&n.to_le_bytes());
@@ -117,7 +118,7 @@ impl Wal {
             // Never leave half a frame in front of later ones.
             let _ = self.file.set_len(self.len);
             self.frame = body;
-            return Err((e, changes));
+            return Err(Box::new((e, changes)));
         }
         self.len += body.len() as u64;
         self.frame = body;
@@ -148,6 +149,7 @@ impl Wal {
                     .push((k, value.map(|v| String::from_utf8_lossy(&v).into_owned()))),
                 Key::Stored(id) => changes.stored.push((id, value)),
                 Key::Accepted(id) => changes.accepted.push((id, value)),
+                Key::TopicSubscriptions(k) => changes.topic_subscriptions.push((k, value)),
             }
         }
         changes
@@ -175,6 +177,7 @@ impl Wal {
             as_registrations,
             stored,
             accepted,
+            topic_subscriptions,
         } = changes;
         let map = &mut self.unfolded;
         for (k, v) in registrations {
@@ -188,6 +191,9 @@ impl Wal {
         }
         for (id, v) in accepted {
             map.insert(Key::Accepted(id), v);
+        }
+        for (k, v) in topic_subscriptions {
+            map.insert(Key::TopicSubscriptions(k), v);
         }
     }
 }
@@ -221,6 +227,9 @@ fn encode_records(c: &ServerChanges, out: &mut Vec<u8>) {
         for (id, v) in list {
             put_record(out, kind, &id.to_le_bytes(), v.as_deref());
         }
+    }
+    for (k, v) in &c.topic_subscriptions {
+        put_record(out, 4, &text_key(k), v.as_deref());
     }
 }
 
@@ -282,7 +291,7 @@ fn decode_records(body: &[u8], changes: &mut ServerChanges) -> Option<()> {
         let kind = c.u8()?;
         let present = c.u8()? == 1;
         match kind {
-            0 | 1 => {
+            0 | 1 | 4 => {
                 let key = std::str::from_utf8(c.bytes()?).ok()?.to_owned();
                 let value = match present {
                     true => Some(c.bytes()?.to_vec()),
@@ -290,6 +299,8 @@ fn decode_records(body: &[u8], changes: &mut ServerChanges) -> Option<()> {
                 };
                 if kind == 0 {
                     out.registrations.push((key, value));
+                } else if kind == 4 {
+                    out.topic_subscriptions.push((key, value));
                 } else {
                     let value = value.map(String::from_utf8).transpose().ok()?;
                     out.as_registrations.push((key, value));
@@ -314,6 +325,7 @@ fn decode_records(body: &[u8], changes: &mut ServerChanges) -> Option<()> {
     changes.as_registrations.extend(out.as_registrations);
     changes.stored.extend(out.stored);
     changes.accepted.extend(out.accepted);
+    changes.topic_subscriptions.extend(out.topic_subscriptions);
     Some(())
 }
 
@@ -327,6 +339,7 @@ mod tests {
             as_registrations: vec![("as-1".into(), Some("127.0.0.1:9".into()))],
             stored: vec![(3, Some(b"s3".to_vec()))],
             accepted: vec![(7, None), (8, Some(b"a8".to_vec()))],
+            topic_subscriptions: vec![("UE:ue-1".into(), Some(b"t1".to_vec()))],
         }
     }
 
@@ -335,6 +348,7 @@ mod tests {
         c.as_registrations.sort();
         c.stored.sort();
         c.accepted.sort();
+        c.topic_subscriptions.sort();
         c
     }
 
@@ -407,6 +421,7 @@ mod tests {
             "the last record per key"
         );
         assert_eq!(kept.as_registrations, changes().as_registrations);
+        assert_eq!(kept.topic_subscriptions, changes().topic_subscriptions);
         // A failed fold keeps them, newer records winning.
         wal.append(ServerChanges {
             stored: vec![(3, None)],
