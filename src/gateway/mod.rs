@@ -163,6 +163,15 @@ pub struct GatewayConfig {
     /// delivery) for this long is removed, and its Application ID may be taken by another
     /// address (project policy; zero: never).
     pub app_idle_expiry: Duration,
+    /// Largest decoded payload per segment (23.554 §8.5): an Application Client's message above
+    /// it goes upstream as segments (design D9), each of a multiple of 3 bytes at most this
+    /// long (whole base64 quads).
+    pub segment_size: usize,
+    /// How long an Application Client's sent segment set is kept, once answered, for the
+    /// server's `SEGREC` (its `SEGCONFIR` frees it earlier).
+    pub segment_hold: Duration,
+    /// Most Application Client segment sets kept per shard (beyond: 5.03 `GATEWAY_OVERLOAD`).
+    pub max_segment_sets: usize,
     /// Most MSGin5G-6 UEs remembered for downlink routing per gateway.
     pub max_clients: usize,
     /// Most messages remembered for routing their delivery reports back to the sending AC.
@@ -233,6 +242,9 @@ impl Default for GatewayConfig {
             app_allow_list: None,
             max_app_registrations: directory::DEFAULT_MAX_APP_REGISTRATIONS,
             app_idle_expiry: DEFAULT_APP_IDLE_EXPIRY,
+            segment_size: crate::msg::DEFAULT_SEGMENT_PAYLOAD,
+            segment_hold: Duration::from_secs(60),
+            max_segment_sets: 4096,
             max_clients: directory::DEFAULT_MAX_CLIENTS,
             max_report_routes: directory::DEFAULT_MAX_REPORT_ROUTES,
             max_delivered: 65_536,
@@ -403,6 +415,16 @@ pub struct GatewayStats {
     pub spoofed: AtomicU64,
     /// Messages (`MSG` + A.3 `MESSAGE SENDING REQUEST`) accepted for aggregation.
     pub messages: AtomicU64,
+    /// Segments of Application Clients' messages sent upstream (23.554 §8.5), first sends.
+    pub segments_sent: AtomicU64,
+    /// Segments sent upstream again for the server's `SEGREC`.
+    pub segments_resent: AtomicU64,
+    /// Segmented messages refused 5.03 because `max_segment_sets` sets were kept.
+    pub segment_sets_full: AtomicU64,
+    /// Segment sets freed by the server's `SEGCONFIR`.
+    pub segment_sets_confirmed: AtomicU64,
+    /// Segment sets freed at the end of `segment_hold` without a `SEGCONFIR`.
+    pub segment_sets_expired: AtomicU64,
     /// Delivery reports (`IMDN` + A.3 `DELIVERY REPORT SENDING REQUEST`) accepted.
     pub reports: AtomicU64,
     /// Datagrams received, by socket side (device, upstream, config) and [`Received`] result.

@@ -347,6 +347,8 @@ impl GatewayCore {
             retried: false,
             single: r.single,
             journal: Some(id),
+            // Not journaled: a restored segment's answer names its pending key.
+            segment: None,
         };
         self.pending.insert(kind, key.clone(), entry);
         if let Some(p) = self.persist.as_deref_mut() {

@@ -26,6 +26,8 @@ pub(super) enum Timer {
     Parked { kind: Kind, ue: Arc<str>, seq: u64 },
     /// Look for idle Application Client registrations (shard 0).
     AppSweep,
+    /// End of the hold of an answered Application Client segment set (23.554 §8.5).
+    SegmentHold { set: Arc<str> },
 }
 
 /// The core's timers, earliest first. Ordered by (instant, insertion number) only, so heap
