@@ -502,3 +502,93 @@ fn topic_and_broadcast_target_types_map_to_their_ies() {
     assert_eq!(b.recipient_broadcast_area.as_deref(), Some("area-1"));
     assert!(b.recipient_topic.is_none() && b.recipient_group_service_id.is_none());
 }
+
+#[test]
+fn segment_control_for_a_set_of_another_shard_is_handed_to_it() {
+    let upstream: SocketAddr = SERVER.parse().unwrap();
+    let dir = Arc::new(Directory::default());
+    let mut s0 = GatewayCore::new_shard(seg_config(), upstream, 1, 0, dir.clone());
+    let mut s1 = GatewayCore::new_shard(seg_config(), upstream, 2, 1, dir.clone());
+    let now = Instant::now();
+    s1.handle_device_datagram(now, dev(1), &app_register(1, "7"));
+    s1.handle_device_datagram(now, dev(1), &app_send_payload(2, "m-big", &zeros(5000), ""));
+    s1.begin_drain(now);
+    let sent: Vec<Payload> = std::iter::from_fn(|| s1.poll_transmit())
+        .filter_map(|(side, t)| {
+            let v = MessageView::parse(&t.payload).ok()?;
+            (matches!(side, Side::Upstream(_)) && v.header.code == Code::POST)
+                .then(|| msg::decode(v.payload()).unwrap())
+        })
+        .collect();
+    let Some(Payload::AggMsg(agg)) = sent.first() else {
+        panic!("{sent:?}")
+    };
+    let set = agg.messages[0].segmentation.clone().unwrap().set_id;
+    assert!(set.ends_with("-s1"), "{set}");
+    // The server's SEGREC reaches shard 0: answered 2.04 there, handed to shard 1.
+    let json = segment_control("SEGREC", &set, r#","missingSegments":[2]"#);
+    s0.handle_upstream_datagram(now, 0, upstream, &downlink(9, tok(9), &json));
+    let answer = std::iter::from_fn(|| s0.poll_transmit())
+        .find_map(|(_, t)| {
+            let v = MessageView::parse(&t.payload).ok()?;
+            v.header.code.is_response().then_some(v.header.code)
+        })
+        .expect("answered");
+    assert_eq!(answer, Code::CHANGED);
+    let (to, handoff) = s0.poll_handoff().expect("handed to the set's shard");
+    assert_eq!(to, 1);
+    s1.handle_handoff(now, handoff);
+    let resent: Vec<Payload> = std::iter::from_fn(|| s1.poll_transmit())
+        .filter_map(|(_, t)| {
+            let v = MessageView::parse(&t.payload).ok()?;
+            (v.header.code == Code::POST).then(|| msg::decode(v.payload()).unwrap())
+        })
+        .collect();
+    assert_eq!(resent.len(), 1);
+    let Payload::Msg(m) = &resent[0] else {
+        panic!()
+    };
+    assert_eq!(m.segmentation.as_ref().unwrap().segment_number, 2);
+    assert_eq!(s1.stats().segments_resent.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn a_journaled_ue_segment_is_answered_with_its_message_id_after_restore() {
+    let wall = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let mut before = scripted(config());
+    before.gw.enable_persistence(before.now, wall);
+    before.gw.directory().set_client("ue-1", dev(1), 0);
+    before.device(dev(1), &client_segment(2, "c-seg", 1));
+    before.advance(Duration::from_millis(1000));
+    let records: Vec<(u64, Vec<u8>)> = before
+        .gw
+        .take_changes()
+        .journal
+        .into_iter()
+        .filter_map(|(id, r)| Some((id, r?)))
+        .collect();
+    assert_eq!(records.len(), 1, "the segment got its empty ACK");
+    drop(before);
+
+    let mut sim = scripted(config());
+    sim.gw
+        .enable_persistence(sim.now, wall + Duration::from_secs(3));
+    assert_eq!(sim.gw.restore_journal(sim.now, records).restored, 1);
+    sim.advance(Duration::from_millis(200));
+    sim.answer_last(
+        Code::CHANGED,
+        &aggregate_answer(vec![result(
+            "c-seg",
+            Some(1),
+            MsgDeliveryStatus::Failed,
+            Some(cause::UNKNOWN_UE),
+        )]),
+    );
+    let a = sim.distinct_answers_to(dev(1));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].view().header.code, Code::NOT_FOUND);
+    match a[0].body() {
+        Payload::MsgResp(r) => assert_eq!(r.message_id.as_deref(), Some("c-seg")),
+        other => panic!("{other:?}"),
+    }
+}

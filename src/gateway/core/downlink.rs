@@ -434,6 +434,13 @@ impl GatewayCore {
                 self.registration.requested = false;
                 self.release_parked(now);
             }
+            Handoff::SegmentControl {
+                set_id,
+                message_id,
+                missing,
+            } => {
+                self.own_segment_control(now, &set_id, &message_id, missing.as_deref());
+            }
         }
     }
 
@@ -453,6 +460,8 @@ impl GatewayCore {
             Handoff::SelfRegistrationLost { .. } => self.registration.requested = false,
             // The waiting shard's parked requests time out (`Timer::Parked`).
             Handoff::SelfRegistered => {}
+            // The server was answered; it asks again (SEGREC) or the set's hold ends.
+            Handoff::SegmentControl { .. } => {}
         }
     }
 

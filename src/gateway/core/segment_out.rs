@@ -10,6 +10,7 @@
 
 use super::batch::Queued;
 use super::pending::{AckState, Exchange, Kind, Pending, Stage};
+use super::segment_control::own_set_id;
 use super::segment_out_state::{combined_outcome, OutSet};
 use super::shard::GatewayCore;
 use super::split::segment_key;
@@ -95,7 +96,8 @@ impl GatewayCore {
             self.push(Side::Device, exchange.peer, ack);
             exchange.ack = AckState::Acked;
         }
-        let set_id: Arc<str> = Arc::from(uuid_text(self.rng.next_u64(), self.rng.next_u64()));
+        let uuid = uuid_text(self.rng.next_u64(), self.rng.next_u64());
+        let set_id: Arc<str> = Arc::from(own_set_id(&uuid, self.shard));
         let text = m.payload.clone().unwrap_or_default();
         let chars = per / 3 * 4;
         let mut parts = Vec::with_capacity(total);
