@@ -592,3 +592,50 @@ fn a_journaled_ue_segment_is_answered_with_its_message_id_after_restore() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn segmented_message_refusals_duplicate_pending_bound_and_drain() {
+    let mut sim = scripted(GatewayConfig {
+        max_pending: 4,
+        ..seg_config()
+    });
+    send_big(&mut sim, "");
+    let last = |sim: &Sim| {
+        let a = sending_answers(sim, dev(1));
+        let (_, code, r) = a.last().cloned().expect("an answer");
+        (code, r.failure_reason)
+    };
+    // The same Message ID while its segments are pending: 4.09, whole or segmented.
+    sim.device(dev(1), &app_send_payload(3, "m-big", &zeros(5000), ""));
+    let dup = (
+        Code::new(4, 9),
+        Some(cause::DUPLICATE_MESSAGE_ID.to_string()),
+    );
+    assert_eq!(last(&sim), dup);
+    sim.device(dev(1), &app_send_payload(6, "m-big", &zeros(10), ""));
+    assert_eq!(last(&sim), dup);
+    // Three segments pending, three more would pass max_pending = 4: 5.03.
+    sim.device(dev(1), &app_send_payload(4, "m-two", &zeros(5000), ""));
+    assert_eq!(
+        last(&sim),
+        (
+            Code::SERVICE_UNAVAILABLE,
+            Some(cause::GATEWAY_OVERLOAD.to_string())
+        )
+    );
+    // Draining: 5.03 SHUTTING_DOWN.
+    sim.gw.begin_drain(sim.now);
+    sim.device(dev(1), &app_send_payload(5, "m-three", &zeros(3000), ""));
+    assert_eq!(
+        last(&sim),
+        (
+            Code::SERVICE_UNAVAILABLE,
+            Some(cause::SHUTTING_DOWN.to_string())
+        )
+    );
+    assert_eq!(
+        sending_answers(&sim, dev(1)).len(),
+        4,
+        "m-big still pending"
+    );
+}

@@ -235,6 +235,9 @@ impl GatewayCore {
             self.app_segmented(now, exchange, m, decoded_len, urgent);
             return;
         }
+        if self.refuse_while_segmented(now, exchange, &r.message_id) {
+            return;
+        }
         let mut element = Vec::new();
         msg::write_message_element(&mut element, &m);
         let mut single = Vec::new();

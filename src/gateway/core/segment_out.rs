@@ -57,9 +57,7 @@ impl GatewayCore {
             ))
         } else if total > MAX_SEGMENTS as usize {
             Some((Outcome::failure(cause::PAYLOAD_TOO_LARGE), Received::Ok))
-        } else if self.pending.get(Kind::Msg, &id).is_some()
-            || self.pending.get(Kind::Msg, &segment_key(&id, 1)).is_some()
-        {
+        } else if self.pending.get(Kind::Msg, &id).is_some() || self.segments_out.is_sending(&id) {
             Some((Outcome::failure(cause::DUPLICATE_MESSAGE_ID), Received::Ok))
         } else if self.segments_out.len() >= self.config.max_segment_sets {
             self.stats.segment_sets_full.increment(1);
@@ -133,6 +131,26 @@ impl GatewayCore {
             self.queue_segment(now, &set_id, i, (element, single), give_up, urgent);
         }
         self.flush(Kind::Msg, now);
+    }
+
+    /// A whole message from an AC whose Message ID is that of a segmented message still awaiting
+    /// its verdicts: refused 4.09 `DUPLICATE_MESSAGE_ID` (true), as [`Self::admit`] refuses a
+    /// pending one.
+    pub(super) fn refuse_while_segmented(
+        &mut self,
+        now: Instant,
+        exchange: Exchange,
+        message_id: &str,
+    ) -> bool {
+        if !self.segments_out.is_sending(message_id) {
+            return false;
+        }
+        self.stats.requests.increment(1);
+        self.stats.request(Kind::Msg);
+        self.stats.received(Side::Device, Received::Ok);
+        let outcome = Outcome::failure(cause::DUPLICATE_MESSAGE_ID);
+        self.answer(now, Kind::Msg, message_id, exchange, outcome);
+        true
     }
 
     /// Put segment index `i` of set `set_id` in the pending table and its batch (or send it on
@@ -214,6 +232,7 @@ impl GatewayCore {
         };
         set.answered = true;
         let (id, exchange, confirmed) = (set.message_id.clone(), set.exchange, set.confirmed);
+        self.segments_out.answered(&id);
         self.answer(now, Kind::Msg, &id, exchange, combined);
         if confirmed {
             self.segments_out.remove(&set_id);

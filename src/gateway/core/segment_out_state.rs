@@ -4,7 +4,7 @@
 
 use super::pending::Exchange;
 use crate::gateway::answer::Outcome;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// One segmented message of an Application Client.
@@ -32,6 +32,8 @@ pub(super) struct SegmentsOut {
     /// Pending entry sequence number → (set ID, segment index) while the segment awaits its
     /// verdict.
     members: HashMap<u64, (Arc<str>, usize), foldhash::fast::RandomState>,
+    /// Message IDs of the sets still awaiting verdicts (a Message ID is unique while pending).
+    sending: HashSet<Arc<str>, foldhash::fast::RandomState>,
 }
 
 impl SegmentsOut {
@@ -47,7 +49,18 @@ impl SegmentsOut {
 
     /// Keep `set` under `set_id`.
     pub fn insert(&mut self, set_id: Arc<str>, set: OutSet) {
+        self.sending.insert(set.message_id.clone());
         self.sets.insert(set_id, set);
+    }
+
+    /// Whether a set of message `message_id` still awaits verdicts.
+    pub fn is_sending(&self, message_id: &str) -> bool {
+        self.sending.contains(message_id)
+    }
+
+    /// The set of message `message_id` has all its verdicts.
+    pub fn answered(&mut self, message_id: &str) {
+        self.sending.remove(message_id);
     }
 
     /// The pending entry `seq` carries segment index `index` of set `set_id`.
@@ -72,7 +85,11 @@ impl SegmentsOut {
 
     /// Free the set `set_id`.
     pub fn remove(&mut self, set_id: &str) -> Option<OutSet> {
-        self.sets.remove(set_id)
+        let set = self.sets.remove(set_id)?;
+        if !set.answered {
+            self.sending.remove(&set.message_id);
+        }
+        Some(set)
     }
 }
 
