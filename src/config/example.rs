@@ -110,6 +110,15 @@ max_app_registrations = 100000
 # An Application Client registration with no request and no answer to a delivery for this long
 # is removed, and its Application ID may be registered from another address (0: never).
 app_idle_expiry_s = 86400
+# Largest decoded payload per segment (23.554 8.5): a MESSAGE SENDING REQUEST above it goes
+# upstream as segments of at most this many bytes (rounded down to a multiple of 3), each an
+# aggregate element; the gateway also registers with it as its clientProfile.maxSegmentSize.
+segment_size = 2048
+# How long the gateway keeps an Application Client's sent segments, after their answers, for the
+# server's SEGREC (freed earlier by its SEGCONFIR).
+segment_hold_s = 60
+# Most segment sets kept per shard; beyond, a new segmented message gets 5.03 GATEWAY_OVERLOAD.
+max_segment_sets = 4096
 # Most MSGin5G-6 UEs remembered for downlink routing per gateway.
 max_clients = 2000000
 # Most messages remembered to route their delivery reports back to the sending AC.
@@ -118,9 +127,6 @@ max_report_routes = 100000
 max_delivered = 65536
 # How long a downlink delivery waits for the device before the server hears 5.03.
 delivery_timeout_ms = 60000
-# Largest decoded payload per segment in bytes (23.554 8.5): the gateway's own REG carries it as
-# clientProfile.maxSegmentSize, so the server segments downlink for the ACs at this size.
-segment_size = 2048
 # Seconds a downlink segment set for an AC may take to complete from its first segment: after a
 # third of it the gateway asks the server for the missing segments (SEGREC, at most twice); at
 # the end the set is dropped (IMDN FAILURE SEGMENT_TIMEOUT to the sender if it asked for one).

@@ -21,6 +21,10 @@ pub const MAX_BLOCK1_BULK_BYTES: usize = 1 << 20;
 pub const MIN_BULK_BYTES: usize = 64;
 /// Room for a bulk's CoAP header and options beside `gateway.max_bulk_bytes` of JSON.
 pub const BULK_DATAGRAM_OVERHEAD: usize = 512;
+/// Smallest `gateway.segment_size`: a few base64 quads per segment.
+pub const MIN_SEGMENT_SIZE: usize = 16;
+/// Largest `gateway.segment_size` (a segment still fits one datagram).
+pub const MAX_SEGMENT_SIZE: usize = 32_768;
 /// Largest `gateway.summary_interval_s` (one day).
 pub const MAX_SUMMARY_INTERVAL_S: u64 = 86_400;
 /// Smallest non-zero `gateway.recv_buffer_bytes`.
@@ -130,6 +134,13 @@ pub struct GatewaySection {
     pub max_app_registrations: usize,
     /// Seconds without activity after which an AC registration expires (0: never).
     pub app_idle_expiry_s: u64,
+    /// Largest decoded payload per segment of an AC's message, and the `maxSegmentSize` of the
+    /// gateway's own registration (23.554 §8.5).
+    pub segment_size: usize,
+    /// Seconds an AC's sent segment set is kept for the server's `SEGREC`.
+    pub segment_hold_s: u64,
+    /// Most AC segment sets kept per shard.
+    pub max_segment_sets: usize,
     /// Most MSGin5G-6 UEs remembered for downlink routing.
     pub max_clients: usize,
     /// Most report routes remembered.
@@ -138,8 +149,6 @@ pub struct GatewaySection {
     pub max_delivered: usize,
     /// Downlink delivery timeout, in milliseconds.
     pub delivery_timeout_ms: u64,
-    /// Largest decoded payload per segment, in bytes (`clientProfile.maxSegmentSize`).
-    pub segment_size: usize,
     /// Time for a downlink segment set to complete, in seconds.
     pub reassembly_timeout_s: u64,
     /// Most downlink segment sets being reassembled per shard.
@@ -211,11 +220,13 @@ impl Default for GatewaySection {
             app_allow_list: None,
             max_app_registrations: core.max_app_registrations,
             app_idle_expiry_s: core.app_idle_expiry.as_secs(),
+            segment_size: core.segment_size,
+            segment_hold_s: core.segment_hold.as_secs(),
+            max_segment_sets: core.max_segment_sets,
             max_clients: core.max_clients,
             max_report_routes: core.max_report_routes,
             max_delivered: core.max_delivered,
             delivery_timeout_ms: millis(core.delivery_timeout),
-            segment_size: core.segment_size,
             reassembly_timeout_s: core.reassembly_timeout.as_secs(),
             reassembly_max_sets: core.reassembly_max_sets,
             reassembly_max_bytes: core.reassembly_max_bytes,
@@ -364,6 +375,16 @@ impl GatewaySection {
         }
         at_least_one("gateway.max_in_flight", g.max_in_flight)?;
         at_least_one("gateway.max_app_registrations", g.max_app_registrations)?;
+        if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&g.segment_size) {
+            return Err(invalid(
+                "gateway.segment_size",
+                format!("must be between {MIN_SEGMENT_SIZE} and {MAX_SEGMENT_SIZE}"),
+            ));
+        }
+        if g.segment_hold_s == 0 {
+            return Err(invalid("gateway.segment_hold_s", "must be greater than 0"));
+        }
+        at_least_one("gateway.max_segment_sets", g.max_segment_sets)?;
         at_least_one("gateway.max_clients", g.max_clients)?;
         at_least_one("gateway.max_report_routes", g.max_report_routes)?;
         at_least_one("gateway.max_delivered", g.max_delivered)?;
@@ -373,7 +394,6 @@ impl GatewaySection {
                 "must be greater than 0",
             ));
         }
-        at_least_one("gateway.segment_size", g.segment_size)?;
         if g.reassembly_timeout_s < 3 {
             return Err(invalid(
                 "gateway.reassembly_timeout_s",
@@ -476,11 +496,13 @@ impl GatewaySection {
                 .map(|list| list.iter().cloned().collect()),
             max_app_registrations: g.max_app_registrations,
             app_idle_expiry: Duration::from_secs(g.app_idle_expiry_s),
+            segment_size: g.segment_size,
+            segment_hold: Duration::from_secs(g.segment_hold_s),
+            max_segment_sets: g.max_segment_sets,
             max_clients: g.max_clients,
             max_report_routes: g.max_report_routes,
             max_delivered: g.max_delivered,
             delivery_timeout: Duration::from_millis(g.delivery_timeout_ms),
-            segment_size: g.segment_size,
             reassembly_timeout: Duration::from_secs(g.reassembly_timeout_s),
             reassembly_max_sets: g.reassembly_max_sets,
             reassembly_max_bytes: g.reassembly_max_bytes,

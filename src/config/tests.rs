@@ -263,6 +263,13 @@ fn each_invalid_value_names_its_field() {
             "gateway.server_uri_path",
         ),
         ("[gateway]\nmax_pending = 0", "gateway.max_pending"),
+        ("[gateway]\nsegment_size = 15", "gateway.segment_size"),
+        ("[gateway]\nsegment_size = 32769", "gateway.segment_size"),
+        ("[gateway]\nsegment_hold_s = 0", "gateway.segment_hold_s"),
+        (
+            "[gateway]\nmax_segment_sets = 0",
+            "gateway.max_segment_sets",
+        ),
         (
             "[gateway]\npiggyback_window_ms = 300\noverload_latency_ms = 300",
             "gateway.overload_latency_ms",
@@ -319,7 +326,6 @@ fn each_invalid_value_names_its_field() {
             "gateway.dedup_exchanges_per_peer",
         ),
         ("[gateway]\nmid_max_entries = 0", "gateway.mid_max_entries"),
-        ("[gateway]\nsegment_size = 0", "gateway.segment_size"),
         (
             "[gateway]\nreassembly_timeout_s = 2",
             "gateway.reassembly_timeout_s",

@@ -39,6 +39,17 @@ pub enum Handoff {
     },
     /// From shard 0: the gateway is registered again; re-send the parked messages.
     SelfRegistered,
+    /// The server's `SEGREC` (`missing`: the segments to send again) or `SEGCONFIR` (`None`:
+    /// free the set) for a segment set of an Application Client kept by the receiving shard (its
+    /// set ID names the shard; 23.554 §8.5). The server was answered by the shard it reached.
+    SegmentControl {
+        /// The set ID.
+        set_id: String,
+        /// The segmented message's Message ID.
+        message_id: String,
+        /// The segment numbers to send again (`SEGREC`), or `None` (`SEGCONFIR`).
+        missing: Option<Vec<u32>>,
+    },
 }
 
 /// Who a downlink request is delivered to; decides how the device's answer is read.

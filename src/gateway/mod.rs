@@ -164,6 +164,17 @@ pub struct GatewayConfig {
     /// delivery) for this long is removed, and its Application ID may be taken by another
     /// address (project policy; zero: never).
     pub app_idle_expiry: Duration,
+    /// Largest decoded payload per segment (23.554 §8.5): an Application Client's message above
+    /// it goes upstream as segments (design D9), each of a multiple of 3 bytes at most this
+    /// long (whole base64 quads); the gateway's own `REG` carries it as
+    /// `clientProfile.maxSegmentSize`, so the server segments the downlink for the Application
+    /// Clients at this size (docs/PROTOCOL.md §18.1).
+    pub segment_size: usize,
+    /// How long an Application Client's sent segment set is kept, once answered, for the
+    /// server's `SEGREC` (its `SEGCONFIR` frees it earlier).
+    pub segment_hold: Duration,
+    /// Most Application Client segment sets kept per shard (beyond: 5.03 `GATEWAY_OVERLOAD`).
+    pub max_segment_sets: usize,
     /// Most MSGin5G-6 UEs remembered for downlink routing per gateway.
     pub max_clients: usize,
     /// Most messages remembered for routing their delivery reports back to the sending AC.
@@ -173,10 +184,6 @@ pub struct GatewayConfig {
     /// How long a downlink delivery waits for the device's answer before the server is told
     /// `RECIPIENT_UNREACHABLE` (5.03).
     pub delivery_timeout: Duration,
-    /// Largest decoded payload per segment (23.554 §8.5; docs/PROTOCOL.md §18.1): the
-    /// gateway's own `REG` carries it as `clientProfile.maxSegmentSize`, so the server segments
-    /// the downlink for the Application Clients at this size.
-    pub segment_size: usize,
     /// How long a downlink segment set for an Application Client may take to complete, from
     /// its first segment (23.554 §8.5): after a third of it the missing segments are asked for
     /// (`SEGREC`, at most twice), at the end the set is dropped.
@@ -247,11 +254,13 @@ impl Default for GatewayConfig {
             app_allow_list: None,
             max_app_registrations: directory::DEFAULT_MAX_APP_REGISTRATIONS,
             app_idle_expiry: DEFAULT_APP_IDLE_EXPIRY,
+            segment_size: crate::msg::DEFAULT_SEGMENT_PAYLOAD,
+            segment_hold: Duration::from_secs(60),
+            max_segment_sets: 4096,
             max_clients: directory::DEFAULT_MAX_CLIENTS,
             max_report_routes: directory::DEFAULT_MAX_REPORT_ROUTES,
             max_delivered: 65_536,
             delivery_timeout: Duration::from_secs(60),
-            segment_size: crate::msg::DEFAULT_SEGMENT_PAYLOAD,
             reassembly_timeout: Duration::from_secs(30),
             reassembly_max_sets: 4096,
             reassembly_max_bytes: 16 << 20,
@@ -438,6 +447,16 @@ pub struct GatewayStats {
     pub spoofed: AtomicU64,
     /// Messages (`MSG` + A.3 `MESSAGE SENDING REQUEST`) accepted for aggregation.
     pub messages: AtomicU64,
+    /// Segments of Application Clients' messages sent upstream (23.554 §8.5), first sends.
+    pub segments_sent: AtomicU64,
+    /// Segments sent upstream again for the server's `SEGREC`.
+    pub segments_resent: AtomicU64,
+    /// Segmented messages refused 5.03 because `max_segment_sets` sets were kept.
+    pub segment_sets_full: AtomicU64,
+    /// Segment sets freed by the server's `SEGCONFIR`.
+    pub segment_sets_confirmed: AtomicU64,
+    /// Segment sets freed at the end of `segment_hold` without a `SEGCONFIR`.
+    pub segment_sets_expired: AtomicU64,
     /// Delivery reports (`IMDN` + A.3 `DELIVERY REPORT SENDING REQUEST`) accepted.
     pub reports: AtomicU64,
     /// Datagrams received, by socket side (device, upstream, config) and [`Received`] result.

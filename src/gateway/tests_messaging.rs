@@ -1017,3 +1017,6 @@ fn idle_application_registrations_expire_and_free_their_application_id() {
     let last = sim.answers_to(dev(1)).last().unwrap().clone();
     assert_eq!(last.view().header.code, Code::FORBIDDEN);
 }
+
+#[path = "tests_segments_up.rs"]
+mod segments_up;

@@ -518,6 +518,27 @@ impl Source for GatewayMetrics {
                 page.sample(name, &[("shard", shard), ("event", event)], load(counter));
             }
         }
+        let name = "msgin5g_gateway_segments_out_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Application Clients' messages sent as segments (23.554 8.5), by event: sent \
+             (segments, first sends), resent (segments sent again for the server's SEGREC), \
+             sets_full (a segmented message refused 5.03: gateway.max_segment_sets sets kept), \
+             confirmed (sets freed by SEGCONFIR), expired (sets freed after \
+             gateway.segment_hold_s).",
+        );
+        for (shard, s) in shards {
+            for (event, counter) in [
+                ("sent", &s.segments_sent),
+                ("resent", &s.segments_resent),
+                ("sets_full", &s.segment_sets_full),
+                ("confirmed", &s.segment_sets_confirmed),
+                ("expired", &s.segment_sets_expired),
+            ] {
+                page.sample(name, &[("shard", shard), ("event", event)], load(counter));
+            }
+        }
         self.counter(
             page,
             "msgin5g_gateway_forwarded_total",

@@ -57,6 +57,9 @@ pub struct AnswerEntry<'a> {
     pub verdict: Verdict,
     /// `failureCause`, when present.
     pub failure_cause: Option<&'a str>,
+    /// `segmentNumber` of an aggregate result for a segment element (23.554 §8.5; absent for
+    /// bulk answers and whole messages).
+    pub segment_number: Option<u32>,
 }
 
 /// Decode `json` as the answer of `kind` and call `f` with the declared count
@@ -185,6 +188,7 @@ fn bulk_entries<'i>(
             key,
             verdict: Verdict::Registration(result),
             failure_cause: opt_string(cause, Key::FailureCause.name())?,
+            segment_number: None,
         });
     }
     Ok(())
@@ -244,16 +248,18 @@ fn aggregate<'i>(
         let obj = e
             .as_object()
             .ok_or(MsgError::InvalidIe(Key::Results.name()))?;
-        let (mut id, mut status, mut cause) = (None, None, None);
+        let (mut id, mut status, mut cause, mut segment) = (None, None, None, None);
         for (key, val) in obj.iter() {
             let slot = match key {
                 "messageId" => &mut id,
                 "deliveryStatus" => &mut status,
                 "failureCause" => &mut cause,
+                "segmentNumber" => &mut segment,
                 _ => match Key::of(key) {
                     Some(Key::MessageId) => &mut id,
                     Some(Key::DeliveryStatus) => &mut status,
                     Some(Key::FailureCause) => &mut cause,
+                    Some(Key::SegmentNumber) => &mut segment,
                     _ => continue,
                 },
             };
@@ -273,6 +279,13 @@ fn aggregate<'i>(
             key,
             verdict: Verdict::Message(status),
             failure_cause: opt_string(cause, Key::FailureCause.name())?,
+            segment_number: segment
+                .map(|v| {
+                    v.as_u64()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .ok_or(MsgError::InvalidIe(Key::SegmentNumber.name()))
+                })
+                .transpose()?,
         });
     }
     Ok(declared)
@@ -284,7 +297,10 @@ mod tests {
     use crate::msg::{decode, Payload};
     use crate::testkit::TestRng;
 
-    type Owned = (Option<u32>, Vec<(String, Verdict, Option<String>)>);
+    type Owned = (
+        Option<u32>,
+        Vec<(String, Verdict, Option<String>, Option<u32>)>,
+    );
 
     fn new_path(json: &[u8], kind: AnswerKind) -> Option<Owned> {
         with_answer(json, kind, |count, entries| {
@@ -295,6 +311,7 @@ mod tests {
                         e.key.to_owned(),
                         e.verdict,
                         e.failure_cause.map(str::to_owned),
+                        e.segment_number,
                     )
                 })
                 .collect();
@@ -306,7 +323,8 @@ mod tests {
     /// What the owned decoder makes of `json` for `kind` (the aggregate count is the list length
     /// when present: `decode` checks it and does not keep it).
     fn reference(json: &[u8], kind: AnswerKind) -> Option<Owned> {
-        let reg = |id: String, r: RegResult, c: Option<String>| (id, Verdict::Registration(r), c);
+        let reg =
+            |id: String, r: RegResult, c: Option<String>| (id, Verdict::Registration(r), c, None);
         match (kind, decode(json).ok()?) {
             (AnswerKind::BulkRegistration, Payload::BulkRegResp(r)) => Some((
                 r.number_of_registration_responses,
@@ -331,6 +349,7 @@ mod tests {
                             e.message_id,
                             Verdict::Message(e.delivery_status),
                             e.failure_cause,
+                            e.segment_number,
                         )
                     })
                     .collect(),
@@ -373,16 +392,19 @@ mod tests {
                 (
                     "ue-a".into(),
                     Verdict::Registration(RegResult::Success),
+                    None,
                     None
                 ),
                 (
                     "ue-b".into(),
                     Verdict::Registration(RegResult::Failure),
-                    Some("UNAUTHORIZED".into())
+                    Some("UNAUTHORIZED".into()),
+                    None
                 ),
                 (
                     "ue-c".into(),
                     Verdict::Registration(RegResult::Success),
+                    None,
                     None
                 ),
             ]
@@ -399,6 +421,7 @@ mod tests {
                 vec![(
                     "a\"é".into(),
                     Verdict::Registration(RegResult::Failure),
+                    None,
                     None
                 )]
             )
@@ -413,15 +436,24 @@ mod tests {
                     (
                         "m-2".into(),
                         Verdict::Message(MsgDeliveryStatus::Rejected),
-                        Some("POLICY_REJECT".into())
+                        Some("POLICY_REJECT".into()),
+                        None
                     ),
                     (
                         "m-1".into(),
                         Verdict::Message(MsgDeliveryStatus::Stored),
+                        None,
                         None
                     ),
                 ]
             )
+        );
+        // A segment element's result names its segment (23.554 §8.5).
+        let seg = br#"{"messageType":"MSGRESP","results":[{"messageId":"m","segmentNumber":2,"deliveryStatus":"ACCEPTED"},{"messageId":"m","Message segment number":1,"deliveryStatus":"FAILED"}]}"#;
+        let (_, entries) = new_path(seg, AnswerKind::Aggregate).unwrap();
+        assert_eq!(
+            entries.iter().map(|e| e.3).collect::<Vec<_>>(),
+            vec![Some(2), Some(1)]
         );
         // A single answer (no results) is an aggregate answer without entries.
         let single = br#"{"messageType":"MSGRESP","messageId":"m","deliveryStatus":"ACCEPTED"}"#;
@@ -429,7 +461,7 @@ mod tests {
             new_path(single, AnswerKind::Aggregate).unwrap(),
             (None, vec![])
         );
-        for json in [&bulk[..], dereg, agg, single] {
+        for json in [&bulk[..], dereg, agg, single, seg] {
             assert!(same(json));
         }
     }
@@ -464,6 +496,8 @@ mod tests {
             r#"{"messageType":"MSGRESP","results":[{"messageId":"a"}]}"#,
             r#"{"messageType":"MSGRESP","results":[{"deliveryStatus":"ACCEPTED"}]}"#,
             r#"{"messageType":"MSGRESP","results":[{"messageId":"a","deliveryStatus":"LOST"}]}"#,
+            r#"{"messageType":"MSGRESP","results":[{"messageId":"a","deliveryStatus":"ACCEPTED","segmentNumber":-1}]}"#,
+            r#"{"messageType":"MSGRESP","results":[{"messageId":"a","deliveryStatus":"ACCEPTED","segmentNumber":"1"}]}"#,
             r#"{"messageType":"MSGRESP","results":"x"}"#,
             r#"{"messageType":"MSGRESP","messageId":"","results":[]}"#,
             r#"{"messageType":"MSGRESP","deliveryStatus":"NOPE"}"#,
@@ -509,7 +543,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             e,
-            vec![("b".into(), Verdict::Registration(RegResult::Failure), None)]
+            vec![(
+                "b".into(),
+                Verdict::Registration(RegResult::Failure),
+                None,
+                None
+            )]
         );
     }
 

@@ -5,6 +5,7 @@
 use super::batch::Queued;
 use super::pending::{AckState, Dialect, Exchange, Kind, Pending, Stage};
 use super::shard::GatewayCore;
+use super::split::segment_message_id;
 use super::timer_queue::Timer;
 use crate::coap::build::empty_ack;
 use crate::gateway::answer::Outcome;
@@ -39,6 +40,18 @@ impl GatewayCore {
     /// or Message ID): overload and drain checks, `waitTime`, replacement, then the batch (or a
     /// single request upstream when urgent, bulking is off, or the deadline is too tight).
     pub(super) fn admit(&mut self, now: Instant, exchange: Exchange, admission: Admission<'_>) {
+        self.admit_segment(now, exchange, admission, None);
+    }
+
+    /// [`Self::admit`] for a request that is segment `segment` of a message (23.554 §8.5; its
+    /// key is [`super::split::segment_key`]), or not one (`None`).
+    pub(super) fn admit_segment(
+        &mut self,
+        now: Instant,
+        exchange: Exchange,
+        admission: Admission<'_>,
+        segment: Option<u32>,
+    ) {
         let Admission {
             kind,
             key: ue,
@@ -68,8 +81,11 @@ impl GatewayCore {
                 }
             }
         }
+        // Refusals before acceptance name the request as its answer does (a segment: its
+        // Message ID).
+        let reply_key = segment.map_or(ue, |n| segment_message_id(ue, n));
         if self.draining {
-            let ue = ue.to_string();
+            let ue = reply_key.to_string();
             let outcome =
                 Outcome::failure(cause::SHUTTING_DOWN).with_max_age(self.config.overload_max_age);
             self.stats.shed.increment(1);
@@ -107,7 +123,7 @@ impl GatewayCore {
                 // A Message ID is unique (23.554 §8.3.2): a second message with the same ID while
                 // the first is pending is refused, never merged.
                 self.stats.received(side, Received::Ok);
-                let ue = ue.to_string();
+                let ue = reply_key.to_string();
                 self.answer(
                     now,
                     kind,
@@ -132,7 +148,7 @@ impl GatewayCore {
             self.finish(now, kind, &ue, seq, Outcome::failure(cause::SUPERSEDED));
         }
         if self.pending.len() >= self.config.max_pending {
-            let ue = ue.to_string();
+            let ue = reply_key.to_string();
             let outcome =
                 Outcome::failure(cause::GATEWAY_OVERLOAD).with_max_age(self.overload_max_age());
             self.stats.shed.increment(1);
@@ -170,6 +186,7 @@ impl GatewayCore {
             retried: false,
             single: !bulk || too_big,
             journal: None,
+            segment,
         };
         self.ack_spec_post(kind, &mut entry.exchange);
         self.schedule_exchange_timers(kind, &ue, seq, &entry.exchange, deadline);

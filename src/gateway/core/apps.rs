@@ -6,6 +6,7 @@
 use super::admission::Admission;
 use super::pending::{Exchange, Kind};
 use super::shard::GatewayCore;
+use super::split::{segment_key, segment_message_id};
 use super::timer_queue::Timer;
 use crate::coap::types::option;
 use crate::coap::Header;
@@ -180,7 +181,9 @@ impl GatewayCore {
     }
 
     /// `MESSAGE SENDING REQUEST` (24.538 §6.4.2.3.1) → `MSG` from the gateway's own UE Service
-    /// ID (23.554 §8.11), aggregated upstream.
+    /// ID (23.554 §8.11), aggregated upstream; a payload above `segment_size` goes as segments
+    /// (23.554 §8.5, [`Self::app_segmented`]). Target types `TOPIC` and `BC` address a messaging
+    /// topic and a broadcast area (design D9).
     pub(super) fn app_message(
         &mut self,
         now: Instant,
@@ -198,7 +201,14 @@ impl GatewayCore {
             originating_ue_service_id: Some(self.config.gateway_ue_service_id.clone()),
             recipient_ue_service_id: target.clone().filter(|_| r.target_type == TargetType::Ue),
             recipient_as_service_id: target.clone().filter(|_| r.target_type == TargetType::As),
-            recipient_group_service_id: target.filter(|_| r.target_type == TargetType::Group),
+            recipient_group_service_id: target
+                .clone()
+                .filter(|_| r.target_type == TargetType::Group),
+            // Project extension of Annex A.3 (A.2.2.7 lists TOPIC and BROADCAST target types).
+            recipient_topic: target
+                .clone()
+                .filter(|_| r.target_type == TargetType::Topic),
+            recipient_broadcast_area: target.filter(|_| r.target_type == TargetType::Bc),
             application_id: Some(
                 r.application_id
                     .clone()
@@ -219,6 +229,15 @@ impl GatewayCore {
             );
             self.reports_changed(&r.message_id, evicted);
         }
+        let urgent = r.priority == Some(Priority::High);
+        let decoded_len = msg::base64_decoded_len(&r.payload).unwrap_or(0);
+        if decoded_len > self.config.segment_size {
+            self.app_segmented(now, exchange, m, decoded_len, urgent);
+            return;
+        }
+        if self.refuse_while_segmented(now, exchange, &r.message_id) {
+            return;
+        }
         let mut element = Vec::new();
         msg::write_message_element(&mut element, &m);
         let mut single = Vec::new();
@@ -226,7 +245,7 @@ impl GatewayCore {
         let admission = Admission {
             kind: Kind::Msg,
             key: &r.message_id,
-            urgent: r.priority == Some(Priority::High),
+            urgent,
             wait_time: None,
             element,
             single: &single,
@@ -355,7 +374,8 @@ impl GatewayCore {
     }
 
     /// A UE's own `MSG` (MSGin5G-6): the originator must be a UE registered through this gateway
-    /// from this address (24.538 §6.3.4; a UE whose address changed registers again).
+    /// from this address (24.538 §6.3.4; a UE whose address changed registers again). A segment
+    /// (23.554 §8.5) travels unchanged as an element of its own.
     pub(super) fn client_message(
         &mut self,
         now: Instant,
@@ -365,19 +385,26 @@ impl GatewayCore {
     ) {
         let mut element = Vec::new();
         msg::write_message_element(&mut element, m);
+        // A segment is pending under its Message ID and number (design D1).
+        let key = match &m.segmentation {
+            Some(s) => segment_key(&m.message_id, s.segment_number),
+            None => m.message_id.clone(),
+        };
         let admission = Admission {
             kind: Kind::Msg,
-            key: &m.message_id,
+            key: &key,
             urgent: m.priority == Some(Priority::High),
             wait_time: None,
             element,
             single: raw,
         };
+        let segment = m.segmentation.as_ref().map(|s| s.segment_number);
         self.client_admit(
             now,
             exchange,
             m.originating_ue_service_id.as_deref(),
             admission,
+            segment,
         );
     }
 
@@ -404,21 +431,24 @@ impl GatewayCore {
             exchange,
             r.originating_ue_service_id.as_deref(),
             admission,
+            None,
         );
     }
 
-    /// Admit a MSGin5G-6 UE's message or report if `originator` is a UE registered through this
-    /// gateway at the exchange's address; otherwise answer the refusal (4.03).
+    /// Admit a MSGin5G-6 UE's message (segment `segment`, if one) or report if `originator` is a
+    /// UE registered through this gateway at the exchange's address; otherwise answer the
+    /// refusal (4.03).
     pub(super) fn client_admit(
         &mut self,
         now: Instant,
         exchange: Exchange,
         originator: Option<&str>,
         admission: Admission<'_>,
+        segment: Option<u32>,
     ) {
         let refusal = match originator.map(|ue| self.directory.client(ue)) {
             Some(Some(route)) if route.peer == exchange.peer => {
-                self.admit(now, exchange, admission);
+                self.admit_segment(now, exchange, admission, segment);
                 return;
             }
             Some(Some(_)) => {
@@ -431,7 +461,8 @@ impl GatewayCore {
         };
         self.stats.received(Side::Device, Received::Ok);
         self.stats.requests.increment(1);
-        let (kind, key) = (admission.kind, admission.key);
+        let kind = admission.kind;
+        let key = segment.map_or(admission.key, |n| segment_message_id(admission.key, n));
         self.answer(now, kind, key, exchange, Outcome::failure(refusal));
     }
 

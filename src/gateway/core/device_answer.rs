@@ -4,6 +4,7 @@
 use super::device_state::DeviceRetx;
 use super::pending::{AckState, Exchange, Kind, Stage};
 use super::shard::GatewayCore;
+use super::split::segment_message_id;
 use crate::coap::block::BlockHeaders;
 use crate::coap::types::option;
 use crate::coap::Header;
@@ -217,6 +218,12 @@ impl GatewayCore {
             if entry.stage == Stage::Queued {
                 self.upstream.batches[kind.index()].forget(entry.element.len());
             }
+            // A segment of the gateway's own (an Application Client's message) has no device
+            // exchange of its own: its verdict goes to its set (23.554 §8.5).
+            if kind == Kind::Msg && self.segments_out.is_member(seq) {
+                self.segment_verdict(now, seq, outcome);
+                return;
+            }
             // A UE registered through this gateway can be reached for downlink (24.538 §6.3.4
             // "registered constrained UEs"); a de-registered one no longer.
             if outcome.result == RegResult::Success {
@@ -237,7 +244,8 @@ impl GatewayCore {
                     Kind::Msg | Kind::Imdn | Kind::Conf => {}
                 }
             }
-            self.answer(now, kind, ue, entry.exchange, outcome);
+            let key = entry.segment.map_or(ue, |n| segment_message_id(ue, n));
+            self.answer(now, kind, key, entry.exchange, outcome);
         }
     }
 }

@@ -9,6 +9,7 @@ use super::device_state::DeviceRetx;
 use super::downlink_state::{DeviceDelivery, ServerRequest};
 use super::pending::Kind;
 use super::registration_state::SelfState;
+use super::segment_control::ServerRequestRef;
 use super::shard::GatewayCore;
 use super::timer_queue::Timer;
 use super::upstream_state::{Purpose, UpRetx};
@@ -173,11 +174,28 @@ impl GatewayCore {
                 return;
             }
         };
+        let server_ref = |raw| ServerRequestRef {
+            uplink,
+            from,
+            header: &h,
+            raw,
+        };
         let (message_id, target) = match &payload {
             Payload::Msg(m) => (m.message_id.clone(), self.route_message(m, view.payload())),
             Payload::Imdn(r) => (r.message_id.clone(), self.route_report(r, view.payload())),
-            // The server delivers only messages and reports (23.554 §8.11); listed one by one so
-            // that a new message type is a compile error here.
+            // Segment recovery and confirmation (23.554 §8.5): the gateway's own, or a UE's.
+            Payload::SegRec(r) => match self.server_segrec(now, server_ref(view.payload()), r) {
+                Some(route) => (r.message_id.clone(), route),
+                None => return,
+            },
+            Payload::SegConfir(c) => {
+                match self.server_segconfir(now, server_ref(view.payload()), c) {
+                    Some(route) => (c.message_id.clone(), route),
+                    None => return,
+                }
+            }
+            // The server delivers only messages, reports and segment control (23.554 §8.11,
+            // §8.5); listed one by one so that a new message type is a compile error here.
             other @ (Payload::Reg(_)
             | Payload::Dereg(_)
             | Payload::RegResp(_)
@@ -190,8 +208,6 @@ impl GatewayCore {
             | Payload::BulkConfResp(_)
             | Payload::MsgResp(_)
             | Payload::AggMsg(_)
-            | Payload::SegRec(_)
-            | Payload::SegConfir(_)
             | Payload::TopicSub(_)
             | Payload::TopicSubResp(_)
             | Payload::TopicUnsub(_)
@@ -408,6 +424,13 @@ impl GatewayCore {
                 self.registration.requested = false;
                 self.release_parked(now);
             }
+            Handoff::SegmentControl {
+                set_id,
+                message_id,
+                missing,
+            } => {
+                self.own_segment_control(now, &set_id, &message_id, missing.as_deref());
+            }
         }
     }
 
@@ -427,6 +450,8 @@ impl GatewayCore {
             Handoff::SelfRegistrationLost { .. } => self.registration.requested = false,
             // The waiting shard's parked requests time out (`Timer::Parked`).
             Handoff::SelfRegistered => {}
+            // The server was answered; it asks again (SEGREC) or the set's hold ends.
+            Handoff::SegmentControl { .. } => {}
         }
     }
 
@@ -668,7 +693,7 @@ impl GatewayCore {
 
     /// Piggybacked (CON) or NON answer to a server request: a diagnostic text, or a JSON body.
     #[allow(clippy::too_many_arguments)]
-    fn reply_server(
+    pub(super) fn reply_server(
         &mut self,
         now: Instant,
         uplink: usize,

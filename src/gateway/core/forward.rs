@@ -37,7 +37,7 @@ impl GatewayCore {
             element: Vec::new(),
             single: raw,
         };
-        self.client_admit(now, exchange, originator, admission);
+        self.client_admit(now, exchange, originator, admission, None);
     }
 
     /// The server's answer `view` as the outcome of the forwarded request (`kind`, `key`,

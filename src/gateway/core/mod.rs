@@ -29,6 +29,8 @@
 //! - [`downlink`]: the server's downlink requests and their delivery (23.554 §8.11);
 //! - [`reassembly`]: downlink segments for the ACs, `SEGREC`/`SEGCONFIR` (23.554 §8.5);
 //! - [`reregister`]: the gateway's own (re-)registration (issue 9);
+//! - [`segment_out`]: Application Clients' messages sent as segments (23.554 §8.5), their sets
+//!   in [`segment_out_state`]; [`segment_control`]: the server's `SEGREC`/`SEGCONFIR`;
 //! - [`silence`]: upstream liveness: warnings, pings, re-sending after a silence;
 //! - [`overload`]: overload control (docs/ARCHITECTURE.md §8);
 //! - [`timers`]: piggyback windows, deadlines, retransmissions, expiry;
@@ -58,6 +60,9 @@ mod reassembly;
 mod reassembly_state;
 mod registration_state;
 mod reregister;
+mod segment_control;
+mod segment_out;
+mod segment_out_state;
 mod shard;
 mod silence;
 mod single;

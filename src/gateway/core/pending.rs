@@ -222,6 +222,9 @@ pub struct Pending {
     /// Key of this request's record in the gateway's journal (issue 9: accepted, no longer
     /// retransmitted by the device, not yet answered), when it has one.
     pub journal: Option<u64>,
+    /// The segment number when the request is a segment (23.554 §8.5): its key is the
+    /// Message ID and this number (design D1), its answer names the Message ID.
+    pub segment: Option<u32>,
 }
 
 /// The pending-request cache of one shard: per kind, key (UE Service ID, Message ID, or MSGin5G

@@ -63,6 +63,9 @@ struct JournalRecord {
     /// `element` is the complete request (sent alone), not a bulk element.
     single: bool,
     element: Vec<u8>,
+    /// The segment number of a UE's segment (its key is its Message ID and this number).
+    #[serde(default)]
+    segment: Option<u32>,
 }
 
 fn kind_from(name: &str) -> Option<Kind> {
@@ -252,6 +255,7 @@ impl GatewayCore {
             deadline_ms: entry.deadline.map(|d| to_ms(p.wall(d))),
             single: entry.single,
             element: entry.element.clone(),
+            segment: entry.segment,
         };
         simd_json::to_vec(&record).ok()
     }
@@ -351,6 +355,7 @@ impl GatewayCore {
             retried: false,
             single: r.single,
             journal: Some(id),
+            segment: r.segment,
         };
         self.pending.insert(kind, key.clone(), entry);
         if let Some(p) = self.persist.as_deref_mut() {

@@ -8,6 +8,7 @@ use super::overload_state::Overload;
 use super::pending::{Kind, PendingTable};
 use super::reassembly_state::Reassembly;
 use super::registration_state::{SelfRegistration, SelfState};
+use super::segment_out_state::SegmentsOut;
 use super::timer_queue::{Timer, TimerQueue};
 use super::upstream_state::{Purpose, Upstream};
 use crate::coap::dedup::DedupCache;
@@ -65,6 +66,8 @@ pub struct GatewayCore {
     pub(super) handoffs: VecDeque<(usize, Handoff)>,
     /// Change tracking and the request journal when the gateway persists (issue 9).
     pub(super) persist: Option<Box<PersistState>>,
+    /// Application Clients' messages sent as segments (23.554 §8.5).
+    pub(super) segments_out: SegmentsOut,
 }
 
 impl GatewayCore {
@@ -125,6 +128,7 @@ impl GatewayCore {
             directory,
             handoffs: VecDeque::new(),
             persist: None,
+            segments_out: SegmentsOut::default(),
             config,
         }
     }

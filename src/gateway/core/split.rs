@@ -42,7 +42,9 @@ pub fn split_answer(kind: Kind, members: &[(Arc<str>, u64)], payload: &[u8]) -> 
         let mut listed: Vec<(usize, Outcome)> = Vec::with_capacity(members.len());
         let mut unknown_entries = 0;
         for (i, e) in entries.iter().enumerate() {
-            let idx = match_member(members, &taken, i, e.key, |(m, _)| m);
+            let idx = match_member_by(members, &taken, i, |(m, _)| {
+                names_member(m, e.key, e.segment_number)
+            });
             let Some(idx) = idx else {
                 unknown_entries += 1;
                 continue;
@@ -110,13 +112,53 @@ pub(in crate::gateway) fn match_member<M>(
     key: &str,
     key_of: impl Fn(&M) -> &Arc<str>,
 ) -> Option<usize> {
+    match_member_by(members, taken, i, |m| **key_of(m) == *key)
+}
+
+/// [`match_member`] with the member test given: member `i` when `is_named` holds for it and it
+/// is not yet `taken`, else the first untaken member it holds for.
+fn match_member_by<M>(
+    members: &[M],
+    taken: &[bool],
+    i: usize,
+    is_named: impl Fn(&M) -> bool,
+) -> Option<usize> {
     match members.get(i) {
-        Some(m) if **key_of(m) == *key && !taken[i] => Some(i),
+        Some(m) if is_named(m) && !taken[i] => Some(i),
         _ => members
             .iter()
             .zip(taken)
-            .position(|(m, &t)| **key_of(m) == *key && !t),
+            .position(|(m, &t)| !t && is_named(m)),
     }
+}
+
+/// The pending key of segment `number` of message `message_id` (design D1, docs/PROTOCOL.md
+/// §18.1: a segment is identified by its Message ID and its number, so two segments of one
+/// message are pending, and answered, apart).
+pub(in crate::gateway) fn segment_key(message_id: &str, number: u32) -> String {
+    format!("{message_id}#{number}")
+}
+
+/// The Message ID in the pending key of segment `number` ([`segment_key`]); `key` itself when
+/// it is not one.
+pub(in crate::gateway) fn segment_message_id(key: &str, number: u32) -> &str {
+    key.rsplit_once('#')
+        .filter(|(_, n)| n.parse() == Ok(number))
+        .map_or(key, |(id, _)| id)
+}
+
+/// Whether the pending key `member` is the one an aggregate result names: its Message ID `key`,
+/// and, for a segment element, its `segmentNumber` ([`segment_key`]).
+fn names_member(member: &str, key: &str, segment: Option<u32>) -> bool {
+    let Some(number) = segment else {
+        return member == key;
+    };
+    member
+        .strip_prefix(key)
+        .and_then(|rest| rest.strip_prefix('#'))
+        .is_some_and(|n| {
+            !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()) && n.parse() == Ok(number)
+        })
 }
 
 #[cfg(test)]
@@ -234,6 +276,33 @@ mod tests {
                     .collect::<Vec<_>>()
             );
         }
+    }
+
+    #[test]
+    fn segment_results_go_to_their_segment() {
+        use super::segment_key;
+        // Two segments of one message and the whole message "m2" in one aggregate; the server
+        // answers out of order, each segment result with its number.
+        let keys = [segment_key("m", 1), segment_key("m", 2), "m2".to_string()];
+        let m = members(&keys.iter().map(String::as_str).collect::<Vec<_>>());
+        let json = br#"{"messageType":"MSGRESP","results":[{"messageId":"m","segmentNumber":2,"deliveryStatus":"FAILED","failureCause":"UNKNOWN_UE"},{"messageId":"m","segmentNumber":1,"deliveryStatus":"STORED"},{"messageId":"m","segmentNumber":3,"deliveryStatus":"FAILED"},{"messageId":"m","deliveryStatus":"FAILED"}]}"#;
+        let s = split_answer(Kind::Msg, &m, json).unwrap();
+        assert_eq!(
+            s.outcomes,
+            vec![
+                (0, Outcome::verdict(MsgDeliveryStatus::Stored, None)),
+                (
+                    1,
+                    Outcome::verdict(MsgDeliveryStatus::Failed, Some(cause::UNKNOWN_UE))
+                ),
+                (2, Outcome::success(Kind::Msg)),
+            ]
+        );
+        // Segment 3 is no member; a result without a number names no segment.
+        assert_eq!(s.unknown_entries, 2);
+        assert!(!super::names_member("m#01", "m", Some(1)));
+        assert!(!super::names_member("m#+1", "m", Some(1)));
+        assert!(super::names_member("m#12", "m", Some(12)));
     }
 
     #[test]

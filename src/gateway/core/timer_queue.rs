@@ -28,6 +28,8 @@ pub(super) enum Timer {
     AppSweep,
     /// `SEGREC` or expiry of downlink segment set `key` (identity `id`; 23.554 §8.5).
     Reassembly { key: Arc<str>, id: u64 },
+    /// End of the hold of an answered Application Client segment set (23.554 §8.5).
+    SegmentHold { set: Arc<str> },
 }
 
 /// The core's timers, earliest first. Ordered by (instant, insertion number) only, so heap

@@ -180,6 +180,7 @@ impl GatewayCore {
             Timer::Parked { kind, ue, seq } => self.parked_timeout(now, kind, ue, seq),
             Timer::AppSweep => self.expire_idle_apps(now),
             Timer::Reassembly { key, id } => self.reassembly_timer(now, key, id),
+            Timer::SegmentHold { set } => self.segment_hold_over(&set),
             Timer::Upstream { token } => {
                 if self
                     .upstream
