@@ -1,5 +1,32 @@
 //! Base64 payload text (RFC 4648 §4): the check applied to the `payload` IE of the messaging
 //! and Annex A payloads, which keep it as text.
+//!
+//! [`decode_payload`] and [`encode_payload`] turn the text into bytes and back for the sides that
+//! split or join payloads (segmentation, 23.554 §8.5), on the `base64` crate.
+
+use ::base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use ::base64::engine::DecodePaddingMode;
+use ::base64::Engine;
+
+/// RFC 4648 §4 base64, padding optional and trailing bits ignored on input (what
+/// [`base64_decoded_len`] accepts), padding written on output.
+const ENGINE: GeneralPurpose = GeneralPurpose::new(
+    &::base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// The bytes of a `payload` IE's base64 text (RFC 4648 §4, padding optional); `None` when it is
+/// not base64.
+pub fn decode_payload(text: &str) -> Option<Vec<u8>> {
+    ENGINE.decode(text).ok()
+}
+
+/// The padded base64 text (RFC 4648 §4) of payload bytes.
+pub fn encode_payload(bytes: &[u8]) -> String {
+    ENGINE.encode(bytes)
+}
 
 /// The RFC 4648 §4 alphabet (without the `=` padding).
 static BASE64: [bool; 256] = {
@@ -35,6 +62,23 @@ pub fn base64_decoded_len(s: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payload_bytes_round_trip_and_agree_with_the_check() {
+        for n in 0..40usize {
+            let bytes: Vec<u8> = (0..n).map(|i| (i * 37 + 11) as u8).collect();
+            let text = encode_payload(&bytes);
+            assert_eq!(base64_decoded_len(&text), Some(n));
+            assert_eq!(decode_payload(&text).as_deref(), Some(&bytes[..]));
+            let unpadded = text.trim_end_matches('=');
+            assert_eq!(decode_payload(unpadded).as_deref(), Some(&bytes[..]));
+        }
+        // Text the payload check accepts decodes, non-zero trailing bits included.
+        assert_eq!(base64_decoded_len("AR"), Some(1));
+        assert_eq!(decode_payload("AR"), Some(vec![1]));
+        assert_eq!(decode_payload("A"), None);
+        assert_eq!(decode_payload("AQ=!"), None);
+    }
 
     #[test]
     fn base64_lengths() {

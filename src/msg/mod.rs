@@ -41,6 +41,7 @@ mod segments;
 mod topics;
 mod values;
 
+pub use self::base64::{base64_decoded_len, decode_payload, encode_payload};
 pub use annex_a::codec::write_sending_response;
 pub use annex_a::{
     AppDeregistrationRequest, AppDeregistrationResponse, AppRegistrationRequest,
@@ -49,7 +50,6 @@ pub use annex_a::{
     MessageSendingRequest, MessageSendingResponse,
 };
 pub use answers::{with_answer, AnswerEntry, AnswerKind, Verdict};
-pub use base64::base64_decoded_len;
 pub use configuration::codec::{
     write_configuration_request_element, write_configuration_response_element,
 };

@@ -31,8 +31,7 @@ fn segments() -> Vec<String> {
 
 /// RFC 4648 §4 base64 with padding.
 fn base64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    crate::msg::encode_payload(bytes)
 }
 
 #[test]

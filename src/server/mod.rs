@@ -136,7 +136,7 @@
 //!   `topics` (messaging topic subscriptions, 23.554 §8.8).
 //! - `segments` (received segments, `SEGREC`/`SEGCONFIR` sent) over `reassembly`;
 //!   `segment_delivery` (copies sent as segments, `SEGREC`/`SEGCONFIR` answered) over
-//!   `segmenting`; `base64` (payload bytes).
+//!   `segmenting`.
 //! - `delivery` (downlink requests and their outcomes) over `downlink` (the table); `accepted`
 //!   (copies in delivery); `forward` (store and forward) over `store` and `flush`.
 //! - `persist` (restore and change tracking), `changes`, `records` (their encodings), `db`
@@ -147,7 +147,6 @@
 mod accepted;
 mod as_registration;
 mod auth;
-mod base64;
 mod changes;
 mod config;
 pub mod configuration;

@@ -4,7 +4,6 @@
 //! timeout from the first segment, at most `segrec_retries`) and of its expiry. In memory only: a
 //! restart loses partial sets, and the sender's segments come back through recovery.
 
-use super::base64;
 use crate::msg::{Message, TargetType, MAX_SEGMENTS};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -108,7 +107,7 @@ impl Reassembly {
         let Some(seg) = m.segmentation.clone() else {
             return Added::Inconsistent;
         };
-        let Some(data) = base64::decode(m.payload.as_deref().unwrap_or("")) else {
+        let Some(data) = crate::msg::decode_payload(m.payload.as_deref().unwrap_or("")) else {
             return Added::Inconsistent;
         };
         let n = seg.segment_number;
@@ -179,7 +178,7 @@ impl Reassembly {
         };
         let whole: Vec<u8> = set.parts.into_values().flatten().collect();
         Added::Complete(Box::new(Message {
-            payload: Some(base64::encode(&whole)),
+            payload: Some(crate::msg::encode_payload(&whole)),
             segmentation: None,
             delivery_status_required: set.delivery_status_required,
             ..set.first

@@ -4,7 +4,6 @@
 //! (`segmented_max_sets`, oldest dropped), until the recipient's `SEGCONFIR` or the hold time, to
 //! answer its `SEGREC`.
 
-use super::base64;
 use crate::msg::{Message, Segmentation, TargetType, MAX_SEGMENTS};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -15,7 +14,7 @@ pub(super) type OutKey = (TargetType, String, String, String);
 /// The segments of `copy` at most `size` decoded bytes each, in set `set_id`; `None` when its
 /// payload is not base64 or needs more than [`MAX_SEGMENTS`] segments.
 pub(super) fn split(copy: &Message, size: usize, set_id: &str) -> Option<Vec<Message>> {
-    let data = base64::decode(copy.payload.as_deref().unwrap_or(""))?;
+    let data = crate::msg::decode_payload(copy.payload.as_deref().unwrap_or(""))?;
     let chunks: Vec<&[u8]> = data.chunks(size.max(1)).collect();
     let total = u32::try_from(chunks.len())
         .ok()
@@ -25,7 +24,7 @@ pub(super) fn split(copy: &Message, size: usize, set_id: &str) -> Option<Vec<Mes
             .into_iter()
             .zip(1..)
             .map(|(chunk, n)| Message {
-                payload: Some(base64::encode(chunk)),
+                payload: Some(crate::msg::encode_payload(chunk)),
                 delivery_status_required: copy.delivery_status_required && n == 1,
                 segmentation: Some(Segmentation::nth(set_id, n, total)),
                 ..copy.clone()
@@ -122,7 +121,7 @@ mod tests {
         Message {
             message_id: "m".into(),
             recipient_ue_service_id: Some("ue-2".into()),
-            payload: Some(base64::encode(&bytes)),
+            payload: Some(crate::msg::encode_payload(&bytes)),
             delivery_status_required: true,
             ..Default::default()
         }
@@ -149,9 +148,12 @@ mod tests {
         assert!(parts.iter().all(|m| m.message_id == "m"));
         let joined: Vec<u8> = parts
             .iter()
-            .flat_map(|m| base64::decode(m.payload.as_deref().unwrap()).unwrap())
+            .flat_map(|m| crate::msg::decode_payload(m.payload.as_deref().unwrap()).unwrap())
             .collect();
-        assert_eq!(base64::encode(&joined), whole(1100).payload.unwrap());
+        assert_eq!(
+            crate::msg::encode_payload(&joined),
+            whole(1100).payload.unwrap()
+        );
         assert!(split(&whole(65), 1, "set").is_none(), "over MAX_SEGMENTS");
     }
 

@@ -26,9 +26,6 @@ use crate::coap::{Code, Header, MessageBuilder, MsgType, CONTENT_FORMAT_JSON};
 use crate::gateway::handoff::{Delivery, DeliveryResult, DeliveryTarget};
 use crate::gateway::Side;
 use crate::msg::{self, cause, Message, MsgDeliveryStatus, Payload, ReportStatus};
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::Engine;
 use bytes::Bytes;
 use metrics::CounterFn;
 use std::net::SocketAddr;
@@ -40,12 +37,6 @@ pub(super) const SEGREC_RETRIES: u32 = 2;
 
 /// Room for the CoAP header, Token and options of a delivery beside its JSON body.
 const DELIVERY_OVERHEAD: usize = 64;
-
-/// RFC 4648 §4 base64, padding optional on input (the payload IE's rule) and written on output.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 impl GatewayCore {
     /// The delivery to go on with: `delivery` itself unless it is a segment for an AC
@@ -67,7 +58,7 @@ impl GatewayCore {
         let Some(payload) = m
             .payload
             .as_deref()
-            .map_or(Some(Vec::new()), |p| BASE64.decode(p).ok())
+            .map_or(Some(Vec::new()), msg::decode_payload)
         else {
             return Err(malformed());
         };
@@ -114,7 +105,7 @@ impl GatewayCore {
                 self.stats.reassembly_completed.increment(1);
                 let set_id = m.segmentation.as_ref().map_or("", |s| s.set_id.as_str());
                 self.send_segment_confirmation(now, &whole, set_id);
-                whole.payload = Some(BASE64.encode(payload));
+                whole.payload = Some(msg::encode_payload(&payload));
                 let reg = self
                     .directory
                     .app_by_application(application)

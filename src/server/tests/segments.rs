@@ -83,11 +83,11 @@ fn bytes(len: usize) -> Vec<u8> {
 }
 
 fn b64(data: &[u8]) -> String {
-    crate::server::base64::encode(data)
+    crate::msg::encode_payload(data)
 }
 
 fn unb64(m: &Message) -> Vec<u8> {
-    crate::server::base64::decode(m.payload.as_deref().unwrap_or("")).expect("base64")
+    crate::msg::decode_payload(m.payload.as_deref().unwrap_or("")).expect("base64")
 }
 
 /// `,"segmentation":{...}` of segment `n` of `total` in set `set` (total in 1, flag in the last).
