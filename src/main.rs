@@ -455,6 +455,7 @@ fn server_config(
     let mut server = config.server_config();
     if let Some(p) = provisioning {
         server.policy.ue_credentials = p.provisioning.ue_credentials();
+        server.messaging.ue_segment_sizes = p.provisioning.ue_segment_sizes();
     }
     server
 }

@@ -329,9 +329,7 @@ impl ServerSection {
                 .map_err(|e| invalid("server.provisioning", e.to_string()))?,
             None => Provisioning::default(),
         };
-        let default_segment_size = u32::try_from(s.max_payload_bytes)
-            .unwrap_or(u32::MAX)
-            .max(1);
+        let default_segment_size = u32::try_from(s.segment_size).unwrap_or(u32::MAX).max(1);
         Ok(ConfigServerConfig {
             service_id: s.service_id.clone(),
             uri_path: s.config_uri_path.clone(),
@@ -391,6 +389,8 @@ impl ServerSection {
                 recent_message_ids: s.recent_message_ids,
                 delivery_attempts: s.delivery_attempts,
                 segment_size: s.segment_size,
+                // Filled from the provisioning file by the driver, as `ue_credentials`.
+                ue_segment_sizes: Default::default(),
                 max_message_bytes: s.max_message_bytes,
                 reassembly_max_sets: s.reassembly_max_sets,
                 reassembly_max_bytes: s.reassembly_max_bytes,

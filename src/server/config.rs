@@ -134,6 +134,10 @@ pub struct MessagingConfig {
     /// Largest decoded payload per segment toward a UE whose `clientProfile` has no
     /// `maxSegmentSize` (23.554 §8.5.1; docs/PROTOCOL.md §18.1): larger copies go as segments.
     pub segment_size: usize,
+    /// Segment sizes of provisioned configurations by UE Service ID (the provisioning file's
+    /// `segment_size`, 24.538 §7.2 `<Segment-size>`): used for a UE whose `clientProfile` has no
+    /// `maxSegmentSize`, before `segment_size`.
+    pub ue_segment_sizes: HashMap<String, usize>,
     /// Largest whole message in bytes: a reassembled set, or an unsegmented `MSG` from an AS
     /// (23.554 §8.5: the server segments A2P); larger fail with `PAYLOAD_TOO_LARGE`.
     pub max_message_bytes: usize,
@@ -178,6 +182,7 @@ impl Default for MessagingConfig {
             recent_message_ids: 65_536,
             delivery_attempts: 3,
             segment_size: crate::msg::DEFAULT_SEGMENT_PAYLOAD,
+            ue_segment_sizes: HashMap::new(),
             max_message_bytes: 65_536,
             reassembly_max_sets: 10_000,
             reassembly_max_bytes: 64 << 20,

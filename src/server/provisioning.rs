@@ -281,6 +281,16 @@ impl Provisioning {
             .collect()
     }
 
+    /// The segment sizes of the provisioned configurations by UE Service ID (`<Segment-size>`,
+    /// 24.538 §7.2): the server segments a UE's downlink at it when the UE's registration profile
+    /// names none (23.554 §8.5.1; docs/PROTOCOL.md §18.1).
+    pub fn ue_segment_sizes(&self) -> HashMap<String, usize> {
+        self.entries
+            .values()
+            .filter_map(|e| Some((e.ue_service_id.clone(), e.segment_size? as usize)))
+            .collect()
+    }
+
     /// Whether the auto-provision rule is on.
     pub fn auto_provision(&self) -> bool {
         self.auto.is_some()
@@ -350,6 +360,9 @@ mod tests {
         let creds = p.ue_credentials();
         assert_eq!(creds.len(), 1);
         assert_eq!(creds.get("meter-3").map(String::as_str), Some("s3cret"));
+        let sizes = p.ue_segment_sizes();
+        assert_eq!(sizes.len(), 1);
+        assert_eq!(sizes.get("meter-1"), Some(&1024));
     }
 
     #[test]

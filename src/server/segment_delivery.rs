@@ -28,16 +28,19 @@ fn max_segment_size(profile: &str) -> Option<usize> {
 }
 
 impl ServerCore {
-    /// The segment size toward a recipient: a UE's `maxSegmentSize` or `segment_size`; `None`
-    /// (whole) for an AS.
+    /// The segment size toward a recipient: a UE's `maxSegmentSize`, else its provisioned
+    /// configuration's segment size, else `segment_size` (23.554 §8.5.1); `None` (whole) for an
+    /// AS.
     fn segment_size_of(&self, kind: TargetType, id: &str) -> Option<usize> {
+        let m = &self.config.messaging;
         match kind {
             TargetType::Ue => Some(
                 self.registry
                     .get(id)
                     .and_then(|r| r.client_profile.as_deref())
                     .and_then(max_segment_size)
-                    .unwrap_or(self.config.messaging.segment_size),
+                    .or_else(|| m.ue_segment_sizes.get(id).copied())
+                    .unwrap_or(m.segment_size),
             ),
             TargetType::As | TargetType::Group | TargetType::Topic | TargetType::Bc => None,
         }

@@ -71,6 +71,39 @@ fn ack(sim: &mut Sim, from: &str, out: &[Transmit]) {
 }
 
 /// Room for a 1500-byte payload in one request datagram.
+#[test]
+fn provisioned_segment_size_applies_without_a_profile_value() {
+    let mut c = big_requests();
+    c.messaging.ue_segment_sizes.insert("ue-1".into(), 600);
+    let mut sim = Sim::standard(c);
+    let data = bytes(1500);
+    let a2p = format!(
+        r#"{{"messageType":"MSG","messageId":"a-2","originatingAsServiceId":"as-1","recipientUeServiceId":"ue-1","payload":"{}"}}"#,
+        b64(&data)
+    );
+    let (a, out) = sim.call(AS1, &a2p);
+    assert_eq!(verdict(&a), ACCEPTED);
+    let sizes: Vec<usize> = msgs_to(&out, UE1)
+        .iter()
+        .map(Message::payload_len)
+        .collect();
+    assert_eq!(
+        sizes,
+        [600, 600, 300],
+        "the provisioned size, not segment_size"
+    );
+    // The registration profile's value wins over the provisioned one.
+    let mut c = big_requests();
+    c.messaging.ue_segment_sizes.insert("ue-2".into(), 600);
+    let mut sim = Sim::standard(c);
+    let (_, out) = sim.call(AS1, &a2p.replace("ue-1", "ue-2"));
+    let sizes: Vec<usize> = msgs_to(&out, UE2)
+        .iter()
+        .map(Message::payload_len)
+        .collect();
+    assert_eq!(sizes, [512, 512, 476]);
+}
+
 fn big_requests() -> ServerConfig {
     ServerConfig {
         max_request_bytes: 16_384,
