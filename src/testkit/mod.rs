@@ -7,13 +7,18 @@
 //! - [`harness`]: the roles started on 127.0.0.1 port 0, the gateway's own registration
 //!   awaited, the open-file limit, temporary directories (integration tests, loadgen tests).
 //! - [`peer`]: raw CoAP sockets for tests that write their own datagrams.
+//! - [`segmenting`] / [`reassembly`]: a UE's own client splitting the messages it sends into
+//!   segments and joining the segments it receives (23.554 §8.5), with [`base64`] payloads.
 //! - [`TestRng`]: the one seeded generator of test noise (unit tests' fuzz inputs).
 
+pub mod base64;
 pub mod device;
 #[cfg(feature = "testkit")]
 pub mod harness;
 #[cfg(feature = "testkit")]
 pub mod peer;
+pub mod reassembly;
 mod rng;
+pub mod segmenting;
 
 pub use rng::TestRng;
