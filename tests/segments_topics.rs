@@ -5,7 +5,8 @@
 //!   another AC (the gateway segments it, the server reassembles and re-segments it, the gateway
 //!   reassembles it for the recipient AC), while 200 MSGin5G-6 UEs behind the same gateway each
 //!   send a 5 kB message to another UE in 2 048-byte segments of their own; each recipient UE
-//!   reassembles the server's segments and confirms them with `SEGCONFIR`.
+//!   reassembles the server's segments and confirms them with `SEGCONFIR`, and each sender gets
+//!   the server's `SEGCONFIR` for its own set.
 //! - 20 UEs with their own client do the same through the Relay UE.
 //! - An AS publishes one 3 kB message to a topic that 500 UEs behind the gateway subscribed to
 //!   with `TOPICSUB`.
@@ -136,9 +137,18 @@ async fn send_segmented(dev: &mut Device, from: &str, to: &str, message_id: &str
     }
 }
 
-/// UE `me` receives until a whole message is reassembled (other downlink requests are
-/// dropped: none is expected here), and confirms a segmented one with `SEGCONFIR` (2.04).
-async fn receive_whole(dev: &mut Device, me: &str, reassembler: &mut Reassembler) -> Whole {
+/// What a UE with its own client receives from the server.
+#[derive(Debug)]
+enum Received {
+    /// A message, reassembled and (when it came in segments) confirmed with `SEGCONFIR` (2.04).
+    Whole(Whole),
+    /// The server's `SEGCONFIR` for a set the UE sent (docs/PROTOCOL.md §18.3).
+    Confirmation(msg::SegmentConfirmation),
+}
+
+/// UE `me` receives until a message is whole or the server confirms one of its sets; anything
+/// else fails the test.
+async fn receive_next(dev: &mut Device, me: &str, reassembler: &mut Reassembler) -> Received {
     let whole = loop {
         match dev.receive(RECEIVE_WAIT).await {
             Some(Payload::Msg(m)) => {
@@ -147,9 +157,10 @@ async fn receive_whole(dev: &mut Device, me: &str, reassembler: &mut Reassembler
                     break whole;
                 }
             }
+            Some(Payload::SegConfir(c)) => return Received::Confirmation(c),
             Some(other) => panic!("{me} got {other:?}"),
             None => panic!(
-                "{me} got no whole message ({} sets incomplete)",
+                "{me} got nothing more ({} sets incomplete)",
                 reassembler.incomplete()
             ),
         }
@@ -158,7 +169,7 @@ async fn receive_whole(dev: &mut Device, me: &str, reassembler: &mut Reassembler
         let a = dev.send(&confirmation, &opts()).await.unwrap();
         assert_eq!(a.code, Code::CHANGED, "{me} SEGCONFIR: {a:?}");
     }
-    whole
+    Received::Whole(whole)
 }
 
 /// Every UE `{prefix}-{i}` sends `payloads[i]` in segments to UE `i + 1` (mod n) and receives
@@ -174,9 +185,29 @@ fn segment_ring(
         let payloads = Arc::clone(&payloads);
         set.spawn(async move {
             let (me, next) = (format!("{prefix}-{i}"), format!("{prefix}-{}", (i + 1) % n));
-            send_segmented(&mut dev, &me, &next, &format!("{me}-5k"), &payloads[i]).await;
+            let message_id = format!("{me}-5k");
+            send_segmented(&mut dev, &me, &next, &message_id, &payloads[i]).await;
+            // The previous UE's message, and the server's SEGCONFIR for the set this UE sent,
+            // in either order.
             let mut reassembler = Reassembler::new();
-            let whole = receive_whole(&mut dev, &me, &mut reassembler).await;
+            let (mut whole, mut confirmed) = (None, None);
+            while whole.is_none() || confirmed.is_none() {
+                match receive_next(&mut dev, &me, &mut reassembler).await {
+                    Received::Whole(w) => assert!(whole.replace(w).is_none(), "{me}: twice"),
+                    Received::Confirmation(c) => {
+                        assert!(confirmed.replace(c).is_none(), "{me}: two SEGCONFIRs")
+                    }
+                }
+            }
+            let confirmed = confirmed.expect("the loop ends with it");
+            assert_eq!(confirmed.message_id, message_id);
+            assert_eq!(confirmed.set_id, format!("set-{message_id}"));
+            assert_eq!(
+                confirmed.result,
+                ReportStatus::Success,
+                "{me}: {confirmed:?}"
+            );
+            let whole = whole.expect("the loop ends with it");
             let prev = (i + n - 1) % n;
             let from = format!("{prefix}-{prev}");
             assert_eq!(whole.message.message_id, format!("{from}-5k"), "{me}");
@@ -358,7 +389,10 @@ async fn an_as_publishes_to_a_topic_with_500_subscribers_behind_the_gateway() {
         set.spawn(async move {
             let me = format!("sub-ue-{i}");
             let mut reassembler = Reassembler::new();
-            let whole = receive_whole(&mut dev, &me, &mut reassembler).await;
+            let whole = match receive_next(&mut dev, &me, &mut reassembler).await {
+                Received::Whole(whole) => whole,
+                other => panic!("{me}: {other:?}"),
+            };
             assert_eq!(whole.message.message_id, "topic-1");
             assert_eq!(
                 whole.message.originating_as_service_id.as_deref(),
