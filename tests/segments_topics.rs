@@ -52,11 +52,13 @@ fn start() -> (ServerHandle, GatewayHandle) {
     raise_fd_limit();
     start_server_and_gateway(
         2,
-        // A debug build serving a flood queues far longer than a release build: overload control
-        // (tested in tests/overload.rs) would shed part of it.
+        // A debug build serving a flood of 5 kB requests queues far longer than a release build:
+        // overload control (tested in tests/overload.rs) would shed part of it.
         GatewayConfig {
             hold_time: Duration::from_millis(50),
             overload_delay: Duration::from_millis(900),
+            overload_latency: Duration::ZERO,
+            overload_buffer_percent: 0,
             ..GatewayConfig::default()
         },
         Duration::from_secs(10),
