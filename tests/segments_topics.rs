@@ -19,7 +19,6 @@ use msgin5g::msg::{self, Message, Payload, RegResult, ReportStatus, TargetType};
 use msgin5g::net::{GatewayHandle, ServerHandle};
 use msgin5g::relay::RelayConfig;
 use msgin5g::server::ServerConfig;
-use msgin5g::testkit::base64;
 use msgin5g::testkit::device::{Device, RequestOptions};
 use msgin5g::testkit::harness::{
     bind_devices, raise_fd_limit, start_relay, start_server, start_server_and_gateway,
@@ -274,7 +273,7 @@ async fn application_clients_and_ues_exchange_5_kb_messages_in_segments_through_
                 target_address: GATEWAY_UE.to_owned(),
                 target_type: TargetType::Ue,
                 application_id: Some(format!("seg-app-{}", (i + 1) % N)),
-                payload: base64::encode(&payloads[i]),
+                payload: msg::encode_payload(&payloads[i]),
                 ..msg::MessageSendingRequest::default()
             });
             let a = dev.send(&request, &opts()).await.unwrap();
@@ -294,7 +293,7 @@ async fn application_clients_and_ues_exchange_5_kb_messages_in_segments_through_
             assert_eq!(delivered.message_id, format!("ac-5k-{prev}"));
             assert_eq!(delivered.originator_address, GATEWAY_UE);
             assert_eq!(
-                base64::decode(&delivered.payload).as_ref(),
+                msg::decode_payload(&delivered.payload).as_ref(),
                 Some(&payloads[prev]),
                 "AC {i}: the bytes AC {prev} sent, in one MESSAGE DELIVERY REQUEST"
             );
@@ -376,7 +375,7 @@ async fn an_as_publishes_to_a_topic_with_500_subscribers_behind_the_gateway() {
     let payload = payloads(500, 1, 3000)[0].clone();
     let json = format!(
         r#"{{"messageType":"MSG","messageId":"topic-1","originatingAsServiceId":"{AS_ID}","messagingTopic":"{TOPIC}","payload":"{}"}}"#,
-        base64::encode(&payload)
+        msg::encode_payload(&payload)
     );
     let a = publisher
         .request_json(json.as_bytes(), &opts())

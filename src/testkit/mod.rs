@@ -8,10 +8,9 @@
 //!   awaited, the open-file limit, temporary directories (integration tests, loadgen tests).
 //! - [`peer`]: raw CoAP sockets for tests that write their own datagrams.
 //! - [`segmenting`] / [`reassembly`]: a UE's own client splitting the messages it sends into
-//!   segments and joining the segments it receives (23.554 §8.5), with [`base64`] payloads.
+//!   segments and joining the segments it receives (23.554 §8.5).
 //! - [`TestRng`]: the one seeded generator of test noise (unit tests' fuzz inputs).
 
-pub mod base64;
 pub mod device;
 #[cfg(feature = "testkit")]
 pub mod harness;

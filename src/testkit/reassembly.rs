@@ -5,8 +5,7 @@
 //! confirms it with `SEGCONFIR` ([`Whole::confirmation`]). A message that is not segmented is
 //! whole at once.
 
-use super::base64;
-use crate::msg::{Message, Payload, ReportStatus, SegmentConfirmation, TargetType};
+use crate::msg::{decode_payload, Message, Payload, ReportStatus, SegmentConfirmation, TargetType};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Who sent a message and its Message ID.
@@ -66,7 +65,7 @@ impl Reassembler {
     /// of a message already handed out is counted in [`Reassembler::repeated`], one with a
     /// payload that is not base64 (or without an originator) in [`Reassembler::malformed`].
     pub fn push(&mut self, m: Message) -> Option<Whole> {
-        let bytes = m.payload.as_deref().and_then(base64::decode);
+        let bytes = m.payload.as_deref().and_then(decode_payload);
         let (Some(from), Some(bytes)) = (m.originator(), bytes) else {
             self.malformed += 1;
             return None;

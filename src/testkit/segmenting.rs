@@ -3,8 +3,7 @@
 //! message's Message ID and a `segmentation` IE ([`Segmentation::nth`]), `deliveryStatusRequired`
 //! only in the first.
 
-use super::base64;
-use crate::msg::{Message, Segmentation};
+use crate::msg::{encode_payload, Message, Segmentation};
 
 /// The `MSG`s that carry `payload` from `template` (its Message ID, originator, recipients and
 /// flags; its own payload is replaced): `template` whole when `payload` fits in `segment_size`
@@ -17,7 +16,7 @@ pub fn segment_message(
 ) -> Vec<Message> {
     if payload.len() <= segment_size {
         return vec![Message {
-            payload: Some(base64::encode(payload)),
+            payload: Some(encode_payload(payload)),
             segmentation: None,
             ..template.clone()
         }];
@@ -27,7 +26,7 @@ pub fn segment_message(
         .chunks(segment_size)
         .zip(1..)
         .map(|(part, n)| Message {
-            payload: Some(base64::encode(part)),
+            payload: Some(encode_payload(part)),
             delivery_status_required: template.delivery_status_required && n == 1,
             segmentation: Some(Segmentation::nth(set_id, n, total)),
             ..template.clone()
@@ -63,7 +62,7 @@ mod tests {
         }
         let joined: Vec<u8> = parts
             .iter()
-            .flat_map(|m| base64::decode(m.payload.as_deref().unwrap()).unwrap())
+            .flat_map(|m| crate::msg::decode_payload(m.payload.as_deref().unwrap()).unwrap())
             .collect();
         assert_eq!(joined, payload);
     }
