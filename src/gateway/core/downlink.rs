@@ -345,7 +345,14 @@ impl GatewayCore {
                 body: raw.to_vec(),
                 target: DeliveryTarget::Client,
                 correlate: None,
-                once: Some(once_key(recipient, &m.message_id)),
+                once: Some(match &m.segmentation {
+                    // The segments of a set share the Message ID (docs/PROTOCOL.md §18.1).
+                    Some(s) => once_key(
+                        recipient,
+                        &format!("{}\n{}\n{}", m.message_id, s.set_id, s.segment_number),
+                    ),
+                    None => once_key(recipient, &m.message_id),
+                }),
             },
         ))
     }
