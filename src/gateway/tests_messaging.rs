@@ -727,6 +727,42 @@ fn downlink_for_a_client_is_forwarded_and_its_separate_answer_is_relayed() {
     assert_eq!((last.1, last.2), (Code::CHANGED, tok(800)));
 }
 
+#[test]
+fn segments_of_one_message_for_a_client_are_each_delivered_once() {
+    // Every segment carries the message's Message ID (docs/PROTOCOL.md §18.1): the
+    // delivered-once key adds the set and segment number, so segment 2 is no repeat of 1.
+    let mut sim = scripted(config());
+    register_client(&mut sim, dev(1), 1, "ue-1");
+    let seg = |n: u32, total: u32| {
+        let ies = if n == 1 {
+            format!(r#"{{"setId":"s-1","totalSegments":{total},"segmentNumber":1}}"#)
+        } else {
+            format!(r#"{{"setId":"s-1","segmentNumber":{n},"lastSegment":true}}"#)
+        };
+        format!(
+            r#"{{"messageType":"MSG","messageId":"d-5","originatingUeServiceId":"ue-7","recipientUeServiceId":"ue-1","payload":"AQI=","segmentation":{ies}}}"#
+        )
+    };
+    let posts = |sim: &Sim| {
+        sim.to_devices
+            .iter()
+            .filter(|s| s.to == dev(1) && s.view().header.code == Code::POST)
+            .count()
+    };
+    for (mid, n) in [(810u16, 1), (811, 2)] {
+        sim.deliver_from_server(&downlink(mid, tok(mid), &seg(n, 2)));
+        let (dmid, token, _) = delivery_to(&sim, dev(1));
+        sim.device(
+            dev(1),
+            &MessageBuilder::new(MsgType::Ack, Code::CHANGED, dmid, token).build(),
+        );
+    }
+    assert_eq!(posts(&sim), 2, "both segments reach the UE");
+    // Segment 2 sent again in a new exchange is a repeat: acknowledged, not delivered.
+    sim.deliver_from_server(&downlink(812, tok(812), &seg(2, 2)));
+    assert_eq!(posts(&sim), 2);
+}
+
 fn empty_ack_for(mid: u16) -> Vec<u8> {
     crate::coap::build::empty_ack(mid)
 }
