@@ -510,7 +510,10 @@ fn the_downlink_piggyback_window_stays_below_ack_timeout_and_may_be_off() {
         Duration::from_millis(2500)
     );
     let err = gateway("[gateway]\ndownlink_piggyback_ms = 2000").unwrap_err();
-    assert!(err.to_string().starts_with("gateway.downlink_piggyback_ms"), "{err}");
+    assert!(
+        err.to_string().starts_with("gateway.downlink_piggyback_ms"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -34,8 +34,8 @@ pub use handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator}
 pub use persist::{GatewayChanges, GatewayDb, GatewaySnapshot};
 pub use stats::{
     answer_code_label, answer_slot, answer_slot_labels, kind_label, AnswerForm, FlushReason,
-    Received,
-    ANSWER_CAUSES, ANSWER_CODES, ANSWER_SLOTS, MESSAGE_TYPE_LABELS, OTHER_CAUSE, SOCKET_LABELS,
+    Received, ANSWER_CAUSES, ANSWER_CODES, ANSWER_SLOTS, MESSAGE_TYPE_LABELS, OTHER_CAUSE,
+    SOCKET_LABELS,
 };
 
 use crate::coap::block::{BlockConfig, BlockStats};

@@ -6,8 +6,8 @@ use super::families::load;
 use super::Source;
 use crate::coap::block::BLOCK_EVENTS;
 use crate::gateway::{
-    answer_code_label, answer_slot_labels, AnswerForm, FlushReason, GatewayStats, Received, ANSWER_SLOTS,
-    MESSAGE_TYPE_LABELS, SOCKET_LABELS,
+    answer_code_label, answer_slot_labels, AnswerForm, FlushReason, GatewayStats, Received,
+    ANSWER_SLOTS, MESSAGE_TYPE_LABELS, SOCKET_LABELS,
 };
 use crate::histogram::HistogramSnapshot;
 use std::sync::atomic::AtomicU64;

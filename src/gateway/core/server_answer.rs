@@ -180,7 +180,11 @@ impl GatewayCore {
             con,
             ack_pending: con,
         };
-        let body = if json { body } else { &body[..body.len().min(64)] };
+        let body = if json {
+            body
+        } else {
+            &body[..body.len().min(64)]
+        };
         self.send_server_answer(now, addressed, code, body, json);
     }
 
