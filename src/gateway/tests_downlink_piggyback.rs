@@ -72,6 +72,15 @@ fn a_verdict_within_the_window_rides_on_the_ack_and_spends_no_message_id() {
     assert_eq!(upstream_mids_in_use(&sim.gw), 0, "no Message ID spent");
     assert_eq!(forms(&sim.gw), (1, 0));
     assert!(sim.gw.is_drained());
+    let page = crate::metrics::Registry::new()
+        .with(crate::metrics::GatewayMetrics::new(vec![sim.gw.stats()]))
+        .render();
+    for line in [
+        "msgin5g_gateway_downlink_answers_total{shard=\"0\",form=\"piggybacked\"} 1",
+        "msgin5g_gateway_downlink_answers_total{shard=\"0\",form=\"separate\"} 0",
+    ] {
+        assert!(page.lines().any(|l| l == line), "{line} in\n{page}");
+    }
 }
 
 #[test]

@@ -191,7 +191,7 @@ impl GatewayCore {
     /// The single way out of every answer to a server request (docs/PROTOCOL.md §11):
     /// piggybacked on the ACK while it is pending (RFC 7252 §5.2.1, recorded for the
     /// request's retransmissions), else a CON (after the empty ACK; retransmitted until the
-    /// server ACKs it) or a NON with a fresh Message ID. A 5.03 carries Max-Age.
+    /// server ACKs it) or a NON with a fresh Message ID. A 5.03 `MSGRESP` carries Max-Age.
     fn send_server_answer(
         &mut self,
         now: Instant,
@@ -212,9 +212,9 @@ impl GatewayCore {
         let mut b = MessageBuilder::new(mtype, code, mid, a.token);
         if json {
             b = b.uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
-        }
-        if code == Code::SERVICE_UNAVAILABLE {
-            b = b.uint_option(option::MAX_AGE, self.config.overload_max_age);
+            if code == Code::SERVICE_UNAVAILABLE {
+                b = b.uint_option(option::MAX_AGE, self.config.overload_max_age);
+            }
         }
         let bytes = Bytes::from(b.payload(body));
         match mtype {
