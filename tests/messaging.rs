@@ -268,6 +268,27 @@ async fn a_thousand_application_clients_exchange_messages_reports_and_downlink()
         3 * ACS as u64,
         "peer messages, reports and AS messages delivered once each"
     );
+    // Every downlink request got one answer, piggybacked on its ACK when the AC answered within
+    // gateway.downlink_piggyback_ms (docs/PROTOCOL.md §11).
+    let form = |f: msgin5g::gateway::AnswerForm| {
+        stats
+            .iter()
+            .map(|s| s.downlink_answer_count(f))
+            .sum::<u64>()
+    };
+    let piggybacked = form(msgin5g::gateway::AnswerForm::Piggybacked);
+    let separate = form(msgin5g::gateway::AnswerForm::Separate);
+    assert_eq!(
+        piggybacked + separate,
+        total(|s| s
+            .downlink_requests
+            .load(std::sync::atomic::Ordering::Relaxed)),
+        "one answer per downlink request"
+    );
+    assert!(
+        piggybacked > 0,
+        "{piggybacked} piggybacked, {separate} separate"
+    );
     gateway.shutdown().unwrap();
     server.shutdown().unwrap();
 }

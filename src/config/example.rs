@@ -127,6 +127,10 @@ max_report_routes = 100000
 max_delivered = 65536
 # How long a downlink delivery waits for the device before the server hears 5.03.
 delivery_timeout_ms = 60000
+# How long the ACK of the server's downlink CON is held so that the device's verdict goes
+# piggybacked on it (no Message ID spent); past it an empty ACK, then a separate CON response.
+# < coap.ack_timeout_ms; 0 = empty ACK at once.
+downlink_piggyback_ms = 500
 # Seconds a downlink segment set for an AC may take to complete from its first segment: after a
 # third of it the gateway asks the server for the missing segments (SEGREC, at most twice); at
 # the end the set is dropped (IMDN FAILURE SEGMENT_TIMEOUT to the sender if it asked for one).

@@ -149,6 +149,9 @@ pub struct GatewaySection {
     pub max_delivered: usize,
     /// Downlink delivery timeout, in milliseconds.
     pub delivery_timeout_ms: u64,
+    /// How long the ACK of the server's downlink CON is held to piggyback the verdict, in
+    /// milliseconds (0: empty ACK at once).
+    pub downlink_piggyback_ms: u64,
     /// Time for a downlink segment set to complete, in seconds.
     pub reassembly_timeout_s: u64,
     /// Most downlink segment sets being reassembled per shard.
@@ -227,6 +230,7 @@ impl Default for GatewaySection {
             max_report_routes: core.max_report_routes,
             max_delivered: core.max_delivered,
             delivery_timeout_ms: millis(core.delivery_timeout),
+            downlink_piggyback_ms: millis(core.downlink_piggyback),
             reassembly_timeout_s: core.reassembly_timeout.as_secs(),
             reassembly_max_sets: core.reassembly_max_sets,
             reassembly_max_bytes: core.reassembly_max_bytes,
@@ -394,6 +398,16 @@ impl GatewaySection {
                 "must be greater than 0",
             ));
         }
+        if g.downlink_piggyback_ms >= c.ack_timeout_ms {
+            return Err(invalid(
+                "gateway.downlink_piggyback_ms",
+                format!(
+                    "must be less than coap.ack_timeout_ms ({}): the server retransmits its \
+                     request after ACK_TIMEOUT (0 = empty ACK at once)",
+                    c.ack_timeout_ms
+                ),
+            ));
+        }
         if g.reassembly_timeout_s < 3 {
             return Err(invalid(
                 "gateway.reassembly_timeout_s",
@@ -503,6 +517,7 @@ impl GatewaySection {
             max_report_routes: g.max_report_routes,
             max_delivered: g.max_delivered,
             delivery_timeout: Duration::from_millis(g.delivery_timeout_ms),
+            downlink_piggyback: Duration::from_millis(g.downlink_piggyback_ms),
             reassembly_timeout: Duration::from_secs(g.reassembly_timeout_s),
             reassembly_max_sets: g.reassembly_max_sets,
             reassembly_max_bytes: g.reassembly_max_bytes,

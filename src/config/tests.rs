@@ -112,6 +112,7 @@ fn defaults_match_the_core_defaults() {
     assert_eq!(gateway.max_batch_entries, core.max_batch_entries);
     assert_eq!(gateway.hold_time, core.hold_time);
     assert_eq!(gateway.piggyback_window, core.piggyback_window);
+    assert_eq!(gateway.downlink_piggyback, core.downlink_piggyback);
     assert_eq!(gateway.bulk_response_timeout, core.bulk_response_timeout);
     assert_eq!(gateway.answer_mode, core.answer_mode);
     assert_eq!(gateway.allow_list, core.allow_list);
@@ -235,6 +236,10 @@ fn each_invalid_value_names_its_field() {
         (
             "[gateway]\npiggyback_window_ms = 2000",
             "gateway.piggyback_window_ms",
+        ),
+        (
+            "[gateway]\ndownlink_piggyback_ms = 2000",
+            "gateway.downlink_piggyback_ms",
         ),
         ("[gateway]\nshards = 0", "gateway.shards"),
         ("[gateway]\nshards = 257", "gateway.shards"),
@@ -481,6 +486,34 @@ fn message_format_matches_the_documented_one() {
 fn piggyback_window_is_checked_against_the_configured_ack_timeout() {
     let text = "[gateway]\npiggyback_window_ms = 2500\n[coap]\nack_timeout_ms = 3000";
     Config::from_toml_str(text).unwrap().validate().unwrap();
+}
+
+#[test]
+fn the_downlink_piggyback_window_stays_below_ack_timeout_and_may_be_off() {
+    let gateway = |text: &str| {
+        let config = Config::from_toml_str(text).unwrap();
+        config
+            .validate()
+            .map(|()| config.gateway_config().downlink_piggyback)
+    };
+    assert_eq!(gateway("").unwrap(), Duration::from_millis(500));
+    assert_eq!(
+        gateway("[gateway]\ndownlink_piggyback_ms = 0").unwrap(),
+        Duration::ZERO
+    );
+    assert_eq!(
+        gateway("[gateway]\ndownlink_piggyback_ms = 1999").unwrap(),
+        Duration::from_millis(1999)
+    );
+    assert_eq!(
+        gateway("[gateway]\ndownlink_piggyback_ms = 2500\n[coap]\nack_timeout_ms = 3000").unwrap(),
+        Duration::from_millis(2500)
+    );
+    let err = gateway("[gateway]\ndownlink_piggyback_ms = 2000").unwrap_err();
+    assert!(
+        err.to_string().starts_with("gateway.downlink_piggyback_ms"),
+        "{err}"
+    );
 }
 
 #[test]

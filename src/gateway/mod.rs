@@ -33,8 +33,9 @@ pub use directory::{
 pub use handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
 pub use persist::{GatewayChanges, GatewayDb, GatewaySnapshot};
 pub use stats::{
-    answer_code_label, answer_slot, answer_slot_labels, kind_label, FlushReason, Received,
-    ANSWER_CAUSES, ANSWER_CODES, ANSWER_SLOTS, MESSAGE_TYPE_LABELS, OTHER_CAUSE, SOCKET_LABELS,
+    answer_code_label, answer_slot, answer_slot_labels, kind_label, AnswerForm, FlushReason,
+    Received, ANSWER_CAUSES, ANSWER_CODES, ANSWER_SLOTS, MESSAGE_TYPE_LABELS, OTHER_CAUSE,
+    SOCKET_LABELS,
 };
 
 use crate::coap::block::{BlockConfig, BlockStats};
@@ -184,6 +185,11 @@ pub struct GatewayConfig {
     /// How long a downlink delivery waits for the device's answer before the server is told
     /// `RECIPIENT_UNREACHABLE` (5.03).
     pub delivery_timeout: Duration,
+    /// How long the ACK of a server's confirmable downlink request is held hoping to piggyback
+    /// the device's verdict on it (RFC 7252 §5.2.1: no Message ID spent); past it an empty ACK,
+    /// then a separate response (docs/PROTOCOL.md §11). Below the server's ACK_TIMEOUT; zero:
+    /// the empty ACK at once.
+    pub downlink_piggyback: Duration,
     /// How long a downlink segment set for an Application Client may take to complete, from
     /// its first segment (23.554 §8.5): after a third of it the missing segments are asked for
     /// (`SEGREC`, at most twice), at the end the set is dropped.
@@ -261,6 +267,7 @@ impl Default for GatewayConfig {
             max_report_routes: directory::DEFAULT_MAX_REPORT_ROUTES,
             max_delivered: 65_536,
             delivery_timeout: Duration::from_secs(60),
+            downlink_piggyback: Duration::from_millis(500),
             reassembly_timeout: Duration::from_secs(30),
             reassembly_max_sets: 4096,
             reassembly_max_bytes: 16 << 20,
@@ -416,6 +423,9 @@ pub struct GatewayStats {
     /// Downlink messages sent again after they were delivered (e.g. by a restarted server):
     /// acknowledged as delivered without a second delivery.
     pub downlink_duplicates: AtomicU64,
+    /// Answers to the server's downlink requests by [`AnswerForm`]: piggybacked on the ACK of
+    /// the request, or separate (a Message ID of their own).
+    pub downlink_answers: [AtomicU64; AnswerForm::ALL.len()],
     /// Downlink segments for ACs held until their set completes (23.554 §8.5).
     pub reassembly_held: AtomicU64,
     /// Downlink segment sets completed and delivered whole.

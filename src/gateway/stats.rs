@@ -93,6 +93,30 @@ impl FlushReason {
     }
 }
 
+/// The form of an answer to a server's downlink request (label `form` of
+/// `downlink_answers_total`; RFC 7252 §5.2, docs/PROTOCOL.md §11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerForm {
+    /// On the ACK of the server's CON: its Message ID and Token, no Message ID spent.
+    Piggybacked,
+    /// A message of its own with a fresh Message ID: a CON after the empty ACK, or the NON
+    /// answer to a NON request.
+    Separate,
+}
+
+impl AnswerForm {
+    /// Every form, in index order.
+    pub const ALL: [AnswerForm; 2] = [AnswerForm::Piggybacked, AnswerForm::Separate];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerForm::Piggybacked => "piggybacked",
+            AnswerForm::Separate => "separate",
+        }
+    }
+}
+
 /// The failure causes counted one by one (label `cause`); any other cause a server sends is
 /// counted as `OTHER`, so the label set stays fixed.
 pub const ANSWER_CAUSES: [&str; 25] = [
@@ -217,6 +241,16 @@ impl GatewayStats {
         self.flushed_by_reason[reason as usize].increment(1);
     }
 
+    /// Count one answer to a server's downlink request sent in `form`.
+    pub fn downlink_answered(&self, form: AnswerForm) {
+        self.downlink_answers[form as usize].increment(1);
+    }
+
+    /// Answers to the server's downlink requests sent in `form` so far.
+    pub fn downlink_answer_count(&self, form: AnswerForm) -> u64 {
+        self.downlink_answers[form as usize].load(Ordering::Relaxed)
+    }
+
     /// Count one final device answer to a `kind` request by the CoAP code it carried.
     pub fn answered_with(&self, kind: Kind, code: Code) {
         let slot = ANSWER_CODES
@@ -296,6 +330,9 @@ mod tests {
         }
         for (i, r) in FlushReason::ALL.iter().enumerate() {
             assert_eq!(*r as usize, i);
+        }
+        for (i, f) in AnswerForm::ALL.iter().enumerate() {
+            assert_eq!(*f as usize, i);
         }
         let stats = GatewayStats::default();
         stats.received(Side::Upstream(3), Received::DecodeError);

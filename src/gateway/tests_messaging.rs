@@ -15,6 +15,9 @@ mod restarts;
 #[path = "tests_segments_down.rs"]
 mod segments_down;
 
+#[path = "tests_downlink_piggyback.rs"]
+mod downlink_piggyback;
+
 fn app_register(mid: u16, app: &str) -> Vec<u8> {
     request(
         MsgType::Con,
@@ -552,15 +555,8 @@ fn downlink_message_reaches_the_application_and_its_answer_reaches_the_server() 
     let mut sim = scripted(config());
     sim.register_app(dev(1), 1, "7");
     sim.deliver_from_server(&downlink(500, tok(500), &msg_for_app("d-1", "7", true)));
-    // The server's CON got an empty ACK at once.
-    let acks: Vec<_> = sim
-        .upstream
-        .iter()
-        .filter_map(|b| MessageView::parse(b).ok().map(|v| v.header))
-        .filter(|h| h.mtype == MsgType::Ack && h.mid == 500)
-        .collect();
-    assert_eq!(acks.len(), 1);
-    assert!(acks[0].code.is_empty());
+    // The server's CON's ACK is held for the AC's verdict (docs/PROTOCOL.md §11).
+    assert!(sim.upstream.is_empty(), "nothing to the server yet");
     let (mid, token, body) = delivery_to(&sim, dev(1));
     match body {
         Payload::MsgDelivery(d) => {
@@ -582,8 +578,11 @@ fn downlink_message_reaches_the_application_and_its_answer_reaches_the_server() 
     let (mtype, code, token, body) = &answers[0];
     assert_eq!(
         (*mtype, *code, *token),
-        (MsgType::Con, Code::CHANGED, tok(500))
+        (MsgType::Ack, Code::CHANGED, tok(500)),
+        "piggybacked on the request's ACK"
     );
+    let h = MessageView::parse(&sim.upstream[0]).unwrap().header;
+    assert_eq!(h.mid, 500, "the request's Message ID");
     match msg::decode(body).unwrap() {
         Payload::MsgResp(r) => {
             assert_eq!(r.message_id.as_deref(), Some("d-1"));

@@ -6,8 +6,8 @@ use super::families::load;
 use super::Source;
 use crate::coap::block::BLOCK_EVENTS;
 use crate::gateway::{
-    answer_code_label, answer_slot_labels, FlushReason, GatewayStats, Received, ANSWER_SLOTS,
-    MESSAGE_TYPE_LABELS, SOCKET_LABELS,
+    answer_code_label, answer_slot_labels, AnswerForm, FlushReason, GatewayStats, Received,
+    ANSWER_SLOTS, MESSAGE_TYPE_LABELS, SOCKET_LABELS,
 };
 use crate::histogram::HistogramSnapshot;
 use std::sync::atomic::AtomicU64;
@@ -493,6 +493,21 @@ impl Source for GatewayMetrics {
                 ("duplicate", &s.downlink_duplicates),
             ] {
                 page.sample(name, &[("shard", shard), ("event", event)], load(counter));
+            }
+        }
+        let name = "msgin5g_gateway_downlink_answers_total";
+        page.family(
+            name,
+            MetricType::Counter,
+            "Answers to the server's downlink requests (docs/PROTOCOL.md 11), by form: \
+             piggybacked (on the ACK of the server's CON, within gateway.downlink_piggyback_ms: \
+             no Message ID spent) or separate (empty ACK first, then a CON with a Message ID of \
+             its own; or the NON answer to a NON request).",
+        );
+        for (shard, s) in shards {
+            for form in AnswerForm::ALL {
+                let labels = [("shard", shard.as_str()), ("form", form.as_str())];
+                page.sample(name, &labels, load(&s.downlink_answers[form as usize]));
             }
         }
         let name = "msgin5g_gateway_reassembly_total";

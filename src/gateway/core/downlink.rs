@@ -2,17 +2,18 @@
 //! (23.554 §8.11), delivered by the shard that serves the device (docs/ARCHITECTURE.md §4),
 //! and the gateway's own registration with the server (23.554 §8.2.7 pre-condition 1).
 //!
-//! The server's CON gets an empty ACK at once; the device's answer (or its silence) becomes a
-//! separate response to the server carrying `MSGRESP` (RFC 7252 §5.2.2).
+//! The device's answer (or its silence) becomes the server's `MSGRESP`, piggybacked on the ACK
+//! when it comes within `downlink_piggyback`, else a separate response ([`super::server_answer`];
+//! RFC 7252 §5.2).
 
 use super::device_state::DeviceRetx;
-use super::downlink_state::{DeviceDelivery, ServerRequest};
+use super::downlink_state::DeviceDelivery;
 use super::pending::Kind;
 use super::registration_state::SelfState;
 use super::segment_control::ServerRequestRef;
 use super::shard::GatewayCore;
 use super::timer_queue::Timer;
-use super::upstream_state::{Purpose, UpRetx};
+use super::upstream_state::Purpose;
 use crate::coap::build::empty_ack;
 use crate::coap::dedup::DedupOutcome;
 use crate::coap::endpoint::{check_request, EndpointError, RequestRules};
@@ -25,7 +26,6 @@ use crate::msg::{
     DeliveryReport, Message, MessageDeliveryRequest, MsgDeliveryStatus, RegistrationRequest,
     TargetType,
 };
-use bytes::Bytes;
 use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -283,23 +283,7 @@ impl GatewayCore {
             );
             return;
         }
-        if con {
-            let ack = Bytes::from(empty_ack(h.mid));
-            self.upstream.uplinks[uplink]
-                .dedup
-                .set_reply(from, h.mid, &ack);
-            self.push(Side::Upstream(uplink), from, ack);
-        }
-        let ticket = self.downlink.add_server_request(ServerRequest {
-            uplink,
-            token: h.token,
-            con,
-            message_id: Arc::from(message_id.as_str()),
-        });
-        self.timers.push(
-            now + self.config.delivery_timeout + Duration::from_secs(5),
-            Timer::ServerRequest { ticket },
-        );
+        let ticket = self.hold_server_request(now, (uplink, from), &h, &message_id);
         if shard == self.shard {
             self.start_delivery(now, self.shard, ticket, delivery);
         } else {
@@ -642,99 +626,6 @@ impl GatewayCore {
             self.handoffs
                 .push_back((origin, Handoff::Delivered { ticket, result }));
         }
-    }
-
-    /// Answer the server's downlink request `ticket` with a separate response.
-    pub(super) fn complete_server_request(
-        &mut self,
-        now: Instant,
-        ticket: u64,
-        result: DeliveryResult,
-    ) {
-        let Some(req) = self.downlink.server_requests.remove(&ticket) else {
-            return;
-        };
-        let status = if result.code.is_success() {
-            MsgDeliveryStatus::Accepted
-        } else {
-            MsgDeliveryStatus::Failed
-        };
-        let mut body = Vec::new();
-        msg::write_message_response(
-            &mut body,
-            Some(&self.config.service_id),
-            Some(&req.message_id),
-            Some(status),
-            result.cause.as_deref(),
-        );
-        let uplink = req.uplink;
-        let mid = match self.upstream.uplinks[uplink]
-            .mids
-            .allocate(now, self.upstream.server)
-        {
-            Some(m) => m,
-            None => {
-                self.stats.upstream_mid_exhausted.increment(1);
-                return;
-            }
-        };
-        let mtype = if req.con { MsgType::Con } else { MsgType::Non };
-        let mut b = MessageBuilder::new(mtype, result.code, mid, req.token)
-            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
-        if result.code == Code::SERVICE_UNAVAILABLE {
-            b = b.uint_option(option::MAX_AGE, self.config.overload_max_age);
-        }
-        let bytes = b.payload(&body);
-        if mtype == MsgType::Con {
-            self.upstream.uplinks[uplink].retx.start(
-                now,
-                &mut self.rng,
-                self.upstream.server,
-                mid,
-                bytes.clone(),
-                UpRetx::Response,
-            );
-        }
-        self.push(Side::Upstream(uplink), self.upstream.server, bytes);
-    }
-
-    /// Piggybacked (CON) or NON answer to a server request: a diagnostic text, or a JSON body.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn reply_server(
-        &mut self,
-        now: Instant,
-        uplink: usize,
-        to: SocketAddr,
-        h: &crate::coap::Header,
-        code: Code,
-        body: &[u8],
-        json: bool,
-    ) {
-        let (mtype, mid) = if h.mtype == MsgType::Con {
-            (MsgType::Ack, h.mid)
-        } else {
-            match self.upstream.uplinks[uplink].mids.allocate(now, to) {
-                Some(m) => (MsgType::Non, m),
-                None => {
-                    self.stats.upstream_mid_exhausted.increment(1);
-                    return;
-                }
-            }
-        };
-        let mut b = MessageBuilder::new(mtype, code, mid, h.token);
-        let body = if json {
-            b = b.uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
-            body
-        } else {
-            &body[..body.len().min(64)]
-        };
-        let bytes = Bytes::from(b.payload(body));
-        if mtype == MsgType::Ack {
-            self.upstream.uplinks[uplink]
-                .dedup
-                .set_reply(to, h.mid, &bytes);
-        }
-        self.push(Side::Upstream(uplink), to, bytes);
     }
 }
 

@@ -88,10 +88,17 @@ impl Downlink {
 pub(super) struct ServerRequest {
     /// The uplink the server's request came on (its answer leaves there).
     pub(super) uplink: usize,
+    /// The server's address.
+    pub(super) from: SocketAddr,
+    /// The request's Message ID (a piggybacked answer's, RFC 7252 §5.2.1).
+    pub(super) mid: u16,
     /// The server's Token, echoed in the answer.
     pub(super) token: Token,
-    /// Whether the server's request was confirmable (the answer then is a CON too).
+    /// Whether the server's request was confirmable.
     pub(super) con: bool,
+    /// A CON whose ACK is still held (`downlink_piggyback`): the answer goes piggybacked on it;
+    /// else a separate response (docs/PROTOCOL.md §11).
+    pub(super) ack_held: bool,
     /// The Message ID the answer's `MSGRESP` names.
     pub(super) message_id: Arc<str>,
 }

@@ -21,12 +21,9 @@ use super::reassembly_state::{set_key, Added};
 use super::shard::GatewayCore;
 use super::timer_queue::Timer;
 use super::upstream_state::{uuid_text, Purpose};
-use crate::coap::types::option;
-use crate::coap::{Code, Header, MessageBuilder, MsgType, CONTENT_FORMAT_JSON};
+use crate::coap::{Code, Header};
 use crate::gateway::handoff::{Delivery, DeliveryResult, DeliveryTarget};
-use crate::gateway::Side;
 use crate::msg::{self, cause, Message, MsgDeliveryStatus, Payload, ReportStatus};
-use bytes::Bytes;
 use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -235,17 +232,6 @@ impl GatewayCore {
         message_id: &str,
         result: &DeliveryResult,
     ) {
-        let (mtype, mid) = if h.mtype == MsgType::Con {
-            (MsgType::Ack, h.mid)
-        } else {
-            match self.upstream.uplinks[uplink].mids.allocate(now, to) {
-                Some(m) => (MsgType::Non, m),
-                None => {
-                    self.stats.upstream_mid_exhausted.increment(1);
-                    return;
-                }
-            }
-        };
         let status = if result.code.is_success() {
             MsgDeliveryStatus::Accepted
         } else {
@@ -259,17 +245,6 @@ impl GatewayCore {
             Some(status),
             result.cause.as_deref(),
         );
-        let mut b = MessageBuilder::new(mtype, result.code, mid, h.token)
-            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
-        if result.code == Code::SERVICE_UNAVAILABLE {
-            b = b.uint_option(option::MAX_AGE, self.config.overload_max_age);
-        }
-        let bytes = Bytes::from(b.payload(&body));
-        if mtype == MsgType::Ack {
-            self.upstream.uplinks[uplink]
-                .dedup
-                .set_reply(to, h.mid, &bytes);
-        }
-        self.push(Side::Upstream(uplink), to, bytes);
+        self.reply_server(now, uplink, to, h, result.code, &body, true);
     }
 }

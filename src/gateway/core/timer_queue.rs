@@ -18,6 +18,8 @@ pub(super) enum Timer {
     Upstream { token: u64 },
     /// The wait for a device's separate answer to a downlink delivery (device-side token).
     Delivery { token: u64 },
+    /// End of the piggyback window of the server's downlink request `ticket` (its empty ACK).
+    ServerAck { ticket: u64 },
     /// The latest moment to answer the server's downlink request `ticket`.
     ServerRequest { ticket: u64 },
     /// (Re-)send the gateway's own registration.

@@ -167,6 +167,7 @@ impl GatewayCore {
                     DeliveryResult::failed(Code::SERVICE_UNAVAILABLE, cause::RECIPIENT_UNREACHABLE);
                 self.finish_delivery(now, token, result);
             }
+            Timer::ServerAck { ticket } => self.server_ack_due(ticket),
             Timer::ServerRequest { ticket } => {
                 let result =
                     DeliveryResult::failed(Code::SERVICE_UNAVAILABLE, cause::RECIPIENT_UNREACHABLE);
