@@ -127,6 +127,8 @@ max_report_routes = 100000
 max_delivered = 65536
 # How long a downlink delivery waits for the device before the server hears 5.03.
 delivery_timeout_ms = 60000
+# Most elements in one AGGMSG/AGGIMDN from the server (aggregated downlink); beyond, 4.13.
+max_downlink_aggregate_entries = 256
 # Seconds a downlink segment set for an AC may take to complete from its first segment: after a
 # third of it the gateway asks the server for the missing segments (SEGREC, at most twice); at
 # the end the set is dropped (IMDN FAILURE SEGMENT_TIMEOUT to the sender if it asked for one).

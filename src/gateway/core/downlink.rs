@@ -1,6 +1,7 @@
-//! Downlink: requests from the server (`MSG`, `IMDN`) for the devices behind the gateway
-//! (23.554 §8.11), delivered by the shard that serves the device (docs/ARCHITECTURE.md §4),
-//! and the gateway's own registration with the server (23.554 §8.2.7 pre-condition 1).
+//! Downlink: requests from the server (`MSG`, `IMDN`; their aggregates in
+//! [`super::downlink_aggregate`]) for the devices behind the gateway (23.554 §8.11), delivered by
+//! the shard that serves the device (docs/ARCHITECTURE.md §4), and the gateway's own
+//! registration with the server (23.554 §8.2.7 pre-condition 1).
 //!
 //! The server's CON gets an empty ACK at once; the device's answer (or its silence) becomes a
 //! separate response to the server carrying `MSGRESP` (RFC 7252 §5.2.2).
@@ -38,7 +39,7 @@ pub const APP_URI_PATH: &str = "msgin5g-gw";
 const SELF_REGISTRATION_RETRY: Duration = Duration::from_secs(30);
 
 /// Most downlink requests from the server awaiting their devices per shard (beyond: 5.03).
-const MAX_SERVER_REQUESTS: usize = 65_536;
+pub(super) const MAX_SERVER_REQUESTS: usize = 65_536;
 
 /// What the gateway accepts from the server on an uplink (23.554 §8.11): POST with a JSON body
 /// (4.05 "POST only", 4.15), any Uri-Path (the server's `downlink_uri_path`), unknown critical
@@ -183,6 +184,13 @@ impl GatewayCore {
         let (message_id, target) = match &payload {
             Payload::Msg(m) => (m.message_id.clone(), self.route_message(m, view.payload())),
             Payload::Imdn(r) => (r.message_id.clone(), self.route_report(r, view.payload())),
+            // Aggregated downlink (23.554 §8.4.3): split, delivered per element, answered once.
+            Payload::AggMsg(a) => {
+                return self.server_aggregate_messages(now, (uplink, from), &h, a)
+            }
+            Payload::AggImdn(a) => {
+                return self.server_aggregate_reports(now, (uplink, from), &h, a)
+            }
             // Segment recovery and confirmation (23.554 §8.5): the gateway's own, or a UE's.
             Payload::SegRec(r) => match self.server_segrec(now, server_ref(view.payload()), r) {
                 Some(route) => (r.message_id.clone(), route),
@@ -207,12 +215,10 @@ impl GatewayCore {
             | Payload::BulkConf(_)
             | Payload::BulkConfResp(_)
             | Payload::MsgResp(_)
-            | Payload::AggMsg(_)
             | Payload::TopicSub(_)
             | Payload::TopicSubResp(_)
             | Payload::TopicUnsub(_)
             | Payload::TopicUnsubResp(_)
-            | Payload::AggImdn(_)
             | Payload::AsReg(_)
             | Payload::AsDereg(_)
             | Payload::AsRegResp(_)
@@ -270,32 +276,9 @@ impl GatewayCore {
         } else {
             delivery
         };
-        if self.downlink.server_requests.len() >= MAX_SERVER_REQUESTS {
-            self.stats.shed.increment(1);
-            self.reply_server(
-                now,
-                uplink,
-                from,
-                &h,
-                Code::SERVICE_UNAVAILABLE,
-                b"overloaded",
-                false,
-            );
+        let Some(ticket) = self.accept_server_request(now, (uplink, from), &h, &message_id) else {
             return;
-        }
-        if con {
-            let ack = Bytes::from(empty_ack(h.mid));
-            self.upstream.uplinks[uplink]
-                .dedup
-                .set_reply(from, h.mid, &ack);
-            self.push(Side::Upstream(uplink), from, ack);
-        }
-        let ticket = self.downlink.add_server_request(ServerRequest {
-            uplink,
-            token: h.token,
-            con,
-            message_id: Arc::from(message_id.as_str()),
-        });
+        };
         self.timers.push(
             now + self.config.delivery_timeout + Duration::from_secs(5),
             Timer::ServerRequest { ticket },
@@ -314,10 +297,53 @@ impl GatewayCore {
         }
     }
 
+    /// Take on the server's downlink request `h` (Message ID `message_id` in its `MSGRESP`)
+    /// until its answer: the empty ACK of a CON, then its ticket; `None` when the shard holds
+    /// [`MAX_SERVER_REQUESTS`] already (answered 5.03).
+    pub(super) fn accept_server_request(
+        &mut self,
+        now: Instant,
+        (uplink, from): (usize, SocketAddr),
+        h: &crate::coap::Header,
+        message_id: &str,
+    ) -> Option<u64> {
+        if self.downlink.server_requests.len() >= MAX_SERVER_REQUESTS {
+            self.stats.shed.increment(1);
+            self.reply_server(
+                now,
+                uplink,
+                from,
+                h,
+                Code::SERVICE_UNAVAILABLE,
+                b"overloaded",
+                false,
+            );
+            return None;
+        }
+        let con = h.mtype == MsgType::Con;
+        if con {
+            let ack = Bytes::from(empty_ack(h.mid));
+            self.upstream.uplinks[uplink]
+                .dedup
+                .set_reply(from, h.mid, &ack);
+            self.push(Side::Upstream(uplink), from, ack);
+        }
+        Some(self.downlink.add_server_request(ServerRequest {
+            uplink,
+            token: h.token,
+            con,
+            message_id: Arc::from(message_id),
+        }))
+    }
+
     /// Where a downlink `MSG` goes: an AC by Application ID when it is for the gateway's own UE
     /// Service ID (a segment first to reassembly, 23.554 §8.5), or a MSGin5G-6 UE registered
     /// through this gateway; `Err(cause)` otherwise.
-    fn route_message(&self, m: &Message, raw: &[u8]) -> Result<(usize, Delivery), &'static str> {
+    pub(super) fn route_message(
+        &self,
+        m: &Message,
+        raw: &[u8],
+    ) -> Result<(usize, Delivery), &'static str> {
         let recipient = m.recipient_ue_service_id.as_deref().unwrap_or("");
         if recipient == self.config.gateway_ue_service_id {
             let reg = m
@@ -352,7 +378,7 @@ impl GatewayCore {
 
     /// Where a downlink `IMDN` goes: the AC that sent the original message when it is for the
     /// gateway's own UE Service ID, or a MSGin5G-6 UE registered through this gateway.
-    fn route_report(
+    pub(super) fn route_report(
         &self,
         r: &DeliveryReport,
         raw: &[u8],
@@ -456,7 +482,13 @@ impl GatewayCore {
     }
 
     /// Send a delivery to a device this shard serves.
-    fn start_delivery(&mut self, now: Instant, origin: usize, ticket: u64, delivery: Delivery) {
+    pub(super) fn start_delivery(
+        &mut self,
+        now: Instant,
+        origin: usize,
+        ticket: u64,
+        delivery: Delivery,
+    ) {
         // A segment handed over by another shard is reassembled here (23.554 §8.5).
         let delivery = match self.take_segment(now, delivery) {
             Ok(d) => d,
@@ -644,6 +676,10 @@ impl GatewayCore {
         ticket: u64,
         result: DeliveryResult,
     ) {
+        // An element of an aggregate: its verdict is joined with the others'.
+        if self.join_aggregate_element(now, ticket, &result) {
+            return;
+        }
         let Some(req) = self.downlink.server_requests.remove(&ticket) else {
             return;
         };
@@ -660,6 +696,18 @@ impl GatewayCore {
             Some(status),
             result.cause.as_deref(),
         );
+        self.answer_server_request(now, req, result.code, &body);
+    }
+
+    /// Send the answer `code` + `MSGRESP` `body` to the server's request `req` (taken out of
+    /// `server_requests`) as a separate response (RFC 7252 §5.2.2): CON for a CON, else NON.
+    pub(super) fn answer_server_request(
+        &mut self,
+        now: Instant,
+        req: ServerRequest,
+        code: Code,
+        body: &[u8],
+    ) {
         let uplink = req.uplink;
         let mid = match self.upstream.uplinks[uplink]
             .mids
@@ -672,12 +720,12 @@ impl GatewayCore {
             }
         };
         let mtype = if req.con { MsgType::Con } else { MsgType::Non };
-        let mut b = MessageBuilder::new(mtype, result.code, mid, req.token)
+        let mut b = MessageBuilder::new(mtype, code, mid, req.token)
             .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
-        if result.code == Code::SERVICE_UNAVAILABLE {
+        if code == Code::SERVICE_UNAVAILABLE {
             b = b.uint_option(option::MAX_AGE, self.config.overload_max_age);
         }
-        let bytes = b.payload(&body);
+        let bytes = b.payload(body);
         if mtype == MsgType::Con {
             self.upstream.uplinks[uplink].retx.start(
                 now,
