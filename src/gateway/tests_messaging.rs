@@ -15,6 +15,9 @@ mod restarts;
 #[path = "tests_segments_down.rs"]
 mod segments_down;
 
+#[path = "tests_downlink_aggregate.rs"]
+mod downlink_aggregate;
+
 fn app_register(mid: u16, app: &str) -> Vec<u8> {
     request(
         MsgType::Con,
