@@ -157,6 +157,8 @@ struct Shards {
     shards: Vec<GatewayCore>,
     to_devices: Vec<Seen>,
     upstream: Vec<Vec<u8>>,
+    /// Drop every handoff between the shards.
+    lose_handoffs: bool,
 }
 
 impl Shards {
@@ -172,6 +174,7 @@ impl Shards {
                 .collect(),
             to_devices: Vec::new(),
             upstream: Vec::new(),
+            lose_handoffs: false,
         }
     }
 
@@ -181,7 +184,9 @@ impl Shards {
             for i in 0..self.shards.len() {
                 while let Some((to, h)) = self.shards[i].poll_handoff() {
                     moved = true;
-                    self.shards[to].handle_handoff(self.now, h);
+                    if !self.lose_handoffs {
+                        self.shards[to].handle_handoff(self.now, h);
+                    }
                 }
                 while let Some((side, t)) = self.shards[i].poll_transmit() {
                     moved = true;
@@ -210,6 +215,25 @@ impl Shards {
         let server = SERVER.parse().unwrap();
         self.shards[0].handle_upstream_datagram(self.now, 0, server, bytes);
         self.pump();
+    }
+
+    /// Advance simulated time by `d` on every shard (timers due by then fire).
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        while let Some(t) = self
+            .shards
+            .iter()
+            .filter_map(|s| s.poll_timeout())
+            .min()
+            .filter(|t| *t <= end)
+        {
+            self.now = self.now.max(t);
+            for s in &mut self.shards {
+                s.handle_timeout(self.now);
+            }
+            self.pump();
+        }
+        self.now = end;
     }
 
     fn is_drained(&self) -> bool {
@@ -441,7 +465,7 @@ fn too_many_elements_get_4_13_and_a_malformed_aggregate_4_00() {
 }
 
 #[test]
-fn an_aggregate_still_waiting_on_another_shard_at_abort_is_answered_as_a_whole() {
+fn an_element_still_out_on_another_shard_at_abort_fails_with_shutting_down() {
     let mut g = Shards::new(config());
     g.device(0, dev(1), &app_register(1, "7"));
     g.device(1, dev(3), &app_register(3, "9"));
@@ -451,13 +475,38 @@ fn an_aggregate_still_waiting_on_another_shard_at_abort_is_answered_as_a_whole()
     g.device(0, dev(1), &received(mid, token, true));
     g.shards[0].abort(g.now);
     g.pump();
-    let answers = answers_for(&g.upstream, tok(40));
-    assert_eq!(answers.len(), 1);
-    assert_eq!(answers[0].0, Code::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        results_of(&g.upstream, tok(40), "agg-x"),
+        vec![accepted("d-1"), failed("d-2", cause::SHUTTING_DOWN)]
+    );
     assert!(g.shards[0].is_drained());
     // Shard 1's verdict arriving later finds nothing to join.
     let (mid, token, _) = deliveries(&g.to_devices, dev(3))[0].clone();
     g.device(1, dev(3), &received(mid, token, true));
     assert_eq!(answers_for(&g.upstream, tok(40)).len(), 1);
     assert!(g.is_drained());
+}
+
+#[test]
+fn an_element_whose_handoff_is_lost_fails_at_the_aggregate_deadline() {
+    let mut g = Shards::new(GatewayConfig {
+        delivery_timeout: Duration::from_secs(60),
+        ..config()
+    });
+    g.device(0, dev(1), &app_register(1, "7"));
+    g.device(1, dev(3), &app_register(3, "9"));
+    g.lose_handoffs = true;
+    let elements = [to_app("d-1", "7"), to_app("d-2", "9")];
+    g.server_sends(&downlink(50, tok(50), &aggmsg("agg-l", &elements)));
+    assert!(deliveries(&g.to_devices, dev(3)).is_empty(), "handoff lost");
+    let (mid, token, _) = deliveries(&g.to_devices, dev(1))[0].clone();
+    g.device(0, dev(1), &received(mid, token, true));
+    g.advance(Duration::from_secs(64));
+    assert!(answers_for(&g.upstream, tok(50)).is_empty());
+    g.advance(Duration::from_secs(2));
+    assert_eq!(
+        results_of(&g.upstream, tok(50), "agg-l"),
+        vec![accepted("d-1"), failed("d-2", cause::RECIPIENT_UNREACHABLE)]
+    );
+    assert!(g.shards[0].is_drained());
 }

@@ -15,9 +15,6 @@ mod restarts;
 #[path = "tests_segments_down.rs"]
 mod segments_down;
 
-#[path = "tests_downlink_aggregate.rs"]
-mod downlink_aggregate;
-
 fn app_register(mid: u16, app: &str) -> Vec<u8> {
     request(
         MsgType::Con,
@@ -1023,3 +1020,6 @@ fn idle_application_registrations_expire_and_free_their_application_id() {
 
 #[path = "tests_segments_up.rs"]
 mod segments_up;
+
+#[path = "tests_downlink_aggregate.rs"]
+mod downlink_aggregate;

@@ -1,29 +1,30 @@
-//! Downlink: requests from the server (`MSG`, `IMDN`; their aggregates in
-//! [`super::downlink_aggregate`]) for the devices behind the gateway (23.554 §8.11), delivered by
-//! the shard that serves the device (docs/ARCHITECTURE.md §4), and the gateway's own
-//! registration with the server (23.554 §8.2.7 pre-condition 1).
+//! Downlink: requests from the server (`MSG`, `IMDN`) for the devices behind the gateway
+//! (23.554 §8.11), delivered by the shard that serves the device (docs/ARCHITECTURE.md §4),
+//! and the gateway's own registration with the server (23.554 §8.2.7 pre-condition 1).
 //!
 //! The server's CON gets an empty ACK at once; the device's answer (or its silence) becomes a
 //! separate response to the server carrying `MSGRESP` (RFC 7252 §5.2.2).
 
 use super::device_state::DeviceRetx;
-use super::downlink_state::{DeviceDelivery, ServerRequest};
+use super::downlink_state::DeviceDelivery;
 use super::pending::Kind;
 use super::registration_state::SelfState;
 use super::segment_control::ServerRequestRef;
 use super::shard::GatewayCore;
 use super::timer_queue::Timer;
-use super::upstream_state::{Purpose, UpRetx};
+use super::upstream_state::Purpose;
 use crate::coap::build::empty_ack;
 use crate::coap::dedup::DedupOutcome;
 use crate::coap::endpoint::{check_request, EndpointError, RequestRules};
 use crate::coap::types::option;
 use crate::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
-use crate::gateway::handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff};
-use crate::gateway::Side;
+use crate::gateway::handoff::{Delivery, DeliveryResult, DeliveryTarget, Handoff, Originator};
+use crate::gateway::{AppRegistration, Side};
 use crate::msg::{self, cause, Payload, UrgentDegree};
-use crate::msg::{MsgDeliveryStatus, RegistrationRequest};
-use bytes::Bytes;
+use crate::msg::{
+    DeliveryReport, Message, MessageDeliveryRequest, MsgDeliveryStatus, RegistrationRequest,
+    TargetType,
+};
 use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -273,13 +274,20 @@ impl GatewayCore {
         } else {
             delivery
         };
-        let Some(ticket) = self.accept_server_request(now, (uplink, from), &h, &message_id) else {
+        if self.downlink.server_requests.len() >= MAX_SERVER_REQUESTS {
+            self.stats.shed.increment(1);
+            self.reply_server(
+                now,
+                uplink,
+                from,
+                &h,
+                Code::SERVICE_UNAVAILABLE,
+                b"overloaded",
+                false,
+            );
             return;
-        };
-        self.timers.push(
-            now + self.config.delivery_timeout + Duration::from_secs(5),
-            Timer::ServerRequest { ticket },
-        );
+        }
+        let ticket = self.hold_server_request(now, (uplink, from), &h, &message_id);
         if shard == self.shard {
             self.start_delivery(now, self.shard, ticket, delivery);
         } else {
@@ -294,43 +302,99 @@ impl GatewayCore {
         }
     }
 
-    /// Take on the server's downlink request `h` (Message ID `message_id` in its `MSGRESP`)
-    /// until its answer: the empty ACK of a CON, then its ticket; `None` when the shard holds
-    /// [`MAX_SERVER_REQUESTS`] already (answered 5.03).
-    pub(super) fn accept_server_request(
-        &mut self,
-        now: Instant,
-        (uplink, from): (usize, SocketAddr),
-        h: &crate::coap::Header,
-        message_id: &str,
-    ) -> Option<u64> {
-        if self.downlink.server_requests.len() >= MAX_SERVER_REQUESTS {
-            self.stats.shed.increment(1);
-            self.reply_server(
-                now,
-                uplink,
-                from,
-                h,
-                Code::SERVICE_UNAVAILABLE,
-                b"overloaded",
-                false,
+    /// Where a downlink `MSG` goes: an AC by Application ID when it is for the gateway's own UE
+    /// Service ID (a segment first to reassembly, 23.554 §8.5), or a MSGin5G-6 UE registered
+    /// through this gateway; `Err(cause)` otherwise.
+    pub(super) fn route_message(
+        &self,
+        m: &Message,
+        raw: &[u8],
+    ) -> Result<(usize, Delivery), &'static str> {
+        let recipient = m.recipient_ue_service_id.as_deref().unwrap_or("");
+        if recipient == self.config.gateway_ue_service_id {
+            let reg = m
+                .application_id
+                .as_deref()
+                .and_then(|a| self.directory.app_by_application(a))
+                .ok_or(cause::UNKNOWN_APPLICATION)?;
+            if m.segmentation.is_some() {
+                let delivery = Delivery {
+                    peer: reg.peer,
+                    body: raw.to_vec(),
+                    target: DeliveryTarget::AppSegment,
+                    correlate: None,
+                    once: None,
+                };
+                return Ok((reg.shard, delivery));
+            }
+            return Ok((reg.shard, app_delivery(m, &reg)));
+        }
+        let route = self.directory.client(recipient).ok_or(cause::UNKNOWN_UE)?;
+        Ok((
+            route.shard,
+            Delivery {
+                peer: route.peer,
+                body: raw.to_vec(),
+                target: DeliveryTarget::Client,
+                correlate: None,
+                once: Some(once_key(recipient, &m.message_id)),
+            },
+        ))
+    }
+
+    /// Where a downlink `IMDN` goes: the AC that sent the original message when it is for the
+    /// gateway's own UE Service ID, or a MSGin5G-6 UE registered through this gateway.
+    pub(super) fn route_report(
+        &self,
+        r: &DeliveryReport,
+        raw: &[u8],
+    ) -> Result<(usize, Delivery), &'static str> {
+        let recipient = r.recipient_ue_service_id.as_deref().unwrap_or("");
+        if recipient == self.config.gateway_ue_service_id {
+            let route = self
+                .directory
+                .report_route(&r.original_message_id)
+                .ok_or(cause::UNKNOWN_UE)?;
+            let reg = self
+                .directory
+                .app(route.registration_id)
+                .ok_or(cause::UNKNOWN_APPLICATION)?;
+            let mut body = Vec::new();
+            msg::encode(
+                &Payload::ReportDelivery(msg::DeliveryReportDeliveryRequest {
+                    message_id: r.message_id.clone(),
+                    reply_to_message_id: r.original_message_id.clone(),
+                    delivery_status: r.delivery_status,
+                    failure_reason: r.failure_cause.clone(),
+                    originator_address: r
+                        .originating_ue_service_id
+                        .clone()
+                        .or_else(|| r.originating_as_service_id.clone()),
+                }),
+                &mut body,
             );
-            return None;
+            return Ok((
+                reg.shard,
+                Delivery {
+                    peer: reg.peer,
+                    body,
+                    target: DeliveryTarget::App,
+                    correlate: None,
+                    once: None,
+                },
+            ));
         }
-        let con = h.mtype == MsgType::Con;
-        if con {
-            let ack = Bytes::from(empty_ack(h.mid));
-            self.upstream.uplinks[uplink]
-                .dedup
-                .set_reply(from, h.mid, &ack);
-            self.push(Side::Upstream(uplink), from, ack);
-        }
-        Some(self.downlink.add_server_request(ServerRequest {
-            uplink,
-            token: h.token,
-            con,
-            message_id: Arc::from(message_id),
-        }))
+        let route = self.directory.client(recipient).ok_or(cause::UNKNOWN_UE)?;
+        Ok((
+            route.shard,
+            Delivery {
+                peer: route.peer,
+                body: raw.to_vec(),
+                target: DeliveryTarget::Client,
+                correlate: None,
+                once: None,
+            },
+        ))
     }
 
     /// Feed work another shard handed to this one.
@@ -570,113 +634,57 @@ impl GatewayCore {
                 .push_back((origin, Handoff::Delivered { ticket, result }));
         }
     }
+}
 
-    /// Answer the server's downlink request `ticket` with a separate response.
-    pub(super) fn complete_server_request(
-        &mut self,
-        now: Instant,
-        ticket: u64,
-        result: DeliveryResult,
-    ) {
-        // An element of an aggregate: its verdict is joined with the others'.
-        if self.join_aggregate_element(now, ticket, &result) {
-            return;
-        }
-        let Some(req) = self.downlink.server_requests.remove(&ticket) else {
-            return;
-        };
-        let status = if result.code.is_success() {
-            MsgDeliveryStatus::Accepted
-        } else {
-            MsgDeliveryStatus::Failed
-        };
-        let mut body = Vec::new();
-        msg::write_message_response(
-            &mut body,
-            Some(&self.config.service_id),
-            Some(&req.message_id),
-            Some(status),
-            result.cause.as_deref(),
-        );
-        self.answer_server_request(now, req, result.code, &body);
+/// The `MESSAGE DELIVERY REQUEST` (24.538 §6.4.2.3.3) carrying the whole message `m` to the
+/// Application Client `reg`.
+pub(super) fn app_delivery(m: &Message, reg: &AppRegistration) -> Delivery {
+    let (is_as, originator) = match (&m.originating_ue_service_id, &m.originating_as_service_id) {
+        (Some(ue), _) => (false, ue.clone()),
+        (None, Some(as_id)) => (true, as_id.clone()),
+        (None, None) => (false, String::new()),
+    };
+    let mut body = Vec::new();
+    msg::encode(
+        &Payload::MsgDelivery(MessageDeliveryRequest {
+            message_id: m.message_id.clone(),
+            originator_address: originator.clone(),
+            originator_type: Some(if is_as {
+                TargetType::As
+            } else {
+                TargetType::Ue
+            }),
+            application_id: m.application_id.clone(),
+            payload: m.payload.clone().unwrap_or_default(),
+            delivery_status_required: m.delivery_status_required,
+        }),
+        &mut body,
+    );
+    let correlate = m.delivery_status_required.then(|| {
+        (
+            Arc::from(m.message_id.as_str()),
+            Originator {
+                is_as,
+                id: Arc::from(originator.as_str()),
+            },
+        )
+    });
+    Delivery {
+        peer: reg.peer,
+        body,
+        target: DeliveryTarget::App,
+        correlate,
+        once: Some(once_key(&reg.application_id, &m.message_id)),
     }
+}
 
-    /// Send the answer `code` + `MSGRESP` `body` to the server's request `req` (taken out of
-    /// `server_requests`) as a separate response (RFC 7252 §5.2.2): CON for a CON, else NON.
-    pub(super) fn answer_server_request(
-        &mut self,
-        now: Instant,
-        req: ServerRequest,
-        code: Code,
-        body: &[u8],
-    ) {
-        let uplink = req.uplink;
-        let mid = match self.upstream.uplinks[uplink]
-            .mids
-            .allocate(now, self.upstream.server)
-        {
-            Some(m) => m,
-            None => {
-                self.stats.upstream_mid_exhausted.increment(1);
-                return;
-            }
-        };
-        let mtype = if req.con { MsgType::Con } else { MsgType::Non };
-        let mut b = MessageBuilder::new(mtype, code, mid, req.token)
-            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
-        if code == Code::SERVICE_UNAVAILABLE {
-            b = b.uint_option(option::MAX_AGE, self.config.overload_max_age);
-        }
-        let bytes = b.payload(body);
-        if mtype == MsgType::Con {
-            self.upstream.uplinks[uplink].retx.start(
-                now,
-                &mut self.rng,
-                self.upstream.server,
-                mid,
-                bytes.clone(),
-                UpRetx::Response,
-            );
-        }
-        self.push(Side::Upstream(uplink), self.upstream.server, bytes);
-    }
-
-    /// Piggybacked (CON) or NON answer to a server request: a diagnostic text, or a JSON body.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn reply_server(
-        &mut self,
-        now: Instant,
-        uplink: usize,
-        to: SocketAddr,
-        h: &crate::coap::Header,
-        code: Code,
-        body: &[u8],
-        json: bool,
-    ) {
-        let (mtype, mid) = if h.mtype == MsgType::Con {
-            (MsgType::Ack, h.mid)
-        } else {
-            match self.upstream.uplinks[uplink].mids.allocate(now, to) {
-                Some(m) => (MsgType::Non, m),
-                None => {
-                    self.stats.upstream_mid_exhausted.increment(1);
-                    return;
-                }
-            }
-        };
-        let mut b = MessageBuilder::new(mtype, code, mid, h.token);
-        let body = if json {
-            b = b.uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON));
-            body
-        } else {
-            &body[..body.len().min(64)]
-        };
-        let bytes = Bytes::from(b.payload(body));
-        if mtype == MsgType::Ack {
-            self.upstream.uplinks[uplink]
-                .dedup
-                .set_reply(to, h.mid, &bytes);
-        }
-        self.push(Side::Upstream(uplink), to, bytes);
-    }
+/// The key a delivered message is remembered by: its recipient (Application ID or UE Service ID)
+/// and its Message ID (24.538 §7.1: unique per originator; a group or topic copy differs by
+/// recipient).
+pub(super) fn once_key(recipient: &str, message_id: &str) -> Arc<str> {
+    let mut key = String::with_capacity(recipient.len() + 1 + message_id.len());
+    key.push_str(recipient);
+    key.push('\n');
+    key.push_str(message_id);
+    Arc::from(key)
 }

@@ -12,13 +12,12 @@
 use super::downlink::MAX_SERVER_REQUESTS;
 use super::downlink_aggregate_state::{Joined, Slot};
 use super::shard::GatewayCore;
-use super::timer_queue::Timer;
 use crate::coap::{Code, Header};
 use crate::gateway::handoff::{Delivery, DeliveryResult, Handoff};
 use crate::msg::{self, AggregatedMessage, AggregatedReport, MessageResult};
 use metrics::CounterFn;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Where one element goes: a shard and its delivery, or its verdict at once (a failure cause).
 type Route = Result<(usize, Delivery), &'static str>;
@@ -145,19 +144,12 @@ impl GatewayCore {
             };
             slots.push(Slot::new(id, segment, verdict));
         }
-        let Some(ticket) = self.accept_server_request(now, at, h, message_id) else {
-            return;
-        };
+        let ticket = self.hold_server_request(now, at, h, message_id);
         self.downlink.aggregates.start(ticket, slots);
         for (index, shard, delivery) in out {
             self.downlink.next_ticket += 1;
             let element = self.downlink.next_ticket;
             self.downlink.aggregates.add_element(ticket, index, element);
-            // The origin's bound on an element handed to another shard, as for a single.
-            self.timers.push(
-                now + self.config.delivery_timeout + Duration::from_secs(5),
-                Timer::ServerRequest { ticket: element },
-            );
             if shard == self.shard {
                 self.start_delivery(now, self.shard, element, delivery);
             } else {
@@ -176,42 +168,50 @@ impl GatewayCore {
         }
     }
 
-    /// The verdict `result` for the server request `ticket`, if it is an element of an
-    /// aggregate: joined (the aggregate answered when it was the last); true then. An
-    /// aggregate's own ticket ending early (shutdown) forgets its elements and returns false:
-    /// the aggregate is then answered as a whole.
-    pub(super) fn join_aggregate_element(
+    /// The verdict `result` for the server request `ticket` when it is an aggregate's element
+    /// (joined; the aggregate answered when it was the last) or an aggregate ending before all
+    /// its verdicts are in (its deadline, shutdown: every element still out gets `result`);
+    /// true then.
+    pub(super) fn join_aggregate(
         &mut self,
         now: Instant,
         ticket: u64,
         result: &DeliveryResult,
     ) -> bool {
         match self.downlink.aggregates.record(ticket, result) {
-            Joined::NotElement => {
-                self.downlink.aggregates.abandon(ticket);
-                false
-            }
             Joined::Waiting => true,
             Joined::Complete(aggregate, results) => {
                 self.answer_aggregate(now, aggregate, &results);
                 true
             }
+            Joined::NotElement => match self.downlink.aggregates.end(ticket, result) {
+                Some(results) => {
+                    self.answer_aggregate(now, ticket, &results);
+                    true
+                }
+                None => false,
+            },
         }
     }
 
     /// Answer aggregate `ticket` once: 2.04 + `MSGRESP` listing every element's verdict.
     fn answer_aggregate(&mut self, now: Instant, ticket: u64, results: &[MessageResult]) {
-        let Some(req) = self.downlink.server_requests.remove(&ticket) else {
+        let Some(aggregate) = self
+            .downlink
+            .server_requests
+            .get(&ticket)
+            .map(|r| r.message_id.clone())
+        else {
             return;
         };
         let mut body = Vec::new();
         msg::write_aggregate_response(
             &mut body,
             Some(&self.config.service_id),
-            &req.message_id,
+            &aggregate,
             u32::try_from(results.len()).unwrap_or(u32::MAX),
             results,
         );
-        self.answer_server_request(now, req, Code::CHANGED, &body);
+        self.answer_server_request(now, ticket, Code::CHANGED, &body);
     }
 }

@@ -131,16 +131,18 @@ impl AggregateJoins {
         }
     }
 
-    /// Forget aggregate `ticket` and its elements (answered as a whole instead); whether it
-    /// was one.
-    pub(super) fn abandon(&mut self, ticket: u64) -> bool {
-        let Some(join) = self.aggregates.remove(&ticket) else {
-            return false;
-        };
-        for element in join.tickets {
-            self.elements.remove(&element);
+    /// Aggregate `ticket` ends before all its verdicts are in (its deadline, shutdown): every
+    /// element still out gets `result`; its results.
+    pub(super) fn end(
+        &mut self,
+        ticket: u64,
+        result: &DeliveryResult,
+    ) -> Option<Vec<MessageResult>> {
+        let join = self.aggregates.get_mut(&ticket)?;
+        for slot in join.slots.iter_mut().filter(|s| s.verdict.is_none()) {
+            slot.verdict = Some(result.clone());
         }
-        true
+        self.finish(ticket)
     }
 
     /// Elements in delivery (they count toward the shard's bound of server requests).
@@ -228,17 +230,34 @@ mod tests {
     }
 
     #[test]
-    fn an_abandoned_aggregate_forgets_its_elements() {
+    fn an_aggregate_ended_early_gives_the_elements_still_out_its_result() {
         let mut j = AggregateJoins::default();
-        j.start(1, vec![slot("a", None)]);
+        j.start(1, vec![slot("a", None), slot("b", None)]);
         j.add_element(1, 0, 10);
-        assert!(j.abandon(1));
-        assert!(!j.abandon(1));
-        assert_eq!(j.elements_len(), 0);
+        j.add_element(1, 1, 11);
+        assert!(j.dispatched(1).is_none());
         assert!(matches!(
             j.record(10, &DeliveryResult::delivered()),
+            Joined::Waiting
+        ));
+        let late = DeliveryResult::failed(Code::SERVICE_UNAVAILABLE, "SHUTTING_DOWN");
+        let results = j.end(1, &late).expect("was waiting");
+        let got: Vec<_> = results
+            .iter()
+            .map(|r| (r.delivery_status, r.failure_cause.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (MsgDeliveryStatus::Accepted, None),
+                (MsgDeliveryStatus::Failed, Some("SHUTTING_DOWN")),
+            ]
+        );
+        assert_eq!(j.elements_len(), 0);
+        assert!(j.end(1, &late).is_none());
+        assert!(matches!(
+            j.record(11, &DeliveryResult::delivered()),
             Joined::NotElement
         ));
-        assert!(j.dispatched(1).is_none());
     }
 }

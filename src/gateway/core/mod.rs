@@ -28,8 +28,8 @@
 //! - [`upstream_block`]: bulks sent in Block1 blocks (RFC 7959) when configured;
 //! - [`upstream_block2`]: answers from the server fetched in Block2 blocks (RFC 7959 §2.4);
 //! - [`downlink`]: the server's downlink requests and their delivery (23.554 §8.11);
-//!   [`downlink_route`]: where each goes; [`downlink_aggregate`]: `AGGMSG`/`AGGIMDN` split per
-//!   element and answered once (§8.4.3);
+//!   [`downlink_aggregate`]: `AGGMSG`/`AGGIMDN` split per element and answered once (§8.4.3);
+//!   [`server_answer`]: every answer to a server request (docs/PROTOCOL.md §11);
 //! - [`reassembly`]: downlink segments for the ACs, `SEGREC`/`SEGCONFIR` (23.554 §8.5);
 //! - [`reregister`]: the gateway's own (re-)registration (issue 9);
 //! - [`segment_out`]: Application Clients' messages sent as segments (23.554 §8.5), their sets
@@ -51,7 +51,6 @@ mod device_state;
 mod downlink;
 mod downlink_aggregate;
 mod downlink_aggregate_state;
-mod downlink_route;
 mod downlink_state;
 mod driven;
 mod forward;
@@ -69,6 +68,7 @@ mod reregister;
 mod segment_control;
 mod segment_out;
 mod segment_out_state;
+mod server_answer;
 mod shard;
 mod silence;
 mod single;

@@ -15,7 +15,7 @@
 //!   whole message whose delivery would not fit one UDP datagram, 4.13 `PAYLOAD_TOO_LARGE`.
 //! - These requests of the gateway's own go upstream singly; no device waits for their answer.
 
-use super::downlink_route::{app_delivery, once_key};
+use super::downlink::{app_delivery, once_key};
 use super::pending::Kind;
 use super::reassembly_state::{set_key, Added};
 use super::shard::GatewayCore;
