@@ -5,9 +5,10 @@
 //! reassembly for a segment, another shard by handoff); an element nobody is registered for gets
 //! its failure verdict at once. The aggregate is taken on like a single request (same ACK, same
 //! answer path) and answered once, when every element's verdict is in: 2.04 + `MSGRESP` with one
-//! result per element in element order. An element still in delivery is bounded by
-//! `delivery_timeout` (then `RECIPIENT_UNREACHABLE`); an aggregate of more than
-//! `max_downlink_aggregate_entries` elements is refused 4.13.
+//! result per element in element order. An element's delivery is bounded by `delivery_timeout`
+//! (then `RECIPIENT_UNREACHABLE`); one still out at the aggregate's own deadline (a lost handoff)
+//! or at shutdown gets that verdict. An aggregate of more than `max_downlink_aggregate_entries`
+//! elements is refused 4.13.
 
 use super::downlink::MAX_SERVER_REQUESTS;
 use super::downlink_aggregate_state::{Joined, Slot};
