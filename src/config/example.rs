@@ -131,6 +131,8 @@ delivery_timeout_ms = 60000
 # piggybacked on it (no Message ID spent); past it an empty ACK, then a separate CON response.
 # < coap.ack_timeout_ms; 0 = empty ACK at once.
 downlink_piggyback_ms = 500
+# Most elements in one AGGMSG/AGGIMDN from the server (aggregated downlink); beyond, 4.13.
+max_downlink_aggregate_entries = 256
 # Seconds a downlink segment set for an AC may take to complete from its first segment: after a
 # third of it the gateway asks the server for the missing segments (SEGREC, at most twice); at
 # the end the set is dropped (IMDN FAILURE SEGMENT_TIMEOUT to the sender if it asked for one).

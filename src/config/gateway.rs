@@ -152,6 +152,8 @@ pub struct GatewaySection {
     /// How long the ACK of the server's downlink CON is held to piggyback the verdict, in
     /// milliseconds (0: empty ACK at once).
     pub downlink_piggyback_ms: u64,
+    /// Most elements in one aggregated downlink request from the server.
+    pub max_downlink_aggregate_entries: usize,
     /// Time for a downlink segment set to complete, in seconds.
     pub reassembly_timeout_s: u64,
     /// Most downlink segment sets being reassembled per shard.
@@ -231,6 +233,7 @@ impl Default for GatewaySection {
             max_delivered: core.max_delivered,
             delivery_timeout_ms: millis(core.delivery_timeout),
             downlink_piggyback_ms: millis(core.downlink_piggyback),
+            max_downlink_aggregate_entries: core.max_downlink_aggregate_entries,
             reassembly_timeout_s: core.reassembly_timeout.as_secs(),
             reassembly_max_sets: core.reassembly_max_sets,
             reassembly_max_bytes: core.reassembly_max_bytes,
@@ -392,6 +395,10 @@ impl GatewaySection {
         at_least_one("gateway.max_clients", g.max_clients)?;
         at_least_one("gateway.max_report_routes", g.max_report_routes)?;
         at_least_one("gateway.max_delivered", g.max_delivered)?;
+        at_least_one(
+            "gateway.max_downlink_aggregate_entries",
+            g.max_downlink_aggregate_entries,
+        )?;
         if g.delivery_timeout_ms == 0 {
             return Err(invalid(
                 "gateway.delivery_timeout_ms",
@@ -518,6 +525,7 @@ impl GatewaySection {
             max_delivered: g.max_delivered,
             delivery_timeout: Duration::from_millis(g.delivery_timeout_ms),
             downlink_piggyback: Duration::from_millis(g.downlink_piggyback_ms),
+            max_downlink_aggregate_entries: g.max_downlink_aggregate_entries,
             reassembly_timeout: Duration::from_secs(g.reassembly_timeout_s),
             reassembly_max_sets: g.reassembly_max_sets,
             reassembly_max_bytes: g.reassembly_max_bytes,

@@ -449,6 +449,10 @@ fn each_invalid_value_names_its_field() {
         ),
         ("[coap]\nblock_lifetime_ms = 0", "coap.block_lifetime_ms"),
         (
+            "[gateway]\nmax_downlink_aggregate_entries = 0",
+            "gateway.max_downlink_aggregate_entries",
+        ),
+        (
             "[gateway]\nmetrics_listen = \"224.0.0.1:9464\"",
             "gateway.metrics_listen",
         ),

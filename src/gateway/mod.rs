@@ -190,6 +190,8 @@ pub struct GatewayConfig {
     /// then a separate response (docs/PROTOCOL.md §11). Below the server's ACK_TIMEOUT; zero:
     /// the empty ACK at once.
     pub downlink_piggyback: Duration,
+    /// Most elements in one `AGGMSG`/`AGGIMDN` from the server (23.554 §8.4.3; beyond: 4.13).
+    pub max_downlink_aggregate_entries: usize,
     /// How long a downlink segment set for an Application Client may take to complete, from
     /// its first segment (23.554 §8.5): after a third of it the missing segments are asked for
     /// (`SEGREC`, at most twice), at the end the set is dropped.
@@ -268,6 +270,7 @@ impl Default for GatewayConfig {
             max_delivered: 65_536,
             delivery_timeout: Duration::from_secs(60),
             downlink_piggyback: Duration::from_millis(500),
+            max_downlink_aggregate_entries: 256,
             reassembly_timeout: Duration::from_secs(30),
             reassembly_max_sets: 4096,
             reassembly_max_bytes: 16 << 20,
@@ -426,6 +429,14 @@ pub struct GatewayStats {
     /// Answers to the server's downlink requests by [`AnswerForm`]: piggybacked on the ACK of
     /// the request, or separate (a Message ID of their own).
     pub downlink_answers: [AtomicU64; AnswerForm::ALL.len()],
+    /// Aggregated downlink requests received from the server (`AGGMSG`, `AGGIMDN`; 23.554
+    /// §8.4.3).
+    pub downlink_aggregates: AtomicU64,
+    /// Elements of the aggregated downlink requests received.
+    pub downlink_aggregate_elements: AtomicU64,
+    /// Aggregated downlink requests refused 4.13 for more than `max_downlink_aggregate_entries`
+    /// elements.
+    pub downlink_aggregates_too_large: AtomicU64,
     /// Downlink segments for ACs held until their set completes (23.554 §8.5).
     pub reassembly_held: AtomicU64,
     /// Downlink segment sets completed and delivered whole.

@@ -1055,3 +1055,6 @@ fn idle_application_registrations_expire_and_free_their_application_id() {
 
 #[path = "tests_segments_up.rs"]
 mod segments_up;
+
+#[path = "tests_downlink_aggregate.rs"]
+mod downlink_aggregate;

@@ -482,7 +482,10 @@ impl Source for GatewayMetrics {
             "Downlink (server to device, 23.554 8.11) by event: request (MSG/IMDN from the \
              server), delivery (sent to a device), delivered (the device accepted it), failed (no \
              such target, refused, unreachable), duplicate (a message sent again after it was \
-             delivered: acknowledged without a second delivery).",
+             delivered: acknowledged without a second delivery), aggregate (AGGMSG/AGGIMDN \
+             from the server, 23.554 8.4.3), aggregate_element (their elements), \
+             aggregate_too_large (more than gateway.max_downlink_aggregate_entries elements, \
+             4.13).",
         );
         for (shard, s) in shards {
             for (event, counter) in [
@@ -491,6 +494,9 @@ impl Source for GatewayMetrics {
                 ("delivered", &s.downlink_delivered),
                 ("failed", &s.downlink_failed),
                 ("duplicate", &s.downlink_duplicates),
+                ("aggregate", &s.downlink_aggregates),
+                ("aggregate_element", &s.downlink_aggregate_elements),
+                ("aggregate_too_large", &s.downlink_aggregates_too_large),
             ] {
                 page.sample(name, &[("shard", shard), ("event", event)], load(counter));
             }

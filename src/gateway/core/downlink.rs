@@ -38,7 +38,7 @@ pub const APP_URI_PATH: &str = "msgin5g-gw";
 const SELF_REGISTRATION_RETRY: Duration = Duration::from_secs(30);
 
 /// Most downlink requests from the server awaiting their devices per shard (beyond: 5.03).
-const MAX_SERVER_REQUESTS: usize = 65_536;
+pub(super) const MAX_SERVER_REQUESTS: usize = 65_536;
 
 /// What the gateway accepts from the server on an uplink (23.554 §8.11): POST with a JSON body
 /// (4.05 "POST only", 4.15), any Uri-Path (the server's `downlink_uri_path`), unknown critical
@@ -183,6 +183,13 @@ impl GatewayCore {
         let (message_id, target) = match &payload {
             Payload::Msg(m) => (m.message_id.clone(), self.route_message(m, view.payload())),
             Payload::Imdn(r) => (r.message_id.clone(), self.route_report(r, view.payload())),
+            // Aggregated downlink (23.554 §8.4.3): split, delivered per element, answered once.
+            Payload::AggMsg(a) => {
+                return self.server_aggregate_messages(now, (uplink, from), &h, a)
+            }
+            Payload::AggImdn(a) => {
+                return self.server_aggregate_reports(now, (uplink, from), &h, a)
+            }
             // Segment recovery and confirmation (23.554 §8.5): the gateway's own, or a UE's.
             Payload::SegRec(r) => match self.server_segrec(now, server_ref(view.payload()), r) {
                 Some(route) => (r.message_id.clone(), route),
@@ -207,12 +214,10 @@ impl GatewayCore {
             | Payload::BulkConf(_)
             | Payload::BulkConfResp(_)
             | Payload::MsgResp(_)
-            | Payload::AggMsg(_)
             | Payload::TopicSub(_)
             | Payload::TopicSubResp(_)
             | Payload::TopicUnsub(_)
             | Payload::TopicUnsubResp(_)
-            | Payload::AggImdn(_)
             | Payload::AsReg(_)
             | Payload::AsDereg(_)
             | Payload::AsRegResp(_)
@@ -301,7 +306,11 @@ impl GatewayCore {
     /// Where a downlink `MSG` goes: an AC by Application ID when it is for the gateway's own UE
     /// Service ID (a segment first to reassembly, 23.554 §8.5), or a MSGin5G-6 UE registered
     /// through this gateway; `Err(cause)` otherwise.
-    fn route_message(&self, m: &Message, raw: &[u8]) -> Result<(usize, Delivery), &'static str> {
+    pub(super) fn route_message(
+        &self,
+        m: &Message,
+        raw: &[u8],
+    ) -> Result<(usize, Delivery), &'static str> {
         let recipient = m.recipient_ue_service_id.as_deref().unwrap_or("");
         if recipient == self.config.gateway_ue_service_id {
             let reg = m
@@ -343,7 +352,7 @@ impl GatewayCore {
 
     /// Where a downlink `IMDN` goes: the AC that sent the original message when it is for the
     /// gateway's own UE Service ID, or a MSGin5G-6 UE registered through this gateway.
-    fn route_report(
+    pub(super) fn route_report(
         &self,
         r: &DeliveryReport,
         raw: &[u8],
@@ -447,7 +456,13 @@ impl GatewayCore {
     }
 
     /// Send a delivery to a device this shard serves.
-    fn start_delivery(&mut self, now: Instant, origin: usize, ticket: u64, delivery: Delivery) {
+    pub(super) fn start_delivery(
+        &mut self,
+        now: Instant,
+        origin: usize,
+        ticket: u64,
+        delivery: Delivery,
+    ) {
         // A segment handed over by another shard is reassembled here (23.554 §8.5).
         let delivery = match self.take_segment(now, delivery) {
             Ok(d) => d,

@@ -2,6 +2,7 @@
 //! awaiting their delivery result (origin side), the deliveries toward this shard's devices
 //! (owner side), and what was delivered (report routing, duplicate suppression).
 
+use super::downlink_aggregate_state::AggregateJoins;
 use crate::coap::Token;
 use crate::gateway::handoff::{DeliveryTarget, Originator};
 use crate::gateway::recent::RecentKeys;
@@ -26,6 +27,8 @@ pub(super) struct Downlink {
     /// Messages this shard delivered (recipient + Message ID, bounded by `max_delivered`): the
     /// same message sent again is acknowledged without a second delivery.
     pub(super) recent_deliveries: RecentKeys,
+    /// Aggregated downlink requests awaiting their elements' verdicts (23.554 §8.4.3).
+    pub(super) aggregates: AggregateJoins,
 }
 
 impl Downlink {
@@ -38,6 +41,7 @@ impl Downlink {
             delivered: HashMap::new(),
             delivered_order: VecDeque::new(),
             recent_deliveries: RecentKeys::new(max_delivered),
+            aggregates: AggregateJoins::default(),
         }
     }
 

@@ -8,6 +8,7 @@
 //! - [`pending`]: the device requests awaiting their final answer; [`batch`]: a batch queue;
 //! - [`upstream_state`]: batches, uplinks and exchanges toward the server, [`liveness`];
 //! - [`downlink_state`]: the server's downlink requests and the deliveries toward devices;
+//!   [`downlink_aggregate_state`]: the element verdicts of aggregated downlink requests;
 //! - [`registration_state`]: the gateway's own registration and the requests parked on it;
 //! - [`reassembly_state`]: the downlink segment sets being reassembled for the ACs;
 //! - [`overload_state`]: overload control; [`journal_state`]: persistence change tracking;
@@ -27,6 +28,7 @@
 //! - [`upstream_block`]: bulks sent in Block1 blocks (RFC 7959) when configured;
 //! - [`upstream_block2`]: answers from the server fetched in Block2 blocks (RFC 7959 §2.4);
 //! - [`downlink`]: the server's downlink requests and their delivery (23.554 §8.11);
+//!   [`downlink_aggregate`]: `AGGMSG`/`AGGIMDN` split per element and answered once (§8.4.3);
 //! - [`server_answer`]: every answer to a server request, piggybacked on its held ACK or
 //!   separate (docs/PROTOCOL.md §11);
 //! - [`reassembly`]: downlink segments for the ACs, `SEGREC`/`SEGCONFIR` (23.554 §8.5);
@@ -48,6 +50,8 @@ mod device;
 mod device_answer;
 mod device_state;
 mod downlink;
+mod downlink_aggregate;
+mod downlink_aggregate_state;
 mod downlink_state;
 mod driven;
 mod forward;

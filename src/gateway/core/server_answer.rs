@@ -110,6 +110,10 @@ impl GatewayCore {
         ticket: u64,
         result: DeliveryResult,
     ) {
+        // An element of an aggregate from the server joins the aggregate's one answer.
+        if self.join_aggregate(now, ticket, &result) {
+            return;
+        }
         let Some(message_id) = self
             .downlink
             .server_requests
