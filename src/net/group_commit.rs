@@ -190,6 +190,8 @@ impl PersistingServer {
     /// wait for them and the writer is idle, else left in the core to gather) and hold the
     /// turn's datagrams when they, or datagrams before them, wait for a batch.
     pub fn end_turn(&mut self, now: Instant) {
+        // Everything queued was read: the partial downlink aggregates go with this turn.
+        self.core.handle_idle(now);
         if self.core.has_changes() {
             self.pending_urgent |= self.core.has_message_changes();
             self.pending_since.get_or_insert(now);

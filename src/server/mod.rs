@@ -137,7 +137,9 @@
 //! - `segments` (received segments, `SEGREC`/`SEGCONFIR` sent) over `reassembly`;
 //!   `segment_delivery` (copies sent as segments, `SEGREC`/`SEGCONFIR` answered) over
 //!   `segmenting`.
-//! - `delivery` (downlink requests and their outcomes) over `downlink` (the table); `accepted`
+//! - `delivery` (downlink requests and their outcomes) over `downlink` (the table);
+//!   `aggregate_downlink` (copies toward a Gateway UE sent as one `AGGMSG`/`AGGIMDN`) over
+//!   `aggregating` (the queues); `accepted`
 //!   (copies in delivery); `forward` (store and forward) over `store` and `flush`.
 //! - `persist` (restore and change tracking), `changes`, `records` (their encodings), `db`
 //!   ([`ServerDb`]) and `wal`.
@@ -145,6 +147,8 @@
 //! - `configuration` and `provisioning`: the configuration management server (24.538 §6.2.1).
 
 mod accepted;
+mod aggregate_downlink;
+mod aggregating;
 mod as_registration;
 mod auth;
 mod changes;
@@ -184,6 +188,7 @@ mod verdict;
 mod wal;
 
 pub use self::core::{ServerCore, MAX_QUEUED_TRANSMITS};
+pub use aggregating::AGGREGATE_FLUSH_REASONS;
 pub use changes::ServerChanges;
 pub use config::{
     MessagingConfig, ServerConfig, ServerPolicy, ServerTestHooks, AGGREGATOR_EXCHANGES_PER_PEER,
@@ -197,4 +202,6 @@ pub use gateways::{MAX_GATEWAY_ENDPOINTS, MAX_KNOWN_GATEWAYS};
 pub use persist::Restored;
 pub use registration::STORE_FULL_MAX_AGE;
 pub use registry::{DownlinkPath, Registration};
-pub use stats::{RequestType, ServerStats, ANSWER_CLASSES, TOPIC_BOUNDS};
+pub use stats::{
+    RequestType, ServerStats, ANSWER_CLASSES, DOWNLINK_AGGREGATE_TYPES, TOPIC_BOUNDS,
+};
