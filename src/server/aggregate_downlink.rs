@@ -158,7 +158,11 @@ impl ServerCore {
         self.stats.downlink_aggregate_flushes[reason as usize].increment(1);
         let peer = match self.endpoint_group.contains_key(&q.peer) {
             true => q.peer,
-            false => self.gateway_groups[key.0].0.first().copied().unwrap_or(q.peer),
+            false => self.gateway_groups[key.0]
+                .0
+                .first()
+                .copied()
+                .unwrap_or(q.peer),
         };
         let mut elements = q.elements;
         if elements.len() == 1 {

@@ -202,6 +202,4 @@ pub use gateways::{MAX_GATEWAY_ENDPOINTS, MAX_KNOWN_GATEWAYS};
 pub use persist::Restored;
 pub use registration::STORE_FULL_MAX_AGE;
 pub use registry::{DownlinkPath, Registration};
-pub use stats::{
-    RequestType, ServerStats, ANSWER_CLASSES, DOWNLINK_AGGREGATE_TYPES, TOPIC_BOUNDS,
-};
+pub use stats::{RequestType, ServerStats, ANSWER_CLASSES, DOWNLINK_AGGREGATE_TYPES, TOPIC_BOUNDS};
