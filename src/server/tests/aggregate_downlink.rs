@@ -420,8 +420,11 @@ fn an_aggregate_takes_one_slot_of_the_outstanding_bound() {
     assert_eq!(down_agg(&only_one(out)).messages.len(), 10);
 }
 
-/// Apply a turn's changes to a snapshot.
-fn apply(snap: &mut (BTreeMap<String, Vec<u8>>, BTreeMap<u64, Vec<u8>>), s: &mut ServerCore) {
+/// Registrations and accepted copies as written.
+type Tables = (BTreeMap<String, Vec<u8>>, BTreeMap<u64, Vec<u8>>);
+
+/// Apply a turn's changes to the tables.
+fn apply(snap: &mut Tables, s: &mut ServerCore) {
     let c = s.take_changes();
     for (k, v) in c.registrations {
         match v {
@@ -447,7 +450,7 @@ fn accepted_elements_are_sent_again_after_a_restart() {
     };
     a.s.restore(a.now, wall, ServerSnapshot::default());
     a.start();
-    let mut snap = Default::default();
+    let mut snap = Tables::default();
     let (_, out) = a.call(GW, &aggmsg(&[1, 2, 3], ""));
     assert_eq!(down_agg(&only_one(out)).messages.len(), 3);
     apply(&mut snap, &mut a.s);
