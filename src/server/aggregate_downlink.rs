@@ -210,7 +210,9 @@ impl ServerCore {
     }
 
     /// A downlink aggregate ended: each element's outcome from the answer's `results` (2.xx;
-    /// unlisted: delivered), or failed with the whole aggregate.
+    /// unlisted: delivered), or failed with the whole aggregate. Results are taken in order, each
+    /// once: copies of one message to several recipients share a Message ID, so the n-th result
+    /// for it is the n-th such element's.
     pub(super) fn aggregate_finished(
         &mut self,
         now: Instant,
@@ -219,24 +221,22 @@ impl ServerCore {
         (peer, attempt): (SocketAddr, u8),
         payload: &[u8],
     ) {
-        let answer = match delivered {
-            true => match decode(payload) {
-                Ok(Payload::MsgResp(r)) => Some(r),
-                _ => None,
-            },
-            false => None,
+        let results = match (delivered, decode(payload)) {
+            (true, Ok(Payload::MsgResp(r))) => r.results,
+            _ => Vec::new(),
         };
+        let mut used = vec![false; results.len()];
         for item in a.elements {
-            let ok = delivered
-                && match (&answer, self.element_key(&item)) {
-                    (Some(r), Some((id, segment))) => {
-                        r.segment_result_for(&id, segment).0.is_success()
-                    }
-                    _ => true,
-                };
+            let verdict = self.element_key(&item).and_then(|(id, segment)| {
+                let i = (0..results.len()).find(|&i| {
+                    !used[i] && results[i].message_id == id && results[i].segment_number == segment
+                })?;
+                used[i] = true;
+                Some(results[i].delivery_status)
+            });
             let done = Done {
                 item,
-                delivered: ok,
+                delivered: delivered && verdict.is_none_or(|s| s.is_success()),
                 unreachable: false,
                 peer,
                 attempt,

@@ -482,3 +482,60 @@ fn accepted_elements_are_sent_again_after_a_restart() {
     assert_eq!(d.recipient_ue_service_id.as_deref(), Some("ue-1"));
     assert_eq!(get(&b.s.stats().accepted_resent), 3);
 }
+
+#[test]
+fn copies_of_one_message_take_their_results_in_order() {
+    let mut c = config(64, 8192);
+    let members: Vec<String> = (1..=3).map(|i| format!("ue-{i}")).collect();
+    c.messaging.groups = BTreeMap::from([("grp".to_string(), members)]);
+    let mut sim = Sim::new(c);
+    let (a, _) = sim.call("192.0.2.30:5683", &reg("d-0"));
+    assert!(view(&a).header.code.is_success());
+    let m = r#"{"messageType":"MSG","messageId":"g-1","originatingUeServiceId":"d-0","recipientGroupServiceId":"grp","deliveryStatusRequired":true}"#;
+    let (_, out) = sim.call("192.0.2.30:5683", m);
+    let d = only_one(out);
+    let to: Vec<String> = down_agg(&d)
+        .messages
+        .iter()
+        .map(|m| m.recipient_ue_service_id.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(to, ["ue-1", "ue-2", "ue-3"]);
+    let results = r#"{"messageId":"g-1","deliveryStatus":"ACCEPTED"},
+        {"messageId":"g-1","deliveryStatus":"FAILED"},
+        {"messageId":"g-1","deliveryStatus":"ACCEPTED"}"#;
+    let out = sim.feed(GW, &answer(&d, Code::CHANGED, Some(results)));
+    let t = only_one(out);
+    assert_eq!(t.destination, addr("192.0.2.30:5683"));
+    let Payload::Imdn(r) = body(&t) else {
+        panic!("expected IMDN");
+    };
+    // The second copy (ue-2's) failed.
+    assert_eq!(r.originating_ue_service_id.as_deref(), Some("ue-2"));
+    assert_eq!(get(&sim.s.stats().messages_delivered), 2);
+}
+
+#[test]
+fn copies_for_the_gateways_own_ue_service_id_are_aggregated() {
+    let mut sim = Sim::new(config(64, 8192));
+    let (a, _) = sim.call(
+        GW,
+        r#"{"messageType":"REG","ueServiceId":"gw","gatewayUeServiceId":"gw"}"#,
+    );
+    assert!(view(&a).header.code.is_success());
+    let body = aggmsg(&[1, 2], "").replace(
+        r#""recipientUeServiceId":"ue-2""#,
+        r#""recipientUeServiceId":"gw""#,
+    );
+    let body = body.replace(
+        r#""recipientUeServiceId":"ue-1""#,
+        r#""recipientUeServiceId":"gw""#,
+    );
+    let (_, out) = sim.call(GW, &body);
+    let agg = down_agg(&only_one(out));
+    let to: Vec<&str> = agg
+        .messages
+        .iter()
+        .filter_map(|m| m.recipient_ue_service_id.as_deref())
+        .collect();
+    assert_eq!(to, ["gw", "gw"]);
+}
