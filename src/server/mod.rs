@@ -5,7 +5,8 @@
 //! above the configured bulk size, and applies credential/policy checks per entry. Routes
 //! messages and delivery reports (below), acting as a CoAP client toward recipients.
 //! Drive it with `handle_datagram`/`handle_timeout`, drain it with `poll_transmit`, and sleep
-//! until `poll_timeout`.
+//! until `poll_timeout`; a driver that reads datagrams in batches feeds them with `handle_input`
+//! and calls `handle_idle` when it has nothing more to read (downlink aggregates flush then).
 //!
 //! # Message layer
 //! - A datagram whose CoAP header does not parse is dropped (`dropped`). ACK and RST are never
@@ -103,6 +104,11 @@
 //!   (`IMDN FAILURE EXPIRED` when asked for). AS identity: `REG`/`DEREG` with `asServiceId`.
 //! - A copy answered `ACCEPTED` is held (and persisted) until its delivery's outcome, and sent
 //!   again after a restart (module `accepted`; at-least-once, same Message ID).
+//! - Aggregated downlink (23.554 §8.4.3): copies and reports toward a Gateway UE are queued per
+//!   gateway and leave as one `AGGMSG`/`AGGIMDN` (one downlink slot, one Message ID) at
+//!   `downlink_aggregate_max_entries`, before passing `downlink_aggregate_max_bytes`, after
+//!   `downlink_aggregate_delay`, or at `handle_idle`; a lone copy goes single. Each element's
+//!   verdict in the answer's `results` is its copy's outcome (module `aggregate_downlink`).
 //!
 //! # Test hooks ([`ServerTestHooks`], bulks and aggregates)
 //! Applied after the bulk or aggregate is decoded and counted (`bulk_requests`, `bulk_entries`,
