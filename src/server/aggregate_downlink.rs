@@ -156,12 +156,13 @@ impl ServerCore {
         };
         self.downlink.unreserve();
         self.stats.downlink_aggregate_flushes[reason as usize].increment(1);
+        // The first copy's endpoint, or another of the gateway's when it was forgotten meanwhile.
         let peer = match self.endpoint_group.contains_key(&q.peer) {
             true => q.peer,
-            false => self.gateway_groups[key.0]
-                .0
-                .first()
-                .copied()
+            false => self
+                .gateway_groups
+                .get(key.0)
+                .and_then(|(endpoints, _)| endpoints.first().copied())
                 .unwrap_or(q.peer),
         };
         let mut elements = q.elements;
