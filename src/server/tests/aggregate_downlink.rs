@@ -539,3 +539,26 @@ fn copies_for_the_gateways_own_ue_service_id_are_aggregated() {
         .collect();
     assert_eq!(to, ["gw", "gw"]);
 }
+
+#[test]
+fn an_aggregate_reset_by_one_endpoint_goes_whole_to_another() {
+    const OTHER: &str = "192.0.2.9:40001";
+    let mut sim = Sim::new(config(64, 8192));
+    let (a, _) = sim.call(OTHER, &bulk_reg("gw", &["ue-12"], None));
+    assert!(view(&a).header.code.is_success());
+    let (_, out) = sim.call(GW, &aggmsg(&[1, 2, 3], ""));
+    let first = only_one(out);
+    let h = view(&first).header;
+    let rst = MessageBuilder::new(MsgType::Rst, Code::EMPTY, h.mid, Token::EMPTY).build();
+    let from = first.destination.to_string();
+    let out = sim.feed(&from, &rst);
+    let again = only_one(out);
+    assert_ne!(again.destination, first.destination, "another endpoint");
+    assert_eq!(
+        view(&again).payload(),
+        view(&first).payload(),
+        "the same aggregate"
+    );
+    assert_eq!(get(&sim.s.stats().downlink_resent), 1);
+    assert_eq!(sim.s.accepted_messages(), 3);
+}
