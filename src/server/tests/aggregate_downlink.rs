@@ -562,3 +562,35 @@ fn an_aggregate_reset_by_one_endpoint_goes_whole_to_another() {
     assert_eq!(get(&sim.s.stats().downlink_resent), 1);
     assert_eq!(sim.s.accepted_messages(), 3);
 }
+
+#[test]
+fn stored_copies_go_aggregated_after_the_registration_and_leave_the_store_with_their_verdicts() {
+    let mut sim = Sim::new(config(64, 8192));
+    // ue-20 and ue-21 are not registered yet: their copies are stored.
+    let body = aggmsg(&[20, 21], r#","storeAndForward":true"#);
+    let (_, out) = sim.call(GW, &body);
+    assert!(out.is_empty());
+    assert_eq!(sim.s.stored_messages(), 2);
+    let (_, out) = sim.call(GW, &bulk_reg("gw", &["ue-20", "ue-21"], None));
+    let d = only_one(out);
+    let ids: Vec<String> = down_agg(&d)
+        .messages
+        .into_iter()
+        .map(|m| m.message_id)
+        .collect();
+    assert_eq!(ids, ["m-20", "m-21"]);
+    let results = r#"{"messageId":"m-21","deliveryStatus":"FAILED"}"#;
+    assert!(sim
+        .feed(GW, &answer(&d, Code::CHANGED, Some(results)))
+        .is_empty());
+    // m-20 delivered and deleted; m-21 stays stored, first in line.
+    assert_eq!(sim.s.stored_messages(), 1);
+    let st = sim.s.stats();
+    assert_eq!(
+        (
+            get(&st.messages_delivered),
+            get(&st.stored_delivery_failures)
+        ),
+        (1, 1)
+    );
+}
