@@ -126,3 +126,59 @@ async fn ues_and_an_as_exchange_messages_and_a_report() {
     let core = server.shutdown().unwrap();
     assert_eq!(core.outstanding_deliveries(), 0);
 }
+
+/// Aggregated downlink (23.554 §8.4.3) through the driver: copies for UEs behind one gateway,
+/// accepted in one datagram, leave as one `AGGMSG` when the server has nothing more to read (long
+/// before `downlink_aggregate_delay_ms`); the answer's results are each copy's outcome.
+#[tokio::test]
+async fn copies_for_ues_behind_a_gateway_leave_as_one_aggmsg_at_the_end_of_the_read() {
+    let mut config = ServerConfig::default();
+    config.messaging.downlink_aggregate_delay = std::time::Duration::from_secs(1);
+    let server = start_server(config);
+    let mut gw = Peer::bind(server.local_addr(), 500).await;
+    let bulk = r#"{"messageType":"BULKREG","gatewayUeServiceId":"gw","numberOfRegistrationRequests":3,
+        "registrationRequests":[{"ueServiceId":"ue-1"},{"ueServiceId":"ue-2"},{"ueServiceId":"ue-3"}]}"#;
+    assert!(gw.request(bulk).await.0.is_success());
+    let element = |i: u32| {
+        format!(
+            r#"{{"messageId":"m-{i}","originatingUeServiceId":"ue-1","recipientUeServiceId":"ue-{i}","payload":"aGk="}}"#
+        )
+    };
+    let agg = format!(
+        r#"{{"messageType":"AGGMSG","messageId":"up-1","originatingUeServiceId":"gw","numberOfMessages":2,"messages":[{},{}]}}"#,
+        element(2),
+        element(3)
+    );
+    let sent = std::time::Instant::now();
+    assert_eq!(gw.request(&agg).await.0, Code::CHANGED);
+    let (h, p) = gw.downlink().await;
+    assert!(
+        sent.elapsed() < std::time::Duration::from_millis(900),
+        "not the delay timer"
+    );
+    let Payload::AggMsg(a) = p else {
+        panic!("expected AGGMSG, got {p:?}")
+    };
+    let ids: Vec<&str> = a.messages.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids, ["m-2", "m-3"]);
+    let answer = r#"{"messageType":"MSGRESP","messageId":"x","numberOfResults":1,"results":[{"messageId":"m-3","deliveryStatus":"FAILED"}]}"#;
+    gw.send(
+        &MessageBuilder::new(MsgType::Ack, Code::CHANGED, h.mid, h.token)
+            .uint_option(msgin5g::coap::types::option::CONTENT_FORMAT, 50)
+            .payload(answer.as_bytes()),
+    )
+    .await;
+    let stats = server.stats();
+    let end = std::time::Instant::now() + PEER_WAIT;
+    while stats.messages_failed.load(Ordering::Relaxed) == 0 && std::time::Instant::now() < end {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        (
+            stats.messages_delivered.load(Ordering::Relaxed),
+            stats.messages_failed.load(Ordering::Relaxed),
+            stats.downlink_aggregates[0].load(Ordering::Relaxed)
+        ),
+        (1, 1, 1)
+    );
+}

@@ -242,6 +242,15 @@ segrec_retries = 2
 # Outgoing sets kept (until the recipient's SEGCONFIR or 2 x reassembly_timeout_s) to answer a
 # recipient's SEGREC; beyond it the oldest is dropped.
 segmented_max_sets = 10000
+# Aggregated downlink (23.554 8.4.3): message copies and delivery reports toward a Gateway UE (a
+# UE registered through a gateway, or the gateway's own UE Service ID for its ACs) leave as one
+# AGGMSG/AGGIMDN per gateway: at most this many elements (0 = off: every copy its own MSG/IMDN),
+# before an element would take the JSON body past max_bytes (a larger element goes single), after
+# delay_ms from the first queued element, or when the server has nothing more to read. A queue of
+# one element goes as the single MSG/IMDN.
+downlink_aggregate_max_entries = 64
+downlink_aggregate_max_bytes = 1024
+downlink_aggregate_delay_ms = 2
 # Directory of the standalone server's persistent state (registrations and stored messages,
 # file server.redb), created if missing; relative to the working directory. "" keeps the state
 # in memory only (lost at exit). The gateway's and relay's embedded server is always in memory.

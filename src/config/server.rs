@@ -19,6 +19,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Largest `server.downlink_aggregate_delay_ms` (well below the ACK timeout of the copies
+/// waiting in a queue).
+pub const MAX_DOWNLINK_AGGREGATE_DELAY_MS: u64 = 1000;
+
 /// Default `server.max_provisioned`.
 pub const DEFAULT_MAX_PROVISIONED: usize = 1_000_000;
 /// Smallest `server.config_max_response_bytes` (room for one configuration).
@@ -101,6 +105,12 @@ pub struct ServerSection {
     pub segrec_retries: u32,
     /// Most outgoing sets kept for `SEGREC`.
     pub segmented_max_sets: usize,
+    /// Most elements per downlink aggregate toward a Gateway UE; 0: off.
+    pub downlink_aggregate_max_entries: usize,
+    /// Largest JSON body of a downlink aggregate, in bytes.
+    pub downlink_aggregate_max_bytes: usize,
+    /// Longest a downlink copy waits in its aggregation queue, in milliseconds.
+    pub downlink_aggregate_delay_ms: u64,
     /// Persistent state directory of the standalone server; empty: in memory only.
     pub data_dir: PathBuf,
     /// UDP address of the configuration management server.
@@ -163,6 +173,9 @@ impl Default for ServerSection {
             reassembly_timeout_s: m.reassembly_timeout.as_secs(),
             segrec_retries: m.segrec_retries,
             segmented_max_sets: m.segmented_max_sets,
+            downlink_aggregate_max_entries: m.downlink_aggregate_max_entries,
+            downlink_aggregate_max_bytes: m.downlink_aggregate_max_bytes,
+            downlink_aggregate_delay_ms: m.downlink_aggregate_delay.as_millis() as u64,
             data_dir: PathBuf::from(DEFAULT_SERVER_DATA_DIR),
             config_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), CONFIG_PORT),
             config_uri_path: CONFIG_URI_PATH.to_string(),
@@ -240,6 +253,16 @@ impl ServerSection {
         at_least_one("server.reassembly_max_sets", s.reassembly_max_sets)?;
         at_least_one("server.reassembly_max_bytes", s.reassembly_max_bytes)?;
         at_least_one("server.segmented_max_sets", s.segmented_max_sets)?;
+        at_least_one(
+            "server.downlink_aggregate_max_bytes",
+            s.downlink_aggregate_max_bytes,
+        )?;
+        if s.downlink_aggregate_delay_ms > MAX_DOWNLINK_AGGREGATE_DELAY_MS {
+            return Err(invalid(
+                "server.downlink_aggregate_delay_ms",
+                format!("must be at most {MAX_DOWNLINK_AGGREGATE_DELAY_MS}"),
+            ));
+        }
         if s.reassembly_timeout_s == 0 {
             return Err(invalid("server.reassembly_timeout_s", "must be at least 1"));
         }
@@ -397,6 +420,9 @@ impl ServerSection {
                 reassembly_timeout: Duration::from_secs(s.reassembly_timeout_s),
                 segrec_retries: s.segrec_retries,
                 segmented_max_sets: s.segmented_max_sets,
+                downlink_aggregate_max_entries: s.downlink_aggregate_max_entries,
+                downlink_aggregate_max_bytes: s.downlink_aggregate_max_bytes,
+                downlink_aggregate_delay: Duration::from_millis(s.downlink_aggregate_delay_ms),
                 broadcast_areas: s.broadcast_areas.clone(),
                 topic_max_expiration: Duration::from_secs(s.topic_max_expiration_s),
                 max_topics_per_subscriber: s.max_topics_per_subscriber,

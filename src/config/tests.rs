@@ -713,3 +713,43 @@ fn segmentation_keys_are_carried_and_checked() {
         );
     }
 }
+
+#[test]
+fn downlink_aggregate_keys_are_carried_and_checked() {
+    let m = Config::default().server_config().messaging;
+    assert_eq!(
+        (
+            m.downlink_aggregate_max_entries,
+            m.downlink_aggregate_max_bytes,
+            m.downlink_aggregate_delay
+        ),
+        (64, 1024, Duration::from_millis(2))
+    );
+    let config = Config::from_toml_str(
+        r#"
+        [server]
+        downlink_aggregate_max_entries = 0
+        downlink_aggregate_max_bytes = 4000
+        downlink_aggregate_delay_ms = 0
+        "#,
+    )
+    .unwrap();
+    config.validate().unwrap();
+    let m = config.server_config().messaging;
+    assert_eq!(
+        (
+            m.downlink_aggregate_max_entries,
+            m.downlink_aggregate_max_bytes,
+            m.downlink_aggregate_delay
+        ),
+        (0, 4000, Duration::ZERO)
+    );
+    assert_eq!(
+        invalid_field("[server]\ndownlink_aggregate_max_bytes = 0\n"),
+        "server.downlink_aggregate_max_bytes"
+    );
+    assert_eq!(
+        invalid_field("[server]\ndownlink_aggregate_delay_ms = 1001\n"),
+        "server.downlink_aggregate_delay_ms"
+    );
+}

@@ -6,7 +6,10 @@ use super::families::{
     blockwise, datagrams_sent, labelled, load, scalar, scalars, stats_source, Scalar,
 };
 use super::Source;
-use crate::server::{RequestType, ServerStats, ANSWER_CLASSES, TOPIC_BOUNDS};
+use crate::server::{
+    RequestType, ServerStats, AGGREGATE_FLUSH_REASONS, ANSWER_CLASSES, DOWNLINK_AGGREGATE_TYPES,
+    TOPIC_BOUNDS,
+};
 
 stats_source! {
     /// Renders the server's families.
@@ -54,6 +57,30 @@ impl Source for ServerMetrics {
                 .iter()
                 .copied()
                 .zip(s.topic_bound_hits.iter().map(load)),
+        );
+        labelled(
+            page,
+            "msgin5g_server_downlink_aggregates_total",
+            MetricType::Counter,
+            "Downlink aggregates sent toward Gateway UEs (23.554 8.4.3), by Message Type.",
+            "message_type",
+            DOWNLINK_AGGREGATE_TYPES
+                .iter()
+                .copied()
+                .zip(s.downlink_aggregates.iter().map(load)),
+        );
+        labelled(
+            page,
+            "msgin5g_server_downlink_aggregate_flushes_total",
+            MetricType::Counter,
+            "Downlink aggregation queues flushed, by trigger: entries \
+             (server.downlink_aggregate_max_entries), bytes (server.downlink_aggregate_max_bytes), \
+             delay (server.downlink_aggregate_delay_ms), idle (nothing more to read).",
+            "reason",
+            AGGREGATE_FLUSH_REASONS
+                .iter()
+                .copied()
+                .zip(s.downlink_aggregate_flushes.iter().map(load)),
         );
         blockwise(page, "msgin5g_server_blockwise_total", &s.block);
         datagrams_sent(
@@ -252,6 +279,17 @@ impl Source for ServerMetrics {
                 "Segments sent again for a recipient's SEGREC.",
                 &s.segments_resent,
             ),
+            (
+                "msgin5g_server_downlink_aggregated_elements_total",
+                "Message copies and reports sent as elements of downlink aggregates.",
+                &s.downlink_aggregated_elements,
+            ),
+            (
+                "msgin5g_server_downlink_singles_total",
+                "Copies toward Gateway UEs sent as their own MSG/IMDN (alone in their queue, or \
+                 larger than server.downlink_aggregate_max_bytes).",
+                &s.downlink_singles,
+            ),
         ];
         scalars(page, MetricType::Counter, segments);
     }
@@ -273,6 +311,7 @@ mod tests {
             .store(2, Ordering::Relaxed);
         stats.topic_bound_hits[1].store(5, Ordering::Relaxed);
         stats.requests_by_type[RequestType::TopicSub as usize].store(7, Ordering::Relaxed);
+        stats.downlink_aggregates[1].store(3, Ordering::Relaxed);
         let text = Registry::new().with(ServerMetrics::new(stats)).render();
         for line in [
             "# TYPE msgin5g_server_topic_subscriptions gauge",
@@ -283,6 +322,9 @@ mod tests {
             "msgin5g_server_topic_bound_hits_total{bound=\"total\"} 0",
             "msgin5g_server_requests_total{message_type=\"TOPICSUB\"} 7",
             "msgin5g_server_requests_total{message_type=\"TOPICUNSUB\"} 0",
+            "msgin5g_server_downlink_aggregates_total{message_type=\"AGGIMDN\"} 3",
+            "msgin5g_server_downlink_aggregate_flushes_total{reason=\"idle\"} 0",
+            "msgin5g_server_downlink_singles_total 0",
         ] {
             assert!(text.contains(line), "{line}");
         }

@@ -190,6 +190,8 @@ impl PersistingServer {
     /// wait for them and the writer is idle, else left in the core to gather) and hold the
     /// turn's datagrams when they, or datagrams before them, wait for a batch.
     pub fn end_turn(&mut self, now: Instant) {
+        // Everything queued was read: the partial downlink aggregates go with this turn.
+        self.core.handle_idle(now);
         if self.core.has_changes() {
             self.pending_urgent |= self.core.has_message_changes();
             self.pending_since.get_or_insert(now);
@@ -444,6 +446,39 @@ mod tests {
         let snapshot = ServerDb::open(&dir).unwrap().load().unwrap();
         assert_eq!(snapshot.registrations.len(), 2);
         assert_eq!(snapshot.stored.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_turn_flushes_the_partial_downlink_aggregates() {
+        let dir = temp_dir().with_extension("agg");
+        let db = ServerDb::open(&dir).unwrap();
+        let t0 = Instant::now();
+        let mut core = ServerCore::new(ServerConfig::default(), 1);
+        core.restore(t0, SystemTime::now(), ServerSnapshot::default());
+        let mut s = PersistingServer::new(core, db, Arc::new(Notify::new())).unwrap();
+        let gw: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let bulk = r#"{"messageType":"BULKREG","gatewayUeServiceId":"gw","numberOfRegistrationRequests":3,"registrationRequests":[{"ueServiceId":"ue-1"},{"ueServiceId":"ue-2"},{"ueServiceId":"ue-3"}]}"#;
+        Core::handle_datagram(&mut s, t0, SERVER_SOCKET, gw, &post(1, bulk));
+        s.end_turn(t0);
+        let element = |i: u32| {
+            format!(
+                r#"{{"messageId":"m-{i}","originatingUeServiceId":"ue-1","recipientUeServiceId":"ue-{i}"}}"#
+            )
+        };
+        let agg = format!(
+            r#"{{"messageType":"AGGMSG","messageId":"a","originatingUeServiceId":"gw","numberOfMessages":2,"messages":[{},{}]}}"#,
+            element(2),
+            element(3)
+        );
+        Core::handle_datagram(&mut s, t0, SERVER_SOCKET, gw, &post(2, &agg));
+        assert_eq!(s.core().outstanding_deliveries(), 0, "queued while reading");
+        s.end_turn(t0);
+        assert_eq!(
+            s.core().outstanding_deliveries(),
+            1,
+            "one aggregate at the turn's end"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

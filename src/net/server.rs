@@ -26,6 +26,11 @@ impl Hooks<ServerCore> for ServerHooks {
         core.set_wall_clock(now, SystemTime::now());
     }
 
+    fn turn(&mut self, core: &mut ServerCore, now: Instant) {
+        // Everything queued was read: the partial downlink aggregates go.
+        core.handle_idle(now);
+    }
+
     fn sent(&mut self, _core: &mut ServerCore, _socket: SocketId, sent: bool) {
         self.sent.counter(sent).increment(1);
     }

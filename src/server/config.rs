@@ -152,6 +152,14 @@ pub struct MessagingConfig {
     pub segrec_retries: u32,
     /// Most outgoing sets kept to answer a recipient's `SEGREC` (oldest dropped beyond it).
     pub segmented_max_sets: usize,
+    /// Most elements in one downlink `AGGMSG`/`AGGIMDN` toward a Gateway UE (23.554 §8.4.3;
+    /// docs/PROTOCOL.md §15.2); 0 sends every copy as its own `MSG`/`IMDN`.
+    pub downlink_aggregate_max_entries: usize,
+    /// Largest JSON body of a downlink aggregate: a queue flushes before an element that would
+    /// pass it, and an element larger on its own goes single.
+    pub downlink_aggregate_max_bytes: usize,
+    /// Longest a downlink copy waits in its aggregation queue (from the queue's first element).
+    pub downlink_aggregate_delay: Duration,
     /// Static broadcast areas: area to member UE Service IDs (23.554 §8.3.2; the area
     /// definition is operator policy, docs/PROTOCOL.md §18.5).
     pub broadcast_areas: BTreeMap<String, Vec<String>>,
@@ -189,6 +197,9 @@ impl Default for MessagingConfig {
             reassembly_timeout: Duration::from_secs(30),
             segrec_retries: 2,
             segmented_max_sets: 10_000,
+            downlink_aggregate_max_entries: 64,
+            downlink_aggregate_max_bytes: 1024,
+            downlink_aggregate_delay: Duration::from_millis(2),
             broadcast_areas: BTreeMap::new(),
             topic_max_expiration: Duration::from_secs(DEFAULT_TOPIC_MAX_EXPIRATION_S),
             max_topics_per_subscriber: 64,

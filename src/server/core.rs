@@ -7,6 +7,7 @@
 //! forward, gateways, persistence.
 
 use super::accepted::Accepted;
+use super::aggregating::AggQueues;
 use super::config::ServerConfig;
 use super::downlink::Downlink;
 use super::flush::FlushQueue;
@@ -83,6 +84,8 @@ pub struct ServerCore {
     pub(super) deferred: Vec<Transmit>,
     /// Messaging topic subscriptions (23.554 §8.8).
     pub(super) topics: Topics,
+    /// Downlink copies queued per Gateway UE for one aggregate (23.554 §8.4.3).
+    pub(super) agg: AggQueues,
 }
 
 impl ServerCore {
@@ -140,6 +143,7 @@ impl ServerCore {
                 per_topic: m.max_subscribers_per_topic,
                 total: m.max_topics,
             }),
+            agg: AggQueues::new(&config.service_id, m.downlink_aggregate_max_entries),
             config,
             rng,
             dedup,
@@ -149,8 +153,17 @@ impl ServerCore {
         }
     }
 
-    /// Feed one received datagram.
+    /// Feed one received datagram as one whole input: the partial downlink aggregates go at its
+    /// end ([`ServerCore::handle_idle`]). The driver feeds the datagrams of a read through
+    /// [`ServerCore::handle_input`] and calls `handle_idle` once it has nothing more to read.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        self.handle_input(now, from, data);
+        self.handle_idle(now);
+    }
+
+    /// Feed one received datagram with more input possibly to come: downlink aggregates keep
+    /// filling until their triggers or [`ServerCore::handle_idle`] (docs/PROTOCOL.md §15.2).
+    pub fn handle_input(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.datagram(now, from, data);
         self.pump(now);
         self.flush_deferred();
@@ -173,6 +186,7 @@ impl ServerCore {
         self.segments_timeout(now);
         self.topics_timeout(now);
         self.pump(now);
+        self.aggregates_timeout(now);
         self.flush_deferred();
     }
 

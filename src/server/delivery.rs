@@ -16,7 +16,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 impl ServerCore {
-    /// Send `item` as a CON POST to `peer`; the item comes back when no request can start (the
+    /// Send `item` as a CON POST to `peer`, or queue it for a downlink aggregate toward the
+    /// peer's gateway (`aggregate_downlink`); the item comes back when no request can start (the
     /// outstanding bound, or no free Message ID toward `peer`).
     pub(super) fn send_downlink(
         &mut self,
@@ -24,11 +25,36 @@ impl ServerCore {
         peer: SocketAddr,
         item: Item,
     ) -> Result<(), Item> {
-        self.send_downlink_attempt(now, peer, item, 1)
+        match self.aggregate_key(peer, &item) {
+            Some(key) => self.queue_downlink(now, peer, key, item),
+            None => self.send_downlink_attempt(now, peer, item, 1),
+        }
     }
 
-    /// [`Self::send_downlink`], attempt number `attempt` (re-sends on another gateway endpoint).
-    fn send_downlink_attempt(
+    /// The JSON body of a downlink request carrying `item`; `None` when the copy is gone.
+    pub(super) fn downlink_body(&self, item: &Item) -> Option<Vec<u8>> {
+        let mut body = Vec::with_capacity(256);
+        match item {
+            Item::Message(id) => write_message(&mut body, self.accepted.get(*id)?),
+            Item::Stored(id) => write_message(&mut body, &self.store.get(*id)?.1.message),
+            Item::Report(r) => write_report(&mut body, r),
+            Item::SegRec(r) => crate::msg::write_segment_recovery(&mut body, r),
+            Item::SegConfir(c) => crate::msg::write_segment_confirmation(&mut body, c),
+            Item::Aggregate(a) => {
+                let elements: Vec<Vec<u8>> = a
+                    .elements
+                    .iter()
+                    .filter_map(|e| self.element_bytes(e))
+                    .collect();
+                self.write_downlink_aggregate(&mut body, a.kind, &a.message_id, &elements);
+            }
+        }
+        Some(body)
+    }
+
+    /// [`Self::send_downlink`] without aggregation, attempt number `attempt` (re-sends on another
+    /// gateway endpoint).
+    pub(super) fn send_downlink_attempt(
         &mut self,
         now: Instant,
         peer: SocketAddr,
@@ -38,28 +64,33 @@ impl ServerCore {
         if !self.downlink.has_room() {
             return Err(item);
         }
+        let Some(body) = self.downlink_body(&item) else {
+            return Err(item);
+        };
+        self.start_downlink(now, peer, &body, item, attempt)
+    }
+
+    /// Start the CON POST of `body` carrying `item` toward `peer` (a gateway endpoint: the next
+    /// of its group), sent after the current input's answer.
+    pub(super) fn start_downlink(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        body: &[u8],
+        item: Item,
+        attempt: u8,
+    ) -> Result<(), Item> {
+        if !self.downlink.has_room() {
+            return Err(item);
+        }
         let Some((peer, mid)) = self.downlink_endpoint(now, peer) else {
             return Err(item);
         };
-        let mut body = Vec::with_capacity(256);
-        match &item {
-            Item::Message(id) => match self.accepted.get(*id) {
-                Some(m) => write_message(&mut body, m),
-                None => return Err(item),
-            },
-            Item::Stored(id) => match self.store.get(*id) {
-                Some((_, stored)) => write_message(&mut body, &stored.message),
-                None => return Err(item),
-            },
-            Item::Report(r) => write_report(&mut body, r),
-            Item::SegRec(r) => crate::msg::write_segment_recovery(&mut body, r),
-            Item::SegConfir(c) => crate::msg::write_segment_confirmation(&mut body, c),
-        }
         let token = Token::from_u64(self.rng.next_u64());
         let datagram = MessageBuilder::new(MsgType::Con, Code::POST, mid, token)
             .uri_path(&self.config.messaging.downlink_uri_path)
             .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
-            .payload(&body);
+            .payload(body);
         let datagram = Bytes::from(datagram);
         self.deferred.push(Transmit::new(peer, datagram.clone()));
         self.downlink.start(
@@ -74,8 +105,15 @@ impl ServerCore {
         Ok(())
     }
 
-    /// An ACK or RST from `from`; false when it matches no downlink request.
-    pub(super) fn downlink_ack(&mut self, now: Instant, from: SocketAddr, header: &Header) -> bool {
+    /// An ACK or RST from `from` (with the piggybacked response's `payload`); false when it
+    /// matches no downlink request.
+    pub(super) fn downlink_ack(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        header: &Header,
+        payload: &[u8],
+    ) -> bool {
         let rst = header.mtype == MsgType::Rst;
         match self
             .downlink
@@ -84,15 +122,21 @@ impl ServerCore {
             Acked::NotOurs => false,
             Acked::Waiting => true,
             Acked::Done(done) => {
-                self.finished(now, done);
+                self.finished(now, done, payload);
                 true
             }
         }
     }
 
-    /// A CON/NON response from `from`: a separate response to a downlink request (ACKed when
-    /// CON, also when repeated), else ignored.
-    pub(super) fn downlink_response(&mut self, now: Instant, from: SocketAddr, header: &Header) {
+    /// A CON/NON response from `from` (with its `payload`): a separate response to a downlink
+    /// request (ACKed when CON, also when repeated), else ignored.
+    pub(super) fn downlink_response(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        header: &Header,
+        payload: &[u8],
+    ) {
         let con = header.mtype == MsgType::Con;
         match self.downlink.response(from, header.token, header.code) {
             Some(done) => {
@@ -102,7 +146,7 @@ impl ServerCore {
                     self.dedup.set_reply(from, header.mid, &ack);
                     self.push(from, ack);
                 }
-                self.finished(now, done);
+                self.finished(now, done, payload);
             }
             None if con => {
                 match self.dedup.check(now, from, header.mid, true, header.token) {
@@ -131,7 +175,7 @@ impl ServerCore {
                     self.stats.downlink_retransmissions.increment(1);
                     self.push_transmit(t);
                 }
-                Event::Done(done) => self.finished(now, done),
+                Event::Done(done) => self.finished(now, done, &[]),
             }
         }
         while let Some((_, stored)) = self.store.pop_expired(now) {
@@ -145,14 +189,15 @@ impl ServerCore {
             self.downlink.next_timeout(),
             self.store.next_expiry(),
             self.flush.due,
+            self.agg.next_due(),
         ]
         .into_iter()
         .flatten()
         .min()
     }
 
-    /// A downlink request ended.
-    fn finished(&mut self, now: Instant, done: Done) {
+    /// A downlink request ended (`payload`: its response's, empty without one).
+    pub(super) fn finished(&mut self, now: Instant, done: Done, payload: &[u8]) {
         let mut done = done;
         if done.unreachable {
             // The endpoint is gone (issue 9): forget it; a gateway's other endpoint gets the copy.
@@ -207,6 +252,9 @@ impl ServerCore {
                 if let Some(m) = self.accepted.remove(id) {
                     self.undelivered(now, m);
                 }
+            }
+            (Item::Aggregate(a), delivered) => {
+                self.aggregate_finished(now, *a, delivered, (done.peer, done.attempt), payload)
             }
         }
     }

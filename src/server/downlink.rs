@@ -11,7 +11,7 @@
 use crate::coap::retransmit::{RetransmitEvent, Retransmitter};
 use crate::coap::rng::Rng;
 use crate::coap::{Code, Token, TransmissionParams, Transmit};
-use crate::msg::{DeliveryReport, SegmentConfirmation, SegmentRecovery};
+use crate::msg::{AggKind, DeliveryReport, SegmentConfirmation, SegmentRecovery};
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -31,6 +31,20 @@ pub(crate) enum Item {
     SegRec(Box<SegmentRecovery>),
     /// A `SEGCONFIR` the server sends for a set it reassembled (23.554 §8.5).
     SegConfir(Box<SegmentConfirmation>),
+    /// Copies toward one Gateway UE sent as one `AGGMSG`/`AGGIMDN` (23.554 §8.4.3).
+    Aggregate(Box<Aggregate>),
+}
+
+/// The copies of one downlink aggregate (23.554 §8.4.3; docs/PROTOCOL.md §15.2): each element
+/// is a `Message`, `Stored` or `Report` item whose outcome is its verdict in the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Aggregate {
+    /// `AGGMSG` or `AGGIMDN`.
+    pub(crate) kind: AggKind,
+    /// The aggregate's Message ID (kept when it is re-sent on another endpoint).
+    pub(crate) message_id: String,
+    /// The elements, in order.
+    pub(crate) elements: Vec<Item>,
 }
 
 /// A finished downlink request.
@@ -89,6 +103,8 @@ pub(crate) struct Downlink {
     deadlines: BTreeSet<(Instant, u64)>,
     next_id: u64,
     max: usize,
+    /// Slots held by aggregation queues that will flush into one request each.
+    reserved: usize,
     separate_timeout: Duration,
 }
 
@@ -107,19 +123,31 @@ impl Downlink {
             deadlines: BTreeSet::new(),
             next_id: 0,
             max,
+            reserved: 0,
             separate_timeout,
         }
     }
 
-    /// Whether another request may start.
+    /// Whether another request may start (slots held by aggregation queues count).
     pub(crate) fn has_room(&self) -> bool {
-        self.live.len() < self.max
+        self.live.len() + self.reserved < self.max
     }
 
     /// Whether `n` more requests may start (at most the bound's worth: a set larger than the
     /// bound starts what fits).
     pub(crate) fn has_room_for(&self, n: usize) -> bool {
-        self.live.len() + n.min(self.max) <= self.max
+        self.live.len() + self.reserved + n.min(self.max) <= self.max
+    }
+
+    /// Hold a slot for an aggregation queue that just started (check [`Downlink::has_room`]
+    /// first).
+    pub(crate) fn reserve(&mut self) {
+        self.reserved += 1;
+    }
+
+    /// Give back a slot held by a queue (it is flushing).
+    pub(crate) fn unreserve(&mut self) {
+        self.reserved = self.reserved.saturating_sub(1);
     }
 
     /// Outstanding requests.

@@ -11,14 +11,15 @@ use std::time::Instant;
 pub const SERVER_SOCKET: SocketId = 0;
 
 impl Core for ServerCore {
-    /// Counts the datagram in `datagrams_received`, then [`ServerCore::handle_datagram`].
+    /// Counts the datagram in `datagrams_received`, then [`ServerCore::handle_input`] (the driver
+    /// calls [`ServerCore::handle_idle`] at the end of its read).
     fn handle_datagram(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
         if socket != SERVER_SOCKET {
             tracing::debug!(socket, %from, "datagram on a socket the server does not own dropped");
             return;
         }
         self.stats.datagrams_received.increment(1);
-        ServerCore::handle_datagram(self, now, from, data);
+        ServerCore::handle_input(self, now, from, data);
     }
 
     fn handle_timeout(&mut self, now: Instant) {

@@ -45,7 +45,8 @@ impl ServerCore {
             Classified::Ack(header) | Classified::Reset(header) => {
                 // Only our own outstanding requests and separate responses are matched; never
                 // answered.
-                if !self.downlink_ack(now, from, &header)
+                let payload = MessageView::parse(data).map_or(&[][..], |v| v.payload());
+                if !self.downlink_ack(now, from, &header, payload)
                     && self.retx.acknowledge(from, header.mid).is_none()
                 {
                     self.stats.ignored.increment(1);
@@ -59,7 +60,8 @@ impl ServerCore {
             }
             Classified::Response(header) => {
                 // Separate responses to our downlink requests; others are never answered.
-                self.downlink_response(now, from, &header);
+                let payload = MessageView::parse(data).map_or(&[][..], |v| v.payload());
+                self.downlink_response(now, from, &header, payload);
                 return;
             }
             Classified::Request(view) => view,

@@ -5,7 +5,8 @@
 //! above the configured bulk size, and applies credential/policy checks per entry. Routes
 //! messages and delivery reports (below), acting as a CoAP client toward recipients.
 //! Drive it with `handle_datagram`/`handle_timeout`, drain it with `poll_transmit`, and sleep
-//! until `poll_timeout`.
+//! until `poll_timeout`; a driver that reads datagrams in batches feeds them with `handle_input`
+//! and calls `handle_idle` when it has nothing more to read (downlink aggregates flush then).
 //!
 //! # Message layer
 //! - A datagram whose CoAP header does not parse is dropped (`dropped`). ACK and RST are never
@@ -103,6 +104,11 @@
 //!   (`IMDN FAILURE EXPIRED` when asked for). AS identity: `REG`/`DEREG` with `asServiceId`.
 //! - A copy answered `ACCEPTED` is held (and persisted) until its delivery's outcome, and sent
 //!   again after a restart (module `accepted`; at-least-once, same Message ID).
+//! - Aggregated downlink (23.554 §8.4.3): copies and reports toward a Gateway UE are queued per
+//!   gateway and leave as one `AGGMSG`/`AGGIMDN` (one downlink slot, one Message ID) at
+//!   `downlink_aggregate_max_entries`, before passing `downlink_aggregate_max_bytes`, after
+//!   `downlink_aggregate_delay`, or at `handle_idle`; a lone copy goes single. Each element's
+//!   verdict in the answer's `results` is its copy's outcome (module `aggregate_downlink`).
 //!
 //! # Test hooks ([`ServerTestHooks`], bulks and aggregates)
 //! Applied after the bulk or aggregate is decoded and counted (`bulk_requests`, `bulk_entries`,
@@ -137,7 +143,9 @@
 //! - `segments` (received segments, `SEGREC`/`SEGCONFIR` sent) over `reassembly`;
 //!   `segment_delivery` (copies sent as segments, `SEGREC`/`SEGCONFIR` answered) over
 //!   `segmenting`.
-//! - `delivery` (downlink requests and their outcomes) over `downlink` (the table); `accepted`
+//! - `delivery` (downlink requests and their outcomes) over `downlink` (the table);
+//!   `aggregate_downlink` (copies toward a Gateway UE sent as one `AGGMSG`/`AGGIMDN`) over
+//!   `aggregating` (the queues); `accepted`
 //!   (copies in delivery); `forward` (store and forward) over `store` and `flush`.
 //! - `persist` (restore and change tracking), `changes`, `records` (their encodings), `db`
 //!   ([`ServerDb`]) and `wal`.
@@ -145,6 +153,8 @@
 //! - `configuration` and `provisioning`: the configuration management server (24.538 §6.2.1).
 
 mod accepted;
+mod aggregate_downlink;
+mod aggregating;
 mod as_registration;
 mod auth;
 mod changes;
@@ -184,6 +194,7 @@ mod verdict;
 mod wal;
 
 pub use self::core::{ServerCore, MAX_QUEUED_TRANSMITS};
+pub use aggregating::AGGREGATE_FLUSH_REASONS;
 pub use changes::ServerChanges;
 pub use config::{
     MessagingConfig, ServerConfig, ServerPolicy, ServerTestHooks, AGGREGATOR_EXCHANGES_PER_PEER,
@@ -197,4 +208,4 @@ pub use gateways::{MAX_GATEWAY_ENDPOINTS, MAX_KNOWN_GATEWAYS};
 pub use persist::Restored;
 pub use registration::STORE_FULL_MAX_AGE;
 pub use registry::{DownlinkPath, Registration};
-pub use stats::{RequestType, ServerStats, ANSWER_CLASSES, TOPIC_BOUNDS};
+pub use stats::{RequestType, ServerStats, ANSWER_CLASSES, DOWNLINK_AGGREGATE_TYPES, TOPIC_BOUNDS};

@@ -80,8 +80,8 @@ impl ServerCore {
         }
     }
 
-    /// A fresh UUID (version 4 form) for a report the server generates.
-    fn new_message_id(&mut self) -> String {
+    /// A fresh UUID (version 4 form) for a report or a downlink aggregate the server generates.
+    pub(super) fn new_message_id(&mut self) -> String {
         let (a, b) = (self.rng.next_u64(), self.rng.next_u64());
         format!(
             "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",

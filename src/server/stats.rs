@@ -124,6 +124,16 @@ pub struct ServerStats {
     pub segment_requests: AtomicU64,
     /// Segments sent again for a recipient's `SEGREC`.
     pub segments_resent: AtomicU64,
+    /// Downlink aggregates sent toward Gateway UEs (23.554 §8.4.3), by type: `AGGMSG`,
+    /// `AGGIMDN` ([`DOWNLINK_AGGREGATE_TYPES`]).
+    pub downlink_aggregates: [AtomicU64; DOWNLINK_AGGREGATE_TYPES.len()],
+    /// Copies sent as elements of downlink aggregates.
+    pub downlink_aggregated_elements: AtomicU64,
+    /// Copies toward Gateway UEs sent as their own `MSG`/`IMDN` (alone in their queue, or
+    /// larger than `downlink_aggregate_max_bytes`).
+    pub downlink_singles: AtomicU64,
+    /// Aggregation queues flushed, by trigger ([`AGGREGATE_FLUSH_REASONS`](super::AGGREGATE_FLUSH_REASONS)).
+    pub downlink_aggregate_flushes: [AtomicU64; 4],
     /// Block-wise transfer (RFC 7959) events.
     pub block: Arc<BlockStats>,
     /// Turns that waited for the write in progress because `MAX_QUEUED_TRANSMITS` datagrams
@@ -197,6 +207,9 @@ impl RequestType {
         }
     }
 }
+
+/// The Message Types of downlink aggregates (label `message_type` of `downlink_aggregates`).
+pub const DOWNLINK_AGGREGATE_TYPES: [&str; 2] = ["AGGMSG", "AGGIMDN"];
 
 /// Code classes of the server's answers (label `result`): `2xx`, `4xx`, `5xx`, in that order.
 pub const ANSWER_CLASSES: [&str; 3] = ["2xx", "4xx", "5xx"];

@@ -1063,6 +1063,7 @@ fn requests_are_counted_by_type_and_answers_by_code_class() {
     assert_eq!(classes, [4, 1, 1]);
 }
 
+mod aggregate_downlink;
 mod messaging;
 
 mod endpoint;
