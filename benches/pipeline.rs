@@ -128,6 +128,8 @@ struct Run {
     successes: usize,
     upstream_requests: usize,
     recorded: HashMap<u64, Vec<u8>>,
+    /// Upstream requests to answer (reused, so the harness allocates nothing per request).
+    to_answer: Vec<(usize, u64)>,
 }
 
 /// A 2.04 `MSGRESP` piggybacked on the ACK, one `ACCEPTED` result per element of `request`.
@@ -174,7 +176,7 @@ fn token_of(view: &MessageView<'_>) -> u64 {
 /// Move datagrams until quiet: device answers are counted (and checked when recording), each
 /// upstream request is answered at once.
 fn drain(core: &mut GatewayCore, now: Instant, up: &mut Upstream<'_>, run: &mut Run) {
-    let mut answers: Vec<(usize, u64)> = Vec::new();
+    let mut answers = std::mem::take(&mut run.to_answer);
     loop {
         while let Some((side, t)) = core.poll_transmit() {
             match side {
@@ -211,6 +213,7 @@ fn drain(core: &mut GatewayCore, now: Instant, up: &mut Upstream<'_>, run: &mut 
             }
         }
         if answers.is_empty() {
+            run.to_answer = answers;
             return;
         }
         let table = match up {

@@ -98,6 +98,8 @@ impl GatewayCore {
         let max_entries = self.max_entries();
         let budget = self.bulk_budget();
         let mut members: Vec<(Arc<str>, u64)> = Vec::new();
+        // The members' elements, gathered with them (one pending lookup per member).
+        let mut elements: Vec<&[u8]> = Vec::new();
         let mut bytes = self.upstream.envelope_len[kind.index()];
         {
             let batch = &mut self.upstream.batches[kind.index()];
@@ -118,6 +120,7 @@ impl GatewayCore {
                     break;
                 }
                 bytes += add;
+                elements.push(p.element.as_slice());
                 let q = batch.queue.pop_front().expect("front exists");
                 members.push((q.ue, q.seq));
             }
@@ -147,10 +150,6 @@ impl GatewayCore {
         };
         let mut payload = Vec::with_capacity(bytes);
         {
-            let elements: Vec<&[u8]> = members
-                .iter()
-                .filter_map(|(ue, _)| self.pending.get(kind, ue).map(|p| p.element.as_slice()))
-                .collect();
             let (service, gateway) = (&self.config.service_id, &self.config.gateway_ue_service_id);
             match kind {
                 Kind::Reg | Kind::Dereg => {
@@ -293,11 +292,21 @@ impl GatewayCore {
                     .payload(payload)
             }
             (Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn, _) => {
-                MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(token))
-                    .uri_path(&self.config.server_uri_path)
-                    .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
-                    .option(option::REQUEST_TAG, &request_tag(token))
-                    .payload(payload)
+                // Header, Token, Uri-Path, Content-Format, Request-Tag and the body in one
+                // allocation.
+                let buf =
+                    Vec::with_capacity(payload.len() + self.config.server_uri_path.len() + 40);
+                MessageBuilder::with_buffer(
+                    buf,
+                    MsgType::Con,
+                    Code::POST,
+                    mid,
+                    Token::from_u64(token),
+                )
+                .uri_path(&self.config.server_uri_path)
+                .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+                .option(option::REQUEST_TAG, &request_tag(token))
+                .payload(payload)
             }
         };
         let deadline = now + self.config.bulk_response_timeout;
