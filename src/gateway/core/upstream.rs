@@ -97,9 +97,10 @@ impl GatewayCore {
         let reason = self.flush_reason(kind, now);
         let max_entries = self.max_entries();
         let budget = self.bulk_budget();
-        let mut members: Vec<(Arc<str>, u64)> = Vec::new();
+        let room = max_entries.min(self.upstream.batches[kind.index()].count);
+        let mut members: Vec<(Arc<str>, u64)> = Vec::with_capacity(room);
         // The members' elements, gathered with them (one pending lookup per member).
-        let mut elements: Vec<&[u8]> = Vec::new();
+        let mut elements: Vec<&[u8]> = Vec::with_capacity(room);
         let mut bytes = self.upstream.envelope_len[kind.index()];
         {
             let batch = &mut self.upstream.batches[kind.index()];
@@ -148,7 +149,8 @@ impl GatewayCore {
             batch.blocked_until = Some(retry.max(now + Duration::from_millis(1)));
             return false;
         };
-        let mut payload = Vec::with_capacity(bytes);
+        // `bytes` counts the separators; the writers reserve one byte per element.
+        let mut payload = Vec::with_capacity(bytes + 1);
         {
             let (service, gateway) = (&self.config.service_id, &self.config.gateway_ue_service_id);
             match kind {
