@@ -3,7 +3,7 @@
 //! without an owned message being built (issue 13: no per-message copies on the uplink path).
 
 use super::shard::GatewayCore;
-use crate::msg::{Message, MessageFields, MessageSendingRequest, Segmentation, TargetType};
+use crate::msg::{Message, MessageFields, MessageSendingRequest, TargetType};
 
 impl GatewayCore {
     /// [`app_message_fields`] with this gateway's identities.
@@ -68,7 +68,7 @@ pub(super) fn owned_message(f: &MessageFields<'_>) -> Message {
         priority: f.priority,
         store_and_forward: f.store_and_forward,
         expiration_time: own(f.expiration_time),
-        segmentation: f.segmentation.map(Segmentation::clone),
+        segmentation: f.segmentation.cloned(),
     }
 }
 
