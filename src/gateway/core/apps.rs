@@ -362,7 +362,8 @@ impl GatewayCore {
         m: &Message,
         raw: &[u8],
     ) {
-        let mut element = Vec::new();
+        // The element is the request without two envelope keys: its size bounds it.
+        let mut element = Vec::with_capacity(raw.len() + 16);
         msg::write_message_element(&mut element, m);
         // A segment is pending under its Message ID and number (design D1).
         let key = match &m.segmentation {
@@ -395,7 +396,7 @@ impl GatewayCore {
         r: &DeliveryReport,
         raw: &[u8],
     ) {
-        let mut element = Vec::new();
+        let mut element = Vec::with_capacity(raw.len() + 16);
         msg::write_report_element(&mut element, r);
         let admission = Admission {
             kind: Kind::Imdn,

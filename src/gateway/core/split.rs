@@ -70,7 +70,11 @@ pub fn split_answer(kind: Kind, members: &[(Arc<str>, u64)], payload: &[u8]) -> 
             // Member order (an answer lists them in order: already sorted, nothing to do); an
             // element the answer does not list was accepted.
             let in_order = split.outcomes.len() == members.len()
-                && split.outcomes.iter().enumerate().all(|(i, (idx, _))| i == *idx);
+                && split
+                    .outcomes
+                    .iter()
+                    .enumerate()
+                    .all(|(i, (idx, _))| i == *idx);
             if !in_order {
                 let mut by_member: Vec<Option<Outcome>> = vec![None; members.len()];
                 for (idx, outcome) in split.outcomes.drain(..) {
