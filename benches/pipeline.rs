@@ -9,6 +9,10 @@
 //! are built from each `AGGMSG`. Scenarios: `REG` with the default configuration (1024-byte
 //! bulks, ~12 entries), `REG` with 100-entry bulks, and Annex A.3 `MESSAGE SENDING REQUEST`s
 //! from registered Application Clients (registration done in the untimed setup).
+//!
+//! The setup prints the heap allocations per device request of one replayed run (a counting
+//! global allocator): `alloc` and `realloc` calls between the first device datagram and the
+//! last device answer.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use msgin5g::coap::types::option;
@@ -16,6 +20,7 @@ use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_F
 use msgin5g::gateway::{GatewayConfig, GatewayCore, Side};
 use msgin5g::msg::{self, MessageResponse, MessageResult, MsgDeliveryStatus, Payload};
 use msgin5g::server::{ServerConfig, ServerCore};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -23,6 +28,38 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const N: usize = 1000;
+
+/// The system allocator, counting `alloc` and `realloc` calls.
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static REALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        REALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 const SEED: u64 = 7;
 
 fn server_addr() -> SocketAddr {
@@ -91,6 +128,8 @@ struct Run {
     successes: usize,
     upstream_requests: usize,
     recorded: HashMap<u64, Vec<u8>>,
+    /// Upstream requests to answer (reused, so the harness allocates nothing per request).
+    to_answer: Vec<(usize, u64)>,
 }
 
 /// A 2.04 `MSGRESP` piggybacked on the ACK, one `ACCEPTED` result per element of `request`.
@@ -137,7 +176,7 @@ fn token_of(view: &MessageView<'_>) -> u64 {
 /// Move datagrams until quiet: device answers are counted (and checked when recording), each
 /// upstream request is answered at once.
 fn drain(core: &mut GatewayCore, now: Instant, up: &mut Upstream<'_>, run: &mut Run) {
-    let mut answers: Vec<(usize, u64)> = Vec::new();
+    let mut answers = std::mem::take(&mut run.to_answer);
     loop {
         while let Some((side, t)) = core.poll_transmit() {
             match side {
@@ -174,6 +213,7 @@ fn drain(core: &mut GatewayCore, now: Instant, up: &mut Upstream<'_>, run: &mut 
             }
         }
         if answers.is_empty() {
+            run.to_answer = answers;
             return;
         }
         let table = match up {
@@ -302,12 +342,26 @@ fn pipeline(c: &mut Criterion) {
         assert_eq!(recorded.device_answers, N, "{}", s.name);
         assert_eq!(recorded.successes, N, "{}", s.name);
         let answers = &recorded.recorded;
+        let mut core = s.core(t0);
+        let (allocs, reallocs) = (
+            ALLOCS.load(Ordering::Relaxed),
+            REALLOCS.load(Ordering::Relaxed),
+        );
         let replay = run(
-            &mut s.core(t0),
+            &mut core,
             t0,
             hold,
             &s.requests,
             &mut Upstream::Replay(answers),
+        );
+        let allocs = ALLOCS.load(Ordering::Relaxed) - allocs;
+        let reallocs = REALLOCS.load(Ordering::Relaxed) - reallocs;
+        drop(core);
+        eprintln!(
+            "{}: {:.2} allocs + {:.2} reallocs per device request",
+            s.name,
+            allocs as f64 / N as f64,
+            reallocs as f64 / N as f64
         );
         assert_eq!(
             (replay.device_answers, replay.upstream_requests),

@@ -63,8 +63,9 @@ pub use json::{json_string_len, write_json_string};
 pub use message_type::MessageType;
 pub use messaging::aggregate::{aggregate_envelope_len, write_aggregate, AggKind};
 pub use messaging::encode::{
-    write_aggregate_response, write_message, write_message_element, write_message_response,
-    write_report, write_report_element,
+    write_aggregate_response, write_fields, write_fields_element, write_message,
+    write_message_element, write_message_response, write_report, write_report_element,
+    MessageFields,
 };
 pub use messaging::{
     Address, AggregatedMessage, AggregatedReport, DeliveryReport, Message, MessageResponse,

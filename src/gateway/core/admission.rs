@@ -2,6 +2,7 @@
 //! pending bound, drain and journal checks, `waitTime`, replacement of an older request from the
 //! same device, then its batch or a single request upstream; and the timers of its exchange.
 
+use super::app_fields::app_message_fields;
 use super::batch::Queued;
 use super::pending::{AckState, Dialect, Exchange, Kind, Pending, Stage};
 use super::shard::GatewayCore;
@@ -9,8 +10,9 @@ use super::split::segment_message_id;
 use super::timer_queue::Timer;
 use crate::coap::build::empty_ack;
 use crate::gateway::answer::Outcome;
+use crate::gateway::GatewayConfig;
 use crate::gateway::{AnswerMode, Received, Side};
-use crate::msg::cause;
+use crate::msg::{self, cause, DeliveryReport, MessageSendingRequest};
 use bytes::Bytes;
 use metrics::CounterFn;
 use std::cmp::Reverse;
@@ -32,7 +34,53 @@ pub(super) struct Admission<'a> {
     /// The pre-encoded bulk/aggregate element.
     pub element: Vec<u8>,
     /// The complete request, sent when it goes on its own.
-    pub single: &'a [u8],
+    pub single: Single<'a>,
+}
+
+/// The complete request of an admission, written only when it goes on its own (a bulked or
+/// aggregated request never needs it).
+#[derive(Clone, Copy)]
+pub(super) enum Single<'a> {
+    /// The device's request payload as received.
+    Raw(&'a [u8]),
+    /// The `MSG` of an Application Client's `MESSAGE SENDING REQUEST` (23.554 §8.11), with
+    /// the Application ID of its registration.
+    App {
+        /// The request.
+        request: &'a MessageSendingRequest,
+        /// The registration's Application ID (used when the request names none).
+        application_id: &'a str,
+    },
+    /// An `IMDN` (an Application Client's delivery report).
+    Report(&'a DeliveryReport),
+}
+
+impl Single<'_> {
+    /// The request's bytes (an AC's message from the gateway's identities in `config`).
+    fn to_vec(self, config: &GatewayConfig) -> Vec<u8> {
+        match self {
+            Single::Raw(raw) => raw.to_vec(),
+            Single::App {
+                request,
+                application_id,
+            } => {
+                let f = app_message_fields(
+                    &config.service_id,
+                    &config.gateway_ue_service_id,
+                    application_id,
+                    request,
+                );
+                let mut out = Vec::with_capacity(f.len_hint());
+                msg::write_fields(&mut out, &f);
+                out
+            }
+            Single::Report(r) => {
+                let mut out = Vec::new();
+                msg::write_report(&mut out, r);
+                out
+            }
+        }
+    }
 }
 
 impl GatewayCore {
@@ -173,7 +221,7 @@ impl GatewayCore {
             element
         } else {
             // Sent on its own, as a complete request.
-            single.to_vec()
+            single.to_vec(&self.config)
         };
         let seq = self.pending.next_seq();
         let mut entry = Pending {

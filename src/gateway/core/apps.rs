@@ -3,7 +3,8 @@
 //! all aggregated upstream (`AGGMSG`/`AGGIMDN`, 23.554 §8.4) by the same batcher as
 //! registrations.
 
-use super::admission::Admission;
+use super::admission::{Admission, Single};
+use super::app_fields::owned_message;
 use super::pending::{Exchange, Kind};
 use super::shard::GatewayCore;
 use super::split::{segment_key, segment_message_id};
@@ -18,7 +19,7 @@ use crate::msg::{self, cause, Payload, RegResult};
 use crate::msg::{
     AcceptResult, AppDeregistrationRequest, AppDeregistrationResponse, AppRegistrationRequest,
     AppRegistrationResponse, DeliveryReport, DeliveryReportSendingRequest, Message,
-    MessageSendingRequest, Priority, TargetType,
+    MessageSendingRequest, Priority,
 };
 use bytes::Bytes;
 use metrics::CounterFn;
@@ -194,31 +195,6 @@ impl GatewayCore {
         else {
             return;
         };
-        let target = Some(r.target_address.clone());
-        let m = Message {
-            msgin5g_service_id: Some(self.config.service_id.clone()),
-            message_id: r.message_id.clone(),
-            originating_ue_service_id: Some(self.config.gateway_ue_service_id.clone()),
-            recipient_ue_service_id: target.clone().filter(|_| r.target_type == TargetType::Ue),
-            recipient_as_service_id: target.clone().filter(|_| r.target_type == TargetType::As),
-            recipient_group_service_id: target
-                .clone()
-                .filter(|_| r.target_type == TargetType::Group),
-            // Project extension of Annex A.3 (A.2.2.7 lists TOPIC and BROADCAST target types).
-            recipient_topic: target
-                .clone()
-                .filter(|_| r.target_type == TargetType::Topic),
-            recipient_broadcast_area: target.filter(|_| r.target_type == TargetType::Bc),
-            application_id: Some(
-                r.application_id
-                    .clone()
-                    .unwrap_or_else(|| reg.application_id.to_string()),
-            ),
-            payload: Some(r.payload.clone()),
-            delivery_status_required: r.delivery_status_required,
-            priority: r.priority,
-            ..Message::default()
-        };
         if r.delivery_status_required {
             let evicted = self.directory.set_report_route(
                 &r.message_id,
@@ -232,23 +208,28 @@ impl GatewayCore {
         let urgent = r.priority == Some(Priority::High);
         let decoded_len = msg::base64_decoded_len(&r.payload).unwrap_or(0);
         if decoded_len > self.config.segment_size {
+            let m = owned_message(&self.app_message_fields(&reg.application_id, r));
             self.app_segmented(now, exchange, m, decoded_len, urgent);
             return;
         }
         if self.refuse_while_segmented(now, exchange, &r.message_id) {
             return;
         }
-        let mut element = Vec::new();
-        msg::write_message_element(&mut element, &m);
-        let mut single = Vec::new();
-        msg::encode(&Payload::Msg(m), &mut single);
+        // The element is written straight from the request; the whole MSG only if it goes
+        // on its own.
+        let f = self.app_message_fields(&reg.application_id, r);
+        let mut element = Vec::with_capacity(f.len_hint());
+        msg::write_fields_element(&mut element, &f);
         let admission = Admission {
             kind: Kind::Msg,
             key: &r.message_id,
             urgent,
             wait_time: None,
             element,
-            single: &single,
+            single: Single::App {
+                request: r,
+                application_id: &reg.application_id,
+            },
         };
         self.admit(now, exchange, admission);
     }
@@ -293,15 +274,13 @@ impl GatewayCore {
         };
         let mut element = Vec::new();
         msg::write_report_element(&mut element, &report);
-        let mut single = Vec::new();
-        msg::encode(&Payload::Imdn(report), &mut single);
         let admission = Admission {
             kind: Kind::Imdn,
             key: &r.message_id,
             urgent: false,
             wait_time: None,
             element,
-            single: &single,
+            single: Single::Report(&report),
         };
         self.admit(now, exchange, admission);
     }
@@ -383,7 +362,8 @@ impl GatewayCore {
         m: &Message,
         raw: &[u8],
     ) {
-        let mut element = Vec::new();
+        // The element is the request without two envelope keys: its size bounds it.
+        let mut element = Vec::with_capacity(raw.len() + 16);
         msg::write_message_element(&mut element, m);
         // A segment is pending under its Message ID and number (design D1).
         let key = match &m.segmentation {
@@ -396,7 +376,7 @@ impl GatewayCore {
             urgent: m.priority == Some(Priority::High),
             wait_time: None,
             element,
-            single: raw,
+            single: Single::Raw(raw),
         };
         let segment = m.segmentation.as_ref().map(|s| s.segment_number);
         self.client_admit(
@@ -416,7 +396,7 @@ impl GatewayCore {
         r: &DeliveryReport,
         raw: &[u8],
     ) {
-        let mut element = Vec::new();
+        let mut element = Vec::with_capacity(raw.len() + 16);
         msg::write_report_element(&mut element, r);
         let admission = Admission {
             kind: Kind::Imdn,
@@ -424,7 +404,7 @@ impl GatewayCore {
             urgent: false,
             wait_time: None,
             element,
-            single: raw,
+            single: Single::Raw(raw),
         };
         self.client_admit(
             now,

@@ -3,7 +3,7 @@
 //! admitted like a registration (batched into `BULKCONF`, or forwarded singly); the
 //! `BULKCONFRESP` is split into one 2.05/4.03/4.04 per device.
 
-use super::admission::Admission;
+use super::admission::{Admission, Single};
 use super::pending::{AckState, Dialect, Exchange, Kind};
 use super::shard::GatewayCore;
 use super::upstream_state::InFlight;
@@ -156,7 +156,7 @@ impl GatewayCore {
             urgent: credential,
             wait_time,
             element,
-            single: data,
+            single: Single::Raw(data),
         };
         self.admit(now, exchange, admission);
     }

@@ -1,7 +1,7 @@
 //! Device requests (MSGin5G-6): validate, deduplicate (RFC 7252 §4.5), accept, replace, and
 //! send each request its one final answer (docs/PROTOCOL.md §7).
 
-use super::admission::Admission;
+use super::admission::{Admission, Single};
 use super::device_state::DeviceRetx;
 use super::pending::{AckState, Dialect, Exchange, Forwarded, Kind};
 use super::shard::GatewayCore;
@@ -107,7 +107,7 @@ impl GatewayCore {
                     urgent,
                     wait_time: r.wait_time,
                     element,
-                    single: view.payload(),
+                    single: Single::Raw(view.payload()),
                 };
                 self.admit(now, exchange, admission);
             }
@@ -121,7 +121,7 @@ impl GatewayCore {
                     urgent,
                     wait_time: r.wait_time,
                     element,
-                    single: view.payload(),
+                    single: Single::Raw(view.payload()),
                 };
                 self.admit(now, exchange, admission);
             }

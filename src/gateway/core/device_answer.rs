@@ -148,7 +148,9 @@ impl GatewayCore {
             (Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn, Some((cf, _))) => Some(*cf),
             (Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn, None) => Some(CONTENT_FORMAT_JSON),
         };
-        let mut b = MessageBuilder::new(mtype, code, mid, exchange.token);
+        // Sized for the header, Token, options and the body: one allocation per answer.
+        let buf = Vec::with_capacity(body.len() + 32);
+        let mut b = MessageBuilder::with_buffer(buf, mtype, code, mid, exchange.token);
         if let Some(cf) = content_format {
             b = b.uint_option(option::CONTENT_FORMAT, u32::from(cf));
         }

@@ -5,7 +5,7 @@
 //! relayed to the UE (code, Content-Format, payload, Max-Age) with the UE's Message ID and
 //! Token.
 
-use super::admission::Admission;
+use super::admission::{Admission, Single};
 use super::pending::{Dialect, Exchange, Forwarded, Kind};
 use super::shard::GatewayCore;
 use crate::coap::MessageView;
@@ -35,7 +35,7 @@ impl GatewayCore {
             urgent: true,
             wait_time: None,
             element: Vec::new(),
-            single: raw,
+            single: Single::Raw(raw),
         };
         self.client_admit(now, exchange, originator, admission, None);
     }

@@ -20,6 +20,7 @@
 //! - [`device_answer`]: the one final answer to each device request;
 //! - [`config`]: configuration GETs on the configuration socket (24.538 §6.2.2.1);
 //! - [`apps`]: Application Client registration and requests (MSGin5G-5, 24.538 §6.3.2);
+//!   [`app_fields`]: the `MSG` an AC's request becomes, borrowed from the request;
 //! - [`forward`]: a MSGin5G-6 UE's `SEGREC`/`SEGCONFIR`/`TOPICSUB`/`TOPICUNSUB`, forwarded
 //!   singly with the server's answer relayed;
 //! - [`upstream`]: batching, bulk and single requests, the server's answers; [`split`] splits
@@ -43,6 +44,7 @@
 //! - [`driven`]: the shard as a `net::shard::Core` (socket ids ↔ sides).
 
 mod admission;
+mod app_fields;
 mod apps;
 mod batch;
 mod config;

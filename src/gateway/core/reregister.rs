@@ -48,7 +48,8 @@ impl GatewayCore {
                 .pending
                 .get(kind, ue)
                 .is_some_and(|p| p.seq == seq && p.exchange.dialect == Dialect::App && !p.retried);
-        let key = self.pending.key(kind, ue);
+        // The shared key is looked up only for a request that may be parked (rare).
+        let key = eligible.then(|| self.pending.key(kind, ue)).flatten();
         let (true, Some(key)) = (eligible, key) else {
             self.finish(now, kind, ue, seq, outcome);
             return;

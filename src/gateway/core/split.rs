@@ -67,17 +67,26 @@ pub fn split_answer(kind: Kind, members: &[(Arc<str>, u64)], payload: &[u8]) -> 
                 && count.is_some_and(|c| c as usize != entries.len()),
         };
         if kind.is_message() {
-            // Member order; an element the answer does not list was accepted.
-            let mut by_member: Vec<Option<Outcome>> = vec![None; members.len()];
-            for (idx, outcome) in split.outcomes.drain(..) {
-                by_member[idx] = Some(outcome);
-            }
-            split.outcomes.extend(
-                by_member
-                    .into_iter()
+            // Member order (an answer lists them in order: already sorted, nothing to do); an
+            // element the answer does not list was accepted.
+            let in_order = split.outcomes.len() == members.len()
+                && split
+                    .outcomes
+                    .iter()
                     .enumerate()
-                    .map(|(idx, o)| (idx, o.unwrap_or_else(|| Outcome::success(kind)))),
-            );
+                    .all(|(i, (idx, _))| i == *idx);
+            if !in_order {
+                let mut by_member: Vec<Option<Outcome>> = vec![None; members.len()];
+                for (idx, outcome) in split.outcomes.drain(..) {
+                    by_member[idx] = Some(outcome);
+                }
+                split.outcomes.extend(
+                    by_member
+                        .into_iter()
+                        .enumerate()
+                        .map(|(idx, o)| (idx, o.unwrap_or_else(|| Outcome::success(kind)))),
+                );
+            }
         } else {
             for (idx, _) in taken.iter().enumerate().filter(|(_, &t)| !t) {
                 split.missing_entries += 1;
@@ -263,6 +272,17 @@ mod tests {
         );
         assert_eq!(s.outcomes[2].1.code, Code::FORBIDDEN);
         assert_eq!((s.unknown_entries, s.missing_entries), (1, 0));
+        // Every element listed in order: the outcomes as listed.
+        let json = br#"{"messageType":"MSGRESP","results":[{"messageId":"m1","deliveryStatus":"ACCEPTED"},{"messageId":"m2","deliveryStatus":"FAILED"},{"messageId":"m3","deliveryStatus":"ACCEPTED"}]}"#;
+        let s = split_answer(Kind::Msg, &m, json).unwrap();
+        assert_eq!(
+            s.outcomes,
+            vec![
+                (0, Outcome::success(Kind::Msg)),
+                (1, Outcome::verdict(MsgDeliveryStatus::Failed, None)),
+                (2, Outcome::success(Kind::Msg)),
+            ]
+        );
         // 2.04 without a body, or a MSGRESP without results: all accepted.
         for body in [
             &b""[..],

@@ -97,7 +97,10 @@ impl GatewayCore {
         let reason = self.flush_reason(kind, now);
         let max_entries = self.max_entries();
         let budget = self.bulk_budget();
-        let mut members: Vec<(Arc<str>, u64)> = Vec::new();
+        let room = max_entries.min(self.upstream.batches[kind.index()].count);
+        let mut members: Vec<(Arc<str>, u64)> = Vec::with_capacity(room);
+        // The members' elements, gathered with them (one pending lookup per member).
+        let mut elements: Vec<&[u8]> = Vec::with_capacity(room);
         let mut bytes = self.upstream.envelope_len[kind.index()];
         {
             let batch = &mut self.upstream.batches[kind.index()];
@@ -118,6 +121,7 @@ impl GatewayCore {
                     break;
                 }
                 bytes += add;
+                elements.push(p.element.as_slice());
                 let q = batch.queue.pop_front().expect("front exists");
                 members.push((q.ue, q.seq));
             }
@@ -145,12 +149,9 @@ impl GatewayCore {
             batch.blocked_until = Some(retry.max(now + Duration::from_millis(1)));
             return false;
         };
-        let mut payload = Vec::with_capacity(bytes);
+        // `bytes` counts the separators; the writers reserve one byte per element.
+        let mut payload = Vec::with_capacity(bytes + 1);
         {
-            let elements: Vec<&[u8]> = members
-                .iter()
-                .filter_map(|(ue, _)| self.pending.get(kind, ue).map(|p| p.element.as_slice()))
-                .collect();
             let (service, gateway) = (&self.config.service_id, &self.config.gateway_ue_service_id);
             match kind {
                 Kind::Reg | Kind::Dereg => {
@@ -293,11 +294,21 @@ impl GatewayCore {
                     .payload(payload)
             }
             (Kind::Reg | Kind::Dereg | Kind::Msg | Kind::Imdn, _) => {
-                MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(token))
-                    .uri_path(&self.config.server_uri_path)
-                    .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
-                    .option(option::REQUEST_TAG, &request_tag(token))
-                    .payload(payload)
+                // Header, Token, Uri-Path, Content-Format, Request-Tag and the body in one
+                // allocation.
+                let buf =
+                    Vec::with_capacity(payload.len() + self.config.server_uri_path.len() + 40);
+                MessageBuilder::with_buffer(
+                    buf,
+                    MsgType::Con,
+                    Code::POST,
+                    mid,
+                    Token::from_u64(token),
+                )
+                .uri_path(&self.config.server_uri_path)
+                .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+                .option(option::REQUEST_TAG, &request_tag(token))
+                .payload(payload)
             }
         };
         let deadline = now + self.config.bulk_response_timeout;

@@ -51,14 +51,24 @@ const UUID_SAMPLE: &str = "00000000-0000-4000-8000-000000000000";
 pub(super) fn uuid_text(hi: u64, lo: u64) -> String {
     let hi = (hi & !0xF000) | 0x4000;
     let lo = (lo & !(0xC000 << 48)) | (0x8000 << 48);
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        hi >> 32,
-        (hi >> 16) & 0xFFFF,
-        hi & 0xFFFF,
-        lo >> 48,
-        lo & 0xFFFF_FFFF_FFFF
-    )
+    // Hex digits written into one exact-size buffer (one allocation, no formatter).
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(UUID_SAMPLE.len());
+    for (value, digits) in [
+        (hi >> 32, 8),
+        ((hi >> 16) & 0xFFFF, 4),
+        (hi & 0xFFFF, 4),
+        (lo >> 48, 4),
+        (lo & 0xFFFF_FFFF_FFFF, 12),
+    ] {
+        if !out.is_empty() {
+            out.push('-');
+        }
+        for i in (0..digits).rev() {
+            out.push(char::from(HEX[((value >> (4 * i)) & 0xF) as usize]));
+        }
+    }
+    out
 }
 
 /// Everything a shard keeps about its side toward the server.
@@ -236,4 +246,32 @@ pub(super) struct Block2Fetch {
     pub(super) etag: Option<Vec<u8>>,
     /// The block size (SZX) of the next fetch.
     pub(super) szx: u8,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uuid_text;
+
+    #[test]
+    fn uuid_text_is_the_formatted_version_4_uuid() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..64 {
+            x = x.rotate_left(13).wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ 0xFF;
+            let (hi, lo) = (x, x.rotate_left(29) ^ 0x1234_5678);
+            let (h, l) = (
+                (hi & !0xF000) | 0x4000,
+                (lo & !(0xC000 << 48)) | (0x8000 << 48),
+            );
+            let expected = format!(
+                "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                h >> 32,
+                (h >> 16) & 0xFFFF,
+                h & 0xFFFF,
+                l >> 48,
+                l & 0xFFFF_FFFF_FFFF
+            );
+            assert_eq!(uuid_text(hi, lo), expected);
+        }
+        assert_eq!(uuid_text(0, 0), "00000000-0000-4000-8000-000000000000");
+    }
 }
