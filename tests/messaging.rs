@@ -289,6 +289,19 @@ async fn a_thousand_application_clients_exchange_messages_reports_and_downlink()
         piggybacked > 0,
         "{piggybacked} piggybacked, {separate} separate"
     );
+    // The server sent the ACs' messages, reports and AS messages aggregated (23.554 §8.4.3).
+    let aggregates = total(|s| {
+        s.downlink_aggregates
+            .load(std::sync::atomic::Ordering::Relaxed)
+    });
+    let elements = total(|s| {
+        s.downlink_aggregate_elements
+            .load(std::sync::atomic::Ordering::Relaxed)
+    });
+    assert!(
+        aggregates > 0 && elements >= 2 * aggregates,
+        "{aggregates} aggregates holding {elements} elements"
+    );
     gateway.shutdown().unwrap();
     server.shutdown().unwrap();
 }
