@@ -99,7 +99,8 @@ dedup_max_entries = 1048576
 # Exchanges remembered per device for duplicate detection (NSTART=1 needs one or two); a device
 # starting more within EXCHANGE_LIFETIME has its oldest forgotten.
 dedup_exchanges_per_peer = 4
-# Bound on tracked Message IDs toward devices and the server (per shard).
+# Bound on the peers (devices, uplinks toward the server) with Message IDs used within
+# EXCHANGE_LIFETIME, plus reserved IDs, per shard (a counter and 16 block times per peer).
 mid_max_entries = 1048576
 # When set, only these UE Service IDs may use the gateway (others get 4.03).
 # allow_list = ["ue-1", "ue-2"]

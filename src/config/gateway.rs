@@ -124,7 +124,7 @@ pub struct GatewaySection {
     pub dedup_max_entries: usize,
     /// Exchanges remembered per device for duplicate detection.
     pub dedup_exchanges_per_peer: usize,
-    /// Message ID tracking bound.
+    /// Bound on peers with Message IDs in use (and reserved IDs).
     pub mid_max_entries: usize,
     /// UE Service IDs allowed to use the gateway; `None` allows all.
     pub allow_list: Option<Vec<String>>,

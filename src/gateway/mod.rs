@@ -151,8 +151,8 @@ pub struct GatewayConfig {
     /// Exchanges remembered per device for duplicate detection (RFC 7252 §4.5; a device
     /// following NSTART=1, §4.7, needs one or two).
     pub dedup_exchanges_per_peer: usize,
-    /// Bound on tracked Message IDs toward devices, and per uplink toward the server (at most
-    /// 65 536 there: one Message ID space).
+    /// Bound on the peers with Message IDs used within EXCHANGE_LIFETIME (plus reserved IDs)
+    /// toward devices, and per uplink toward the server (RFC 7252 §4.4; `coap::mid`).
     pub mid_max_entries: usize,
     /// When set, only these UE Service IDs may use the gateway (others get 4.03).
     pub allow_list: Option<HashSet<String>>,
