@@ -66,37 +66,46 @@ pub(crate) fn segment_confirmation(f: &Fields<'_, '_>) -> Result<SegmentConfirma
     })
 }
 
-fn write_parties(out: &mut Vec<u8>, p: [(&str, Option<&str>); 4]) {
-    for (k, v) in p {
+/// `{"msgin5gServiceId"?,"messageType":MT,"messageId",originating*,recipient*?,
+/// "segmentation":{"setId"}` (open: the caller writes the rest and the closing brace).
+fn write_start(
+    out: &mut Vec<u8>,
+    mt: MessageType,
+    sid: Option<&str>,
+    message_id: &str,
+    parties: [Option<&str>; 4],
+    set_id: &str,
+) {
+    write_head(out, sid, mt.as_str());
+    out.push(b',');
+    write_first(out, "messageId", message_id);
+    let keys = [
+        "originatingUeServiceId",
+        "originatingAsServiceId",
+        "recipientUeServiceId",
+        "recipientAsServiceId",
+    ];
+    for (k, v) in keys.into_iter().zip(parties) {
         write_opt_str(out, k, v);
     }
+    write_set_id(out, set_id);
 }
 
 /// A whole `SEGREC`.
 pub fn write_segment_recovery(out: &mut Vec<u8>, r: &SegmentRecovery) {
-    write_head(
+    write_start(
         out,
+        MessageType::SegRec,
         r.msgin5g_service_id.as_deref(),
-        MessageType::SegRec.as_str(),
-    );
-    out.push(b',');
-    write_first(out, "messageId", &r.message_id);
-    write_parties(
-        out,
+        &r.message_id,
         [
-            (
-                "originatingUeServiceId",
-                r.originating_ue_service_id.as_deref(),
-            ),
-            (
-                "originatingAsServiceId",
-                r.originating_as_service_id.as_deref(),
-            ),
-            ("recipientUeServiceId", r.recipient_ue_service_id.as_deref()),
-            ("recipientAsServiceId", r.recipient_as_service_id.as_deref()),
+            r.originating_ue_service_id.as_deref(),
+            r.originating_as_service_id.as_deref(),
+            r.recipient_ue_service_id.as_deref(),
+            r.recipient_as_service_id.as_deref(),
         ],
+        &r.set_id,
     );
-    write_set_id(out, &r.set_id);
     out.extend_from_slice(b",\"missingSegments\":[");
     for (i, n) in r.missing_segments.iter().enumerate() {
         if i > 0 {
@@ -109,29 +118,19 @@ pub fn write_segment_recovery(out: &mut Vec<u8>, r: &SegmentRecovery) {
 
 /// A whole `SEGCONFIR`.
 pub fn write_segment_confirmation(out: &mut Vec<u8>, c: &SegmentConfirmation) {
-    write_head(
+    write_start(
         out,
+        MessageType::SegConfir,
         c.msgin5g_service_id.as_deref(),
-        MessageType::SegConfir.as_str(),
-    );
-    out.push(b',');
-    write_first(out, "messageId", &c.message_id);
-    write_parties(
-        out,
+        &c.message_id,
         [
-            (
-                "originatingUeServiceId",
-                c.originating_ue_service_id.as_deref(),
-            ),
-            (
-                "originatingAsServiceId",
-                c.originating_as_service_id.as_deref(),
-            ),
-            ("recipientUeServiceId", c.recipient_ue_service_id.as_deref()),
-            ("recipientAsServiceId", c.recipient_as_service_id.as_deref()),
+            c.originating_ue_service_id.as_deref(),
+            c.originating_as_service_id.as_deref(),
+            c.recipient_ue_service_id.as_deref(),
+            c.recipient_as_service_id.as_deref(),
         ],
+        &c.set_id,
     );
-    write_set_id(out, &c.set_id);
     write_opt_str(out, "result", Some(c.result.as_str()));
     write_opt_str(out, "failureCause", c.failure_cause.as_deref());
     out.push(b'}');
