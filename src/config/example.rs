@@ -63,7 +63,7 @@ overload_delay_ms = 250
 max_in_flight = 256
 # Uplink sockets per shard, 1..=64: each is its own endpoint (and Message ID space) at the
 # server, good for ~265 bulks/s under RFC 7252's no-reuse rule.
-uplinks_per_shard = 8
+uplinks_per_shard = 32
 # Give up on a bulk's answer after this long (MAX_TRANSMIT_WAIT).
 bulk_response_timeout_ms = 93000
 # Every device request's final answer leaves this long before the device gives up: receipt +

@@ -246,7 +246,7 @@ impl Default for GatewayConfig {
             max_pending: DEFAULT_MAX_PENDING,
             overload_delay: DEFAULT_OVERLOAD_DELAY,
             max_in_flight: 256,
-            uplinks_per_shard: 8,
+            uplinks_per_shard: 32,
             bulk_response_timeout: Duration::from_secs(93),
             answer_margin: Duration::from_millis(2000),
             upstream_silent_after: Duration::from_secs(15),
