@@ -23,11 +23,14 @@ fn start() -> (ServerHandle, GatewayHandle) {
     raise_fd_limit();
     start_server_and_gateway(
         2,
-        // A debug build serving a flood queues far longer than a release build: overload control
-        // (tested in tests/overload.rs) would shed part of it.
+        // A debug build serving a flood on a loaded machine queues far longer than a release
+        // build: overload control (tested in tests/overload.rs and the gateway's overload
+        // scenarios) would shed part of it, by delay, buffer fill or answer latency.
         GatewayConfig {
             hold_time: Duration::from_millis(50),
             overload_delay: Duration::from_millis(900),
+            overload_buffer_percent: 0,
+            overload_latency: Duration::ZERO,
             ..GatewayConfig::default()
         },
         Duration::from_secs(10),

@@ -39,6 +39,10 @@ max_bulk_bytes = 1024
 bulk_block1_bytes = 0
 # Longest a non-urgent request waits for batching (> 0).
 hold_time_ms = 500
+# A partial batch is flushed once its kind's arrivals paused this many smoothed mean gaps (at
+# least 1 ms; judged after 64 arrivals) instead of waiting out hold_time_ms: a stream that
+# stopped cannot fill it. 0 = off, ..= 10000.
+batch_pause_factor = 8
 # Safety margin before a request's waitTime deadline.
 deadline_margin_ms = 200
 # How long a CON's ACK is held hoping to piggyback the answer (< coap.ack_timeout_ms).

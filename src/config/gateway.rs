@@ -27,6 +27,8 @@ pub const MIN_SEGMENT_SIZE: usize = 16;
 pub const MAX_SEGMENT_SIZE: usize = 32_768;
 /// Largest `gateway.summary_interval_s` (one day).
 pub const MAX_SUMMARY_INTERVAL_S: u64 = 86_400;
+/// Largest `gateway.batch_pause_factor` (beyond it `hold_time_ms` always comes first).
+pub const MAX_BATCH_PAUSE_FACTOR: u32 = 10_000;
 /// Smallest non-zero `gateway.recv_buffer_bytes`.
 pub const MIN_SOCKET_BUFFER: usize = 4096;
 /// Largest `gateway.recv_buffer_bytes` (1 GiB).
@@ -82,6 +84,8 @@ pub struct GatewaySection {
     pub bulk_block1_bytes: usize,
     /// Longest hold for batching, in milliseconds.
     pub hold_time_ms: u64,
+    /// A partial batch flushes after its kind's arrivals paused this many mean gaps (0: off).
+    pub batch_pause_factor: u32,
     /// Margin before a `waitTime` deadline, in milliseconds.
     pub deadline_margin_ms: u64,
     /// Piggyback window for held ACKs, in milliseconds.
@@ -198,6 +202,7 @@ impl Default for GatewaySection {
             max_bulk_bytes: core.max_bulk_bytes,
             bulk_block1_bytes: core.bulk_block1_bytes,
             hold_time_ms: millis(core.hold_time),
+            batch_pause_factor: core.batch_pause_factor,
             deadline_margin_ms: millis(core.deadline_margin),
             piggyback_window_ms: millis(core.piggyback_window),
             answer_mode: match core.answer_mode {
@@ -337,6 +342,12 @@ impl GatewaySection {
             return Err(invalid(
                 "gateway.bulk_block1_bytes",
                 format!("must be 0 or above max_bulk_bytes and at most {MAX_BLOCK1_BULK_BYTES}"),
+            ));
+        }
+        if g.batch_pause_factor > MAX_BATCH_PAUSE_FACTOR {
+            return Err(invalid(
+                "gateway.batch_pause_factor",
+                format!("must be 0 (off) ..= {MAX_BATCH_PAUSE_FACTOR}"),
             ));
         }
         if g.hold_time_ms == 0 {
@@ -485,6 +496,7 @@ impl GatewaySection {
             max_request_bytes: coap.max_request_bytes,
             bulk_block1_bytes: g.bulk_block1_bytes,
             hold_time: Duration::from_millis(g.hold_time_ms),
+            batch_pause_factor: g.batch_pause_factor,
             deadline_margin: Duration::from_millis(g.deadline_margin_ms),
             piggyback_window: Duration::from_millis(g.piggyback_window_ms),
             answer_mode: g.answer_mode.into(),

@@ -81,6 +81,10 @@ pub struct GatewayConfig {
     pub bulk_block1_bytes: usize,
     /// T_hold_max: longest a non-urgent request waits for batching.
     pub hold_time: Duration,
+    /// A partial batch is flushed once its kind's arrivals paused for this many smoothed mean
+    /// gaps (at least 1 ms; judged after 64 arrivals), instead of waiting out `hold_time`:
+    /// the latency tail under open load (docs/PROTOCOL.md §8.1). 0: off.
+    pub batch_pause_factor: u32,
     /// T_margin: safety margin before a request's `waitTime` deadline.
     pub deadline_margin: Duration,
     /// How long a CON's ACK is held hoping to piggyback the answer (Response mode).
@@ -238,6 +242,7 @@ impl Default for GatewayConfig {
             max_request_bytes: crate::coap::DEFAULT_MAX_REQUEST_BYTES,
             bulk_block1_bytes: 0,
             hold_time: Duration::from_millis(500),
+            batch_pause_factor: DEFAULT_BATCH_PAUSE_FACTOR,
             deadline_margin: Duration::from_millis(200),
             piggyback_window: Duration::from_millis(1000),
             answer_mode: AnswerMode::Response,
@@ -298,6 +303,10 @@ pub const LATENCY_FLOOR: usize = 64;
 /// Default [`GatewayConfig::overload_buffer_percent`]: 50 % (docs/ARCHITECTURE.md §8: at 80 %
 /// the kernel still dropped 73k–228k datagrams per 10 s at twice a shard's capacity).
 pub const DEFAULT_OVERLOAD_BUFFER_PERCENT: u8 = 50;
+
+/// Default [`GatewayConfig::batch_pause_factor`]: 8 mean gaps (a Poisson stream pauses that
+/// long with probability e^-8, so bulks at low load still fill over `hold_time`).
+pub const DEFAULT_BATCH_PAUSE_FACTOR: u32 = 8;
 
 /// Default [`GatewayConfig::overload_answer_rate`]: 5 000 5.03 answers per second per shard,
 /// about a tenth of what one shard serves on the development VM (docs/ARCHITECTURE.md §8).

@@ -63,6 +63,9 @@ pub enum FlushReason {
     Hold,
     /// A member's `waitTime` deadline (minus margin and RTT) came first.
     Deadline,
+    /// The kind's arrivals paused (`batch_pause_factor` mean gaps, at least 1 ms, without a
+    /// new member) with the batch not full.
+    Pause,
     /// Draining on shutdown.
     Shutdown,
     /// Sent on its own: urgent, bulking disabled, deadline too close, or too big for a bulk.
@@ -71,11 +74,12 @@ pub enum FlushReason {
 
 impl FlushReason {
     /// Every reason, in index order.
-    pub const ALL: [FlushReason; 6] = [
+    pub const ALL: [FlushReason; 7] = [
         FlushReason::Size,
         FlushReason::Bytes,
         FlushReason::Hold,
         FlushReason::Deadline,
+        FlushReason::Pause,
         FlushReason::Shutdown,
         FlushReason::Single,
     ];
@@ -87,6 +91,7 @@ impl FlushReason {
             FlushReason::Bytes => "bytes",
             FlushReason::Hold => "hold",
             FlushReason::Deadline => "deadline",
+            FlushReason::Pause => "pause",
             FlushReason::Shutdown => "shutdown",
             FlushReason::Single => "single",
         }

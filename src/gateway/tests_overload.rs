@@ -226,6 +226,8 @@ fn while_answers_lag_behind_new_requests_get_5_03_until_the_backlog_is_small() {
     let mut sim = Sim::with_server(GatewayConfig {
         overload_latency: Duration::from_millis(50),
         hold_time: Duration::from_millis(400),
+        // The answers must take the hold time, not a pause after the wave.
+        batch_pause_factor: 0,
         piggyback_window: Duration::from_millis(1500),
         max_batch_entries: 1000,
         max_bulk_bytes: 60_000,

@@ -10,7 +10,8 @@ use std::time::Instant;
 
 impl GatewayCore {
     /// Which trigger makes the batch of `kind` flush now (checked in [`Self::flush_time`]'s
-    /// order of precedence: draining, entries, bytes, then hold time versus deadline).
+    /// order of precedence: draining, entries, bytes, hold time, a pause in arrivals, then
+    /// deadline).
     pub(super) fn flush_reason(&self, kind: Kind, now: Instant) -> FlushReason {
         let batch = &self.upstream.batches[kind.index()];
         let held = batch
@@ -25,6 +26,12 @@ impl GatewayCore {
             FlushReason::Bytes
         } else if held {
             FlushReason::Hold
+        } else if batch
+            .arrivals
+            .pause_flush_at(self.config.batch_pause_factor)
+            .is_some_and(|t| t <= now)
+        {
+            FlushReason::Pause
         } else {
             FlushReason::Deadline
         }

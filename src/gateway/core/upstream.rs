@@ -47,6 +47,12 @@ impl GatewayCore {
         {
             t = oldest;
         }
+        if let Some(paused) = batch
+            .arrivals
+            .pause_flush_at(self.config.batch_pause_factor)
+        {
+            t = t.min(paused.max(oldest));
+        }
         if let Some(Reverse((d, _, _))) = batch.deadlines.peek() {
             let lead = self.config.deadline_margin + self.upstream.rtt_estimate;
             t = t.min(d.checked_sub(lead).unwrap_or(*d));
