@@ -14,6 +14,7 @@ use super::mmsg::{self, RecvBatch};
 use super::rxtime;
 use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER};
 use crate::coap::Transmit;
+use crate::dtls::IdentityId;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use metrics::CounterFn;
@@ -61,6 +62,9 @@ pub struct Load {
     /// was read, in percent ([`mmsg::receive_buffer_fill`], read only after a full batch; zero
     /// otherwise): at 100 the kernel drops what arrives.
     pub buffer_fill: u8,
+    /// The peer's authenticated PSK identity when the datagram came over DTLS (coaps, RFC 7252
+    /// §9.1.3.1); `None` for plain CoAP. The core interprets it with its [`PskTable`](crate::dtls::PskTable).
+    pub identity: Option<IdentityId>,
 }
 
 impl Load {
@@ -458,6 +462,7 @@ pub async fn run<C: Core, H: Hooks<C>>(
                             core.set_load(Load {
                                 queue_delay,
                                 buffer_fill,
+                                identity: None,
                             });
                             core.handle_datagram(now, id, datagram.from, data);
                         }
