@@ -2,13 +2,13 @@
 //!
 //! ```text
 //! msgin5g server  [--listen ADDR] [--config-listen ADDR] [--provisioning FILE] [--metrics ADDR]
-//!                 [--config FILE]
-//! msgin5g gateway [--listen ADDR] [--upstream ADDR] [--shards N] [--metrics ADDR]
+//!                 [--psk-file FILE] [--coaps-listen ADDR] [--config FILE]
+//! msgin5g gateway [--listen ADDR] [--upstream [coap[s]://]ADDR] [--shards N] [--metrics ADDR]
 //!                 [--config-listen ADDR] [--config-upstream ADDR] [--data-dir DIR | --in-memory]
-//!                 [--config FILE] [overrides]
+//!                 [--psk-file FILE] [--coaps-listen ADDR] [--config FILE] [overrides]
 //! msgin5g relay   [--listen ADDR] [--config-listen ADDR] [--upstream ADDR]
-//!                 [--config-upstream ADDR] [--metrics ADDR] [--data-dir DIR | --in-memory]
-//!                 [--config FILE]
+//!                 [--config-upstream ADDR] [--coaps-listen ADDR] [--coaps-upstream ADDR]
+//!                 [--metrics ADDR] [--data-dir DIR | --in-memory] [--config FILE]
 //! msgin5g print-config
 //! ```
 //!
@@ -16,7 +16,7 @@
 //! offending field on error). Ctrl-C (or SIGTERM) drains the gateway, then stops the server.
 
 use clap::{Args, Parser, Subcommand};
-use msgin5g::config::{AnswerModeSetting, Config, RelaySection, EXAMPLE_TOML};
+use msgin5g::config::{AnswerModeSetting, Config, RelaySection, UpstreamAddr, EXAMPLE_TOML};
 use msgin5g::gateway::summary::Summary;
 use msgin5g::gateway::GatewayDb;
 use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry, Source};
@@ -65,6 +65,14 @@ struct ServerArgs {
     /// Provisioning file (TOML) of the configuration server [config: server.provisioning].
     #[arg(long, value_name = "FILE")]
     provisioning: Option<PathBuf>,
+    /// PSK file (TOML) of the coaps listener; without it no coaps listener runs [config:
+    /// server.psk_file].
+    #[arg(long, value_name = "FILE")]
+    psk_file: Option<PathBuf>,
+    /// coaps (DTLS) address, used with --psk-file [config: server.coaps_listen, default
+    /// 0.0.0.0:5684].
+    #[arg(long, value_name = "ADDR")]
+    coaps_listen: Option<SocketAddr>,
     /// Serve Prometheus metrics at http://ADDR/metrics [config: server.metrics_listen].
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
@@ -85,9 +93,19 @@ struct GatewayArgs {
     /// Device-facing UDP address [config: gateway.listen, default 0.0.0.0:5683].
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
-    /// MSGin5G Server address; without it the reference server runs in-process.
+    /// MSGin5G Server address: HOST:PORT, coap://HOST:PORT or coaps://HOST:PORT (DTLS, with
+    /// gateway.upstream_psk_identity and a key); without it the reference server runs
+    /// in-process.
     #[arg(long, value_name = "ADDR")]
-    upstream: Option<SocketAddr>,
+    upstream: Option<UpstreamAddr>,
+    /// PSK file (TOML) of the device-facing coaps listener; without it no coaps listener runs
+    /// [config: gateway.psk_file].
+    #[arg(long, value_name = "FILE")]
+    psk_file: Option<PathBuf>,
+    /// Device-facing coaps (DTLS) address, used with --psk-file [config: gateway.coaps_listen,
+    /// default 0.0.0.0:5684].
+    #[arg(long, value_name = "ADDR")]
+    coaps_listen: Option<SocketAddr>,
     /// Device-facing configuration UDP address [config: gateway.config_listen, default
     /// 0.0.0.0:65401].
     #[arg(long, value_name = "ADDR")]
@@ -144,6 +162,14 @@ struct RelayArgs {
     /// Configuration server address [default: the upstream's host on port 65401].
     #[arg(long, value_name = "ADDR")]
     config_upstream: Option<SocketAddr>,
+    /// Device-facing coaps address, passed through to --coaps-upstream undecrypted [config:
+    /// relay.coaps_listen, default 0.0.0.0:5684].
+    #[arg(long, value_name = "ADDR")]
+    coaps_listen: Option<SocketAddr>,
+    /// The MSGin5G Server's coaps address; without it no coaps passthrough [config:
+    /// relay.coaps_upstream].
+    #[arg(long, value_name = "ADDR")]
+    coaps_upstream: Option<SocketAddr>,
     /// Serve Prometheus metrics at http://ADDR/metrics [config: relay.metrics_listen].
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
@@ -182,6 +208,12 @@ fn main() -> ExitCode {
                 }
                 if let Some(provisioning) = &args.provisioning {
                     config.server.provisioning = Some(provisioning.clone());
+                }
+                if let Some(psk_file) = &args.psk_file {
+                    config.server.psk_file = Some(psk_file.clone());
+                }
+                if let Some(coaps_listen) = args.coaps_listen {
+                    config.server.coaps_listen = coaps_listen;
                 }
                 if let Some(metrics) = args.metrics {
                     config.server.metrics_listen = Some(metrics);
@@ -352,6 +384,12 @@ fn apply_gateway_flags(config: &mut Config, args: &GatewayArgs) {
     if let Some(upstream) = args.upstream {
         g.upstream = Some(upstream);
     }
+    if let Some(psk_file) = &args.psk_file {
+        g.psk_file = Some(psk_file.clone());
+    }
+    if let Some(addr) = args.coaps_listen {
+        g.coaps_listen = addr;
+    }
     if let Some(addr) = args.config_listen {
         g.config_listen = addr;
     }
@@ -400,6 +438,12 @@ fn apply_relay_flags(config: &mut Config, args: &RelayArgs) {
     }
     if let Some(config_upstream) = args.config_upstream {
         r.config_upstream = Some(config_upstream);
+    }
+    if let Some(coaps_listen) = args.coaps_listen {
+        r.coaps_listen = coaps_listen;
+    }
+    if let Some(coaps_upstream) = args.coaps_upstream {
+        r.coaps_upstream = Some(coaps_upstream);
     }
     if let Some(metrics) = args.metrics {
         r.metrics_listen = Some(metrics);
@@ -519,7 +563,7 @@ fn run_gateway(
         tracing::info!(%addr, "no upstream given: embedded configuration server");
         gateway_config.config_upstream = Some(addr);
     }
-    let (server, upstream) = upstream_or_embedded(config.gateway.upstream, server_config)?;
+    let (server, upstream) = upstream_or_embedded(config.gateway.upstream_addr(), server_config)?;
     let gateway = spawn_gateway_persistent(
         config.gateway.listen,
         upstream,

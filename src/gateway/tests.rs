@@ -1359,3 +1359,6 @@ mod persist;
 
 #[path = "tests_block.rs"]
 mod block;
+
+#[path = "tests_coaps.rs"]
+mod coaps;

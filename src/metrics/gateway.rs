@@ -574,6 +574,14 @@ impl Source for GatewayMetrics {
              move without the registration secret (answered 4.03).",
             |s| &s.spoofed,
         );
+        self.counter(
+            page,
+            "msgin5g_gateway_identity_refused_total",
+            "Device requests over coaps acting as a UE Service ID or Application ID their PSK \
+             identity is not bound to (answered 4.03 \"identity not bound\"; docs/PROTOCOL.md \
+             19).",
+            |s| &s.identity_refused,
+        );
 
         let name = "msgin5g_gateway_bulk_answer_anomalies_total";
         page.family(

@@ -97,6 +97,13 @@ impl Source for ServerMetrics {
                 &s.credential_failures,
             ),
             (
+                "msgin5g_server_identity_refused_total",
+                "Requests over coaps refused 4.03 \"identity not bound\": acting as an ID the \
+                 peer's PSK identity is not bound to, or a bulk or aggregate from an identity \
+                 that is not a Gateway UE's (docs/PROTOCOL.md 19).",
+                &s.identity_refused,
+            ),
+            (
                 "msgin5g_server_datagrams_received_total",
                 "Datagrams received.",
                 &s.datagrams_received,
