@@ -17,6 +17,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use msgin5g::config::{AnswerModeSetting, Config, RelaySection, UpstreamAddr, EXAMPLE_TOML};
+use msgin5g::dtls::PskTable;
 use msgin5g::gateway::summary::Summary;
 use msgin5g::gateway::GatewayDb;
 use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry, Source};
@@ -29,6 +30,7 @@ use msgin5g::server::ServerDb;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -233,6 +235,11 @@ fn main() -> ExitCode {
                 Ok(config_server) => config_server,
                 Err(error) => return config_error(error),
             };
+            // So is the PSK file (coaps listener).
+            let psk = match config.server.psk_table() {
+                Ok(psk) => psk,
+                Err(error) => return config_error(error),
+            };
             // The store is opened (and its directory created) before anything starts.
             let db = match config.server_data_dir().map(ServerDb::open).transpose() {
                 Ok(db) => db,
@@ -244,12 +251,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            run_server(&config, config_server, db).map_err(|e| {
+            run_server(&config, config_server, psk, db).map_err(|e| {
                 name_setting(
                     e,
                     &[
                         ("server.listen", config.server.listen),
                         ("server.config_listen", config.server.config_listen),
+                        ("server.coaps_listen", config.server.coaps_listen),
                     ],
                 )
             })
@@ -272,6 +280,11 @@ fn main() -> ExitCode {
                 } else {
                     None
                 };
+            // The PSK file (coaps listener) is read (and checked) before anything starts.
+            let psk = match config.gateway.psk_table() {
+                Ok(psk) => psk,
+                Err(error) => return config_error(error),
+            };
             // The store is opened (and its directory created) before anything starts.
             let db = match config.gateway_data_dir().map(GatewayDb::open).transpose() {
                 Ok(db) => db,
@@ -283,12 +296,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            run_gateway(&config, embedded_config, db).map_err(|e| {
+            run_gateway(&config, embedded_config, psk, db).map_err(|e| {
                 name_setting(
                     e,
                     &[
                         ("gateway.listen", config.gateway.listen),
                         ("gateway.config_listen", config.gateway.config_listen),
+                        ("gateway.coaps_listen", config.gateway.coaps_listen),
                     ],
                 )
             })
@@ -327,6 +341,7 @@ fn main() -> ExitCode {
                     &[
                         ("relay.listen", config.relay.listen),
                         ("relay.config_listen", config.relay.config_listen),
+                        ("relay.coaps_listen", config.relay.coaps_listen),
                     ],
                 )
             })
@@ -507,17 +522,16 @@ fn server_config(
 fn run_server(
     config: &Config,
     config_server: msgin5g::server::ConfigServerConfig,
+    psk: Option<Arc<PskTable>>,
     db: Option<ServerDb>,
 ) -> std::io::Result<()> {
     let metrics_listener = bind_metrics("server.metrics_listen", config.server.metrics_listen)?;
     if db.is_none() {
         tracing::info!("server.data_dir is empty: state kept in memory only");
     }
-    let server = spawn_server_with(
-        config.server.listen,
-        server_config(config, Some(&config_server)),
-        db,
-    )?;
+    let mut core_config = server_config(config, Some(&config_server));
+    core_config.psk = psk;
+    let server = spawn_server_with(config.server.listen, core_config, db)?;
     tracing::info!(
         public_address = %config_server.public_address,
         provisioned = config_server.provisioning.len(),
@@ -545,6 +559,7 @@ fn run_server(
 fn run_gateway(
     config: &Config,
     embedded_config: Option<msgin5g::server::ConfigServerConfig>,
+    psk: Option<Arc<PskTable>>,
     db: Option<GatewayDb>,
 ) -> std::io::Result<()> {
     let metrics_listener = bind_metrics("gateway.metrics_listen", config.gateway.metrics_listen)?;
@@ -558,6 +573,7 @@ fn run_gateway(
         .map(|c| spawn_config_server(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), c))
         .transpose()?;
     let mut gateway_config = config.gateway_config();
+    gateway_config.psk = psk;
     if let Some(configuration) = &configuration {
         let addr = configuration.local_addr();
         tracing::info!(%addr, "no upstream given: embedded configuration server");

@@ -1,10 +1,12 @@
 //! The gateway's metric families (`msgin5g_gateway_*`), rendered from each shard's
 //! [`GatewayStats`] at scrape time; every series carries `shard`.
 
+use super::dtls::{DtlsFamilies, GATEWAY_DTLS};
 use super::exposition::{Exposition, MetricType};
 use super::families::load;
 use super::Source;
 use crate::coap::block::BLOCK_EVENTS;
+use crate::dtls::DtlsStats;
 use crate::gateway::{
     answer_code_label, answer_slot_labels, AnswerForm, FlushReason, GatewayStats, Received,
     ANSWER_SLOTS, MESSAGE_TYPE_LABELS, SOCKET_LABELS,
@@ -17,18 +19,28 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct GatewayMetrics {
     shards: Vec<(String, Arc<GatewayStats>)>,
+    /// The shards' DTLS counters (`msgin5g_gateway_dtls_*`; zeros without coaps).
+    dtls: DtlsFamilies,
 }
 
 impl GatewayMetrics {
     /// Metrics of the shards whose stats are given in shard order.
     pub fn new(stats: Vec<Arc<GatewayStats>>) -> GatewayMetrics {
+        let dtls = stats.iter().map(|_| Arc::default()).collect();
         GatewayMetrics {
+            dtls: DtlsFamilies::sharded(GATEWAY_DTLS, dtls),
             shards: stats
                 .into_iter()
                 .enumerate()
                 .map(|(i, s)| (i.to_string(), s))
                 .collect(),
         }
+    }
+
+    /// With the shards' DTLS counters (in shard order) instead of zeros.
+    pub fn with_dtls(mut self, dtls: Vec<Arc<DtlsStats>>) -> GatewayMetrics {
+        self.dtls = DtlsFamilies::sharded(GATEWAY_DTLS, dtls);
+        self
     }
 
     fn counter(
@@ -603,5 +615,6 @@ impl Source for GatewayMetrics {
         for (name, help, value) in GAUGES {
             self.scalar(page, name, MetricType::Gauge, help, value);
         }
+        self.dtls.render(page);
     }
 }
