@@ -423,3 +423,37 @@ fn libcoap_clients_register_and_deregister_through_the_gateway_over_coaps() {
     gateway.shutdown().unwrap();
     server.shutdown().unwrap();
 }
+
+#[test]
+fn require_security_opens_no_plain_device_listener() {
+    let server = spawn_server(LOOPBACK, ServerConfig::default()).unwrap();
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = SocketAddr::from(([127, 0, 0, 1], port));
+    let gateway = spawn_gateway(
+        listen,
+        server.local_addr(),
+        1,
+        GatewayConfig {
+            psk: Some(Arc::new(PskTable::from_toml(DEVICE_PSK).unwrap())),
+            coaps_listen: LOOPBACK,
+            require_security: true,
+            hold_time: Duration::from_millis(20),
+            ..GatewayConfig::default()
+        },
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    wait_ready(&gateway);
+    // Nobody holds the plain port: the device socket is on loopback, any port.
+    assert_ne!(gateway.local_addr().port(), port);
+    drop(UdpSocket::bind(listen).expect("the plain port is free"));
+    let mut device = CoapsDevice::connect(gateway.coaps_addr().unwrap(), "meter-1", b"k1");
+    let (code, _) = device.post(&reg("ue-1")).expect("an answer over coaps");
+    assert_eq!(code, Code::CREATED);
+    gateway.shutdown().unwrap();
+    server.shutdown().unwrap();
+}
