@@ -6,6 +6,8 @@
 //! - [`server`]: the reference MSGin5G Server core (sans-IO).
 //! - [`gateway`]: the Gateway UE core (sans-IO, one per shard).
 //! - [`relay`]: the Relay UE core (sans-IO): a transparent Layer-3 UE-to-Network relay for CoAP.
+//! - [`dtls`]: coaps transport security (RFC 7252 §9, DTLS 1.2 PSK): PSK table, sans-IO DTLS
+//!   sessions (OpenSSL) the [`net`] drivers run around the cores.
 //! - [`net`]: sockets, shard run loops, shutdown: the thin drivers around the cores.
 //! - [`config`]: the one configuration (TOML file + flags), validated once.
 //! - [`store`]: opening the roles' redb stores (directory, lock, layout version).
@@ -17,6 +19,7 @@
 
 pub mod coap;
 pub mod config;
+pub mod dtls;
 pub mod gateway;
 pub mod histogram;
 pub mod metrics;

@@ -2,13 +2,13 @@
 //!
 //! ```text
 //! msgin5g server  [--listen ADDR] [--config-listen ADDR] [--provisioning FILE] [--metrics ADDR]
-//!                 [--config FILE]
-//! msgin5g gateway [--listen ADDR] [--upstream ADDR] [--shards N] [--metrics ADDR]
+//!                 [--psk-file FILE] [--coaps-listen ADDR] [--config FILE]
+//! msgin5g gateway [--listen ADDR] [--upstream [coap[s]://]ADDR] [--shards N] [--metrics ADDR]
 //!                 [--config-listen ADDR] [--config-upstream ADDR] [--data-dir DIR | --in-memory]
-//!                 [--config FILE] [overrides]
+//!                 [--psk-file FILE] [--coaps-listen ADDR] [--config FILE] [overrides]
 //! msgin5g relay   [--listen ADDR] [--config-listen ADDR] [--upstream ADDR]
-//!                 [--config-upstream ADDR] [--metrics ADDR] [--data-dir DIR | --in-memory]
-//!                 [--config FILE]
+//!                 [--config-upstream ADDR] [--coaps-listen ADDR] [--coaps-upstream ADDR]
+//!                 [--metrics ADDR] [--data-dir DIR | --in-memory] [--config FILE]
 //! msgin5g print-config
 //! ```
 //!
@@ -16,7 +16,8 @@
 //! offending field on error). Ctrl-C (or SIGTERM) drains the gateway, then stops the server.
 
 use clap::{Args, Parser, Subcommand};
-use msgin5g::config::{AnswerModeSetting, Config, RelaySection, EXAMPLE_TOML};
+use msgin5g::config::{AnswerModeSetting, Config, RelaySection, UpstreamAddr, EXAMPLE_TOML};
+use msgin5g::dtls::PskTable;
 use msgin5g::gateway::summary::Summary;
 use msgin5g::gateway::GatewayDb;
 use msgin5g::metrics::{KernelMetrics, MetricsServer, Registry, Source};
@@ -29,6 +30,7 @@ use msgin5g::server::ServerDb;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -65,6 +67,14 @@ struct ServerArgs {
     /// Provisioning file (TOML) of the configuration server [config: server.provisioning].
     #[arg(long, value_name = "FILE")]
     provisioning: Option<PathBuf>,
+    /// PSK file (TOML) of the coaps listener; without it no coaps listener runs [config:
+    /// server.psk_file].
+    #[arg(long, value_name = "FILE")]
+    psk_file: Option<PathBuf>,
+    /// coaps (DTLS) address, used with --psk-file [config: server.coaps_listen, default
+    /// 0.0.0.0:5684].
+    #[arg(long, value_name = "ADDR")]
+    coaps_listen: Option<SocketAddr>,
     /// Serve Prometheus metrics at http://ADDR/metrics [config: server.metrics_listen].
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
@@ -85,9 +95,19 @@ struct GatewayArgs {
     /// Device-facing UDP address [config: gateway.listen, default 0.0.0.0:5683].
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
-    /// MSGin5G Server address; without it the reference server runs in-process.
+    /// MSGin5G Server address: HOST:PORT, coap://HOST:PORT or coaps://HOST:PORT (DTLS, with
+    /// gateway.upstream_psk_identity and a key); without it the reference server runs
+    /// in-process.
     #[arg(long, value_name = "ADDR")]
-    upstream: Option<SocketAddr>,
+    upstream: Option<UpstreamAddr>,
+    /// PSK file (TOML) of the device-facing coaps listener; without it no coaps listener runs
+    /// [config: gateway.psk_file].
+    #[arg(long, value_name = "FILE")]
+    psk_file: Option<PathBuf>,
+    /// Device-facing coaps (DTLS) address, used with --psk-file [config: gateway.coaps_listen,
+    /// default 0.0.0.0:5684].
+    #[arg(long, value_name = "ADDR")]
+    coaps_listen: Option<SocketAddr>,
     /// Device-facing configuration UDP address [config: gateway.config_listen, default
     /// 0.0.0.0:65401].
     #[arg(long, value_name = "ADDR")]
@@ -144,6 +164,14 @@ struct RelayArgs {
     /// Configuration server address [default: the upstream's host on port 65401].
     #[arg(long, value_name = "ADDR")]
     config_upstream: Option<SocketAddr>,
+    /// Device-facing coaps address, passed through to --coaps-upstream undecrypted [config:
+    /// relay.coaps_listen, default 0.0.0.0:5684].
+    #[arg(long, value_name = "ADDR")]
+    coaps_listen: Option<SocketAddr>,
+    /// The MSGin5G Server's coaps address; without it no coaps passthrough [config:
+    /// relay.coaps_upstream].
+    #[arg(long, value_name = "ADDR")]
+    coaps_upstream: Option<SocketAddr>,
     /// Serve Prometheus metrics at http://ADDR/metrics [config: relay.metrics_listen].
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
@@ -183,6 +211,12 @@ fn main() -> ExitCode {
                 if let Some(provisioning) = &args.provisioning {
                     config.server.provisioning = Some(provisioning.clone());
                 }
+                if let Some(psk_file) = &args.psk_file {
+                    config.server.psk_file = Some(psk_file.clone());
+                }
+                if let Some(coaps_listen) = args.coaps_listen {
+                    config.server.coaps_listen = coaps_listen;
+                }
                 if let Some(metrics) = args.metrics {
                     config.server.metrics_listen = Some(metrics);
                 }
@@ -201,6 +235,11 @@ fn main() -> ExitCode {
                 Ok(config_server) => config_server,
                 Err(error) => return config_error(error),
             };
+            // So is the PSK file (coaps listener).
+            let psk = match config.server.psk_table() {
+                Ok(psk) => psk,
+                Err(error) => return config_error(error),
+            };
             // The store is opened (and its directory created) before anything starts.
             let db = match config.server_data_dir().map(ServerDb::open).transpose() {
                 Ok(db) => db,
@@ -212,12 +251,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            run_server(&config, config_server, db).map_err(|e| {
+            run_server(&config, config_server, psk, db).map_err(|e| {
                 name_setting(
                     e,
                     &[
                         ("server.listen", config.server.listen),
                         ("server.config_listen", config.server.config_listen),
+                        ("server.coaps_listen", config.server.coaps_listen),
                     ],
                 )
             })
@@ -240,6 +280,11 @@ fn main() -> ExitCode {
                 } else {
                     None
                 };
+            // The PSK file (coaps listener) is read (and checked) before anything starts.
+            let psk = match config.gateway.psk_table() {
+                Ok(psk) => psk,
+                Err(error) => return config_error(error),
+            };
             // The store is opened (and its directory created) before anything starts.
             let db = match config.gateway_data_dir().map(GatewayDb::open).transpose() {
                 Ok(db) => db,
@@ -251,12 +296,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
-            run_gateway(&config, embedded_config, db).map_err(|e| {
+            run_gateway(&config, embedded_config, psk, db).map_err(|e| {
                 name_setting(
                     e,
                     &[
                         ("gateway.listen", config.gateway.listen),
                         ("gateway.config_listen", config.gateway.config_listen),
+                        ("gateway.coaps_listen", config.gateway.coaps_listen),
                     ],
                 )
             })
@@ -295,6 +341,7 @@ fn main() -> ExitCode {
                     &[
                         ("relay.listen", config.relay.listen),
                         ("relay.config_listen", config.relay.config_listen),
+                        ("relay.coaps_listen", config.relay.coaps_listen),
                     ],
                 )
             })
@@ -352,6 +399,12 @@ fn apply_gateway_flags(config: &mut Config, args: &GatewayArgs) {
     if let Some(upstream) = args.upstream {
         g.upstream = Some(upstream);
     }
+    if let Some(psk_file) = &args.psk_file {
+        g.psk_file = Some(psk_file.clone());
+    }
+    if let Some(addr) = args.coaps_listen {
+        g.coaps_listen = addr;
+    }
     if let Some(addr) = args.config_listen {
         g.config_listen = addr;
     }
@@ -400,6 +453,12 @@ fn apply_relay_flags(config: &mut Config, args: &RelayArgs) {
     }
     if let Some(config_upstream) = args.config_upstream {
         r.config_upstream = Some(config_upstream);
+    }
+    if let Some(coaps_listen) = args.coaps_listen {
+        r.coaps_listen = coaps_listen;
+    }
+    if let Some(coaps_upstream) = args.coaps_upstream {
+        r.coaps_upstream = Some(coaps_upstream);
     }
     if let Some(metrics) = args.metrics {
         r.metrics_listen = Some(metrics);
@@ -463,17 +522,16 @@ fn server_config(
 fn run_server(
     config: &Config,
     config_server: msgin5g::server::ConfigServerConfig,
+    psk: Option<Arc<PskTable>>,
     db: Option<ServerDb>,
 ) -> std::io::Result<()> {
     let metrics_listener = bind_metrics("server.metrics_listen", config.server.metrics_listen)?;
     if db.is_none() {
         tracing::info!("server.data_dir is empty: state kept in memory only");
     }
-    let server = spawn_server_with(
-        config.server.listen,
-        server_config(config, Some(&config_server)),
-        db,
-    )?;
+    let mut core_config = server_config(config, Some(&config_server));
+    core_config.psk = psk;
+    let server = spawn_server_with(config.server.listen, core_config, db)?;
     tracing::info!(
         public_address = %config_server.public_address,
         provisioned = config_server.provisioning.len(),
@@ -501,6 +559,7 @@ fn run_server(
 fn run_gateway(
     config: &Config,
     embedded_config: Option<msgin5g::server::ConfigServerConfig>,
+    psk: Option<Arc<PskTable>>,
     db: Option<GatewayDb>,
 ) -> std::io::Result<()> {
     let metrics_listener = bind_metrics("gateway.metrics_listen", config.gateway.metrics_listen)?;
@@ -514,12 +573,13 @@ fn run_gateway(
         .map(|c| spawn_config_server(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), c))
         .transpose()?;
     let mut gateway_config = config.gateway_config();
+    gateway_config.psk = psk;
     if let Some(configuration) = &configuration {
         let addr = configuration.local_addr();
         tracing::info!(%addr, "no upstream given: embedded configuration server");
         gateway_config.config_upstream = Some(addr);
     }
-    let (server, upstream) = upstream_or_embedded(config.gateway.upstream, server_config)?;
+    let (server, upstream) = upstream_or_embedded(config.gateway.upstream_addr(), server_config)?;
     let gateway = spawn_gateway_persistent(
         config.gateway.listen,
         upstream,

@@ -10,7 +10,44 @@ pub const EXAMPLE_TOML: &str = r#"# msgin5g configuration. Every key is optional
 # Device-facing UDP address (MSGin5G-6), shared by all shards with SO_REUSEPORT.
 listen = "0.0.0.0:5683"
 # MSGin5G Server address; when absent the reference server runs in-process on 127.0.0.1.
+# "HOST:PORT" or "coap://HOST:PORT" (plain CoAP), or "coaps://HOST:PORT": every uplink runs one
+# DTLS 1.2 PSK client session to the server (RFC 7252 §9) with the identity and key below.
 # upstream = "192.0.2.10:5683"
+# PSK identity and key of the uplinks toward a coaps:// upstream (required with one): the key
+# as UTF-8 text, or upstream_psk_key_hex in hex (exactly one of the two; 1..=64 bytes).
+# upstream_psk_identity = "msgin5g-gateway"
+# upstream_psk_key = "secret"
+# upstream_psk_key_hex = "73656372657431"
+# Coaps uplinks: most datagrams queued per uplink while its handshake runs (beyond: dropped and
+# counted; CoAP retransmits), 1..=65536.
+dtls_max_queued = 256
+# Coaps uplinks: records sent and none received for this long means the server lost the session:
+# the uplink handshakes again (also after a fatal alert). >= 1.
+dtls_rehandshake_silence_ms = 5000
+# Device-facing coaps address (CoAP over DTLS 1.2 with pre-shared keys, RFC 7252 §9), shared by
+# all shards with SO_REUSEPORT; opened only when psk_file is set.
+coaps_listen = "0.0.0.0:5684"
+# PSK file (TOML; README "Security"): [identity."NAME"] with key or key_hex, act_for = [UE
+# Service IDs, UE IDs, Application IDs; a trailing * matches a prefix]. A device on coaps may
+# only register, de-register or send as what its identity acts for (else 4.03).
+# psk_file = "/etc/msgin5g/psk.toml"
+# No plain device listener (gateway.listen is not opened): devices must use coaps. Needs
+# psk_file.
+require_security = false
+# Most DTLS sessions per coaps socket (per shard); when full, the established session idle
+# longest is evicted (none: the handshake is refused). 1..=16777216.
+dtls_max_sessions = 65536
+# Most DTLS handshakes in progress per coaps socket; beyond, a ClientHello (with a valid
+# cookie) is dropped. 1..=1048576.
+dtls_max_handshakes = 1024
+# A handshake not done within this is dropped, 1..=600000.
+dtls_handshake_timeout_ms = 10000
+# An established session unused this long is dropped (long-lived sessions: a device does not
+# handshake per request). >= 1.
+dtls_session_idle_s = 3600
+# How often the HelloVerifyRequest cookie secret changes (the previous one stays valid),
+# 1..=86400.
+dtls_cookie_rotate_s = 60
 # Device-facing configuration UDP address (configuration GETs, 24.538 6.2; port 65401), shared
 # by all shards with SO_REUSEPORT.
 config_listen = "0.0.0.0:65401"
@@ -172,6 +209,20 @@ data_dir = "msgin5g-data/gateway"
 [server]
 # UDP address of the standalone reference server (`msgin5g server`).
 listen = "0.0.0.0:5683"
+# coaps address of the standalone server (CoAP over DTLS 1.2 with pre-shared keys, RFC 7252
+# §9); opened only when psk_file is set. UEs, ASs and gateway uplinks may use it.
+coaps_listen = "0.0.0.0:5684"
+# PSK file (TOML; README "Security"): [identity."NAME"] with key or key_hex, act_for = [...],
+# gateway = true for a Gateway UE's identity (needed to send bulks and aggregates over coaps).
+# psk_file = "/etc/msgin5g/psk.toml"
+# No plain listener (server.listen is not opened): everyone must use coaps. Needs psk_file.
+require_security = false
+# DTLS bounds of the coaps socket, as the gateway's keys of the same names.
+dtls_max_sessions = 65536
+dtls_max_handshakes = 1024
+dtls_handshake_timeout_ms = 10000
+dtls_session_idle_s = 3600
+dtls_cookie_rotate_s = 60
 # MSGin5G service identifier put in every payload.
 service_id = "org.3gpp.msgin5g"
 # The resource path requests must carry (Uri-Path).
@@ -293,6 +344,12 @@ config_listen = "0.0.0.0:65401"
 # upstream = "192.0.2.10:5683"
 # Configuration server address; default: the upstream's host on port 65401 (or the embedded one).
 # config_upstream = "192.0.2.10:65401"
+# Device-facing coaps address: datagrams on it are forwarded byte for byte, never decrypted or
+# parsed, through the device's link endpoint to coaps_upstream (DTLS runs end to end between
+# device and server); opened only when coaps_upstream is set.
+coaps_listen = "0.0.0.0:5684"
+# The MSGin5G Server's coaps address; absent: no coaps passthrough.
+# coaps_upstream = "192.0.2.10:5684"
 # Most links (constrained UEs) at once; each link is one uplink socket (one descriptor, one port).
 max_links = 10000
 # A link without traffic either way for this long ends.

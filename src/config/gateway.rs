@@ -4,13 +4,21 @@
 use super::check::{at_least_one, invalid, listener_address, millis, no_empty_entries, not_empty};
 use super::coap::CoapSection;
 use super::error::ConfigError;
-use crate::gateway::{AnswerMode, GatewayConfig};
+use super::security::{
+    default_coaps_listen, load_psk_table, upstream_psk, DeviceSecurity, DtlsSettings, UpstreamAddr,
+    UpstreamPsk, GATEWAY_DTLS, MAX_DTLS_QUEUED,
+};
+use crate::dtls::PskTable;
+use crate::gateway::{AnswerMode, GatewayConfig, UplinkDtls};
 use crate::net::{SocketOptions, DEFAULT_SOCKET_BUFFER, MAX_SHARDS};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+/// Default `gateway.dtls_max_queued`.
+pub const DEFAULT_DTLS_MAX_QUEUED: usize = 256;
 /// Most uplink sockets one shard opens.
 pub const MAX_UPLINKS_PER_SHARD: usize = 64;
 /// Largest `max_bulk_bytes`: a bulk must fit one UDP datagram with its CoAP header.
@@ -59,8 +67,36 @@ impl From<AnswerModeSetting> for AnswerMode {
 pub struct GatewaySection {
     /// Device-facing UDP address.
     pub listen: SocketAddr,
-    /// MSGin5G Server address; `None` runs the reference server in-process.
-    pub upstream: Option<SocketAddr>,
+    /// MSGin5G Server address (`HOST:PORT`, `coap://` or `coaps://`); `None` runs the
+    /// reference server in-process.
+    pub upstream: Option<UpstreamAddr>,
+    /// PSK identity of the uplinks toward a `coaps://` upstream (RFC 4279 §2).
+    pub upstream_psk_identity: Option<String>,
+    /// Pre-shared key toward a `coaps://` upstream, as UTF-8 bytes.
+    pub upstream_psk_key: Option<String>,
+    /// Pre-shared key toward a `coaps://` upstream, in hex (instead of `upstream_psk_key`).
+    pub upstream_psk_key_hex: Option<String>,
+    /// Most plaintext datagrams queued per uplink while its DTLS handshake runs.
+    pub dtls_max_queued: usize,
+    /// Records sent and none received for this long: the uplink handshakes again, in
+    /// milliseconds.
+    pub dtls_rehandshake_silence_ms: u64,
+    /// Device-facing coaps address (RFC 7252 §9); active only with `psk_file`.
+    pub coaps_listen: SocketAddr,
+    /// PSK file (identities, keys, what each may act for); `None`: no coaps listener.
+    pub psk_file: Option<PathBuf>,
+    /// No plain device listener: devices must use coaps (needs `psk_file`).
+    pub require_security: bool,
+    /// Most DTLS sessions per coaps socket.
+    pub dtls_max_sessions: usize,
+    /// Most DTLS handshakes in progress per coaps socket.
+    pub dtls_max_handshakes: usize,
+    /// A DTLS handshake not done by then is dropped, in milliseconds.
+    pub dtls_handshake_timeout_ms: u64,
+    /// An established DTLS session unused this long is dropped, in seconds.
+    pub dtls_session_idle_s: u64,
+    /// How often the HelloVerifyRequest cookie secret changes, in seconds.
+    pub dtls_cookie_rotate_s: u64,
     /// Device-facing configuration UDP address (24.538 §6.2.1, port 65401).
     pub config_listen: SocketAddr,
     /// Configuration management server; `None`: the embedded server's, or the upstream host on
@@ -185,9 +221,23 @@ pub struct GatewaySection {
 impl Default for GatewaySection {
     fn default() -> Self {
         let core = GatewayConfig::default();
+        let dtls = DtlsSettings::default();
         GatewaySection {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5683),
             upstream: None,
+            upstream_psk_identity: None,
+            upstream_psk_key: None,
+            upstream_psk_key_hex: None,
+            dtls_max_queued: DEFAULT_DTLS_MAX_QUEUED,
+            dtls_rehandshake_silence_ms: 5000,
+            coaps_listen: default_coaps_listen(),
+            psk_file: None,
+            require_security: false,
+            dtls_max_sessions: dtls.max_sessions,
+            dtls_max_handshakes: dtls.max_handshakes,
+            dtls_handshake_timeout_ms: millis(dtls.handshake_timeout),
+            dtls_session_idle_s: dtls.session_idle.as_secs(),
+            dtls_cookie_rotate_s: dtls.cookie_rotate.as_secs(),
             config_listen: SocketAddr::new(
                 IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 crate::gateway::DEFAULT_CONFIG_PORT,
@@ -262,7 +312,7 @@ impl GatewaySection {
     pub fn validate(&self, coap: &CoapSection) -> Result<(), ConfigError> {
         let g = self;
         let c = coap;
-        if let Some(upstream) = g.upstream {
+        if let Some(upstream) = g.upstream.map(|u| u.addr) {
             if upstream.port() == 0 {
                 return Err(invalid("gateway.upstream", "port must not be 0"));
             }
@@ -479,7 +529,70 @@ impl GatewaySection {
         }
 
         listener_address("gateway.metrics_listen", g.metrics_listen)?;
+        self.device_security().validate(&GATEWAY_DTLS)?;
+        self.upstream_psk()?;
+        if !(1..=MAX_DTLS_QUEUED).contains(&g.dtls_max_queued) {
+            return Err(invalid(
+                "gateway.dtls_max_queued",
+                format!("must be between 1 and {MAX_DTLS_QUEUED}"),
+            ));
+        }
+        if g.dtls_rehandshake_silence_ms == 0 {
+            return Err(invalid(
+                "gateway.dtls_rehandshake_silence_ms",
+                "must be at least 1",
+            ));
+        }
         Ok(())
+    }
+
+    /// The device-side security keys as one value (checked by [`DeviceSecurity::validate`]).
+    fn device_security(&self) -> DeviceSecurity<'_> {
+        DeviceSecurity {
+            coaps_listen: self.coaps_listen,
+            plain_listens: [
+                ("gateway.listen", self.listen),
+                ("gateway.config_listen", self.config_listen),
+            ],
+            psk_file: self.psk_file.as_deref(),
+            require_security: self.require_security,
+            max_sessions: self.dtls_max_sessions,
+            max_handshakes: self.dtls_max_handshakes,
+            handshake_timeout_ms: self.dtls_handshake_timeout_ms,
+            session_idle_s: self.dtls_session_idle_s,
+            cookie_rotate_s: self.dtls_cookie_rotate_s,
+        }
+    }
+
+    /// Whether the gateway opens a device-facing coaps listener (`psk_file` is set).
+    pub fn coaps_enabled(&self) -> bool {
+        self.psk_file.is_some()
+    }
+
+    /// The DTLS bounds of the device-facing coaps sockets (`dtls_*` keys).
+    pub fn dtls_settings(&self) -> DtlsSettings {
+        self.device_security().settings()
+    }
+
+    /// The uplinks' credentials toward a `coaps://` upstream (`None`: plain upstream or none);
+    /// an error names the offending `upstream_psk_*` key.
+    pub fn upstream_psk(&self) -> Result<Option<UpstreamPsk>, ConfigError> {
+        upstream_psk(
+            self.upstream,
+            self.upstream_psk_identity.as_deref(),
+            self.upstream_psk_key.as_deref(),
+            self.upstream_psk_key_hex.as_deref(),
+        )
+    }
+
+    /// The upstream's UDP address, whatever its scheme.
+    pub fn upstream_addr(&self) -> Option<SocketAddr> {
+        self.upstream.map(|u| u.addr)
+    }
+
+    /// The identities of the PSK file (`psk_file`), read and checked; `None` without one.
+    pub fn psk_table(&self) -> Result<Option<Arc<PskTable>>, ConfigError> {
+        load_psk_table("gateway.psk_file", self.psk_file.as_ref())
     }
 
     /// The gateway core configuration, with `coap`'s request bound, transmission parameters and
@@ -546,6 +659,16 @@ impl GatewaySection {
             reregistration_holdoff: Duration::from_millis(g.reregistration_holdoff_ms),
             config_upstream: g.config_upstream,
             config_listen: Some(g.config_listen),
+            // Read by [`GatewaySection::psk_table`] (file I/O); set by `Config::gateway_config`.
+            psk: None,
+            coaps_listen: g.coaps_listen,
+            require_security: g.require_security,
+            dtls: g.dtls_settings(),
+            upstream_dtls: g.upstream_psk().ok().flatten().map(|psk| UplinkDtls {
+                psk,
+                max_queued: g.dtls_max_queued,
+                rehandshake_silence: Duration::from_millis(g.dtls_rehandshake_silence_ms),
+            }),
             params: coap.transmission_params(),
             block: coap.block_config(),
         }

@@ -11,6 +11,8 @@
 //!   server.
 //! - `relay.rs`: `[relay]` ([`RelaySection`]), the Relay UE.
 //! - `coap.rs`: `[coap]` ([`CoapSection`]), CoAP parameters shared by every core.
+//! - `security.rs`: the coaps keys the sections share ([`UpstreamAddr`], [`DtlsSettings`],
+//!   docs/PROTOCOL.md §19).
 //! - `example.rs`: [`EXAMPLE_TOML`]; `error.rs`: [`ConfigError`]; `check.rs`: the value checks
 //!   the sections share.
 
@@ -20,6 +22,7 @@ mod error;
 mod example;
 mod gateway;
 mod relay;
+mod security;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -35,6 +38,11 @@ pub use gateway::{
     MAX_UPLINKS_PER_SHARD, MIN_BULK_BYTES, MIN_SOCKET_BUFFER,
 };
 pub use relay::{RelaySection, DEFAULT_RELAY_DATA_DIR, MAX_RELAY_LINKS};
+pub use security::{
+    default_coaps_listen, DtlsSettings, UpstreamAddr, UpstreamPsk, COAPS_PORT,
+    DEFAULT_DTLS_MAX_HANDSHAKES, DEFAULT_DTLS_MAX_SESSIONS, MAX_DTLS_SESSIONS,
+    MAX_PSK_IDENTITY_LEN, MAX_PSK_KEY_LEN,
+};
 pub use server::{
     ServerSection, DEFAULT_MAX_PROVISIONED, DEFAULT_SERVER_DATA_DIR, MIN_CONFIG_RESPONSE_BYTES,
 };
@@ -124,9 +132,18 @@ impl Config {
         self.coap.transmission_params()
     }
 
-    /// The gateway core configuration from `[gateway]` and `[coap]`.
+    /// The gateway core configuration from `[gateway]` and `[coap]`, without the PSK file's
+    /// identities (see [`Config::gateway_config_with_keys`]).
     pub fn gateway_config(&self) -> GatewayConfig {
         self.gateway.core_config(&self.coap)
+    }
+
+    /// [`Config::gateway_config`] with the identities of `gateway.psk_file` read (an unreadable
+    /// or malformed file names `gateway.psk_file`): the coaps listener runs with them.
+    pub fn gateway_config_with_keys(&self) -> Result<GatewayConfig, ConfigError> {
+        let mut config = self.gateway_config();
+        config.psk = self.gateway.psk_table()?;
+        Ok(config)
     }
 
     /// The gateway's persistent state directory (`gateway.data_dir`); `None`: in memory only
@@ -141,9 +158,18 @@ impl Config {
         self.server.data_dir()
     }
 
-    /// The reference server configuration from `[server]` and `[coap]` (no test hooks).
+    /// The reference server configuration from `[server]` and `[coap]` (no test hooks), without
+    /// the PSK file's identities (see [`Config::server_config_with_keys`]).
     pub fn server_config(&self) -> ServerConfig {
         self.server.core_config(&self.coap)
+    }
+
+    /// [`Config::server_config`] with the identities of `server.psk_file` read (an unreadable or
+    /// malformed file names `server.psk_file`): the coaps listener runs with them.
+    pub fn server_config_with_keys(&self) -> Result<ServerConfig, ConfigError> {
+        let mut config = self.server_config();
+        config.psk = self.server.psk_table()?;
+        Ok(config)
     }
 
     /// Number of gateway shards: `gateway.shards`, or the number of CPUs (at most 256).

@@ -28,6 +28,12 @@ pub struct RelaySection {
     pub upstream: Option<SocketAddr>,
     /// Configuration server address; `None`: the upstream host on 65401, or the embedded one.
     pub config_upstream: Option<SocketAddr>,
+    /// Device-facing coaps address, passed through undecrypted (docs/PROTOCOL.md §14, §19);
+    /// active only with `coaps_upstream`.
+    pub coaps_listen: SocketAddr,
+    /// The MSGin5G Server's coaps address the coaps datagrams are forwarded to; `None`: no coaps
+    /// passthrough.
+    pub coaps_upstream: Option<SocketAddr>,
     /// Most links (one uplink endpoint each).
     pub max_links: usize,
     /// Idle time after which a link ends, in milliseconds.
@@ -71,6 +77,8 @@ impl Default for RelaySection {
             config_listen: SocketAddr::new(any, CONFIG_PORT),
             upstream: None,
             config_upstream: None,
+            coaps_listen: super::security::default_coaps_listen(),
+            coaps_upstream: None,
             max_links: 10_000,
             link_idle_timeout_ms: millis(core.link_idle_timeout),
             unlinked_grace_ms: millis(core.unlinked_grace),
@@ -112,6 +120,28 @@ impl RelaySection {
                 return Err(invalid(
                     "relay.config_upstream",
                     "must differ from relay.upstream",
+                ));
+            }
+        }
+        if let Some(coaps) = self.coaps_upstream {
+            if coaps.port() == 0 || coaps.ip().is_unspecified() {
+                return Err(invalid(
+                    "relay.coaps_upstream",
+                    "must be a unicast address with a port",
+                ));
+            }
+            if Some(coaps) == self.upstream || Some(coaps) == self.config_upstream {
+                return Err(invalid(
+                    "relay.coaps_upstream",
+                    "must differ from relay.upstream and relay.config_upstream",
+                ));
+            }
+            if self.coaps_listen.port() != 0
+                && (self.coaps_listen == self.listen || self.coaps_listen == self.config_listen)
+            {
+                return Err(invalid(
+                    "relay.coaps_listen",
+                    "must differ from relay.listen and relay.config_listen",
                 ));
             }
         }
@@ -190,6 +220,8 @@ impl RelaySection {
         RelayConfig {
             upstream,
             config_upstream,
+            coaps_upstream: self.coaps_upstream,
+            coaps_listen: self.coaps_listen,
             max_links: self.max_links,
             link_idle_timeout: Duration::from_millis(self.link_idle_timeout_ms),
             unlinked_grace: Duration::from_millis(self.unlinked_grace_ms),
@@ -257,6 +289,15 @@ mod tests {
             (
                 "metrics_listen = \"224.0.0.1:9466\"",
                 "relay.metrics_listen",
+            ),
+            ("coaps_upstream = \"10.0.0.1:0\"", "relay.coaps_upstream"),
+            (
+                "upstream = \"10.0.0.1:5683\"\ncoaps_upstream = \"10.0.0.1:5683\"",
+                "relay.coaps_upstream",
+            ),
+            (
+                "coaps_upstream = \"10.0.0.1:5684\"\ncoaps_listen = \"0.0.0.0:5683\"",
+                "relay.coaps_listen",
             ),
         ] {
             assert_eq!(

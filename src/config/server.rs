@@ -6,6 +6,9 @@ use super::check::{at_least_one, invalid, listener_address, no_empty_entries, no
 use super::coap::CoapSection;
 use super::error::ConfigError;
 use super::gateway::MAX_BULK_BYTES;
+use super::security::{
+    default_coaps_listen, load_psk_table, DeviceSecurity, DtlsSettings, SERVER_DTLS,
+};
 use crate::server::configuration::{CONFIG_PORT, CONFIG_URI_PATH, DEFAULT_MAX_RESPONSE_BYTES};
 use crate::server::provisioning::{AutoProvision, Provisioning, DEFAULT_AUTO_PROVISION_TEMPLATE};
 use crate::server::{
@@ -37,6 +40,22 @@ pub const DEFAULT_SERVER_DATA_DIR: &str = "msgin5g-data/server";
 pub struct ServerSection {
     /// UDP address of the standalone server.
     pub listen: SocketAddr,
+    /// coaps address of the standalone server (RFC 7252 §9); active only with `psk_file`.
+    pub coaps_listen: SocketAddr,
+    /// PSK file (identities, keys, what each may act for); `None`: no coaps listener.
+    pub psk_file: Option<PathBuf>,
+    /// No plain listener: every UE, AS and gateway must use coaps (needs `psk_file`).
+    pub require_security: bool,
+    /// Most DTLS sessions on the coaps socket.
+    pub dtls_max_sessions: usize,
+    /// Most DTLS handshakes in progress on the coaps socket.
+    pub dtls_max_handshakes: usize,
+    /// A DTLS handshake not done by then is dropped, in milliseconds.
+    pub dtls_handshake_timeout_ms: u64,
+    /// An established DTLS session unused this long is dropped, in seconds.
+    pub dtls_session_idle_s: u64,
+    /// How often the HelloVerifyRequest cookie secret changes, in seconds.
+    pub dtls_cookie_rotate_s: u64,
     /// MSGin5G service identifier.
     pub service_id: String,
     /// Uri-Path requests must carry.
@@ -137,8 +156,17 @@ impl Default for ServerSection {
     fn default() -> Self {
         let core = ServerConfig::default();
         let m = core.messaging;
+        let dtls = DtlsSettings::default();
         ServerSection {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5683),
+            coaps_listen: default_coaps_listen(),
+            psk_file: None,
+            require_security: false,
+            dtls_max_sessions: dtls.max_sessions,
+            dtls_max_handshakes: dtls.max_handshakes,
+            dtls_handshake_timeout_ms: dtls.handshake_timeout.as_millis() as u64,
+            dtls_session_idle_s: dtls.session_idle.as_secs(),
+            dtls_cookie_rotate_s: dtls.cookie_rotate.as_secs(),
             service_id: core.service_id,
             uri_path: core.uri_path,
             max_bulk_entries: core.max_bulk_entries,
@@ -276,7 +304,40 @@ impl ServerSection {
         if s.store_max_time_s == 0 {
             return Err(invalid("server.store_max_time_s", "must be at least 1"));
         }
-        Ok(())
+        self.device_security().validate(&SERVER_DTLS)
+    }
+
+    /// The security keys as one value (checked by [`DeviceSecurity::validate`]).
+    fn device_security(&self) -> DeviceSecurity<'_> {
+        DeviceSecurity {
+            coaps_listen: self.coaps_listen,
+            plain_listens: [
+                ("server.listen", self.listen),
+                ("server.config_listen", self.config_listen),
+            ],
+            psk_file: self.psk_file.as_deref(),
+            require_security: self.require_security,
+            max_sessions: self.dtls_max_sessions,
+            max_handshakes: self.dtls_max_handshakes,
+            handshake_timeout_ms: self.dtls_handshake_timeout_ms,
+            session_idle_s: self.dtls_session_idle_s,
+            cookie_rotate_s: self.dtls_cookie_rotate_s,
+        }
+    }
+
+    /// Whether the server opens a coaps listener (`psk_file` is set).
+    pub fn coaps_enabled(&self) -> bool {
+        self.psk_file.is_some()
+    }
+
+    /// The DTLS bounds of the coaps socket (`dtls_*` keys).
+    pub fn dtls_settings(&self) -> DtlsSettings {
+        self.device_security().settings()
+    }
+
+    /// The identities of the PSK file (`psk_file`), read and checked; `None` without one.
+    pub fn psk_table(&self) -> Result<Option<Arc<crate::dtls::PskTable>>, ConfigError> {
+        load_psk_table("server.psk_file", self.psk_file.as_ref())
     }
 
     /// Check the configuration server's keys (the provisioning file itself is read by
@@ -398,6 +459,11 @@ impl ServerSection {
             hooks: ServerTestHooks::default(),
             params: coap.transmission_params(),
             block: coap.block_config(),
+            // Read by [`ServerSection::psk_table`] (file I/O); set by `Config::server_config_with_keys`.
+            psk: None,
+            coaps_listen: s.coaps_listen,
+            require_security: s.require_security,
+            dtls: s.dtls_settings(),
             messaging: MessagingConfig {
                 groups: s.groups.clone(),
                 max_aggregate_entries: s.max_aggregate_entries,

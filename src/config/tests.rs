@@ -43,6 +43,12 @@ fn example_lists_every_key() {
     config.server.provisioning = Some("p.toml".into());
     config.server.auto_provision = Some(true);
     config.server.public_address = Some("coap://h/msgin5g".into());
+    config.gateway.upstream_psk_identity = Some("gw".into());
+    config.gateway.upstream_psk_key = Some("k".into());
+    config.gateway.upstream_psk_key_hex = Some("00".into());
+    config.gateway.psk_file = Some("psk.toml".into());
+    config.server.psk_file = Some("psk.toml".into());
+    config.relay.coaps_upstream = Some("127.0.0.1:5684".parse().unwrap());
     let value = toml::Table::try_from(&config).unwrap();
     for (section, table) in &value {
         assert!(

@@ -22,8 +22,8 @@ pub mod summary;
 
 pub use self::core::{
     journal_owner, side_of, socket_of, split_answer, Dialect, Forwarded, GatewayCore, Kind,
-    RestoredJournal, Split, CONFIG_SOCKET, DEFAULT_CONFIG_PORT, DEVICE_SOCKET, SILENT_FACTOR,
-    UPLINK_SOCKET_BASE,
+    RestoredJournal, Split, CONFIG_SOCKET, DEFAULT_CONFIG_PORT, DEVICE_SOCKET, IDENTITY_NOT_BOUND,
+    SILENT_FACTOR, UPLINK_SOCKET_BASE,
 };
 pub use answer::{failure_code, Outcome};
 pub use directory::{
@@ -40,6 +40,8 @@ pub use stats::{
 
 use crate::coap::block::{BlockConfig, BlockStats};
 use crate::coap::TransmissionParams;
+use crate::config::{DtlsSettings, UpstreamPsk};
+use crate::dtls::PskTable;
 use crate::histogram::{EntriesHistogram, SecondsHistogram};
 use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
@@ -220,10 +222,35 @@ pub struct GatewayConfig {
     /// Where the driver binds each shard's configuration socket (`SO_REUSEPORT`, one port);
     /// `None`: the messaging listen address's IP, any port (the core does not use it).
     pub config_listen: Option<std::net::SocketAddr>,
+    /// The PSK identities (docs/PROTOCOL.md §19): what a coaps peer may act as. `Some` also
+    /// makes the driver open the device-facing coaps sockets on [`Self::coaps_listen`].
+    pub psk: Option<Arc<PskTable>>,
+    /// Where the driver binds each shard's coaps socket (`SO_REUSEPORT`, one port), with
+    /// [`Self::psk`].
+    pub coaps_listen: std::net::SocketAddr,
+    /// No plain device listener (`gateway.require_security`): the device socket is bound to
+    /// loopback only, for the driver's table; devices reach the gateway over coaps alone.
+    pub require_security: bool,
+    /// DTLS bounds of the coaps sockets (D14.5).
+    pub dtls: DtlsSettings,
+    /// The uplinks' DTLS client settings toward a `coaps://` upstream; `None`: plain CoAP.
+    pub upstream_dtls: Option<UplinkDtls>,
     /// CoAP transmission parameters.
     pub params: TransmissionParams,
     /// Block1 reassembly bounds on the device socket (RFC 7959; `[coap]` `block_*`).
     pub block: BlockConfig,
+}
+
+/// The uplinks' DTLS client settings toward a `coaps://` upstream (docs/PROTOCOL.md §19,
+/// D14.8): one session per uplink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UplinkDtls {
+    /// The PSK identity and key the uplinks present.
+    pub psk: UpstreamPsk,
+    /// Most plaintext datagrams queued per uplink while it handshakes (then dropped, counted).
+    pub max_queued: usize,
+    /// Records sent and none received for this long: handshake again.
+    pub rehandshake_silence: Duration,
 }
 
 /// Default idle expiry of Application Client registrations: 24 h (the message-correlation
@@ -284,6 +311,11 @@ impl Default for GatewayConfig {
             reregistration_holdoff: Duration::from_secs(1),
             config_upstream: None,
             config_listen: None,
+            psk: None,
+            coaps_listen: crate::config::default_coaps_listen(),
+            require_security: false,
+            dtls: DtlsSettings::default(),
+            upstream_dtls: None,
             params: TransmissionParams::default(),
             block: BlockConfig::default(),
         }
@@ -475,6 +507,9 @@ pub struct GatewayStats {
     /// Requests naming a Registration ID owned by another address, or sent by an address that
     /// does not own the registration / UE Service ID it uses (spoofing attempts; answered 4.03).
     pub spoofed: AtomicU64,
+    /// Requests over coaps acting as an ID their PSK identity is not bound to (answered 4.03
+    /// "identity not bound"; docs/PROTOCOL.md §19).
+    pub identity_refused: AtomicU64,
     /// Messages (`MSG` + A.3 `MESSAGE SENDING REQUEST`) accepted for aggregation.
     pub messages: AtomicU64,
     /// Segments of Application Clients' messages sent upstream (23.554 §8.5), first sends.

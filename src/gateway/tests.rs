@@ -1405,3 +1405,6 @@ mod persist;
 
 #[path = "tests_block.rs"]
 mod block;
+
+#[path = "tests_coaps.rs"]
+mod coaps;

@@ -1,10 +1,12 @@
 //! The gateway's metric families (`msgin5g_gateway_*`), rendered from each shard's
 //! [`GatewayStats`] at scrape time; every series carries `shard`.
 
+use super::dtls::{DtlsFamilies, GATEWAY_DTLS};
 use super::exposition::{Exposition, MetricType};
 use super::families::load;
 use super::Source;
 use crate::coap::block::BLOCK_EVENTS;
+use crate::dtls::DtlsStats;
 use crate::gateway::{
     answer_code_label, answer_slot_labels, AnswerForm, FlushReason, GatewayStats, Received,
     ANSWER_SLOTS, MESSAGE_TYPE_LABELS, SOCKET_LABELS,
@@ -17,18 +19,28 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct GatewayMetrics {
     shards: Vec<(String, Arc<GatewayStats>)>,
+    /// The shards' DTLS counters (`msgin5g_gateway_dtls_*`; zeros without coaps).
+    dtls: DtlsFamilies,
 }
 
 impl GatewayMetrics {
     /// Metrics of the shards whose stats are given in shard order.
     pub fn new(stats: Vec<Arc<GatewayStats>>) -> GatewayMetrics {
+        let dtls = stats.iter().map(|_| Arc::default()).collect();
         GatewayMetrics {
+            dtls: DtlsFamilies::sharded(GATEWAY_DTLS, dtls),
             shards: stats
                 .into_iter()
                 .enumerate()
                 .map(|(i, s)| (i.to_string(), s))
                 .collect(),
         }
+    }
+
+    /// With the shards' DTLS counters (in shard order) instead of zeros.
+    pub fn with_dtls(mut self, dtls: Vec<Arc<DtlsStats>>) -> GatewayMetrics {
+        self.dtls = DtlsFamilies::sharded(GATEWAY_DTLS, dtls);
+        self
     }
 
     fn counter(
@@ -574,6 +586,14 @@ impl Source for GatewayMetrics {
              move without the registration secret (answered 4.03).",
             |s| &s.spoofed,
         );
+        self.counter(
+            page,
+            "msgin5g_gateway_identity_refused_total",
+            "Device requests over coaps acting as a UE Service ID or Application ID their PSK \
+             identity is not bound to (answered 4.03 \"identity not bound\"; docs/PROTOCOL.md \
+             19).",
+            |s| &s.identity_refused,
+        );
 
         let name = "msgin5g_gateway_bulk_answer_anomalies_total";
         page.family(
@@ -595,5 +615,6 @@ impl Source for GatewayMetrics {
         for (name, help, value) in GAUGES {
             self.scalar(page, name, MetricType::Gauge, help, value);
         }
+        self.dtls.render(page);
     }
 }

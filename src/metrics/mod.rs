@@ -32,6 +32,7 @@
 //! `kind`, `result`, `reason`, `cause`, `message_type`), never a device identity or address.
 
 mod config;
+mod dtls;
 mod exposition;
 mod families;
 mod gateway;
@@ -41,6 +42,7 @@ mod relay;
 mod server;
 
 pub use config::ConfigServerMetrics;
+pub use dtls::{DtlsFamilies, DtlsNames, GATEWAY_DTLS, SERVER_DTLS};
 pub use exposition::{Exposition, MetricType, CONTENT_TYPE};
 pub use gateway::GatewayMetrics;
 pub use http::{

@@ -25,6 +25,18 @@ impl Source for RelayMetrics {
         );
         labelled(
             page,
+            "msgin5g_relay_coaps_relayed_total",
+            MetricType::Counter,
+            "coaps datagrams (DTLS records) passed through undecrypted between devices and \
+             relay.coaps_upstream, by direction (docs/PROTOCOL.md 14, 19).",
+            "direction",
+            [
+                ("up", load(&s.coaps_relayed_up)),
+                ("down", load(&s.coaps_relayed_down)),
+            ],
+        );
+        labelled(
+            page,
             "msgin5g_relay_discarded_total",
             MetricType::Counter,
             "Datagrams not relayed, by reason.",

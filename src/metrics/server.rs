@@ -1,19 +1,38 @@
 //! The reference server's metric families (`msgin5g_server_*`), rendered from its
 //! [`ServerStats`] at scrape time.
 
+use super::dtls::{DtlsFamilies, SERVER_DTLS};
 use super::exposition::{Exposition, MetricType};
-use super::families::{
-    blockwise, datagrams_sent, labelled, load, scalar, scalars, stats_source, Scalar,
-};
+use super::families::{blockwise, datagrams_sent, labelled, load, scalar, scalars, Scalar};
 use super::Source;
+use crate::dtls::DtlsStats;
 use crate::server::{
     RequestType, ServerStats, AGGREGATE_FLUSH_REASONS, ANSWER_CLASSES, DOWNLINK_AGGREGATE_TYPES,
     TOPIC_BOUNDS,
 };
+use std::sync::Arc;
 
-stats_source! {
-    /// Renders the server's families.
-    ServerMetrics(ServerStats)
+/// Renders the server's families, its DTLS ones included (zeros without coaps).
+#[derive(Debug, Clone)]
+pub struct ServerMetrics {
+    stats: Arc<ServerStats>,
+    dtls: DtlsFamilies,
+}
+
+impl ServerMetrics {
+    /// Metrics rendered from the stats given (DTLS counters at zero).
+    pub fn new(stats: Arc<ServerStats>) -> ServerMetrics {
+        ServerMetrics {
+            stats,
+            dtls: DtlsFamilies::single(SERVER_DTLS, Arc::default()),
+        }
+    }
+
+    /// With the coaps socket's DTLS counters.
+    pub fn with_dtls(mut self, dtls: Arc<DtlsStats>) -> ServerMetrics {
+        self.dtls = DtlsFamilies::single(SERVER_DTLS, dtls);
+        self
+    }
 }
 
 impl Source for ServerMetrics {
@@ -95,6 +114,13 @@ impl Source for ServerMetrics {
                 "msgin5g_server_credential_failures_total",
                 "REG/DEREG requests and bulk elements refused for a missing or wrong credential.",
                 &s.credential_failures,
+            ),
+            (
+                "msgin5g_server_identity_refused_total",
+                "Requests over coaps refused 4.03 \"identity not bound\": acting as an ID the \
+                 peer's PSK identity is not bound to, or a bulk or aggregate from an identity \
+                 that is not a Gateway UE's (docs/PROTOCOL.md 19).",
+                &s.identity_refused,
             ),
             (
                 "msgin5g_server_datagrams_received_total",
@@ -292,6 +318,7 @@ impl Source for ServerMetrics {
             ),
         ];
         scalars(page, MetricType::Counter, segments);
+        self.dtls.render(page);
     }
 }
 

@@ -27,7 +27,7 @@
 //! [`MAX_QUEUED_TRANSMITS`] datagrams are held: past it the turn waits for the write in progress
 //! (counted in `persist_waits`).
 
-use super::shard::{Core, SocketId};
+use super::shard::{Core, Load, SocketId};
 use crate::coap::Transmit;
 use crate::server::{
     ServerChanges, ServerCore, ServerDb, ServerStats, MAX_QUEUED_TRANSMITS, SERVER_SOCKET,
@@ -316,6 +316,10 @@ impl PersistingServer {
 }
 
 impl Core for PersistingServer {
+    fn set_load(&mut self, load: Load) {
+        Core::set_load(&mut self.core, load);
+    }
+
     fn handle_datagram(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
         Core::handle_datagram(&mut self.core, now, socket, from, data);
     }

@@ -20,6 +20,8 @@
 //! - [`rxtime`]: receiving with the kernel's arrival time (the queueing delay of overload
 //!   control).
 //! - [`mmsg`]: `recvmmsg`/`sendmmsg`: up to 64 datagrams per system call each way.
+//! - [`secure`]: [`Secure`](secure::Secure), the coaps sockets of a run: DTLS decrypted before
+//!   the core and sealed after it ([`dtls`](crate::dtls)).
 //! - [`relay`]: [`spawn_relay`] / [`RelayHandle`] (the Relay UE on the one driver loop).
 //!
 //! Like mini-redis, the loops take already-bound sockets and a shutdown future, so tests bind
@@ -32,6 +34,8 @@ pub mod group_commit;
 pub mod mmsg;
 pub mod relay;
 pub mod rxtime;
+pub mod secure;
+mod secure_setup;
 pub mod server;
 pub mod shard;
 pub mod socket;

@@ -1,5 +1,6 @@
-//! Driver for the Relay UE core: the one driver loop ([`shard::run`]) on the two device-facing
-//! sockets (messaging, configuration) plus the per-link uplink endpoints the core opens.
+//! Driver for the Relay UE core: the one driver loop ([`shard::run`]) on the three device-facing
+//! sockets (messaging, configuration, coaps passthrough) plus the per-link uplink endpoints the
+//! core opens.
 
 use super::shard::{self, CoreHandle, CountSent, Hooks, RunOptions, SocketId};
 use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER};
@@ -64,10 +65,13 @@ impl RelayHooks {
 pub struct RelayHandle {
     stats: Arc<RelayStats>,
     driver: CoreHandle<RelayCore>,
+    /// Whether the coaps passthrough runs.
+    coaps: bool,
 }
 
-/// Bind the messaging socket `listen` (id 0) and the configuration socket `config_listen` (id 1)
-/// with 4 MiB buffers and run a [`RelayCore`] with `config` on a thread named `msgin5g-relay`;
+/// Bind the messaging socket `listen` (id 0), the configuration socket `config_listen` (id 1)
+/// and the coaps socket ([`RelayConfig::coaps_listen`], id 2, when
+/// [`RelayConfig::coaps_upstream`] is set) with 4 MiB buffers and run a [`RelayCore`] with `config` on a thread named `msgin5g-relay`;
 /// links in memory only.
 pub fn spawn_relay(
     listen: SocketAddr,
@@ -86,10 +90,24 @@ pub fn spawn_relay_with(
     config: RelayConfig,
     db: Option<RelayDb>,
 ) -> io::Result<RelayHandle> {
-    let sockets = [listen, config_listen]
+    // The coaps socket (id 2): `coaps_listen` with a passthrough, else a loopback placeholder
+    // nobody is told about (the socket table is contiguous).
+    let coaps_listen = match config.coaps_upstream {
+        Some(_) => config.coaps_listen,
+        None => {
+            let loopback: std::net::IpAddr = if listen.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            };
+            SocketAddr::new(loopback, 0)
+        }
+    };
+    let sockets = [listen, config_listen, coaps_listen]
         .into_iter()
         .map(|bind| bind_udp(bind, false, DEFAULT_SOCKET_BUFFER, DEFAULT_SOCKET_BUFFER))
         .collect::<io::Result<Vec<_>>>()?;
+    let coaps_upstream = config.coaps_upstream;
     let mut core = RelayCore::new(config);
     if let Some(db) = &db {
         let snapshot = db.load().map_err(|e| {
@@ -113,7 +131,14 @@ pub fn spawn_relay_with(
     let driver = shard::spawn("msgin5g-relay", sockets, core, hooks, RunOptions::default())?;
     let addrs = driver.local_addrs();
     tracing::info!(listen = %addrs[0], config_listen = %addrs[1], "MSGin5G relay listening");
-    Ok(RelayHandle { stats, driver })
+    if let Some(upstream) = coaps_upstream {
+        tracing::info!(coaps_listen = %addrs[2], coaps_upstream = %upstream, "coaps passed through undecrypted");
+    }
+    Ok(RelayHandle {
+        stats,
+        driver,
+        coaps: coaps_upstream.is_some(),
+    })
 }
 
 impl RelayHandle {
@@ -125,6 +150,12 @@ impl RelayHandle {
     /// The bound device-facing configuration address.
     pub fn config_local_addr(&self) -> SocketAddr {
         self.driver.local_addrs()[1]
+    }
+
+    /// The bound device-facing coaps address, when the coaps passthrough runs
+    /// ([`RelayConfig::coaps_upstream`]).
+    pub fn coaps_local_addr(&self) -> Option<SocketAddr> {
+        self.coaps.then(|| self.driver.local_addrs()[2])
     }
 
     /// The relay's counters.

@@ -12,8 +12,10 @@
 use super::driver::{self, DRAIN_BATCH};
 use super::mmsg::{self, RecvBatch};
 use super::rxtime;
+use super::secure::Secure;
 use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER};
 use crate::coap::Transmit;
+use crate::dtls::IdentityId;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use metrics::CounterFn;
@@ -61,6 +63,9 @@ pub struct Load {
     /// was read, in percent ([`mmsg::receive_buffer_fill`], read only after a full batch; zero
     /// otherwise): at 100 the kernel drops what arrives.
     pub buffer_fill: u8,
+    /// The peer's authenticated PSK identity when the datagram came over DTLS (coaps, RFC 7252
+    /// §9.1.3.1); `None` for plain CoAP. The core interprets it with its [`PskTable`](crate::dtls::PskTable).
+    pub identity: Option<IdentityId>,
 }
 
 impl Load {
@@ -159,8 +164,8 @@ impl<C: Core, S> Hooks<C> for CountSent<S> {
     }
 }
 
-/// How [`run`] stops, what else wakes it, and how much one turn reads.
-#[derive(Debug, Clone)]
+/// How [`run`] stops, what else wakes it, how much one turn reads, and which sockets are coaps.
+#[derive(Debug)]
 pub struct RunOptions {
     /// After shutdown, how long to wait for [`Core::is_drained`] before [`Core::abort`].
     pub drain_timeout: Duration,
@@ -170,6 +175,9 @@ pub struct RunOptions {
     /// `DRAIN_BATCH`). A core whose turn ends in a costly step (the server's one durable write
     /// per turn) takes a larger batch so that step is amortised over more requests.
     pub drain_batch: usize,
+    /// The coaps sockets (RFC 7252 §9.1): DTLS listeners and clients the driver runs around the
+    /// core ([`Secure`]); empty by default (all plain).
+    pub secure: Secure,
 }
 
 impl Default for RunOptions {
@@ -178,6 +186,7 @@ impl Default for RunOptions {
             drain_timeout: Duration::ZERO,
             extra_wake: None,
             drain_batch: DRAIN_BATCH,
+            secure: Secure::default(),
         }
     }
 }
@@ -376,9 +385,10 @@ pub async fn run<C: Core, H: Hooks<C>>(
     sockets: Vec<UdpSocket>,
     mut core: C,
     mut hooks: H,
-    options: RunOptions,
+    mut options: RunOptions,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<C> {
+    let mut secure = std::mem::take(&mut options.secure);
     tokio::pin!(shutdown);
     let sleep = tokio::time::sleep_until(driver::far_future());
     tokio::pin!(sleep);
@@ -390,17 +400,26 @@ pub async fn run<C: Core, H: Hooks<C>>(
     let mut reported: Vec<(SocketId, u64)> = Vec::new();
     let started = Instant::now();
     hooks.start(&mut core, started);
+    secure.start(started);
     // What the start queued (the gateway's own registration) leaves now, not at the first wake
     // (which would be its first retransmission, ~ACK_TIMEOUT later, sending it twice at once).
     hooks.turn(&mut core, started);
-    flush(&mut core, &mut hooks, &mut table, &mut out, started).await;
+    flush(
+        &mut core,
+        &mut hooks,
+        &mut table,
+        &mut secure,
+        &mut out,
+        started,
+    )
+    .await;
     hooks.turn_done(&mut core);
 
     loop {
         table.compact();
         let want = earliest(
             earliest(core.poll_timeout(), drain_deadline),
-            hooks.poll_wake(),
+            earliest(hooks.poll_wake(), secure.poll_timeout()),
         );
         let timer_on = driver::rearm(sleep.as_mut(), &mut armed, want);
         let wake = async {
@@ -455,10 +474,16 @@ pub async fn run<C: Core, H: Hooks<C>>(
                                 .arrived
                                 .and_then(|t| wall.duration_since(t).ok())
                                 .unwrap_or_default();
-                            core.set_load(Load {
+                            let load = Load {
                                 queue_delay,
                                 buffer_fill,
-                            });
+                                identity: None,
+                            };
+                            if secure.receives(id) {
+                                secure.receive(&mut core, now, id, datagram.from, data, load);
+                                continue;
+                            }
+                            core.set_load(load);
                             core.handle_datagram(now, id, datagram.from, data);
                         }
                     }
@@ -475,8 +500,22 @@ pub async fn run<C: Core, H: Hooks<C>>(
         if core.poll_timeout().is_some_and(|deadline| deadline <= now) {
             core.handle_timeout(now);
         }
+        if secure
+            .poll_timeout()
+            .is_some_and(|deadline| deadline <= now)
+        {
+            secure.handle_timeout(now);
+        }
         hooks.turn(&mut core, now);
-        flush(&mut core, &mut hooks, &mut table, &mut out, now).await;
+        flush(
+            &mut core,
+            &mut hooks,
+            &mut table,
+            &mut secure,
+            &mut out,
+            now,
+        )
+        .await;
         hooks.turn_done(&mut core);
         if let Some(deadline) = drain_deadline {
             if core.is_drained() {
@@ -489,7 +528,15 @@ pub async fn run<C: Core, H: Hooks<C>>(
                     "drain timeout passed with work still pending: aborting it"
                 );
                 core.abort(now);
-                flush(&mut core, &mut hooks, &mut table, &mut out, now).await;
+                flush(
+                    &mut core,
+                    &mut hooks,
+                    &mut table,
+                    &mut secure,
+                    &mut out,
+                    now,
+                )
+                .await;
                 hooks.turn_done(&mut core);
                 break;
             }
@@ -508,14 +555,20 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 /// Apply the core's socket ops and send its transmits, in the order the core produced them:
 /// consecutive transmits are gathered into `out` (up to [`mmsg::BATCH`]) and each run for one
 /// socket goes to the kernel in one `sendmmsg`; a socket op first sends what was gathered.
+/// Transmits on coaps sockets are sealed by `secure` on the way, and its own records
+/// (handshakes, alerts, retransmissions) go out first.
 async fn flush<C: Core, H: Hooks<C>>(
     core: &mut C,
     hooks: &mut H,
     table: &mut Sockets,
+    secure: &mut Secure,
     out: &mut Vec<(SocketId, Transmit)>,
     now: Instant,
 ) {
     loop {
+        if secure.has_pending() {
+            secure.take_pending(out);
+        }
         while let Some(op) = core.poll_socket_op() {
             send_gathered(core, hooks, table, out).await;
             match op {
@@ -531,7 +584,11 @@ async fn flush<C: Core, H: Hooks<C>>(
         }
         match core.poll_transmit() {
             Some(transmit) => {
-                out.push(transmit);
+                if secure.is_empty() {
+                    out.push(transmit);
+                } else {
+                    secure.seal(now, transmit, out);
+                }
                 if out.len() >= mmsg::BATCH {
                     send_gathered(core, hooks, table, out).await;
                 }

@@ -36,8 +36,14 @@
 //!   ends `link_idle_timeout` after its last datagram either way, its endpoint kept for
 //!   `unlinked_grace`. Nothing else is held: the relay answers nothing itself but 5.03 at a
 //!   bound and 4.04 for an unknown recipient, both at once.
+//! - coaps passthrough (`coaps.rs`, docs/PROTOCOL.md §14, §19): datagrams on [`COAPS_SOCKET`]
+//!   are forwarded byte for byte, never decrypted or parsed, through the UE's link endpoint to
+//!   `coaps_upstream`, and the server's back on [`COAPS_SOCKET`]: DTLS runs end to end between
+//!   device and server. No 5.03 there (a bound or overload drops), no DEREG detection (the
+//!   link ends by idle timeout).
 //! - Counters: [`RelayStats`].
 
+mod coaps;
 mod exchange;
 mod link;
 mod persist;
@@ -67,8 +73,12 @@ use std::time::{Duration, Instant, SystemTime};
 pub const DEVICE_SOCKET: SocketId = 0;
 /// Device-facing configuration socket (24.538 6.2.2.1: UDP 65401).
 pub const CONFIG_SOCKET: SocketId = 1;
+/// Device-facing coaps socket (`relay.coaps_listen`, 5684): DTLS records passed through to
+/// `relay.coaps_upstream` undecrypted (docs/PROTOCOL.md §14, §19; module `coaps`). Bound to
+/// loopback, and unused, without `coaps_upstream`.
+pub const COAPS_SOCKET: SocketId = 2;
 /// The first per-link uplink endpoint; link slot `n` uses socket `FIRST_LINK_SOCKET + n`.
-pub const FIRST_LINK_SOCKET: SocketId = 2;
+pub const FIRST_LINK_SOCKET: SocketId = 3;
 
 /// Relay settings (the `[relay]` configuration section).
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +87,11 @@ pub struct RelayConfig {
     pub upstream: SocketAddr,
     /// The configuration management server's address (24.538 6.2.2.1).
     pub config_upstream: SocketAddr,
+    /// The MSGin5G Server's coaps address: datagrams on [`COAPS_SOCKET`] go there byte for byte
+    /// through the UE's link endpoint; `None`: no coaps passthrough.
+    pub coaps_upstream: Option<SocketAddr>,
+    /// Where the driver binds [`COAPS_SOCKET`] when `coaps_upstream` is set.
+    pub coaps_listen: SocketAddr,
     /// Most links (and uplink endpoints) at once.
     pub max_links: usize,
     /// A link without traffic either way for this long ends.
@@ -125,6 +140,8 @@ impl Default for RelayConfig {
         RelayConfig {
             upstream: SocketAddr::new(localhost, 5683),
             config_upstream: SocketAddr::new(localhost, 65401),
+            coaps_upstream: None,
+            coaps_listen: crate::config::default_coaps_listen(),
             max_links: 100_000,
             link_idle_timeout: Duration::from_secs(300),
             unlinked_grace: Duration::from_secs(60),
@@ -284,6 +301,42 @@ impl RelayCore {
         }
     }
 
+    /// The slot of the link of the UE at `from`: its link (linked again if it was unlinked), or
+    /// a new one whose endpoint is being opened; `None` when `relay.max_links` links exist
+    /// (counted).
+    fn link_slot(&mut self, now: Instant, from: SocketAddr) -> Option<usize> {
+        if let Some(slot) = self.links.find(from) {
+            if self
+                .links
+                .get(slot)
+                .is_some_and(|l| l.unlinked_since.is_some())
+            {
+                self.links.relink(now, slot);
+                self.stats.links_created.increment(1);
+            }
+            return Some(slot);
+        }
+        match self.links.create(now, from) {
+            Ok((slot, reclaimed)) => {
+                if let Some(old) = reclaimed {
+                    self.ops.push_back(SocketOp::Close {
+                        id: FIRST_LINK_SOCKET + old,
+                    });
+                }
+                self.ops.push_back(SocketOp::Open {
+                    id: FIRST_LINK_SOCKET + slot,
+                    bind: self.bind_for(slot),
+                });
+                self.stats.links_created.increment(1);
+                Some(slot)
+            }
+            Err(link::Full) => {
+                self.stats.bound(Bound::Links);
+                None
+            }
+        }
+    }
+
     /// A datagram from a device on socket 0 or 1.
     fn uplink(&mut self, now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
         let (header, request, rejected) = match Self::classify_relayed(data) {
@@ -333,37 +386,8 @@ impl RelayCore {
                 return self.overload(socket, from, Some(header));
             }
         }
-        let slot = match self.links.find(from) {
-            Some(slot) => {
-                if self
-                    .links
-                    .get(slot)
-                    .is_some_and(|l| l.unlinked_since.is_some())
-                {
-                    self.links.relink(now, slot);
-                    self.stats.links_created.increment(1);
-                }
-                slot
-            }
-            None => match self.links.create(now, from) {
-                Ok((slot, reclaimed)) => {
-                    if let Some(old) = reclaimed {
-                        self.ops.push_back(SocketOp::Close {
-                            id: FIRST_LINK_SOCKET + old,
-                        });
-                    }
-                    self.ops.push_back(SocketOp::Open {
-                        id: FIRST_LINK_SOCKET + slot,
-                        bind: self.bind_for(slot),
-                    });
-                    self.stats.links_created.increment(1);
-                    slot
-                }
-                Err(link::Full) => {
-                    self.stats.bound(Bound::Links);
-                    return self.overload(socket, from, Some(header));
-                }
-            },
+        let Some(slot) = self.link_slot(now, from) else {
+            return self.overload(socket, from, Some(header));
         };
         self.links.activity(slot, now);
         let config = &self.config;
@@ -503,20 +527,27 @@ impl RelayCore {
 impl RelayCore {
     /// Send what waited in `slot`'s queue for its endpoint.
     fn release_queue(&mut self, slot: usize) {
-        let (upstream, config_upstream) = (self.config.upstream, self.config.config_upstream);
         let Some(link) = self.links.get_mut(slot).filter(|l| l.open) else {
             return;
         };
         let id = FIRST_LINK_SOCKET + slot;
         for (socket, data) in std::mem::take(&mut link.queue) {
-            let destination = if socket == CONFIG_SOCKET {
-                config_upstream
-            } else {
-                upstream
+            let destination = match socket {
+                CONFIG_SOCKET => self.config.config_upstream,
+                COAPS_SOCKET => match self.config.coaps_upstream {
+                    Some(coaps) => coaps,
+                    None => continue,
+                },
+                _ => self.config.upstream,
             };
+            let relayed = if socket == COAPS_SOCKET {
+                &self.stats.coaps_relayed_up
+            } else {
+                &self.stats.relayed_up
+            };
+            relayed.increment(1);
             self.transmits
                 .push_back((id, Transmit::new(destination, data)));
-            self.stats.relayed_up.increment(1);
         }
     }
 }
@@ -556,7 +587,15 @@ impl Core for RelayCore {
         self.stats.datagrams_received.increment(1);
         match socket {
             DEVICE_SOCKET | CONFIG_SOCKET => self.uplink(now, socket, from, data),
-            link => self.downlink(now, link - FIRST_LINK_SOCKET, from, data),
+            COAPS_SOCKET => self.coaps_uplink(now, from, data),
+            link => {
+                let slot = link - FIRST_LINK_SOCKET;
+                if Some(from) == self.config.coaps_upstream {
+                    self.coaps_downlink(now, slot, data);
+                } else {
+                    self.downlink(now, slot, from, data);
+                }
+            }
         }
         self.gauges();
     }
@@ -635,6 +674,10 @@ impl Core for RelayCore {
                 self.exchanges -= link.exchanges.clear();
                 for (socket, data) in std::mem::take(&mut link.queue) {
                     self.stats.discard(Discard::OpenFailed);
+                    if socket == COAPS_SOCKET {
+                        // DTLS records are never parsed: no answer, the device's DTLS retransmits.
+                        continue;
+                    }
                     let header = MessageView::parse_header(&data).ok();
                     self.overload(socket, link.ue, header);
                 }

@@ -100,6 +100,10 @@ pub struct RelayStats {
     pub relayed_up: AtomicU64,
     /// Datagrams relayed from the server to devices.
     pub relayed_down: AtomicU64,
+    /// coaps datagrams (DTLS records, opaque) passed from devices to the server's coaps address.
+    pub coaps_relayed_up: AtomicU64,
+    /// coaps datagrams passed from the server's coaps address to devices.
+    pub coaps_relayed_down: AtomicU64,
     /// Datagrams not relayed, by [`Discard`] reason.
     pub discarded: [AtomicU64; Discard::ALL.len()],
     /// 4.04 answers sent to the server for an unknown recipient.

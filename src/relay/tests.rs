@@ -4,8 +4,15 @@ use super::*;
 use crate::coap::{Token, CONTENT_FORMAT_JSON};
 use std::net::Ipv4Addr;
 
+#[path = "tests_coaps.rs"]
+mod coaps;
+
 #[path = "tests_segments.rs"]
 mod segments;
+
+/// The socket of link slot 0 and 1.
+const L0: SocketId = FIRST_LINK_SOCKET;
+const L1: SocketId = FIRST_LINK_SOCKET + 1;
 
 const UPSTREAM: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 5683);
 const CONFIG_UPSTREAM: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 65401);
@@ -138,9 +145,9 @@ fn first_datagram_links_the_ue_and_both_directions_pass_byte_identical() {
     assert!(h.out().is_empty());
     let ops = h.ops();
     let bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
-    assert_eq!(ops, vec![SocketOp::Open { id: 2, bind }]);
-    h.core.handle_socket_opened(h.now, 2, Ok(bind));
-    assert_eq!(one(h.out()), (2, UPSTREAM, request));
+    assert_eq!(ops, vec![SocketOp::Open { id: L0, bind }]);
+    h.core.handle_socket_opened(h.now, L0, Ok(bind));
+    assert_eq!(one(h.out()), (L0, UPSTREAM, request));
     assert_eq!(h.core.links(), 1);
     assert_eq!(h.stat(|s| &s.links_created), 1);
 
@@ -152,7 +159,7 @@ fn first_datagram_links_the_ue_and_both_directions_pass_byte_identical() {
         r#"{"result":"SUCCESS"}"#,
     );
     assert_eq!(
-        one(h.feed(2, UPSTREAM, &created)),
+        one(h.feed(L0, UPSTREAM, &created)),
         (DEVICE_SOCKET, ue(1), created)
     );
     assert_eq!(h.stat(|s| &s.relayed_up), 1);
@@ -163,11 +170,11 @@ fn first_datagram_links_the_ue_and_both_directions_pass_byte_identical() {
 #[test]
 fn every_ue_gets_its_own_uplink_endpoint() {
     let mut h = Harness::new(config());
-    assert_eq!(h.feed(DEVICE_SOCKET, ue(1), &reg(1, 1))[0].0, 2);
-    assert_eq!(h.feed(DEVICE_SOCKET, ue(2), &reg(1, 1))[0].0, 3);
-    assert_eq!(h.feed(DEVICE_SOCKET, ue(1), &reg(2, 2))[0].0, 2);
+    assert_eq!(h.feed(DEVICE_SOCKET, ue(1), &reg(1, 1))[0].0, L0);
+    assert_eq!(h.feed(DEVICE_SOCKET, ue(2), &reg(1, 1))[0].0, L1);
+    assert_eq!(h.feed(DEVICE_SOCKET, ue(1), &reg(2, 2))[0].0, L0);
     assert_eq!(h.core.links(), 2);
-    assert_eq!(h.core.link_socket(ue(2)), Some(3));
+    assert_eq!(h.core.link_socket(ue(2)), Some(L1));
 }
 
 #[test]
@@ -181,16 +188,16 @@ fn configuration_get_goes_to_the_configuration_server_and_its_answers_come_back_
         let get = get_config(mid, 9);
         assert_eq!(
             one(h.feed(CONFIG_SOCKET, ue(1), &get)),
-            (2, CONFIG_UPSTREAM, get)
+            (L0, CONFIG_UPSTREAM, get)
         );
         let response = answer(MsgType::Ack, code, mid, 9, "{}");
         assert_eq!(
-            one(h.feed(2, CONFIG_UPSTREAM, &response)),
+            one(h.feed(L0, CONFIG_UPSTREAM, &response)),
             (CONFIG_SOCKET, ue(1), response)
         );
     }
     // The same link (one endpoint) also carries messaging.
-    assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &reg(4, 4))).0, 2);
+    assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &reg(4, 4))).0, L0);
 }
 
 #[test]
@@ -200,14 +207,14 @@ fn retransmissions_pass_through_unchanged_both_ways() {
     for _ in 0..3 {
         assert_eq!(
             one(h.feed(DEVICE_SOCKET, ue(1), &request)),
-            (2, UPSTREAM, request.clone())
+            (L0, UPSTREAM, request.clone())
         );
     }
     assert_eq!(h.stat(|s| &s.exchanges), 1);
     let msg = server_msg(MsgType::Con, 0x9000, 3, None);
     for _ in 0..2 {
         assert_eq!(
-            one(h.feed(2, UPSTREAM, &msg)),
+            one(h.feed(L0, UPSTREAM, &msg)),
             (DEVICE_SOCKET, ue(1), msg.clone())
         );
     }
@@ -215,7 +222,7 @@ fn retransmissions_pass_through_unchanged_both_ways() {
     for _ in 0..2 {
         assert_eq!(
             one(h.feed(DEVICE_SOCKET, ue(1), &ack)),
-            (2, UPSTREAM, ack.clone())
+            (L0, UPSTREAM, ack.clone())
         );
     }
 }
@@ -226,7 +233,7 @@ fn empty_ack_then_separate_response_and_its_ack() {
     h.feed(DEVICE_SOCKET, ue(1), &reg(10, 77));
     let empty = crate::coap::build::empty_ack(10);
     assert_eq!(
-        one(h.feed(2, UPSTREAM, &empty)),
+        one(h.feed(L0, UPSTREAM, &empty)),
         (DEVICE_SOCKET, ue(1), empty)
     );
     assert_eq!(h.stat(|s| &s.exchanges), 1);
@@ -238,16 +245,16 @@ fn empty_ack_then_separate_response_and_its_ack() {
         r#"{"result":"SUCCESS"}"#,
     );
     assert_eq!(
-        one(h.feed(2, UPSTREAM, &separate)),
+        one(h.feed(L0, UPSTREAM, &separate)),
         (DEVICE_SOCKET, ue(1), separate)
     );
     assert_eq!(h.stat(|s| &s.exchanges), 0);
     let ack = crate::coap::build::empty_ack(0x4000);
-    assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &ack)), (2, UPSTREAM, ack));
+    assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &ack)), (L0, UPSTREAM, ack));
     // A RST from the server also ends an exchange.
     h.feed(DEVICE_SOCKET, ue(1), &reg(11, 78));
     let rst = crate::coap::build::reset(11);
-    assert_eq!(one(h.feed(2, UPSTREAM, &rst)), (DEVICE_SOCKET, ue(1), rst));
+    assert_eq!(one(h.feed(L0, UPSTREAM, &rst)), (DEVICE_SOCKET, ue(1), rst));
     assert_eq!(h.stat(|s| &s.exchanges), 0);
 }
 
@@ -257,18 +264,18 @@ fn server_request_reaches_the_linked_ue_and_its_answer_goes_back() {
     h.feed(DEVICE_SOCKET, ue(1), &reg(1, 1));
     for host in [None, Some("192.168.1.1")] {
         let msg = server_msg(MsgType::Con, 0x7000, 5, host);
-        assert_eq!(one(h.feed(2, UPSTREAM, &msg)), (DEVICE_SOCKET, ue(1), msg));
+        assert_eq!(one(h.feed(L0, UPSTREAM, &msg)), (DEVICE_SOCKET, ue(1), msg));
         let ack = answer(MsgType::Ack, Code::CHANGED, 0x7000, 5, "");
-        assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &ack)), (2, UPSTREAM, ack));
+        assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &ack)), (L0, UPSTREAM, ack));
     }
     // A host name cannot be checked at Layer 3: relayed.
     let named = server_msg(MsgType::Non, 0x7001, 6, Some("ue-1.example"));
-    assert_eq!(one(h.feed(2, UPSTREAM, &named)).0, DEVICE_SOCKET);
+    assert_eq!(one(h.feed(L0, UPSTREAM, &named)).0, DEVICE_SOCKET);
 }
 
 fn expect_not_found(out: Vec<(SocketId, Transmit)>, mid: u16, token: u64) {
     let (socket, to, data) = one(out);
-    assert_eq!((socket, to), (2, UPSTREAM));
+    assert_eq!((socket, to), (L0, UPSTREAM));
     let view = MessageView::parse(&data).unwrap();
     assert_eq!(view.header.mtype, MsgType::Ack);
     assert_eq!(view.header.code, Code::NOT_FOUND);
@@ -282,9 +289,9 @@ fn request_for_another_recipient_is_discarded_with_4_04() {
     let mut h = Harness::new(config());
     h.feed(DEVICE_SOCKET, ue(1), &reg(1, 1));
     let msg = server_msg(MsgType::Con, 0x7100, 8, Some("[192.168.1.2]"));
-    expect_not_found(h.feed(2, UPSTREAM, &msg), 0x7100, 8);
+    expect_not_found(h.feed(L0, UPSTREAM, &msg), 0x7100, 8);
     let non = server_msg(MsgType::Non, 0x7101, 8, Some("192.168.1.2"));
-    assert!(h.feed(2, UPSTREAM, &non).is_empty());
+    assert!(h.feed(L0, UPSTREAM, &non).is_empty());
     assert_eq!(h.core.stats().discarded(Discard::WrongRecipient), 2);
     assert_eq!(h.stat(|s| &s.not_found_sent), 1);
 }
@@ -295,7 +302,7 @@ fn idle_link_expires_then_server_requests_get_4_04_and_responses_are_discarded()
     h.feed(DEVICE_SOCKET, ue(1), &reg(1, 1));
     // Traffic either way keeps the link.
     h.advance(Duration::from_secs(200));
-    h.feed(2, UPSTREAM, &server_msg(MsgType::Non, 1, 1, None));
+    h.feed(L0, UPSTREAM, &server_msg(MsgType::Non, 1, 1, None));
     assert!(h.advance(Duration::from_secs(200)).is_empty());
     assert_eq!(h.core.links(), 1);
     assert!(h.advance(Duration::from_secs(101)).is_empty());
@@ -304,18 +311,18 @@ fn idle_link_expires_then_server_requests_get_4_04_and_responses_are_discarded()
     assert_eq!(h.stat(|s| &s.links), 0);
 
     let msg = server_msg(MsgType::Con, 0x7200, 9, None);
-    expect_not_found(h.feed(2, UPSTREAM, &msg), 0x7200, 9);
+    expect_not_found(h.feed(L0, UPSTREAM, &msg), 0x7200, 9);
     assert!(h
-        .feed(2, UPSTREAM, &server_msg(MsgType::Non, 2, 9, None))
+        .feed(L0, UPSTREAM, &server_msg(MsgType::Non, 2, 9, None))
         .is_empty());
     let late = answer(MsgType::Ack, Code::CONTENT, 3, 3, "{}");
-    assert!(h.feed(2, CONFIG_UPSTREAM, &late).is_empty());
+    assert!(h.feed(L0, CONFIG_UPSTREAM, &late).is_empty());
     assert_eq!(h.core.stats().discarded(Discard::Unlinked), 3);
 
     // After the grace the endpoint is closed.
     assert_eq!(
         h.advance(Duration::from_secs(60)),
-        vec![SocketOp::Close { id: 2 }]
+        vec![SocketOp::Close { id: L0 }]
     );
     assert_eq!(h.stat(|s| &s.endpoints), 0);
 }
@@ -329,7 +336,7 @@ fn no_4_04_to_the_server_when_turned_off() {
     h.feed(DEVICE_SOCKET, ue(1), &reg(1, 1));
     h.advance(Duration::from_secs(301));
     assert!(h
-        .feed(2, UPSTREAM, &server_msg(MsgType::Con, 1, 1, None))
+        .feed(L0, UPSTREAM, &server_msg(MsgType::Con, 1, 1, None))
         .is_empty());
     assert_eq!(h.stat(|s| &s.not_found_sent), 0);
 }
@@ -350,20 +357,20 @@ fn the_servers_2_04_to_dereg_ends_the_link_and_a_retransmission_keeps_the_endpoi
     assert_eq!(h.core.links(), 1);
     let changed = answer(MsgType::Ack, Code::CHANGED, 2, 2, r#"{"result":"SUCCESS"}"#);
     assert_eq!(
-        one(h.feed(2, UPSTREAM, &changed)),
+        one(h.feed(L0, UPSTREAM, &changed)),
         (DEVICE_SOCKET, ue(1), changed)
     );
     assert_eq!(h.core.links(), 0);
     assert_eq!(h.stat(|s| &s.links_deregistered), 1);
     expect_not_found(
-        h.feed(2, UPSTREAM, &server_msg(MsgType::Con, 9, 9, None)),
+        h.feed(L0, UPSTREAM, &server_msg(MsgType::Con, 9, 9, None)),
         9,
         9,
     );
     // The UE retransmits its DEREG (the 2.04 was lost): linked again on the same endpoint.
     assert_eq!(
         one(h.feed(DEVICE_SOCKET, ue(1), &request)),
-        (2, UPSTREAM, request)
+        (L0, UPSTREAM, request)
     );
     assert!(h.ops().is_empty());
     assert_eq!(h.core.links(), 1);
@@ -380,7 +387,7 @@ fn bulkdereg_and_4_xx_do_not_end_the_link() {
     );
     let bulk = post(MsgType::Con, 2, 2, r#"{"messageType":"BULKDEREG"}"#);
     h.feed(DEVICE_SOCKET, ue(1), &bulk);
-    h.feed(2, UPSTREAM, &answer(MsgType::Ack, Code::CHANGED, 2, 2, ""));
+    h.feed(L0, UPSTREAM, &answer(MsgType::Ack, Code::CHANGED, 2, 2, ""));
     assert_eq!(h.core.links(), 1);
 }
 
@@ -419,10 +426,10 @@ fn beyond_max_links_a_con_request_gets_5_03_and_anything_else_silence() {
     let bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
     assert_eq!(
         h.ops(),
-        vec![SocketOp::Close { id: 2 }, SocketOp::Open { id: 2, bind }]
+        vec![SocketOp::Close { id: L0 }, SocketOp::Open { id: L0, bind }]
     );
     assert_eq!(h.core.link_socket(ue(1)), None);
-    assert_eq!(h.core.link_socket(ue(2)), Some(2));
+    assert_eq!(h.core.link_socket(ue(2)), Some(L0));
 }
 
 #[test]
@@ -449,10 +456,10 @@ fn exchange_bounds_per_link_and_in_total() {
     );
     assert_eq!(h.core.stats().bound_hits(Bound::Exchanges), 1);
     // Answers free the room; an unanswered exchange is forgotten after EXCHANGE_LIFETIME.
-    h.feed(2, UPSTREAM, &answer(MsgType::Ack, Code::CREATED, 1, 1, ""));
-    assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &reg(2, 2))).0, 2);
+    h.feed(L0, UPSTREAM, &answer(MsgType::Ack, Code::CREATED, 1, 1, ""));
+    assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &reg(2, 2))).0, L0);
     h.now += Duration::from_secs(248);
-    assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &reg(3, 3))).0, 2);
+    assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &reg(3, 3))).0, L0);
     assert_eq!(h.stat(|s| &s.exchanges), 2);
 }
 
@@ -479,7 +486,7 @@ fn failed_open_answers_queued_requests_with_5_03_and_drops_the_link() {
         .handle_datagram(h.now, DEVICE_SOCKET, ue(1), &reg(1, 1));
     h.ops();
     let error = std::io::Error::from(std::io::ErrorKind::AddrInUse);
-    h.core.handle_socket_opened(h.now, 2, Err(error));
+    h.core.handle_socket_opened(h.now, L0, Err(error));
     expect_overload(h.out(), DEVICE_SOCKET, ue(1), 1);
     assert_eq!(h.core.links(), 0);
     assert_eq!(h.core.stats().discarded(Discard::OpenFailed), 1);
@@ -499,9 +506,9 @@ fn foreign_sources_format_errors_and_unlisted_devices_are_dropped() {
     h.feed(DEVICE_SOCKET, ue(1), &reg(1, 1));
     let stranger = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9)), 5683);
     assert!(h
-        .feed(2, stranger, &server_msg(MsgType::Con, 1, 1, None))
+        .feed(L0, stranger, &server_msg(MsgType::Con, 1, 1, None))
         .is_empty());
-    assert!(h.feed(2, UPSTREAM, &[0x70, 0, 0]).is_empty());
+    assert!(h.feed(L0, UPSTREAM, &[0x70, 0, 0]).is_empty());
     let s = h.core.stats();
     assert_eq!(s.discarded(Discard::FormatError), 2);
     assert_eq!(s.discarded(Discard::NotAllowed), 1);
@@ -526,8 +533,8 @@ fn message_format_errors_are_not_relayed_and_a_con_gets_the_rst_either_way() {
         .is_empty());
     // Downlink: a linked UE's endpoint gets a server CON with a value past the end: RST to it.
     h.feed(DEVICE_SOCKET, ue(1), &reg(1, 1));
-    let (socket, to, rst) = one(h.feed(2, UPSTREAM, &[0x40, 0x02, 0x00, 0x34, 0xB5, b'a']));
-    assert_eq!((socket, to), (2, UPSTREAM));
+    let (socket, to, rst) = one(h.feed(L0, UPSTREAM, &[0x40, 0x02, 0x00, 0x34, 0xB5, b'a']));
+    assert_eq!((socket, to), (L0, UPSTREAM));
     assert_eq!(rst, crate::coap::build::reset(0x34));
     assert_eq!(h.core.stats().discarded(Discard::FormatError), 4);
     assert_eq!(h.stat(|s| &s.relayed_down), 0);
@@ -540,7 +547,7 @@ fn a_response_with_an_unrecognized_critical_option_is_relayed_for_its_endpoint_t
     let odd = MessageBuilder::new(MsgType::Ack, Code::CREATED, 0x40, Token::from_u64(4))
         .option(9, b"")
         .build();
-    assert_eq!(one(h.feed(2, UPSTREAM, &odd)), (DEVICE_SOCKET, ue(1), odd));
+    assert_eq!(one(h.feed(L0, UPSTREAM, &odd)), (DEVICE_SOCKET, ue(1), odd));
     assert_eq!(h.stat(|s| &s.exchanges), 0);
 }
 
@@ -571,14 +578,14 @@ fn pings_and_resets_pass_through_both_ways() {
     let ping = [0x40, 0x00, 0x12, 0x34];
     assert_eq!(
         one(h.feed(DEVICE_SOCKET, ue(1), &ping)),
-        (2, UPSTREAM, ping.to_vec())
+        (L0, UPSTREAM, ping.to_vec())
     );
     let rst = crate::coap::build::reset(0x1234);
-    assert_eq!(one(h.feed(2, UPSTREAM, &rst)), (DEVICE_SOCKET, ue(1), rst));
+    assert_eq!(one(h.feed(L0, UPSTREAM, &rst)), (DEVICE_SOCKET, ue(1), rst));
     // The UE refuses a server request with RST: it goes up unchanged.
-    h.feed(2, UPSTREAM, &server_msg(MsgType::Con, 0x5555, 1, None));
+    h.feed(L0, UPSTREAM, &server_msg(MsgType::Con, 0x5555, 1, None));
     let rst = crate::coap::build::reset(0x5555);
-    assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &rst)), (2, UPSTREAM, rst));
+    assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &rst)), (L0, UPSTREAM, rst));
     assert_eq!(h.stat(|s| &s.exchanges), 0);
 }
 
@@ -592,7 +599,7 @@ fn allow_list_compares_ipv4_mapped_sources_as_ipv4() {
         IpAddr::V6(Ipv4Addr::new(192, 168, 1, 1).to_ipv6_mapped()),
         4000,
     );
-    assert_eq!(one(h.feed(DEVICE_SOCKET, mapped, &reg(1, 1))).0, 2);
+    assert_eq!(one(h.feed(DEVICE_SOCKET, mapped, &reg(1, 1))).0, L0);
 }
 
 /// What a UE sends leaves from one uplink endpoint while the relay knows its address, across

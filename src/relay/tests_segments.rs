@@ -47,7 +47,7 @@ fn segments_segrec_segconfir_and_topicsub_cross_the_relay_byte_identical() {
         assert!(datagram.len() > 1000, "a full-size datagram");
         assert_eq!(
             one(h.feed(DEVICE_SOCKET, ue(1), &datagram)),
-            (2, UPSTREAM, datagram)
+            (L0, UPSTREAM, datagram)
         );
         let accepted = answer(
             MsgType::Ack,
@@ -57,7 +57,7 @@ fn segments_segrec_segconfir_and_topicsub_cross_the_relay_byte_identical() {
             r#"{"messageType":"MSGRESP","deliveryStatus":"ACCEPTED"}"#,
         );
         assert_eq!(
-            one(h.feed(2, UPSTREAM, &accepted)),
+            one(h.feed(L0, UPSTREAM, &accepted)),
             (DEVICE_SOCKET, ue(1), accepted)
         );
     }
@@ -73,17 +73,17 @@ fn segments_segrec_segconfir_and_topicsub_cross_the_relay_byte_identical() {
         let mid = 0x7100 + i as u16;
         let request = post(MsgType::Con, mid, 50 + i as u64, json);
         assert_eq!(
-            one(h.feed(2, UPSTREAM, &request)),
+            one(h.feed(L0, UPSTREAM, &request)),
             (DEVICE_SOCKET, ue(1), request)
         );
         let ack = answer(MsgType::Ack, Code::CHANGED, mid, 50 + i as u64, "");
-        assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &ack)), (2, UPSTREAM, ack));
+        assert_eq!(one(h.feed(DEVICE_SOCKET, ue(1), &ack)), (L0, UPSTREAM, ack));
     }
     // The segment asked for again, and a TOPICSUB, go up unchanged with their answers.
     let resent = post(MsgType::Con, 0x200, 60, &segs[1]);
     assert_eq!(
         one(h.feed(DEVICE_SOCKET, ue(1), &resent)),
-        (2, UPSTREAM, resent)
+        (L0, UPSTREAM, resent)
     );
     let topicsub = post(
         MsgType::Con,
@@ -93,7 +93,7 @@ fn segments_segrec_segconfir_and_topicsub_cross_the_relay_byte_identical() {
     );
     assert_eq!(
         one(h.feed(DEVICE_SOCKET, ue(1), &topicsub)),
-        (2, UPSTREAM, topicsub)
+        (L0, UPSTREAM, topicsub)
     );
     let granted = answer(
         MsgType::Ack,
@@ -103,7 +103,7 @@ fn segments_segrec_segconfir_and_topicsub_cross_the_relay_byte_identical() {
         r#"{"messageType":"TOPICSUBRESP","messageId":"t-1","result":"SUCCESS","messagingTopics":["news"]}"#,
     );
     assert_eq!(
-        one(h.feed(2, UPSTREAM, &granted)),
+        one(h.feed(L0, UPSTREAM, &granted)),
         (DEVICE_SOCKET, ue(1), granted)
     );
 }

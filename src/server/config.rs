@@ -4,7 +4,11 @@
 
 use crate::coap::block::BlockConfig;
 use crate::coap::TransmissionParams;
+use crate::config::DtlsSettings;
+use crate::dtls::PskTable;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Default exchanges remembered per peer by the servers' duplicate detection (RFC 7252 §4.5):
@@ -79,6 +83,17 @@ pub struct ServerConfig {
     pub messaging: MessagingConfig,
     /// Block-wise transfer bounds (RFC 7959; `[coap]` `block_*`).
     pub block: BlockConfig,
+    /// The PSK identities (docs/PROTOCOL.md §19): what a coaps peer may act as, which are
+    /// Gateway UEs. `Some` also makes the driver open the coaps socket on
+    /// [`Self::coaps_listen`].
+    pub psk: Option<Arc<PskTable>>,
+    /// Where the driver binds the coaps socket, with [`Self::psk`].
+    pub coaps_listen: SocketAddr,
+    /// No plain listener (`server.require_security`): the plain socket is bound to loopback
+    /// only (the embedding process's own gateway or relay), everyone else uses coaps.
+    pub require_security: bool,
+    /// DTLS bounds of the coaps socket (D14.5).
+    pub dtls: DtlsSettings,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +111,10 @@ impl Default for ServerConfig {
             params: TransmissionParams::default(),
             messaging: MessagingConfig::default(),
             block: BlockConfig::default(),
+            psk: None,
+            coaps_listen: crate::config::default_coaps_listen(),
+            require_security: false,
+            dtls: DtlsSettings::default(),
         }
     }
 }

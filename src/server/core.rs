@@ -86,6 +86,9 @@ pub struct ServerCore {
     pub(super) topics: Topics,
     /// Downlink copies queued per Gateway UE for one aggregate (23.554 §8.4.3).
     pub(super) agg: AggQueues,
+    /// The PSK identity of the datagram being handled (`None`: plain CoAP; docs/PROTOCOL.md
+    /// §19).
+    pub(super) identity: Option<crate::dtls::IdentityId>,
 }
 
 impl ServerCore {
@@ -150,6 +153,7 @@ impl ServerCore {
             mids,
             out: VecDeque::new(),
             stats,
+            identity: None,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::core::ServerCore;
 use crate::coap::Transmit;
-use crate::net::shard::{Core, SocketId};
+use crate::net::shard::{Core, Load, SocketId};
 use metrics::CounterFn;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -20,6 +20,11 @@ impl Core for ServerCore {
         }
         self.stats.datagrams_received.increment(1);
         ServerCore::handle_input(self, now, from, data);
+    }
+
+    /// Keeps the datagram's PSK identity for the checks of docs/PROTOCOL.md §19.
+    fn set_load(&mut self, load: Load) {
+        self.set_identity(load.identity);
     }
 
     fn handle_timeout(&mut self, now: Instant) {

@@ -32,6 +32,10 @@ pub enum RequestError {
     /// The bulk's gateway is not in `allowed_gateways`: 4.03.
     #[error("gateway not authorized")]
     GatewayNotAuthorized,
+    /// Over coaps, the request acts as an ID its PSK identity is not bound to, or is a bulk or
+    /// aggregate from an identity that is not a Gateway UE's (docs/PROTOCOL.md §19): 4.03.
+    #[error("identity not bound")]
+    IdentityNotBound,
     /// More elements than `max_bulk_entries` (23.554 §8.2.7): 4.13.
     #[error("too many entries (max {0})")]
     TooManyEntries(usize),
@@ -47,7 +51,7 @@ impl RequestError {
             | RequestError::InvalidUeServiceId
             | RequestError::CountMismatch
             | RequestError::EmptyBulk => Code::BAD_REQUEST,
-            RequestError::GatewayNotAuthorized => Code::FORBIDDEN,
+            RequestError::GatewayNotAuthorized | RequestError::IdentityNotBound => Code::FORBIDDEN,
             RequestError::TooManyEntries(_) => Code::REQUEST_ENTITY_TOO_LARGE,
         }
     }

@@ -136,7 +136,8 @@
 //! - `endpoint`: the CoAP message layer; `request`: dispatch by Message Type and the test hooks;
 //!   `reply`: outcomes and answers; `error`: [`RequestError`].
 //! - `registration` (UEs), `as_registration` (Application Servers), `auth` (credentials and
-//!   policy), `registry` (the tables), `gateways` (Gateway UE endpoint groups).
+//!   policy), `registry` (the tables), `gateways` (Gateway UE endpoint groups), `identity`
+//!   (what a coaps peer's PSK identity may act as, docs/PROTOCOL.md §19).
 //! - `messaging` (`MSG`/`IMDN`/aggregate requests), `routing` (targets and copies), `reports`
 //!   (`IMDN` forwarding and generated failures), `verdict`, `recent` (repeated messages),
 //!   `topics` (messaging topic subscriptions, 23.554 §8.8).
@@ -170,6 +171,7 @@ mod error;
 mod flush;
 mod forward;
 mod gateways;
+mod identity;
 mod messaging;
 mod persist;
 pub mod provisioning;

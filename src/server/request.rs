@@ -25,6 +25,10 @@ impl ServerCore {
             Ok(p) => p,
             Err(e) => return (Err(RequestError::Payload(e)), false),
         };
+        // Over coaps the peer may only act as what its PSK identity is bound to (§19).
+        if let Err(e) = self.check_identity(&payload) {
+            return (Err(e), false);
+        }
         match payload {
             Payload::Reg(req) => {
                 self.stats.single_requests.increment(1);

@@ -21,6 +21,9 @@ pub struct ServerStats {
     pub bad_requests: AtomicU64,
     /// Bulks answered 4.13.
     pub too_large: AtomicU64,
+    /// Requests over coaps acting as an ID their PSK identity is not bound to, or bulks and
+    /// aggregates from a non-gateway identity (answered 4.03; docs/PROTOCOL.md §19).
+    pub identity_refused: AtomicU64,
     /// Retransmitted requests answered from the dedup cache or absorbed.
     pub duplicates: AtomicU64,
     /// Peers the dedup cache forgot early (least recently active first) because

@@ -1068,6 +1068,7 @@ mod messaging;
 
 mod endpoint;
 
+mod coaps;
 mod dedup;
 mod identities;
 mod segments;

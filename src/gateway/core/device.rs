@@ -78,6 +78,10 @@ impl GatewayCore {
                 return;
             }
         };
+        // Over coaps the peer may only act as what its PSK identity is bound to (§19).
+        if !self.identity_allows(now, from, &header, &payload) {
+            return;
+        }
         let exchange = Exchange {
             peer: from,
             mid: header.mid,

@@ -38,6 +38,7 @@
 //!   in [`segment_out_state`]; [`segment_control`]: the server's `SEGREC`/`SEGCONFIR`;
 //! - [`silence`]: upstream liveness: warnings, pings, re-sending after a silence;
 //! - [`overload`]: overload control (docs/ARCHITECTURE.md §8);
+//! - [`identity`]: what a coaps peer's PSK identity may act as (docs/PROTOCOL.md §19);
 //! - [`timers`]: piggyback windows, deadlines, retransmissions, expiry;
 //! - [`persist`]: change tracking and the request journal (issue 9);
 //! - [`observe`]: flush reasons and gauges for the metrics;
@@ -57,6 +58,7 @@ mod downlink_aggregate_state;
 mod downlink_state;
 mod driven;
 mod forward;
+mod identity;
 mod journal_state;
 mod liveness;
 mod observe;
@@ -84,6 +86,7 @@ mod upstream_block2;
 mod upstream_state;
 
 pub use driven::{side_of, socket_of, CONFIG_SOCKET, DEVICE_SOCKET, UPLINK_SOCKET_BASE};
+pub use identity::IDENTITY_NOT_BOUND;
 pub use overload::SILENT_FACTOR;
 pub use pending::{Dialect, Forwarded, Kind};
 pub use persist::{journal_owner, RestoredJournal};
