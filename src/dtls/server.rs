@@ -255,7 +255,9 @@ impl DtlsServer {
         }
     }
 
-    /// Seal `plaintext` for `to` into `events`; false when `to` has no established session.
+    /// Seal `plaintext` for `to` into `events`; false when `to` has no established session
+    /// (then the caller may send it plain). A plaintext OpenSSL refuses (larger than a record)
+    /// is dropped, never sent in clear: true, nothing in `events`.
     pub fn seal(
         &mut self,
         now: Instant,
@@ -266,8 +268,13 @@ impl DtlsServer {
         let Some(entry) = self.sessions.get_mut(&to) else {
             return false;
         };
-        if !matches!(entry.state, State::Established { .. }) || !entry.session.write(plaintext) {
+        if !matches!(entry.state, State::Established { .. }) {
             return false;
+        }
+        if !entry.session.write(plaintext) {
+            tracing::debug!(%to, len = plaintext.len(), "plaintext refused by DTLS: dropped");
+            let _ = ErrorStack::get();
+            return true;
         }
         entry.last_used = now;
         entry
@@ -463,8 +470,10 @@ impl DtlsServer {
         };
         entry.session.feed(data);
         let plaintexts = &mut events.plaintexts;
+        let records_in = &self.stats.records_in;
         let (end, dropped) = entry.session.read(&mut events.buf, |start, n| {
             plaintexts.push((from, Some(identity), start, start + n));
+            records_in.increment(1);
         });
         entry
             .session

@@ -139,6 +139,9 @@ fn handshake_and_data_with_both_cipher_suites() {
         let s = &w.server_stats;
         assert_eq!(s.handshakes_ok.load(Ordering::Relaxed), 1);
         assert_eq!(s.hello_verify_sent.load(Ordering::Relaxed), 1);
+        assert_eq!(s.records_in.load(Ordering::Relaxed), 1);
+        assert_eq!(s.records_out.load(Ordering::Relaxed), 1);
+        assert_eq!(cs.records_in.load(Ordering::Relaxed), 1);
         assert_eq!(s.sessions.load(Ordering::Relaxed), 1);
         assert_eq!(s.handshakes.load(Ordering::Relaxed), 0);
         assert_eq!(cs.handshakes_ok.load(Ordering::Relaxed), 1);
@@ -412,4 +415,32 @@ fn client_queues_while_handshaking_and_rehandshakes_after_silence() {
     pump(&mut w, &mut c, at, records(&e));
     assert!(c.is_established(), "{c:?} {cs:?} {:?}", w.server_stats);
     assert_eq!(cs.sessions.load(Ordering::Relaxed), 1);
+}
+
+/// Resident memory per established server session (a measurement, run by hand with
+/// `--ignored --nocapture`; asserts nothing about the figure).
+#[test]
+#[ignore]
+fn measure_memory_per_session() {
+    fn rss_kb() -> u64 {
+        let s = std::fs::read_to_string("/proc/self/statm").unwrap();
+        s.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4
+    }
+    let mut w = world(DtlsServerConfig::default());
+    let (mut c, _) = client("dev-1", b"secret-1", DtlsClientConfig::default());
+    for i in 0..200u16 {
+        connect(&mut w, &mut c, addr(20000 + i));
+    }
+    let before = rss_kb();
+    for i in 200..4200u16 {
+        connect(&mut w, &mut c, addr(20000 + i));
+        seal_up(&mut w, &mut c, addr(20000 + i), b"x");
+    }
+    let after = rss_kb();
+    assert_eq!(w.server.sessions(), 4200);
+    eprintln!(
+        "RSS +{} KB for 4000 server sessions: {} KB each",
+        after - before,
+        (after - before) / 4000
+    );
 }
