@@ -377,6 +377,31 @@ fn client_restart_replaces_its_session_after_the_cookie_exchange() {
 }
 
 #[test]
+fn a_new_handshake_that_fails_leaves_the_live_session_in_place() {
+    let mut w = world(DtlsServerConfig::default());
+    let at = addr(40008);
+    let (mut c, _) = client("dev-1", b"secret-1", DtlsClientConfig::default());
+    connect(&mut w, &mut c, at);
+    // Someone at the same address (or a replayed ClientHello) starts a handshake it cannot end.
+    let (mut intruder, _) = client("dev-2", b"wrong", DtlsClientConfig::default());
+    let mut e = DtlsEvents::new();
+    intruder.start(w.now, &mut e);
+    pump(&mut w, &mut intruder, at, records(&e));
+    assert_eq!(w.server.handshakes(), 1);
+    // The live session still carries data meanwhile.
+    let got = seal_up(&mut w, &mut c, at, b"still here");
+    assert_eq!(got, vec![(w.psk.id_of(b"dev-1"), b"still here".to_vec())]);
+    w.now += DtlsServerConfig::default().handshake_timeout;
+    let mut se = DtlsEvents::new();
+    w.server.handle_timeout(w.now, &mut se);
+    assert_eq!(w.server.handshakes(), 0);
+    assert_eq!(w.server.identity_of(at), w.psk.id_of(b"dev-1"), "restored");
+    assert_eq!(w.server_stats.sessions.load(Ordering::Relaxed), 1);
+    let got = seal_up(&mut w, &mut c, at, b"after");
+    assert_eq!(got.len(), 1);
+}
+
+#[test]
 fn client_queues_while_handshaking_and_rehandshakes_after_silence() {
     let mut w = world(DtlsServerConfig::default());
     let at = addr(40007);
