@@ -35,8 +35,9 @@ coaps_listen = "0.0.0.0:5684"
 # psk_file.
 require_security = false
 # Most DTLS sessions per coaps socket (per shard); when full, the established session idle
-# longest is evicted (none: the handshake is refused). 1..=16777216.
-dtls_max_sessions = 65536
+# longest is evicted (none: the handshake is refused). An established session holds ~48 KB.
+# 1..=16777216.
+dtls_max_sessions = 16384
 # Most DTLS handshakes in progress per coaps socket; beyond, a ClientHello (with a valid
 # cookie) is dropped. 1..=1048576.
 dtls_max_handshakes = 1024
@@ -218,7 +219,7 @@ coaps_listen = "0.0.0.0:5684"
 # No plain listener (server.listen is not opened): everyone must use coaps. Needs psk_file.
 require_security = false
 # DTLS bounds of the coaps socket, as the gateway's keys of the same names.
-dtls_max_sessions = 65536
+dtls_max_sessions = 16384
 dtls_max_handshakes = 1024
 dtls_handshake_timeout_ms = 10000
 dtls_session_idle_s = 3600

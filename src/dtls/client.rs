@@ -1,5 +1,5 @@
 //! [`DtlsClient`]: one DTLS 1.2 PSK client session toward one peer (the gateway's coaps
-//! uplink to the server, RFC 7252 §9.1; docs/PROTOCOL.md §16), sans-IO.
+//! uplink to the server, RFC 7252 §9.1; docs/PROTOCOL.md §19), sans-IO.
 //!
 //! Handshakes at [`DtlsClient::start`]; plaintexts sealed while it runs are queued (at most
 //! `max_queued`, then dropped and counted: CoAP retransmits them). Re-handshakes when the
@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The bounds of a client session (config keys `dtls_*`, docs/PROTOCOL.md §16).
+/// The bounds of a client session (config keys `dtls_*`, docs/PROTOCOL.md §19).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DtlsClientConfig {
     /// `dtls_max_queued`: plaintexts held while handshaking.

@@ -1,6 +1,6 @@
 //! The stateless cookie of the HelloVerifyRequest exchange (RFC 6347 §4.2.1): a MAC of the
 //! client's address under a secret from the OS RNG, rotated every `dtls_cookie_rotate_s` with
-//! the previous secret still accepted (docs/PROTOCOL.md §16). Nothing is stored per client.
+//! the previous secret still accepted (docs/PROTOCOL.md §19). Nothing is stored per client.
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::raw::{c_int, c_uint};

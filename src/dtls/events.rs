@@ -1,6 +1,6 @@
 //! [`DtlsEvents`]: what a [`DtlsServer`](super::DtlsServer) or [`DtlsClient`](super::DtlsClient)
 //! call produced: decrypted plaintexts for the core and records for the socket
-//! (docs/PROTOCOL.md §16). One flat byte buffer reused across turns: no allocation per record.
+//! (docs/PROTOCOL.md §19). One flat byte buffer reused across turns: no allocation per record.
 
 use super::IdentityId;
 use std::net::SocketAddr;

@@ -1,5 +1,5 @@
 //! coaps: CoAP over DTLS 1.2 with pre-shared keys (RFC 7252 §9.1, RFC 6347, RFC 4279), below
-//! the sans-IO cores (docs/PROTOCOL.md §16).
+//! the sans-IO cores (docs/PROTOCOL.md §19).
 //!
 //! The cores never see DTLS: the [`net`](crate::net) driver decrypts a datagram before
 //! `Core::handle_datagram` (passing the peer's authenticated [`IdentityId`] in
@@ -15,7 +15,7 @@
 //! - [`client`]: [`DtlsClient`], one client session toward one peer (re-handshake rules).
 //!
 //! Implementation: OpenSSL 3 through the `openssl` crate (measured reason in `benches/dtls.rs`
-//! and docs/PROTOCOL.md §16): it has both PSK cipher suites of RFC 7252 §9.1.3.1 / RFC 6655,
+//! and docs/PROTOCOL.md §19): it has both PSK cipher suites of RFC 7252 §9.1.3.1 / RFC 6655,
 //! the RFC 6347 §4.1.2.6 replay window, the §4.2.1 cookie exchange, and is what libcoap's
 //! `coap-client-openssl` uses.
 

@@ -1,4 +1,4 @@
-//! The PSK table (`psk_file`, docs/PROTOCOL.md §16): each PSK identity (RFC 4279 §2, sent by
+//! The PSK table (`psk_file`, docs/PROTOCOL.md §19): each PSK identity (RFC 4279 §2, sent by
 //! the client in ClientKeyExchange), its key, and the MSGin5G IDs it may act for (TS 33.501
 //! Annex Y: authorization by UE Service ID / Application ID).
 //!
@@ -87,7 +87,7 @@ struct Entry {
 }
 
 /// The PSK identities a coaps endpoint accepts (or the one a client uses), loaded once from
-/// `psk_file` (docs/PROTOCOL.md §16). [`IdentityId`]s are indexes in identity-name order.
+/// `psk_file` (docs/PROTOCOL.md §19). [`IdentityId`]s are indexes in identity-name order.
 #[derive(Debug, Default)]
 pub struct PskTable {
     entries: Vec<Entry>,

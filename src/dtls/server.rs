@@ -1,5 +1,5 @@
 //! [`DtlsServer`]: the DTLS 1.2 PSK server of one coaps socket (RFC 7252 §9.1, RFC 6347;
-//! docs/PROTOCOL.md §16), sans-IO: datagrams and `now` in, plaintexts and records out.
+//! docs/PROTOCOL.md §19), sans-IO: datagrams and `now` in, plaintexts and records out.
 //!
 //! - Stateless cookie exchange first (RFC 6347 §4.2.1): a ClientHello from an address without
 //!   a session goes to one reusable listener SSL through OpenSSL's `DTLSv1_listen`, which
@@ -38,7 +38,7 @@ extern "C" {
     fn BIO_ADDR_free(addr: *mut c_void);
 }
 
-/// The bounds of one coaps socket's server (config keys `dtls_*`, docs/PROTOCOL.md §16).
+/// The bounds of one coaps socket's server (config keys `dtls_*`, docs/PROTOCOL.md §19).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DtlsServerConfig {
     /// `dtls_max_sessions`: sessions (established or handshaking) per socket.
@@ -56,7 +56,7 @@ pub struct DtlsServerConfig {
 impl Default for DtlsServerConfig {
     fn default() -> Self {
         DtlsServerConfig {
-            max_sessions: 65_536,
+            max_sessions: crate::config::DEFAULT_DTLS_MAX_SESSIONS,
             max_handshakes: 1_024,
             handshake_timeout: Duration::from_secs(10),
             session_idle: Duration::from_secs(3_600),

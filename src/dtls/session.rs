@@ -1,4 +1,4 @@
-//! One OpenSSL DTLS 1.2 session over an in-memory datagram pipe (docs/PROTOCOL.md §16): the
+//! One OpenSSL DTLS 1.2 session over an in-memory datagram pipe (docs/PROTOCOL.md §19): the
 //! sans-IO unit [`DtlsServer`](super::DtlsServer) and [`DtlsClient`](super::DtlsClient) are
 //! built from. No socket: a received datagram is put in the pipe and OpenSSL reads it from
 //! there; the records OpenSSL writes are collected and handed to the caller to send.

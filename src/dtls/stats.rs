@@ -1,4 +1,4 @@
-//! The DTLS counters and gauges (docs/PROTOCOL.md §16; README "Metrics", `msgin5g_*_dtls_*`):
+//! The DTLS counters and gauges (docs/PROTOCOL.md §19; README "Metrics", `msgin5g_*_dtls_*`):
 //! plain relaxed atomics shared by every [`DtlsServer`](super) / DtlsClient of one shard and the
 //! metrics endpoint. Gauges are moved with add/sub so several sessions tables may share one.
 

@@ -544,7 +544,13 @@ pub fn spawn_gateway_persistent(
         let dtls_stats = Arc::new(DtlsStats::default());
         handle.dtls_stats.push(dtls_stats.clone());
         let mut shard_sockets = shard_sockets(device_std, config_std, uplinks_std);
-        let secure = secure_roles(&config, upstream, &mut shard_sockets, coaps_std, dtls_stats)?;
+        let secure = secure_roles(
+            &config,
+            (upstream, config_upstream),
+            &mut shard_sockets,
+            coaps_std,
+            dtls_stats,
+        )?;
         let options = RunOptions {
             drain_timeout,
             extra_wake: Some(mesh.wake.clone()),
@@ -589,7 +595,7 @@ pub fn spawn_gateway_persistent(
 /// `upstream` (the uplinks then carry only DTLS: D14.8).
 fn secure_roles(
     config: &GatewayConfig,
-    upstream: SocketAddr,
+    (upstream, config_upstream): (SocketAddr, SocketAddr),
     sockets: &mut Vec<std::net::UdpSocket>,
     coaps: Option<std::net::UdpSocket>,
     stats: Arc<DtlsStats>,
@@ -610,7 +616,12 @@ fn secure_roles(
                 config.dtls.handshake_timeout,
                 stats.clone(),
             )?;
-            secure.connect(UPLINK_SOCKET_BASE + uplink, client);
+            // The configuration server has no coaps: its traffic on the uplinks stays plain.
+            secure.connect_with_plain_peer(
+                UPLINK_SOCKET_BASE + uplink,
+                client,
+                Some(config_upstream),
+            );
         }
     }
     Ok(secure)

@@ -1,4 +1,4 @@
-//! The coaps glue of the driver (RFC 7252 §9.1; docs/PROTOCOL.md §16, docs/ARCHITECTURE.md §2):
+//! The coaps glue of the driver (RFC 7252 §9.1; docs/PROTOCOL.md §19, docs/ARCHITECTURE.md §2):
 //! which of [`shard::run`]'s sockets carry DTLS, and the calls into [`DtlsServer`] /
 //! [`DtlsClient`] around the core, so the sans-IO cores never see DTLS.
 //!
@@ -33,6 +33,9 @@ enum Role {
     Client {
         socket: SocketId,
         client: DtlsClient,
+        /// The one other peer this socket talks to in clear (the gateway's configuration
+        /// server, which has no coaps: docs/PROTOCOL.md §19).
+        plain_peer: Option<SocketAddr>,
     },
 }
 
@@ -99,8 +102,26 @@ impl Secure {
 
     /// The core's socket `socket` carries only DTLS, through `client`, toward `client.peer()`.
     pub fn connect(&mut self, socket: SocketId, client: DtlsClient) {
+        self.connect_with_plain_peer(socket, client, None);
+    }
+
+    /// As [`Secure::connect`], except that datagrams to and from `plain_peer` (another address
+    /// than `client.peer()`) pass in clear: the gateway's uplinks also reach its configuration
+    /// server, which speaks plain CoAP only (docs/PROTOCOL.md §19). Every other destination is
+    /// still dropped, never sent in clear.
+    pub fn connect_with_plain_peer(
+        &mut self,
+        socket: SocketId,
+        client: DtlsClient,
+        plain_peer: Option<SocketAddr>,
+    ) {
+        let plain_peer = plain_peer.filter(|p| *p != client.peer());
         let role = self.roles.len();
-        self.roles.push(Role::Client { socket, client });
+        self.roles.push(Role::Client {
+            socket,
+            client,
+            plain_peer,
+        });
         set(&mut self.by_received, socket, role);
         set(&mut self.by_sent, socket, role);
     }
@@ -158,7 +179,16 @@ impl Secure {
                 server.handle_datagram(now, from, data, &mut self.events);
                 *logical
             }
-            Role::Client { client, socket } => {
+            Role::Client {
+                client,
+                socket,
+                plain_peer,
+            } => {
+                if *plain_peer == Some(from) {
+                    core.set_load(load);
+                    core.handle_datagram(now, *socket, from, data);
+                    return;
+                }
                 client.handle_datagram(now, from, data, &mut self.events);
                 *socket
             }
@@ -194,7 +224,15 @@ impl Secure {
                     &mut self.events,
                 ),
             ),
-            Role::Client { client, socket } => {
+            Role::Client {
+                client,
+                socket,
+                plain_peer,
+            } => {
+                if *plain_peer == Some(transmit.destination) {
+                    out.push((id, transmit));
+                    return;
+                }
                 if transmit.destination != client.peer() {
                     tracing::debug!(destination = %transmit.destination, "plain transmit on a coaps client socket dropped");
                     return;

@@ -250,3 +250,51 @@ fn coaps_client_socket_seals_toward_its_peer_through_the_loop() {
     drop(gateway);
     drop(server);
 }
+
+/// A client socket's one plain peer (the gateway's configuration server, which has no coaps)
+/// is reached in clear both ways; a third address is still never sent to in clear; the DTLS
+/// peer's traffic is sealed (docs/PROTOCOL.md §19).
+#[test]
+fn a_client_socket_talks_in_clear_only_to_its_plain_peer() {
+    let server: SocketAddr = "127.0.0.1:5684".parse().unwrap();
+    let config_server: SocketAddr = "127.0.0.1:65401".parse().unwrap();
+    let stranger: SocketAddr = "127.0.0.1:9999".parse().unwrap();
+    let stats = Arc::new(DtlsStats::default());
+    let client = DtlsClient::new(server, "gw-1", b"k", DtlsClientConfig::default(), stats).unwrap();
+    let mut secure = Secure::new();
+    secure.connect_with_plain_peer(0, client, Some(config_server));
+    let now = Instant::now();
+    let mut out = Vec::new();
+    secure.seal(
+        now,
+        (0, Transmit::new(config_server, b"GET".to_vec())),
+        &mut out,
+    );
+    assert_eq!(out.len(), 1, "to the plain peer: unchanged");
+    assert_eq!((out[0].0, out[0].1.destination), (0, config_server));
+    assert_eq!(&out[0].1.payload[..], b"GET");
+    out.clear();
+    secure.seal(
+        now,
+        (0, Transmit::new(stranger, b"secret".to_vec())),
+        &mut out,
+    );
+    assert!(out.is_empty(), "to anyone else: dropped");
+    secure.seal(now, (0, Transmit::new(server, b"bulk".to_vec())), &mut out);
+    assert!(
+        out.iter().all(|(_, t)| t.payload.as_ref() != b"bulk"),
+        "to the DTLS peer: never in clear"
+    );
+    let mut core = echo(None);
+    secure.receive(&mut core, now, 0, config_server, b"answer", Load::default());
+    let (socket, answer) = core
+        .poll_transmit()
+        .expect("the plain answer reached the core");
+    assert_eq!((socket, answer.destination), (0, config_server));
+    assert_eq!(&answer.payload[..], b"none:0:answer");
+    secure.receive(&mut core, now, 0, stranger, b"forged", Load::default());
+    assert!(
+        core.poll_transmit().is_none(),
+        "a stranger's datagram is not plaintext"
+    );
+}
