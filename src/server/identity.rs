@@ -72,7 +72,28 @@ impl ServerCore {
                 r.originating_as_service_id.as_ref(),
             ),
             // Refused for their type by the dispatch.
-            _ => true,
+            Payload::RegResp(_)
+            | Payload::DeregResp(_)
+            | Payload::BulkRegResp(_)
+            | Payload::BulkDeregResp(_)
+            | Payload::BulkConf(_)
+            | Payload::BulkConfResp(_)
+            | Payload::MsgResp(_)
+            | Payload::TopicSubResp(_)
+            | Payload::TopicUnsubResp(_)
+            | Payload::AsRegResp(_)
+            | Payload::AsDeregResp(_)
+            | Payload::AppReg(_)
+            | Payload::AppRegResp(_)
+            | Payload::AppDereg(_)
+            | Payload::AppDeregResp(_)
+            | Payload::MsgSending(_)
+            | Payload::MsgSendingResp(_)
+            | Payload::ReportSending(_)
+            | Payload::ReportSendingResp(_)
+            | Payload::MsgDelivery(_)
+            | Payload::MsgReceivedResp(_)
+            | Payload::ReportDelivery(_) => true,
         };
         if allowed {
             Ok(())

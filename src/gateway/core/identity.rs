@@ -62,7 +62,30 @@ impl GatewayCore {
             Payload::MsgSending(r) => self.app_bound(now, from, r.registration_id),
             Payload::ReportSending(r) => self.app_bound(now, from, r.registration_id),
             // Refused for their type further on.
-            _ => true,
+            Payload::RegResp(_)
+            | Payload::DeregResp(_)
+            | Payload::BulkReg(_)
+            | Payload::BulkRegResp(_)
+            | Payload::BulkDereg(_)
+            | Payload::BulkDeregResp(_)
+            | Payload::BulkConf(_)
+            | Payload::BulkConfResp(_)
+            | Payload::MsgResp(_)
+            | Payload::AggMsg(_)
+            | Payload::AggImdn(_)
+            | Payload::TopicSubResp(_)
+            | Payload::TopicUnsubResp(_)
+            | Payload::AsReg(_)
+            | Payload::AsDereg(_)
+            | Payload::AsRegResp(_)
+            | Payload::AsDeregResp(_)
+            | Payload::AppRegResp(_)
+            | Payload::AppDeregResp(_)
+            | Payload::MsgSendingResp(_)
+            | Payload::ReportSendingResp(_)
+            | Payload::MsgDelivery(_)
+            | Payload::MsgReceivedResp(_)
+            | Payload::ReportDelivery(_) => true,
         };
         if !bound {
             self.stats.identity_refused.increment(1);
