@@ -268,7 +268,7 @@ impl DeviceSecurity<'_> {
 #[derive(Clone, PartialEq, Eq)]
 pub struct UpstreamPsk {
     /// The PSK identity (ClientKeyExchange).
-    pub identity: Vec<u8>,
+    pub identity: String,
     /// The key bytes.
     pub key: Vec<u8>,
 }
@@ -277,7 +277,7 @@ impl fmt::Debug for UpstreamPsk {
     /// The key is never printed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UpstreamPsk")
-            .field("identity", &String::from_utf8_lossy(&self.identity))
+            .field("identity", &self.identity)
             .field("key", &"<redacted>")
             .finish()
     }
@@ -359,7 +359,7 @@ pub(super) fn upstream_psk(
         }
     };
     Ok(Some(UpstreamPsk {
-        identity: identity.as_bytes().to_vec(),
+        identity: identity.to_string(),
         key,
     }))
 }
@@ -460,7 +460,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(psk.key, vec![0x00, 0xff, 0x10]);
-        assert_eq!(psk.identity, b"gw");
+        assert_eq!(psk.identity, "gw");
         assert!(!format!("{psk:?}").contains("ff"));
         let psk = upstream_psk(coaps, Some("gw"), Some("s3cret"), None)
             .unwrap()
@@ -571,7 +571,7 @@ mod tests {
         );
         let g = config.gateway_config();
         let up = g.upstream_dtls.expect("coaps upstream");
-        assert_eq!(up.psk.identity, b"gw");
+        assert_eq!(up.psk.identity, "gw");
         assert_eq!(up.psk.key, [1, 2]);
         assert_eq!(up.max_queued, 9);
         assert_eq!(up.rehandshake_silence, Duration::from_millis(5000));

@@ -3,9 +3,11 @@
 //! [`GatewayCore`] (docs/ARCHITECTURE.md §2).
 
 use super::driver::{self, DRAIN_BATCH};
+use super::secure::Secure;
 use super::shard::{self, CoreHandle, Hooks, RunOptions, SocketId};
 use super::socket::{bind_udp, ensure_port_free, local_bind_addr_for, SocketOptions};
 use crate::coap::rng::Rng;
+use crate::dtls::DtlsStats;
 use crate::gateway::persist::{commit_durability, restore_directory};
 #[cfg(doc)]
 use crate::gateway::socket_of;
@@ -299,8 +301,12 @@ fn pass_handoffs(core: &mut GatewayCore, now: Instant, mesh: &ShardMesh) {
 pub struct GatewayHandle {
     local_addr: SocketAddr,
     config_addr: SocketAddr,
+    /// The device-facing coaps address, with a PSK table.
+    coaps_addr: Option<SocketAddr>,
     upstream: SocketAddr,
     stats: Vec<Arc<GatewayStats>>,
+    /// Each shard's DTLS counters (coaps listener and uplinks; zeros without coaps).
+    dtls_stats: Vec<Arc<DtlsStats>>,
     directory: Arc<Directory>,
     shards: Vec<CoreHandle<GatewayCore>>,
     /// The store, made durable once every shard has stopped.
@@ -403,7 +409,23 @@ pub fn spawn_gateway_persistent(
             format!("shards must be between 1 and {MAX_SHARDS}, got {shards}"),
         ));
     }
-    let (device_sockets, local_addr) = bind_shard_sockets(listen, shards, sockets)?;
+    // require_security: no plain device listener; the shards' device sockets (the core's
+    // DEVICE_SOCKET, which the coaps sockets feed) are bound to loopback only.
+    let plain_listen = if config.require_security && config.psk.is_some() {
+        super::secure_setup::loopback_like(listen)
+    } else {
+        listen
+    };
+    let (device_sockets, local_addr) = bind_shard_sockets(plain_listen, shards, sockets)?;
+    // The device-facing coaps sockets of every shard (RFC 7252 §9), bound the same way: the
+    // kernel's 4-tuple hash keeps a peer, and so its DTLS session, on one shard (D14.3).
+    let (coaps_sockets, coaps_addr) = match &config.psk {
+        Some(_) => {
+            let (bound, addr) = bind_shard_sockets(config.coaps_listen, shards, sockets)?;
+            (bound.into_iter().map(Some).collect(), Some(addr))
+        }
+        None => ((0..shards).map(|_| None).collect::<Vec<_>>(), None),
+    };
 
     // The configuration socket of every shard (UDP 65401, 24.538 §6.2.1), bound the same way.
     let config_listen = config
@@ -474,15 +496,20 @@ pub fn spawn_gateway_persistent(
     let mut handle = GatewayHandle {
         local_addr,
         config_addr,
+        coaps_addr,
         upstream,
         stats: Vec::with_capacity(shards),
+        dtls_stats: Vec::with_capacity(shards),
         directory: directory.clone(),
         shards: Vec::with_capacity(shards),
         persist: db.clone(),
         registrations: registrations_rx,
     };
-    for (index, (device_std, config_std)) in
-        device_sockets.into_iter().zip(config_sockets).enumerate()
+    for (index, ((device_std, config_std), coaps_std)) in device_sockets
+        .into_iter()
+        .zip(config_sockets)
+        .zip(coaps_sockets)
+        .enumerate()
     {
         let mut uplinks_std = Vec::with_capacity(config.uplinks_per_shard);
         for _ in 0..config.uplinks_per_shard.max(1) {
@@ -514,9 +541,14 @@ pub fn spawn_gateway_persistent(
         }
         let mesh = meshes.next().expect("one mesh end per shard");
         handle.stats.push(core.stats());
+        let dtls_stats = Arc::new(DtlsStats::default());
+        handle.dtls_stats.push(dtls_stats.clone());
+        let mut shard_sockets = shard_sockets(device_std, config_std, uplinks_std);
+        let secure = secure_roles(&config, upstream, &mut shard_sockets, coaps_std, dtls_stats)?;
         let options = RunOptions {
             drain_timeout,
             extra_wake: Some(mesh.wake.clone()),
+            secure,
             ..RunOptions::default()
         };
         let hooks = ShardHooks::new(
@@ -529,7 +561,7 @@ pub fn spawn_gateway_persistent(
         // On a failed spawn, dropping `handle` stops the shards already started.
         let shard = shard::spawn(
             &format!("msgin5g-gw-{index}"),
-            shard_sockets(device_std, config_std, uplinks_std),
+            shard_sockets,
             core,
             hooks,
             options,
@@ -537,13 +569,68 @@ pub fn spawn_gateway_persistent(
         handle.shards.push(shard);
     }
     tracing::info!(%local_addr, %config_addr, %upstream, shards, "MSGin5G gateway listening");
+    if let (Some(addr), Some(psk)) = (coaps_addr, &config.psk) {
+        tracing::info!(
+            coaps_listen = %addr,
+            identities = psk.len(),
+            require_security = config.require_security,
+            "coaps (DTLS 1.2 PSK) listening"
+        );
+    }
+    if let Some(up) = &config.upstream_dtls {
+        tracing::info!(identity = %up.psk.identity, "uplinks speak coaps to the upstream");
+    }
     Ok(handle)
+}
+
+/// One shard's coaps roles (docs/PROTOCOL.md §19): its coaps listen socket, appended to
+/// `sockets` after the uplinks (a physical socket the core never names), feeding
+/// [`DEVICE_SOCKET`]; and with a `coaps://` upstream one DTLS client per uplink toward
+/// `upstream` (the uplinks then carry only DTLS: D14.8).
+fn secure_roles(
+    config: &GatewayConfig,
+    upstream: SocketAddr,
+    sockets: &mut Vec<std::net::UdpSocket>,
+    coaps: Option<std::net::UdpSocket>,
+    stats: Arc<DtlsStats>,
+) -> io::Result<Secure> {
+    let mut secure = Secure::new();
+    if let (Some(coaps), Some(psk)) = (coaps, &config.psk) {
+        let server = super::secure_setup::dtls_server(psk, &config.dtls, stats.clone())?;
+        secure.listen(sockets.len(), DEVICE_SOCKET, server);
+        sockets.push(coaps);
+    }
+    if let Some(up) = &config.upstream_dtls {
+        for uplink in 0..config.uplinks_per_shard.max(1) {
+            let client = super::secure_setup::dtls_client(
+                upstream,
+                &up.psk,
+                up.max_queued,
+                up.rehandshake_silence,
+                config.dtls.handshake_timeout,
+                stats.clone(),
+            )?;
+            secure.connect(UPLINK_SOCKET_BASE + uplink, client);
+        }
+    }
+    Ok(secure)
 }
 
 impl GatewayHandle {
     /// The device-facing address (the real port when `listen` had port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The device-facing coaps address (the real port when `coaps_listen` had port 0), when
+    /// [`GatewayConfig::psk`] is set.
+    pub fn coaps_addr(&self) -> Option<SocketAddr> {
+        self.coaps_addr
+    }
+
+    /// Each shard's DTLS counters.
+    pub fn dtls_stats(&self) -> Vec<Arc<DtlsStats>> {
+        self.dtls_stats.clone()
     }
 
     /// The device-facing configuration address (the real port when it was 0).
@@ -602,7 +689,7 @@ impl GatewayHandle {
     /// [`Registry`](crate::metrics::Registry) served by a
     /// [`MetricsServer`](crate::metrics::MetricsServer).
     pub fn metrics(&self) -> GatewayMetrics {
-        GatewayMetrics::new(self.stats.clone())
+        GatewayMetrics::new(self.stats.clone()).with_dtls(self.dtls_stats.clone())
     }
 
     /// Signal every shard to drain, wait for all of them, and hand back their cores. Returns the

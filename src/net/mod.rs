@@ -35,6 +35,7 @@ pub mod mmsg;
 pub mod relay;
 pub mod rxtime;
 pub mod secure;
+mod secure_setup;
 pub mod server;
 pub mod shard;
 pub mod socket;

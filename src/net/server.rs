@@ -2,10 +2,12 @@
 //! socket, one thread, one current-thread runtime.
 
 use super::group_commit::PersistingServer;
+use super::secure::Secure;
 use super::shard::{self, CoreHandle, CountSent, Hooks, RunOptions, SocketId};
 use super::socket::{bind_udp, DEFAULT_SOCKET_BUFFER};
+use crate::dtls::DtlsStats;
 use crate::metrics::ServerMetrics;
-use crate::server::{ServerConfig, ServerCore, ServerDb, ServerStats};
+use crate::server::{ServerConfig, ServerCore, ServerDb, ServerStats, SERVER_SOCKET};
 use metrics::CounterFn;
 use std::future::Future;
 use std::io;
@@ -98,7 +100,11 @@ pub async fn run_server(
 #[derive(Debug)]
 pub struct ServerHandle {
     local_addr: SocketAddr,
+    /// The coaps socket's address, when the server has a PSK table.
+    coaps_addr: Option<SocketAddr>,
     stats: Arc<ServerStats>,
+    /// The coaps socket's DTLS counters (zeros without one).
+    dtls_stats: Arc<DtlsStats>,
     driver: Driver,
 }
 
@@ -124,8 +130,41 @@ pub fn spawn_server_with(
     config: ServerConfig,
     db: Option<ServerDb>,
 ) -> io::Result<ServerHandle> {
-    let socket = bind_udp(bind, false, DEFAULT_SOCKET_BUFFER, DEFAULT_SOCKET_BUFFER)?;
+    // require_security: no plain listener; the core's socket 0 is bound to loopback only
+    // (nobody outside reaches it; answers to peers without a DTLS session cannot leave).
+    let plain = if config.require_security && config.psk.is_some() {
+        super::secure_setup::loopback_like(bind)
+    } else {
+        bind
+    };
+    let socket = bind_udp(plain, false, DEFAULT_SOCKET_BUFFER, DEFAULT_SOCKET_BUFFER)?;
     let local_addr = socket.local_addr()?;
+    let dtls_stats = Arc::new(DtlsStats::default());
+    let mut sockets = vec![socket];
+    let mut secure = Secure::new();
+    let mut coaps_addr = None;
+    if let Some(psk) = &config.psk {
+        let coaps = bind_udp(
+            config.coaps_listen,
+            false,
+            DEFAULT_SOCKET_BUFFER,
+            DEFAULT_SOCKET_BUFFER,
+        )?;
+        coaps_addr = Some(coaps.local_addr()?);
+        // Physical socket 1 (the core never names it) feeds the core's socket 0.
+        secure.listen(
+            sockets.len(),
+            SERVER_SOCKET,
+            super::secure_setup::dtls_server(psk, &config.dtls, dtls_stats.clone())?,
+        );
+        sockets.push(coaps);
+        tracing::info!(
+            coaps_listen = ?coaps_addr,
+            identities = psk.len(),
+            require_security = config.require_security,
+            "coaps (DTLS 1.2 PSK) listening"
+        );
+    }
     if config.policy.identities_open() {
         tracing::info!(
             "identities are not verified: no provisioned credentials and no required_token \
@@ -161,21 +200,25 @@ pub fn spawn_server_with(
     let driver = match db {
         None => Driver::InMemory(shard::spawn(
             "msgin5g-server",
-            vec![socket],
+            sockets,
             core,
             ServerHooks { sent },
-            RunOptions::default(),
+            RunOptions {
+                secure,
+                ..RunOptions::default()
+            },
         )?),
         Some(db) => {
             let wake = Arc::new(Notify::new());
             let server = PersistingServer::new(core, db, wake.clone())?;
             let options = RunOptions {
                 extra_wake: Some(wake),
+                secure,
                 ..RunOptions::default()
             };
             Driver::Persisting(shard::spawn(
                 "msgin5g-server",
-                vec![socket],
+                sockets,
                 server,
                 PersistHooks {
                     sent,
@@ -188,7 +231,9 @@ pub fn spawn_server_with(
     tracing::info!(%local_addr, "MSGin5G server listening");
     Ok(ServerHandle {
         local_addr,
+        coaps_addr,
         stats,
+        dtls_stats,
         driver,
     })
 }
@@ -204,11 +249,22 @@ impl ServerHandle {
         self.stats.clone()
     }
 
+    /// The coaps address (the real port when `coaps_listen` had port 0), when
+    /// [`ServerConfig::psk`] is set.
+    pub fn coaps_addr(&self) -> Option<SocketAddr> {
+        self.coaps_addr
+    }
+
+    /// The coaps socket's DTLS counters.
+    pub fn dtls_stats(&self) -> Arc<DtlsStats> {
+        self.dtls_stats.clone()
+    }
+
     /// The `msgin5g_server_*` metric families of this server, for a
     /// [`Registry`](crate::metrics::Registry) served by a
     /// [`MetricsServer`](crate::metrics::MetricsServer).
     pub fn metrics(&self) -> ServerMetrics {
-        ServerMetrics::new(self.stats.clone())
+        ServerMetrics::new(self.stats.clone()).with_dtls(self.dtls_stats.clone())
     }
 
     /// Stop the loop, join the thread and hand back the core (for inspection in tests); a

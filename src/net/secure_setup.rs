@@ -1,0 +1,59 @@
+//! Building the coaps roles of a driver from the roles' configuration (docs/PROTOCOL.md §19,
+//! docs/ARCHITECTURE.md §2): the DTLS server of a coaps listen socket and the DTLS clients of a
+//! gateway's coaps uplinks, handed to [`Secure`](super::secure::Secure).
+
+use crate::config::{DtlsSettings, UpstreamPsk};
+use crate::dtls::{
+    DtlsClient, DtlsClientConfig, DtlsServer, DtlsServerConfig, DtlsStats, PskTable,
+};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Loopback of `addr`'s family, any port: where a role with `require_security` binds its
+/// plain socket (kept for the driver's socket table, unreachable from outside).
+pub(crate) fn loopback_like(addr: SocketAddr) -> SocketAddr {
+    let ip: IpAddr = if addr.is_ipv4() {
+        Ipv4Addr::LOCALHOST.into()
+    } else {
+        Ipv6Addr::LOCALHOST.into()
+    };
+    SocketAddr::new(ip, 0)
+}
+
+/// The DTLS server of one coaps listen socket with `settings` (D14.4, D14.5).
+pub(crate) fn dtls_server(
+    psk: &Arc<PskTable>,
+    settings: &DtlsSettings,
+    stats: Arc<DtlsStats>,
+) -> io::Result<DtlsServer> {
+    let config = DtlsServerConfig {
+        max_sessions: settings.max_sessions,
+        max_handshakes: settings.max_handshakes,
+        handshake_timeout: settings.handshake_timeout,
+        session_idle: settings.session_idle,
+        cookie_rotate: settings.cookie_rotate,
+    };
+    DtlsServer::new(psk.clone(), config, stats)
+        .map_err(|e| io::Error::other(format!("coaps: cannot set up DTLS (OpenSSL): {e}")))
+}
+
+/// The DTLS client of one coaps uplink toward `server` (D14.8).
+pub(crate) fn dtls_client(
+    server: SocketAddr,
+    psk: &UpstreamPsk,
+    max_queued: usize,
+    rehandshake_silence: Duration,
+    handshake_timeout: Duration,
+    stats: Arc<DtlsStats>,
+) -> io::Result<DtlsClient> {
+    let config = DtlsClientConfig {
+        max_queued,
+        rehandshake_silence,
+        handshake_timeout,
+        ..DtlsClientConfig::default()
+    };
+    DtlsClient::new(server, &psk.identity, &psk.key, config, stats)
+        .map_err(|e| io::Error::other(format!("coaps uplink: cannot set up DTLS (OpenSSL): {e}")))
+}

@@ -1,0 +1,327 @@
+//! coaps through the roles over real UDP on 127.0.0.1 (docs/PROTOCOL.md §19): a device
+//! registering with the gateway over DTLS (its PSK identity bound, or not: 4.03; a wrong key:
+//! no session), the gateway's uplinks as DTLS clients of a coaps server (bulks need a Gateway UE
+//! identity), and a DTLS client through the relay's coaps passthrough to a coaps server.
+
+use msgin5g::coap::types::option;
+use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
+use msgin5g::config::UpstreamPsk;
+use msgin5g::dtls::{
+    DtlsClient, DtlsClientConfig, DtlsEvents, DtlsStats, HandshakeFailure, PskTable,
+};
+use msgin5g::gateway::{GatewayConfig, UplinkDtls, IDENTITY_NOT_BOUND};
+use msgin5g::metrics::{Registry, Source};
+use msgin5g::net::{spawn_gateway, spawn_relay, spawn_server};
+use msgin5g::relay::RelayConfig;
+use msgin5g::server::ServerConfig;
+use msgin5g::testkit::harness::{wait_ready, LOOPBACK};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const DEVICE_PSK: &str = r#"
+[identity."meter-1"]
+key = "k1"
+act_for = ["ue-1"]
+"#;
+
+/// A device speaking CoAP over DTLS from its own socket, driven by hand (bounded loops).
+struct CoapsDevice {
+    socket: UdpSocket,
+    client: DtlsClient,
+    events: DtlsEvents,
+    mid: u16,
+}
+
+impl CoapsDevice {
+    fn connect(server: SocketAddr, identity: &str, key: &[u8]) -> CoapsDevice {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let stats = Arc::new(DtlsStats::default());
+        let client =
+            DtlsClient::new(server, identity, key, DtlsClientConfig::default(), stats).unwrap();
+        let mut device = CoapsDevice {
+            socket,
+            client,
+            events: DtlsEvents::new(),
+            mid: 0x100,
+        };
+        device.client.start(Instant::now(), &mut device.events);
+        device.flush();
+        device
+    }
+
+    fn flush(&mut self) {
+        for (to, record) in self.events.records() {
+            self.socket.send_to(record, to).unwrap();
+        }
+        self.events.clear();
+    }
+
+    /// A CON POST of `json`; the response with its Token (piggybacked, or separate and
+    /// acknowledged), or `None` after about 10 s.
+    fn post(&mut self, json: &str) -> Option<(Code, Vec<u8>)> {
+        self.mid = self.mid.wrapping_add(1);
+        let token = Token::from_u64(u64::from(self.mid));
+        let request = MessageBuilder::new(MsgType::Con, Code::POST, self.mid, token)
+            .uri_path("msgin5g")
+            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+            .payload(json.as_bytes());
+        self.client.seal(Instant::now(), &request, &mut self.events);
+        self.flush();
+        let mut buf = [0u8; 4096];
+        for _ in 0..20 {
+            let Ok((n, from)) = self.socket.recv_from(&mut buf) else {
+                // A lost flight: let the DTLS timers retransmit.
+                self.client.handle_timeout(Instant::now(), &mut self.events);
+                self.flush();
+                continue;
+            };
+            self.client
+                .handle_datagram(Instant::now(), from, &buf[..n], &mut self.events);
+            let plaintexts: Vec<Vec<u8>> = self
+                .events
+                .plaintexts()
+                .map(|(_, _, p)| p.to_vec())
+                .collect();
+            self.flush();
+            for p in plaintexts {
+                let Ok(v) = MessageView::parse(&p) else {
+                    continue;
+                };
+                if v.header.token != token || v.header.code.is_empty() {
+                    continue;
+                }
+                if v.header.mtype == MsgType::Con {
+                    let ack =
+                        MessageBuilder::new(MsgType::Ack, Code::EMPTY, v.header.mid, Token::EMPTY)
+                            .build();
+                    self.client.seal(Instant::now(), &ack, &mut self.events);
+                    self.flush();
+                }
+                return Some((v.header.code, v.payload().to_vec()));
+            }
+        }
+        None
+    }
+}
+
+fn reg(ue: &str) -> String {
+    format!(r#"{{"messageType":"REG","ueServiceId":"{ue}"}}"#)
+}
+
+/// Poll `f` until true (at most ~5 s).
+fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+fn scrape(source: impl Source) -> String {
+    Registry::new().with(source).render()
+}
+
+#[test]
+fn devices_register_with_the_gateway_over_coaps_as_their_identity_allows() {
+    let server = spawn_server(LOOPBACK, ServerConfig::default()).unwrap();
+    let psk = Arc::new(PskTable::from_toml(DEVICE_PSK).unwrap());
+    let gateway = spawn_gateway(
+        LOOPBACK,
+        server.local_addr(),
+        1,
+        GatewayConfig {
+            psk: Some(psk),
+            coaps_listen: LOOPBACK,
+            hold_time: Duration::from_millis(20),
+            ..GatewayConfig::default()
+        },
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    wait_ready(&gateway);
+    let coaps = gateway.coaps_addr().expect("a coaps listener");
+    assert_ne!(coaps.port(), 0);
+
+    let mut device = CoapsDevice::connect(coaps, "meter-1", b"k1");
+    let (code, body) = device.post(&reg("ue-1")).expect("an answer over DTLS");
+    assert_eq!(code, Code::CREATED, "{}", String::from_utf8_lossy(&body));
+    let (code, body) = device.post(&reg("ue-2")).expect("a refusal over DTLS");
+    assert_eq!(
+        (code, body.as_slice()),
+        (Code::FORBIDDEN, IDENTITY_NOT_BOUND.as_bytes())
+    );
+
+    // A wrong key: the handshake fails, nothing reaches the core.
+    let mut intruder = CoapsDevice::connect(coaps, "meter-1", b"wrong");
+    intruder
+        .socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    assert_eq!(intruder.post(&reg("ue-1")), None);
+    let dtls = gateway.dtls_stats().remove(0);
+    assert!(eventually(|| dtls
+        .handshakes_failed(HandshakeFailure::BadPsk)
+        >= 1));
+    assert_eq!(dtls.handshakes_ok.load(Ordering::Relaxed), 1);
+
+    // Plain CoAP stays on its own port.
+    let plain = UdpSocket::bind("127.0.0.1:0").unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let request = MessageBuilder::new(MsgType::Con, Code::POST, 7, Token::from_u64(7))
+        .uri_path("msgin5g")
+        .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+        .payload(reg("ue-3").as_bytes());
+    plain.send_to(&request, gateway.local_addr()).unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = plain.recv_from(&mut buf).expect("a plain answer");
+    assert_eq!(
+        MessageView::parse(&buf[..n]).unwrap().header.code,
+        Code::CREATED
+    );
+
+    let page = scrape(gateway.metrics());
+    for line in [
+        "msgin5g_gateway_dtls_handshakes_total{shard=\"0\",result=\"ok\"} 1",
+        "msgin5g_gateway_dtls_sessions{shard=\"0\"} 1",
+        "msgin5g_gateway_identity_refused_total{shard=\"0\"} 1",
+    ] {
+        assert!(page.contains(line), "{line} missing");
+    }
+    gateway.shutdown().unwrap();
+    let core = server.shutdown().unwrap();
+    assert!(core.is_registered("ue-1") && core.is_registered("ue-3"));
+    assert!(!core.is_registered("ue-2"));
+}
+
+#[test]
+fn gateway_uplinks_reach_a_coaps_server_as_a_gateway_identity() {
+    let server_psk = r#"
+        [identity."gw"]
+        key_hex = "6b6579"
+        act_for = ["msgin5g-gateway"]
+        gateway = true
+    "#;
+    let server = spawn_server(
+        LOOPBACK,
+        ServerConfig {
+            psk: Some(Arc::new(PskTable::from_toml(server_psk).unwrap())),
+            coaps_listen: LOOPBACK,
+            ..ServerConfig::default()
+        },
+    )
+    .unwrap();
+    let coaps = server.coaps_addr().expect("a coaps listener");
+    let gateway = spawn_gateway(
+        LOOPBACK,
+        coaps,
+        1,
+        GatewayConfig {
+            uplinks_per_shard: 2,
+            hold_time: Duration::from_millis(20),
+            upstream_dtls: Some(UplinkDtls {
+                psk: UpstreamPsk {
+                    identity: "gw".to_string(),
+                    key: b"key".to_vec(),
+                },
+                max_queued: 256,
+                rehandshake_silence: Duration::from_secs(5),
+            }),
+            ..GatewayConfig::default()
+        },
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    // The gateway's own REG went over DTLS, bound to its identity.
+    wait_ready(&gateway);
+    let plain = UdpSocket::bind("127.0.0.1:0").unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    for (mid, ue) in [(1u16, "ue-a"), (2, "ue-b")] {
+        let request =
+            MessageBuilder::new(MsgType::Con, Code::POST, mid, Token::from_u64(mid.into()))
+                .uri_path("msgin5g")
+                .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
+                .payload(reg(ue).as_bytes());
+        plain.send_to(&request, gateway.local_addr()).unwrap();
+    }
+    let mut buf = [0u8; 2048];
+    for _ in 0..2 {
+        let (n, _) = plain
+            .recv_from(&mut buf)
+            .expect("an answer through the coaps uplinks");
+        assert_eq!(
+            MessageView::parse(&buf[..n]).unwrap().header.code,
+            Code::CREATED
+        );
+    }
+    let server_dtls = server.dtls_stats();
+    assert!(server_dtls.handshakes_ok.load(Ordering::Relaxed) >= 1);
+    assert_eq!(server.stats().identity_refused.load(Ordering::Relaxed), 0);
+    assert!(
+        scrape(server.metrics()).contains("msgin5g_server_dtls_handshakes_total{result=\"ok\"}")
+    );
+    gateway.shutdown().unwrap();
+    let core = server.shutdown().unwrap();
+    assert!(core.is_registered("ue-a") && core.is_registered("ue-b"));
+}
+
+#[test]
+fn the_relay_passes_coaps_through_to_the_server_undecrypted() {
+    let server = spawn_server(
+        LOOPBACK,
+        ServerConfig {
+            psk: Some(Arc::new(PskTable::from_toml(DEVICE_PSK).unwrap())),
+            coaps_listen: LOOPBACK,
+            ..ServerConfig::default()
+        },
+    )
+    .unwrap();
+    let relay = spawn_relay(
+        LOOPBACK,
+        LOOPBACK,
+        RelayConfig {
+            upstream: server.local_addr(),
+            coaps_upstream: server.coaps_addr(),
+            coaps_listen: LOOPBACK,
+            ..RelayConfig::default()
+        },
+    )
+    .unwrap();
+    let coaps = relay.coaps_local_addr().expect("the coaps passthrough");
+    let mut device = CoapsDevice::connect(coaps, "meter-1", b"k1");
+    let device_addr = device.socket.local_addr().unwrap();
+    let (code, _) = device
+        .post(&reg("ue-1"))
+        .expect("an answer through the relay");
+    assert_eq!(code, Code::CREATED);
+    // End to end: the server authenticated the device's identity and applies its binding.
+    let (code, _) = device
+        .post(&reg("ue-2"))
+        .expect("a refusal through the relay");
+    assert_eq!(code, Code::FORBIDDEN);
+    let stats = relay.stats();
+    assert!(stats.coaps_relayed_up.load(Ordering::Relaxed) >= 4);
+    assert!(stats.coaps_relayed_down.load(Ordering::Relaxed) >= 4);
+    assert_eq!(stats.relayed_up.load(Ordering::Relaxed), 0);
+    assert_eq!(server.dtls_stats().handshakes_ok.load(Ordering::Relaxed), 1);
+    relay.shutdown().unwrap();
+    let core = server.shutdown().unwrap();
+    // The server saw the relay's link endpoint, not the device.
+    let path = core
+        .registration("ue-1")
+        .expect("registered")
+        .path
+        .address();
+    assert_ne!(path, device_addr);
+    assert!(!core.is_registered("ue-2"));
+}
