@@ -98,3 +98,75 @@ fn a_device_on_a_new_source_port_handshakes_again() {
         d.handshakes + d.rehandshakes
     );
 }
+
+#[test]
+fn register_deregister_through_the_gateway_over_coaps_with_the_written_psk_file() {
+    use msgin5g::gateway::GatewayConfig;
+    use msgin5g::testkit::harness::{start_server_and_coaps_gateway, TempDir};
+    let dir = TempDir::new("loadgen-coaps");
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let path = dir.path().join("psk.toml");
+    let mut c = coaps_config("127.0.0.1:1".parse().unwrap(), 200, 2_000);
+    c.threads = 2;
+    c.outstanding = 2;
+    loadgen::coaps::write_psk_file(&c, c.coaps.as_ref().unwrap(), &path).unwrap();
+    let psk = std::fs::read_to_string(&path).unwrap();
+    let (_server, gateway, coaps) = start_server_and_coaps_gateway(
+        2,
+        &psk,
+        GatewayConfig {
+            // A debug build serving a flood queues far longer than a release build.
+            overload_delay: Duration::from_millis(900),
+            ..GatewayConfig::default()
+        },
+        Duration::from_secs(5),
+    );
+    c.target = coaps;
+    let r = run(c);
+    consistent(&r);
+    assert_eq!((r.ok, r.timed_out), (2_000, 0), "{:?}", r.failure_causes);
+    assert_eq!(r.answered_by_code["2.01"], r.sent_by_type["REG"]);
+    let d = r.coaps.unwrap();
+    assert_eq!((d.handshakes, d.handshake_failures), (200, 0));
+    let dtls = gateway.dtls_stats();
+    let sessions: u64 = dtls
+        .iter()
+        .map(|s| s.handshakes_ok.load(Ordering::Relaxed))
+        .sum();
+    assert_eq!(
+        sessions, 200,
+        "one session per device, on the gateway's coaps listener"
+    );
+    let refused: u64 = gateway
+        .stats()
+        .iter()
+        .map(|s| s.identity_refused.load(Ordering::Relaxed))
+        .sum();
+    assert_eq!(
+        refused, 0,
+        "each identity acts as its own lanes' UE Service IDs"
+    );
+}
+
+#[test]
+fn lanes_not_bound_to_the_identity_are_refused_4_03() {
+    use msgin5g::gateway::GatewayConfig;
+    use msgin5g::testkit::harness::start_server_and_coaps_gateway;
+    let mut c = coaps_config("127.0.0.1:1".parse().unwrap(), 20, 100);
+    // The gateway's file binds the identities to another run's IDs.
+    let mut other = c.clone();
+    other.id_prefix = "other".into();
+    let psk = psk_file(&other, other.coaps.as_ref().unwrap());
+    let (_server, _gateway, coaps) =
+        start_server_and_coaps_gateway(1, &psk, GatewayConfig::default(), Duration::from_secs(5));
+    c.target = coaps;
+    c.scenario = Scenario::Register;
+    let r = run(c);
+    assert_eq!(
+        r.coaps.as_ref().unwrap().handshakes,
+        20,
+        "the keys are right"
+    );
+    assert_eq!((r.ok, r.failed), (0, 100));
+    assert_eq!(r.answered_by_code["4.03"], 100);
+}
