@@ -290,8 +290,10 @@ mod tests {
         assert!(Coaps::new("p", &"k".repeat(64)).validate(10).is_ok());
         // The longest device number must still fit.
         assert!(err(Coaps::new("p", &format!("{}{{n}}", "k".repeat(63))), 100).contains("99"));
-        let mut c = Coaps::default();
-        c.handshake_window = 0;
+        let c = Coaps {
+            handshake_window: 0,
+            ..Coaps::default()
+        };
         assert!(err(c, 1).contains("--handshake-window"));
     }
 
