@@ -95,6 +95,54 @@ fn invalid_config_fails_at_start_naming_the_field() {
     );
 }
 
+#[test]
+fn coaps_flags_are_checked_at_start() {
+    // A coaps upstream needs the uplinks' PSK identity and key.
+    let out = Command::new(BIN)
+        .args([
+            "gateway",
+            "--in-memory",
+            "--upstream",
+            "coaps://127.0.0.1:5684",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("gateway.upstream_psk_identity"), "{stderr}");
+    // An unknown scheme is a usage error naming the accepted ones.
+    let out = Command::new(BIN)
+        .args(["gateway", "--upstream", "https://127.0.0.1:5684"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("coaps://"));
+    // The PSK file is read and checked at start; a bad entry names the key and the identity.
+    let path = temp_config("psk", "[identity.\"meter-1\"]\nact_for = [\"ue-1\"]\n");
+    for role in ["gateway", "server"] {
+        let out = Command::new(BIN)
+            .args([role, "--in-memory", "--psk-file"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{role}.psk_file")) && stderr.contains("meter-1"),
+            "{stderr}"
+        );
+    }
+    // require_security without keys: nobody could connect.
+    let path = temp_config("secure", "[server]\nrequire_security = true\n");
+    let out = Command::new(BIN)
+        .args(["server", "--in-memory", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.require_security"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_runs_out_of_the_box_and_drains_on_sigint() {
     let listen = format!("127.0.0.1:{}", free_port(false));

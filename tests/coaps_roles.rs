@@ -5,7 +5,7 @@
 
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
-use msgin5g::config::UpstreamPsk;
+use msgin5g::config::{DtlsSettings, UpstreamPsk};
 use msgin5g::dtls::{
     DtlsClient, DtlsClientConfig, DtlsEvents, DtlsStats, HandshakeFailure, PskTable,
 };
@@ -140,6 +140,12 @@ fn devices_register_with_the_gateway_over_coaps_as_their_identity_allows() {
             psk: Some(psk),
             coaps_listen: LOOPBACK,
             hold_time: Duration::from_millis(20),
+            // A wrong key is known for one at the handshake timeout (DTLS drops bad records
+            // silently): short here.
+            dtls: DtlsSettings {
+                handshake_timeout: Duration::from_millis(500),
+                ..DtlsSettings::default()
+            },
             ..GatewayConfig::default()
         },
         Duration::from_secs(5),
@@ -324,4 +330,130 @@ fn the_relay_passes_coaps_through_to_the_server_undecrypted() {
         .address();
     assert_ne!(path, device_addr);
     assert!(!core.is_registered("ue-2"));
+}
+
+/// libcoap's client (`-u IDENTITY -k KEY`), POSTing `json` to the gateway's coaps address.
+fn libcoap_post(
+    client: &str,
+    coaps: SocketAddr,
+    key: &str,
+    json: &str,
+    wait_s: &str,
+) -> (bool, String) {
+    let uri = format!("coaps://{coaps}/msgin5g");
+    let out = std::process::Command::new(client)
+        .args([
+            "-m", "post", "-t", "50", "-u", "meter-1", "-k", key, "-B", wait_s, "-e", json, &uri,
+        ])
+        .output()
+        .expect("run coap-client");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn libcoap_clients_register_and_deregister_through_the_gateway_over_coaps() {
+    let clients: Vec<&str> = [
+        "/usr/bin/coap-client-openssl",
+        "/usr/bin/coap-client-gnutls",
+    ]
+    .into_iter()
+    .filter(|c| {
+        let there = std::path::Path::new(c).exists();
+        if !there {
+            eprintln!("{c} is not installed (apt-get install -y libcoap3-bin): skipped");
+        }
+        there
+    })
+    .collect();
+    if clients.is_empty() {
+        return;
+    }
+    let server = spawn_server(LOOPBACK, ServerConfig::default()).unwrap();
+    let gateway = spawn_gateway(
+        LOOPBACK,
+        server.local_addr(),
+        1,
+        GatewayConfig {
+            psk: Some(Arc::new(PskTable::from_toml(DEVICE_PSK).unwrap())),
+            coaps_listen: LOOPBACK,
+            hold_time: Duration::from_millis(20),
+            // A wrong key is known for one at the handshake timeout (DTLS drops bad records
+            // silently): short here.
+            dtls: DtlsSettings {
+                handshake_timeout: Duration::from_millis(500),
+                ..DtlsSettings::default()
+            },
+            ..GatewayConfig::default()
+        },
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    wait_ready(&gateway);
+    let coaps = gateway.coaps_addr().unwrap();
+    for client in clients {
+        let (ok, text) = libcoap_post(client, coaps, "k1", &reg("ue-1"), "10");
+        assert!(
+            ok && text.contains(r#""registrationResult":"SUCCESS""#),
+            "{client}: {text}"
+        );
+        let dereg = r#"{"messageType":"DEREG","ueServiceId":"ue-1"}"#;
+        let (ok, text) = libcoap_post(client, coaps, "k1", dereg, "10");
+        assert!(
+            ok && text.contains(r#""deregistrationResult":"SUCCESS""#),
+            "{client}: {text}"
+        );
+        let (_, text) = libcoap_post(client, coaps, "k1", &reg("ue-2"), "10");
+        assert!(
+            text.contains("4.03") && text.contains(IDENTITY_NOT_BOUND),
+            "{client}: {text}"
+        );
+        let (_, text) = libcoap_post(client, coaps, "wrong", &reg("ue-1"), "3");
+        assert!(
+            !text.contains("registrationResult"),
+            "{client} with a wrong key: {text}"
+        );
+    }
+    let dtls = gateway.dtls_stats().remove(0);
+    assert!(eventually(|| dtls
+        .handshakes_failed(HandshakeFailure::BadPsk)
+        >= 1));
+    assert!(gateway.stats()[0].identity_refused.load(Ordering::Relaxed) >= 1);
+    gateway.shutdown().unwrap();
+    server.shutdown().unwrap();
+}
+
+#[test]
+fn require_security_opens_no_plain_device_listener() {
+    let server = spawn_server(LOOPBACK, ServerConfig::default()).unwrap();
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = SocketAddr::from(([127, 0, 0, 1], port));
+    let gateway = spawn_gateway(
+        listen,
+        server.local_addr(),
+        1,
+        GatewayConfig {
+            psk: Some(Arc::new(PskTable::from_toml(DEVICE_PSK).unwrap())),
+            coaps_listen: LOOPBACK,
+            require_security: true,
+            hold_time: Duration::from_millis(20),
+            ..GatewayConfig::default()
+        },
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    wait_ready(&gateway);
+    // Nobody holds the plain port: the device socket is on loopback, any port.
+    assert_ne!(gateway.local_addr().port(), port);
+    drop(UdpSocket::bind(listen).expect("the plain port is free"));
+    let mut device = CoapsDevice::connect(gateway.coaps_addr().unwrap(), "meter-1", b"k1");
+    let (code, _) = device.post(&reg("ue-1")).expect("an answer over coaps");
+    assert_eq!(code, Code::CREATED);
+    gateway.shutdown().unwrap();
+    server.shutdown().unwrap();
 }

@@ -53,7 +53,10 @@ fn records(events: &DtlsEvents) -> Vec<(SocketAddr, Vec<u8>)> {
     events.records().map(|(a, r)| (a, r.to_vec())).collect()
 }
 
-fn plaintexts(events: &DtlsEvents) -> Vec<(Option<IdentityId>, Vec<u8>)> {
+/// Decrypted datagrams: the sender's identity and the bytes.
+type Plain = Vec<(Option<IdentityId>, Vec<u8>)>;
+
+fn plaintexts(events: &DtlsEvents) -> Plain {
     events
         .plaintexts()
         .map(|(_, id, p)| (id, p.to_vec()))
@@ -67,10 +70,7 @@ fn pump(
     c: &mut DtlsClient,
     at: SocketAddr,
     mut to_server: Vec<(SocketAddr, Vec<u8>)>,
-) -> (
-    Vec<(Option<IdentityId>, Vec<u8>)>,
-    Vec<(Option<IdentityId>, Vec<u8>)>,
-) {
+) -> (Plain, Plain) {
     let (mut at_server, mut at_client) = (Vec::new(), Vec::new());
     for _ in 0..20 {
         if to_server.is_empty() {
@@ -101,12 +101,7 @@ fn connect(w: &mut World, c: &mut DtlsClient, at: SocketAddr) {
     assert!(w.server.has_session(at));
 }
 
-fn seal_up(
-    w: &mut World,
-    c: &mut DtlsClient,
-    at: SocketAddr,
-    data: &[u8],
-) -> Vec<(Option<IdentityId>, Vec<u8>)> {
+fn seal_up(w: &mut World, c: &mut DtlsClient, at: SocketAddr, data: &[u8]) -> Plain {
     let mut e = DtlsEvents::new();
     assert!(c.seal(w.now, data, &mut e));
     pump(w, c, at, records(&e)).0
