@@ -177,8 +177,10 @@ impl DtlsClient {
                 session.feed(data);
                 let plaintexts = &mut events.plaintexts;
                 let peer = self.peer;
+                let records_in = &self.stats.records_in;
                 let (end, dropped) = session.read(&mut events.buf, |start, n| {
                     plaintexts.push((peer, None, start, start + n));
+                    records_in.increment(1);
                 });
                 session.pipe().drain_out(|r| events.push_record(peer, r));
                 match dropped {

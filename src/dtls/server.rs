@@ -10,8 +10,9 @@
 //!   `max_sessions` (full: the least recently used established session is evicted; none: refused),
 //!   `handshake_timeout`, `session_idle`.
 //! - A ClientHello (epoch 0) from an address with an established session is a client that lost
-//!   its session (RFC 6347 §4.2.8): it goes through the cookie exchange and, once its cookie
-//!   is valid, its new handshake replaces the old session.
+//!   its session (RFC 6347 §4.2.8): it goes through the cookie exchange; with a valid cookie a
+//!   new handshake starts, and the old session is kept (application records still go to it)
+//!   until that handshake completes, so a replayed ClientHello cannot end a live session.
 
 use super::cookie::{CookieJar, COOKIE_LEN};
 use super::events::DtlsEvents;
@@ -91,6 +92,8 @@ enum State {
 struct Entry {
     session: Session,
     state: State,
+    /// While a re-handshake runs: the established session it will replace, with its identity.
+    previous: Option<Box<(Session, IdentityId)>>,
     last_used: Instant,
     retransmit_at: Option<Instant>,
 }
@@ -245,6 +248,15 @@ impl DtlsServer {
             None => self.stats.decrypt_failed(DecryptFailure::NoSession),
             Some(State::Established { .. }) if hello => self.listen(now, from, data, events),
             Some(State::Established { .. }) => self.read(now, from, data, events),
+            Some(State::Handshaking { .. })
+                if data.first() == Some(&23)
+                    && self
+                        .sessions
+                        .get(&from)
+                        .is_some_and(|e| e.previous.is_some()) =>
+            {
+                self.read(now, from, data, events)
+            }
             Some(State::Handshaking { .. }) => {
                 self.shared.lock().peer = from;
                 let entry = self.sessions.get_mut(&from).expect("looked up");
@@ -255,7 +267,9 @@ impl DtlsServer {
         }
     }
 
-    /// Seal `plaintext` for `to` into `events`; false when `to` has no established session.
+    /// Seal `plaintext` for `to` into `events`; false when `to` has no established session
+    /// (then the caller may send it plain). A plaintext OpenSSL refuses (larger than a record)
+    /// is dropped, never sent in clear: true, nothing in `events`.
     pub fn seal(
         &mut self,
         now: Instant,
@@ -266,8 +280,13 @@ impl DtlsServer {
         let Some(entry) = self.sessions.get_mut(&to) else {
             return false;
         };
-        if !matches!(entry.state, State::Established { .. }) || !entry.session.write(plaintext) {
+        if !matches!(entry.state, State::Established { .. }) {
             return false;
+        }
+        if !entry.session.write(plaintext) {
+            tracing::debug!(%to, len = plaintext.len(), "plaintext refused by DTLS: dropped");
+            let _ = ErrorStack::get();
+            return true;
         }
         entry.last_used = now;
         entry
@@ -309,7 +328,7 @@ impl DtlsServer {
                     } else {
                         HandshakeFailure::Timeout
                     };
-                    self.fail(peer, reason);
+                    self.fail(now, peer, reason);
                     continue;
                 }
                 if entry.retransmit_at.is_some_and(|t| t <= now) {
@@ -320,7 +339,7 @@ impl DtlsServer {
                             .drain_out(|r| events.push_record(peer, r));
                         entry.retransmit_at = entry.session.retransmit_at(now);
                     } else {
-                        self.fail(peer, HandshakeFailure::Timeout);
+                        self.fail(now, peer, HandshakeFailure::Timeout);
                         continue;
                     }
                 }
@@ -392,16 +411,21 @@ impl DtlsServer {
             return;
         };
         let session = std::mem::replace(&mut self.listener, fresh);
-        if replaces {
-            self.remove(from);
-            self.stats.sessions_closed.increment(1);
-        }
+        let previous = if replaces {
+            self.remove(from).and_then(|old| match old.state {
+                State::Established { identity } => Some(Box::new((old.session, identity))),
+                State::Handshaking { .. } => None,
+            })
+        } else {
+            None
+        };
         let deadline = now + self.config.handshake_timeout;
         self.sessions.insert(
             from,
             Entry {
                 session,
                 state: State::Handshaking { deadline },
+                previous,
                 last_used: now,
                 retransmit_at: None,
             },
@@ -429,7 +453,7 @@ impl DtlsServer {
                 let wake = entry.retransmit_at.map_or(deadline, |t| t.min(deadline));
                 self.handshake_wake = Some(self.handshake_wake.map_or(wake, |w| w.min(wake)));
             }
-            Progress::Failed(reason) => self.fail(peer, reason),
+            Progress::Failed(reason) => self.fail(now, peer, reason),
             Progress::Done => {
                 let identity = entry
                     .session
@@ -437,10 +461,13 @@ impl DtlsServer {
                     .psk_identity()
                     .and_then(|name| self.psk.id_of(name));
                 let Some(identity) = identity else {
-                    self.fail(peer, HandshakeFailure::UnknownIdentity);
+                    self.fail(now, peer, HandshakeFailure::UnknownIdentity);
                     return;
                 };
                 entry.state = State::Established { identity };
+                if entry.previous.take().is_some() {
+                    self.stats.sessions_closed.increment(1);
+                }
                 entry.last_used = now;
                 entry.retransmit_at = None;
                 self.handshaking.retain(|a| *a != peer);
@@ -456,20 +483,22 @@ impl DtlsServer {
     }
 
     /// Application data (or a late handshake record) on an established session.
+    /// Application data on an established session, or on the one a re-handshake will replace.
     fn read(&mut self, now: Instant, from: SocketAddr, data: &[u8], events: &mut DtlsEvents) {
         let entry = self.sessions.get_mut(&from).expect("established entry");
-        let State::Established { identity } = entry.state else {
-            return;
+        let (session, identity) = match (&entry.state, &mut entry.previous) {
+            (State::Established { identity }, _) => (&mut entry.session, *identity),
+            (State::Handshaking { .. }, Some(previous)) => (&mut previous.0, previous.1),
+            (State::Handshaking { .. }, None) => return,
         };
-        entry.session.feed(data);
+        session.feed(data);
         let plaintexts = &mut events.plaintexts;
-        let (end, dropped) = entry.session.read(&mut events.buf, |start, n| {
+        let records_in = &self.stats.records_in;
+        let (end, dropped) = session.read(&mut events.buf, |start, n| {
             plaintexts.push((from, Some(identity), start, start + n));
+            records_in.increment(1);
         });
-        entry
-            .session
-            .pipe()
-            .drain_out(|r| events.push_record(from, r));
+        session.pipe().drain_out(|r| events.push_record(from, r));
         match dropped {
             Some(true) => self.stats.decrypt_failed(DecryptFailure::Replay),
             Some(false) => self.stats.decrypt_failed(DecryptFailure::BadRecord),
@@ -478,8 +507,10 @@ impl DtlsServer {
             }
         }
         if end == ReadEnd::Closed {
-            self.remove(from);
             self.stats.sessions_closed.increment(1);
+            if entry.previous.take().is_none() {
+                self.remove(from);
+            }
         }
     }
 
@@ -502,16 +533,30 @@ impl DtlsServer {
         true
     }
 
-    fn fail(&mut self, peer: SocketAddr, reason: HandshakeFailure) {
+    /// A handshake failed: drop it, and put back the session it was to replace, if any.
+    fn fail(&mut self, now: Instant, peer: SocketAddr, reason: HandshakeFailure) {
         self.stats.handshake_failed(reason);
-        self.remove(peer);
+        let Some(previous) = self.remove(peer).and_then(|e| e.previous) else {
+            return;
+        };
+        let (session, identity) = *previous;
+        self.sessions.insert(
+            peer,
+            Entry {
+                session,
+                state: State::Established { identity },
+                previous: None,
+                last_used: now,
+                retransmit_at: None,
+            },
+        );
+        self.established += 1;
+        DtlsStats::up(&self.stats.sessions);
     }
 
     /// Drop `peer`'s session, whatever its state, keeping the gauges right.
-    fn remove(&mut self, peer: SocketAddr) {
-        let Some(entry) = self.sessions.remove(&peer) else {
-            return;
-        };
+    fn remove(&mut self, peer: SocketAddr) -> Option<Entry> {
+        let entry = self.sessions.remove(&peer)?;
         match entry.state {
             State::Handshaking { .. } => {
                 self.handshaking.retain(|a| *a != peer);
@@ -522,6 +567,7 @@ impl DtlsServer {
                 DtlsStats::down(&self.stats.sessions);
             }
         }
+        Some(entry)
     }
 
     fn recompute_handshake_wake(&mut self) {
