@@ -30,10 +30,11 @@ fn sessions_come_up_before_requests_and_carry_them() {
     assert_eq!((d.handshakes, d.handshake_failures), (40, 0));
     assert!(d.handshake_s > 0.0 && d.handshakes_per_second > 0.0);
     assert_eq!((d.rehandshakes, d.decrypt_failures), (0, 0));
-    // Every request went through a session: 40 handshakes, and the 400 answers (given only to
-    // plaintexts the responder decrypted) sealed back over them.
+    // Every request went through a session: 40 handshakes, 400 records decrypted, and the 400
+    // answers sealed back over the same sessions.
     let s = &responder.stats;
     assert_eq!(s.handshakes_ok.load(Ordering::Relaxed), 40);
+    assert_eq!(s.records_in.load(Ordering::Relaxed), 400);
     assert_eq!(s.records_out.load(Ordering::Relaxed), 400);
 }
 
