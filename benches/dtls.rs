@@ -5,11 +5,15 @@
 //! `TLS_PSK_WITH_AES_128_GCM_SHA256`. The measured reason behind the choice of OpenSSL.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use msgin5g::coap::Transmit;
 use msgin5g::dtls::{
     DtlsClient, DtlsClientConfig, DtlsEvents, DtlsServer, DtlsServerConfig, DtlsStats, PskTable,
 };
+use msgin5g::net::secure::Secure;
+use msgin5g::net::shard::{self, Core, RunOptions, SocketId};
+use std::collections::VecDeque;
 use std::hint::black_box;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -106,5 +110,91 @@ fn records(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, handshakes, records);
+/// Echoes every datagram (the driver loop's own cost, no protocol).
+struct Echo(VecDeque<(SocketId, Transmit)>);
+
+impl Core for Echo {
+    fn handle_datagram(&mut self, _now: Instant, socket: SocketId, from: SocketAddr, data: &[u8]) {
+        self.0
+            .push_back((socket, Transmit::new(from, data.to_vec())));
+    }
+    fn handle_timeout(&mut self, _now: Instant) {}
+    fn poll_transmit(&mut self) -> Option<(SocketId, Transmit)> {
+        self.0.pop_front()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+}
+
+/// One 100-byte round trip over real UDP on 127.0.0.1 through `shard::run`, plain against
+/// coaps (the driver decrypting before the core and sealing after it; the client side's own
+/// seal/open included).
+fn udp_round_trip(c: &mut Criterion) {
+    let psk = Arc::new(PskTable::from_toml(PSK).unwrap());
+    let stats = Arc::new(DtlsStats::default());
+    let mut secure = Secure::new();
+    let server = DtlsServer::new(psk, DtlsServerConfig::default(), stats.clone()).unwrap();
+    secure.listen(1, 0, server);
+    let sockets = vec![
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+    ];
+    let options = RunOptions {
+        secure,
+        ..RunOptions::default()
+    };
+    let handle = shard::spawn("bench-echo", sockets, Echo(VecDeque::new()), (), options).unwrap();
+    let (plain, coaps) = (handle.local_addrs()[0], handle.local_addrs()[1]);
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let payload = [0x42u8; 100];
+    let mut buf = [0u8; 2048];
+    let mut group = c.benchmark_group("dtls_udp_round_trip_100B");
+    group.bench_function("plain", |b| {
+        b.iter(|| {
+            socket.send_to(&payload, plain).unwrap();
+            black_box(socket.recv_from(&mut buf).unwrap())
+        })
+    });
+    let config = DtlsClientConfig {
+        ciphers: "PSK-AES128-CCM8",
+        ..DtlsClientConfig::default()
+    };
+    let mut client = DtlsClient::new(coaps, "dev-1", b"secret-1", config, stats).unwrap();
+    let mut events = DtlsEvents::new();
+    client.start(Instant::now(), &mut events);
+    for _ in 0..10 {
+        for (to, r) in events.records() {
+            socket.send_to(r, to).unwrap();
+        }
+        events.clear();
+        if client.is_established() {
+            break;
+        }
+        let (n, from) = socket.recv_from(&mut buf).unwrap();
+        client.handle_datagram(Instant::now(), from, &buf[..n], &mut events);
+    }
+    assert!(client.is_established());
+    group.bench_function("coaps_ccm8", |b| {
+        b.iter(|| {
+            let now = Instant::now();
+            events.clear();
+            client.seal(now, &payload, &mut events);
+            for (to, r) in events.records() {
+                socket.send_to(r, to).unwrap();
+            }
+            events.clear();
+            let (n, from) = socket.recv_from(&mut buf).unwrap();
+            client.handle_datagram(now, from, &buf[..n], &mut events);
+            black_box(events.plaintexts_len())
+        })
+    });
+    group.finish();
+    drop(handle);
+}
+
+criterion_group!(benches, handshakes, records, udp_round_trip);
 criterion_main!(benches);
