@@ -1,5 +1,6 @@
 //! The validated run configuration: what to simulate, how fast, for how long.
 
+use crate::coaps::Coaps;
 use msgin5g::coap::rng::os_seed;
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -280,6 +281,10 @@ pub struct Config {
     /// The devices this process simulates (all when `None`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slice: Option<DeviceSlice>,
+    /// coaps (`--coaps`): every device talks DTLS 1.2 PSK to `target` (its coaps address);
+    /// `None`: plain CoAP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coaps: Option<Coaps>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -338,6 +343,7 @@ impl Config {
             config_accept: None,
             ue_id: "imsi-{id}".into(),
             slice: None,
+            coaps: None,
         }
     }
 
@@ -452,6 +458,9 @@ impl Config {
                 "--ue-id must contain {id} once, otherwise only [A-Za-z0-9-._~@:+], and stay \
                  within 255 bytes",
             );
+        }
+        if let Some(coaps) = &self.coaps {
+            coaps.validate(self.devices)?;
         }
         Ok(())
     }

@@ -11,6 +11,7 @@
 //! - [`template`]: pre-built request datagrams patched in place (no JSON building per request).
 //! - [`worker`]: one thread's devices, epoll set, timer wheel and lane state machines.
 //! - [`answer`]: reading answers and downlink requests, answering the latter.
+//! - [`coaps`]: `--coaps` devices: PSK identities and keys, the PSK file for the target.
 //! - [`confanswer`]: the UE Service ID of a configuration answer (JSON or SEAL XML).
 //! - [`poller`], [`wheel`], [`sockets`]: level-triggered epoll, timer wheel, device sockets.
 //! - [`stats`], [`report`]: counters, histogram, the JSON report and the summary table.
@@ -19,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod answer;
+pub mod coaps;
 pub mod confanswer;
 pub mod config;
 pub mod poller;

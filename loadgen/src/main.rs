@@ -3,6 +3,7 @@
 //! usage or setup error.
 
 use clap::{Parser, ValueEnum};
+use loadgen::coaps::{Cipher, Coaps};
 use loadgen::config::DeviceSlice;
 use loadgen::processes::{child_specs, run_children};
 use loadgen::run::process_slices;
@@ -46,6 +47,17 @@ impl From<ScenarioArg> for Scenario {
             ScenarioArg::ConfigureMessaging => Scenario::ConfigureMessaging,
         }
     }
+}
+
+/// The `--psk-cipher` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CipherArg {
+    /// Both, CCM_8 preferred.
+    Any,
+    /// TLS_PSK_WITH_AES_128_CCM_8.
+    Ccm8,
+    /// TLS_PSK_WITH_AES_128_GCM_SHA256.
+    Gcm,
 }
 
 /// Simulated constrained UEs (one UDP source port each) against an MSGin5G Gateway UE, Relay UE
@@ -148,6 +160,34 @@ struct Args {
     /// Seed for tokens, jitter and wait-time draws [default: from the clock].
     #[arg(long)]
     seed: Option<u64>,
+    /// Every device talks coaps (DTLS 1.2 PSK, RFC 7252 §9.1) to --target, its coaps address
+    /// (e.g. 127.0.0.1:5684): sessions come up before the first request, and the report gives
+    /// handshakes/s and failures.
+    #[arg(long)]
+    coaps: bool,
+    /// coaps: PSK identity of device N (0-based) is this prefix followed by N.
+    #[arg(long, default_value = loadgen::coaps::DEFAULT_IDENTITY_PREFIX)]
+    psk_identity_prefix: String,
+    /// coaps: key of device N as UTF-8 bytes (as libcoap's -k); {n} becomes N, so the default
+    /// gives each device its own key. Without {n}: one key for all.
+    #[arg(long, default_value = loadgen::coaps::DEFAULT_KEY)]
+    psk_key: String,
+    /// coaps: cipher suites offered: any (TLS_PSK_WITH_AES_128_CCM_8 first, then
+    /// TLS_PSK_WITH_AES_128_GCM_SHA256), ccm8 or gcm.
+    #[arg(long, value_enum, default_value_t = CipherArg::Any)]
+    psk_cipher: CipherArg,
+    /// coaps: handshakes in progress at once over the whole run (keep it below the target's
+    /// dtls_max_handshakes).
+    #[arg(long, default_value_t = loadgen::coaps::DEFAULT_HANDSHAKE_WINDOW)]
+    handshake_window: usize,
+    /// coaps: a handshake not done after this long failed.
+    #[arg(long, default_value = "10s")]
+    handshake_timeout: String,
+    /// Write the PSK file (TOML) binding each device's identity and key to the UE Service IDs
+    /// (or Application IDs) it registers, for the target's --psk-file, and exit. Give the run's
+    /// --id-prefix (and --devices, --outstanding, --app-clients) so the IDs match.
+    #[arg(long)]
+    write_psk_file: Option<PathBuf>,
     /// Write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -273,6 +313,24 @@ fn config(args: &Args) -> Result<Config, String> {
         .id_prefix
         .clone()
         .unwrap_or_else(|| format!("lg-{}", run_id()));
+    if args.coaps || args.write_psk_file.is_some() {
+        let mut coaps = Coaps::new(&args.psk_identity_prefix, &args.psk_key);
+        coaps.cipher = match args.psk_cipher {
+            CipherArg::Any => Cipher::Any,
+            CipherArg::Ccm8 => Cipher::Ccm8,
+            CipherArg::Gcm => Cipher::Gcm,
+        };
+        coaps.handshake_window = args.handshake_window;
+        coaps.handshake_timeout = parse_duration("--handshake-timeout", &args.handshake_timeout)?;
+        c.coaps = Some(coaps);
+    }
+    if args.write_psk_file.is_some() && args.id_prefix.is_none() {
+        return Err(
+            "--write-psk-file needs the --id-prefix the run will use (the default is new \
+             every run)"
+                .into(),
+        );
+    }
     if let Some(seed) = args.seed {
         c.seed = seed;
     }
@@ -337,6 +395,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let (Some(path), Some(coaps)) = (&args.write_psk_file, &config.coaps) {
+        if let Err(e) = loadgen::coaps::write_psk_file(&config, coaps, path) {
+            eprintln!("loadgen: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+        println!(
+            "loadgen: wrote {} PSK identities to {}",
+            config.devices,
+            path.display()
+        );
+        return ExitCode::SUCCESS;
+    }
     if args.child {
         return child(&config);
     }
@@ -396,6 +466,45 @@ mod tests {
         // Application clients message each other through the gateway by default.
         assert_eq!(c.msg_target, MsgTarget::Peer);
         assert_eq!(c.gateway_ue, "msgin5g-gateway");
+    }
+
+    #[test]
+    fn coaps_flags() {
+        let args = Args::parse_from(["loadgen", "--target", "127.0.0.1:5684"]);
+        assert!(config(&args).unwrap().coaps.is_none(), "plain by default");
+        let args = Args::parse_from([
+            "loadgen",
+            "--target",
+            "127.0.0.1:5684",
+            "--coaps",
+            "--psk-identity-prefix",
+            "m-",
+            "--psk-key",
+            "k{n}",
+            "--psk-cipher",
+            "gcm",
+            "--handshake-window",
+            "64",
+            "--handshake-timeout",
+            "3s",
+        ]);
+        let c = config(&args).unwrap();
+        let coaps = c.coaps.unwrap();
+        assert_eq!(
+            (coaps.identity(5), coaps.key(5)),
+            ("m-5".into(), b"k5".to_vec())
+        );
+        assert_eq!(coaps.cipher, Cipher::Gcm);
+        assert_eq!(coaps.handshake_window, 64);
+        assert_eq!(coaps.handshake_timeout, Duration::from_secs(3));
+        let refused = |extra: &[&str]| {
+            let mut v = vec!["loadgen", "--target", "127.0.0.1:5684"];
+            v.extend_from_slice(extra);
+            config(&Args::parse_from(v)).unwrap_err()
+        };
+        assert!(refused(&["--write-psk-file", "/tmp/x.toml"]).contains("--id-prefix"));
+        assert!(refused(&["--coaps", "--psk-key", ""]).contains("--psk-key"));
+        assert!(refused(&["--coaps", "--handshake-timeout", "x"]).contains("--handshake-timeout"));
     }
 
     #[test]

@@ -2,9 +2,10 @@
 
 use crate::answer::Incoming;
 use crate::config::{Config, Pacing};
-use crate::stats::{Form, Stats};
+use crate::stats::{CoapsStats, Form, Stats};
 use crate::template::Op;
 use hdrhistogram::Histogram;
+use msgin5g::dtls::HandshakeFailure;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -87,6 +88,31 @@ pub struct Configuration {
     pub answered_by_code: BTreeMap<String, u64>,
     /// Latency of the configuration GETs alone.
     pub latency_us: Latency,
+}
+
+/// The devices' DTLS sessions (`--coaps`, RFC 7252 §9.1).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Coaps {
+    /// Sessions brought up before the first request.
+    pub handshakes: u64,
+    /// Devices whose session did not come up (they sent nothing).
+    pub handshake_failures: u64,
+    /// Those failures per reason (`bad_psk`, `unknown_identity`, `timeout`, `limit`,
+    /// `protocol`; only reasons that occurred).
+    pub handshake_failures_by_reason: BTreeMap<String, u64>,
+    /// Time to bring every session up (the requests' clock starts after it).
+    pub handshake_s: f64,
+    /// Sessions brought up per second of `handshakeS`.
+    pub handshakes_per_second: f64,
+    /// Handshakes after the first (new source port, session ended by the target, silence).
+    pub rehandshakes: u64,
+    /// Of those, the failed ones.
+    pub rehandshake_failures: u64,
+    /// Received records that gave no plaintext.
+    pub decrypt_failures: u64,
+    /// Requests dropped while a device re-handshook with a full queue.
+    pub queue_dropped: u64,
 }
 
 /// loadgen's own CPU time during the run (getrusage, all threads).
@@ -172,8 +198,35 @@ pub struct Report {
     /// The configuration step (`configure-*` scenarios only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub configuration: Option<Configuration>,
+    /// The DTLS sessions (`--coaps` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coaps: Option<Coaps>,
     /// loadgen's own CPU use.
     pub cpu: Cpu,
+}
+
+fn coaps_report(c: &CoapsStats) -> Coaps {
+    let handshake_s = c.handshake_ns as f64 / 1e9;
+    Coaps {
+        handshakes: c.handshakes_ok,
+        handshake_failures: c.failed(),
+        handshake_failures_by_reason: HandshakeFailure::ALL
+            .iter()
+            .zip(&c.handshakes_failed)
+            .filter(|(_, n)| **n > 0)
+            .map(|(r, n)| (r.as_str().to_string(), *n))
+            .collect(),
+        handshake_s,
+        handshakes_per_second: if handshake_s > 0.0 {
+            c.handshakes_ok as f64 / handshake_s
+        } else {
+            0.0
+        },
+        rehandshakes: c.rehandshakes,
+        rehandshake_failures: c.rehandshakes_failed,
+        decrypt_failures: c.decrypt_failures,
+        queue_dropped: c.queue_dropped,
+    }
 }
 
 fn code_str(code: u8) -> String {
@@ -263,6 +316,7 @@ impl Report {
                 }),
             },
             configuration,
+            coaps: config.coaps.as_ref().map(|_| coaps_report(&s.coaps)),
             cpu: Cpu {
                 user_s: cpu.0,
                 system_s: cpu.1,
@@ -313,6 +367,27 @@ impl Report {
                 self.elapsed_s, self.active_s
             ),
         );
+        if let Some(d) = &self.coaps {
+            row(
+                "coaps sessions",
+                format!(
+                    "{} up in {:.3} s ({:.0} handshakes/s), {} failed",
+                    d.handshakes, d.handshake_s, d.handshakes_per_second, d.handshake_failures
+                ),
+            );
+            for (reason, n) in &d.handshake_failures_by_reason {
+                row(&format!("  handshake {reason}"), n.to_string());
+            }
+            if d.rehandshakes + d.decrypt_failures + d.queue_dropped > 0 {
+                row(
+                    "  later",
+                    format!(
+                        "re-handshakes {} (failed {}), decrypt failures {}, queue drops {}",
+                        d.rehandshakes, d.rehandshake_failures, d.decrypt_failures, d.queue_dropped
+                    ),
+                );
+            }
+        }
         row("requests sent", self.sent.to_string());
         for (t, n) in &self.sent_by_type {
             row(&format!("  {t}"), n.to_string());
@@ -462,6 +537,45 @@ mod tests {
         assert!(t.contains("UNAUTHORIZED"));
         assert!(t.contains("requests/s"));
         assert!(r.configuration.is_none() && j.get("configuration").is_none());
+        assert!(
+            r.coaps.is_none() && j.get("coaps").is_none(),
+            "plain runs unchanged"
+        );
+        assert!(j["config"].get("coaps").is_none());
+    }
+
+    #[test]
+    fn coaps_sessions_are_reported() {
+        let mut config = Config::new("127.0.0.1:5684".parse().unwrap());
+        config.coaps = Some(crate::coaps::Coaps::new("d-", "top-secret"));
+        let mut s = Stats::default();
+        s.coaps.handshakes_ok = 998;
+        s.coaps.handshakes_failed[HandshakeFailure::Timeout as usize] = 2;
+        s.coaps.handshake_ns = 500_000_000;
+        let r = Report::new(
+            &config,
+            &s,
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            (0.0, 0.0),
+        );
+        let d = r.coaps.as_ref().unwrap();
+        assert_eq!((d.handshakes, d.handshake_failures), (998, 2));
+        assert_eq!(d.handshakes_per_second, 1996.0);
+        assert_eq!(d.handshake_failures_by_reason["timeout"], 2);
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["coaps"]["handshakesPerSecond"], 1996.0);
+        assert_eq!(j["config"]["coaps"]["identityPrefix"], "d-");
+        assert!(
+            !j.to_string().contains("top-secret"),
+            "the key stays out of the report"
+        );
+        let t = r.table();
+        assert!(
+            t.contains("998 up in 0.500 s (1996 handshakes/s), 2 failed"),
+            "{t}"
+        );
+        assert!(t.contains("handshake timeout"), "{t}");
     }
 
     #[test]

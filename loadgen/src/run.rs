@@ -159,6 +159,7 @@ pub fn execute(config: &Config, progress: Progress) -> Result<Outcome, RunError>
         mids: MidTable::new(sockets::address_blocks(config.target, config.devices)),
         live: Live::default(),
         ready: Barrier::new(threads + 1),
+        sessions_up: Barrier::new(threads + 1),
         config,
     });
     let mut handles = Vec::with_capacity(threads);
@@ -177,6 +178,8 @@ pub fn execute(config: &Config, progress: Progress) -> Result<Outcome, RunError>
             .spawn(move || -> io::Result<Stats> {
                 let worker = Worker::new(shared.clone(), w, first, count, requests);
                 shared.ready.wait();
+                let worker = worker.and_then(Worker::connect);
+                shared.sessions_up.wait();
                 let result = worker.and_then(Worker::run);
                 // Wake the coordinator at once instead of at its next progress tick.
                 coordinator.unpark();
@@ -191,6 +194,8 @@ pub fn execute(config: &Config, progress: Progress) -> Result<Outcome, RunError>
         }
     }
     shared.ready.wait();
+    let handshakes_start = Instant::now();
+    shared.sessions_up.wait();
     let start = Instant::now();
     let cpu_start = cpu_times();
     let bar = progress_bar(&shared.config, progress);
@@ -213,6 +218,10 @@ pub fn execute(config: &Config, progress: Progress) -> Result<Outcome, RunError>
     }
     if total.sockets_opened == 0 {
         return Err(RunError::NoSockets(total.bind_errors));
+    }
+    if shared.config.coaps.is_some() {
+        total.coaps.handshake_ns =
+            u64::try_from((start - handshakes_start).as_nanos()).unwrap_or(u64::MAX);
     }
     let elapsed = start.elapsed();
     let cpu_end = cpu_times();

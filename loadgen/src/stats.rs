@@ -91,6 +91,54 @@ pub struct Stats {
     pub conf_by_code: [u64; 256],
     /// Latency of the configuration step alone (µs).
     pub conf_latency_us: Histogram<u64>,
+    /// The DTLS sessions of `--coaps` (zeros without).
+    pub coaps: CoapsStats,
+}
+
+/// Handshakes per failure reason kept (the order of
+/// [`HandshakeFailure::ALL`](msgin5g::dtls::HandshakeFailure::ALL)).
+pub const HANDSHAKE_REASONS: usize = 5;
+
+/// What the devices' DTLS sessions counted (`--coaps`, RFC 7252 §9.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CoapsStats {
+    /// Sessions brought up before the first request (one per device with a socket).
+    pub handshakes_ok: u64,
+    /// Devices whose session did not come up, per reason (such a device sends nothing).
+    pub handshakes_failed: [u64; HANDSHAKE_REASONS],
+    /// Time to bring every session up (ns; processes merge by the longest).
+    pub handshake_ns: u64,
+    /// Handshakes after the first: a device on a new source port (churn, NAT rebinding), the
+    /// target ending the session (alert), or silence (docs/PROTOCOL.md §19).
+    pub rehandshakes: u64,
+    /// Of those, the ones that failed.
+    pub rehandshakes_failed: u64,
+    /// Received records that gave no plaintext (bad MAC, replay, no session).
+    pub decrypt_failures: u64,
+    /// Requests dropped because the DTLS queue of a re-handshaking device was full (CoAP
+    /// retransmits them).
+    pub queue_dropped: u64,
+}
+
+impl CoapsStats {
+    /// Add `o` into `self` (the handshake phase: the longest).
+    pub fn merge(&mut self, o: &CoapsStats) {
+        self.handshakes_ok += o.handshakes_ok;
+        for (a, b) in self.handshakes_failed.iter_mut().zip(&o.handshakes_failed) {
+            *a += b;
+        }
+        self.handshake_ns = self.handshake_ns.max(o.handshake_ns);
+        self.rehandshakes += o.rehandshakes;
+        self.rehandshakes_failed += o.rehandshakes_failed;
+        self.decrypt_failures += o.decrypt_failures;
+        self.queue_dropped += o.queue_dropped;
+    }
+
+    /// Devices whose first handshake failed.
+    pub fn failed(&self) -> u64 {
+        self.handshakes_failed.iter().sum()
+    }
 }
 
 impl Default for Stats {
@@ -124,6 +172,7 @@ impl Default for Stats {
             last_answer_ns: 0,
             conf_by_code: [0; 256],
             conf_latency_us: histogram(),
+            coaps: CoapsStats::default(),
         }
     }
 }
@@ -214,6 +263,7 @@ impl Stats {
         self.last_answer_ns = self.last_answer_ns.max(o.last_answer_ns);
         add(&mut self.conf_by_code, &o.conf_by_code);
         let _ = self.conf_latency_us.add(&o.conf_latency_us);
+        self.coaps.merge(&o.coaps);
     }
 }
 
@@ -234,6 +284,8 @@ pub struct StatsWire {
     conf_latency_us: Vec<(u64, u64)>,
     #[serde(default)]
     ok_latency_us: Vec<(u64, u64)>,
+    #[serde(default)]
+    coaps: CoapsStats,
 }
 
 fn codes_to_wire(by_code: &[u64; 256]) -> Vec<(u8, u64)> {
@@ -294,6 +346,7 @@ impl Stats {
             conf_by_code: codes_to_wire(&self.conf_by_code),
             conf_latency_us: histogram_to_wire(&self.conf_latency_us),
             ok_latency_us: histogram_to_wire(&self.ok_latency_us),
+            coaps: self.coaps.clone(),
         }
     }
 
@@ -322,6 +375,7 @@ impl Stats {
         }
         histogram_from_wire(&mut s.conf_latency_us, w.conf_latency_us);
         histogram_from_wire(&mut s.ok_latency_us, w.ok_latency_us);
+        s.coaps = w.coaps;
         s
     }
 }
@@ -402,6 +456,9 @@ mod tests {
         a.ok_latency(10_000);
         a.conf_answer(Some(0x84), 3_000_000);
         a.conf_answer(None, 4_000_000);
+        a.coaps.handshakes_ok = 8;
+        a.coaps.handshakes_failed[2] = 1;
+        a.coaps.handshake_ns = 5;
         let text = serde_json::to_string(&a.to_wire()).unwrap();
         let b = Stats::from_wire(serde_json::from_str(&text).unwrap());
         assert_eq!(b.ok_latency_us.len(), 1, "success latencies travel too");
@@ -414,6 +471,12 @@ mod tests {
         assert_eq!(b.conf_by_code, a.conf_by_code);
         assert_eq!(b.conf_by_code[0x84], 1);
         assert_eq!(b.conf_latency_us.len(), 2);
+        assert_eq!(b.coaps, a.coaps);
+        let mut c = b.clone();
+        c.coaps.handshake_ns = 3;
+        c.merge(&b);
+        assert_eq!((c.coaps.handshakes_ok, c.coaps.failed()), (16, 2));
+        assert_eq!(c.coaps.handshake_ns, 5, "parallel processes: the longest");
         assert_eq!(b.latency_us.len(), 2);
         assert_eq!(
             b.latency_us.value_at_quantile(1.0),

@@ -1,8 +1,10 @@
 //! Starting the roles in-process for a test: every endpoint on 127.0.0.1 port 0 (the real
 //! address from its handle), the gateway's own registration awaited through
 //! [`GatewayHandle::ready`], the open-file limit raised for many-device tests, temporary data
-//! directories removed on drop.
+//! directories removed on drop; coaps listeners with a PSK file ([`with_coaps`],
+//! [`start_server_and_coaps_gateway`]).
 
+use crate::dtls::PskTable;
 use crate::gateway::GatewayConfig;
 use crate::net::{
     spawn_config_server, spawn_gateway, spawn_relay, spawn_server, ConfigServerHandle,
@@ -134,6 +136,45 @@ pub fn wait_self_registered(gateway: &GatewayHandle, count: u64) {
 /// Block until the server accepted the gateway's own registration ([`GatewayHandle::ready`]).
 pub fn wait_ready(gateway: &GatewayHandle) {
     wait_self_registered(gateway, 1);
+}
+
+/// A PSK table (docs/PROTOCOL.md §19) from its TOML text; panics on a bad file.
+pub fn psk_table(toml: &str) -> Arc<PskTable> {
+    Arc::new(PskTable::from_toml(toml).expect("a valid PSK file"))
+}
+
+/// `config` with a device-facing coaps listener on [`LOOPBACK`] accepting the identities of
+/// the PSK file `psk_toml` (the plain listener stays, as without `require_security`).
+pub fn with_coaps(psk_toml: &str, config: GatewayConfig) -> GatewayConfig {
+    GatewayConfig {
+        psk: Some(psk_table(psk_toml)),
+        coaps_listen: LOOPBACK,
+        ..config
+    }
+}
+
+/// The server `config` with a coaps listener on [`LOOPBACK`] for the PSK file `psk_toml`.
+pub fn server_with_coaps(psk_toml: &str, config: ServerConfig) -> ServerConfig {
+    ServerConfig {
+        psk: Some(psk_table(psk_toml)),
+        coaps_listen: LOOPBACK,
+        ..config
+    }
+}
+
+/// A server and a gateway of `shards` shards in front of it with a coaps listener for the PSK
+/// file `psk_toml` ([`with_coaps`]), the gateway registered; the last value is the gateway's
+/// bound coaps address.
+pub fn start_server_and_coaps_gateway(
+    shards: usize,
+    psk_toml: &str,
+    config: GatewayConfig,
+    drain_timeout: Duration,
+) -> (ServerHandle, GatewayHandle, SocketAddr) {
+    let (server, gateway) =
+        start_server_and_gateway(shards, with_coaps(psk_toml, config), drain_timeout);
+    let coaps = gateway.coaps_addr().expect("the gateway's coaps listener");
+    (server, gateway, coaps)
 }
 
 /// A relay on [`LOOPBACK`] (device and configuration sockets) with `config`.

@@ -4,6 +4,8 @@
 //!
 //! - [`device`]: an async constrained-UE client (REG/DEREG, messaging, configuration over
 //!   CoAP); the integration tests drive the roles with it, loadgen takes its default Uri-Path.
+//! - [`coaps`]: a blocking DTLS 1.2 PSK device posting over coaps, and libcoap's command-line
+//!   clients run with a bounded wait.
 //! - [`harness`]: the roles started on 127.0.0.1 port 0, the gateway's own registration
 //!   awaited, the open-file limit, temporary directories (integration tests, loadgen tests).
 //! - [`peer`]: raw CoAP sockets for tests that write their own datagrams.
@@ -11,6 +13,8 @@
 //!   segments and joining the segments it receives (23.554 §8.5).
 //! - [`TestRng`]: the one seeded generator of test noise (unit tests' fuzz inputs).
 
+#[cfg(feature = "testkit")]
+pub mod coaps;
 pub mod device;
 #[cfg(feature = "testkit")]
 pub mod harness;

@@ -17,6 +17,7 @@ use crate::template::{Op, Templates, Values};
 use crate::wheel::{Entry, Wheel};
 use msgin5g::coap::backoff::Backoff;
 use msgin5g::coap::rng::Rng;
+use msgin5g::dtls::{DtlsClient, DtlsEvents, DtlsStats};
 use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -34,6 +35,7 @@ fn nanos(d: Duration) -> u64 {
 }
 
 mod receive;
+mod secure;
 
 /// Lanes started per loop turn before receiving again (closed-loop start and open-loop
 /// catch-up): keeps answers flowing while 100 000 devices start.
@@ -66,6 +68,9 @@ pub struct Shared {
     pub mids: MidTable,
     /// Workers and the coordinator meet here once every socket is bound (or failed to).
     pub ready: Barrier,
+    /// ... and here once every device's DTLS session is up (or failed; at once without
+    /// `--coaps`): the run's clock starts after it.
+    pub sessions_up: Barrier,
 }
 
 /// One step of a lane's cycle.
@@ -122,6 +127,8 @@ struct Device {
     incoming_at: usize,
     /// After a 5.03 with Max-Age: no request before this time (ns of the run).
     hold_until: u64,
+    /// `--coaps`: the device's DTLS session toward the target.
+    dtls: Option<Box<DtlsClient>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -173,6 +180,13 @@ pub struct Worker {
     send_buf: Vec<u8>,
     /// Sockets are connected to the target (one peer per device).
     connected: bool,
+    /// `--coaps`: the counters of this worker's DTLS sessions.
+    dtls_stats: Arc<DtlsStats>,
+    /// Records and plaintexts of the DTLS call in progress (sending, receiving).
+    tx: DtlsEvents,
+    rx: DtlsEvents,
+    /// Sessions restarted from a new source port (churn, NAT rebinding).
+    session_restarts: u64,
 }
 
 impl Worker {
@@ -190,6 +204,7 @@ impl Worker {
             Rng::new(config.seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let poller = Poller::new()?;
         let mut stats = Stats::default();
+        let dtls_stats = Arc::new(DtlsStats::default());
         let mut devices = Vec::with_capacity(count);
         for i in 0..count {
             let global = first + i;
@@ -213,9 +228,16 @@ impl Worker {
                 incoming: [None; INCOMING_MEMORY],
                 incoming_at: 0,
                 hold_until: 0,
+                dtls: None,
             };
             match sockets::bind_device(ip, config.target, !config.two_peers()) {
                 Ok(s) => {
+                    if let Some(coaps) = &config.coaps {
+                        let client = coaps
+                            .client(config.target, global, dtls_stats.clone())
+                            .map_err(io::Error::other)?;
+                        dev.dtls = Some(Box::new(client));
+                    }
                     dev.port = s.local_addr()?.port();
                     dev.mids = shared.mids.take(block, dev.port, dev.mids);
                     poller.add(&s, i as u64)?;
@@ -298,12 +320,22 @@ impl Worker {
             conf_ids,
             send_buf: Vec::with_capacity(256),
             connected,
+            dtls_stats,
+            tx: DtlsEvents::new(),
+            rx: DtlsEvents::new(),
+            session_restarts: 0,
             shared,
         })
     }
 
     fn now(&self) -> u64 {
         u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Bring up the devices' DTLS sessions (`--coaps`; nothing to do without).
+    pub fn connect(mut self) -> io::Result<Worker> {
+        self.handshake()?;
+        Ok(self)
     }
 
     /// Run until the send phase is over and every request is answered or given up. Times
@@ -341,6 +373,7 @@ impl Worker {
                 self.on_readable(key as usize, &mut buf);
             }
         }
+        self.coaps_totals();
         self.shared.live.publish(&self.stats, &mut self.published);
         Ok(self.stats)
     }
@@ -523,7 +556,9 @@ impl Worker {
         let lane = self.lanes[li];
         let to = self.destination(lane.op);
         let dev = &self.devices[di];
-        let Some(socket) = &dev.socket else { return };
+        if dev.socket.is_none() {
+            return;
+        }
         let values = Values {
             mid: lane.mid,
             seq: lane.seq,
@@ -549,14 +584,17 @@ impl Worker {
         } else {
             template.patch(&values)
         };
-        let sent = if self.connected {
-            socket.send(bytes)
-        } else {
-            socket.send_to(bytes, to)
-        };
-        if sent.is_err() {
-            self.stats.send_errors += 1;
-        }
+        let dev = &mut self.devices[di];
+        let Some(socket) = &dev.socket else { return };
+        secure::send(
+            socket,
+            dev.dtls.as_deref_mut(),
+            self.connected,
+            to,
+            bytes,
+            &mut self.tx,
+            &mut self.stats,
+        );
     }
 
     /// Move past the current step: to the next one, or back to the start after a failed
@@ -596,6 +634,7 @@ impl Worker {
                 dev.socket = Some(s);
                 dev.incoming = [None; INCOMING_MEMORY];
                 self.stats.sockets_opened += 1;
+                self.restart_session(di);
             }
             Err(_) => self.stats.bind_errors += 1,
         }
@@ -626,6 +665,7 @@ impl Worker {
                 self.wheel.insert(lane.timer_at, e);
                 continue;
             }
+            self.dtls_timer(li / self.k);
             let max_retx = self.shared.config.max_retransmit;
             if now < lane.deadline && !lane.acked && lane.backoff.may_retransmit(max_retx) {
                 let l = &mut self.lanes[li];
@@ -683,6 +723,7 @@ mod tests {
             mids: MidTable::new(1),
             live: Live::default(),
             ready: Barrier::new(1),
+            sessions_up: Barrier::new(1),
             config,
         });
         let w = Worker::new(shared, 0, 0, 1, None).unwrap();

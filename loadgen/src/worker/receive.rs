@@ -25,7 +25,11 @@ impl Worker {
         match received {
             Ok((n, from)) => {
                 let now = self.now();
-                self.on_datagram(di, from, now, &buf[..n]);
+                if self.is_record(di, from) {
+                    self.on_record(di, from, now, &buf[..n]);
+                } else {
+                    self.on_datagram(di, from, now, &buf[..n]);
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(_) => self.stats.recv_errors += 1,
@@ -34,15 +38,18 @@ impl Worker {
 
     /// Send an ACK, Reset or answer to `to` (the source of what it answers).
     fn send_small(&mut self, di: usize, to: SocketAddr, bytes: &[u8]) {
-        if let Some(s) = &self.devices[di].socket {
-            let sent = if self.connected {
-                s.send(bytes)
-            } else {
-                s.send_to(bytes, to)
-            };
-            if sent.is_err() {
-                self.stats.send_errors += 1;
-            }
+        let dev = &mut self.devices[di];
+        if let Some(s) = &dev.socket {
+            let dtls = dev.dtls.as_deref_mut();
+            super::secure::send(
+                s,
+                dtls,
+                self.connected,
+                to,
+                bytes,
+                &mut self.tx,
+                &mut self.stats,
+            );
         }
     }
 
@@ -55,7 +62,7 @@ impl Worker {
         })
     }
 
-    fn on_datagram(&mut self, di: usize, from: SocketAddr, now: u64, data: &[u8]) {
+    pub(super) fn on_datagram(&mut self, di: usize, from: SocketAddr, now: u64, data: &[u8]) {
         let Ok(view) = MessageView::parse(data) else {
             self.stats.unmatched += 1;
             return;

@@ -106,3 +106,98 @@ pub fn echo_ok(s: &UdpSocket, data: &[u8], from: SocketAddr) {
         }
     }
 }
+
+/// A coaps peer for loadgen's `--coaps` devices: a [`msgin5g::dtls::DtlsServer`] with `psk`
+/// on a UDP socket of 127.0.0.1 port 0, each plaintext passed to `behave` (which returns the
+/// answer to seal back, if any). Bounded life like [`Responder`].
+pub struct CoapsResponder {
+    pub addr: SocketAddr,
+    pub stats: Arc<msgin5g::dtls::DtlsStats>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl CoapsResponder {
+    pub fn start(
+        psk: &str,
+        mut behave: impl FnMut(&[u8]) -> Option<Vec<u8>> + Send + 'static,
+    ) -> CoapsResponder {
+        use msgin5g::dtls::{DtlsEvents, DtlsServer, DtlsServerConfig, DtlsStats, PskTable};
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stats = Arc::new(DtlsStats::default());
+        let table = Arc::new(PskTable::from_toml(psk).unwrap());
+        let mut server =
+            DtlsServer::new(table, DtlsServerConfig::default(), stats.clone()).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let deadline = Instant::now() + RESPONDER_LIMIT;
+            let mut buf = vec![0u8; 65_536];
+            let mut events = DtlsEvents::new();
+            let mut answers = Vec::new();
+            let send = |events: &mut DtlsEvents| {
+                for (to, record) in events.records() {
+                    let _ = socket.send_to(record, to);
+                }
+                events.clear();
+            };
+            while Instant::now() < deadline {
+                let now = Instant::now();
+                if server.poll_timeout().is_some_and(|t| t <= now) {
+                    server.handle_timeout(now, &mut events);
+                    send(&mut events);
+                }
+                match socket.recv_from(&mut buf) {
+                    Ok((n, from)) => {
+                        server.handle_datagram(Instant::now(), from, &buf[..n], &mut events);
+                        answers.extend(
+                            events
+                                .plaintexts()
+                                .filter_map(|(from, _, p)| Some((from, behave(p)?))),
+                        );
+                        send(&mut events);
+                        for (to, answer) in answers.drain(..) {
+                            server.seal(Instant::now(), to, &answer, &mut events);
+                            send(&mut events);
+                        }
+                    }
+                    Err(_) if flag.load(Ordering::Relaxed) => break,
+                    Err(_) => {}
+                }
+            }
+        });
+        CoapsResponder {
+            addr,
+            stats,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for CoapsResponder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// [`echo_ok`]'s answer as a value (for [`CoapsResponder`]).
+pub fn ok_answer(data: &[u8]) -> Option<Vec<u8>> {
+    let v = MessageView::parse(data).ok()?;
+    (v.header.mtype == MsgType::Con && v.header.code == Code::POST).then(|| {
+        reply(
+            Code::CHANGED,
+            MsgType::Ack,
+            v.header.mid,
+            v.header.token,
+            REGRESP_OK,
+        )
+    })
+}
