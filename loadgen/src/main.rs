@@ -168,8 +168,8 @@ struct Args {
     /// coaps: PSK identity of device N (0-based) is this prefix followed by N.
     #[arg(long, default_value = loadgen::coaps::DEFAULT_IDENTITY_PREFIX)]
     psk_identity_prefix: String,
-    /// coaps: key of device N as UTF-8 bytes (as libcoap's -k); {n} becomes N, so the default
-    /// gives each device its own key. Without {n}: one key for all.
+    /// coaps: key of device N as UTF-8 bytes (as libcoap's -k); the placeholder "n" in braces
+    /// becomes N, so the default gives each device its own key; without it, one key for all.
     #[arg(long, default_value = loadgen::coaps::DEFAULT_KEY)]
     psk_key: String,
     /// coaps: cipher suites offered: any (TLS_PSK_WITH_AES_128_CCM_8 first, then
