@@ -184,6 +184,10 @@ impl Session {
         out: &mut Vec<u8>,
         mut each: impl FnMut(usize, usize),
     ) -> (ReadEnd, Option<bool>) {
+        if !self.keep_plausible_records() {
+            self.stream.get_mut().has_inbound = false;
+            return (ReadEnd::Drained, Some(false));
+        }
         let header = single_app_record(&self.stream.get_ref().inbound);
         let replayed = header.map(|seq| self.window.seen(seq));
         let mut got = 0;
@@ -207,6 +211,16 @@ impl Session {
                     if e.code() == ErrorCode::WANT_READ || e.code() == ErrorCode::WANT_WRITE {
                         break ReadEnd::Drained;
                     }
+                    // A datagram OpenSSL discarded (a truncated or malformed record, RFC 6347
+                    // §4.1.2.7: silently discarded) surfaces as SSL_ERROR_SYSCALL with nothing
+                    // behind it: the session is intact, only that datagram is gone. Ending the
+                    // session here would let anyone spoofing the peer's address tear it down.
+                    if e.code() == ErrorCode::SYSCALL
+                        && e.ssl_error().is_none()
+                        && e.io_error().is_none()
+                    {
+                        break ReadEnd::Drained;
+                    }
                     break ReadEnd::Closed;
                 }
             }
@@ -224,6 +238,52 @@ impl Session {
             _ => None,
         };
         (end, dropped)
+    }
+
+    /// Keep only the records of the fed datagram worth handing to OpenSSL in an established
+    /// session: complete, DTLS 1.2, of epoch 1 (no renegotiation: the epoch never moves on), an
+    /// alert, handshake (a retransmitted Finished, which makes OpenSSL resend its last flight)
+    /// or application-data record at least as long as the suite's explicit nonce and tag; an
+    /// epoch-0 ChangeCipherSpec beside a retransmitted Finished is left out. False when nothing
+    /// is left. Measured (OpenSSL 3.0.19): one forged datagram from the peer's address with a
+    /// short record (e.g. a 1-byte one) puts the SSL object in its error state for good, so
+    /// anyone able to spoof the address could end the session; RFC 6347 §4.1.2.7 wants invalid
+    /// records silently discarded instead.
+    fn keep_plausible_records(&mut self) -> bool {
+        let min_len = match self.stream.ssl().current_cipher().map(|c| c.name()) {
+            Some(name) if name.contains("GCM") => 8 + 16,
+            _ => 8 + 8,
+        };
+        let pipe = self.stream.get_mut();
+        let mut rest: &[u8] = &pipe.inbound;
+        let mut kept = Vec::new();
+        let mut all = true;
+        while rest.len() >= RECORD_HEADER {
+            let len = usize::from(u16::from_be_bytes([rest[11], rest[12]]));
+            if RECORD_HEADER + len > rest.len() {
+                break;
+            }
+            let (record, after) = rest.split_at(RECORD_HEADER + len);
+            let epoch = u16::from_be_bytes([record[3], record[4]]);
+            if matches!(record[0], 21..=23)
+                && record[1..3] == DTLS1_2_VERSION
+                && epoch == 1
+                && len >= min_len
+            {
+                kept.push(record);
+            } else {
+                all = false;
+            }
+            rest = after;
+        }
+        all &= rest.is_empty();
+        if kept.is_empty() {
+            return false;
+        }
+        if !all {
+            pipe.inbound = kept.concat();
+        }
+        true
     }
 
     /// Seal `plaintext` into one record in the pipe; false when OpenSSL refused it.
@@ -310,6 +370,11 @@ pub fn classify(e: &openssl::ssl::Error) -> HandshakeFailure {
 
 /// The (epoch, sequence number) of a datagram that holds exactly one application-data record
 /// (RFC 6347 §4.1 record header: type, version, epoch(2), sequence(6), length(2)).
+/// Length of a DTLS record header (RFC 6347 §4.1).
+const RECORD_HEADER: usize = 13;
+/// The DTLS 1.2 version on the wire (RFC 6347 §4.1: {254, 253}).
+const DTLS1_2_VERSION: [u8; 2] = [0xfe, 0xfd];
+
 fn single_app_record(datagram: &[u8]) -> Option<u64> {
     if datagram.len() < 13 || datagram[0] != 23 {
         return None;

@@ -257,6 +257,67 @@ fn spoofed_client_hello_flood_keeps_no_state() {
     assert_eq!(se.records_len(), 0);
 }
 
+/// Malformed input (RFC 6347 §4.1.2.7: invalid records are silently discarded): random bytes and
+/// mutated ClientHellos and records from many addresses never panic, keep no session or
+/// handshake beyond what valid cookies could start, and leave an established session working.
+#[test]
+fn malformed_datagrams_never_panic_and_leave_a_live_session_working() {
+    let mut w = world(DtlsServerConfig::default());
+    let (mut c, _) = client("dev-1", b"secret-1", DtlsClientConfig::default());
+    let at = addr(40_000);
+    connect(&mut w, &mut c, at);
+    let mut e = DtlsEvents::new();
+    c.seal(w.now, b"sample", &mut e);
+    let data_record = records(&e).remove(0).1;
+    let (mut fresh, _) = client("dev-1", b"secret-1", DtlsClientConfig::default());
+    let mut e = DtlsEvents::new();
+    fresh.start(w.now, &mut e);
+    let hello = records(&e).remove(0).1;
+    let mut rng = crate::testkit::TestRng::new(14);
+    let mut se = DtlsEvents::new();
+    for i in 0..20_000u32 {
+        let mut d = match i % 3 {
+            0 => hello.clone(),
+            1 => data_record.clone(),
+            _ => (0..rng.below(300)).map(|_| rng.byte()).collect(),
+        };
+        if i % 3 != 2 {
+            rng.mutate(&mut d, &[0, 1, 0x16, 0x17, 0xfe, 0xfd, 0xff], 8);
+        }
+        // Half from strangers, half from the established peer's own address.
+        let from = if i % 2 == 0 {
+            SocketAddr::from(([10, 9, (i >> 8) as u8, i as u8], 2000))
+        } else {
+            at
+        };
+        w.server.handle_datagram(w.now, from, &d, &mut se);
+        se.clear();
+        w.now += Duration::from_micros(50);
+        assert!(
+            w.server.sessions() >= 1,
+            "session lost at datagram {i}: {d:02x?}"
+        );
+        if i % 2 == 1 {
+            let got = seal_up(&mut w, &mut c, at, b"probe");
+            assert_eq!(
+                got.len(),
+                1,
+                "data stopped after datagram {i} {:?}: {d:02x?}",
+                i % 3
+            );
+        }
+    }
+    let got = seal_up(&mut w, &mut c, at, b"still here");
+    assert_eq!(
+        got.iter().map(|(_, p)| p.as_slice()).collect::<Vec<_>>(),
+        [b"still here".as_slice()]
+    );
+    // Whatever half-open state garbage started ends at the handshake timeout.
+    w.now += DtlsServerConfig::default().handshake_timeout + Duration::from_secs(1);
+    w.server.handle_timeout(w.now, &mut se);
+    assert_eq!(w.server.handshakes(), 0);
+}
+
 #[test]
 fn handshake_timeout_drops_the_half_open_session() {
     let mut w = world(DtlsServerConfig::default());
