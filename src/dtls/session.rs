@@ -214,10 +214,12 @@ impl Session {
                     // A datagram OpenSSL discarded (a truncated or malformed record, RFC 6347
                     // §4.1.2.7: silently discarded) surfaces as SSL_ERROR_SYSCALL with nothing
                     // behind it: the session is intact, only that datagram is gone. Ending the
-                    // session here would let anyone spoofing the peer's address tear it down.
+                    // session here would let anyone spoofing the peer's address tear it down. (An
+                    // SSL object OpenSSL put in its error state is no longer init-finished.)
                     if e.code() == ErrorCode::SYSCALL
                         && e.ssl_error().is_none()
                         && e.io_error().is_none()
+                        && self.stream.ssl().is_init_finished()
                     {
                         break ReadEnd::Drained;
                     }
