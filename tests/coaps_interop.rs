@@ -7,10 +7,9 @@ use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Transmit};
 use msgin5g::dtls::{DtlsServer, DtlsServerConfig, DtlsStats, IdentityId, PskTable};
 use msgin5g::net::secure::Secure;
 use msgin5g::net::shard::{self, Core, Load, RunOptions, SocketId};
+use msgin5g::testkit::coaps::{libcoap_clients, libcoap_post};
 use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
-use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -63,32 +62,9 @@ impl Core for Echo {
     }
 }
 
-fn run_client(client: &str, port: u16, key: &str, wait_s: &str) -> (bool, String) {
-    let uri = format!("coaps://127.0.0.1:{port}/x");
-    let out = Command::new(client)
-        .args(["-u", "dev-1", "-k", key, "-B", wait_s, &uri])
-        .output()
-        .expect("run coap-client");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
-
 #[test]
 fn libcoap_clients_talk_coaps_with_psk() {
-    let clients: Vec<&str> = [
-        "/usr/bin/coap-client-openssl",
-        "/usr/bin/coap-client-gnutls",
-    ]
-    .into_iter()
-    .filter(|c| {
-        let there = Path::new(c).exists();
-        if !there {
-            eprintln!("{c} is not installed (apt-get install -y libcoap3-bin): skipped");
-        }
-        there
-    })
-    .collect();
+    let clients = libcoap_clients();
     if clients.is_empty() {
         return;
     }
@@ -111,19 +87,24 @@ fn libcoap_clients_talk_coaps_with_psk() {
         ..RunOptions::default()
     };
     let handle = shard::spawn("coaps-interop", sockets, core, (), options).unwrap();
-    let port = handle.local_addrs()[1].port();
+    let coaps = handle.local_addrs()[1];
     let mut ok_handshakes = 0;
     for client in clients {
-        let (ok, text) = run_client(client, port, "secret-1", "10");
-        assert!(ok, "{client} failed: {text}");
-        assert!(text.contains("identity=dev-1 path=x"), "{client}: {text}");
+        let run = libcoap_post(client, coaps, "dev-1", "secret-1", "{}", 10);
+        assert!(run.ok, "{client} failed: {}", run.text);
+        assert!(
+            run.text.contains("identity=dev-1 path=msgin5g"),
+            "{client}: {}",
+            run.text
+        );
         ok_handshakes += 1;
         assert_eq!(stats.handshakes_ok.load(Ordering::Relaxed), ok_handshakes);
         // A wrong key gets no answer.
-        let (_, text) = run_client(client, port, "wrong-key", "3");
+        let run = libcoap_post(client, coaps, "dev-1", "wrong-key", "{}", 3);
         assert!(
-            !text.contains("identity="),
-            "{client} with a wrong key: {text}"
+            !run.text.contains("identity="),
+            "{client} with a wrong key: {}",
+            run.text
         );
         assert_eq!(stats.handshakes_ok.load(Ordering::Relaxed), ok_handshakes);
     }

@@ -6,19 +6,20 @@
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
 use msgin5g::config::{DtlsSettings, UpstreamPsk};
-use msgin5g::dtls::{
-    DtlsClient, DtlsClientConfig, DtlsEvents, DtlsStats, HandshakeFailure, PskTable,
-};
+use msgin5g::dtls::HandshakeFailure;
 use msgin5g::gateway::{GatewayConfig, UplinkDtls, IDENTITY_NOT_BOUND};
 use msgin5g::metrics::{Registry, Source};
-use msgin5g::net::{spawn_gateway, spawn_relay, spawn_server};
+use msgin5g::net::{spawn_gateway, spawn_relay, GatewayHandle, ServerHandle};
 use msgin5g::relay::RelayConfig;
 use msgin5g::server::ServerConfig;
-use msgin5g::testkit::harness::{wait_ready, LOOPBACK};
+use msgin5g::testkit::coaps::{libcoap_clients, libcoap_post, CoapsDevice};
+use msgin5g::testkit::harness::{
+    server_with_coaps, start_server, start_server_and_coaps_gateway, wait_ready, with_coaps,
+    LOOPBACK,
+};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DEVICE_PSK: &str = r#"
 [identity."meter-1"]
@@ -26,87 +27,20 @@ key = "k1"
 act_for = ["ue-1"]
 "#;
 
-/// A device speaking CoAP over DTLS from its own socket, driven by hand (bounded loops).
-struct CoapsDevice {
-    socket: UdpSocket,
-    client: DtlsClient,
-    events: DtlsEvents,
-    mid: u16,
-}
-
-impl CoapsDevice {
-    fn connect(server: SocketAddr, identity: &str, key: &[u8]) -> CoapsDevice {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(500)))
-            .unwrap();
-        let stats = Arc::new(DtlsStats::default());
-        let client =
-            DtlsClient::new(server, identity, key, DtlsClientConfig::default(), stats).unwrap();
-        let mut device = CoapsDevice {
-            socket,
-            client,
-            events: DtlsEvents::new(),
-            mid: 0x100,
-        };
-        device.client.start(Instant::now(), &mut device.events);
-        device.flush();
-        device
-    }
-
-    fn flush(&mut self) {
-        for (to, record) in self.events.records() {
-            self.socket.send_to(record, to).unwrap();
-        }
-        self.events.clear();
-    }
-
-    /// A CON POST of `json`; the response with its Token (piggybacked, or separate and
-    /// acknowledged), or `None` after about 10 s.
-    fn post(&mut self, json: &str) -> Option<(Code, Vec<u8>)> {
-        self.mid = self.mid.wrapping_add(1);
-        let token = Token::from_u64(u64::from(self.mid));
-        let request = MessageBuilder::new(MsgType::Con, Code::POST, self.mid, token)
-            .uri_path("msgin5g")
-            .uint_option(option::CONTENT_FORMAT, u32::from(CONTENT_FORMAT_JSON))
-            .payload(json.as_bytes());
-        self.client.seal(Instant::now(), &request, &mut self.events);
-        self.flush();
-        let mut buf = [0u8; 4096];
-        for _ in 0..20 {
-            let Ok((n, from)) = self.socket.recv_from(&mut buf) else {
-                // A lost flight: let the DTLS timers retransmit.
-                self.client.handle_timeout(Instant::now(), &mut self.events);
-                self.flush();
-                continue;
-            };
-            self.client
-                .handle_datagram(Instant::now(), from, &buf[..n], &mut self.events);
-            let plaintexts: Vec<Vec<u8>> = self
-                .events
-                .plaintexts()
-                .map(|(_, _, p)| p.to_vec())
-                .collect();
-            self.flush();
-            for p in plaintexts {
-                let Ok(v) = MessageView::parse(&p) else {
-                    continue;
-                };
-                if v.header.token != token || v.header.code.is_empty() {
-                    continue;
-                }
-                if v.header.mtype == MsgType::Con {
-                    let ack =
-                        MessageBuilder::new(MsgType::Ack, Code::EMPTY, v.header.mid, Token::EMPTY)
-                            .build();
-                    self.client.seal(Instant::now(), &ack, &mut self.events);
-                    self.flush();
-                }
-                return Some((v.header.code, v.payload().to_vec()));
-            }
-        }
-        None
-    }
+/// A server and a one-shard gateway in front of it with a coaps listener for [`DEVICE_PSK`],
+/// the gateway registered; the last value is its coaps address.
+fn start_coaps_gateway() -> (ServerHandle, GatewayHandle, SocketAddr) {
+    let config = GatewayConfig {
+        hold_time: Duration::from_millis(20),
+        // A wrong key is known for one at the handshake timeout (DTLS drops bad records
+        // silently): short here.
+        dtls: DtlsSettings {
+            handshake_timeout: Duration::from_millis(500),
+            ..DtlsSettings::default()
+        },
+        ..GatewayConfig::default()
+    };
+    start_server_and_coaps_gateway(1, DEVICE_PSK, config, Duration::from_secs(5))
 }
 
 fn reg(ue: &str) -> String {
@@ -130,32 +64,10 @@ fn scrape(source: impl Source) -> String {
 
 #[test]
 fn devices_register_with_the_gateway_over_coaps_as_their_identity_allows() {
-    let server = spawn_server(LOOPBACK, ServerConfig::default()).unwrap();
-    let psk = Arc::new(PskTable::from_toml(DEVICE_PSK).unwrap());
-    let gateway = spawn_gateway(
-        LOOPBACK,
-        server.local_addr(),
-        1,
-        GatewayConfig {
-            psk: Some(psk),
-            coaps_listen: LOOPBACK,
-            hold_time: Duration::from_millis(20),
-            // A wrong key is known for one at the handshake timeout (DTLS drops bad records
-            // silently): short here.
-            dtls: DtlsSettings {
-                handshake_timeout: Duration::from_millis(500),
-                ..DtlsSettings::default()
-            },
-            ..GatewayConfig::default()
-        },
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    wait_ready(&gateway);
-    let coaps = gateway.coaps_addr().expect("a coaps listener");
+    let (server, gateway, coaps) = start_coaps_gateway();
     assert_ne!(coaps.port(), 0);
 
-    let mut device = CoapsDevice::connect(coaps, "meter-1", b"k1");
+    let mut device = CoapsDevice::connect(coaps, "meter-1", b"k1").expect("a DTLS session");
     let (code, body) = device.post(&reg("ue-1")).expect("an answer over DTLS");
     assert_eq!(code, Code::CREATED, "{}", String::from_utf8_lossy(&body));
     let (code, body) = device.post(&reg("ue-2")).expect("a refusal over DTLS");
@@ -165,12 +77,7 @@ fn devices_register_with_the_gateway_over_coaps_as_their_identity_allows() {
     );
 
     // A wrong key: the handshake fails, nothing reaches the core.
-    let mut intruder = CoapsDevice::connect(coaps, "meter-1", b"wrong");
-    intruder
-        .socket
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    assert_eq!(intruder.post(&reg("ue-1")), None);
+    assert!(CoapsDevice::connect(coaps, "meter-1", b"wrong").is_none());
     let dtls = gateway.dtls_stats().remove(0);
     assert!(eventually(|| dtls
         .handshakes_failed(HandshakeFailure::BadPsk)
@@ -216,15 +123,7 @@ fn gateway_uplinks_reach_a_coaps_server_as_a_gateway_identity() {
         act_for = ["msgin5g-gateway"]
         gateway = true
     "#;
-    let server = spawn_server(
-        LOOPBACK,
-        ServerConfig {
-            psk: Some(Arc::new(PskTable::from_toml(server_psk).unwrap())),
-            coaps_listen: LOOPBACK,
-            ..ServerConfig::default()
-        },
-    )
-    .unwrap();
+    let server = start_server(server_with_coaps(server_psk, ServerConfig::default()));
     let coaps = server.coaps_addr().expect("a coaps listener");
     let gateway = spawn_gateway(
         LOOPBACK,
@@ -283,15 +182,7 @@ fn gateway_uplinks_reach_a_coaps_server_as_a_gateway_identity() {
 
 #[test]
 fn the_relay_passes_coaps_through_to_the_server_undecrypted() {
-    let server = spawn_server(
-        LOOPBACK,
-        ServerConfig {
-            psk: Some(Arc::new(PskTable::from_toml(DEVICE_PSK).unwrap())),
-            coaps_listen: LOOPBACK,
-            ..ServerConfig::default()
-        },
-    )
-    .unwrap();
+    let server = start_server(server_with_coaps(DEVICE_PSK, ServerConfig::default()));
     let relay = spawn_relay(
         LOOPBACK,
         LOOPBACK,
@@ -304,8 +195,8 @@ fn the_relay_passes_coaps_through_to_the_server_undecrypted() {
     )
     .unwrap();
     let coaps = relay.coaps_local_addr().expect("the coaps passthrough");
-    let mut device = CoapsDevice::connect(coaps, "meter-1", b"k1");
-    let device_addr = device.socket.local_addr().unwrap();
+    let mut device = CoapsDevice::connect(coaps, "meter-1", b"k1").expect("a DTLS session");
+    let device_addr = device.local_addr();
     let (code, _) = device
         .post(&reg("ue-1"))
         .expect("an answer through the relay");
@@ -332,87 +223,38 @@ fn the_relay_passes_coaps_through_to_the_server_undecrypted() {
     assert!(!core.is_registered("ue-2"));
 }
 
-/// libcoap's client (`-u IDENTITY -k KEY`), POSTing `json` to the gateway's coaps address.
-fn libcoap_post(
-    client: &str,
-    coaps: SocketAddr,
-    key: &str,
-    json: &str,
-    wait_s: &str,
-) -> (bool, String) {
-    let uri = format!("coaps://{coaps}/msgin5g");
-    let out = std::process::Command::new(client)
-        .args([
-            "-m", "post", "-t", "50", "-u", "meter-1", "-k", key, "-B", wait_s, "-e", json, &uri,
-        ])
-        .output()
-        .expect("run coap-client");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
-
 #[test]
 fn libcoap_clients_register_and_deregister_through_the_gateway_over_coaps() {
-    let clients: Vec<&str> = [
-        "/usr/bin/coap-client-openssl",
-        "/usr/bin/coap-client-gnutls",
-    ]
-    .into_iter()
-    .filter(|c| {
-        let there = std::path::Path::new(c).exists();
-        if !there {
-            eprintln!("{c} is not installed (apt-get install -y libcoap3-bin): skipped");
-        }
-        there
-    })
-    .collect();
+    let clients = libcoap_clients();
     if clients.is_empty() {
         return;
     }
-    let server = spawn_server(LOOPBACK, ServerConfig::default()).unwrap();
-    let gateway = spawn_gateway(
-        LOOPBACK,
-        server.local_addr(),
-        1,
-        GatewayConfig {
-            psk: Some(Arc::new(PskTable::from_toml(DEVICE_PSK).unwrap())),
-            coaps_listen: LOOPBACK,
-            hold_time: Duration::from_millis(20),
-            // A wrong key is known for one at the handshake timeout (DTLS drops bad records
-            // silently): short here.
-            dtls: DtlsSettings {
-                handshake_timeout: Duration::from_millis(500),
-                ..DtlsSettings::default()
-            },
-            ..GatewayConfig::default()
-        },
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    wait_ready(&gateway);
-    let coaps = gateway.coaps_addr().unwrap();
+    let (server, gateway, coaps) = start_coaps_gateway();
     for client in clients {
-        let (ok, text) = libcoap_post(client, coaps, "k1", &reg("ue-1"), "10");
+        let run = libcoap_post(client, coaps, "meter-1", "k1", &reg("ue-1"), 10);
         assert!(
-            ok && text.contains(r#""registrationResult":"SUCCESS""#),
-            "{client}: {text}"
+            run.ok && run.text.contains(r#""registrationResult":"SUCCESS""#),
+            "{client}: {}",
+            run.text
         );
         let dereg = r#"{"messageType":"DEREG","ueServiceId":"ue-1"}"#;
-        let (ok, text) = libcoap_post(client, coaps, "k1", dereg, "10");
+        let run = libcoap_post(client, coaps, "meter-1", "k1", dereg, 10);
         assert!(
-            ok && text.contains(r#""deregistrationResult":"SUCCESS""#),
-            "{client}: {text}"
+            run.ok && run.text.contains(r#""deregistrationResult":"SUCCESS""#),
+            "{client}: {}",
+            run.text
         );
-        let (_, text) = libcoap_post(client, coaps, "k1", &reg("ue-2"), "10");
+        let run = libcoap_post(client, coaps, "meter-1", "k1", &reg("ue-2"), 10);
         assert!(
-            text.contains("4.03") && text.contains(IDENTITY_NOT_BOUND),
-            "{client}: {text}"
+            run.text.contains("4.03") && run.text.contains(IDENTITY_NOT_BOUND),
+            "{client}: {}",
+            run.text
         );
-        let (_, text) = libcoap_post(client, coaps, "wrong", &reg("ue-1"), "3");
+        let run = libcoap_post(client, coaps, "meter-1", "wrong", &reg("ue-1"), 3);
         assert!(
-            !text.contains("registrationResult"),
-            "{client} with a wrong key: {text}"
+            !run.text.contains("registrationResult"),
+            "{client} with a wrong key: {}",
+            run.text
         );
     }
     let dtls = gateway.dtls_stats().remove(0);
@@ -426,7 +268,7 @@ fn libcoap_clients_register_and_deregister_through_the_gateway_over_coaps() {
 
 #[test]
 fn require_security_opens_no_plain_device_listener() {
-    let server = spawn_server(LOOPBACK, ServerConfig::default()).unwrap();
+    let server = start_server(ServerConfig::default());
     let port = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -438,11 +280,9 @@ fn require_security_opens_no_plain_device_listener() {
         server.local_addr(),
         1,
         GatewayConfig {
-            psk: Some(Arc::new(PskTable::from_toml(DEVICE_PSK).unwrap())),
-            coaps_listen: LOOPBACK,
             require_security: true,
             hold_time: Duration::from_millis(20),
-            ..GatewayConfig::default()
+            ..with_coaps(DEVICE_PSK, GatewayConfig::default())
         },
         Duration::from_secs(5),
     )
@@ -451,7 +291,8 @@ fn require_security_opens_no_plain_device_listener() {
     // Nobody holds the plain port: the device socket is on loopback, any port.
     assert_ne!(gateway.local_addr().port(), port);
     drop(UdpSocket::bind(listen).expect("the plain port is free"));
-    let mut device = CoapsDevice::connect(gateway.coaps_addr().unwrap(), "meter-1", b"k1");
+    let mut device = CoapsDevice::connect(gateway.coaps_addr().unwrap(), "meter-1", b"k1")
+        .expect("a DTLS session");
     let (code, _) = device.post(&reg("ue-1")).expect("an answer over coaps");
     assert_eq!(code, Code::CREATED);
     gateway.shutdown().unwrap();
