@@ -318,6 +318,62 @@ fn malformed_datagrams_never_panic_and_leave_a_live_session_working() {
     assert_eq!(w.server.handshakes(), 0);
 }
 
+/// The server's last flight (ChangeCipherSpec + Finished) is lost: the client retransmits its
+/// own last flight, an epoch-0 ChangeCipherSpec and an epoch-1 Finished, to a server that is
+/// already established; the record filter drops the ChangeCipherSpec and lets the Finished
+/// through, so OpenSSL resends its flight and the handshake completes (RFC 6347 §4.2.4).
+#[test]
+fn a_lost_final_flight_is_resent_when_the_client_retransmits_its_finished() {
+    let mut w = world(DtlsServerConfig::default());
+    let (mut c, _) = client("dev-1", b"secret-1", DtlsClientConfig::default());
+    let at = addr(41_000);
+    let mut e = DtlsEvents::new();
+    c.start(w.now, &mut e);
+    let mut to_server = records(&e);
+    let mut dropped_final = false;
+    for _ in 0..20 {
+        let mut se = DtlsEvents::new();
+        for (_, rec) in to_server.drain(..) {
+            w.server.handle_datagram(w.now, at, &rec, &mut se);
+        }
+        if w.server.has_session(at) && !dropped_final {
+            // The server just finished: its last flight is lost on the way.
+            dropped_final = true;
+            assert!(!records(&se).is_empty());
+            break;
+        }
+        let mut ce = DtlsEvents::new();
+        for (_, rec) in records(&se) {
+            c.handle_datagram(w.now, SERVER, &rec, &mut ce);
+        }
+        to_server = records(&ce);
+    }
+    assert!(dropped_final, "the server finished");
+    assert!(
+        !c.is_established(),
+        "the client still waits for the server's Finished"
+    );
+    // The client's retransmission timer fires: its last flight again.
+    let mut retransmitted = Vec::new();
+    for _ in 0..10 {
+        w.now += Duration::from_secs(2);
+        let mut ce = DtlsEvents::new();
+        if c.poll_timeout().is_some_and(|t| t <= w.now) {
+            c.handle_timeout(w.now, &mut ce);
+        }
+        retransmitted = records(&ce);
+        if !retransmitted.is_empty() {
+            break;
+        }
+    }
+    assert!(!retransmitted.is_empty(), "the client retransmitted");
+    let (_, at_client) = pump(&mut w, &mut c, at, retransmitted);
+    assert!(at_client.is_empty());
+    assert!(c.is_established(), "the server resent its flight");
+    let got = seal_up(&mut w, &mut c, at, b"after the lost flight");
+    assert_eq!(got.len(), 1);
+}
+
 #[test]
 fn handshake_timeout_drops_the_half_open_session() {
     let mut w = world(DtlsServerConfig::default());
