@@ -56,6 +56,20 @@ fn records(events: &DtlsEvents) -> Vec<(SocketAddr, Vec<u8>)> {
 /// Decrypted datagrams: the sender's identity and the bytes.
 type Plain = Vec<(Option<IdentityId>, Vec<u8>)>;
 
+/// The client's first flight (its ClientHello).
+fn first_flight(c: &mut DtlsClient, now: Instant) -> Vec<(SocketAddr, Vec<u8>)> {
+    let mut e = DtlsEvents::new();
+    c.start(now, &mut e);
+    records(&e)
+}
+
+/// The records an established client seals `data` into.
+fn sealed(c: &mut DtlsClient, now: Instant, data: &[u8]) -> Vec<(SocketAddr, Vec<u8>)> {
+    let mut e = DtlsEvents::new();
+    assert!(c.seal(now, data, &mut e));
+    records(&e)
+}
+
 fn plaintexts(events: &DtlsEvents) -> Plain {
     events
         .plaintexts()
@@ -94,17 +108,15 @@ fn pump(
 }
 
 fn connect(w: &mut World, c: &mut DtlsClient, at: SocketAddr) {
-    let mut e = DtlsEvents::new();
-    c.start(w.now, &mut e);
-    pump(w, c, at, records(&e));
+    let hello = first_flight(c, w.now);
+    pump(w, c, at, hello);
     assert!(c.is_established(), "handshake done");
     assert!(w.server.has_session(at));
 }
 
 fn seal_up(w: &mut World, c: &mut DtlsClient, at: SocketAddr, data: &[u8]) -> Plain {
-    let mut e = DtlsEvents::new();
-    assert!(c.seal(w.now, data, &mut e));
-    pump(w, c, at, records(&e)).0
+    let records = sealed(c, w.now, data);
+    pump(w, c, at, records).0
 }
 
 #[test]
@@ -153,9 +165,8 @@ fn handshake_and_data_with_both_cipher_suites() {
 fn wrong_key_fails_the_handshake_as_bad_psk() {
     let mut w = world(DtlsServerConfig::default());
     let (mut c, _) = client("dev-1", b"not-the-key", DtlsClientConfig::default());
-    let mut e = DtlsEvents::new();
-    c.start(w.now, &mut e);
-    pump(&mut w, &mut c, addr(40001), records(&e));
+    let hello = first_flight(&mut c, w.now);
+    pump(&mut w, &mut c, addr(40001), hello);
     assert!(!c.is_established());
     assert!(!w.server.has_session(addr(40001)));
     // The client's Finished does not authenticate and is dropped (RFC 6347 §4.1.2.7): the
@@ -176,9 +187,8 @@ fn wrong_key_fails_the_handshake_as_bad_psk() {
 fn unknown_identity_is_refused_and_counted() {
     let mut w = world(DtlsServerConfig::default());
     let (mut c, cs) = client("nobody", b"secret-1", DtlsClientConfig::default());
-    let mut e = DtlsEvents::new();
-    c.start(w.now, &mut e);
-    pump(&mut w, &mut c, addr(40002), records(&e));
+    let hello = first_flight(&mut c, w.now);
+    pump(&mut w, &mut c, addr(40002), hello);
     assert!(!c.is_established());
     assert_eq!(
         w.server_stats
@@ -196,9 +206,7 @@ fn replayed_and_tampered_records_are_dropped_and_counted() {
     let (mut c, _) = client("dev-2", b"secret-2", DtlsClientConfig::default());
     let at = addr(40003);
     connect(&mut w, &mut c, at);
-    let mut e = DtlsEvents::new();
-    assert!(c.seal(w.now, b"once", &mut e));
-    let record = records(&e).remove(0).1;
+    let record = sealed(&mut c, w.now, b"once").remove(0).1;
     let mut se = DtlsEvents::new();
     w.server.handle_datagram(w.now, at, &record, &mut se);
     assert_eq!(se.plaintexts_len(), 1);
@@ -206,9 +214,7 @@ fn replayed_and_tampered_records_are_dropped_and_counted() {
     w.server.handle_datagram(w.now, at, &record, &mut se);
     assert_eq!(se.plaintexts_len(), 0, "replay dropped (RFC 6347 §4.1.2.6)");
     assert_eq!(w.server_stats.decrypt_failures(DecryptFailure::Replay), 1);
-    let mut e = DtlsEvents::new();
-    assert!(c.seal(w.now, b"twice", &mut e));
-    let mut tampered = records(&e).remove(0).1;
+    let mut tampered = sealed(&mut c, w.now, b"twice").remove(0).1;
     *tampered.last_mut().unwrap() ^= 1;
     w.server.handle_datagram(w.now, at, &tampered, &mut se);
     assert_eq!(se.plaintexts_len(), 0);
@@ -232,9 +238,7 @@ fn replayed_and_tampered_records_are_dropped_and_counted() {
 fn spoofed_client_hello_flood_keeps_no_state() {
     let mut w = world(DtlsServerConfig::default());
     let (mut c, _) = client("dev-1", b"secret-1", DtlsClientConfig::default());
-    let mut e = DtlsEvents::new();
-    c.start(w.now, &mut e);
-    let hello = records(&e).remove(0).1;
+    let hello = first_flight(&mut c, w.now).remove(0).1;
     let mut se = DtlsEvents::new();
     for i in 0..10_000u32 {
         let from = SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 1000));
@@ -266,13 +270,9 @@ fn malformed_datagrams_never_panic_and_leave_a_live_session_working() {
     let (mut c, _) = client("dev-1", b"secret-1", DtlsClientConfig::default());
     let at = addr(40_000);
     connect(&mut w, &mut c, at);
-    let mut e = DtlsEvents::new();
-    c.seal(w.now, b"sample", &mut e);
-    let data_record = records(&e).remove(0).1;
+    let data_record = sealed(&mut c, w.now, b"sample").remove(0).1;
     let (mut fresh, _) = client("dev-1", b"secret-1", DtlsClientConfig::default());
-    let mut e = DtlsEvents::new();
-    fresh.start(w.now, &mut e);
-    let hello = records(&e).remove(0).1;
+    let hello = first_flight(&mut fresh, w.now).remove(0).1;
     let mut rng = crate::testkit::TestRng::new(14);
     let mut se = DtlsEvents::new();
     for i in 0..20_000u32 {
@@ -327,9 +327,7 @@ fn a_lost_final_flight_is_resent_when_the_client_retransmits_its_finished() {
     let mut w = world(DtlsServerConfig::default());
     let (mut c, _) = client("dev-1", b"secret-1", DtlsClientConfig::default());
     let at = addr(41_000);
-    let mut e = DtlsEvents::new();
-    c.start(w.now, &mut e);
-    let mut to_server = records(&e);
+    let mut to_server = first_flight(&mut c, w.now);
     let mut dropped_final = false;
     for _ in 0..20 {
         let mut se = DtlsEvents::new();
@@ -379,12 +377,10 @@ fn handshake_timeout_drops_the_half_open_session() {
     let mut w = world(DtlsServerConfig::default());
     let (mut c, _) = client("dev-1", b"secret-1", DtlsClientConfig::default());
     let at = addr(40004);
-    let mut e = DtlsEvents::new();
-    c.start(w.now, &mut e);
     // ClientHello → HelloVerifyRequest → ClientHello with cookie → server flight; stop there.
+    let hello = first_flight(&mut c, w.now);
     let mut se = DtlsEvents::new();
-    w.server
-        .handle_datagram(w.now, at, &records(&e)[0].1, &mut se);
+    w.server.handle_datagram(w.now, at, &hello[0].1, &mut se);
     let mut ce = DtlsEvents::new();
     c.handle_datagram(w.now, SERVER, &records(&se)[0].1, &mut ce);
     se.clear();
@@ -463,11 +459,9 @@ fn handshakes_beyond_the_bound_are_refused() {
     let mut w = world(config);
     let half_open = |w: &mut World, at: SocketAddr| {
         let (mut c, _) = client("dev-1", b"secret-1", DtlsClientConfig::default());
-        let mut e = DtlsEvents::new();
-        c.start(w.now, &mut e);
+        let hello = first_flight(&mut c, w.now);
         let mut se = DtlsEvents::new();
-        w.server
-            .handle_datagram(w.now, at, &records(&e)[0].1, &mut se);
+        w.server.handle_datagram(w.now, at, &hello[0].1, &mut se);
         let mut ce = DtlsEvents::new();
         c.handle_datagram(w.now, SERVER, &records(&se)[0].1, &mut ce);
         w.server
@@ -501,9 +495,8 @@ fn a_new_handshake_that_fails_leaves_the_live_session_in_place() {
     connect(&mut w, &mut c, at);
     // Someone at the same address (or a replayed ClientHello) starts a handshake it cannot end.
     let (mut intruder, _) = client("dev-2", b"wrong", DtlsClientConfig::default());
-    let mut e = DtlsEvents::new();
-    intruder.start(w.now, &mut e);
-    pump(&mut w, &mut intruder, at, records(&e));
+    let hello = first_flight(&mut intruder, w.now);
+    pump(&mut w, &mut intruder, at, hello);
     assert_eq!(w.server.handshakes(), 1);
     // The live session still carries data meanwhile.
     let got = seal_up(&mut w, &mut c, at, b"still here");
