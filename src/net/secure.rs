@@ -245,13 +245,7 @@ impl Secure {
             out.push((id, transmit));
             return;
         }
-        for (to, record) in self.events.records() {
-            out.push((
-                physical,
-                Transmit::new(to, bytes::Bytes::copy_from_slice(record)),
-            ));
-        }
-        self.events.clear();
+        drain_records(&mut self.events, physical, out);
     }
 
     /// Move the records produced since the last call (handshakes, alerts, retransmissions) to
@@ -302,14 +296,19 @@ impl Secure {
             Role::Listener { physical, .. } => *physical,
             Role::Client { socket, .. } => *socket,
         };
-        for (to, record) in self.events.records() {
-            self.pending.push((
-                socket,
-                Transmit::new(to, bytes::Bytes::copy_from_slice(record)),
-            ));
-        }
-        self.events.clear();
+        drain_records(&mut self.events, socket, &mut self.pending);
     }
+}
+
+/// Move the records in `events` into `out` as transmits on `socket`, and clear the events.
+fn drain_records(events: &mut DtlsEvents, socket: SocketId, out: &mut Vec<(SocketId, Transmit)>) {
+    for (to, record) in events.records() {
+        out.push((
+            socket,
+            Transmit::new(to, bytes::Bytes::copy_from_slice(record)),
+        ));
+    }
+    events.clear();
 }
 
 #[cfg(test)]
