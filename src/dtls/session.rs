@@ -126,6 +126,9 @@ pub struct Session {
     /// Mirror of the record-layer replay window, only to tell a replay from a bad record in
     /// the counters (OpenSSL drops both silently, RFC 6347 §4.1.2.6/§4.1.2.7).
     window: ReplayMirror,
+    /// Shortest record the negotiated suite can produce (explicit nonce + tag), read from the
+    /// session once it is established ([`Session::keep_plausible_records`]).
+    min_record: Option<usize>,
 }
 
 impl Session {
@@ -135,6 +138,7 @@ impl Session {
         Ok(Session {
             stream: SslStream::new(ssl, Pipe::default())?,
             window: ReplayMirror::default(),
+            min_record: None,
         })
     }
 
@@ -252,10 +256,13 @@ impl Session {
     /// anyone able to spoof the address could end the session; RFC 6347 §4.1.2.7 wants invalid
     /// records silently discarded instead.
     fn keep_plausible_records(&mut self) -> bool {
-        let min_len = match self.stream.ssl().current_cipher().map(|c| c.name()) {
-            Some(name) if name.contains("GCM") => 8 + 16,
-            _ => 8 + 8,
-        };
+        // The suite is fixed once established: look it up on the first datagram only.
+        let min_len = *self.min_record.get_or_insert_with(|| {
+            match self.stream.ssl().current_cipher().map(|c| c.name()) {
+                Some(name) if name.contains("GCM") => 8 + 16,
+                _ => 8 + 8,
+            }
+        });
         let pipe = self.stream.get_mut();
         let mut rest: &[u8] = &pipe.inbound;
         let mut kept = Vec::new();
