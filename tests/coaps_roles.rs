@@ -5,7 +5,8 @@
 
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
-use msgin5g::config::{DtlsSettings, UpstreamPsk};
+use msgin5g::config::UpstreamPsk;
+use msgin5g::dtls::DtlsServerConfig;
 use msgin5g::dtls::HandshakeFailure;
 use msgin5g::gateway::{GatewayConfig, UplinkDtls, IDENTITY_NOT_BOUND};
 use msgin5g::metrics::{Registry, Source};
@@ -34,9 +35,9 @@ fn start_coaps_gateway() -> (ServerHandle, GatewayHandle, SocketAddr) {
         hold_time: Duration::from_millis(20),
         // A wrong key is known for one at the handshake timeout (DTLS drops bad records
         // silently): short here.
-        dtls: DtlsSettings {
+        dtls: DtlsServerConfig {
             handshake_timeout: Duration::from_millis(500),
-            ..DtlsSettings::default()
+            ..DtlsServerConfig::default()
         },
         ..GatewayConfig::default()
     };

@@ -5,9 +5,10 @@ use super::check::{at_least_one, invalid, listener_address, millis, no_empty_ent
 use super::coap::CoapSection;
 use super::error::ConfigError;
 use super::security::{
-    default_coaps_listen, load_psk_table, upstream_psk, DeviceSecurity, DtlsSettings, UpstreamAddr,
-    UpstreamPsk, GATEWAY_DTLS, MAX_DTLS_QUEUED,
+    default_coaps_listen, load_psk_table, upstream_psk, DeviceSecurity, UpstreamAddr, UpstreamPsk,
+    GATEWAY_DTLS, MAX_DTLS_QUEUED,
 };
+use crate::dtls::DtlsServerConfig;
 use crate::dtls::PskTable;
 use crate::gateway::{AnswerMode, GatewayConfig, UplinkDtls};
 use crate::net::{SocketOptions, DEFAULT_SOCKET_BUFFER, MAX_SHARDS};
@@ -221,7 +222,7 @@ pub struct GatewaySection {
 impl Default for GatewaySection {
     fn default() -> Self {
         let core = GatewayConfig::default();
-        let dtls = DtlsSettings::default();
+        let dtls = DtlsServerConfig::default();
         GatewaySection {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5683),
             upstream: None,
@@ -570,7 +571,7 @@ impl GatewaySection {
     }
 
     /// The DTLS bounds of the device-facing coaps sockets (`dtls_*` keys).
-    pub fn dtls_settings(&self) -> DtlsSettings {
+    pub fn dtls_settings(&self) -> DtlsServerConfig {
         self.device_security().settings()
     }
 

@@ -11,8 +11,8 @@
 //!   server.
 //! - `relay.rs`: `[relay]` ([`RelaySection`]), the Relay UE.
 //! - `coap.rs`: `[coap]` ([`CoapSection`]), CoAP parameters shared by every core.
-//! - `security.rs`: the coaps keys the sections share ([`UpstreamAddr`], [`DtlsSettings`],
-//!   docs/PROTOCOL.md §19).
+//! - `security.rs`: the coaps keys the sections share ([`UpstreamAddr`], the DTLS bounds as a
+//!   [`DtlsServerConfig`](crate::dtls::DtlsServerConfig), docs/PROTOCOL.md §19).
 //! - `example.rs`: [`EXAMPLE_TOML`]; `error.rs`: [`ConfigError`]; `check.rs`: the value checks
 //!   the sections share.
 
@@ -39,8 +39,7 @@ pub use gateway::{
 };
 pub use relay::{RelaySection, DEFAULT_RELAY_DATA_DIR, MAX_RELAY_LINKS};
 pub use security::{
-    default_coaps_listen, DtlsSettings, UpstreamAddr, UpstreamPsk, COAPS_PORT,
-    DEFAULT_DTLS_MAX_HANDSHAKES, DEFAULT_DTLS_MAX_SESSIONS, MAX_DTLS_SESSIONS,
+    default_coaps_listen, UpstreamAddr, UpstreamPsk, COAPS_PORT, MAX_DTLS_SESSIONS,
     MAX_PSK_IDENTITY_LEN, MAX_PSK_KEY_LEN,
 };
 pub use server::{

@@ -1,9 +1,10 @@
 //! Transport security keys (coaps: DTLS 1.2 with pre-shared keys, RFC 7252 §9; docs/PROTOCOL.md
 //! §19): the gateway's upstream address with its scheme ([`UpstreamAddr`]), the DTLS bounds the
-//! gateway and the server share ([`DtlsSettings`]) and their checks.
+//! gateway and the server share ([`DtlsServerConfig`]) and their checks.
 
 use super::check::invalid;
 use super::error::ConfigError;
+use crate::dtls::DtlsServerConfig;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -14,13 +15,8 @@ use std::time::Duration;
 
 /// The coaps port (RFC 7252 §12.7).
 pub const COAPS_PORT: u16 = 5684;
-/// Default `dtls_max_sessions` (per coaps socket; docs/PROTOCOL.md §19): an established
-/// OpenSSL DTLS session holds about 48 KB (measured), so 16 384 sessions are ~0.8 GB per socket.
-pub const DEFAULT_DTLS_MAX_SESSIONS: usize = 16_384;
 /// Largest `dtls_max_sessions`.
 pub const MAX_DTLS_SESSIONS: usize = 1 << 24;
-/// Default `dtls_max_handshakes` (in progress at once, per coaps socket).
-pub const DEFAULT_DTLS_MAX_HANDSHAKES: usize = 1024;
 /// Largest `dtls_max_handshakes`.
 pub const MAX_DTLS_HANDSHAKES: usize = 1 << 20;
 /// Largest `dtls_handshake_timeout_ms` (10 minutes).
@@ -115,34 +111,6 @@ impl<'de> Deserialize<'de> for UpstreamAddr {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// The DTLS bounds of one role's coaps sockets (docs/PROTOCOL.md §19, D14.5): the values of its
-/// `dtls_*` keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DtlsSettings {
-    /// Most sessions per coaps socket (LRU eviction of idle established sessions beyond).
-    pub max_sessions: usize,
-    /// Most handshakes in progress at once per coaps socket.
-    pub max_handshakes: usize,
-    /// A handshake not done by then is dropped.
-    pub handshake_timeout: Duration,
-    /// An established session unused this long is dropped.
-    pub session_idle: Duration,
-    /// How often the HelloVerifyRequest cookie secret changes (the previous one stays valid).
-    pub cookie_rotate: Duration,
-}
-
-impl Default for DtlsSettings {
-    fn default() -> Self {
-        DtlsSettings {
-            max_sessions: DEFAULT_DTLS_MAX_SESSIONS,
-            max_handshakes: DEFAULT_DTLS_MAX_HANDSHAKES,
-            handshake_timeout: Duration::from_millis(10_000),
-            session_idle: Duration::from_secs(3600),
-            cookie_rotate: Duration::from_secs(60),
-        }
     }
 }
 
@@ -252,9 +220,9 @@ impl DeviceSecurity<'_> {
         Ok(())
     }
 
-    /// The bounds as a [`DtlsSettings`] (valid after [`Self::validate`]).
-    pub(super) fn settings(&self) -> DtlsSettings {
-        DtlsSettings {
+    /// The bounds as a [`DtlsServerConfig`] (valid after [`Self::validate`]).
+    pub(super) fn settings(&self) -> DtlsServerConfig {
+        DtlsServerConfig {
             max_sessions: self.max_sessions,
             max_handshakes: self.max_handshakes,
             handshake_timeout: Duration::from_millis(self.handshake_timeout_ms),

@@ -6,9 +6,8 @@ use super::check::{at_least_one, invalid, listener_address, no_empty_entries, no
 use super::coap::CoapSection;
 use super::error::ConfigError;
 use super::gateway::MAX_BULK_BYTES;
-use super::security::{
-    default_coaps_listen, load_psk_table, DeviceSecurity, DtlsSettings, SERVER_DTLS,
-};
+use super::security::{default_coaps_listen, load_psk_table, DeviceSecurity, SERVER_DTLS};
+use crate::dtls::DtlsServerConfig;
 use crate::server::configuration::{CONFIG_PORT, CONFIG_URI_PATH, DEFAULT_MAX_RESPONSE_BYTES};
 use crate::server::provisioning::{AutoProvision, Provisioning, DEFAULT_AUTO_PROVISION_TEMPLATE};
 use crate::server::{
@@ -156,7 +155,7 @@ impl Default for ServerSection {
     fn default() -> Self {
         let core = ServerConfig::default();
         let m = core.messaging;
-        let dtls = DtlsSettings::default();
+        let dtls = DtlsServerConfig::default();
         ServerSection {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5683),
             coaps_listen: default_coaps_listen(),
@@ -331,7 +330,7 @@ impl ServerSection {
     }
 
     /// The DTLS bounds of the coaps socket (`dtls_*` keys).
-    pub fn dtls_settings(&self) -> DtlsSettings {
+    pub fn dtls_settings(&self) -> DtlsServerConfig {
         self.device_security().settings()
     }
 

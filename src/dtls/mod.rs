@@ -30,7 +30,7 @@ pub mod stats;
 pub use client::{DtlsClient, DtlsClientConfig};
 pub use events::DtlsEvents;
 pub use psk::{PskError, PskTable, MAX_PSK_IDENTITIES};
-pub use server::{DtlsServer, DtlsServerConfig};
+pub use server::{DtlsServer, DtlsServerConfig, DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_SESSIONS};
 pub use stats::{DecryptFailure, DtlsStats, HandshakeFailure};
 
 /// A PSK identity of a [`PskTable`]: its index there (RFC 4279 §2 `psk_identity`, resolved).

@@ -38,8 +38,14 @@ extern "C" {
     fn BIO_ADDR_free(addr: *mut c_void);
 }
 
+/// Default `dtls_max_sessions` (per coaps socket; docs/PROTOCOL.md §19): an established
+/// OpenSSL DTLS session holds about 48 KB (measured), so 16 384 sessions are ~0.8 GB per socket.
+pub const DEFAULT_MAX_SESSIONS: usize = 16_384;
+/// Default `dtls_max_handshakes` (in progress at once, per coaps socket).
+pub const DEFAULT_MAX_HANDSHAKES: usize = 1_024;
+
 /// The bounds of one coaps socket's server (config keys `dtls_*`, docs/PROTOCOL.md §19).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DtlsServerConfig {
     /// `dtls_max_sessions`: sessions (established or handshaking) per socket.
     pub max_sessions: usize,
@@ -56,8 +62,8 @@ pub struct DtlsServerConfig {
 impl Default for DtlsServerConfig {
     fn default() -> Self {
         DtlsServerConfig {
-            max_sessions: crate::config::DEFAULT_DTLS_MAX_SESSIONS,
-            max_handshakes: 1_024,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_handshakes: DEFAULT_MAX_HANDSHAKES,
             handshake_timeout: Duration::from_secs(10),
             session_idle: Duration::from_secs(3_600),
             cookie_rotate: Duration::from_secs(60),

@@ -40,7 +40,8 @@ pub use stats::{
 
 use crate::coap::block::{BlockConfig, BlockStats};
 use crate::coap::TransmissionParams;
-use crate::config::{DtlsSettings, UpstreamPsk};
+use crate::config::UpstreamPsk;
+use crate::dtls::DtlsServerConfig;
 use crate::dtls::PskTable;
 use crate::histogram::{EntriesHistogram, SecondsHistogram};
 use std::collections::HashSet;
@@ -232,7 +233,7 @@ pub struct GatewayConfig {
     /// loopback only, for the driver's table; devices reach the gateway over coaps alone.
     pub require_security: bool,
     /// DTLS bounds of the coaps sockets (D14.5).
-    pub dtls: DtlsSettings,
+    pub dtls: DtlsServerConfig,
     /// The uplinks' DTLS client settings toward a `coaps://` upstream; `None`: plain CoAP.
     pub upstream_dtls: Option<UplinkDtls>,
     /// CoAP transmission parameters.
@@ -314,7 +315,7 @@ impl Default for GatewayConfig {
             psk: None,
             coaps_listen: crate::config::default_coaps_listen(),
             require_security: false,
-            dtls: DtlsSettings::default(),
+            dtls: DtlsServerConfig::default(),
             upstream_dtls: None,
             params: TransmissionParams::default(),
             block: BlockConfig::default(),

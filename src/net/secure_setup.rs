@@ -2,7 +2,7 @@
 //! docs/ARCHITECTURE.md §2): the DTLS server of a coaps listen socket and the DTLS clients of a
 //! gateway's coaps uplinks, handed to [`Secure`](super::secure::Secure).
 
-use crate::config::{DtlsSettings, UpstreamPsk};
+use crate::config::UpstreamPsk;
 use crate::dtls::{
     DtlsClient, DtlsClientConfig, DtlsServer, DtlsServerConfig, DtlsStats, PskTable,
 };
@@ -25,17 +25,10 @@ pub(crate) fn loopback_like(addr: SocketAddr) -> SocketAddr {
 /// The DTLS server of one coaps listen socket with `settings` (D14.4, D14.5).
 pub(crate) fn dtls_server(
     psk: &Arc<PskTable>,
-    settings: &DtlsSettings,
+    settings: &DtlsServerConfig,
     stats: Arc<DtlsStats>,
 ) -> io::Result<DtlsServer> {
-    let config = DtlsServerConfig {
-        max_sessions: settings.max_sessions,
-        max_handshakes: settings.max_handshakes,
-        handshake_timeout: settings.handshake_timeout,
-        session_idle: settings.session_idle,
-        cookie_rotate: settings.cookie_rotate,
-    };
-    DtlsServer::new(psk.clone(), config, stats)
+    DtlsServer::new(psk.clone(), *settings, stats)
         .map_err(|e| io::Error::other(format!("coaps: cannot set up DTLS (OpenSSL): {e}")))
 }
 

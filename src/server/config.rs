@@ -4,7 +4,7 @@
 
 use crate::coap::block::BlockConfig;
 use crate::coap::TransmissionParams;
-use crate::config::DtlsSettings;
+use crate::dtls::DtlsServerConfig;
 use crate::dtls::PskTable;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -93,7 +93,7 @@ pub struct ServerConfig {
     /// only (the embedding process's own gateway or relay), everyone else uses coaps.
     pub require_security: bool,
     /// DTLS bounds of the coaps socket (D14.5).
-    pub dtls: DtlsSettings,
+    pub dtls: DtlsServerConfig,
 }
 
 impl Default for ServerConfig {
@@ -114,7 +114,7 @@ impl Default for ServerConfig {
             psk: None,
             coaps_listen: crate::config::default_coaps_listen(),
             require_security: false,
-            dtls: DtlsSettings::default(),
+            dtls: DtlsServerConfig::default(),
         }
     }
 }
