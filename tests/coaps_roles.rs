@@ -6,8 +6,8 @@
 use msgin5g::coap::types::option;
 use msgin5g::coap::{Code, MessageBuilder, MessageView, MsgType, Token, CONTENT_FORMAT_JSON};
 use msgin5g::config::UpstreamPsk;
-use msgin5g::dtls::DtlsServerConfig;
 use msgin5g::dtls::HandshakeFailure;
+use msgin5g::dtls::{DtlsClientConfig, DtlsServerConfig};
 use msgin5g::gateway::{GatewayConfig, UplinkDtls, IDENTITY_NOT_BOUND};
 use msgin5g::metrics::{Registry, Source};
 use msgin5g::net::{spawn_gateway, spawn_relay, GatewayHandle, ServerHandle};
@@ -138,8 +138,11 @@ fn gateway_uplinks_reach_a_coaps_server_as_a_gateway_identity() {
                     identity: "gw".to_string(),
                     key: b"key".to_vec(),
                 },
-                max_queued: 256,
-                rehandshake_silence: Duration::from_secs(5),
+                client: DtlsClientConfig {
+                    max_queued: 256,
+                    rehandshake_silence: Duration::from_secs(5),
+                    ..DtlsClientConfig::default()
+                },
             }),
             ..GatewayConfig::default()
         },

@@ -8,8 +8,8 @@ use super::security::{
     default_coaps_listen, load_psk_table, upstream_psk, DeviceSecurity, UpstreamAddr, UpstreamPsk,
     GATEWAY_DTLS, MAX_DTLS_QUEUED,
 };
-use crate::dtls::DtlsServerConfig;
 use crate::dtls::PskTable;
+use crate::dtls::{DtlsClientConfig, DtlsServerConfig};
 use crate::gateway::{AnswerMode, GatewayConfig, UplinkDtls};
 use crate::net::{SocketOptions, DEFAULT_SOCKET_BUFFER, MAX_SHARDS};
 use serde::{Deserialize, Serialize};
@@ -667,8 +667,12 @@ impl GatewaySection {
             dtls: g.dtls_settings(),
             upstream_dtls: g.upstream_psk().ok().flatten().map(|psk| UplinkDtls {
                 psk,
-                max_queued: g.dtls_max_queued,
-                rehandshake_silence: Duration::from_millis(g.dtls_rehandshake_silence_ms),
+                client: DtlsClientConfig {
+                    max_queued: g.dtls_max_queued,
+                    rehandshake_silence: Duration::from_millis(g.dtls_rehandshake_silence_ms),
+                    handshake_timeout: Duration::from_millis(g.dtls_handshake_timeout_ms),
+                    ..DtlsClientConfig::default()
+                },
             }),
             params: coap.transmission_params(),
             block: coap.block_config(),

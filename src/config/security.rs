@@ -542,8 +542,8 @@ mod tests {
         let up = g.upstream_dtls.expect("coaps upstream");
         assert_eq!(up.psk.identity, "gw");
         assert_eq!(up.psk.key, [1, 2]);
-        assert_eq!(up.max_queued, 9);
-        assert_eq!(up.rehandshake_silence, Duration::from_millis(5000));
+        assert_eq!(up.client.max_queued, 9);
+        assert_eq!(up.client.rehandshake_silence, Duration::from_millis(5000));
         assert_eq!(g.coaps_listen, "127.0.0.1:6684".parse().unwrap());
         assert_eq!(g.dtls.max_sessions, 77);
         assert!(g.require_security && g.psk.is_none());

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The bounds of a client session (config keys `dtls_*`, docs/PROTOCOL.md §19).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DtlsClientConfig {
     /// `dtls_max_queued`: plaintexts held while handshaking.
     pub max_queued: usize,

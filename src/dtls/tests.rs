@@ -519,7 +519,7 @@ fn client_queues_while_handshaking_and_rehandshakes_after_silence() {
         max_queued: 2,
         ..DtlsClientConfig::default()
     };
-    let (mut c, cs) = client("dev-1", b"secret-1", config.clone());
+    let (mut c, cs) = client("dev-1", b"secret-1", config);
     let mut e = DtlsEvents::new();
     assert!(
         c.seal(w.now, b"q1", &mut e),

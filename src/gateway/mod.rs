@@ -41,8 +41,8 @@ pub use stats::{
 use crate::coap::block::{BlockConfig, BlockStats};
 use crate::coap::TransmissionParams;
 use crate::config::UpstreamPsk;
-use crate::dtls::DtlsServerConfig;
 use crate::dtls::PskTable;
+use crate::dtls::{DtlsClientConfig, DtlsServerConfig};
 use crate::histogram::{EntriesHistogram, SecondsHistogram};
 use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
@@ -248,10 +248,9 @@ pub struct GatewayConfig {
 pub struct UplinkDtls {
     /// The PSK identity and key the uplinks present.
     pub psk: UpstreamPsk,
-    /// Most plaintext datagrams queued per uplink while it handshakes (then dropped, counted).
-    pub max_queued: usize,
-    /// Records sent and none received for this long: handshake again.
-    pub rehandshake_silence: Duration,
+    /// Each uplink's client session: queue while handshaking, re-handshake after silence,
+    /// handshake timeout (`dtls_*` keys).
+    pub client: DtlsClientConfig,
 }
 
 /// Default idle expiry of Application Client registrations: 24 h (the message-correlation

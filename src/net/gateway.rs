@@ -608,14 +608,7 @@ fn secure_roles(
     }
     if let Some(up) = &config.upstream_dtls {
         for uplink in 0..config.uplinks_per_shard.max(1) {
-            let client = super::secure_setup::dtls_client(
-                upstream,
-                &up.psk,
-                up.max_queued,
-                up.rehandshake_silence,
-                config.dtls.handshake_timeout,
-                stats.clone(),
-            )?;
+            let client = super::secure_setup::dtls_client(upstream, up, stats.clone())?;
             // The configuration server has no coaps: its traffic on the uplinks stays plain.
             secure.connect_with_plain_peer(
                 UPLINK_SOCKET_BASE + uplink,

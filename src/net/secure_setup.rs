@@ -2,14 +2,11 @@
 //! docs/ARCHITECTURE.md §2): the DTLS server of a coaps listen socket and the DTLS clients of a
 //! gateway's coaps uplinks, handed to [`Secure`](super::secure::Secure).
 
-use crate::config::UpstreamPsk;
-use crate::dtls::{
-    DtlsClient, DtlsClientConfig, DtlsServer, DtlsServerConfig, DtlsStats, PskTable,
-};
+use crate::dtls::{DtlsClient, DtlsServer, DtlsServerConfig, DtlsStats, PskTable};
+use crate::gateway::UplinkDtls;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Loopback of `addr`'s family, any port: where a role with `require_security` binds its
 /// plain socket (kept for the driver's socket table, unreachable from outside).
@@ -35,18 +32,10 @@ pub(crate) fn dtls_server(
 /// The DTLS client of one coaps uplink toward `server` (D14.8).
 pub(crate) fn dtls_client(
     server: SocketAddr,
-    psk: &UpstreamPsk,
-    max_queued: usize,
-    rehandshake_silence: Duration,
-    handshake_timeout: Duration,
+    uplink: &UplinkDtls,
     stats: Arc<DtlsStats>,
 ) -> io::Result<DtlsClient> {
-    let config = DtlsClientConfig {
-        max_queued,
-        rehandshake_silence,
-        handshake_timeout,
-        ..DtlsClientConfig::default()
-    };
-    DtlsClient::new(server, &psk.identity, &psk.key, config, stats)
+    let psk = &uplink.psk;
+    DtlsClient::new(server, &psk.identity, &psk.key, uplink.client, stats)
         .map_err(|e| io::Error::other(format!("coaps uplink: cannot set up DTLS (OpenSSL): {e}")))
 }
