@@ -14,6 +14,11 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
+/// mimalloc, as the gateway uses: glibc's allocator slow paths cost the gateway ~20 % of its
+/// throughput under load (README "Performance"), and loadgen must offer twice that.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The scenario flag values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ScenarioArg {

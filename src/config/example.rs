@@ -101,6 +101,11 @@ max_pending = 65536
 # arrival to handling) gets 5.03 + Max-Age at once (a NON is dropped; past twice this a CON is
 # dropped unanswered too). 1..piggyback_window_ms.
 overload_delay_ms = 250
+# Overload control, early refusal: while the mean queueing delay of new device requests is
+# above this and growing, a share of them gets 5.03 + Max-Age at once, the share set by an
+# RFC 8033 (PIE) controller, so a sustained excess is refused a few devices at a time.
+# 0 = off, else below overload_delay_ms.
+overload_target_ms = 20
 # Most bulks in flight toward the server per shard.
 max_in_flight = 256
 # Uplink sockets per shard, 1..=64: each is its own endpoint (and Message ID space) at the
@@ -134,7 +139,7 @@ overload_answer_rate = 5000
 # Overload control, buffer bound: while the device socket's receive buffer is still this full
 # (percent, read after each full receive batch) a new request is shed as by the delay bound,
 # before the kernel has to drop (at 100). 0 = off, ..= 100.
-overload_buffer_percent = 50
+overload_buffer_percent = 85
 # Bound on the deduplication cache: devices (peers) remembered per shard (RFC 7252 §4.5); past
 # it the least recently active device is forgotten.
 dedup_max_entries = 1048576

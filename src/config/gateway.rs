@@ -137,6 +137,8 @@ pub struct GatewaySection {
     pub persist_sync_ms: u64,
     /// Queueing delay above which a new device request is shed, in milliseconds.
     pub overload_delay_ms: u64,
+    /// Queueing-delay target of early refusal, in milliseconds (0: off).
+    pub overload_target_ms: u64,
     /// Most bulks in flight per shard.
     pub max_in_flight: usize,
     /// Uplink sockets per shard.
@@ -264,6 +266,7 @@ impl Default for GatewaySection {
             max_journal: core.max_journal,
             persist_sync_ms: millis(core.persist_sync),
             overload_delay_ms: millis(core.overload_delay),
+            overload_target_ms: millis(core.overload_target),
             max_in_flight: core.max_in_flight,
             uplinks_per_shard: core.uplinks_per_shard,
             bulk_response_timeout_ms: millis(core.bulk_response_timeout),
@@ -439,6 +442,15 @@ impl GatewaySection {
                 format!(
                     "must be between 1 and gateway.piggyback_window_ms ({}) exclusive",
                     g.piggyback_window_ms
+                ),
+            ));
+        }
+        if g.overload_target_ms >= g.overload_delay_ms {
+            return Err(invalid(
+                "gateway.overload_target_ms",
+                format!(
+                    "must be 0 (off) or below gateway.overload_delay_ms ({})",
+                    g.overload_delay_ms
                 ),
             ));
         }
@@ -618,6 +630,7 @@ impl GatewaySection {
             max_journal: g.max_journal,
             persist_sync: Duration::from_millis(g.persist_sync_ms),
             overload_delay: Duration::from_millis(g.overload_delay_ms),
+            overload_target: Duration::from_millis(g.overload_target_ms),
             max_in_flight: g.max_in_flight,
             uplinks_per_shard: g.uplinks_per_shard,
             bulk_response_timeout: Duration::from_millis(g.bulk_response_timeout_ms),

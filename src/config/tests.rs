@@ -302,6 +302,10 @@ fn each_invalid_value_names_its_field() {
             "[gateway]\npiggyback_window_ms = 800\noverload_delay_ms = 800",
             "gateway.overload_delay_ms",
         ),
+        (
+            "[gateway]\noverload_target_ms = 250",
+            "gateway.overload_target_ms",
+        ),
         ("[relay]\noverload_delay_ms = 0", "relay.overload_delay_ms"),
         (
             "[gateway]\nuplinks_per_shard = 0",

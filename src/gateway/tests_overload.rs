@@ -312,12 +312,79 @@ fn under_sustained_overload_the_shard_admits_at_the_rate_it_answers_and_refuses_
     );
 }
 
-#[test]
-fn a_request_read_while_the_receive_buffer_is_still_half_full_gets_5_03() {
-    let mut sim = Sim::with_server(config());
-    // The batch left the buffer 60 % full: refused before the payload is parsed.
+/// Offer one new request every 5 ms for `seconds`, each from its own device (numbered from
+/// `first`), every one having waited `queue_delay`; the early refusals counted in the last
+/// second, and checks that each request got exactly one final answer.
+fn offer_with_delay(sim: &mut Sim, first: u16, seconds: u16, queue_delay: Duration) -> u64 {
     sim.gw.set_load(Load {
-        buffer_fill: 60,
+        queue_delay,
+        ..Load::default()
+    });
+    let count = seconds * 200;
+    let mut early_before_last_second = 0;
+    for n in first..first + count {
+        if n == first + count - 200 {
+            early_before_last_second = stat(sim, |s| &s.shed_early);
+        }
+        sim.device(dev(n), &reg(1, tok(n), &format!("ue-{n}")));
+        sim.advance(Duration::from_millis(5));
+    }
+    sim.advance(Duration::from_millis(300));
+    for n in first..first + count {
+        let answers = sim.answers_to(dev(n));
+        assert_eq!(answers.len(), 1, "one final answer for device {n}");
+        let code = answers[0].view().header.code;
+        if code == Code::SERVICE_UNAVAILABLE {
+            expect_overloaded(&answers[0], 1);
+        } else {
+            assert_eq!(code, Code::CREATED);
+        }
+    }
+    stat(sim, |s| &s.shed_early) - early_before_last_second
+}
+
+#[test]
+fn a_standing_queue_above_the_target_refuses_a_share_early_and_none_once_it_is_gone() {
+    // Requests that waited 60 ms: above the 20 ms target, far below the 250 ms delay bound.
+    let mut sim = Sim::with_server(config());
+    let last_second = offer_with_delay(&mut sim, 1, 3, Duration::from_millis(60));
+    let early = stat(&sim, |s| &s.shed_early);
+    assert!(
+        last_second > 0 && early < 600,
+        "a share of the 600 refused early: {early}, {last_second} in the last second"
+    );
+    assert_eq!(
+        stat(&sim, |s| &s.shed_queue_delay),
+        0,
+        "no bound was reached"
+    );
+    assert_eq!(stat(&sim, |s| &s.shed_budget), 0);
+    assert!(sim.gw.stats().refusal_ppm.load(Ordering::Relaxed) > 0);
+    // The queue is gone (2 ms): within a second nothing more is refused.
+    let last_second = offer_with_delay(&mut sim, 1_000, 3, Duration::from_millis(2));
+    assert_eq!(
+        last_second, 0,
+        "no early refusal a second after the queue went"
+    );
+    assert_eq!(sim.gw.stats().refusal_ppm.load(Ordering::Relaxed), 0);
+    // A queue held below the target (15 ms) is never refused, and the controller can be off.
+    let mut sim = Sim::with_server(config());
+    offer_with_delay(&mut sim, 1, 2, Duration::from_millis(15));
+    assert_eq!(stat(&sim, |s| &s.shed_early), 0, "below the target");
+    let mut sim = Sim::with_server(GatewayConfig {
+        overload_target: Duration::ZERO,
+        ..config()
+    });
+    offer_with_delay(&mut sim, 1, 2, Duration::from_millis(60));
+    assert_eq!(stat(&sim, |s| &s.shed_early), 0, "off");
+}
+
+#[test]
+fn a_request_read_while_the_receive_buffer_is_still_nearly_full_gets_5_03() {
+    let mut sim = Sim::with_server(config());
+    // The batch left the buffer 90 % full: refused before the payload is parsed.
+    sim.gw.set_load(Load {
+        buffer_fill: 90,
         ..Load::default()
     });
     sim.device(dev(1), &reg(1, tok(1), "ue-1"));
@@ -326,9 +393,9 @@ fn a_request_read_while_the_receive_buffer_is_still_half_full_gets_5_03() {
     expect_overloaded(&a[0], 1);
     assert_eq!(stat(&sim, |s| &s.shed_queue_delay), 1);
     assert_eq!(sim.gw.pending_len(), 0);
-    // Below the bound (50 %): admitted.
+    // Below the bound (85 %): admitted.
     sim.gw.set_load(Load {
-        buffer_fill: 49,
+        buffer_fill: 84,
         ..Load::default()
     });
     sim.device(dev(2), &reg(2, tok(2), "ue-2"));

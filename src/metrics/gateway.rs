@@ -367,7 +367,8 @@ impl Source for GatewayMetrics {
              queue_delay_silent (a CON dropped unanswered: waited more than twice that), \
              answer_budget (a CON dropped unanswered: gateway.overload_answer_rate 5.03 answers \
              were sent in the last second), in_flight (gateway.max_pending requests in flight), \
-             answer_latency (smoothed receipt-to-answer time above gateway.overload_latency_ms).",
+             answer_latency (smoothed receipt-to-answer time above gateway.overload_latency_ms), \
+             early (refused by the queueing-delay controller, gateway.overload_target_ms).",
         );
         for (shard, s) in shards {
             for (reason, counter) in [
@@ -376,6 +377,7 @@ impl Source for GatewayMetrics {
                 ("answer_budget", &s.shed_budget),
                 ("in_flight", &s.shed_in_flight),
                 ("answer_latency", &s.shed_latency),
+                ("early", &s.shed_early),
             ] {
                 page.sample(name, &[("shard", shard), ("reason", reason)], load(counter));
             }
@@ -614,6 +616,17 @@ impl Source for GatewayMetrics {
 
         for (name, help, value) in GAUGES {
             self.scalar(page, name, MetricType::Gauge, help, value);
+        }
+        let name = "msgin5g_gateway_refusal_probability";
+        page.family(
+            name,
+            MetricType::Gauge,
+            "Share of new device requests the queueing-delay controller refuses (5.03 + Max-Age; \
+             gateway.overload_target_ms, RFC 8033).",
+        );
+        for (shard, s) in shards {
+            let p = load(&s.refusal_ppm) as f64 / 1e6;
+            page.sample(name, &[("shard", shard)], p);
         }
         self.dtls.render(page);
     }

@@ -8,6 +8,10 @@
 //! requests, ACKs, RSTs and the server's answers are never shed. The in-flight bound
 //! ([`crate::gateway::GatewayConfig::max_pending`]) is checked in [`GatewayCore::admit`].
 //!
+//! Before those fixed bounds, early refusal ([`crate::gateway::GatewayConfig::overload_target`],
+//! [`EarlyRefusal`](crate::coap::overload::EarlyRefusal)) refuses a share of new requests while
+//! the standing queue is above its target, counted as `early`.
+//!
 //! The 5.03 answers themselves are bounded by an [`AnswerBudget`](crate::coap::overload::AnswerBudget)
 //! ([`crate::gateway::GatewayConfig::overload_answer_rate`] per second): on loopback an answer costs the shard
 //! about as much as serving the request (the send dominates), a drop only its share of one
@@ -25,7 +29,7 @@ use crate::gateway::{GatewayStats, Received, Side};
 use crate::net::shard::Load;
 use metrics::CounterFn;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Beyond this multiple of [`crate::gateway::GatewayConfig::overload_delay`] a new CON is dropped unanswered:
@@ -89,11 +93,22 @@ impl GatewayCore {
         from: SocketAddr,
         header: &Header,
     ) -> bool {
+        // The early-refusal controller steers by the new requests' queueing delay.
+        self.overload
+            .early
+            .observe(now, self.overload.load.queue_delay);
+        let ppm = (self.overload.early.probability() * 1e6) as u64;
+        self.stats.refusal_ppm.store(ppm, Ordering::Relaxed);
         let late = self.overload.load.is_late(
             self.config.overload_delay,
             self.config.overload_buffer_percent,
         );
-        if !late && !self.answers_lagging() {
+        let lagging = !late && self.answers_lagging();
+        let early = !late && !lagging && {
+            let draw = self.rng.next_u32();
+            self.overload.early.refuse(draw)
+        };
+        if !late && !lagging && !early {
             return false;
         }
         let dedup = match side {
@@ -108,8 +123,10 @@ impl GatewayCore {
         // The counter of a refusal (a NON dropped, or a CON answered 5.03): by which bound.
         let refused: fn(&GatewayStats) -> &AtomicU64 = if late {
             |s| &s.shed_queue_delay
-        } else {
+        } else if lagging {
             |s| &s.shed_latency
+        } else {
+            |s| &s.shed_early
         };
         if header.mtype != MsgType::Con {
             refused(&self.stats).increment(1);
@@ -120,6 +137,7 @@ impl GatewayCore {
             return true;
         }
         if !self.overload.answer_budget.take(now) {
+            self.overload.early.saturate();
             self.stats.shed_budget.increment(1);
             return true;
         }

@@ -2,7 +2,7 @@
 //! of the datagram being handled, the budget of 5.03 answers, and the answer pace (latency
 //! and rate).
 
-use crate::coap::overload::AnswerBudget;
+use crate::coap::overload::{AnswerBudget, EarlyRefusal};
 use crate::net::shard::Load;
 use std::time::{Duration, Instant};
 
@@ -17,15 +17,19 @@ pub(super) struct Overload {
     /// Smoothed receipt-to-answer time and answer rate
     /// ([`crate::gateway::GatewayConfig::overload_latency`]).
     pub(super) answer_pace: AnswerPace,
+    /// The queueing-delay controller ([`crate::gateway::GatewayConfig::overload_target`]).
+    pub(super) early: EarlyRefusal,
 }
 
 impl Overload {
-    /// Nothing queued yet, a full budget of `answer_rate` 5.03 answers per second.
-    pub(super) fn new(answer_rate: u32) -> Overload {
+    /// Nothing queued yet, a full budget of `answer_rate` 5.03 answers per second, early
+    /// refusal toward the queueing delay `target`.
+    pub(super) fn new(answer_rate: u32, target: Duration) -> Overload {
         Overload {
             load: Load::default(),
             answer_budget: AnswerBudget::new(answer_rate),
             answer_pace: AnswerPace::default(),
+            early: EarlyRefusal::new(target),
         }
     }
 }

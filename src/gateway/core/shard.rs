@@ -124,7 +124,7 @@ impl GatewayCore {
             downlink: Downlink::new(config.max_delivered),
             registration: SelfRegistration::new(shard, config.register_self),
             reassembly: Reassembly::default(),
-            overload: Overload::new(config.overload_answer_rate),
+            overload: Overload::new(config.overload_answer_rate, config.overload_target),
             directory,
             handoffs: VecDeque::new(),
             persist: None,
