@@ -47,6 +47,7 @@ fn start(devices: usize) -> (ServerHandle, GatewayHandle, SocketAddr) {
     // (tests/overload.rs) would shed part of it.
     let config = GatewayConfig {
         overload_delay: Duration::from_millis(900),
+        overload_target: Duration::ZERO,
         ..GatewayConfig::default()
     };
     start_server_and_coaps_gateway(2, &psk_file(devices), config, Duration::from_secs(10))

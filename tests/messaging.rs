@@ -25,10 +25,12 @@ fn start() -> (ServerHandle, GatewayHandle) {
         2,
         // A debug build serving a flood on a loaded machine queues far longer than a release
         // build: overload control (tested in tests/overload.rs and the gateway's overload
-        // scenarios) would shed part of it, by delay, buffer fill or answer latency.
+        // scenarios) would shed part of it, by delay, buffer fill, answer latency or early
+        // refusal.
         GatewayConfig {
             hold_time: Duration::from_millis(50),
             overload_delay: Duration::from_millis(900),
+            overload_target: Duration::ZERO,
             overload_buffer_percent: 0,
             overload_latency: Duration::ZERO,
             ..GatewayConfig::default()

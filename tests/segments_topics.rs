@@ -56,6 +56,7 @@ fn start() -> (ServerHandle, GatewayHandle) {
         GatewayConfig {
             hold_time: Duration::from_millis(50),
             overload_delay: Duration::from_millis(900),
+            overload_target: Duration::ZERO,
             overload_latency: Duration::ZERO,
             overload_buffer_percent: 0,
             ..GatewayConfig::default()

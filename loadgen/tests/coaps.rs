@@ -118,6 +118,7 @@ fn register_deregister_through_the_gateway_over_coaps_with_the_written_psk_file(
         GatewayConfig {
             // A debug build serving a flood queues far longer than a release build.
             overload_delay: Duration::from_millis(900),
+            overload_target: Duration::ZERO,
             ..GatewayConfig::default()
         },
         Duration::from_secs(5),

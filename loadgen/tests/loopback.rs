@@ -46,6 +46,7 @@ fn register_with_lanes_through_the_gateway() {
         2, // A debug build serving a flood queues far longer than a release build.
         GatewayConfig {
             overload_delay: Duration::from_millis(900),
+            overload_target: Duration::ZERO,
             ..GatewayConfig::default()
         },
         Duration::from_secs(5),
