@@ -53,21 +53,23 @@ impl EarlyRefusal {
         }
     }
 
-    /// Fold in the queueing delay of one datagram read at `now`.
-    pub fn observe(&mut self, now: Instant, queue_delay: Duration) {
+    /// Fold in the queueing delay of one datagram read at `now`; true when this ended an
+    /// update interval (the probability may have changed).
+    pub fn observe(&mut self, now: Instant, queue_delay: Duration) -> bool {
         if self.target.is_zero() {
-            return;
+            return false;
         }
         let Some((start, least)) = self.interval else {
             self.interval = Some((now, queue_delay));
-            return;
+            return false;
         };
         if now.saturating_duration_since(start) < UPDATE_INTERVAL {
             self.interval = Some((start, least.min(queue_delay)));
-            return;
+            return false;
         }
         self.update(least);
         self.interval = Some((now, queue_delay));
+        true
     }
 
     /// A refusal could not be answered (the 5.03 budget was spent).

@@ -101,9 +101,10 @@ max_pending = 65536
 # arrival to handling) gets 5.03 + Max-Age at once (a NON is dropped; past twice this a CON is
 # dropped unanswered too). 1..piggyback_window_ms.
 overload_delay_ms = 250
-# Overload control, early refusal: while the mean queueing delay of new device requests is
-# above this and growing, a share of them gets 5.03 + Max-Age at once, the share set by an
-# RFC 8033 (PIE) controller, so a sustained excess is refused a few devices at a time.
+# Overload control, early refusal: while the standing queue (the smallest queueing delay of the
+# new device requests read in each 50 ms) is above this, a share of them gets 5.03 + Max-Age at
+# once, the share set by a proportional-integral controller with RFC 8033's gains, so a
+# sustained excess is refused a few devices at a time.
 # 0 = off, else below overload_delay_ms.
 overload_target_ms = 20
 # Most bulks in flight toward the server per shard.

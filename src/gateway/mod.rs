@@ -111,11 +111,12 @@ pub struct GatewayConfig {
     /// once (a NON is dropped; past [`SILENT_FACTOR`] times this a CON is dropped unanswered),
     /// without parsing its payload or keeping any state.
     pub overload_delay: Duration,
-    /// Overload control's queueing-delay target: while the mean queueing delay of new requests
-    /// is above it and growing, a share of them is refused at once with 5.03 + Max-Age, the
-    /// share moved by an RFC 8033 (PIE) controller ([`crate::coap::overload::EarlyRefusal`]), so
-    /// a sustained excess is refused a few devices at a time long before
-    /// [`GatewayConfig::overload_delay`] refuses everything. Zero: off.
+    /// Overload control's queueing-delay target: while the standing queue (the smallest
+    /// queueing delay of the new requests read in each 50 ms) is above it, a share of them is
+    /// refused at once with 5.03 + Max-Age, the share set by a proportional-integral controller
+    /// with RFC 8033's gains ([`crate::coap::overload::EarlyRefusal`]), so a sustained excess is
+    /// refused a few devices at a time long before [`GatewayConfig::overload_delay`] refuses
+    /// everything. Zero: off.
     pub overload_target: Duration,
     /// Most bulks in flight toward the server per shard (NSTART deviation, RFC 7252 §4.8).
     /// Default 256: with 64, a shard under twice its load carried only 64 bulks per upstream

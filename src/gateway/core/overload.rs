@@ -69,6 +69,15 @@ impl GatewayCore {
             && in_flight >= self.overload.answer_pace.in_flight_for(bound)
     }
 
+    /// Whether the early-refusal controller refuses this new request (a random draw against
+    /// its probability; no draw while it refuses none).
+    fn early_refusal(&mut self) -> bool {
+        self.overload.early.probability() > 0.0 && {
+            let draw = self.rng.next_u32();
+            self.overload.early.refuse(draw)
+        }
+    }
+
     /// Record the queueing delay of a device-facing datagram (metrics).
     pub(super) fn observe_queue_delay(&self) {
         self.stats
@@ -79,8 +88,8 @@ impl GatewayCore {
     /// Admission by queueing delay and answer latency of a request on the device-facing socket
     /// `side`, before its payload is parsed and before duplicate detection records anything:
     /// true when it was shed. A copy of a recorded exchange (retransmission of an admitted
-    /// request) is never shed. Above [`crate::gateway::GatewayConfig::overload_delay`], or while answers lag
-    /// ([`GatewayCore::answers_lagging`]), a CON gets 5.03 + Max-Age within the
+    /// request) is never shed. Above [`crate::gateway::GatewayConfig::overload_delay`], while answers lag
+    /// ([`GatewayCore::answers_lagging`]), or when early refusal draws it, a CON gets 5.03 + Max-Age within the
     /// [`crate::gateway::GatewayConfig::overload_answer_rate`] budget; above [`SILENT_FACTOR`] times the delay
     /// (the 5.03 answers themselves cannot keep up) or past the budget it is dropped
     /// unanswered, the cheapest refusal, so the socket buffer never overflows and the kernel
@@ -93,24 +102,29 @@ impl GatewayCore {
         from: SocketAddr,
         header: &Header,
     ) -> bool {
-        // The early-refusal controller steers by the new requests' queueing delay.
-        self.overload
+        // The early-refusal controller steers by the new requests' queueing delay; its
+        // probability (and the gauge) changes once per update interval only.
+        if self
+            .overload
             .early
-            .observe(now, self.overload.load.queue_delay);
-        let ppm = (self.overload.early.probability() * 1e6) as u64;
-        self.stats.refusal_ppm.store(ppm, Ordering::Relaxed);
-        let late = self.overload.load.is_late(
+            .observe(now, self.overload.load.queue_delay)
+        {
+            let ppm = (self.overload.early.probability() * 1e6) as u64;
+            self.stats.refusal_ppm.store(ppm, Ordering::Relaxed);
+        }
+        // The counter of a refusal (a NON dropped, or a CON answered 5.03): by which bound.
+        let refused: fn(&GatewayStats) -> &AtomicU64 = if self.overload.load.is_late(
             self.config.overload_delay,
             self.config.overload_buffer_percent,
-        );
-        let lagging = !late && self.answers_lagging();
-        let early = !late && !lagging && {
-            let draw = self.rng.next_u32();
-            self.overload.early.refuse(draw)
-        };
-        if !late && !lagging && !early {
+        ) {
+            |s| &s.shed_queue_delay
+        } else if self.answers_lagging() {
+            |s| &s.shed_latency
+        } else if self.early_refusal() {
+            |s| &s.shed_early
+        } else {
             return false;
-        }
+        };
         let dedup = match side {
             Side::Config => &self.config_side.dedup,
             Side::Device | Side::Upstream(_) => &self.device.dedup,
@@ -120,14 +134,6 @@ impl GatewayCore {
         }
         self.stats.shed.increment(1);
         self.stats.received(side, Received::Shed);
-        // The counter of a refusal (a NON dropped, or a CON answered 5.03): by which bound.
-        let refused: fn(&GatewayStats) -> &AtomicU64 = if late {
-            |s| &s.shed_queue_delay
-        } else if lagging {
-            |s| &s.shed_latency
-        } else {
-            |s| &s.shed_early
-        };
         if header.mtype != MsgType::Con {
             refused(&self.stats).increment(1);
             return true;
